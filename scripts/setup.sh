@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One-time set-up of a machine for orch development, tests and the sandbox:
+# installs nginx (Debian/Ubuntu package nginx-light), openssl and rclone when missing, then the
+# npm dependencies from the lockfile. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v rclone >/dev/null 2>&1 || need+=(rclone)
+if [ ${#need[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "Please install: ${need[*]} (orch's tests drive a real nginx)." >&2
+    exit 1
+  fi
+fi
+# Debian's nginx package starts a system nginx on port 80; orch's tests and sandbox use their own
+# private nginx on loopback ports and never touch it.
+export PATH="$PATH:/usr/sbin"
+nginx -v
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

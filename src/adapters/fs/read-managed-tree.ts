@@ -1,0 +1,51 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ObservedFile, ObservedTree } from '../../core/plan/make-plan.js';
+import { CONF_MARKER, SIDECAR_MARKER } from '../../core/render/rendered-tree.js';
+import { STATUS_FILE_PATH } from '../../core/render/render-status.js';
+
+export const MANAGED_SUBDIRS = ['pools', 'vhosts'] as const;
+
+/**
+ * Reads pools/ and vhosts/ of the managed directory: every `*.conf` and `*.meta.json`, with
+ * whether it carries orch's marker (the reload status file excepted). A missing directory is an empty tree. Other files (editor
+ * backups, `.orig`) are not nginx's concern (nginx includes only `*.conf`) and are ignored.
+ */
+export function readManagedTree(nginxDir: string): ObservedTree {
+  const files: ObservedFile[] = [];
+  for (const sub of MANAGED_SUBDIRS) {
+    let names: string[];
+    try {
+      names = readdirSync(join(nginxDir, sub));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw e;
+    }
+    for (const name of names.sort()) {
+      if (!name.endsWith('.conf') && !name.endsWith('.meta.json')) continue;
+      const path = `${sub}/${name}`;
+      // The status file is apply's own machinery (rewritten every generation), not a resource.
+      if (path === STATUS_FILE_PATH) continue;
+      let content: string;
+      try {
+        content = readFileSync(join(nginxDir, sub, name), 'utf8');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EISDIR') continue;
+        throw e;
+      }
+      files.push({ path, content, managed: carriesMarker(path, content) });
+    }
+  }
+  return { files };
+}
+
+export function carriesMarker(path: string, content: string): boolean {
+  if (path.endsWith('.conf')) return content.startsWith(CONF_MARKER);
+  // Sidecar: cheap check on the opening bytes before paying for JSON.parse.
+  if (!/^\{\s*"managedBy"\s*:\s*"orch"/.test(content)) return false;
+  try {
+    return (JSON.parse(content) as { managedBy?: unknown }).managedBy === SIDECAR_MARKER;
+  } catch {
+    return false;
+  }
+}

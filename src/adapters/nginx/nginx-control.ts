@@ -1,0 +1,101 @@
+import { request } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Settings } from '../../app/settings.js';
+import { nginxArgs, nginxMissingError, runCommand, type NginxInvocation } from './nginx-cli.js';
+
+/** How orch invokes the operator's nginx: ORCH_NGINX, ORCH_NGINX_CONF (-c), ORCH_NGINX_PREFIX (-p). */
+export function liveInvocation(settings: Settings): NginxInvocation {
+  return {
+    bin: settings.nginxBin,
+    conf: settings.nginxConf,
+    prefix: settings.nginxPrefix,
+    errorLog: settings.nginxPrefix ? join(settings.nginxPrefix, 'logs', 'error.log') : null,
+  };
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  output: string;
+  durationMs: number;
+}
+
+/** Sends the configured reload. Exit 0 does NOT mean nginx loaded the config: confirm separately. */
+export async function reloadNginx(settings: Settings): Promise<ReloadResult> {
+  const started = performance.now();
+  let cmd: string;
+  let args: string[];
+  switch (settings.reload) {
+    case 'none':
+      return { ok: true, output: 'reload disabled (reload: none)', durationMs: 0 };
+    case 'systemctl':
+      cmd = 'systemctl';
+      args = ['reload', 'nginx'];
+      break;
+    case 'command':
+      cmd = '/bin/sh';
+      args = ['-c', settings.reloadCommand ?? 'false'];
+      break;
+    default:
+      cmd = settings.nginxBin;
+      args = [...nginxArgs(liveInvocation(settings)), '-s', 'reload'];
+  }
+  try {
+    const r = await runCommand(cmd, args, { timeoutMs: 120_000 });
+    return { ok: r.code === 0, output: (r.stderr + r.stdout).trim(), durationMs: performance.now() - started };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && settings.reload === 'nginx') throw nginxMissingError(settings.nginxBin);
+    throw e;
+  }
+}
+
+/** One GET of the status location; null when nothing answers. */
+export function probeStatus(listen: string, timeoutMs = 1000): Promise<string | null> {
+  const { host, port } = splitListen(listen);
+  return new Promise((resolve) => {
+    const req = request({ host, port, path: '/orch/generation', method: 'GET', timeout: timeoutMs, headers: { host: 'orch-status' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : null));
+      res.on('error', () => resolve(null));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+/** Polls the status location until it serves `token`, or the timeout passes. */
+export async function confirmServed(listen: string, token: string, timeoutSeconds: number): Promise<{ confirmed: boolean; lastSeen: string | null; waitedMs: number }> {
+  const started = performance.now();
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let lastSeen: string | null = null;
+  for (;;) {
+    lastSeen = await probeStatus(listen);
+    if (lastSeen === token) return { confirmed: true, lastSeen, waitedMs: performance.now() - started };
+    if (Date.now() >= deadline) return { confirmed: false, lastSeen, waitedMs: performance.now() - started };
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function splitListen(listen: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d+)$/.exec(listen);
+  if (!m) return { host: '127.0.0.1', port: Number(listen) };
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+/** The last lines of nginx's error log, for explaining a reload that did not take effect. */
+export function tailErrorLog(settings: Settings, lines = 5): string | null {
+  const candidates = [settings.nginxPrefix ? join(settings.nginxPrefix, 'logs', 'error.log') : null, '/var/log/nginx/error.log'];
+  for (const file of candidates) {
+    if (!file) continue;
+    try {
+      const text = readFileSync(file, 'utf8');
+      return text.trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      /* try the next */
+    }
+  }
+  return null;
+}

@@ -1,0 +1,310 @@
+import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { UserError } from '../../core/errors.js';
+
+type DB = Database.Database;
+
+/**
+ * Forward-only schema migrations. Never edit a released step: append a new one.
+ * The database is a cache of the disk (files + sidecars + migration state files): everything in it
+ * except history (generations before the current one, the audit log) can be rebuilt.
+ */
+const SCHEMA_STEPS: ReadonlyArray<(db: DB) => void> = [
+  (db) => {
+    db.exec(`
+      CREATE TABLE generations (
+        number        INTEGER PRIMARY KEY,
+        created_at    TEXT NOT NULL,
+        command       TEXT NOT NULL,
+        fingerprint   TEXT,
+        outcome       TEXT NOT NULL CHECK (outcome IN ('applied', 'rebuilt', 'rolled-back')),
+        summary       TEXT NOT NULL DEFAULT '{}',
+        nginx_output  TEXT
+      );
+      CREATE TABLE inventory (
+        path           TEXT PRIMARY KEY,
+        resource_kind  TEXT NOT NULL,
+        resource_name  TEXT NOT NULL,
+        role           TEXT NOT NULL CHECK (role IN ('config', 'sidecar', 'status')),
+        sha256         TEXT NOT NULL,
+        size           INTEGER NOT NULL,
+        generation     INTEGER NOT NULL REFERENCES generations(number),
+        origin_file    TEXT,
+        origin_index   INTEGER
+      );
+      CREATE TABLE generation_files (
+        generation  INTEGER NOT NULL REFERENCES generations(number) ON DELETE CASCADE,
+        path        TEXT NOT NULL,
+        sha256      TEXT NOT NULL,
+        PRIMARY KEY (generation, path)
+      );
+      CREATE TABLE audit_log (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        at             TEXT NOT NULL,
+        command        TEXT NOT NULL,
+        action         TEXT NOT NULL,
+        subject        TEXT NOT NULL,
+        before_sha256  TEXT,
+        after_sha256   TEXT,
+        generation     INTEGER,
+        details        TEXT
+      );
+      CREATE INDEX audit_log_at ON audit_log(at);
+    `);
+  },
+];
+
+export interface InventoryRow {
+  path: string;
+  resourceKind: string;
+  resourceName: string;
+  role: 'config' | 'sidecar' | 'status';
+  sha256: string;
+  size: number;
+  generation: number;
+  originFile: string | null;
+  originIndex: number | null;
+}
+
+export interface GenerationRow {
+  number: number;
+  createdAt: string;
+  command: string;
+  fingerprint: string | null;
+  outcome: 'applied' | 'rebuilt' | 'rolled-back';
+  summary: string;
+  nginxOutput: string | null;
+}
+
+export interface AuditEntry {
+  command: string;
+  action: string;
+  subject: string;
+  beforeSha256?: string | null;
+  afterSha256?: string | null;
+  generation?: number | null;
+  details?: string | null;
+}
+
+export interface GenerationCommit {
+  generation: Omit<GenerationRow, 'createdAt'> & { createdAt?: string };
+  /** Rows to upsert. */
+  upsert: InventoryRow[];
+  /** Paths to remove from the inventory. */
+  remove: string[];
+  /** The complete file list (path -> sha256) of the new generation. */
+  files: Record<string, string>;
+  audit: AuditEntry[];
+}
+
+export function corruptDatabaseError(path: string, cause: unknown): UserError {
+  return new UserError('state.corrupt', `The state database ${path} is corrupt or not an orch database (${(cause as Error).message}).`, {
+    hint: "The database is a cache of the files on disk: run 'orch rebuild-db --force' to rebuild it (the damaged file is kept as a backup).",
+    cause,
+  });
+}
+
+/** SQLite state: WAL, foreign keys, versioned schema. */
+export class StateStore {
+  private constructor(
+    readonly path: string,
+    readonly db: DB,
+  ) {}
+
+  /** Opens (creating when missing) and migrates the database. */
+  static open(path: string, opts: { readonly?: boolean } = {}): StateStore {
+    if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
+    let db: DB;
+    try {
+      db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+      if (!opts.readonly) db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new Error(`integrity check: ${String(check)}`);
+    } catch (e) {
+      throw corruptDatabaseError(path, e);
+    }
+    const store = new StateStore(path, db);
+    if (!opts.readonly) store.migrate();
+    return store;
+  }
+
+  /** Opens read-only when the file exists; null when there is no database yet. */
+  static openIfExists(path: string): StateStore | null {
+    if (!existsSync(path)) return null;
+    return StateStore.open(path, { readonly: true });
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    const current = this.schemaVersion();
+    if (current > SCHEMA_STEPS.length) {
+      throw new UserError('state.too-new', `The state database ${this.path} was written by a newer orch (schema ${current}, this orch knows ${SCHEMA_STEPS.length}).`, {
+        hint: 'Upgrade orch on this machine.',
+      });
+    }
+    for (let v = current; v < SCHEMA_STEPS.length; v++) {
+      this.db.transaction(() => {
+        SCHEMA_STEPS[v]!(this.db);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  isEmpty(): boolean {
+    const row = this.db.prepare('SELECT (SELECT COUNT(*) FROM generations) + (SELECT COUNT(*) FROM inventory) AS n').get() as { n: number };
+    return row.n === 0;
+  }
+
+  currentGeneration(): number | null {
+    const row = this.db.prepare('SELECT MAX(number) AS n FROM generations').get() as { n: number | null };
+    return row.n;
+  }
+
+  generations(limit = 50): GenerationRow[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT number, created_at AS createdAt, command, fingerprint, outcome, summary, nginx_output AS nginxOutput
+           FROM generations ORDER BY number DESC LIMIT ?`,
+        )
+        .all(limit) as GenerationRow[]
+    );
+  }
+
+  generation(n: number): GenerationRow | null {
+    return (
+      (this.db
+        .prepare(
+          `SELECT number, created_at AS createdAt, command, fingerprint, outcome, summary, nginx_output AS nginxOutput
+           FROM generations WHERE number = ?`,
+        )
+        .get(n) as GenerationRow | undefined) ?? null
+    );
+  }
+
+  generationFiles(n: number): Record<string, string> {
+    const rows = this.db.prepare('SELECT path, sha256 FROM generation_files WHERE generation = ? ORDER BY path').all(n) as Array<{ path: string; sha256: string }>;
+    return Object.fromEntries(rows.map((r) => [r.path, r.sha256]));
+  }
+
+  inventory(): InventoryRow[] {
+    return this.db
+      .prepare(
+        `SELECT path, resource_kind AS resourceKind, resource_name AS resourceName, role, sha256, size, generation,
+                origin_file AS originFile, origin_index AS originIndex
+         FROM inventory ORDER BY path`,
+      )
+      .all() as InventoryRow[];
+  }
+
+  /** Records a generation: its row, inventory changes, file list and audit entries, in one transaction. */
+  commitGeneration(c: GenerationCommit): void {
+    const insertGen = this.db.prepare(
+      `INSERT INTO generations (number, created_at, command, fingerprint, outcome, summary, nginx_output)
+       VALUES (@number, @createdAt, @command, @fingerprint, @outcome, @summary, @nginxOutput)`,
+    );
+    const upsert = this.db.prepare(
+      `INSERT INTO inventory (path, resource_kind, resource_name, role, sha256, size, generation, origin_file, origin_index)
+       VALUES (@path, @resourceKind, @resourceName, @role, @sha256, @size, @generation, @originFile, @originIndex)
+       ON CONFLICT(path) DO UPDATE SET resource_kind = excluded.resource_kind, resource_name = excluded.resource_name,
+         role = excluded.role, sha256 = excluded.sha256, size = excluded.size, generation = excluded.generation,
+         origin_file = excluded.origin_file, origin_index = excluded.origin_index`,
+    );
+    const remove = this.db.prepare('DELETE FROM inventory WHERE path = ?');
+    const addFile = this.db.prepare('INSERT INTO generation_files (generation, path, sha256) VALUES (?, ?, ?)');
+    const createdAt = c.generation.createdAt ?? new Date().toISOString();
+    this.db.transaction(() => {
+      insertGen.run({ ...c.generation, createdAt });
+      for (const row of c.upsert) upsert.run(row);
+      for (const path of c.remove) remove.run(path);
+      for (const [path, sha] of Object.entries(c.files)) addFile.run(c.generation.number, path, sha);
+      this.insertAudit(c.audit.map((a) => ({ ...a, generation: a.generation ?? c.generation.number })), createdAt);
+    })();
+  }
+
+  /** Drops the file lists of generations older than the newest `keep` (their rows stay, as history). */
+  pruneGenerationFiles(keep: number): number[] {
+    const old = this.db
+      .prepare('SELECT DISTINCT generation FROM generation_files WHERE generation NOT IN (SELECT number FROM generations ORDER BY number DESC LIMIT ?)')
+      .all(keep) as Array<{ generation: number }>;
+    if (old.length > 0) {
+      this.db.prepare('DELETE FROM generation_files WHERE generation NOT IN (SELECT number FROM generations ORDER BY number DESC LIMIT ?)').run(keep);
+    }
+    return old.map((r) => r.generation);
+  }
+
+  /** Every sha256 referenced by a kept generation file list (for garbage-collecting stored contents). */
+  referencedContents(): Set<string> {
+    const rows = this.db.prepare('SELECT DISTINCT sha256 FROM generation_files').all() as Array<{ sha256: string }>;
+    return new Set(rows.map((r) => r.sha256));
+  }
+
+  audit(entries: AuditEntry[]): void {
+    this.db.transaction(() => this.insertAudit(entries, new Date().toISOString()))();
+  }
+
+  auditLog(limit = 100): Array<AuditEntry & { id: number; at: string }> {
+    return this.db
+      .prepare(
+        `SELECT id, at, command, action, subject, before_sha256 AS beforeSha256, after_sha256 AS afterSha256, generation, details
+         FROM audit_log ORDER BY id DESC LIMIT ?`,
+      )
+      .all(limit) as Array<AuditEntry & { id: number; at: string }>;
+  }
+
+  private insertAudit(entries: AuditEntry[], at: string): void {
+    const stmt = this.db.prepare(
+      `INSERT INTO audit_log (at, command, action, subject, before_sha256, after_sha256, generation, details)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (const a of entries) {
+      stmt.run(at, a.command, a.action, a.subject, a.beforeSha256 ?? null, a.afterSha256 ?? null, a.generation ?? null, a.details ?? null);
+    }
+  }
+
+  /**
+   * Online backup (SQLite backup API) to `<db>.bak`, rotating older copies to `.bak.2` ... `.bak.N`.
+   */
+  async backup(rotate: number): Promise<string> {
+    const base = `${this.path}.bak`;
+    const tmp = `${base}.tmp`;
+    rmSync(tmp, { force: true });
+    await this.db.backup(tmp);
+    if (rotate > 1) {
+      for (let i = rotate; i >= 2; i--) {
+        const from = i === 2 ? base : `${base}.${i - 1}`;
+        if (existsSync(from)) renameSync(from, `${base}.${i}`);
+      }
+    }
+    renameSync(tmp, base);
+    return base;
+  }
+}
+
+/** Age in seconds of the newest backup, or null when there is none. */
+export function newestBackupAgeSeconds(dbPath: string): number | null {
+  try {
+    return (Date.now() - statSync(`${dbPath}.bak`).mtimeMs) / 1000;
+  } catch {
+    return null;
+  }
+}
+
+/** Moves a damaged database aside (keeping it) so a new one can be created. */
+export function setAsideDatabase(dbPath: string, suffix: string): string | null {
+  if (!existsSync(dbPath)) return null;
+  const aside = `${dbPath}.${suffix}`;
+  copyFileSync(dbPath, aside);
+  for (const ext of ['', '-wal', '-shm']) rmSync(`${dbPath}${ext}`, { force: true });
+  return aside;
+}

@@ -1,0 +1,121 @@
+import { acquireWriterLock } from '../adapters/fs/writer-lock.js';
+import { ExitCode, UserError } from '../core/errors.js';
+import { describeInputChanges } from '../core/plan/plan-inputs.js';
+import { planHasChanges, type Plan } from '../core/plan/plan-types.js';
+import { applyTree, type ApplyOutcome } from '../executor/apply-tree.js';
+import { faultInjector, type EmitApplyEvent } from '../executor/events.js';
+import { recoverInterruptedApply, type RecoveryReport } from '../executor/recover.js';
+import { computePlan, type PlanResult } from './compute-plan.js';
+import { mapNginxOutput } from './map-nginx-errors.js';
+import { openWritableState, stateViewOf } from './open-state.js';
+import { readSavedPlan } from './saved-plan.js';
+import type { Settings } from './settings.js';
+
+export interface ApplyOptions {
+  /** A saved plan (`orch plan --out`): refused when any of its inputs changed. */
+  planFile: string | null;
+  dryRun: boolean;
+  /** Paths whose hand edits may be overwritten, or 'all'. */
+  overwriteDrift: ReadonlySet<string> | 'all';
+  maxDelete: number;
+  allowEmpty: boolean;
+  /** Asked before anything is written (not for a saved plan, nor with --auto-approve). */
+  confirm: ((plan: PlanResult) => Promise<boolean>) | null;
+  emit: EmitApplyEvent;
+  command: string;
+}
+
+export interface ApplyResult {
+  planResult: PlanResult;
+  outcome: ApplyOutcome | null;
+  recovered: RecoveryReport | null;
+  /** Why nothing was applied, when nothing was. */
+  nothingToDo: boolean;
+}
+
+/** `orch apply`: lock, recover, plan, guards, confirm, then the executor. */
+export async function applyGateway(settings: Settings, opts: ApplyOptions): Promise<ApplyResult> {
+  const lock = await acquireWriterLock(settings.stateDir, opts.command, settings.lockTimeoutSeconds);
+  const fault = faultInjector();
+  fault('after-lock');
+  const { store, contents } = openWritableState(settings);
+  try {
+    opts.emit({ step: 'recover', status: 'start' });
+    const recovered = await recoverInterruptedApply(settings, store, contents);
+    opts.emit({ step: 'recover', status: recovered ? 'done' : 'skip', message: recovered ? `${recovered.action} generation ${recovered.journal.generation}` : 'nothing to recover' });
+
+    opts.emit({ step: 'plan', status: 'start' });
+    const planResult = await computePlan(settings, stateViewOf(store));
+    opts.emit({ step: 'plan', status: 'done' });
+    const plan = planResult.plan;
+
+    if (opts.planFile) {
+      const saved = readSavedPlan(opts.planFile);
+      if (saved.fingerprint !== planResult.fingerprint) {
+        const reasons = describeInputChanges(saved.inputs, planResult.inputs);
+        throw new UserError('plan.stale', `The saved plan ${opts.planFile} is stale: ${reasons.length > 0 ? reasons.join('; ') : 'its inputs changed'}.`, {
+          hint: 'Run `orch plan --out FILE` again, review it, and apply the new file.',
+          exitCode: ExitCode.stalePlan,
+        });
+      }
+    }
+
+    checkGuards(plan, opts);
+    if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
+      for (const s of ['stage', 'validate-staged', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });
+      return { planResult, outcome: null, recovered, nothingToDo: true };
+    }
+    if (opts.confirm && !(await opts.confirm(planResult))) {
+      throw new UserError('apply.cancelled', 'Apply cancelled; nothing was changed.', { exitCode: ExitCode.error });
+    }
+
+    const files = plan.changes.flatMap((c) => c.files);
+    const origins = new Map(plan.changes.filter((c) => c.origin).map((c) => [`${c.resource.kind}/${c.resource.name}`, c.origin!]));
+    for (const v of planResult.manifests.validation.desired.virtualHosts) origins.set(`VirtualHost/${v.name}`, v.origin);
+    for (const p of planResult.manifests.validation.desired.pools) origins.set(`Pool/${p.name}`, p.origin);
+    const outcome = await applyTree(
+      { settings, store, contents, emit: opts.emit, command: opts.command, fault },
+      {
+        files: plan.desired.files,
+        changes: files,
+        fingerprint: planResult.fingerprint,
+        summary: { add: plan.summary.add, change: plan.summary.change, destroy: plan.summary.destroy },
+        dryRun: opts.dryRun,
+        origins,
+        mapNginxOutput: (output, root) => mapNginxOutput(output, root, plan.desired.files, planResult.manifests.validation.documents),
+      },
+    );
+    return { planResult, outcome, recovered, nothingToDo: false };
+  } finally {
+    store.close();
+    lock.release();
+  }
+}
+
+function checkGuards(plan: Plan, opts: ApplyOptions): void {
+  const blocking = plan.drift.filter((d) => d.kind === 'modified' && !(opts.overwriteDrift === 'all' || opts.overwriteDrift.has(d.path)));
+  // Only drifted files that this apply would overwrite or delete matter.
+  const touched = new Set(plan.changes.flatMap((c) => c.files.map((f) => f.path)));
+  const stops = blocking.filter((d) => touched.has(d.path));
+  if (stops.length > 0) {
+    throw new UserError(
+      'apply.drift',
+      `${stops.length} managed file${stops.length === 1 ? ' was' : 's were'} edited outside orch and would be overwritten: ${stops.map((d) => d.path).join(', ')}.`,
+      {
+        hint: "See the edits with 'orch drift'. Either carry them into the manifests, or discard them with --overwrite-drift (all files) or --overwrite-drift=PATH (one file).",
+      },
+    );
+  }
+  const destroyed = plan.changes.filter((c) => c.action === 'delete').length;
+  if (destroyed > opts.maxDelete) {
+    throw new UserError('apply.max-delete', `This apply would delete ${destroyed} resources (${plan.changes.filter((c) => c.action === 'delete').map((c) => `${c.resource.kind}/${c.resource.name}`).join(', ')}), more than --max-delete ${opts.maxDelete}.`, {
+      hint: 'Check that the manifest path is right. If the deletion is intended, raise --max-delete.',
+    });
+  }
+  const remaining = plan.desired.files.length;
+  if (remaining === 0 && destroyed > 0 && !opts.allowEmpty) {
+    throw new UserError('apply.empty', 'This apply would delete every managed file: the manifests describe no pool and no virtual host.', {
+      hint: 'Check the manifest path. To really empty the gateway, pass --allow-empty.',
+    });
+  }
+}

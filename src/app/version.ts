@@ -1,0 +1,11 @@
+import { readFileSync } from 'node:fs';
+
+let cached: string | null = null;
+
+/** orch's own version, from package.json (works from src/ under vitest and from dist/). */
+export function orchVersion(): string {
+  if (cached) return cached;
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  cached = pkg.version;
+  return cached;
+}

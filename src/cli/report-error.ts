@@ -1,0 +1,52 @@
+import { ExitCode, isOrchError, ValidationError, type ExitCodeValue } from '../core/errors.js';
+import type { Style } from './style.js';
+import { diagnosticToJson, formatDiagnostics } from './views/diagnostics-text.js';
+
+export interface ErrorSink {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  style: Style;
+  json: boolean;
+}
+
+/**
+ * The one place that turns an error into output and an exit code. User errors: a message and a
+ * hint, never a stack trace. Anything else is a bug: stack trace and a request to report it.
+ */
+export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
+  if (isOclifParseError(err)) {
+    const message = (err as Error).message;
+    if (sink.json) sink.stdout(JSON.stringify({ error: { code: 'usage', message, hint: 'See --help.' } }, null, 2));
+    else sink.stderr(`${sink.style.red('Error:')} ${message}\n${sink.style.cyan('hint:')} see --help for usage.`);
+    return ExitCode.error;
+  }
+  if (isOrchError(err)) {
+    if (sink.json) {
+      const body: Record<string, unknown> = { code: err.code, message: err.message, hint: err.hint ?? null };
+      if (err instanceof ValidationError) body['diagnostics'] = err.diagnostics.map(diagnosticToJson);
+      sink.stdout(JSON.stringify({ error: body }, null, 2));
+    } else {
+      const parts: string[] = [];
+      if (err instanceof ValidationError) parts.push(formatDiagnostics(err.diagnostics, sink.style));
+      if (err.code === 'bug') {
+        parts.push(`${sink.style.red('Internal error (a bug in orch):')} ${err.message}`, err.stack ?? '');
+        parts.push('Please report it with the command you ran and the output above.');
+      } else {
+        parts.push(`${sink.style.red('Error:')} ${err.message}`);
+        if (err.hint) parts.push(`${sink.style.cyan('hint:')} ${err.hint}`);
+      }
+      sink.stderr(parts.join('\n'));
+    }
+    return err.exitCode;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  if (sink.json) sink.stdout(JSON.stringify({ error: { code: 'bug', message: e.message, hint: 'This is a bug in orch; please report it.' } }, null, 2));
+  sink.stderr(`${sink.style.red('Internal error (a bug in orch):')} ${e.message}\n${e.stack ?? ''}\nPlease report it with the command you ran and the output above.`);
+  return ExitCode.error;
+}
+
+function isOclifParseError(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const anyErr = err as Error & { oclif?: unknown; parse?: unknown };
+  return anyErr.oclif !== undefined || anyErr.parse !== undefined || err.constructor.name.endsWith('FlagError') || err.constructor.name === 'RequiredArgsError' || err.constructor.name === 'UnexpectedArgsError';
+}

@@ -1,0 +1,96 @@
+import { sortDiagnostics } from '../../core/diagnostics.js';
+import { unifiedDiff } from '../../core/plan/file-diff.js';
+import type { Plan } from '../../core/plan/plan-types.js';
+import { diagnosticToJson, type DiagnosticJson } from './diagnostics-text.js';
+
+/**
+ * The machine-readable plan: a versioned contract (docs/plan.md). Add fields freely; renaming or
+ * removing one, or changing a meaning, bumps PLAN_JSON_FORMAT_VERSION.
+ */
+export const PLAN_JSON_FORMAT_VERSION = '1.0';
+
+export interface PlanJson {
+  format_version: string;
+  orch_version: string;
+  fingerprint: string;
+  has_changes: boolean;
+  summary: { add: number; change: number; destroy: number; migrations_to_start: number };
+  changes: Array<{
+    resource: { kind: string; name: string };
+    action: 'create' | 'update' | 'delete';
+    origin: { file: string; index: number } | null;
+    files: Array<{
+      path: string;
+      role: 'config' | 'sidecar';
+      action: 'create' | 'update' | 'delete';
+      before_sha256: string | null;
+      after_sha256: string | null;
+      drift: boolean;
+      adopt: boolean;
+      diff: string | null;
+    }>;
+  }>;
+  migrations: Array<{
+    action: 'start';
+    name: string;
+    virtual_host: string;
+    bucket: string;
+    from: string;
+    to: string;
+    mode: string;
+  }>;
+  drift: Array<{ path: string; kind: string; expected_sha256: string; actual_sha256: string | null }>;
+  unmanaged: string[];
+  not_in_inventory: string[];
+  unchanged: { resources: number; files: number };
+  diagnostics: DiagnosticJson[];
+}
+
+export function planToJson(
+  plan: Plan,
+  meta: { orchVersion: string; fingerprint: string },
+  opts: { diffs: boolean } = { diffs: true },
+): PlanJson {
+  const s = plan.summary;
+  return {
+    format_version: PLAN_JSON_FORMAT_VERSION,
+    orch_version: meta.orchVersion,
+    fingerprint: meta.fingerprint,
+    has_changes: s.add + s.change + s.destroy + s.migrationsToStart > 0,
+    summary: { add: s.add, change: s.change, destroy: s.destroy, migrations_to_start: s.migrationsToStart },
+    changes: plan.changes.map((c) => ({
+      resource: { kind: c.resource.kind, name: c.resource.name },
+      action: c.action,
+      origin: c.origin ? { file: c.origin.file, index: c.origin.index } : null,
+      files: c.files.map((f) => ({
+        path: f.path,
+        role: f.role,
+        action: f.action,
+        before_sha256: f.beforeSha256,
+        after_sha256: f.afterSha256,
+        drift: f.drift,
+        adopt: f.adopt,
+        diff: opts.diffs ? unifiedDiff(f) : null,
+      })),
+    })),
+    migrations: plan.migrations.map((m) => ({
+      action: m.action,
+      name: m.migration.name,
+      virtual_host: m.migration.virtualHost,
+      bucket: m.migration.bucket,
+      from: m.migration.from,
+      to: m.migration.to,
+      mode: m.migration.mode,
+    })),
+    drift: plan.drift.map((d) => ({
+      path: d.path,
+      kind: d.kind,
+      expected_sha256: d.expectedSha256,
+      actual_sha256: d.actualSha256,
+    })),
+    unmanaged: plan.unmanaged,
+    not_in_inventory: plan.notInInventory,
+    unchanged: plan.unchanged,
+    diagnostics: sortDiagnostics(plan.diagnostics).map(diagnosticToJson),
+  };
+}

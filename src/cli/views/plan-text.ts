@@ -1,0 +1,94 @@
+import { unifiedDiff } from '../../core/plan/file-diff.js';
+import type { FileAction, Plan } from '../../core/plan/plan-types.js';
+import type { Style } from '../style.js';
+import { formatDiagnostics } from './diagnostics-text.js';
+
+const SYMBOL: Record<FileAction, string> = { create: '+', update: '~', delete: '-' };
+
+export interface PlanTextOptions {
+  diffs: boolean;
+}
+
+/** The human form of a plan: what a reviewer reads in a pull request. */
+export function formatPlanText(plan: Plan, style: Style, opts: PlanTextOptions = { diffs: true }): string {
+  const out: string[] = [];
+  const color = (a: FileAction) => (a === 'create' ? style.green : a === 'delete' ? style.red : style.yellow);
+
+  if (plan.diagnostics.length > 0) out.push(formatDiagnostics(plan.diagnostics, style), '');
+
+  for (const change of plan.changes) {
+    const c = color(change.action);
+    const origin = change.origin ? style.dim(`  (${change.origin.file})`) : '';
+    out.push(c(`${SYMBOL[change.action]} ${change.resource.kind}/${change.resource.name} will be ${verb(change.action)}`) + origin);
+    for (const f of change.files) {
+      const notes = [f.drift ? 'edited outside orch' : '', f.adopt ? 'not written by orch: apply takes it over' : '']
+        .filter(Boolean)
+        .join('; ');
+      out.push(`    ${color(f.action)(`${SYMBOL[f.action]} ${f.path}`)}${notes ? style.yellow(`  (${notes})`) : ''}`);
+      if (opts.diffs) out.push(indent(colorDiff(unifiedDiff(f), style), 8));
+    }
+  }
+
+  if (plan.migrations.length > 0) {
+    out.push('', style.bold('Migrations:'));
+    for (const { migration: m } of plan.migrations) {
+      out.push(style.green(`    + start ${m.name}: bucket ${m.bucket} on ${m.virtualHost}, ${m.from} -> ${m.to} (${m.mode})`));
+    }
+  }
+  if (plan.drift.length > 0) {
+    out.push('', style.yellow(`Drift: ${plan.drift.length} managed file${plan.drift.length === 1 ? '' : 's'} changed outside orch:`));
+    for (const d of plan.drift) out.push(style.yellow(`    ! ${d.path} ${d.kind === 'deleted' ? 'was deleted' : 'was edited'}`));
+  }
+  if (plan.unmanaged.length > 0) {
+    out.push('', style.dim(`Not managed by orch (left alone): ${plan.unmanaged.join(', ')}`));
+  }
+  if (plan.notInInventory.length > 0) {
+    out.push(
+      '',
+      style.yellow(`Carry orch's marker but are not in its inventory (never deleted; run 'orch rebuild-db' if the database was lost): ${plan.notInInventory.join(', ')}`),
+    );
+  }
+
+  const s = plan.summary;
+  if (plan.unchanged.resources > 0) {
+    out.push('', style.dim(`${plan.unchanged.resources} resource${plan.unchanged.resources === 1 ? '' : 's'} unchanged.`));
+  }
+  if (s.add + s.change + s.destroy + s.migrationsToStart === 0) {
+    out.push(style.green('No changes. The nginx files match the manifests.'));
+  } else {
+    const mig = s.migrationsToStart > 0 ? ` ${s.migrationsToStart} migration${s.migrationsToStart === 1 ? '' : 's'} to start.` : '';
+    out.push(style.bold(`Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.${mig}`));
+  }
+  return out.join('\n').replace(/^\n+/, '');
+}
+
+function verb(a: FileAction): string {
+  return a === 'create' ? 'created' : a === 'delete' ? 'destroyed' : 'updated';
+}
+
+function indent(text: string, n: number): string {
+  const pad = ' '.repeat(n);
+  return text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => pad + l)
+    .join('\n');
+}
+
+function colorDiff(diff: string, style: Style): string {
+  if (!style.enabled) return diff;
+  return diff
+    .split('\n')
+    .map((l) =>
+      l.startsWith('+++') || l.startsWith('---')
+        ? style.bold(l)
+        : l.startsWith('+')
+          ? style.green(l)
+          : l.startsWith('-')
+            ? style.red(l)
+            : l.startsWith('@@')
+              ? style.cyan(l)
+              : l,
+    )
+    .join('\n');
+}

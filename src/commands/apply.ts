@@ -1,0 +1,117 @@
+import { createInterface } from 'node:readline/promises';
+import { Args, Flags } from '@oclif/core';
+import { applyGateway } from '../app/apply-gateway.js';
+import { ExitCode, UserError } from '../core/errors.js';
+import { lineReporter, listrReporter, type ApplyReporter } from '../cli/apply-reporter.js';
+import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
+import { planToJson } from '../cli/views/plan-json.js';
+import { formatPlanText } from '../cli/views/plan-text.js';
+
+export default class Apply extends OrchCommand {
+  static override summary = 'Make nginx match the manifests: stage, validate, promote, reload, all or nothing.';
+  static override description = `Takes the writer lock, finishes or undoes any apply that was interrupted, computes the plan, and asks for confirmation (or --auto-approve). Then stages the complete new tree and validates it as a whole with nginx -t; promotes it file by file under a journal; validates the live configuration; reloads nginx and confirms that the new generation is served; and only then commits the state. Any failure restores the previous files.
+
+With PLANFILE (from \`orch plan --out\`), applies exactly that plan and refuses it if anything it was computed from has changed.
+
+${EXIT_CODES_HELP}`;
+  static override examples = [
+    '<%= config.bin %> apply',
+    '<%= config.bin %> apply --auto-approve',
+    '<%= config.bin %> apply gateway.plan',
+    '<%= config.bin %> apply --dry-run',
+  ];
+  static override args = {
+    planfile: Args.string({ description: 'saved plan from `orch plan --out FILE`', required: false }),
+  };
+  static override flags = {
+    'auto-approve': Flags.boolean({ description: 'do not ask for confirmation' }),
+    'dry-run': Flags.boolean({ description: 'stage and validate only; touch nothing live' }),
+    'overwrite-drift': Flags.boolean({ description: 'discard hand edits of every managed file' }),
+    'overwrite-drift-path': Flags.string({ description: 'discard hand edits of this managed file (repeatable), e.g. vhosts/s3-main.conf', multiple: true }),
+    'max-delete': Flags.integer({ description: 'refuse to delete more resources than this (default: maxDelete setting, 10)' }),
+    'allow-empty': Flags.boolean({ description: 'allow deleting every managed file' }),
+    'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer (default: lockTimeoutSeconds setting, 30)' }),
+    json: Flags.boolean({ description: 'print the result as JSON (progress goes to stderr)' }),
+    diff: Flags.boolean({ description: 'show diffs in the plan shown before confirmation', default: true, allowNo: true }),
+  };
+
+  protected async execute() {
+    const { args, flags } = await this.parse(Apply);
+    const settings = this.settingsFrom(flags);
+    if (flags['lock-timeout'] !== undefined) settings.lockTimeoutSeconds = flags['lock-timeout'];
+    const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    if (!args.planfile && !flags['auto-approve'] && !flags['dry-run'] && !interactive) {
+      throw new UserError('apply.needs-approval', 'Refusing to apply without confirmation: standard input is not a terminal.', {
+        hint: 'Review `orch plan` and pass --auto-approve, or apply a saved plan file (`orch plan --out FILE`, then `orch apply FILE`).',
+      });
+    }
+    const reporter: ApplyReporter = process.stderr.isTTY && !flags.json ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
+    let result;
+    try {
+      result = await applyGateway(settings, {
+        planFile: args.planfile ?? null,
+        dryRun: flags['dry-run'],
+        overwriteDrift: flags['overwrite-drift'] ? 'all' : new Set(flags['overwrite-drift-path'] ?? []),
+        maxDelete: flags['max-delete'] ?? settings.maxDelete,
+        allowEmpty: flags['allow-empty'],
+        emit: (e) => reporter.emit(e),
+        command: args.planfile ? 'apply-plan' : 'apply',
+        confirm:
+          args.planfile || flags['auto-approve'] || flags['dry-run']
+            ? null
+            : async (planResult) => {
+                this.out(formatPlanText(planResult.plan, this.style, { diffs: flags.diff }));
+                const rl = createInterface({ input: process.stdin, output: process.stdout });
+                const answer = await rl.question(`\n${this.style.bold('Do you want to apply these changes?')} Only 'yes' will be accepted: `);
+                rl.close();
+                return answer.trim() === 'yes';
+              },
+      });
+    } catch (e) {
+      await reporter.finish(e);
+      throw e;
+    }
+    await reporter.finish();
+
+    const { planResult, outcome } = result;
+    if (flags.json) {
+      this.out(
+        JSON.stringify(
+          {
+            format_version: '1.0',
+            applied: outcome !== null && !outcome.dryRun,
+            dry_run: flags['dry-run'],
+            generation: outcome?.generation ?? null,
+            recovered: result.recovered ? { action: result.recovered.action, generation: result.recovered.journal.generation } : null,
+            files_written: outcome?.filesWritten ?? 0,
+            files_deleted: outcome?.filesDeleted ?? 0,
+            nginx_tests: outcome?.nginxTests ?? 0,
+            reloads: outcome?.reloads ?? 0,
+            timings_ms: outcome?.timings ?? null,
+            plan: planToJson(planResult.plan, { orchVersion: planResult.inputs.orchVersion, fingerprint: planResult.fingerprint }, { diffs: false }),
+            events: reporter.events,
+          },
+          null,
+          2,
+        ),
+      );
+      return ExitCode.ok;
+    }
+    if (result.recovered) this.out(this.style.yellow(`Recovered an interrupted apply: ${result.recovered.action} generation ${result.recovered.journal.generation}.`));
+    if (result.nothingToDo) {
+      this.out(this.style.green('No changes. The nginx files match the manifests.'));
+      return ExitCode.ok;
+    }
+    if (outcome?.dryRun) {
+      this.out(this.style.green(`Dry run: the new configuration passes nginx -t (${(outcome.timings.stagedTestMs / 1000).toFixed(2)}s). Nothing live was touched.`));
+      return ExitCode.ok;
+    }
+    const s = planResult.plan.summary;
+    this.out(
+      this.style.green(
+        `Apply complete: generation ${outcome!.generation}. ${s.add} added, ${s.change} changed, ${s.destroy} destroyed; ${outcome!.filesWritten} files written, ${outcome!.filesDeleted} deleted; nginx -t ${outcome!.nginxTests}x, ${outcome!.reloads} reload confirmed in ${(outcome!.timings.confirmMs / 1000).toFixed(2)}s.`,
+      ),
+    );
+    return ExitCode.ok;
+  }
+}

@@ -1,0 +1,35 @@
+import { Flags } from '@oclif/core';
+import { driftReport } from '../app/drift-report.js';
+import { ExitCode } from '../core/errors.js';
+import { OrchCommand } from '../cli/orch-command.js';
+
+export default class Drift extends OrchCommand {
+  static override summary = 'List managed files edited or deleted outside orch, with a diff of last applied against disk.';
+  static override description = `Compares every file in orch's inventory with the disk. Nothing is changed: 'orch apply --overwrite-drift' discards the edits, or carry them into the manifests.
+
+EXIT CODES
+  0  no drift (or drift without --detailed-exitcode)
+  1  error
+  2  drift found (with --detailed-exitcode)`;
+  static override examples = ['<%= config.bin %> drift', '<%= config.bin %> drift --json'];
+  static override flags = {
+    json: Flags.boolean({ description: 'print as JSON' }),
+    'detailed-exitcode': Flags.boolean({ description: 'exit 2 when drift is found' }),
+  };
+
+  protected async execute() {
+    const { flags } = await this.parse(Drift);
+    const settings = this.settingsFrom(flags);
+    const { items } = driftReport(settings);
+    if (flags.json) this.out(JSON.stringify({ drift: items }, null, 2));
+    else if (items.length === 0) this.out(this.style.green('No drift: every managed file is as orch last wrote it.'));
+    else {
+      for (const d of items) {
+        this.out(this.style.yellow(`! ${d.path} ${d.kind === 'deleted' ? 'was deleted (apply recreates it)' : 'was edited outside orch'}`));
+        if (d.diff) this.out(d.diff.replace(/^/gm, '    '));
+      }
+      this.out(`${items.length} drifted file(s).`);
+    }
+    return flags['detailed-exitcode'] && items.length > 0 ? ExitCode.changesPresent : ExitCode.ok;
+  }
+}

@@ -1,0 +1,53 @@
+import { Flags } from '@oclif/core';
+import { computePlan } from '../app/compute-plan.js';
+import { writeSavedPlan } from '../app/saved-plan.js';
+import { openStateView } from '../app/state-view.js';
+import { ExitCode } from '../core/errors.js';
+import { planHasChanges } from '../core/plan/plan-types.js';
+import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
+import { planToJson } from '../cli/views/plan-json.js';
+import { formatPlanText } from '../cli/views/plan-text.js';
+
+export default class Plan extends OrchCommand {
+  static override summary = 'Show what apply would change: nginx files (with diffs), drift, migrations.';
+  static override description = `Validates the manifests, renders the nginx files and sidecars they imply, and compares them with the managed directory. Every file to create, change or delete is listed with a unified diff; files edited outside orch are reported as drift; files without orch's marker are never touched. Nothing is written (except the --out file).
+
+${EXIT_CODES_HELP}`;
+  static override examples = [
+    '<%= config.bin %> plan -m examples/gateway',
+    '<%= config.bin %> plan --json --detailed-exitcode > plan.json',
+    '<%= config.bin %> plan --out gateway.plan && <%= config.bin %> apply gateway.plan',
+  ];
+  static override flags = {
+    json: Flags.boolean({ description: 'print the plan as JSON (format documented in docs/plan.md)' }),
+    'detailed-exitcode': Flags.boolean({ description: 'exit 0 when there are no changes, 2 when there are, 1 on error' }),
+    out: Flags.string({ description: 'save the plan (with a fingerprint of its inputs) for `orch apply FILE`' }),
+    diff: Flags.boolean({ description: 'show unified diffs of changed files', default: true, allowNo: true }),
+  };
+
+  protected async execute() {
+    const { flags } = await this.parse(Plan);
+    const settings = this.settingsFrom(flags);
+    const state = openStateView(settings);
+    const result = await computePlan(settings, state);
+    const json = planToJson(result.plan, { orchVersion: result.inputs.orchVersion, fingerprint: result.fingerprint }, { diffs: flags.diff });
+    if (flags.out) {
+      writeSavedPlan(flags.out, {
+        kind: 'orch-saved-plan',
+        format_version: '1',
+        orch_version: result.inputs.orchVersion,
+        created_at: new Date().toISOString(),
+        fingerprint: result.fingerprint,
+        inputs: result.inputs,
+        plan: json,
+      });
+    }
+    if (flags.json) this.out(JSON.stringify(json, null, 2));
+    else {
+      this.out(formatPlanText(result.plan, this.style, { diffs: flags.diff }));
+      if (flags.out) this.out(this.style.dim(`Saved this plan to ${flags.out}. Apply exactly it with: orch apply ${flags.out}`));
+    }
+    if (flags['detailed-exitcode'] && planHasChanges(result.plan)) return ExitCode.changesPresent;
+    return ExitCode.ok;
+  }
+}

@@ -1,0 +1,52 @@
+import { createInterface } from 'node:readline/promises';
+import { Args, Flags } from '@oclif/core';
+import { rollbackTo } from '../app/rollback.js';
+import { UserError } from '../core/errors.js';
+import { lineReporter, listrReporter } from '../cli/apply-reporter.js';
+import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
+import { formatPlanText } from '../cli/views/plan-text.js';
+
+export default class Rollback extends OrchCommand {
+  static override summary = 'Restore the files of an earlier generation through stage, validate, promote and a confirmed reload.';
+  static override description = `Restores generation N (default: the one before the current) as a new generation. The manifests are not changed, so the next 'orch plan' shows how to return to them: fix the manifests (or revert the commit) before the next apply.
+
+${EXIT_CODES_HELP}`;
+  static override examples = ['<%= config.bin %> rollback', '<%= config.bin %> rollback 4 --auto-approve'];
+  static override args = { generation: Args.integer({ description: 'generation to restore', required: false }) };
+  static override flags = {
+    'auto-approve': Flags.boolean({ description: 'do not ask for confirmation' }),
+    'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer' }),
+  };
+
+  protected async execute() {
+    const { args, flags } = await this.parse(Rollback);
+    const settings = this.settingsFrom(flags);
+    if (flags['lock-timeout'] !== undefined) settings.lockTimeoutSeconds = flags['lock-timeout'];
+    const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    if (!flags['auto-approve'] && !interactive) {
+      throw new UserError('rollback.needs-approval', 'Refusing to roll back without confirmation: standard input is not a terminal.', { hint: 'Pass --auto-approve.' });
+    }
+    const reporter = process.stderr.isTTY ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
+    let result;
+    try {
+      result = await rollbackTo(settings, {
+        target: args.generation ?? null,
+        emit: (e) => reporter.emit(e),
+        confirm: flags['auto-approve']
+          ? null
+          : async (plan, target) => {
+              this.out(formatPlanText(plan, this.style));
+              const rl = createInterface({ input: process.stdin, output: process.stdout });
+              const answer = await rl.question(`\nRestore generation ${target}? Only 'yes' will be accepted: `);
+              rl.close();
+              return answer.trim() === 'yes';
+            },
+      });
+    } catch (e) {
+      await reporter.finish(e);
+      throw e;
+    }
+    await reporter.finish();
+    this.out(this.style.green(`Restored generation ${result.target} as generation ${result.outcome?.generation}. The manifests still describe the newer state: the next 'orch plan' shows the way back.`));
+  }
+}

@@ -1,0 +1,28 @@
+import { Flags } from '@oclif/core';
+import { gatewayStatus } from '../app/gateway-status.js';
+import { OrchCommand } from '../cli/orch-command.js';
+
+export default class Status extends OrchCommand {
+  static override summary = 'Last generation, drift, lock holder, backup age, nginx version, and whether nginx serves the last generation.';
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status --json'];
+  static override flags = { json: Flags.boolean({ description: 'print as JSON' }) };
+
+  protected async execute() {
+    const { flags } = await this.parse(Status);
+    const settings = this.settingsFrom(flags);
+    const s = await gatewayStatus(settings);
+    if (flags.json) {
+      this.out(JSON.stringify(s, null, 2));
+      return;
+    }
+    const st = this.style;
+    const g = s.generation;
+    this.out(`Generation:    ${g ? `${g.number} (${g.outcome} by ${g.command} at ${g.createdAt})` : st.dim('none applied yet')}`);
+    this.out(`nginx serves:  ${s.served.token === null ? st.yellow('no answer on the status address ' + settings.statusListen) : s.served.current ? st.green(`generation ${s.served.token.split(' ')[0]} (current)`) : st.red(`"${s.served.token}", expected "${s.served.expected}"`)}`);
+    this.out(`Drift:         ${s.driftCount === 0 ? st.green('none') : st.yellow(`${s.driftCount} file(s) changed outside orch (orch drift)`)}`);
+    this.out(`Lock:          ${s.lockHolder ? `held by pid ${s.lockHolder.pid} (${s.lockHolder.command}) since ${s.lockHolder.since}` : 'free'}`);
+    this.out(`DB backup:     ${s.backupAgeSeconds === null ? st.yellow('none') : `${Math.round(s.backupAgeSeconds)}s old`}`);
+    this.out(`nginx:         ${s.nginxVersion ?? st.red('not found')}`);
+    if (s.interruptedApply) this.out(st.yellow(`Interrupted apply of generation ${s.interruptedApply.generation} (phase ${s.interruptedApply.phase}): the next writer finishes or undoes it.`));
+  }
+}

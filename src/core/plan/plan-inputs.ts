@@ -1,0 +1,59 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Everything a plan was computed from. A saved plan carries these; apply recomputes them and
+ * refuses the plan when any differ, naming what moved.
+ */
+export interface PlanInputs {
+  orchVersion: string;
+  nginxVersion: string | null;
+  /** Manifest file path -> sha256 of its content. */
+  manifests: Record<string, string>;
+  /** Managed file path (relative to the nginx directory) -> sha256 of its content on disk. */
+  files: Record<string, string>;
+  /** Last applied generation in the state database, null when there is none. */
+  stateGeneration: number | null;
+  /** Settings that change what is rendered or where it goes. */
+  settings: Record<string, string>;
+}
+
+export function fingerprintOf(inputs: PlanInputs): string {
+  const h = createHash('sha256');
+  const put = (s: string) => h.update(s).update('\u0000');
+  put(`orch ${inputs.orchVersion}`);
+  put(`nginx ${inputs.nginxVersion ?? '-'}`);
+  put(`generation ${inputs.stateGeneration ?? '-'}`);
+  for (const [group, map] of [
+    ['manifest', inputs.manifests],
+    ['file', inputs.files],
+    ['setting', inputs.settings],
+  ] as const) {
+    for (const key of Object.keys(map).sort()) put(`${group} ${key} ${map[key]}`);
+  }
+  return `sha256:${h.digest('hex')}`;
+}
+
+/** Lists, in the operator's words, what differs between the inputs of a saved plan and now. */
+export function describeInputChanges(saved: PlanInputs, now: PlanInputs): string[] {
+  const reasons: string[] = [];
+  if (saved.orchVersion !== now.orchVersion) reasons.push(`orch version changed (${saved.orchVersion} -> ${now.orchVersion})`);
+  if (saved.nginxVersion !== now.nginxVersion) {
+    reasons.push(`nginx version changed (${saved.nginxVersion ?? 'none'} -> ${now.nginxVersion ?? 'none'})`);
+  }
+  if (saved.stateGeneration !== now.stateGeneration) {
+    reasons.push(`state generation moved (${saved.stateGeneration ?? 'none'} -> ${now.stateGeneration ?? 'none'})`);
+  }
+  diffMaps(saved.manifests, now.manifests, 'manifest', reasons);
+  diffMaps(saved.files, now.files, 'file on disk', reasons);
+  diffMaps(saved.settings, now.settings, 'setting', reasons);
+  return reasons;
+}
+
+function diffMaps(a: Record<string, string>, b: Record<string, string>, what: string, out: string[]): void {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const key of [...keys].sort()) {
+    if (!(key in a)) out.push(`${what} ${key} was added`);
+    else if (!(key in b)) out.push(`${what} ${key} was removed`);
+    else if (a[key] !== b[key]) out.push(`${what} ${key} was edited`);
+  }
+}

@@ -1,0 +1,70 @@
+import type { Diagnostic } from '../diagnostics.js';
+import type { DesiredMigration, Origin } from '../model/desired-state.js';
+import type { FileRole, RenderedTree, ResourceRef } from '../render/rendered-tree.js';
+
+/** A plan is a plain value: a closed set of actions over files, resources and migrations. */
+export type FileAction = 'create' | 'update' | 'delete';
+export type ResourceAction = 'create' | 'update' | 'delete';
+
+export interface FileChange {
+  /** Relative to the managed nginx directory. */
+  path: string;
+  role: FileRole;
+  action: FileAction;
+  before: string | null;
+  after: string | null;
+  beforeSha256: string | null;
+  afterSha256: string | null;
+  /** The file on disk differs from what orch last wrote (edited outside orch). */
+  drift: boolean;
+  /** The file exists on disk without orch's marker: applying takes ownership of it. */
+  adopt: boolean;
+}
+
+export interface ResourceChange {
+  resource: ResourceRef;
+  action: ResourceAction;
+  origin: Origin | null;
+  files: FileChange[];
+}
+
+export type DriftKind = 'modified' | 'deleted';
+export interface DriftEntry {
+  path: string;
+  kind: DriftKind;
+  /** What orch last wrote (from the inventory). */
+  expectedSha256: string;
+  actualSha256: string | null;
+}
+
+export interface MigrationChange {
+  action: 'start';
+  migration: DesiredMigration;
+}
+
+export interface PlanSummary {
+  add: number;
+  change: number;
+  destroy: number;
+  migrationsToStart: number;
+}
+
+export interface Plan {
+  changes: ResourceChange[];
+  unchanged: { resources: number; files: number };
+  /** Files in pools/ or vhosts/ without orch's marker that orch leaves alone. */
+  unmanaged: string[];
+  /** Files with orch's marker that orch would not delete because its inventory does not list them. */
+  notInInventory: string[];
+  drift: DriftEntry[];
+  migrations: MigrationChange[];
+  diagnostics: Diagnostic[];
+  summary: PlanSummary;
+  /** The complete tree the plan was computed for; apply stages exactly this. */
+  desired: RenderedTree;
+}
+
+export function planHasChanges(plan: Plan): boolean {
+  const s = plan.summary;
+  return s.add + s.change + s.destroy + s.migrationsToStart > 0;
+}
