@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar, type Document, type Node } from 'yaml';
 import type { Diagnostic, SourcePosition } from '../diagnostics.js';
 
 /** One manifest file's text, as read by the filesystem adapter. */
@@ -14,8 +14,14 @@ export type FieldPath = ReadonlyArray<string | number>;
  * Finds where a field of a document is written. `target: 'key'` points at the key of a mapping
  * entry (used for unknown fields), `'value'` at its value. A path that does not exist resolves to
  * its nearest existing ancestor, so every diagnostic gets a position.
+ *
+ * `target: 'content'` points at the first character of a string value's content: for a block
+ * scalar (`|`, `>`) that is the line after the header, at the block's indentation; for a quoted
+ * scalar the character after the opening quote. For a literal block scalar (`|`), line N of the
+ * value is then exactly `line + N` of the file, which lets errors inside verbatim text (extra
+ * blocks) point at the right manifest line.
  */
-export type PositionLookup = (path: FieldPath, target?: 'key' | 'value') => SourcePosition;
+export type PositionLookup = (path: FieldPath, target?: 'key' | 'value' | 'content') => SourcePosition;
 
 export interface ParsedDocument {
   file: string;
@@ -64,7 +70,7 @@ export function parseManifestSources(sources: readonly SourceText[]): ParseResul
       }
       if (doc.contents === null) continue; // a document holding only comments
       const value = doc.toJS({ maxAliasCount: 50 }) as unknown;
-      documents.push({ file: source.path, index: docIndex, value, at: makeLookup(doc, toPos) });
+      documents.push({ file: source.path, index: docIndex, value, at: makeLookup(doc, toPos, source.text) });
     }
   }
   return { documents, diagnostics };
@@ -75,7 +81,7 @@ function firstLine(s: string): string {
   return (i < 0 ? s : s.slice(0, i)).trim();
 }
 
-function makeLookup(doc: Document, toPos: (offset: number) => SourcePosition): PositionLookup {
+function makeLookup(doc: Document, toPos: (offset: number) => SourcePosition, text: string): PositionLookup {
   return (path, target = 'value') => {
     let node: Node | null = doc.contents as Node | null;
     let best: Node | null = node;
@@ -102,6 +108,41 @@ function makeLookup(doc: Document, toPos: (offset: number) => SourcePosition): P
       best = target === 'key' && i === path.length - 1 && keyNode ? keyNode : next;
     }
     const range = best?.range;
+    if (target === 'content' && best && isScalar(best) && range) return contentPosition(best, range[0], text, toPos);
     return toPos(range ? range[0] : 0);
   };
+}
+
+function contentPosition(
+  node: Scalar,
+  start: number,
+  text: string,
+  toPos: (offset: number) => SourcePosition,
+): SourcePosition {
+  if (node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE) return toPos(start + 1);
+  if (node.type !== Scalar.BLOCK_LITERAL && node.type !== Scalar.BLOCK_FOLDED) return toPos(start);
+  // The header (`|`, `|-`, `>2`...) ends the line; the content starts on the next one. Its
+  // indentation is the source indentation minus what the value itself keeps (indicator case).
+  const newline = text.indexOf('\n', start);
+  if (newline < 0) return toPos(start);
+  const firstLine = newline + 1;
+  const value = String(node.value);
+  const srcLines = text.slice(firstLine, node.range?.[1] ?? text.length).split('\n');
+  const valLines = value.split('\n');
+  let indent = 0;
+  for (let i = 0; i < valLines.length && i < srcLines.length; i++) {
+    const valLine = valLines[i] ?? '';
+    if (valLine.trim() === '') continue;
+    const srcLine = srcLines[i] ?? '';
+    indent = leadingSpaces(srcLine) - leadingSpaces(valLine);
+    break;
+  }
+  const pos = toPos(firstLine);
+  return { ...pos, column: pos.column + Math.max(0, indent) };
+}
+
+function leadingSpaces(s: string): number {
+  let n = 0;
+  while (n < s.length && s[n] === ' ') n++;
+  return n;
 }
