@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { ContentStore } from '../adapters/fs/content-store.js';
 import { StateStore } from '../adapters/sqlite/state-store.js';
+import { UserError } from '../core/errors.js';
 import type { StateView } from './compute-plan.js';
 import type { Settings } from './settings.js';
 
@@ -15,7 +16,28 @@ export interface WritableState {
 
 /** Opens (creating and migrating) the state database for a writer holding the lock. */
 export function openWritableState(settings: Settings): WritableState {
-  return { store: StateStore.open(stateDbPath(settings)), contents: new ContentStore(settings.stateDir) };
+  const store = StateStore.open(stateDbPath(settings));
+  try {
+    checkManagedDir(store, settings);
+    if (store.getMeta('nginx_dir') === null) store.setMeta('nginx_dir', settings.nginxDir);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  return { store, contents: new ContentStore(settings.stateDir) };
+}
+
+/**
+ * A state directory belongs to one managed nginx directory: its inventory describes those files.
+ * Pointing it at another directory would report every file as drift or delete the wrong ones.
+ */
+export function checkManagedDir(store: StateStore, settings: Settings): void {
+  const recorded = store.getMeta('nginx_dir');
+  if (recorded !== null && recorded !== settings.nginxDir) {
+    throw new UserError('state.other-nginx-dir', `The state in ${settings.stateDir} manages the nginx directory ${recorded}, not ${settings.nginxDir}.`, {
+      hint: 'Use the matching --state-dir / ORCH_STATE_DIR for this nginx directory (each managed directory has its own state directory).',
+    });
+  }
 }
 
 /** What a plan needs from a state store: inventory (null before the first generation), generation. */

@@ -1,12 +1,13 @@
 import { StateStore } from '../adapters/sqlite/state-store.js';
 import type { StateView } from './compute-plan.js';
-import { stateDbPath, stateViewOf } from './open-state.js';
+import { checkManagedDir, stateDbPath, stateViewOf } from './open-state.js';
 import type { Settings } from './settings.js';
 
 /** Reads the state for a plan without writing anything; no database yet means no inventory. */
 export function openStateView(settings: Settings): StateView {
   const store = StateStore.openIfExists(stateDbPath(settings));
   try {
+    if (store) checkManagedDir(store, settings);
     return stateViewOf(store);
   } finally {
     store?.close();

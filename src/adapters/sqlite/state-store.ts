@@ -51,6 +51,10 @@ const SCHEMA_STEPS: ReadonlyArray<(db: DB) => void> = [
         details        TEXT
       );
       CREATE INDEX audit_log_at ON audit_log(at);
+      CREATE TABLE meta (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
+      );
     `);
   },
 ];
@@ -158,6 +162,15 @@ export class StateStore {
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
+  }
+
+  getMeta(key: string): string | null {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   isEmpty(): boolean {
