@@ -2,7 +2,12 @@
 
 /** A value quoted for a message: JSON-escaped (so newlines stay visible) and shortened. */
 export function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  // JSON escapes control characters; invisible Unicode spaces and separators are escaped too,
+  // so a message never hides what makes the value wrong.
+  const text = (JSON.stringify(value) ?? String(value)).replace(
+    /[\u0080-\u00a0\u00ad\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]/g,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
   return text.length > 80 ? `${text.slice(0, 77)}..."` : text;
 }
 

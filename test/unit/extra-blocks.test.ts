@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { isForbiddenDirective } from '../../src/core/manifests/check-extra-blocks.js';
+import { parseManifestSources } from '../../src/core/manifests/parse-manifests.js';
+import { summarize, validateTexts } from './helpers/manifests.js';
+
+const doc = (blocks: string): string => `apiVersion: orch/v1
+kind: VirtualHost
+metadata:
+  name: site
+spec:
+  serverNames: [a.example.com]
+  tls:
+    certificate: /etc/ssl/a.crt
+    key: /etc/ssl/a.key
+  extraBlocks:
+${blocks}`;
+
+describe('extra blocks point at the manifest line of the offending text', () => {
+  it('in a literal block scalar: content line N is header line + 1 + N', () => {
+    const text = doc(`    - zone: top
+      content: |
+        gzip on;
+
+        location /a/ {
+            include /etc/nginx/x.conf;
+        }
+`);
+    const r = validateTexts({ 'v.yaml': text });
+    expect(summarize(r.diagnostics)).toEqual([
+      'error extra.forbidden-directive v.yaml:16:13 spec.extraBlocks[0].content: extra block: directive "include" is not allowed',
+    ]);
+  });
+
+  it('with an indentation indicator and a second block', () => {
+    const text = doc(`    - zone: ssl
+      content: "ssl_stapling on;"
+    - zone: end
+      content: |2
+          return 204;
+        }
+`);
+    const r = validateTexts({ 'v.yaml': text });
+    expect(summarize(r.diagnostics)).toEqual([
+      'error extra.closes-enclosing-block v.yaml:16:9 spec.extraBlocks[1].content: extra block: this "}" has no matching "{" and would close the block orch renders around it',
+    ]);
+  });
+
+  it('in a quoted scalar: the column after the quote', () => {
+    const r = validateTexts({ 'v.yaml': doc(`    - zone: proxy\n      content: "proxy_buffering off; load_module x.so;"\n`) });
+    expect(summarize(r.diagnostics)).toEqual([
+      'error extra.forbidden-directive v.yaml:12:38 spec.extraBlocks[0].content: extra block: directive "load_module" is not allowed',
+    ]);
+  });
+
+  it('reports every block of a virtual host', () => {
+    const r = validateTexts({ 'v.yaml': doc(`    - zone: top\n      content: "a"\n    - zone: end\n      content: "}"\n`) });
+    expect(r.diagnostics.map((d) => `${d.code} ${d.field}`)).toEqual([
+      'extra.unterminated-directive spec.extraBlocks[0].content',
+      'extra.closes-enclosing-block spec.extraBlocks[1].content',
+    ]);
+  });
+
+  it('accepts well-formed blocks in every zone of a TLS virtual host', () => {
+    const r = validateTexts({
+      'v.yaml': doc(`    - zone: top
+      content: |
+        access_log /var/log/nginx/a.log combined if=$loggable;
+        map_hash_bucket_size 128; # harmless here for the test
+    - zone: ssl
+      content: ssl_protocols TLSv1.2 TLSv1.3;
+    - zone: proxy
+      content: 'proxy_set_header X-Real-IP $remote_addr;'
+    - zone: end
+      content: |
+        location = /robots.txt {
+            return 200 "User-agent: *\\nDisallow: /\\n";
+        }
+        location ~ "^/a{2,3}/" { return 404; }
+`),
+    });
+    expect(r.diagnostics).toEqual([]);
+  });
+});
+
+describe('doc.at(path, "content")', () => {
+  it('gives the first content line of a block scalar', () => {
+    const parsed = parseManifestSources([{ path: 'a.yaml', text: 'a:\n  b: |-\n    x\n    y\n  c: "q"\n  d: plain\n' }]);
+    const at = parsed.documents[0]?.at;
+    expect(at?.(['a', 'b'], 'content')).toEqual({ file: 'a.yaml', line: 3, column: 5 });
+    expect(at?.(['a', 'b'], 'value')).toEqual({ file: 'a.yaml', line: 2, column: 6 });
+    expect(at?.(['a', 'c'], 'content')).toEqual({ file: 'a.yaml', line: 5, column: 7 });
+    expect(at?.(['a', 'd'], 'content')).toEqual({ file: 'a.yaml', line: 6, column: 6 });
+  });
+});
+
+describe('forbidden directives', () => {
+  it.each(['include', 'load_module', 'lua_package_path', 'content_by_lua_block', 'access_by_lua_file', 'perl', 'perl_set', 'js_import', 'js_content', 'njs_whatever'])('%s', (name) => {
+    expect(isForbiddenDirective(name)).toBe(true);
+  });
+  it.each(['gzip', 'proxy_read_timeout', 'add_header', 'location', 'json_log', 'ssl_protocols', 'includes_x'])('%s is allowed', (name) => {
+    expect(isForbiddenDirective(name)).toBe(false);
+  });
+});
