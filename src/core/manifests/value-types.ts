@@ -123,7 +123,11 @@ export function splitHostPort(value: string): HostPort | null {
   return { host: m[2] ?? m[3] ?? '', port: Number(m[4]), ipv6: m[2] !== undefined };
 }
 
-/** Pool member address: `host:port` with IPv4, `[IPv6]` or a DNS host; unix sockets are not supported. */
+/**
+ * Pool member address: `host:port` with IPv4, `[IPv6]` or a DNS host (underscores allowed, as in
+ * container names). The port is required. Unix sockets are not supported: migrations and bucket
+ * sync talk S3 to the members directly, over TCP.
+ */
 export function checkMemberAddress(value: string): Problem | null {
   const bad = badChar('member address', value, /^[A-Za-z0-9_.:[\]-]$/, 'host:port with an IPv4 address, a [bracketed IPv6] address or a DNS name');
   if (bad) return { ...bad, hint: MEMBER_HINT };
