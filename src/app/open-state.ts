@@ -48,6 +48,7 @@ export function stateViewOf(store: StateStore | null): StateView {
   return {
     inventory: generation === null && rows.length === 0 ? null : new Map(rows.map((r) => [r.path, { sha256: r.sha256 }])),
     generation,
-    knownMigrations: new Set(),
+    // Migrations restored by rebuild-db (and later recorded by the migration engine) are not started again.
+    knownMigrations: new Set(store.migrations().map((m) => m.name)),
   };
 }

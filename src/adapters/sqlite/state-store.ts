@@ -57,6 +57,28 @@ const SCHEMA_STEPS: ReadonlyArray<(db: DB) => void> = [
       );
     `);
   },
+  // Migrations as their state files describe them (see src/core/recover/migration-state.ts):
+  // `orch rebuild-db` restores them; the migration engine keeps them current.
+  (db) => {
+    db.exec(`
+      CREATE TABLE migrations (
+        name             TEXT PRIMARY KEY,
+        virtual_host     TEXT NOT NULL,
+        bucket           TEXT NOT NULL,
+        from_pool        TEXT NOT NULL,
+        to_pool          TEXT NOT NULL,
+        mode             TEXT NOT NULL CHECK (mode IN ('copy', 'sync')),
+        phase            TEXT NOT NULL,
+        completed        INTEGER NOT NULL DEFAULT 0,
+        started_at       TEXT,
+        updated_at       TEXT,
+        finished_at      TEXT,
+        orphaned_source  TEXT,
+        state_file       TEXT NOT NULL,
+        document         TEXT NOT NULL
+      );
+    `);
+  },
 ];
 
 export interface InventoryRow {
@@ -89,6 +111,25 @@ export interface AuditEntry {
   afterSha256?: string | null;
   generation?: number | null;
   details?: string | null;
+}
+
+/** A row of the `migrations` table; `document` is the state file's JSON, verbatim. */
+export interface MigrationRow {
+  name: string;
+  virtualHost: string;
+  bucket: string;
+  from: string;
+  to: string;
+  mode: 'copy' | 'sync';
+  phase: string;
+  completed: boolean;
+  startedAt: string | null;
+  updatedAt: string | null;
+  finishedAt: string | null;
+  /** JSON `{pool, prefix, at}` or null. */
+  orphanedSource: string | null;
+  stateFile: string;
+  document: string;
 }
 
 export interface GenerationCommit {
@@ -245,6 +286,42 @@ export class StateStore {
     })();
   }
 
+  /**
+   * `orch rebuild-db`: records the rebuilt generation (inventory, file list, audit) and replaces the
+   * migrations with those restored from their state files, in one transaction.
+   */
+  commitRebuild(c: GenerationCommit, migrations: readonly MigrationRow[]): void {
+    const insert = this.db.prepare(
+      `INSERT INTO migrations (name, virtual_host, bucket, from_pool, to_pool, mode, phase, completed, started_at, updated_at,
+         finished_at, orphaned_source, state_file, document)
+       VALUES (@name, @virtualHost, @bucket, @from, @to, @mode, @phase, @completed, @startedAt, @updatedAt,
+         @finishedAt, @orphanedSource, @stateFile, @document)`,
+    );
+    this.db.transaction(() => {
+      this.commitGeneration(c);
+      this.db.prepare('DELETE FROM migrations').run();
+      for (const m of migrations) insert.run({ ...m, completed: m.completed ? 1 : 0 });
+    })();
+  }
+
+  /** Every migration row, by name; empty for a database whose schema predates the table. */
+  migrations(): MigrationRow[] {
+    if (!this.hasTable('migrations')) return [];
+    const rows = this.db
+      .prepare(
+        `SELECT name, virtual_host AS virtualHost, bucket, from_pool AS "from", to_pool AS "to", mode, phase, completed,
+                started_at AS startedAt, updated_at AS updatedAt, finished_at AS finishedAt, orphaned_source AS orphanedSource,
+                state_file AS stateFile, document
+         FROM migrations ORDER BY name`,
+      )
+      .all() as Array<Omit<MigrationRow, 'completed'> & { completed: number }>;
+    return rows.map((r) => ({ ...r, completed: r.completed === 1 }));
+  }
+
+  private hasTable(name: string): boolean {
+    return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
+  }
+
   /** Drops the file lists of generations older than the newest `keep` (their rows stay, as history). */
   pruneGenerationFiles(keep: number): number[] {
     const old = this.db
@@ -319,5 +396,20 @@ export function setAsideDatabase(dbPath: string, suffix: string): string | null 
   const aside = `${dbPath}.${suffix}`;
   copyFileSync(dbPath, aside);
   for (const ext of ['', '-wal', '-shm']) rmSync(`${dbPath}${ext}`, { force: true });
+  return aside;
+}
+
+/**
+ * Moves a database aside under `<db>.<suffix>` with its WAL and shared-memory files, by rename (the
+ * three stay consistent together and the result opens as a database). Returns the new path, or
+ * null when there was no database.
+ */
+export function moveDatabaseAside(dbPath: string, suffix: string): string | null {
+  if (!existsSync(dbPath)) return null;
+  const aside = `${dbPath}.${suffix}`;
+  for (const ext of ['-wal', '-shm']) {
+    if (existsSync(`${dbPath}${ext}`)) renameSync(`${dbPath}${ext}`, `${aside}${ext}`);
+  }
+  renameSync(dbPath, aside);
   return aside;
 }
