@@ -1,7 +1,7 @@
-import { Ajv2020, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { AnySchemaObject, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { formatFieldPath } from '../diagnostics.js';
 import type { Kind } from '../model/manifest-types.js';
-import { SCHEMAS_BY_KIND } from '../model/schemas.generated.js';
+import * as VALIDATORS from '../model/schema-validators.generated.js';
 import type { FieldPath } from './parse-manifests.js';
 import { getAt, type DiagnosticSink, type Finding, type ManifestDoc } from './report.js';
 import { didYouMean, listWords, show } from './text.js';
@@ -16,17 +16,9 @@ import { didYouMean, listWords, show } from './text.js';
  */
 const FORM_KEYWORDS = new Set(['pattern', 'minLength', 'maxLength']);
 
-let validators: Map<Kind, ValidateFunction> | null = null;
-
+/** ajv validators precompiled from the schemas at build time (scripts/gen-schema-types.mjs). */
 function validatorFor(kind: Kind): ValidateFunction {
-  if (!validators) {
-    const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true });
-    validators = new Map();
-    for (const [k, schema] of Object.entries(SCHEMAS_BY_KIND)) {
-      validators.set(k as Kind, ajv.compile(schema as unknown as AnySchemaObject));
-    }
-  }
-  const v = validators.get(kind);
+  const v = (VALIDATORS as unknown as Record<string, ValidateFunction | undefined>)[kind];
   if (!v) throw new Error(`no schema for kind ${kind}`);
   return v;
 }
