@@ -66,7 +66,8 @@ export interface RebuildInput {
  */
 export function planRebuild(input: RebuildInput): RebuildPlan {
   const managed = input.files.filter((f) => f.managed);
-  const recovery = recoverDesiredState(managed, input.features);
+  // Every file: a sidecar damaged past parsing no longer carries the marker, but is still orch's.
+  const recovery = recoverDesiredState(input.files, input.features);
   const diagnostics = [...recovery.diagnostics];
   const byConf = new Map(recovery.resources.map((r) => [r.confPath, r]));
   const bySidecar = new Map(recovery.resources.map((r) => [r.sidecarPath, r]));
@@ -141,7 +142,10 @@ export function planRebuild(input: RebuildInput): RebuildPlan {
     files,
     contents,
     resources: recovery.resources,
-    unmanaged: input.files.filter((f) => !f.managed).map((f) => f.path).sort(),
+    unmanaged: input.files
+      .filter((f) => !f.managed && !recovery.resources.some((r) => r.sidecar === 'corrupt' && r.sidecarPath === f.path))
+      .map((f) => f.path)
+      .sort(),
     migrations: latestMigrationStates(states),
     diagnostics,
   };
