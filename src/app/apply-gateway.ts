@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { acquireWriterLock } from '../adapters/fs/writer-lock.js';
 import { ExitCode, UserError } from '../core/errors.js';
 import { describeInputChanges } from '../core/plan/plan-inputs.js';
@@ -35,10 +36,20 @@ export interface ApplyResult {
 
 /** `orch apply`: lock, recover, plan, guards, confirm, then the executor. */
 export async function applyGateway(settings: Settings, opts: ApplyOptions): Promise<ApplyResult> {
+  checkNginxConf(settings);
   const lock = await acquireWriterLock(settings.stateDir, opts.command, settings.lockTimeoutSeconds);
   const fault = faultInjector();
   fault('after-lock');
-  const { store, contents } = openWritableState(settings);
+  // Opening the state can fail (a corrupt database, another nginx dir): release the lock then too,
+  // or the failed command leaves orch.lock behind for the next writer to take over.
+  let state: ReturnType<typeof openWritableState>;
+  try {
+    state = openWritableState(settings);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  const { store, contents } = state;
   try {
     opts.emit({ step: 'recover', status: 'start' });
     const recovered = await recoverInterruptedApply(settings, store, contents);
@@ -89,6 +100,16 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
   } finally {
     store.close();
     lock.release();
+  }
+}
+
+/** A missing main configuration would only surface after promotion, as a live `nginx -t` failure. */
+export function checkNginxConf(settings: Settings): void {
+  if (settings.nginxConf && !existsSync(settings.nginxConf)) {
+    throw new UserError('nginx.conf-missing', `nginx's main configuration ${settings.nginxConf} does not exist.`, {
+      hint:
+        "For the local sandbox, run 'orch sandbox up' first. For a real gateway, set nginxConf (ORCH_NGINX_CONF) to its nginx.conf, or to 'default' for nginx's built-in path, and nginxPrefix (ORCH_NGINX_PREFIX) likewise.",
+    });
   }
 }
 

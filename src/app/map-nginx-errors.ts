@@ -31,7 +31,7 @@ export function mapNginxOutput(
       hint: 'Fix the manifest field that produced this line, then plan again.',
     };
     if (!file || !lineNo) {
-      diagnostics.push(base);
+      diagnostics.push({ ...base, hint: "nginx names no file orch wrote: check nginx's main configuration and the files it includes." });
       continue;
     }
     const rel = isAbsolute(file) ? relative(treeRoot, file) : file;
@@ -39,7 +39,13 @@ export function mapNginxOutput(
     const n = Number(lineNo);
     const origin = rendered?.lineMap[n - 1] ?? null;
     if (!rendered || !origin) {
-      diagnostics.push({ ...base, message: `nginx: ${message} (in ${rel}:${n}, a line orch generated itself or a file orch does not manage)` });
+      diagnostics.push({
+        ...base,
+        message: `nginx: ${message} (in ${rel}:${n})`,
+        hint: rendered
+          ? 'This line is one orch writes itself; if it conflicts with another file, check the files nginx includes beside orch\'s.'
+          : 'This file is not one orch writes: fix it, or the main nginx configuration that includes it.',
+      });
       continue;
     }
     const doc = docs.get(`${origin.origin.file}#${origin.origin.index}`);

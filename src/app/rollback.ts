@@ -8,6 +8,7 @@ import type { RenderedFile } from '../core/render/rendered-tree.js';
 import { applyTree, type ApplyOutcome } from '../executor/apply-tree.js';
 import { faultInjector, type EmitApplyEvent } from '../executor/events.js';
 import { recoverInterruptedApply } from '../executor/recover.js';
+import { checkNginxConf } from './apply-gateway.js';
 import { openWritableState, stateViewOf } from './open-state.js';
 import type { Settings } from './settings.js';
 
@@ -23,8 +24,17 @@ export interface RollbackOptions {
  * recorded as a new generation. The manifests are not changed: the next plan shows the way back.
  */
 export async function rollbackTo(settings: Settings, opts: RollbackOptions): Promise<{ target: number; plan: Plan; outcome: ApplyOutcome | null }> {
+  checkNginxConf(settings);
   const lock = await acquireWriterLock(settings.stateDir, 'rollback', settings.lockTimeoutSeconds);
-  const { store, contents } = openWritableState(settings);
+  // As in apply: a state that cannot be opened must not leave the lock behind.
+  let state: ReturnType<typeof openWritableState>;
+  try {
+    state = openWritableState(settings);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  const { store, contents } = state;
   try {
     await recoverInterruptedApply(settings, store, contents);
     const current = store.currentGeneration();
