@@ -21,8 +21,10 @@ export const EMPTY_STATE: StateView = { inventory: null, generation: null, known
 
 export interface PlanResult {
   plan: Plan;
-  inputs: PlanInputs;
-  fingerprint: string;
+  /** Computed on first access. */
+  readonly inputs: PlanInputs;
+  /** Computed on first access. */
+  readonly fingerprint: string;
   manifests: LoadedManifests;
   nginxVersion: string | null;
 }
@@ -53,13 +55,29 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
     origins,
   });
 
-  const inputs: PlanInputs = {
-    orchVersion: orchVersion(),
+  // Hashing every input costs ~0.1 s at fleet size; only saved plans, JSON output and apply need it.
+  // Computed from the texts already read, so a later access sees exactly what was planned.
+  let inputs: PlanInputs | null = null;
+  let fingerprint: string | null = null;
+  const result: PlanResult = {
+    plan,
+    manifests,
     nginxVersion: version,
-    manifests: Object.fromEntries(manifests.sources.map((s) => [s.path, sha256(s.text)])),
-    files: Object.fromEntries(observed.files.map((f) => [f.path, sha256(f.content)])),
-    stateGeneration: state.generation,
-    settings: fingerprintSettings(settings),
+    get inputs(): PlanInputs {
+      inputs ??= {
+        orchVersion: orchVersion(),
+        nginxVersion: version,
+        manifests: Object.fromEntries(manifests.sources.map((s) => [s.path, sha256(s.text)])),
+        files: Object.fromEntries(observed.files.map((f) => [f.path, sha256(f.content)])),
+        stateGeneration: state.generation,
+        settings: fingerprintSettings(settings),
+      };
+      return inputs;
+    },
+    get fingerprint(): string {
+      fingerprint ??= fingerprintOf(result.inputs);
+      return fingerprint;
+    },
   };
-  return { plan, inputs, fingerprint: fingerprintOf(inputs), manifests, nginxVersion: version };
+  return result;
 }

@@ -30,7 +30,7 @@ ${EXIT_CODES_HELP}`;
     const settings = this.settingsFrom(flags);
     const state = openStateView(settings);
     const result = await computePlan(settings, state);
-    const json = planToJson(result.plan, { orchVersion: result.inputs.orchVersion, fingerprint: result.fingerprint }, { diffs: flags.diff });
+    const json = flags.json || flags.out ? planToJson(result.plan, { orchVersion: result.inputs.orchVersion, fingerprint: result.fingerprint }, { diffs: flags.diff }) : null;
     if (flags.out) {
       writeSavedPlan(flags.out, {
         kind: 'orch-saved-plan',

@@ -43,8 +43,10 @@ export function checkExtraBlocks(md: ManifestDoc, sink: DiagnosticSink): void {
 
 function checkContent(md: ManifestDoc, sink: DiagnosticSink, index: number, content: string): void {
   const path = ['spec', 'extraBlocks', index, 'content'];
-  const origin = md.doc.at(path, 'content');
+  // Looked up only when there is something to report: a position costs a full YAML parse of the
+  // file (see parse-manifests.ts), which valid manifests never pay.
   const report = (code: string, line: number, column: number, message: string, hint: string): void => {
+    const origin = md.doc.at(path, 'content');
     sink.push(md, {
       severity: 'error',
       code,

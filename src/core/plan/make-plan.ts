@@ -164,9 +164,9 @@ function compareDesiredFile(
   inventory: Inventory,
   drift: DriftEntry[],
 ): FileChange | null {
-  const afterSha = sha256(file.content);
   const recorded = inventory?.get(file.path);
   if (!seen) {
+    const afterSha = sha256(file.content);
     if (recorded) drift.push({ path: file.path, kind: 'deleted', expectedSha256: recorded.sha256, actualSha256: null });
     return {
       path: file.path,
@@ -180,7 +180,9 @@ function compareDesiredFile(
       adopt: false,
     };
   }
+  // Equal content needs no hash: the common case of a no-op plan over thousands of files.
   if (seen.content === file.content) return null;
+  const afterSha = sha256(file.content);
   const beforeSha = sha256(seen.content);
   const drifted = recorded !== undefined && recorded.sha256 !== beforeSha;
   if (drifted) drift.push({ path: file.path, kind: 'modified', expectedSha256: recorded.sha256, actualSha256: beforeSha });
