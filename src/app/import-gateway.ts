@@ -95,7 +95,7 @@ export async function importGateway(opts: ImportOptions): Promise<ImportReport> 
   const validation = validateManifests(parseManifestSources(written.files.map((f) => ({ path: displayPath(join(out, f.path), cwd), text: f.text }))));
   if (hasErrors(validation.diagnostics)) {
     throw new ValidationError(
-      [...result.warnings, ...validation.diagnostics],
+      validation.diagnostics,
       `The manifests imported from ${opts.dir} do not validate (listed above); nothing was written.`,
       { code: 'import.invalid' },
     );
@@ -115,6 +115,8 @@ export async function importGateway(opts: ImportOptions): Promise<ImportReport> 
     if (!existsSync(gitignore)) writeFileAtomic(gitignore, `${CREDENTIALS_ENV_FILE}\n`);
   }
 
+  // Import warnings are positioned in DIR: name the files the way the operator named DIR.
+  const inDir = (w: Diagnostic): Diagnostic => (w.source && !w.source.file.startsWith('/') ? { ...w, source: { ...w.source, file: join(opts.dir, w.source.file) } } : w);
   const d = result.desired;
   return {
     source,
@@ -126,7 +128,7 @@ export async function importGateway(opts: ImportOptions): Promise<ImportReport> 
     layoutProblem: written.layoutProblem,
     originRoot: written.originRoot,
     counts: { pools: d.pools.length, virtualHosts: d.virtualHosts.length, routes: d.virtualHosts.reduce((n, v) => n + v.routes.length, 0) },
-    warnings: [...result.warnings, ...validation.diagnostics],
+    warnings: [...result.warnings.map(inDir), ...validation.diagnostics],
     envFile,
     secretNames: result.secrets.map((s) => s.env),
     filesToMove: result.filesToMove,

@@ -36,7 +36,9 @@ export function parseTree(files: readonly SourceFile[], resolver: IncludeResolve
       warnings.warn('import.unreadable', `${file.path} is not valid nginx syntax (${e.reason}); it is not imported.`, { file: e.file, line: e.line, column: e.column }, 'nginx cannot be loading this file as it is: check whether it is included at all.');
     }
   }
-  return { configs, texts };
+  // A file another one includes is read there, in place: it is not a configuration of its own.
+  const included = new Set(configs.flatMap((c) => c.config.includes.flatMap((i) => i.resolved)));
+  return { configs: configs.filter((c) => !included.has(c.file.path)), texts };
 }
 
 /** The pools of a tree: every upstream, plus one pool per literal `proxy_pass` address (created on demand). */

@@ -227,9 +227,18 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
     else carry('top', d, 'a directive orch does not model');
   }
 
+  // One extra block per run of consecutive constructs carried for the same reason into the same
+  // zone (one warning each): the manifest reads like the original.
   const extraBlocks: ExtraBlock[] = [...(o.extraBlocks ?? [])];
+  let previous: { zone: ExtraBlockZone; why: string; block: ExtraBlock } | null = null;
   for (const { zone, d, why, text } of carried) {
-    extraBlocks.push({ zone, content: `${text ?? verbatimOf(d, o.texts)}\n` });
+    const content = `${text ?? verbatimOf(d, o.texts)}\n`;
+    if (previous && previous.zone === zone && previous.why === why && !d.block) previous.block.content += content;
+    else {
+      const block: ExtraBlock = { zone, content };
+      extraBlocks.push(block);
+      previous = d.block ? null : { zone, why, block };
+    }
     w.warn('import.carried', `${describe(d)}: ${why}; carried verbatim into extraBlocks (zone ${zone}) of VirtualHost ${o.name}.`, at(d));
   }
   const changed = [...settings].filter(([k, v]) => orchValueOf(k) !== v);
