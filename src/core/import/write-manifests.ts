@@ -150,7 +150,11 @@ function renderFile(entries: Array<{ index: number; doc: Doc }>, path: string, o
     const lines = [`# yaml-language-server: $schema=${opts.schemaRef(doc.kind, path)}`, ...(opts.header ?? []).map((h) => `# ${h}`)];
     parts.push(`${lines.join('\n')}\n${stringify(doc.body, { lineWidth: 0 })}`);
   }
-  return parts.join('---\n');
+  // A comment before the first `---` belongs to the document after it: a gap at index 0 needs an
+  // explicit document start to count as a document (the schema line stays the file's first line).
+  const first = entries.reduce((a, b) => (a.index < b.index ? a : b)).doc;
+  const lead = byIndex.has(0) ? '' : `# yaml-language-server: $schema=${opts.schemaRef(first.kind, path)}\n---\n`;
+  return `${lead}${parts.join('---\n')}`;
 }
 
 export function writeManifests(desired: DesiredState, opts: WriteManifestsOptions): WrittenManifests {
