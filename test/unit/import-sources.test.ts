@@ -1,0 +1,199 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { detectSource } from '../../src/core/import/detect-source.js';
+import type { ImportResult, SourceFile } from '../../src/core/import/import-result.js';
+import { importNginxTree } from '../../src/core/import/import-nginx-tree.js';
+import { importReferenceTree } from '../../src/core/import/import-reference-tree.js';
+import { writeManifests } from '../../src/core/import/write-manifests.js';
+import { parseManifestSources } from '../../src/core/manifests/parse-manifests.js';
+import { validateManifests } from '../../src/core/manifests/validate-manifests.js';
+import { renderTree } from '../../src/core/render/render-tree.js';
+import { nginxFeaturesFor } from '../../src/core/render/rendered-tree.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { pool, virtualHost } from '../helpers/desired-builders.js';
+
+const KEY = 'cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=';
+const PLAINTEXTS = ['AKIAREFERENCE01', 's3cr3t/with+chars='];
+
+/** A fixture tree with its placeholders filled (ports 30001..., fixed paths); no file is read by the importers. */
+function fixture(name: string): SourceFile[] {
+  const root = join(REPO_ROOT, 'test/fixtures/import', name);
+  const out: SourceFile[] = [];
+  let port = 30000;
+  const ports = new Map<string, number>();
+  const walk = (d: string) => {
+    for (const n of readdirSync(d).sort()) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (!n.endsWith('.md')) {
+        const content = readFileSync(p, 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+          if (k === 'CERT') return '/etc/ssl/gw.crt';
+          if (k === 'KEY') return '/etc/ssl/gw.key';
+          if (k === 'TREE') return '/srv/tree';
+          if (!ports.has(k)) ports.set(k, ++port);
+          return String(ports.get(k));
+        });
+        out.push({ path: p.slice(root.length + 1), content });
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/** Resolves includes inside the fixture itself (as the app's resolver does for a directory). */
+function resolverOf(files: SourceFile[]) {
+  return (pattern: string) => {
+    const rel = pattern.replace(/^\/srv\/tree\//, '');
+    const f = files.find((x) => x.path === rel);
+    return f ? [{ file: f.path, text: f.content }] : null;
+  };
+}
+
+function validates(result: ImportResult): void {
+  const written = writeManifests(result.desired, { layout: result.layout, schemaRef: () => 'x.json' });
+  const v = validateManifests(parseManifestSources(written.files.map((f) => ({ path: f.path, text: f.text }))));
+  expect(v.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  // And nginx-renderable (no value the renderer refuses).
+  renderTree(v.desired, nginxFeaturesFor('1.22.1'));
+}
+
+const codes = (r: ImportResult) => r.warnings.map((w) => w.code);
+
+describe('source detection', () => {
+  it('tells the three sources apart', () => {
+    expect(detectSource(fixture('reference-tool')).source).toBe('nanio-orchestrator');
+    expect(detectSource(fixture('hand-written')).source).toBe('nginx');
+    const orch = renderTree({ pools: [pool('a')], virtualHosts: [virtualHost('v', { defaultPool: 'a' })], migrations: [] }, nginxFeaturesFor('1.22.1')).files;
+    expect(detectSource(orch.map((f) => ({ path: f.path, content: f.content }))).source).toBe('orch');
+    expect(detectSource([{ path: 'pools/x.meta.json', content: '{"pool_id": 3, "name": "x"}' }]).source).toBe('nanio-orchestrator');
+  });
+});
+
+describe('the reference tool\'s tree', () => {
+  it('with its key: credential values are recovered, only into secrets', () => {
+    const r = importReferenceTree(fixture('reference-tool'), null, { key: KEY });
+    expect(r.secrets.map((s) => [s.env, s.value])).toEqual([
+      ['POOL_2025_ACCESS_KEY', PLAINTEXTS[0]],
+      ['POOL_2025_SECRET_KEY', PLAINTEXTS[1]],
+    ]);
+    expect(JSON.stringify(r.desired)).not.toContain(PLAINTEXTS[0]);
+    expect(JSON.stringify(r.warnings)).not.toContain(PLAINTEXTS[0]);
+    expect(r.desired.pools.find((p) => p.name === 'pool-2025')!.credentials).toEqual({ accessKeyId: { env: 'POOL_2025_ACCESS_KEY' }, secretAccessKey: { env: 'POOL_2025_SECRET_KEY' } });
+    validates(r);
+  });
+
+  it('without a key: references only, one warning; with a wrong key: no value, nothing leaked', () => {
+    const none = importReferenceTree(fixture('reference-tool'), null, { key: null });
+    expect(none.secrets).toEqual([]);
+    expect(codes(none).filter((c) => c.startsWith('import.credentials'))).toEqual(['import.credentials-encrypted']);
+    const wrong = importReferenceTree(fixture('reference-tool'), null, { key: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=' });
+    expect(wrong.secrets).toEqual([]);
+    expect(codes(wrong).filter((c) => c.startsWith('import.credentials'))).toEqual(['import.credentials-unreadable', 'import.credentials-unreadable']);
+    expect(wrong.warnings.find((w) => w.code === 'import.credentials-unreadable')!.message).toContain('wrong key or damaged token');
+  });
+
+  it('maps pools (types, roles, lb, keepalive), TLS, IP rules, extra blocks of every zone, key prefixes, default pools', () => {
+    const r = importReferenceTree(fixture('reference-tool'), null, { key: null });
+    const p = Object.fromEntries(r.desired.pools.map((x) => [x.name, x]));
+    expect([p['pool-2025']!.type, p['pool-2025']!.loadBalancing, p['pool-2025']!.keepalive, p['pool-2025']!.description]).toEqual(['nanio', 'least_conn', 32, 'Buckets of 2025 (HDD shelf)']);
+    expect(p['cdn-files']!.type).toBe('http');
+    expect(p['cdn-files']!.members.map((m) => m.role)).toEqual(['primary', 'replica']);
+    const s3 = r.desired.virtualHosts.find((v) => v.name === 's3.xpto.test')!;
+    expect(s3.tls).toEqual({ certificate: '/etc/ssl/gw.crt', key: '/etc/ssl/gw.key', http2: true });
+    expect(s3.ipRules).toEqual({ mode: 'allow', addresses: ['127.0.0.0/8', '::1'] });
+    expect(s3.defaultPool).toBe('pool-2025');
+    expect(s3.extraBlocks.map((b) => b.zone)).toEqual(['top', 'ssl', 'proxy', 'end']);
+    expect(s3.routes.map((x) => [x.path, x.pool, x.keyPrefix])).toEqual([
+      ['/archive/', 'pool-2025', 'y2019/'],
+      ['/logs/', 'pool-2026', null],
+      ['/photos/', 'pool-2025', null],
+      ['/videos/', 'pool-2025', null],
+    ]);
+    const cdn = r.desired.virtualHosts.find((v) => v.name === 'cdn.xpto.test')!;
+    expect(cdn.ipRules).toEqual({ mode: 'deny', addresses: ['10.66.0.0/16'] });
+    // Everything the tree holds is accounted for: nothing carried blindly, nothing dropped.
+    expect(codes(r).filter((c) => c === 'import.carried' || c === 'import.dropped')).toEqual([]);
+    expect(r.filesToMove).toEqual([]);
+  });
+
+  it('a live migration is imported as a route to its source with one warning; its named location makes no route', () => {
+    const r = importReferenceTree(fixture('reference-tool'), null, { key: null });
+    const w = r.warnings.filter((x) => x.code === 'import.migration-in-flight');
+    expect(w).toHaveLength(1);
+    expect(w[0]!.source).toMatchObject({ file: 'vhosts/s3.xpto.test.conf', line: 42 });
+    const s3 = r.desired.virtualHosts.find((v) => v.name === 's3.xpto.test')!;
+    expect(s3.routes.some((x) => x.path.includes('nanio_mig'))).toBe(false);
+    expect(s3.extraBlocks.some((b) => b.content.includes('@nanio_mig'))).toBe(false);
+  });
+
+  it('an extra block the .conf no longer holds is not imported; a key prefix that drops the bucket is carried verbatim', () => {
+    const files = fixture('reference-tool').map((f) => {
+      if (f.path === 'vhosts/s3.xpto.test.conf') {
+        return { ...f, content: f.content.replace('    proxy_read_timeout 300s;\n', '').replace('rewrite ^/archive/(.*)$ /archive/y2019/$1 break;', 'rewrite ^/archive/(.*)$ /cold/$1 break;') };
+      }
+      return f;
+    });
+    const r = importReferenceTree(files, null, { key: null });
+    expect(codes(r)).toContain('import.extra-block-missing');
+    const s3 = r.desired.virtualHosts.find((v) => v.name === 's3.xpto.test')!;
+    expect(s3.extraBlocks.map((b) => b.zone)).toEqual(['top', 'ssl', 'end', 'end']);
+    expect(s3.routes.map((x) => x.path)).not.toContain('/archive/');
+    expect(s3.extraBlocks[3]!.content).toContain('rewrite ^/archive/(.*)$ /cold/$1 break;');
+    validates(r);
+  });
+});
+
+describe('a hand-written tree', () => {
+  const resolve = () => {
+    const files = fixture('hand-written');
+    return importNginxTree(files, resolverOf(files));
+  };
+
+  it('maps upstreams, servers, routes, the default pool; carries the rest; lists the files to move', () => {
+    const r = resolve();
+    const names = r.desired.pools.map((p) => p.name);
+    expect(names.slice(1)).toEqual(['backend-a', 'backend-b', 'legacy-1', 'legacy-2']);
+    expect(names[0]).toMatch(/^127\.0\.0\.1-\d+$/); // the proxy_pass address, as a pool of one member
+    const b = r.desired.pools.find((p) => p.name === 'backend-b')!;
+    expect([b.loadBalancing, b.members.map((m) => m.role)]).toEqual(['least_conn', ['primary', 'replica']]);
+    const api = r.desired.virtualHosts.find((v) => v.name === 'api')!;
+    expect(api.serverNames).toEqual(['api.test']);
+    expect(api.defaultPool).toBe('backend-a');
+    expect(api.ipRules).toBeNull();
+    expect(api.routes.map((x) => [x.path, x.pool])).toEqual([
+      ['/direct/', r.desired.pools[0]!.name],
+      ['/docs/', 'backend-b'],
+      ['/photos/', 'backend-a'],
+    ]);
+    expect(r.filesToMove).toEqual(['pools/legacy.conf', 'vhosts/two.conf']);
+    expect(codes(r).filter((c) => c === 'import.carried')).toHaveLength(12);
+    validates(r);
+  });
+
+  it.each([
+    ['location / doing more than proxy_pass', 'server { listen 8080; server_name a.test; location / { proxy_pass http://u; add_header X 1; } }', 'import.dropped', /location \/ does more than/],
+    ['a unix-socket member', 'upstream u { server unix:/run/u.sock; server 10.0.0.1:80; } server { listen 8080; server_name a.test; location / { proxy_pass http://u; } }', 'import.dropped', /unix sockets/],
+    ['an http-level directive', 'map $x $y { default 1; }', 'import.dropped', /http-level directive/],
+    ['listen default_server', 'server { listen 8080 default_server; server_name a.test; }', 'import.dropped', /default_server is not carried/],
+    ['no server name', 'server { listen 8080; }', 'import.server-name', /imported with "_"/],
+    ['an unfollowed include', 'server { listen 8080; server_name a.test; include /nowhere/x.conf; }', 'import.dropped', /was not followed/],
+  ])('%s is reported', (_, text, code, message) => {
+    const r = importNginxTree([{ path: 'conf.d/x.conf', content: text }], null);
+    const w = r.warnings.find((x) => x.code === code);
+    expect(w, JSON.stringify(r.warnings)).toBeDefined();
+    expect(w!.message).toMatch(message);
+    expect(w!.source?.file).toBe('conf.d/x.conf');
+    validates(r);
+  });
+
+  it('an exact location to another pool keeps both locations verbatim (no route, no duplicate location)', () => {
+    const text = 'upstream a { server 10.0.0.1:80; } upstream b { server 10.0.0.2:80; }\nserver { listen 8080; server_name a.test;\n location = /x { proxy_pass http://b; }\n location /x/ { proxy_pass http://a; }\n}';
+    const r = importNginxTree([{ path: 'site.conf', content: text }], null);
+    const v = r.desired.virtualHosts[0]!;
+    expect(v.routes).toEqual([]);
+    expect(v.extraBlocks.map((b) => b.content.split('\n')[0])).toEqual(['location = /x { proxy_pass http://b; }', 'location /x/ { proxy_pass http://a; }']);
+    validates(r);
+  });
+});
