@@ -128,6 +128,10 @@ function isAlive(h: LockHolder): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
   }
+  // A killed holder whose parent has not reaped it yet (a zombie) still answers kill(pid, 0), but
+  // it is dead and will never release the lock: without this check every writer waited for the
+  // parent (a supervisor, a shell, a container's init) to reap it, or timed out.
+  if (isZombie(h.pid)) return false;
   const start = processStartTime(h.pid);
   return !(h.startTime && start && start !== h.startTime);
 }
@@ -158,6 +162,17 @@ function unlinkQuiet(path: string): void {
     unlinkSync(path);
   } catch {
     /* already gone */
+  }
+}
+
+/** Process state from /proc (field 3): Z (zombie) or X (dead) means the process has exited. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false;
   }
 }
 
