@@ -49,11 +49,15 @@ export async function reloadNginx(settings: Settings): Promise<ReloadResult> {
   }
 }
 
-/** One GET of the status location; null when nothing answers. */
+/**
+ * One GET of the status location on a fresh connection (`agent: false`: Node's global agent keeps
+ * connections alive, and a reused connection stays with the worker that accepted it, old or new,
+ * so it cannot tell what a new client connection gets); null when nothing answers.
+ */
 export function probeStatus(listen: string, timeoutMs = 1000): Promise<string | null> {
   const { host, port } = splitListen(listen);
   return new Promise((resolve) => {
-    const req = request({ host, port, path: '/orch/generation', method: 'GET', timeout: timeoutMs, headers: { host: 'orch-status' } }, (res) => {
+    const req = request({ host, port, path: '/orch/generation', method: 'GET', timeout: timeoutMs, agent: false, headers: { host: 'orch-status' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));
@@ -66,16 +70,35 @@ export function probeStatus(listen: string, timeoutMs = 1000): Promise<string | 
   });
 }
 
-/** Polls the status location until it serves `token`, or the timeout passes. */
+/**
+ * How long the new token must answer every probe before a reload counts as confirmed. On reload the
+ * nginx master starts the new workers, sleeps 100 ms, and only then tells the old workers to stop
+ * accepting: meanwhile new connections land on old and new workers alike (measured: about half of
+ * them still got the old configuration in the ~100 ms after the first new answer). Confirming on
+ * the first new answer let `orch apply` return while requests were still routed by the old files.
+ */
+export const RELOAD_SETTLE_MS = 200;
+
+/**
+ * Polls the status location until it serves `token` on every probe for RELOAD_SETTLE_MS (any other
+ * answer restarts that window), or the timeout passes.
+ */
 export async function confirmServed(listen: string, token: string, timeoutSeconds: number): Promise<{ confirmed: boolean; lastSeen: string | null; waitedMs: number }> {
   const started = performance.now();
   const deadline = Date.now() + timeoutSeconds * 1000;
   let lastSeen: string | null = null;
+  let servedSince: number | null = null;
   for (;;) {
     lastSeen = await probeStatus(listen);
-    if (lastSeen === token) return { confirmed: true, lastSeen, waitedMs: performance.now() - started };
-    if (Date.now() >= deadline) return { confirmed: false, lastSeen, waitedMs: performance.now() - started };
-    await new Promise((r) => setTimeout(r, 25));
+    const now = performance.now();
+    if (lastSeen === token) {
+      servedSince ??= now;
+      if (now - servedSince >= RELOAD_SETTLE_MS) return { confirmed: true, lastSeen, waitedMs: now - started };
+    } else {
+      servedSince = null;
+    }
+    if (Date.now() >= deadline) return { confirmed: servedSince !== null, lastSeen, waitedMs: now - started };
+    await new Promise((r) => setTimeout(r, servedSince === null ? 25 : 10));
   }
 }
 
