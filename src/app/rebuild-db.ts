@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { ContentStore } from '../adapters/fs/content-store.js';
 import { readManagedTree } from '../adapters/fs/read-managed-tree.js';
 import { readMigrationStateFiles, readStatusFile } from '../adapters/fs/read-state-files.js';
+import { storeContents } from '../adapters/fs/store-contents.js';
 import { acquireWriterLock } from '../adapters/fs/writer-lock.js';
 import { nginxVersion } from '../adapters/nginx/nginx-cli.js';
 import { moveDatabaseAside, StateStore, type GenerationCommit, type InventoryRow, type MigrationRow } from '../adapters/sqlite/state-store.js';
@@ -77,8 +78,7 @@ export async function rebuildDatabase(settings: Settings, opts: RebuildOptions):
     if (before !== 'missing' && (before !== 'empty' || opts.force)) {
       result.keptAs = moveDatabaseAside(dbPath, `before-rebuild-${timestamp((opts.now ?? (() => new Date()))())}`);
     }
-    const contents = new ContentStore(settings.stateDir);
-    for (const [sha, content] of plan.contents) contents.put(sha, content);
+    storeContents(new ContentStore(settings.stateDir), plan.contents);
     const store = StateStore.open(dbPath);
     try {
       store.setMeta('nginx_dir', settings.nginxDir);

@@ -129,11 +129,11 @@ export function recoverDesiredState(files: readonly ManagedText[], features: Ngi
       } else if (res.conf === 'unmarked') {
         warn(confPath, 'recover.conf-unmarked', `${confPath} does not carry orch's marker (replaced by hand?); ${ref.kind} ${ref.name} is recovered from its sidecar ${sidecarPath}.`, "The next 'orch apply' shows the file as adopted and replaces it.");
       } else {
-        const rendered = renderedConfs(value, features);
+        const rendered = renderedConf(value, features, confText!);
         if (rendered === null) {
           warn(sidecarPath, 'recover.sidecar-unrenderable', `${sidecarPath} holds a value orch would never write into nginx (edited by hand?); ${confPath} cannot be checked against it.`);
-        } else if (!rendered.includes(confText!)) {
-          res.expectedConf = rendered[0]!;
+        } else if (rendered !== confText) {
+          res.expectedConf = rendered;
           warn(confPath, 'recover.conf-edited', `${confPath} differs from what orch renders for its sidecar ${sidecarPath}: one of them was edited outside orch.`, "It is recorded as drift: 'orch drift' shows the edit, and 'orch apply' stops before overwriting it.");
         }
       }
@@ -168,15 +168,18 @@ export function recoverDesiredState(files: readonly ManagedText[], features: Ngi
 }
 
 /**
- * The `.conf` orch renders for a recovered resource: for the given nginx first, then for the other
- * http2 syntax (a tree rendered for another nginx version is not a hand edit). Null when the
- * description holds a value the renderer refuses.
+ * The `.conf` orch renders for a recovered resource for the given nginx; when that differs from
+ * the file on disk, the rendering for the other http2 syntax is tried (a tree rendered for another
+ * nginx version is not a hand edit) and returned when it matches. Null when the description holds
+ * a value the renderer refuses.
  */
-function renderedConfs(value: DesiredPool | DesiredVirtualHost, features: NginxFeatures): string[] | null {
+function renderedConf(value: DesiredPool | DesiredVirtualHost, features: NginxFeatures, onDisk: string): string | null {
   try {
-    if ('members' in value) return [renderPoolFiles(value)[0]!.content];
-    const other: NginxFeatures = { ...features, http2Directive: !features.http2Directive };
-    return [renderVirtualHostFiles(value, features)[0]!.content, renderVirtualHostFiles(value, other)[0]!.content];
+    if ('members' in value) return renderPoolFiles(value)[0]!.content;
+    const mine = renderVirtualHostFiles(value, features)[0]!.content;
+    if (mine === onDisk || value.tls === null || !value.tls.http2) return mine;
+    const other = renderVirtualHostFiles(value, { ...features, http2Directive: !features.http2Directive })[0]!.content;
+    return other === onDisk ? other : mine;
   } catch (e) {
     if (e instanceof BugError) return null;
     throw e;
