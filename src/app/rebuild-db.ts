@@ -56,7 +56,7 @@ export async function rebuildDatabase(settings: Settings, opts: RebuildOptions):
         'rebuild.interrupted-apply',
         `An apply of generation ${journal.generation} was interrupted (phase ${journal.phase}): the managed files may be a mix of two generations, which cannot be recorded as one.`,
         {
-          hint: `Let a writer finish or undo it first: 'orch apply --dry-run' does that and then stops before touching anything live. If the database is corrupt, move it aside first (mv ${dbPath} ${dbPath}.broken).`,
+          hint: `Let a writer finish or undo it first: 'orch apply --dry-run' does that, then stops before applying anything new. If the database is corrupt, move it aside first (mv ${dbPath} ${dbPath}.broken).`,
         },
       );
     }
