@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { acquireWriterLock, readLockHolder } from '../../src/adapters/fs/writer-lock.js';
 import { UserError } from '../../src/core/errors.js';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -80,7 +80,6 @@ describe('writer lock', () => {
     }
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
-  afterAll(() => undefined);
 
   it('a live holder makes a second writer time out, naming the holder; its death frees the lock', async () => {
     dir = mkdtempSync(join(tmpdir(), 'orch-lock-'));
