@@ -7,6 +7,7 @@ import { applyTree, type ApplyOutcome } from '../executor/apply-tree.js';
 import { faultInjector, type EmitApplyEvent } from '../executor/events.js';
 import { recoverInterruptedApply, type RecoveryReport } from '../executor/recover.js';
 import { computePlan, type PlanResult } from './compute-plan.js';
+import { createPlannedBuckets, describeCreated, type CreatedBuckets } from './create-buckets.js';
 import { mapNginxOutput } from './map-nginx-errors.js';
 import { openWritableState, stateViewOf } from './open-state.js';
 import { readSavedPlan } from './saved-plan.js';
@@ -32,6 +33,8 @@ export interface ApplyResult {
   recovered: RecoveryReport | null;
   /** Why nothing was applied, when nothing was. */
   nothingToDo: boolean;
+  /** Buckets created on pools before the routes went live. */
+  buckets: CreatedBuckets;
 }
 
 /** `orch apply`: lock, recover, plan, guards, confirm, then the executor. */
@@ -56,7 +59,8 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
     opts.emit({ step: 'recover', status: recovered ? 'done' : 'skip', message: recovered ? `${recovered.action} generation ${recovered.journal.generation}` : 'nothing to recover' });
 
     opts.emit({ step: 'plan', status: 'start' });
-    const planResult = await computePlan(settings, stateViewOf(store));
+    // Refresh from S3: the buckets new routes need, and the guard against stranding objects.
+    const planResult = await computePlan(settings, stateViewOf(store), { refresh: true });
     opts.emit({ step: 'plan', status: 'done' });
     const plan = planResult.plan;
 
@@ -72,12 +76,36 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
     }
 
     checkGuards(plan, opts);
+    const buckets: CreatedBuckets = { created: [], existed: [] };
     if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
-      for (const s of ['stage', 'validate-staged', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });
-      return { planResult, outcome: null, recovered, nothingToDo: true };
+      for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });
+      return { planResult, outcome: null, recovered, nothingToDo: true, buckets };
     }
     if (opts.confirm && !(await opts.confirm(planResult))) {
       throw new UserError('apply.cancelled', 'Apply cancelled; nothing was changed.', { exitCode: ExitCode.error });
+    }
+    const createBuckets = async (): Promise<string | null> => {
+      if (plan.buckets.length === 0) return null;
+      const r = await createPlannedBuckets(plan.buckets, planResult.poolAccess, store, opts.command);
+      buckets.created.push(...r.created);
+      buckets.existed.push(...r.existed);
+      return describeCreated(r);
+    };
+    // Only buckets to create (a route's bucket was deleted on its pool): no new generation.
+    if (plan.summary.add + plan.summary.change + plan.summary.destroy === 0 && plan.summary.migrationsToStart === 0) {
+      for (const s of ['stage', 'validate-staged'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
+      if (opts.dryRun) opts.emit({ step: 'buckets', status: 'skip', message: 'dry run' });
+      else {
+        opts.emit({ step: 'buckets', status: 'start' });
+        try {
+          opts.emit({ step: 'buckets', status: 'done', message: (await createBuckets()) ?? 'none to create' });
+        } catch (e) {
+          opts.emit({ step: 'buckets', status: 'fail', message: e instanceof Error ? e.message : String(e) });
+          throw e;
+        }
+      }
+      for (const s of ['promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
+      return { planResult, outcome: null, recovered, nothingToDo: false, buckets };
     }
 
     const files = plan.changes.flatMap((c) => c.files);
@@ -94,9 +122,10 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
         dryRun: opts.dryRun,
         origins,
         mapNginxOutput: (output, root) => mapNginxOutput(output, root, plan.desired.files, planResult.manifests.validation.documents),
+        beforePromote: createBuckets,
       },
     );
-    return { planResult, outcome, recovered, nothingToDo: false };
+    return { planResult, outcome, recovered, nothingToDo: false, buckets };
   } finally {
     store.close();
     lock.release();

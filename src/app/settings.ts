@@ -27,6 +27,14 @@ export interface Settings {
   maxDelete: number;
   keepGenerations: number;
   backupRotate: number;
+  /** Key file for pool credentials at rest (`id:base64` per line, first = current); null: none. */
+  secretKeyFile: string | null;
+  /** Timeout of one S3 request to a pool member, in seconds. */
+  s3TimeoutSeconds: number;
+  /** Extra rounds over a pool's members after every member failed (with backoff). */
+  s3Retries: number;
+  /** Requests in flight per pool at most. */
+  s3Concurrency: number;
   /** Config file that was read, if any. */
   configFile: string | null;
 }
@@ -46,6 +54,10 @@ export const SETTING_KEYS = [
   'maxDelete',
   'keepGenerations',
   'backupRotate',
+  'secretKeyFile',
+  's3TimeoutSeconds',
+  's3Retries',
+  's3Concurrency',
 ] as const satisfies ReadonlyArray<Exclude<keyof Settings, 'configFile'>>;
 type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -65,6 +77,10 @@ export const SETTING_ENV: Record<SettingKey, string> = {
   maxDelete: 'ORCH_MAX_DELETE',
   keepGenerations: 'ORCH_KEEP_GENERATIONS',
   backupRotate: 'ORCH_BACKUP_ROTATE',
+  secretKeyFile: 'ORCH_SECRET_KEY_FILE',
+  s3TimeoutSeconds: 'ORCH_S3_TIMEOUT',
+  s3Retries: 'ORCH_S3_RETRIES',
+  s3Concurrency: 'ORCH_S3_CONCURRENCY',
 };
 
 /** Sandbox defaults: everything under ./.orch, no root needed. */
@@ -85,6 +101,10 @@ export function defaultSettings(): Omit<Settings, 'configFile'> {
     maxDelete: 10,
     keepGenerations: 5,
     backupRotate: 3,
+    secretKeyFile: null,
+    s3TimeoutSeconds: 10,
+    s3Retries: 2,
+    s3Concurrency: 8,
   };
 }
 
@@ -104,6 +124,9 @@ const NUMERIC: ReadonlySet<SettingKey> = new Set([
   'maxDelete',
   'keepGenerations',
   'backupRotate',
+  's3TimeoutSeconds',
+  's3Retries',
+  's3Concurrency',
 ]);
 const RELOADS: ReadonlySet<string> = new Set(['nginx', 'systemctl', 'command', 'none']);
 
@@ -133,7 +156,7 @@ export function resolveSettings(src: SettingsSources): Settings {
     const v = src.flags[key];
     if (v !== undefined) assign(settings, key, String(v), `flag for ${key}`);
   }
-  for (const key of ['nginxConf', 'nginxPrefix', 'reloadCommand'] as const) {
+  for (const key of ['nginxConf', 'nginxPrefix', 'reloadCommand', 'secretKeyFile'] as const) {
     if (settings[key] === '' || settings[key] === 'none' || settings[key] === 'default') settings[key] = null;
   }
   if (settings.reload === 'command' && !settings.reloadCommand) {

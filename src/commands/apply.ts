@@ -83,6 +83,8 @@ ${EXIT_CODES_HELP}`;
             dry_run: flags['dry-run'],
             generation: outcome?.generation ?? null,
             recovered: result.recovered ? { action: result.recovered.action, generation: result.recovered.journal.generation } : null,
+            buckets_created: result.buckets.created.map((b) => ({ bucket: b.bucket, pool: b.pool, virtual_host: b.virtualHost, route: b.route })),
+            buckets_existing: result.buckets.existed.map((b) => ({ bucket: b.bucket, pool: b.pool, virtual_host: b.virtualHost, route: b.route })),
             files_written: outcome?.filesWritten ?? 0,
             files_deleted: outcome?.filesDeleted ?? 0,
             nginx_tests: outcome?.nginxTests ?? 0,
@@ -102,7 +104,13 @@ ${EXIT_CODES_HELP}`;
       this.out(this.style.green('No changes. The nginx files match the manifests.'));
       return ExitCode.ok;
     }
-    if (outcome?.dryRun) {
+    const created = result.buckets.created.map((b) => `${b.bucket} on ${b.pool}`);
+    if (created.length > 0) this.out(this.style.green(`Created bucket${created.length === 1 ? '' : 's'} ${created.join(', ')} before the route${created.length === 1 ? '' : 's'} went live.`));
+    if (outcome === null) {
+      this.out(this.style.green(flags['dry-run'] ? 'Dry run: only buckets to create; nothing was created.' : 'Apply complete: no nginx file changed.'));
+      return ExitCode.ok;
+    }
+    if (outcome.dryRun) {
       this.out(this.style.green(`Dry run: the new configuration passes nginx -t (${(outcome.timings.stagedTestMs / 1000).toFixed(2)}s). Nothing live was touched.`));
       return ExitCode.ok;
     }

@@ -9,13 +9,16 @@ import { planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
 
 export default class Plan extends OrchCommand {
-  static override summary = 'Show what apply would change: nginx files (with diffs), drift, migrations.';
+  static override summary = 'Show what apply would change: nginx files (with diffs), buckets to create, drift, migrations.';
   static override description = `Validates the manifests, renders the nginx files and sidecars they imply, and compares them with the managed directory. Every file to create, change or delete is listed with a unified diff; files edited outside orch are reported as drift; files without orch's marker are never touched. Nothing is written (except the --out file).
+
+By default the plan refreshes from S3: it lists the buckets of the nanio pools the routes point to (on the pools' members, not through the gateway), plans "create bucket B on pool P" for a route whose bucket does not exist there, and refuses a route change that would leave a bucket's objects behind on its current pool without a Migration or allowOrphan. --no-refresh plans offline: no bucket is checked.
 
 ${EXIT_CODES_HELP}`;
   static override examples = [
     '<%= config.bin %> plan -m examples/gateway',
     '<%= config.bin %> plan --json --detailed-exitcode > plan.json',
+    '<%= config.bin %> plan --no-refresh --detailed-exitcode   # offline (CI without pool access)',
     '<%= config.bin %> plan --out gateway.plan && <%= config.bin %> apply gateway.plan',
   ];
   static override flags = {
@@ -23,13 +26,14 @@ ${EXIT_CODES_HELP}`;
     'detailed-exitcode': Flags.boolean({ description: 'exit 0 when there are no changes, 2 when there are, 1 on error' }),
     out: Flags.string({ description: 'save the plan (with a fingerprint of its inputs) for `orch apply FILE`' }),
     diff: Flags.boolean({ description: 'show unified diffs of changed files', default: true, allowNo: true }),
+    refresh: Flags.boolean({ description: 'check buckets on the pools (S3); --no-refresh plans offline', default: true, allowNo: true }),
   };
 
   protected async execute() {
     const { flags } = await this.parse(Plan);
     const settings = this.settingsFrom(flags);
     const state = openStateView(settings);
-    const result = await computePlan(settings, state);
+    const result = await computePlan(settings, state, { refresh: flags.refresh });
     const json = flags.json || flags.out ? planToJson(result.plan, { orchVersion: result.inputs.orchVersion, fingerprint: result.fingerprint }, { diffs: flags.diff }) : null;
     if (flags.out) {
       writeSavedPlan(flags.out, {

@@ -42,6 +42,12 @@ export interface ApplyRequest {
   note?: string;
   /** Manifest origin per resource (`Pool/a`), recorded in the inventory. */
   origins?: ReadonlyMap<string, Origin>;
+  /**
+   * Runs after the staged tree passed `nginx -t` and before anything live is touched (the
+   * 'buckets' step: creating the buckets new routes need, so a route never goes live before its
+   * bucket exists). A throw aborts the apply with nothing live changed.
+   */
+  beforePromote?: () => Promise<string | null>;
 }
 
 export interface ApplyOutcome {
@@ -117,8 +123,23 @@ export async function applyTree(deps: ExecutorDeps, req: ApplyRequest): Promise<
   fault('after-staged-validate');
 
   if (req.dryRun) {
-    for (const s of ['promote', 'validate-live', 'reload', 'commit', 'backup'] as const) emit({ step: s, status: 'skip', message: 'dry run' });
+    for (const s of ['buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) emit({ step: s, status: 'skip', message: 'dry run' });
     return outcome;
+  }
+
+  if (req.beforePromote) {
+    emit({ step: 'buckets', status: 'start' });
+    let message: string | null;
+    try {
+      message = await req.beforePromote();
+    } catch (e) {
+      emit({ step: 'buckets', status: 'fail', message: e instanceof Error ? e.message : String(e) });
+      throw e;
+    }
+    emit({ step: 'buckets', status: message === null ? 'skip' : 'done', message: message ?? 'none to create' });
+    fault('after-buckets');
+  } else {
+    emit({ step: 'buckets', status: 'skip', message: 'none to create' });
   }
 
   // Journal every rename and delete before touching anything live.

@@ -36,8 +36,8 @@ describe('orch plan on examples/gateway', () => {
     const r = await runCli(['plan', '--detailed-exitcode', '--json'], { env });
     expect(r.code).toBe(2);
     const plan = JSON.parse(r.stdout);
-    expect(plan.format_version).toBe('1.0');
-    expect(plan.summary).toEqual({ add: 6, change: 0, destroy: 0, migrations_to_start: 1 });
+    expect(plan.format_version).toBe('1.1');
+    expect(plan.summary).toEqual({ add: 6, change: 0, destroy: 0, migrations_to_start: 1, buckets_to_create: 0 });
     const files = plan.changes.flatMap((c: { files: Array<{ path: string; action: string }> }) => c.files);
     expect(files).toHaveLength(12);
     expect(files.every((f: { action: string }) => f.action === 'create')).toBe(true);
@@ -72,7 +72,7 @@ describe('orch plan on examples/gateway', () => {
     const edited = await runCli(['plan', '--detailed-exitcode', '--json'], { env });
     expect(edited.code).toBe(2);
     const plan = JSON.parse(edited.stdout);
-    expect(plan.summary).toEqual({ add: 0, change: 1, destroy: 0, migrations_to_start: 0 });
+    expect(plan.summary).toEqual({ add: 0, change: 1, destroy: 0, migrations_to_start: 0, buckets_to_create: 0 });
     expect(plan.changes).toHaveLength(1);
     expect(plan.changes[0].resource).toEqual({ kind: 'VirtualHost', name: 's3-main' });
     expect(plan.changes[0].files.map((f: { path: string }) => f.path)).toEqual(['vhosts/s3-main.conf', 'vhosts/s3-main.meta.json']);

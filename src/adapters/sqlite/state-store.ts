@@ -79,6 +79,24 @@ const SCHEMA_STEPS: ReadonlyArray<(db: DB) => void> = [
       );
     `);
   },
+  // Bucket sync: which buckets each nanio pool holds, per virtual host that sees them (its default
+  // pool and the pools its routes point to). Statuses are derived when read, not stored.
+  (db) => {
+    db.exec(`
+      CREATE TABLE bucket_sync (
+        virtual_host  TEXT NOT NULL,
+        bucket        TEXT NOT NULL,
+        pool          TEXT NOT NULL,
+        first_seen    TEXT NOT NULL,
+        last_seen     TEXT NOT NULL,
+        object_count  INTEGER,
+        bytes         INTEGER,
+        counted_at    TEXT,
+        PRIMARY KEY (virtual_host, bucket, pool)
+      );
+      CREATE INDEX bucket_sync_pool ON bucket_sync(pool, bucket);
+    `);
+  },
 ];
 
 export interface InventoryRow {
@@ -130,6 +148,26 @@ export interface MigrationRow {
   orphanedSource: string | null;
   stateFile: string;
   document: string;
+}
+
+/** A row of `bucket_sync`: one bucket seen on one pool, for one virtual host. */
+export interface BucketSyncRow {
+  virtualHost: string;
+  bucket: string;
+  pool: string;
+  firstSeen: string;
+  lastSeen: string;
+  objectCount: number | null;
+  bytes: number | null;
+  countedAt: string | null;
+}
+
+/** What one sync saw on one pool for one virtual host (a pool that could not be listed is left out). */
+export interface BucketSyncObservation {
+  virtualHost: string;
+  pool: string;
+  /** Bucket -> counts (null when not counted this time: the previous count is kept). */
+  buckets: ReadonlyMap<string, { objects: number | null; bytes: number | null }>;
 }
 
 export interface GenerationCommit {
@@ -316,6 +354,42 @@ export class StateStore {
       )
       .all() as Array<Omit<MigrationRow, 'completed'> & { completed: number }>;
     return rows.map((r) => ({ ...r, completed: r.completed === 1 }));
+  }
+
+  /**
+   * Records a bucket sync, in one transaction: for each (virtual host, pool) listed, the buckets
+   * seen are upserted (first_seen kept, last_seen = now) and the rows of buckets no longer there are
+   * removed. Pools that were not listed keep their rows as they were.
+   */
+  recordBucketSync(observations: readonly BucketSyncObservation[], at = new Date().toISOString()): void {
+    const upsert = this.db.prepare(
+      `INSERT INTO bucket_sync (virtual_host, bucket, pool, first_seen, last_seen, object_count, bytes, counted_at)
+       VALUES (@virtualHost, @bucket, @pool, @at, @at, @objects, @bytes, CASE WHEN @objects IS NULL THEN NULL ELSE @at END)
+       ON CONFLICT(virtual_host, bucket, pool) DO UPDATE SET last_seen = excluded.last_seen,
+         object_count = COALESCE(excluded.object_count, bucket_sync.object_count),
+         bytes = COALESCE(excluded.bytes, bucket_sync.bytes),
+         counted_at = COALESCE(excluded.counted_at, bucket_sync.counted_at)`,
+    );
+    const existing = this.db.prepare('SELECT bucket FROM bucket_sync WHERE virtual_host = ? AND pool = ?');
+    const remove = this.db.prepare('DELETE FROM bucket_sync WHERE virtual_host = ? AND pool = ? AND bucket = ?');
+    this.db.transaction(() => {
+      for (const o of observations) {
+        for (const [bucket, c] of o.buckets) upsert.run({ virtualHost: o.virtualHost, bucket, pool: o.pool, at, objects: c.objects, bytes: c.bytes });
+        for (const row of existing.all(o.virtualHost, o.pool) as Array<{ bucket: string }>) {
+          if (!o.buckets.has(row.bucket)) remove.run(o.virtualHost, o.pool, row.bucket);
+        }
+      }
+    })();
+  }
+
+  /** Every bucket_sync row (optionally of one virtual host), sorted; empty before the table exists. */
+  bucketSync(virtualHost?: string): BucketSyncRow[] {
+    if (!this.hasTable('bucket_sync')) return [];
+    const sql = `SELECT virtual_host AS virtualHost, bucket, pool, first_seen AS firstSeen, last_seen AS lastSeen,
+                        object_count AS objectCount, bytes, counted_at AS countedAt
+                 FROM bucket_sync ${virtualHost === undefined ? '' : 'WHERE virtual_host = ?'} ORDER BY virtual_host, bucket, pool`;
+    const stmt = this.db.prepare(sql);
+    return (virtualHost === undefined ? stmt.all() : stmt.all(virtualHost)) as BucketSyncRow[];
   }
 
   private hasTable(name: string): boolean {

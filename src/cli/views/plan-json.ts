@@ -7,14 +7,14 @@ import { diagnosticToJson, type DiagnosticJson } from './diagnostics-text.js';
  * The machine-readable plan: a versioned contract (docs/plan.md). Add fields freely; renaming or
  * removing one, or changing a meaning, bumps PLAN_JSON_FORMAT_VERSION.
  */
-export const PLAN_JSON_FORMAT_VERSION = '1.0';
+export const PLAN_JSON_FORMAT_VERSION = '1.1';
 
 export interface PlanJson {
   format_version: string;
   orch_version: string;
   fingerprint: string;
   has_changes: boolean;
-  summary: { add: number; change: number; destroy: number; migrations_to_start: number };
+  summary: { add: number; change: number; destroy: number; migrations_to_start: number; buckets_to_create: number };
   changes: Array<{
     resource: { kind: string; name: string };
     action: 'create' | 'update' | 'delete';
@@ -39,6 +39,10 @@ export interface PlanJson {
     to: string;
     mode: string;
   }>;
+  /** Since 1.1. */
+  buckets: Array<{ action: 'create'; bucket: string; pool: string; virtual_host: string; route: string; origin: { file: string; index: number } }>;
+  /** Since 1.1: whether the plan checked the pools (S3), and how each pool answered. */
+  refresh: { performed: boolean; pools: Array<{ pool: string; status: string; message: string | null }> };
   drift: Array<{ path: string; kind: string; expected_sha256: string; actual_sha256: string | null }>;
   unmanaged: string[];
   not_in_inventory: string[];
@@ -56,8 +60,8 @@ export function planToJson(
     format_version: PLAN_JSON_FORMAT_VERSION,
     orch_version: meta.orchVersion,
     fingerprint: meta.fingerprint,
-    has_changes: s.add + s.change + s.destroy + s.migrationsToStart > 0,
-    summary: { add: s.add, change: s.change, destroy: s.destroy, migrations_to_start: s.migrationsToStart },
+    has_changes: s.add + s.change + s.destroy + s.migrationsToStart + s.bucketsToCreate > 0,
+    summary: { add: s.add, change: s.change, destroy: s.destroy, migrations_to_start: s.migrationsToStart, buckets_to_create: s.bucketsToCreate },
     changes: plan.changes.map((c) => ({
       resource: { kind: c.resource.kind, name: c.resource.name },
       action: c.action,
@@ -82,6 +86,15 @@ export function planToJson(
       to: m.migration.to,
       mode: m.migration.mode,
     })),
+    buckets: plan.buckets.map((b) => ({
+      action: b.action,
+      bucket: b.bucket,
+      pool: b.pool,
+      virtual_host: b.virtualHost,
+      route: b.route,
+      origin: { file: b.origin.file, index: b.origin.index },
+    })),
+    refresh: { performed: plan.refresh.performed, pools: plan.refresh.pools.map((p) => ({ pool: p.pool, status: p.status, message: p.message })) },
     drift: plan.drift.map((d) => ({
       path: d.path,
       kind: d.kind,

@@ -35,6 +35,18 @@ export function formatPlanText(plan: Plan, style: Style, opts: PlanTextOptions =
       out.push(style.green(`    + start ${m.name}: bucket ${m.bucket} on ${m.virtualHost}, ${m.from} -> ${m.to} (${m.mode})`));
     }
   }
+  if (plan.buckets.length > 0) {
+    out.push('', style.bold('Buckets:'));
+    for (const b of plan.buckets) {
+      out.push(style.green(`    + create bucket ${b.bucket} on pool ${b.pool}`) + style.dim(`  (route ${b.route} of ${b.virtualHost}; created before the route goes live)`));
+    }
+  }
+  const unlisted = plan.refresh.pools.filter((p) => p.status === 'no-credentials');
+  if (!plan.refresh.performed) {
+    out.push('', style.dim('Buckets not checked: offline plan (--no-refresh).'));
+  } else if (unlisted.length > 0) {
+    out.push('', style.dim(`Buckets not checked on pool${unlisted.length === 1 ? '' : 's'} without usable credentials: ${unlisted.map((p) => p.pool).join(', ')}.`));
+  }
   if (plan.drift.length > 0) {
     out.push('', style.yellow(`Drift: ${plan.drift.length} managed file${plan.drift.length === 1 ? '' : 's'} changed outside orch:`));
     for (const d of plan.drift) out.push(style.yellow(`    ! ${d.path} ${d.kind === 'deleted' ? 'was deleted' : 'was edited'}`));
@@ -53,11 +65,12 @@ export function formatPlanText(plan: Plan, style: Style, opts: PlanTextOptions =
   if (plan.unchanged.resources > 0) {
     out.push('', style.dim(`${plan.unchanged.resources} resource${plan.unchanged.resources === 1 ? '' : 's'} unchanged.`));
   }
-  if (s.add + s.change + s.destroy + s.migrationsToStart === 0) {
+  if (s.add + s.change + s.destroy + s.migrationsToStart + s.bucketsToCreate === 0) {
     out.push(style.green('No changes. The nginx files match the manifests.'));
   } else {
     const mig = s.migrationsToStart > 0 ? ` ${s.migrationsToStart} migration${s.migrationsToStart === 1 ? '' : 's'} to start.` : '';
-    out.push(style.bold(`Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.${mig}`));
+    const bkt = s.bucketsToCreate > 0 ? ` ${s.bucketsToCreate} bucket${s.bucketsToCreate === 1 ? '' : 's'} to create.` : '';
+    out.push(style.bold(`Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.${mig}${bkt}`));
   }
   return out.join('\n').replace(/^\n+/, '');
 }

@@ -3,11 +3,13 @@ import type { Diagnostic } from '../diagnostics.js';
 import type { DesiredMigration, Origin } from '../model/desired-state.js';
 import type { RenderedFile, RenderedTree, ResourceKind, ResourceRef } from '../render/rendered-tree.js';
 import type {
+  BucketChange,
   DriftEntry,
   FileChange,
   MigrationChange,
   Plan,
   ResourceAction,
+  RefreshReport,
   ResourceChange,
 } from './plan-types.js';
 
@@ -36,6 +38,10 @@ export interface PlanInput {
   diagnostics?: Diagnostic[];
   /** Origins of desired resources, for display. */
   origins?: ReadonlyMap<string, Origin>;
+  /** Buckets to create (see plan-buckets.ts); none by default. */
+  buckets?: BucketChange[];
+  /** What the refresh from S3 saw; by default none was performed. */
+  refresh?: RefreshReport;
 }
 
 export function sha256(text: string): string {
@@ -152,8 +158,10 @@ export function makePlan(input: PlanInput): Plan {
     notInInventory: notInInventory.sort(),
     drift,
     migrations,
+    buckets: input.buckets ?? [],
+    refresh: input.refresh ?? { performed: false, pools: [] },
     diagnostics: input.diagnostics ?? [],
-    summary: { add, change, destroy, migrationsToStart: migrations.length },
+    summary: { add, change, destroy, migrationsToStart: migrations.length, bucketsToCreate: input.buckets?.length ?? 0 },
     desired: input.desired,
   };
 }

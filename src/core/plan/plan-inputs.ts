@@ -15,6 +15,13 @@ export interface PlanInputs {
   stateGeneration: number | null;
   /** Settings that change what is rendered or where it goes. */
   settings: Record<string, string>;
+  /**
+   * Pool -> sha256 of the encrypted credentials its sidecar will carry (`references-only` without).
+   * Never a value: a hash of ciphertext. Absent when no pool has credentials.
+   */
+  credentials?: Record<string, string>;
+  /** `pool/bucket` -> `create`: the buckets the plan creates. Absent when none. */
+  buckets?: Record<string, string>;
 }
 
 export function fingerprintOf(inputs: PlanInputs): string {
@@ -27,6 +34,8 @@ export function fingerprintOf(inputs: PlanInputs): string {
     ['manifest', inputs.manifests],
     ['file', inputs.files],
     ['setting', inputs.settings],
+    ['credentials', inputs.credentials ?? {}],
+    ['bucket', inputs.buckets ?? {}],
   ] as const) {
     for (const key of Object.keys(map).sort()) put(`${group} ${key} ${map[key]}`);
   }
@@ -46,6 +55,8 @@ export function describeInputChanges(saved: PlanInputs, now: PlanInputs): string
   diffMaps(saved.manifests, now.manifests, 'manifest', reasons);
   diffMaps(saved.files, now.files, 'file on disk', reasons);
   diffMaps(saved.settings, now.settings, 'setting', reasons);
+  diffMaps(saved.credentials ?? {}, now.credentials ?? {}, 'credentials of pool', reasons);
+  diffMaps(saved.buckets ?? {}, now.buckets ?? {}, 'bucket creation', reasons);
   return reasons;
 }
 

@@ -42,11 +42,36 @@ export interface MigrationChange {
   migration: DesiredMigration;
 }
 
+/** A bucket apply creates on a pool before the route that needs it goes live. */
+export interface BucketChange {
+  action: 'create';
+  bucket: string;
+  pool: string;
+  virtualHost: string;
+  /** The route that points at the pool. */
+  route: string;
+  origin: Origin;
+}
+
+/** How a pool's buckets were seen when the plan refreshed from S3. */
+export interface PoolRefresh {
+  pool: string;
+  status: 'ok' | 'unreachable' | 'access-denied' | 'error' | 'no-credentials';
+  message: string | null;
+}
+
+export interface RefreshReport {
+  /** False for an offline plan (`--no-refresh`): no bucket was checked. */
+  performed: boolean;
+  pools: PoolRefresh[];
+}
+
 export interface PlanSummary {
   add: number;
   change: number;
   destroy: number;
   migrationsToStart: number;
+  bucketsToCreate: number;
 }
 
 export interface Plan {
@@ -58,6 +83,9 @@ export interface Plan {
   notInInventory: string[];
   drift: DriftEntry[];
   migrations: MigrationChange[];
+  /** Buckets to create on pools (from a refresh; empty offline). */
+  buckets: BucketChange[];
+  refresh: RefreshReport;
   diagnostics: Diagnostic[];
   summary: PlanSummary;
   /** The complete tree the plan was computed for; apply stages exactly this. */
@@ -66,5 +94,5 @@ export interface Plan {
 
 export function planHasChanges(plan: Plan): boolean {
   const s = plan.summary;
-  return s.add + s.change + s.destroy + s.migrationsToStart > 0;
+  return s.add + s.change + s.destroy + s.migrationsToStart + s.bucketsToCreate > 0;
 }

@@ -1,6 +1,7 @@
-import type { DesiredPool, DesiredRoute, DesiredVirtualHost, Origin } from '../model/desired-state.js';
+import type { DesiredPool, DesiredRoute, DesiredState, DesiredVirtualHost, Origin } from '../model/desired-state.js';
 import type { SecretRef } from '../model/manifest-types.js';
-import { SIDECAR_MARKER } from './rendered-tree.js';
+import type { EncryptedCredentials } from '../secrets/credential-cipher.js';
+import { SIDECAR_MARKER, type RenderedTree } from './rendered-tree.js';
 
 /**
  * Sidecars hold what nginx syntax cannot: enough to rebuild the pool or virtual host (with all
@@ -8,8 +9,10 @@ import { SIDECAR_MARKER } from './rendered-tree.js';
  * field in a fixed order, so the JSON is byte-identical for identical input; no clock, no
  * absolute path other than the manifest origin exactly as given.
  *
- * formatVersion 1. Credentials are the manifest's references (`{env}` / `{file}`), never values;
- * a later format encrypts them at rest.
+ * formatVersion 1. Credentials are the manifest's references (`{env}` / `{file}`), never values,
+ * plus, when a secret key is configured, the values encrypted at rest under `encrypted` (an
+ * optional field: readers of format 1 that do not know it ignore it). See
+ * src/core/secrets/credential-cipher.ts.
  */
 export const SIDECAR_FORMAT_VERSION = 1;
 
@@ -35,7 +38,7 @@ export interface PoolSidecar {
     enabled: boolean;
     role: DesiredPool['members'][number]['role'];
   }>;
-  credentials: { accessKeyId: SecretRef; secretAccessKey: SecretRef } | null;
+  credentials: { accessKeyId: SecretRef; secretAccessKey: SecretRef; encrypted?: EncryptedCredentials } | null;
   origin: SidecarOrigin;
 }
 
@@ -73,7 +76,8 @@ function secretRef(ref: SecretRef): SecretRef {
   return 'env' in ref ? { env: ref.env } : { file: ref.file };
 }
 
-export function poolSidecar(pool: DesiredPool): PoolSidecar {
+/** `sealed`: the credentials encrypted at rest (see sealPoolCredentials); omitted: references only. */
+export function poolSidecar(pool: DesiredPool, sealed: EncryptedCredentials | null = null): PoolSidecar {
   return {
     managedBy: SIDECAR_MARKER,
     formatVersion: SIDECAR_FORMAT_VERSION,
@@ -97,6 +101,7 @@ export function poolSidecar(pool: DesiredPool): PoolSidecar {
         : {
             accessKeyId: secretRef(pool.credentials.accessKeyId),
             secretAccessKey: secretRef(pool.credentials.secretAccessKey),
+            ...(sealed === null ? {} : { encrypted: { keyId: sealed.keyId, accessKeyId: sealed.accessKeyId, secretAccessKey: sealed.secretAccessKey } }),
           },
     origin: origin(pool.origin),
   };
@@ -134,4 +139,18 @@ export function virtualHostSidecar(vhost: DesiredVirtualHost, routes: readonly D
 /** 2-space JSON with a trailing newline. */
 export function sidecarJson(sidecar: PoolSidecar | VirtualHostSidecar): string {
   return JSON.stringify(sidecar, null, 2) + '\n';
+}
+
+/**
+ * The tree with the pool sidecars of `sealed` pools carrying their encrypted credentials. Pure;
+ * the input tree is not modified. Pools without credentials are left as rendered.
+ */
+export function withSealedCredentials(tree: RenderedTree, desired: DesiredState, sealed: ReadonlyMap<string, EncryptedCredentials>): RenderedTree {
+  if (sealed.size === 0) return tree;
+  const replaced = new Map<string, string>();
+  for (const pool of desired.pools) {
+    const s = sealed.get(pool.name);
+    if (s && pool.credentials !== null) replaced.set(`pools/${pool.name}.meta.json`, sidecarJson(poolSidecar(pool, s)));
+  }
+  return { files: tree.files.map((f) => (replaced.has(f.path) ? { ...f, content: replaced.get(f.path)! } : f)) };
 }

@@ -1,0 +1,254 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { PoolAccessError, type BucketStats, type ObjectEntry, type PoolStorage } from '../../core/buckets/pool-storage.js';
+import type { CredentialValues } from '../../core/secrets/credential-cipher.js';
+
+/** How to reach one nanio pool: its enabled members, directly (never through the gateway). */
+export interface PoolEndpoint {
+  pool: string;
+  /** `host:port` of the enabled members, in manifest order. */
+  members: string[];
+  credentials: CredentialValues;
+}
+
+export interface S3ClientOptions {
+  /** One request (socket inactivity), per member. */
+  timeoutMs: number;
+  /** Extra rounds over every member after all of them failed, with exponential backoff. */
+  retries: number;
+  /** Requests in flight for this pool at most. */
+  concurrency: number;
+  /** Base backoff between rounds (doubled each round). */
+  backoffMs?: number;
+}
+
+type Sdk = typeof import('@aws-sdk/client-s3');
+let sdkPromise: Promise<Sdk> | null = null;
+/** The SDK costs ~0.25 s to load: only commands that talk to a pool pay for it. */
+function loadSdk(): Promise<Sdk> {
+  sdkPromise ??= import('@aws-sdk/client-s3');
+  return sdkPromise;
+}
+
+/** Codes that say the credentials themselves are refused: trying another member changes nothing. */
+const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'AuthorizationHeaderMalformed', 'Forbidden']);
+/** Codes of an S3 answer that is final (the caller handles it); everything else fails over. */
+const FINAL_CODES = new Set(['NoSuchBucket', 'NoSuchKey', 'NotFound', 'BucketAlreadyOwnedByYou', 'BucketAlreadyExists', 'BucketNotEmpty', 'InvalidBucketName']);
+
+interface SdkError {
+  name?: string;
+  code?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+function statusOf(e: unknown): number | undefined {
+  return (e as SdkError)?.$metadata?.httpStatusCode;
+}
+
+function codeOf(e: unknown): string {
+  const err = e as SdkError;
+  return err?.Code ?? err?.name ?? err?.code ?? 'Error';
+}
+
+/**
+ * What went wrong with one member, in words safe to print: network codes and S3 error codes only.
+ * A server's own message is never repeated: it may echo the access key id.
+ */
+function describeFailure(e: unknown, timeoutMs: number): string {
+  const err = e as SdkError & { message?: string };
+  const status = statusOf(e);
+  if (status !== undefined) return `HTTP ${status} ${codeOf(e)}`;
+  if (err?.name === 'TimeoutError' || /timeout/i.test(err?.message ?? '')) return `no answer within ${timeoutMs / 1000}s`;
+  if (err?.code === 'ECONNREFUSED') return 'connection refused';
+  if (err?.code) return err.code;
+  return `${err?.name ?? 'error'} (not an S3 answer?)`;
+}
+
+/**
+ * An S3 client for one pool, on @aws-sdk/client-s3 with the settings the field notes require:
+ * path-style addressing, region us-east-1, checksums only when the operation requires them (a
+ * streamed body otherwise goes out aws-chunked and nanio stores the framing as the object).
+ *
+ * Fails over across the enabled members (sticky to the last one that answered), retries whole
+ * rounds with exponential backoff, bounds requests in flight per pool, and never lists with v1
+ * (nanio has no `marker` paging) nor with a delimiter (nanio repeats common prefixes).
+ */
+export class PoolS3Client implements PoolStorage {
+  readonly pool: string;
+  private clients: S3Client[] | null = null;
+  private preferred = 0;
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  private constructor(
+    private readonly endpoint: PoolEndpoint,
+    private readonly opts: S3ClientOptions,
+    private readonly sdk: Sdk,
+  ) {
+    this.pool = endpoint.pool;
+  }
+
+  static async open(endpoint: PoolEndpoint, opts: S3ClientOptions): Promise<PoolS3Client> {
+    if (endpoint.members.length === 0) {
+      throw new PoolAccessError(endpoint.pool, 'unreachable', `pool ${endpoint.pool} has no enabled member to talk to.`, 'Enable a member of the pool in its manifest.');
+    }
+    return new PoolS3Client(endpoint, opts, await loadSdk());
+  }
+
+  private clientsFor(): S3Client[] {
+    this.clients ??= this.endpoint.members.map(
+      (m) =>
+        new this.sdk.S3Client({
+          endpoint: `http://${m}`,
+          forcePathStyle: true,
+          region: 'us-east-1',
+          credentials: { accessKeyId: this.endpoint.credentials.accessKeyId, secretAccessKey: this.endpoint.credentials.secretAccessKey },
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+          // Retries and failover are ours: across members, not against the same one.
+          maxAttempts: 1,
+          requestHandler: { connectionTimeout: Math.min(2000, this.opts.timeoutMs), requestTimeout: this.opts.timeoutMs },
+        }),
+    );
+    return this.clients;
+  }
+
+  private async acquire(): Promise<void> {
+    if (this.active < Math.max(1, this.opts.concurrency)) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.active--;
+  }
+
+  /** Sends one command with failover and retries; S3 answers that are final are rethrown as they are. */
+  private async send<T>(make: (sdk: Sdk) => unknown, what: string): Promise<T> {
+    await this.acquire();
+    try {
+      const clients = this.clientsFor();
+      const failures: string[] = [];
+      const backoff = this.opts.backoffMs ?? 100;
+      for (let round = 0; round <= this.opts.retries; round++) {
+        if (round > 0) await sleep(backoff * 2 ** (round - 1) * (0.75 + Math.random() / 2));
+        for (let i = 0; i < clients.length; i++) {
+          const index = (this.preferred + i) % clients.length;
+          const member = this.endpoint.members[index]!;
+          try {
+            const out = (await clients[index]!.send(make(this.sdk) as never)) as T;
+            this.preferred = index;
+            return out;
+          } catch (e) {
+            const status = statusOf(e);
+            const code = codeOf(e);
+            if (status === 403 || AUTH_CODES.has(code)) {
+              throw new PoolAccessError(
+                this.pool,
+                'access-denied',
+                `pool ${this.pool} refused orch's credentials (${what}: HTTP ${status ?? 403} ${code} from member ${member}).`,
+                `Check spec.credentials of pool ${this.pool} and the values they reference: the access key must exist on the pool's servers and the secret must match it.`,
+              );
+            }
+            if (FINAL_CODES.has(code) || (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429)) throw e;
+            failures.push(`${member}: ${describeFailure(e, this.opts.timeoutMs)}`);
+          }
+        }
+      }
+      throw new PoolAccessError(
+        this.pool,
+        'unreachable',
+        `pool ${this.pool} is unreachable: ${what} failed on every enabled member (${[...new Set(failures)].join('; ')}).`,
+        `Check that the members of pool ${this.pool} run and are reachable from this machine (orch talks to them directly, not through the gateway).`,
+      );
+    } finally {
+      this.release();
+    }
+  }
+
+  async listBuckets(): Promise<string[]> {
+    const out = await this.send<{ Buckets?: Array<{ Name?: string }> }>((s) => new s.ListBucketsCommand({}), 'ListBuckets');
+    return (out.Buckets ?? []).flatMap((b) => (b.Name ? [b.Name] : [])).sort();
+  }
+
+  /** False when the bucket does not exist on the pool. */
+  private async listPages(bucket: string, onPage: (page: ObjectEntry[]) => void, maxKeys?: number): Promise<boolean> {
+    let token: string | undefined;
+    try {
+      do {
+        const out = await this.send<{ Contents?: Array<{ Key?: string; Size?: number }>; NextContinuationToken?: string; IsTruncated?: boolean }>(
+          (s) => new s.ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token, ...(maxKeys ? { MaxKeys: maxKeys } : {}) }),
+          `ListObjectsV2 ${bucket}`,
+        );
+        onPage((out.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0 }])));
+        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+        if (maxKeys) break;
+      } while (token);
+    } catch (e) {
+      if (e instanceof PoolAccessError) throw e;
+      if (codeOf(e) === 'NoSuchBucket' || statusOf(e) === 404) return false;
+      throw new PoolAccessError(this.pool, 'error', `pool ${this.pool} failed to list bucket ${bucket} (HTTP ${statusOf(e) ?? '-'} ${codeOf(e)}).`);
+    }
+    return true;
+  }
+
+  async listObjects(bucket: string, onPage: (page: ObjectEntry[]) => void): Promise<void> {
+    if (!(await this.listPages(bucket, onPage))) {
+      throw new PoolAccessError(this.pool, 'error', `bucket ${bucket} does not exist on pool ${this.pool}.`);
+    }
+  }
+
+  /** Zero objects when the bucket does not exist. */
+  async bucketStats(bucket: string): Promise<BucketStats> {
+    const stats = { objects: 0, bytes: 0 };
+    await this.listPages(bucket, (page) => {
+      stats.objects += page.length;
+      for (const o of page) stats.bytes += o.size;
+    });
+    return stats;
+  }
+
+  async hasObjects(bucket: string): Promise<boolean> {
+    let any = false;
+    await this.listPages(bucket, (page) => (any = page.length > 0), 1);
+    return any;
+  }
+
+  async createBucket(bucket: string): Promise<'created' | 'exists'> {
+    try {
+      await this.send((s) => new s.CreateBucketCommand({ Bucket: bucket }), `CreateBucket ${bucket}`);
+      return 'created';
+    } catch (e) {
+      const code = codeOf(e);
+      if (code === 'BucketAlreadyOwnedByYou' || code === 'BucketAlreadyExists') return 'exists';
+      if (e instanceof PoolAccessError) throw e;
+      throw new PoolAccessError(this.pool, 'error', `pool ${this.pool} refused to create bucket ${bucket} (HTTP ${statusOf(e) ?? '-'} ${code}).`);
+    }
+  }
+
+  async deleteObjects(bucket: string, keys: readonly string[]): Promise<Array<{ key: string; code: string }>> {
+    const failed: Array<{ key: string; code: string }> = [];
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      const out = await this.send<{ Errors?: Array<{ Key?: string; Code?: string }> }>(
+        (s) => new s.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+        `DeleteObjects ${bucket}`,
+      );
+      for (const e of out.Errors ?? []) failed.push({ key: e.Key ?? '?', code: e.Code ?? 'Error' });
+    }
+    return failed;
+  }
+
+  close(): void {
+    for (const c of this.clients ?? []) c.destroy();
+    this.clients = null;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
