@@ -273,7 +273,7 @@ describe('orch rebuild-db on examples/gateway (rendered tree in place, as the ga
     store.setMeta('nginx_dir', ws.nginxDir);
     store.close();
     // The Migration manifest has no record yet: it shows as "to start", before and after.
-    expect((await plan(ws)).json.summary).toEqual({ add: 0, change: 0, destroy: 0, migrations_to_start: 1 });
+    expect((await plan(ws)).json.summary).toMatchObject({ add: 0, change: 0, destroy: 0, migrations_to_start: 1 });
 
     ws.migrationState('photos-to-2026.state.json', { name: 'photos-to-2026', virtualHost: 's3-main', bucket: 'photos', from: 'pool-2025', to: 'pool-2026', mode: 'copy', phase: 'copying', startedAt: '2026-01-02T03:04:05Z', updatedAt: '2026-01-02T03:09:00Z', finishedAt: null, orphanedSource: null, cursor: 'photos/2019/' });
     ws.migrationState('videos-to-2025.done.json', { name: 'videos-to-2025', virtualHost: 's3-main', bucket: 'videos', from: 'pool-2024', to: 'pool-2025', mode: 'sync', phase: 'done', startedAt: '2025-06-01T00:00:00Z', updatedAt: '2025-06-02T00:00:00Z', finishedAt: '2025-06-02T00:00:00Z', orphanedSource: { pool: 'pool-2024', prefix: 'videos/', at: '2025-06-02T00:00:00Z' } });
@@ -285,7 +285,7 @@ describe('orch rebuild-db on examples/gateway (rendered tree in place, as the ga
     expect(r.stdout).toContain('migration videos-to-2025: videos pool-2024 -> pool-2025, completed (source data kept on pool-2024 videos/)');
     expect(r.stdout).toMatch(/migrations\/broken\.state\.json is unusable: .*that migration is not restored/);
     const after = await plan(ws);
-    expect(after.json.summary).toEqual({ add: 0, change: 0, destroy: 0, migrations_to_start: 0 });
+    expect(after.json.summary).toMatchObject({ add: 0, change: 0, destroy: 0, migrations_to_start: 0 });
     expect(after.code).toBe(0);
 
     const rebuilt = StateStore.open(ws.dbPath, { readonly: true });
@@ -325,7 +325,7 @@ describe('orch rebuild-db on a generated fleet with in-progress and completed mi
       ['move-b-0-1', 'done', true, 'move-b-0-1.done.json'],
     ]);
     const p = await plan(ws);
-    expect(p.json.summary).toEqual({ add: 0, change: 0, destroy: 0, migrations_to_start: 0 });
+    expect(p.json.summary).toMatchObject({ add: 0, change: 0, destroy: 0, migrations_to_start: 0 });
     expect(p.code).toBe(0);
     await corruptAndRecover(ws);
   });
