@@ -159,11 +159,24 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
     }
   });
 
-  it('rollback works from the rebuilt generation: its contents are stored', async () => {
+  it('rollback works to the rebuilt generation: its contents are stored', async () => {
     const store = StateStore.open(ws.dbPath, { readonly: true });
-    const files = store.generationFiles(store.currentGeneration()!);
+    const rebuilt = store.currentGeneration()!;
+    const files = store.generationFiles(rebuilt);
     store.close();
     for (const sha of Object.values(files)) expect(existsSync(join(ws.stateDir, 'objects', sha))).toBe(true);
+    const conf = join(ws.nginxDir, 'vhosts/s3-local.conf');
+    const before = readFileSync(conf, 'utf8');
+    const route = join(ws.manifests, 'routes/photos.yaml');
+    const original = readFileSync(route, 'utf8');
+    writeFileSync(route, original.replace(/pool: \S+/, 'pool: hot'));
+    ok(await ws.cli('apply', '--auto-approve'));
+    expect(readFileSync(conf, 'utf8')).not.toBe(before);
+    ok(await ws.cli('rollback', String(rebuilt), '--auto-approve'));
+    expect(readFileSync(conf, 'utf8')).toBe(before);
+    writeFileSync(route, original);
+    ok(await ws.cli('apply', '--auto-approve'));
+    expect((await plan(ws)).code).toBe(0);
   });
 
   it('a corrupt database (random bytes) is reported by every command; rebuild-db --force recovers', async () => {
