@@ -76,7 +76,10 @@ export async function rebuildDatabase(settings: Settings, opts: RebuildOptions):
     if (opts.dryRun) return result;
 
     if (before !== 'missing' && (before !== 'empty' || opts.force)) {
-      result.keptAs = moveDatabaseAside(dbPath, `before-rebuild-${timestamp((opts.now ?? (() => new Date()))())}`);
+      const base = `before-rebuild-${timestamp((opts.now ?? (() => new Date()))())}`;
+      let suffix = base;
+      for (let i = 2; existsSync(`${dbPath}.${suffix}`); i++) suffix = `${base}-${i}`;
+      result.keptAs = moveDatabaseAside(dbPath, suffix);
     }
     storeContents(new ContentStore(settings.stateDir), plan.contents);
     const store = StateStore.open(dbPath);

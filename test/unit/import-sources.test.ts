@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { detectSource } from '../../src/core/import/detect-source.js';
 import type { ImportResult, SourceFile } from '../../src/core/import/import-result.js';
 import { importNginxTree } from '../../src/core/import/import-nginx-tree.js';
+import { importOrchTree } from '../../src/core/import/import-orch-tree.js';
 import { importReferenceTree } from '../../src/core/import/import-reference-tree.js';
 import { writeManifests } from '../../src/core/import/write-manifests.js';
 import { parseManifestSources } from '../../src/core/manifests/parse-manifests.js';
@@ -195,5 +196,14 @@ describe('a hand-written tree', () => {
     expect(v.routes).toEqual([]);
     expect(v.extraBlocks.map((b) => b.content.split('\n')[0])).toEqual(['location = /x { proxy_pass http://b; }', 'location /x/ { proxy_pass http://a; }']);
     validates(r);
+  });
+});
+
+describe('orch\'s own tree with a hand-written file beside it', () => {
+  it('imports orch\'s resources and names the file that is not orch\'s', () => {
+    const tree = renderTree({ pools: [pool('a')], virtualHosts: [virtualHost('v', { defaultPool: 'a' })], migrations: [] }, nginxFeaturesFor('1.22.1')).files.map((f) => ({ path: f.path, content: f.content }));
+    const r = importOrchTree([...tree, { path: 'vhosts/hand.conf', content: 'server { listen 81; }\n' }, { path: 'vhosts/_orch-status.conf', content: '# managed-by: orch status\n' }], nginxFeaturesFor('1.22.1'));
+    expect(r.desired.virtualHosts.map((v) => v.name)).toEqual(['v']);
+    expect(r.warnings.map((w) => [w.code, w.source?.file])).toEqual([['import.not-orch', 'vhosts/hand.conf']]);
   });
 });

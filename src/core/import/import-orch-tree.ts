@@ -1,5 +1,6 @@
 import { recoverDesiredState } from '../recover/recover-desired-state.js';
-import type { NginxFeatures } from '../render/rendered-tree.js';
+import { STATUS_FILE_PATH } from '../render/render-status.js';
+import { CONF_MARKER, type NginxFeatures } from '../render/rendered-tree.js';
 import type { ImportResult, SourceFile } from './import-result.js';
 
 /**
@@ -11,11 +12,23 @@ import type { ImportResult, SourceFile } from './import-result.js';
 export function importOrchTree(files: readonly SourceFile[], features: NginxFeatures): ImportResult {
   const managed = files.filter((f) => /^(pools|vhosts)\/[^/]+\.(conf|meta\.json)$/.test(f.path));
   const recovered = recoverDesiredState(managed, features);
+  const warnings = [...recovered.diagnostics];
+  for (const f of managed) {
+    if (!f.path.endsWith('.conf') || f.path === STATUS_FILE_PATH || f.content.startsWith(CONF_MARKER)) continue;
+    if (recovered.resources.some((r) => r.confPath === f.path)) continue; // reported by the recovery
+    warnings.push({
+      severity: 'warning',
+      code: 'import.not-orch',
+      message: `${f.path} does not carry orch's marker: it is not part of orch's tree and is not imported.`,
+      hint: "Import it separately with --from nginx, or leave it: orch never touches a file without its marker.",
+      source: { file: f.path, line: 1, column: 1 },
+    });
+  }
   return {
     source: 'orch',
     desired: recovered.desired,
     layout: 'origin',
-    warnings: recovered.diagnostics,
+    warnings,
     secrets: [],
     filesToMove: [],
   };
