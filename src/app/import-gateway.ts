@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
@@ -111,8 +111,10 @@ export async function importGateway(opts: ImportOptions): Promise<ImportReport> 
       ...result.secrets.map((s) => `${s.env}=${shellQuote(s.value)}`),
     ];
     writeFileAtomic(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+    // The manifests are meant for git; the values never are.
     const gitignore = join(out, '.gitignore');
-    if (!existsSync(gitignore)) writeFileAtomic(gitignore, `${CREDENTIALS_ENV_FILE}\n`);
+    const ignored = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
+    if (!ignored.split('\n').includes(CREDENTIALS_ENV_FILE)) writeFileAtomic(gitignore, `${ignored}${ignored === '' || ignored.endsWith('\n') ? '' : '\n'}${CREDENTIALS_ENV_FILE}\n`);
   }
 
   // Import warnings are positioned in DIR: name the files the way the operator named DIR.
