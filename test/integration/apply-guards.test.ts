@@ -158,8 +158,9 @@ describe.sequential('apply: guards against a real nginx', () => {
 
   it('a waiting writer times out naming the holder (exit 3)', async () => {
     gw.setManifests(base());
-    // A holder that stays in its reload for 2 s: a custom reload command.
-    const reload = `sleep 3; ${['nginx', '-p', gw.prefix, '-c', gw.conf, '-e', gw.errorLog, '-s', 'reload'].join(' ')}`;
+    // A holder that stays in its reload for 8 s (a custom reload command): long enough for the
+    // waiter to start, wait its 1 s and give up even on a heavily loaded machine.
+    const reload = `sleep 8; ${['nginx', '-p', gw.prefix, '-c', gw.conf, '-e', gw.errorLog, '-s', 'reload'].join(' ')}`;
     const holder = gw.spawnOrch(['apply', '--auto-approve'], { env: { ORCH_RELOAD: 'command', ORCH_RELOAD_COMMAND: reload } });
     const lockFile = join(gw.stateDir, 'orch.lock');
     for (let i = 0; i < 200 && !existsSync(lockFile); i++) await new Promise((r) => setTimeout(r, 20));
