@@ -105,7 +105,10 @@ ${EXIT_CODES_HELP}`;
       return ExitCode.ok;
     }
     const created = result.buckets.created.map((b) => `${b.bucket} on ${b.pool}`);
-    if (created.length > 0) this.out(this.style.green(`Created bucket${created.length === 1 ? '' : 's'} ${created.join(', ')} before the route${created.length === 1 ? '' : 's'} went live.`));
+    if (created.length > 0) {
+      const when = outcome === null ? '' : ` before the route${created.length === 1 ? '' : 's'} went live`;
+      this.out(this.style.green(`Created bucket${created.length === 1 ? '' : 's'} ${created.join(', ')}${when}.`));
+    }
     if (outcome === null) {
       this.out(this.style.green(flags['dry-run'] ? 'Dry run: only buckets to create; nothing was created.' : 'Apply complete: no nginx file changed.'));
       return ExitCode.ok;

@@ -382,6 +382,18 @@ export class StateStore {
     })();
   }
 
+  /** Updates the counts of one bucket on one pool (after a purge), keeping first_seen. */
+  recordBucketCount(virtualHost: string, bucket: string, pool: string, counts: { objects: number; bytes: number }, at = new Date().toISOString()): void {
+    this.db
+      .prepare(
+        `INSERT INTO bucket_sync (virtual_host, bucket, pool, first_seen, last_seen, object_count, bytes, counted_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(virtual_host, bucket, pool) DO UPDATE SET last_seen = excluded.last_seen, object_count = excluded.object_count,
+           bytes = excluded.bytes, counted_at = excluded.counted_at`,
+      )
+      .run(virtualHost, bucket, pool, at, at, counts.objects, counts.bytes, at);
+  }
+
   /** Every bucket_sync row (optionally of one virtual host), sorted; empty before the table exists. */
   bucketSync(virtualHost?: string): BucketSyncRow[] {
     if (!this.hasTable('bucket_sync')) return [];

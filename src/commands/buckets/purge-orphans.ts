@@ -1,0 +1,58 @@
+import { createInterface } from 'node:readline/promises';
+import { Args, Flags } from '@oclif/core';
+import { purgeOrphans } from '../../app/purge-orphans.js';
+import { UserError } from '../../core/errors.js';
+import { OrchCommand } from '../../cli/orch-command.js';
+import { formatPurgeListing, formatPurgeResult } from '../../cli/views/buckets-text.js';
+
+export default class BucketsPurgeOrphans extends OrchCommand {
+  static override summary = "Delete a routed bucket's objects left on its virtual host's default pool.";
+  static override description = `Deletes only the objects of BUCKET on VHOST's DEFAULT pool, and only while the deployed route sends BUCKET to another pool that holds the bucket; the route's pool is never touched. Refused during a migration of the bucket, and when the manifests would route it back to the default pool.
+
+Lists the objects first (--dry-run stops there), refuses more than --max-objects, then asks you to type the bucket name (or --yes), deletes exactly the objects listed, and records an audit entry. Takes the writer lock.`;
+  static override examples = [
+    '<%= config.bin %> buckets purge-orphans s3-main photos --dry-run',
+    '<%= config.bin %> buckets purge-orphans s3-main photos',
+    '<%= config.bin %> buckets purge-orphans s3-main photos --yes --max-objects 50000',
+  ];
+  static override args = {
+    vhost: Args.string({ description: 'virtual host', required: true }),
+    bucket: Args.string({ description: 'bucket', required: true }),
+  };
+  static override flags = {
+    yes: Flags.boolean({ description: 'do not ask for confirmation' }),
+    'dry-run': Flags.boolean({ description: 'list what would be deleted; delete nothing' }),
+    'max-objects': Flags.integer({ description: 'refuse to delete more objects than this', default: 10000 }),
+    'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer (default: lockTimeoutSeconds setting, 30)' }),
+  };
+
+  protected async execute() {
+    const { args, flags } = await this.parse(BucketsPurgeOrphans);
+    const settings = this.settingsFrom(flags);
+    if (flags['lock-timeout'] !== undefined) settings.lockTimeoutSeconds = flags['lock-timeout'];
+    const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    if (!flags.yes && !flags['dry-run'] && !interactive) {
+      throw new UserError('purge.needs-confirmation', 'Refusing to delete objects without confirmation: standard input is not a terminal.', {
+        hint: 'Review the listing with --dry-run, then pass --yes.',
+      });
+    }
+    const result = await purgeOrphans(settings, {
+      vhost: args.vhost,
+      bucket: args.bucket,
+      maxObjects: flags['max-objects'],
+      dryRun: flags['dry-run'],
+      command: 'buckets purge-orphans',
+      confirm: flags.yes
+        ? null
+        : async (listing) => {
+            this.out(formatPurgeListing(listing, this.style));
+            const rl = createInterface({ input: process.stdin, output: process.stdout });
+            const answer = await rl.question(`\n${this.style.bold(`Type the bucket name (${listing.bucket}) to delete these objects from ${listing.pool}:`)} `);
+            rl.close();
+            return answer.trim() === listing.bucket;
+          },
+    });
+    if (flags.yes || flags['dry-run']) this.out(formatPurgeListing(result.listing, this.style));
+    this.out(formatPurgeResult(result, this.style));
+  }
+}
