@@ -107,7 +107,14 @@ export class PoolS3Client implements PoolStorage {
           responseChecksumValidation: 'WHEN_REQUIRED',
           // Retries and failover are ours: across members, not against the same one.
           maxAttempts: 1,
-          requestHandler: { connectionTimeout: Math.min(2000, this.opts.timeoutMs), requestTimeout: this.opts.timeoutMs },
+          // socketTimeout: no byte for that long fails the request (this SDK's requestTimeout only
+          // warns unless told to throw); a whole request is bounded at three times that.
+          requestHandler: {
+            connectionTimeout: Math.min(2000, this.opts.timeoutMs),
+            socketTimeout: this.opts.timeoutMs,
+            requestTimeout: this.opts.timeoutMs * 3,
+            throwOnRequestTimeout: true,
+          },
         }),
     );
     return this.clients;

@@ -1,0 +1,131 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
+import { PoolAccessError } from '../../src/core/buckets/pool-storage.js';
+import { freePorts } from '../helpers/gateway.js';
+
+/**
+ * The S3 adapter's failover, retries, timeouts and concurrency limit, against small local HTTP
+ * servers that answer like S3 servers (or fail like broken members). Real sockets, no mocks.
+ */
+const LIST_BUCKETS = (names: string[]) =>
+  `<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult><Owner><ID>x</ID></Owner><Buckets>${names.map((n) => `<Bucket><Name>${n}</Name><CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket>`).join('')}</Buckets></ListAllMyBucketsResult>`;
+const ERROR = (code: string) => `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>m</Message></Error>`;
+
+const servers: Server[] = [];
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const s = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => handler(req, res));
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return `127.0.0.1:${(s.address() as { port: number }).port}`;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); })));
+});
+
+const credentials = { accessKeyId: 'AK', secretAccessKey: 'SK' };
+const opts = { timeoutMs: 1000, retries: 1, concurrency: 4, backoffMs: 10 };
+
+describe('PoolS3Client', () => {
+  it('fails over from a refused and a failing member to one that answers, and sticks to it', async () => {
+    const [dead] = await freePorts(1);
+    let broken = 0;
+    let good = 0;
+    const failing = await serve((_q, res) => {
+      broken++;
+      res.writeHead(503, { 'content-type': 'application/xml' }).end(ERROR('SlowDown'));
+    });
+    const answering = await serve((_q, res) => {
+      good++;
+      res.writeHead(200, { 'content-type': 'application/xml' }).end(LIST_BUCKETS(['b', 'a']));
+    });
+    const c = await PoolS3Client.open({ pool: 'p', members: [`127.0.0.1:${dead}`, failing, answering], credentials }, opts);
+    try {
+      expect(await c.listBuckets()).toEqual(['a', 'b']);
+      expect(await c.listBuckets()).toEqual(['a', 'b']);
+    } finally {
+      c.close();
+    }
+    expect(broken).toBe(1);
+    expect(good).toBe(2);
+  });
+
+  it('every member down: one error naming the pool and each member, after the retries', async () => {
+    const [a, b] = await freePorts(2);
+    const hanging = await serve(() => {
+      /* never answers */
+    });
+    const c = await PoolS3Client.open({ pool: 'cold', members: [`127.0.0.1:${a}`, `127.0.0.1:${b}`, hanging], credentials }, { ...opts, timeoutMs: 300 });
+    const started = Date.now();
+    const err = await c.listBuckets().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    c.close();
+    expect(err).toBeInstanceOf(PoolAccessError);
+    expect((err as PoolAccessError).problem).toBe('unreachable');
+    expect((err as Error).message).toBe(`pool cold is unreachable: ListBuckets failed on every enabled member (127.0.0.1:${a}: connection refused; 127.0.0.1:${b}: connection refused; ${hanging}: no answer within 0.3s).`);
+    // Two rounds (retries: 1), each waiting once for the hanging member.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+  });
+
+  it('refused credentials stop at once (no failover, no retry) and never echo the server message', async () => {
+    let hits = 0;
+    const refusing = await serve((_q, res) => {
+      hits++;
+      res.writeHead(403, { 'content-type': 'application/xml' }).end(ERROR('SignatureDoesNotMatch').replace('<Message>m</Message>', '<Message>AWSAccessKeyId AK</Message>'));
+    });
+    const other = await serve((_q, res) => res.writeHead(200).end(LIST_BUCKETS([])));
+    const c = await PoolS3Client.open({ pool: 'locked', members: [refusing, other], credentials }, opts);
+    const err = (await c.listBuckets().catch((e: unknown) => e)) as PoolAccessError;
+    c.close();
+    expect(err.problem).toBe('access-denied');
+    expect(err.message).toBe(`pool locked refused orch's credentials (ListBuckets: HTTP 403 SignatureDoesNotMatch from member ${refusing}).`);
+    expect(err.message).not.toContain('AK');
+    expect(hits).toBe(1);
+  });
+
+  it('CreateBucket: 409 BucketAlreadyOwnedByYou or BucketAlreadyExists mean the bucket exists', async () => {
+    let code = 'BucketAlreadyOwnedByYou';
+    const server = await serve((req, res) => {
+      if (req.url!.startsWith('/fresh')) res.writeHead(200).end();
+      else res.writeHead(409, { 'content-type': 'application/xml' }).end(ERROR(code));
+    });
+    const c = await PoolS3Client.open({ pool: 'p', members: [server], credentials }, opts);
+    try {
+      expect(await c.createBucket('fresh')).toBe('created');
+      expect(await c.createBucket('taken')).toBe('exists');
+      code = 'BucketAlreadyExists';
+      expect(await c.createBucket('taken')).toBe('exists');
+    } finally {
+      c.close();
+    }
+  });
+
+  it('keeps at most `concurrency` requests in flight per pool', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const server = await serve((_q, res) => {
+      inFlight++;
+      most = Math.max(most, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        res.writeHead(200, { 'content-type': 'application/xml' }).end(LIST_BUCKETS([]));
+      }, 20);
+    });
+    const c = await PoolS3Client.open({ pool: 'p', members: [server], credentials }, { ...opts, concurrency: 3 });
+    try {
+      await Promise.all(Array.from({ length: 12 }, () => c.listBuckets()));
+    } finally {
+      c.close();
+    }
+    expect(most).toBe(3);
+  });
+
+  it('a pool without an enabled member is reported, not a crash', async () => {
+    await expect(PoolS3Client.open({ pool: 'empty', members: [], credentials }, opts)).rejects.toThrow('pool empty has no enabled member to talk to.');
+  });
+});
