@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Integration files mostly wait on nginx and child processes: two at a time on a 2-core machine.
+    maxWorkers: 2,
   },
 });
