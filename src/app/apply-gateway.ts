@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
-import { acquireWriterLock } from '../adapters/fs/writer-lock.js';
 import { ExitCode, UserError } from '../core/errors.js';
 import { describeInputChanges } from '../core/plan/plan-inputs.js';
 import { planHasChanges, type Plan } from '../core/plan/plan-types.js';
 import { applyTree, type ApplyOutcome } from '../executor/apply-tree.js';
-import { faultInjector, type EmitApplyEvent } from '../executor/events.js';
+import type { EmitApplyEvent } from '../executor/events.js';
 import { recoverInterruptedApply, type RecoveryReport } from '../executor/recover.js';
 import { computePlan, type PlanResult } from './compute-plan.js';
 import { createPlannedBuckets, describeCreated, type CreatedBuckets } from './create-buckets.js';
 import { mapNginxOutput } from './map-nginx-errors.js';
-import { openWritableState, stateViewOf } from './open-state.js';
+import { stateViewOf } from './open-state.js';
+import { withWriterSession } from './writer-session.js';
 import { readSavedPlan } from './saved-plan.js';
 import type { Settings } from './settings.js';
 
@@ -40,20 +40,7 @@ export interface ApplyResult {
 /** `orch apply`: lock, recover, plan, guards, confirm, then the executor. */
 export async function applyGateway(settings: Settings, opts: ApplyOptions): Promise<ApplyResult> {
   checkNginxConf(settings);
-  const lock = await acquireWriterLock(settings.stateDir, opts.command, settings.lockTimeoutSeconds);
-  const fault = faultInjector();
-  fault('after-lock');
-  // Opening the state can fail (a corrupt database, another nginx dir): release the lock then too,
-  // or the failed command leaves orch.lock behind for the next writer to take over.
-  let state: ReturnType<typeof openWritableState>;
-  try {
-    state = openWritableState(settings);
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
-  const { store, contents } = state;
-  try {
+  return withWriterSession(settings, opts.command, async ({ store, contents, fault }) => {
     opts.emit({ step: 'recover', status: 'start' });
     const recovered = await recoverInterruptedApply(settings, store, contents);
     opts.emit({ step: 'recover', status: recovered ? 'done' : 'skip', message: recovered ? `${recovered.action} generation ${recovered.journal.generation}` : 'nothing to recover' });
@@ -126,10 +113,7 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
       },
     );
     return { planResult, outcome, recovered, nothingToDo: false, buckets };
-  } finally {
-    store.close();
-    lock.release();
-  }
+  });
 }
 
 /** A missing main configuration would only surface after promotion, as a live `nginx -t` failure. */

@@ -1,4 +1,3 @@
-import { acquireWriterLock } from '../adapters/fs/writer-lock.js';
 import { readManagedTree } from '../adapters/fs/read-managed-tree.js';
 import { UserError } from '../core/errors.js';
 import { makePlan, resourceOfPath, sha256 } from '../core/plan/make-plan.js';
@@ -6,10 +5,11 @@ import type { Plan } from '../core/plan/plan-types.js';
 import { STATUS_FILE_PATH } from '../core/render/render-status.js';
 import type { RenderedFile } from '../core/render/rendered-tree.js';
 import { applyTree, type ApplyOutcome } from '../executor/apply-tree.js';
-import { faultInjector, type EmitApplyEvent } from '../executor/events.js';
+import type { EmitApplyEvent } from '../executor/events.js';
 import { recoverInterruptedApply } from '../executor/recover.js';
 import { checkNginxConf } from './apply-gateway.js';
-import { openWritableState, stateViewOf } from './open-state.js';
+import { stateViewOf } from './open-state.js';
+import { withWriterSession } from './writer-session.js';
 import type { Settings } from './settings.js';
 
 export interface RollbackOptions {
@@ -25,17 +25,7 @@ export interface RollbackOptions {
  */
 export async function rollbackTo(settings: Settings, opts: RollbackOptions): Promise<{ target: number; plan: Plan; outcome: ApplyOutcome | null }> {
   checkNginxConf(settings);
-  const lock = await acquireWriterLock(settings.stateDir, 'rollback', settings.lockTimeoutSeconds);
-  // As in apply: a state that cannot be opened must not leave the lock behind.
-  let state: ReturnType<typeof openWritableState>;
-  try {
-    state = openWritableState(settings);
-  } catch (e) {
-    lock.release();
-    throw e;
-  }
-  const { store, contents } = state;
-  try {
+  return withWriterSession(settings, 'rollback', async ({ store, contents, fault }) => {
     await recoverInterruptedApply(settings, store, contents);
     const current = store.currentGeneration();
     if (current === null) throw new UserError('rollback.no-history', 'There is no applied generation to roll back to.', { hint: "See 'orch history'." });
@@ -58,7 +48,7 @@ export async function rollbackTo(settings: Settings, opts: RollbackOptions): Pro
     const plan = makePlan({ desired: { files }, observed: readManagedTree(settings.nginxDir), inventory: stateViewOf(store).inventory, migrations: [] });
     if (opts.confirm && !(await opts.confirm(plan, target))) throw new UserError('rollback.cancelled', 'Rollback cancelled; nothing was changed.');
     const outcome = await applyTree(
-      { settings, store, contents, emit: opts.emit, command: 'rollback', fault: faultInjector() },
+      { settings, store, contents, emit: opts.emit, command: 'rollback', fault },
       {
         files,
         changes: plan.changes.flatMap((c) => c.files),
@@ -70,10 +60,7 @@ export async function rollbackTo(settings: Settings, opts: RollbackOptions): Pro
       },
     );
     return { target, plan, outcome };
-  } finally {
-    store.close();
-    lock.release();
-  }
+  });
 }
 
 function previousApplied(numbers: number[], current: number): number | null {

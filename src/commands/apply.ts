@@ -1,8 +1,8 @@
-import { createInterface } from 'node:readline/promises';
 import { Args, Flags } from '@oclif/core';
 import { applyGateway } from '../app/apply-gateway.js';
 import { ExitCode, UserError } from '../core/errors.js';
 import { lineReporter, listrReporter, type ApplyReporter } from '../cli/apply-reporter.js';
+import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
@@ -61,10 +61,7 @@ ${EXIT_CODES_HELP}`;
             ? null
             : async (planResult) => {
                 this.out(formatPlanText(planResult.plan, this.style, { diffs: flags.diff }));
-                const rl = createInterface({ input: process.stdin, output: process.stdout });
-                const answer = await rl.question(`\n${this.style.bold('Do you want to apply these changes?')} Only 'yes' will be accepted: `);
-                rl.close();
-                return answer.trim() === 'yes';
+                return confirmTyped(`\n${this.style.bold('Do you want to apply these changes?')} Only 'yes' will be accepted: `, 'yes');
               },
       });
     } catch (e) {

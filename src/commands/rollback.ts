@@ -1,8 +1,8 @@
-import { createInterface } from 'node:readline/promises';
 import { Args, Flags } from '@oclif/core';
 import { rollbackTo } from '../app/rollback.js';
 import { UserError } from '../core/errors.js';
 import { lineReporter, listrReporter } from '../cli/apply-reporter.js';
+import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
 
@@ -36,10 +36,7 @@ ${EXIT_CODES_HELP}`;
           ? null
           : async (plan, target) => {
               this.out(formatPlanText(plan, this.style));
-              const rl = createInterface({ input: process.stdin, output: process.stdout });
-              const answer = await rl.question(`\nRestore generation ${target}? Only 'yes' will be accepted: `);
-              rl.close();
-              return answer.trim() === 'yes';
+              return confirmTyped(`\nRestore generation ${target}? Only 'yes' will be accepted: `, 'yes');
             },
       });
     } catch (e) {
