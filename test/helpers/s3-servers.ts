@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 
 /**
@@ -106,4 +106,19 @@ export async function refusingS3Server(code: 'InvalidAccessKeyId' | 'SignatureDo
     requests: () => count,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
+}
+
+/**
+ * Seeds many objects straight into an s3rver directory (its filesystem store: `<bucket>/<key>
+ * ._S3rver_object` plus `._S3rver_metadata.json`; the md5 file is created on first read), the way
+ * s3rver's own `configureBuckets` provisions: thousands of keys in milliseconds instead of seconds
+ * of PUTs. The bucket must exist (create it through S3 first).
+ */
+export function seedOnDisk(poolDir: string, bucket: string, keys: readonly string[], body: string): void {
+  for (const key of keys) {
+    const base = join(poolDir, bucket, key);
+    mkdirSync(dirname(base), { recursive: true });
+    writeFileSync(`${base}._S3rver_object`, body);
+    writeFileSync(`${base}._S3rver_metadata.json`, JSON.stringify({ 'content-type': 'application/octet-stream' }));
+  }
 }

@@ -125,6 +125,15 @@ describe('PoolS3Client', () => {
     expect(most).toBe(3);
   });
 
+  it('a member that is not an S3 server (plain 404 page) is reported as a pool error, not a crash', async () => {
+    const web = await serve((_q, res) => res.writeHead(404, { 'content-type': 'text/html' }).end('<html>not here</html>'));
+    const c = await PoolS3Client.open({ pool: 'web', members: [web], credentials }, opts);
+    const err = (await c.listBuckets().catch((e: unknown) => e)) as PoolAccessError;
+    c.close();
+    expect(err).toBeInstanceOf(PoolAccessError);
+    expect(err.message).toContain(`pool web answered ListBuckets with HTTP 404`);
+  });
+
   it('a pool without an enabled member is reported, not a crash', async () => {
     await expect(PoolS3Client.open({ pool: 'empty', members: [], credentials }, opts)).rejects.toThrow('pool empty has no enabled member to talk to.');
   });

@@ -161,7 +161,10 @@ export class PoolS3Client implements PoolStorage {
                 `Check spec.credentials of pool ${this.pool} and the values they reference: the access key must exist on the pool's servers and the secret must match it.`,
               );
             }
-            if (FINAL_CODES.has(code) || (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429)) throw e;
+            if (FINAL_CODES.has(code)) throw e;
+            if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+              throw new PoolAccessError(this.pool, 'error', `pool ${this.pool} answered ${what} with HTTP ${status} ${code} (member ${member}).`);
+            }
             failures.push(`${member}: ${describeFailure(e, this.opts.timeoutMs)}`);
           }
         }
@@ -177,8 +180,16 @@ export class PoolS3Client implements PoolStorage {
     }
   }
 
+  /** A final S3 answer (NoSuchBucket...) the caller did not expect, as a PoolAccessError. */
+  private unexpected(e: unknown, what: string): PoolAccessError {
+    if (e instanceof PoolAccessError) return e;
+    return new PoolAccessError(this.pool, 'error', `pool ${this.pool} answered ${what} with HTTP ${statusOf(e) ?? '-'} ${codeOf(e)}.`);
+  }
+
   async listBuckets(): Promise<string[]> {
-    const out = await this.send<{ Buckets?: Array<{ Name?: string }> }>((s) => new s.ListBucketsCommand({}), 'ListBuckets');
+    const out = await this.send<{ Buckets?: Array<{ Name?: string }> }>((s) => new s.ListBucketsCommand({}), 'ListBuckets').catch((e: unknown) => {
+      throw this.unexpected(e, 'ListBuckets');
+    });
     return (out.Buckets ?? []).flatMap((b) => (b.Name ? [b.Name] : [])).sort();
   }
 
@@ -196,9 +207,8 @@ export class PoolS3Client implements PoolStorage {
         if (maxKeys) break;
       } while (token);
     } catch (e) {
-      if (e instanceof PoolAccessError) throw e;
-      if (codeOf(e) === 'NoSuchBucket' || statusOf(e) === 404) return false;
-      throw new PoolAccessError(this.pool, 'error', `pool ${this.pool} failed to list bucket ${bucket} (HTTP ${statusOf(e) ?? '-'} ${codeOf(e)}).`);
+      if (!(e instanceof PoolAccessError) && (codeOf(e) === 'NoSuchBucket' || statusOf(e) === 404)) return false;
+      throw this.unexpected(e, `ListObjectsV2 ${bucket}`);
     }
     return true;
   }
@@ -232,8 +242,7 @@ export class PoolS3Client implements PoolStorage {
     } catch (e) {
       const code = codeOf(e);
       if (code === 'BucketAlreadyOwnedByYou' || code === 'BucketAlreadyExists') return 'exists';
-      if (e instanceof PoolAccessError) throw e;
-      throw new PoolAccessError(this.pool, 'error', `pool ${this.pool} refused to create bucket ${bucket} (HTTP ${statusOf(e) ?? '-'} ${code}).`);
+      throw this.unexpected(e, `CreateBucket ${bucket}`);
     }
   }
 
@@ -244,7 +253,9 @@ export class PoolS3Client implements PoolStorage {
       const out = await this.send<{ Errors?: Array<{ Key?: string; Code?: string }> }>(
         (s) => new s.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
         `DeleteObjects ${bucket}`,
-      );
+      ).catch((e: unknown) => {
+        throw this.unexpected(e, `DeleteObjects ${bucket}`);
+      });
       for (const e of out.Errors ?? []) failed.push({ key: e.Key ?? '?', code: e.Code ?? 'Error' });
     }
     return failed;
