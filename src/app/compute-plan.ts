@@ -30,8 +30,10 @@ export const EMPTY_STATE: StateView = { inventory: null, generation: null, known
 
 export interface PlanResult {
   plan: Plan;
-  inputs: PlanInputs;
-  fingerprint: string;
+  /** Computed on first access. */
+  readonly inputs: PlanInputs;
+  /** Computed on first access. */
+  readonly fingerprint: string;
   manifests: LoadedManifests;
   nginxVersion: string | null;
   /** How to reach the nanio pools (apply creates the plan's buckets through it). */
@@ -93,17 +95,38 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
     refresh: buckets?.refresh ?? { performed: false, pools: [] },
   });
 
-  const inputs: PlanInputs = {
-    orchVersion: orchVersion(),
-    nginxVersion: version,
-    manifests: Object.fromEntries(manifests.sources.map((s) => [s.path, sha256(s.text)])),
-    files: Object.fromEntries(observed.files.map((f) => [f.path, sha256(f.content)])),
-    stateGeneration: state.generation,
-    settings: fingerprintSettings(settings),
+  // Hashing every input costs ~0.1 s at fleet size; only saved plans, JSON output and apply need
+  // it. Computed from the texts already read, so a later access sees exactly what was planned.
+  let inputs: PlanInputs | null = null;
+  let fingerprint: string | null = null;
+  const computeInputs = (): PlanInputs => {
+    const i: PlanInputs = {
+      orchVersion: orchVersion(),
+      nginxVersion: version,
+      manifests: Object.fromEntries(manifests.sources.map((s) => [s.path, sha256(s.text)])),
+      files: Object.fromEntries(observed.files.map((f) => [f.path, sha256(f.content)])),
+      stateGeneration: state.generation,
+      settings: fingerprintSettings(settings),
+    };
+    if (Object.keys(credentials.fingerprint).length > 0) i.credentials = credentials.fingerprint;
+    if (plan.buckets.length > 0) i.buckets = Object.fromEntries(plan.buckets.map((b) => [`${b.pool}/${b.bucket}`, b.action]));
+    return i;
   };
-  if (Object.keys(credentials.fingerprint).length > 0) inputs.credentials = credentials.fingerprint;
-  if (plan.buckets.length > 0) inputs.buckets = Object.fromEntries(plan.buckets.map((b) => [`${b.pool}/${b.bucket}`, b.action]));
-  return { plan, inputs, fingerprint: fingerprintOf(inputs), manifests, nginxVersion: version, poolAccess: credentials.access };
+  const result: PlanResult = {
+    plan,
+    manifests,
+    nginxVersion: version,
+    poolAccess: credentials.access,
+    get inputs(): PlanInputs {
+      inputs ??= computeInputs();
+      return inputs;
+    },
+    get fingerprint(): string {
+      fingerprint ??= fingerprintOf(result.inputs);
+      return fingerprint;
+    },
+  };
+  return result;
 }
 
 /**
