@@ -52,6 +52,7 @@ describe.sequential('buckets against real S3 servers behind a real nginx', () =>
   const run = async (args: string[], opts: RunOptions = {}): Promise<CliResult> => {
     const r = await gw.orch(args, { ...opts, env: { ...secretEnv, ...(opts.env ?? {}) } });
     outputs.push(r.stdout, r.stderr);
+    // DUMP_ORCH_OUTPUT=FILE appends every command with its output and duration, for reading them.
     if (process.env['DUMP_ORCH_OUTPUT']) appendFileSync(process.env['DUMP_ORCH_OUTPUT'], `\n$ orch ${args.join(' ')}  (exit ${r.code}, ${Math.round(r.ms)} ms)\n${r.stdout}${r.stderr}`);
     return r;
   };
@@ -368,18 +369,21 @@ ${extra}`;
 
   it('lists more than 1,000 keys through the gateway and uploads multipart', async () => {
     const keys = Array.from({ length: 1005 }, (_, i) => `many/${String(i).padStart(4, '0')}`);
-    seedOnDisk(members.cold![0]!.dir, 'archive', keys, 'k');
-    let token: string | undefined;
-    let pages = 0;
-    const seen: string[] = [];
-    do {
-      const page = await gateway.send(new ListObjectsV2Command({ Bucket: 'archive', ContinuationToken: token }));
-      seen.push(...(page.Contents ?? []).map((o) => o.Key!));
-      token = page.NextContinuationToken;
-      pages++;
-    } while (token);
-    expect(pages).toBe(2);
-    expect(seen.sort()).toEqual(keys);
+    // archive is routed to cold; plain is served by the default pool hot.
+    for (const [bucket, poolName] of [['archive', 'cold'], ['plain', 'hot']] as const) {
+      seedOnDisk(members[poolName]![0]!.dir, bucket, keys, 'k');
+      let token: string | undefined;
+      let pages = 0;
+      const seen: string[] = [];
+      do {
+        const page = await gateway.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'many/', ContinuationToken: token }));
+        seen.push(...(page.Contents ?? []).map((o) => o.Key!));
+        token = page.NextContinuationToken;
+        pages++;
+      } while (token);
+      expect(pages, bucket).toBe(2);
+      expect(seen.sort(), bucket).toEqual(keys);
+    }
 
     // Two parts (5 MiB, the smallest part S3 allows, then 1 MiB).
     const body = randomBytes(6 * 1024 * 1024);
