@@ -5,7 +5,7 @@ import { hasErrors } from '../core/diagnostics.js';
 import { ValidationError } from '../core/errors.js';
 import type { DesiredState, Origin } from '../core/model/desired-state.js';
 import { makePlan, sha256, type Inventory, type ObservedTree } from '../core/plan/make-plan.js';
-import { guardedMoves, planBuckets, poolsToList, type BucketPlanInput, type DeployedVirtualHost } from '../core/plan/plan-buckets.js';
+import { bucketRoutePools, guardedMoves, planBuckets, poolsToList, type BucketPlanInput, type DeployedVirtualHost } from '../core/plan/plan-buckets.js';
 import { fingerprintOf, type PlanInputs } from '../core/plan/plan-inputs.js';
 import type { Plan, RefreshReport } from '../core/plan/plan-types.js';
 import { readVirtualHostSidecar } from '../core/recover/read-sidecar.js';
@@ -134,17 +134,16 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
  * moves leave (one small listing per moved bucket tells whether objects would stay behind).
  */
 async function refreshBuckets(desired: DesiredState, observed: ObservedTree, access: PoolAccess, positionOf: BucketPlanInput['positionOf']) {
-  const migrations = migrationFacts(desired.migrations, []);
-  // Nothing to list without credentials: skip reading the deployed sidecars (fleets of thousands).
-  const anyUsable = desired.pools.some((p) => access.usable.has(p.name));
-  const deployed = anyUsable ? deployedVirtualHosts(observed, desired) : new Map<string, DeployedVirtualHost>();
-  const base = { desired, deployed, migrations, ...(positionOf ? { positionOf } : {}) };
-  const pools = poolsToList(base);
+  // Nothing can be listed without credentials: no bucket is checked (a fleet of thousands plans
+  // as fast as offline), and the plan says which pools were not checked.
+  if (!desired.pools.some((p) => access.usable.has(p.name))) {
+    const refresh: RefreshReport = { performed: true, pools: bucketRoutePools(desired).map((pool) => ({ pool, status: 'no-credentials', message: access.problems.get(pool) ?? null })) };
+    return { creates: [], diagnostics: [], refresh };
+  }
+  const base = { desired, deployed: deployedVirtualHosts(observed, desired), migrations: migrationFacts(desired.migrations, []), ...(positionOf ? { positionOf } : {}) };
   const moves = guardedMoves(base);
-  const listings: Map<string, PoolListing> = anyUsable
-    ? await listPools(access, pools, (pool) => ({ count: [], probe: moves.filter((m) => m.from === pool).map((m) => m.bucket) }))
-    : new Map(pools.map((pool) => [pool, { pool, status: 'no-credentials' as const, message: access.problems.get(pool) ?? null, buckets: new Map() }]));
-  const result = planBuckets({ ...base, listings }, new Map());
+  const listings: Map<string, PoolListing> = await listPools(access, poolsToList(base, moves), (pool) => ({ count: [], probe: moves.filter((m) => m.from === pool).map((m) => m.bucket) }));
+  const result = planBuckets({ ...base, listings }, new Map(), moves);
   const refresh: RefreshReport = {
     performed: true,
     pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })),

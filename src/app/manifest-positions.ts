@@ -15,8 +15,29 @@ export function positionResolver(documents: readonly ParsedDocument[]): (origin:
   };
 }
 
-/** Gives diagnostics about a Pool (by name) the position of `spec.credentials` in its manifest. */
+/** Above this many "not verified" warnings (a CI plan of a large gateway), one summary replaces them. */
+export const CREDENTIAL_WARNINGS_SHOWN = 10;
+
+/**
+ * Gives diagnostics about a Pool (by name) the position of `spec.credentials` in its manifest.
+ * Many `credentials.not-verified` warnings (a plan without secrets, one per pool) become one
+ * warning naming the pools: as readable in a CI log, and without a positioned YAML parse of every
+ * pool file.
+ */
 export function placePoolDiagnostics(diagnostics: Diagnostic[], pools: ReadonlyArray<{ name: string; origin: Origin }>, documents: readonly ParsedDocument[]): Diagnostic[] {
+  const notVerified = diagnostics.filter((d) => d.code === 'credentials.not-verified');
+  if (notVerified.length > CREDENTIAL_WARNINGS_SHOWN) {
+    const names = notVerified.map((d) => d.document?.name ?? '?');
+    diagnostics = [
+      ...diagnostics.filter((d) => d.code !== 'credentials.not-verified'),
+      {
+        severity: 'warning',
+        code: 'credentials.not-verified',
+        message: `credentials of ${names.length} pools not verified (their variables or files are not available here, or no secret key is configured): the encrypted credentials in their sidecars are kept as they are, and pools without them carry the references only: ${names.join(', ')}`,
+        hint: 'Expected where the plan runs without secrets (CI). Otherwise set the referenced variables and files, and ORCH_SECRET_KEY or secretKeyFile; see docs/buckets.md.',
+      },
+    ];
+  }
   const at = positionResolver(documents);
   const origins = new Map(pools.map((p) => [p.name, p.origin]));
   return diagnostics.map((d) => {

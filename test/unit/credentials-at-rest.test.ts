@@ -10,6 +10,7 @@ import {
 } from '../../src/core/secrets/credential-cipher.js';
 import { sealPoolCredentials, type ResolvedSecret } from '../../src/core/secrets/seal-pool-credentials.js';
 import { keyIdOf, keyLine, makeKeyring, parseKeyFile, parseKeyLine, type SecretKey } from '../../src/core/secrets/secret-key.js';
+import { CREDENTIAL_WARNINGS_SHOWN, placePoolDiagnostics } from '../../src/app/manifest-positions.js';
 import { pool } from '../helpers/desired-builders.js';
 import { poolSidecar, sidecarJson, withSealedCredentials } from '../../src/core/render/render-sidecars.js';
 import { renderTree } from '../../src/core/render/render-tree.js';
@@ -184,5 +185,18 @@ describe('sidecars with encrypted credentials', () => {
     // Pool b has no credentials: nothing is added to it; the input tree is not modified.
     expect(byPath.get('pools/b.meta.json')).toBe(tree.files.find((f) => f.path === 'pools/b.meta.json')!.content);
     expect(tree.files.find((f) => f.path === 'pools/a.meta.json')!.content).not.toContain('encrypted');
+  });
+});
+
+describe('credential warnings in a plan', () => {
+  it(`more than ${CREDENTIAL_WARNINGS_SHOWN} "not verified" warnings become one naming every pool`, () => {
+    const warn = (name: string) => sealPoolCredentials({ pool: name, refs: REFS, resolved: { accessKeyId: missing('x'), secretAccessKey: missing('y') }, keyring: null, onDisk: null }).diagnostics;
+    const few = Array.from({ length: CREDENTIAL_WARNINGS_SHOWN }, (_, i) => warn(`p${i}`)).flat();
+    expect(placePoolDiagnostics(few, [], [])).toHaveLength(CREDENTIAL_WARNINGS_SHOWN);
+    const many = Array.from({ length: 40 }, (_, i) => warn(`p${i}`)).flat();
+    const placed = placePoolDiagnostics(many, [], []);
+    expect(placed).toHaveLength(1);
+    expect(placed[0]).toMatchObject({ severity: 'warning', code: 'credentials.not-verified' });
+    expect(placed[0]!.message).toMatch(/^credentials of 40 pools not verified .*: p0, p1, .*, p39$/);
   });
 });

@@ -45,7 +45,8 @@ export function formatPlanText(plan: Plan, style: Style, opts: PlanTextOptions =
   if (!plan.refresh.performed) {
     out.push('', style.dim('Buckets not checked: offline plan (--no-refresh).'));
   } else if (unlisted.length > 0) {
-    out.push('', style.dim(`Buckets not checked on pool${unlisted.length === 1 ? '' : 's'} without usable credentials: ${unlisted.map((p) => p.pool).join(', ')}.`));
+    const names = unlisted.slice(0, 10).map((p) => p.pool).join(', ') + (unlisted.length > 10 ? ` and ${unlisted.length - 10} more` : '');
+    out.push('', style.dim(`Buckets not checked on pool${unlisted.length === 1 ? '' : 's'} without usable credentials: ${names}.`));
   }
   if (plan.drift.length > 0) {
     out.push('', style.yellow(`Drift: ${plan.drift.length} managed file${plan.drift.length === 1 ? '' : 's'} changed outside orch:`));

@@ -34,8 +34,7 @@ function nanioPools(desired: DesiredState): Set<string> {
 }
 
 /** Enabled bucket routes (`/photos/`) to nanio pools, in virtual host then path order. */
-function bucketRoutes(desired: DesiredState): Array<DesiredRoute & { bucket: string }> {
-  const nanio = nanioPools(desired);
+function bucketRoutes(desired: DesiredState, nanio = nanioPools(desired)): Array<DesiredRoute & { bucket: string }> {
   return desired.virtualHosts.flatMap((v) => v.routes.filter((r): r is DesiredRoute & { bucket: string } => r.enabled && r.bucket !== null && nanio.has(r.pool)));
 }
 
@@ -48,15 +47,16 @@ function bucketRoutes(desired: DesiredState): Array<DesiredRoute & { bucket: str
 export function guardedMoves(input: Omit<BucketPlanInput, 'listings'>): BucketMove[] {
   const nanio = nanioPools(input.desired);
   const vhosts = new Map(input.desired.virtualHosts.map((v) => [v.name, v]));
+  const migrating = new Set(input.migrations.map((m) => `${m.virtualHost}\u0000${m.bucket}`));
   const moves: BucketMove[] = [];
-  for (const route of bucketRoutes(input.desired)) {
+  for (const route of bucketRoutes(input.desired, nanio)) {
     const vhost = vhosts.get(route.virtualHost)!;
     const deployed = input.deployed.get(route.virtualHost);
     const deployedRoute = deployed?.routes.find((r) => r.enabled && r.path === route.path) ?? null;
     const from = deployedRoute?.pool ?? (deployed ? deployed.defaultPool : vhost.defaultPool);
     if (from === null || from === route.pool || !nanio.has(from)) continue;
     if (route.pool === vhost.defaultPool || route.allowOrphan) continue;
-    if (input.migrations.some((m) => m.virtualHost === route.virtualHost && m.bucket === route.bucket)) continue;
+    if (migrating.has(`${route.virtualHost}\u0000${route.bucket}`)) continue;
     moves.push({ route, bucket: route.bucket, from, to: route.pool });
   }
   return moves;
@@ -80,7 +80,7 @@ export interface BucketPlan {
  * `hasObjects`: `${pool}/${bucket}` -> the pool holds at least one object of the bucket, for the
  * guarded moves whose source pool lists the bucket.
  */
-export function planBuckets(input: BucketPlanInput, hasObjects: ReadonlyMap<string, boolean>): BucketPlan {
+export function planBuckets(input: BucketPlanInput, hasObjects: ReadonlyMap<string, boolean>, moves: readonly BucketMove[] = guardedMoves(input)): BucketPlan {
   const diagnostics: Diagnostic[] = [];
   const creates: BucketChange[] = [];
   if (input.listings === null) return { creates, diagnostics };
@@ -100,7 +100,7 @@ export function planBuckets(input: BucketPlanInput, hasObjects: ReadonlyMap<stri
     creates.push({ action: 'create', bucket: route.bucket, pool: route.pool, virtualHost: route.virtualHost, route: route.name, origin: route.origin });
   }
 
-  for (const move of guardedMoves(input)) {
+  for (const move of moves) {
     const listing = listings.get(move.from);
     const { route } = move;
     // Without credentials nothing was checked; the plan says so once (refresh), not per route.
@@ -153,10 +153,14 @@ export function planBuckets(input: BucketPlanInput, hasObjects: ReadonlyMap<stri
 }
 
 /** The nanio pools a plan refresh lists: the pools of bucket routes, and the pools guarded moves leave. */
-export function poolsToList(input: Omit<BucketPlanInput, 'listings'>): string[] {
+export function poolsToList(input: Omit<BucketPlanInput, 'listings'>, moves: readonly BucketMove[] = guardedMoves(input)): string[] {
   const nanio = nanioPools(input.desired);
-  const out = new Set<string>();
-  for (const r of bucketRoutes(input.desired)) out.add(r.pool);
-  for (const m of guardedMoves(input)) out.add(m.from);
+  const out = new Set<string>(bucketRoutePools(input.desired));
+  for (const m of moves) out.add(m.from);
   return [...out].filter((p) => nanio.has(p)).sort();
+}
+
+/** The nanio pools bucket routes point to. */
+export function bucketRoutePools(desired: DesiredState): string[] {
+  return [...new Set(bucketRoutes(desired).map((r) => r.pool))].sort();
 }
