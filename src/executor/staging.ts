@@ -1,10 +1,13 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { nginxTest, type NginxTestResult } from '../adapters/nginx/nginx-cli.js';
 
 export interface StagedFile {
   path: string;
   content: string;
+  sha256?: string;
+  /** A live file with exactly this content: hard-linked into the staging instead of written. */
+  linkFrom?: string;
 }
 
 export interface StagedTree {
@@ -27,11 +30,25 @@ export function stageTree(stateDir: string, files: readonly StagedFile[]): Stage
   for (const f of files) {
     const p = join(treeDir, f.path);
     mkdirSync(dirname(p), { recursive: true });
+    if (f.linkFrom && tryLink(f.linkFrom, p)) continue;
     writeFileSync(p, f.content);
   }
   const conf = join(root, 'nginx.conf');
   writeFileSync(conf, wrapperConf(root, treeDir));
   return { root, treeDir, conf };
+}
+
+/**
+ * Hard link, so nginx -t reads the very file that stays live. Fails across filesystems (state and
+ * nginx directories on different mounts) or when the live file is gone: then the content is written.
+ */
+function tryLink(from: string, to: string): boolean {
+  try {
+    linkSync(from, to);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function wrapperConf(prefix: string, treeDir: string): string {

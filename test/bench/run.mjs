@@ -39,7 +39,7 @@ const FLEETS = [
   { key: '1000', label: '1,000 vhosts x 10 routes, 200 pools', virtualHosts: 1000, pools: 200, apply: true },
 ].filter((f) => !process.env.BENCH_FLEETS || process.env.BENCH_FLEETS.split(',').includes(f.key));
 
-const TARGETS = { planMs: 1000, planRssMiB: 250, applyRatio: 3, nginxTests: 2, reloads: 1, resourceFilesWritten: 2 };
+const TARGETS = { planMs: 1000, planRssMiB: 250, applyRatio: 3, nginxTests: 2, reloads: 1, resourceFilesWritten: 2, rebuildMs: 2000 };
 
 // ---------------------------------------------------------------- cleanup, whatever happens
 
@@ -413,11 +413,31 @@ async function benchFleet(fleet, tls, ports, env0) {
         result.applyError = e instanceof Error ? e.message : String(e);
         log(`[${fleet.key}] apply benchmark failed: ${result.applyError}`);
       }
+      // Last, as it throws the state away: rebuild-db with the database lost (the rest of the state
+      // directory kept), then with the whole state directory lost; the plan after it must be empty.
+      result.rebuild = await benchRebuild({ fleet, orch, stateDir });
     }
   } finally {
     await stopNginx(nginx);
   }
   return result;
+}
+
+/** `orch rebuild-db` of the applied fleet: database lost, and whole state directory lost. */
+async function benchRebuild({ fleet, orch, stateDir }) {
+  const dbLost = [];
+  const dirLost = [];
+  const planExits = [];
+  for (let i = 0; i < 3; i++) {
+    for (const ext of ['', '-wal', '-shm']) rmSync(join(stateDir, `orch.db${ext}`), { force: true });
+    dbLost.push(mustSucceed(await orch(['rebuild-db']), 'orch rebuild-db (database lost)').wallMs);
+    planExits.push((await orch(['plan', '--detailed-exitcode', '--no-diff'])).code);
+    rmSync(stateDir, { recursive: true, force: true });
+    dirLost.push(mustSucceed(await orch(['rebuild-db']), 'orch rebuild-db (state directory lost)').wallMs);
+    planExits.push((await orch(['plan', '--detailed-exitcode', '--no-diff'])).code);
+  }
+  log(`[${fleet.key}] rebuild-db: database lost ${ms(stats(dbLost).median)}, state directory lost ${ms(stats(dirLost).median)}; plan exits ${planExits.join(',')}`);
+  return { dbLostMs: stats(dbLost), stateDirLostMs: stats(dirLost), planExits };
 }
 
 /** One route's pool changed, applied; beside nginx -t of the live conf and the reload confirmation. */
@@ -598,6 +618,12 @@ function targets(results) {
     }
     rows.push(['1,000-host no-op plan reports no changes', `exit ${big.noopPlanExit}`, big.noopPlanExit === 0]);
   }
+  if (big?.rebuild) {
+    const rb = big.rebuild;
+    rows.push([`1,000-host rebuild-db < ${TARGETS.rebuildMs} ms (median, database lost)`, ms(rb.dbLostMs.median), rb.dbLostMs.median < TARGETS.rebuildMs]);
+    rows.push([`1,000-host rebuild-db < ${TARGETS.rebuildMs} ms (median, state dir lost)`, ms(rb.stateDirLostMs.median), rb.stateDirLostMs.median < TARGETS.rebuildMs]);
+    rows.push(['plan after rebuild-db reports no changes', rb.planExits.join(','), rb.planExits.every((c) => c === 0)]);
+  }
   const a = big?.apply;
   if (big?.fleet.apply && !a) rows.push(['apply benchmark ran', 'failed', false]);
   if (a) {
@@ -652,11 +678,19 @@ async function main() {
   for (const r of results) {
     lines.push(printFleet(r));
     if (r.apply) lines.push(printApply(r.apply));
+    if (r.rebuild) {
+      const rb = r.rebuild;
+      lines.push('');
+      lines.push(`== rebuild-db of the ${r.fleet.label} fleet (3 runs each)`);
+      lines.push(`   database lost (objects and the rest of the state dir kept)   ${ms(rb.dbLostMs.median)}  [${ms(rb.dbLostMs.min)} - ${ms(rb.dbLostMs.max)}]`);
+      lines.push(`   whole state directory lost (every content stored again)       ${ms(rb.stateDirLostMs.median)}  [${ms(rb.stateDirLostMs.min)} - ${ms(rb.stateDirLostMs.max)}]`);
+      lines.push(`   plan --detailed-exitcode after each rebuild: exits ${rb.planExits.join(', ')}`);
+    }
     if (r.applyError) lines.push(`\n== Apply benchmark FAILED: ${r.applyError}`);
   }
   const t = targets(results);
   lines.push('');
-  lines.push('== Targets (issues 2 and 3)');
+  lines.push('== Targets (issues 2, 3 and 4)');
   for (const [name, value, ok] of t) lines.push(`   ${pf(ok)}  ${name.padEnd(62)} ${value}`);
   const totalMs = performance.now() - started;
   lines.push('');
