@@ -1,8 +1,8 @@
-import { createInterface } from 'node:readline/promises';
 import { Args, Flags } from '@oclif/core';
 import { purgeOrphans } from '../../app/purge-orphans.js';
 import { UserError } from '../../core/errors.js';
 import { OrchCommand } from '../../cli/orch-command.js';
+import { confirmTyped } from '../../cli/prompt.js';
 import { formatPurgeListing, formatPurgeResult } from '../../cli/views/buckets-text.js';
 
 export default class BucketsPurgeOrphans extends OrchCommand {
@@ -46,10 +46,7 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
         ? null
         : async (listing) => {
             this.out(formatPurgeListing(listing, this.style));
-            const rl = createInterface({ input: process.stdin, output: process.stdout });
-            const answer = await rl.question(`\n${this.style.bold(`Type the bucket name (${listing.bucket}) to delete these objects from ${listing.pool}:`)} `);
-            rl.close();
-            return answer.trim() === listing.bucket;
+            return confirmTyped(`\n${this.style.bold(`Type the bucket name (${listing.bucket}) to delete these objects from ${listing.pool}:`)} `, listing.bucket);
           },
     });
     if (flags.yes || flags['dry-run']) this.out(formatPurgeListing(result.listing, this.style));
