@@ -12,6 +12,7 @@ import { stateViewOf } from './open-state.js';
 import { withWriterSession } from './writer-session.js';
 import { readSavedPlan } from './saved-plan.js';
 import type { Settings } from './settings.js';
+import { startPlannedMigrations } from './migrations/start-migrations.js';
 
 export interface ApplyOptions {
   /** A saved plan (`orch plan --out`): refused when any of its inputs changed. */
@@ -25,6 +26,11 @@ export interface ApplyOptions {
   confirm: ((plan: PlanResult) => Promise<boolean>) | null;
   emit: EmitApplyEvent;
   command: string;
+  /**
+   * A migration's phase generation: only these files may change. Anything else means the manifests
+   * hold changes nobody applied yet, which must not ride along a cutover: refused.
+   */
+  onlyPaths?: ReadonlySet<string>;
 }
 
 export interface ApplyResult {
@@ -35,6 +41,8 @@ export interface ApplyResult {
   nothingToDo: boolean;
   /** Buckets created on pools before the routes went live. */
   buckets: CreatedBuckets;
+  /** Migrations this apply started (phase pending: a driver moves them on). */
+  migrationsStarted: string[];
 }
 
 /** `orch apply`: lock, recover, plan, guards, confirm, then the executor. */
@@ -63,10 +71,16 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
     }
 
     checkGuards(plan, opts);
+    if (opts.onlyPaths) checkOnlyPaths(plan, opts.onlyPaths);
     const buckets: CreatedBuckets = { created: [], existed: [] };
+    const migrationsStarted: string[] = [];
+    const startMigrations = (): void => {
+      if (opts.dryRun || opts.onlyPaths) return;
+      migrationsStarted.push(...startPlannedMigrations(settings, store, plan, opts.command));
+    };
     if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
       for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });
-      return { planResult, outcome: null, recovered, nothingToDo: true, buckets };
+      return { planResult, outcome: null, recovered, nothingToDo: true, buckets, migrationsStarted };
     }
     if (opts.confirm && !(await opts.confirm(planResult))) {
       throw new UserError('apply.cancelled', 'Apply cancelled; nothing was changed.', { exitCode: ExitCode.error });
@@ -78,8 +92,8 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
       buckets.existed.push(...r.existed);
       return describeCreated(r);
     };
-    // Only buckets to create (a route's bucket was deleted on its pool): no new generation.
-    if (plan.summary.add + plan.summary.change + plan.summary.destroy === 0 && plan.summary.migrationsToStart === 0) {
+    // Only buckets to create (a route's bucket was deleted on its pool) or migrations to start: no new generation.
+    if (plan.summary.add + plan.summary.change + plan.summary.destroy === 0) {
       for (const s of ['stage', 'validate-staged'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
       if (opts.dryRun) opts.emit({ step: 'buckets', status: 'skip', message: 'dry run' });
       else {
@@ -92,7 +106,8 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
         }
       }
       for (const s of ['promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
-      return { planResult, outcome: null, recovered, nothingToDo: false, buckets };
+      startMigrations();
+      return { planResult, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted };
     }
 
     const files = plan.changes.flatMap((c) => c.files);
@@ -112,8 +127,20 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
         beforePromote: createBuckets,
       },
     );
-    return { planResult, outcome, recovered, nothingToDo: false, buckets };
+    if (!outcome.dryRun) startMigrations();
+    return { planResult, outcome, recovered, nothingToDo: false, buckets, migrationsStarted };
   });
+}
+
+function checkOnlyPaths(plan: Plan, allowed: ReadonlySet<string>): void {
+  const other = plan.changes.flatMap((c) => c.files.map((f) => f.path)).filter((p) => !allowed.has(p));
+  if (other.length > 0 || plan.buckets.length > 0) {
+    throw new UserError(
+      'migrate.unapplied-changes',
+      `The manifests hold changes that were not applied yet (${[...other, ...plan.buckets.map((b) => `bucket ${b.bucket} on ${b.pool}`)].slice(0, 5).join(', ')}${other.length > 5 ? ', ...' : ''}): a migration's routing change does not carry them.`,
+      { hint: "Review and apply them with 'orch plan' and 'orch apply' (or let 'orch watch' do it); the migration then goes on." },
+    );
+  }
 }
 
 /** A missing main configuration would only surface after promotion, as a live `nginx -t` failure. */

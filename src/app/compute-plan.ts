@@ -18,15 +18,21 @@ import { placePoolDiagnostics, positionResolver } from './manifest-positions.js'
 import { preparePoolCredentials, type Env, type PoolAccess } from './pool-access.js';
 import type { Settings } from './settings.js';
 import { orchVersion } from './version.js';
+import type { MigrationDoc } from '../core/migrate/migration-doc.js';
+import { overlayMigrations, routeKey } from '../core/migrate/route-overlay.js';
+import type { MigrationRouting } from '../core/migrate/routing.js';
+import { preflightMigrations } from './migrations/preflight.js';
 
 /** What the state database contributes to a plan (implemented by the SQLite adapter). */
 export interface StateView {
   inventory: Inventory;
   generation: number | null;
   knownMigrations: ReadonlySet<string>;
+  /** The migration engine's records: active ones own their bucket's route (see route-overlay.ts). */
+  migrations: readonly MigrationDoc[];
 }
 
-export const EMPTY_STATE: StateView = { inventory: null, generation: null, knownMigrations: new Set() };
+export const EMPTY_STATE: StateView = { inventory: null, generation: null, knownMigrations: new Set(), migrations: [] };
 
 export interface PlanResult {
   plan: Plan;
@@ -49,6 +55,8 @@ export interface PlanOptions {
   refresh?: boolean;
   /** Where credential references and the secret key are read from. Default: process.env. */
   env?: Env;
+  /** The clock (ms since the epoch) for migration routings; default Date.now(). */
+  now?: number;
 }
 
 /** Settings that change what is rendered or where it lands: part of a plan's fingerprint. */
@@ -59,8 +67,17 @@ export function fingerprintSettings(settings: Settings): Record<string, string> 
 export async function computePlan(settings: Settings, state: StateView = EMPTY_STATE, opts: PlanOptions = {}): Promise<PlanResult> {
   const manifests = loadManifests(settings.manifests);
   const version = await nginxVersion(settings.nginxBin);
-  const desired = manifests.validation.desired;
   const observed = readManagedTree(settings.nginxDir);
+  const documents = manifests.validation.documents;
+  // Routes owned by migrations are served as the migration says, not as the manifest names them.
+  const overlay = overlayMigrations({
+    desired: manifests.validation.desired,
+    migrations: state.migrations ?? [],
+    deployed: deployedRoutings(observed),
+    now: Math.floor((opts.now ?? Date.now()) / 1000),
+    positionOf: positionResolver(documents),
+  });
+  const desired = overlay.desired;
 
   const poolSidecars = new Map<string, string>();
   for (const f of observed.files) {
@@ -69,10 +86,24 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
   }
   const credentials = preparePoolCredentials(settings, desired.pools, poolSidecars, opts.env ?? process.env);
   const tree = withSealedCredentials(renderTree(desired, nginxFeaturesFor(version)), desired, credentials.sealed);
-  const documents = manifests.validation.documents;
 
   const buckets = opts.refresh ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents)) : null;
-  const diagnostics = [...manifests.validation.diagnostics, ...placePoolDiagnostics(credentials.diagnostics, desired.pools, documents), ...(buckets?.diagnostics ?? [])];
+  const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
+  const preflight = await preflightMigrations({
+    desired: manifests.validation.desired,
+    toStart,
+    records: state.migrations ?? [],
+    access: opts.refresh ? credentials.access : null,
+    maxParallel: settings.maxParallelMigrations,
+    positionOf: positionResolver(documents),
+  });
+  const diagnostics = [
+    ...manifests.validation.diagnostics,
+    ...overlay.diagnostics,
+    ...placePoolDiagnostics(credentials.diagnostics, desired.pools, documents),
+    ...(buckets?.diagnostics ?? []),
+    ...preflight.diagnostics,
+  ];
   // A route change that would strand a bucket's objects is refused like a manifest error.
   if (hasErrors(diagnostics)) {
     const errors = diagnostics.filter((d) => d.severity === 'error').length;
@@ -87,7 +118,7 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
     desired: tree,
     observed,
     inventory: state.inventory,
-    migrations: desired.migrations,
+    migrations: preflight.start,
     knownMigrations: state.knownMigrations,
     diagnostics,
     origins,
@@ -149,6 +180,24 @@ async function refreshBuckets(desired: DesiredState, observed: ObservedTree, acc
     pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })),
   };
   return { ...result, refresh };
+}
+
+/** The migration routing each route is served with now (`vhost/bucket` -> routing), from the deployed sidecars. */
+function deployedRoutings(observed: ObservedTree): Map<string, MigrationRouting> {
+  const out = new Map<string, MigrationRouting>();
+  for (const f of observed.files) {
+    if (!f.managed || !f.path.startsWith('vhosts/') || !f.path.endsWith('.meta.json') || !f.content.includes('"migration"')) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(f.content);
+    } catch {
+      continue;
+    }
+    const read = readVirtualHostSidecar(json);
+    if (!read.ok) continue;
+    for (const r of read.value.routes) if (r.bucket !== null && r.migration) out.set(routeKey(read.value.name, r.bucket), r.migration.routing);
+  }
+  return out;
 }
 
 /** The virtual hosts as deployed (their sidecars on disk), for those the desired state has. */

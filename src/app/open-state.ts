@@ -3,6 +3,7 @@ import { ContentStore } from '../adapters/fs/content-store.js';
 import { StateStore } from '../adapters/sqlite/state-store.js';
 import { UserError } from '../core/errors.js';
 import type { StateView } from './compute-plan.js';
+import { loadMigrationDocs } from './migrations/migration-records.js';
 import type { Settings } from './settings.js';
 
 export function stateDbPath(settings: Settings): string {
@@ -42,7 +43,7 @@ export function checkManagedDir(store: StateStore, settings: Settings): void {
 
 /** What a plan needs from a state store: inventory (null before the first generation), generation. */
 export function stateViewOf(store: StateStore | null): StateView {
-  if (!store) return { inventory: null, generation: null, knownMigrations: new Set() };
+  if (!store) return { inventory: null, generation: null, knownMigrations: new Set(), migrations: [] };
   const generation = store.currentGeneration();
   const rows = store.inventory().filter((r) => r.role !== 'status');
   return {
@@ -50,5 +51,6 @@ export function stateViewOf(store: StateStore | null): StateView {
     generation,
     // Migrations restored by rebuild-db (and later recorded by the migration engine) are not started again.
     knownMigrations: new Set(store.migrations().map((m) => m.name)),
+    migrations: loadMigrationDocs(store),
   };
 }

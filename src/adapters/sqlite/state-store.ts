@@ -97,6 +97,36 @@ const SCHEMA_STEPS: ReadonlyArray<(db: DB) => void> = [
       CREATE INDEX bucket_sync_pool ON bucket_sync(pool, bucket);
     `);
   },
+  // The migration engine's working data. Copy records let a resumed migration skip what it copied
+  // (a lost table only costs re-hashing); the snapshot is the source as verified in the freeze;
+  // the log is each migration's own account of what it did.
+  (db) => {
+    db.exec(`
+      CREATE TABLE migration_copies (
+        migration  TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        src_etag   TEXT NOT NULL,
+        src_size   INTEGER NOT NULL,
+        dst_etag   TEXT NOT NULL,
+        PRIMARY KEY (migration, key)
+      ) WITHOUT ROWID;
+      CREATE TABLE migration_snapshot (
+        migration  TEXT NOT NULL,
+        key        TEXT NOT NULL,
+        etag       TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        PRIMARY KEY (migration, key)
+      ) WITHOUT ROWID;
+      CREATE TABLE migration_log (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        migration  TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        level      TEXT NOT NULL,
+        message    TEXT NOT NULL
+      );
+      CREATE INDEX migration_log_name ON migration_log(migration, id);
+    `);
+  },
 ];
 
 export interface InventoryRow {
@@ -340,6 +370,85 @@ export class StateStore {
       this.db.prepare('DELETE FROM migrations').run();
       for (const m of migrations) insert.run({ ...m, completed: m.completed ? 1 : 0 });
     })();
+  }
+
+  /** Inserts or replaces one migration's row (the engine, after writing its state file). */
+  putMigration(m: MigrationRow): void {
+    this.db
+      .prepare(
+        `INSERT INTO migrations (name, virtual_host, bucket, from_pool, to_pool, mode, phase, completed, started_at, updated_at,
+           finished_at, orphaned_source, state_file, document)
+         VALUES (@name, @virtualHost, @bucket, @from, @to, @mode, @phase, @completed, @startedAt, @updatedAt,
+           @finishedAt, @orphanedSource, @stateFile, @document)
+         ON CONFLICT(name) DO UPDATE SET virtual_host = excluded.virtual_host, bucket = excluded.bucket, from_pool = excluded.from_pool,
+           to_pool = excluded.to_pool, mode = excluded.mode, phase = excluded.phase, completed = excluded.completed,
+           started_at = excluded.started_at, updated_at = excluded.updated_at, finished_at = excluded.finished_at,
+           orphaned_source = excluded.orphaned_source, state_file = excluded.state_file, document = excluded.document`,
+      )
+      .run({ ...m, completed: m.completed ? 1 : 0 });
+  }
+
+  /** One migration's row, or null. */
+  migration(name: string): MigrationRow | null {
+    return this.migrations().find((m) => m.name === name) ?? null;
+  }
+
+  /** Records copies the engine made (upsert by key). */
+  putCopyRecords(migration: string, records: ReadonlyArray<{ key: string; srcEtag: string; srcSize: number; dstEtag: string }>): void {
+    if (records.length === 0) return;
+    const upsert = this.db.prepare(
+      `INSERT INTO migration_copies (migration, key, src_etag, src_size, dst_etag) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(migration, key) DO UPDATE SET src_etag = excluded.src_etag, src_size = excluded.src_size, dst_etag = excluded.dst_etag`,
+    );
+    this.db.transaction(() => {
+      for (const r of records) upsert.run(migration, r.key, r.srcEtag, r.srcSize, r.dstEtag);
+    })();
+  }
+
+  copyRecords(migration: string): Map<string, { key: string; srcEtag: string; srcSize: number; dstEtag: string }> {
+    const rows = this.db.prepare('SELECT key, src_etag AS srcEtag, src_size AS srcSize, dst_etag AS dstEtag FROM migration_copies WHERE migration = ?').all(migration) as Array<{ key: string; srcEtag: string; srcSize: number; dstEtag: string }>;
+    return new Map(rows.map((r) => [r.key, r]));
+  }
+
+  /** Replaces the verified snapshot of the source (the freeze's final listing). */
+  replaceSnapshot(migration: string, objects: ReadonlyArray<{ key: string; etag: string; size: number }>): void {
+    const insert = this.db.prepare('INSERT INTO migration_snapshot (migration, key, etag, size) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM migration_snapshot WHERE migration = ?').run(migration);
+      for (const o of objects) insert.run(migration, o.key, o.etag, o.size);
+    })();
+  }
+
+  /** The verified snapshot, or null when none was recorded (or the database was rebuilt since). */
+  snapshot(migration: string): Array<{ key: string; etag: string; size: number }> | null {
+    const rows = this.db.prepare('SELECT key, etag, size FROM migration_snapshot WHERE migration = ? ORDER BY key').all(migration) as Array<{ key: string; etag: string; size: number }>;
+    const marker = this.getMeta(`migration_snapshot:${migration}`);
+    return marker === null ? null : rows;
+  }
+
+  /** Marks the snapshot of a migration as recorded (an empty bucket has an empty, but present, snapshot). */
+  markSnapshot(migration: string, at: string | null): void {
+    if (at === null) this.db.prepare('DELETE FROM meta WHERE key = ?').run(`migration_snapshot:${migration}`);
+    else this.setMeta(`migration_snapshot:${migration}`, at);
+  }
+
+  /** Drops a finished migration's working data (records and snapshot); its row and log stay. */
+  dropMigrationWork(migration: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM migration_copies WHERE migration = ?').run(migration);
+      this.db.prepare('DELETE FROM migration_snapshot WHERE migration = ?').run(migration);
+      this.db.prepare('DELETE FROM meta WHERE key = ?').run(`migration_snapshot:${migration}`);
+    })();
+  }
+
+  appendMigrationLog(migration: string, level: 'info' | 'warn' | 'error', message: string, at = new Date().toISOString()): void {
+    this.db.prepare('INSERT INTO migration_log (migration, at, level, message) VALUES (?, ?, ?, ?)').run(migration, at, level, message);
+  }
+
+  migrationLog(migration: string, limit = 200): Array<{ at: string; level: string; message: string }> {
+    if (!this.hasTable('migration_log')) return [];
+    const rows = this.db.prepare('SELECT at, level, message FROM migration_log WHERE migration = ? ORDER BY id DESC LIMIT ?').all(migration, limit) as Array<{ at: string; level: string; message: string }>;
+    return rows.reverse();
   }
 
   /** Every migration row, by name; empty for a database whose schema predates the table. */

@@ -1,3 +1,4 @@
+import type { RouteMigration } from '../migrate/routing.js';
 import type {
   ExtraBlock,
   IpRules,
@@ -47,6 +48,11 @@ export interface DesiredRoute {
   enabled: boolean;
   allowOrphan: boolean;
   origin: Origin;
+  /**
+   * Set while a migration owns the route (and after it, while the manifest still names the old
+   * pool): `pool` is then the pool actually served, and this says why. See src/core/migrate.
+   */
+  migration?: RouteMigration | null;
 }
 
 export interface DesiredTls {

@@ -1,5 +1,6 @@
 import type { DesiredPool, DesiredRoute, DesiredVirtualHost } from '../model/desired-state.js';
 import type { SecretRef } from '../model/manifest-types.js';
+import { MIGRATION_ROUTINGS, type RouteMigration } from '../migrate/routing.js';
 import { SIDECAR_FORMAT_VERSION } from '../render/render-sidecars.js';
 import { SIDECAR_MARKER } from '../render/rendered-tree.js';
 
@@ -50,6 +51,17 @@ function oneOf<T extends string>(o: Obj, key: string, values: readonly T[], at =
   const v = str(o, key, at);
   if (!(values as readonly string[]).includes(v)) fail(at, `one of ${values.join(', ')}`);
   return v as T;
+}
+function routeMigration(m: Obj, at: string): RouteMigration {
+  const freezeUntil = m['freezeUntil'] === null ? null : int(m, 'freezeUntil', `${at}freezeUntil`);
+  return {
+    name: str(m, 'name', `${at}name`),
+    routing: oneOf(m, 'routing', MIGRATION_ROUTINGS, `${at}routing`),
+    from: str(m, 'from', `${at}from`),
+    to: str(m, 'to', `${at}to`),
+    freezeUntil,
+    manifestPool: str(m, 'manifestPool', `${at}manifestPool`),
+  };
 }
 function secretRef(o: Obj, at: string): SecretRef {
   if (typeof o['env'] === 'string' && Object.keys(o).length === 1) return { env: o['env'] };
@@ -149,6 +161,7 @@ export function readVirtualHostSidecar(json: unknown): SidecarRead<DesiredVirtua
         enabled: bool(r, 'enabled', `${at}enabled`),
         allowOrphan: bool(r, 'allowOrphan', `${at}allowOrphan`),
         origin: { ...origin(r, at), kind: 'Route', name: routeName },
+        ...(r['migration'] === undefined ? {} : { migration: routeMigration(obj(r, 'migration', `${at}migration`), `${at}migration.`) }),
       };
     });
     return {

@@ -1,3 +1,4 @@
+import type { RouteMigration } from '../migrate/routing.js';
 import type { DesiredPool, DesiredRoute, DesiredState, DesiredVirtualHost, Origin } from '../model/desired-state.js';
 import type { SecretRef } from '../model/manifest-types.js';
 import type { EncryptedCredentials } from '../secrets/credential-cipher.js';
@@ -64,6 +65,8 @@ export interface VirtualHostSidecar {
     enabled: boolean;
     allowOrphan: boolean;
     origin: SidecarOrigin;
+    /** Only while (or after) a migration owns the route; `pool` is then the pool served. */
+    migration?: RouteMigration;
   }>;
   origin: SidecarOrigin;
 }
@@ -131,6 +134,7 @@ export function virtualHostSidecar(vhost: DesiredVirtualHost, routes: readonly D
       enabled: r.enabled,
       allowOrphan: r.allowOrphan,
       origin: origin(r.origin),
+      ...(r.migration ? { migration: { ...r.migration } } : {}),
     })),
     origin: origin(vhost.origin),
   };

@@ -28,6 +28,12 @@ export function renderStatusFile(listen: string, token: string): string {
     '        default_type text/plain;',
     `        return 200 "${token}";`,
     '    }',
+    // The pid of the worker that answers: its parent is the nginx master, whose children tell
+    // whether workers of an older configuration are still finishing requests (migration freezes).
+    '    location = /orch/worker-pid {',
+    '        default_type text/plain;',
+    '        return 200 "$pid";',
+    '    }',
     '    location / {',
     '        return 404;',
     '    }',

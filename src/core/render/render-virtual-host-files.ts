@@ -1,6 +1,7 @@
 import type { DesiredRoute, DesiredVirtualHost } from '../model/desired-state.js';
 import type { ExtraBlockZone } from '../model/manifest-types.js';
 import { BugError } from '../errors.js';
+import { epochBeforeRegex, refusesWrites, SLOWDOWN_BODY, SLOWDOWN_LOCATION } from '../migrate/routing.js';
 import { LineTracker } from './line-tracker.js';
 import {
   keyPrefixToken,
@@ -62,6 +63,7 @@ export function renderVirtualHostFiles(vhost: DesiredVirtualHost, features: Ngin
     extra: extraZones(vhost),
     routes: routes.filter((r) => r.enabled).map(routeView),
     defaultPool: vhost.defaultPool === null ? null : resourceName(vhost.defaultPool, 'default pool'),
+    slowdown: routes.some((r) => r.enabled && r.migration && refusesWrites(r.migration)) ? { location: SLOWDOWN_LOCATION, body: SLOWDOWN_BODY } : null,
   });
   const { content, lineMap } = tracker.finish(raw);
   const sidecar = virtualHostSidecar(vhost, routes);
@@ -98,7 +100,9 @@ function routeView(route: DesiredRoute): RouteView {
   const locations: LocationView[] = [];
   if (path.endsWith('/') && path.length > 1) locations.push({ match: `= ${path.slice(0, -1)}`, rewrite: null });
   locations.push({ match: path, rewrite });
-  return { o: route.origin, pool: resourceName(route.pool, 'route pool'), locations };
+  const m = route.migration;
+  const freeze = m && refusesWrites(m) ? { pattern: epochBeforeRegex(m.freezeUntil!), migration: resourceName(m.name, 'migration name') } : null;
+  return { o: route.origin, pool: resourceName(route.pool, 'route pool'), locations, freeze };
 }
 
 /**

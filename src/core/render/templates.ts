@@ -71,6 +71,8 @@ export interface RouteView {
   o: Origin;
   pool: string;
   locations: LocationView[];
+  /** A migration's write freeze: the `$msec` pattern that holds until the freeze ends. */
+  freeze: { pattern: string; migration: string } | null;
 }
 
 export interface VirtualHostView {
@@ -87,6 +89,8 @@ export interface VirtualHostView {
   extra: { top: ExtraLineView[]; ssl: ExtraLineView[]; proxy: ExtraLineView[]; end: ExtraLineView[] };
   routes: RouteView[];
   defaultPool: string | null;
+  /** Some route refuses writes: the server block gets the `SlowDown` answer. */
+  slowdown: { location: string; body: string } | null;
 }
 
 export const POOL_TEMPLATE = `<%= it.marker %>
@@ -155,8 +159,21 @@ server {<%= it.at(it.o) %>
 <% } -%>
 <% for (const r of it.routes) { -%>
 
+<% if (r.freeze !== null) { -%>
+    # migration <%= r.freeze.migration %>: writes are refused with 503 SlowDown until the freeze ends<%= it.at(r.o, it.F.pool) %>
+<% } -%>
 <% for (const loc of r.locations) { -%>
     location <%= loc.match %> {<%= it.at(r.o, it.F.path) %>
+<% if (r.freeze !== null) { -%>
+        set $orch_write 0;<%= it.at(r.o, it.F.pool) %>
+        if ($request_method !~ ^(GET|HEAD|OPTIONS)$) {<%= it.at(r.o, it.F.pool) %>
+            set $orch_write 1;<%= it.at(r.o, it.F.pool) %>
+        }<%= it.at(r.o, it.F.pool) %>
+        set $orch_freeze "$orch_write:$msec";<%= it.at(r.o, it.F.pool) %>
+        if ($orch_freeze ~ "<%= r.freeze.pattern %>") {<%= it.at(r.o, it.F.pool) %>
+            return 503;<%= it.at(r.o, it.F.pool) %>
+        }<%= it.at(r.o, it.F.pool) %>
+<% } -%>
 <% if (loc.rewrite !== null) { -%>
         rewrite <%= loc.rewrite %> break;<%= it.at(r.o, it.F.keyPrefix) %>
 <% } -%>
@@ -173,6 +190,15 @@ server {<%= it.at(it.o) %>
     location / {<%= it.at(it.o) %>
         return 404;<%= it.at(it.o) %>
     }<%= it.at(it.o) %>
+<% } -%>
+<% if (it.slowdown !== null) { -%>
+
+    error_page 503 <%= it.slowdown.location %>;
+    location <%= it.slowdown.location %> {
+        default_type application/xml;
+        add_header Retry-After 1 always;
+        return 503 '<%= it.slowdown.body %>';
+    }
 <% } -%>
 <% if (it.extra.end.length > 0) { -%>
 
