@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { Agent } from 'node:http';
 import { PoolAccessError, type BucketStats, type ObjectEntry, type PoolStorage } from '../../core/buckets/pool-storage.js';
 import type { CredentialValues } from '../../core/secrets/credential-cipher.js';
 
@@ -19,9 +20,29 @@ export interface S3ClientOptions {
   concurrency: number;
   /** Base backoff between rounds (doubled each round). */
   backoffMs?: number;
+  /** Keep-alive sockets per member at most (default: 50, or `concurrency` when larger). */
+  maxSockets?: number;
 }
 
 type Sdk = typeof import('@aws-sdk/client-s3');
+/** The SDK module, for callers of `transfer` that build their own commands. */
+export type S3Sdk = Sdk;
+
+/** Options of one `transfer`. */
+export interface TransferOptions {
+  /** Aborts the request in flight and the backoff between rounds; no other member is tried. */
+  signal?: AbortSignal;
+  /** HTTP statuses rethrown as the SDK raised them (e.g. 412 of an `IfMatch`, 416 of a `Range`). */
+  passThrough?: readonly number[];
+}
+
+/** One object of a detailed listing: what ListObjectsV2 says of it, ETag without quotes. */
+export interface ListedEntry {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified?: Date;
+}
 let sdkPromise: Promise<Sdk> | null = null;
 /** The SDK costs ~0.25 s to load: only commands that talk to a pool pay for it. */
 function loadSdk(): Promise<Sdk> {
@@ -76,6 +97,9 @@ function describeFailure(e: unknown, timeoutMs: number): string {
 export class PoolS3Client implements PoolStorage {
   readonly pool: string;
   private clients: S3Client[] | null = null;
+  /** One keep-alive agent per member (the SDK otherwise opens a socket per request of 2 MiB or more). */
+  private agents: Agent[] = [];
+  private socketsWanted: number;
   private preferred = 0;
   private active = 0;
   private readonly waiting: Array<() => void> = [];
@@ -86,6 +110,7 @@ export class PoolS3Client implements PoolStorage {
     private readonly sdk: Sdk,
   ) {
     this.pool = endpoint.pool;
+    this.socketsWanted = Math.max(opts.maxSockets ?? 50, opts.concurrency);
   }
 
   static async open(endpoint: PoolEndpoint, opts: S3ClientOptions): Promise<PoolS3Client> {
@@ -97,7 +122,7 @@ export class PoolS3Client implements PoolStorage {
 
   private clientsFor(): S3Client[] {
     this.clients ??= this.endpoint.members.map(
-      (m) =>
+      (m, i) =>
         new this.sdk.S3Client({
           endpoint: `http://${m}`,
           forcePathStyle: true,
@@ -107,6 +132,9 @@ export class PoolS3Client implements PoolStorage {
           responseChecksumValidation: 'WHEN_REQUIRED',
           // Retries and failover are ours: across members, not against the same one.
           maxAttempts: 1,
+          // No `Expect: 100-continue` round trip before bodies of 2 MiB or more (members answer
+          // directly; the SDK also gives such requests a socket of their own, without keep-alive).
+          expectContinueHeader: false,
           // socketTimeout: no byte for that long fails the request (this SDK's requestTimeout only
           // warns unless told to throw); a whole request is bounded at three times that.
           requestHandler: {
@@ -114,6 +142,7 @@ export class PoolS3Client implements PoolStorage {
             socketTimeout: this.opts.timeoutMs,
             requestTimeout: this.opts.timeoutMs * 3,
             throwOnRequestTimeout: true,
+            httpAgent: (this.agents[i] = new Agent({ keepAlive: true, maxSockets: this.socketsWanted })),
           },
         }),
     );
@@ -138,46 +167,75 @@ export class PoolS3Client implements PoolStorage {
   private async send<T>(make: (sdk: Sdk) => unknown, what: string): Promise<T> {
     await this.acquire();
     try {
-      const clients = this.clientsFor();
-      const failures: string[] = [];
-      const backoff = this.opts.backoffMs ?? 100;
-      for (let round = 0; round <= this.opts.retries; round++) {
-        if (round > 0) await sleep(backoff * 2 ** (round - 1) * (0.75 + Math.random() / 2));
-        for (let i = 0; i < clients.length; i++) {
-          const index = (this.preferred + i) % clients.length;
-          const member = this.endpoint.members[index]!;
-          try {
-            const out = (await clients[index]!.send(make(this.sdk) as never)) as T;
-            this.preferred = index;
-            return out;
-          } catch (e) {
-            const status = statusOf(e);
-            const code = codeOf(e);
-            if (status === 403 || AUTH_CODES.has(code)) {
-              throw new PoolAccessError(
-                this.pool,
-                'access-denied',
-                `pool ${this.pool} refused orch's credentials (${what}: HTTP ${status ?? 403} ${code} from member ${member}).`,
-                `Check spec.credentials of pool ${this.pool} and the values they reference: the access key must exist on the pool's servers and the secret must match it.`,
-              );
-            }
-            if (FINAL_CODES.has(code)) throw e;
-            if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
-              throw new PoolAccessError(this.pool, 'error', `pool ${this.pool} answered ${what} with HTTP ${status} ${code} (member ${member}).`);
-            }
-            failures.push(`${member}: ${describeFailure(e, this.opts.timeoutMs)}`);
-          }
-        }
-      }
-      throw new PoolAccessError(
-        this.pool,
-        'unreachable',
-        `pool ${this.pool} is unreachable: ${what} failed on every enabled member (${[...new Set(failures)].join('; ')}).`,
-        `Check that the members of pool ${this.pool} run and are reachable from this machine (orch talks to them directly, not through the gateway).`,
-      );
+      return await this.attempt<T>(make, what, {});
     } finally {
       this.release();
     }
+  }
+
+  /**
+   * For bulk transfers (the migration copier): one command with the same failover and retries as
+   * every other request, outside this pool's request limit (the caller bounds its own transfers in
+   * flight, see `reserveSockets`), abortable, with the statuses of `passThrough` rethrown as the SDK
+   * raised them. Errors otherwise as for every request: PoolAccessError, or a final S3 answer
+   * (NoSuchKey...) as it is. A streamed response body is the caller's to consume or destroy.
+   */
+  async transfer<T>(make: (sdk: S3Sdk) => unknown, what: string, opts: TransferOptions = {}): Promise<T> {
+    return this.attempt<T>(make, what, opts);
+  }
+
+  /** At least n keep-alive sockets per member (a copier with n transfers in flight). */
+  reserveSockets(n: number): void {
+    if (n <= this.socketsWanted) return;
+    this.socketsWanted = n;
+    for (const a of this.agents) a.maxSockets = n;
+  }
+
+  private async attempt<T>(make: (sdk: Sdk) => unknown, what: string, opts: TransferOptions): Promise<T> {
+    const { signal, passThrough } = opts;
+    const clients = this.clientsFor();
+    const failures: string[] = [];
+    const backoff = this.opts.backoffMs ?? 100;
+    for (let round = 0; round <= this.opts.retries; round++) {
+      if (round > 0) {
+        const pause = backoff * 2 ** (round - 1) * (0.75 + Math.random() / 2);
+        await (signal ? sleepUnlessAborted(pause, signal) : sleep(pause));
+      }
+      for (let i = 0; i < clients.length; i++) {
+        signal?.throwIfAborted();
+        const index = (this.preferred + i) % clients.length;
+        const member = this.endpoint.members[index]!;
+        try {
+          const out = (await clients[index]!.send(make(this.sdk) as never, signal ? { abortSignal: signal } : undefined)) as T;
+          this.preferred = index;
+          return out;
+        } catch (e) {
+          signal?.throwIfAborted();
+          const status = statusOf(e);
+          const code = codeOf(e);
+          if (status !== undefined && passThrough?.includes(status)) throw e;
+          if (status === 403 || AUTH_CODES.has(code)) {
+            throw new PoolAccessError(
+              this.pool,
+              'access-denied',
+              `pool ${this.pool} refused orch's credentials (${what}: HTTP ${status ?? 403} ${code} from member ${member}).`,
+              `Check spec.credentials of pool ${this.pool} and the values they reference: the access key must exist on the pool's servers and the secret must match it.`,
+            );
+          }
+          if (FINAL_CODES.has(code)) throw e;
+          if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
+            throw new PoolAccessError(this.pool, 'error', `pool ${this.pool} answered ${what} with HTTP ${status} ${code} (member ${member}).`);
+          }
+          failures.push(`${member}: ${describeFailure(e, this.opts.timeoutMs)}`);
+        }
+      }
+    }
+    throw new PoolAccessError(
+      this.pool,
+      'unreachable',
+      `pool ${this.pool} is unreachable: ${what} failed on every enabled member (${[...new Set(failures)].join('; ')}).`,
+      `Check that the members of pool ${this.pool} run and are reachable from this machine (orch talks to them directly, not through the gateway).`,
+    );
   }
 
   /** A final S3 answer (NoSuchBucket...) the caller did not expect, as a PoolAccessError. */
@@ -193,16 +251,24 @@ export class PoolS3Client implements PoolStorage {
     return (out.Buckets ?? []).flatMap((b) => (b.Name ? [b.Name] : [])).sort();
   }
 
-  /** False when the bucket does not exist on the pool. */
-  private async listPages(bucket: string, onPage: (page: ObjectEntry[]) => void, maxKeys?: number): Promise<boolean> {
+  /** False when the bucket does not exist on the pool. `detailed`: with ETag and last-modified. */
+  private async listPages(bucket: string, onPage: (page: ObjectEntry[]) => void, maxKeys?: number, detailed = false): Promise<boolean> {
     let token: string | undefined;
     try {
       do {
-        const out = await this.send<{ Contents?: Array<{ Key?: string; Size?: number }>; NextContinuationToken?: string; IsTruncated?: boolean }>(
+        const out = await this.send<{ Contents?: Array<{ Key?: string; Size?: number; ETag?: string; LastModified?: Date }>; NextContinuationToken?: string; IsTruncated?: boolean }>(
           (s) => new s.ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token, ...(maxKeys ? { MaxKeys: maxKeys } : {}) }),
           `ListObjectsV2 ${bucket}`,
         );
-        onPage((out.Contents ?? []).flatMap((o) => (o.Key === undefined ? [] : [{ key: o.Key, size: o.Size ?? 0 }])));
+        onPage(
+          (out.Contents ?? []).flatMap((o) =>
+            o.Key === undefined
+              ? []
+              : detailed
+                ? [{ key: o.Key, size: o.Size ?? 0, etag: stripQuotes(o.ETag), ...(o.LastModified ? { lastModified: o.LastModified } : {}) }]
+                : [{ key: o.Key, size: o.Size ?? 0 }],
+          ),
+        );
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
         if (maxKeys) break;
       } while (token);
@@ -215,6 +281,16 @@ export class PoolS3Client implements PoolStorage {
 
   async listObjects(bucket: string, onPage: (page: ObjectEntry[]) => void): Promise<void> {
     if (!(await this.listPages(bucket, onPage))) {
+      throw new PoolAccessError(this.pool, 'error', `bucket ${bucket} does not exist on pool ${this.pool}.`);
+    }
+  }
+
+  /**
+   * Every object with its size, ETag (quotes stripped) and last-modified, page by page (flat
+   * ListObjectsV2 of 1,000 keys a page). Throws PoolAccessError when the bucket does not exist.
+   */
+  async listObjectsDetailed(bucket: string, onPage: (page: ListedEntry[]) => void): Promise<void> {
+    if (!(await this.listPages(bucket, onPage as (page: ObjectEntry[]) => void, undefined, true))) {
       throw new PoolAccessError(this.pool, 'error', `bucket ${bucket} does not exist on pool ${this.pool}.`);
     }
   }
@@ -264,9 +340,29 @@ export class PoolS3Client implements PoolStorage {
   close(): void {
     for (const c of this.clients ?? []) c.destroy();
     this.clients = null;
+    this.agents = [];
   }
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** An ETag as S3 writes it (`"..."`), without its quotes (S3 ignores every double quote when comparing). */
+export function stripQuotes(etag: string | undefined): string {
+  return (etag ?? '').replace(/"/g, '');
 }

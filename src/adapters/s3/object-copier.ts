@@ -1,0 +1,751 @@
+import { createHash, type Hash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import type { Readable } from 'node:stream';
+import { PoolAccessError } from '../../core/buckets/pool-storage.js';
+import { compareKeys, type CopyRecord, type ListedObject, type ObjectDiff } from '../../core/migrate/object-diff.js';
+import { TokenBucket } from './bandwidth.js';
+import { stripQuotes, type PoolS3Client } from './pool-s3-client.js';
+
+/**
+ * The copy engine of bucket migrations: copies objects of one bucket from a source pool to a
+ * destination pool, talking to the pools' members directly (PoolS3Client: failover across members,
+ * retries), never through the gateway.
+ *
+ * - Objects smaller than `multipartThreshold` are read whole into one buffer (their size is known
+ *   from the listing) and written with one PutObject (Buffer body + ContentLength: never a streamed
+ *   body, which the SDK would send aws-chunked under other checksum settings, see the field notes).
+ * - Larger objects go multipart: ranged GETs of `partSize`, each part buffered and sent with
+ *   UploadPart, the parts of one object in parallel. The first part's GET tells the object's ETag;
+ *   every other part is read with `IfMatch` on it and its answer's ETag is checked too (some
+ *   servers ignore IfMatch), so an object overwritten mid-copy is never stitched from two versions:
+ *   the upload is aborted and the object started again (its new version).
+ * - Memory: every buffer is reserved from one budget of `maxBufferedBytes` before its GET and
+ *   released after its PUT, so the bytes held at once stay under that bound whatever the object sizes.
+ * - Concurrency: a fixed pool of `concurrency` workers, each with at most one GET or PUT in flight;
+ *   these requests bypass the pool client's own request limit (the copier is the bound) and use its
+ *   keep-alive sockets, raised to at least `concurrency` per member.
+ * - Bandwidth: one token bucket over the bytes read (from the source; compare also reads the
+ *   destination), paid before each GET of a whole object or part.
+ * - Abort: no new work starts; in-flight GETs and UploadParts are aborted, their multipart uploads
+ *   aborted (AbortMultipartUpload, best effort: s3rver answers 405) and never completed; a PutObject
+ *   already sending is let finish (a PUT is atomic on S3 only if its body arrives whole: aborting it
+ *   midway could leave a truncated object on a server that writes in place). Then the call rejects
+ *   with an AbortError.
+ * - A source object gone since the listing (404) is skipped silently: the next diff handles it. Any
+ *   other per-object error (after PoolS3Client's failover and retries) is a CopyFailure whose message
+ *   names codes only (never a server's message, which may echo a credential). When a whole pool is
+ *   unreachable or refuses the credentials, no further object is started: the rest are failures too.
+ */
+
+export interface CopyProgress {
+  /** Objects copied (or, by compare, found equal or different). */
+  objects: number;
+  /** Bytes written to the destination (multipart: as each part is uploaded), or hashed by compare. */
+  bytes: number;
+}
+
+export interface CopierOptions {
+  /** Objects (or parts) in flight. */
+  concurrency: number;
+  /** Bytes per second over all transfers; null = unlimited. */
+  bandwidthLimit: number | null;
+  /** Multipart part size (default 16 MiB; at least 5 MiB, the S3 minimum). */
+  partSize?: number;
+  /** Objects of at least this size go multipart (default 16 MiB, see DEFAULT_MULTIPART_THRESHOLD). */
+  multipartThreshold?: number;
+  /** Hard bound on bytes held in memory at once (default 64 MiB; at least one part). */
+  maxBufferedBytes?: number;
+  /** Abort: stop starting work, abort in-flight multipart uploads, reject with an AbortError. */
+  signal?: AbortSignal;
+  onProgress?: (p: CopyProgress) => void;
+}
+
+/** A message safe to print (no credential, no server message echo). */
+export interface CopyFailure {
+  key: string;
+  message: string;
+}
+
+const MiB = 1024 * 1024;
+/** S3's smallest part (but the last) and largest part count. */
+const MIN_PART_SIZE = 5 * MiB;
+const MAX_PARTS = 10_000;
+export const DEFAULT_PART_SIZE = 16 * MiB;
+/**
+ * Objects below 16 MiB are copied with one GET and one PUT: one request each way is the least
+ * per-object overhead, and 16 MiB in one buffer is a quarter of the default memory budget, so at
+ * least four such objects are always in flight. From 16 MiB on, multipart: parts of one object
+ * proceed in parallel (a lone large object still uses the whole concurrency), no buffer ever
+ * exceeds one part, and a failure costs one part, not the object. (Below 16 MiB a multipart copy
+ * would mean parts under the default part size for no gain; S3 allows parts down to 5 MiB.)
+ */
+export const DEFAULT_MULTIPART_THRESHOLD = 16 * MiB;
+export const DEFAULT_MAX_BUFFERED_BYTES = 64 * MiB;
+/** Restarts of one object (changed while being copied, or a broken transfer) before it is a failure. */
+const MAX_RESTARTS = 3;
+
+/** A FIFO semaphore over bytes. Every request is at most the capacity. */
+class ByteBudget {
+  private available: number;
+  private readonly queue: Array<{ n: number; grant: () => void }> = [];
+
+  constructor(readonly capacity: number) {
+    this.available = capacity;
+  }
+
+  acquire(n: number, signal: AbortSignal): Promise<void> {
+    if (n > this.capacity) n = this.capacity;
+    if (this.queue.length === 0 && n <= this.available) {
+      this.available -= n;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const entry = {
+        n,
+        grant: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = () => {
+        const i = this.queue.indexOf(entry);
+        if (i >= 0) this.queue.splice(i, 1);
+        this.drain();
+        reject(signal.reason);
+      };
+      this.queue.push(entry);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  release(n: number): void {
+    this.available += Math.min(n, this.capacity);
+    this.drain();
+  }
+
+  private drain(): void {
+    while (this.queue.length > 0 && this.queue[0]!.n <= this.available) {
+      const e = this.queue.shift()!;
+      this.available -= e.n;
+      e.grant();
+    }
+  }
+}
+
+interface SdkError {
+  name?: string;
+  code?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+const statusOf = (e: unknown) => (e as SdkError)?.$metadata?.httpStatusCode;
+const codeOf = (e: unknown) => {
+  const err = e as SdkError;
+  return err?.Code ?? err?.code ?? err?.name ?? 'Error';
+};
+
+/** The source object disappeared (404): skipped silently. */
+class Gone extends Error {}
+/** The object is not the version being copied any more (412, ETag or size changed): start again. */
+class Changed extends Error {
+  constructor(readonly size: number | null) {
+    super('changed');
+  }
+}
+
+function abortErrorOf(signal: AbortSignal): Error {
+  const r: unknown = signal.reason;
+  if (r instanceof Error && r.name === 'AbortError') return r;
+  const e = new DOMException('The copy was aborted', 'AbortError');
+  if (r !== undefined) Object.defineProperty(e, 'cause', { value: r });
+  return e;
+}
+
+/** Words safe to print for an error: PoolAccessError messages are built to be; others by code only. */
+function describe(e: unknown, what: string): string {
+  if (e instanceof PoolAccessError) return e.message;
+  const status = statusOf(e);
+  if (status !== undefined) return `${what}: HTTP ${status} ${codeOf(e)}`;
+  const err = e as SdkError & { message?: string };
+  if (err?.code) return `${what}: ${err.code}`;
+  if (err?.name === 'TimeoutError') return `${what}: timed out`;
+  if (e instanceof CopierError) return `${what}: ${e.message}`;
+  return `${what}: ${err?.name ?? 'error'}`;
+}
+
+/** An error of the copier's own, with a message safe to print. */
+class CopierError extends Error {}
+
+/** A whole pool refuses or cannot be reached: no point starting more objects. */
+function isPoolWide(e: unknown): e is PoolAccessError {
+  return e instanceof PoolAccessError && (e.problem === 'unreachable' || e.problem === 'access-denied');
+}
+
+/** Response headers worth carrying over (what clients get back from the gateway). */
+interface ObjectHeaders {
+  ContentType?: string;
+  ContentEncoding?: string;
+  ContentDisposition?: string;
+  ContentLanguage?: string;
+  CacheControl?: string;
+  Expires?: Date;
+  Metadata?: Record<string, string>;
+}
+
+interface GetOutput extends ObjectHeaders {
+  Body?: Readable;
+  ContentLength?: number;
+  ContentRange?: string;
+  ETag?: string;
+}
+
+/** What one GET read: the bytes, the object's ETag as sent (quoted), its whole size, its headers. */
+interface Read {
+  body: Buffer;
+  etag: string;
+  total: number;
+  headers: ObjectHeaders;
+}
+
+function headersOf(out: GetOutput): ObjectHeaders {
+  const h: ObjectHeaders = {};
+  if (out.ContentType !== undefined) h.ContentType = out.ContentType;
+  if (out.ContentEncoding !== undefined) h.ContentEncoding = out.ContentEncoding;
+  if (out.ContentDisposition !== undefined) h.ContentDisposition = out.ContentDisposition;
+  if (out.ContentLanguage !== undefined) h.ContentLanguage = out.ContentLanguage;
+  if (out.CacheControl !== undefined) h.CacheControl = out.CacheControl;
+  if (out.Expires instanceof Date && !Number.isNaN(out.Expires.getTime())) h.Expires = out.Expires;
+  if (out.Metadata && Object.keys(out.Metadata).length > 0) h.Metadata = out.Metadata;
+  return h;
+}
+
+/** `bytes 0-99/1234` -> 1234. */
+function totalOf(contentRange: string | undefined): number | null {
+  const m = /\/(\d+)\s*$/.exec(contentRange ?? '');
+  return m ? Number(m[1]) : null;
+}
+
+interface Upload {
+  source: ListedObject;
+  restarts: number;
+  uploadId: string;
+  /** The source ETag as the server sent it (quoted), for IfMatch. */
+  etag: string;
+  total: number;
+  partSize: number;
+  parts: Array<{ PartNumber: number; ETag: string } | undefined>;
+  /** Parts not finished yet (done, failed or skipped). */
+  pending: number;
+  failure: unknown;
+}
+
+type Task = { kind: 'object'; object: ListedObject; restarts: number } | { kind: 'part'; upload: Upload; index: number };
+
+export class ObjectCopier {
+  private readonly concurrency: number;
+  private readonly partSize: number;
+  private readonly threshold: number;
+  private readonly budget: ByteBudget;
+  private readonly bandwidth: TokenBucket | null;
+  private readonly progress: CopyProgress = { objects: 0, bytes: 0 };
+
+  constructor(
+    private readonly source: PoolS3Client,
+    private readonly destination: PoolS3Client,
+    private readonly bucket: string,
+    private readonly opts: CopierOptions,
+  ) {
+    this.concurrency = Math.max(1, Math.floor(opts.concurrency));
+    const maxBuffered = Math.max(MIN_PART_SIZE, opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
+    this.partSize = Math.min(maxBuffered, Math.max(MIN_PART_SIZE, opts.partSize ?? DEFAULT_PART_SIZE));
+    // A whole object is buffered below the threshold: it cannot exceed the budget.
+    this.threshold = Math.max(1, Math.min(opts.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD, maxBuffered));
+    this.budget = new ByteBudget(maxBuffered);
+    this.bandwidth = opts.bandwidthLimit === null ? null : new TokenBucket(opts.bandwidthLimit);
+    source.reserveSockets(this.concurrency);
+    destination.reserveSockets(this.concurrency);
+  }
+
+  /**
+   * Copies each object source -> destination, calls onCopied with the record after each success.
+   * Continues past per-object failures and returns them.
+   */
+  async copy(objects: readonly ListedObject[], onCopied: (r: CopyRecord) => void): Promise<{ failures: CopyFailure[] }> {
+    const failures: CopyFailure[] = [];
+    const urgent: Task[] = [];
+    let next = 0;
+    const run = new Run(this.opts.signal);
+    const take = (): Task | undefined => {
+      if (run.stopped) {
+        // Parts already queued still run (skipped at once) so that the last one aborts its upload.
+        for (let t = urgent.shift(); t; t = urgent.shift()) {
+          if (t.kind === 'part') return t;
+          if (run.poolError && !run.aborted) failures.push({ key: t.object.key, message: `not copied: ${run.poolError.message}` });
+        }
+        return undefined;
+      }
+      if (urgent.length > 0) return urgent.shift();
+      if (next < objects.length) return { kind: 'object', object: objects[next++]!, restarts: 0 };
+      return undefined;
+    };
+    const copied = (r: CopyRecord) => {
+      try {
+        onCopied(r);
+      } catch (e) {
+        run.fail(e);
+      }
+    };
+    const ctx: CopyContext = { run, urgent, failures, copied };
+    await run.workers(this.concurrency, async () => {
+      for (let task = take(); task; task = take()) {
+        if (task.kind === 'object') await this.copyObject(task.object, task.restarts, ctx);
+        else await this.copyPart(task.upload, task.index, ctx);
+      }
+    });
+    // Objects never started because a pool was unreachable or refused the credentials.
+    if (run.poolError && !run.aborted) {
+      for (; next < objects.length; next++) failures.push({ key: objects[next]!.key, message: `not copied: ${run.poolError.message}` });
+    }
+    run.finish();
+    failures.sort((a, b) => compareKeys(a.key, b.key));
+    return { failures };
+  }
+
+  /**
+   * Hashes both sides (sha256, streaming) of each pair: equal ones come back as records (to store),
+   * different ones as objects to copy (the source version that was read).
+   */
+  async compare(pairs: ObjectDiff['compare']): Promise<{ equal: CopyRecord[]; different: ListedObject[]; failures: CopyFailure[] }> {
+    const equal: CopyRecord[] = [];
+    const different: ListedObject[] = [];
+    const failures: CopyFailure[] = [];
+    const run = new Run(this.opts.signal);
+    let next = 0;
+    await run.workers(this.concurrency, async () => {
+      while (!run.stopped && next < pairs.length) {
+        const pair = pairs[next++]!;
+        const key = pair.source.key;
+        try {
+          const [src, dst] = await Promise.all([this.hash(this.source, key, pair.source.size, run.signal), this.hash(this.destination, key, pair.destination.size, run.signal)]);
+          if (src === null) continue; // gone at the source: the next diff deletes it
+          if (dst !== null && dst.sha256 === src.sha256 && dst.size === src.size) {
+            equal.push({ key, srcEtag: src.etag, srcSize: src.size, dstEtag: dst.etag });
+          } else {
+            different.push({ key, size: src.size, etag: src.etag });
+          }
+          this.advance(1, src.size + (dst?.size ?? 0));
+        } catch (e) {
+          if (run.aborted) break;
+          if (e instanceof Changed) {
+            // One side changed while it was read: copying the source is right either way.
+            different.push(pair.source);
+            continue;
+          }
+          failures.push({ key, message: describe(e, 'compare') });
+          if (isPoolWide(e)) run.stopOnPoolError(e);
+        }
+      }
+    });
+    if (run.poolError && !run.aborted) for (; next < pairs.length; next++) failures.push({ key: pairs[next]!.source.key, message: `not compared: ${run.poolError.message}` });
+    run.finish();
+    const order = (a: { key: string }, b: { key: string }) => compareKeys(a.key, b.key);
+    return { equal: equal.sort(order), different: different.sort(order), failures: failures.sort(order) };
+  }
+
+  /** Deletes keys at the destination (DeleteObjects, batches of 1000). */
+  async deleteAtDestination(keys: readonly string[]): Promise<{ failures: CopyFailure[] }> {
+    const failures: CopyFailure[] = [];
+    const batches: string[][] = [];
+    for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000));
+    const run = new Run(this.opts.signal);
+    let next = 0;
+    await run.workers(Math.min(this.concurrency, 4), async () => {
+      while (!run.stopped && next < batches.length) {
+        const batch = batches[next++]!;
+        try {
+          const out = await this.destination.transfer<{ Errors?: Array<{ Key?: string; Code?: string }> }>(
+            (s) => new s.DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }),
+            `DeleteObjects ${this.bucket}`,
+            { signal: run.signal },
+          );
+          for (const e of out.Errors ?? []) failures.push({ key: e.Key ?? '?', message: `DeleteObjects: ${e.Code ?? 'Error'}` });
+        } catch (e) {
+          if (run.aborted) break;
+          for (const key of batch) failures.push({ key, message: describe(e, 'DeleteObjects') });
+          if (isPoolWide(e)) run.stopOnPoolError(e);
+        }
+      }
+    });
+    if (run.poolError && !run.aborted) for (; next < batches.length; next++) for (const key of batches[next]!) failures.push({ key, message: `not deleted: ${run.poolError.message}` });
+    run.finish();
+    return { failures: failures.sort((a, b) => compareKeys(a.key, b.key)) };
+  }
+
+  // ------------------------------------------------------------------ copy, one object
+
+  private async copyObject(object: ListedObject, restarts: number, ctx: CopyContext): Promise<void> {
+    try {
+      if (object.size >= this.threshold) await this.startMultipart(object, restarts, ctx);
+      else await this.copySmall(object, ctx);
+    } catch (e) {
+      this.settle(object, restarts, e, ctx);
+    }
+  }
+
+  /** What to do after an object's copy failed: skip (gone), start again (changed), or a failure. */
+  private settle(object: ListedObject, restarts: number, e: unknown, ctx: CopyContext): void {
+    if (ctx.run.aborted || e instanceof Gone) return;
+    const again = e instanceof Changed || (!(e instanceof PoolAccessError) && statusOf(e) === undefined && !(e instanceof CopierError));
+    if (again && restarts < MAX_RESTARTS) {
+      const size = e instanceof Changed && e.size !== null ? e.size : object.size;
+      ctx.urgent.unshift({ kind: 'object', object: { ...object, size }, restarts: restarts + 1 });
+      return;
+    }
+    const message = e instanceof Changed ? `the object changed ${restarts + 1} times while it was being copied` : describe(e, 'copy');
+    ctx.failures.push({ key: object.key, message });
+    if (isPoolWide(e)) ctx.run.stopOnPoolError(e);
+  }
+
+  private async copySmall(object: ListedObject, ctx: CopyContext): Promise<void> {
+    const { signal } = ctx.run;
+    await this.bandwidth?.take(object.size, signal);
+    await this.budget.acquire(object.size, signal);
+    try {
+      const read = await this.read(this.source, object.key, { maxLength: object.size }, signal);
+      const out = await this.destination.transfer<{ ETag?: string }>(
+        (s) => new s.PutObjectCommand({ Bucket: this.bucket, Key: object.key, Body: read.body, ContentLength: read.body.length, ...read.headers }),
+        `PutObject ${this.bucket}`,
+      );
+      const record = { key: object.key, srcEtag: stripQuotes(read.etag), srcSize: read.body.length, dstEtag: stripQuotes(out.ETag) };
+      this.advance(1, read.body.length);
+      ctx.copied(record);
+    } finally {
+      this.budget.release(object.size);
+    }
+  }
+
+  /** Part size for an object of this size: the configured one, larger when 10,000 parts would not hold it. */
+  private partSizeFor(size: number): number {
+    const needed = Math.ceil(size / MAX_PARTS / MiB) * MiB;
+    return Math.max(this.partSize, needed);
+  }
+
+  /** Reads the first part (learning the ETag), creates the upload, queues the other parts, uploads the first. */
+  private async startMultipart(object: ListedObject, restarts: number, ctx: CopyContext): Promise<void> {
+    const { signal } = ctx.run;
+    const partSize = this.partSizeFor(object.size);
+    if (partSize > this.budget.capacity) {
+      throw new CopierError(`${object.size} bytes need parts of ${partSize} bytes, more than the memory bound of ${this.budget.capacity} bytes`);
+    }
+    await this.bandwidth?.take(partSize, signal);
+    await this.budget.acquire(partSize, signal);
+    let upload: Upload | null = null;
+    try {
+      const first = await this.read(this.source, object.key, { range: [0, partSize - 1], maxLength: partSize }, signal);
+      if (first.total <= partSize) {
+        // The object shrank to one part since the listing: this read holds all of it.
+        const out = await this.destination.transfer<{ ETag?: string }>(
+          (s) => new s.PutObjectCommand({ Bucket: this.bucket, Key: object.key, Body: first.body, ContentLength: first.body.length, ...first.headers }),
+          `PutObject ${this.bucket}`,
+        );
+        this.advance(1, first.body.length);
+        ctx.copied({ key: object.key, srcEtag: stripQuotes(first.etag), srcSize: first.body.length, dstEtag: stripQuotes(out.ETag) });
+        return;
+      }
+      const parts = Math.ceil(first.total / partSize);
+      if (parts > MAX_PARTS) throw new Changed(first.total);
+      const created = await this.destination.transfer<{ UploadId?: string }>(
+        (s) => new s.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: object.key, ...first.headers }),
+        `CreateMultipartUpload ${this.bucket}`,
+        { signal },
+      );
+      if (!created.UploadId) throw new CopierError('CreateMultipartUpload returned no upload id');
+      upload = { source: object, restarts, uploadId: created.UploadId, etag: first.etag, total: first.total, partSize, parts: new Array(parts), pending: parts, failure: null };
+      // The other parts go first in the queue: an object in progress finishes before new ones start.
+      for (let i = parts - 1; i >= 1; i--) ctx.urgent.unshift({ kind: 'part', upload, index: i });
+      await this.uploadPart(upload, 0, first.body, signal);
+    } catch (e) {
+      if (!upload) throw e;
+      upload.failure ??= e;
+    } finally {
+      this.budget.release(partSize);
+    }
+    await this.partDone(upload, ctx);
+  }
+
+  private async copyPart(upload: Upload, index: number, ctx: CopyContext): Promise<void> {
+    if (upload.failure === null && !ctx.run.stopped) {
+      const { signal } = ctx.run;
+      const start = index * upload.partSize;
+      const end = Math.min(upload.total, start + upload.partSize) - 1;
+      const length = end - start + 1;
+      let reserved = 0;
+      try {
+        await this.bandwidth?.take(length, signal);
+        await this.budget.acquire(length, signal);
+        reserved = length;
+        if (upload.failure === null) {
+          const part = await this.read(this.source, upload.source.key, { range: [start, end], maxLength: length, ifMatch: upload.etag }, signal);
+          if (part.etag !== upload.etag || part.total !== upload.total || part.body.length !== length) throw new Changed(part.total);
+          await this.uploadPart(upload, index, part.body, signal);
+        }
+      } catch (e) {
+        upload.failure ??= e;
+      } finally {
+        if (reserved) this.budget.release(reserved);
+      }
+    } else {
+      upload.failure ??= ctx.run.signal.reason ?? new CopierError('stopped');
+    }
+    await this.partDone(upload, ctx);
+  }
+
+  private async uploadPart(upload: Upload, index: number, body: Buffer, signal: AbortSignal): Promise<void> {
+    const out = await this.destination.transfer<{ ETag?: string }>(
+      (s) => new s.UploadPartCommand({ Bucket: this.bucket, Key: upload.source.key, UploadId: upload.uploadId, PartNumber: index + 1, Body: body, ContentLength: body.length }),
+      `UploadPart ${this.bucket}`,
+      { signal },
+    );
+    if (!out.ETag) throw new CopierError('UploadPart returned no ETag');
+    upload.parts[index] = { PartNumber: index + 1, ETag: out.ETag };
+    this.advance(0, body.length);
+  }
+
+  /** One part of an upload is over (done, failed or skipped): the last one completes or aborts the upload. */
+  private async partDone(upload: Upload | null, ctx: CopyContext): Promise<void> {
+    if (!upload || --upload.pending > 0) return;
+    const key = upload.source.key;
+    if (upload.failure === null) {
+      try {
+        // Not abortable: completing is one atomic step on the server; an abort that arrives now waits for it.
+        const out = await this.destination.transfer<{ ETag?: string }>(
+          (s) => new s.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload.uploadId, MultipartUpload: { Parts: upload.parts as Array<{ PartNumber: number; ETag: string }> } }),
+          `CompleteMultipartUpload ${this.bucket}`,
+        );
+        this.advance(1, 0);
+        ctx.copied({ key, srcEtag: stripQuotes(upload.etag), srcSize: upload.total, dstEtag: stripQuotes(out.ETag) });
+        return;
+      } catch (e) {
+        upload.failure = e;
+      }
+    }
+    await this.abortUpload(upload);
+    this.settle(upload.source, upload.restarts, upload.failure, ctx);
+  }
+
+  /** Best effort: the upload is never completed either way (s3rver answers 405; nanio may too). */
+  private async abortUpload(upload: Upload): Promise<void> {
+    try {
+      await this.destination.transfer(
+        (s) => new s.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.source.key, UploadId: upload.uploadId }),
+        `AbortMultipartUpload ${this.bucket}`,
+      );
+    } catch {
+      /* tolerated: an upload never completed is never visible */
+    }
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /**
+   * One GET into one buffer (ranged when `range`), with `IfMatch` when given. Gone when the object
+   * is not there (404), Changed when it is not the version asked for (412) or larger than
+   * `maxLength` (a smaller one is read as it is; an empty object answers a range with 416).
+   */
+  private async read(pool: PoolS3Client, key: string, o: { range?: [number, number]; maxLength: number; ifMatch?: string }, signal: AbortSignal): Promise<Read> {
+    let out: GetOutput;
+    try {
+      out = await pool.transfer<GetOutput>(
+        (s) => new s.GetObjectCommand({ Bucket: this.bucket, Key: key, ...(o.range ? { Range: `bytes=${o.range[0]}-${o.range[1]}` } : {}), ...(o.ifMatch ? { IfMatch: o.ifMatch } : {}) }),
+        `GetObject ${this.bucket}`,
+        { signal, passThrough: [404, 412, 416] },
+      );
+    } catch (e) {
+      const status = statusOf(e);
+      if (status === 404 || codeOf(e) === 'NoSuchKey') throw new Gone();
+      if (status === 412) throw new Changed(null);
+      if (status === 416) throw new Changed(0);
+      throw e;
+    }
+    const body = out.Body;
+    const length = out.ContentLength;
+    const total = o.range ? totalOf(out.ContentRange) ?? length ?? 0 : (length ?? 0);
+    if (!body || length === undefined) {
+      body?.destroy();
+      throw new CopierError('GetObject answered without a body length');
+    }
+    if (length > o.maxLength) {
+      body.destroy();
+      throw new Changed(total);
+    }
+    const buf = Buffer.allocUnsafe(length);
+    let offset = 0;
+    const onAbort = () => body.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (offset + chunk.length > length) throw new CopierError('GetObject sent more bytes than its Content-Length');
+        chunk.copy(buf, offset);
+        offset += chunk.length;
+      }
+    } catch (e) {
+      body.destroy();
+      signal.throwIfAborted();
+      throw e;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (offset !== length) throw new CopierError(`GetObject ended after ${offset} of ${length} bytes`);
+    return { body: buf, etag: out.ETag ?? '', total, headers: headersOf(out) };
+  }
+
+  /**
+   * sha256 of one object, streamed: one GET when the listed size fits in one part, else ranged reads
+   * of one part each, every range after the first with IfMatch on the first one's ETag (and that
+   * ETag checked). Each read is paid for before its GET. Null when the object is not there.
+   */
+  private async hash(pool: PoolS3Client, key: string, listedSize: number, signal: AbortSignal): Promise<{ sha256: string; size: number; etag: string } | null> {
+    const hash = createHash('sha256');
+    const ranged = listedSize > this.partSize;
+    let etag: string | null = null;
+    let total = ranged ? listedSize : Infinity;
+    let size = 0;
+    try {
+      for (let start = 0; start < total; ) {
+        const end = start + this.partSize - 1;
+        await this.bandwidth?.take(Math.min(this.partSize, (Number.isFinite(total) ? total : listedSize) - start), signal);
+        let out: GetOutput;
+        try {
+          out = await pool.transfer<GetOutput>(
+            (s) => new s.GetObjectCommand({ Bucket: this.bucket, Key: key, ...(ranged ? { Range: `bytes=${start}-${end}` } : {}), ...(etag ? { IfMatch: etag } : {}) }),
+            `GetObject ${this.bucket}`,
+            { signal, passThrough: [404, 412, 416] },
+          );
+        } catch (e) {
+          const status = statusOf(e);
+          if (status === 404 || codeOf(e) === 'NoSuchKey') return null;
+          if (status === 412 || status === 416) throw new Changed(null);
+          throw e;
+        }
+        const partTotal = ranged ? (totalOf(out.ContentRange) ?? -1) : (out.ContentLength ?? -1);
+        if (etag === null) {
+          etag = out.ETag ?? '';
+          total = partTotal;
+        } else if (out.ETag !== etag || partTotal !== total) {
+          out.Body?.destroy();
+          throw new Changed(partTotal);
+        }
+        const n = await consume(out.Body, hash, signal);
+        if (n !== (out.ContentLength ?? n)) throw new CopierError(`GetObject ended after ${n} of ${out.ContentLength} bytes`);
+        size += n;
+        start += n;
+        if (n === 0 || !ranged) break;
+      }
+    } catch (e) {
+      signal.throwIfAborted();
+      throw e;
+    }
+    if (size !== total) throw new Changed(total);
+    return { sha256: hash.digest('hex'), size, etag: stripQuotes(etag ?? '') };
+  }
+
+  private advance(objects: number, bytes: number): void {
+    this.progress.objects += objects;
+    this.progress.bytes += bytes;
+    this.opts.onProgress?.({ ...this.progress });
+  }
+}
+
+async function consume(body: Readable | undefined, hash: Hash, signal: AbortSignal): Promise<number> {
+  if (!body) return 0;
+  let n = 0;
+  const onAbort = () => body.destroy();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      hash.update(chunk);
+      n += chunk.length;
+    }
+  } catch (e) {
+    body.destroy();
+    signal.throwIfAborted();
+    throw e;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  return n;
+}
+
+interface CopyContext {
+  run: Run;
+  urgent: Task[];
+  failures: CopyFailure[];
+  /** Calls the caller's onCopied; if it throws, the whole call stops and rejects with its error. */
+  copied: (r: CopyRecord) => void;
+}
+
+/**
+ * One call's workers and its stop conditions: the caller's abort signal, a fatal error (onCopied
+ * threw), or a pool-wide error (no more work started, what was started finishes).
+ */
+class Run {
+  private readonly controller = new AbortController();
+  readonly signal = this.controller.signal;
+  poolError: PoolAccessError | null = null;
+  private fatal: { error: unknown } | null = null;
+  private readonly onAbort = () => this.controller.abort(this.outer!.reason);
+
+  constructor(private readonly outer: AbortSignal | undefined) {
+    // Every transfer in flight listens to this signal (the SDK's request, the body being read).
+    setMaxListeners(0, this.signal);
+    if (outer?.aborted) this.controller.abort(outer.reason);
+    else outer?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  get aborted(): boolean {
+    return this.signal.aborted;
+  }
+
+  get stopped(): boolean {
+    return this.signal.aborted || this.poolError !== null;
+  }
+
+  stopOnPoolError(e: PoolAccessError): void {
+    this.poolError ??= e;
+  }
+
+  /** Stops everything; the call rejects with this error once its workers are done. */
+  fail(e: unknown): void {
+    if (this.fatal || this.signal.aborted) return;
+    this.fatal = { error: e };
+    this.controller.abort(e);
+  }
+
+  async workers(n: number, work: () => Promise<void>): Promise<void> {
+    await Promise.all(
+      Array.from({ length: n }, async () => {
+        try {
+          await work();
+        } catch (e) {
+          this.fail(e); // a bug: stop, reject with it
+        }
+      }),
+    );
+  }
+
+  /** After the workers: rejects with the fatal error, or an AbortError when aborted. */
+  finish(): void {
+    this.outer?.removeEventListener('abort', this.onAbort);
+    if (this.fatal) throw this.fatal.error;
+    if (this.outer?.aborted) throw abortErrorOf(this.outer);
+  }
+}
+
+/** Flat ListObjectsV2 of a whole bucket with size and ETag (quotes stripped), sorted by key (code-unit order). */
+export async function listAll(pool: PoolS3Client, bucket: string): Promise<ListedObject[]> {
+  const out: ListedObject[] = [];
+  await pool.listObjectsDetailed(bucket, (page) => {
+    for (const o of page) out.push({ key: o.key, size: o.size, etag: o.etag });
+  });
+  return out.sort((a, b) => compareKeys(a.key, b.key));
+}
