@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import type { IncludedText, NginxDirective } from '../nginx-config/nginx-ast.js';
+import type { IncludedText, NginxDirective, NginxInclude } from '../nginx-config/nginx-ast.js';
 import { parseNginxConfig } from '../nginx-config/parse-nginx-config.js';
 import type { NginxWritablePaths } from './render-unit.js';
 
@@ -12,26 +12,18 @@ export interface NginxDump {
   files: IncludedText[];
 }
 
-const HEADER = /^# configuration file (.+):$/;
+const HEADER = /^# configuration file (.+):\n/gm;
 
 export function parseNginxDump(stdout: string): NginxDump {
-  const files: IncludedText[] = [];
-  let current: { file: string; lines: string[] } | null = null;
-  const finish = () => {
-    if (!current) return;
-    // Drop the line feed nginx adds after each file.
-    const lines = current.lines;
-    if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    files.push({ file: current.file, text: lines.join('\n') });
-  };
-  for (const line of stdout.split('\n')) {
-    const m = HEADER.exec(line);
-    if (m) {
-      finish();
-      current = { file: m[1]!, lines: [] };
-    } else if (current) current.lines.push(line);
-  }
-  finish();
+  const heads = [...stdout.matchAll(HEADER)];
+  const files = heads.map((m, i) => {
+    const start = m.index + m[0].length;
+    const end = i + 1 < heads.length ? heads[i + 1]!.index : stdout.length;
+    let text = stdout.slice(start, end);
+    // nginx writes one line feed after each file's bytes.
+    if (text.endsWith('\n')) text = text.slice(0, -1);
+    return { file: m[1]!, text };
+  });
   return { files };
 }
 
@@ -77,6 +69,8 @@ function absoluteFrom(base: string, p: string): string {
 export interface ParsedDump {
   mainFile: string;
   directives: NginxDirective[];
+  /** Every include met, followed or not, with its position. */
+  includes: NginxInclude[];
 }
 
 /**
@@ -96,7 +90,7 @@ export function parseDump(dump: NginxDump, keep: readonly string[] = []): Parsed
     return dump.files.filter((f) => re.test(f.file)).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   };
   const parsed = parseNginxConfig(main.text, { file: main.file, includeResolver: resolver });
-  return { mainFile: main.file, directives: parsed.directives };
+  return { mainFile: main.file, directives: parsed.directives, includes: parsed.includes };
 }
 
 export interface IncludePosition {
@@ -122,7 +116,7 @@ export function checkManagedIncludes(dump: NginxDump, nginxDir: string): Include
   const pools = posix.join(nginxDir, 'pools/*.conf');
   const vhosts = posix.join(nginxDir, 'vhosts/*.conf');
   const lines: [string, string] = [`include ${pools};`, `include ${vhosts};`];
-  const { mainFile, directives } = parseDump(dump, [pools, vhosts]);
+  const { mainFile, directives, includes } = parseDump(dump, [pools, vhosts]);
   const confDir = posix.dirname(mainFile);
   const problems: string[] = [];
   const httpBlocks = directives.filter((d) => d.name === 'http' && d.block);
@@ -149,16 +143,12 @@ export function checkManagedIncludes(dump: NginxDump, nginxDir: string): Include
   // Close but wrong: an include of the managed directory with another pattern (`pools/*` would
   // load the .meta.json sidecars as nginx configuration).
   const near: string[] = [];
-  const scan = (list: NginxDirective[]) => {
-    for (const d of list) {
-      if (d.name === 'include' && d.args.length === 1) {
-        const abs = absoluteFrom(confDir, d.args[0]!);
-        if (abs !== pools && abs !== vhosts && abs.startsWith(`${posix.normalize(nginxDir)}/`)) near.push(`"include ${d.args[0]}" at ${where(d)} must be exactly "include ${abs.includes('/pools/') ? pools : vhosts}" (only the .conf files)`);
-      }
-      if (d.block) scan(d.block);
+  for (const inc of includes) {
+    const abs = absoluteFrom(confDir, inc.pattern);
+    if (abs !== pools && abs !== vhosts && abs.startsWith(`${posix.normalize(nginxDir)}/`)) {
+      near.push(`"include ${inc.pattern}" at ${inc.file}:${inc.line} must be exactly "include ${abs.includes('/vhosts/') ? vhosts : pools}" (only the .conf files)`);
     }
-  };
-  scan(directives);
+  }
 
   if (!http) {
     problems.push(`${mainFile} has no http { } block.`);

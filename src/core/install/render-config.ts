@@ -53,7 +53,7 @@ export interface ConfigFileOptions {
 /** A YAML scalar: plain when it cannot be misread, double-quoted (JSON escapes are YAML escapes) otherwise. */
 export function yamlScalar(value: string | number): string {
   if (typeof value === 'number') return String(value);
-  if (/^[A-Za-z0-9_./@+-][A-Za-z0-9_./@+:=,~-]*$/.test(value) && !/^(true|false|yes|no|on|off|null|~|[-+]?\d[\d._]*(e[-+]?\d+)?)$/i.test(value) && !value.includes(': ')) {
+  if (/^[A-Za-z0-9_/][A-Za-z0-9_./@+:=,~-]*$/.test(value) && !/^(true|false|yes|no|on|off|null|~|[-+]?\d[\d._]*(e[-+]?\d+)?)$/i.test(value) && !value.includes(': ')) {
     return value;
   }
   return JSON.stringify(value);
