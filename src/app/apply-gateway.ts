@@ -31,6 +31,8 @@ export interface ApplyOptions {
    * hold changes nobody applied yet, which must not ride along a cutover: refused.
    */
   onlyPaths?: ReadonlySet<string>;
+  /** Refresh from S3 while planning (default true; a migration's routing generation skips it). */
+  refresh?: boolean;
 }
 
 export interface ApplyResult {
@@ -55,7 +57,7 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
 
     opts.emit({ step: 'plan', status: 'start' });
     // Refresh from S3: the buckets new routes need, and the guard against stranding objects.
-    const planResult = await computePlan(settings, stateViewOf(store), { refresh: true });
+    const planResult = await computePlan(settings, stateViewOf(store), { refresh: opts.refresh ?? true });
     opts.emit({ step: 'plan', status: 'done' });
     const plan = planResult.plan;
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { PoolS3Client } from '../adapters/s3/pool-s3-client.js';
+import { PoolS3Client, type S3ClientOptions } from '../adapters/s3/pool-s3-client.js';
 import { loadKeyring } from '../adapters/secrets/keyring-source.js';
 import { resolvePoolCredentials } from '../adapters/secrets/resolve-secret-ref.js';
 import type { PoolStorage } from '../core/buckets/pool-storage.js';
@@ -22,8 +22,12 @@ export interface PoolAccess {
   usable: ReadonlySet<string>;
   /** Why a nanio pool cannot be used (no credentials in its manifest, unresolvable, wrong key). */
   problems: ReadonlyMap<string, string>;
-  /** Opens an S3 client on the pool's members; throws PoolAccessError when the pool is not usable. */
-  open(pool: string): Promise<PoolStorage>;
+  /**
+   * Opens an S3 client on the pool's members; throws PoolAccessError when the pool is not usable.
+   * `overrides` changes the client options of this one client (the migration engine asks for as
+   * many requests in flight as the migration's concurrency).
+   */
+  open(pool: string, overrides?: Partial<S3ClientOptions>): Promise<PoolStorage>;
 }
 
 export interface PreparedCredentials {
@@ -80,12 +84,12 @@ export function preparePoolCredentials(settings: Settings, pools: readonly Desir
   const access: PoolAccess = {
     usable: new Set(values.keys()),
     problems,
-    async open(pool) {
+    async open(pool, overrides) {
       const creds = values.get(pool);
       if (!creds) {
         throw new PoolAccessError(pool, 'error', problems.get(pool) ?? `pool ${pool} is not a nanio pool orch knows`, `Set the variables or files that spec.credentials of pool ${pool} references, or configure the secret key that encrypted its sidecar (docs/buckets.md).`);
       }
-      return PoolS3Client.open({ pool, members: members.get(pool) ?? [], credentials: creds }, options);
+      return PoolS3Client.open({ pool, members: members.get(pool) ?? [], credentials: creds }, { ...options, ...overrides });
     },
   };
   return { keyring, sealed, access, diagnostics, fingerprint };

@@ -27,9 +27,9 @@ const TAKEOVER_STALE_MS = 10_000;
  * directory (mkdir is atomic) serializes concurrent takeovers, and the stale holder is re-checked
  * inside it before the file is removed.
  */
-export async function acquireWriterLock(stateDir: string, command: string, timeoutSeconds: number): Promise<WriterLock> {
+export async function acquireWriterLock(stateDir: string, command: string, timeoutSeconds: number, fileName = 'orch.lock'): Promise<WriterLock> {
   mkdirSync(stateDir, { recursive: true });
-  const path = join(stateDir, 'orch.lock');
+  const path = join(stateDir, fileName);
   const me: LockHolder = {
     pid: process.pid,
     command,
@@ -76,8 +76,8 @@ export async function acquireWriterLock(stateDir: string, command: string, timeo
 }
 
 /** Reads the current holder without taking the lock (for `orch status`). */
-export function readLockHolder(stateDir: string): LockHolder | null {
-  const h = readHolder(join(stateDir, 'orch.lock'));
+export function readLockHolder(stateDir: string, fileName = 'orch.lock'): LockHolder | null {
+  const h = readHolder(join(stateDir, fileName));
   return h && isAlive(h) ? h : null;
 }
 

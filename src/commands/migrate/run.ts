@@ -1,0 +1,75 @@
+import { Args } from '@oclif/core';
+import { runMigration } from '../../app/migrations/migration-commands.js';
+import type { MigrationDoc } from '../../core/migrate/migration-doc.js';
+import { ExitCode } from '../../core/errors.js';
+import { faultInjector } from '../../executor/events.js';
+import { OrchCommand } from '../../cli/orch-command.js';
+import { formatDuration, progressText, rateText } from '../../cli/views/migrations-text.js';
+
+export default class MigrateRun extends OrchCommand {
+  static override summary = 'Drive one migration in the foreground, with progress, until it is done.';
+  static override description = `For operators without the 'orch watch' daemon: copies the bucket, freezes writes for the cutover (answered 503 SlowDown, at most the freeze budget), verifies, switches the route and records the source data as orphaned. Resumes from wherever the migration stopped (a crash, Ctrl-C, an error). Ctrl-C or SIGTERM stops at a safe point: a freeze in progress is ended (writes go back to the source) and the next run goes on from there. Only one process drives a migration at a time.
+
+EXIT CODES
+  0  done (or cancelled)
+  1  error: the migration is in phase error (see 'orch migrations'), or bad input
+  3  another process drives this migration`;
+  static override examples = ['<%= config.bin %> migrate run photos-to-2026'];
+  static override args = { name: Args.string({ description: 'the migration (its Migration manifest name)', required: true }) };
+
+  protected async execute() {
+    const { args, flags } = await this.parse(MigrateRun);
+    const settings = this.settingsFrom(flags);
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const tty = Boolean(process.stderr.isTTY);
+    let lastLine = '';
+    const status = (doc: MigrationDoc) => `${doc.phase}: pass ${doc.progress.pass}, ${progressText(doc)}, ${rateText(doc)}, ETA ${formatDuration(doc.progress.etaSeconds)}`;
+    try {
+      const result = await runMigration(settings, args.name, {
+        signal: controller.signal,
+        command: 'migrate run',
+        fault: faultInjector(),
+        log: (level, message) => {
+          const line = `${new Date().toISOString()} ${level === 'info' ? '' : `${level.toUpperCase()} `}${message}`;
+          if (tty) process.stderr.write(`\r\x1b[2K${level === 'error' ? this.errStyle.red(line) : level === 'warn' ? this.errStyle.yellow(line) : line}\n`);
+          else process.stderr.write(`${line}\n`);
+        },
+        onUpdate: (doc) => {
+          if (!tty) return;
+          const line = status(doc);
+          if (line !== lastLine) {
+            lastLine = line;
+            process.stderr.write(`\r\x1b[2K${this.errStyle.dim(line.slice(0, (process.stderr.columns ?? 120) - 1))}`);
+          }
+        },
+      });
+      if (tty) process.stderr.write('\r\x1b[2K');
+      const d = result.doc;
+      switch (result.outcome) {
+        case 'done': {
+          const f = d.freezes.filter((x) => x.outcome === 'switched').at(-1);
+          this.out(this.style.green(`Migration ${d.name} is done: bucket ${d.bucket} is served by pool ${d.to}.`));
+          if (f?.windowMs != null) this.out(`Writes were refused (503 SlowDown) for ${(f.windowMs / 1000).toFixed(2)} s at the cutover.`);
+          this.out(`The source data stays on pool ${d.from}: see 'orch migrations orphaned'. Change the Route's pool to ${d.to} in the manifests; the Migration document can then be removed.`);
+          return ExitCode.ok;
+        }
+        case 'cancelled':
+          this.out(`Migration ${d.name} is cancelled: bucket ${d.bucket} stays on pool ${d.from}.`);
+          return ExitCode.ok;
+        case 'stopped':
+          this.out(`Stopped in phase ${d.phase}; writes go to ${d.routing === 'destination' ? d.to : d.from}. Run the same command again to go on.`);
+          return ExitCode.ok;
+        default:
+          this.out(this.style.red(`Migration ${d.name} is in phase ${d.phase}: ${d.lastError ?? 'see orch migrations'}`));
+          this.out(`Its route stays on ${d.routing === 'destination' ? d.to : d.from}. Fix the cause and run 'orch migrate run ${d.name}' again, or cancel it with 'orch migrate cancel ${d.name}'.`);
+          return ExitCode.error;
+      }
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  }
+}
