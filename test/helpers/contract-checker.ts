@@ -16,7 +16,8 @@ import type { FinalState, OpError, OpRecord, ReadResult, WorkloadHistory } from 
  *
  * A write's effect is judged by its outcome: `acked` took effect; an error after which every
  * attempt had an HTTP answer (`definite`) did NOT take effect (the server refused it); any other
- * error (or a write still pending) may or may not have taken effect. Every key is written by one
+ * error (or a write still `pending` in a history taken before the workload stopped) may or may
+ * not have taken effect. Every key is written by one
  * sequential client, so its writes are totally ordered by start time.
  */
 
@@ -146,7 +147,7 @@ class KeyIndex {
         w.index = i;
         if (w.rec.writeId) this.byWriteId.set(w.rec.writeId, w);
         const prev = list[i - 1];
-        if (prev && prev.rec.op !== 'seed' && (prev.rec.end === 0 || prev.rec.end > w.rec.start)) {
+        if (prev && prev.rec.op !== 'seed' && (prev.rec.outcome === 'pending' || prev.rec.end > w.rec.start)) {
           this.violations.push({ point: 1, key, message: `harness: writes ${prev.rec.writeId} and ${w.rec.writeId} of ${key} overlap; the workload must write each key from one sequential client` });
         }
       });
@@ -303,11 +304,11 @@ export function checkContract(input: ContractInput): ContractReport {
       }
       continue;
     }
+    if (rec.outcome === 'pending') continue; // still running when the history was taken
     if (rec.outcome === 'error') {
       add(5, `read (${rec.op}) of ${rec.key || '(bucket)'} by client ${rec.client} at ${ms(rec.start)} failed with ${describeError(rec.error)}: reads never fail`, { key: rec.key, opId: rec.id });
       continue;
     }
-    if (rec.end === 0) continue; // still running when the history was taken
     if (rec.op === 'get' && rec.read) {
       counts.readsChecked++;
       judgeRead(rec, rec.read);

@@ -119,8 +119,11 @@ export interface OpRecord {
   /** ms on the workload clock (`performance.now()`). Seeds: both 0. */
   start: number;
   end: number;
-  /** `acked`: the client got a success answer; `error`: see `error`. Reads that answered 404 are `acked`. */
-  outcome: 'acked' | 'error';
+  /**
+   * `acked`: the client got a success answer (reads that answered 404 too); `error`: see `error`;
+   * `pending`: still running when the history was taken (only in a history taken before stop()).
+   */
+  outcome: 'acked' | 'error' | 'pending';
   error?: OpError;
   /** get: what came back. */
   read?: ReadResult;
@@ -189,7 +192,7 @@ export interface MultipartOptions {
   partSize?: number;
   /** Parts per upload (the last one is half a part). Default 3. */
   parts?: number;
-  /** Pause between parts, so an upload stays in flight for a while and may straddle a cutover. Default 700 ms. */
+  /** Pause between parts, so an upload stays in flight for a while and may straddle a cutover. Default 1000 ms. */
   partDelayMs?: number;
   /** Pause between uploads. Default 300 ms. */
   pauseMs?: number;
@@ -218,6 +221,13 @@ export interface WorkloadOptions {
   seed?: readonly SeedObject[];
   /** PRNG seed, for a reproducible mix. Default: random. */
   rngSeed?: number;
+  /**
+   * Reads of other clients' keys never overlap a write of that key (default true). s3rver writes an
+   * object in place (truncate, then write): a GET concurrent with a PUT of the same key can return
+   * an empty or partial object, which a server with atomic PUTs never does. Reads that START after
+   * a write was acknowledged (contract point 3) are unaffected. `false` lets them overlap.
+   */
+  isolateReads?: boolean;
   /**
    * Several workloads on one bucket: a run id puts this run's keys under `<runId>/` and its write
    * ids after `<runId>-`, so runs never share keys or write ids (read back with `prefix: '<runId>/'`).
@@ -367,7 +377,7 @@ export class Workload {
   private readonly ops: OpRecord[] = [];
   private readonly raw: RawResponse[] = [];
   private readonly rng: () => number;
-  private readonly opts: Required<Omit<WorkloadOptions, 'durationMs' | 'rngSeed' | 'mix' | 'multipart' | 'seed' | 'runId'>> & { mix: WorkloadMix; multipart: Required<MultipartOptions> | null };
+  private readonly opts: Required<Omit<WorkloadOptions, 'durationMs' | 'rngSeed' | 'mix' | 'multipart' | 'seed' | 'runId' | 'isolateReads'>> & { mix: WorkloadMix; multipart: Required<MultipartOptions> | null };
   private readonly clients: S3Client[] = [];
   private readonly current = new Map<number, Current | null>();
   /** Attempts without an answer, per op id (so an error after such an attempt is not "definite"). */
@@ -383,12 +393,15 @@ export class Workload {
   private stoppedAt = 0;
   private stopTimer: NodeJS.Timeout | null = null;
   private writeSeq = 0;
+  private readonly isolateReads: boolean;
+  /** Per key: reads of other clients in flight, and whether its owner writes (or waits to write) it. */
+  private readonly keyUse = new Map<string, { readers: number; writing: boolean; drained: Array<() => void> }>();
   /** Key prefix (`<runId>/` or '') and write id prefix (`<runId>-` or ''). */
   private readonly keyBase: string;
   private readonly idBase: string;
 
   constructor(options: WorkloadOptions) {
-    const mp = options.multipart === false ? null : { clients: 1, partSize: 5 * MiB, parts: 3, partDelayMs: 700, pauseMs: 300, overwrite: 0.3, ...(options.multipart ?? {}) };
+    const mp = options.multipart === false ? null : { clients: 1, partSize: 5 * MiB, parts: 3, partDelayMs: 1000, pauseMs: 300, overwrite: 0.3, ...(options.multipart ?? {}) };
     if (mp && mp.partSize < 5 * MiB) throw new Error('multipart.partSize must be at least 5 MiB (S3 minimum part size)');
     this.opts = {
       bucket: options.bucket,
@@ -401,6 +414,7 @@ export class Workload {
       multipart: mp,
     };
     if (options.runId !== undefined && !/^[A-Za-z0-9_-]+$/.test(options.runId)) throw new Error('runId: letters, digits, _ and - only');
+    this.isolateReads = options.isolateReads ?? true;
     this.keyBase = options.runId ? `${options.runId}/` : '';
     this.idBase = options.runId ? `${options.runId}-` : '';
     this.rng = mulberry32(options.rngSeed ?? Math.floor(Math.random() * 2 ** 31));
@@ -536,7 +550,7 @@ export class Workload {
   }
 
   private begin(client: number, op: OpKind, key: string, extra: Partial<OpRecord> = {}): OpRecord {
-    const rec: OpRecord = { id: this.ops.length, client, op, key, start: this.now(), end: 0, outcome: 'acked', ...extra };
+    const rec: OpRecord = { id: this.ops.length, client, op, key, start: this.now(), end: 0, outcome: 'pending', ...extra };
     this.ops.push(rec);
     this.current.set(client, { opId: rec.id, op, key });
     return rec;
@@ -544,6 +558,7 @@ export class Workload {
 
   private finish(rec: OpRecord, error?: unknown): OpRecord {
     rec.end = this.now();
+    rec.outcome = 'acked';
     if (error !== undefined) {
       rec.outcome = 'error';
       rec.error = toOpError(error, this.noAnswer.has(rec.id));
@@ -558,26 +573,70 @@ export class Workload {
 
   // -- operations -------------------------------------------------------------------------------
 
+  // -- isolation of other clients' reads from writes (see `isolateReads`) -------------------------
+
+  private use(key: string) {
+    let u = this.keyUse.get(key);
+    if (!u) {
+      u = { readers: 0, writing: false, drained: [] };
+      this.keyUse.set(key, u);
+    }
+    return u;
+  }
+
+  /** The owner is about to write `key`: no new reader may start; waits for the readers in flight. */
+  private async beginWrite(key: string): Promise<void> {
+    if (!this.isolateReads) return;
+    const u = this.use(key);
+    u.writing = true;
+    while (u.readers > 0) await new Promise<void>((r) => u.drained.push(r));
+  }
+
+  private endWrite(key: string): void {
+    if (this.isolateReads) this.use(key).writing = false;
+  }
+
+  /** A reader of someone else's key: false when the key is being written. */
+  private tryBeginRead(key: string): boolean {
+    if (!this.isolateReads) return true;
+    const u = this.use(key);
+    if (u.writing) return false;
+    u.readers++;
+    return true;
+  }
+
+  private endRead(key: string): void {
+    if (!this.isolateReads) return;
+    const u = this.use(key);
+    if (--u.readers === 0) for (const r of u.drained.splice(0)) r();
+  }
+
   private async put(client: number, key: string, size: number): Promise<OpRecord> {
     const writeId = this.nextWriteId(client);
     const body = makeBody(writeId, size);
-    const rec = this.begin(client, 'put', key, { writeId, size: body.length });
     this.remember(key);
+    await this.beginWrite(key);
+    const rec = this.begin(client, 'put', key, { writeId, size: body.length });
     try {
       await this.clients[client]!.send(new PutObjectCommand({ Bucket: this.opts.bucket, Key: key, Body: body }));
       return this.finish(rec);
     } catch (e) {
       return this.finish(rec, e);
+    } finally {
+      this.endWrite(key);
     }
   }
 
   private async del(client: number, key: string): Promise<OpRecord> {
+    await this.beginWrite(key);
     const rec = this.begin(client, 'delete', key, { writeId: this.nextWriteId(client) });
     try {
       await this.clients[client]!.send(new DeleteObjectCommand({ Bucket: this.opts.bucket, Key: key }));
       return this.finish(rec);
     } catch (e) {
       return this.finish(rec, e);
+    } finally {
+      this.endWrite(key);
     }
   }
 
@@ -606,8 +665,9 @@ export class Workload {
     const writeId = this.nextWriteId(client);
     const total = mp.partSize * (mp.parts - 1) + Math.ceil(mp.partSize / 2);
     const body = makeBody(writeId, total);
-    const rec = this.begin(client, 'multipart', key, { writeId, size: body.length, steps: [] });
     this.remember(key);
+    await this.beginWrite(key);
+    const rec = this.begin(client, 'multipart', key, { writeId, size: body.length, steps: [] });
     const s3 = this.clients[client]!;
     const Bucket = this.opts.bucket;
     const step = async <T>(s: MultipartStep['step'], part: number | undefined, fn: () => Promise<T>): Promise<T> => {
@@ -643,6 +703,8 @@ export class Workload {
         await step('abort', undefined, () => s3.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }))).catch(() => undefined);
       }
       return rec;
+    } finally {
+      this.endWrite(key);
     }
   }
 
@@ -701,8 +763,19 @@ export class Workload {
       } else if (op === 'readOwn') {
         await this.read(client, target!.key);
       } else if (op === 'readOther') {
-        const key = this.pick(this.allKeys);
-        if (key !== undefined) await this.read(client, key);
+        // A key nobody is writing right now (a few tries; see `isolateReads`).
+        for (let tries = 0; tries < 5; tries++) {
+          const key = this.pick(this.allKeys);
+          if (key === undefined) break;
+          const mine = own.some((k) => k.key === key);
+          if (!mine && !this.tryBeginRead(key)) continue;
+          try {
+            await this.read(client, key);
+          } finally {
+            if (!mine) this.endRead(key);
+          }
+          break;
+        }
       } else {
         await this.list(client, `${this.keyBase}c${client}/`);
       }
