@@ -35,6 +35,20 @@ export interface Settings {
   s3Retries: number;
   /** Requests in flight per pool at most. */
   s3Concurrency: number;
+  /** `orch watch`: loopback address:port of the health, status and metrics listener, or `off`. */
+  watchListen: string;
+  /** `orch watch`: seconds between reconciles that catch drift and anything a file event missed (0: off). */
+  driftIntervalSeconds: number;
+  /** `orch watch`: seconds between bucket syncs (0: off). */
+  bucketSyncIntervalSeconds: number;
+  /** `orch watch`: seconds between migration ticks (0: off). */
+  migrationTickSeconds: number;
+  /** `orch watch`: seconds between state database backups (0: off). */
+  backupIntervalSeconds: number;
+  /** `orch watch`: quiet time after the last manifest change before a reconcile starts, in milliseconds. */
+  debounceMs: number;
+  /** Migrations running at once at most; more wait in phase pending. */
+  maxParallelMigrations: number;
   /** Config file that was read, if any. */
   configFile: string | null;
 }
@@ -58,6 +72,13 @@ export const SETTING_KEYS = [
   's3TimeoutSeconds',
   's3Retries',
   's3Concurrency',
+  'watchListen',
+  'driftIntervalSeconds',
+  'bucketSyncIntervalSeconds',
+  'migrationTickSeconds',
+  'backupIntervalSeconds',
+  'debounceMs',
+  'maxParallelMigrations',
 ] as const satisfies ReadonlyArray<Exclude<keyof Settings, 'configFile'>>;
 type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -81,6 +102,13 @@ export const SETTING_ENV: Record<SettingKey, string> = {
   s3TimeoutSeconds: 'ORCH_S3_TIMEOUT',
   s3Retries: 'ORCH_S3_RETRIES',
   s3Concurrency: 'ORCH_S3_CONCURRENCY',
+  watchListen: 'ORCH_WATCH_LISTEN',
+  driftIntervalSeconds: 'ORCH_DRIFT_INTERVAL',
+  bucketSyncIntervalSeconds: 'ORCH_BUCKET_SYNC_INTERVAL',
+  migrationTickSeconds: 'ORCH_MIGRATION_TICK',
+  backupIntervalSeconds: 'ORCH_BACKUP_INTERVAL',
+  debounceMs: 'ORCH_DEBOUNCE_MS',
+  maxParallelMigrations: 'ORCH_MAX_PARALLEL_MIGRATIONS',
 };
 
 /** Sandbox defaults: everything under ./.orch, no root needed. */
@@ -105,6 +133,13 @@ export function defaultSettings(): Omit<Settings, 'configFile'> {
     s3TimeoutSeconds: 10,
     s3Retries: 2,
     s3Concurrency: 8,
+    watchListen: '127.0.0.1:18098',
+    driftIntervalSeconds: 60,
+    bucketSyncIntervalSeconds: 300,
+    migrationTickSeconds: 5,
+    backupIntervalSeconds: 3600,
+    debounceMs: 500,
+    maxParallelMigrations: 2,
   };
 }
 
@@ -127,6 +162,12 @@ const NUMERIC: ReadonlySet<SettingKey> = new Set([
   's3TimeoutSeconds',
   's3Retries',
   's3Concurrency',
+  'driftIntervalSeconds',
+  'bucketSyncIntervalSeconds',
+  'migrationTickSeconds',
+  'backupIntervalSeconds',
+  'debounceMs',
+  'maxParallelMigrations',
 ]);
 const RELOADS: ReadonlySet<string> = new Set(['nginx', 'systemctl', 'command', 'none']);
 
@@ -159,6 +200,7 @@ export function resolveSettings(src: SettingsSources): Settings {
   for (const key of ['nginxConf', 'nginxPrefix', 'reloadCommand', 'secretKeyFile'] as const) {
     if (settings[key] === '' || settings[key] === 'none' || settings[key] === 'default') settings[key] = null;
   }
+  checkWatchListen(settings.watchListen);
   if (settings.reload === 'command' && !settings.reloadCommand) {
     throw new UserError('config.invalid', 'reload is "command" but no reloadCommand is set.', {
       hint: 'Set reloadCommand in the config file or ORCH_RELOAD_COMMAND.',
@@ -206,4 +248,23 @@ function assign(settings: Settings, key: SettingKey, raw: string, from: string):
     throw new UserError('config.invalid', `reload from ${from} must be one of nginx, systemctl, command, none; got "${raw}".`);
   }
   (settings as unknown as Record<string, unknown>)[key] = raw;
+}
+
+/**
+ * `watchListen` serves orch's state (generation, drift, errors, metrics) without authentication:
+ * loopback only (127.x.x.x, [::1] or localhost, with a port), or `off`.
+ */
+export function isLoopbackHostPort(listen: string): boolean {
+  const m = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):(\d{1,5})$/.exec(listen);
+  if (!m) return false;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return false;
+  return m[1]!.startsWith('127.') ? m[1]!.split('.').every((o) => Number(o) <= 255) : true;
+}
+
+function checkWatchListen(listen: string): void {
+  if (listen === 'off' || isLoopbackHostPort(listen)) return;
+  throw new UserError('config.invalid', `watchListen must be a loopback address with a port (127.0.0.1:18098, [::1]:18098, localhost:18098) or "off"; got "${listen}".`, {
+    hint: 'The health, status and metrics endpoints have no authentication: they listen on loopback only. Expose them through a reverse proxy or a node exporter if needed.',
+  });
 }
