@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Flags } from '@oclif/core';
+import { CONFIG_CANDIDATES } from '../app/manifest-preload.js';
 import { resolveSettings, type Settings } from '../app/settings.js';
 import type { ExitCodeValue } from '../core/errors.js';
 import { reportError } from './report-error.js';
@@ -64,7 +65,7 @@ export abstract class OrchCommand extends Command {
       },
       env: process.env,
       configPath: flags.config ?? null,
-      candidates: ['orch.yaml', '/etc/orch/config.yaml'],
+      candidates: CONFIG_CANDIDATES, // also used by the manifest worker's guess of the manifest path
       readFile: (p) => (existsSync(p) ? readFileSync(p, 'utf8') : null),
     });
     // Directories nginx and the lock see must not depend on the working directory of a later process.

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, isAbsolute } from 'node:path';
+import { join, normalize, relative, isAbsolute, sep } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import type { SourceText } from '../../core/manifests/parse-manifests.js';
 
@@ -10,7 +10,19 @@ const MANIFEST_EXT = /\.ya?ml$/;
  * order; hidden entries skipped). Paths are shown relative to `cwd` when below it.
  */
 export function readManifestSources(target: string, cwd: string = process.cwd()): SourceText[] {
-  const abs = isAbsolute(target) ? target : join(cwd, target);
+  return listManifestTarget(target, cwd).files.map((file) => readManifestFile(file, cwd));
+}
+
+export interface ManifestListing {
+  /** The target as an absolute path. */
+  target: string;
+  /** Absolute paths of the manifest files, in reading order. */
+  files: string[];
+}
+
+/** The files readManifestSources reads, in its order; a UserError when the target does not exist. */
+export function listManifestTarget(target: string, cwd: string): ManifestListing {
+  const abs = manifestTargetPath(target, cwd);
   let st;
   try {
     st = statSync(abs);
@@ -19,26 +31,48 @@ export function readManifestSources(target: string, cwd: string = process.cwd())
       hint: 'Point --manifests (or ORCH_MANIFESTS, or `manifests:` in the config file) at a directory of *.yaml files or at one file.',
     });
   }
-  const files = st.isDirectory() ? listManifestFiles(abs) : [abs];
-  return files.map((file) => ({ path: displayPath(file, cwd), text: readFileSync(file, 'utf8') }));
+  return { target: abs, files: st.isDirectory() ? listManifestFiles(abs) : [abs] };
+}
+
+export function manifestTargetPath(target: string, cwd: string): string {
+  return isAbsolute(target) ? target : join(cwd, target);
+}
+
+/** One manifest file as readManifestSources reads it. */
+export function readManifestFile(file: string, cwd: string): SourceText {
+  return { path: displayPath(file, cwd), text: readFileSync(file, 'utf8') };
 }
 
 function listManifestFiles(dir: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     const entries = readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+    // `d` is normalized and an entry name has no separator: join(d, name) is d + sep + name,
+    // without join's normalization pass for each of thousands of files.
+    const prefix = d.endsWith(sep) ? d : d + sep;
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
-      const p = join(d, e.name);
+      const p = prefix + e.name;
       if (e.isDirectory()) walk(p);
       else if (e.isFile() && MANIFEST_EXT.test(e.name)) out.push(p);
     }
   };
-  walk(dir);
+  walk(normalize(dir));
   return out;
 }
 
 export function displayPath(file: string, cwd: string): string {
+  // The common case, a normalized file below a normalized cwd: what relative() returns, without
+  // resolving both paths again for each of thousands of files.
+  if (cwd.length > 1 && !cwd.endsWith(sep) && file.length > cwd.length + 1 && file.startsWith(cwd) && file[cwd.length] === sep && isNormalizedAbsolute(file) && isNormalizedAbsolute(cwd)) {
+    const rel = file.slice(cwd.length + 1);
+    return rel.startsWith('..') ? file : rel;
+  }
   const rel = relative(cwd, file);
   return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
+}
+
+/** An absolute path with no empty, `.` or `..` segment (what path.resolve would return unchanged). */
+function isNormalizedAbsolute(p: string): boolean {
+  return p.startsWith(sep) && !p.includes(`${sep}${sep}`) && !p.includes(`${sep}.${sep}`) && !p.includes(`${sep}..${sep}`) && !p.endsWith(`${sep}.`) && !p.endsWith(`${sep}..`) && !p.endsWith(sep);
 }

@@ -23,6 +23,16 @@ export function readEnvelope(doc: ParsedDocument, sink: DiagnosticSink): Manifes
   const kind = readKind(doc, value, sink);
   const name = readName(doc, value, sink);
   if (!apiOk || kind === null) return null;
+  return manifestDoc(doc, kind, name);
+}
+
+/**
+ * The ManifestDoc of a document whose envelope was read: `name` is metadata.name when it is a
+ * non-empty string, else null. Also rebuilds the ManifestDoc of a document checked in another
+ * thread (check-file.ts), from the kind and name found there.
+ */
+export function manifestDoc(doc: ParsedDocument, kind: Kind, name: string | null): ManifestDoc {
+  const value = doc.value as Record<string, unknown>;
   const spec = isRecord(value.spec) ? value.spec : {};
   return { doc, kind, name: name ?? '', value, spec, ref: { kind, name: name ?? '<unnamed>' } };
 }

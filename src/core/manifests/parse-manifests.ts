@@ -51,12 +51,27 @@ export interface ParseResult {
 export function parseManifestSources(sources: readonly SourceText[]): ParseResult {
   const documents: ParsedDocument[] = [];
   const diagnostics: Diagnostic[] = [];
-  for (const source of sources) {
-    const fast = MAY_HAVE_ALIAS.test(source.text) ? null : loadFast(source.text);
-    if (fast) pushFast(source, fast, documents);
-    else parseWithPositions(source, documents, diagnostics);
-  }
+  for (const source of sources) parseSource(source, documents, diagnostics);
   return { documents, diagnostics };
+}
+
+/** Parses one source: its documents and its syntax errors are appended to the lists given. */
+export function parseSource(source: SourceText, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {
+  const fast = MAY_HAVE_ALIAS.test(source.text) ? null : loadFast(source.text);
+  if (fast) pushFast(source, fast, documents);
+  else parseWithPositions(source, documents, diagnostics);
+}
+
+/**
+ * The parsed documents of a source from their values, as parseSource made them in another thread
+ * (values cross threads, position lookups do not): positions come from the same lazy `yaml`
+ * parse of the text that valid files get, which gives the same positions as the eager one.
+ */
+export function documentsFromValues(source: SourceText, values: ReadonlyArray<{ index: number; value: unknown }>): ParsedDocument[] {
+  const out: ParsedDocument[] = [];
+  const lookupFor = lazyLookups(source);
+  for (const { index, value } of values) out.push({ file: source.path, index, value, at: (path, target) => lookupFor(index)(path, target) });
+  return out;
 }
 
 /** An alias (`*name`) outside a quoted string; a false positive only costs the slower parser. */
@@ -71,6 +86,15 @@ function loadFast(text: string): unknown[] | null {
 }
 
 function pushFast(source: SourceText, values: unknown[], out: ParsedDocument[]): void {
+  const lookupFor = lazyLookups(source);
+  values.forEach((value, index) => {
+    if (value === null || value === undefined) return; // a document holding only comments
+    out.push({ file: source.path, index, value, at: (path, target) => lookupFor(index)(path, target) });
+  });
+}
+
+/** Position lookups of a source's documents by index, from one `yaml` parse made on first use. */
+function lazyLookups(source: SourceText): (index: number) => PositionLookup {
   let docs: Document[] | null = null;
   let lineCounter: LineCounter | null = null;
   const lookups = new Map<number, PositionLookup>();
@@ -93,10 +117,7 @@ function pushFast(source: SourceText, values: unknown[], out: ParsedDocument[]):
     }
     return lookup;
   };
-  values.forEach((value, index) => {
-    if (value === null || value === undefined) return; // a document holding only comments
-    out.push({ file: source.path, index, value, at: (path, target) => lookupFor(index)(path, target) });
-  });
+  return lookupFor;
 }
 
 function parseWithPositions(source: SourceText, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {

@@ -33,12 +33,30 @@ export function validateManifests(parsed: ParseResult): ValidationResult {
 
   const docs: ManifestDoc[] = [];
   for (const doc of parsed.documents) {
-    const md = readEnvelope(doc, sink);
-    if (!md) continue;
-    checkDocument(md, sink);
-    docs.push(md);
+    const md = checkParsedDocument(doc, sink);
+    if (md) docs.push(md);
   }
+  return crossCheckManifests(docs, sink, parsed.documents);
+}
 
+/**
+ * The per-document checks (envelope, schema, typed values, extra blocks) of one document. They
+ * read and write the sink for this document only, so documents can be checked in any order or
+ * thread (check-file.ts) and their diagnostics replayed into one sink.
+ */
+export function checkParsedDocument(doc: ParsedDocument, sink: DiagnosticSink): ManifestDoc | null {
+  const md = readEnvelope(doc, sink);
+  if (!md) return null;
+  checkDocument(md, sink);
+  return md;
+}
+
+/**
+ * The checks across documents (collisions, references, rules) and the desired state, once every
+ * document had its per-document checks (`sink` holds their diagnostics). `docs` are the
+ * documents whose envelope could be read, `documents` every parsed document, in file order.
+ */
+export function crossCheckManifests(docs: ManifestDoc[], sink: DiagnosticSink, documents: ParsedDocument[]): ValidationResult {
   const catalog = buildCatalog(docs, sink);
   checkCollisions(catalog, sink);
   checkReferences(catalog, sink);
@@ -47,7 +65,7 @@ export function validateManifests(parsed: ParseResult): ValidationResult {
   return {
     desired: buildDesiredState(catalog, sink),
     diagnostics: sortDiagnostics(sink.diagnostics),
-    documents: parsed.documents,
+    documents,
   };
 }
 

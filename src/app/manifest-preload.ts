@@ -1,0 +1,120 @@
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+
+/**
+ * Start-up side of the parallel manifest load (see parallel-manifests.ts for the whole protocol).
+ * bin/run.js calls preloadManifests() first thing for the commands that read every manifest
+ * (plan, validate), before oclif and the command's modules load: a worker thread boots, guesses
+ * the manifest path from the same flags, environment and config file the command will use, lists
+ * the files and starts parsing and checking them. When the command asks for its manifests
+ * (loadManifests), it joins in and takes the worker's results, but only for exactly the path it
+ * asked for; otherwise it reads them itself. Nothing the worker does is visible: it writes
+ * nothing and prints nothing, and the command's results never depend on the guess.
+ *
+ * This module stays small: it is loaded before everything else.
+ */
+
+/** Indexes of the control words shared with the worker (an Int32Array over a SharedArrayBuffer). */
+export const CTL_STATE = 0;
+/** Next chunk to claim (Atomics.add by both threads). */
+export const CTL_NEXT = 1;
+/** Chunks the worker has posted (results or failures), for the main thread to wait on. */
+export const CTL_DELIVERED = 2;
+const CTL_WORDS = 3;
+
+/** Values of the state word. */
+export const STATE_STARTING = 0;
+/** The worker is listing the files of the path it guessed. */
+export const STATE_WORKER_LISTING = 1;
+/** A listing is on the port (from the worker, or from the main thread): chunks may be claimed. */
+export const STATE_LISTED = 2;
+/** The worker could not guess the path (the main thread may still list and share). */
+export const STATE_DECLINED = 3;
+/** The main thread will not use the worker: it stops at the next chunk boundary. */
+export const STATE_ABANDONED = 4;
+/** The main thread is listing the files itself (the worker waits for its listing). */
+export const STATE_MAIN_LISTING = 5;
+
+/** Files per chunk: small enough to balance two threads, large enough to make messages cheap. */
+export const CHUNK_FILES = 64;
+
+/** Config files the commands read when no --config / ORCH_CONFIG is given (OrchCommand.settingsFrom). */
+export const CONFIG_CANDIDATES = ['orch.yaml', '/etc/orch/config.yaml'];
+
+export interface WorkerInput {
+  argv: string[];
+  cwd: string;
+  ctl: Int32Array;
+  port: MessagePort;
+}
+
+/** Messages on the channel between the two threads. */
+export type ListingMessage = { type: 'listing'; target: string | null; files: string[] };
+export type ChunkMessage = { type: 'chunk'; chunk: number; files: unknown[] } | { type: 'chunk-failed'; chunk: number };
+
+export interface PreloadSession {
+  worker: Worker;
+  /** The main thread's end of the channel: read only with receiveMessageOnPort. */
+  port: MessagePort;
+  ctl: Int32Array;
+  cwd: string;
+}
+
+let session: PreloadSession | null = null;
+
+/** Commands whose first step is loadManifests of the whole manifest tree. */
+const PRELOADING_COMMANDS = new Set(['plan', 'validate']);
+
+/**
+ * Starts the worker for `orch <argv>` when the command reads the manifests; never throws (the
+ * command then reads them itself). ORCH_MANIFEST_WORKER=0 turns it off.
+ */
+export function preloadManifests(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
+  if (session || env.ORCH_MANIFEST_WORKER === '0' || !PRELOADING_COMMANDS.has(argv[0] ?? '')) return;
+  if (argv.includes('--help') || argv.includes('-h')) return;
+  try {
+    const ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * Int32Array.BYTES_PER_ELEMENT));
+    const { port1, port2 } = new MessageChannel();
+    const cwd = process.cwd();
+    const workerData: WorkerInput = { argv: [...argv], cwd, ctl, port: port2 };
+    // stdout/stderr: true keeps anything the worker might print away from the command's output.
+    const worker = new Worker(new URL('./manifest-worker.js', import.meta.url), { workerData, transferList: [port2], stdout: true, stderr: true });
+    worker.on('error', () => {
+      // A worker that fails simply delivers nothing: the command reads the manifests itself.
+    });
+    worker.unref();
+    port1.unref();
+    session = { worker, port: port1, ctl, cwd };
+  } catch {
+    session = null;
+  }
+}
+
+/** The session started by preloadManifests, once (the first loadManifests takes it). */
+export function takePreloadSession(): PreloadSession | null {
+  const s = session;
+  session = null;
+  return s;
+}
+
+/**
+ * The --manifests and --config values of a command line, as oclif reads them for OrchCommand's
+ * flags (`--manifests X`, `--manifests=X`, `-m X`, `-mX`; the last one wins; nothing after `--`).
+ * Only a guess: the command compares the path it finally uses with the worker's.
+ */
+export function manifestFlagsFromArgv(argv: readonly string[]): { manifests?: string; config?: string } {
+  const out: { manifests?: string; config?: string } = {};
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') break;
+    const take = (key: 'manifests' | 'config', inline: string | undefined): void => {
+      if (inline !== undefined) out[key] = inline;
+      else if (i + 1 < argv.length) out[key] = argv[++i]!;
+    };
+    if (a === '--manifests' || a === '-m') take('manifests', undefined);
+    else if (a.startsWith('--manifests=')) take('manifests', a.slice('--manifests='.length));
+    else if (a.startsWith('-m') && !a.startsWith('--')) take('manifests', a.slice(2));
+    else if (a === '--config') take('config', undefined);
+    else if (a.startsWith('--config=')) take('config', a.slice('--config='.length));
+  }
+  return out;
+}
