@@ -277,6 +277,7 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
     node,
     entry,
     configFile: checkPath(paths.configFile, 'config file'),
+    workingDirectory: checkPath(dirname(r.manifests), 'directory of the manifests'),
     environmentFile: checkPath(paths.envFile, 'environment file'),
     nginxDir: checkPath(r.nginxDir, 'nginxDir'),
     stateDir: checkPath(r.stateDir, 'stateDir'),
@@ -300,10 +301,11 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
       steps.push({ action: 'created', what: `system user ${user}`, detail: 'useradd --system --user-group --no-create-home --shell /usr/sbin/nologin' });
     }
   }
-  const owner = (kind: 'orch' | 'root-group') => (account ? { uid: kind === 'orch' ? account.uid : 0, gid: account.gid } : null);
-  const ownerText = (kind: 'orch' | 'root-group') => (kind === 'orch' ? `${user}:${user}` : `root:${user}`);
+  type Owner = 'orch' | 'root-group' | 'root';
+  const owner = (kind: Owner) => (kind === 'root' ? (prefix ? null : { uid: 0, gid: 0 }) : account ? { uid: kind === 'orch' ? account.uid : 0, gid: account.gid } : null);
+  const ownerText = (kind: Owner) => (kind === 'orch' ? `${user}:${user}` : kind === 'root' ? 'root:root' : `root:${user}`);
 
-  const ensureDir = (path: string, mode: number, kind: 'orch' | 'root-group') => {
+  const ensureDir = (path: string, mode: number, kind: Owner) => {
     const exists = existsSync(path);
     const changes: string[] = [];
     if (exists) {
@@ -324,10 +326,10 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
     else if (changes.length > 0) steps.push({ action: 'updated', what: `directory ${path}`, detail: changes.join(', ') });
     else steps.push({ action: 'unchanged', what: `directory ${path}`, detail: `${octal(mode)} ${own}` });
   };
-  const ensureFile = (path: string, text: string, mode: number, kind: 'orch' | 'root-group' | 'root', policy: 'replace' | 'keep') => {
+  const ensureFile = (path: string, text: string, mode: number, kind: Owner, policy: 'replace' | 'keep') => {
     const exists = existsSync(path);
     const current = exists ? readFileSync(path, 'utf8') : null;
-    const ownerFor = kind === 'root' ? (prefix ? null : { uid: 0, gid: 0 }) : owner(kind);
+    const ownerFor = owner(kind);
     const setMeta = () => {
       chmodSync(path, mode);
       if (ownerFor) chownSync(path, ownerFor.uid, ownerFor.gid);
@@ -359,6 +361,8 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
   ensureDir(join(r.nginxDir, 'vhosts'), 0o755, 'orch');
   ensureDir(r.stateDir, 0o700, 'orch');
   ensureDir(paths.configDir, 0o750, 'root-group');
+  // The unit's WorkingDirectory (the manifests directory itself is delivered by the operator or CI).
+  if (!existsSync(dirname(r.manifests))) ensureDir(dirname(r.manifests), 0o755, 'root');
   ensureFile(paths.configFile, configText, 0o640, 'root-group', 'keep');
   if (write) mkdirSync(dirname(paths.unit), { recursive: true });
   ensureFile(paths.unit, unitText, 0o644, 'root', 'replace');

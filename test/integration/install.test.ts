@@ -74,6 +74,8 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
     const unit = readFileSync(join(prefix, 'etc/systemd/system/orch.service'), 'utf8');
     expect(unit).toContain(`ExecStart=${process.execPath} ${join(REPO_ROOT, 'bin/run.js')} watch --config ${prefix}/etc/orch/config.yaml\n`);
     expect(unit).toContain(`ReadWritePaths=${prefix}/etc/nginx/orch ${prefix}/var/lib/orch\n`);
+    expect(unit).toContain(`WorkingDirectory=${prefix}/srv/orch\n`);
+    expect(mode('srv/orch')).toBe(0o755);
     // Found in the real `nginx -T`: the pid file and the log directory of this nginx.
     expect(unit).toContain(`ReadWritePaths=-${ngx}/run/nginx.pid ${ngx}/logs\n`);
 

@@ -13,6 +13,7 @@ const UNIT: OrchUnitOptions = {
   node: '/usr/bin/node',
   entry: '/usr/lib/node_modules/orch/bin/run.js',
   configFile: '/etc/orch/config.yaml',
+  workingDirectory: '/srv/orch',
   environmentFile: '/etc/orch/orch.env',
   nginxDir: '/etc/nginx/orch',
   stateDir: '/var/lib/orch',
@@ -39,6 +40,8 @@ describe('orch.service', () => {
     expect(value('ExecStart')).toEqual(['/usr/bin/node /usr/lib/node_modules/orch/bin/run.js watch --config /etc/orch/config.yaml']);
     expect(value('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
     expect(value('User')).toEqual(['orch']);
+    // The manifests' parent: generated files name manifests relative to it, as CI does.
+    expect(value('WorkingDirectory')).toEqual(['/srv/orch']);
     expect(value('Group')).toEqual(['orch']);
   });
 

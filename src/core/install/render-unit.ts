@@ -16,6 +16,12 @@ export interface OrchUnitOptions {
   /** Absolute path of orch's bin/run.js. */
   entry: string;
   configFile: string;
+  /**
+   * The directory holding the manifests directory. orch writes each manifest's path, relative to
+   * the working directory, into the files it generates: every writer (this daemon, CI, an
+   * operator) must run from the same place to render the same files.
+   */
+  workingDirectory: string;
   /** Optional environment file (pool credential variables, ORCH_SECRET_KEY); `-`: may be missing. */
   environmentFile: string;
   nginxDir: string;
@@ -37,6 +43,7 @@ export function renderOrchUnit(o: OrchUnitOptions): string {
   const entry = assertSafePath(o.entry, 'orch entry point');
   const config = assertSafePath(o.configFile, 'config file');
   const envFile = assertSafePath(o.environmentFile, 'environment file');
+  const workdir = assertSafePath(o.workingDirectory, 'working directory');
   const managed = [assertSafePath(o.nginxDir, 'managed nginx directory'), assertSafePath(o.stateDir, 'state directory')];
   const nginxPaths = [
     ...(o.nginxWritable.pidFile ? [`-${assertSafePath(o.nginxWritable.pidFile, 'nginx pid file')}`] : []),
@@ -60,6 +67,8 @@ export function renderOrchUnit(o: OrchUnitOptions): string {
     'Type=simple',
     `User=${user}`,
     `Group=${user}`,
+    '# Manifest paths in the generated files are relative to this directory (run orch commands from it too).',
+    `WorkingDirectory=${workdir}`,
     `ExecStart=${node} ${entry} watch --config ${config}`,
     '# SIGHUP: orch watch re-reads its configuration file.',
     'ExecReload=/bin/kill -HUP $MAINPID',
