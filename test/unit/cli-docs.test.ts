@@ -57,3 +57,34 @@ describe('docs/cli.md', () => {
     expect(docs).not.toMatch(/<%=/);
   });
 });
+
+/**
+ * docs/operations.md keeps the metric names its alert rules use in one table at the top. They must
+ * be metrics the daemon registers (src/app/watch/watch-metrics.ts), with the label values it uses,
+ * and the rules must be valid YAML using no other orch metric.
+ */
+describe('docs/operations.md metrics and alert rules', () => {
+  const ops = readFileSync(`${root}docs/operations.md`, 'utf8');
+  const metricsSource = readFileSync(`${root}src/app/watch/watch-metrics.ts`, 'utf8');
+  const listed = [...ops.slice(0, ops.indexOf('## Installing')).matchAll(/^\| `(orch_[a-z_]+)` \|/gm)].map((m) => m[1]!);
+
+  it('lists the metrics once, at the top, each one registered by orch watch', () => {
+    expect(listed).toEqual(['orch_up', 'orch_reconcile_total', 'orch_last_successful_apply_timestamp_seconds', 'orch_drifted_files', 'orch_migration_phase']);
+    for (const name of listed) expect(metricsSource, name).toContain(`'${name}'`);
+    // The outcome values the rules match on are the daemon's.
+    for (const outcome of ['applied', 'no_changes', 'planned', 'invalid', 'blocked', 'failed']) expect(metricsSource).toMatch(new RegExp(`orch_reconcile_total'[^\\n]*\\b${outcome}\\b`));
+  });
+
+  it('has alert rules that parse and use only the listed metrics', async () => {
+    const { parse } = await import('yaml');
+    const block = /```yaml\n(groups:[\s\S]*?)```/.exec(ops)?.[1];
+    expect(block).toBeDefined();
+    const rules = (parse(block!) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules);
+    expect(rules.length).toBeGreaterThanOrEqual(5);
+    const phases = readFileSync(`${root}src/core/migrate/migration-doc.ts`, 'utf8');
+    for (const r of rules) {
+      for (const m of r.expr.matchAll(/\borch_[a-z_]+/g)) expect(listed, `${r.alert}: ${m[0]}`).toContain(m[0]);
+      for (const m of r.expr.matchAll(/phase=~?"([^"]+)"/g)) for (const p of m[1]!.split('|')) expect(phases, `${r.alert}: phase ${p}`).toMatch(new RegExp(`MIGRATION_PHASES[^\n]*'${p}'`));
+    }
+  });
+});
