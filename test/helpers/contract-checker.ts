@@ -29,6 +29,14 @@ export interface PoolObject {
 export type PoolListing = ReadonlyMap<string, PoolObject>;
 
 export interface CheckOptions {
+  /**
+   * Workload-clock times of nginx reloads. On every reload nginx's old workers close their idle
+   * keep-alive connections, and a client that reuses one at that instant gets a connection reset
+   * (no answer: the request was never processed), which SDKs retry like any transient network
+   * error. Attempts reset within `slackMs` of a reload are counted (`counts.reloadResets`), not
+   * reported; any other attempt without an answer is a violation. Default: none.
+   */
+  reloadTimes?: number[];
   /** The migration's freeze budget (ms): the longest a refusal window may last. */
   freezeBudgetMs: number;
   /**
@@ -100,6 +108,8 @@ export interface ContractReport {
     listsChecked: number;
     finalKeysChecked: number;
     sourceKeysChecked: number;
+    /** Attempts reset without an answer at an nginx reload (see CheckOptions.reloadTimes). */
+    reloadResets: number;
   };
 }
 
@@ -111,6 +121,7 @@ interface WriteEntry {
   effect: Effect;
 }
 
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE']);
 const WRITE_OPS = new Set(['seed', 'put', 'delete', 'multipart']);
 
 function effectOf(rec: OpRecord): Effect {
@@ -249,19 +260,23 @@ export function checkContract(input: ContractInput): ContractReport {
     windows.some((w) => rec.start <= w.last + slackMs && rec.end >= w.first - slackMs) || cutovers.some((t) => rec.start <= t + slackMs && rec.end >= t - slackMs);
 
   // -- 5: raw answers, below the SDK's retries ----------------------------------------------------
+  let reloadResets = 0;
+  const reloads = input.options.reloadTimes ?? [];
   for (const raw of history.raw) {
     // The best-effort abort after a failed upload (s3rver answers it 405) is cleanup, not a client-visible outcome.
     if (raw.command === 'AbortMultipartUploadCommand') continue;
     const rec = opsById.get(raw.opId);
     const isRead = raw.op === 'get' || raw.op === 'list';
     const where = `${raw.command || raw.op} of ${raw.key || '(no key)'} by client ${raw.client} at ${ms(raw.t)}`;
-    if (raw.status === 0) {
+    if (raw.status === 0 && RESET_CODES.has(raw.code ?? '') && reloads.some((t) => Math.abs(raw.t - t) <= slackMs)) {
+      reloadResets++;
+    } else if (raw.status === 0) {
       add(5, `an attempt of ${where} got no answer (${raw.code ?? 'network error'})${isRead ? '' : ': a write whose outcome the client cannot know'}`, { key: raw.key, opId: raw.opId });
     } else if (isRead) {
       if (!(raw.op === 'get' && READ_OK_RAW.has(raw.status))) add(5, `a read attempt (${where}) was answered HTTP ${raw.status} ${raw.code ?? ''}`.trimEnd() + ' (reads must never fail, even when a retry hides it)', { key: raw.key, opId: raw.opId });
     } else if (raw.status === 503) {
       if (raw.code !== 'SlowDown') add(5, `a write attempt (${where}) was answered 503 without the S3 code SlowDown (code: ${raw.code ?? 'none, not an S3 error body'})`, { key: raw.key, opId: raw.opId });
-    } else if (!(raw.op === 'multipart' && raw.status < 500 && raw.code && rec && straddles(rec))) {
+    } else if (!(raw.op === 'multipart' && raw.code && rec && straddles(rec))) {
       add(5, `a write attempt (${where}) was answered HTTP ${raw.status} ${raw.code ?? '(no S3 code)'}: the only refusal allowed is 503 SlowDown`, { key: raw.key, opId: raw.opId });
     }
   }
@@ -279,6 +294,7 @@ export function checkContract(input: ContractInput): ContractReport {
     listsChecked: 0,
     finalKeysChecked: 0,
     sourceKeysChecked: 0,
+    reloadResets,
   };
   for (const rec of history.ops) {
     if (WRITE_OPS.has(rec.op)) {
@@ -297,7 +313,8 @@ export function checkContract(input: ContractInput): ContractReport {
       if (rec.outcome === 'error' && rec.error) {
         const e = rec.error;
         const slowDown = e.code === 'SlowDown' && e.status === 503;
-        const explicitMultipart = rec.op === 'multipart' && e.status !== undefined && e.status >= 400 && e.status < 500 && straddles(rec);
+        // Any explicit S3 error: AWS and nanio answer 404 NoSuchUpload to an upload the destination never saw; s3rver answers 500 InternalError.
+        const explicitMultipart = rec.op === 'multipart' && e.status !== undefined && e.status >= 400 && Boolean(e.code) && straddles(rec);
         if (!slowDown && !explicitMultipart) {
           add(5, `${describeWrite(rec)} of ${rec.key} (${ms(rec.start)}-${ms(rec.end)}) failed with ${describeError(e)}: writes may only be refused with 503 SlowDown${rec.op === 'multipart' ? ' (or, straddling a cutover, an explicit S3 error)' : ''}`, { key: rec.key, opId: rec.id });
         }
@@ -400,7 +417,7 @@ export function summarize(report: ContractReport): string {
   const r = report.refusal;
   return (
     `${c.keys} keys, ${c.writesAcked} writes acked (${c.deletesAcked} deletes, ${c.multipartAcked} multipart), ${c.writesRefused} refused, ${c.writesUnknown} unknown, ` +
-    `${c.multipartFailed} multipart failed, ${c.readsChecked} reads and ${c.listsChecked} listings checked, ${c.finalKeysChecked} keys read back, ${c.sourceKeysChecked} source keys; ` +
+    `${c.multipartFailed} multipart failed, ${c.readsChecked} reads and ${c.listsChecked} listings checked, ${c.finalKeysChecked} keys read back, ${c.sourceKeysChecked} source keys, ${c.reloadResets} connection resets at reloads; ` +
     `${r.count} raw 503s in ${r.windows.length} window(s), longest ${Math.round(r.longestMs)} ms (budget ${r.budgetMs} + ${r.slackMs} ms); ${report.violations.length} violations`
   );
 }

@@ -128,6 +128,16 @@ describe('contract checker', () => {
     expect(violations(r, final({ k: 'c1.1' }))).toEqual([]);
   });
 
+  it('a connection reset at an nginx reload (retried by the SDK) is counted, not reported; one far from any reload is a violation (5)', () => {
+    const h = new H().put(1, 'k', 'c1.1', 10, 400).rawAnswer(100, 0, 'ECONNRESET').get(2, 'k', 500, 600, 'c1.1');
+    const atReload = checkContract({ history: h.history(), final: final({ k: 'c1.1' }), options: { ...opts, reloadTimes: [300] } });
+    expect(formatViolations(atReload)).toBe('');
+    expect(atReload.counts.reloadResets).toBe(1);
+    const far = checkContract({ history: h.history(), final: final({ k: 'c1.1' }), options: { ...opts, reloadTimes: [5000] } });
+    expect(formatViolations(far)).toMatch(/an attempt of PutObjectCommand of k by client 1 at 100 ms got no answer \(ECONNRESET\)/);
+    expect(far.counts.reloadResets).toBe(0);
+  });
+
   it('a history taken while the workload runs: a pending write may or may not have taken effect, a pending read is not judged', () => {
     const h = new H().put(0, 'k', 'c0.1', 10, 20);
     h.ops.push({ id: 1, client: 0, op: 'put', key: 'k', writeId: 'c0.2', size: 100, start: 30, end: 0, outcome: 'pending' });

@@ -1,46 +1,67 @@
 import { createHash, type Hash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 import { PoolAccessError } from '../../core/buckets/pool-storage.js';
-import { compareKeys, type CopyRecord, type ListedObject, type ObjectDiff } from '../../core/migrate/object-diff.js';
+import { compareKeys, isPlainMd5, type CopyRecord, type ListedObject, type ObjectDiff } from '../../core/migrate/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
 import { stripQuotes, type PoolS3Client } from './pool-s3-client.js';
 
 /**
  * The copy engine of bucket migrations: copies objects of one bucket from a source pool to a
  * destination pool, talking to the pools' members directly (PoolS3Client: failover across members,
- * retries), never through the gateway.
+ * retries), never through the gateway. Three ways, by size:
  *
- * - Objects smaller than `multipartThreshold` are read whole into one buffer (their size is known
- *   from the listing) and written with one PutObject (Buffer body + ContentLength: never a streamed
- *   body, which the SDK would send aws-chunked under other checksum settings, see the field notes).
- * - Larger objects go multipart: ranged GETs of `partSize`, each part buffered and sent with
- *   UploadPart, the parts of one object in parallel. The first part's GET tells the object's ETag;
- *   every other part is read with `IfMatch` on it and its answer's ETag is checked too (some
- *   servers ignore IfMatch), so an object overwritten mid-copy is never stitched from two versions:
- *   the upload is aborted and the object started again (its new version).
+ * - **buffered** (below `partSize`, 16 MiB by default): one GET read whole into one buffer (the
+ *   size is known from the listing), one PUT of that buffer with its Content-Length and a signed
+ *   payload hash. Never a stream handed to the SDK's PutObject (sent aws-chunked under other
+ *   checksum settings: the field notes' silent corruption).
+ * - **streamed** (from `partSize` up to `multipartThreshold`, 128 MiB by default): the GET's body
+ *   piped into one PUT with the GET's Content-Length, sent `UNSIGNED-PAYLOAD` (the payload cannot be
+ *   hashed before it is sent; plain bytes, no aws-chunked framing). Memory: socket buffers only.
+ *   This is what rclone does below its 200 MiB cutoff, and what servers do best: one request, no
+ *   parts to reassemble (s3rver and nanio both store parts as files and concatenate them at
+ *   completion, writing every byte twice).
+ * - **multipart** (from `multipartThreshold`): ranged GETs of `partSize`, each part buffered and sent
+ *   with UploadPart (signed), the parts of one object in parallel. The first part's GET tells the
+ *   object's ETag; every other part is read with `IfMatch` on it and its answer's ETag is checked
+ *   too (s3rver ignores IfMatch), so an object overwritten mid-copy is never stitched from two
+ *   versions: the upload is aborted and the object started again (its new version).
+ *
+ * GETs, PUTs and UploadParts go through PoolS3Client.dataRequest (the SDK's SigV4 signer, the pool's
+ * keep-alive sockets, no per-command middleware: the SDK's costs ~5 ms of CPU per request, more
+ * than a small object's copy); CreateMultipartUpload, CompleteMultipartUpload, AbortMultipartUpload,
+ * DeleteObjects and listings are SDK commands. Content-Type, Content-Encoding,
+ * Content-Disposition, Content-Language, Cache-Control, Expires and x-amz-meta-* are carried over.
+ *
  * - Memory: every buffer is reserved from one budget of `maxBufferedBytes` before its GET and
- *   released after its PUT, so the bytes held at once stay under that bound whatever the object sizes.
- * - Concurrency: a fixed pool of `concurrency` workers, each with at most one GET or PUT in flight;
- *   these requests bypass the pool client's own request limit (the copier is the bound) and use its
+ *   released after its PUT; a stream reserves one part's worth (so at most maxBufferedBytes /
+ *   partSize large transfers run at once, whatever their mode). Bytes held stay under the bound
+ *   whatever the object sizes.
+ * - Concurrency: a fixed pool of `concurrency` workers, each with at most one transfer in flight;
+ *   they bypass the pool client's own request limit (the copier is the bound) and use its
  *   keep-alive sockets, raised to at least `concurrency` per member.
  * - Bandwidth: one token bucket over the bytes read (from the source; compare also reads the
- *   destination), paid before each GET of a whole object or part.
+ *   destination), paid before each GET of a whole object or part (so no socket idles waiting).
+ * - Integrity: when the source's ETag and the one the destination returns are both plain MD5s,
+ *   they must be equal, or the copy is a failure (bytes changed on the way) and is not recorded.
  * - Abort: no new work starts; in-flight GETs and UploadParts are aborted, their multipart uploads
- *   aborted (AbortMultipartUpload, best effort: s3rver answers 405) and never completed; a PutObject
- *   already sending is let finish (a PUT is atomic on S3 only if its body arrives whole: aborting it
- *   midway could leave a truncated object on a server that writes in place). Then the call rejects
- *   with an AbortError.
- * - A source object gone since the listing (404) is skipped silently: the next diff handles it. Any
- *   other per-object error (after PoolS3Client's failover and retries) is a CopyFailure whose message
- *   names codes only (never a server's message, which may echo a credential). When a whole pool is
- *   unreachable or refuses the credentials, no further object is started: the rest are failures too.
+ *   aborted (AbortMultipartUpload, best effort: s3rver answers 405) and never completed; PUTs
+ *   already sending (buffered or streamed) are let finish, not cut: S3 discards a PUT whose body is
+ *   cut short, but a server that writes in place (s3rver) would keep a truncated object. So an
+ *   abort waits for at most maxBufferedBytes / partSize streams (4 by default), each under
+ *   multipartThreshold. Then the call rejects with an AbortError.
+ * - A source object gone since the listing (404) is skipped silently: the next diff handles it. An
+ *   object that changed while being copied, or whose transfer broke, is started again (3 times at
+ *   most). Any other per-object error (after PoolS3Client's failover and retries) is a CopyFailure
+ *   whose message names codes only (never a server's message, which may echo a credential). When a
+ *   whole pool is unreachable or refuses the credentials, no further object is started: the rest
+ *   are failures too.
  */
 
 export interface CopyProgress {
   /** Objects copied (or, by compare, found equal or different). */
   objects: number;
-  /** Bytes written to the destination (multipart: as each part is uploaded), or hashed by compare. */
+  /** Bytes written to the destination (multipart: as each part is uploaded), or read by compare. */
   bytes: number;
 }
 
@@ -49,9 +70,9 @@ export interface CopierOptions {
   concurrency: number;
   /** Bytes per second over all transfers; null = unlimited. */
   bandwidthLimit: number | null;
-  /** Multipart part size (default 16 MiB; at least 5 MiB, the S3 minimum). */
+  /** Multipart part size (default 16 MiB; at least 5 MiB, the S3 minimum); also the buffered limit. */
   partSize?: number;
-  /** Objects of at least this size go multipart (default 16 MiB, see DEFAULT_MULTIPART_THRESHOLD). */
+  /** Objects of at least this size go multipart (default 128 MiB, see DEFAULT_MULTIPART_THRESHOLD). */
   multipartThreshold?: number;
   /** Hard bound on bytes held in memory at once (default 64 MiB; at least one part). */
   maxBufferedBytes?: number;
@@ -72,14 +93,13 @@ const MIN_PART_SIZE = 5 * MiB;
 const MAX_PARTS = 10_000;
 export const DEFAULT_PART_SIZE = 16 * MiB;
 /**
- * Objects below 16 MiB are copied with one GET and one PUT: one request each way is the least
- * per-object overhead, and 16 MiB in one buffer is a quarter of the default memory budget, so at
- * least four such objects are always in flight. From 16 MiB on, multipart: parts of one object
- * proceed in parallel (a lone large object still uses the whole concurrency), no buffer ever
- * exceeds one part, and a failure costs one part, not the object. (Below 16 MiB a multipart copy
- * would mean parts under the default part size for no gain; S3 allows parts down to 5 MiB.)
+ * Objects from 128 MiB on go multipart. Below, one streamed PUT is the cheapest copy (one request,
+ * no reassembly of parts on the server, which writes every byte a second time at completion), and
+ * losing one to a broken connection costs at most 128 MiB resent; above, parts bound what a failure
+ * costs, let one object use several workers, and keep single requests well below S3's 5 GiB PUT
+ * limit. 128 MiB also bounds how long an abort waits for the streams in flight (~1 s each on a LAN).
  */
-export const DEFAULT_MULTIPART_THRESHOLD = 16 * MiB;
+export const DEFAULT_MULTIPART_THRESHOLD = 128 * MiB;
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 * MiB;
 /** Restarts of one object (changed while being copied, or a broken transfer) before it is a failure. */
 const MAX_RESTARTS = 3;
@@ -94,7 +114,8 @@ class ByteBudget {
   }
 
   acquire(n: number, signal: AbortSignal): Promise<void> {
-    if (n > this.capacity) n = this.capacity;
+    n = Math.min(n, this.capacity);
+    signal.throwIfAborted();
     if (this.queue.length === 0 && n <= this.available) {
       this.available -= n;
       return Promise.resolve();
@@ -152,6 +173,8 @@ class Changed extends Error {
     super('changed');
   }
 }
+/** An error of the copier's own, with a message safe to print. */
+class CopierError extends Error {}
 
 function abortErrorOf(signal: AbortSignal): Error {
   const r: unknown = signal.reason;
@@ -164,59 +187,63 @@ function abortErrorOf(signal: AbortSignal): Error {
 /** Words safe to print for an error: PoolAccessError messages are built to be; others by code only. */
 function describe(e: unknown, what: string): string {
   if (e instanceof PoolAccessError) return e.message;
+  if (e instanceof CopierError) return `${what}: ${e.message}`;
   const status = statusOf(e);
   if (status !== undefined) return `${what}: HTTP ${status} ${codeOf(e)}`;
-  const err = e as SdkError & { message?: string };
-  if (err?.code) return `${what}: ${err.code}`;
+  const err = e as SdkError;
   if (err?.name === 'TimeoutError') return `${what}: timed out`;
-  if (e instanceof CopierError) return `${what}: ${e.message}`;
+  if (err?.code) return `${what}: ${err.code}`;
   return `${what}: ${err?.name ?? 'error'}`;
 }
 
-/** An error of the copier's own, with a message safe to print. */
-class CopierError extends Error {}
+/** Worth starting the object again: changed, or a broken transfer (network, timeout, 5xx of a stream). */
+function worthRestart(e: unknown): boolean {
+  if (e instanceof Changed) return true;
+  if (e instanceof PoolAccessError || e instanceof CopierError || e instanceof Gone) return false;
+  const status = statusOf(e);
+  return status === undefined || status >= 500 || status === 408 || status === 429;
+}
 
 /** A whole pool refuses or cannot be reached: no point starting more objects. */
 function isPoolWide(e: unknown): e is PoolAccessError {
   return e instanceof PoolAccessError && (e.problem === 'unreachable' || e.problem === 'access-denied');
 }
 
-/** Response headers worth carrying over (what clients get back from the gateway). */
-interface ObjectHeaders {
-  ContentType?: string;
-  ContentEncoding?: string;
-  ContentDisposition?: string;
-  ContentLanguage?: string;
-  CacheControl?: string;
-  Expires?: Date;
-  Metadata?: Record<string, string>;
-}
+/** Response headers carried over to the copy (what clients get back from the gateway). */
+const CARRIED = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'];
 
-interface GetOutput extends ObjectHeaders {
-  Body?: Readable;
-  ContentLength?: number;
-  ContentRange?: string;
-  ETag?: string;
-}
-
-/** What one GET read: the bytes, the object's ETag as sent (quoted), its whole size, its headers. */
-interface Read {
-  body: Buffer;
+/** One GET's answer, its body not read yet. */
+interface Got {
+  /** The ETag as the server sent it (quoted), for IfMatch. */
   etag: string;
+  length: number;
+  /** The whole object's size (Content-Range's total for a ranged GET). */
   total: number;
-  headers: ObjectHeaders;
+  headers: Record<string, string>;
+  body: IncomingMessage;
 }
 
-function headersOf(out: GetOutput): ObjectHeaders {
-  const h: ObjectHeaders = {};
-  if (out.ContentType !== undefined) h.ContentType = out.ContentType;
-  if (out.ContentEncoding !== undefined) h.ContentEncoding = out.ContentEncoding;
-  if (out.ContentDisposition !== undefined) h.ContentDisposition = out.ContentDisposition;
-  if (out.ContentLanguage !== undefined) h.ContentLanguage = out.ContentLanguage;
-  if (out.CacheControl !== undefined) h.CacheControl = out.CacheControl;
-  if (out.Expires instanceof Date && !Number.isNaN(out.Expires.getTime())) h.Expires = out.Expires;
-  if (out.Metadata && Object.keys(out.Metadata).length > 0) h.Metadata = out.Metadata;
-  return h;
+function carriedHeaders(h: IncomingMessage['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    if (typeof v !== 'string') continue;
+    if (CARRIED.includes(k) || k.startsWith('x-amz-meta-')) out[k] = v;
+  }
+  return out;
+}
+
+/** The carried headers as SDK input fields (for CreateMultipartUpload). */
+function sdkHeaders(h: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (h['content-type']) out.ContentType = h['content-type'];
+  if (h['content-encoding']) out.ContentEncoding = h['content-encoding'];
+  if (h['content-disposition']) out.ContentDisposition = h['content-disposition'];
+  if (h['content-language']) out.ContentLanguage = h['content-language'];
+  if (h['cache-control']) out.CacheControl = h['cache-control'];
+  if (h.expires && !Number.isNaN(Date.parse(h.expires))) out.Expires = new Date(h.expires);
+  const meta = Object.entries(h).filter(([k]) => k.startsWith('x-amz-meta-'));
+  if (meta.length > 0) out.Metadata = Object.fromEntries(meta.map(([k, v]) => [k.slice('x-amz-meta-'.length), v]));
+  return out;
 }
 
 /** `bytes 0-99/1234` -> 1234. */
@@ -241,6 +268,14 @@ interface Upload {
 
 type Task = { kind: 'object'; object: ListedObject; restarts: number } | { kind: 'part'; upload: Upload; index: number };
 
+interface CopyContext {
+  run: Run;
+  urgent: Task[];
+  failures: CopyFailure[];
+  /** Calls the caller's onCopied; if it throws, the whole call stops and rejects with its error. */
+  copied: (r: CopyRecord) => void;
+}
+
 export class ObjectCopier {
   private readonly concurrency: number;
   private readonly partSize: number;
@@ -258,8 +293,7 @@ export class ObjectCopier {
     this.concurrency = Math.max(1, Math.floor(opts.concurrency));
     const maxBuffered = Math.max(MIN_PART_SIZE, opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES);
     this.partSize = Math.min(maxBuffered, Math.max(MIN_PART_SIZE, opts.partSize ?? DEFAULT_PART_SIZE));
-    // A whole object is buffered below the threshold: it cannot exceed the budget.
-    this.threshold = Math.max(1, Math.min(opts.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD, maxBuffered));
+    this.threshold = Math.max(1, opts.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD);
     this.budget = new ByteBudget(maxBuffered);
     this.bandwidth = opts.bandwidthLimit === null ? null : new TokenBucket(opts.bandwidthLimit);
     source.reserveSockets(this.concurrency);
@@ -386,7 +420,8 @@ export class ObjectCopier {
   private async copyObject(object: ListedObject, restarts: number, ctx: CopyContext): Promise<void> {
     try {
       if (object.size >= this.threshold) await this.startMultipart(object, restarts, ctx);
-      else await this.copySmall(object, ctx);
+      else if (object.size >= Math.min(this.partSize, this.threshold)) await this.copyStreamed(object, ctx);
+      else await this.copyBuffered(object, ctx);
     } catch (e) {
       this.settle(object, restarts, e, ctx);
     }
@@ -395,8 +430,7 @@ export class ObjectCopier {
   /** What to do after an object's copy failed: skip (gone), start again (changed), or a failure. */
   private settle(object: ListedObject, restarts: number, e: unknown, ctx: CopyContext): void {
     if (ctx.run.aborted || e instanceof Gone) return;
-    const again = e instanceof Changed || (!(e instanceof PoolAccessError) && statusOf(e) === undefined && !(e instanceof CopierError));
-    if (again && restarts < MAX_RESTARTS) {
+    if (worthRestart(e) && restarts < MAX_RESTARTS) {
       const size = e instanceof Changed && e.size !== null ? e.size : object.size;
       ctx.urgent.unshift({ kind: 'object', object: { ...object, size }, restarts: restarts + 1 });
       return;
@@ -406,22 +440,65 @@ export class ObjectCopier {
     if (isPoolWide(e)) ctx.run.stopOnPoolError(e);
   }
 
-  private async copySmall(object: ListedObject, ctx: CopyContext): Promise<void> {
+  /** The record of a finished copy, after the integrity check on comparable ETags. */
+  private finished(key: string, srcEtagQuoted: string, srcSize: number, dstEtagQuoted: string | undefined, ctx: CopyContext): void {
+    const srcEtag = stripQuotes(srcEtagQuoted);
+    const dstEtag = stripQuotes(dstEtagQuoted);
+    if (isPlainMd5(srcEtag) && isPlainMd5(dstEtag) && srcEtag.toLowerCase() !== dstEtag.toLowerCase()) {
+      throw new CopierError("the destination's MD5 of the copy differs from the source's: bytes changed on the way (not recorded)");
+    }
+    this.advance(1, 0);
+    ctx.copied({ key, srcEtag, srcSize, dstEtag });
+  }
+
+  private async copyBuffered(object: ListedObject, ctx: CopyContext): Promise<void> {
     const { signal } = ctx.run;
     await this.bandwidth?.take(object.size, signal);
     await this.budget.acquire(object.size, signal);
     try {
-      const read = await this.read(this.source, object.key, { maxLength: object.size }, signal);
-      const out = await this.destination.transfer<{ ETag?: string }>(
-        (s) => new s.PutObjectCommand({ Bucket: this.bucket, Key: object.key, Body: read.body, ContentLength: read.body.length, ...read.headers }),
-        `PutObject ${this.bucket}`,
-      );
-      const record = { key: object.key, srcEtag: stripQuotes(read.etag), srcSize: read.body.length, dstEtag: stripQuotes(out.ETag) };
-      this.advance(1, read.body.length);
-      ctx.copied(record);
+      const got = await this.get(this.source, object.key, {}, signal);
+      const body = await this.readAll(got, object.size, signal);
+      // Not abortable from here: a PUT's body goes whole or the object is not written.
+      const put = await this.put(object.key, got.headers, body, {});
+      this.advance(0, body.length);
+      this.finished(object.key, got.etag, body.length, put, ctx);
     } finally {
       this.budget.release(object.size);
     }
+  }
+
+  private async copyStreamed(object: ListedObject, ctx: CopyContext): Promise<void> {
+    const { signal } = ctx.run;
+    const reserved = Math.min(object.size, this.partSize);
+    await this.bandwidth?.take(object.size, signal);
+    await this.budget.acquire(reserved, signal);
+    try {
+      const got = await this.get(this.source, object.key, {}, signal);
+      if (got.length >= this.threshold) {
+        got.body.destroy();
+        throw new Changed(got.length); // grew past the threshold: start again, multipart
+      }
+      // Not abortable from here (see the header comment): the GET's body goes into the PUT whole.
+      let put: string | undefined;
+      try {
+        put = await this.put(object.key, { ...got.headers, 'content-length': String(got.length) }, got.body, {});
+      } finally {
+        got.body.destroy();
+      }
+      this.advance(0, got.length);
+      this.finished(object.key, got.etag, got.length, put, ctx);
+    } finally {
+      this.budget.release(reserved);
+    }
+  }
+
+  /** PUT (or UploadPart, with `query`) to the destination; returns the ETag it answered. */
+  private async put(key: string, headers: Record<string, string>, body: Buffer | IncomingMessage, query: Record<string, string>, signal?: AbortSignal): Promise<string | undefined> {
+    const what = query.uploadId ? `UploadPart ${this.bucket}` : `PutObject ${this.bucket}`;
+    const res = await this.destination.dataRequest({ method: 'PUT', bucket: this.bucket, key, query, headers, body }, what, signal ? { signal } : {});
+    res.body.resume();
+    const etag = res.headers.etag;
+    return typeof etag === 'string' ? etag : undefined;
   }
 
   /** Part size for an object of this size: the configured one, larger when 10,000 parts would not hold it. */
@@ -441,29 +518,27 @@ export class ObjectCopier {
     await this.budget.acquire(partSize, signal);
     let upload: Upload | null = null;
     try {
-      const first = await this.read(this.source, object.key, { range: [0, partSize - 1], maxLength: partSize }, signal);
-      if (first.total <= partSize) {
+      const got = await this.get(this.source, object.key, { range: [0, partSize - 1] }, signal);
+      const first = await this.readAll(got, partSize, signal);
+      if (got.total <= partSize) {
         // The object shrank to one part since the listing: this read holds all of it.
-        const out = await this.destination.transfer<{ ETag?: string }>(
-          (s) => new s.PutObjectCommand({ Bucket: this.bucket, Key: object.key, Body: first.body, ContentLength: first.body.length, ...first.headers }),
-          `PutObject ${this.bucket}`,
-        );
-        this.advance(1, first.body.length);
-        ctx.copied({ key: object.key, srcEtag: stripQuotes(first.etag), srcSize: first.body.length, dstEtag: stripQuotes(out.ETag) });
+        const put = await this.put(object.key, got.headers, first, {});
+        this.advance(0, first.length);
+        this.finished(object.key, got.etag, first.length, put, ctx);
         return;
       }
-      const parts = Math.ceil(first.total / partSize);
-      if (parts > MAX_PARTS) throw new Changed(first.total);
+      const parts = Math.ceil(got.total / partSize);
+      if (parts > MAX_PARTS) throw new Changed(got.total);
       const created = await this.destination.transfer<{ UploadId?: string }>(
-        (s) => new s.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: object.key, ...first.headers }),
+        (s) => new s.CreateMultipartUploadCommand({ Bucket: this.bucket, Key: object.key, ...sdkHeaders(got.headers) }),
         `CreateMultipartUpload ${this.bucket}`,
         { signal },
       );
       if (!created.UploadId) throw new CopierError('CreateMultipartUpload returned no upload id');
-      upload = { source: object, restarts, uploadId: created.UploadId, etag: first.etag, total: first.total, partSize, parts: new Array(parts), pending: parts, failure: null };
+      upload = { source: object, restarts, uploadId: created.UploadId, etag: got.etag, total: got.total, partSize, parts: new Array(parts), pending: parts, failure: null };
       // The other parts go first in the queue: an object in progress finishes before new ones start.
       for (let i = parts - 1; i >= 1; i--) ctx.urgent.unshift({ kind: 'part', upload, index: i });
-      await this.uploadPart(upload, 0, first.body, signal);
+      await this.uploadPart(upload, 0, first, signal);
     } catch (e) {
       if (!upload) throw e;
       upload.failure ??= e;
@@ -485,9 +560,13 @@ export class ObjectCopier {
         await this.budget.acquire(length, signal);
         reserved = length;
         if (upload.failure === null) {
-          const part = await this.read(this.source, upload.source.key, { range: [start, end], maxLength: length, ifMatch: upload.etag }, signal);
-          if (part.etag !== upload.etag || part.total !== upload.total || part.body.length !== length) throw new Changed(part.total);
-          await this.uploadPart(upload, index, part.body, signal);
+          const got = await this.get(this.source, upload.source.key, { range: [start, end], ifMatch: upload.etag }, signal);
+          if (got.etag !== upload.etag || got.total !== upload.total || got.length !== length) {
+            got.body.destroy();
+            throw new Changed(got.total);
+          }
+          const part = await this.readAll(got, length, signal);
+          await this.uploadPart(upload, index, part, signal);
         }
       } catch (e) {
         upload.failure ??= e;
@@ -501,13 +580,9 @@ export class ObjectCopier {
   }
 
   private async uploadPart(upload: Upload, index: number, body: Buffer, signal: AbortSignal): Promise<void> {
-    const out = await this.destination.transfer<{ ETag?: string }>(
-      (s) => new s.UploadPartCommand({ Bucket: this.bucket, Key: upload.source.key, UploadId: upload.uploadId, PartNumber: index + 1, Body: body, ContentLength: body.length }),
-      `UploadPart ${this.bucket}`,
-      { signal },
-    );
-    if (!out.ETag) throw new CopierError('UploadPart returned no ETag');
-    upload.parts[index] = { PartNumber: index + 1, ETag: out.ETag };
+    const etag = await this.put(upload.source.key, {}, body, { partNumber: String(index + 1), uploadId: upload.uploadId }, signal);
+    if (!etag) throw new CopierError('UploadPart returned no ETag');
+    upload.parts[index] = { PartNumber: index + 1, ETag: etag };
     this.advance(0, body.length);
   }
 
@@ -522,10 +597,14 @@ export class ObjectCopier {
           (s) => new s.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload.uploadId, MultipartUpload: { Parts: upload.parts as Array<{ PartNumber: number; ETag: string }> } }),
           `CompleteMultipartUpload ${this.bucket}`,
         );
-        this.advance(1, 0);
-        ctx.copied({ key, srcEtag: stripQuotes(upload.etag), srcSize: upload.total, dstEtag: stripQuotes(out.ETag) });
+        this.finished(key, upload.etag, upload.total, out.ETag, ctx);
         return;
       } catch (e) {
+        if (e instanceof CopierError) {
+          // Completed, but not what was read: a failure (not recorded), nothing to abort.
+          this.settle(upload.source, MAX_RESTARTS, e, ctx);
+          return;
+        }
         upload.failure = e;
       }
     }
@@ -548,18 +627,17 @@ export class ObjectCopier {
   // ------------------------------------------------------------------ reads
 
   /**
-   * One GET into one buffer (ranged when `range`), with `IfMatch` when given. Gone when the object
-   * is not there (404), Changed when it is not the version asked for (412) or larger than
-   * `maxLength` (a smaller one is read as it is; an empty object answers a range with 416).
+   * One GET (ranged when `range`, with `IfMatch` when given), its body not read yet. Gone when the
+   * object is not there (404), Changed when it is not the version asked for (412) or the range is
+   * past its end (416).
    */
-  private async read(pool: PoolS3Client, key: string, o: { range?: [number, number]; maxLength: number; ifMatch?: string }, signal: AbortSignal): Promise<Read> {
-    let out: GetOutput;
+  private async get(pool: PoolS3Client, key: string, o: { range?: [number, number]; ifMatch?: string }, signal: AbortSignal): Promise<Got> {
+    const headers: Record<string, string> = {};
+    if (o.range) headers.range = `bytes=${o.range[0]}-${o.range[1]}`;
+    if (o.ifMatch) headers['if-match'] = o.ifMatch;
+    let res;
     try {
-      out = await pool.transfer<GetOutput>(
-        (s) => new s.GetObjectCommand({ Bucket: this.bucket, Key: key, ...(o.range ? { Range: `bytes=${o.range[0]}-${o.range[1]}` } : {}), ...(o.ifMatch ? { IfMatch: o.ifMatch } : {}) }),
-        `GetObject ${this.bucket}`,
-        { signal, passThrough: [404, 412, 416] },
-      );
+      res = await pool.dataRequest({ method: 'GET', bucket: this.bucket, key, headers }, `GetObject ${this.bucket}`, { signal, passThrough: [404, 412, 416] });
     } catch (e) {
       const status = statusOf(e);
       if (status === 404 || codeOf(e) === 'NoSuchKey') throw new Gone();
@@ -567,16 +645,22 @@ export class ObjectCopier {
       if (status === 416) throw new Changed(0);
       throw e;
     }
-    const body = out.Body;
-    const length = out.ContentLength;
-    const total = o.range ? totalOf(out.ContentRange) ?? length ?? 0 : (length ?? 0);
-    if (!body || length === undefined) {
-      body?.destroy();
-      throw new CopierError('GetObject answered without a body length');
+    const length = Number(res.headers['content-length']);
+    if (!Number.isSafeInteger(length) || length < 0) {
+      res.body.destroy();
+      throw new CopierError('GetObject answered without a valid Content-Length');
     }
-    if (length > o.maxLength) {
+    const total = o.range && res.status === 206 ? (totalOf(res.headers['content-range']) ?? length) : length;
+    const etag = typeof res.headers.etag === 'string' ? res.headers.etag : '';
+    return { etag, length, total, headers: carriedHeaders(res.headers), body: res.body };
+  }
+
+  /** Reads a GET's body into one buffer; Changed when it is larger than `maxLength` (the object grew). */
+  private async readAll(got: Got, maxLength: number, signal: AbortSignal): Promise<Buffer> {
+    const { body, length } = got;
+    if (length > maxLength) {
       body.destroy();
-      throw new Changed(total);
+      throw new Changed(got.total);
     }
     const buf = Buffer.allocUnsafe(length);
     let offset = 0;
@@ -595,8 +679,8 @@ export class ObjectCopier {
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
-    if (offset !== length) throw new CopierError(`GetObject ended after ${offset} of ${length} bytes`);
-    return { body: buf, etag: out.ETag ?? '', total, headers: headersOf(out) };
+    if (offset !== length) throw Object.assign(new Error('short read'), { code: 'ESHORTREAD' });
+    return buf;
   }
 
   /**
@@ -610,40 +694,28 @@ export class ObjectCopier {
     let etag: string | null = null;
     let total = ranged ? listedSize : Infinity;
     let size = 0;
-    try {
-      for (let start = 0; start < total; ) {
-        const end = start + this.partSize - 1;
-        await this.bandwidth?.take(Math.min(this.partSize, (Number.isFinite(total) ? total : listedSize) - start), signal);
-        let out: GetOutput;
-        try {
-          out = await pool.transfer<GetOutput>(
-            (s) => new s.GetObjectCommand({ Bucket: this.bucket, Key: key, ...(ranged ? { Range: `bytes=${start}-${end}` } : {}), ...(etag ? { IfMatch: etag } : {}) }),
-            `GetObject ${this.bucket}`,
-            { signal, passThrough: [404, 412, 416] },
-          );
-        } catch (e) {
-          const status = statusOf(e);
-          if (status === 404 || codeOf(e) === 'NoSuchKey') return null;
-          if (status === 412 || status === 416) throw new Changed(null);
-          throw e;
-        }
-        const partTotal = ranged ? (totalOf(out.ContentRange) ?? -1) : (out.ContentLength ?? -1);
-        if (etag === null) {
-          etag = out.ETag ?? '';
-          total = partTotal;
-        } else if (out.ETag !== etag || partTotal !== total) {
-          out.Body?.destroy();
-          throw new Changed(partTotal);
-        }
-        const n = await consume(out.Body, hash, signal);
-        if (n !== (out.ContentLength ?? n)) throw new CopierError(`GetObject ended after ${n} of ${out.ContentLength} bytes`);
-        size += n;
-        start += n;
-        if (n === 0 || !ranged) break;
+    for (let start = 0; start < total; ) {
+      const end = start + this.partSize - 1;
+      await this.bandwidth?.take(Math.min(this.partSize, (Number.isFinite(total) ? total : listedSize) - start), signal);
+      let got: Got;
+      try {
+        got = await this.get(pool, key, { ...(ranged ? { range: [start, end] as [number, number] } : {}), ...(etag ? { ifMatch: etag } : {}) }, signal);
+      } catch (e) {
+        if (e instanceof Gone) return null;
+        throw e;
       }
-    } catch (e) {
-      signal.throwIfAborted();
-      throw e;
+      if (etag === null) {
+        etag = got.etag;
+        total = got.total;
+      } else if (got.etag !== etag || got.total !== total) {
+        got.body.destroy();
+        throw new Changed(got.total);
+      }
+      const n = await consume(got.body, hash, signal);
+      if (n !== got.length) throw Object.assign(new Error('short read'), { code: 'ESHORTREAD' });
+      size += n;
+      start += n;
+      if (n === 0 || !ranged) break;
     }
     if (size !== total) throw new Changed(total);
     return { sha256: hash.digest('hex'), size, etag: stripQuotes(etag ?? '') };
@@ -656,8 +728,7 @@ export class ObjectCopier {
   }
 }
 
-async function consume(body: Readable | undefined, hash: Hash, signal: AbortSignal): Promise<number> {
-  if (!body) return 0;
+async function consume(body: IncomingMessage, hash: Hash, signal: AbortSignal): Promise<number> {
   let n = 0;
   const onAbort = () => body.destroy();
   signal.addEventListener('abort', onAbort, { once: true });
@@ -676,14 +747,6 @@ async function consume(body: Readable | undefined, hash: Hash, signal: AbortSign
   return n;
 }
 
-interface CopyContext {
-  run: Run;
-  urgent: Task[];
-  failures: CopyFailure[];
-  /** Calls the caller's onCopied; if it throws, the whole call stops and rejects with its error. */
-  copied: (r: CopyRecord) => void;
-}
-
 /**
  * One call's workers and its stop conditions: the caller's abort signal, a fatal error (onCopied
  * threw), or a pool-wide error (no more work started, what was started finishes).
@@ -696,7 +759,7 @@ class Run {
   private readonly onAbort = () => this.controller.abort(this.outer!.reason);
 
   constructor(private readonly outer: AbortSignal | undefined) {
-    // Every transfer in flight listens to this signal (the SDK's request, the body being read).
+    // Every transfer in flight listens to this signal (its request, the body being read).
     setMaxListeners(0, this.signal);
     if (outer?.aborted) this.controller.abort(outer.reason);
     else outer?.addEventListener('abort', this.onAbort, { once: true });

@@ -107,6 +107,8 @@ class Engine {
   private lastSave = 0;
   /** Measured duration of a routing generation (apply), for the freeze's time budget. */
   private applyMs = 0;
+  /** After an abandoned freeze, clients get at least this long (epoch ms) of accepted writes. */
+  private nextFreezeNotBefore = 0;
 
   constructor(
     private readonly settings: Settings,
@@ -353,6 +355,10 @@ class Engine {
       return;
     }
     if (this.smallDelta(result)) {
+      if (Date.now() < this.nextFreezeNotBefore) {
+        await this.sleep(Math.min(1000, this.nextFreezeNotBefore - Date.now()));
+        return;
+      }
       await this.enterFreeze();
     }
   }
@@ -647,6 +653,7 @@ class Engine {
       record.reason = reason;
     }
     this.store.markSnapshot(this.name, null);
+    this.nextFreezeNotBefore = Date.now() + Math.max(this.doc.freezeBudgetSeconds * 1000, 5000);
     this.setPhase('copying', `freeze abandoned (${reason}); writes go to ${this.doc.from} again`);
   }
 

@@ -196,7 +196,7 @@ server {<%= it.at(it.o) %>
     error_page 503 <%= it.slowdown.location %>;
     location <%= it.slowdown.location %> {
         default_type application/xml;
-        add_header Retry-After 1 always;
+        add_header Retry-After 5 always;
         return 503 '<%= it.slowdown.body %>';
     }
 <% } -%>
