@@ -18,6 +18,7 @@
 //
 // Environment: BENCH_RUNS (default 5), BENCH_FLEETS (e.g. "100" or "100,1000"; default both),
 // BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary).
+// Then `orch watch` on the 1,000-vhost fleet (watch.mjs): saved-to-served latency, reloads per burst. BENCH_ONLY=watch runs only that part.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateFleet, makeSelfSignedCert, PORTS_USED } from './fleet.mjs';
+import { benchWatch, printWatch, watchTargets } from './watch.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CORE = fileURLToPath(new URL('./core.mjs', import.meta.url));
@@ -672,6 +674,8 @@ async function main() {
   const results = [];
   for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
 
+  const watchBench = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'watch' ? await benchWatch({ orch: ORCH, tmpRoot, log, tls, ports, nginx: NGINX, runs: RUNS, children: nginxChildren }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
+
   const lines = [];
   lines.push(`orch bench - node ${env.node}, nginx ${env.nginx}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memGiB} GiB; git ${env.git}${env.srcFilesUncommitted ? ` + ${env.srcFilesUncommitted} uncommitted src/ files` : ''}`);
   lines.push(`${RUNS} runs per measure, interleaved; wall = performance.now() around the child process; peak RSS via ${env.peakRssVia}`);
@@ -688,7 +692,8 @@ async function main() {
     }
     if (r.applyError) lines.push(`\n== Apply benchmark FAILED: ${r.applyError}`);
   }
-  const t = targets(results);
+  const t = [...targets(results), ...(watchBench ? watchTargets(watchBench) : [])];
+  if (watchBench) lines.push(printWatch(watchBench));
   lines.push('');
   lines.push('== Targets (issues 2, 3 and 4)');
   for (const [name, value, ok] of t) lines.push(`   ${pf(ok)}  ${name.padEnd(62)} ${value}`);
@@ -701,7 +706,7 @@ async function main() {
   const outFile = join(outDir, 'latest.json');
   writeFileSync(
     outFile,
-    `${JSON.stringify({ format_version: '1', at: new Date().toISOString(), env, targets: Object.fromEntries(t.map(([n, v, ok]) => [n, { value: v, pass: ok }])), results, benchWallMs: totalMs }, null, 2)}\n`,
+    `${JSON.stringify({ format_version: '1', at: new Date().toISOString(), env, targets: Object.fromEntries(t.map(([n, v, ok]) => [n, { value: v, pass: ok }])), results, watch: watchBench, benchWallMs: totalMs }, null, 2)}\n`,
   );
   lines.push(`figures as JSON: ${outFile}`);
   process.stdout.write(`${lines.join('\n')}\n`);
