@@ -64,7 +64,7 @@ function listManifestFiles(dir: string): string[] {
 export function displayPath(file: string, cwd: string): string {
   // The common case, a normalized file below a normalized cwd: what relative() returns, without
   // resolving both paths again for each of thousands of files.
-  if (cwd.length > 1 && !cwd.endsWith(sep) && file.length > cwd.length + 1 && file.startsWith(cwd) && file[cwd.length] === sep && isNormalizedAbsolute(file) && isNormalizedAbsolute(cwd)) {
+  if (file.length > cwd.length + 1 && file.startsWith(cwd) && file[cwd.length] === sep && isNormalizedDir(cwd) && !NOT_NORMALIZED.test(file)) {
     const rel = file.slice(cwd.length + 1);
     return rel.startsWith('..') ? file : rel;
   }
@@ -72,7 +72,17 @@ export function displayPath(file: string, cwd: string): string {
   return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }
 
-/** An absolute path with no empty, `.` or `..` segment (what path.resolve would return unchanged). */
-function isNormalizedAbsolute(p: string): boolean {
-  return p.startsWith(sep) && !p.includes(`${sep}${sep}`) && !p.includes(`${sep}.${sep}`) && !p.includes(`${sep}..${sep}`) && !p.endsWith(`${sep}.`) && !p.endsWith(`${sep}..`) && !p.endsWith(sep);
+/** An empty, `.` or `..` segment, or a trailing separator: what path.resolve would change. */
+const NOT_NORMALIZED = /\/\/|\/\.\.?(?:\/|$)|\/$/;
+
+let lastDir: string | null = null;
+let lastDirNormalized = false;
+
+/** An absolute, normalized directory other than the root (remembered: it is the same for every file). */
+function isNormalizedDir(dir: string): boolean {
+  if (dir !== lastDir) {
+    lastDir = dir;
+    lastDirNormalized = sep === '/' && dir.length > 1 && dir.startsWith('/') && !NOT_NORMALIZED.test(dir);
+  }
+  return lastDirNormalized;
 }

@@ -84,19 +84,21 @@ function checkListenSockets(catalog: Catalog, sink: DiagnosticSink): void {
     }
     const tls = vh.m.spec.tls !== undefined;
     const firstTls = first.m.spec.tls !== undefined;
-    const otherText = `VirtualHost ${show(first.md.name)} (${whereIs(first.md, ['metadata', 'name'])})`;
+    // Built only for a message: a position costs a YAML parse of the file (thousands of virtual
+    // hosts share a handful of sockets).
+    const otherText = (): string => `VirtualHost ${show(first.md.name)} (${whereIs(first.md, ['metadata', 'name'])})`;
     if (tls !== firstTls) {
       sink.error(vh.md, {
         code: 'collision.listen-tls-mismatch',
         path: tls ? ['spec', 'tls'] : ['spec', vh.m.spec.port === undefined ? 'serverNames' : 'port'],
-        message: `${socketText(vh.m)} is ${tls ? 'TLS' : 'plain HTTP'} here but ${firstTls ? 'TLS' : 'plain HTTP'} in ${otherText}`,
+        message: `${socketText(vh.m)} is ${tls ? 'TLS' : 'plain HTTP'} here but ${firstTls ? 'TLS' : 'plain HTTP'} in ${otherText()}`,
         hint: 'nginx applies "ssl" to the whole listen socket. Use another port (or address) for one of them, or give both TLS.',
       });
     } else if (tls && (vh.m.spec.tls?.http2 ?? false) !== (first.m.spec.tls?.http2 ?? false)) {
       sink.warning(vh.md, {
         code: 'collision.listen-http2-mismatch',
         path: ['spec', 'tls', 'http2'],
-        message: `http2 differs between this virtual host and ${otherText}, which share ${socketText(vh.m)}`,
+        message: `http2 differs between this virtual host and ${otherText()}, which share ${socketText(vh.m)}`,
         hint: 'Before nginx 1.25.1 http2 is a listen-socket option, so either both get HTTP/2 or neither. Set the same http2 value on both.',
       });
     }
