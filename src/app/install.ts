@@ -206,7 +206,7 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
   }
   if (HOME_DIRS.some((h) => r.manifests.startsWith(h))) warnings.push(`The manifests are under ${r.manifests}: ProtectHome=yes hides it from the daemon. Deliver them elsewhere (e.g. /srv/orch/manifests).`);
   if (r.reload === 'nginx') {
-    throw new UserError('install.reload-unsupported', `${paths.configFile} sets reload: nginx; the installed unit reloads nginx with systemctl (a polkit rule allows exactly that).`, {
+    throw new UserError('install.reload-unsupported', `${paths.configFile} has reload: nginx (set there, or the default when the file does not set reload); the installed unit reloads nginx with systemctl (a polkit rule allows exactly that).`, {
       hint: `Set reload: systemctl in ${paths.configFile} and run orch install again. Why: docs/operations.md#reloading-nginx.`,
     });
   }

@@ -192,6 +192,23 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
     expect(readFileSync(configPath, 'utf8')).not.toContain('maxDelete: 3');
   });
 
+  it('refuses a kept config file the unit cannot work with: reload: nginx, relative paths', async () => {
+    const fresh = join(work, 'kept');
+    const dir = nginxLayout('nginx-kept', true, fresh);
+    mkdirSync(join(fresh, 'etc/orch'), { recursive: true });
+    const abs = `manifests: ${fresh}/srv/orch/manifests\nnginxDir: ${fresh}/etc/nginx/orch\nstateDir: ${fresh}/var/lib/orch\nnginxConf: ${dir}/nginx.conf\nnginxPrefix: ${dir}\n`;
+    writeFileSync(join(fresh, 'etc/orch/config.yaml'), `${abs}reload: nginx\n`);
+    const r1 = await install(fresh, dir);
+    expect(r1.code).toBe(1);
+    expect(r1.stderr).toContain('has reload: nginx');
+    expect(r1.stderr).toContain('hint: Set reload: systemctl in');
+    writeFileSync(join(fresh, 'etc/orch/config.yaml'), `${abs.replace(`stateDir: ${fresh}/var/lib/orch`, 'stateDir: state')}reload: systemctl\n`);
+    const r2 = await install(fresh, dir);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toContain('stateDir is a relative path ("state")');
+    expect(existsSync(join(fresh, 'etc/systemd'))).toBe(false);
+  });
+
   it('writes a config file orch itself runs with', async () => {
     cpSync(join(REPO_ROOT, 'examples/gateway'), join(prefix, 'srv/orch/manifests'), { recursive: true });
     const config = join(prefix, 'etc/orch/config.yaml');
