@@ -23,6 +23,9 @@ const MANIFEST_EXT = /\.ya?ml$/;
  * save by writing a temp file and renaming it over the original are seen as a change (chokidar's
  * `atomic` mode), and a new directory is watched as soon as it appears.
  *
+ * A watched directory that is removed (`rm -rf manifests && git clone`, a deploy that swaps
+ * directories) or does not exist yet is polled every second and watched again once it exists.
+ *
  * Events are reported one by one; the caller debounces them.
  */
 export function watchManifests(target: string, onEvent: (e: ManifestEvent) => void, onError: (e: Error) => void): ManifestWatcher {
@@ -35,28 +38,62 @@ export function watchManifests(target: string, onEvent: (e: ManifestEvent) => vo
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return false;
     return rel.split(sep).some((part) => part.startsWith('.'));
   };
-  const watcher: FSWatcher = watch(root, {
-    ignoreInitial: true,
-    persistent: true,
-    atomic: true,
-    followSymlinks: true,
-    ignored: (p: string) => hidden(p),
-    ...(isFile ? { depth: 0 } : {}),
-  });
   const relevant = (kind: ManifestEvent['kind'], p: string) => {
     if (isFile) return resolve(p) === abs;
     if (kind === 'addDir' || kind === 'unlinkDir') return resolve(p) !== root;
     return MANIFEST_EXT.test(basename(p));
   };
-  watcher.on('all', (kind, p) => {
-    if (kind === 'add' || kind === 'change' || kind === 'unlink' || kind === 'addDir' || kind === 'unlinkDir') {
-      if (relevant(kind, p)) onEvent({ kind, path: p });
-    }
-  });
-  watcher.on('error', (e) => onError(e instanceof Error ? e : new Error(String(e))));
-  const ready = new Promise<void>((r) => watcher.once('ready', () => r()));
+  let closed = false;
+  let poll: NodeJS.Timeout | null = null;
+  let current: FSWatcher | null = null;
+  const start = (): Promise<void> => {
+    const watcher = watch(root, {
+      ignoreInitial: true,
+      persistent: true,
+      atomic: true,
+      followSymlinks: true,
+      ignored: (p: string) => hidden(p),
+      ...(isFile ? { depth: 0 } : {}),
+    });
+    current = watcher;
+    watcher.on('all', (kind, p) => {
+      if (kind === 'unlinkDir' && resolve(p) === root) {
+        // chokidar stops watching a directory that was removed, even if it comes back (a
+        // `rm -rf manifests && git clone`, a deploy that swaps directories): watch it again once it exists.
+        onEvent({ kind, path: p });
+        void watcher.close();
+        waitForRoot();
+        return;
+      }
+      if (kind === 'add' || kind === 'change' || kind === 'unlink' || kind === 'addDir' || kind === 'unlinkDir') {
+        if (relevant(kind, p)) onEvent({ kind, path: p });
+      }
+    });
+    watcher.on('error', (e) => onError(e instanceof Error ? e : new Error(String(e))));
+    return new Promise<void>((r) => watcher.once('ready', () => r()));
+  };
+  const waitForRoot = () => {
+    if (closed || poll) return;
+    poll = setInterval(() => {
+      if (closed || !existsSync(root)) return;
+      clearInterval(poll!);
+      poll = null;
+      void start().then(() => onEvent({ kind: 'addDir', path: root }));
+    }, 1000);
+  };
+  let ready: Promise<void>;
+  if (existsSync(root)) ready = start();
+  else {
+    // Not there yet (a first deploy): watched once it appears.
+    waitForRoot();
+    ready = Promise.resolve();
+  }
   return {
     ready,
-    close: () => watcher.close(),
+    close: async () => {
+      closed = true;
+      if (poll) clearInterval(poll);
+      await current?.close();
+    },
   };
 }

@@ -196,7 +196,7 @@ export class WatchDaemon {
       nextRetryAt: retry === null ? null : new Date(retry).toISOString(),
     };
     // Error texts come from many places: the redaction guard covers them too.
-    return JSON.parse(this.log.redact(JSON.stringify(doc))) as WatchStatus;
+    return redactStrings(doc, (t) => this.log.redact(t));
   }
 
   renderMetrics(): string {
@@ -466,4 +466,14 @@ export class WatchDaemon {
       debounceMs: s.debounceMs,
     };
   }
+}
+
+/** A copy of `value` with `redact` applied to every string in it. */
+function redactStrings<T>(value: T, redact: (s: string) => string): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, redact)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, redactStrings(v, redact)])) as T;
+  }
+  return value;
 }
