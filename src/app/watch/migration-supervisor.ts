@@ -1,5 +1,6 @@
 import type { Logger } from '../log.js';
 import type { Settings } from '../settings.js';
+import { EngineSupervisor } from '../migrations/supervisor.js';
 
 /** One migration as the daemon reports it in /status and /metrics. */
 export interface MigrationStatus {
@@ -26,11 +27,9 @@ export interface MigrationSupervisor {
   stop(): Promise<void>;
 }
 
-/** The daemon's migration supervisor. Until the migration engine lands, no migration is driven. */
+/** The daemon's migration supervisor: the migration engine's drivers (src/app/migrations/supervisor.ts). */
 export function createMigrationSupervisor(settings: Settings, log: Logger): MigrationSupervisor {
-  void settings;
-  void log;
-  return new NoMigrations();
+  return new EngineSupervisor(settings, log);
 }
 
 /** Drives nothing and reports nothing. */
