@@ -18,7 +18,9 @@
 //
 // Environment: BENCH_RUNS (default 5), BENCH_FLEETS (e.g. "100" or "100,1000"; default both),
 // BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary).
+// Then the write freeze of a bucket migrated under a steady write load (migration.mjs; BENCH_MIGRATION_RUNS, default 2). BENCH_ONLY=migration runs only that part.
 // Then `orch watch` on the 1,000-vhost fleet (watch.mjs): saved-to-served latency, reloads per burst. BENCH_ONLY=watch runs only that part.
+// Then the copy engine against rclone (copy.mjs; BENCH_COPY_RUNS, default 2). BENCH_ONLY=copy runs only that part.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -27,7 +29,9 @@ import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchCopy, copyTargets, printCopy } from './copy.mjs';
 import { generateFleet, makeSelfSignedCert, PORTS_USED } from './fleet.mjs';
+import { benchMigration, migrationTargets, printMigration } from './migration.mjs';
 import { benchWatch, printWatch, watchTargets } from './watch.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -672,10 +676,13 @@ async function main() {
   log(`ports: vhosts ${ports.base}-${ports.base + PORTS_USED - 1}, orch status ${ports.status}, probe ${ports.probe}`);
 
   const results = [];
-  for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
+  const only = process.env.BENCH_ONLY;
+  if (!only) for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
+  const copy = !only || only === 'copy' ? await benchCopy({ dist: join(SNAP, 'dist'), tmpRoot, log }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
 
   const watchBench = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'watch' ? await benchWatch({ orch: ORCH, tmpRoot, log, tls, ports, nginx: NGINX, runs: RUNS, children: nginxChildren }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
 
+  const migration = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'migration' ? await benchMigration({ tmpRoot, log }) : null;
   const lines = [];
   lines.push(`orch bench - node ${env.node}, nginx ${env.nginx}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memGiB} GiB; git ${env.git}${env.srcFilesUncommitted ? ` + ${env.srcFilesUncommitted} uncommitted src/ files` : ''}`);
   lines.push(`${RUNS} runs per measure, interleaved; wall = performance.now() around the child process; peak RSS via ${env.peakRssVia}`);
@@ -692,8 +699,13 @@ async function main() {
     }
     if (r.applyError) lines.push(`\n== Apply benchmark FAILED: ${r.applyError}`);
   }
-  const t = [...targets(results), ...(watchBench ? watchTargets(watchBench) : [])];
+  if (copy) lines.push(printCopy(copy));
+  const t = [...targets(results), ...(copy ? copyTargets(copy) : []), ...(watchBench ? watchTargets(watchBench) : [])];
   if (watchBench) lines.push(printWatch(watchBench));
+  if (migration) {
+    lines.push(printMigration(migration));
+    t.push(...migrationTargets(migration));
+  }
   lines.push('');
   lines.push('== Targets (issues 2, 3 and 4)');
   for (const [name, value, ok] of t) lines.push(`   ${pf(ok)}  ${name.padEnd(62)} ${value}`);
@@ -706,7 +718,7 @@ async function main() {
   const outFile = join(outDir, 'latest.json');
   writeFileSync(
     outFile,
-    `${JSON.stringify({ format_version: '1', at: new Date().toISOString(), env, targets: Object.fromEntries(t.map(([n, v, ok]) => [n, { value: v, pass: ok }])), results, watch: watchBench, benchWallMs: totalMs }, null, 2)}\n`,
+    `${JSON.stringify({ format_version: '1', at: new Date().toISOString(), env, targets: Object.fromEntries(t.map(([n, v, ok]) => [n, { value: v, pass: ok }])), results, copy, watch: watchBench, migration, benchWallMs: totalMs }, null, 2)}\n`,
   );
   lines.push(`figures as JSON: ${outFile}`);
   process.stdout.write(`${lines.join('\n')}\n`);

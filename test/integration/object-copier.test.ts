@@ -1,11 +1,11 @@
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listAll, ObjectCopier, type CopierOptions } from '../../src/adapters/s3/object-copier.js';
+import { ABORT_GRACE_MS, listAll, ObjectCopier, type CopierOptions } from '../../src/adapters/s3/object-copier.js';
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
 import { diffObjects, type CopyRecord, type ListedObject } from '../../src/core/migrate/object-diff.js';
 import { freePorts } from '../helpers/gateway.js';
@@ -73,26 +73,68 @@ async function copyPass(bucket: string, opts: Partial<CopierOptions> = {}, recor
 /**
  * A small real HTTP server speaking the part of the S3 protocol a copy uses (GET with Range, PUT,
  * multipart upload), storing objects by their raw request path: s3rver cannot store keys with `//`
- * (its router answers 404), so this one shows what the copier sends on the wire for them.
+ * (its router answers 404), so this one shows what the copier sends on the wire for them. Unlike
+ * s3rver it verifies every request's SigV4 signature as received (path, query, signed headers,
+ * payload hash against the body), with the SDK's signer: 403 SignatureDoesNotMatch otherwise.
  */
-async function rawPathS3(): Promise<{ address: string; objects: Map<string, Buffer>; requests: string[]; close(): Promise<void> }> {
+async function rawPathS3(opts: { getBytesPerSecond?: number } = {}): Promise<{ address: string; objects: Map<string, Buffer>; started: string[]; requests: string[]; refused: string[]; close(): Promise<void> }> {
   const objects = new Map<string, Buffer>();
   const uploads = new Map<string, Map<number, Buffer>>();
+  const started: string[] = [];
   const requests: string[] = [];
+  const refused: string[] = [];
+  const signerClient = new S3Client({ endpoint: 'http://127.0.0.1:1', forcePathStyle: true, region: 'us-east-1', credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const signer = (await (signerClient.config as unknown as { signer: () => Promise<{ sign(r: unknown, o: unknown): Promise<{ headers: Record<string, string> }> }> }).signer());
+  async function verified(req: import('node:http').IncomingMessage, body: Buffer): Promise<boolean> {
+    const m = /^AWS4-HMAC-SHA256 Credential=[^,]+, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(req.headers.authorization ?? '');
+    const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(req.headers['x-amz-date'] ?? ''));
+    if (!m || !d) return false;
+    const payload = String(req.headers['x-amz-content-sha256'] ?? '');
+    if (payload !== 'UNSIGNED-PAYLOAD' && payload !== createHash('sha256').update(body).digest('hex')) return false;
+    const names = m[1]!.split(';');
+    const url = new URL(req.url!, 'http://x');
+    const [hostname, port] = String(req.headers.host).split(':');
+    const again = await signer.sign(
+      { method: req.method, protocol: 'http:', hostname, port: Number(port), path: req.url!.split('?')[0], query: Object.fromEntries(url.searchParams), headers: Object.fromEntries(names.map((n) => [n, String(req.headers[n])])) },
+      { signingDate: new Date(Date.UTC(+d[1]!, +d[2]! - 1, +d[3]!, +d[4]!, +d[5]!, +d[6]!)) },
+    );
+    return again.headers.authorization === req.headers.authorization;
+  }
   const server: Server = createServer((req, res) => {
+    started.push(`${req.method} ${req.url}`);
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const body = Buffer.concat(chunks);
       const url = new URL(req.url!, 'http://x');
       const path = req.url!.split('?')[0]!;
       requests.push(`${req.method} ${path}`);
+      if (!(await verified(req, body))) {
+        refused.push(`${req.method} ${req.url}`);
+        return res.writeHead(403, { 'content-type': 'application/xml' }).end('<Error><Code>SignatureDoesNotMatch</Code></Error>');
+      }
       const etag = (b: Buffer) => `"${md5(b)}"`;
       const q = url.searchParams;
       if (req.method === 'GET') {
         const obj = objects.get(path);
         if (!obj) return res.writeHead(404, { 'content-type': 'application/xml' }).end('<Error><Code>NoSuchKey</Code></Error>');
         const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+        if (!m && opts.getBytesPerSecond) {
+          // A slow member: 64 KiB at a time.
+          res.writeHead(200, { etag: etag(obj), 'content-length': obj.length });
+          const step = 64 * 1024;
+          let at = 0;
+          const timer = setInterval(() => {
+            if (res.destroyed) return clearInterval(timer);
+            res.write(obj.subarray(at, at + step));
+            at += step;
+            if (at >= obj.length) {
+              clearInterval(timer);
+              res.end();
+            }
+          }, (step / opts.getBytesPerSecond) * 1000);
+          return;
+        }
         if (!m) return res.writeHead(200, { etag: etag(obj), 'content-length': obj.length }).end(obj);
         const [a, b] = [Number(m[1]), Math.min(Number(m[2]), obj.length - 1)];
         return res.writeHead(206, { etag: etag(obj), 'content-length': b - a + 1, 'content-range': `bytes ${a}-${b}/${obj.length}` }).end(obj.subarray(a, b + 1));
@@ -110,7 +152,8 @@ async function rawPathS3(): Promise<{ address: string; objects: Map<string, Buff
         const parts = uploads.get(q.get('uploadId')!)!;
         const whole = Buffer.concat([...parts.entries()].sort((x, y) => x[0] - y[0]).map(([, b]) => b));
         objects.set(path, whole);
-        return res.writeHead(200, { 'content-type': 'application/xml' }).end(`<CompleteMultipartUploadResult><ETag>${etag(whole)}</ETag></CompleteMultipartUploadResult>`);
+        // A multipart ETag, as S3 writes it: not comparable with a plain MD5.
+        return res.writeHead(200, { 'content-type': 'application/xml' }).end(`<CompleteMultipartUploadResult><ETag>"${md5(whole)}-${parts.size}"</ETag></CompleteMultipartUploadResult>`);
       }
       if (req.method === 'PUT') {
         objects.set(path, body);
@@ -123,9 +166,12 @@ async function rawPathS3(): Promise<{ address: string; objects: Map<string, Buff
   return {
     address: `127.0.0.1:${(server.address() as { port: number }).port}`,
     objects,
+    started,
     requests,
+    refused,
     close: () =>
       new Promise<void>((r) => {
+        signerClient.destroy();
         server.closeAllConnections();
         server.close(() => r());
       }),
@@ -152,9 +198,10 @@ describe('ObjectCopier', () => {
     const objects: Record<string, Buffer> = {
       'small.txt': randomBytes(1024),
       'empty': Buffer.alloc(0),
-      'medium.bin': randomBytes(3 * MiB + 17),
-      'multi/part.bin': randomBytes(13 * MiB + 5), // 3 parts of 5 MiB (the last one short)
-      'exact/two-parts.bin': randomBytes(10 * MiB), // exactly 2 parts
+      'medium.bin': randomBytes(3 * MiB + 17), // buffered (below the 5 MiB part size)
+      'streamed.bin': randomBytes(8 * MiB + 3), // streamed (from the part size to the 12 MiB threshold)
+      'multi/part.bin': randomBytes(13 * MiB + 5), // multipart: 3 parts of 5 MiB (the last one short)
+      'exact/three-parts.bin': randomBytes(15 * MiB), // multipart: exactly 3 parts
       'a b/c d.txt': randomBytes(100),
       'x+y&z=1;2': randomBytes(200),
       'caf\u00e9/\u{1f600}.png': randomBytes(300),
@@ -162,12 +209,13 @@ describe('ObjectCopier', () => {
       // (Keys with `//` are tested against rawPathS3 below: s3rver's router answers 404 to them.)
       "sub/dir/key(1)!*'~,.txt": randomBytes(500),
       'big with spaces & unicode \u00fc.bin': randomBytes(6 * MiB + 1),
+      'huge with spaces & unicode \u00fc.bin': randomBytes(12 * MiB),
     };
-    for (const [key, body] of Object.entries(objects)) {
-      await put(src, bucket, key, body, key === 'small.txt' ? { ContentType: 'text/plain; charset=utf-8', Metadata: { origin: 'test' }, CacheControl: 'max-age=60' } : {});
-    }
+    const headers = { ContentType: 'text/plain; charset=utf-8', Metadata: { origin: 'test' }, CacheControl: 'max-age=60' };
+    const withHeaders = ['small.txt', 'streamed.bin', 'multi/part.bin'];
+    for (const [key, body] of Object.entries(objects)) await put(src, bucket, key, body, withHeaders.includes(key) ? headers : {});
     const progress: number[] = [];
-    const first = await copyPass(bucket, { concurrency: 4, partSize: 5 * MiB, multipartThreshold: 5 * MiB, maxBufferedBytes: 16 * MiB, onProgress: (p) => progress.push(p.objects) });
+    const first = await copyPass(bucket, { concurrency: 4, partSize: 5 * MiB, multipartThreshold: 12 * MiB, maxBufferedBytes: 16 * MiB, onProgress: (p) => progress.push(p.objects) });
     expect(first.failures).toEqual([]);
     expect(first.diff.copy.map((o) => o.key).sort()).toEqual(Object.keys(objects).sort());
     expect(progress.at(-1)).toBe(Object.keys(objects).length);
@@ -183,10 +231,12 @@ describe('ObjectCopier', () => {
       expect(r, key).toMatchObject({ key, srcEtag: md5(body), srcSize: body.length });
       expect(r.dstEtag, key).toBe(after.get(key)!.etag);
     }
-    const head = await dst.send(new HeadObjectCommand({ Bucket: bucket, Key: 'small.txt' }));
-    expect(head.ContentType).toBe('text/plain; charset=utf-8');
-    expect(head.Metadata).toEqual({ origin: 'test' });
-    expect(head.CacheControl).toBe('max-age=60');
+    for (const key of withHeaders) {
+      const head = await dst.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      expect(head.ContentType, key).toBe('text/plain; charset=utf-8');
+      expect(head.Metadata, key).toEqual({ origin: 'test' });
+      expect(head.CacheControl, key).toBe('max-age=60');
+    }
 
     // Resumable without recopying: with the records, nothing is left to do.
     const second = await copyPass(bucket, {}, first.records);
@@ -195,26 +245,35 @@ describe('ObjectCopier', () => {
     expect(second.diff.inSync.objects).toBe(Object.keys(objects).length);
   });
 
-  it('keys with `//` reach the servers unchanged, small and multipart, byte for byte', async () => {
+  it('keys with `//` reach the servers unchanged, buffered, streamed and multipart, byte for byte, every request signed as received', async () => {
     const [from, to] = [await rawPathS3(), await rawPathS3()];
     const small = randomBytes(1000);
+    const mid = randomBytes(6 * MiB);
     const big = randomBytes(11 * MiB);
     from.objects.set('/bkt/a//double//slash', small);
+    from.objects.set('/bkt/mid//streamed%25%2B%26%3D%3B%20', mid);
     from.objects.set('/bkt//leading/and//big', big);
     const p = await pools({ srcMembers: [from.address], dstMembers: [to.address] });
     try {
       const records: CopyRecord[] = [];
       const listed: ListedObject[] = [
         { key: 'a//double//slash', size: small.length, etag: md5(small) },
+        { key: 'mid//streamed%+&=; ', size: mid.length, etag: md5(mid) },
         { key: '/leading/and//big', size: big.length, etag: md5(big) },
       ];
-      const { failures } = await new ObjectCopier(p.source, p.destination, 'bkt', { concurrency: 2, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 5 * MiB }).copy(listed, (r) => records.push(r));
+      const { failures } = await new ObjectCopier(p.source, p.destination, 'bkt', { concurrency: 2, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 10 * MiB }).copy(listed, (r) => records.push(r));
       expect(failures).toEqual([]);
+      expect(from.refused).toEqual([]);
+      expect(to.refused).toEqual([]);
       expect(sha(to.objects.get('/bkt/a//double//slash')!)).toBe(sha(small));
+      expect(sha(to.objects.get('/bkt/mid//streamed%25%2B%26%3D%3B%20')!)).toBe(sha(mid));
       expect(sha(to.objects.get('/bkt//leading/and//big')!)).toBe(sha(big));
-      expect([...to.objects.keys()].sort()).toEqual(['/bkt//leading/and//big', '/bkt/a//double//slash']);
-      expect(from.requests.filter((r) => r.startsWith('GET')).sort()).toEqual(['GET /bkt//leading/and//big', 'GET /bkt//leading/and//big', 'GET /bkt//leading/and//big', 'GET /bkt/a//double//slash']);
-      expect(records.map((r) => r.key).sort()).toEqual(['/leading/and//big', 'a//double//slash']);
+      expect([...to.objects.keys()].sort()).toEqual(['/bkt//leading/and//big', '/bkt/a//double//slash', '/bkt/mid//streamed%25%2B%26%3D%3B%20']);
+      expect(from.requests.filter((r) => r.startsWith('GET')).sort()).toEqual(['GET /bkt//leading/and//big', 'GET /bkt//leading/and//big', 'GET /bkt//leading/and//big', 'GET /bkt/a//double//slash', 'GET /bkt/mid//streamed%25%2B%26%3D%3B%20']);
+      // Buffered and streamed: one PUT each; multipart: create, 3 parts, complete.
+      expect(to.requests.filter((r) => r.includes('//leading')).length).toBe(5);
+      expect(records.map((r) => r.key).sort()).toEqual(['/leading/and//big', 'a//double//slash', 'mid//streamed%+&=; ']);
+      expect(records.find((r) => r.key === '/leading/and//big')!.dstEtag).toBe(`${md5(big)}-3`);
     } finally {
       p.close();
       await Promise.all([from.close(), to.close()]);
@@ -337,7 +396,7 @@ describe('ObjectCopier', () => {
 
   it('an abort mid-copy rejects promptly and leaves no half-written object at the destination', async () => {
     const bucket = await buckets();
-    const bodies: Record<string, Buffer> = { 'big-1': randomBytes(20 * MiB), 'big-2': randomBytes(20 * MiB) };
+    const bodies: Record<string, Buffer> = { 'big-1': randomBytes(20 * MiB), 'big-2': randomBytes(20 * MiB), 'mid-streamed': randomBytes(8 * MiB) };
     for (let i = 0; i < 6; i++) bodies[`small-${i}`] = randomBytes(256 * 1024);
     for (const [k, v] of Object.entries(bodies)) await put(src, bucket, k, v);
     const p = await pools();
@@ -348,9 +407,9 @@ describe('ObjectCopier', () => {
       let abortedAt = 0;
       const copier = new ObjectCopier(p.source, p.destination, bucket, {
         concurrency: 4,
-        bandwidthLimit: 8 * MiB, // 41.5 MiB: ~5 s unaborted
+        bandwidthLimit: 8 * MiB, // 49.5 MiB: ~6 s unaborted
         partSize: 5 * MiB,
-        multipartThreshold: 5 * MiB,
+        multipartThreshold: 12 * MiB,
         signal: ac.signal,
         onProgress: (pr) => {
           if (pr.bytes >= 5 * MiB && !abortedAt) {
@@ -374,11 +433,42 @@ describe('ObjectCopier', () => {
       expect(there.map((o) => o.key)).not.toContain('big-2');
       for (const o of there) expect(sha((await get(dst, bucket, o.key))!), o.key).toBe(sha(bodies[o.key]!));
       // And a pass after the abort finishes the job.
-      const rest = await copyPass(bucket, { partSize: 5 * MiB, multipartThreshold: 5 * MiB }, new Map(records.map((r) => [r.key, r])));
+      const rest = await copyPass(bucket, { partSize: 5 * MiB, multipartThreshold: 12 * MiB }, new Map(records.map((r) => [r.key, r])));
       expect(rest.failures).toEqual([]);
       for (const [k, v] of Object.entries(bodies)) expect(sha((await get(dst, bucket, k))!), k).toBe(sha(v));
     } finally {
       p.close();
+    }
+  });
+
+  it('an abort cuts a streamed PUT that does not finish within the grace period: prompt, nothing written, nothing recorded', async () => {
+    const [from, to] = [await rawPathS3({ getBytesPerSecond: MiB }), await rawPathS3()];
+    const body = randomBytes(8 * MiB); // streamed (part size 5 MiB, threshold 12 MiB); ~8 s at 1 MiB/s
+    from.objects.set('/bkt/slow.bin', body);
+    const p = await pools({ srcMembers: [from.address], dstMembers: [to.address] });
+    try {
+      const ac = new AbortController();
+      const records: CopyRecord[] = [];
+      setTimeout(() => ac.abort(), 500);
+      const t0 = performance.now();
+      const err = await new ObjectCopier(p.source, p.destination, 'bkt', { concurrency: 2, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 12 * MiB, signal: ac.signal })
+        .copy([{ key: 'slow.bin', size: body.length, etag: md5(body) }], (r) => records.push(r))
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      const ms = performance.now() - t0;
+      expect((err as Error)?.name).toBe('AbortError');
+      expect(ms).toBeGreaterThanOrEqual(500 + ABORT_GRACE_MS - 100);
+      expect(ms).toBeLessThan(500 + ABORT_GRACE_MS + 2000);
+      expect(records).toEqual([]);
+      // The PUT had started (streaming), never arrived whole: nothing stored.
+      expect(to.started).toEqual(['PUT /bkt/slow.bin']);
+      expect(to.requests).toEqual([]);
+      expect(to.objects.size).toBe(0);
+    } finally {
+      p.close();
+      await Promise.all([from.close(), to.close()]);
     }
   });
 

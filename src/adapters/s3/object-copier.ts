@@ -34,9 +34,8 @@ import { stripQuotes, type PoolS3Client } from './pool-s3-client.js';
  * Content-Disposition, Content-Language, Cache-Control, Expires and x-amz-meta-* are carried over.
  *
  * - Memory: every buffer is reserved from one budget of `maxBufferedBytes` before its GET and
- *   released after its PUT; a stream reserves one part's worth (so at most maxBufferedBytes /
- *   partSize large transfers run at once, whatever their mode). Bytes held stay under the bound
- *   whatever the object sizes.
+ *   released after its PUT; a stream reserves 1 MiB (its socket and stream buffers hold far less).
+ *   Bytes held stay under the bound whatever the object sizes.
  * - Concurrency: a fixed pool of `concurrency` workers, each with at most one transfer in flight;
  *   they bypass the pool client's own request limit (the copier is the bound) and use its
  *   keep-alive sockets, raised to at least `concurrency` per member.
@@ -45,11 +44,14 @@ import { stripQuotes, type PoolS3Client } from './pool-s3-client.js';
  * - Integrity: when the source's ETag and the one the destination returns are both plain MD5s,
  *   they must be equal, or the copy is a failure (bytes changed on the way) and is not recorded.
  * - Abort: no new work starts; in-flight GETs and UploadParts are aborted, their multipart uploads
- *   aborted (AbortMultipartUpload, best effort: s3rver answers 405) and never completed; PUTs
- *   already sending (buffered or streamed) are let finish, not cut: S3 discards a PUT whose body is
- *   cut short, but a server that writes in place (s3rver) would keep a truncated object. So an
- *   abort waits for at most maxBufferedBytes / partSize streams (4 by default), each under
- *   multipartThreshold. Then the call rejects with an AbortError.
+ *   aborted (AbortMultipartUpload, best effort: s3rver answers 405) and never completed. PUTs
+ *   already sending are let finish rather than cut: S3 (and nanio, which renames a complete file
+ *   into place) discards a PUT whose body is cut short, but a server that writes in place (s3rver)
+ *   would keep a truncated object. A buffered PUT is at most one part; a streamed one gets
+ *   ABORT_GRACE_MS to finish, then is cut (bounding how long an abort takes: a freeze window waits
+ *   on it). Then the call rejects with an AbortError. A cut stream is never recorded; on a server
+ *   that writes in place its truncated object differs in size from the source, so the next diff
+ *   copies it again.
  * - A source object gone since the listing (404) is skipped silently: the next diff handles it. An
  *   object that changed while being copied, or whose transfer broke, is started again (3 times at
  *   most). Any other per-object error (after PoolS3Client's failover and retries) is a CopyFailure
@@ -103,6 +105,10 @@ export const DEFAULT_MULTIPART_THRESHOLD = 128 * MiB;
 export const DEFAULT_MAX_BUFFERED_BYTES = 64 * MiB;
 /** Restarts of one object (changed while being copied, or a broken transfer) before it is a failure. */
 const MAX_RESTARTS = 3;
+/** How long a streamed PUT in flight may go on after an abort before it is cut. */
+export const ABORT_GRACE_MS = 2000;
+/** What a stream reserves from the memory budget (its real footprint is socket and stream buffers). */
+const STREAM_RESERVATION = 1 * MiB;
 
 /** A FIFO semaphore over bytes. Every request is at most the capacity. */
 class ByteBudget {
@@ -469,7 +475,7 @@ export class ObjectCopier {
 
   private async copyStreamed(object: ListedObject, ctx: CopyContext): Promise<void> {
     const { signal } = ctx.run;
-    const reserved = Math.min(object.size, this.partSize);
+    const reserved = Math.min(object.size, STREAM_RESERVATION);
     await this.bandwidth?.take(object.size, signal);
     await this.budget.acquire(reserved, signal);
     try {
@@ -478,11 +484,19 @@ export class ObjectCopier {
         got.body.destroy();
         throw new Changed(got.length); // grew past the threshold: start again, multipart
       }
-      // Not abortable from here (see the header comment): the GET's body goes into the PUT whole.
+      // An abort lets the stream finish for ABORT_GRACE_MS, then cuts it (see the header comment).
+      let cut: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        cut = setTimeout(() => got.body.destroy(new CopierError('cut by an abort')), ABORT_GRACE_MS);
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
       let put: string | undefined;
       try {
         put = await this.put(object.key, { ...got.headers, 'content-length': String(got.length) }, got.body, {});
       } finally {
+        signal.removeEventListener('abort', onAbort);
+        clearTimeout(cut);
         got.body.destroy();
       }
       this.advance(0, got.length);

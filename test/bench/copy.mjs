@@ -1,0 +1,348 @@
+// Copy engine benchmark (part of `npm run bench`; `BENCH_ONLY=copy node test/bench/run.mjs` runs it
+// alone): orch's migration copier against `rclone copy` between the same two S3 servers, in one run.
+//
+//   - two s3rver servers, each in its own child process (test/helpers/s3rver-child.cjs, with
+//     --openssl-legacy-provider for listings longer than one page), on directories under the
+//     bench's temp dir: the source pool and the destination pool;
+//   - the source seeded on disk (s3rver's filesystem layout, MD5 files written too, so no server
+//     hashes on first read): 2,000 objects of 4 KiB, 5 of 64 MiB, 2 of 256 MiB;
+//   - per workload, BENCH_COPY_RUNS times (default 2), interleaved (the order alternates each run),
+//     each tool into a fresh empty destination bucket:
+//       orch:   a child node process (this file, `child` mode) importing the built copier from the
+//               build under test: listAll of both buckets + diffObjects + ObjectCopier.copy,
+//               concurrency 32, no bandwidth limit (what `orch migrate run` does for one pass);
+//       rclone: `rclone copy src:B dst:B2 --transfers 32 --checkers 32` (temp config: type s3,
+//               provider Other, list_version 2, force_path_style);
+//     wall time of the whole process for both (start-up included), and every copied object
+//     checked against the source (count, sizes, MD5s as the destination server computed them);
+//   - peak RSS of orch's copier while it copies the 2 x 256 MiB objects (VmHWM of the child at the
+//     end, and /usr/bin/time's figure when present).
+// Throughput ratio = orch objects/s (or MB/s) / rclone's, on process wall times.
+
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const SELF = fileURLToPath(import.meta.url);
+const S3RVER_CHILD = fileURLToPath(new URL('../helpers/s3rver-child.cjs', import.meta.url));
+const RCLONE = process.env.BENCH_RCLONE || '/usr/bin/rclone';
+const TIME_BIN = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+const MiB = 1024 * 1024;
+const CONCURRENCY = 32;
+
+export const COPY_TARGETS = { ratio: 1.0, peakRssMB: 200 };
+
+const WORKLOADS = [
+  { key: 'small', label: '2,000 x 4 KiB', objects: 2000, size: 4 * 1024, unit: 'objects' },
+  { key: 'large', label: '5 x 64 MiB', objects: 5, size: 64 * MiB, unit: 'bytes' },
+];
+const HUGE = { key: 'huge', label: '2 x 256 MiB', objects: 2, size: 256 * MiB };
+
+// ---------------------------------------------------------------- child mode: orch's copier, one pass
+
+async function child(argsJson) {
+  const a = JSON.parse(argsJson);
+  const t0 = performance.now();
+  const imp = (p) => import(pathToFileURL(join(a.dist, p)).href);
+  const [{ listAll, ObjectCopier }, { PoolS3Client }, { diffObjects }] = await Promise.all([
+    imp('adapters/s3/object-copier.js'),
+    imp('adapters/s3/pool-s3-client.js'),
+    imp('core/migrate/object-diff.js'),
+  ]);
+  const tImport = performance.now();
+  const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+  const opts = { timeoutMs: 30_000, retries: 2, concurrency: a.concurrency };
+  const source = await PoolS3Client.open({ pool: 'source', members: [a.source], credentials }, opts);
+  const destination = await PoolS3Client.open({ pool: 'destination', members: [a.destination], credentials }, opts);
+  const [src, dst] = await Promise.all([listAll(source, a.bucket), listAll(destination, a.bucket)]);
+  const tList = performance.now();
+  const diff = diffObjects({ source: src, destination: dst, records: new Map(), baseline: new Map(), mode: 'sync' });
+  const tDiff = performance.now();
+  const records = [];
+  const copier = new ObjectCopier(source, destination, a.bucket, { concurrency: a.concurrency, bandwidthLimit: null });
+  const { failures } = await copier.copy(diff.copy, (r) => records.push(r));
+  const tCopy = performance.now();
+  source.close();
+  destination.close();
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kib = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? NaN);
+  process.stdout.write(
+    `${JSON.stringify({
+      phasesMs: { import: tImport - t0, list: tList - tImport, diff: tDiff - tList, copy: tCopy - tDiff },
+      listed: src.length,
+      toCopy: diff.copy.length,
+      copied: records.length,
+      bytes: records.reduce((n, r) => n + r.srcSize, 0),
+      failures: failures.slice(0, 5),
+      failureCount: failures.length,
+      vmHWMKiB: kib('VmHWM'),
+    })}\n`,
+  );
+}
+
+// ---------------------------------------------------------------- parent: servers, seeding, runs
+
+function spawnTimed(cmd, args, { env = process.env, timeoutMs = 600_000, rssFile = null } = {}) {
+  return new Promise((resolve, reject) => {
+    const [file, argv] = TIME_BIN && rssFile ? [TIME_BIN, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+    const started = performance.now();
+    const c = spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    c.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    c.on('close', (code, signal) => {
+      clearTimeout(timer);
+      let rssKiB = null;
+      if (rssFile && existsSync(rssFile)) {
+        const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
+        rssKiB = Number(lines[lines.length - 1]) || null;
+        rmSync(rssFile, { force: true });
+      }
+      resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started, rssKiB });
+    });
+  });
+}
+
+async function startS3rver(dir, children) {
+  mkdirSync(dir, { recursive: true });
+  const c = spawn(process.execPath, ['--openssl-legacy-provider', S3RVER_CHILD, dir, '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(c);
+  let err = '';
+  c.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+  const port = await new Promise((resolve, reject) => {
+    c.stdout.setEncoding('utf8').once('data', (d) => resolve(JSON.parse(d.split('\n')[0]).port));
+    c.once('exit', (code) => reject(new Error(`s3rver exited (${code}): ${err}`)));
+  });
+  return { child: c, address: `127.0.0.1:${port}`, dir };
+}
+
+async function stopChild(c) {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** An object in s3rver's filesystem layout, with its MD5 file (as s3rver writes on PUT). */
+function seedObject(poolDir, bucket, key, body) {
+  const base = join(poolDir, bucket, key);
+  mkdirSync(join(base, '..'), { recursive: true });
+  writeFileSync(`${base}._S3rver_object`, body);
+  writeFileSync(`${base}._S3rver_object.md5`, createHash('md5').update(body).digest('hex'));
+  writeFileSync(`${base}._S3rver_metadata.json`, JSON.stringify({ 'content-type': 'application/octet-stream' }));
+}
+
+/** key -> { size, md5 } of a bucket on disk (s3rver layout). */
+function onDisk(poolDir, bucket) {
+  const out = new Map();
+  const root = join(poolDir, bucket);
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('._S3rver_object')) {
+        const key = p.slice(root.length + 1, -'._S3rver_object'.length);
+        const md5File = `${p}.md5`;
+        const md5 = existsSync(md5File) ? readFileSync(md5File, 'utf8') : createHash('md5').update(readFileSync(p)).digest('hex');
+        out.set(key, { size: statSync(p).size, md5 });
+      }
+    }
+  };
+  if (existsSync(root)) walk(root);
+  return out;
+}
+
+function verifyCopy(src, dst, what) {
+  if (dst.size !== src.size) throw new Error(`${what}: ${dst.size} objects at the destination, ${src.size} at the source`);
+  for (const [k, v] of src) {
+    const d = dst.get(k);
+    if (!d || d.size !== v.size || d.md5 !== v.md5) throw new Error(`${what}: ${k} differs at the destination`);
+  }
+}
+
+function rcloneConf(file, source, destination) {
+  const remote = (name, address) => `[${name}]
+type = s3
+provider = Other
+env_auth = false
+access_key_id = S3RVER
+secret_access_key = S3RVER
+endpoint = http://${address}
+region = us-east-1
+list_version = 2
+force_path_style = true
+`;
+  writeFileSync(file, `${remote('src', source)}\n${remote('dst', destination)}`);
+}
+
+function rcloneEnv() {
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RCLONE_') && !k.startsWith('AWS_')) env[k] = v;
+  return env;
+}
+
+function stats(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  return { median: v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2, min: v[0], max: v[v.length - 1], runs: v.length };
+}
+
+/**
+ * Runs the copy benchmark. `dist`: the built code under test; `tmpRoot`: a temp dir (removed by the
+ * caller); `log`: progress lines. Returns the figures (JSON-able).
+ */
+export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max(1, Number(process.env.BENCH_COPY_RUNS ?? 2)) }) {
+  const rcloneVersion = await spawnTimed(RCLONE, ['version']).then(
+    (r) => /rclone v?(\S+)/.exec(r.stdout)?.[1] ?? null,
+    () => null,
+  );
+  if (!rcloneVersion) throw new Error(`rclone not found (${RCLONE}); install it (Debian: apt-get install rclone) or set BENCH_RCLONE`);
+  const base = join(tmpRoot, 'copy');
+  const children = new Set();
+  const result = { rclone: rcloneVersion, concurrency: CONCURRENCY, runs, workloads: {} };
+  try {
+    const [src, dst] = await Promise.all([startS3rver(join(base, 'source'), children), startS3rver(join(base, 'destination'), children)]);
+    mkdirSync(join(base, 'rss'), { recursive: true });
+    const conf = join(base, 'rclone.conf');
+    rcloneConf(conf, src.address, dst.address);
+
+    for (const w of [...WORKLOADS, HUGE]) {
+      const s0 = performance.now();
+      for (let i = 0; i < w.objects; i++) {
+        const key = w.objects > 10 ? `obj/${String(i).padStart(5, '0')}` : `blob-${i}.bin`;
+        seedObject(src.dir, w.key, key, randomBytes(w.size));
+      }
+      log(`[copy] seeded ${w.label} in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
+    }
+    const sources = new Map([...WORKLOADS, HUGE].map((w) => [w.key, onDisk(src.dir, w.key)]));
+
+    // Each run copies into the same bucket name (a migration keeps the name), emptied before: the
+    // bucket's directory on the destination server is removed and made again (s3rver keeps no cache).
+    const freshBucket = (name) => {
+      rmSync(join(dst.dir, name), { recursive: true, force: true });
+      mkdirSync(join(dst.dir, name), { recursive: true });
+    };
+    const orchOnce = async (w, tag) => {
+      freshBucket(w.key);
+      const args = JSON.stringify({ dist, source: src.address, destination: dst.address, bucket: w.key, concurrency: CONCURRENCY });
+      const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+      const r = await spawnTimed(process.execPath, [SELF, 'child', args], { env, rssFile: join(base, 'rss', `orch-${tag}`) });
+      if (r.code !== 0) throw new Error(`orch copy of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
+      const out = JSON.parse(r.stdout.trim().split('\n').pop());
+      if (out.failureCount) throw new Error(`orch copy of ${w.label}: ${out.failureCount} failures: ${JSON.stringify(out.failures)}`);
+      verifyCopy(sources.get(w.key), onDisk(dst.dir, w.key), `orch ${w.label}`);
+      rmSync(join(dst.dir, w.key), { recursive: true, force: true });
+      return { wallMs: r.wallMs, rssKiB: r.rssKiB, ...out };
+    };
+    const rcloneOnce = async (w, tag) => {
+      freshBucket(w.key);
+      const r = await spawnTimed(RCLONE, ['copy', `src:${w.key}`, `dst:${w.key}`, '--transfers', '32', '--checkers', '32', '--config', conf, '-q'], { env: rcloneEnv(), rssFile: join(base, 'rss', `rclone-${tag}`) });
+      if (r.code !== 0) throw new Error(`rclone copy of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
+      verifyCopy(sources.get(w.key), onDisk(dst.dir, w.key), `rclone ${w.label}`);
+      rmSync(join(dst.dir, w.key), { recursive: true, force: true });
+      return { wallMs: r.wallMs, rssKiB: r.rssKiB };
+    };
+
+    for (const w of WORKLOADS) {
+      const orch = [];
+      const rclone = [];
+      for (let i = 0; i < runs; i++) {
+        const order = i % 2 === 0 ? ['orch', 'rclone'] : ['rclone', 'orch'];
+        for (const tool of order) {
+          log(`[copy] ${w.label}: ${tool} run ${i + 1}/${runs}`);
+          if (tool === 'orch') orch.push(await orchOnce(w, `${w.key}-${i}`));
+          else rclone.push(await rcloneOnce(w, `${w.key}-${i}`));
+        }
+      }
+      const totalBytes = w.objects * w.size;
+      const rate = (ms) => (w.unit === 'objects' ? w.objects / (ms / 1000) : totalBytes / 1e6 / (ms / 1000));
+      const o = stats(orch.map((r) => r.wallMs));
+      const rc = stats(rclone.map((r) => r.wallMs));
+      result.workloads[w.key] = {
+        label: w.label,
+        objects: w.objects,
+        bytes: totalBytes,
+        unit: w.unit === 'objects' ? 'objects/s' : 'MB/s',
+        orch: {
+          wallMs: o,
+          rate: stats(orch.map((r) => rate(r.wallMs))),
+          phasesMs: Object.fromEntries(Object.keys(orch[0].phasesMs).map((k) => [k, stats(orch.map((r) => r.phasesMs[k]))])),
+          copyOnlyRate: stats(orch.map((r) => rate(r.phasesMs.copy))),
+          peakRssMiB: stats(orch.map((r) => r.vmHWMKiB / 1024)),
+        },
+        rclone: { wallMs: rc, rate: stats(rclone.map((r) => rate(r.wallMs))), peakRssMiB: stats(rclone.map((r) => (r.rssKiB ? r.rssKiB / 1024 : null))) },
+        // Throughput ratio on medians: rclone's wall time over orch's.
+        ratio: rc.median / o.median,
+      };
+      log(`[copy] ${w.label}: orch ${(o.median / 1000).toFixed(2)} s, rclone ${(rc.median / 1000).toFixed(2)} s, ratio ${(rc.median / o.median).toFixed(2)}`);
+    }
+
+    log(`[copy] ${HUGE.label}: orch peak RSS`);
+    const huge = await orchOnce(HUGE, 'huge');
+    result.peakRss = {
+      label: HUGE.label,
+      vmHWMMiB: huge.vmHWMKiB / 1024,
+      timeMaxRssMiB: huge.rssKiB ? huge.rssKiB / 1024 : null,
+      wallMs: huge.wallMs,
+      mbPerS: (HUGE.objects * HUGE.size) / 1e6 / (huge.phasesMs.copy / 1000),
+    };
+  } finally {
+    await Promise.all([...children].map(stopChild));
+  }
+  return result;
+}
+
+const secs = (x) => `${(x / 1000).toFixed(2)} s`;
+const range = (s, f) => `${f(s.median)} [${f(s.min)} - ${f(s.max)}]`;
+
+export function printCopy(r) {
+  if (r.error) return `\n== Copy benchmark FAILED: ${r.error}`;
+  const out = [];
+  out.push('');
+  out.push(`== Copy engine vs rclone ${r.rclone} (s3rver -> s3rver, concurrency/transfers ${r.concurrency}, ${r.runs} runs each, interleaved; process wall times)`);
+  out.push(`   ${'workload'.padEnd(16)} ${'orch wall median [min - max]'.padEnd(34)} ${'rclone wall median [min - max]'.padEnd(34)} throughput (median)            ratio orch/rclone`);
+  for (const w of Object.values(r.workloads)) {
+    const f = (x) => `${x.toFixed(w.unit === 'MB/s' ? 0 : 0)}`;
+    out.push(
+      `   ${w.label.padEnd(16)} ${range(w.orch.wallMs, secs).padEnd(34)} ${range(w.rclone.wallMs, secs).padEnd(34)} ${`orch ${f(w.orch.rate.median)} / rclone ${f(w.rclone.rate.median)} ${w.unit}`.padEnd(30)} ${w.ratio.toFixed(2)}x`,
+    );
+  }
+  for (const w of Object.values(r.workloads)) {
+    const p = w.orch.phasesMs;
+    out.push(
+      `   orch ${w.label}: import ${secs(p.import.median)}, list both ${secs(p.list.median)}, diff ${p.diff.median.toFixed(0)} ms, copy ${secs(p.copy.median)} (${w.orch.copyOnlyRate.median.toFixed(0)} ${w.unit} in the copy itself); peak RSS orch ${w.orch.peakRssMiB.max.toFixed(0)} MiB, rclone ${w.rclone.peakRssMiB ? `${w.rclone.peakRssMiB.max.toFixed(0)} MiB` : '-'}`,
+    );
+  }
+  const h = r.peakRss;
+  if (h) out.push(`   orch copying ${h.label}: peak RSS ${h.vmHWMMiB.toFixed(0)} MiB (VmHWM)${h.timeMaxRssMiB ? `, ${h.timeMaxRssMiB.toFixed(0)} MiB (/usr/bin/time)` : ''}; ${secs(h.wallMs)} wall, ${h.mbPerS.toFixed(0)} MB/s in the copy`);
+  return out.join('\n');
+}
+
+export function copyTargets(r) {
+  if (r.error) return [['copy benchmark ran', 'failed', false]];
+  const rows = [];
+  for (const w of Object.values(r.workloads)) rows.push([`copy ${w.label}: orch >= ${COPY_TARGETS.ratio.toFixed(1)}x rclone throughput`, `${w.ratio.toFixed(2)}x`, w.ratio >= COPY_TARGETS.ratio]);
+  if (r.peakRss) {
+    const mb = (Math.max(r.peakRss.vmHWMMiB, r.peakRss.timeMaxRssMiB ?? 0) * MiB) / 1e6;
+    rows.push([`copy ${r.peakRss.label}: orch peak RSS < ${COPY_TARGETS.peakRssMB} MB`, `${mb.toFixed(0)} MB`, mb < COPY_TARGETS.peakRssMB]);
+  }
+  return rows;
+}
+
+if (process.argv[2] === 'child' && process.argv[1] === SELF) {
+  child(process.argv[3]).catch((e) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  });
+}
