@@ -109,6 +109,8 @@ class Engine {
   private applyMs = 0;
   /** After an abandoned freeze, clients get at least this long (epoch ms) of accepted writes. */
   private nextFreezeNotBefore = 0;
+  /** Shrinks (halves) each time a final delta did not fit the budget: the next freeze waits for a smaller delta. */
+  private deltaScale = 1;
 
   constructor(
     private readonly settings: Settings,
@@ -364,12 +366,14 @@ class Engine {
   }
 
   private smallDelta(result: PassResult): boolean {
-    if (result.delta > FREEZE_MAX_DELTA_OBJECTS) return false;
+    if (result.delta > FREEZE_MAX_DELTA_OBJECTS * this.deltaScale) return false;
+    // A pass that took most of the budget would not fit in the freeze either (listings included).
+    if (result.ms > this.doc.freezeBudgetSeconds * 1000 * 0.5 * this.deltaScale && result.delta > 0) return false;
     const rate = this.doc.progress.rateBytesPerSecond;
     const deltaBytes = result.deltaBytes;
     if (deltaBytes === 0) return true;
-    if (!rate) return deltaBytes <= 8 * 1024 * 1024;
-    return deltaBytes / rate <= this.doc.freezeBudgetSeconds * FREEZE_DELTA_BUDGET_SHARE;
+    if (!rate) return deltaBytes <= 8 * 1024 * 1024 * this.deltaScale;
+    return deltaBytes / rate <= this.doc.freezeBudgetSeconds * FREEZE_DELTA_BUDGET_SHARE * this.deltaScale;
   }
 
   /** copying -> write_routing: the freeze generation. */
@@ -427,6 +431,7 @@ class Engine {
       return;
     }
     if (verified === null || Date.now() >= deadline) {
+      this.deltaScale = Math.max(0.05, this.deltaScale / 2);
       await this.abortFreeze(`the final delta did not finish inside the freeze budget (${this.doc.freezeBudgetSeconds} s)`);
       return;
     }
