@@ -22,7 +22,7 @@ describe.sequential('orch watch against a real nginx', () => {
   const photos = (pool: string) => routeYaml('s3-photos', { virtualHost: 's3', path: '/photos/', pool });
   const served = async (path: string) => (await gw.request(port, 's3.test', path))?.pool ?? null;
   /** Polls through nginx until `path` is answered by `pool`; returns the milliseconds it took. */
-  const waitServedBy = async (path: string, pool: string, timeoutMs = 10_000): Promise<number> => {
+  const waitServedBy = async (path: string, pool: string, timeoutMs = 30_000): Promise<number> => {
     const t0 = performance.now();
     for (;;) {
       if ((await served(path)) === pool) return performance.now() - t0;
@@ -92,17 +92,22 @@ describe.sequential('orch watch against a real nginx', () => {
       gw.writeManifest('routes/photos.yaml', photos(pools[i % 3]!));
       // Other files of the checkout too: new directories and files appear.
       if (i % 10 === 0) gw.writeManifest(`routes/extra-${i}/logs.yaml`, routeYaml(`s3-logs-${i}`, { virtualHost: 's3', path: `/logs${i}/`, pool: 'cold' }));
-      // One edit every 15 ms, on a schedule (not 15 ms after the previous one: a loaded machine).
-      await sleep(Math.max(0, burst0 + (i + 1) * 15 - performance.now()));
+      // One edit every 10 ms, on a schedule (not 10 ms after the previous one: a loaded machine).
+      await sleep(Math.max(0, burst0 + (i + 1) * 10 - performance.now()));
     }
     gw.writeManifest('routes/photos.yaml', photos('archive'));
     const burstMs = performance.now() - burst0;
     expect(burstMs).toBeLessThan(1000);
     await waitServedBy('/photos/a.jpg', 'archive');
     await waitServedBy('/logs40/x', 'cold');
-    s = await w.waitStatus((x) => x.running === null && x.pendingTriggers.length === 0 && x.lastReconcile?.outcome === 'applied' && x.generation === x.lastReconcile.generation, 20_000, 'idle after the burst');
-    // Nothing else is scheduled afterwards: the burst is fully handled.
+    // Idle, and still idle a moment later (file events of the burst that arrive late fold into one
+    // more reconcile, which finds nothing to change).
+    const idle = (x: WatchStatusDoc) => x.running === null && x.pendingTriggers.length === 0;
+    await w.waitStatus(idle, 30_000, 'idle after the burst');
     await sleep(1500);
+    s = await w.waitStatus(idle, 30_000, 'idle after the burst');
+    expect(['applied', 'no_changes']).toContain(s.lastReconcile?.outcome);
+    expect(s.generation).toBe(gw.readState().generation);
     const after = gw.readState().generations.length;
     const metricsAfter = parsePrometheusText(await w.metrics());
     const reloads = (sampleValue(metricsAfter, 'orch_reload_duration_seconds_count') ?? 0) - reloadsBefore;
@@ -127,13 +132,13 @@ describe.sequential('orch watch against a real nginx', () => {
 
   it('keeps the last good configuration on a broken manifest, with file:line in /status, then applies the fix', async () => {
     w = await WatchProcess.start(gw);
-    await w.waitStatus((s) => s.ready && s.lastReconcile?.outcome === 'no_changes', 30_000, 'ready with no changes');
+    await w.waitStatus((s) => s.ready && s.running === null && s.pendingTriggers.length === 0, 30_000, 'ready and idle');
     const snap = gw.snapshot();
     const generation = gw.readState().generation;
 
     // A route to a pool that does not exist: a reference error on line 8 (`pool:`).
     gw.writeManifest('routes/photos.yaml', photos('nowhere'));
-    let s = await w.waitStatus((x) => x.lastReconcile?.outcome === 'invalid', 10_000, 'an invalid reconcile');
+    let s = await w.waitStatus((x) => x.lastReconcile?.outcome === 'invalid', 30_000, 'an invalid reconcile');
     const err = s.lastReconcile!.error!;
     expect(err.code).toBe('validation.failed');
     const d = err.diagnostics.find((x) => x.severity === 'error')!;
@@ -160,14 +165,14 @@ describe.sequential('orch watch against a real nginx', () => {
 
     // YAML that does not even parse: still invalid, still the old configuration.
     gw.writeManifest('routes/photos.yaml', 'apiVersion: orch/v1\nkind: Route\nmetadata: {name: [unclosed\n');
-    s = await w.waitStatus((x) => x.reconciles > count && x.lastReconcile?.outcome === 'invalid', 10_000, 'invalid YAML');
+    s = await w.waitStatus((x) => x.reconciles > count && x.lastReconcile?.outcome === 'invalid', 30_000, 'invalid YAML');
     expect(s.lastReconcile!.error!.diagnostics[0]).toMatchObject({ file: expect.stringMatching(/routes\/photos\.yaml$/), line: expect.any(Number) });
     expect(gw.snapshot()).toEqual(snap);
 
     // The fix is applied.
     gw.writeManifest('routes/photos.yaml', photos('cold'));
     await waitServedBy('/photos/a.jpg', 'cold');
-    s = await w.waitStatus((x) => x.ready && x.lastReconcile?.outcome === 'applied', 10_000, 'the fix applied');
+    s = await w.waitStatus((x) => x.ready && x.lastReconcile?.outcome === 'applied', 30_000, 'the fix applied');
     expect(s.lastReconcile!.generation).toBe(generation! + 1);
     expect((await w.get('/readyz'))?.status).toBe(200);
     expect((await w.stop()).code).toBe(0);
@@ -182,7 +187,7 @@ describe.sequential('orch watch against a real nginx', () => {
     // SIGHUP schedules a reconcile (as the drift interval does).
     const n0 = (await w.status()).reconciles;
     w.signal('SIGHUP');
-    let s = await w.waitStatus((x) => x.reconciles > n0, 10_000, 'a reconcile after SIGHUP');
+    let s = await w.waitStatus((x) => x.reconciles > n0, 30_000, 'a reconcile after SIGHUP');
     expect(s.lastReconcile).toMatchObject({ outcome: 'no_changes', triggers: ['sighup'] });
     expect(s.drift.files).toEqual([{ path: 'vhosts/s3.conf', kind: 'modified' }]);
     expect(s.ready).toBe(true);
@@ -195,7 +200,7 @@ describe.sequential('orch watch against a real nginx', () => {
     // A manifest change to that virtual host would overwrite the edit: blocked, reported, not retried hot.
     const generation = gw.readState().generation;
     gw.writeManifest('routes/photos.yaml', photos('hot'));
-    s = await w.waitStatus((x) => x.lastReconcile?.outcome === 'blocked', 10_000, 'a blocked reconcile');
+    s = await w.waitStatus((x) => x.lastReconcile?.outcome === 'blocked', 30_000, 'a blocked reconcile');
     expect(s.lastReconcile!.error).toMatchObject({ code: 'apply.drift' });
     expect(s.lastReconcile!.error!.message).toContain('vhosts/s3.conf');
     expect((await w.get('/readyz'))?.status).toBe(503);
@@ -231,14 +236,14 @@ describe.sequential('orch watch against a real nginx', () => {
       writeFileSync(configPath, 'maxDelete: [not a number\n');
       const from = w.logs.length;
       w.signal('SIGHUP');
-      const failed = await w.waitLog((l) => l.event === 'settings.reload-failed', 10_000, from);
+      const failed = await w.waitLog((l) => l.event === 'settings.reload-failed', 30_000, from);
       expect(failed['error']).toMatch(/orch\.yaml/);
       let s = await w.status();
       expect(s.lastError).toMatchObject({ source: 'settings', code: 'config.invalid' });
       // Still running, still reconciling with the old settings.
       gw.writeManifest('routes/photos.yaml', photos('archive'));
       await waitServedBy('/photos/a.jpg', 'archive');
-      await w.waitStatus((x) => x.running === null && x.pendingTriggers.length === 0 && x.lastReconcile?.outcome === 'applied', 10_000, 'the edit applied');
+      await w.waitStatus((x) => x.running === null && x.pendingTriggers.length === 0 && x.lastReconcile?.outcome === 'applied', 30_000, 'the edit applied');
 
       // Another writer holds the lock (this test process, alive): the daemon defers and retries.
       writeFileSync(configPath, config);
@@ -247,7 +252,7 @@ describe.sequential('orch watch against a real nginx', () => {
       const generation = gw.readState().generation;
       const from2 = w.logs.length;
       gw.writeManifest('routes/photos.yaml', photos('cold'));
-      await w.waitLog((l) => l.event === 'reconcile.deferred', 10_000, from2);
+      await w.waitLog((l) => l.event === 'reconcile.deferred', 30_000, from2);
       await sleep(1500);
       expect(gw.readState().generation).toBe(generation);
       expect(await served('/photos/a.jpg')).toBe('archive');
@@ -255,7 +260,7 @@ describe.sequential('orch watch against a real nginx', () => {
       expect(s.consecutiveFailures).toBe(0);
       // The other writer is done: the change goes through.
       (await import('node:fs')).unlinkSync(lock);
-      await waitServedBy('/photos/a.jpg', 'cold', 10_000);
+      await waitServedBy('/photos/a.jpg', 'cold', 30_000);
       const m = parsePrometheusText(await w.metrics());
       expect(sampleValue(m, 'orch_reconcile_deferred_total', { reason: 'lock_busy' })).toBeGreaterThanOrEqual(1);
     } finally {
@@ -333,7 +338,7 @@ describe.sequential('orch watch against a real nginx', () => {
     const from = w.logs.length;
     gw.writeManifest('routes/photos.yaml', photos('archive'));
     // The files are promoted; nginx -t of the live config passed; the reload command is running.
-    await w.waitLog((l) => l.event === 'apply.step' && l['step'] === 'validate-live', 15_000, from);
+    await w.waitLog((l) => l.event === 'apply.step' && l['step'] === 'validate-live', 30_000, from);
     w.signal('SIGTERM');
     const r = await w.done;
     expect(r.code, r.stderr).toBe(0);
