@@ -18,6 +18,7 @@
 //
 // Environment: BENCH_RUNS (default 5), BENCH_FLEETS (e.g. "100" or "100,1000"; default both),
 // BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary).
+// Then the write freeze of a bucket migrated under a steady write load (migration.mjs; BENCH_MIGRATION_RUNS, default 2). BENCH_ONLY=migration runs only that part.
 // Then `orch watch` on the 1,000-vhost fleet (watch.mjs): saved-to-served latency, reloads per burst. BENCH_ONLY=watch runs only that part.
 // Then the copy engine against rclone (copy.mjs; BENCH_COPY_RUNS, default 2). BENCH_ONLY=copy runs only that part.
 
@@ -30,6 +31,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchCopy, copyTargets, printCopy } from './copy.mjs';
 import { generateFleet, makeSelfSignedCert, PORTS_USED } from './fleet.mjs';
+import { benchMigration, migrationTargets, printMigration } from './migration.mjs';
 import { benchWatch, printWatch, watchTargets } from './watch.mjs';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -680,6 +682,7 @@ async function main() {
 
   const watchBench = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'watch' ? await benchWatch({ orch: ORCH, tmpRoot, log, tls, ports, nginx: NGINX, runs: RUNS, children: nginxChildren }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
 
+  const migration = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'migration' ? await benchMigration({ tmpRoot, log }) : null;
   const lines = [];
   lines.push(`orch bench - node ${env.node}, nginx ${env.nginx}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memGiB} GiB; git ${env.git}${env.srcFilesUncommitted ? ` + ${env.srcFilesUncommitted} uncommitted src/ files` : ''}`);
   lines.push(`${RUNS} runs per measure, interleaved; wall = performance.now() around the child process; peak RSS via ${env.peakRssVia}`);
@@ -699,6 +702,10 @@ async function main() {
   if (copy) lines.push(printCopy(copy));
   const t = [...targets(results), ...(copy ? copyTargets(copy) : []), ...(watchBench ? watchTargets(watchBench) : [])];
   if (watchBench) lines.push(printWatch(watchBench));
+  if (migration) {
+    lines.push(printMigration(migration));
+    t.push(...migrationTargets(migration));
+  }
   lines.push('');
   lines.push('== Targets (issues 2, 3 and 4)');
   for (const [name, value, ok] of t) lines.push(`   ${pf(ok)}  ${name.padEnd(62)} ${value}`);
@@ -711,7 +718,7 @@ async function main() {
   const outFile = join(outDir, 'latest.json');
   writeFileSync(
     outFile,
-    `${JSON.stringify({ format_version: '1', at: new Date().toISOString(), env, targets: Object.fromEntries(t.map(([n, v, ok]) => [n, { value: v, pass: ok }])), results, copy, watch: watchBench, benchWallMs: totalMs }, null, 2)}\n`,
+    `${JSON.stringify({ format_version: '1', at: new Date().toISOString(), env, targets: Object.fromEntries(t.map(([n, v, ok]) => [n, { value: v, pass: ok }])), results, copy, watch: watchBench, migration, benchWallMs: totalMs }, null, 2)}\n`,
   );
   lines.push(`figures as JSON: ${outFile}`);
   process.stdout.write(`${lines.join('\n')}\n`);
