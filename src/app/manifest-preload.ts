@@ -49,7 +49,7 @@ export interface WorkerInput {
 
 /** Messages on the channel between the two threads. */
 export type ListingMessage = { type: 'listing'; target: string | null; files: string[] };
-export type ChunkMessage = { type: 'chunk'; chunk: number; files: unknown[] } | { type: 'chunk-failed'; chunk: number };
+export type ChunkMessage = { type: 'chunk'; chunk: number; files: unknown } | { type: 'chunk-failed'; chunk: number };
 
 export interface PreloadSession {
   worker: Worker;

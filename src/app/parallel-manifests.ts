@@ -1,6 +1,8 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { listManifestTarget, manifestTargetPath, readManifestFile } from '../adapters/fs/read-manifest-sources.js';
-import { checkManifestFile, type CheckedFile } from '../core/manifests/check-file.js';
+import { checkManifestFile, type CheckedDocument, type CheckedFile } from '../core/manifests/check-file.js';
+import type { Diagnostic } from '../core/diagnostics.js';
+import type { Kind } from '../core/model/manifest-types.js';
 import type { SourceText } from '../core/manifests/parse-manifests.js';
 import {
   CHUNK_FILES,
@@ -81,6 +83,71 @@ export function runChunk(files: readonly string[], chunk: number, cwd: string): 
   }
 }
 
+/**
+ * A chunk's checked files as they cross threads: one flat list per field instead of an object per
+ * file and per document (a structured clone of the objects costs about twice as much to read on
+ * the main thread, which is the one that waits). Diagnostics are sparse: most documents have none.
+ */
+interface PackedFiles {
+  paths: string[];
+  texts: string[];
+  /** Documents per file. */
+  counts: number[];
+  indexes: number[];
+  values: unknown[];
+  /** Envelope per document: kind and name, or null and null when there is none. */
+  kinds: Array<Kind | null>;
+  names: Array<string | null>;
+  hasEnvelope: boolean[];
+  /** [document ordinal, diagnostics] pairs, flattened. */
+  diagnostics: Array<number | Diagnostic[]>;
+  /** [file ordinal, diagnostics] pairs, flattened. */
+  parseDiagnostics: Array<number | Diagnostic[]>;
+}
+
+export function packFiles(files: readonly CheckedFile[]): PackedFiles {
+  const out: PackedFiles = { paths: [], texts: [], counts: [], indexes: [], values: [], kinds: [], names: [], hasEnvelope: [], diagnostics: [], parseDiagnostics: [] };
+  let ordinal = 0;
+  files.forEach((file, i) => {
+    out.paths.push(file.path);
+    out.texts.push(file.text);
+    out.counts.push(file.documents.length);
+    if (file.parseDiagnostics.length > 0) out.parseDiagnostics.push(i, file.parseDiagnostics);
+    for (const doc of file.documents) {
+      out.indexes.push(doc.index);
+      out.values.push(doc.value);
+      out.hasEnvelope.push(doc.envelope !== null);
+      out.kinds.push(doc.envelope?.kind ?? null);
+      out.names.push(doc.envelope?.name ?? null);
+      if (doc.diagnostics.length > 0) out.diagnostics.push(ordinal, doc.diagnostics);
+      ordinal++;
+    }
+  });
+  return out;
+}
+
+export function unpackFiles(packed: PackedFiles): CheckedFile[] {
+  const parseDiagnostics = new Map<number, Diagnostic[]>();
+  for (let i = 0; i < packed.parseDiagnostics.length; i += 2) parseDiagnostics.set(packed.parseDiagnostics[i] as number, packed.parseDiagnostics[i + 1] as Diagnostic[]);
+  const diagnostics = new Map<number, Diagnostic[]>();
+  for (let i = 0; i < packed.diagnostics.length; i += 2) diagnostics.set(packed.diagnostics[i] as number, packed.diagnostics[i + 1] as Diagnostic[]);
+  const out: CheckedFile[] = [];
+  let ordinal = 0;
+  packed.paths.forEach((path, i) => {
+    const documents: CheckedDocument[] = [];
+    for (let j = 0; j < packed.counts[i]!; j++, ordinal++) {
+      documents.push({
+        index: packed.indexes[ordinal]!,
+        value: packed.values[ordinal],
+        envelope: packed.hasEnvelope[ordinal] ? { kind: packed.kinds[ordinal]!, name: packed.names[ordinal]! } : null,
+        diagnostics: diagnostics.get(ordinal) ?? [],
+      });
+    }
+    out.push({ path, text: packed.texts[i]!, parseDiagnostics: parseDiagnostics.get(i) ?? [], documents });
+  });
+  return out;
+}
+
 /** The worker's loop: claims chunks while the listing is in use, posts each result (or its failure). */
 export function claimChunks(opts: { ctl: Int32Array; files: readonly string[]; cwd: string; onChunk: (message: ChunkMessage) => void }): void {
   const { ctl, files, cwd, onChunk } = opts;
@@ -91,7 +158,7 @@ export function claimChunks(opts: { ctl: Int32Array; files: readonly string[]; c
     const outcome = runChunk(files, chunk, cwd);
     try {
       if (!('files' in outcome)) throw new Error('chunk failed');
-      onChunk({ type: 'chunk', chunk, files: outcome.files });
+      onChunk({ type: 'chunk', chunk, files: packFiles(outcome.files) });
     } catch {
       // Not posted (it failed here, or could not be cloned): the main thread does it itself.
       onChunk({ type: 'chunk-failed', chunk });
@@ -190,7 +257,7 @@ function collectWorkerChunks(ctl: Int32Array, port: MessagePort, files: readonly
       const message = m.message as ChunkMessage;
       if (outcomes[message.chunk]) continue;
       if (message.type === 'chunk') {
-        outcomes[message.chunk] = { files: message.files as CheckedFile[] };
+        outcomes[message.chunk] = { files: unpackFiles(message.files as PackedFiles) };
         stats.chunksByWorker++;
       } else {
         outcomes[message.chunk] = runChunk(files, message.chunk, cwd);

@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar, type Document, type Node } from 'yaml';
 import jsyaml from 'js-yaml';
 import type { Diagnostic, SourcePosition } from '../diagnostics.js';
+import { parsePlainYaml } from './plain-yaml.js';
 
 /** One manifest file's text, as read by the filesystem adapter. */
 export interface SourceText {
@@ -41,6 +42,10 @@ export interface ParseResult {
 /**
  * Parses every YAML document of every source; YAML syntax errors become positioned diagnostics.
  *
+ * Files in plain YAML (plain-yaml.ts: block mappings and lists, one-line values) are read by a
+ * small reader that gives exactly js-yaml's values, faster; every other file goes the ways
+ * described below.
+ *
  * Two parsers, one result. js-yaml loads a valid file several times faster than the `yaml`
  * package's document API (measured: 11,200 small manifests in ~0.3 s against ~2 s), so it reads
  * every file first; the `yaml` document API, which keeps source positions, runs for a file only
@@ -57,8 +62,8 @@ export function parseManifestSources(sources: readonly SourceText[]): ParseResul
 
 /** Parses one source: its documents and its syntax errors are appended to the lists given. */
 export function parseSource(source: SourceText, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {
-  // No `*` at all (most files): no alias, and no need to scan for one.
-  const fast = source.text.includes('*') && MAY_HAVE_ALIAS.test(source.text) ? null : loadFast(source.text);
+  // Plain files first (no alias possible there); then js-yaml, for texts without aliases.
+  const fast = parsePlainYaml(source.text) ?? (source.text.includes('*') && MAY_HAVE_ALIAS.test(source.text) ? null : loadFast(source.text));
   if (fast) pushFast(source, fast, documents);
   else parseWithPositions(source, documents, diagnostics);
 }
