@@ -3,7 +3,7 @@ import { nginxVersion } from '../adapters/nginx/nginx-cli.js';
 import { migrationFacts, type PoolListing } from '../core/buckets/bucket-facts.js';
 import { hasErrors } from '../core/diagnostics.js';
 import { ValidationError } from '../core/errors.js';
-import type { DesiredState, Origin } from '../core/model/desired-state.js';
+import type { DesiredState, DesiredVirtualHost, Origin } from '../core/model/desired-state.js';
 import { makePlan, sha256, type Inventory, type ObservedTree } from '../core/plan/make-plan.js';
 import { bucketRoutePools, guardedMoves, planBuckets, poolsToList, type BucketPlanInput, type DeployedVirtualHost } from '../core/plan/plan-buckets.js';
 import { fingerprintOf, type PlanInputs } from '../core/plan/plan-inputs.js';
@@ -185,8 +185,18 @@ async function refreshBuckets(desired: DesiredState, observed: ObservedTree, acc
 /** The migration routing each route is served with now (`vhost/bucket` -> routing), from the deployed sidecars. */
 function deployedRoutings(observed: ObservedTree): Map<string, MigrationRouting> {
   const out = new Map<string, MigrationRouting>();
+  for (const v of deployedSidecars(observed, (_name, content) => content.includes('"migration"'))) {
+    for (const r of v.routes) if (r.bucket !== null && r.migration) out.set(routeKey(v.name, r.bucket), r.migration.routing);
+  }
+  return out;
+}
+
+/** The virtual host sidecars on disk that `want` selects (by name and content), read; unreadable ones skipped. */
+function deployedSidecars(observed: ObservedTree, want: (name: string, content: string) => boolean): DesiredVirtualHost[] {
+  const out: DesiredVirtualHost[] = [];
   for (const f of observed.files) {
-    if (!f.managed || !f.path.startsWith('vhosts/') || !f.path.endsWith('.meta.json') || !f.content.includes('"migration"')) continue;
+    const m = /^vhosts\/(.+)\.meta\.json$/.exec(f.path);
+    if (!m || !f.managed || !want(m[1]!, f.content)) continue;
     let json: unknown;
     try {
       json = JSON.parse(f.content);
@@ -194,8 +204,7 @@ function deployedRoutings(observed: ObservedTree): Map<string, MigrationRouting>
       continue;
     }
     const read = readVirtualHostSidecar(json);
-    if (!read.ok) continue;
-    for (const r of read.value.routes) if (r.bucket !== null && r.migration) out.set(routeKey(read.value.name, r.bucket), r.migration.routing);
+    if (read.ok) out.push(read.value);
   }
   return out;
 }
@@ -203,18 +212,5 @@ function deployedRoutings(observed: ObservedTree): Map<string, MigrationRouting>
 /** The virtual hosts as deployed (their sidecars on disk), for those the desired state has. */
 function deployedVirtualHosts(observed: ObservedTree, desired: DesiredState): Map<string, DeployedVirtualHost> {
   const wanted = new Set(desired.virtualHosts.filter((v) => v.routes.some((r) => r.bucket !== null)).map((v) => v.name));
-  const out = new Map<string, DeployedVirtualHost>();
-  for (const f of observed.files) {
-    const m = /^vhosts\/(.+)\.meta\.json$/.exec(f.path);
-    if (!m || !f.managed || !wanted.has(m[1]!)) continue;
-    let json: unknown;
-    try {
-      json = JSON.parse(f.content);
-    } catch {
-      continue;
-    }
-    const read = readVirtualHostSidecar(json);
-    if (read.ok) out.set(m[1]!, { defaultPool: read.value.defaultPool, routes: read.value.routes });
-  }
-  return out;
+  return new Map(deployedSidecars(observed, (name) => wanted.has(name)).map((v) => [v.name, { defaultPool: v.defaultPool, routes: v.routes }]));
 }

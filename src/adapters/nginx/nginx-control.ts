@@ -54,10 +54,10 @@ export async function reloadNginx(settings: Settings): Promise<ReloadResult> {
  * connections alive, and a reused connection stays with the worker that accepted it, old or new,
  * so it cannot tell what a new client connection gets); null when nothing answers.
  */
-export function probeStatus(listen: string, timeoutMs = 1000): Promise<string | null> {
+export function probeStatus(listen: string, timeoutMs = 1000, path = '/orch/generation'): Promise<string | null> {
   const { host, port } = splitListen(listen);
   return new Promise((resolve) => {
-    const req = request({ host, port, path: '/orch/generation', method: 'GET', timeout: timeoutMs, agent: false, headers: { host: 'orch-status' } }, (res) => {
+    const req = request({ host, port, path, method: 'GET', timeout: timeoutMs, agent: false, headers: { host: 'orch-status' } }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (body += d));

@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { splitListen } from './nginx-control.js';
+import { probeStatus } from './nginx-control.js';
 
 /**
  * After a reload, nginx's old workers finish the requests they had started with the old
@@ -9,22 +8,6 @@ import { splitListen } from './nginx-control.js';
  * workers are gone before it takes the final listing. Linux only (/proc); nginx must run in this
  * PID namespace.
  */
-
-function get(listen: string, path: string, timeoutMs = 1000): Promise<string | null> {
-  const { host, port } = splitListen(listen);
-  return new Promise((resolve) => {
-    const req = request({ host, port, path, method: 'GET', timeout: timeoutMs, agent: false, headers: { host: 'orch-status' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve(res.statusCode === 200 ? body.trim() : null));
-      res.on('error', () => resolve(null));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(null));
-    req.end();
-  });
-}
 
 function parentOf(pid: number): number | null {
   try {
@@ -40,7 +23,7 @@ function parentOf(pid: number): number | null {
 
 /** The nginx master serving the status listener, found through one of its workers; null if unknown. */
 export async function nginxMasterPid(statusListen: string): Promise<number | null> {
-  const answer = await get(statusListen, '/orch/worker-pid');
+  const answer = await probeStatus(statusListen, 1000, '/orch/worker-pid');
   if (answer === null || !/^\d+$/.test(answer)) return null;
   return parentOf(Number(answer));
 }
