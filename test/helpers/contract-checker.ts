@@ -269,7 +269,10 @@ export function checkContract(input: ContractInput): ContractReport {
   const rawByOp = new Map<number, RawResponse[]>();
   for (const raw of history.raw) rawByOp.set(raw.opId, [...(rawByOp.get(raw.opId) ?? []), raw]);
   /** Every attempt of the operation that got no answer was a reset at a reload (never processed). */
-  const onlyReloadResets = (rec: OpRecord) => (rawByOp.get(rec.id) ?? []).filter((r) => r.status === 0).every(atReload);
+  const onlyReloadResets = (rec: OpRecord) => {
+    const unanswered = (rawByOp.get(rec.id) ?? []).filter((r) => r.status === 0);
+    return unanswered.length > 0 && unanswered.every(atReload);
+  };
   for (const raw of history.raw) {
     // The best-effort abort after a failed upload (s3rver answers it 405) is cleanup, not a client-visible outcome.
     if (raw.command === 'AbortMultipartUploadCommand') continue;

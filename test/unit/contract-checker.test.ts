@@ -133,7 +133,7 @@ describe('contract checker', () => {
     const atReload = checkContract({ history: h.history(), final: final({ k: 'c1.1' }), options: { ...opts, reloadTimes: [300] } });
     expect(formatViolations(atReload)).toBe('');
     expect(atReload.counts.reloadResets).toBe(1);
-    const far = checkContract({ history: h.history(), final: final({ k: 'c1.1' }), options: { ...opts, reloadTimes: [5000] } });
+    const far = checkContract({ history: h.history(), final: final({ k: 'c1.1' }), options: { ...opts, reloadTimes: [20_000] } });
     expect(formatViolations(far)).toMatch(/an attempt of PutObjectCommand of k by client 1 at 100 ms got no answer \(ECONNRESET\)/);
     expect(far.counts.reloadResets).toBe(0);
   });
