@@ -109,8 +109,8 @@ class Engine {
   private applyMs = 0;
   /** After an abandoned freeze, clients get at least this long (epoch ms) of accepted writes. */
   private nextFreezeNotBefore = 0;
-  /** Shrinks (halves) each time a final delta did not fit the budget: the next freeze waits for a smaller delta. */
-  private deltaScale = 1;
+  /** Passes since the last note that the delta would not fit the freeze (the log says so now and then, not every pass). */
+  private tooSlowNoted = 0;
 
   constructor(
     private readonly settings: Settings,
@@ -365,15 +365,24 @@ class Engine {
     }
   }
 
+  /**
+   * Whether to freeze after this pass: the final delta repeats this pass's work (list both sides,
+   * copy, delete) plus one more listing to verify, and must fit in the freeze budget after the
+   * freeze generation and with the cutover's reserve. The pass's own measured time is the estimate,
+   * so a slow machine or a busy bucket waits for a quieter pass instead of freezing in vain.
+   */
   private smallDelta(result: PassResult): boolean {
-    if (result.delta > FREEZE_MAX_DELTA_OBJECTS * this.deltaScale) return false;
-    // A pass that took most of the budget would not fit in the freeze either (listings included).
-    if (result.ms > this.doc.freezeBudgetSeconds * 1000 * 0.5 * this.deltaScale && result.delta > 0) return false;
+    if (result.delta > FREEZE_MAX_DELTA_OBJECTS) return false;
+    const applyMs = Math.max(1000, this.applyMs);
+    const availableMs = this.doc.freezeBudgetSeconds * 1000 - applyMs - CUTOVER_MARGIN_SECONDS * 1000 - Math.max(SWITCH_RESERVE_FLOOR_MS, this.applyMs);
+    const estimateMs = result.ms + result.listMs;
     const rate = this.doc.progress.rateBytesPerSecond;
-    const deltaBytes = result.deltaBytes;
-    if (deltaBytes === 0) return true;
-    if (!rate) return deltaBytes <= 8 * 1024 * 1024 * this.deltaScale;
-    return deltaBytes / rate <= this.doc.freezeBudgetSeconds * FREEZE_DELTA_BUDGET_SHARE * this.deltaScale;
+    const bytesOk = result.deltaBytes === 0 || (rate ? result.deltaBytes / rate <= this.doc.freezeBudgetSeconds * FREEZE_DELTA_BUDGET_SHARE : result.deltaBytes <= 8 * 1024 * 1024);
+    if (estimateMs <= availableMs && bytesOk) return true;
+    if (this.tooSlowNoted++ % 10 === 0) {
+      this.log('info', `the final delta would take about ${(estimateMs / 1000).toFixed(1)} s (this pass plus a verifying listing), more than the ${(availableMs / 1000).toFixed(1)} s a ${this.doc.freezeBudgetSeconds} s freeze leaves: copying on (a larger freezeBudget freezes sooner)`);
+    }
+    return false;
   }
 
   /** copying -> write_routing: the freeze generation. */
@@ -421,8 +430,13 @@ class Engine {
         if (Date.now() >= deadline) break;
         const result = await this.pass(deadline);
         if (result.failures.length > 0) throw new Abort(`${result.failures.length} objects failed in the final delta (${result.failures[0]!.key}: ${result.failures[0]!.message})`);
-        // Verified when a fresh listing of both sides needs nothing.
-        const check = await this.diffNow();
+        // The source is frozen (and old workers gone): its listing stands. Verified when the pass had
+        // nothing to do, or when a fresh listing of the destination needs nothing against it.
+        if (result.delta === 0 && result.diff.compare.length === 0) {
+          verified = result.source;
+          break;
+        }
+        const check = await this.diffNow(result.source);
         if (check.diff.copy.length + check.diff.compare.length + check.diff.delete.length === 0) verified = check.source;
       }
     } catch (e) {
@@ -431,7 +445,6 @@ class Engine {
       return;
     }
     if (verified === null || Date.now() >= deadline) {
-      this.deltaScale = Math.max(0.05, this.deltaScale / 2);
       await this.abortFreeze(`the final delta did not finish inside the freeze budget (${this.doc.freezeBudgetSeconds} s)`);
       return;
     }
@@ -526,9 +539,10 @@ class Engine {
 
   // ---------------------------------------------------------------- copy passes
 
-  private async diffNow(): Promise<{ diff: ObjectDiff; source: ListedObject[] }> {
+  /** Lists both sides (or only the destination, against a source listing still valid) and diffs them. */
+  private async diffNow(frozenSource?: ListedObject[]): Promise<{ diff: ObjectDiff; source: ListedObject[] }> {
     const { source, destination } = await this.pools();
-    const [src, dst] = await Promise.all([listAll(source, this.doc.bucket), listAll(destination, this.doc.bucket)]);
+    const [src, dst] = await Promise.all([frozenSource ?? listAll(source, this.doc.bucket), listAll(destination, this.doc.bucket)]);
     const baseline = readBaseline(this.settings.stateDir, this.name) ?? new Map<string, string>();
     const diff = diffObjects({ source: src, destination: dst, records: this.store.copyRecords(this.name), baseline, mode: this.doc.mode });
     return { diff, source: src };
@@ -538,7 +552,8 @@ class Engine {
   private async pass(deadline: number | null): Promise<PassResult> {
     const started = Date.now();
     const signal = deadline === null ? this.hooks.signal : AbortSignal.any([this.hooks.signal, AbortSignal.timeout(Math.max(1, deadline - started))]);
-    const { diff } = await this.diffNow();
+    const { diff, source } = await this.diffNow();
+    const listMs = Date.now() - started;
     this.checkStop();
     const progress = this.doc.progress;
     progress.pass += 1;
@@ -573,7 +588,7 @@ class Engine {
     progress.objectsInSync = diff.inSync.objects + (toCopy.length - copied.failures.length);
     progress.etaSeconds = null;
     this.save();
-    return { diff, failures, delta: toCopy.length + diff.delete.length, deltaBytes, ms: Date.now() - started };
+    return { diff, source, failures, delta: toCopy.length + diff.delete.length, deltaBytes, ms: Date.now() - started, listMs };
   }
 
   // ---------------------------------------------------------------- routing generations
@@ -728,11 +743,15 @@ class Engine {
 
 interface PassResult {
   diff: ObjectDiff;
+  /** The source listing the pass worked from. */
+  source: ListedObject[];
   failures: CopyFailure[];
   /** Objects copied or deleted by the pass. */
   delta: number;
   deltaBytes: number;
   ms: number;
+  /** Of which listing both sides. */
+  listMs: number;
 }
 
 function messageOf(e: unknown): string {
