@@ -6,7 +6,7 @@
 //     bench's temp dir: the source pool and the destination pool;
 //   - the source seeded on disk (s3rver's filesystem layout, MD5 files written too, so no server
 //     hashes on first read): 2,000 objects of 4 KiB, 5 of 64 MiB, 2 of 256 MiB;
-//   - per workload, BENCH_COPY_RUNS times (default 2), interleaved (the order alternates each run),
+//   - per workload, BENCH_COPY_RUNS pairs of runs (default 3), the order alternating each pair,
 //     each tool into a fresh empty destination bucket:
 //       orch:   a child node process (this file, `child` mode) importing the built copier from the
 //               build under test: listAll of both buckets + diffObjects + ObjectCopier.copy,
@@ -17,7 +17,9 @@
 //     checked against the source (count, sizes, MD5s as the destination server computed them);
 //   - peak RSS of orch's copier while it copies the 2 x 256 MiB objects (VmHWM of the child at the
 //     end, and /usr/bin/time's figure when present).
-// Throughput ratio = orch objects/s (or MB/s) / rclone's, on process wall times.
+// Throughput ratio = orch objects/s (or MB/s) / rclone's, on process wall times: per pair of adjacent
+// runs, median over the pairs (the machine is shared: its load drifts between pairs). The CPU each
+// tool used (its own, and what it cost the two servers) is printed too: less skewed by other load.
 
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -84,9 +86,20 @@ async function child(argsJson) {
 
 // ---------------------------------------------------------------- parent: servers, seeding, runs
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 function spawnTimed(cmd, args, { env = process.env, timeoutMs = 600_000, rssFile = null } = {}) {
   return new Promise((resolve, reject) => {
-    const [file, argv] = TIME_BIN && rssFile ? [TIME_BIN, ['-f', '%M', '-o', rssFile, cmd, ...args]] : [cmd, args];
+    // /usr/bin/time: peak RSS (KiB), then user and system CPU seconds.
+    const [file, argv] = TIME_BIN && rssFile ? [TIME_BIN, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
     const started = performance.now();
     const c = spawn(file, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -101,12 +114,15 @@ function spawnTimed(cmd, args, { env = process.env, timeoutMs = 600_000, rssFile
     c.on('close', (code, signal) => {
       clearTimeout(timer);
       let rssKiB = null;
+      let cpuS = null;
       if (rssFile && existsSync(rssFile)) {
         const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
-        rssKiB = Number(lines[lines.length - 1]) || null;
+        const [rss, user, sys] = lines[lines.length - 1].split(' ').map(Number);
+        rssKiB = rss || null;
+        cpuS = Number.isFinite(user + sys) ? user + sys : null;
         rmSync(rssFile, { force: true });
       }
-      resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started, rssKiB });
+      resolve({ code, signal, stdout, stderr, wallMs: performance.now() - started, rssKiB, cpuS });
     });
   });
 }
@@ -202,7 +218,7 @@ function stats(values) {
  * Runs the copy benchmark. `dist`: the built code under test; `tmpRoot`: a temp dir (removed by the
  * caller); `log`: progress lines. Returns the figures (JSON-able).
  */
-export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max(1, Number(process.env.BENCH_COPY_RUNS ?? 2)) }) {
+export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max(1, Number(process.env.BENCH_COPY_RUNS ?? 3)) }) {
   const rcloneVersion = await spawnTimed(RCLONE, ['version']).then(
     (r) => /rclone v?(\S+)/.exec(r.stdout)?.[1] ?? null,
     () => null,
@@ -226,6 +242,8 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max
       log(`[copy] seeded ${w.label} in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
     }
     const sources = new Map([...WORKLOADS, HUGE].map((w) => [w.key, onDisk(src.dir, w.key)]));
+    // CPU seconds both servers used (for the CPU each tool costs them, a figure less skewed by other load than wall time).
+    const servers = () => (cpuSeconds(src.child.pid) ?? NaN) + (cpuSeconds(dst.child.pid) ?? NaN);
 
     // Each run copies into the same bucket name (a migration keeps the name), emptied before: the
     // bucket's directory on the destination server is removed and made again (s3rver keeps no cache).
@@ -237,21 +255,25 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max
       freshBucket(w.key);
       const args = JSON.stringify({ dist, source: src.address, destination: dst.address, bucket: w.key, concurrency: CONCURRENCY });
       const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+      const s0 = servers();
       const r = await spawnTimed(process.execPath, [SELF, 'child', args], { env, rssFile: join(base, 'rss', `orch-${tag}`) });
+      const serversCpuS = servers() - s0;
       if (r.code !== 0) throw new Error(`orch copy of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
       const out = JSON.parse(r.stdout.trim().split('\n').pop());
       if (out.failureCount) throw new Error(`orch copy of ${w.label}: ${out.failureCount} failures: ${JSON.stringify(out.failures)}`);
       verifyCopy(sources.get(w.key), onDisk(dst.dir, w.key), `orch ${w.label}`);
       rmSync(join(dst.dir, w.key), { recursive: true, force: true });
-      return { wallMs: r.wallMs, rssKiB: r.rssKiB, ...out };
+      return { wallMs: r.wallMs, rssKiB: r.rssKiB, cpuS: r.cpuS, serversCpuS, ...out };
     };
     const rcloneOnce = async (w, tag) => {
       freshBucket(w.key);
+      const s0 = servers();
       const r = await spawnTimed(RCLONE, ['copy', `src:${w.key}`, `dst:${w.key}`, '--transfers', '32', '--checkers', '32', '--config', conf, '-q'], { env: rcloneEnv(), rssFile: join(base, 'rss', `rclone-${tag}`) });
+      const serversCpuS = servers() - s0;
       if (r.code !== 0) throw new Error(`rclone copy of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
       verifyCopy(sources.get(w.key), onDisk(dst.dir, w.key), `rclone ${w.label}`);
       rmSync(join(dst.dir, w.key), { recursive: true, force: true });
-      return { wallMs: r.wallMs, rssKiB: r.rssKiB };
+      return { wallMs: r.wallMs, rssKiB: r.rssKiB, cpuS: r.cpuS, serversCpuS };
     };
 
     for (const w of WORKLOADS) {
@@ -280,12 +302,23 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max
           phasesMs: Object.fromEntries(Object.keys(orch[0].phasesMs).map((k) => [k, stats(orch.map((r) => r.phasesMs[k]))])),
           copyOnlyRate: stats(orch.map((r) => rate(r.phasesMs.copy))),
           peakRssMiB: stats(orch.map((r) => r.vmHWMKiB / 1024)),
+          cpuS: stats(orch.map((r) => r.cpuS)),
+          serversCpuS: stats(orch.map((r) => r.serversCpuS)),
         },
-        rclone: { wallMs: rc, rate: stats(rclone.map((r) => rate(r.wallMs))), peakRssMiB: stats(rclone.map((r) => (r.rssKiB ? r.rssKiB / 1024 : null))) },
-        // Throughput ratio on medians: rclone's wall time over orch's.
-        ratio: rc.median / o.median,
+        rclone: {
+          wallMs: rc,
+          rate: stats(rclone.map((r) => rate(r.wallMs))),
+          peakRssMiB: stats(rclone.map((r) => (r.rssKiB ? r.rssKiB / 1024 : null))),
+          cpuS: stats(rclone.map((r) => r.cpuS)),
+          serversCpuS: stats(rclone.map((r) => r.serversCpuS)),
+        },
+        // Throughput ratio orch/rclone = rclone's wall time over orch's, per pair of adjacent runs (so
+        // that a change of the machine's load between pairs cancels out), median over the pairs.
+        pairRatios: stats(orch.map((r, i) => rclone[i].wallMs / r.wallMs)),
+        ratioOfMedians: rc.median / o.median,
       };
-      log(`[copy] ${w.label}: orch ${(o.median / 1000).toFixed(2)} s, rclone ${(rc.median / 1000).toFixed(2)} s, ratio ${(rc.median / o.median).toFixed(2)}`);
+      result.workloads[w.key].ratio = result.workloads[w.key].pairRatios.median;
+      log(`[copy] ${w.label}: orch ${(o.median / 1000).toFixed(2)} s, rclone ${(rc.median / 1000).toFixed(2)} s, ratio ${result.workloads[w.key].ratio.toFixed(2)}`);
     }
 
     log(`[copy] ${HUGE.label}: orch peak RSS`);
@@ -310,19 +343,21 @@ export function printCopy(r) {
   if (r.error) return `\n== Copy benchmark FAILED: ${r.error}`;
   const out = [];
   out.push('');
-  out.push(`== Copy engine vs rclone ${r.rclone} (s3rver -> s3rver, concurrency/transfers ${r.concurrency}, ${r.runs} runs each, interleaved; process wall times)`);
-  out.push(`   ${'workload'.padEnd(16)} ${'orch wall median [min - max]'.padEnd(34)} ${'rclone wall median [min - max]'.padEnd(34)} throughput (median)            ratio orch/rclone`);
+  out.push(`== Copy engine vs rclone ${r.rclone} (s3rver -> s3rver, concurrency/transfers ${r.concurrency}, ${r.runs} pairs of runs, order alternating; process wall times)`);
+  out.push(`   ${'workload'.padEnd(16)} ${'orch wall median [min - max]'.padEnd(34)} ${'rclone wall median [min - max]'.padEnd(34)} throughput (median)            ratio orch/rclone: median of pairs [min - max]`);
   for (const w of Object.values(r.workloads)) {
     const f = (x) => `${x.toFixed(w.unit === 'MB/s' ? 0 : 0)}`;
     out.push(
-      `   ${w.label.padEnd(16)} ${range(w.orch.wallMs, secs).padEnd(34)} ${range(w.rclone.wallMs, secs).padEnd(34)} ${`orch ${f(w.orch.rate.median)} / rclone ${f(w.rclone.rate.median)} ${w.unit}`.padEnd(30)} ${w.ratio.toFixed(2)}x`,
+      `   ${w.label.padEnd(16)} ${range(w.orch.wallMs, secs).padEnd(34)} ${range(w.rclone.wallMs, secs).padEnd(34)} ${`orch ${f(w.orch.rate.median)} / rclone ${f(w.rclone.rate.median)} ${w.unit}`.padEnd(30)} ${range(w.pairRatios, (x) => `${x.toFixed(2)}x`)}`,
     );
   }
   for (const w of Object.values(r.workloads)) {
     const p = w.orch.phasesMs;
     out.push(
-      `   orch ${w.label}: import ${secs(p.import.median)}, list both ${secs(p.list.median)}, diff ${p.diff.median.toFixed(0)} ms, copy ${secs(p.copy.median)} (${w.orch.copyOnlyRate.median.toFixed(0)} ${w.unit} in the copy itself); peak RSS orch ${w.orch.peakRssMiB.max.toFixed(0)} MiB, rclone ${w.rclone.peakRssMiB ? `${w.rclone.peakRssMiB.max.toFixed(0)} MiB` : '-'}`,
+      `   orch ${w.label}: import ${secs(p.import.median)}, SDK load + list both ${secs(p.list.median)}, diff ${p.diff.median.toFixed(0)} ms, copy ${secs(p.copy.median)} (${w.orch.copyOnlyRate.median.toFixed(0)} ${w.unit} in the copy itself); peak RSS orch ${w.orch.peakRssMiB.max.toFixed(0)} MiB, rclone ${w.rclone.peakRssMiB ? `${w.rclone.peakRssMiB.max.toFixed(0)} MiB` : '-'}`,
     );
+    const cpu = (t) => (t.cpuS ? `${t.cpuS.median.toFixed(1)} s + servers ${t.serversCpuS.median.toFixed(1)} s` : '-');
+    out.push(`     CPU (median, user+sys): orch ${cpu(w.orch)}; rclone ${cpu(w.rclone)}`);
   }
   const h = r.peakRss;
   if (h) out.push(`   orch copying ${h.label}: peak RSS ${h.vmHWMMiB.toFixed(0)} MiB (VmHWM)${h.timeMaxRssMiB ? `, ${h.timeMaxRssMiB.toFixed(0)} MiB (/usr/bin/time)` : ''}; ${secs(h.wallMs)} wall, ${h.mbPerS.toFixed(0)} MB/s in the copy`);
