@@ -9,7 +9,7 @@ import { ABORT_GRACE_MS, listAll, ObjectCopier, type CopierOptions } from '../..
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
 import { diffObjects, type CopyRecord, type ListedObject } from '../../src/core/migrate/object-diff.js';
 import { freePorts } from '../helpers/gateway.js';
-import { s3Client, S3RVER_ACCESS_KEY, seedOnDisk, startMembers, type S3Member } from '../helpers/s3-servers.js';
+import { S3RVER_ACCESS_KEY, seedOnDisk, startMembers, type S3Member } from '../helpers/s3-servers.js';
 
 /**
  * The migration copy engine against real S3 servers: s3rver child processes as two pools (the
@@ -178,11 +178,16 @@ async function rawPathS3(opts: { getBytesPerSecond?: number } = {}): Promise<{ a
   };
 }
 
+/** The test's own direct client (seeding, reading back), retrying a request on a kept-alive socket the server just closed. */
+function direct(address: string): S3Client {
+  return new S3Client({ endpoint: `http://${address}`, forcePathStyle: true, region: 'us-east-1', credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', maxAttempts: 3 });
+}
+
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'orch-copier-'));
   members = await startMembers(root, { old: 2, new: 1 });
-  src = s3Client(`http://${members.old![0]!.address}`);
-  dst = s3Client(`http://${members.new![0]!.address}`);
+  src = direct(members.old![0]!.address);
+  dst = direct(members.new![0]!.address);
 });
 
 afterAll(async () => {

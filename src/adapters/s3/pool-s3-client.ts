@@ -65,6 +65,9 @@ interface RequestSigner {
   sign(request: unknown, options?: { signingDate?: Date }): Promise<{ headers: Record<string, string> }>;
 }
 
+/** How long a kept-alive socket may stay idle (see clientsFor). */
+const IDLE_SOCKET_MS = 3000;
+
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /** A key in a path-style URL as the SDK writes it: each `/`-separated segment percent-encoded (RFC 3986). */
@@ -183,7 +186,9 @@ export class PoolS3Client implements PoolStorage {
             socketTimeout: this.opts.timeoutMs,
             requestTimeout: this.opts.timeoutMs * 3,
             throwOnRequestTimeout: true,
-            httpAgent: (this.agents[i] = new Agent({ keepAlive: true, maxSockets: this.socketsWanted })),
+            // Idle sockets close after 3 s: before the members' own keep-alive timeouts (5 s for
+            // uvicorn and Node servers) can close one under a request reusing it ("socket hang up").
+            httpAgent: (this.agents[i] = new Agent({ keepAlive: true, maxSockets: this.socketsWanted, timeout: IDLE_SOCKET_MS })),
           },
         }),
     );
