@@ -89,6 +89,11 @@ export function preloadManifests(argv: readonly string[], env: NodeJS.ProcessEnv
   }
 }
 
+/** The state word of the pending session (STATE_*), or null when there is none; for tests. */
+export function preloadState(): number | null {
+  return session ? Atomics.load(session.ctl, CTL_STATE) : null;
+}
+
 /** The session started by preloadManifests, once (the first loadManifests takes it). */
 export function takePreloadSession(): PreloadSession | null {
   const s = session;
