@@ -1,7 +1,19 @@
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar, type Document, type Node } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter, Node, Scalar } from 'yaml';
 import jsyaml from 'js-yaml';
 import type { Diagnostic, SourcePosition } from '../diagnostics.js';
 import { parsePlainYaml } from './plain-yaml.js';
+
+/**
+ * The `yaml` package, loaded on first use: it is only needed for positions (diagnostics) and for
+ * files the faster readers refuse, and loading it costs every process ~30 ms.
+ */
+type YamlModule = typeof import('yaml');
+let yamlModule: YamlModule | null = null;
+function yaml(): YamlModule {
+  yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule;
+  return yamlModule;
+}
 
 /** One manifest file's text, as read by the filesystem adapter. */
 export interface SourceText {
@@ -108,8 +120,8 @@ function lazyLookups(source: SourceText): (index: number) => PositionLookup {
     let lookup = lookups.get(index);
     if (!lookup) {
       if (!docs) {
-        lineCounter = new LineCounter();
-        docs = parseAllDocuments(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true }) as unknown as Document[];
+        lineCounter = new (yaml().LineCounter)();
+        docs = yaml().parseAllDocuments(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true }) as unknown as Document[];
         if (!Array.isArray(docs)) docs = [];
       }
       const lc = lineCounter!;
@@ -127,6 +139,7 @@ function lazyLookups(source: SourceText): (index: number) => PositionLookup {
 }
 
 function parseWithPositions(source: SourceText, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {
+  const { LineCounter, parseAllDocuments } = yaml();
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (!Array.isArray(docs)) return; // an EmptyStream: a file with no documents at all
@@ -174,6 +187,7 @@ function firstLine(s: string): string {
 }
 
 function makeLookup(doc: Document, toPos: (offset: number) => SourcePosition, text: string): PositionLookup {
+  const { isMap, isScalar, isSeq } = yaml();
   return (path, target = 'value') => {
     let node: Node | null = doc.contents as Node | null;
     let best: Node | null = node;
@@ -211,6 +225,7 @@ function contentPosition(
   text: string,
   toPos: (offset: number) => SourcePosition,
 ): SourcePosition {
+  const { Scalar } = yaml();
   if (node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE) return toPos(start + 1);
   if (node.type !== Scalar.BLOCK_LITERAL && node.type !== Scalar.BLOCK_FOLDED) return toPos(start);
   // The header (`|`, `|-`, `>2`...) ends the line; the content starts on the next one. Its
