@@ -35,7 +35,9 @@ import { stripQuotes, type PoolS3Client } from './pool-s3-client.js';
  *
  * - Memory: every buffer is reserved from one budget of `maxBufferedBytes` before its GET and
  *   released after its PUT; a stream reserves 1 MiB (its socket and stream buffers hold far less).
- *   Bytes held stay under the bound whatever the object sizes.
+ *   Bytes held stay under the bound whatever the object sizes. Part buffers are reused (a part
+ *   reserves a whole part size), so a large copy never has more than maxBufferedBytes / partSize
+ *   of them allocated, whenever the garbage collector runs.
  * - Concurrency: a fixed pool of `concurrency` workers, each with at most one transfer in flight;
  *   they bypass the pool client's own request limit (the copier is the bound) and use its
  *   keep-alive sockets, raised to at least `concurrency` per member.
@@ -289,6 +291,8 @@ export class ObjectCopier {
   private readonly budget: ByteBudget;
   private readonly bandwidth: TokenBucket | null;
   private readonly progress: CopyProgress = { objects: 0, bytes: 0 };
+  /** Free part buffers (of partSize bytes), reused across parts and objects. */
+  private readonly slabs: Buffer[] = [];
 
   constructor(
     private readonly source: PoolS3Client,
@@ -346,6 +350,7 @@ export class ObjectCopier {
     if (run.poolError && !run.aborted) {
       for (; next < objects.length; next++) failures.push({ key: objects[next]!.key, message: `not copied: ${run.poolError.message}` });
     }
+    this.slabs.length = 0; // no part buffer kept between calls
     run.finish();
     failures.sort((a, b) => compareKeys(a.key, b.key));
     return { failures };
@@ -530,10 +535,11 @@ export class ObjectCopier {
     }
     await this.bandwidth?.take(partSize, signal);
     await this.budget.acquire(partSize, signal);
+    const slab = this.takeSlab(partSize);
     let upload: Upload | null = null;
     try {
       const got = await this.get(this.source, object.key, { range: [0, partSize - 1] }, signal);
-      const first = await this.readAll(got, partSize, signal);
+      const first = await this.readAll(got, partSize, signal, slab);
       if (got.total <= partSize) {
         // The object shrank to one part since the listing: this read holds all of it.
         const put = await this.put(object.key, got.headers, first, {});
@@ -557,6 +563,7 @@ export class ObjectCopier {
       if (!upload) throw e;
       upload.failure ??= e;
     } finally {
+      this.giveSlab(slab);
       this.budget.release(partSize);
     }
     await this.partDone(upload, ctx);
@@ -568,24 +575,28 @@ export class ObjectCopier {
       const start = index * upload.partSize;
       const end = Math.min(upload.total, start + upload.partSize) - 1;
       const length = end - start + 1;
-      let reserved = 0;
+      let slab: Buffer | null = null;
       try {
         await this.bandwidth?.take(length, signal);
-        await this.budget.acquire(length, signal);
-        reserved = length;
+        // A whole part size: the part is read into a reused buffer of that size.
+        await this.budget.acquire(upload.partSize, signal);
+        slab = this.takeSlab(upload.partSize);
         if (upload.failure === null) {
           const got = await this.get(this.source, upload.source.key, { range: [start, end], ifMatch: upload.etag }, signal);
           if (got.etag !== upload.etag || got.total !== upload.total || got.length !== length) {
             got.body.destroy();
             throw new Changed(got.total);
           }
-          const part = await this.readAll(got, length, signal);
+          const part = await this.readAll(got, length, signal, slab);
           await this.uploadPart(upload, index, part, signal);
         }
       } catch (e) {
         upload.failure ??= e;
       } finally {
-        if (reserved) this.budget.release(reserved);
+        if (slab) {
+          this.giveSlab(slab);
+          this.budget.release(upload.partSize);
+        }
       }
     } else {
       upload.failure ??= ctx.run.signal.reason ?? new CopierError('stopped');
@@ -669,14 +680,27 @@ export class ObjectCopier {
     return { etag, length, total, headers: carriedHeaders(res.headers), body: res.body };
   }
 
-  /** Reads a GET's body into one buffer; Changed when it is larger than `maxLength` (the object grew). */
-  private async readAll(got: Got, maxLength: number, signal: AbortSignal): Promise<Buffer> {
+  /** A part buffer: a free one, or a new one (there are never more than the budget holds). */
+  private takeSlab(size: number): Buffer {
+    if (size !== this.partSize) return Buffer.allocUnsafeSlow(size);
+    return this.slabs.pop() ?? Buffer.allocUnsafeSlow(size);
+  }
+
+  private giveSlab(slab: Buffer): void {
+    if (slab.length === this.partSize) this.slabs.push(slab);
+  }
+
+  /**
+   * Reads a GET's body into one buffer (`into`, when given, of at least maxLength bytes); Changed
+   * when it is larger than `maxLength` (the object grew).
+   */
+  private async readAll(got: Got, maxLength: number, signal: AbortSignal, into?: Buffer): Promise<Buffer> {
     const { body, length } = got;
     if (length > maxLength) {
       body.destroy();
       throw new Changed(got.total);
     }
-    const buf = Buffer.allocUnsafe(length);
+    const buf = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let offset = 0;
     const onAbort = () => body.destroy();
     signal.addEventListener('abort', onAbort, { once: true });
