@@ -21,9 +21,32 @@ export type ValueCheck = (value: string) => Problem | null;
 
 const problem = (message: string, hint: string): Problem => ({ message, hint });
 
-function firstCharOutside(value: string, allowed: RegExp): string | null {
+export function firstCharOutside(value: string, allowed: RegExp): string | null {
+  // Most values are fine: one test of the whole value instead of one per character.
+  if (wholeValueTest(allowed)?.test(value)) return null;
   for (const ch of value) if (!allowed.test(ch)) return ch;
   return null;
+}
+
+/** By source: a regex literal in a call is a new object at each call. */
+const wholeValueTests = new Map<string, RegExp | null>();
+
+/**
+ * For a one-character test `/^[...]$/` of ASCII characters only, the test that every character of
+ * a value passes it: `/^[...]*$/`. Exact: it matches only values of ASCII characters from the
+ * class, which the per-character loop accepts too (no surrogate pairs to treat differently).
+ */
+function wholeValueTest(allowed: RegExp): RegExp | null {
+  const src = allowed.source;
+  let whole = allowed.flags === '' ? wholeValueTests.get(src) : null;
+  if (whole === undefined) {
+    // Escapes of letters (\u, \x, \s, \w...) are kept out: only literal ASCII characters and ranges.
+    // Not a negated class either (it would match lone halves of a surrogate pair).
+    const ok = /^\^\[[\x20-\x7e]*\]\$$/.test(src) && !src.startsWith('^[^') && !/\\[A-Za-z0-9]/.test(src);
+    whole = ok ? new RegExp(`^${src.slice(1, -1)}*$`) : null;
+    wholeValueTests.set(src, whole);
+  }
+  return whole;
 }
 
 function badChar(what: string, value: string, allowed: RegExp, allowedText: string): Problem | null {
