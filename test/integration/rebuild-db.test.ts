@@ -326,8 +326,9 @@ describe('orch rebuild-db on a generated fleet with in-progress and completed mi
   it('apply, lose the database, rebuild: no change', async () => {
     ok(await ws.cli('apply', '--auto-approve'));
     ws.migrationState('move-b-0-0.state.json', { name: 'move-b-0-0', virtualHost: 'vh-0', bucket: 'b-0-0', from: 'pool-0', to: 'pool-1', mode: 'copy', phase: 'verifying', startedAt: null, updatedAt: null });
-    ws.migrationState('move-b-0-1.state.json', { name: 'move-b-0-1', virtualHost: 'vh-0', bucket: 'b-0-1', from: 'pool-1', to: 'pool-2', mode: 'copy', phase: 'switching', startedAt: null, updatedAt: null });
-    ws.migrationState('move-b-0-1.done.json', { name: 'move-b-0-1', virtualHost: 'vh-0', bucket: 'b-0-1', from: 'pool-1', to: 'pool-2', mode: 'copy', phase: 'done', startedAt: null, updatedAt: null, finishedAt: '2026-01-01T00:00:00Z', orphanedSource: { pool: 'pool-1', prefix: 'b-0-1/', at: '2026-01-01T00:00:00Z' } });
+    // A finished migration whose Route was then updated to the destination (b-0-1 is routed to pool-1).
+    ws.migrationState('move-b-0-1.state.json', { name: 'move-b-0-1', virtualHost: 'vh-0', bucket: 'b-0-1', from: 'pool-0', to: 'pool-1', mode: 'copy', phase: 'switching', startedAt: null, updatedAt: null });
+    ws.migrationState('move-b-0-1.done.json', { name: 'move-b-0-1', virtualHost: 'vh-0', bucket: 'b-0-1', from: 'pool-0', to: 'pool-1', mode: 'copy', phase: 'done', startedAt: null, updatedAt: null, finishedAt: '2026-01-01T00:00:00Z', orphanedSource: { pool: 'pool-0', prefix: 'b-0-1/', at: '2026-01-01T00:00:00Z' } });
     ws.dropDatabase();
     const r = ok(await ws.cli('rebuild-db', '--json'));
     const json = JSON.parse(r.stdout) as { files: unknown[]; migrations: Array<{ name: string; phase: string; completed: boolean; file: string }> };

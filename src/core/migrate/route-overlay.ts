@@ -97,6 +97,13 @@ export function overlayMigrations(input: OverlayInput): OverlayResult {
             ...at(r.origin, ['spec', 'pool']),
           });
         }
+        // Served from the source as the route is deployed: nothing to annotate (a migration that only
+        // copies changes no file), only the pool is held on the source.
+        if (routing === 'source') {
+          if (r.pool === m.from) return r;
+          changed = true;
+          return { ...r, pool: m.from };
+        }
         changed = true;
         return { ...r, pool: servingPool(annotation), migration: annotation };
       }
