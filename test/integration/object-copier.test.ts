@@ -430,7 +430,7 @@ describe('ObjectCopier', () => {
       const rejectedAfterMs = performance.now() - abortedAt;
       expect(abortedAt).toBeGreaterThan(0);
       expect((err as Error)?.name).toBe('AbortError');
-      expect(rejectedAfterMs).toBeLessThan(3000);
+      expect(rejectedAfterMs).toBeLessThan(10_000); // prompt (a stuck copy never ends); generous for a loaded machine
       // Whatever is at the destination is a whole object, and exactly those were recorded.
       const there = await listAll(p.destination, bucket);
       expect(there.map((o) => o.key).sort()).toEqual(records.map((r) => r.key).sort());
@@ -465,7 +465,8 @@ describe('ObjectCopier', () => {
       const ms = performance.now() - t0;
       expect((err as Error)?.name).toBe('AbortError');
       expect(ms).toBeGreaterThanOrEqual(500 + ABORT_GRACE_MS - 100);
-      expect(ms).toBeLessThan(500 + ABORT_GRACE_MS + 2000);
+      // Prompt: the stuck PUT would otherwise never end; generous for a loaded CI machine.
+      expect(ms).toBeLessThan(500 + ABORT_GRACE_MS + 10_000);
       expect(records).toEqual([]);
       // The PUT had started (streaming), never arrived whole: nothing stored.
       expect(to.started).toEqual(['PUT /bkt/slow.bin']);
