@@ -441,7 +441,8 @@ class Engine {
       }
     } catch (e) {
       if (e instanceof Stopped || this.hooks.signal.aborted) throw e;
-      await this.abortFreeze(`the final delta failed: ${messageOf(e)}`);
+      const timedOut = Date.now() >= deadline - 50;
+      await this.abortFreeze(timedOut ? `the final delta did not finish inside the freeze budget (${this.doc.freezeBudgetSeconds} s)` : `the final delta failed: ${messageOf(e)}`);
       return;
     }
     if (verified === null || Date.now() >= deadline) {
