@@ -4,7 +4,9 @@ import { ValidationError } from '../core/errors.js';
 import { validateCheckedFiles } from '../core/manifests/check-file.js';
 import { parseManifestSources, type SourceText } from '../core/manifests/parse-manifests.js';
 import { validateManifests, type ValidationResult } from '../core/manifests/validate-manifests.js';
-import { loadWithPreloadedWorker } from './parallel-manifests.js';
+import { cacheKey, readCachedValidation, writeCachedValidation } from './manifest-cache.js';
+import { configuredManifestCache } from './manifest-cache-config.js';
+import { joinPreloadedWorker } from './parallel-manifests.js';
 
 export interface LoadedManifests {
   sources: SourceText[];
@@ -15,17 +17,28 @@ export interface LoadedManifests {
  * Reads and validates the manifests. Throws a ValidationError carrying every diagnostic when any
  * is an error; warnings are returned for the caller to show.
  *
- * When the CLI started a manifest worker for this command (bin/run.js, manifest-preload.ts),
- * the files are read, parsed and checked by it and this thread together (parallel-manifests.ts);
- * the result is the same (test/unit/check-file.test.ts, test/e2e/manifest-worker.test.ts).
+ * Two optimisations, neither of which changes the result (tests compare them with the plain
+ * path, validateManifests(parseManifestSources(readManifestSources(...)))):
+ * - when the CLI started a manifest worker for this command (bin/run.js, manifest-preload.ts),
+ *   the files are read by it and parsed and checked by it and this thread together
+ *   (parallel-manifests.ts; test/unit/check-file.test.ts, test/e2e/manifest-worker.test.ts);
+ * - when the CLI configured a cache (the state directory), the validation of exactly these texts
+ *   by exactly this code is taken from it (manifest-cache.ts; test/unit/manifest-cache.test.ts).
  */
 export function loadManifests(target: string, cwd?: string): LoadedManifests {
-  const checked = loadWithPreloadedWorker(target, cwd ?? process.cwd());
-  const { sources, validation } = checked ? validateCheckedFiles(checked) : validateSources(readManifestSources(target, cwd));
-  if (hasErrors(validation.diagnostics)) throw new ValidationError(validation.diagnostics);
-  return { sources, validation };
-}
-
-function validateSources(sources: SourceText[]): { sources: SourceText[]; validation: ValidationResult } {
-  return { sources, validation: validateManifests(parseManifestSources(sources)) };
+  const worker = joinPreloadedWorker(target, cwd ?? process.cwd());
+  try {
+    const sources = worker ? worker.sources : readManifestSources(target, cwd);
+    const cache = configuredManifestCache();
+    const key = cache ? cacheKey(sources) : null;
+    let validation = cache && key ? readCachedValidation(cache, key, sources) : null;
+    if (!validation) {
+      validation = worker ? validateCheckedFiles(worker.checkAll()).validation : validateManifests(parseManifestSources(sources));
+      if (cache && key) writeCachedValidation(cache, key, validation);
+    }
+    if (hasErrors(validation.diagnostics)) throw new ValidationError(validation.diagnostics);
+    return { sources, validation };
+  } finally {
+    worker?.release();
+  }
 }

@@ -1,3 +1,4 @@
+import { availableParallelism, loadavg } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 
 /**
@@ -23,15 +24,15 @@ const CTL_WORDS = 3;
 
 /** Values of the state word. */
 export const STATE_STARTING = 0;
-/** The worker is listing the files of the path it guessed. */
+/** The worker is listing and reading the files of the path it guessed. */
 export const STATE_WORKER_LISTING = 1;
-/** A listing is on the port (from the worker, or from the main thread): chunks may be claimed. */
+/** The sources are shared (the worker's are on the port; the main thread's are posted): chunks may be claimed. */
 export const STATE_LISTED = 2;
 /** The worker could not guess the path (the main thread may still list and share). */
 export const STATE_DECLINED = 3;
 /** The main thread will not use the worker: it stops at the next chunk boundary. */
 export const STATE_ABANDONED = 4;
-/** The main thread is listing the files itself (the worker waits for its listing). */
+/** The main thread is reading the files itself (the worker waits for its sources, if they are needed). */
 export const STATE_MAIN_LISTING = 5;
 
 /** Files per chunk: small enough to balance two threads, large enough to make messages cheap. */
@@ -48,7 +49,16 @@ export interface WorkerInput {
 }
 
 /** Messages on the channel between the two threads. */
-export type ListingMessage = { type: 'listing'; target: string | null; files: string[] };
+export interface SourcesMessage {
+  type: 'sources';
+  /** The manifest path read, absolute (manifestTargetPath). */
+  target: string;
+  /** Display paths and texts of the files, as readManifestSources returns them. */
+  paths: string[];
+  texts: string[];
+  /** What the worker found in the cache it guessed: 'hit' (it does not parse then), 'miss', or 'none'. */
+  cacheHint: 'hit' | 'miss' | 'none';
+}
 export type ChunkMessage = { type: 'chunk'; chunk: number; files: unknown } | { type: 'chunk-failed'; chunk: number };
 
 export interface PreloadSession {
@@ -65,12 +75,15 @@ let session: PreloadSession | null = null;
 const PRELOADING_COMMANDS = new Set(['plan', 'validate']);
 
 /**
- * Starts the worker for `orch <argv>` when the command reads the manifests; never throws (the
- * command then reads them itself). ORCH_MANIFEST_WORKER=0 turns it off.
+ * Starts the worker for `orch <argv>` when the command reads the manifests and a CPU core is
+ * free; never throws (the command then reads them itself). A second thread only pays on an idle
+ * core: on a busy machine it costs more CPU time (its own start, its own JIT warm-up) than it
+ * saves. ORCH_MANIFEST_WORKER=0 turns it off, =1 starts it whatever the load.
  */
 export function preloadManifests(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
   if (session || env.ORCH_MANIFEST_WORKER === '0' || !PRELOADING_COMMANDS.has(argv[0] ?? '')) return;
   if (argv.includes('--help') || argv.includes('-h')) return;
+  if (env.ORCH_MANIFEST_WORKER !== '1' && loadavg()[0]! > availableParallelism() - 0.25) return;
   try {
     const ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * Int32Array.BYTES_PER_ELEMENT));
     const { port1, port2 } = new MessageChannel();
@@ -102,24 +115,25 @@ export function takePreloadSession(): PreloadSession | null {
 }
 
 /**
- * The --manifests and --config values of a command line, as oclif reads them for OrchCommand's
- * flags (`--manifests X`, `--manifests=X`, `-m X`, `-mX`; the last one wins; nothing after `--`).
- * Only a guess: the command compares the path it finally uses with the worker's.
+ * The --manifests, --state-dir and --config values of a command line, as oclif reads them for
+ * OrchCommand's flags (`--manifests X`, `--manifests=X`, `-m X`, `-mX`; the last one wins; nothing
+ * after `--`). Only a guess: the command compares what it finally uses with the worker's.
  */
-export function manifestFlagsFromArgv(argv: readonly string[]): { manifests?: string; config?: string } {
-  const out: { manifests?: string; config?: string } = {};
+export function manifestFlagsFromArgv(argv: readonly string[]): { manifests?: string; stateDir?: string; config?: string } {
+  const out: { manifests?: string; stateDir?: string; config?: string } = {};
+  const long = { '--manifests': 'manifests', '--state-dir': 'stateDir', '--config': 'config' } as const;
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') break;
-    const take = (key: 'manifests' | 'config', inline: string | undefined): void => {
+    const take = (key: 'manifests' | 'stateDir' | 'config', inline: string | undefined): void => {
       if (inline !== undefined) out[key] = inline;
       else if (i + 1 < argv.length) out[key] = argv[++i]!;
     };
-    if (a === '--manifests' || a === '-m') take('manifests', undefined);
-    else if (a.startsWith('--manifests=')) take('manifests', a.slice('--manifests='.length));
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    if (name in long) take(long[name as keyof typeof long], eq > 0 ? a.slice(eq + 1) : undefined);
+    else if (a === '-m') take('manifests', undefined);
     else if (a.startsWith('-m') && !a.startsWith('--')) take('manifests', a.slice(2));
-    else if (a === '--config') take('config', undefined);
-    else if (a.startsWith('--config=')) take('config', a.slice('--config='.length));
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { listManifestTarget, manifestTargetPath, readManifestFile } from '../adapters/fs/read-manifest-sources.js';
-import { checkManifestFile, type CheckedDocument, type CheckedFile } from '../core/manifests/check-file.js';
 import type { Diagnostic } from '../core/diagnostics.js';
+import { checkManifestFile, type CheckedDocument, type CheckedFile } from '../core/manifests/check-file.js';
 import type { Kind } from '../core/model/manifest-types.js';
 import type { SourceText } from '../core/manifests/parse-manifests.js';
 import {
@@ -17,31 +17,32 @@ import {
   STATE_WORKER_LISTING,
   takePreloadSession,
   type ChunkMessage,
-  type ListingMessage,
   type PreloadSession,
+  type SourcesMessage,
 } from './manifest-preload.js';
 
 /**
- * The parallel manifest load: the main thread and one worker thread (started early by
- * manifest-preload.ts) read, parse and check the manifest files, a chunk of files at a time,
- * each claiming the next chunk from a shared counter, so neither waits for the other and a
- * worker that started late (or never) only does less. The main thread stays synchronous:
- * it waits with Atomics.wait and takes the worker's results with receiveMessageOnPort, so
- * loadManifests keeps its signature.
+ * The parallel manifest load. One worker thread, started early by manifest-preload.ts, reads
+ * every manifest file while the CLI loads (reading cannot be split: on the machines measured,
+ * two threads reading files take as long as one), shares the texts, and then parses and checks
+ * them together with the main thread, a chunk of files at a time, each claiming the next chunk
+ * from a shared counter, so neither waits for the other and a worker that started late (or
+ * never) only does less. The main thread stays synchronous: it waits with Atomics.wait and takes
+ * the worker's messages with receiveMessageOnPort, so loadManifests keeps its signature.
  *
  * Correct by construction:
- * - both threads run the same function on a chunk (runChunk: read the files, then
- *   checkManifestFile on each), and the results are assembled in file order, whoever made them;
- *   validateCheckedFiles then replays them exactly as validateManifests would have produced them;
- * - only one listing exists (the worker's for the path it guessed, or the main thread's), and the
- *   main thread uses the worker's only when it is for exactly the path it was asked to read;
+ * - there is one reading of the files (the worker's, for the manifest path it guessed, or the
+ *   main thread's), and the main thread uses the worker's only for exactly the path and working
+ *   directory it was asked for; the worker reads exactly as readManifestSources does;
+ * - both threads run the same function on a chunk (checkManifestFile on each file), and the
+ *   results are assembled in file order, whoever made them; validateCheckedFiles then replays them
+ *   exactly as validateManifests would have produced them (test/unit/check-file.test.ts);
  * - anything unexpected (no worker, a wrong guess, a chunk the worker could not do or post, a
- *   worker that stops answering) makes the main thread do that part itself; read errors are
- *   thrown as readManifestSources throws them (the first file in order that cannot be read).
+ *   worker that stops answering) makes the main thread do that part itself.
  */
 
-/** How long the main thread waits for the worker to finish listing before listing itself. */
-const LISTING_WAIT_MS = 2_000;
+/** How long the main thread waits for the worker to finish reading before reading itself. */
+const READING_WAIT_MS = 5_000;
 /** How long the main thread waits for the worker's next chunk before doing the rest itself. */
 const STALL_MS = 1_000;
 
@@ -49,13 +50,15 @@ const STALL_MS = 1_000;
 export interface ParallelLoadStats {
   files: number;
   chunks: number;
-  /** Who listed the files. */
-  listedBy: 'worker' | 'main';
+  /** Who read the files. */
+  readBy: 'worker' | 'main';
+  /** The worker's guess about the cache (it does not parse when it expects a hit). */
+  cacheHint: SourcesMessage['cacheHint'] | null;
   chunksByMain: number;
   chunksByWorker: number;
   /** Chunks the main thread did because the worker could not (failed, or stopped answering). */
   chunksRedone: number;
-  /** Time spent waiting for the worker's listing and for its last chunks. */
+  /** Time spent waiting for the worker's reading and for its last chunks. */
   waitMs: number;
 }
 
@@ -65,40 +68,36 @@ export function chunkCount(files: number): number {
   return Math.ceil(files / CHUNK_FILES);
 }
 
-type ChunkOutcome = { files: CheckedFile[] } | { readError: unknown } | { checkError: unknown };
+type ChunkOutcome = { files: CheckedFile[] } | { checkError: unknown };
 
-/** Reads the files of one chunk (every file first, as readManifestSources does), then checks each. */
-export function runChunk(files: readonly string[], chunk: number, cwd: string): ChunkOutcome {
-  const paths = files.slice(chunk * CHUNK_FILES, (chunk + 1) * CHUNK_FILES);
-  let sources: SourceText[];
+/** Parses and checks the files of one chunk. */
+export function runChunk(sources: readonly SourceText[], chunk: number): ChunkOutcome {
   try {
-    sources = paths.map((file) => readManifestFile(file, cwd));
-  } catch (readError) {
-    return { readError };
-  }
-  try {
-    return { files: sources.map(checkManifestFile) };
+    return { files: sources.slice(chunk * CHUNK_FILES, (chunk + 1) * CHUNK_FILES).map(checkManifestFile) };
   } catch (checkError) {
     return { checkError };
   }
 }
 
+/** Reads every file of a listing, as readManifestSources does (throws its errors). */
+export function readListedSources(files: readonly string[], cwd: string): SourceText[] {
+  return files.map((file) => readManifestFile(file, cwd));
+}
+
 /**
  * A chunk's checked files as they cross threads: one flat list per field instead of an object per
  * file and per document (a structured clone of the objects costs about twice as much to read on
- * the main thread, which is the one that waits). Diagnostics are sparse: most documents have none.
+ * the main thread, which is the one that waits). Texts are not sent back: both threads have them.
+ * Diagnostics are sparse: most documents have none.
  */
 interface PackedFiles {
-  paths: string[];
-  texts: string[];
   /** Documents per file. */
   counts: number[];
   indexes: number[];
   values: unknown[];
-  /** Envelope per document: kind and name, or null and null when there is none. */
+  hasEnvelope: boolean[];
   kinds: Array<Kind | null>;
   names: Array<string | null>;
-  hasEnvelope: boolean[];
   /** [document ordinal, diagnostics] pairs, flattened. */
   diagnostics: Array<number | Diagnostic[]>;
   /** [file ordinal, diagnostics] pairs, flattened. */
@@ -106,11 +105,9 @@ interface PackedFiles {
 }
 
 export function packFiles(files: readonly CheckedFile[]): PackedFiles {
-  const out: PackedFiles = { paths: [], texts: [], counts: [], indexes: [], values: [], kinds: [], names: [], hasEnvelope: [], diagnostics: [], parseDiagnostics: [] };
+  const out: PackedFiles = { counts: [], indexes: [], values: [], hasEnvelope: [], kinds: [], names: [], diagnostics: [], parseDiagnostics: [] };
   let ordinal = 0;
   files.forEach((file, i) => {
-    out.paths.push(file.path);
-    out.texts.push(file.text);
     out.counts.push(file.documents.length);
     if (file.parseDiagnostics.length > 0) out.parseDiagnostics.push(i, file.parseDiagnostics);
     for (const doc of file.documents) {
@@ -126,14 +123,15 @@ export function packFiles(files: readonly CheckedFile[]): PackedFiles {
   return out;
 }
 
-export function unpackFiles(packed: PackedFiles): CheckedFile[] {
+/** The checked files of a chunk from its packed form and the chunk's sources. */
+export function unpackFiles(packed: PackedFiles, sources: readonly SourceText[]): CheckedFile[] {
   const parseDiagnostics = new Map<number, Diagnostic[]>();
   for (let i = 0; i < packed.parseDiagnostics.length; i += 2) parseDiagnostics.set(packed.parseDiagnostics[i] as number, packed.parseDiagnostics[i + 1] as Diagnostic[]);
   const diagnostics = new Map<number, Diagnostic[]>();
   for (let i = 0; i < packed.diagnostics.length; i += 2) diagnostics.set(packed.diagnostics[i] as number, packed.diagnostics[i + 1] as Diagnostic[]);
   const out: CheckedFile[] = [];
   let ordinal = 0;
-  packed.paths.forEach((path, i) => {
+  sources.forEach((source, i) => {
     const documents: CheckedDocument[] = [];
     for (let j = 0; j < packed.counts[i]!; j++, ordinal++) {
       documents.push({
@@ -143,19 +141,18 @@ export function unpackFiles(packed: PackedFiles): CheckedFile[] {
         diagnostics: diagnostics.get(ordinal) ?? [],
       });
     }
-    out.push({ path, text: packed.texts[i]!, parseDiagnostics: parseDiagnostics.get(i) ?? [], documents });
+    out.push({ path: source.path, text: source.text, parseDiagnostics: parseDiagnostics.get(i) ?? [], documents });
   });
   return out;
 }
 
-/** The worker's loop: claims chunks while the listing is in use, posts each result (or its failure). */
-export function claimChunks(opts: { ctl: Int32Array; files: readonly string[]; cwd: string; onChunk: (message: ChunkMessage) => void }): void {
-  const { ctl, files, cwd, onChunk } = opts;
-  const chunks = chunkCount(files.length);
+/** The worker's loop: claims chunks while the sources are shared, posts each result (or its failure). */
+export function claimChunks(ctl: Int32Array, sources: readonly SourceText[], onChunk: (message: ChunkMessage) => void): void {
+  const chunks = chunkCount(sources.length);
   while (Atomics.load(ctl, CTL_STATE) === STATE_LISTED) {
     const chunk = Atomics.add(ctl, CTL_NEXT, 1);
     if (chunk >= chunks) break;
-    const outcome = runChunk(files, chunk, cwd);
+    const outcome = runChunk(sources, chunk);
     try {
       if (!('files' in outcome)) throw new Error('chunk failed');
       onChunk({ type: 'chunk', chunk, files: packFiles(outcome.files) });
@@ -168,69 +165,90 @@ export function claimChunks(opts: { ctl: Int32Array; files: readonly string[]; c
   }
 }
 
+export function sourcesOf(message: SourcesMessage): SourceText[] {
+  return message.paths.map((path, i) => ({ path, text: message.texts[i]! }));
+}
+
+/** The main thread's side of a preloaded worker, for one loadManifests. */
+export interface WorkerJoin {
+  /** The manifest texts, as readManifestSources returns them. */
+  sources: SourceText[];
+  /** Parses and checks every source, with the worker's help. */
+  checkAll(): CheckedFile[];
+  /** Lets the worker go (always call it). */
+  release(): void;
+}
+
 /**
- * The checked manifest files of `target`, made with the preloaded worker; null when there is no
- * worker to join (the caller then reads the manifests itself). Throws what readManifestSources
- * would throw.
+ * Joins the worker preloaded for this process when there is one: the manifest texts (the
+ * worker's reading, when it is of `target` in `cwd`, or this thread's), and then the checks
+ * shared with it. Null when there is no worker to join (the caller reads the manifests itself).
+ * Throws what readManifestSources would throw.
  */
-export function loadWithPreloadedWorker(target: string, cwd: string): CheckedFile[] | null {
+export function joinPreloadedWorker(target: string, cwd: string): WorkerJoin | null {
   const session = takePreloadSession();
   lastParallelLoadStats = null;
   if (!session) return null;
-  try {
-    return join(session, target, cwd);
-  } finally {
+  const release = (): void => {
     Atomics.store(session.ctl, CTL_STATE, STATE_ABANDONED);
     Atomics.notify(session.ctl, CTL_STATE);
     session.port.close();
     session.worker.terminate().catch(() => undefined);
+  };
+  if (session.cwd !== cwd) {
+    release();
+    return null;
   }
-}
-
-function join(session: PreloadSession, target: string, cwd: string): CheckedFile[] | null {
-  if (session.cwd !== cwd) return null;
   const t0 = performance.now();
-  const listing = sharedListing(session, target, cwd);
-  if (!listing) return null;
-  const { files } = listing;
-  const stats: ParallelLoadStats = { files: files.length, chunks: chunkCount(files.length), listedBy: listing.by, chunksByMain: 0, chunksByWorker: 0, chunksRedone: 0, waitMs: performance.now() - t0 };
-  const { ctl, port } = session;
-  const outcomes: Array<ChunkOutcome | undefined> = new Array<ChunkOutcome | undefined>(stats.chunks);
-  for (;;) {
-    const chunk = Atomics.add(ctl, CTL_NEXT, 1);
-    if (chunk >= stats.chunks) break;
-    outcomes[chunk] = runChunk(files, chunk, cwd);
-    stats.chunksByMain++;
+  let shared: { sources: SourceText[]; by: 'worker' | 'main'; cacheHint: SourcesMessage['cacheHint'] | null } | null;
+  try {
+    shared = sharedSources(session, target, cwd);
+  } catch (e) {
+    release();
+    throw e;
   }
-  collectWorkerChunks(ctl, port, files, cwd, outcomes, stats);
+  if (!shared) {
+    release();
+    return null;
+  }
+  const { sources } = shared;
+  const stats: ParallelLoadStats = {
+    files: sources.length,
+    chunks: chunkCount(sources.length),
+    readBy: shared.by,
+    cacheHint: shared.cacheHint,
+    chunksByMain: 0,
+    chunksByWorker: 0,
+    chunksRedone: 0,
+    waitMs: performance.now() - t0,
+  };
   lastParallelLoadStats = stats;
-
-  let checkError: { error: unknown } | null = null;
-  const out: CheckedFile[] = [];
-  for (const outcome of outcomes) {
-    if (!outcome) throw new Error('parallel manifest load: a chunk has no result'); // unreachable
-    if ('readError' in outcome) throw outcome.readError;
-    if ('checkError' in outcome) checkError ??= { error: outcome.checkError };
-    else if (!checkError) for (const f of outcome.files) out.push(f);
-  }
-  if (checkError) throw checkError.error;
-  return out;
+  return {
+    sources,
+    release,
+    checkAll: () => {
+      if (shared.by === 'main') {
+        // Now the worker may help: LISTED before it can see the sources (it claims only while LISTED).
+        Atomics.store(session.ctl, CTL_STATE, STATE_LISTED);
+        const message: SourcesMessage = { type: 'sources', target: manifestTargetPath(target, cwd), paths: sources.map((s) => s.path), texts: sources.map((s) => s.text), cacheHint: 'none' };
+        session.port.postMessage(message);
+      }
+      return checkTogether(session, sources, stats);
+    },
+  };
 }
 
-/** The one listing both threads work on: the worker's (for this target only) or this thread's. */
-function sharedListing(session: PreloadSession, target: string, cwd: string): { files: string[]; by: 'worker' | 'main' } | null {
+/** The sources both threads work on: the worker's reading (for this target only) or this thread's. */
+function sharedSources(session: PreloadSession, target: string, cwd: string): { sources: SourceText[]; by: 'worker' | 'main'; cacheHint: SourcesMessage['cacheHint'] | null } | null {
   const { ctl, port } = session;
-  const deadline = performance.now() + LISTING_WAIT_MS;
+  const deadline = performance.now() + READING_WAIT_MS;
   for (;;) {
     const state = Atomics.load(ctl, CTL_STATE);
     if (state === STATE_STARTING || state === STATE_DECLINED) {
       if (Atomics.compareExchange(ctl, CTL_STATE, state, STATE_MAIN_LISTING) !== state) continue;
-      const listing = listManifestTarget(target, cwd); // throws as readManifestSources does (finally: abandoned)
-      // LISTED before the worker can see the listing: it claims chunks only while LISTED.
-      Atomics.store(ctl, CTL_STATE, STATE_LISTED);
-      const message: ListingMessage = { type: 'listing', target: listing.target, files: listing.files };
-      port.postMessage(message);
-      return { files: listing.files, by: 'main' };
+      // Exactly readManifestSources (and its errors); shared with the worker only if it is needed.
+      const sources = readListedSources(listManifestTarget(target, cwd).files, cwd);
+      return { sources, by: 'main', cacheHint: null };
     }
     if (state === STATE_WORKER_LISTING) {
       const left = deadline - performance.now();
@@ -240,27 +258,50 @@ function sharedListing(session: PreloadSession, target: string, cwd: string): { 
       continue;
     }
     if (state === STATE_LISTED) {
-      const message = receiveMessageOnPort(port)?.message as ListingMessage | undefined;
-      if (message?.type !== 'listing' || message.target !== manifestTargetPath(target, cwd)) return null;
-      return { files: message.files, by: 'worker' };
+      const message = receiveMessageOnPort(port)?.message as SourcesMessage | undefined;
+      if (message?.type !== 'sources' || message.target !== manifestTargetPath(target, cwd)) return null;
+      return { sources: sourcesOf(message), by: 'worker', cacheHint: message.cacheHint };
     }
     return null;
   }
 }
 
-function collectWorkerChunks(ctl: Int32Array, port: MessagePort, files: readonly string[], cwd: string, outcomes: Array<ChunkOutcome | undefined>, stats: ParallelLoadStats): void {
+function checkTogether(session: PreloadSession, sources: readonly SourceText[], stats: ParallelLoadStats): CheckedFile[] {
+  const { ctl, port } = session;
+  const outcomes: Array<ChunkOutcome | undefined> = new Array<ChunkOutcome | undefined>(stats.chunks);
+  for (;;) {
+    const chunk = Atomics.add(ctl, CTL_NEXT, 1);
+    if (chunk >= stats.chunks) break;
+    outcomes[chunk] = runChunk(sources, chunk);
+    stats.chunksByMain++;
+  }
+  collectWorkerChunks(ctl, port, sources, outcomes, stats);
+
+  const out: CheckedFile[] = [];
+  for (const outcome of outcomes) {
+    if (!outcome) throw new Error('parallel manifest load: a chunk has no result'); // unreachable
+    // The first failure in file order, as the reference path (one file after the other) meets it.
+    if ('checkError' in outcome) throw outcome.checkError;
+    for (const f of outcome.files) out.push(f);
+  }
+  return out;
+}
+
+function collectWorkerChunks(ctl: Int32Array, port: MessagePort, sources: readonly SourceText[], outcomes: Array<ChunkOutcome | undefined>, stats: ParallelLoadStats): void {
   let missing = 0;
   for (const o of outcomes) if (!o) missing++;
   while (missing > 0) {
     const delivered = Atomics.load(ctl, CTL_DELIVERED);
     for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
       const message = m.message as ChunkMessage;
+      if (message.type !== 'chunk' && message.type !== 'chunk-failed') continue;
       if (outcomes[message.chunk]) continue;
       if (message.type === 'chunk') {
-        outcomes[message.chunk] = { files: unpackFiles(message.files as PackedFiles) };
+        const start = message.chunk * CHUNK_FILES;
+        outcomes[message.chunk] = { files: unpackFiles(message.files as PackedFiles, sources.slice(start, start + CHUNK_FILES)) };
         stats.chunksByWorker++;
       } else {
-        outcomes[message.chunk] = runChunk(files, message.chunk, cwd);
+        outcomes[message.chunk] = runChunk(sources, message.chunk);
         stats.chunksRedone++;
       }
       missing--;
@@ -274,7 +315,7 @@ function collectWorkerChunks(ctl: Int32Array, port: MessagePort, files: readonly
       Atomics.store(ctl, CTL_STATE, STATE_ABANDONED);
       outcomes.forEach((o, chunk) => {
         if (o) return;
-        outcomes[chunk] = runChunk(files, chunk, cwd);
+        outcomes[chunk] = runChunk(sources, chunk);
         stats.chunksRedone++;
       });
       return;

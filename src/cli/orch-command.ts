@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Flags } from '@oclif/core';
+import { configureManifestCache } from '../app/manifest-cache-config.js';
 import { CONFIG_CANDIDATES } from '../app/manifest-preload.js';
 import { resolveSettings, type Settings } from '../app/settings.js';
 import type { ExitCodeValue } from '../core/errors.js';
@@ -73,6 +74,8 @@ export abstract class OrchCommand extends Command {
     settings.stateDir = resolve(settings.stateDir);
     if (settings.nginxConf) settings.nginxConf = resolve(settings.nginxConf);
     if (settings.nginxPrefix) settings.nginxPrefix = resolve(settings.nginxPrefix);
+    // loadManifests keeps the last validation of the manifests in the state directory.
+    configureManifestCache(settings.stateDir);
     return settings;
   }
 

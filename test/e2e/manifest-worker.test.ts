@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,7 +50,7 @@ describe('manifest worker', () => {
       expect(sets[i]!.name).toBe(name);
       const env = { ORCH_MANIFESTS: dir, ORCH_NGINX_DIR: join(work, 'nginx'), ORCH_STATE_DIR: join(work, 'state') };
       for (const args of [['validate'], ['validate', '--json'], ['plan', '--json', '--no-refresh', '--detailed-exitcode']]) {
-        const [withWorker, reference] = await Promise.all([runCli(args, { env }), runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '0' } })]);
+        const [withWorker, reference] = await Promise.all([runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '1' } }), runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '0' } })]);
         expect(withWorker, `${name}: ${args.join(' ')}`).toEqual(reference);
         // Not two identical crashes: the expected outcome (plan: every file to create).
         expect(reference.code, `${name}: ${args.join(' ')}: ${reference.stderr}`).toBe(VALID.has(name) ? (args[0] === 'plan' ? 2 : 0) : 1);
@@ -58,7 +58,8 @@ describe('manifest worker', () => {
       }
       // The manifest path given as a flag.
       const byFlag = ['validate', `--manifests=${dir}`, '--json'];
-      expect(await runCli(byFlag), name).toEqual(await runCli(byFlag, { env: { ORCH_MANIFEST_WORKER: '0' } }));
+      const noState = { ORCH_STATE_DIR: join(work, 'state') };
+      expect(await runCli(byFlag, { env: { ...noState, ORCH_MANIFEST_WORKER: '1' } }), name).toEqual(await runCli(byFlag, { env: { ...noState, ORCH_MANIFEST_WORKER: '0' } }));
     });
   }
 
@@ -66,7 +67,7 @@ describe('manifest worker', () => {
   function probe(script: string, cwd = REPO_ROOT): Record<string, unknown> {
     const file = join(work, `probe-${Math.random().toString(36).slice(2)}.mjs`);
     writeFileSync(file, script);
-    const r = spawnSync(process.execPath, [file], { cwd, encoding: 'utf8', env: { ...process.env, DIST: join(REPO_ROOT, 'dist') } });
+    const r = spawnSync(process.execPath, [file], { cwd, encoding: 'utf8', env: { ...process.env, DIST: join(REPO_ROOT, 'dist'), ORCH_MANIFEST_WORKER: '1', ORCH_MANIFEST_CACHE: '0' } });
     if (r.status !== 0) throw new Error(`probe failed (${r.status}):\n${r.stderr}`);
     return JSON.parse(r.stdout) as Record<string, unknown>;
   }
@@ -115,7 +116,7 @@ describe('manifest worker', () => {
         console.log(JSON.stringify({ same: got === reference(${JSON.stringify(dir)}), stats: pm.lastParallelLoadStats }));
       `);
       expect(out.same, dir).toBe(true);
-      expect((out.stats as { listedBy: string }).listedBy, dir).toBe('main');
+      expect((out.stats as { readBy: string }).readBy, dir).toBe('main');
     }
   });
 
@@ -130,8 +131,8 @@ describe('manifest worker', () => {
       `);
       expect(out.state, dir).toBe(2);
       expect(out.same, dir).toBe(true);
-      const stats = out.stats as { listedBy: string; chunksByWorker: number; chunksRedone: number };
-      expect(stats.listedBy, dir).toBe('worker');
+      const stats = out.stats as { readBy: string; chunksByWorker: number; chunksRedone: number };
+      expect(stats.readBy, dir).toBe('worker');
       expect(stats.chunksByWorker, dir).toBeGreaterThan(0);
       expect(stats.chunksRedone, dir).toBe(0);
     }
@@ -153,9 +154,30 @@ describe('manifest worker', () => {
     expect(out).toEqual({ wrongGuess: true, afterWrongGuess: null, otherCwd: true, afterOtherCwd: null });
   });
 
+  it('gives the reference output with the validation cache, cold and warm, with and without the worker', { timeout: 300_000 }, async () => {
+    const state = join(work, 'cached-state');
+    mkdirSync(state, { recursive: true });
+    for (const { name, dir } of [sets[0]!, sets[5]!, sets[4]!]) {
+      rmSync(join(state, 'cache'), { recursive: true, force: true });
+      const env = { ORCH_MANIFESTS: dir, ORCH_NGINX_DIR: join(work, 'nginx'), ORCH_STATE_DIR: state };
+      const args = ['plan', '--json', '--no-refresh', '--detailed-exitcode'];
+      const reference = await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '0', ORCH_MANIFEST_CACHE: '0' } });
+      expect(existsSync(join(state, 'cache'))).toBe(false);
+      const cold = await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '0' } });
+      expect(existsSync(join(state, 'cache', 'manifests.bin')), name).toBe(true);
+      const warm = await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '0' } });
+      const warmWorker = await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '1' } });
+      const validate = await runCli(['validate'], { env: { ...env, ORCH_MANIFEST_WORKER: '1' } });
+      expect(cold, name).toEqual(reference);
+      expect(warm, name).toEqual(reference);
+      expect(warmWorker, name).toEqual(reference);
+      expect(validate, name).toEqual(await runCli(['validate'], { env: { ...env, ORCH_MANIFEST_WORKER: '0', ORCH_MANIFEST_CACHE: '0' } }));
+    }
+  });
+
   it('throws what the reference path throws for a missing manifest path', async () => {
     const env = { ORCH_MANIFESTS: join(work, 'nope') };
-    const [withWorker, reference] = await Promise.all([runCli(['validate'], { env }), runCli(['validate'], { env: { ...env, ORCH_MANIFEST_WORKER: '0' } })]);
+    const [withWorker, reference] = await Promise.all([runCli(['validate'], { env: { ...env, ORCH_MANIFEST_WORKER: '1' } }), runCli(['validate'], { env: { ...env, ORCH_MANIFEST_WORKER: '0' } })]);
     expect(withWorker).toEqual(reference);
     expect(withWorker.code).toBe(1);
     expect(withWorker.stderr).toContain('does not exist');

@@ -1,0 +1,21 @@
+import { join } from 'node:path';
+
+/**
+ * Where loadManifests keeps the cache of its last validation (manifest-cache.ts): set by the CLI
+ * from the settings, before any command reads manifests. A module of its own, kept small: every
+ * command loads it.
+ */
+let cacheDir: string | null = null;
+
+/** The cache goes under the state directory; ORCH_MANIFEST_CACHE=0 turns it off. */
+export function configureManifestCache(stateDir: string | null, env: NodeJS.ProcessEnv = process.env): void {
+  cacheDir = stateDir && env.ORCH_MANIFEST_CACHE !== '0' ? manifestCacheDir(stateDir) : null;
+}
+
+export function manifestCacheDir(stateDir: string): string {
+  return join(stateDir, 'cache');
+}
+
+export function configuredManifestCache(): string | null {
+  return cacheDir;
+}

@@ -1,0 +1,147 @@
+import { createHash, type Hash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deserialize, serialize } from 'node:v8';
+import type { Diagnostic } from '../core/diagnostics.js';
+import type { DesiredState } from '../core/model/desired-state.js';
+import { documentsFromValues, type ParsedDocument, type SourceText } from '../core/manifests/parse-manifests.js';
+import type { ValidationResult } from '../core/manifests/validate-manifests.js';
+
+/**
+ * The last validation result, kept in the state directory (`cache/manifests.bin`) so that a plan
+ * of unchanged manifests does not parse and check thousands of files again.
+ *
+ * Content-addressed, so a stale result cannot be returned: the entry's key is a SHA-256 of the
+ * manifest texts and their names, in reading order, and of the code that validates them (every
+ * file of the core, the manifest loading modules, the versions of the YAML and schema libraries,
+ * the Node version). The manifests are always read; the cache only replaces parsing and checking.
+ * The result comes back exactly as it was computed (a V8 serialization keeps -0, NaN, shared
+ * objects and key order); document positions are found again from the texts, as before.
+ * Anything unexpected (no entry, another key, an unreadable or damaged file) is a miss, and a
+ * miss is the normal path. Writing is best effort (never an error), atomic (temporary file +
+ * rename), and only into a state directory that already exists.
+ *
+ * ORCH_MANIFEST_CACHE=0 turns it off (manifest-cache-config.ts).
+ */
+const FORMAT = 'orch-manifest-cache 1';
+const FILE = 'manifests.bin';
+
+/** The key of a validation of these sources by this code; null when the code cannot be identified. */
+export function cacheKey(sources: readonly SourceText[]): string | null {
+  const code = codeFingerprint();
+  if (code === null) return null;
+  const h = createHash('sha256');
+  h.update(`${FORMAT}\0${code}\0${sources.length}\0`);
+  // One update over one string: thousands of small updates cost more than the hashing itself.
+  const parts: string[] = [];
+  for (const s of sources) parts.push(s.path, String(s.text.length), s.text);
+  h.update(parts.join('\0'));
+  return h.digest('hex');
+}
+
+/** The header of the cache file in `dir`: its key, or null. Cheap (reads the first bytes only). */
+export function cachedKey(dir: string): string | null {
+  try {
+    const head = readFileSync(join(dir, FILE)).subarray(0, 200).toString('latin1');
+    const m = /^orch-manifest-cache 1 ([0-9a-f]{64})\n/.exec(head);
+    return m ? m[1]! : null;
+  } catch {
+    return null;
+  }
+}
+
+interface CachedResult {
+  diagnostics: Diagnostic[];
+  desired: DesiredState;
+  documents: Array<{ file: string; index: number; value: unknown }>;
+}
+
+/** The cached validation of `sources` when the cache holds exactly it, else null. */
+export function readCachedValidation(dir: string, key: string, sources: readonly SourceText[]): ValidationResult | null {
+  let result: CachedResult;
+  try {
+    const data = readFileSync(join(dir, FILE));
+    const header = `${FORMAT} ${key}\n`;
+    if (data.length < header.length || data.toString('latin1', 0, header.length) !== header) return null;
+    result = deserialize(data.subarray(header.length)) as CachedResult;
+    if (!Array.isArray(result?.diagnostics) || !Array.isArray(result.documents) || !result.desired) return null;
+  } catch {
+    return null;
+  }
+  // The parsed documents, with position lookups from the texts (documents are in source order).
+  const documents: ParsedDocument[] = [];
+  let next = 0;
+  for (const source of sources) {
+    const start = next;
+    while (next < result.documents.length && result.documents[next]!.file === source.path) next++;
+    documents.push(...documentsFromValues(source, result.documents.slice(start, next)));
+  }
+  if (next !== result.documents.length) return null;
+  return { desired: result.desired, diagnostics: result.diagnostics, documents };
+}
+
+/** Keeps `validation` as the cached validation for `key`; silently does nothing when it cannot. */
+export function writeCachedValidation(dir: string, key: string, validation: ValidationResult): void {
+  try {
+    if (!existsSync(dirname(dir))) return; // no state directory yet: a plan creates none
+    const result: CachedResult = {
+      diagnostics: validation.diagnostics,
+      desired: validation.desired,
+      documents: validation.documents.map((d) => ({ file: d.file, index: d.index, value: d.value })),
+    };
+    const blob = serialize(result);
+    mkdirSync(dir, { recursive: true });
+    const tmp = join(dir, `${FILE}.${process.pid}.${Date.now()}.tmp`);
+    try {
+      writeFileSync(tmp, Buffer.concat([Buffer.from(`${FORMAT} ${key}\n`, 'latin1'), blob]));
+      renameSync(tmp, join(dir, FILE));
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  } catch {
+    // A cache that cannot be written is only a slower next run.
+  }
+}
+
+let fingerprint: string | null | undefined;
+
+/**
+ * A SHA-256 of the code a validation result depends on: every file of the core (parsing, checks,
+ * schemas, rendering rules), the modules that load manifests, the libraries' package.json
+ * (their versions), the Node version. Computed once per process (~10 ms).
+ */
+function codeFingerprint(): string | null {
+  if (fingerprint !== undefined) return fingerprint;
+  try {
+    const here = fileURLToPath(import.meta.url);
+    const ext = extname(here);
+    const root = dirname(dirname(here)); // dist/ (or src/ when run from the sources)
+    const h = createHash('sha256');
+    h.update(`${process.version} ${process.arch}\0`);
+    hashTree(h, root, 'core');
+    for (const f of ['app/load-manifests', 'app/parallel-manifests', 'app/manifest-preload', 'app/manifest-worker', 'app/manifest-cache', 'app/manifest-cache-config', 'adapters/fs/read-manifest-sources']) {
+      const p = join(root, `${f}${ext}`);
+      h.update(`${f}\0`);
+      if (existsSync(p)) h.update(readFileSync(p));
+    }
+    const require = createRequire(import.meta.url);
+    for (const pkg of ['js-yaml', 'yaml', 'ajv']) h.update(readFileSync(require.resolve(`${pkg}/package.json`)));
+    fingerprint = h.digest('hex');
+  } catch {
+    fingerprint = null;
+  }
+  return fingerprint;
+}
+
+function hashTree(h: Hash, root: string, dir: string): void {
+  for (const e of readdirSync(join(root, dir), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const rel = `${dir}/${e.name}`;
+    if (e.isDirectory()) hashTree(h, root, rel);
+    else if (e.isFile()) {
+      h.update(`${rel}\0`);
+      h.update(readFileSync(join(root, rel)));
+    }
+  }
+}

@@ -1,0 +1,152 @@
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { serialize } from 'node:v8';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { readManifestSources } from '../../src/adapters/fs/read-manifest-sources.js';
+import { loadManifests } from '../../src/app/load-manifests.js';
+import { cachedKey, cacheKey, readCachedValidation, writeCachedValidation } from '../../src/app/manifest-cache.js';
+import { configureManifestCache, configuredManifestCache } from '../../src/app/manifest-cache-config.js';
+import { ValidationError } from '../../src/core/errors.js';
+import { parseManifestSources, type ParsedDocument, type SourceText } from '../../src/core/manifests/parse-manifests.js';
+import { validateManifests, type ValidationResult } from '../../src/core/manifests/validate-manifests.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+
+/**
+ * The validation cache (src/app/manifest-cache.ts) gives back exactly the validation it stored,
+ * only for exactly the same texts, names and order, and a miss for anything else.
+ */
+function fieldPaths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
+  const out: Array<Array<string | number>> = [prefix];
+  if (Array.isArray(value)) value.forEach((v, i) => out.push(...fieldPaths(v, [...prefix, i])));
+  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) out.push(...fieldPaths(v, [...prefix, k]));
+  return out;
+}
+
+function comparable(v: ValidationResult): unknown {
+  const docs = (d: readonly ParsedDocument[]) => d.map((x) => ({ file: x.file, index: x.index, value: x.value, at: fieldPaths(x.value).map((p) => [x.at(p), x.at(p, 'key'), x.at(p, 'content')]) }));
+  return { desired: v.desired, diagnostics: v.diagnostics, documents: docs(v.documents) };
+}
+
+describe('manifest validation cache', () => {
+  const work = mkdtempSync(join(tmpdir(), 'orch-manifest-cache-'));
+  const state = join(work, 'state');
+  const dir = join(state, 'cache');
+  mkdirSync(state);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterEach(() => {
+    configureManifestCache(null);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const sets = ['examples/gateway', 'examples/sandbox', 'examples/broken', 'test/fixtures/bad', 'test/fixtures/good'].map((d) => ({ name: d, sources: readManifestSources(d, REPO_ROOT) }));
+
+  it('gives back exactly the validation it stored, positions included', () => {
+    for (const { name, sources } of sets) {
+      const reference = validateManifests(parseManifestSources(sources));
+      const key = cacheKey(sources)!;
+      expect(key, name).toMatch(/^[0-9a-f]{64}$/);
+      writeCachedValidation(dir, key, reference);
+      expect(cachedKey(dir), name).toBe(key);
+      const got = readCachedValidation(dir, key, sources);
+      expect(got, name).not.toBeNull();
+      expect(comparable(got!), name).toEqual(comparable(reference));
+    }
+  });
+
+  it('keeps values a JSON copy would change', () => {
+    const sources = [{ path: 'p.yaml', text: 'apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { __proto__: x, n: -0.0, nan: .nan, inf: -.inf }\nspec: { type: nanio, members: [] }\n' }];
+    const reference = validateManifests(parseManifestSources(sources));
+    const key = cacheKey(sources)!;
+    writeCachedValidation(dir, key, reference);
+    const labels = (readCachedValidation(dir, key, sources)!.documents[0]!.value as { metadata: { labels: Record<string, unknown> } }).metadata.labels;
+    expect(Object.keys(labels)).toEqual(['__proto__', 'n', 'nan', 'inf']);
+    expect(Object.is(labels.n, -0)).toBe(true);
+    expect(labels.nan).toBeNaN();
+    expect(labels.inf).toBe(-Infinity);
+  });
+
+  it('has a key that changes with any text, name or order, and only then', () => {
+    const sources = sets[0]!.sources;
+    const key = cacheKey(sources);
+    expect(cacheKey(sources.map((s) => ({ ...s })))).toBe(key);
+    const variants: SourceText[][] = [
+      sources.map((s, i) => (i === 3 ? { ...s, text: `${s.text} ` } : s)),
+      sources.map((s, i) => (i === 3 ? { ...s, text: s.text.replace('a', 'b') } : s)),
+      sources.map((s, i) => (i === 0 ? { ...s, path: `${s.path}x` } : s)),
+      [...sources].reverse(),
+      sources.slice(1),
+      [...sources, { path: 'extra.yaml', text: '' }],
+      // Moving text from one file to the next must not collide.
+      sources.map((s, i) => (i === 0 ? { ...s, text: `${s.text}x` } : i === 1 ? { ...s, text: s.text.slice(0) } : s)),
+    ];
+    const keys = new Set(variants.map((v) => cacheKey(v)));
+    expect(keys.size).toBe(variants.length);
+    expect(keys.has(key)).toBe(false);
+  });
+
+  it('misses on another key, a damaged or missing file, and writes nothing without a state directory', () => {
+    const { sources } = sets[0]!;
+    const reference = validateManifests(parseManifestSources(sources));
+    const key = cacheKey(sources)!;
+    expect(readCachedValidation(dir, key, sources)).toBeNull();
+    writeCachedValidation(dir, key, reference);
+    expect(readCachedValidation(dir, key.replace(/^./, (c) => (c === '0' ? '1' : '0')), sources)).toBeNull();
+    const file = join(dir, 'manifests.bin');
+    const data = readFileSync(file);
+    writeFileSync(file, data.subarray(0, data.length - 100));
+    expect(readCachedValidation(dir, key, sources)).toBeNull();
+    writeFileSync(file, Buffer.concat([Buffer.from(`orch-manifest-cache 1 ${key}\n`), serialize({ diagnostics: [], desired: {}, documents: [{ file: 'elsewhere.yaml', index: 0, value: {} }] })]));
+    expect(readCachedValidation(dir, key, sources)).toBeNull();
+    writeFileSync(file, 'garbage');
+    expect(readCachedValidation(dir, key, sources)).toBeNull();
+    const nowhere = join(work, 'no-state', 'cache');
+    writeCachedValidation(nowhere, key, reference);
+    expect(existsSync(join(work, 'no-state'))).toBe(false);
+  });
+
+  it('is used by loadManifests only for exactly the same manifests', () => {
+    const manifests = join(work, 'manifests');
+    cpSync(join(REPO_ROOT, 'examples/gateway'), manifests, { recursive: true });
+    const reference = () => {
+      const sources = readManifestSources(manifests);
+      return { sources, validation: validateManifests(parseManifestSources(sources)) };
+    };
+    configureManifestCache(state);
+    expect(configuredManifestCache()).toBe(dir);
+    const first = loadManifests(manifests);
+    expect(existsSync(join(dir, 'manifests.bin'))).toBe(true);
+    expect(comparable(first.validation)).toEqual(comparable(reference().validation));
+    const second = loadManifests(manifests);
+    expect(second.sources).toEqual(reference().sources);
+    expect(comparable(second.validation)).toEqual(comparable(reference().validation));
+
+    // Proof that the cache is what answered: an entry stored for these texts is returned as is.
+    const { sources } = reference();
+    const planted = validateManifests(parseManifestSources(sources));
+    planted.desired.pools.pop();
+    writeCachedValidation(dir, cacheKey(sources)!, planted);
+    expect(loadManifests(manifests).validation.desired.pools.length).toBe(reference().validation.desired.pools.length - 1);
+    // ...and only for them: one changed character, and the manifests are validated again.
+    const route = join(manifests, readManifestSources(manifests).find((s) => s.text.includes('kind: Route'))!.path.replace(/^.*manifests\//, ''));
+    writeFileSync(route, readFileSync(route, 'utf8').replace('pool: ', 'pool:  '));
+    expect(comparable(loadManifests(manifests).validation)).toEqual(comparable(reference().validation));
+
+    // Errors come back from the cache as the same ValidationError.
+    writeFileSync(join(manifests, 'broken.yaml'), 'apiVersion: orch/v1\nkind: Pool\nmetadata: {name: x}\nspec: {type: nope}\n');
+    const errors = () => {
+      try {
+        loadManifests(manifests);
+      } catch (e) {
+        return (e as ValidationError).diagnostics;
+      }
+      return null;
+    };
+    const firstErrors = errors();
+    expect(firstErrors?.length).toBeGreaterThan(0);
+    expect(errors()).toEqual(firstErrors);
+
+    configureManifestCache(state, { ORCH_MANIFEST_CACHE: '0' });
+    expect(configuredManifestCache()).toBeNull();
+  });
+});
