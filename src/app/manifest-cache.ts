@@ -17,8 +17,9 @@ import type { ValidationResult } from '../core/manifests/validate-manifests.js';
  * manifest texts and their names, in reading order, and of the code that validates them (every
  * file of the core, the manifest loading modules, the versions of the YAML and schema libraries,
  * the Node version). The manifests are always read; the cache only replaces parsing and checking.
- * The result comes back exactly as it was computed (a V8 serialization keeps -0, NaN, shared
- * objects and key order); document positions are found again from the texts, as before.
+ * The result comes back exactly as it was computed (JSON when that is exact, else a V8
+ * serialization, which keeps -0, NaN and shared objects); document positions are found again from
+ * the texts, as before.
  * Anything unexpected (no entry, another key, an unreadable or damaged file) is a miss, and a
  * miss is the normal path. Writing is best effort (never an error), atomic (temporary file +
  * rename), and only into a state directory that already exists.
@@ -41,15 +42,39 @@ export function cacheKey(sources: readonly SourceText[]): string | null {
   return h.digest('hex');
 }
 
-/** The header of the cache file in `dir`: its key, or null. Cheap (reads the first bytes only). */
+/** The header of the cache file in `dir`: its key, or null. */
 export function cachedKey(dir: string): string | null {
   try {
     const head = readFileSync(join(dir, FILE)).subarray(0, 200).toString('latin1');
-    const m = /^orch-manifest-cache 1 ([0-9a-f]{64})\n/.exec(head);
+    const m = /^orch-manifest-cache 1 ([0-9a-f]{64}) (?:json|v8)\n/.exec(head);
     return m ? m[1]! : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * The stored form: JSON when it gives back exactly the same values (it reads ~40% faster than a
+ * V8 deserialization), else V8's serialization. JSON is exact for plain objects and arrays
+ * without shared or undefined members, strings, booleans, null and finite numbers other than -0
+ * (own `__proto__` keys and key order come back as they were).
+ */
+function jsonExact(value: unknown, seen: Set<object>): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
+  if (typeof value !== 'object') return false;
+  if (seen.has(value)) return false;
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !jsonExact(value[i], seen)) return false;
+    return true;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype || Object.getOwnPropertySymbols(value).length > 0) return false;
+  for (const key of Object.getOwnPropertyNames(value)) {
+    const d = Object.getOwnPropertyDescriptor(value, key)!;
+    if (!d.enumerable || !('value' in d) || key === 'toJSON' || !jsonExact(d.value, seen)) return false;
+  }
+  return true;
 }
 
 interface CachedResult {
@@ -63,9 +88,12 @@ export function readCachedValidation(dir: string, key: string, sources: readonly
   let result: CachedResult;
   try {
     const data = readFileSync(join(dir, FILE));
-    const header = `${FORMAT} ${key}\n`;
-    if (data.length < header.length || data.toString('latin1', 0, header.length) !== header) return null;
-    result = deserialize(data.subarray(header.length)) as CachedResult;
+    const prefix = `${FORMAT} ${key} `;
+    if (data.length < prefix.length + 5 || data.toString('latin1', 0, prefix.length) !== prefix) return null;
+    const format = data.toString('latin1', prefix.length, prefix.length + 5);
+    if (format === 'json\n') result = JSON.parse(data.toString('utf8', prefix.length + 5)) as CachedResult;
+    else if (format.startsWith('v8\n')) result = deserialize(data.subarray(prefix.length + 3)) as CachedResult;
+    else return null;
     if (!Array.isArray(result?.diagnostics) || !Array.isArray(result.documents) || !result.desired) return null;
   } catch {
     return null;
@@ -91,11 +119,12 @@ export function writeCachedValidation(dir: string, key: string, validation: Vali
       desired: validation.desired,
       documents: validation.documents.map((d) => ({ file: d.file, index: d.index, value: d.value })),
     };
-    const blob = serialize(result);
+    const json = jsonExact(result, new Set());
+    const blob = json ? Buffer.from(JSON.stringify(result), 'utf8') : serialize(result);
     mkdirSync(dir, { recursive: true });
     const tmp = join(dir, `${FILE}.${process.pid}.${Date.now()}.tmp`);
     try {
-      writeFileSync(tmp, Buffer.concat([Buffer.from(`${FORMAT} ${key}\n`, 'latin1'), blob]));
+      writeFileSync(tmp, Buffer.concat([Buffer.from(`${FORMAT} ${key} ${json ? 'json' : 'v8'}\n`, 'latin1'), blob]));
       renameSync(tmp, join(dir, FILE));
     } finally {
       rmSync(tmp, { force: true });

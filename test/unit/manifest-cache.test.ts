@@ -54,6 +54,31 @@ describe('manifest validation cache', () => {
     }
   });
 
+  it('stores JSON when JSON gives back the same values, V8 serialization otherwise', () => {
+    const header = () => readFileSync(join(dir, 'manifests.bin')).toString('latin1', 0, 100).split('\n')[0]!.split(' ').pop();
+    const texts: Array<[string, 'json' | 'v8']> = [
+      ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { __proto__: x, "1": y, a: z }\nspec: { type: http, members: [{ address: "10.0.0.1:80" }] }\n', 'json'],
+      // Several diagnostics of one document share its reference object: JSON would copy it.
+      ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { a: 2.5 }\nspec: { type: nanio, members: [], bogus: 1 }\n', 'v8'],
+      ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { n: -0.0 }\nspec: { type: nanio, members: [] }\n', 'v8'],
+      ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { n: .inf }\nspec: { type: nanio, members: [] }\n', 'v8'],
+      ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: &l { a: b }\n  annotations: *l\nspec: { type: nanio, members: [] }\n', 'v8'],
+    ];
+    for (const [text, format] of texts) {
+      const sources = [{ path: 'p.yaml', text }];
+      const reference = validateManifests(parseManifestSources(sources));
+      const key = cacheKey(sources)!;
+      writeCachedValidation(dir, key, reference);
+      expect(header(), text).toBe(format);
+      const got = readCachedValidation(dir, key, sources)!;
+      expect(comparable(got), text).toEqual(comparable(reference));
+      const labels = (got.documents[0]!.value as { metadata: { labels: object } }).metadata.labels;
+      const want = (reference.documents[0]!.value as { metadata: { labels: object } }).metadata.labels;
+      expect(Reflect.ownKeys(labels)).toEqual(Reflect.ownKeys(want));
+      for (const k of Reflect.ownKeys(want)) expect(Object.is((labels as Record<string | symbol, unknown>)[k], (want as Record<string | symbol, unknown>)[k]), String(k)).toBe(true);
+    }
+  });
+
   it('keeps values a JSON copy would change', () => {
     const sources = [{ path: 'p.yaml', text: 'apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { __proto__: x, n: -0.0, nan: .nan, inf: -.inf }\nspec: { type: nanio, members: [] }\n' }];
     const reference = validateManifests(parseManifestSources(sources));
@@ -96,7 +121,9 @@ describe('manifest validation cache', () => {
     const data = readFileSync(file);
     writeFileSync(file, data.subarray(0, data.length - 100));
     expect(readCachedValidation(dir, key, sources)).toBeNull();
-    writeFileSync(file, Buffer.concat([Buffer.from(`orch-manifest-cache 1 ${key}\n`), serialize({ diagnostics: [], desired: {}, documents: [{ file: 'elsewhere.yaml', index: 0, value: {} }] })]));
+    writeFileSync(file, Buffer.concat([Buffer.from(`orch-manifest-cache 1 ${key} v8\n`), serialize({ diagnostics: [], desired: {}, documents: [{ file: 'elsewhere.yaml', index: 0, value: {} }] })]));
+    expect(readCachedValidation(dir, key, sources)).toBeNull();
+    writeFileSync(file, `orch-manifest-cache 1 ${key} json\n{"diagnostics": [], "desired": {}, "docu`);
     expect(readCachedValidation(dir, key, sources)).toBeNull();
     writeFileSync(file, 'garbage');
     expect(readCachedValidation(dir, key, sources)).toBeNull();
