@@ -83,18 +83,40 @@ interface CachedResult {
   documents: Array<{ file: string; index: number; value: unknown }>;
 }
 
-/** The cached validation of `sources` when the cache holds exactly it, else null. */
+/**
+ * The cached validation of `sources` when the cache holds exactly it, else null.
+ *
+ * In the JSON form, each document's value is its own line after the rest, read on first use:
+ * a plan never looks at the values of 11,000 documents (the desired state is what it uses), and
+ * reading them would be half the cost of a hit.
+ */
 export function readCachedValidation(dir: string, key: string, sources: readonly SourceText[]): ValidationResult | null {
-  let result: CachedResult;
+  let result: { diagnostics: Diagnostic[]; desired: DesiredState };
+  let entries: Array<{ file: string; index: number; value: unknown; json?: string }>;
   try {
     const data = readFileSync(join(dir, FILE));
     const prefix = `${FORMAT} ${key} `;
     if (data.length < prefix.length + 5 || data.toString('latin1', 0, prefix.length) !== prefix) return null;
     const format = data.toString('latin1', prefix.length, prefix.length + 5);
-    if (format === 'json\n') result = JSON.parse(data.toString('utf8', prefix.length + 5)) as CachedResult;
-    else if (format.startsWith('v8\n')) result = deserialize(data.subarray(prefix.length + 3)) as CachedResult;
-    else return null;
-    if (!Array.isArray(result?.diagnostics) || !Array.isArray(result.documents) || !result.desired) return null;
+    if (format === 'json\n') {
+      const text = data.toString('utf8', prefix.length + 5);
+      let end = text.indexOf('\n');
+      const head = JSON.parse(text.slice(0, end)) as { diagnostics: Diagnostic[]; desired: DesiredState; documents: Array<[string, number]> };
+      result = head;
+      if (!Array.isArray(head.documents)) return null;
+      entries = head.documents.map(([file, index]) => {
+        const start = end + 1;
+        end = text.indexOf('\n', start);
+        if (end < 0) throw new Error('truncated');
+        return { file, index, value: undefined, json: text.slice(start, end) };
+      });
+      if (end !== text.length - 1) return null;
+    } else if (format.startsWith('v8\n')) {
+      const stored = deserialize(data.subarray(prefix.length + 3)) as CachedResult;
+      result = stored;
+      entries = stored.documents;
+    } else return null;
+    if (!Array.isArray(result?.diagnostics) || !Array.isArray(entries) || !result.desired) return null;
   } catch {
     return null;
   }
@@ -103,11 +125,34 @@ export function readCachedValidation(dir: string, key: string, sources: readonly
   let next = 0;
   for (const source of sources) {
     const start = next;
-    while (next < result.documents.length && result.documents[next]!.file === source.path) next++;
-    documents.push(...documentsFromValues(source, result.documents.slice(start, next)));
+    while (next < entries.length && entries[next]!.file === source.path) next++;
+    const own = entries.slice(start, next);
+    const docs = documentsFromValues(source, own);
+    docs.forEach((doc, i) => {
+      const json = own[i]!.json;
+      if (json !== undefined) defineLazyValue(doc, json);
+    });
+    documents.push(...docs);
   }
-  if (next !== result.documents.length) return null;
+  if (next !== entries.length) return null;
   return { desired: result.desired, diagnostics: result.diagnostics, documents };
+}
+
+/** `doc.value` read from its JSON on first use (then kept: every read gives the same object). */
+function defineLazyValue(doc: ParsedDocument, json: string): void {
+  let value: unknown;
+  let parsed = false;
+  Object.defineProperty(doc, 'value', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!parsed) {
+        value = JSON.parse(json) as unknown;
+        parsed = true;
+      }
+      return value;
+    },
+  });
 }
 
 /** Keeps `validation` as the cached validation for `key`; silently does nothing when it cannot. */
@@ -119,12 +164,22 @@ export function writeCachedValidation(dir: string, key: string, validation: Vali
       desired: validation.desired,
       documents: validation.documents.map((d) => ({ file: d.file, index: d.index, value: d.value })),
     };
-    const json = jsonExact(result, new Set());
-    const blob = json ? Buffer.from(JSON.stringify(result), 'utf8') : serialize(result);
+    let blob: Buffer;
+    let format: 'json' | 'v8';
+    if (jsonExact(result, new Set())) {
+      // The head line, then one line per document value (JSON text holds no raw line break).
+      const lines = [JSON.stringify({ diagnostics: result.diagnostics, desired: result.desired, documents: result.documents.map((d) => [d.file, d.index]) })];
+      for (const d of result.documents) lines.push(JSON.stringify(d.value));
+      blob = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+      format = 'json';
+    } else {
+      blob = serialize(result);
+      format = 'v8';
+    }
     mkdirSync(dir, { recursive: true });
     const tmp = join(dir, `${FILE}.${process.pid}.${Date.now()}.tmp`);
     try {
-      writeFileSync(tmp, Buffer.concat([Buffer.from(`${FORMAT} ${key} ${json ? 'json' : 'v8'}\n`, 'latin1'), blob]));
+      writeFileSync(tmp, Buffer.concat([Buffer.from(`${FORMAT} ${key} ${format}\n`, 'latin1'), blob]));
       renameSync(tmp, join(dir, FILE));
     } finally {
       rmSync(tmp, { force: true });

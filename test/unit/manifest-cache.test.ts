@@ -72,6 +72,7 @@ describe('manifest validation cache', () => {
       expect(header(), text).toBe(format);
       const got = readCachedValidation(dir, key, sources)!;
       expect(comparable(got), text).toEqual(comparable(reference));
+      expect(got.documents[0]!.value, 'one value, read once').toBe(got.documents[0]!.value);
       const labels = (got.documents[0]!.value as { metadata: { labels: object } }).metadata.labels;
       const want = (reference.documents[0]!.value as { metadata: { labels: object } }).metadata.labels;
       expect(Reflect.ownKeys(labels)).toEqual(Reflect.ownKeys(want));
