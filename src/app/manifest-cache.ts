@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +10,8 @@ import { documentsFromValues, type ParsedDocument, type SourceText } from '../co
 import type { ValidationResult } from '../core/manifests/validate-manifests.js';
 
 /**
- * The last validation result, kept in the state directory (`cache/manifests.bin`) so that a plan
- * of unchanged manifests does not parse and check thousands of files again.
+ * The last validation results (a few), kept in the state directory (`cache/manifests-<key>.bin`)
+ * so that a plan of unchanged manifests does not parse and check thousands of files again.
  *
  * Content-addressed, so a stale result cannot be returned: the entry's key is a SHA-256 of the
  * manifest texts and their names, in reading order, and of the code that validates them (every
@@ -27,7 +27,9 @@ import type { ValidationResult } from '../core/manifests/validate-manifests.js';
  * ORCH_MANIFEST_CACHE=0 turns it off (manifest-cache-config.ts).
  */
 const FORMAT = 'orch-manifest-cache 1';
-const FILE = 'manifests.bin';
+/** Entries kept: a few, so that switching between two branches (or two builds) does not thrash. */
+const KEEP = 3;
+const fileFor = (key: string): string => `manifests-${key}.bin`;
 
 /** The key of a validation of these sources by this code; null when the code cannot be identified. */
 export function cacheKey(sources: readonly SourceText[]): string | null {
@@ -42,15 +44,9 @@ export function cacheKey(sources: readonly SourceText[]): string | null {
   return h.digest('hex');
 }
 
-/** The header of the cache file in `dir`: its key, or null. */
-export function cachedKey(dir: string): string | null {
-  try {
-    const head = readFileSync(join(dir, FILE)).subarray(0, 200).toString('latin1');
-    const m = /^orch-manifest-cache 1 ([0-9a-f]{64}) (?:json|v8)\n/.exec(head);
-    return m ? m[1]! : null;
-  } catch {
-    return null;
-  }
+/** Whether the cache in `dir` has an entry for `key` (the worker's hint; the main thread reads it). */
+export function hasCachedEntry(dir: string, key: string): boolean {
+  return existsSync(join(dir, fileFor(key)));
 }
 
 /**
@@ -94,7 +90,7 @@ export function readCachedValidation(dir: string, key: string, sources: readonly
   let result: { diagnostics: Diagnostic[]; desired: DesiredState };
   let entries: Array<{ file: string; index: number; value: unknown; json?: string }>;
   try {
-    const data = readFileSync(join(dir, FILE));
+    const data = readFileSync(join(dir, fileFor(key)));
     const prefix = `${FORMAT} ${key} `;
     if (data.length < prefix.length + 5 || data.toString('latin1', 0, prefix.length) !== prefix) return null;
     const format = data.toString('latin1', prefix.length, prefix.length + 5);
@@ -177,16 +173,30 @@ export function writeCachedValidation(dir: string, key: string, validation: Vali
       format = 'v8';
     }
     mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `${FILE}.${process.pid}.${Date.now()}.tmp`);
+    const tmp = join(dir, `.${fileFor(key)}.${process.pid}.${Date.now()}.tmp`);
     try {
       writeFileSync(tmp, Buffer.concat([Buffer.from(`${FORMAT} ${key} ${format}\n`, 'latin1'), blob]));
-      renameSync(tmp, join(dir, FILE));
+      renameSync(tmp, join(dir, fileFor(key)));
     } finally {
       rmSync(tmp, { force: true });
     }
+    pruneEntries(dir);
   } catch {
     // A cache that cannot be written is only a slower next run.
   }
+}
+
+/** Removes all but the KEEP most recently written entries (and temporary files older than a minute). */
+function pruneEntries(dir: string): void {
+  const entries: Array<{ path: string; mtime: number }> = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const mtime = statSync(path).mtimeMs;
+    if (/^manifests-[0-9a-f]{64}\.bin$/.test(name)) entries.push({ path, mtime });
+    else if (name.endsWith('.tmp') && Date.now() - mtime > 60_000) rmSync(path, { force: true });
+  }
+  entries.sort((a, b) => b.mtime - a.mtime);
+  for (const e of entries.slice(KEEP)) rmSync(e.path, { force: true });
 }
 
 let fingerprint: string | null | undefined;

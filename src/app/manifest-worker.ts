@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { workerData } from 'node:worker_threads';
 import type { SourceText } from '../core/manifests/parse-manifests.js';
 import { listManifestTarget } from '../adapters/fs/read-manifest-sources.js';
-import { cachedKey, cacheKey } from './manifest-cache.js';
+import { cacheKey, hasCachedEntry } from './manifest-cache.js';
 import { manifestCacheDir } from './manifest-cache-config.js';
 import {
   CONFIG_CANDIDATES,
@@ -65,7 +65,7 @@ if (guessed !== null && Atomics.compareExchange(ctl, CTL_STATE, STATE_STARTING, 
     const listing = listManifestTarget(guessed.manifests, cwd);
     sources = readListedSources(listing.files, cwd);
     const key = guessed.cacheDir ? cacheKey(sources) : null;
-    const cacheHint = key === null ? 'none' : cachedKey(guessed.cacheDir!) === key ? 'hit' : 'miss';
+    const cacheHint = key === null ? 'none' : hasCachedEntry(guessed.cacheDir!, key) ? 'hit' : 'miss';
     message = { type: 'sources', target: listing.target, paths: sources.map((s) => s.path), texts: sources.map((s) => s.text), cacheHint };
   } catch {
     message = null; // the main thread reads them itself, and meets the same error

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,7 +164,7 @@ describe('manifest worker', () => {
       const reference = await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '0', ORCH_MANIFEST_CACHE: '0' } });
       expect(existsSync(join(state, 'cache'))).toBe(false);
       const cold = await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '0' } });
-      expect(existsSync(join(state, 'cache', 'manifests.bin')), name).toBe(true);
+      expect(readdirSync(join(state, 'cache')).filter((f) => /^manifests-[0-9a-f]{64}\.bin$/.test(f)).length, name).toBe(1);
       const warm = await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '0' } });
       const warmWorker = await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '1' } });
       const validate = await runCli(['validate'], { env: { ...env, ORCH_MANIFEST_WORKER: '1' } });

@@ -1,11 +1,11 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readManifestSources } from '../../src/adapters/fs/read-manifest-sources.js';
 import { loadManifests } from '../../src/app/load-manifests.js';
-import { cachedKey, cacheKey, readCachedValidation, writeCachedValidation } from '../../src/app/manifest-cache.js';
+import { cacheKey, hasCachedEntry, readCachedValidation, writeCachedValidation } from '../../src/app/manifest-cache.js';
 import { configureManifestCache, configuredManifestCache } from '../../src/app/manifest-cache-config.js';
 import { ValidationError } from '../../src/core/errors.js';
 import { parseManifestSources, type ParsedDocument, type SourceText } from '../../src/core/manifests/parse-manifests.js';
@@ -47,7 +47,7 @@ describe('manifest validation cache', () => {
       const key = cacheKey(sources)!;
       expect(key, name).toMatch(/^[0-9a-f]{64}$/);
       writeCachedValidation(dir, key, reference);
-      expect(cachedKey(dir), name).toBe(key);
+      expect(hasCachedEntry(dir, key), name).toBe(true);
       const got = readCachedValidation(dir, key, sources);
       expect(got, name).not.toBeNull();
       expect(comparable(got!), name).toEqual(comparable(reference));
@@ -55,7 +55,7 @@ describe('manifest validation cache', () => {
   });
 
   it('stores JSON when JSON gives back the same values, V8 serialization otherwise', () => {
-    const header = () => readFileSync(join(dir, 'manifests.bin')).toString('latin1', 0, 100).split('\n')[0]!.split(' ').pop();
+    const header = (key: string) => readFileSync(join(dir, `manifests-${key}.bin`)).toString('latin1', 0, 100).split('\n')[0]!.split(' ').pop();
     const texts: Array<[string, 'json' | 'v8']> = [
       ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { __proto__: x, "1": y, a: z }\nspec: { type: http, members: [{ address: "10.0.0.1:80" }] }\n', 'json'],
       // Several diagnostics of one document share its reference object: JSON would copy it.
@@ -69,7 +69,7 @@ describe('manifest validation cache', () => {
       const reference = validateManifests(parseManifestSources(sources));
       const key = cacheKey(sources)!;
       writeCachedValidation(dir, key, reference);
-      expect(header(), text).toBe(format);
+      expect(header(key), text).toBe(format);
       const got = readCachedValidation(dir, key, sources)!;
       expect(comparable(got), text).toEqual(comparable(reference));
       expect(got.documents[0]!.value, 'one value, read once').toBe(got.documents[0]!.value);
@@ -78,6 +78,19 @@ describe('manifest validation cache', () => {
       expect(Reflect.ownKeys(labels)).toEqual(Reflect.ownKeys(want));
       for (const k of Reflect.ownKeys(want)) expect(Object.is((labels as Record<string | symbol, unknown>)[k], (want as Record<string | symbol, unknown>)[k]), String(k)).toBe(true);
     }
+  });
+
+  it('keeps the three most recent entries', () => {
+    const keys: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const sources = [{ path: 'p.yaml', text: `apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p${i}\nspec: { type: http, members: [{ address: "10.0.0.1:80" }] }\n` }];
+      const key = cacheKey(sources)!;
+      keys.push(key);
+      writeCachedValidation(dir, key, validateManifests(parseManifestSources(sources)));
+      expect(readCachedValidation(dir, key, sources)).not.toBeNull();
+    }
+    expect(keys.map((k) => hasCachedEntry(dir, k))).toEqual([false, false, true, true, true]);
+    expect(readdirSync(dir).length).toBe(3);
   });
 
   it('keeps values a JSON copy would change', () => {
@@ -118,7 +131,7 @@ describe('manifest validation cache', () => {
     expect(readCachedValidation(dir, key, sources)).toBeNull();
     writeCachedValidation(dir, key, reference);
     expect(readCachedValidation(dir, key.replace(/^./, (c) => (c === '0' ? '1' : '0')), sources)).toBeNull();
-    const file = join(dir, 'manifests.bin');
+    const file = join(dir, `manifests-${key}.bin`);
     const data = readFileSync(file);
     writeFileSync(file, data.subarray(0, data.length - 100));
     expect(readCachedValidation(dir, key, sources)).toBeNull();
@@ -143,7 +156,7 @@ describe('manifest validation cache', () => {
     configureManifestCache(state);
     expect(configuredManifestCache()).toBe(dir);
     const first = loadManifests(manifests);
-    expect(existsSync(join(dir, 'manifests.bin'))).toBe(true);
+    expect(hasCachedEntry(dir, cacheKey(reference().sources)!)).toBe(true);
     expect(comparable(first.validation)).toEqual(comparable(reference().validation));
     const second = loadManifests(manifests);
     expect(second.sources).toEqual(reference().sources);
