@@ -1,13 +1,13 @@
-import { createHash, type Hash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import type { Diagnostic } from '../core/diagnostics.js';
 import type { DesiredState } from '../core/model/desired-state.js';
 import { documentsFromValues, type ParsedDocument, type SourceText } from '../core/manifests/parse-manifests.js';
 import type { ValidationResult } from '../core/manifests/validate-manifests.js';
+import { FORMAT, fileFor } from './manifest-cache-key.js';
+
+export { cacheKey, hasCachedEntry } from './manifest-cache-key.js';
 
 /**
  * The last validation results (a few), kept in the state directory (`cache/manifests-<key>.bin`)
@@ -26,28 +26,8 @@ import type { ValidationResult } from '../core/manifests/validate-manifests.js';
  *
  * ORCH_MANIFEST_CACHE=0 turns it off (manifest-cache-config.ts).
  */
-const FORMAT = 'orch-manifest-cache 1';
 /** Entries kept: a few, so that switching between two branches (or two builds) does not thrash. */
 const KEEP = 3;
-const fileFor = (key: string): string => `manifests-${key}.bin`;
-
-/** The key of a validation of these sources by this code; null when the code cannot be identified. */
-export function cacheKey(sources: readonly SourceText[]): string | null {
-  const code = codeFingerprint();
-  if (code === null) return null;
-  const h = createHash('sha256');
-  h.update(`${FORMAT}\0${code}\0${sources.length}\0`);
-  // One update over one string: thousands of small updates cost more than the hashing itself.
-  const parts: string[] = [];
-  for (const s of sources) parts.push(s.path, String(s.text.length), s.text);
-  h.update(parts.join('\0'));
-  return h.digest('hex');
-}
-
-/** Whether the cache in `dir` has an entry for `key` (the worker's hint; the main thread reads it). */
-export function hasCachedEntry(dir: string, key: string): boolean {
-  return existsSync(join(dir, fileFor(key)));
-}
 
 /**
  * The stored form: JSON when it gives back exactly the same values (it reads ~40% faster than a
@@ -197,45 +177,4 @@ function pruneEntries(dir: string): void {
   }
   entries.sort((a, b) => b.mtime - a.mtime);
   for (const e of entries.slice(KEEP)) rmSync(e.path, { force: true });
-}
-
-let fingerprint: string | null | undefined;
-
-/**
- * A SHA-256 of the code a validation result depends on: every file of the core (parsing, checks,
- * schemas, rendering rules), the modules that load manifests, the libraries' package.json
- * (their versions), the Node version. Computed once per process (~10 ms).
- */
-function codeFingerprint(): string | null {
-  if (fingerprint !== undefined) return fingerprint;
-  try {
-    const here = fileURLToPath(import.meta.url);
-    const ext = extname(here);
-    const root = dirname(dirname(here)); // dist/ (or src/ when run from the sources)
-    const h = createHash('sha256');
-    h.update(`${process.version} ${process.arch}\0`);
-    hashTree(h, root, 'core');
-    for (const f of ['app/load-manifests', 'app/parallel-manifests', 'app/manifest-preload', 'app/manifest-worker', 'app/manifest-cache', 'app/manifest-cache-config', 'adapters/fs/read-manifest-sources']) {
-      const p = join(root, `${f}${ext}`);
-      h.update(`${f}\0`);
-      if (existsSync(p)) h.update(readFileSync(p));
-    }
-    const require = createRequire(import.meta.url);
-    for (const pkg of ['js-yaml', 'yaml', 'ajv']) h.update(readFileSync(require.resolve(`${pkg}/package.json`)));
-    fingerprint = h.digest('hex');
-  } catch {
-    fingerprint = null;
-  }
-  return fingerprint;
-}
-
-function hashTree(h: Hash, root: string, dir: string): void {
-  for (const e of readdirSync(join(root, dir), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const rel = `${dir}/${e.name}`;
-    if (e.isDirectory()) hashTree(h, root, rel);
-    else if (e.isFile()) {
-      h.update(`${rel}\0`);
-      h.update(readFileSync(join(root, rel)));
-    }
-  }
 }

@@ -59,6 +59,10 @@ export interface SourcesMessage {
   /** What the worker found in the cache it guessed: 'hit' (it does not parse then), 'miss', or 'none'. */
   cacheHint: 'hit' | 'miss' | 'none';
 }
+export function sourcesOf(message: SourcesMessage): Array<{ path: string; text: string }> {
+  return message.paths.map((path, i) => ({ path, text: message.texts[i]! }));
+}
+
 export type ChunkMessage = { type: 'chunk'; chunk: number; files: unknown } | { type: 'chunk-failed'; chunk: number };
 
 export interface PreloadSession {

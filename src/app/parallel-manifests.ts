@@ -1,5 +1,5 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { listManifestTarget, manifestTargetPath, readManifestFile } from '../adapters/fs/read-manifest-sources.js';
+import { listManifestTarget, manifestTargetPath, readManifestFiles } from '../adapters/fs/read-manifest-sources.js';
 import type { Diagnostic } from '../core/diagnostics.js';
 import { checkManifestFile, type CheckedDocument, type CheckedFile } from '../core/manifests/check-file.js';
 import type { Kind } from '../core/model/manifest-types.js';
@@ -17,6 +17,7 @@ import {
   STATE_WORKER_LISTING,
   takePreloadSession,
   type ChunkMessage,
+  sourcesOf,
   type PreloadSession,
   type SourcesMessage,
 } from './manifest-preload.js';
@@ -79,10 +80,6 @@ export function runChunk(sources: readonly SourceText[], chunk: number): ChunkOu
   }
 }
 
-/** Reads every file of a listing, as readManifestSources does (throws its errors). */
-export function readListedSources(files: readonly string[], cwd: string): SourceText[] {
-  return files.map((file) => readManifestFile(file, cwd));
-}
 
 /**
  * A chunk's checked files as they cross threads: one flat list per field instead of an object per
@@ -165,9 +162,6 @@ export function claimChunks(ctl: Int32Array, sources: readonly SourceText[], onC
   }
 }
 
-export function sourcesOf(message: SourcesMessage): SourceText[] {
-  return message.paths.map((path, i) => ({ path, text: message.texts[i]! }));
-}
 
 /** The main thread's side of a preloaded worker, for one loadManifests. */
 export interface WorkerJoin {
@@ -247,7 +241,7 @@ function sharedSources(session: PreloadSession, target: string, cwd: string): { 
     if (state === STATE_STARTING || state === STATE_DECLINED) {
       if (Atomics.compareExchange(ctl, CTL_STATE, state, STATE_MAIN_LISTING) !== state) continue;
       // Exactly readManifestSources (and its errors); shared with the worker only if it is needed.
-      const sources = readListedSources(listManifestTarget(target, cwd).files, cwd);
+      const sources = readManifestFiles(listManifestTarget(target, cwd).files, cwd);
       return { sources, by: 'main', cacheHint: null };
     }
     if (state === STATE_WORKER_LISTING) {

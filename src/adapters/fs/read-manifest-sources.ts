@@ -10,7 +10,12 @@ const MANIFEST_EXT = /\.ya?ml$/;
  * order; hidden entries skipped). Paths are shown relative to `cwd` when below it.
  */
 export function readManifestSources(target: string, cwd: string = process.cwd()): SourceText[] {
-  return listManifestTarget(target, cwd).files.map((file) => readManifestFile(file, cwd));
+  return readManifestFiles(listManifestTarget(target, cwd).files, cwd);
+}
+
+/** The files of a listing, read in order (a failure is thrown for the first file that fails). */
+export function readManifestFiles(files: readonly string[], cwd: string): SourceText[] {
+  return files.map((file) => readManifestFile(file, cwd));
 }
 
 export interface ManifestListing {
