@@ -7,9 +7,13 @@ import { join } from 'node:path';
  */
 let cacheDir: string | null = null;
 
-/** The cache goes under the state directory; ORCH_MANIFEST_CACHE=0 turns it off. */
+/**
+ * The cache goes under the state directory, only with ORCH_MANIFEST_CACHE=1: it is opt-in (off by
+ * default) because an apply after a manifest was deleted or renamed planned from a stale cached
+ * validation (test/integration/apply-guards.test.ts, 2026-11-22) and the cause is not found yet.
+ */
 export function configureManifestCache(stateDir: string | null, env: NodeJS.ProcessEnv = process.env): void {
-  cacheDir = stateDir && env.ORCH_MANIFEST_CACHE !== '0' ? manifestCacheDir(stateDir) : null;
+  cacheDir = stateDir && env.ORCH_MANIFEST_CACHE === '1' ? manifestCacheDir(stateDir) : null;
 }
 
 export function manifestCacheDir(stateDir: string): string {

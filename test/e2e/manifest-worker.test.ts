@@ -159,7 +159,7 @@ describe('manifest worker', () => {
     mkdirSync(state, { recursive: true });
     for (const { name, dir } of [sets[0]!, sets[5]!, sets[4]!]) {
       rmSync(join(state, 'cache'), { recursive: true, force: true });
-      const env = { ORCH_MANIFESTS: dir, ORCH_NGINX_DIR: join(work, 'nginx'), ORCH_STATE_DIR: state };
+      const env = { ORCH_MANIFESTS: dir, ORCH_NGINX_DIR: join(work, 'nginx'), ORCH_STATE_DIR: state, ORCH_MANIFEST_CACHE: '1' };
       const args = ['plan', '--json', '--no-refresh', '--detailed-exitcode'];
       const reference = await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '0', ORCH_MANIFEST_CACHE: '0' } });
       expect(existsSync(join(state, 'cache'))).toBe(false);

@@ -153,7 +153,7 @@ describe('manifest validation cache', () => {
       const sources = readManifestSources(manifests);
       return { sources, validation: validateManifests(parseManifestSources(sources)) };
     };
-    configureManifestCache(state);
+    configureManifestCache(state, { ORCH_MANIFEST_CACHE: '1' });
     expect(configuredManifestCache()).toBe(dir);
     const first = loadManifests(manifests);
     expect(hasCachedEntry(dir, cacheKey(reference().sources)!)).toBe(true);
