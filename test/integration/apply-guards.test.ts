@@ -163,8 +163,14 @@ describe.sequential('apply: guards against a real nginx', () => {
     const reload = `sleep 8; ${['nginx', '-p', gw.prefix, '-c', gw.conf, '-e', gw.errorLog, '-s', 'reload'].join(' ')}`;
     const holder = gw.spawnOrch(['apply', '--auto-approve'], { env: { ORCH_RELOAD: 'command', ORCH_RELOAD_COMMAND: reload } });
     const lockFile = join(gw.stateDir, 'orch.lock');
-    for (let i = 0; i < 200 && !existsSync(lockFile); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(existsSync(lockFile), 'the holder took the lock').toBe(true);
+    // Up to 30 s: a CLI start on a loaded CI machine can take several seconds. A holder left
+    // running by a failure here would overlap the next tests, so it is always waited for.
+    for (let i = 0; i < 1500 && !existsSync(lockFile); i++) await new Promise((r) => setTimeout(r, 20));
+    if (!existsSync(lockFile)) {
+      holder.child.kill('SIGKILL');
+      await holder.done;
+      expect.fail('the holder did not take the lock within 30 s');
+    }
     const before = gw.snapshot();
     const [waiter, status] = await Promise.all([gw.orch(['apply', '--auto-approve', '--lock-timeout', '1'], { cwd: join(gw.root, 'w1') }), gw.orch(['status', '--json'])]);
     expect(waiter.code, waiter.stderr + waiter.stdout).toBe(3);
