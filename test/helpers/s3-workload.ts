@@ -697,12 +697,13 @@ export class Workload {
       await step('complete', undefined, () => s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } })));
       return this.finish(rec);
     } catch (e) {
-      this.finish(rec, e);
       if (uploadId) {
-        // Best effort (s3rver answers 405): not part of the outcome.
+        // Best effort (s3rver answers 405): not part of the outcome. Sent while the operation is
+        // still the client's current one, so its raw answers (a 503 during a freeze) are
+        // attributed to it, not to an anonymous read.
         await step('abort', undefined, () => s3.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }))).catch(() => undefined);
       }
-      return rec;
+      return this.finish(rec, e);
     } finally {
       this.endWrite(key);
     }
