@@ -27,10 +27,12 @@ import { stripQuotes, type PoolS3Client } from './pool-s3-client.js';
  *   too (s3rver ignores IfMatch), so an object overwritten mid-copy is never stitched from two
  *   versions: the upload is aborted and the object started again (its new version).
  *
- * GETs, PUTs and UploadParts go through PoolS3Client.dataRequest (the SDK's SigV4 signer, the pool's
- * keep-alive sockets, no per-command middleware: the SDK's costs ~5 ms of CPU per request, more
- * than a small object's copy); CreateMultipartUpload, CompleteMultipartUpload, AbortMultipartUpload,
- * DeleteObjects and listings are SDK commands. Content-Type, Content-Encoding,
+ * GETs, PUTs and UploadParts go through PoolS3Client.dataRequest, and listings through its own
+ * ListObjectsV2 (our SigV4 signer, the pool's keep-alive sockets, no SDK: its per-command middleware
+ * costs ~5 ms of CPU per request, more than a small object's copy, and once loaded and used it
+ * makes large streams trigger many more full garbage collections); only CreateMultipartUpload,
+ * CompleteMultipartUpload, AbortMultipartUpload and DeleteObjects are SDK commands, so a pass
+ * without multipart objects or deletions never loads the SDK. Content-Type, Content-Encoding,
  * Content-Disposition, Content-Language, Cache-Control, Expires and x-amz-meta-* are carried over.
  *
  * - Memory: every buffer is reserved from one budget of `maxBufferedBytes` before its GET and

@@ -4,6 +4,7 @@ import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingM
 import type { Readable } from 'node:stream';
 import { PoolAccessError, type BucketStats, type ObjectEntry, type PoolStorage } from '../../core/buckets/pool-storage.js';
 import type { CredentialValues } from '../../core/secrets/credential-cipher.js';
+import { EMPTY_SHA256, SigV4Signer, uriEscape, UNSIGNED_PAYLOAD } from './sigv4.js';
 
 /** How to reach one nanio pool: its enabled members, directly (never through the gateway). */
 export interface PoolEndpoint {
@@ -60,23 +61,22 @@ export interface DataResponse {
   body: IncomingMessage;
 }
 
-/** The part of the SDK's SigV4 signer the data path uses. */
-interface RequestSigner {
-  sign(request: unknown, options?: { signingDate?: Date }): Promise<{ headers: Record<string, string> }>;
-}
+/**
+ * The region the pools' requests are signed for (nanio and s3rver accept any; the SDK clients are
+ * configured with the same one, so both paths sign alike).
+ */
+const REGION = 'us-east-1';
 
-/** How long a kept-alive socket may stay idle (see clientsFor). */
+/** How long a kept-alive socket may stay idle (see agentFor). */
 const IDLE_SOCKET_MS = 3000;
 
-const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+/** Bytes of a non-2xx answer's body read for its error code at most (the rest is drained unread). */
+const ERROR_BODY_CHARS = 4096;
 
 /** A key in a path-style URL as the SDK writes it: each `/`-separated segment percent-encoded (RFC 3986). */
 export function encodeKeyPath(key: string): string {
   if (/^[A-Za-z0-9\-._~/]*$/.test(key)) return key;
-  return key
-    .split('/')
-    .map((seg) => encodeURIComponent(seg).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`))
-    .join('/');
+  return key.split('/').map(uriEscape).join('/');
 }
 
 /** One object of a detailed listing: what ListObjectsV2 says of it, ETag without quotes. */
@@ -86,8 +86,111 @@ export interface ListedEntry {
   etag: string;
   lastModified?: Date;
 }
+
+/** One page of a ListObjectsV2 answer. */
+export interface ListObjectsV2Page {
+  contents: ListedEntry[];
+  isTruncated: boolean;
+  nextContinuationToken?: string;
+}
+
+/** One request as sent by httpOnce: `path` already encoded (see encodeKeyPath). */
+interface WireRequest {
+  method: string;
+  path: string;
+  query: Readonly<Record<string, string>>;
+  headers: Readonly<Record<string, string>>;
+  body?: Buffer | Readable;
+}
+
+const XML_ENTITIES: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/**
+ * The text of an XML element's content: line ends normalised (`\r\n` and `\r` read as `\n`, as
+ * every XML parser does, the SDK's included), CDATA sections kept as they are, the five named
+ * entities and numeric ones (`&#..;`, `&#x..;`) decoded. An unknown entity is kept as written.
+ */
+export function xmlText(raw: string): string {
+  const text = raw.includes('\r') ? raw.replace(/\r\n?/g, '\n') : raw;
+  if (!text.includes('&') && !text.includes('<')) return text;
+  let out = '';
+  for (const part of text.split(/(<!\[CDATA\[[\s\S]*?\]\]>)/)) {
+    if (part.startsWith('<![CDATA[')) {
+      out += part.slice(9, -3);
+      continue;
+    }
+    out += part.replace(/&(?:#x([0-9a-fA-F]{1,6})|#([0-9]{1,7})|([a-zA-Z]+));/g, (whole, hex?: string, dec?: string, named?: string) => {
+      if (named !== undefined) return XML_ENTITIES[named] ?? whole;
+      const cp = parseInt(hex ?? dec!, hex ? 16 : 10);
+      return cp <= 0x10ffff ? String.fromCodePoint(cp) : whole;
+    });
+  }
+  return out;
+}
+
+/** The content of the first `<name>` element of `xml` (undefined when there is none; `<name/>` is ''). */
+function element(xml: string, name: string): string | undefined {
+  const open = xml.indexOf(`<${name}>`);
+  if (open < 0) return xml.includes(`<${name}/>`) ? '' : undefined;
+  const start = open + name.length + 2;
+  const end = xml.indexOf(`</${name}>`, start);
+  return end < 0 ? undefined : xmlText(xml.slice(start, end));
+}
+
+/**
+ * A ListObjectsV2 answer, read without an XML library: each `<Contents>`'s Key, Size, ETag (quotes
+ * stripped) and LastModified; IsTruncated and NextContinuationToken. Text never holds a raw `<`
+ * (it is written `&lt;`), so searching for tags is exact whatever the keys hold. A 2xx answer that
+ * is not a ListBucketResult is an error (a member that is not an S3 server): it fails over.
+ */
+export function parseListObjectsV2(xml: string): ListObjectsV2Page {
+  if (!/<ListBucketResult[\s>]/.test(xml)) {
+    throw Object.assign(new Error('not a ListObjectsV2 answer'), { name: 'InvalidListing' });
+  }
+  const contents: ListedEntry[] = [];
+  let at = 0;
+  for (;;) {
+    const open = xml.indexOf('<Contents>', at);
+    if (open < 0) break;
+    const close = xml.indexOf('</Contents>', open);
+    if (close < 0) throw Object.assign(new Error('truncated ListObjectsV2 answer'), { name: 'InvalidListing' });
+    const block = xml.slice(open + 10, close);
+    at = close + 11;
+    const key = element(block, 'Key');
+    if (key === undefined) continue;
+    const modified = element(block, 'LastModified');
+    const date = modified ? new Date(modified) : undefined;
+    contents.push({ key, size: Number(element(block, 'Size') ?? 0) || 0, etag: stripQuotes(element(block, 'ETag')), ...(date && !Number.isNaN(date.getTime()) ? { lastModified: date } : {}) });
+  }
+  // Outside the Contents blocks (a key holding `<IsTruncated>` is written with `&lt;` anyway).
+  const rest = xml.slice(0, xml.indexOf('<Contents>') < 0 ? xml.length : xml.indexOf('<Contents>')) + xml.slice(at);
+  const token = element(rest, 'NextContinuationToken');
+  return { contents, isTruncated: element(rest, 'IsTruncated') === 'true', ...(token ? { nextContinuationToken: token } : {}) };
+}
+
+/** A response body read whole as UTF-8 (an answer cut short rejects). */
+function readText(body: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let ended = false;
+    body.on('data', (c: Buffer) => chunks.push(c));
+    body.once('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    body.once('error', reject);
+    body.once('close', () => {
+      if (!ended) reject(Object.assign(new Error('answer cut short'), { code: 'ECONNRESET' }));
+    });
+  });
+}
 let sdkPromise: Promise<Sdk> | null = null;
-/** The SDK costs ~0.25 s to load: only commands that talk to a pool pay for it. */
+/**
+ * The SDK costs ~0.3 s to load, and once one of its clients has sent a request, plain Node http
+ * streaming of large bodies in the process triggers many more full garbage collections: only the
+ * requests that need SDK commands (ListBuckets, CreateBucket, DeleteObjects, multipart uploads)
+ * load it. The data path and listings never do.
+ */
 function loadSdk(): Promise<Sdk> {
   sdkPromise ??= import('@aws-sdk/client-s3');
   return sdkPromise;
@@ -129,7 +232,9 @@ function describeFailure(e: unknown, timeoutMs: number): string {
 }
 
 /**
- * An S3 client for one pool, on @aws-sdk/client-s3 with the settings the field notes require:
+ * An S3 client for one pool. The data path (`dataRequest`: GET, PUT, UploadPart) and listings are
+ * plain HTTP requests signed by our own SigV4 signer (sigv4.ts), without the SDK. Other commands
+ * go through @aws-sdk/client-s3, loaded on first use, with the settings the field notes require:
  * path-style addressing, region us-east-1, checksums only when the operation requires them (a
  * streamed body otherwise goes out aws-chunked and nanio stores the framing as the object).
  *
@@ -140,9 +245,15 @@ function describeFailure(e: unknown, timeoutMs: number): string {
 export class PoolS3Client implements PoolStorage {
   readonly pool: string;
   private clients: S3Client[] | null = null;
-  /** One keep-alive agent per member (the SDK otherwise opens a socket per request of 2 MiB or more). */
-  private agents: Agent[] = [];
-  private signers: Array<Promise<RequestSigner>> = [];
+  private sdk: Sdk | null = null;
+  /**
+   * One keep-alive agent per member, shared by the data path and the SDK clients (the SDK otherwise
+   * opens a socket per request of 2 MiB or more). Idle sockets close after 3 s: before the members'
+   * own keep-alive timeouts (5 s for uvicorn and Node servers) can close one under a request reusing
+   * it ("socket hang up").
+   */
+  private agents: Array<Agent | undefined> = [];
+  private readonly signer: SigV4Signer;
   private socketsWanted: number;
   private preferred = 0;
   private active = 0;
@@ -151,26 +262,32 @@ export class PoolS3Client implements PoolStorage {
   private constructor(
     private readonly endpoint: PoolEndpoint,
     private readonly opts: S3ClientOptions,
-    private readonly sdk: Sdk,
   ) {
     this.pool = endpoint.pool;
     this.socketsWanted = Math.max(opts.maxSockets ?? 50, opts.concurrency);
+    this.signer = new SigV4Signer({ accessKeyId: endpoint.credentials.accessKeyId, secretAccessKey: endpoint.credentials.secretAccessKey }, REGION, 's3');
   }
 
   static async open(endpoint: PoolEndpoint, opts: S3ClientOptions): Promise<PoolS3Client> {
     if (endpoint.members.length === 0) {
       throw new PoolAccessError(endpoint.pool, 'unreachable', `pool ${endpoint.pool} has no enabled member to talk to.`, 'Enable a member of the pool in its manifest.');
     }
-    return new PoolS3Client(endpoint, opts, await loadSdk());
+    return new PoolS3Client(endpoint, opts);
   }
 
-  private clientsFor(): S3Client[] {
+  private agentFor(index: number): Agent {
+    return (this.agents[index] ??= new Agent({ keepAlive: true, maxSockets: this.socketsWanted, timeout: IDLE_SOCKET_MS }));
+  }
+
+  /** The SDK and one client per member, loaded and made on first use. */
+  private async sdkClients(): Promise<{ sdk: Sdk; clients: S3Client[] }> {
+    const sdk = (this.sdk ??= await loadSdk());
     this.clients ??= this.endpoint.members.map(
       (m, i) =>
-        new this.sdk.S3Client({
+        new sdk.S3Client({
           endpoint: `http://${m}`,
           forcePathStyle: true,
-          region: 'us-east-1',
+          region: REGION,
           credentials: { accessKeyId: this.endpoint.credentials.accessKeyId, secretAccessKey: this.endpoint.credentials.secretAccessKey },
           requestChecksumCalculation: 'WHEN_REQUIRED',
           responseChecksumValidation: 'WHEN_REQUIRED',
@@ -186,13 +303,11 @@ export class PoolS3Client implements PoolStorage {
             socketTimeout: this.opts.timeoutMs,
             requestTimeout: this.opts.timeoutMs * 3,
             throwOnRequestTimeout: true,
-            // Idle sockets close after 3 s: before the members' own keep-alive timeouts (5 s for
-            // uvicorn and Node servers) can close one under a request reusing it ("socket hang up").
-            httpAgent: (this.agents[i] = new Agent({ keepAlive: true, maxSockets: this.socketsWanted, timeout: IDLE_SOCKET_MS })),
+            httpAgent: this.agentFor(i),
           },
         }),
     );
-    return this.clients;
+    return { sdk, clients: this.clients };
   }
 
   private async acquire(): Promise<void> {
@@ -213,8 +328,8 @@ export class PoolS3Client implements PoolStorage {
   private async send<T>(make: (sdk: Sdk) => unknown, what: string): Promise<T> {
     await this.acquire();
     try {
-      const clients = this.clientsFor();
-      return await this.attempt<T>((i) => clients[i]!.send(make(this.sdk) as never) as Promise<T>, what, {});
+      const { sdk, clients } = await this.sdkClients();
+      return await this.attempt<T>((i) => clients[i]!.send(make(sdk) as never) as Promise<T>, what, {});
     } finally {
       this.release();
     }
@@ -228,18 +343,19 @@ export class PoolS3Client implements PoolStorage {
    * (NoSuchKey...) as it is. A streamed response body is the caller's to consume or destroy.
    */
   async transfer<T>(make: (sdk: S3Sdk) => unknown, what: string, opts: TransferOptions = {}): Promise<T> {
-    const clients = this.clientsFor();
+    const { sdk, clients } = await this.sdkClients();
     const { signal } = opts;
-    return this.attempt<T>((i) => clients[i]!.send(make(this.sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>, what, opts);
+    return this.attempt<T>((i) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>, what, opts);
   }
 
   /**
    * The data path of bulk copies (GetObject, PutObject, UploadPart): one request over this pool's
-   * keep-alive sockets, signed by the SDK's own SigV4 signer as this client configures it, without
-   * the SDK's per-command middleware stack (which costs ~5 ms of CPU per request on a small machine,
-   * more than the request itself). Same failover, retries and error classification as every other
-   * request (a stream body is sent once: see DataRequest). Non-2xx answers are errors shaped like
-   * the SDK's (`$metadata.httpStatusCode`, `Code`), never carrying the server's message.
+   * keep-alive sockets, signed by our SigV4 signer (sigv4.ts: the same signature the SDK's would
+   * be), without the SDK: its per-command middleware costs ~5 ms of CPU per request on a small
+   * machine, more than the request itself, and loading it costs ~0.3 s and slows large streams (see
+   * loadSdk). Same failover, retries and error classification as every other request (a stream body
+   * is sent once: see DataRequest). Non-2xx answers are errors shaped like the SDK's
+   * (`$metadata.httpStatusCode`, `Code`), never carrying the server's message.
    */
   async dataRequest(req: DataRequest, what: string, opts: TransferOptions = {}): Promise<DataResponse> {
     const streamed = req.body !== undefined && !Buffer.isBuffer(req.body);
@@ -249,39 +365,31 @@ export class PoolS3Client implements PoolStorage {
       headers['x-amz-content-sha256'] = createHash('sha256').update(req.body).digest('hex');
     } else if (streamed) {
       if (headers['content-length'] === undefined) throw new Error('dataRequest: a stream body needs a content-length header');
-      headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+      headers['x-amz-content-sha256'] = UNSIGNED_PAYLOAD;
     } else {
       headers['x-amz-content-sha256'] = EMPTY_SHA256;
     }
-    this.clientsFor();
-    return this.attempt((i) => this.httpOnce(i, req, headers, opts.signal), what, { ...opts, once: streamed });
+    const wire: WireRequest = { method: req.method, path: `/${req.bucket}/${encodeKeyPath(req.key)}`, query: req.query ?? {}, headers, body: req.body };
+    return this.attempt((i) => this.httpOnce(i, wire, opts.signal), what, { ...opts, once: streamed });
   }
 
-  private signerFor(index: number): Promise<RequestSigner> {
-    const client = this.clientsFor()[index]!;
-    this.signers[index] ??= (client.config as unknown as { signer: () => Promise<RequestSigner> }).signer();
-    return this.signers[index]!;
-  }
-
-  private async httpOnce(index: number, req: DataRequest, headers0: Record<string, string>, signal: AbortSignal | undefined): Promise<DataResponse> {
+  /** One signed request to one member; resolves on a 2xx answer (its body unread), rejects otherwise. */
+  private async httpOnce(index: number, req: WireRequest, signal: AbortSignal | undefined): Promise<DataResponse> {
     const member = this.endpoint.members[index]!;
     const colon = member.lastIndexOf(':');
     const hostname = member.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
     const port = Number(member.slice(colon + 1));
-    const path = `/${req.bucket}/${encodeKeyPath(req.key)}`;
-    const query = req.query ?? {};
-    const enc = (v: string) => encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const { path, query } = req;
     const qs = Object.keys(query)
       .sort()
-      .map((k) => (query[k] === '' ? enc(k) : `${enc(k)}=${enc(query[k]!)}`))
+      .map((k) => (query[k] === '' ? uriEscape(k) : `${uriEscape(k)}=${uriEscape(query[k]!)}`))
       .join('&');
-    const signer = await this.signerFor(index);
-    const signed = await signer.sign({ method: req.method, protocol: 'http:', hostname, port, path, query: { ...query }, headers: { ...headers0, host: member } }, { signingDate: new Date() });
+    const headers = this.signer.sign({ method: req.method, path, query, headers: { ...req.headers, host: member } });
     signal?.throwIfAborted();
     return new Promise<DataResponse>((resolve, reject) => {
       // The signal aborts the request until its answer arrives; the body is then the caller's.
       let detach = () => {};
-      const r = httpRequest({ host: hostname, port, method: req.method, path: qs ? `${path}?${qs}` : path, headers: signed.headers, agent: this.agents[index] }, (res) => {
+      const r = httpRequest({ host: hostname, port, method: req.method, path: qs ? `${path}?${qs}` : path, headers, agent: this.agentFor(index) }, (res) => {
         detach();
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
@@ -292,7 +400,7 @@ export class PoolS3Client implements PoolStorage {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => {
-          if (text.length < 4096) text += d;
+          if (text.length < ERROR_BODY_CHARS) text += d;
         });
         res.on('error', reject);
         res.on('end', () => {
@@ -325,11 +433,29 @@ export class PoolS3Client implements PoolStorage {
     });
   }
 
+  /**
+   * One page of a flat ListObjectsV2 (`list-type=2`, no delimiter, no `encoding-type`: the SDK
+   * sends none either, and s3rver ignores it), without the SDK, within this pool's request limit.
+   * The answer is read whole inside the attempt, so a body cut short fails over like any failure.
+   */
+  private async listPage(bucket: string, token: string | undefined, maxKeys: number | undefined): Promise<ListObjectsV2Page> {
+    const query: Record<string, string> = { 'list-type': '2' };
+    if (token !== undefined) query['continuation-token'] = token;
+    if (maxKeys) query['max-keys'] = String(maxKeys);
+    const wire: WireRequest = { method: 'GET', path: `/${bucket}`, query, headers: { 'x-amz-content-sha256': EMPTY_SHA256 } };
+    await this.acquire();
+    try {
+      return await this.attempt(async (i) => parseListObjectsV2(await readText((await this.httpOnce(i, wire, undefined)).body)), `ListObjectsV2 ${bucket}`, {});
+    } finally {
+      this.release();
+    }
+  }
+
   /** At least n keep-alive sockets per member (a copier with n transfers in flight). */
   reserveSockets(n: number): void {
     if (n <= this.socketsWanted) return;
     this.socketsWanted = n;
-    for (const a of this.agents) a.maxSockets = n;
+    for (const a of this.agents) if (a) a.maxSockets = n;
   }
 
   /**
@@ -339,7 +465,7 @@ export class PoolS3Client implements PoolStorage {
    */
   private async attempt<T>(call: (index: number) => Promise<T>, what: string, opts: TransferOptions & { once?: boolean }): Promise<T> {
     const { signal, passThrough } = opts;
-    const clients = this.clientsFor();
+    const members = this.endpoint.members.length;
     const failures: string[] = [];
     const backoff = this.opts.backoffMs ?? 100;
     for (let round = 0; round <= this.opts.retries; round++) {
@@ -347,9 +473,9 @@ export class PoolS3Client implements PoolStorage {
         const pause = backoff * 2 ** (round - 1) * (0.75 + Math.random() / 2);
         await (signal ? sleepUnlessAborted(pause, signal) : sleep(pause));
       }
-      for (let i = 0; i < clients.length; i++) {
+      for (let i = 0; i < members; i++) {
         signal?.throwIfAborted();
-        const index = (this.preferred + i) % clients.length;
+        const index = (this.preferred + i) % members;
         const member = this.endpoint.members[index]!;
         try {
           const out = await call(index);
@@ -373,7 +499,7 @@ export class PoolS3Client implements PoolStorage {
             throw new PoolAccessError(this.pool, 'error', `pool ${this.pool} answered ${what} with HTTP ${status} ${code} (member ${member}).`);
           }
           if (opts.once) {
-            this.preferred = (index + 1) % clients.length;
+            this.preferred = (index + 1) % members;
             throw e;
           }
           failures.push(`${member}: ${describeFailure(e, this.opts.timeoutMs)}`);
@@ -406,20 +532,9 @@ export class PoolS3Client implements PoolStorage {
     let token: string | undefined;
     try {
       do {
-        const out = await this.send<{ Contents?: Array<{ Key?: string; Size?: number; ETag?: string; LastModified?: Date }>; NextContinuationToken?: string; IsTruncated?: boolean }>(
-          (s) => new s.ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token, ...(maxKeys ? { MaxKeys: maxKeys } : {}) }),
-          `ListObjectsV2 ${bucket}`,
-        );
-        onPage(
-          (out.Contents ?? []).flatMap((o) =>
-            o.Key === undefined
-              ? []
-              : detailed
-                ? [{ key: o.Key, size: o.Size ?? 0, etag: stripQuotes(o.ETag), ...(o.LastModified ? { lastModified: o.LastModified } : {}) }]
-                : [{ key: o.Key, size: o.Size ?? 0 }],
-          ),
-        );
-        token = out.IsTruncated ? out.NextContinuationToken : undefined;
+        const out = await this.listPage(bucket, token, maxKeys);
+        onPage(detailed ? out.contents : out.contents.map((o) => ({ key: o.key, size: o.size })));
+        token = out.isTruncated ? out.nextContinuationToken : undefined;
         if (maxKeys) break;
       } while (token);
     } catch (e) {
@@ -487,11 +602,12 @@ export class PoolS3Client implements PoolStorage {
     return failed;
   }
 
+  /** Closes every socket; a later request opens new ones. */
   close(): void {
     for (const c of this.clients ?? []) c.destroy();
+    for (const a of this.agents) a?.destroy();
     this.clients = null;
     this.agents = [];
-    this.signers = [];
   }
 }
 
