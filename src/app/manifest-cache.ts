@@ -24,7 +24,7 @@ export { cacheKey, hasCachedEntry } from './manifest-cache-key.js';
  * miss is the normal path. Writing is best effort (never an error), atomic (temporary file +
  * rename), and only into a state directory that already exists.
  *
- * Opt-in: ORCH_MANIFEST_CACHE=1 turns it on (manifest-cache-config.ts says why it is off by default).
+ * On by default; ORCH_MANIFEST_CACHE=0 turns it off (manifest-cache-config.ts).
  */
 /** Entries kept: a few, so that switching between two branches (or two builds) does not thrash. */
 const KEEP = 3;

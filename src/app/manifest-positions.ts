@@ -2,10 +2,15 @@ import type { Diagnostic, SourcePosition } from '../core/diagnostics.js';
 import type { Origin } from '../core/model/desired-state.js';
 import type { ParsedDocument } from '../core/manifests/parse-manifests.js';
 
-/** Resolves a manifest field (document origin + field path) to its file:line:column. */
+/**
+ * Resolves a manifest field (document origin + field path) to its file:line:column. The index of
+ * the documents is built on the first lookup: most plans never report a position, and a fleet has
+ * thousands of documents.
+ */
 export function positionResolver(documents: readonly ParsedDocument[]): (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined {
-  const byKey = new Map(documents.map((d) => [`${d.file}#${d.index}`, d]));
+  let byKey: Map<string, ParsedDocument> | null = null;
   return (origin, field) => {
+    byKey ??= new Map(documents.map((d) => [`${d.file}#${d.index}`, d]));
     const doc = byKey.get(`${origin.file}#${origin.index}`);
     try {
       return doc?.at([...field], 'value');

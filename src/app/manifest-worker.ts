@@ -52,8 +52,8 @@ async function guess(): Promise<{ manifests: string; cacheDir: string | null } |
       manifests = settings.manifests;
       stateDir = settings.stateDir;
     }
-    // Opt-in, as in manifest-cache-config.ts.
-    return { manifests, cacheDir: env.ORCH_MANIFEST_CACHE === '1' ? manifestCacheDir(resolve(cwd, stateDir)) : null };
+    // On unless ORCH_MANIFEST_CACHE=0, as in manifest-cache-config.ts.
+    return { manifests, cacheDir: env.ORCH_MANIFEST_CACHE !== '0' ? manifestCacheDir(resolve(cwd, stateDir)) : null };
   } catch {
     return null;
   }

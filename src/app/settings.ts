@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { UserError } from '../core/errors.js';
 
 export type ReloadMethod = 'nginx' | 'systemctl' | 'command' | 'none';
@@ -207,6 +207,11 @@ export function resolveSettings(src: SettingsSources): Settings {
     });
   }
   return settings;
+}
+
+/** The yaml package (~70 modules) is loaded only when a config file is read: most runs have none. */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 }
 
 function applyConfigFile(settings: Settings, path: string, text: string): void {

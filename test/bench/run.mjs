@@ -17,7 +17,7 @@
 // stops nginx and removes the temp dirs whatever happens.
 //
 // Environment: BENCH_RUNS (default 5), BENCH_FLEETS (e.g. "100" or "100,1000"; default both),
-// BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary).
+// BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary). BENCH_ONLY=fleet runs only this part.
 // Then the write freeze of a bucket migrated under a steady write load (migration.mjs; BENCH_MIGRATION_RUNS, default 2). BENCH_ONLY=migration runs only that part.
 // Then `orch watch` on the 1,000-vhost fleet (watch.mjs): saved-to-served latency, reloads per burst. BENCH_ONLY=watch runs only that part.
 // Then the copy engine against rclone (copy.mjs; BENCH_COPY_RUNS pairs of runs, default 3). BENCH_ONLY=copy runs only that part.
@@ -677,7 +677,7 @@ async function main() {
 
   const results = [];
   const only = process.env.BENCH_ONLY;
-  if (!only) for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
+  if (!only || only === 'fleet') for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
   const copy = !only || only === 'copy' ? await benchCopy({ dist: join(SNAP, 'dist'), tmpRoot, log }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
 
   const watchBench = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'watch' ? await benchWatch({ orch: ORCH, tmpRoot, log, tls, ports, nginx: NGINX, runs: RUNS, children: nginxChildren }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serialize } from 'node:v8';
@@ -187,6 +187,19 @@ describe('manifest validation cache', () => {
     expect(firstErrors?.length).toBeGreaterThan(0);
     expect(errors()).toEqual(firstErrors);
 
+    // A deleted file and a renamed file are other inputs: never the previous set's result.
+    rmSync(join(manifests, 'broken.yaml'));
+    expect(errors()).toBeNull();
+    expect(comparable(loadManifests(manifests).validation)).toEqual(comparable(reference().validation));
+    renameSync(route, `${route.replace(/\.ya?ml$/, '')}-renamed.yaml`);
+    const renamed = loadManifests(manifests);
+    expect(renamed.sources).toEqual(reference().sources);
+    expect(comparable(renamed.validation)).toEqual(comparable(reference().validation));
+    expect(renamed.validation.documents.some((d) => d.file.endsWith('-renamed.yaml'))).toBe(true);
+
+    // On by default; ORCH_MANIFEST_CACHE=0 turns it off.
+    configureManifestCache(state, {});
+    expect(configuredManifestCache()).toBe(dir);
     configureManifestCache(state, { ORCH_MANIFEST_CACHE: '0' });
     expect(configuredManifestCache()).toBeNull();
   });

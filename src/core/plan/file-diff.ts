@@ -1,5 +1,13 @@
-import { createTwoFilesPatch } from 'diff';
+import { createRequire } from 'node:module';
 import type { FileChange } from './plan-types.js';
+
+type DiffModule = typeof import('diff');
+let diffModule: DiffModule | null = null;
+/** The diff package is loaded on the first diff: a plan without changes never needs it. */
+function createTwoFilesPatch(...args: Parameters<DiffModule['createTwoFilesPatch']>): string {
+  diffModule ??= createRequire(import.meta.url)('diff') as DiffModule;
+  return diffModule.createTwoFilesPatch(...args);
+}
 
 /** Unified diff of one file change, `a/` = on disk, `b/` = what apply writes. */
 export function unifiedDiff(change: Pick<FileChange, 'path' | 'before' | 'after'>, context = 3): string {
