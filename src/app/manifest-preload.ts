@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 
@@ -87,7 +88,7 @@ const PRELOADING_COMMANDS = new Set(['plan', 'validate']);
 export function preloadManifests(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
   if (session || env.ORCH_MANIFEST_WORKER === '0' || !PRELOADING_COMMANDS.has(argv[0] ?? '')) return;
   if (argv.includes('--help') || argv.includes('-h')) return;
-  if (env.ORCH_MANIFEST_WORKER !== '1' && loadavg()[0]! > availableParallelism() - 0.25) return;
+  if (env.ORCH_MANIFEST_WORKER !== '1' && !coreIsFree()) return;
   try {
     const ctl = new Int32Array(new SharedArrayBuffer(CTL_WORDS * Int32Array.BYTES_PER_ELEMENT));
     const { port1, port2 } = new MessageChannel();
@@ -103,6 +104,26 @@ export function preloadManifests(argv: readonly string[], env: NodeJS.ProcessEnv
     session = { worker, port: port1, ctl, cwd };
   } catch {
     session = null;
+  }
+}
+
+/**
+ * Whether another CPU core is free now. On Linux, /proc/loadavg's fourth field counts the tasks
+ * runnable at this instant (this process included): a better guide than a one-minute average,
+ * which still counts the work that just ended (a benchmark's previous run, a finished build).
+ * Elsewhere, the one-minute load average.
+ */
+export function coreIsFree(procLoadavg: string | null = readProcLoadavg(), cores = availableParallelism()): boolean {
+  const m = /^\S+ \S+ \S+ (\d+)\/\d+/.exec(procLoadavg ?? '');
+  if (m) return Number(m[1]) - 1 < cores;
+  return loadavg()[0]! <= cores - 0.25;
+}
+
+function readProcLoadavg(): string | null {
+  try {
+    return readFileSync('/proc/loadavg', 'latin1');
+  } catch {
+    return null;
   }
 }
 
