@@ -50,6 +50,37 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
   });
 });
 
+describe('SIGHUP and the migration supervisor', () => {
+  it('hands re-read settings to the supervisor (drivers started later use them); a broken reload keeps the old ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orch-watch-hup-'));
+    try {
+      const at = (maxParallelMigrations: string) =>
+        resolveSettings({ flags: { nginxDir: join(dir, 'nginx'), stateDir: join(dir, 'state'), manifests: join(dir, 'manifests') }, env: { ORCH_MAX_PARALLEL_MIGRATIONS: maxParallelMigrations }, configPath: null, candidates: [], readFile: () => null });
+      const seen: number[] = [];
+      let next: () => ReturnType<typeof at> = () => at('2');
+      const d = new WatchDaemon({
+        settings: at('2'),
+        loadSettings: () => next(),
+        policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
+        log: createLogger({ write: () => {}, json: true }),
+        migrations: (settings) => {
+          seen.push(settings.maxParallelMigrations);
+          return { tick: () => {}, snapshot: () => [], stop: async () => {}, updateSettings: (s) => void seen.push(s.maxParallelMigrations) };
+        },
+      });
+      next = () => at('5');
+      d.reloadSettings();
+      next = () => {
+        throw new UserError('config.invalid', 'broken');
+      };
+      d.reloadSettings();
+      expect(seen).toEqual([2, 5]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('reconcile outcomes', () => {
   it('readiness follows the last reconcile', () => {
     const base = { triggers: [], startedAt: '', finishedAt: '', durationMs: 1, generation: null, changes: null, error: null };

@@ -38,9 +38,18 @@ export class EngineSupervisor implements MigrationSupervisor {
   private stopping = false;
 
   constructor(
-    private readonly settings: Settings,
+    private settings: Settings,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * New settings (SIGHUP): drivers started from now on use them (maxParallelMigrations, the
+   * migration defaults, the state directory); a driver already running keeps the settings it
+   * started with until it stops, so a migration never changes its rules halfway through a phase.
+   */
+  updateSettings(settings: Settings): void {
+    this.settings = settings;
+  }
 
   private docs(): MigrationDoc[] {
     const store = StateStore.openIfExists(stateDbPath(this.settings));

@@ -126,6 +126,7 @@ export class WatchDaemon {
     const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
     this.settings = next;
     this.registerKeySecrets(next);
+    this.supervisor.updateSettings(next);
     if (changed.includes('watchListen')) {
       this.log.warn('settings.listen-not-moved', { listen: this.server?.address ?? 'off', wanted: next.watchListen, hint: 'Restart orch watch to move the health listener.' });
     }

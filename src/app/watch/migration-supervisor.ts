@@ -25,6 +25,8 @@ export interface MigrationSupervisor {
   snapshot(): MigrationStatus[];
   /** Stop drivers at a safe point (abort their AbortSignal); resolves when they stopped. */
   stop(): Promise<void>;
+  /** Settings re-read on SIGHUP: used by the drivers started from now on. */
+  updateSettings(settings: Settings): void;
 }
 
 /** The daemon's migration supervisor: the migration engine's drivers (src/app/migrations/supervisor.ts). */
@@ -39,4 +41,5 @@ export class NoMigrations implements MigrationSupervisor {
     return [];
   }
   async stop(): Promise<void> {}
+  updateSettings(): void {}
 }
