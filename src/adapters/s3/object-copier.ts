@@ -1,7 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { IncomingHttpHeaders } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
 import { PoolAccessError } from '../../core/buckets/pool-storage.js';
 import { compareKeys, isPlainMd5, type CopyRecord, type ListedObject, type ObjectDiff } from '../../core/migrate/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
@@ -231,10 +230,10 @@ interface Got {
   /** The whole object's size (Content-Range's total for a ranged GET). */
   total: number;
   headers: Record<string, string>;
-  body: Readable;
+  body: IncomingMessage;
 }
 
-function carriedHeaders(h: IncomingHttpHeaders): Record<string, string> {
+function carriedHeaders(h: IncomingMessage['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(h)) {
     if (typeof v !== 'string') continue;
@@ -487,8 +486,7 @@ export class ObjectCopier {
     await this.bandwidth?.take(object.size, signal);
     await this.budget.acquire(reserved, signal);
     try {
-      // A connection of its own, read without Node's HTTP parser (see PoolS3Client.rawGetOnce).
-      const got = await this.get(this.source, object.key, { ownSocket: true }, signal);
+      const got = await this.get(this.source, object.key, {}, signal);
       if (got.length >= this.threshold) {
         got.body.destroy();
         throw new Changed(got.length); // grew past the threshold: start again, multipart
@@ -516,7 +514,7 @@ export class ObjectCopier {
   }
 
   /** PUT (or UploadPart, with `query`) to the destination; returns the ETag it answered. */
-  private async put(key: string, headers: Record<string, string>, body: Buffer | Readable, query: Record<string, string>, signal?: AbortSignal): Promise<string | undefined> {
+  private async put(key: string, headers: Record<string, string>, body: Buffer | IncomingMessage, query: Record<string, string>, signal?: AbortSignal): Promise<string | undefined> {
     const what = query.uploadId ? `UploadPart ${this.bucket}` : `PutObject ${this.bucket}`;
     const res = await this.destination.dataRequest({ method: 'PUT', bucket: this.bucket, key, query, headers, body }, what, signal ? { signal } : {});
     res.body.resume();
@@ -656,17 +654,17 @@ export class ObjectCopier {
   // ------------------------------------------------------------------ reads
 
   /**
-   * One GET (ranged when `range`, with `IfMatch` when given, over a socket of its own when
-   * `ownSocket`), its body not read yet. Gone when the object is not there (404), Changed when it
-   * is not the version asked for (412) or the range is past its end (416).
+   * One GET (ranged when `range`, with `IfMatch` when given), its body not read yet. Gone when the
+   * object is not there (404), Changed when it is not the version asked for (412) or the range is
+   * past its end (416).
    */
-  private async get(pool: PoolS3Client, key: string, o: { range?: [number, number]; ifMatch?: string; ownSocket?: boolean }, signal: AbortSignal): Promise<Got> {
+  private async get(pool: PoolS3Client, key: string, o: { range?: [number, number]; ifMatch?: string }, signal: AbortSignal): Promise<Got> {
     const headers: Record<string, string> = {};
     if (o.range) headers.range = `bytes=${o.range[0]}-${o.range[1]}`;
     if (o.ifMatch) headers['if-match'] = o.ifMatch;
     let res;
     try {
-      res = await pool.dataRequest({ method: 'GET', bucket: this.bucket, key, headers, ...(o.ownSocket ? { ownSocket: true } : {}) }, `GetObject ${this.bucket}`, { signal, passThrough: [404, 412, 416] });
+      res = await pool.dataRequest({ method: 'GET', bucket: this.bucket, key, headers }, `GetObject ${this.bucket}`, { signal, passThrough: [404, 412, 416] });
     } catch (e) {
       const status = statusOf(e);
       if (status === 404 || codeOf(e) === 'NoSuchKey') throw new Gone();
@@ -770,7 +768,7 @@ export class ObjectCopier {
   }
 }
 
-async function consume(body: Readable, hash: Hash, signal: AbortSignal): Promise<number> {
+async function consume(body: IncomingMessage, hash: Hash, signal: AbortSignal): Promise<number> {
   let n = 0;
   const onAbort = () => body.destroy();
   signal.addEventListener('abort', onAbort, { once: true });

@@ -1,8 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
-import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { connect, type Socket } from 'node:net';
-import { Readable } from 'node:stream';
+import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { PoolAccessError, type BucketStats, type ObjectEntry, type PoolStorage } from '../../core/buckets/pool-storage.js';
 import type { CredentialValues } from '../../core/secrets/credential-cipher.js';
 import { EMPTY_SHA256, SigV4Signer, uriEscape, UNSIGNED_PAYLOAD } from './sigv4.js';
@@ -53,20 +52,13 @@ export interface DataRequest {
   query?: Readonly<Record<string, string>>;
   headers?: Readonly<Record<string, string>>;
   body?: Buffer | Readable;
-  /**
-   * GET only: over a connection of its own (`Connection: close`), the answer read off the socket
-   * without Node's HTTP client (see rawGetOnce). For large bodies streamed elsewhere: it saves a
-   * quarter of the copier's CPU per byte; a connection per request costs nothing at that size.
-   */
-  ownSocket?: boolean;
 }
 
 /** A 2xx answer of the data path: its body is the caller's to consume or destroy. */
 export interface DataResponse {
   status: number;
   headers: IncomingHttpHeaders;
-  /** Exactly the answer's bytes (an IncomingMessage, or the socket of an `ownSocket` GET). */
-  body: Readable;
+  body: IncomingMessage;
 }
 
 /**
@@ -80,111 +72,6 @@ const IDLE_SOCKET_MS = 3000;
 
 /** Bytes of a non-2xx answer's body read for its error code at most (the rest is drained unread). */
 const ERROR_BODY_CHARS = 4096;
-
-/** The head of an answer read off a raw socket at most (status line and headers). */
-const MAX_HEAD_BYTES = 64 * 1024;
-
-function timeoutError(what: string): Error {
-  return Object.assign(new Error(what), { name: 'TimeoutError', code: 'ETIMEDOUT' });
-}
-
-/** A non-2xx answer as the SDK raises it: the S3 error code only (a server's message may echo the access key id). */
-function s3Error(status: number, body: string): Error {
-  const code = /<Code>([^<]{1,64})<\/Code>/.exec(body)?.[1] ?? (status === 404 ? 'NotFound' : `HTTP${status}`);
-  return Object.assign(new Error(code), { name: code, Code: code, $metadata: { httpStatusCode: status } });
-}
-
-/**
- * An HTTP/1.x answer's head (status line and header lines, without the blank line): lower-cased
- * names, repeated headers joined with `, ` as Node does. Null when it is not HTTP.
- */
-function parseHead(text: string): { status: number; headers: IncomingHttpHeaders } | null {
-  const lines = text.split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0]!);
-  if (!m) return null;
-  const headers: Record<string, string> = {};
-  let last = '';
-  for (const line of lines.slice(1)) {
-    if ((line.startsWith(' ') || line.startsWith('\t')) && last) {
-      headers[last] += ` ${line.trim()}`; // obsolete line folding
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon <= 0) return null;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
-    last = name;
-  }
-  return { status: Number(m[1]), headers };
-}
-
-/**
- * The body of an `ownSocket` answer: the socket's bytes after the head, exactly `length` of them
- * (whatever the server sends after is dropped, and the socket closed), with backpressure (the
- * socket is paused while the reader is full). A socket that ends or fails earlier fails the body.
- */
-class SocketBody extends Readable {
-  private remaining: number;
-
-  constructor(
-    private readonly socket: Socket,
-    length: number,
-  ) {
-    // 256 KiB buffered before the socket is paused (fewer pause/resume rounds than the default 16 KiB).
-    super({ highWaterMark: 256 * 1024 });
-    this.remaining = length;
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onEnd);
-    socket.on('error', this.onError);
-    if (length === 0) this.finish(null);
-  }
-
-  private readonly onData = (chunk: Buffer): void => {
-    if (chunk.length >= this.remaining) {
-      this.finish(chunk.length === this.remaining ? chunk : chunk.subarray(0, this.remaining));
-      return;
-    }
-    this.remaining -= chunk.length;
-    if (!this.push(chunk)) this.socket.pause();
-  };
-
-  private readonly onEnd = (): void => {
-    if (this.remaining > 0) this.destroy(Object.assign(new Error('answer cut short'), { code: 'ECONNRESET' }));
-  };
-
-  private readonly onError = (e: Error): void => {
-    this.destroy(e);
-  };
-
-  private finish(last: Buffer | null): void {
-    this.remaining = 0;
-    this.detach();
-    this.socket.destroy();
-    if (last) this.push(last);
-    this.push(null);
-  }
-
-  private detach(): void {
-    this.socket.off('data', this.onData);
-    this.socket.off('end', this.onEnd);
-    this.socket.off('close', this.onEnd);
-    this.socket.off('error', this.onError);
-    // A late error of the closed socket must not go unhandled.
-    this.socket.on('error', () => {});
-  }
-
-  override _read(): void {
-    if (this.remaining > 0) this.socket.resume();
-  }
-
-  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
-    this.detach();
-    this.socket.destroy();
-    cb(err);
-  }
-}
 
 /** A key in a path-style URL as the SDK writes it: each `/`-separated segment percent-encoded (RFC 3986). */
 export function encodeKeyPath(key: string): string {
@@ -282,7 +169,7 @@ export function parseListObjectsV2(xml: string): ListObjectsV2Page {
 }
 
 /** A response body read whole as UTF-8 (an answer cut short rejects). */
-function readText(body: Readable): Promise<string> {
+function readText(body: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let ended = false;
@@ -483,165 +370,26 @@ export class PoolS3Client implements PoolStorage {
       headers['x-amz-content-sha256'] = EMPTY_SHA256;
     }
     const wire: WireRequest = { method: req.method, path: `/${req.bucket}/${encodeKeyPath(req.key)}`, query: req.query ?? {}, headers, body: req.body };
-    const raw = req.ownSocket === true && req.method === 'GET';
-    return this.attempt((i) => (raw ? this.rawGetOnce(i, wire, opts.signal) : this.httpOnce(i, wire, opts.signal)), what, { ...opts, once: streamed });
+    return this.attempt((i) => this.httpOnce(i, wire, opts.signal), what, { ...opts, once: streamed });
   }
 
-  /** The host and port of a member (`host:port`, `[v6]:port`). */
-  private address(index: number): { member: string; hostname: string; port: number } {
+  /** One signed request to one member; resolves on a 2xx answer (its body unread), rejects otherwise. */
+  private async httpOnce(index: number, req: WireRequest, signal: AbortSignal | undefined): Promise<DataResponse> {
     const member = this.endpoint.members[index]!;
     const colon = member.lastIndexOf(':');
-    return { member, hostname: member.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(member.slice(colon + 1)) };
-  }
-
-  /** The request target: the path and its query string (keys sorted, RFC 3986, `key` alone for ''). */
-  private static target(req: WireRequest): string {
+    const hostname = member.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+    const port = Number(member.slice(colon + 1));
     const { path, query } = req;
     const qs = Object.keys(query)
       .sort()
       .map((k) => (query[k] === '' ? uriEscape(k) : `${uriEscape(k)}=${uriEscape(query[k]!)}`))
       .join('&');
-    return qs ? `${path}?${qs}` : path;
-  }
-
-  /**
-   * A GET over a connection of its own, read without Node's HTTP client: the signed request written
-   * with `Connection: close`, the status line and headers parsed here, then the socket itself is
-   * the body (the bytes read past the head put back first), counted against Content-Length (see
-   * SocketBody). Node's HTTP parser copies every body chunk into a new buffer and costs ~a quarter
-   * of the copier's CPU per streamed byte; this hands on the socket's own chunks. Same answers as
-   * httpOnce: a 2xx with its body unread, or a non-2xx rejected as an S3 error (code only, error
-   * body read up to ERROR_BODY_CHARS); same connection and inactivity timeouts (the latter for the
-   * body too) and abort signal (until the head arrives). An answer without a Content-Length
-   * (chunked) is asked again through httpOnce.
-   */
-  private async rawGetOnce(index: number, req: WireRequest, signal: AbortSignal | undefined): Promise<DataResponse> {
-    const { member, hostname, port } = this.address(index);
-    const headers = this.signer.sign({ method: 'GET', path: req.path, query: req.query, headers: { ...req.headers, host: member } });
-    let head = `GET ${PoolS3Client.target(req)} HTTP/1.1\r\n`;
-    for (const [name, value] of Object.entries(headers)) {
-      // Never a header that could split the request (http.request refuses them too).
-      if (/[\r\n\0]/.test(value)) throw new Error(`dataRequest: header ${name} holds a line break`);
-      head += `${name}: ${value}\r\n`;
-    }
-    head += 'connection: close\r\n\r\n';
-    signal?.throwIfAborted();
-    const { timeoutMs } = this.opts;
-    return new Promise<DataResponse>((resolve, reject) => {
-      const socket = connect({ host: hostname, port });
-      socket.setNoDelay(true);
-      let pending: Buffer | null = null;
-      let settled = false;
-      const connectTimer = setTimeout(() => socket.destroy(timeoutError('connection timeout')), Math.min(2000, timeoutMs));
-      const onAbort = () => socket.destroy(signal!.reason instanceof Error ? (signal!.reason as Error) : new Error('aborted'));
-      const onError = (e: Error) => settle(() => reject(e));
-      const onClose = () => settle(() => reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })));
-      function settle(then: () => void): void {
-        if (settled) return;
-        settled = true;
-        clearTimeout(connectTimer);
-        signal?.removeEventListener('abort', onAbort);
-        socket.off('data', onData);
-        socket.off('error', onError);
-        socket.off('close', onClose);
-        then();
-      }
-      const onData = (chunk: Buffer) => {
-        pending = pending ? Buffer.concat([pending, chunk]) : chunk;
-        for (;;) {
-          const end = pending.indexOf('\r\n\r\n');
-          if (end < 0) {
-            if (pending.length > MAX_HEAD_BYTES) socket.destroy(Object.assign(new Error('answer head too long'), { code: 'EPROTO' }));
-            return;
-          }
-          const parsed = parseHead(pending.toString('latin1', 0, end));
-          if (!parsed) {
-            socket.destroy(Object.assign(new Error('not an HTTP answer'), { code: 'EPROTO' }));
-            return;
-          }
-          pending = pending.subarray(end + 4);
-          if (parsed.status >= 100 && parsed.status < 200) continue; // an interim answer: the real one follows
-          const rest = pending;
-          settle(() => this.answered(index, req, signal, socket, parsed.status, parsed.headers, rest, resolve, reject));
-          return;
-        }
-      };
-      socket.once('connect', () => clearTimeout(connectTimer));
-      socket.setTimeout(timeoutMs, () => socket.destroy(timeoutError('socket inactivity timeout')));
-      socket.on('data', onData);
-      socket.on('error', onError);
-      socket.on('close', onClose);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      socket.write(head, 'latin1');
-    });
-  }
-
-  /** rawGetOnce, once the head arrived: the body handed on (2xx), or the error read. */
-  private answered(
-    index: number,
-    req: WireRequest,
-    signal: AbortSignal | undefined,
-    socket: Socket,
-    status: number,
-    headers: IncomingHttpHeaders,
-    rest: Buffer,
-    resolve: (r: DataResponse | Promise<DataResponse>) => void,
-    reject: (e: unknown) => void,
-  ): void {
-    socket.pause();
-    if (rest.length > 0) socket.unshift(rest);
-    const lengthHeader = headers['content-length'];
-    const length = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : NaN;
-    if (status >= 200 && status < 300) {
-      if (headers['transfer-encoding'] !== undefined || !Number.isSafeInteger(length)) {
-        socket.destroy();
-        resolve(this.httpOnce(index, req, signal));
-        return;
-      }
-      resolve({ status, headers, body: new SocketBody(socket, length) });
-      return;
-    }
-    // An error document: its first ERROR_BODY_CHARS bytes at most, up to its Content-Length, its last
-    // chunk, or the end of the connection (chunk framing, if any, is left in: the code is searched
-    // for, not parsed).
-    const limit = Number.isSafeInteger(length) ? Math.min(length, ERROR_BODY_CHARS) : ERROR_BODY_CHARS;
-    const chunked = /chunked/i.test(String(headers['transfer-encoding'] ?? ''));
-    let text = '';
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      socket.removeListener('data', onData);
-      socket.on('error', () => {});
-      socket.destroy();
-      reject(s3Error(status, text));
-    };
-    const onData = (d: Buffer) => {
-      text += d.toString('utf8');
-      if (text.length >= limit || (chunked && /(^|\r\n)0\r\n\r\n$/.test(text))) finish();
-    };
-    socket.on('data', onData);
-    socket.once('end', finish);
-    socket.once('close', finish);
-    socket.once('error', (e) => {
-      if (done) return;
-      done = true;
-      socket.removeListener('data', onData);
-      reject(e);
-    });
-    if (limit === 0) finish();
-    else socket.resume();
-  }
-
-  /** One signed request to one member; resolves on a 2xx answer (its body unread), rejects otherwise. */
-  private async httpOnce(index: number, req: WireRequest, signal: AbortSignal | undefined): Promise<DataResponse> {
-    const { member, hostname, port } = this.address(index);
-    const headers = this.signer.sign({ method: req.method, path: req.path, query: req.query, headers: { ...req.headers, host: member } });
+    const headers = this.signer.sign({ method: req.method, path, query, headers: { ...req.headers, host: member } });
     signal?.throwIfAborted();
     return new Promise<DataResponse>((resolve, reject) => {
       // The signal aborts the request until its answer arrives; the body is then the caller's.
       let detach = () => {};
-      const r = httpRequest({ host: hostname, port, method: req.method, path: PoolS3Client.target(req), headers, agent: this.agentFor(index) }, (res) => {
+      const r = httpRequest({ host: hostname, port, method: req.method, path: qs ? `${path}?${qs}` : path, headers, agent: this.agentFor(index) }, (res) => {
         detach();
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
@@ -655,8 +403,12 @@ export class PoolS3Client implements PoolStorage {
           if (text.length < ERROR_BODY_CHARS) text += d;
         });
         res.on('error', reject);
-        res.on('end', () => reject(s3Error(status, text)));
+        res.on('end', () => {
+          const code = /<Code>([^<]{1,64})<\/Code>/.exec(text)?.[1] ?? (status === 404 ? 'NotFound' : `HTTP${status}`);
+          reject(Object.assign(new Error(code), { name: code, Code: code, $metadata: { httpStatusCode: status } }));
+        });
       });
+      const timeoutError = (what: string) => Object.assign(new Error(what), { name: 'TimeoutError', code: 'ETIMEDOUT' });
       r.setTimeout(this.opts.timeoutMs, () => r.destroy(timeoutError('socket inactivity timeout')));
       r.once('socket', (socket) => {
         if (!socket.connecting) return;
