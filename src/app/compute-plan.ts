@@ -17,6 +17,7 @@ import { loadManifests, type LoadedManifests } from './load-manifests.js';
 import { placePoolDiagnostics, positionResolver } from './manifest-positions.js';
 import { preparePoolCredentials, type Env, type PoolAccess } from './pool-access.js';
 import type { Settings } from './settings.js';
+import { stableOriginFile, withStableOrigins } from './stable-origins.js';
 import { orchVersion } from './version.js';
 import type { MigrationDoc } from '../core/migrate/migration-doc.js';
 import { overlayMigrations, routeKey } from '../core/migrate/route-overlay.js';
@@ -85,7 +86,9 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
     if (m && f.managed) poolSidecars.set(m[1]!, f.content);
   }
   const credentials = preparePoolCredentials(settings, desired.pools, poolSidecars, opts.env ?? process.env);
-  const tree = withSealedCredentials(renderTree(desired, nginxFeaturesFor(version)), desired, credentials.sealed);
+  // Rendered with origin paths relative to the manifests directory, not to the working directory.
+  const stable = withStableOrigins(desired, stableOriginFile(settings.manifests));
+  const tree = stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, nginxFeaturesFor(version)), stable.desired, credentials.sealed));
 
   const buckets = opts.refresh ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents)) : null;
   const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));

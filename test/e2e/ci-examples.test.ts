@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadManifests } from '../../src/app/load-manifests.js';
+import { stableOriginFile, withStableOrigins } from '../../src/app/stable-origins.js';
 import { renderTree } from '../../src/core/render/render-tree.js';
 import { nginxFeaturesFor } from '../../src/core/render/rendered-tree.js';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -144,9 +145,10 @@ describe('examples/ci', () => {
     const ws = checkout('gh-baseline', join(REPO_ROOT, 'examples/gateway'));
     // A Migration is "to start" until the gateway's state says otherwise, which CI does not have.
     rmSync(join(ws, 'manifests/migrations'), { recursive: true });
-    // Rendered as the gateway's writer renders them: from the directory holding manifests/.
+    // Rendered as the gateway's writer renders them (origins relative to the manifests directory,
+    // wherever it runs).
     const { validation } = loadManifests('manifests', ws);
-    for (const f of renderTree(validation.desired, nginxFeaturesFor('1.22.1')).files) {
+    for (const f of renderTree(withStableOrigins(validation.desired, stableOriginFile('manifests', ws)).desired, nginxFeaturesFor('1.22.1')).files) {
       const p = join(ws, '.orch-ci/nginx', f.path);
       mkdirSync(dirname(p), { recursive: true });
       writeFileSync(p, f.content);

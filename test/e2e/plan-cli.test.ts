@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadManifests } from '../../src/app/load-manifests.js';
+import { stableOriginFile, withStableOrigins } from '../../src/app/stable-origins.js';
 import { renderTree } from '../../src/core/render/render-tree.js';
 import { nginxFeaturesFor } from '../../src/core/render/rendered-tree.js';
 import { REPO_ROOT, runCli, STACK_LINE } from '../helpers/cli.js';
@@ -53,7 +54,7 @@ describe('orch plan on examples/gateway', () => {
   it('shows no change with the rendered files in place, then exactly one vhost after a route edit', async () => {
     // Put the rendered tree on disk the way apply would (apply itself is tested with a live nginx).
     const { validation } = loadManifests(manifests);
-    const tree = renderTree(validation.desired, nginxFeaturesFor('1.22.1'));
+    const tree = renderTree(withStableOrigins(validation.desired, stableOriginFile(manifests)).desired, nginxFeaturesFor('1.22.1'));
     for (const f of tree.files) {
       const p = join(work, 'nginx', f.path);
       mkdirSync(dirname(p), { recursive: true });
@@ -66,6 +67,14 @@ describe('orch plan on examples/gateway', () => {
     const same = await runCli(['plan', '--detailed-exitcode'], { env });
     expect(same.stdout).toContain('No changes.');
     expect(same.code).toBe(0);
+    // Wherever orch runs (the daemon in `/`, an operator in a checkout, a relative manifests
+    // path): the generated files name their manifests relative to the manifests directory.
+    expect(tree.files.find((f) => f.path === 'vhosts/s3-main.conf')!.content.split('\n')[0]).toContain('generated from vhosts/s3-main.yaml (VirtualHost/s3-main)');
+    for (const [cwd, m] of [['/', manifests], [work, 'manifests'], [manifests, '.'], [join(manifests, 'routes'), '..']] as const) {
+      const elsewhere = await runCli(['plan', '--detailed-exitcode', '-m', m], { env, cwd });
+      expect(elsewhere.stdout, `from ${cwd} with -m ${m}`).toContain('No changes.');
+      expect(elsewhere.code).toBe(0);
+    }
 
     const route = join(manifests, 'routes/s3-main/backups.yaml');
     writeFileSync(route, readFileSync(route, 'utf8').replace('pool: pool-2025', 'pool: pool-2026'));

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadManifests } from '../../src/app/load-manifests.js';
+import { stableOriginFile, withStableOrigins } from '../../src/app/stable-origins.js';
 import { StateStore } from '../../src/adapters/sqlite/state-store.js';
 import { sha256 } from '../../src/core/plan/make-plan.js';
 import { renderStatusFile, statusToken, STATUS_FILE_PATH } from '../../src/core/render/render-status.js';
@@ -151,7 +152,7 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
       const onDisk = [...readdirSync(join(ws.nginxDir, 'pools')).map((n) => `pools/${n}`), ...readdirSync(join(ws.nginxDir, 'vhosts')).map((n) => `vhosts/${n}`)].sort();
       expect(rows.map((r) => r.path)).toEqual(onDisk);
       for (const r of rows) expect(r.sha256).toBe(sha256(readFileSync(join(ws.nginxDir, r.path), 'utf8')));
-      expect(rows.find((r) => r.path === 'pools/archive.conf')).toMatchObject({ resourceKind: 'Pool', resourceName: 'archive', role: 'config', originFile: 'manifests/pools.yaml', originIndex: 1 });
+      expect(rows.find((r) => r.path === 'pools/archive.conf')).toMatchObject({ resourceKind: 'Pool', resourceName: 'archive', role: 'config', originFile: 'pools.yaml', originIndex: 1 });
       expect(rows.find((r) => r.path === STATUS_FILE_PATH)).toMatchObject({ role: 'status' });
       expect(store.auditLog(5)[0]).toMatchObject({ command: 'rebuild-db', action: 'rebuild' });
     } finally {
@@ -188,7 +189,7 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
     const before = ws.snapshot();
     const r = ok(await ws.cli('rebuild-db', '--dry-run'));
     expect(r.stdout).toContain('Would rebuild the state database');
-    expect(r.stdout).toMatch(/VirtualHost\/s3-local: from its sidecar, manifest manifests\/vhosts\/s3-local\.yaml#0/);
+    expect(r.stdout).toMatch(/VirtualHost\/s3-local: from its sidecar, manifest vhosts\/s3-local\.yaml#0/);
     expect(r.stdout).toContain('Nothing was written (--dry-run).');
     expect(ws.snapshot()).toEqual(before);
     const json = JSON.parse(ok(await ws.cli('rebuild-db', '--dry-run', '--json')).stdout) as { dry_run: boolean; files: unknown[]; database: { before: string } };
@@ -260,7 +261,7 @@ describe('orch rebuild-db on examples/gateway (rendered tree in place, as the ga
     // The example's TLS files exist only on a real gateway: put the rendered tree and a status file
     // for generation 7 in place, and record generation 7 as apply would.
     const { validation } = loadManifests('manifests', ws.root);
-    const tree = renderTree(validation.desired, nginxFeaturesFor('1.22.1'));
+    const tree = renderTree(withStableOrigins(validation.desired, stableOriginFile('manifests', ws.root)).desired, nginxFeaturesFor('1.22.1'));
     for (const f of tree.files) ws.write(`nginx/${f.path}`, f.content);
     const fingerprint = `sha256:${'ab12'.repeat(16)}`;
     const status = renderStatusFile('127.0.0.1:18999', statusToken(7, fingerprint));
