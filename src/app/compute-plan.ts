@@ -87,7 +87,8 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
   }
   const credentials = preparePoolCredentials(settings, desired.pools, poolSidecars, opts.env ?? process.env);
   // Rendered with origin paths relative to the manifests directory, not to the working directory.
-  const stable = withStableOrigins(desired, stableOriginFile(settings.manifests));
+  const stableFile = stableOriginFile(settings.manifests);
+  const stable = withStableOrigins(desired, stableFile);
   const tree = stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, nginxFeaturesFor(version)), stable.desired, credentials.sealed));
 
   const buckets = opts.refresh ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents)) : null;
@@ -137,7 +138,9 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
     const i: PlanInputs = {
       orchVersion: orchVersion(),
       nginxVersion: version,
-      manifests: Object.fromEntries(manifests.sources.map((s) => [s.path, sha256(s.text)])),
+      // Named relative to the manifests directory, as in the generated files: a plan saved in CI
+      // (at the repository root) is applied on the gateway from another working directory.
+      manifests: Object.fromEntries(manifests.sources.map((s) => [stableFile(s.path), sha256(s.text)])),
       files: Object.fromEntries(observed.files.map((f) => [f.path, sha256(f.content)])),
       stateGeneration: state.generation,
       settings: fingerprintSettings(settings),

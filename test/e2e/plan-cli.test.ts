@@ -113,6 +113,11 @@ describe('orch plan on examples/gateway', () => {
     expect(saved.kind).toBe('orch-saved-plan');
     expect(saved.fingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(Object.keys(saved.inputs.manifests)).toHaveLength(10);
+    // Named relative to the manifests directory: the same from any working directory.
+    expect(Object.keys(saved.inputs.manifests)).toContain('vhosts/s3-main.yaml');
+    const elsewhere = join(work, 'elsewhere.plan');
+    expect((await runCli(['plan', '--out', elsewhere], { env, cwd: '/' })).code).toBe(0);
+    expect(JSON.parse(readFileSync(elsewhere, 'utf8')).fingerprint).toBe(saved.fingerprint);
   });
 });
 

@@ -126,7 +126,7 @@ describe.sequential('apply: routing through a real nginx', () => {
     const token = await gw.served();
     const refused = await gw.orch(['apply', stalePlan]);
     expect(refused.code, refused.stderr + refused.stdout).toBe(4);
-    expect(refused.stderr).toContain('manifests/routes/logs.yaml');
+    expect(refused.stderr).toContain('manifest routes/logs.yaml'); // relative to the manifests directory
     expect(refused.stderr).not.toMatch(STACK_LINE);
     expect(gw.snapshot()).toEqual(before);
     expect(await gw.served()).toBe(token);
