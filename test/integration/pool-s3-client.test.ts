@@ -138,3 +138,42 @@ describe('PoolS3Client', () => {
     await expect(PoolS3Client.open({ pool: 'empty', members: [], credentials }, opts)).rejects.toThrow('pool empty has no enabled member to talk to.');
   });
 });
+
+describe('PoolS3Client listings', () => {
+  it('a member that trickles its listing a byte at a time fails over within 3 request timeouts', { timeout: 20_000 }, async () => {
+    const LISTING = '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><KeyCount>1</KeyCount><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>3</Size><ETag>"e"</ETag></Contents></ListBucketResult>';
+    let trickled = 0;
+    const trickling = await serve((_q, res) => {
+      trickled++;
+      res.writeHead(200, { 'content-type': 'application/xml', 'content-length': String(LISTING.length) });
+      let at = 0;
+      // One byte every 100 ms: never idle for a whole timeout (300 ms), never done within 900 ms.
+      const t = setInterval(() => {
+        if (res.destroyed || at >= LISTING.length) return clearInterval(t);
+        res.write(LISTING[at++]!);
+      }, 100);
+    });
+    const answering = await serve((_q, res) => res.writeHead(200, { 'content-type': 'application/xml' }).end(LISTING));
+    const c = await PoolS3Client.open({ pool: 'p', members: [trickling, answering], credentials }, { ...opts, timeoutMs: 300 });
+    try {
+      const started = Date.now();
+      const keys: string[] = [];
+      await c.listObjectsDetailed('b', (page) => keys.push(...page.map((o) => o.key)));
+      expect(keys).toEqual(['k']);
+      expect(trickled).toBe(1);
+      // The whole answer would take ~22 s; the deadline cuts it at 0.9 s (bound loose for loaded machines).
+      expect(Date.now() - started).toBeLessThan(6000);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(850);
+    } finally {
+      c.close();
+    }
+
+    // Only the trickling member: the error names the deadline.
+    const alone = await PoolS3Client.open({ pool: 'p', members: [trickling], credentials }, { ...opts, timeoutMs: 300, retries: 0 });
+    try {
+      await expect(alone.listObjectsDetailed('b', () => {})).rejects.toThrow(/listing not answered within 0\.9s/);
+    } finally {
+      alone.close();
+    }
+  });
+});

@@ -184,6 +184,9 @@ function readText(body: IncomingMessage): Promise<string> {
     });
   });
 }
+/** A whole listing request (answer read to its end) may take this many request timeouts. */
+const LIST_DEADLINE_FACTOR = 3;
+
 let sdkPromise: Promise<Sdk> | null = null;
 /**
  * The SDK costs ~0.3 s to load, and once one of its clients has sent a request, plain Node http
@@ -225,6 +228,7 @@ function describeFailure(e: unknown, timeoutMs: number): string {
   const err = e as SdkError & { message?: string };
   const status = statusOf(e);
   if (status !== undefined) return `HTTP ${status} ${codeOf(e)}`;
+  if (err?.name === 'TimeoutError' && err.message?.startsWith('listing ')) return err.message;
   if (err?.name === 'TimeoutError' || /timeout/i.test(err?.message ?? '')) return `no answer within ${timeoutMs / 1000}s`;
   if (err?.code === 'ECONNREFUSED') return 'connection refused';
   if (err?.code) return err.code;
@@ -445,9 +449,35 @@ export class PoolS3Client implements PoolStorage {
     const wire: WireRequest = { method: 'GET', path: `/${bucket}`, query, headers: { 'x-amz-content-sha256': EMPTY_SHA256 } };
     await this.acquire();
     try {
-      return await this.attempt(async (i) => parseListObjectsV2(await readText((await this.httpOnce(i, wire, undefined)).body)), `ListObjectsV2 ${bucket}`, {});
+      return await this.attempt((i) => this.listPageOnce(i, wire), `ListObjectsV2 ${bucket}`, {});
     } finally {
       this.release();
+    }
+  }
+
+  /**
+   * One listing request to one member, answer read whole, within LIST_DEADLINE_FACTOR x the
+   * request timeout: the socket-inactivity timeout alone would let a member that trickles its
+   * answer a byte at a time hold a listing forever (the SDK's handler capped it the same way).
+   */
+  private async listPageOnce(index: number, wire: WireRequest): Promise<ListObjectsV2Page> {
+    const limitMs = LIST_DEADLINE_FACTOR * this.opts.timeoutMs;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(Object.assign(new Error(`listing not answered within ${limitMs / 1000}s`), { name: 'TimeoutError', code: 'ETIMEDOUT' })), limitMs);
+    try {
+      const res = await this.httpOnce(index, wire, deadline.signal);
+      const cut = () => res.body.destroy(deadline.signal.reason as Error);
+      if (deadline.signal.aborted) cut();
+      else deadline.signal.addEventListener('abort', cut, { once: true });
+      try {
+        return parseListObjectsV2(await readText(res.body));
+      } catch (e) {
+        throw deadline.signal.aborted ? deadline.signal.reason : e;
+      } finally {
+        deadline.signal.removeEventListener('abort', cut);
+      }
+    } finally {
+      clearTimeout(timer);
     }
   }
 
