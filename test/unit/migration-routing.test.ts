@@ -3,6 +3,7 @@ import { newMigrationDoc, type MigrationDoc } from '../../src/core/migrate/migra
 import { effectiveRouting, overlayMigrations } from '../../src/core/migrate/route-overlay.js';
 import { epochBeforeRegex } from '../../src/core/migrate/routing.js';
 import type { DesiredMigration, DesiredState } from '../../src/core/model/desired-state.js';
+import { origin, route as routeOf, virtualHost } from '../helpers/desired-builders.js';
 
 describe('epochBeforeRegex: the freeze written into nginx', () => {
   it('matches a write ($orch_write = 1) exactly while the epoch second is before the end, for random ends and times', () => {
@@ -30,29 +31,10 @@ describe('epochBeforeRegex: the freeze written into nginx', () => {
   });
 });
 
-const origin = (kind: string, name: string) => ({ file: 'm.yaml', index: 0, kind, name });
 function desired(routePool: string): DesiredState {
-  return {
-    pools: [],
-    migrations: [],
-    virtualHosts: [
-      {
-        name: 's3',
-        serverNames: ['s3.test'],
-        port: 80,
-        address: null,
-        tls: null,
-        defaultPool: null,
-        ipRules: null,
-        extraBlocks: [],
-        ignoreBuckets: [],
-        routes: [{ name: 'photos', virtualHost: 's3', path: '/photos/', bucket: 'photos', pool: routePool, keyPrefix: null, enabled: true, allowOrphan: false, origin: origin('Route', 'photos') }],
-        origin: origin('VirtualHost', 's3'),
-      },
-    ],
-  };
+  return { pools: [], migrations: [], virtualHosts: [virtualHost('s3', { routes: [routeOf('s3', '/photos/', routePool, { name: 'photos' })] })] };
 }
-const migration: DesiredMigration = { name: 'm', virtualHost: 's3', bucket: 'photos', from: 'old', to: 'new', mode: 'copy', concurrency: 16, bandwidthLimit: null, freezeBudgetSeconds: 10, origin: origin('Migration', 'm') };
+const migration: DesiredMigration = { name: 'm', virtualHost: 's3', bucket: 'photos', from: 'old', to: 'new', mode: 'copy', concurrency: 16, bandwidthLimit: null, freezeBudgetSeconds: 10, origin: origin('Migration', 'm', 'manifests/migrations.yaml') };
 function doc(patch: Partial<MigrationDoc>): MigrationDoc {
   return { ...newMigrationDoc(migration, new Date('2026-01-01T00:00:00Z')), ...patch };
 }
