@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module';
 import { UserError } from '../core/errors.js';
+import { lazyModule } from '../core/lazy-module.js';
 
 export type ReloadMethod = 'nginx' | 'systemctl' | 'command' | 'none';
 
@@ -210,9 +210,8 @@ export function resolveSettings(src: SettingsSources): Settings {
 }
 
 /** The yaml package (~70 modules) is loaded only when a config file is read: most runs have none. */
-function parseYaml(text: string): unknown {
-  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
-}
+const yaml = lazyModule<typeof import('yaml')>('yaml');
+const parseYaml = (text: string): unknown => yaml().parse(text);
 
 function applyConfigFile(settings: Settings, path: string, text: string): void {
   let data: unknown;

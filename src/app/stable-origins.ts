@@ -1,6 +1,5 @@
-import { statSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { displayPath } from '../adapters/fs/read-manifest-sources.js';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { displayPath, manifestBaseDir } from '../adapters/fs/read-manifest-sources.js';
 import type { DesiredState, Origin } from '../core/model/desired-state.js';
 import type { RenderedTree } from '../core/render/rendered-tree.js';
 
@@ -15,14 +14,9 @@ import type { RenderedTree } from '../core/render/rendered-tree.js';
  * as changed and rewrite them back and forth.
  */
 export function stableOriginFile(target: string, cwd: string = process.cwd()): (file: string) => string {
-  const abs = resolve(cwd, target);
-  let base = abs;
-  try {
-    if (!statSync(abs).isDirectory()) base = dirname(abs);
-  } catch {
-    // Not readable: the manifests could not have been read either; paths stay as they are.
-    return (file) => file;
-  }
+  const base = manifestBaseDir(target, cwd);
+  // Not readable: the manifests could not have been read either; paths stay as they are.
+  if (base === null) return (file) => file;
   // The common case costs one startsWith: documents are listed below the base's display path.
   const prefix = displayPath(base, cwd);
   const head = prefix === '' ? '' : `${prefix}/`;

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, normalize, relative, isAbsolute, sep } from 'node:path';
+import { dirname, join, normalize, relative, isAbsolute, sep } from 'node:path';
 import { UserError } from '../../core/errors.js';
 import type { SourceText } from '../../core/manifests/parse-manifests.js';
 
@@ -41,6 +41,19 @@ export function listManifestTarget(target: string, cwd: string): ManifestListing
 
 export function manifestTargetPath(target: string, cwd: string): string {
   return isAbsolute(target) ? target : join(cwd, target);
+}
+
+/**
+ * The directory manifest paths are named relative to in generated files: the manifests directory,
+ * or the directory of the one manifest file; null when the target cannot be read.
+ */
+export function manifestBaseDir(target: string, cwd: string): string | null {
+  const abs = manifestTargetPath(target, cwd);
+  try {
+    return statSync(abs).isDirectory() ? abs : dirname(abs);
+  } catch {
+    return null;
+  }
 }
 
 /** One manifest file as readManifestSources reads it. */

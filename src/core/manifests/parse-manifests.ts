@@ -1,19 +1,14 @@
-import { createRequire } from 'node:module';
 import type { Document, LineCounter, Node, Scalar } from 'yaml';
 import jsyaml from 'js-yaml';
 import type { Diagnostic, SourcePosition } from '../diagnostics.js';
+import { lazyModule } from '../lazy-module.js';
 import { parsePlainYaml } from './plain-yaml.js';
 
 /**
  * The `yaml` package, loaded on first use: it is only needed for positions (diagnostics) and for
  * files the faster readers refuse, and loading it costs every process ~30 ms.
  */
-type YamlModule = typeof import('yaml');
-let yamlModule: YamlModule | null = null;
-function yaml(): YamlModule {
-  yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule;
-  return yamlModule;
-}
+const yaml = lazyModule<typeof import('yaml')>('yaml');
 
 /** One manifest file's text, as read by the filesystem adapter. */
 export interface SourceText {
