@@ -220,6 +220,12 @@ function codeOf(e: unknown): string {
   return err?.Code ?? err?.name ?? err?.code ?? 'Error';
 }
 
+/** A timeout of this client's own, whose message says it in the operator's words. */
+class OwnTimeout extends Error {
+  override readonly name = 'TimeoutError';
+  readonly code = 'ETIMEDOUT';
+}
+
 /**
  * What went wrong with one member, in words safe to print: network codes and S3 error codes only.
  * A server's own message is never repeated: it may echo the access key id.
@@ -228,7 +234,7 @@ function describeFailure(e: unknown, timeoutMs: number): string {
   const err = e as SdkError & { message?: string };
   const status = statusOf(e);
   if (status !== undefined) return `HTTP ${status} ${codeOf(e)}`;
-  if (err?.name === 'TimeoutError' && err.message?.startsWith('listing ')) return err.message;
+  if (err instanceof OwnTimeout) return err.message;
   if (err?.name === 'TimeoutError' || /timeout/i.test(err?.message ?? '')) return `no answer within ${timeoutMs / 1000}s`;
   if (err?.code === 'ECONNREFUSED') return 'connection refused';
   if (err?.code) return err.code;
@@ -412,11 +418,11 @@ export class PoolS3Client implements PoolStorage {
           reject(Object.assign(new Error(code), { name: code, Code: code, $metadata: { httpStatusCode: status } }));
         });
       });
-      const timeoutError = (what: string) => Object.assign(new Error(what), { name: 'TimeoutError', code: 'ETIMEDOUT' });
-      r.setTimeout(this.opts.timeoutMs, () => r.destroy(timeoutError('socket inactivity timeout')));
+      const noAnswer = () => new OwnTimeout(`no answer within ${this.opts.timeoutMs / 1000}s`);
+      r.setTimeout(this.opts.timeoutMs, () => r.destroy(noAnswer()));
       r.once('socket', (socket) => {
         if (!socket.connecting) return;
-        const t = setTimeout(() => r.destroy(timeoutError('connection timeout')), Math.min(2000, this.opts.timeoutMs));
+        const t = setTimeout(() => r.destroy(noAnswer()), Math.min(2000, this.opts.timeoutMs));
         socket.once('connect', () => clearTimeout(t));
         r.once('close', () => clearTimeout(t));
       });
@@ -463,7 +469,7 @@ export class PoolS3Client implements PoolStorage {
   private async listPageOnce(index: number, wire: WireRequest): Promise<ListObjectsV2Page> {
     const limitMs = LIST_DEADLINE_FACTOR * this.opts.timeoutMs;
     const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(Object.assign(new Error(`listing not answered within ${limitMs / 1000}s`), { name: 'TimeoutError', code: 'ETIMEDOUT' })), limitMs);
+    const timer = setTimeout(() => deadline.abort(new OwnTimeout(`listing not answered within ${limitMs / 1000}s`)), limitMs);
     try {
       const res = await this.httpOnce(index, wire, deadline.signal);
       const cut = () => res.body.destroy(deadline.signal.reason as Error);
