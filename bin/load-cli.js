@@ -1,0 +1,77 @@
+// Loads the bundled CLI (dist/bundle/cli.cjs, built by scripts/bundle.mjs) with V8's code cache.
+//
+// Compiling the 2 MB bundle is most of a small command's start-up: V8 parses it and compiles every
+// function a run calls. V8 can save that work as "cached data" and take it back next time, which
+// Node 22's module compile cache does for every module but Node 20 (which orch supports) does not
+// offer. So the bundle is compiled here as a vm.Script with the cached data of an earlier run of
+// the same command, and a run that had none (or whose data V8 rejected: another orch build, another
+// Node or V8 flags) leaves the code it compiled for the next one. One file per command (`plan`
+// compiles other functions than `--version`), named after the bundle's size and modification time
+// and Node's version.
+//
+// Where: $XDG_CACHE_HOME/orch/code-cache (default ~/.cache/orch/code-cache), the user's own
+// directory, never the shared temp directory where another account could plant compiled code.
+// ORCH_CODE_CACHE=0 turns it off. Any failure to read or write the cache only costs speed.
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+
+const BUNDLE = fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url));
+
+/** @returns {{ execute: (options: { dir: string }) => Promise<void>, preloadManifests: (argv: string[]) => void }} */
+export function loadCli() {
+  const source = readFileSync(BUNDLE, 'utf8');
+  const cacheFile = process.env.ORCH_CODE_CACHE === '0' ? null : codeCacheFile(process.argv[2]);
+  let cachedData;
+  if (cacheFile) {
+    try {
+      cachedData = readFileSync(cacheFile);
+    } catch {
+      // No cache yet.
+    }
+  }
+  const script = new vm.Script(Module.wrap(source), {
+    filename: BUNDLE,
+    cachedData,
+    // The bundle imports the AWS SDK (an ES module) with import().
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  const mod = new Module(BUNDLE, null);
+  mod.filename = BUNDLE;
+  mod.paths = Module._nodeModulePaths(dirname(BUNDLE));
+  // oclif loads the commands by requiring the bundle (package.json `oclif.commands.target`): it
+  // finds this instance in the cache.
+  Module._cache[BUNDLE] = mod;
+  script.runInThisContext().call(mod.exports, mod.exports, createRequire(BUNDLE), mod, BUNDLE, dirname(BUNDLE));
+  mod.loaded = true;
+  if (cacheFile && (cachedData === undefined || script.cachedDataRejected)) {
+    // Saved at exit, when the code cache holds every function the command compiled.
+    process.once('exit', () => saveCodeCache(cacheFile, script));
+  }
+  return mod.exports;
+}
+
+function codeCacheFile(command) {
+  try {
+    const st = statSync(BUNDLE);
+    const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+    const name = /^[a-z][a-z-]{0,39}$/.test(command ?? '') ? command : '_';
+    return join(base, 'orch', 'code-cache', `${name}-${st.size}-${Math.floor(st.mtimeMs)}-${process.version}-${process.arch}.bin`);
+  } catch {
+    return null;
+  }
+}
+
+function saveCodeCache(file, script) {
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
+    renameSync(tmp, file);
+  } catch {
+    // No cache: only a slower start next time.
+  }
+}

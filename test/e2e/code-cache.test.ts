@@ -1,0 +1,85 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli } from '../helpers/cli.js';
+
+/**
+ * bin/load-cli.js: the bundled CLI compiled with V8's code cache, one file per command in
+ * $XDG_CACHE_HOME/orch/code-cache. A cache never changes what a command does: the output is the
+ * same without one, with a fresh one, with one left by a previous run, and with a damaged one
+ * (which is replaced).
+ */
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+function cacheHome(): string {
+  const d = mkdtempSync(join(tmpdir(), 'orch-code-cache-'));
+  dirs.push(d);
+  return d;
+}
+const entries = (home: string) => {
+  try {
+    return readdirSync(join(home, 'orch', 'code-cache')).sort();
+  } catch {
+    return [];
+  }
+};
+const GATEWAY = join(REPO_ROOT, 'examples/gateway');
+
+describe('code cache of the bundled CLI', () => {
+  it('is written by the first run of a command, taken as it is by the next, and changes no output', async () => {
+    const home = cacheHome();
+    const env = { XDG_CACHE_HOME: home, ORCH_MANIFESTS: GATEWAY };
+    const reference = await runCli(['validate'], { env: { ...env, ORCH_CODE_CACHE: '0' } });
+    expect(reference.code).toBe(0);
+    expect(entries(home)).toEqual([]);
+
+    const first = await runCli(['validate'], { env });
+    expect(first).toEqual(reference);
+    const files = entries(home);
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(new RegExp(`^validate-\\d+-\\d+-${process.version.replace(/\./g, '\\.')}-${process.arch}\\.bin$`));
+    const path = join(home, 'orch', 'code-cache', files[0]!);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(join(home, 'orch', 'code-cache')).mode & 0o777).toBe(0o700);
+    const written = readFileSync(path);
+    expect(written.length).toBeGreaterThan(10_000);
+
+    // Accepted: not written again.
+    const second = await runCli(['validate'], { env });
+    expect(second).toEqual(reference);
+    expect(readFileSync(path).equals(written)).toBe(true);
+
+    // Another command has its own entry.
+    const version = await runCli(['--version'], { env });
+    expect(version.code).toBe(0);
+    expect(entries(home)).toHaveLength(2);
+  });
+
+  it('replaces a damaged entry, and the command still runs', async () => {
+    const home = cacheHome();
+    const env = { XDG_CACHE_HOME: home, ORCH_MANIFESTS: GATEWAY };
+    const reference = await runCli(['validate'], { env });
+    const [file] = entries(home);
+    const path = join(home, 'orch', 'code-cache', file!);
+    const good = readFileSync(path);
+    writeFileSync(path, Buffer.alloc(good.length, 7), { mode: 0o600 });
+    const again = await runCli(['validate'], { env });
+    expect(again).toEqual(reference);
+    const rewritten = readFileSync(path);
+    expect(rewritten.equals(Buffer.alloc(good.length, 7))).toBe(false);
+    expect(rewritten.length).toBeGreaterThan(10_000);
+  });
+
+  it('ORCH_CODE_CACHE=0 reads and writes nothing; an unwritable cache directory only costs speed', async () => {
+    const home = cacheHome();
+    const off = await runCli(['--version'], { env: { XDG_CACHE_HOME: home, ORCH_CODE_CACHE: '0' } });
+    expect(off.code).toBe(0);
+    expect(entries(home)).toEqual([]);
+    // XDG_CACHE_HOME is a file: the directory cannot be made.
+    const blocked = join(home, 'a-file');
+    writeFileSync(blocked, '');
+    const run = await runCli(['--version'], { env: { XDG_CACHE_HOME: blocked } });
+    expect(run).toEqual(off);
+  });
+});
