@@ -1,6 +1,6 @@
 // The CLI as one module, for oclif's "explicit" command discovery strategy (package.json
 // `oclif.commands`): oclif's `execute` and every command. scripts/bundle.mjs bundles it with its
-// imports and libraries into dist/bundle/cli.js, which bin/run.js loads: one file to compile at
+// imports and libraries into dist/bundle/cli.cjs, which bin/run.js loads: one file to compile at
 // start-up instead of ~400 modules to resolve, read and compile.
 //
 // Each command is `require`d on first access, which esbuild turns into a lazy initializer of the

@@ -23,6 +23,8 @@ import type { MigrationDoc } from '../core/migrate/migration-doc.js';
 import { overlayMigrations, routeKey } from '../core/migrate/route-overlay.js';
 import type { MigrationRouting } from '../core/migrate/routing.js';
 import { preflightMigrations } from './migrations/preflight.js';
+import { configuredManifestCache } from './manifest-cache-config.js';
+import { renderWithMemo } from './render-memo.js';
 
 /** What the state database contributes to a plan (implemented by the SQLite adapter). */
 export interface StateView {
@@ -88,8 +90,19 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
   const credentials = preparePoolCredentials(settings, desired.pools, poolSidecars, opts.env ?? process.env);
   // Rendered with origin paths relative to the manifests directory, not to the working directory.
   const stableFile = stableOriginFile(settings.manifests);
-  const stable = withStableOrigins(desired, stableFile);
-  const tree = stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, nginxFeaturesFor(version)), stable.desired, credentials.sealed));
+  const features = nginxFeaturesFor(version);
+  const render = () => {
+    const stable = withStableOrigins(desired, stableFile);
+    return stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed));
+  };
+  // Manifests rendered as they are (no migration changes a route) may come from the render memo.
+  const tree =
+    desired === manifests.validation.desired
+      ? renderWithMemo(
+          { dir: configuredManifestCache(), manifestKey: manifests.cacheKey, features, manifests: settings.manifests, cwd: process.cwd(), sealed: credentials.sealed },
+          render,
+        )
+      : render();
 
   const buckets = opts.refresh ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents)) : null;
   const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));

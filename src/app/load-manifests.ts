@@ -11,6 +11,11 @@ import { joinPreloadedWorker } from './parallel-manifests.js';
 export interface LoadedManifests {
   sources: SourceText[];
   validation: ValidationResult;
+  /**
+   * The validation cache key of these manifests (their texts and names, and the code that reads,
+   * validates and renders them), or null when the cache is off: the render memo's key builds on it.
+   */
+  cacheKey: string | null;
 }
 
 /**
@@ -37,7 +42,7 @@ export function loadManifests(target: string, cwd?: string): LoadedManifests {
       if (cache && key) writeCachedValidation(cache, key, validation);
     }
     if (hasErrors(validation.diagnostics)) throw new ValidationError(validation.diagnostics);
-    return { sources, validation };
+    return { sources, validation, cacheKey: key };
   } finally {
     worker?.release();
   }

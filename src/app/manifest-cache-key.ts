@@ -35,8 +35,9 @@ export function hasCachedEntry(dir: string, key: string): boolean {
 let fingerprint: string | null | undefined;
 
 /**
- * A SHA-256 of the code a validation result depends on: every file of the core (parsing, checks,
- * schemas, rendering rules), the modules that load manifests, the libraries' package.json
+ * A SHA-256 of the code a validation result (and a render memo) depends on: every file of the core
+ * (parsing, checks, schemas, rendering rules), the modules that load manifests and shape the
+ * rendered tree, the libraries' package.json
  * (their versions), the Node version. Computed once per process (~10 ms).
  */
 function codeFingerprint(): string | null {
@@ -48,7 +49,7 @@ function codeFingerprint(): string | null {
     const h = createHash('sha256');
     h.update(`${process.version} ${process.arch}\0`);
     hashTree(h, root, 'core');
-    for (const f of ['app/load-manifests', 'app/parallel-manifests', 'app/manifest-preload', 'app/manifest-worker', 'app/manifest-cache', 'app/manifest-cache-key', 'app/manifest-cache-config', 'adapters/fs/read-manifest-sources']) {
+    for (const f of ['app/load-manifests', 'app/parallel-manifests', 'app/manifest-preload', 'app/manifest-worker', 'app/manifest-cache', 'app/manifest-cache-key', 'app/manifest-cache-config', 'adapters/fs/read-manifest-sources', 'app/render-memo', 'app/stable-origins', 'app/compute-plan']) {
       const p = join(root, `${f}${ext}`);
       h.update(`${f}\0`);
       if (existsSync(p)) h.update(readFileSync(p));

@@ -160,19 +160,22 @@ export function writeCachedValidation(dir: string, key: string, validation: Vali
     } finally {
       rmSync(tmp, { force: true });
     }
-    pruneEntries(dir);
+    pruneCacheEntries(dir, 'manifests-', '.bin');
   } catch {
     // A cache that cannot be written is only a slower next run.
   }
 }
 
-/** Removes all but the KEEP most recently written entries (and temporary files older than a minute). */
-function pruneEntries(dir: string): void {
+/**
+ * Removes all but the KEEP most recently written entries named `<prefix><sha256><suffix>` (and
+ * temporary files older than a minute).
+ */
+export function pruneCacheEntries(dir: string, prefix: string, suffix: string): void {
   const entries: Array<{ path: string; mtime: number }> = [];
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     const mtime = statSync(path).mtimeMs;
-    if (/^manifests-[0-9a-f]{64}\.bin$/.test(name)) entries.push({ path, mtime });
+    if (name.startsWith(prefix) && name.endsWith(suffix) && /^[0-9a-f]{64}$/.test(name.slice(prefix.length, name.length - suffix.length))) entries.push({ path, mtime });
     else if (name.endsWith('.tmp') && Date.now() - mtime > 60_000) rmSync(path, { force: true });
   }
   entries.sort((a, b) => b.mtime - a.mtime);

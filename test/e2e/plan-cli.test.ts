@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,6 +118,50 @@ describe('orch plan on examples/gateway', () => {
     const elsewhere = join(work, 'elsewhere.plan');
     expect((await runCli(['plan', '--out', elsewhere], { env, cwd: '/' })).code).toBe(0);
     expect(JSON.parse(readFileSync(elsewhere, 'utf8')).fingerprint).toBe(saved.fingerprint);
+  });
+});
+
+describe('orch plan with the render memo (state directory present)', () => {
+  let work: string;
+  let env: Record<string, string>;
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('plans from the memo exactly as from a rendering: no change, then a drifted file with its diff', async () => {
+    work = mkdtempSync(join(tmpdir(), 'orch-plan-memo-'));
+    const manifests = join(work, 'manifests');
+    cpSync(join(REPO_ROOT, 'examples/gateway'), manifests, { recursive: true });
+    rmSync(join(manifests, 'migrations'), { recursive: true });
+    mkdirSync(join(work, 'state'));
+    env = { ORCH_MANIFESTS: manifests, ORCH_NGINX_DIR: join(work, 'nginx'), ORCH_STATE_DIR: join(work, 'state') };
+    const { validation } = loadManifests(manifests);
+    for (const f of renderTree(withStableOrigins(validation.desired, stableOriginFile(manifests)).desired, nginxFeaturesFor('1.22.1')).files) {
+      mkdirSync(dirname(join(work, 'nginx', f.path)), { recursive: true });
+      writeFileSync(join(work, 'nginx', f.path), f.content);
+    }
+    const memos = () => readdirSync(join(work, 'state', 'cache')).filter((n) => /^render-[0-9a-f]{64}\.json$/.test(n));
+
+    const first = await runCli(['plan', '--detailed-exitcode'], { env });
+    expect(first.stdout).toContain('No changes.');
+    expect(first.code).toBe(0);
+    expect(memos()).toHaveLength(1);
+    const second = await runCli(['plan', '--detailed-exitcode'], { env });
+    expect(second).toEqual(first);
+
+    // Drift on disk: the memo's digest no longer matches; the plan renders and shows the diff.
+    const conf = join(work, 'nginx', 'vhosts', 's3-main.conf');
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace('proxy_pass http://pool-2025;', 'proxy_pass http://pool-2026;'));
+    const sidecar = join(work, 'nginx', 'vhosts', 'cdn.meta.json');
+    writeFileSync(sidecar, readFileSync(sidecar, 'utf8').replace(/.$/s, ' ')); // same length
+    const memo = await runCli(['plan', '--detailed-exitcode', '--json'], { env });
+    const rendered = await runCli(['plan', '--detailed-exitcode', '--json'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } });
+    expect(memo).toEqual(rendered);
+    expect(memo.code).toBe(2);
+    const plan = JSON.parse(memo.stdout);
+    expect(plan.summary).toMatchObject({ add: 0, change: 2, destroy: 0 });
+    expect(plan.changes.flatMap((c: { files: Array<{ path: string }> }) => c.files.map((f) => f.path))).toEqual(['vhosts/cdn.meta.json', 'vhosts/s3-main.conf']);
+    expect(plan.changes[1].files[0].diff).toContain('+        proxy_pass http://pool-2025;');
+    const text = await runCli(['plan'], { env });
+    expect(text).toEqual(await runCli(['plan'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } }));
   });
 });
 
