@@ -36,8 +36,6 @@ export function loadCli() {
   const script = new vm.Script(Module.wrap(source), {
     filename: BUNDLE,
     cachedData,
-    // The bundle imports the AWS SDK (an ES module) with import().
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const mod = new Module(BUNDLE, null);
   mod.filename = BUNDLE;

@@ -38,6 +38,9 @@ const results = await Promise.all([
     outExtension: { '.js': '.cjs' },
     outdir,
     format: 'cjs',
+    // import() becomes require() (of the CommonJS build, for the AWS SDK): the bundle runs as a
+    // vm.Script with a code cache, where Node 20 has no dynamic import callback.
+    supported: { 'dynamic-import': false },
     // import.meta.url of the bundled ES modules is the bundle's own URL.
     define: { 'import.meta.url': '__orchImportMetaUrl' },
     banner: { js: "'use strict';\nvar __orchImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },

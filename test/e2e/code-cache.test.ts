@@ -71,6 +71,13 @@ describe('code cache of the bundled CLI', () => {
     expect(rewritten.length).toBeGreaterThan(10_000);
   });
 
+  it('the bundle makes no dynamic import() (Node 20 gives a script run from a code cache no import callback)', () => {
+    const bundle = readFileSync(join(REPO_ROOT, 'dist/bundle/cli.cjs'), 'utf8');
+    // Outside strings: a call, not the word in a message.
+    expect(bundle.split('\n').filter((l) => /(^|[^\w$.'"`])import\(/.test(l))).toEqual([]);
+    expect(bundle).toMatch(/require\("@aws-sdk\/client-s3"\)/);
+  });
+
   it('ORCH_CODE_CACHE=0 reads and writes nothing; an unwritable cache directory only costs speed', async () => {
     const home = cacheHome();
     const off = await runCli(['--version'], { env: { XDG_CACHE_HOME: home, ORCH_CODE_CACHE: '0' } });
