@@ -21,7 +21,7 @@ import vm from 'node:vm';
 
 const BUNDLE = fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url));
 
-/** @returns {{ execute: (options: { dir: string }) => Promise<void>, preloadManifests: (argv: string[]) => void }} */
+/** @returns {{ execute: (options: { dir: string }) => Promise<void> }} */
 export function loadCli() {
   const source = readFileSync(BUNDLE, 'utf8');
   const cacheFile = process.env.ORCH_CODE_CACHE === '0' ? null : codeCacheFile(process.argv[2]);

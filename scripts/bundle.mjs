@@ -6,7 +6,10 @@
 // - dist/bundle/cli.cjs (CommonJS, so that bin/run.js can compile it with a code cache): oclif and
 //   every command (src/cli.ts); each command's modules are initialized on first use.
 // - dist/bundle/manifest-worker.js (ES module): the manifest worker thread, which
-//   src/app/manifest-preload.ts starts from `./manifest-worker.js` beside itself.
+//   src/app/manifest-preload.ts starts from `./manifest-worker.js` beside itself;
+// - dist/bundle/manifest-preload.js (ES module, node built-ins only): what starts that worker,
+//   loaded by bin/run.js before the CLI's bundle is compiled (the session is handed over through
+//   the global object).
 //
 // Kept outside the bundle, loaded from node_modules when used: better-sqlite3 (a native addon), the
 // AWS SDK (loaded on demand for multipart uploads and bucket management), typescript (oclif asks
@@ -47,7 +50,7 @@ const results = await Promise.all([
   }),
   build({
     ...common,
-    entryPoints: { 'manifest-worker': 'dist/app/manifest-worker.js' },
+    entryPoints: { 'manifest-worker': 'dist/app/manifest-worker.js', 'manifest-preload': 'dist/app/manifest-preload.js' },
     outdir,
     format: 'esm',
     // CommonJS libraries inside an ES module bundle call require() for Node's built-ins.

@@ -11,9 +11,7 @@
 // checks that every command file is listed).
 import type { Command } from '@oclif/core';
 
-export { preloadManifests } from './app/manifest-preload.js';
-
-/** oclif's `execute`, loaded on the call (after bin/run.js has started the manifest worker). */
+/** oclif's `execute`, loaded on the call. */
 export function execute(options: Parameters<typeof import('@oclif/core').execute>[0]): ReturnType<typeof import('@oclif/core').execute> {
   return (require('@oclif/core') as typeof import('@oclif/core')).execute(options);
 }

@@ -44,7 +44,9 @@ function codeFingerprint(): string | null {
   if (fingerprint !== undefined) return fingerprint;
   try {
     const here = fileURLToPath(import.meta.url);
-    const ext = extname(here);
+    // From the sources (vitest): src/*.ts. Built: dist/*.js, whether this runs from dist/app/ or
+    // from a bundle in dist/bundle/ (cli.cjs, manifest-worker.js), which are built from them.
+    const ext = extname(here) === '.ts' ? '.ts' : '.js';
     const root = dirname(dirname(here)); // dist/ (or src/ when run from the sources)
     const h = createHash('sha256');
     h.update(`${process.version} ${process.arch}\0`);

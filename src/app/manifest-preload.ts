@@ -12,7 +12,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
  * asked for; otherwise it reads them itself. Nothing the worker does is visible: it writes
  * nothing and prints nothing, and the command's results never depend on the guess.
  *
- * This module stays small: it is loaded before everything else.
+ * This module stays small (node built-ins only): it is loaded before everything else.
  */
 
 /** Indexes of the control words shared with the worker (an Int32Array over a SharedArrayBuffer). */
@@ -74,7 +74,13 @@ export interface PreloadSession {
   cwd: string;
 }
 
-let session: PreloadSession | null = null;
+/**
+ * The pending session, kept on the global object: bin/run.js loads this module as a small bundle of
+ * its own (dist/bundle/manifest-preload.js) to start the worker before the CLI's bundle is even
+ * compiled, and the copy of this module inside the CLI's bundle takes the session from there.
+ */
+const SESSION = Symbol.for('orch.manifest-preload.session');
+const slot = globalThis as { [SESSION]?: PreloadSession | null };
 
 /** Commands whose first step is loadManifests of the whole manifest tree. */
 const PRELOADING_COMMANDS = new Set(['plan', 'validate']);
@@ -86,7 +92,7 @@ const PRELOADING_COMMANDS = new Set(['plan', 'validate']);
  * saves. ORCH_MANIFEST_WORKER=0 turns it off, =1 starts it whatever the load.
  */
 export function preloadManifests(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
-  if (session || env.ORCH_MANIFEST_WORKER === '0' || !PRELOADING_COMMANDS.has(argv[0] ?? '')) return;
+  if (slot[SESSION] || env.ORCH_MANIFEST_WORKER === '0' || !PRELOADING_COMMANDS.has(argv[0] ?? '')) return;
   if (argv.includes('--help') || argv.includes('-h')) return;
   if (env.ORCH_MANIFEST_WORKER !== '1' && !coreIsFree()) return;
   try {
@@ -101,9 +107,9 @@ export function preloadManifests(argv: readonly string[], env: NodeJS.ProcessEnv
     });
     worker.unref();
     port1.unref();
-    session = { worker, port: port1, ctl, cwd };
+    slot[SESSION] = { worker, port: port1, ctl, cwd };
   } catch {
-    session = null;
+    slot[SESSION] = null;
   }
 }
 
@@ -129,13 +135,14 @@ function readProcLoadavg(): string | null {
 
 /** The state word of the pending session (STATE_*), or null when there is none; for tests. */
 export function preloadState(): number | null {
+  const session = slot[SESSION];
   return session ? Atomics.load(session.ctl, CTL_STATE) : null;
 }
 
 /** The session started by preloadManifests, once (the first loadManifests takes it). */
 export function takePreloadSession(): PreloadSession | null {
-  const s = session;
-  session = null;
+  const s = slot[SESSION] ?? null;
+  slot[SESSION] = null;
   return s;
 }
 

@@ -1,6 +1,7 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli } from '../helpers/cli.js';
 
@@ -76,6 +77,18 @@ describe('code cache of the bundled CLI', () => {
     // Outside strings: a call, not the word in a message.
     expect(bundle.split('\n').filter((l) => /(^|[^\w$.'"`])import\(/.test(l))).toEqual([]);
     expect(bundle).toMatch(/require\("@aws-sdk\/client-s3"\)/);
+  });
+
+  it('the bundle computes the validation cache key the modules compute (its code fingerprint covers the same files)', async () => {
+    const home = cacheHome();
+    const state = join(home, 'state');
+    mkdirSync(state);
+    const r = await runCli(['validate'], { env: { XDG_CACHE_HOME: home, ORCH_MANIFESTS: GATEWAY, ORCH_STATE_DIR: state } });
+    expect(r.code).toBe(0);
+    const { readManifestSources } = await import(pathToFileURL(join(REPO_ROOT, 'dist/adapters/fs/read-manifest-sources.js')).href);
+    const { cacheKey } = await import(pathToFileURL(join(REPO_ROOT, 'dist/app/manifest-cache-key.js')).href);
+    const key = cacheKey(readManifestSources(GATEWAY, REPO_ROOT)) as string;
+    expect(readdirSync(join(state, 'cache'))).toEqual([`manifests-${key}.bin`]);
   });
 
   it('ORCH_CODE_CACHE=0 reads and writes nothing; an unwritable cache directory only costs speed', async () => {
