@@ -71,7 +71,8 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
   const manifests = loadManifests(settings.manifests);
   const version = await nginxVersion(settings.nginxBin);
   const observed = readManagedTree(settings.nginxDir);
-  const documents = manifests.validation.documents;
+  // Only needed to point at a manifest (a diagnostic): from the cache, they are made on first use.
+  const documents = () => manifests.validation.documents;
   // Routes owned by migrations are served as the migration says, not as the manifest names them.
   const overlay = overlayMigrations({
     desired: manifests.validation.desired,

@@ -96,22 +96,36 @@ export function readCachedValidation(dir: string, key: string, sources: readonly
   } catch {
     return null;
   }
-  // The parsed documents, with position lookups from the texts (documents are in source order).
-  const documents: ParsedDocument[] = [];
+  // The parsed documents, with position lookups from the texts (documents are in source order),
+  // made on first use: a plan that has nothing to point at in the manifests never needs them.
   let next = 0;
-  for (const source of sources) {
-    const start = next;
-    while (next < entries.length && entries[next]!.file === source.path) next++;
-    const own = entries.slice(start, next);
-    const docs = documentsFromValues(source, own);
-    docs.forEach((doc, i) => {
-      const json = own[i]!.json;
-      if (json !== undefined) defineLazyValue(doc, json);
-    });
-    documents.push(...docs);
-  }
+  for (const source of sources) while (next < entries.length && entries[next]!.file === source.path) next++;
   if (next !== entries.length) return null;
-  return { desired: result.desired, diagnostics: result.diagnostics, documents };
+  let documents: ParsedDocument[] | null = null;
+  const parsedDocuments = (): ParsedDocument[] => {
+    if (documents) return documents;
+    documents = [];
+    let at = 0;
+    for (const source of sources) {
+      const start = at;
+      while (at < entries.length && entries[at]!.file === source.path) at++;
+      const own = entries.slice(start, at);
+      const docs = documentsFromValues(source, own);
+      docs.forEach((doc, i) => {
+        const json = own[i]!.json;
+        if (json !== undefined) defineLazyValue(doc, json);
+      });
+      documents.push(...docs);
+    }
+    return documents;
+  };
+  return {
+    desired: result.desired,
+    diagnostics: result.diagnostics,
+    get documents() {
+      return parsedDocuments();
+    },
+  };
 }
 
 /** `doc.value` read from its JSON on first use (then kept: every read gives the same object). */

@@ -2,15 +2,18 @@ import type { Diagnostic, SourcePosition } from '../core/diagnostics.js';
 import type { Origin } from '../core/model/desired-state.js';
 import type { ParsedDocument } from '../core/manifests/parse-manifests.js';
 
+/** The parsed documents, or a function giving them (called on the first position asked for). */
+export type Documents = readonly ParsedDocument[] | (() => readonly ParsedDocument[]);
+
 /**
  * Resolves a manifest field (document origin + field path) to its file:line:column. The index of
  * the documents is built on the first lookup: most plans never report a position, and a fleet has
  * thousands of documents.
  */
-export function positionResolver(documents: readonly ParsedDocument[]): (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined {
+export function positionResolver(documents: Documents): (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined {
   let byKey: Map<string, ParsedDocument> | null = null;
   return (origin, field) => {
-    byKey ??= new Map(documents.map((d) => [`${d.file}#${d.index}`, d]));
+    byKey ??= new Map((typeof documents === 'function' ? documents() : documents).map((d) => [`${d.file}#${d.index}`, d]));
     const doc = byKey.get(`${origin.file}#${origin.index}`);
     try {
       return doc?.at([...field], 'value');
@@ -29,7 +32,7 @@ export const CREDENTIAL_WARNINGS_SHOWN = 10;
  * warning naming the pools: as readable in a CI log, and without a positioned YAML parse of every
  * pool file.
  */
-export function placePoolDiagnostics(diagnostics: Diagnostic[], pools: ReadonlyArray<{ name: string; origin: Origin }>, documents: readonly ParsedDocument[]): Diagnostic[] {
+export function placePoolDiagnostics(diagnostics: Diagnostic[], pools: ReadonlyArray<{ name: string; origin: Origin }>, documents: Documents): Diagnostic[] {
   const notVerified = diagnostics.filter((d) => d.code === 'credentials.not-verified');
   if (notVerified.length > CREDENTIAL_WARNINGS_SHOWN) {
     const names = notVerified.map((d) => d.document?.name ?? '?');
