@@ -34,6 +34,7 @@ const [settingsMod, sourcesMod, parseMod, validateMod, renderMod, treeMod, manag
     mod('app/version.js'),
     mod('app/manifest-cache.js').catch(() => null),
   ]);
+const stableMod = await mod('app/stable-origins.js');
 const importMs = performance.now() - t0;
 
 const { resolve } = await import('node:path');
@@ -65,7 +66,11 @@ if (cacheMod) {
 const sv = performance.now();
 const version = await nginxMod.nginxVersion(settings.nginxBin);
 phases.nginxVersion = performance.now() - sv;
-const tree = time('render', () => renderMod.renderTree(validation.desired, treeMod.nginxFeaturesFor(version)));
+// As computePlan renders: origins relative to the manifests directory (else every file differs).
+const tree = time('render', () => {
+  const stable = stableMod.withStableOrigins(validation.desired, stableMod.stableOriginFile(settings.manifests));
+  return stable.restoreLineMaps(renderMod.renderTree(stable.desired, treeMod.nginxFeaturesFor(version)));
+});
 const observed = time('readManagedTree', () => managedMod.readManagedTree(settings.nginxDir));
 const state = time('readState', () => stateMod.openStateView(settings));
 const plan = time('makePlan', () =>

@@ -590,6 +590,7 @@ function printFleet(r) {
   out.push('');
   const ph = mm.core.phasesMs;
   out.push(`   core phases (cold, median): ${Object.entries(ph).map(([k, v]) => `${k} ${ms(v.median)}`).join(', ')}; module import ${ms(mm.core.importMs.median)}`);
+  if (mm.core.planHasChanges) out.push('   WARNING: the core probe planned changes where orch plan found none (its figures include diffs)');
   out.push(`   orch plan = CLI floor ${ms(mm.cliFloor.wallMs.median)} (node ${ms(mm.nodeStart.wallMs.median)}, oclif + modules) + fleet-dependent core (${ms(mm.core.inProcessColdMs.median)} cold in process)`);
   out.push(`   ratio plan / nginx -t: ${mm.planOverNginxT.toFixed(2)}`);
   return out.join('\n');
