@@ -4,18 +4,19 @@
 // function a run calls. V8 can save that work as "cached data" and take it back next time, which
 // Node 22's module compile cache does for every module but Node 20 (which orch supports) does not
 // offer. So the bundle is compiled here as a vm.Script with the cached data of an earlier run of
-// the same command, and a run that had none (or whose data V8 rejected: another orch build, another
-// Node or V8 flags) leaves the code it compiled for the next one. One file per command (`plan`
-// compiles other functions than `--version`), named after the bundle's size and modification time
-// and Node's version.
+// the same command, and a run that had none (or whose data V8 rejected: another Node, other V8
+// flags) leaves the code it compiled for the next one. One file per command (`plan` compiles other
+// functions than `--version`) and per bundle (its path, inode, size and modification time) and
+// Node version.
 //
 // Where: $XDG_CACHE_HOME/orch/code-cache (default ~/.cache/orch/code-cache), the user's own
 // directory, never the shared temp directory where another account could plant compiled code.
 // ORCH_CODE_CACHE=0 turns it off. Any failure to read or write the cache only costs speed.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 
@@ -57,7 +58,10 @@ function codeCacheFile(command) {
     const st = statSync(BUNDLE);
     const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
     const name = /^[a-z][a-z-]{0,39}$/.test(command ?? '') ? command : '_';
-    return join(base, 'orch', 'code-cache', `${name}-${st.size}-${Math.floor(st.mtimeMs)}-${process.version}-${process.arch}.bin`);
+    // V8 checks cached data against the source's length only: the name must never be shared by
+    // two bundles (two installations, two builds), hence the path, inode, size and mtime.
+    const build = createHash('sha256').update(JSON.stringify([BUNDLE, st.ino, st.size, st.mtimeMs, process.version, process.arch])).digest('hex').slice(0, 32);
+    return join(base, 'orch', 'code-cache', `${name}-${build}.bin`);
   } catch {
     return null;
   }
@@ -69,6 +73,11 @@ function saveCodeCache(file, script) {
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
     renameSync(tmp, file);
+    // The same command's entries for other builds (an upgrade) are of no more use.
+    const prefix = basename(file).replace(/[0-9a-f]{32}\.bin$/, '');
+    for (const old of readdirSync(dirname(file))) {
+      if (old !== basename(file) && old.startsWith(prefix) && /^[0-9a-f]{32}\.bin$/.test(old.slice(prefix.length))) rmSync(join(dirname(file), old), { force: true });
+    }
   } catch {
     // No cache: only a slower start next time.
   }

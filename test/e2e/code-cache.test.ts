@@ -39,7 +39,7 @@ describe('code cache of the bundled CLI', () => {
     expect(first).toEqual(reference);
     const files = entries(home);
     expect(files).toHaveLength(1);
-    expect(files[0]).toMatch(new RegExp(`^validate-\\d+-\\d+-${process.version.replace(/\./g, '\\.')}-${process.arch}\\.bin$`));
+    expect(files[0]).toMatch(/^validate-[0-9a-f]{32}\.bin$/);
     const path = join(home, 'orch', 'code-cache', files[0]!);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(statSync(join(home, 'orch', 'code-cache')).mode & 0o777).toBe(0o700);
@@ -50,6 +50,17 @@ describe('code cache of the bundled CLI', () => {
     const second = await runCli(['validate'], { env });
     expect(second).toEqual(reference);
     expect(readFileSync(path).equals(written)).toBe(true);
+
+    // An entry of another build of the same command is removed when this one is written; other
+    // commands' entries stay.
+    const stale = join(home, 'orch', 'code-cache', `validate-${'0'.repeat(32)}.bin`);
+    const other = join(home, 'orch', 'code-cache', `plan-${'0'.repeat(32)}.bin`);
+    writeFileSync(stale, 'old');
+    writeFileSync(other, 'old');
+    writeFileSync(path, 'damaged');
+    expect(await runCli(['validate'], { env })).toEqual(reference);
+    expect(entries(home)).toEqual([`plan-${'0'.repeat(32)}.bin`, files[0]]);
+    rmSync(other);
 
     // Another command has its own entry.
     const version = await runCli(['--version'], { env });
