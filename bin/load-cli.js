@@ -10,7 +10,8 @@
 // Node version.
 //
 // Where: $XDG_CACHE_HOME/orch/code-cache (default ~/.cache/orch/code-cache), the user's own
-// directory, never the shared temp directory where another account could plant compiled code.
+// directory, never the shared temp directory where another account could plant compiled code; a
+// directory that is not the user's, or that others can write to, is not used at all.
 // ORCH_CODE_CACHE=0 turns it off. Any failure to read or write the cache only costs speed.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -27,7 +28,7 @@ export function loadCli() {
   const source = readFileSync(BUNDLE, 'utf8');
   const cacheFile = process.env.ORCH_CODE_CACHE === '0' ? null : codeCacheFile(process.argv[2]);
   let cachedData;
-  if (cacheFile) {
+  if (cacheFile && ownDirectory(dirname(cacheFile))) {
     try {
       cachedData = readFileSync(cacheFile);
     } catch {
@@ -67,9 +68,23 @@ function codeCacheFile(command) {
   }
 }
 
+/**
+ * Whether `dir` is this user's and nobody else can write to it (or does not exist yet): compiled
+ * code is only taken from, and left in, such a directory.
+ */
+function ownDirectory(dir) {
+  try {
+    const st = statSync(dir);
+    return st.isDirectory() && (typeof process.getuid !== 'function' || st.uid === process.getuid()) && (st.mode & 0o022) === 0;
+  } catch {
+    return true; // made by saveCodeCache, with mode 0700
+  }
+}
+
 function saveCodeCache(file, script) {
   try {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    if (!ownDirectory(dirname(file))) return;
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
     renameSync(tmp, file);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -107,6 +107,13 @@ describe('code cache of the bundled CLI', () => {
     const off = await runCli(['--version'], { env: { XDG_CACHE_HOME: home, ORCH_CODE_CACHE: '0' } });
     expect(off.code).toBe(0);
     expect(entries(home)).toEqual([]);
+    // A cache directory others can write to is neither read nor written.
+    const shared = join(home, 'shared');
+    mkdirSync(join(shared, 'orch', 'code-cache'), { recursive: true });
+    chmodSync(join(shared, 'orch', 'code-cache'), 0o777);
+    const open = await runCli(['--version'], { env: { XDG_CACHE_HOME: shared } });
+    expect(open).toEqual(off);
+    expect(entries(shared)).toEqual([]);
     // XDG_CACHE_HOME is a file: the directory cannot be made.
     const blocked = join(home, 'a-file');
     writeFileSync(blocked, '');
