@@ -1,12 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli, STACK_LINE } from '../helpers/cli.js';
 import { nginxBinary, wrapperConf } from '../helpers/nginx.js';
+import { freePorts } from '../helpers/ports.js';
 
 /**
  * `orch node-config` through the built CLI: the nanio files for the example gateway (the unit
@@ -16,15 +16,8 @@ import { nginxBinary, wrapperConf } from '../helpers/nginx.js';
 const GATEWAY = join(REPO_ROOT, 'examples/gateway');
 const SYSTEMD_ANALYZE = '/usr/bin/systemd-analyze';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!;
 }
 
 function http(port: number, method: string, path: string): Promise<{ status: number; body: string }> {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, request, type Server } from 'node:http';
-import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import Database from 'better-sqlite3';
@@ -71,22 +71,9 @@ export function sha256(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** Free loopback ports, all held at once while choosing so the same call never returns a duplicate. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: NetServer[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const s = createNetServer();
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve());
-    });
-    servers.push(s);
-    ports.push((s.address() as { port: number }).port);
-  }
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+import { freePorts } from './ports.js';
+
+export { freePorts };
 
 /** Holds a loopback port with a plain TCP listener (for a listen port "already in use"). */
 export async function holdPort(port: number): Promise<{ close(): Promise<void> }> {

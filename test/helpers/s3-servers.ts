@@ -71,7 +71,13 @@ export async function startMembers(root: string, spec: Record<string, number>): 
   return out;
 }
 
-/** An SDK client with the settings the field notes require (path style, checksums when required). */
+/**
+ * An SDK client with the settings the field notes require (path style, checksums when required),
+ * for a test's own direct access to a server (seeding, inventories). It retries transient network
+ * errors: a keep-alive socket left idle past the server's keep-alive timeout (a slow seeding step
+ * on a loaded machine) can be reset as it is reused, which the SDK reports as
+ * "TimeoutError: socket hang up" (seen in CI). S3 errors (404, 403) are not retried.
+ */
 export function s3Client(endpoint: string, credentials = { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: 'S3RVER' }): S3Client {
   return new S3Client({
     endpoint,
@@ -80,7 +86,7 @@ export function s3Client(endpoint: string, credentials = { accessKeyId: S3RVER_A
     credentials,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: 1,
+    maxAttempts: 3,
   });
 }
 

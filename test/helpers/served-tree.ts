@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { nginxBinary } from './nginx.js';
 
@@ -13,19 +12,9 @@ import { nginxBinary } from './nginx.js';
  * A missing nginx fails the test.
  */
 
-/** Free loopback ports, held together while choosing so none repeats. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
-      const s = createNetServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+import { freePorts } from './ports.js';
+
+export { freePorts };
 
 export interface EchoServers {
   close(): Promise<void>;
