@@ -35,7 +35,8 @@ export function loadManifests(target: string, cwd?: string): LoadedManifests {
   try {
     const sources = worker ? worker.sources : readManifestSources(target, cwd);
     const cache = configuredManifestCache();
-    const key = cache ? cacheKey(sources) : null;
+    // The worker hashed the texts it read (the same function and code): not again here.
+    const key = cache ? (worker?.cacheKey ?? cacheKey(sources)) : null;
     let validation = cache && key ? readCachedValidation(cache, key, sources) : null;
     if (!validation) {
       validation = worker ? validateCheckedFiles(worker.checkAll()).validation : validateManifests(parseManifestSources(sources));

@@ -59,6 +59,11 @@ export interface SourcesMessage {
   texts: string[];
   /** What the worker found in the cache it guessed: 'hit' (it does not parse then), 'miss', or 'none'. */
   cacheHint: 'hit' | 'miss' | 'none';
+  /**
+   * The validation cache key of these texts (manifest-cache-key.ts: the same function and code as
+   * the main thread's), so the main thread does not hash them again; null when not computed.
+   */
+  cacheKey?: string | null;
 }
 export function sourcesOf(message: SourcesMessage): Array<{ path: string; text: string }> {
   return message.paths.map((path, i) => ({ path, text: message.texts[i]! }));

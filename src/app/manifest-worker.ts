@@ -84,7 +84,7 @@ if (guessed !== null && Atomics.compareExchange(ctl, CTL_STATE, STATE_STARTING, 
     sources = readManifestFiles(listing.files, cwd);
     const key = guessed.cacheDir ? cacheKey(sources) : null;
     const cacheHint = key === null ? 'none' : hasCachedEntry(guessed.cacheDir!, key) ? 'hit' : 'miss';
-    message = { type: 'sources', target: listing.target, paths: sources.map((s) => s.path), texts: sources.map((s) => s.text), cacheHint };
+    message = { type: 'sources', target: listing.target, paths: sources.map((s) => s.path), texts: sources.map((s) => s.text), cacheHint, cacheKey: key };
   } catch {
     message = null; // the main thread reads them itself, and meets the same error
   }

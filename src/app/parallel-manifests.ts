@@ -167,6 +167,8 @@ export function claimChunks(ctl: Int32Array, sources: readonly SourceText[], onC
 export interface WorkerJoin {
   /** The manifest texts, as readManifestSources returns them. */
   sources: SourceText[];
+  /** Their validation cache key when the worker read them and computed it (else null: compute it). */
+  cacheKey: string | null;
   /** Parses and checks every source, with the worker's help. */
   checkAll(): CheckedFile[];
   /** Lets the worker go (always call it). */
@@ -194,7 +196,7 @@ export function joinPreloadedWorker(target: string, cwd: string): WorkerJoin | n
     return null;
   }
   const t0 = performance.now();
-  let shared: { sources: SourceText[]; by: 'worker' | 'main'; cacheHint: SourcesMessage['cacheHint'] | null } | null;
+  let shared: ReturnType<typeof sharedSources>;
   try {
     shared = sharedSources(session, target, cwd);
   } catch (e) {
@@ -219,6 +221,7 @@ export function joinPreloadedWorker(target: string, cwd: string): WorkerJoin | n
   lastParallelLoadStats = stats;
   return {
     sources,
+    cacheKey: shared.cacheKey,
     release,
     checkAll: () => {
       if (shared.by === 'main') {
@@ -233,7 +236,11 @@ export function joinPreloadedWorker(target: string, cwd: string): WorkerJoin | n
 }
 
 /** The sources both threads work on: the worker's reading (for this target only) or this thread's. */
-function sharedSources(session: PreloadSession, target: string, cwd: string): { sources: SourceText[]; by: 'worker' | 'main'; cacheHint: SourcesMessage['cacheHint'] | null } | null {
+function sharedSources(
+  session: PreloadSession,
+  target: string,
+  cwd: string,
+): { sources: SourceText[]; by: 'worker' | 'main'; cacheHint: SourcesMessage['cacheHint'] | null; cacheKey: string | null } | null {
   const { ctl, port } = session;
   const deadline = performance.now() + READING_WAIT_MS;
   for (;;) {
@@ -242,7 +249,7 @@ function sharedSources(session: PreloadSession, target: string, cwd: string): { 
       if (Atomics.compareExchange(ctl, CTL_STATE, state, STATE_MAIN_LISTING) !== state) continue;
       // Exactly readManifestSources (and its errors); shared with the worker only if it is needed.
       const sources = readManifestFiles(listManifestTarget(target, cwd).files, cwd);
-      return { sources, by: 'main', cacheHint: null };
+      return { sources, by: 'main', cacheHint: null, cacheKey: null };
     }
     if (state === STATE_WORKER_LISTING) {
       const left = deadline - performance.now();
@@ -254,7 +261,7 @@ function sharedSources(session: PreloadSession, target: string, cwd: string): { 
     if (state === STATE_LISTED) {
       const message = receiveMessageOnPort(port)?.message as SourcesMessage | undefined;
       if (message?.type !== 'sources' || message.target !== manifestTargetPath(target, cwd)) return null;
-      return { sources: sourcesOf(message), by: 'worker', cacheHint: message.cacheHint };
+      return { sources: sourcesOf(message), by: 'worker', cacheHint: message.cacheHint, cacheKey: typeof message.cacheKey === 'string' ? message.cacheKey : null };
     }
     return null;
   }

@@ -172,6 +172,16 @@ describe('manifest worker', () => {
       expect(warm, name).toEqual(reference);
       expect(warmWorker, name).toEqual(reference);
       expect(validate, name).toEqual(await runCli(['validate'], { env: { ...env, ORCH_MANIFEST_WORKER: '0', ORCH_MANIFEST_CACHE: '0' } }));
+      // The worker's cache key (the main thread takes it instead of hashing again) is the main
+      // thread's: runs with and without the worker share one entry, whichever wrote it.
+      const entries = () => readdirSync(join(state, 'cache')).filter((f) => /^manifests-[0-9a-f]{64}\.bin$/.test(f));
+      expect(entries(), name).toHaveLength(1);
+      rmSync(join(state, 'cache'), { recursive: true, force: true });
+      expect(await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '1' } }), name).toEqual(reference);
+      const written = entries();
+      expect(written, name).toHaveLength(1);
+      expect(await runCli(args, { env: { ...env, ORCH_MANIFEST_WORKER: '0' } }), name).toEqual(reference);
+      expect(entries(), name).toEqual(written);
     }
   });
 
