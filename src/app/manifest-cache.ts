@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import { dirname, join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import type { Diagnostic } from '../core/diagnostics.js';
@@ -166,14 +167,7 @@ export function writeCachedValidation(dir: string, key: string, validation: Vali
       blob = serialize(result);
       format = 'v8';
     }
-    mkdirSync(dir, { recursive: true });
-    const tmp = join(dir, `.${fileFor(key)}.${process.pid}.${Date.now()}.tmp`);
-    try {
-      writeFileSync(tmp, Buffer.concat([Buffer.from(`${FORMAT} ${key} ${format}\n`, 'latin1'), blob]));
-      renameSync(tmp, join(dir, fileFor(key)));
-    } finally {
-      rmSync(tmp, { force: true });
-    }
+    writeFileAtomic(join(dir, fileFor(key)), Buffer.concat([Buffer.from(`${FORMAT} ${key} ${format}\n`, 'latin1'), blob]), { durable: false });
     pruneCacheEntries(dir, 'manifests-', '.bin');
   } catch {
     // A cache that cannot be written is only a slower next run.

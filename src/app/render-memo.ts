@@ -1,7 +1,8 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import { dirname, join } from 'node:path';
 import { BugError } from '../core/errors.js';
+import { sha256 } from '../core/plan/make-plan.js';
 import type { EncryptedCredentials } from '../core/secrets/credential-cipher.js';
 import type { FileRole, NginxFeatures, RenderedFile, RenderedTree, ResourceKind } from '../core/render/rendered-tree.js';
 import { pruneCacheEntries } from './manifest-cache.js';
@@ -48,9 +49,7 @@ type MemoEntry = [path: string, kind: ResourceKind, name: string, role: FileRole
 export function renderMemoKey(inputs: RenderMemoInputs): string | null {
   if (!inputs.manifestKey) return null;
   const sealed = [...inputs.sealed].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash('sha256')
-    .update(JSON.stringify([FORMAT, inputs.manifestKey, inputs.features, inputs.manifests, inputs.cwd, sealed]))
-    .digest('hex');
+  return sha256(JSON.stringify([FORMAT, inputs.manifestKey, inputs.features, inputs.manifests, inputs.cwd, sealed]));
 }
 
 /**
@@ -96,23 +95,12 @@ function readMemo(file: string, key: string): MemoEntry[] | null {
 function writeMemo(dir: string, file: string, key: string, tree: RenderedTree): void {
   try {
     if (!existsSync(dirname(dir))) return; // no state directory yet: a plan creates none
-    const files: MemoEntry[] = tree.files.map((f) => [f.path, f.resource.kind, f.resource.name, f.role, digest(f.content), f.content.length]);
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    try {
-      writeFileSync(tmp, JSON.stringify({ format: FORMAT, key, files }));
-      renameSync(tmp, file);
-    } finally {
-      rmSync(tmp, { force: true });
-    }
+    const files: MemoEntry[] = tree.files.map((f) => [f.path, f.resource.kind, f.resource.name, f.role, sha256(f.content), f.content.length]);
+    writeFileAtomic(file, JSON.stringify({ format: FORMAT, key, files }), { durable: false });
     pruneCacheEntries(dir, 'render-', '.json');
   } catch {
     // A memo that cannot be written is only a slower next plan.
   }
-}
-
-function digest(content: string): string {
-  return createHash('sha256').update(content).digest('hex');
 }
 
 /**
@@ -129,7 +117,7 @@ function memoTree(entries: readonly MemoEntry[], render: () => RenderedTree, fil
         ? `${tree.files.length} files rendered, ${entries.length} remembered`
         : tree.files.findIndex((f, i) => {
             const e = entries[i]!;
-            return f.path !== e[0] || f.resource.kind !== e[1] || f.resource.name !== e[2] || f.role !== e[3] || f.content.length !== e[5] || digest(f.content) !== e[4];
+            return f.path !== e[0] || f.resource.kind !== e[1] || f.resource.name !== e[2] || f.role !== e[3] || f.content.length !== e[5] || sha256(f.content) !== e[4];
           });
     if (mismatch !== -1) {
       rmSync(file, { force: true });

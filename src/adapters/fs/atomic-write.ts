@@ -11,19 +11,29 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Writes `content` to `path` with fsync, through a unique temporary name in the same directory. */
-export function writeFileAtomic(path: string, content: string | Buffer, opts: { mode?: number } = {}): void {
+/**
+ * Writes `content` to `path` through a unique temporary name in the same directory, renamed into
+ * place: a reader sees the old file or the new one, never a part. Durable by default (fsync of the
+ * file and of the directory); `durable: false` skips both, for caches, where a write lost in a
+ * crash only costs the next run some time. The temporary file never outlives a failure.
+ */
+export function writeFileAtomic(path: string, content: string | Buffer, opts: { mode?: number; durable?: boolean } = {}): void {
+  const durable = opts.durable ?? true;
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const fd = openSync(tmp, 'w', opts.mode ?? 0o644);
   try {
-    const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    try {
+      const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      if (durable) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
   } catch (e) {
-    closeSync(fd);
     try {
       unlinkSync(tmp);
     } catch {
@@ -31,7 +41,5 @@ export function writeFileAtomic(path: string, content: string | Buffer, opts: { 
     }
     throw e;
   }
-  closeSync(fd);
-  renameSync(tmp, path);
-  fsyncDir(dir);
+  if (durable) fsyncDir(dir);
 }
