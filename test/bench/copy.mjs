@@ -6,7 +6,8 @@
 //     bench's temp dir: the source pool and the destination pool;
 //   - the source seeded on disk (s3rver's filesystem layout, MD5 files written too, so no server
 //     hashes on first read): 2,000 objects of 4 KiB, 5 of 64 MiB, 2 of 256 MiB;
-//   - per workload, BENCH_COPY_RUNS pairs of runs (default 3), the order alternating each pair,
+//   - per workload, pairs of runs (3 for 2,000 x 4 KiB, 7 for 5 x 64 MiB; BENCH_COPY_RUNS sets
+//     both), the order alternating each pair,
 //     each tool into a fresh empty destination bucket:
 //       orch:   a child node process (this file, `child` mode) importing the built copier from the
 //               build under test: listAll of both buckets + diffObjects + ObjectCopier.copy,
@@ -15,6 +16,9 @@
 //               provider Other, list_version 2, force_path_style);
 //     wall time of the whole process for both (start-up included), and every copied object
 //     checked against the source (count, sizes, MD5s as the destination server computed them);
+//   - for 5 x 64 MiB, in every pair, the destination server's intake (see `ceiling`): the same
+//     objects PUT from memory by a minimal client, so each tool's wall time is also shown as the
+//     share it reaches of what the destination can take in;
 //   - peak RSS of orch's copier while it copies the 2 x 256 MiB objects (VmHWM of the child at the
 //     end, and /usr/bin/time's figure when present).
 // Throughput ratio = orch objects/s (or MB/s) / rclone's, on process wall times: per pair of adjacent
@@ -22,6 +26,7 @@
 // tool used (its own, and what it cost the two servers) is printed too: less skewed by other load.
 
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,9 +41,11 @@ const CONCURRENCY = 32;
 
 export const COPY_TARGETS = { ratio: 1.0, peakRssMB: 200 };
 
+// pairs: default number of pairs of runs (BENCH_COPY_RUNS overrides both). The large workload takes
+// ~2.5 s a run and its ratio moves by +-5% between pairs on a shared 2-CPU machine: 7 pairs.
 const WORKLOADS = [
-  { key: 'small', label: '2,000 x 4 KiB', objects: 2000, size: 4 * 1024, unit: 'objects' },
-  { key: 'large', label: '5 x 64 MiB', objects: 5, size: 64 * MiB, unit: 'bytes' },
+  { key: 'small', label: '2,000 x 4 KiB', objects: 2000, size: 4 * 1024, unit: 'objects', pairs: 3 },
+  { key: 'large', label: '5 x 64 MiB', objects: 5, size: 64 * MiB, unit: 'bytes', pairs: 7, ceiling: true },
 ];
 const HUGE = { key: 'huge', label: '2 x 256 MiB', objects: 2, size: 256 * MiB };
 
@@ -82,6 +89,53 @@ async function child(argsJson) {
       vmHWMKiB: kib('VmHWM'),
     })}\n`,
   );
+}
+
+// ---------------------------------------------------------------- ceiling mode: the destination's intake
+
+// What the destination server can take in, with the cheapest client there is: a node process that
+// PUTs the workload's objects from memory (one buffer, no source server), all at once, over raw
+// sockets (signed head, UNSIGNED-PAYLOAD, 64 KiB writes). No copy tool can beat its wall time by
+// more than the GETs it does not do; both tools' times are compared to it.
+async function ceiling(argsJson) {
+  const a = JSON.parse(argsJson);
+  const { SigV4Signer, UNSIGNED_PAYLOAD } = await import(pathToFileURL(join(a.dist, 'adapters/s3/sigv4.js')).href);
+  const signer = new SigV4Signer({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, 'us-east-1', 's3');
+  const body = Buffer.alloc(a.size, 0x5a);
+  const [host, port] = a.destination.split(':');
+  const putOne = (key) =>
+    new Promise((resolve, reject) => {
+      const path = `/${a.bucket}/${key}`;
+      const headers = signer.sign({ method: 'PUT', path, headers: { host: a.destination, 'content-length': String(body.length), 'x-amz-content-sha256': UNSIGNED_PAYLOAD } });
+      let head = `PUT ${path} HTTP/1.1\r\n`;
+      for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
+      const socket = connect(Number(port), host);
+      socket.write(`${head}connection: close\r\n\r\n`, 'latin1');
+      let off = 0;
+      const pump = () => {
+        while (off < body.length) {
+          const end = Math.min(off + 64 * 1024, body.length);
+          const more = socket.write(body.subarray(off, end));
+          off = end;
+          if (!more) return void socket.once('drain', pump);
+        }
+      };
+      pump();
+      let answer = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d) => {
+        answer += d;
+        const end = answer.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        socket.destroy();
+        if (/^HTTP\/1\.1 200 /.test(answer)) resolve();
+        else reject(new Error(`PUT ${key}: ${answer.slice(0, end)}`));
+      });
+      socket.on('error', reject);
+      socket.on('close', () => reject(new Error(`PUT ${key}: closed without an answer`)));
+    });
+  await Promise.all(Array.from({ length: a.objects }, (_, i) => putOne(`ceiling-${i}.bin`)));
+  process.stdout.write('{}\n');
 }
 
 // ---------------------------------------------------------------- parent: servers, seeding, runs
@@ -218,7 +272,7 @@ function stats(values) {
  * Runs the copy benchmark. `dist`: the built code under test; `tmpRoot`: a temp dir (removed by the
  * caller); `log`: progress lines. Returns the figures (JSON-able).
  */
-export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max(1, Number(process.env.BENCH_COPY_RUNS ?? 3)) }) {
+export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(process.env.BENCH_COPY_RUNS) || null }) {
   const rcloneVersion = await spawnTimed(RCLONE, ['version']).then(
     (r) => /rclone v?(\S+)/.exec(r.stdout)?.[1] ?? null,
     () => null,
@@ -226,7 +280,7 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max
   if (!rcloneVersion) throw new Error(`rclone not found (${RCLONE}); install it (Debian: apt-get install rclone) or set BENCH_RCLONE`);
   const base = join(tmpRoot, 'copy');
   const children = new Set();
-  const result = { rclone: rcloneVersion, concurrency: CONCURRENCY, runs, workloads: {} };
+  const result = { rclone: rcloneVersion, concurrency: CONCURRENCY, workloads: {} };
   try {
     const [src, dst] = await Promise.all([startS3rver(join(base, 'source'), children), startS3rver(join(base, 'destination'), children)]);
     mkdirSync(join(base, 'rss'), { recursive: true });
@@ -276,15 +330,30 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max
       return { wallMs: r.wallMs, rssKiB: r.rssKiB, cpuS: r.cpuS, serversCpuS };
     };
 
+    const ceilingOnce = async (w) => {
+      freshBucket(w.key);
+      const args = JSON.stringify({ dist, destination: dst.address, bucket: w.key, objects: w.objects, size: w.size });
+      const r = await spawnTimed(process.execPath, [SELF, 'ceiling', args]);
+      if (r.code !== 0) throw new Error(`ceiling run of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
+      const stored = onDisk(dst.dir, w.key);
+      if (stored.size !== w.objects || [...stored.values()].some((o) => o.size !== w.size)) throw new Error(`ceiling run of ${w.label}: ${stored.size} objects stored`);
+      rmSync(join(dst.dir, w.key), { recursive: true, force: true });
+      return r.wallMs;
+    };
+
     for (const w of WORKLOADS) {
       const orch = [];
       const rclone = [];
-      for (let i = 0; i < runs; i++) {
+      const ceil = [];
+      const pairs = runs ?? w.pairs;
+      for (let i = 0; i < pairs; i++) {
         const order = i % 2 === 0 ? ['orch', 'rclone'] : ['rclone', 'orch'];
+        if (w.ceiling) order.splice(i % 3, 0, 'ceiling');
         for (const tool of order) {
-          log(`[copy] ${w.label}: ${tool} run ${i + 1}/${runs}`);
+          log(`[copy] ${w.label}: ${tool} run ${i + 1}/${pairs}`);
           if (tool === 'orch') orch.push(await orchOnce(w, `${w.key}-${i}`));
-          else rclone.push(await rcloneOnce(w, `${w.key}-${i}`));
+          else if (tool === 'rclone') rclone.push(await rcloneOnce(w, `${w.key}-${i}`));
+          else ceil.push(await ceilingOnce(w));
         }
       }
       const totalBytes = w.objects * w.size;
@@ -293,6 +362,7 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max
       const rc = stats(rclone.map((r) => r.wallMs));
       result.workloads[w.key] = {
         label: w.label,
+        pairs,
         objects: w.objects,
         bytes: totalBytes,
         unit: w.unit === 'objects' ? 'objects/s' : 'MB/s',
@@ -318,6 +388,16 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Math.max
         ratioOfMedians: rc.median / o.median,
       };
       result.workloads[w.key].ratio = result.workloads[w.key].pairRatios.median;
+      if (ceil.length > 0) {
+        // Each tool's share of what the destination can take in: ceiling wall / tool wall, per run.
+        const c = stats(ceil);
+        result.workloads[w.key].ceiling = {
+          wallMs: c,
+          rate: stats(ceil.map((ms) => rate(ms))),
+          orchShare: stats(orch.map((r, i) => ceil[i] / r.wallMs)),
+          rcloneShare: stats(rclone.map((r, i) => ceil[i] / r.wallMs)),
+        };
+      }
       log(`[copy] ${w.label}: orch ${(o.median / 1000).toFixed(2)} s, rclone ${(rc.median / 1000).toFixed(2)} s, ratio ${result.workloads[w.key].ratio.toFixed(2)}`);
     }
 
@@ -343,7 +423,7 @@ export function printCopy(r) {
   if (r.error) return `\n== Copy benchmark FAILED: ${r.error}`;
   const out = [];
   out.push('');
-  out.push(`== Copy engine vs rclone ${r.rclone} (s3rver -> s3rver, concurrency/transfers ${r.concurrency}, ${r.runs} pairs of runs, order alternating; process wall times)`);
+  out.push(`== Copy engine vs rclone ${r.rclone} (s3rver -> s3rver, concurrency/transfers ${r.concurrency}, ${Object.values(r.workloads).map((w) => `${w.pairs} pairs of runs for ${w.label}`).join(', ')}, order alternating; process wall times)`);
   out.push(`   ${'workload'.padEnd(16)} ${'orch wall median [min - max]'.padEnd(34)} ${'rclone wall median [min - max]'.padEnd(34)} throughput (median)            ratio orch/rclone: median of pairs [min - max]`);
   for (const w of Object.values(r.workloads)) {
     const f = (x) => `${x.toFixed(w.unit === 'MB/s' ? 0 : 0)}`;
@@ -358,6 +438,13 @@ export function printCopy(r) {
     );
     const cpu = (t) => (t.cpuS ? `${t.cpuS.median.toFixed(1)} s + servers ${t.serversCpuS.median.toFixed(1)} s` : '-');
     out.push(`     CPU (median, user+sys): orch ${cpu(w.orch)}; rclone ${cpu(w.rclone)}`);
+    const c = w.ceiling;
+    if (c) {
+      const pct = (s) => `${(s.median * 100).toFixed(0)}% [${(s.min * 100).toFixed(0)} - ${(s.max * 100).toFixed(0)}]`;
+      out.push(
+        `     destination's intake (the same objects PUT from memory by a minimal raw-socket node client, no source): ${range(c.wallMs, secs)}, ${c.rate.median.toFixed(0)} MB/s; share of it reached: rclone ${pct(c.rcloneShare)}, orch ${pct(c.orchShare)}`,
+      );
+    }
   }
   const h = r.peakRss;
   if (h) out.push(`   orch copying ${h.label}: peak RSS ${h.vmHWMMiB.toFixed(0)} MiB (VmHWM)${h.timeMaxRssMiB ? `, ${h.timeMaxRssMiB.toFixed(0)} MiB (/usr/bin/time)` : ''}; ${secs(h.wallMs)} wall, ${h.mbPerS.toFixed(0)} MB/s in the copy`);
@@ -375,8 +462,8 @@ export function copyTargets(r) {
   return rows;
 }
 
-if (process.argv[2] === 'child' && process.argv[1] === SELF) {
-  child(process.argv[3]).catch((e) => {
+if ((process.argv[2] === 'child' || process.argv[2] === 'ceiling') && process.argv[1] === SELF) {
+  (process.argv[2] === 'child' ? child : ceiling)(process.argv[3]).catch((e) => {
     process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exit(1);
   });

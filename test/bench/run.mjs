@@ -20,7 +20,7 @@
 // BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary). BENCH_ONLY=fleet runs only this part.
 // Then the write freeze of a bucket migrated under a steady write load (migration.mjs; BENCH_MIGRATION_RUNS, default 2). BENCH_ONLY=migration runs only that part.
 // Then `orch watch` on the 1,000-vhost fleet (watch.mjs): saved-to-served latency, reloads per burst. BENCH_ONLY=watch runs only that part.
-// Then the copy engine against rclone (copy.mjs; BENCH_COPY_RUNS pairs of runs, default 3). BENCH_ONLY=copy runs only that part.
+// Then the copy engine against rclone (copy.mjs; pairs of runs per workload, 3 and 7, or BENCH_COPY_RUNS). BENCH_ONLY=copy runs only that part.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
