@@ -16,11 +16,8 @@ import { stripQuotes, type PoolS3Client } from './pool-s3-client.js';
  *   payload hash. Never a stream handed to the SDK's PutObject (sent aws-chunked under other
  *   checksum settings: the field notes' silent corruption).
  * - **streamed** (from `partSize` up to `multipartThreshold`, 128 MiB by default): the GET's body
- *   relayed into one PUT with the GET's Content-Length, sent `UNSIGNED-PAYLOAD` (the payload cannot
- *   be hashed before it is sent; plain bytes, no aws-chunked framing). Memory: socket buffers only.
- *   Both requests run on connections of their own, the body moved socket to socket without Node's
- *   HTTP client (raw-http.ts: 35-45% less CPU per byte); a source answering without a
- *   Content-Length is read through dataRequest instead.
+ *   piped into one PUT with the GET's Content-Length, sent `UNSIGNED-PAYLOAD` (the payload cannot be
+ *   hashed before it is sent; plain bytes, no aws-chunked framing). Memory: socket buffers only.
  *   This is what rclone does below its 200 MiB cutoff, and what servers do best: one request, no
  *   parts to reassemble (s3rver and nanio both store parts as files and concatenate them at
  *   completion, writing every byte twice).
@@ -88,11 +85,6 @@ export interface CopierOptions {
   /** Abort: stop starting work, abort in-flight multipart uploads, reject with an AbortError. */
   signal?: AbortSignal;
   onProgress?: (p: CopyProgress) => void;
-  /**
-   * Streamed objects relayed socket to socket (PoolS3Client.openStream/relayPut, default true), or
-   * piped through Node's HTTP client (false: the same requests and bytes, more CPU).
-   */
-  relayStreams?: boolean;
 }
 
 /** A message safe to print (no credential, no server message echo). */
@@ -262,15 +254,6 @@ function sdkHeaders(h: Record<string, string>): Record<string, unknown> {
   const meta = Object.entries(h).filter(([k]) => k.startsWith('x-amz-meta-'));
   if (meta.length > 0) out.Metadata = Object.fromEntries(meta.map(([k, v]) => [k.slice('x-amz-meta-'.length), v]));
   return out;
-}
-
-/** A GET's failure as the copier sees it: gone (404), changed (412 of IfMatch, 416 of a range), or as it is. */
-function mapGetError(e: unknown): unknown {
-  const status = statusOf(e);
-  if (status === 404 || codeOf(e) === 'NoSuchKey') return new Gone();
-  if (status === 412) return new Changed(null);
-  if (status === 416) return new Changed(0);
-  return e;
 }
 
 /** `bytes 0-99/1234` -> 1234. */
@@ -503,7 +486,6 @@ export class ObjectCopier {
     await this.bandwidth?.take(object.size, signal);
     await this.budget.acquire(reserved, signal);
     try {
-      if (this.opts.relayStreams !== false && (await this.copyRelayed(object, ctx))) return;
       const got = await this.get(this.source, object.key, {}, signal);
       if (got.length >= this.threshold) {
         got.body.destroy();
@@ -529,44 +511,6 @@ export class ObjectCopier {
     } finally {
       this.budget.release(reserved);
     }
-  }
-
-  /**
-   * A streamed copy relayed socket to socket (PoolS3Client.openStream -> relayPut). False when the
-   * source answered without a Content-Length: the caller copies through dataRequest.
-   */
-  private async copyRelayed(object: ListedObject, ctx: CopyContext): Promise<boolean> {
-    const { signal } = ctx.run;
-    let got;
-    try {
-      got = await this.source.openStream({ bucket: this.bucket, key: object.key }, `GetObject ${this.bucket}`, { signal, passThrough: [404] });
-    } catch (e) {
-      throw mapGetError(e);
-    }
-    if (got === null) return false;
-    const stream = got.body;
-    if (stream.length >= this.threshold) {
-      stream.destroy();
-      throw new Changed(stream.length); // grew past the threshold: start again, multipart
-    }
-    // An abort lets the stream finish for ABORT_GRACE_MS, then cuts it (see the header comment).
-    let cut: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      cut = setTimeout(() => stream.destroy(new CopierError('cut by an abort')), ABORT_GRACE_MS);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    let put: string | undefined;
-    try {
-      put = await this.destination.relayPut({ bucket: this.bucket, key: object.key, headers: carriedHeaders(got.headers) }, stream, `PutObject ${this.bucket}`);
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      clearTimeout(cut);
-      stream.destroy();
-    }
-    this.advance(0, stream.length);
-    this.finished(object.key, typeof got.headers.etag === 'string' ? got.headers.etag : '', stream.length, put, ctx);
-    return true;
   }
 
   /** PUT (or UploadPart, with `query`) to the destination; returns the ETag it answered. */
@@ -722,7 +666,11 @@ export class ObjectCopier {
     try {
       res = await pool.dataRequest({ method: 'GET', bucket: this.bucket, key, headers }, `GetObject ${this.bucket}`, { signal, passThrough: [404, 412, 416] });
     } catch (e) {
-      throw mapGetError(e);
+      const status = statusOf(e);
+      if (status === 404 || codeOf(e) === 'NoSuchKey') throw new Gone();
+      if (status === 412) throw new Changed(null);
+      if (status === 416) throw new Changed(0);
+      throw e;
     }
     const length = Number(res.headers['content-length']);
     if (!Number.isSafeInteger(length) || length < 0) {

@@ -4,7 +4,6 @@ import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingM
 import type { Readable } from 'node:stream';
 import { PoolAccessError, type BucketStats, type ObjectEntry, type PoolStorage } from '../../core/buckets/pool-storage.js';
 import type { CredentialValues } from '../../core/secrets/credential-cipher.js';
-import { ERROR_BODY_CHARS, exchange, RawStream, readAnswerError, requestHead, s3AnswerError } from './raw-http.js';
 import { EMPTY_SHA256, SigV4Signer, uriEscape, UNSIGNED_PAYLOAD } from './sigv4.js';
 
 /** How to reach one nanio pool: its enabled members, directly (never through the gateway). */
@@ -62,26 +61,6 @@ export interface DataResponse {
   body: IncomingMessage;
 }
 
-/** A 2xx answer of `openStream`: its body is the caller's to relay (relayPut) or destroy. */
-export interface StreamResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: RawStream;
-}
-
-/** An object's GET or PUT over a connection of its own (openStream, relayPut). */
-export interface StreamRequest {
-  bucket: string;
-  key: string;
-  headers?: Readonly<Record<string, string>>;
-}
-
-/**
- * The writable high-water mark of a relayPut's socket: what is queued for the destination before
- * the source's socket is paused. Matches the memory the copier reserves per stream.
- */
-const RELAY_HIGH_WATER_MARK = 1024 * 1024;
-
 /**
  * The region the pools' requests are signed for (nanio and s3rver accept any; the SDK clients are
  * configured with the same one, so both paths sign alike).
@@ -90,6 +69,9 @@ const REGION = 'us-east-1';
 
 /** How long a kept-alive socket may stay idle (see agentFor). */
 const IDLE_SOCKET_MS = 3000;
+
+/** Bytes of a non-2xx answer's body read for its error code at most (the rest is drained unread). */
+const ERROR_BODY_CHARS = 4096;
 
 /** A key in a path-style URL as the SDK writes it: each `/`-separated segment percent-encoded (RFC 3986). */
 export function encodeKeyPath(key: string): string {
@@ -401,110 +383,23 @@ export class PoolS3Client implements PoolStorage {
     return this.attempt((i) => this.httpOnce(i, wire, opts.signal), what, { ...opts, once: streamed });
   }
 
-  /**
-   * The GET of an object (whole) over a connection of its own, without Node's HTTP client (see
-   * raw-http.ts): for bodies relayed into another pool by relayPut. The same failover, retries and
-   * errors as dataRequest (timeouts, abort until the answer's head, non-2xx answers shaped like the
-   * SDK's, `passThrough`). Null when the member answered 2xx without a Content-Length (chunked):
-   * the caller asks again through dataRequest.
-   */
-  async openStream(req: StreamRequest, what: string, opts: TransferOptions = {}): Promise<StreamResponse | null> {
-    const wire: WireRequest = { method: 'GET', path: `/${req.bucket}/${encodeKeyPath(req.key)}`, query: {}, headers: { ...req.headers, 'x-amz-content-sha256': EMPTY_SHA256 } };
-    return this.attempt((i) => this.openStreamOnce(i, wire, opts.signal), what, opts);
-  }
-
-  private async openStreamOnce(index: number, wire: WireRequest, signal: AbortSignal | undefined): Promise<StreamResponse | null> {
-    const { member, hostname, port } = this.address(index);
-    const headers = this.signer.sign({ method: 'GET', path: wire.path, query: wire.query, headers: { ...wire.headers, host: member } });
-    const answer = await exchange({ host: hostname, port, head: requestHead('GET', PoolS3Client.target(wire), headers), timeoutMs: this.opts.timeoutMs, timeoutError: () => this.noAnswer(), signal });
-    if (answer.status < 200 || answer.status >= 300) throw await readAnswerError(answer);
-    const lengthHeader = answer.headers['content-length'];
-    if (answer.headers['transfer-encoding'] !== undefined || lengthHeader === undefined || !/^\d+$/.test(lengthHeader) || !Number.isSafeInteger(Number(lengthHeader))) {
-      answer.socket.destroy();
-      return null;
-    }
-    return { status: answer.status, headers: answer.headers, body: new RawStream(answer.socket, answer.rest, Number(lengthHeader)) };
-  }
-
-  /**
-   * A PUT whose body is another pool's answer (openStream), relayed socket to socket over a
-   * connection of its own: Content-Length the source's, `UNSIGNED-PAYLOAD`, sent once (no failover,
-   * no retry: the caller starts over with a new GET). Resolves with the ETag answered; rejects with
-   * the destination's error (an early error answer stops the relay) or the source's failure.
-   */
-  async relayPut(req: StreamRequest, source: RawStream, what: string, opts: TransferOptions = {}): Promise<string | undefined> {
-    const headers = { ...req.headers, 'content-length': String(source.length), 'x-amz-content-sha256': UNSIGNED_PAYLOAD };
-    const wire: WireRequest = { method: 'PUT', path: `/${req.bucket}/${encodeKeyPath(req.key)}`, query: {}, headers };
-    return this.attempt((i) => this.relayPutOnce(i, wire, source, opts.signal), what, { ...opts, once: true });
-  }
-
-  private async relayPutOnce(index: number, wire: WireRequest, source: RawStream, signal: AbortSignal | undefined): Promise<string | undefined> {
-    const { member, hostname, port } = this.address(index);
-    const headers = this.signer.sign({ method: 'PUT', path: wire.path, query: wire.query, headers: { ...wire.headers, host: member } });
-    let relay: Promise<void> | undefined;
-    const stopRelay = () => {
-      source.destroy();
-      relay?.catch(() => {});
-    };
-    let answer;
-    try {
-      answer = await exchange({
-        host: hostname,
-        port,
-        head: requestHead('PUT', PoolS3Client.target(wire), headers),
-        timeoutMs: this.opts.timeoutMs,
-        timeoutError: () => this.noAnswer(),
-        signal,
-        writableHighWaterMark: RELAY_HIGH_WATER_MARK,
-        body: (socket) => (relay = source.relayTo(socket)),
-      });
-    } catch (e) {
-      stopRelay();
-      throw e;
-    }
-    try {
-      if (answer.status < 200 || answer.status >= 300) {
-        stopRelay();
-        throw await readAnswerError(answer);
-      }
-      await relay; // a 2xx comes after the whole body; a failed source still fails the copy
-      const etag = answer.headers.etag;
-      return typeof etag === 'string' ? etag : undefined;
-    } finally {
-      answer.socket.destroy();
-    }
-  }
-
-  /** The host and port of a member (`host:port`, `[v6]:port`). */
-  private address(index: number): { member: string; hostname: string; port: number } {
+  /** One signed request to one member; resolves on a 2xx answer (its body unread), rejects otherwise. */
+  private async httpOnce(index: number, req: WireRequest, signal: AbortSignal | undefined): Promise<DataResponse> {
     const member = this.endpoint.members[index]!;
     const colon = member.lastIndexOf(':');
-    return { member, hostname: member.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(member.slice(colon + 1)) };
-  }
-
-  /** The request target: the path and its query string (keys sorted, RFC 3986, `key` alone for ''). */
-  private static target(req: WireRequest): string {
+    const hostname = member.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+    const port = Number(member.slice(colon + 1));
     const { path, query } = req;
     const qs = Object.keys(query)
       .sort()
       .map((k) => (query[k] === '' ? uriEscape(k) : `${uriEscape(k)}=${uriEscape(query[k]!)}`))
       .join('&');
-    return qs ? `${path}?${qs}` : path;
-  }
-
-  private noAnswer(): Error {
-    return new OwnTimeout(`no answer within ${this.opts.timeoutMs / 1000}s`);
-  }
-
-  /** One signed request to one member; resolves on a 2xx answer (its body unread), rejects otherwise. */
-  private async httpOnce(index: number, req: WireRequest, signal: AbortSignal | undefined): Promise<DataResponse> {
-    const { member, hostname, port } = this.address(index);
-    const headers = this.signer.sign({ method: req.method, path: req.path, query: req.query, headers: { ...req.headers, host: member } });
+    const headers = this.signer.sign({ method: req.method, path, query, headers: { ...req.headers, host: member } });
     signal?.throwIfAborted();
     return new Promise<DataResponse>((resolve, reject) => {
       // The signal aborts the request until its answer arrives; the body is then the caller's.
       let detach = () => {};
-      const r = httpRequest({ host: hostname, port, method: req.method, path: PoolS3Client.target(req), headers, agent: this.agentFor(index) }, (res) => {
+      const r = httpRequest({ host: hostname, port, method: req.method, path: qs ? `${path}?${qs}` : path, headers, agent: this.agentFor(index) }, (res) => {
         detach();
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
@@ -518,12 +413,16 @@ export class PoolS3Client implements PoolStorage {
           if (text.length < ERROR_BODY_CHARS) text += d;
         });
         res.on('error', reject);
-        res.on('end', () => reject(s3AnswerError(status, text)));
+        res.on('end', () => {
+          const code = /<Code>([^<]{1,64})<\/Code>/.exec(text)?.[1] ?? (status === 404 ? 'NotFound' : `HTTP${status}`);
+          reject(Object.assign(new Error(code), { name: code, Code: code, $metadata: { httpStatusCode: status } }));
+        });
       });
-      r.setTimeout(this.opts.timeoutMs, () => r.destroy(this.noAnswer()));
+      const noAnswer = () => new OwnTimeout(`no answer within ${this.opts.timeoutMs / 1000}s`);
+      r.setTimeout(this.opts.timeoutMs, () => r.destroy(noAnswer()));
       r.once('socket', (socket) => {
         if (!socket.connecting) return;
-        const t = setTimeout(() => r.destroy(this.noAnswer()), Math.min(2000, this.opts.timeoutMs));
+        const t = setTimeout(() => r.destroy(noAnswer()), Math.min(2000, this.opts.timeoutMs));
         socket.once('connect', () => clearTimeout(t));
         r.once('close', () => clearTimeout(t));
       });
