@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import { dirname, join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
+import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import type { Diagnostic } from '../core/diagnostics.js';
 import type { DesiredState } from '../core/model/desired-state.js';
 import { documentsFromValues, type ParsedDocument, type SourceText } from '../core/manifests/parse-manifests.js';

@@ -196,7 +196,7 @@ export function joinPreloadedWorker(target: string, cwd: string): WorkerJoin | n
     return null;
   }
   const t0 = performance.now();
-  let shared: ReturnType<typeof sharedSources>;
+  let shared: SharedSources | null;
   try {
     shared = sharedSources(session, target, cwd);
   } catch (e) {
@@ -235,12 +235,16 @@ export function joinPreloadedWorker(target: string, cwd: string): WorkerJoin | n
   };
 }
 
+interface SharedSources {
+  sources: SourceText[];
+  by: 'worker' | 'main';
+  cacheHint: SourcesMessage['cacheHint'] | null;
+  /** The worker's cache key of `sources` (null when this thread read them: compute it). */
+  cacheKey: string | null;
+}
+
 /** The sources both threads work on: the worker's reading (for this target only) or this thread's. */
-function sharedSources(
-  session: PreloadSession,
-  target: string,
-  cwd: string,
-): { sources: SourceText[]; by: 'worker' | 'main'; cacheHint: SourcesMessage['cacheHint'] | null; cacheKey: string | null } | null {
+function sharedSources(session: PreloadSession, target: string, cwd: string): SharedSources | null {
   const { ctl, port } = session;
   const deadline = performance.now() + READING_WAIT_MS;
   for (;;) {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import { dirname, join } from 'node:path';
+import { writeFileAtomic } from '../adapters/fs/atomic-write.js';
 import { BugError } from '../core/errors.js';
 import { sha256 } from '../core/plan/make-plan.js';
 import type { EncryptedCredentials } from '../core/secrets/credential-cipher.js';

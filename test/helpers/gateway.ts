@@ -8,6 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { REPO_ROOT } from './cli.js';
 import { nginxBinary } from './nginx.js';
+import { freePorts } from './ports.js';
 
 /**
  * A real gateway for integration tests: a private nginx (its own prefix, pid, logs and temp paths)
@@ -70,10 +71,6 @@ process.once('exit', () => {
 export function sha256(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }
-
-import { freePorts } from './ports.js';
-
-export { freePorts };
 
 /** Holds a loopback port with a plain TCP listener (for a listen port "already in use"). */
 export async function holdPort(port: number): Promise<{ close(): Promise<void> }> {

@@ -12,10 +12,6 @@ import { nginxBinary } from './nginx.js';
  * A missing nginx fails the test.
  */
 
-import { freePorts } from './ports.js';
-
-export { freePorts };
-
 export interface EchoServers {
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { freePorts, type CliResult, type Gateway } from './gateway.js';
+import type { CliResult, Gateway } from './gateway.js';
+import { freePorts } from './ports.js';
 
 /**
  * `orch watch` (the BUILT CLI) as a child process of the test, against a Gateway: its JSON log

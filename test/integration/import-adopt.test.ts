@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { makeSelfSignedCert } from '../helpers/nginx.js';
-import { copyTemplateTree, freePorts, send, ServedTree, startEchoServers, type Answer, type EchoServers, type Probe } from '../helpers/served-tree.js';
+import { freePorts } from '../helpers/ports.js';
+import { copyTemplateTree, send, ServedTree, startEchoServers, type Answer, type EchoServers, type Probe } from '../helpers/served-tree.js';
 
 /**
  * `orch import`, then the first `orch apply`, take ownership of a live tree without changing how

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { afterEach, describe, expect, it } from 'vitest';
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
 import { PoolAccessError } from '../../src/core/buckets/pool-storage.js';
-import { freePorts } from '../helpers/gateway.js';
+import { freePorts } from '../helpers/ports.js';
 
 /**
  * The S3 adapter's failover, retries, timeouts and concurrency limit, against small local HTTP
