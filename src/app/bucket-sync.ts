@@ -17,6 +17,8 @@ export interface BucketSyncOptions {
   /** Count (rather than probe) the default pool copies of routed buckets: what orphans need. */
   countOrphans?: boolean;
   env?: Env;
+  /** Aborts the listings in flight: the call rejects with the signal's reason and records nothing. */
+  signal?: AbortSignal;
 }
 
 export interface BucketReport {
@@ -91,7 +93,7 @@ export async function syncBuckets(settings: Settings, opts: BucketSyncOptions): 
         return { count: [...wanted], probe: probed };
       }
       return opts.countOrphans ? { count: probed, probe: [] } : { count: [], probe: probed };
-    });
+    }, opts.signal);
 
     const syncedAt = new Date().toISOString();
     const observations: BucketSyncObservation[] = [];

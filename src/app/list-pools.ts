@@ -8,9 +8,11 @@ export type DetailRequest = (pool: string, buckets: readonly string[]) => { coun
 /**
  * Lists the buckets of each pool on its members, in parallel across pools (each pool's client
  * bounds its own requests in flight). A pool that fails is reported in its listing; the others
- * are still listed. Never throws a PoolAccessError.
+ * are still listed. Never throws a PoolAccessError. `signal` aborts every request in flight (their
+ * sockets closed) and rejects with its reason.
  */
-export async function listPools(access: PoolAccess, pools: readonly string[], detail?: DetailRequest): Promise<Map<string, PoolListing>> {
+export async function listPools(access: PoolAccess, pools: readonly string[], detail?: DetailRequest, signal?: AbortSignal): Promise<Map<string, PoolListing>> {
+  signal?.throwIfAborted();
   const entries = await Promise.all(
     [...new Set(pools)].sort().map(async (pool): Promise<PoolListing> => {
       if (!access.usable.has(pool)) {
@@ -18,7 +20,7 @@ export async function listPools(access: PoolAccess, pools: readonly string[], de
       }
       let storage: PoolStorage | null = null;
       try {
-        storage = await access.open(pool);
+        storage = await access.open(pool, signal ? { signal } : undefined);
         const names = await storage.listBuckets();
         const buckets = new Map<string, BucketFacts>(names.map((b) => [b, { objects: null, bytes: null, hasObjects: null }]));
         const want = detail?.(pool, names) ?? { count: [], probe: [] };
@@ -36,7 +38,7 @@ export async function listPools(access: PoolAccess, pools: readonly string[], de
         ]);
         return { pool, status: 'ok', message: null, buckets };
       } catch (e) {
-        if (!(e instanceof PoolAccessError)) throw e;
+        if (signal?.aborted || !(e instanceof PoolAccessError)) throw e;
         return { pool, status: e.problem === 'access-denied' ? 'access-denied' : e.problem === 'unreachable' ? 'unreachable' : 'error', message: e.message.replace(/\.$/, ''), buckets: new Map() };
       } finally {
         storage?.close();

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
+import { listPools } from '../../src/app/list-pools.js';
 import { PoolAccessError } from '../../src/core/buckets/pool-storage.js';
 import { freePorts } from '../helpers/ports.js';
 
@@ -175,5 +177,80 @@ describe('PoolS3Client listings', () => {
     } finally {
       alone.close();
     }
+  });
+});
+
+describe("PoolS3Client with the client's own signal", () => {
+  /** A member that accepts requests and never answers; counts requests and open connections. */
+  async function hangingMember() {
+    const open = new Set<Socket>();
+    let requests = 0;
+    const s = createServer(() => {
+      requests++;
+    });
+    s.on('connection', (sock: Socket) => {
+      open.add(sock);
+      sock.on('close', () => open.delete(sock));
+    });
+    servers.push(s);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    return { address: `127.0.0.1:${(s.address() as { port: number }).port}`, requests: () => requests, openConnections: () => open.size };
+  }
+  const until = async (what: string, ok: () => boolean, ms = 5000) => {
+    const t0 = Date.now();
+    while (!ok()) {
+      if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  it('cuts the requests in flight (SDK and listings) and the one waiting for a slot: each rejects with the abort, every connection closed', async () => {
+    const member = await hangingMember();
+    const abort = new AbortController();
+    // A request timeout far beyond the test: only the abort can end these calls.
+    const c = await PoolS3Client.open({ pool: 'p', members: [member.address], credentials }, { ...opts, timeoutMs: 60_000, concurrency: 2, signal: abort.signal });
+    const calls = [c.listBuckets(), c.bucketStats('b'), c.hasObjects('c')].map((p) => p.then(() => 'answered', (e: unknown) => e));
+    await until('two requests at the member', () => member.requests() === 2);
+    const reason = new DOMException('stopping', 'AbortError');
+    const t0 = Date.now();
+    abort.abort(reason);
+    const outcomes = await Promise.all(calls);
+    // The same abort, not a pool error (unreachable, timeout): nothing of it is reported as a pool's state.
+    for (const o of outcomes) expect(o).toBe(reason);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    // The third call never reached the member; the two in flight had their sockets destroyed.
+    expect(member.requests()).toBe(2);
+    await until('the connections closed', () => member.openConnections() === 0);
+    // A client whose signal is aborted starts nothing.
+    await expect(c.listBuckets()).rejects.toBe(reason);
+    expect(member.requests()).toBe(2);
+    c.close();
+  });
+
+  it('cuts the backoff between rounds', async () => {
+    const [dead] = await freePorts(1);
+    const abort = new AbortController();
+    const c = await PoolS3Client.open({ pool: 'p', members: [`127.0.0.1:${dead}`], credentials }, { ...opts, retries: 5, backoffMs: 30_000, signal: abort.signal });
+    const call = c.bucketStats('b').then(() => 'answered', (e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 200));
+    abort.abort();
+    expect(await call).toBe(abort.signal.reason);
+    c.close();
+  });
+
+  it('listPools: an abort rejects the whole listing (no pool reported unreachable) and closes every connection', async () => {
+    const [slow, fast] = [await hangingMember(), await hangingMember()];
+    const abort = new AbortController();
+    const members = new Map([['slow', [slow.address]], ['fast', [fast.address]]]);
+    const access = {
+      usable: new Set(members.keys()),
+      problems: new Map<string, string>(),
+      open: (pool: string, overrides?: { signal?: AbortSignal }) => PoolS3Client.open({ pool, members: members.get(pool)!, credentials }, { ...opts, timeoutMs: 60_000, ...overrides }),
+    };
+    const listing = listPools(access, ['slow', 'fast'], undefined, abort.signal).then(() => 'listed', (e: unknown) => e);
+    await until('both pools asked', () => slow.requests() === 1 && fast.requests() === 1);
+    abort.abort();
+    expect(await listing).toBe(abort.signal.reason);
+    await until('the connections closed', () => slow.openConnections() + fast.openConnections() === 0);
   });
 });

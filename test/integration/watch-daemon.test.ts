@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -361,6 +364,58 @@ describe.sequential('orch watch against a real nginx', () => {
     const plan = await gw.orch(['plan', '--detailed-exitcode']);
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
     w = null;
+  });
+
+  it('SIGTERM during a bucket sync stuck on a member that never answers: the sync is aborted (its connections closed, never reported as a failed sync), exit 0', async () => {
+    // A nanio pool with credentials whose only member accepts requests and never answers.
+    const open = new Set<Socket>();
+    let requests = 0;
+    const member = createServer(() => {
+      requests++;
+    });
+    member.on('connection', (sock: Socket) => {
+      open.add(sock);
+      sock.on('close', () => open.delete(sock));
+    });
+    await new Promise<void>((r) => member.listen(0, '127.0.0.1', () => r()));
+    const address = `127.0.0.1:${(member.address() as { port: number }).port}`;
+    try {
+      gw.writeManifest(
+        'pools-stuck.yaml',
+        `${poolYaml('stuck', [address])}  credentials:\n    accessKeyId: {env: STUCK_ACCESS_KEY}\n    secretAccessKey: {env: STUCK_SECRET_KEY}\n`,
+      );
+      gw.writeManifest('vhosts/sync.yaml', vhostYaml('sync', { serverNames: ['sync.test'], port, defaultPool: 'stuck' }));
+      const env = {
+        ORCH_BUCKET_SYNC_INTERVAL: '300',
+        // Far beyond the test: only the abort can end the sync's request.
+        ORCH_S3_TIMEOUT: '120',
+        STUCK_ACCESS_KEY: 'AKSTUCK',
+        STUCK_SECRET_KEY: `stuck-secret-${randomBytes(8).toString('hex')}`,
+        ORCH_SECRET_KEY: randomBytes(32).toString('base64'),
+      };
+      w = await WatchProcess.start(gw, [], env);
+      const s = await w.waitStatus((x) => x.running === 'bucket-sync' && requests > 0, 30_000, 'a bucket sync waiting on the stuck member');
+      expect(s.ready).toBe(true);
+      expect(open.size).toBeGreaterThan(0);
+      const from = w.logs.length;
+      w.signal('SIGTERM');
+      const r = await w.done;
+      expect(r.code, r.stderr).toBe(0);
+      const events = w.logs.slice(from).map((l) => l.event);
+      // Aborted before the shutdown ends, not left behind after a wait; never reported as a failed sync.
+      expect(events.indexOf('buckets.sync-aborted')).toBeGreaterThan(events.indexOf('shutdown.start'));
+      expect(events.indexOf('buckets.sync-aborted')).toBeLessThan(events.indexOf('shutdown.done'));
+      expect(events).not.toContain('shutdown.abandoned');
+      expect(events).not.toContain('buckets.sync-failed');
+      expect(w.logText()).not.toContain(env.STUCK_SECRET_KEY);
+      expect(open.size).toBe(0);
+      w = null;
+    } finally {
+      member.closeAllConnections();
+      await new Promise<void>((r) => member.close(() => r()));
+      gw.removeManifest('pools-stuck.yaml');
+      gw.removeManifest('vhosts/sync.yaml');
+    }
   });
 
   it('SIGTERM while idle exits 0 at once; a listen address in use fails at start with a clear message', async () => {

@@ -25,6 +25,13 @@ export interface S3ClientOptions {
   backoffMs?: number;
   /** Keep-alive sockets per member at most (default: 50, or `concurrency` when larger). */
   maxSockets?: number;
+  /**
+   * Aborts every request of this client: those in flight (their sockets destroyed), those waiting
+   * for a slot, and the backoff between rounds; each call then rejects with the signal's reason
+   * (an AbortError), never a PoolAccessError. What the watch daemon's bucket sync gives it, so a
+   * shutdown does not wait on a member that does not answer.
+   */
+  signal?: AbortSignal;
 }
 
 type Sdk = typeof import('@aws-sdk/client-s3');
@@ -321,11 +328,25 @@ export class PoolS3Client implements PoolStorage {
   }
 
   private async acquire(): Promise<void> {
+    const own = this.opts.signal;
+    own?.throwIfAborted();
     if (this.active < Math.max(1, this.opts.concurrency)) {
       this.active++;
       return;
     }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    await new Promise<void>((resolve, reject) => {
+      const grant = () => {
+        own?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.waiting.indexOf(grant);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(own!.reason);
+      };
+      this.waiting.push(grant);
+      own?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   private release(): void {
@@ -334,12 +355,20 @@ export class PoolS3Client implements PoolStorage {
     else this.active--;
   }
 
+  /** A call's own signal joined with the client's (S3ClientOptions.signal); either may be absent. */
+  private joined(signal: AbortSignal | undefined): AbortSignal | undefined {
+    const own = this.opts.signal;
+    if (!own || own === signal) return signal ?? own;
+    return signal ? AbortSignal.any([own, signal]) : own;
+  }
+
   /** Sends one command with failover and retries; S3 answers that are final are rethrown as they are. */
   private async send<T>(make: (sdk: Sdk) => unknown, what: string): Promise<T> {
     await this.acquire();
     try {
       const { sdk, clients } = await this.sdkClients();
-      return await this.attempt<T>((i) => clients[i]!.send(make(sdk) as never) as Promise<T>, what, {});
+      const signal = this.opts.signal;
+      return await this.attempt<T>((i) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>, what, {});
     } finally {
       this.release();
     }
@@ -354,7 +383,7 @@ export class PoolS3Client implements PoolStorage {
    */
   async transfer<T>(make: (sdk: S3Sdk) => unknown, what: string, opts: TransferOptions = {}): Promise<T> {
     const { sdk, clients } = await this.sdkClients();
-    const { signal } = opts;
+    const signal = this.joined(opts.signal);
     return this.attempt<T>((i) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>, what, opts);
   }
 
@@ -384,7 +413,8 @@ export class PoolS3Client implements PoolStorage {
   }
 
   /** One signed request to one member; resolves on a 2xx answer (its body unread), rejects otherwise. */
-  private async httpOnce(index: number, req: WireRequest, signal: AbortSignal | undefined): Promise<DataResponse> {
+  private async httpOnce(index: number, req: WireRequest, callSignal: AbortSignal | undefined): Promise<DataResponse> {
+    const signal = this.joined(callSignal);
     const member = this.endpoint.members[index]!;
     const colon = member.lastIndexOf(':');
     const hostname = member.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
@@ -472,15 +502,17 @@ export class PoolS3Client implements PoolStorage {
     const timer = setTimeout(() => deadline.abort(new OwnTimeout(`listing not answered within ${limitMs / 1000}s`)), limitMs);
     try {
       const res = await this.httpOnce(index, wire, deadline.signal);
-      const cut = () => res.body.destroy(deadline.signal.reason as Error);
-      if (deadline.signal.aborted) cut();
-      else deadline.signal.addEventListener('abort', cut, { once: true });
+      // The deadline, or the client's own signal, cuts an answer still arriving.
+      const stop = this.joined(deadline.signal)!;
+      const cut = () => res.body.destroy(stop.reason as Error);
+      if (stop.aborted) cut();
+      else stop.addEventListener('abort', cut, { once: true });
       try {
         return parseListObjectsV2(await readText(res.body));
       } catch (e) {
-        throw deadline.signal.aborted ? deadline.signal.reason : e;
+        throw stop.aborted ? stop.reason : e;
       } finally {
-        deadline.signal.removeEventListener('abort', cut);
+        stop.removeEventListener('abort', cut);
       }
     } finally {
       clearTimeout(timer);
@@ -500,7 +532,8 @@ export class PoolS3Client implements PoolStorage {
    * rethrown as it is, and the next request starts on the next member.
    */
   private async attempt<T>(call: (index: number) => Promise<T>, what: string, opts: TransferOptions & { once?: boolean }): Promise<T> {
-    const { signal, passThrough } = opts;
+    const { passThrough } = opts;
+    const signal = this.joined(opts.signal);
     const members = this.endpoint.members.length;
     const failures: string[] = [];
     const backoff = this.opts.backoffMs ?? 100;
@@ -551,8 +584,10 @@ export class PoolS3Client implements PoolStorage {
   }
 
   /** A final S3 answer (NoSuchBucket...) the caller did not expect, as a PoolAccessError. */
-  private unexpected(e: unknown, what: string): PoolAccessError {
+  private unexpected(e: unknown, what: string): Error {
     if (e instanceof PoolAccessError) return e;
+    // Aborted by the client's signal: the abort, as it is (not a pool's problem).
+    if (this.opts.signal?.aborted && e === this.opts.signal.reason) return e as Error;
     return new PoolAccessError(this.pool, 'error', `pool ${this.pool} answered ${what} with HTTP ${statusOf(e) ?? '-'} ${codeOf(e)}.`);
   }
 

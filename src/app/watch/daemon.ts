@@ -30,7 +30,10 @@ export interface WatchDaemonOptions {
   migrations?: (settings: Settings, log: Logger) => MigrationSupervisor;
 }
 
-/** A bucket sync in flight is abandoned after this long at shutdown (it writes its rows only at its end). */
+/**
+ * At shutdown a bucket sync in flight is aborted (its requests cut, nothing of it recorded); should
+ * it still not have ended after this long, the shutdown goes on without it.
+ */
 const ABANDON_SYNC_AFTER_MS = 2000;
 /** Retry delay of a job put off because another writer held the lock. */
 const LOCK_BUSY_RETRY_MS = 1000;
@@ -52,6 +55,8 @@ export class WatchDaemon {
   private debouncer: { call(): void; cancel(): void };
   private readonly startedAt = new Date().toISOString();
   private stopping: Promise<void> | null = null;
+  /** Aborts the bucket sync in flight (at shutdown). */
+  private syncAbort: AbortController | null = null;
 
   private reconciles = 0;
   private lastReconcile: LastReconcile | null = null;
@@ -144,9 +149,9 @@ export class WatchDaemon {
   }
 
   /**
-   * Stops scheduling; lets the job in flight finish (an apply is short and journaled) or abandons a
-   * bucket sync (it writes nothing until its end); stops migration drivers at a safe point; closes
-   * the watcher and the listener. The writer lock is only ever held inside a job.
+   * Stops scheduling; lets the job in flight finish (an apply is short and journaled) or aborts a
+   * bucket sync (its requests cut; it writes nothing until its end); stops migration drivers at a
+   * safe point; closes the watcher and the listener. The writer lock is only ever held inside a job.
    */
   stop(reason: string): Promise<void> {
     this.stopping ??= (async () => {
@@ -157,6 +162,7 @@ export class WatchDaemon {
       this.debouncer.cancel();
       const stopped = this.scheduler.stop();
       if (running === 'bucket-sync') {
+        this.syncAbort?.abort(new DOMException(`orch watch is stopping (${reason})`, 'AbortError'));
         const abandoned = await Promise.race([stopped.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), ABANDON_SYNC_AFTER_MS).unref())]);
         if (abandoned) this.log.info('shutdown.abandoned', { job: 'bucket-sync', detail: 'nothing of it was recorded' });
       } else {
@@ -311,8 +317,9 @@ export class WatchDaemon {
       this.log.debug('buckets.sync-skipped', { reason: 'nothing applied yet' });
       return {};
     }
+    const abort = (this.syncAbort = new AbortController());
     try {
-      const report = await syncBuckets(settings, { counts: false });
+      const report = await syncBuckets(settings, { counts: false, signal: abort.signal });
       const byStatus = bucketStatusesZero();
       for (const row of report.rows) byStatus[row.status] = (byStatus[row.status] ?? 0) + 1;
       this.buckets = { syncedAt: report.syncedAt, byStatus, pools: report.pools, error: null };
@@ -324,11 +331,17 @@ export class WatchDaemon {
       this.log.info('buckets.synced', { ...byStatus, pools: report.pools.length, poolsNotListed: failing.map((p) => `${p.pool}: ${p.status}`) });
       if (byStatus['missing']! > 0 && this.policy.mode === 'apply') this.scheduler.trigger('bucket-missing');
     } catch (e) {
+      if (abort.signal.aborted) {
+        this.log.info('buckets.sync-aborted', { reason: abort.signal.reason instanceof Error ? abort.signal.reason.message : 'aborted', detail: 'its requests were cut; nothing of it was recorded' });
+        return {};
+      }
       const info = errorInfo(e);
       this.buckets = { ...(this.buckets ?? { syncedAt: null, byStatus: bucketStatusesZero(), pools: [] }), error: info.message };
       this.metrics.bucketSync.inc({ outcome: 'failed' });
       this.recordError('bucket-sync', info);
       this.log.warn('buckets.sync-failed', { code: info.code, error: info.message, hint: info.hint });
+    } finally {
+      if (this.syncAbort === abort) this.syncAbort = null;
     }
     return {};
   }
