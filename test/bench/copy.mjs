@@ -25,7 +25,7 @@
 // runs, median over the pairs (the machine is shared: its load drifts between pairs). The CPU each
 // tool used (its own, and what it cost the two servers) is printed too: less skewed by other load.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -135,6 +135,49 @@ async function ceiling(argsJson) {
       socket.on('close', () => reject(new Error(`PUT ${key}: closed without an answer`)));
     });
   await Promise.all(Array.from({ length: a.objects }, (_, i) => putOne(`ceiling-${i}.bin`)));
+  process.stdout.write('{}\n');
+}
+
+// ---------------------------------------------------------------- splice mode: the experiment (BENCH_SPLICE=1)
+
+// What a copier would cost whose bytes never enter user space: the same listing and diff as orch's
+// (the built code), then every object relayed GET -> PUT by splice(2) in a small C program
+// (experiments/splice-relay.c), the request heads signed here with orch's SigV4 signer.
+async function splice(argsJson) {
+  const a = JSON.parse(argsJson);
+  const imp = (p) => import(pathToFileURL(join(a.dist, p)).href);
+  const [{ listAll }, { PoolS3Client }, { diffObjects }, { SigV4Signer, EMPTY_SHA256, UNSIGNED_PAYLOAD }] = await Promise.all([
+    imp('adapters/s3/object-copier.js'),
+    imp('adapters/s3/pool-s3-client.js'),
+    imp('core/migrate/object-diff.js'),
+    imp('adapters/s3/sigv4.js'),
+  ]);
+  const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+  const opts = { timeoutMs: 30_000, retries: 2, concurrency: a.concurrency };
+  const source = await PoolS3Client.open({ pool: 'source', members: [a.source], credentials }, opts);
+  const destination = await PoolS3Client.open({ pool: 'destination', members: [a.destination], credentials }, opts);
+  const [src, dst] = await Promise.all([listAll(source, a.bucket), listAll(destination, a.bucket)]);
+  source.close();
+  destination.close();
+  const diff = diffObjects({ source: src, destination: dst, records: new Map(), baseline: new Map(), mode: 'sync' });
+  const signer = new SigV4Signer(credentials, 'us-east-1', 's3');
+  const head = (method, host, path, extra) => {
+    const h = signer.sign({ method, path, query: {}, headers: { host, ...extra } });
+    return Buffer.from(`${method} ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`, 'latin1').toString('hex');
+  };
+  const port = (address) => address.slice(address.lastIndexOf(':') + 1);
+  const jobs = diff.copy.map((o) => {
+    const path = `/${a.bucket}/${o.key}`;
+    const put = { 'x-amz-content-sha256': UNSIGNED_PAYLOAD, 'content-length': String(o.size), 'content-type': 'application/octet-stream' };
+    return `${port(a.source)} ${port(a.destination)} ${o.size} ${head('GET', a.source, path, { 'x-amz-content-sha256': EMPTY_SHA256 })} ${head('PUT', a.destination, path, put)}`;
+  });
+  const c = spawn(a.relay, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+  c.stdin.end(`${jobs.join('\n')}\n`);
+  const code = await new Promise((r) => c.on('exit', r));
+  const ok = out.split('\n').filter((l) => /^HTTP\/1\.1 200 /.test(l)).length;
+  if (code !== 0 || ok !== jobs.length) throw new Error(`splice relay exited ${code}, ${ok} of ${jobs.length} PUTs answered 200: ${out.slice(0, 500)}`);
   process.stdout.write('{}\n');
 }
 
@@ -330,6 +373,24 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
       return { wallMs: r.wallMs, rssKiB: r.rssKiB, cpuS: r.cpuS, serversCpuS };
     };
 
+    // BENCH_SPLICE=1: the splice(2) experiment beside the tools on 5 x 64 MiB (not a target).
+    let relay = null;
+    if (process.env.BENCH_SPLICE === '1') {
+      relay = join(base, 'splice-relay');
+      execFileSync('gcc', ['-O2', '-pthread', '-o', relay, fileURLToPath(new URL('./experiments/splice-relay.c', import.meta.url))], { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
+    const spliceOnce = async (w, tag) => {
+      freshBucket(w.key);
+      const args = JSON.stringify({ dist, relay, source: src.address, destination: dst.address, bucket: w.key, concurrency: CONCURRENCY });
+      const s0 = servers();
+      const r = await spawnTimed(process.execPath, [SELF, 'splice', args], { rssFile: join(base, 'rss', `splice-${tag}`) });
+      const serversCpuS = servers() - s0;
+      if (r.code !== 0) throw new Error(`splice experiment on ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
+      verifyCopy(sources.get(w.key), onDisk(dst.dir, w.key), `splice experiment ${w.label}`);
+      rmSync(join(dst.dir, w.key), { recursive: true, force: true });
+      return { wallMs: r.wallMs, cpuS: r.cpuS, serversCpuS };
+    };
+
     const ceilingOnce = async (w) => {
       freshBucket(w.key);
       const args = JSON.stringify({ dist, destination: dst.address, bucket: w.key, objects: w.objects, size: w.size });
@@ -345,14 +406,17 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
       const orch = [];
       const rclone = [];
       const ceil = [];
+      const spliced = [];
       const pairs = runs ?? w.pairs;
       for (let i = 0; i < pairs; i++) {
         const order = i % 2 === 0 ? ['orch', 'rclone'] : ['rclone', 'orch'];
         if (w.ceiling) order.splice(i % 3, 0, 'ceiling');
+        if (w.ceiling && relay) order.splice((i + 1) % (order.length + 1), 0, 'splice');
         for (const tool of order) {
           log(`[copy] ${w.label}: ${tool} run ${i + 1}/${pairs}`);
           if (tool === 'orch') orch.push(await orchOnce(w, `${w.key}-${i}`));
           else if (tool === 'rclone') rclone.push(await rcloneOnce(w, `${w.key}-${i}`));
+          else if (tool === 'splice') spliced.push(await spliceOnce(w, `${w.key}-${i}`));
           else ceil.push(await ceilingOnce(w));
         }
       }
@@ -396,6 +460,15 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
           rate: stats(ceil.map((ms) => rate(ms))),
           orchShare: stats(orch.map((r, i) => ceil[i] / r.wallMs)),
           rcloneShare: stats(rclone.map((r, i) => ceil[i] / r.wallMs)),
+        };
+      }
+      if (spliced.length > 0) {
+        result.workloads[w.key].splice = {
+          wallMs: stats(spliced.map((r) => r.wallMs)),
+          cpuS: stats(spliced.map((r) => r.cpuS)),
+          serversCpuS: stats(spliced.map((r) => r.serversCpuS)),
+          pairRatios: stats(spliced.map((r, i) => rclone[i].wallMs / r.wallMs)),
+          share: ceil.length > 0 ? stats(spliced.map((r, i) => ceil[i] / r.wallMs)) : null,
         };
       }
       log(`[copy] ${w.label}: orch ${(o.median / 1000).toFixed(2)} s, rclone ${(rc.median / 1000).toFixed(2)} s, ratio ${result.workloads[w.key].ratio.toFixed(2)}`);
@@ -445,6 +518,12 @@ export function printCopy(r) {
         `     destination's intake (the same objects PUT from memory by a minimal raw-socket node client, no source): ${range(c.wallMs, secs)}, ${c.rate.median.toFixed(0)} MB/s; share of it reached: rclone ${pct(c.rcloneShare)}, orch ${pct(c.orchShare)}`,
       );
     }
+    const x = w.splice;
+    if (x) {
+      out.push(
+        `     experiment (BENCH_SPLICE=1, not orch's copier): the same listing + diff, bytes relayed by splice(2) in C: wall ${range(x.wallMs, secs)}, ratio to rclone ${range(x.pairRatios, (v) => `${v.toFixed(2)}x`)}, CPU ${x.cpuS ? x.cpuS.median.toFixed(2) : '-'} s + servers ${x.serversCpuS.median.toFixed(1)} s${x.share ? `, ${(x.share.median * 100).toFixed(0)}% of the intake` : ''}`,
+      );
+    }
   }
   const h = r.peakRss;
   if (h) out.push(`   orch copying ${h.label}: peak RSS ${h.vmHWMMiB.toFixed(0)} MiB (VmHWM)${h.timeMaxRssMiB ? `, ${h.timeMaxRssMiB.toFixed(0)} MiB (/usr/bin/time)` : ''}; ${secs(h.wallMs)} wall, ${h.mbPerS.toFixed(0)} MB/s in the copy`);
@@ -462,8 +541,9 @@ export function copyTargets(r) {
   return rows;
 }
 
-if ((process.argv[2] === 'child' || process.argv[2] === 'ceiling') && process.argv[1] === SELF) {
-  (process.argv[2] === 'child' ? child : ceiling)(process.argv[3]).catch((e) => {
+const MODES = { child, ceiling, splice };
+if (Object.hasOwn(MODES, process.argv[2] ?? '') && process.argv[1] === SELF) {
+  MODES[process.argv[2]](process.argv[3]).catch((e) => {
     process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exit(1);
   });
