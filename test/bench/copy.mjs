@@ -51,24 +51,37 @@ const HUGE = { key: 'huge', label: '2 x 256 MiB', objects: 2, size: 256 * MiB };
 
 // ---------------------------------------------------------------- child mode: orch's copier, one pass
 
-async function child(argsJson) {
-  const a = JSON.parse(argsJson);
-  const t0 = performance.now();
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/**
+ * What every copier run starts with, from the built code: clients on both servers, both buckets
+ * listed, the diff (what `orch migrate run` does before a pass copies). `t` gets the phase times.
+ */
+async function listAndDiff(a, t) {
   const imp = (p) => import(pathToFileURL(join(a.dist, p)).href);
-  const [{ listAll, ObjectCopier }, { PoolS3Client }, { diffObjects }] = await Promise.all([
+  const [copier, { PoolS3Client }, { diffObjects }, sigv4] = await Promise.all([
     imp('adapters/s3/object-copier.js'),
     imp('adapters/s3/pool-s3-client.js'),
     imp('core/migrate/object-diff.js'),
+    imp('adapters/s3/sigv4.js'),
   ]);
-  const tImport = performance.now();
-  const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+  t.import = performance.now();
   const opts = { timeoutMs: 30_000, retries: 2, concurrency: a.concurrency };
-  const source = await PoolS3Client.open({ pool: 'source', members: [a.source], credentials }, opts);
-  const destination = await PoolS3Client.open({ pool: 'destination', members: [a.destination], credentials }, opts);
-  const [src, dst] = await Promise.all([listAll(source, a.bucket), listAll(destination, a.bucket)]);
-  const tList = performance.now();
+  const source = await PoolS3Client.open({ pool: 'source', members: [a.source], credentials: CREDENTIALS }, opts);
+  const destination = await PoolS3Client.open({ pool: 'destination', members: [a.destination], credentials: CREDENTIALS }, opts);
+  const [src, dst] = await Promise.all([copier.listAll(source, a.bucket), copier.listAll(destination, a.bucket)]);
+  t.list = performance.now();
   const diff = diffObjects({ source: src, destination: dst, records: new Map(), baseline: new Map(), mode: 'sync' });
-  const tDiff = performance.now();
+  t.diff = performance.now();
+  return { source, destination, src, diff, ObjectCopier: copier.ObjectCopier, sigv4 };
+}
+
+async function child(argsJson) {
+  const a = JSON.parse(argsJson);
+  const t0 = performance.now();
+  const t = {};
+  const { source, destination, src, diff, ObjectCopier } = await listAndDiff(a, t);
+  const { import: tImport, list: tList, diff: tDiff } = t;
   const records = [];
   const copier = new ObjectCopier(source, destination, a.bucket, { concurrency: a.concurrency, bandwidthLimit: null });
   const { failures } = await copier.copy(diff.copy, (r) => records.push(r));
@@ -100,7 +113,7 @@ async function child(argsJson) {
 async function ceiling(argsJson) {
   const a = JSON.parse(argsJson);
   const { SigV4Signer, UNSIGNED_PAYLOAD } = await import(pathToFileURL(join(a.dist, 'adapters/s3/sigv4.js')).href);
-  const signer = new SigV4Signer({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, 'us-east-1', 's3');
+  const signer = new SigV4Signer(CREDENTIALS, 'us-east-1', 's3');
   const body = Buffer.alloc(a.size, 0x5a);
   const [host, port] = a.destination.split(':');
   const putOne = (key) =>
@@ -145,22 +158,11 @@ async function ceiling(argsJson) {
 // (experiments/splice-relay.c), the request heads signed here with orch's SigV4 signer.
 async function splice(argsJson) {
   const a = JSON.parse(argsJson);
-  const imp = (p) => import(pathToFileURL(join(a.dist, p)).href);
-  const [{ listAll }, { PoolS3Client }, { diffObjects }, { SigV4Signer, EMPTY_SHA256, UNSIGNED_PAYLOAD }] = await Promise.all([
-    imp('adapters/s3/object-copier.js'),
-    imp('adapters/s3/pool-s3-client.js'),
-    imp('core/migrate/object-diff.js'),
-    imp('adapters/s3/sigv4.js'),
-  ]);
-  const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-  const opts = { timeoutMs: 30_000, retries: 2, concurrency: a.concurrency };
-  const source = await PoolS3Client.open({ pool: 'source', members: [a.source], credentials }, opts);
-  const destination = await PoolS3Client.open({ pool: 'destination', members: [a.destination], credentials }, opts);
-  const [src, dst] = await Promise.all([listAll(source, a.bucket), listAll(destination, a.bucket)]);
+  const { source, destination, diff, sigv4 } = await listAndDiff(a, {});
   source.close();
   destination.close();
-  const diff = diffObjects({ source: src, destination: dst, records: new Map(), baseline: new Map(), mode: 'sync' });
-  const signer = new SigV4Signer(credentials, 'us-east-1', 's3');
+  const { SigV4Signer, EMPTY_SHA256, UNSIGNED_PAYLOAD } = sigv4;
+  const signer = new SigV4Signer(CREDENTIALS, 'us-east-1', 's3');
   const head = (method, host, path, extra) => {
     const h = signer.sign({ method, path, query: {}, headers: { host, ...extra } });
     return Buffer.from(`${method} ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`, 'latin1').toString('hex');
