@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 
@@ -111,6 +112,33 @@ export async function refusingS3Server(code: 'InvalidAccessKeyId' | 'SignatureDo
     setCode: (c) => (current = c),
     requests: () => count,
     close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/**
+ * A pool member that accepts connections and requests and never answers: what only an abort (or a
+ * timeout) can end. Counts the requests it got and the connections still open.
+ */
+export async function hangingMember(): Promise<{ address: string; requests(): number; openConnections(): number; close(): Promise<void> }> {
+  const open = new Set<Socket>();
+  let count = 0;
+  const server: Server = createServer(() => {
+    count++;
+  });
+  server.on('connection', (sock: Socket) => {
+    open.add(sock);
+    sock.on('close', () => open.delete(sock));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    address: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    requests: () => count,
+    openConnections: () => open.size,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 

@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
 import { listPools } from '../../src/app/list-pools.js';
 import { PoolAccessError } from '../../src/core/buckets/pool-storage.js';
 import { freePorts } from '../helpers/ports.js';
+import { hangingMember } from '../helpers/s3-servers.js';
 
 /**
  * The S3 adapter's failover, retries, timeouts and concurrency limit, against small local HTTP
@@ -181,21 +181,15 @@ describe('PoolS3Client listings', () => {
 });
 
 describe("PoolS3Client with the client's own signal", () => {
-  /** A member that accepts requests and never answers; counts requests and open connections. */
-  async function hangingMember() {
-    const open = new Set<Socket>();
-    let requests = 0;
-    const s = createServer(() => {
-      requests++;
-    });
-    s.on('connection', (sock: Socket) => {
-      open.add(sock);
-      sock.on('close', () => open.delete(sock));
-    });
-    servers.push(s);
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-    return { address: `127.0.0.1:${(s.address() as { port: number }).port}`, requests: () => requests, openConnections: () => open.size };
-  }
+  const hung: Array<Awaited<ReturnType<typeof hangingMember>>> = [];
+  afterEach(async () => {
+    await Promise.all(hung.splice(0).map((m) => m.close()));
+  });
+  const hanging = async () => {
+    const m = await hangingMember();
+    hung.push(m);
+    return m;
+  };
   const until = async (what: string, ok: () => boolean, ms = 5000) => {
     const t0 = Date.now();
     while (!ok()) {
@@ -205,7 +199,7 @@ describe("PoolS3Client with the client's own signal", () => {
   };
 
   it('cuts the requests in flight (SDK and listings) and the one waiting for a slot: each rejects with the abort, every connection closed', async () => {
-    const member = await hangingMember();
+    const member = await hanging();
     const abort = new AbortController();
     // A request timeout far beyond the test: only the abort can end these calls.
     const c = await PoolS3Client.open({ pool: 'p', members: [member.address], credentials }, { ...opts, timeoutMs: 60_000, concurrency: 2, signal: abort.signal });
@@ -239,7 +233,7 @@ describe("PoolS3Client with the client's own signal", () => {
   });
 
   it('listPools: an abort rejects the whole listing (no pool reported unreachable) and closes every connection', async () => {
-    const [slow, fast] = [await hangingMember(), await hangingMember()];
+    const [slow, fast] = [await hanging(), await hanging()];
     const abort = new AbortController();
     const members = new Map([['slow', [slow.address]], ['fast', [fast.address]]]);
     const access = {

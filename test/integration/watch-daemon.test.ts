@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { docs, Gateway, poolYaml, routeYaml, sha256, vhostYaml } from '../helpers/gateway.js';
+import { hangingMember } from '../helpers/s3-servers.js';
 import { parsePrometheusText, sampleValue } from '../helpers/watch-prom-parser.js';
 import { sleep, WatchProcess, type WatchStatusDoc } from '../helpers/watch-daemon.js';
 
@@ -368,21 +367,11 @@ describe.sequential('orch watch against a real nginx', () => {
 
   it('SIGTERM during a bucket sync stuck on a member that never answers: the sync is aborted (its connections closed, never reported as a failed sync), exit 0', async () => {
     // A nanio pool with credentials whose only member accepts requests and never answers.
-    const open = new Set<Socket>();
-    let requests = 0;
-    const member = createServer(() => {
-      requests++;
-    });
-    member.on('connection', (sock: Socket) => {
-      open.add(sock);
-      sock.on('close', () => open.delete(sock));
-    });
-    await new Promise<void>((r) => member.listen(0, '127.0.0.1', () => r()));
-    const address = `127.0.0.1:${(member.address() as { port: number }).port}`;
+    const member = await hangingMember();
     try {
       gw.writeManifest(
         'pools-stuck.yaml',
-        `${poolYaml('stuck', [address])}  credentials:\n    accessKeyId: {env: STUCK_ACCESS_KEY}\n    secretAccessKey: {env: STUCK_SECRET_KEY}\n`,
+        `${poolYaml('stuck', [member.address])}  credentials:\n    accessKeyId: {env: STUCK_ACCESS_KEY}\n    secretAccessKey: {env: STUCK_SECRET_KEY}\n`,
       );
       gw.writeManifest('vhosts/sync.yaml', vhostYaml('sync', { serverNames: ['sync.test'], port, defaultPool: 'stuck' }));
       const env = {
@@ -394,9 +383,9 @@ describe.sequential('orch watch against a real nginx', () => {
         ORCH_SECRET_KEY: randomBytes(32).toString('base64'),
       };
       w = await WatchProcess.start(gw, [], env);
-      const s = await w.waitStatus((x) => x.running === 'bucket-sync' && requests > 0, 30_000, 'a bucket sync waiting on the stuck member');
+      const s = await w.waitStatus((x) => x.running === 'bucket-sync' && member.requests() > 0, 30_000, 'a bucket sync waiting on the stuck member');
       expect(s.ready).toBe(true);
-      expect(open.size).toBeGreaterThan(0);
+      expect(member.openConnections()).toBeGreaterThan(0);
       const from = w.logs.length;
       w.signal('SIGTERM');
       const r = await w.done;
@@ -408,11 +397,10 @@ describe.sequential('orch watch against a real nginx', () => {
       expect(events).not.toContain('shutdown.abandoned');
       expect(events).not.toContain('buckets.sync-failed');
       expect(w.logText()).not.toContain(env.STUCK_SECRET_KEY);
-      expect(open.size).toBe(0);
+      expect(member.openConnections()).toBe(0);
       w = null;
     } finally {
-      member.closeAllConnections();
-      await new Promise<void>((r) => member.close(() => r()));
+      await member.close();
       gw.removeManifest('pools-stuck.yaml');
       gw.removeManifest('vhosts/sync.yaml');
     }

@@ -367,8 +367,7 @@ export class PoolS3Client implements PoolStorage {
     await this.acquire();
     try {
       const { sdk, clients } = await this.sdkClients();
-      const signal = this.opts.signal;
-      return await this.attempt<T>((i) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>, what, {});
+      return await this.attempt<T>((i, signal) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>, what, {});
     } finally {
       this.release();
     }
@@ -383,8 +382,7 @@ export class PoolS3Client implements PoolStorage {
    */
   async transfer<T>(make: (sdk: S3Sdk) => unknown, what: string, opts: TransferOptions = {}): Promise<T> {
     const { sdk, clients } = await this.sdkClients();
-    const signal = this.joined(opts.signal);
-    return this.attempt<T>((i) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>, what, opts);
+    return this.attempt<T>((i, signal) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>, what, opts);
   }
 
   /**
@@ -409,12 +407,11 @@ export class PoolS3Client implements PoolStorage {
       headers['x-amz-content-sha256'] = EMPTY_SHA256;
     }
     const wire: WireRequest = { method: req.method, path: `/${req.bucket}/${encodeKeyPath(req.key)}`, query: req.query ?? {}, headers, body: req.body };
-    return this.attempt((i) => this.httpOnce(i, wire, opts.signal), what, { ...opts, once: streamed });
+    return this.attempt((i, signal) => this.httpOnce(i, wire, signal), what, { ...opts, once: streamed });
   }
 
   /** One signed request to one member; resolves on a 2xx answer (its body unread), rejects otherwise. */
-  private async httpOnce(index: number, req: WireRequest, callSignal: AbortSignal | undefined): Promise<DataResponse> {
-    const signal = this.joined(callSignal);
+  private async httpOnce(index: number, req: WireRequest, signal: AbortSignal | undefined): Promise<DataResponse> {
     const member = this.endpoint.members[index]!;
     const colon = member.lastIndexOf(':');
     const hostname = member.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
@@ -485,7 +482,7 @@ export class PoolS3Client implements PoolStorage {
     const wire: WireRequest = { method: 'GET', path: `/${bucket}`, query, headers: { 'x-amz-content-sha256': EMPTY_SHA256 } };
     await this.acquire();
     try {
-      return await this.attempt((i) => this.listPageOnce(i, wire), `ListObjectsV2 ${bucket}`, {});
+      return await this.attempt((i, signal) => this.listPageOnce(i, wire, signal), `ListObjectsV2 ${bucket}`, {});
     } finally {
       this.release();
     }
@@ -496,14 +493,14 @@ export class PoolS3Client implements PoolStorage {
    * request timeout: the socket-inactivity timeout alone would let a member that trickles its
    * answer a byte at a time hold a listing forever (the SDK's handler capped it the same way).
    */
-  private async listPageOnce(index: number, wire: WireRequest): Promise<ListObjectsV2Page> {
+  private async listPageOnce(index: number, wire: WireRequest, signal: AbortSignal | undefined): Promise<ListObjectsV2Page> {
     const limitMs = LIST_DEADLINE_FACTOR * this.opts.timeoutMs;
     const deadline = new AbortController();
     const timer = setTimeout(() => deadline.abort(new OwnTimeout(`listing not answered within ${limitMs / 1000}s`)), limitMs);
     try {
-      const res = await this.httpOnce(index, wire, deadline.signal);
-      // The deadline, or the client's own signal, cuts an answer still arriving.
-      const stop = this.joined(deadline.signal)!;
+      // The deadline, or the call's signal, cuts the request and an answer still arriving.
+      const stop = signal ? AbortSignal.any([deadline.signal, signal]) : deadline.signal;
+      const res = await this.httpOnce(index, wire, stop);
       const cut = () => res.body.destroy(stop.reason as Error);
       if (stop.aborted) cut();
       else stop.addEventListener('abort', cut, { once: true });
@@ -529,9 +526,10 @@ export class PoolS3Client implements PoolStorage {
   /**
    * Calls one member after the other (sticky to the last that answered), rounds with backoff.
    * `once`: one call only (a body that cannot be sent twice): an error that would fail over is
-   * rethrown as it is, and the next request starts on the next member.
+   * rethrown as it is, and the next request starts on the next member. `call` gets the signal that
+   * aborts it: the call's own joined with the client's (S3ClientOptions.signal), or none.
    */
-  private async attempt<T>(call: (index: number) => Promise<T>, what: string, opts: TransferOptions & { once?: boolean }): Promise<T> {
+  private async attempt<T>(call: (index: number, signal: AbortSignal | undefined) => Promise<T>, what: string, opts: TransferOptions & { once?: boolean }): Promise<T> {
     const { passThrough } = opts;
     const signal = this.joined(opts.signal);
     const members = this.endpoint.members.length;
@@ -547,7 +545,7 @@ export class PoolS3Client implements PoolStorage {
         const index = (this.preferred + i) % members;
         const member = this.endpoint.members[index]!;
         try {
-          const out = await call(index);
+          const out = await call(index, signal);
           this.preferred = index;
           return out;
         } catch (e) {
