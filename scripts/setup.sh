@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up of a machine for orch development, tests and the sandbox:
-# installs nginx (Debian/Ubuntu package nginx-light), openssl and rclone when missing, then the
-# npm dependencies from the lockfile. Safe to run again.
+# installs nginx (Debian/Ubuntu package nginx-light), openssl, rclone and a C toolchain (make, g++,
+# python3: for orch's splice relay) when missing, then the npm dependencies from the lockfile. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,6 +9,10 @@ need=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
+# The splice relay (a small Node-API addon of orch's, built by npm ci) needs a C toolchain.
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""

@@ -4,7 +4,9 @@ import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingM
 import type { Readable } from 'node:stream';
 import { PoolAccessError, type BucketStats, type ObjectEntry, type PoolStorage } from '../../core/buckets/pool-storage.js';
 import type { CredentialValues } from '../../core/secrets/credential-cipher.js';
+import { connectionError, RawConnection, requestHead, type AnswerHead, type Deadline } from './raw-connection.js';
 import { EMPTY_SHA256, SigV4Signer, uriEscape, UNSIGNED_PAYLOAD } from './sigv4.js';
+import { SpliceError, startRelay, type RunningRelay } from './splice-relay.js';
 
 /** How to reach one nanio pool: its enabled members, directly (never through the gateway). */
 export interface PoolEndpoint {
@@ -79,6 +81,47 @@ const IDLE_SOCKET_MS = 3000;
 
 /** Bytes of a non-2xx answer's body read for its error code at most (the rest is drained unread). */
 const ERROR_BODY_CHARS = 4096;
+
+/** A non-2xx answer as an error shaped like the SDK's: its S3 code only, never the server's message. */
+function s3AnswerError(status: number, text: string): Error {
+  const code = /<Code>([^<]{1,64})<\/Code>/.exec(text)?.[1] ?? (status === 404 ? 'NotFound' : `HTTP${status}`);
+  return Object.assign(new Error(code), { name: code, Code: code, $metadata: { httpStatusCode: status } });
+}
+
+/**
+ * The 2xx answer of a GET on a connection of its own (`openStream`), its body still in the socket
+ * (what a read brought past the head in `rest`): for `splicePut` to relay, or to close.
+ */
+export class SourceStream {
+  private relay: RunningRelay | null = null;
+  /** Why the stream was cut (see `cut`), once it was. */
+  cutReason: Error | null = null;
+
+  constructor(
+    readonly headers: IncomingHttpHeaders,
+    /** The body's length (Content-Length). */
+    readonly length: number,
+    readonly conn: RawConnection,
+    readonly rest: Buffer,
+  ) {}
+
+  /** Stops the body where it is: a relay in progress ends (its PUT fails with `err`). */
+  cut(err: Error): void {
+    this.cutReason ??= err;
+    if (this.relay) this.relay.cancel();
+    else this.conn.destroy(err);
+  }
+
+  /** Closes the connection (once a relay using it has finished). */
+  close(): void {
+    this.conn.destroy();
+  }
+
+  /** @internal splicePut's relay, so that `cut` can stop it. */
+  attach(relay: RunningRelay | null): void {
+    this.relay = relay;
+  }
+}
 
 /** A key in a path-style URL as the SDK writes it: each `/`-separated segment percent-encoded (RFC 3986). */
 export function encodeKeyPath(key: string): string {
@@ -410,23 +453,160 @@ export class PoolS3Client implements PoolStorage {
     return this.attempt((i, signal) => this.httpOnce(i, wire, signal), what, { ...opts, once: streamed });
   }
 
-  /** One signed request to one member; resolves on a 2xx answer (its body unread), rejects otherwise. */
-  private async httpOnce(index: number, req: WireRequest, signal: AbortSignal | undefined): Promise<DataResponse> {
+  /**
+   * The GET of a whole object over a connection of its own, without Node's HTTP client
+   * (raw-connection.ts): its body left in the socket for `splicePut`. The same failover, retries,
+   * errors and `passThrough` as dataRequest. Null when the member answered 2xx without a
+   * Content-Length (chunked): the caller asks again through dataRequest.
+   */
+  async openStream(req: { bucket: string; key: string }, what: string, opts: TransferOptions = {}): Promise<SourceStream | null> {
+    const wire: WireRequest = { method: 'GET', path: `/${req.bucket}/${encodeKeyPath(req.key)}`, query: {}, headers: { 'x-amz-content-sha256': EMPTY_SHA256 } };
+    return this.attempt((i, signal) => this.openStreamOnce(i, wire, signal), what, opts);
+  }
+
+  private async openStreamOnce(index: number, wire: WireRequest, signal: AbortSignal | undefined): Promise<SourceStream | null> {
+    const { conn, deadline } = await this.rawRequest(index, wire, signal);
+    try {
+      const head = await conn.readHead(deadline, signal);
+      if (head.status < 200 || head.status >= 300) throw await this.answerError(conn, head, deadline);
+      const lengthHeader = head.headers['content-length'];
+      if (head.headers['transfer-encoding'] !== undefined || lengthHeader === undefined || !/^\d{1,15}$/.test(lengthHeader)) {
+        conn.destroy();
+        return null;
+      }
+      const length = Number(lengthHeader);
+      if (head.rest.length > length) throw connectionError('GetObject answered more bytes than its Content-Length', 'EPROTO');
+      return new SourceStream(head.headers, length, conn, head.rest);
+    } catch (e) {
+      conn.destroy();
+      throw e;
+    }
+  }
+
+  /**
+   * A PUT whose body is another pool's answer (`openStream`), moved socket to socket by the splice
+   * relay (splice-relay.ts) over a connection of its own: Content-Length the source's,
+   * `UNSIGNED-PAYLOAD`, sent once (no failover, no retry: the caller starts over with a new GET).
+   * Resolves with the ETag answered; rejects with the destination's error answer (read even when
+   * it came early and closed the connection), the source's failure, a timeout (no byte moved for
+   * the client's timeout), the abort, or the stream's cut reason.
+   */
+  async splicePut(req: { bucket: string; key: string; headers: Readonly<Record<string, string>> }, source: SourceStream, what: string, opts: TransferOptions = {}): Promise<string | undefined> {
+    const headers = { ...req.headers, 'content-length': String(source.length), 'x-amz-content-sha256': UNSIGNED_PAYLOAD };
+    const wire: WireRequest = { method: 'PUT', path: `/${req.bucket}/${encodeKeyPath(req.key)}`, query: {}, headers };
+    return this.attempt((i, signal) => this.splicePutOnce(i, wire, source, signal), what, { ...opts, once: true });
+  }
+
+  private async splicePutOnce(index: number, wire: WireRequest, source: SourceStream, signal: AbortSignal | undefined): Promise<string | undefined> {
+    const { conn, deadline } = await this.rawRequest(index, wire, signal, source.rest);
+    try {
+      const failure = await this.relayBody(source, conn, signal);
+      if (failure) {
+        // An error answer (sent early, the connection then closed) says more than the broken pipe.
+        const early = await conn.readHead({ ms: Math.min(1000, this.opts.timeoutMs), error: () => failure }).catch(() => null);
+        if (early && (early.status < 200 || early.status >= 300)) throw await this.answerError(conn, early, deadline);
+        throw failure;
+      }
+      const head = await conn.readHead(deadline, signal);
+      if (head.status < 200 || head.status >= 300) throw await this.answerError(conn, head, deadline);
+      const etag = head.headers.etag;
+      return typeof etag === 'string' ? etag : undefined;
+    } finally {
+      conn.destroy();
+    }
+  }
+
+  /** Relays the rest of `source` into `conn`; the error that stopped it, or null when all went. */
+  private async relayBody(source: SourceStream, conn: RawConnection, signal: AbortSignal | undefined): Promise<Error | null> {
+    const left = source.length - source.rest.length;
+    if (left === 0) return null;
+    if (source.cutReason) return source.cutReason;
+    const srcFd = source.conn.lend();
+    let relay: RunningRelay;
+    try {
+      relay = startRelay(srcFd, conn.lend(), left, this.opts.timeoutMs);
+    } catch (e) {
+      source.conn.giveBack();
+      conn.giveBack();
+      throw e;
+    }
+    source.attach(relay);
+    const onAbort = () => relay.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await relay.done;
+      return null;
+    } catch (e) {
+      if (signal?.aborted) return signal.reason instanceof Error ? (signal.reason as Error) : new Error('aborted');
+      if (source.cutReason) return source.cutReason;
+      const err = e as SpliceError;
+      if (err.code === 'TIMEOUT') return this.noAnswer();
+      const moved = source.rest.length + err.moved;
+      if (err.code === 'EOF') return connectionError(`the source's answer ended after ${moved} of ${source.length} bytes`);
+      return connectionError(`relaying the body failed after ${moved} of ${source.length} bytes (${err.message})`, 'EPIPE');
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      source.attach(null);
+      source.conn.giveBack();
+      conn.giveBack();
+    }
+  }
+
+  /** A signed request (head, then `body` when given) sent on a new connection to a member. */
+  private async rawRequest(index: number, wire: WireRequest, signal: AbortSignal | undefined, body?: Buffer): Promise<{ conn: RawConnection; deadline: Deadline }> {
+    const { member, hostname, port } = this.address(index);
+    const headers = this.signer.sign({ method: wire.method, path: wire.path, query: wire.query, headers: { ...wire.headers, host: member } });
+    const head = Buffer.from(requestHead(wire.method, PoolS3Client.target(wire), headers), 'latin1');
+    const deadline: Deadline = { ms: this.opts.timeoutMs, error: () => this.noAnswer() };
+    const conn = await RawConnection.open(hostname, port, { ms: Math.min(2000, this.opts.timeoutMs), error: () => this.noAnswer() }, signal);
+    try {
+      await conn.write(body && body.length > 0 ? Buffer.concat([head, body]) : head);
+    } catch (e) {
+      conn.destroy();
+      throw e;
+    }
+    return { conn, deadline };
+  }
+
+  /** A non-2xx answer read on a raw connection, as the error dataRequest would raise. */
+  private async answerError(conn: RawConnection, head: AnswerHead, deadline: Deadline): Promise<Error> {
+    const lengthHeader = head.headers['content-length'];
+    const length = lengthHeader !== undefined && /^\d{1,15}$/.test(lengthHeader) ? Number(lengthHeader) : null;
+    const body = await conn.readBody(head.rest, length, ERROR_BODY_CHARS, deadline);
+    conn.destroy();
+    return s3AnswerError(head.status, body.toString('utf8'));
+  }
+
+  /** The host and port of a member (`host:port`, `[v6]:port`). */
+  private address(index: number): { member: string; hostname: string; port: number } {
     const member = this.endpoint.members[index]!;
     const colon = member.lastIndexOf(':');
-    const hostname = member.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
-    const port = Number(member.slice(colon + 1));
+    return { member, hostname: member.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), port: Number(member.slice(colon + 1)) };
+  }
+
+  /** The request target: the path and its query string (keys sorted, RFC 3986, `key` alone for ''). */
+  private static target(req: WireRequest): string {
     const { path, query } = req;
     const qs = Object.keys(query)
       .sort()
       .map((k) => (query[k] === '' ? uriEscape(k) : `${uriEscape(k)}=${uriEscape(query[k]!)}`))
       .join('&');
-    const headers = this.signer.sign({ method: req.method, path, query, headers: { ...req.headers, host: member } });
+    return qs ? `${path}?${qs}` : path;
+  }
+
+  private noAnswer(): Error {
+    return new OwnTimeout(`no answer within ${this.opts.timeoutMs / 1000}s`);
+  }
+
+  /** One signed request to one member; resolves on a 2xx answer (its body unread), rejects otherwise. */
+  private async httpOnce(index: number, req: WireRequest, signal: AbortSignal | undefined): Promise<DataResponse> {
+    const { member, hostname, port } = this.address(index);
+    const headers = this.signer.sign({ method: req.method, path: req.path, query: req.query, headers: { ...req.headers, host: member } });
     signal?.throwIfAborted();
     return new Promise<DataResponse>((resolve, reject) => {
       // The signal aborts the request until its answer arrives; the body is then the caller's.
       let detach = () => {};
-      const r = httpRequest({ host: hostname, port, method: req.method, path: qs ? `${path}?${qs}` : path, headers, agent: this.agentFor(index) }, (res) => {
+      const r = httpRequest({ host: hostname, port, method: req.method, path: PoolS3Client.target(req), headers, agent: this.agentFor(index) }, (res) => {
         detach();
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) {
@@ -440,12 +620,9 @@ export class PoolS3Client implements PoolStorage {
           if (text.length < ERROR_BODY_CHARS) text += d;
         });
         res.on('error', reject);
-        res.on('end', () => {
-          const code = /<Code>([^<]{1,64})<\/Code>/.exec(text)?.[1] ?? (status === 404 ? 'NotFound' : `HTTP${status}`);
-          reject(Object.assign(new Error(code), { name: code, Code: code, $metadata: { httpStatusCode: status } }));
-        });
+        res.on('end', () => reject(s3AnswerError(status, text)));
       });
-      const noAnswer = () => new OwnTimeout(`no answer within ${this.opts.timeoutMs / 1000}s`);
+      const noAnswer = () => this.noAnswer();
       r.setTimeout(this.opts.timeoutMs, () => r.destroy(noAnswer()));
       r.once('socket', (socket) => {
         if (!socket.connecting) return;

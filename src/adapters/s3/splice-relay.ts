@@ -1,0 +1,97 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The splice relay: a Node-API addon of orch's own (native/splice_relay.c, Linux), built by
+ * `npm install` (scripts/build-native.mjs). It moves a body from one socket into another with
+ * splice(2) on a thread of its own; the copier uses it for streamed objects (object-copier.ts).
+ * Where it is not built (not Linux, no compiler) or `ORCH_SPLICE=0`, copies take the Node path:
+ * the same requests and bytes, about five times the CPU.
+ */
+
+interface Binding {
+  relay(srcFd: number, dstFd: number, length: number, idleMs: number, done: (code: string | null, message: string | null, moved: number) => void): object;
+  cancel(handle: object): void;
+}
+
+/** Where node-gyp puts the addon, from the package root. */
+const ADDON = 'src/adapters/s3/native/build/Release/orch_splice.node';
+
+let loaded: { binding: Binding | null; reason: string } | undefined;
+
+function load(): { binding: Binding | null; reason: string } {
+  if (process.env.ORCH_SPLICE === '0') return { binding: null, reason: 'turned off (ORCH_SPLICE=0)' };
+  if (process.platform !== 'linux') return { binding: null, reason: `not built on ${process.platform} (Linux only)` };
+  // This module runs from src/adapters/s3/, dist/adapters/s3/ or dist/bundle/ (see scripts/bundle.mjs).
+  const candidates = ['../../../', '../../'].map((up) => fileURLToPath(new URL(up + ADDON, import.meta.url)));
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) return { binding: null, reason: 'not built (npm install builds it; needs make, g++ and python3)' };
+  try {
+    const binding = createRequire(import.meta.url)(path) as Binding;
+    if (typeof binding.relay !== 'function' || typeof binding.cancel !== 'function') return { binding: null, reason: `${path} is not orch's splice relay` };
+    return { binding, reason: 'built' };
+  } catch (e) {
+    return { binding: null, reason: `cannot be loaded: ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+function binding(): Binding | null {
+  return (loaded ??= load()).binding;
+}
+
+/** Whether copies can use the relay, and why not. */
+export function spliceAvailability(): { available: boolean; reason: string } {
+  const { binding, reason } = (loaded ??= load());
+  return { available: binding !== null, reason };
+}
+
+/** For tests: forget what was loaded, so ORCH_SPLICE is read again. */
+export function resetSpliceForTests(): void {
+  loaded = undefined;
+}
+
+/** How a relay ended early: `EOF` (the source ended), `TIMEOUT`, `CANCELLED`, `ERRNO`. */
+export class SpliceError extends Error {
+  override readonly name = 'SpliceError';
+  constructor(
+    readonly code: 'EOF' | 'TIMEOUT' | 'CANCELLED' | 'ERRNO',
+    message: string,
+    /** Bytes written to the destination before it ended. */
+    readonly moved: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface RunningRelay {
+  /** Settles once the relay no longer uses either descriptor: the bytes moved, or a SpliceError. */
+  readonly done: Promise<number>;
+  /** Stops the relay (done then rejects with CANCELLED, unless it had already finished). */
+  cancel(): void;
+}
+
+/**
+ * Moves `length` bytes from `srcFd` into `dstFd` (both connected, non-blocking sockets that nothing
+ * else reads or writes meanwhile, and that stay open until `done` settles). `idleMs`: no byte
+ * moved for that long ends it with TIMEOUT.
+ */
+export function startRelay(srcFd: number, dstFd: number, length: number, idleMs: number): RunningRelay {
+  const b = binding();
+  if (!b) throw new Error(`the splice relay is ${spliceAvailability().reason}`);
+  let handle: object | null = null;
+  let settledEarly = false;
+  const done = new Promise<number>((resolve, reject) => {
+    handle = b.relay(srcFd, dstFd, length, Math.max(1, Math.min(2 ** 31 - 1, Math.round(idleMs))), (code, message, moved) => {
+      settledEarly = true;
+      if (code === null) resolve(moved);
+      else reject(new SpliceError(code as SpliceError['code'], message ?? code, moved));
+    });
+  });
+  return {
+    done,
+    cancel: () => {
+      if (handle && !settledEarly) b.cancel(handle);
+    },
+  };
+}
