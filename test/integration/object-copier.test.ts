@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ABORT_GRACE_MS, listAll, ObjectCopier, type CopierOptions } from '../../src/adapters/s3/object-copier.js';
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
+import { resetSpliceForTests, spliceAvailability } from '../../src/adapters/s3/splice-relay.js';
 import { diffObjects, type CopyRecord, type ListedObject } from '../../src/core/migrate/object-diff.js';
 import { freePorts } from '../helpers/ports.js';
 import { S3RVER_ACCESS_KEY, seedOnDisk, startMembers, type S3Member } from '../helpers/s3-servers.js';
@@ -197,7 +198,26 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-describe('ObjectCopier', () => {
+/** ORCH_SPLICE as given (undefined: unset), read again by the next copier. */
+function spliceEnv(value: string | undefined): void {
+  if (value === undefined) delete process.env.ORCH_SPLICE;
+  else process.env.ORCH_SPLICE = value;
+  resetSpliceForTests();
+}
+
+// Every test runs twice: streamed objects moved by the splice relay (the default where it is built:
+// Linux, which CI is), then through Node's HTTP client (ORCH_SPLICE=0, the path elsewhere).
+describe.each([
+  { path: 'the splice relay', env: undefined, splice: true },
+  { path: "Node's HTTP client", env: '0', splice: false },
+])('ObjectCopier, streamed objects through $path', ({ env, splice }) => {
+  beforeAll(() => {
+    spliceEnv(env);
+    // On Linux the relay must be built (npm ci builds it): a missing one is a failure, not a fallback.
+    if (process.platform === 'linux') expect(spliceAvailability()).toEqual(splice ? { available: true, reason: 'built' } : { available: false, reason: 'turned off (ORCH_SPLICE=0)' });
+  });
+  afterAll(() => spliceEnv(undefined));
+
   it('copies small, medium, multipart and empty objects and awkward keys byte for byte, with their headers; the next diff finds all in sync', async () => {
     const bucket = await buckets();
     const objects: Record<string, Buffer> = {

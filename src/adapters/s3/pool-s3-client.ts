@@ -501,12 +501,12 @@ export class PoolS3Client implements PoolStorage {
     const { conn, deadline } = await this.rawRequest(index, wire, signal, source.rest);
     try {
       const failure = await this.relayBody(source, conn, signal);
-      if (failure) {
+      if (failure?.atDestination) {
         // An error answer (sent early, the connection then closed) says more than the broken pipe.
-        const early = await conn.readHead({ ms: Math.min(1000, this.opts.timeoutMs), error: () => failure }).catch(() => null);
+        const early = await conn.readHead({ ms: Math.min(1000, this.opts.timeoutMs), error: () => failure.error }).catch(() => null);
         if (early && (early.status < 200 || early.status >= 300)) throw await this.answerError(conn, early, deadline);
-        throw failure;
       }
+      if (failure) throw failure.error;
       const head = await conn.readHead(deadline, signal);
       if (head.status < 200 || head.status >= 300) throw await this.answerError(conn, head, deadline);
       const etag = head.headers.etag;
@@ -516,11 +516,14 @@ export class PoolS3Client implements PoolStorage {
     }
   }
 
-  /** Relays the rest of `source` into `conn`; the error that stopped it, or null when all went. */
-  private async relayBody(source: SourceStream, conn: RawConnection, signal: AbortSignal | undefined): Promise<Error | null> {
+  /**
+   * Relays the rest of `source` into `conn`: null when all went, else the error that stopped it
+   * (`atDestination`: writing to the destination failed, which may have answered already).
+   */
+  private async relayBody(source: SourceStream, conn: RawConnection, signal: AbortSignal | undefined): Promise<{ error: Error; atDestination?: boolean } | null> {
     const left = source.length - source.rest.length;
     if (left === 0) return null;
-    if (source.cutReason) return source.cutReason;
+    if (source.cutReason) return { error: source.cutReason };
     const srcFd = source.conn.lend();
     let relay: RunningRelay;
     try {
@@ -537,13 +540,14 @@ export class PoolS3Client implements PoolStorage {
       await relay.done;
       return null;
     } catch (e) {
-      if (signal?.aborted) return signal.reason instanceof Error ? (signal.reason as Error) : new Error('aborted');
-      if (source.cutReason) return source.cutReason;
+      if (signal?.aborted) return { error: signal.reason instanceof Error ? (signal.reason as Error) : new Error('aborted') };
+      if (source.cutReason) return { error: source.cutReason };
       const err = e as SpliceError;
-      if (err.code === 'TIMEOUT') return this.noAnswer();
+      if (err.code === 'TIMEOUT') return { error: this.noAnswer() };
       const moved = source.rest.length + err.moved;
-      if (err.code === 'EOF') return connectionError(`the source's answer ended after ${moved} of ${source.length} bytes`);
-      return connectionError(`relaying the body failed after ${moved} of ${source.length} bytes (${err.message})`, 'EPIPE');
+      if (err.code === 'EOF') return { error: connectionError(`the source's answer ended after ${moved} of ${source.length} bytes`) };
+      const error = connectionError(`relaying the body failed after ${moved} of ${source.length} bytes (${err.message})`, err.code === 'DESTINATION' ? 'EPIPE' : 'ECONNRESET');
+      return { error, atDestination: err.code === 'DESTINATION' };
     } finally {
       signal?.removeEventListener('abort', onAbort);
       source.attach(null);

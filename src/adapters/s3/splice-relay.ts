@@ -51,11 +51,14 @@ export function resetSpliceForTests(): void {
   loaded = undefined;
 }
 
-/** How a relay ended early: `EOF` (the source ended), `TIMEOUT`, `CANCELLED`, `ERRNO`. */
+/**
+ * How a relay ended early: `EOF` (the source ended), `TIMEOUT`, `CANCELLED`, `SOURCE` or
+ * `DESTINATION` (reading or writing that socket failed), `ERRNO` (the relay's own pipe or poll).
+ */
 export class SpliceError extends Error {
   override readonly name = 'SpliceError';
   constructor(
-    readonly code: 'EOF' | 'TIMEOUT' | 'CANCELLED' | 'ERRNO',
+    readonly code: 'EOF' | 'TIMEOUT' | 'CANCELLED' | 'SOURCE' | 'DESTINATION' | 'ERRNO',
     message: string,
     /** Bytes written to the destination before it ended. */
     readonly moved: number,

@@ -11,7 +11,8 @@
 //     callback(code, message, moved) on the JS thread when the relay has finished and no longer
 //     touches either descriptor: code null when all `length` bytes were moved, else 'EOF' (the
 //     source ended early), 'TIMEOUT' (no progress for idleMs), 'CANCELLED' (cancel(handle)),
-//     'ERRNO' (message says which call failed and why).
+//     'SOURCE' / 'DESTINATION' (reading / writing that socket failed: message says why), 'ERRNO'
+//     (the relay's own pipe or poll failed).
 //   cancel(handle): makes a relay in progress stop at once (a no-op once it has finished).
 //
 // Both sockets are non-blocking (libuv made them so): the thread waits in poll(2) on the one that
@@ -88,7 +89,7 @@ static void run(relay_t *r) {
         fail(r, "EOF", "the source closed the connection before the end of the body", 0);
         break;
       } else if (errno != EAGAIN && errno != EINTR) {
-        fail(r, "ERRNO", "reading the source", errno);
+        fail(r, "SOURCE", "reading the source", errno);
         break;
       }
     }
@@ -99,7 +100,7 @@ static void run(relay_t *r) {
         r->moved += n;
         moved = 1;
       } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-        fail(r, "ERRNO", "writing to the destination", n == 0 ? EPIPE : errno);
+        fail(r, "DESTINATION", "writing to the destination", n == 0 ? EPIPE : errno);
         break;
       }
     }
