@@ -12,6 +12,9 @@
 //       orch:   a child node process (this file, `child` mode) importing the built copier from the
 //               build under test: listAll of both buckets + diffObjects + ObjectCopier.copy,
 //               concurrency 32, no bandwidth limit (what `orch migrate run` does for one pass);
+//               streamed objects through the splice relay where it is built (the run says which),
+//               and for 5 x 64 MiB a third contender in every pair: orch with ORCH_SPLICE=0 (Node's
+//               HTTP client, the path where the relay is not built);
 //       rclone: `rclone copy src:B dst:B2 --transfers 32 --checkers 32` (temp config: type s3,
 //               provider Other, list_version 2, force_path_style);
 //     wall time of the whole process for both (start-up included), and every copied object
@@ -21,11 +24,12 @@
 //     share it reaches of what the destination can take in;
 //   - peak RSS of orch's copier while it copies the 2 x 256 MiB objects (VmHWM of the child at the
 //     end, and /usr/bin/time's figure when present).
+// The node contenders run without NODE_EXTRA_CA_CERTS (see NODE_ENV); what it costs is printed.
 // Throughput ratio = orch objects/s (or MB/s) / rclone's, on process wall times: per pair of adjacent
 // runs, median over the pairs (the machine is shared: its load drifts between pairs). The CPU each
 // tool used (its own, and what it cost the two servers) is printed too: less skewed by other load.
 
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -59,11 +63,11 @@ const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
  */
 async function listAndDiff(a, t) {
   const imp = (p) => import(pathToFileURL(join(a.dist, p)).href);
-  const [copier, { PoolS3Client }, { diffObjects }, sigv4] = await Promise.all([
+  const [copier, { PoolS3Client }, { diffObjects }, { spliceAvailability }] = await Promise.all([
     imp('adapters/s3/object-copier.js'),
     imp('adapters/s3/pool-s3-client.js'),
     imp('core/migrate/object-diff.js'),
-    imp('adapters/s3/sigv4.js'),
+    imp('adapters/s3/splice-relay.js'),
   ]);
   t.import = performance.now();
   const opts = { timeoutMs: 30_000, retries: 2, concurrency: a.concurrency };
@@ -73,14 +77,14 @@ async function listAndDiff(a, t) {
   t.list = performance.now();
   const diff = diffObjects({ source: src, destination: dst, records: new Map(), baseline: new Map(), mode: 'sync' });
   t.diff = performance.now();
-  return { source, destination, src, diff, ObjectCopier: copier.ObjectCopier, sigv4 };
+  return { source, destination, src, diff, ObjectCopier: copier.ObjectCopier, engine: spliceAvailability() };
 }
 
 async function child(argsJson) {
   const a = JSON.parse(argsJson);
   const t0 = performance.now();
   const t = {};
-  const { source, destination, src, diff, ObjectCopier } = await listAndDiff(a, t);
+  const { source, destination, src, diff, ObjectCopier, engine } = await listAndDiff(a, t);
   const { import: tImport, list: tList, diff: tDiff } = t;
   const records = [];
   const copier = new ObjectCopier(source, destination, a.bucket, { concurrency: a.concurrency, bandwidthLimit: null });
@@ -92,6 +96,7 @@ async function child(argsJson) {
   const kib = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? NaN);
   process.stdout.write(
     `${JSON.stringify({
+      spliceRelay: engine.available,
       phasesMs: { import: tImport - t0, list: tList - tImport, diff: tDiff - tList, copy: tCopy - tDiff },
       listed: src.length,
       toCopy: diff.copy.length,
@@ -148,38 +153,6 @@ async function ceiling(argsJson) {
       socket.on('close', () => reject(new Error(`PUT ${key}: closed without an answer`)));
     });
   await Promise.all(Array.from({ length: a.objects }, (_, i) => putOne(`ceiling-${i}.bin`)));
-  process.stdout.write('{}\n');
-}
-
-// ---------------------------------------------------------------- splice mode: the experiment (BENCH_SPLICE=1)
-
-// What a copier would cost whose bytes never enter user space: the same listing and diff as orch's
-// (the built code), then every object relayed GET -> PUT by splice(2) in a small C program
-// (experiments/splice-relay.c), the request heads signed here with orch's SigV4 signer.
-async function splice(argsJson) {
-  const a = JSON.parse(argsJson);
-  const { source, destination, diff, sigv4 } = await listAndDiff(a, {});
-  source.close();
-  destination.close();
-  const { SigV4Signer, EMPTY_SHA256, UNSIGNED_PAYLOAD } = sigv4;
-  const signer = new SigV4Signer(CREDENTIALS, 'us-east-1', 's3');
-  const head = (method, host, path, extra) => {
-    const h = signer.sign({ method, path, query: {}, headers: { host, ...extra } });
-    return Buffer.from(`${method} ${path} HTTP/1.1\r\n${Object.entries(h).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`, 'latin1').toString('hex');
-  };
-  const port = (address) => address.slice(address.lastIndexOf(':') + 1);
-  const jobs = diff.copy.map((o) => {
-    const path = `/${a.bucket}/${o.key}`;
-    const put = { 'x-amz-content-sha256': UNSIGNED_PAYLOAD, 'content-length': String(o.size), 'content-type': 'application/octet-stream' };
-    return `${port(a.source)} ${port(a.destination)} ${o.size} ${head('GET', a.source, path, { 'x-amz-content-sha256': EMPTY_SHA256 })} ${head('PUT', a.destination, path, put)}`;
-  });
-  const c = spawn(a.relay, { stdio: ['pipe', 'pipe', 'inherit'] });
-  let out = '';
-  c.stdout.setEncoding('utf8').on('data', (d) => (out += d));
-  c.stdin.end(`${jobs.join('\n')}\n`);
-  const code = await new Promise((r) => c.on('exit', r));
-  const ok = out.split('\n').filter((l) => /^HTTP\/1\.1 200 /.test(l)).length;
-  if (code !== 0 || ok !== jobs.length) throw new Error(`splice relay exited ${code}, ${ok} of ${jobs.length} PUTs answered 200: ${out.slice(0, 500)}`);
   process.stdout.write('{}\n');
 }
 
@@ -300,6 +273,27 @@ force_path_style = true
   writeFileSync(file, `${remote('src', source)}\n${remote('dst', destination)}`);
 }
 
+/**
+ * The environment of the node contenders (orch's copier, the intake client): this one without
+ * NODE_EXTRA_CA_CERTS. Node reads and parses that bundle at every start, before any of orch's code
+ * runs (~90 ms a process on the 2-CPU machines where it is set machine-wide); the copies here speak
+ * plain HTTP to loopback and never use it, and rclone reads its CA files only for TLS. The run
+ * prints what the variable costs a start (`bootTax`), so the figure is there for hosts that need it.
+ */
+const NODE_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'));
+
+/** Median wall time of `node -e 0` with and without NODE_EXTRA_CA_CERTS (null when it is not set). */
+async function bootTax() {
+  if (!process.env.NODE_EXTRA_CA_CERTS) return null;
+  const withVar = [];
+  const without = [];
+  for (let i = 0; i < 5; i++) {
+    withVar.push((await spawnTimed(process.execPath, ['-e', '0'])).wallMs);
+    without.push((await spawnTimed(process.execPath, ['-e', '0'], { env: NODE_ENV })).wallMs);
+  }
+  return { withMs: stats(withVar).median, withoutMs: stats(without).median };
+}
+
 function rcloneEnv() {
   const env = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('RCLONE_') && !k.startsWith('AWS_')) env[k] = v;
@@ -325,7 +319,8 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
   if (!rcloneVersion) throw new Error(`rclone not found (${RCLONE}); install it (Debian: apt-get install rclone) or set BENCH_RCLONE`);
   const base = join(tmpRoot, 'copy');
   const children = new Set();
-  const result = { rclone: rcloneVersion, concurrency: CONCURRENCY, workloads: {} };
+  const { spliceAvailability } = await import(pathToFileURL(join(dist, 'adapters/s3/splice-relay.js')).href);
+  const result = { rclone: rcloneVersion, concurrency: CONCURRENCY, engine: spliceAvailability(), bootTax: await bootTax(), workloads: {} };
   try {
     const [src, dst] = await Promise.all([startS3rver(join(base, 'source'), children), startS3rver(join(base, 'destination'), children)]);
     mkdirSync(join(base, 'rss'), { recursive: true });
@@ -350,16 +345,18 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
       rmSync(join(dst.dir, name), { recursive: true, force: true });
       mkdirSync(join(dst.dir, name), { recursive: true });
     };
-    const orchOnce = async (w, tag) => {
+    // `extraEnv`: ORCH_SPLICE=0 for orch through Node's HTTP client.
+    const orchOnce = async (w, tag, extraEnv = {}) => {
       freshBucket(w.key);
       const args = JSON.stringify({ dist, source: src.address, destination: dst.address, bucket: w.key, concurrency: CONCURRENCY });
-      const env = { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+      const env = { ...NODE_ENV, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extraEnv };
       const s0 = servers();
       const r = await spawnTimed(process.execPath, [SELF, 'child', args], { env, rssFile: join(base, 'rss', `orch-${tag}`) });
       const serversCpuS = servers() - s0;
       if (r.code !== 0) throw new Error(`orch copy of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
       const out = JSON.parse(r.stdout.trim().split('\n').pop());
       if (out.failureCount) throw new Error(`orch copy of ${w.label}: ${out.failureCount} failures: ${JSON.stringify(out.failures)}`);
+      if (out.spliceRelay !== (result.engine.available && extraEnv.ORCH_SPLICE !== '0')) throw new Error(`orch copy of ${w.label}: splice relay ${out.spliceRelay ? 'used' : 'not used'}, against what the run expects`);
       verifyCopy(sources.get(w.key), onDisk(dst.dir, w.key), `orch ${w.label}`);
       rmSync(join(dst.dir, w.key), { recursive: true, force: true });
       return { wallMs: r.wallMs, rssKiB: r.rssKiB, cpuS: r.cpuS, serversCpuS, ...out };
@@ -375,28 +372,10 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
       return { wallMs: r.wallMs, rssKiB: r.rssKiB, cpuS: r.cpuS, serversCpuS };
     };
 
-    // BENCH_SPLICE=1: the splice(2) experiment beside the tools on 5 x 64 MiB (not a target).
-    let relay = null;
-    if (process.env.BENCH_SPLICE === '1') {
-      relay = join(base, 'splice-relay');
-      execFileSync('gcc', ['-O2', '-pthread', '-o', relay, fileURLToPath(new URL('./experiments/splice-relay.c', import.meta.url))], { stdio: ['ignore', 'ignore', 'pipe'] });
-    }
-    const spliceOnce = async (w, tag) => {
-      freshBucket(w.key);
-      const args = JSON.stringify({ dist, relay, source: src.address, destination: dst.address, bucket: w.key, concurrency: CONCURRENCY });
-      const s0 = servers();
-      const r = await spawnTimed(process.execPath, [SELF, 'splice', args], { rssFile: join(base, 'rss', `splice-${tag}`) });
-      const serversCpuS = servers() - s0;
-      if (r.code !== 0) throw new Error(`splice experiment on ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
-      verifyCopy(sources.get(w.key), onDisk(dst.dir, w.key), `splice experiment ${w.label}`);
-      rmSync(join(dst.dir, w.key), { recursive: true, force: true });
-      return { wallMs: r.wallMs, cpuS: r.cpuS, serversCpuS };
-    };
-
     const ceilingOnce = async (w) => {
       freshBucket(w.key);
       const args = JSON.stringify({ dist, destination: dst.address, bucket: w.key, objects: w.objects, size: w.size });
-      const r = await spawnTimed(process.execPath, [SELF, 'ceiling', args]);
+      const r = await spawnTimed(process.execPath, [SELF, 'ceiling', args], { env: NODE_ENV });
       if (r.code !== 0) throw new Error(`ceiling run of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
       const stored = onDisk(dst.dir, w.key);
       if (stored.size !== w.objects || [...stored.values()].some((o) => o.size !== w.size)) throw new Error(`ceiling run of ${w.label}: ${stored.size} objects stored`);
@@ -408,17 +387,18 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
       const orch = [];
       const rclone = [];
       const ceil = [];
-      const spliced = [];
+      const nodePath = [];
       const pairs = runs ?? w.pairs;
       for (let i = 0; i < pairs; i++) {
         const order = i % 2 === 0 ? ['orch', 'rclone'] : ['rclone', 'orch'];
         if (w.ceiling) order.splice(i % 3, 0, 'ceiling');
-        if (w.ceiling && relay) order.splice((i + 1) % (order.length + 1), 0, 'splice');
+        // orch through Node's HTTP client too, where the splice relay is what orch uses by default.
+        if (w.ceiling && result.engine.available) order.splice((i + 1) % (order.length + 1), 0, 'orch-node');
         for (const tool of order) {
           log(`[copy] ${w.label}: ${tool} run ${i + 1}/${pairs}`);
           if (tool === 'orch') orch.push(await orchOnce(w, `${w.key}-${i}`));
           else if (tool === 'rclone') rclone.push(await rcloneOnce(w, `${w.key}-${i}`));
-          else if (tool === 'splice') spliced.push(await spliceOnce(w, `${w.key}-${i}`));
+          else if (tool === 'orch-node') nodePath.push(await orchOnce(w, `${w.key}-node-${i}`, { ORCH_SPLICE: '0' }));
           else ceil.push(await ceilingOnce(w));
         }
       }
@@ -464,13 +444,13 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
           rcloneShare: stats(rclone.map((r, i) => ceil[i] / r.wallMs)),
         };
       }
-      if (spliced.length > 0) {
-        result.workloads[w.key].splice = {
-          wallMs: stats(spliced.map((r) => r.wallMs)),
-          cpuS: stats(spliced.map((r) => r.cpuS)),
-          serversCpuS: stats(spliced.map((r) => r.serversCpuS)),
-          pairRatios: stats(spliced.map((r, i) => rclone[i].wallMs / r.wallMs)),
-          share: ceil.length > 0 ? stats(spliced.map((r, i) => ceil[i] / r.wallMs)) : null,
+      if (nodePath.length > 0) {
+        result.workloads[w.key].nodePath = {
+          wallMs: stats(nodePath.map((r) => r.wallMs)),
+          cpuS: stats(nodePath.map((r) => r.cpuS)),
+          serversCpuS: stats(nodePath.map((r) => r.serversCpuS)),
+          pairRatios: stats(nodePath.map((r, i) => rclone[i].wallMs / r.wallMs)),
+          share: ceil.length > 0 ? stats(nodePath.map((r, i) => ceil[i] / r.wallMs)) : null,
         };
       }
       log(`[copy] ${w.label}: orch ${(o.median / 1000).toFixed(2)} s, rclone ${(rc.median / 1000).toFixed(2)} s, ratio ${result.workloads[w.key].ratio.toFixed(2)}`);
@@ -499,6 +479,12 @@ export function printCopy(r) {
   const out = [];
   out.push('');
   out.push(`== Copy engine vs rclone ${r.rclone} (s3rver -> s3rver, concurrency/transfers ${r.concurrency}, ${Object.values(r.workloads).map((w) => `${w.pairs} pairs of runs for ${w.label}`).join(', ')}, order alternating; process wall times)`);
+  out.push(`   orch's streamed copies (16-128 MiB objects): ${r.engine.available ? 'splice relay' : `Node's HTTP client (splice relay ${r.engine.reason})`}`);
+  if (r.bootTax) {
+    out.push(
+      `   NODE_EXTRA_CA_CERTS is set here: Node parses that bundle at every start (node -e 0: ${r.bootTax.withMs.toFixed(0)} ms with it, ${r.bootTax.withoutMs.toFixed(0)} ms without); cleared for the node contenders, whose plain-HTTP copies never use it`,
+    );
+  }
   out.push(`   ${'workload'.padEnd(16)} ${'orch wall median [min - max]'.padEnd(34)} ${'rclone wall median [min - max]'.padEnd(34)} throughput (median)            ratio orch/rclone: median of pairs [min - max]`);
   for (const w of Object.values(r.workloads)) {
     const f = (x) => `${x.toFixed(w.unit === 'MB/s' ? 0 : 0)}`;
@@ -520,10 +506,10 @@ export function printCopy(r) {
         `     destination's intake (the same objects PUT from memory by a minimal raw-socket node client, no source): ${range(c.wallMs, secs)}, ${c.rate.median.toFixed(0)} MB/s; share of it reached: rclone ${pct(c.rcloneShare)}, orch ${pct(c.orchShare)}`,
       );
     }
-    const x = w.splice;
+    const x = w.nodePath;
     if (x) {
       out.push(
-        `     experiment (BENCH_SPLICE=1, not orch's copier): the same listing + diff, bytes relayed by splice(2) in C: wall ${range(x.wallMs, secs)}, ratio to rclone ${range(x.pairRatios, (v) => `${v.toFixed(2)}x`)}, CPU ${x.cpuS ? x.cpuS.median.toFixed(2) : '-'} s + servers ${x.serversCpuS.median.toFixed(1)} s${x.share ? `, ${(x.share.median * 100).toFixed(0)}% of the intake` : ''}`,
+        `     orch through Node's HTTP client (ORCH_SPLICE=0, the path where the relay is not built), same pairs: wall ${range(x.wallMs, secs)}, ratio to rclone ${range(x.pairRatios, (v) => `${v.toFixed(2)}x`)}, CPU ${x.cpuS ? x.cpuS.median.toFixed(2) : '-'} s + servers ${x.serversCpuS.median.toFixed(1)} s${x.share ? `, ${(x.share.median * 100).toFixed(0)}% of the intake` : ''}`,
       );
     }
   }
@@ -543,7 +529,7 @@ export function copyTargets(r) {
   return rows;
 }
 
-const MODES = { child, ceiling, splice };
+const MODES = { child, ceiling };
 if (Object.hasOwn(MODES, process.argv[2] ?? '') && process.argv[1] === SELF) {
   MODES[process.argv[2]](process.argv[3]).catch((e) => {
     process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

@@ -27,7 +27,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchCopy, copyTargets, printCopy } from './copy.mjs';
 import { generateFleet, makeSelfSignedCert, PORTS_USED } from './fleet.mjs';
@@ -51,14 +51,19 @@ const TARGETS = { planMs: 1000, planRssMiB: 250, applyRatio: 3, nginxTests: 2, r
 
 const tmpRoot = mkdtempSync(join(tmpdir(), 'orch-bench-'));
 
-// The build under test is copied once (bin, dist, schemas, package.json, oclif manifest; node_modules
-// linked), so a rebuild of the checkout by someone else during the run cannot change or break it.
+// The build under test is copied once (bin, dist, schemas, package.json, oclif manifest, the splice
+// relay; node_modules linked), so a rebuild of the checkout by someone else during the run cannot change or break it.
 const SNAP = join(tmpRoot, 'orch');
 const ORCH = join(SNAP, 'bin', 'run.js');
 function snapshotBuild() {
   mkdirSync(SNAP, { recursive: true });
   for (const d of ['bin', 'dist', 'schemas', 'examples']) if (existsSync(join(ROOT, d))) cpSync(join(ROOT, d), join(SNAP, d), { recursive: true });
-  for (const f of ['package.json', 'oclif.manifest.json']) if (existsSync(join(ROOT, f))) cpSync(join(ROOT, f), join(SNAP, f));
+  // The splice relay (built by npm install) sits where the built code looks for it, from the root.
+  for (const f of ['package.json', 'oclif.manifest.json', 'src/adapters/s3/native/build/Release/orch_splice.node']) {
+    if (!existsSync(join(ROOT, f))) continue;
+    mkdirSync(dirname(join(SNAP, f)), { recursive: true });
+    cpSync(join(ROOT, f), join(SNAP, f));
+  }
   symlinkSync(join(ROOT, 'node_modules'), join(SNAP, 'node_modules'), 'dir');
 }
 const nginxChildren = new Set();
