@@ -46,6 +46,12 @@ export function spliceAvailability(): { available: boolean; reason: string } {
   return { available: binding !== null, reason };
 }
 
+/** The copy path of streamed objects in words, for the migration's log. */
+export function describeCopyEngine(): string {
+  const { available, reason } = spliceAvailability();
+  return available ? 'objects of 16-128 MiB go socket to socket by the splice relay' : `objects of 16-128 MiB go through Node's HTTP client (the splice relay is ${reason})`;
+}
+
 /** For tests: forget what was loaded, so ORCH_SPLICE is read again. */
 export function resetSpliceForTests(): void {
   loaded = undefined;

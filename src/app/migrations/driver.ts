@@ -6,6 +6,7 @@ import { acquireWriterLock, type WriterLock } from '../../adapters/fs/writer-loc
 import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
 import { waitForOldWorkers } from '../../adapters/nginx/worker-drain.js';
 import { listAll, ObjectCopier, type CopyFailure } from '../../adapters/s3/object-copier.js';
+import { describeCopyEngine } from '../../adapters/s3/splice-relay.js';
 import { PoolS3Client } from '../../adapters/s3/pool-s3-client.js';
 import type { StateStore } from '../../adapters/sqlite/state-store.js';
 import { PoolAccessError } from '../../core/buckets/pool-storage.js';
@@ -313,6 +314,7 @@ class Engine {
       return this.retryLater(e);
     }
     const { source, destination } = clients;
+    this.log('info', `copy engine: ${describeCopyEngine()}`);
     try {
       const sourceBuckets = await source.listBuckets();
       if (!sourceBuckets.includes(this.doc.bucket)) return this.fail(`bucket ${this.doc.bucket} does not exist on the source pool ${this.doc.from}`);
