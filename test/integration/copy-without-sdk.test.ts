@@ -90,7 +90,7 @@ afterAll(async () => {
   src?.destroy();
   dst?.destroy();
   await Promise.all(Object.values(members ?? {}).flat().map((m) => m.kill()));
-  rmSync(root, { recursive: true, force: true });
+  if (root) rmSync(root, { recursive: true, force: true });
 });
 
 async function copyInChild(bucket: string, multipartThreshold: number): Promise<{ out: { listed: number; copied: number; failures: unknown[]; cjs: string[] }; sdkLoads: string[] }> {

@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PoolS3Client, type SourceStream } from '../../src/adapters/s3/pool-s3-client.js';
-import { parseHead, requestHead } from '../../src/adapters/s3/raw-connection.js';
-import { resetSpliceForTests, spliceAvailability } from '../../src/adapters/s3/splice-relay.js';
+import { parseHead, RawConnection, requestHead } from '../../src/adapters/s3/raw-connection.js';
+import { resetSpliceForTests, SpliceError, spliceAvailability, startRelay } from '../../src/adapters/s3/splice-relay.js';
 
 /**
  * The splice relay (orch's Node-API addon) and the raw connections around it, against real
@@ -234,6 +236,36 @@ describe.runIf(process.platform === 'linux')('splice relay', () => {
     expect(r.error?.name).toBe('AbortError');
     expect(r.ms).toBeLessThan(5000);
     await until(() => src.open.size === 0 && dst.open.size === 0);
+  });
+
+  it('a descriptor splice(2) refuses (a file opened for appending: EINVAL) ends the relay as refused, before a byte is written', async () => {
+    // The first bytes reach JavaScript (and stop its reading); the next ones wait in the socket.
+    const src = await member((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\n\r\n');
+      setTimeout(() => socket.write(Buffer.alloc(1000, 7)), 150);
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'orch-splice-'));
+    const conn = await RawConnection.open('127.0.0.1', Number(src.address.split(':')[1]), { ms: 2000, error: () => new Error('timeout') });
+    const file = openSync(join(dir, 'appended'), 'a');
+    try {
+      await conn.write('GET / HTTP/1.1\r\n\r\n');
+      await conn.readHead({ ms: 2000, error: () => new Error('timeout') });
+      await new Promise((r) => setTimeout(r, 400));
+      const relay = startRelay(conn.lend(), file, 1000, 2000);
+      const err = (await relay.done.then(
+        () => null,
+        (e: unknown) => e,
+      )) as SpliceError;
+      conn.giveBack();
+      expect(err).toBeInstanceOf(SpliceError);
+      expect({ code: err.code, errno: err.errno, moved: err.moved, refused: err.refused }).toEqual({ code: 'DESTINATION', errno: 22, moved: 0, refused: true });
+      expect(err.message).toBe('writing to the destination: Invalid argument');
+      expect(readFileSync(join(dir, 'appended')).length).toBe(0);
+    } finally {
+      closeSync(file);
+      conn.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a chunked answer (no Content-Length) is not relayed: openStream says so and closes it', async () => {

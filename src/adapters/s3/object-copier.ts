@@ -5,7 +5,7 @@ import { PoolAccessError } from '../../core/buckets/pool-storage.js';
 import { compareKeys, isPlainMd5, type CopyRecord, type ListedObject, type ObjectDiff } from '../../core/migrate/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
 import { stripQuotes, type PoolS3Client, type SourceStream } from './pool-s3-client.js';
-import { spliceAvailability } from './splice-relay.js';
+import { disableSplice, SpliceError, spliceAvailability } from './splice-relay.js';
 
 /**
  * The copy engine of bucket migrations: copies objects of one bucket from a source pool to a
@@ -308,7 +308,7 @@ export class ObjectCopier {
   private readonly concurrency: number;
   private readonly partSize: number;
   private readonly threshold: number;
-  private readonly splice: boolean;
+  private splice: boolean;
   private readonly budget: ByteBudget;
   private readonly bandwidth: TokenBucket | null;
   private readonly progress: CopyProgress = { objects: 0, bytes: 0 };
@@ -506,7 +506,7 @@ export class ObjectCopier {
     await this.bandwidth?.take(object.size, signal);
     await this.budget.acquire(reserved, signal);
     try {
-      if (this.splice && (await this.copySpliced(object, ctx))) return;
+      if (this.splice && (await this.copySplicedOrRefused(object, ctx))) return;
       const got = await this.get(this.source, object.key, {}, signal);
       if (got.length >= this.threshold) {
         got.body.destroy();
@@ -531,6 +531,18 @@ export class ObjectCopier {
       this.finished(object.key, got.etag, got.length, put, ctx);
     } finally {
       this.budget.release(reserved);
+    }
+  }
+
+  /** copySpliced; false (the Node path then) when the system refuses splice(2): off from then on. */
+  private async copySplicedOrRefused(object: ListedObject, ctx: CopyContext): Promise<boolean> {
+    try {
+      return await this.copySpliced(object, ctx);
+    } catch (e) {
+      if (!(e instanceof SpliceError && e.refused)) throw e;
+      this.splice = false;
+      disableSplice(e.message);
+      return false;
     }
   }
 

@@ -489,7 +489,8 @@ export class PoolS3Client implements PoolStorage {
    * `UNSIGNED-PAYLOAD`, sent once (no failover, no retry: the caller starts over with a new GET).
    * Resolves with the ETag answered; rejects with the destination's error answer (read even when
    * it came early and closed the connection), the source's failure, a timeout (no byte moved for
-   * the client's timeout), the abort, or the stream's cut reason.
+   * the client's timeout), the abort, or the stream's cut reason; with a SpliceError whose
+   * `refused` is true when the system refused splice(2) itself (nothing was copied).
    */
   async splicePut(req: { bucket: string; key: string; headers: Readonly<Record<string, string>> }, source: SourceStream, what: string, opts: TransferOptions = {}): Promise<string | undefined> {
     const headers = { ...req.headers, 'content-length': String(source.length), 'x-amz-content-sha256': UNSIGNED_PAYLOAD };
@@ -543,6 +544,7 @@ export class PoolS3Client implements PoolStorage {
       if (signal?.aborted) return { error: signal.reason instanceof Error ? (signal.reason as Error) : new Error('aborted') };
       if (source.cutReason) return { error: source.cutReason };
       const err = e as SpliceError;
+      if (err.refused) throw err; // not this copy's failure: the caller goes the Node path
       if (err.code === 'TIMEOUT') return { error: this.noAnswer() };
       const moved = source.rest.length + err.moved;
       if (err.code === 'EOF') return { error: connectionError(`the source's answer ended after ${moved} of ${source.length} bytes`) };

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
  */
 
 interface Binding {
-  relay(srcFd: number, dstFd: number, length: number, idleMs: number, done: (code: string | null, message: string | null, moved: number) => void): object;
+  relay(srcFd: number, dstFd: number, length: number, idleMs: number, done: (code: string | null, message: string | null, moved: number, errno: number) => void): object;
   cancel(handle: object): void;
 }
 
@@ -68,9 +68,27 @@ export class SpliceError extends Error {
     message: string,
     /** Bytes written to the destination before it ended. */
     readonly moved: number,
+    /** errno of the system call that failed (0 when none did). */
+    readonly errno = 0,
   ) {
     super(message);
   }
+
+  /**
+   * The system refused splice(2) itself before a byte moved (a seccomp filter: EPERM; a kernel or
+   * socket without it: EINVAL, ENOSYS, EOPNOTSUPP): no relay will work in this process.
+   */
+  get refused(): boolean {
+    return this.moved === 0 && (this.code === 'SOURCE' || this.code === 'DESTINATION' || this.code === 'ERRNO') && [1, 22, 38, 95].includes(this.errno);
+  }
+}
+
+/**
+ * Turns the relay off for the rest of the process, after the system refused splice(2) (see
+ * SpliceError.refused): copies go through Node's HTTP client from then on.
+ */
+export function disableSplice(why: string): void {
+  loaded = { binding: null, reason: `refused by this system (${why})` };
 }
 
 export interface RunningRelay {
@@ -91,10 +109,10 @@ export function startRelay(srcFd: number, dstFd: number, length: number, idleMs:
   let handle: object | null = null;
   let settledEarly = false;
   const done = new Promise<number>((resolve, reject) => {
-    handle = b.relay(srcFd, dstFd, length, Math.max(1, Math.min(2 ** 31 - 1, Math.round(idleMs))), (code, message, moved) => {
+    handle = b.relay(srcFd, dstFd, length, Math.max(1, Math.min(2 ** 31 - 1, Math.round(idleMs))), (code, message, moved, errno) => {
       settledEarly = true;
       if (code === null) resolve(moved);
-      else reject(new SpliceError(code as SpliceError['code'], message ?? code, moved));
+      else reject(new SpliceError(code as SpliceError['code'], message ?? code, moved, errno));
     });
   });
   return {

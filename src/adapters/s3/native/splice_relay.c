@@ -8,7 +8,7 @@
 // always after the relay has finished; the relay never closes, reads or writes anything else.
 //
 //   relay(srcFd, dstFd, length, idleMs, callback) -> handle
-//     callback(code, message, moved) on the JS thread when the relay has finished and no longer
+//     callback(code, message, moved, errno) on the JS thread when the relay has finished and no longer
 //     touches either descriptor: code null when all `length` bytes were moved, else 'EOF' (the
 //     source ended early), 'TIMEOUT' (no progress for idleMs), 'CANCELLED' (cancel(handle)),
 //     'SOURCE' / 'DESTINATION' (reading / writing that socket failed: message says why), 'ERRNO'
@@ -42,6 +42,7 @@ typedef struct relay {
   int idle_ms;
   napi_threadsafe_function tsfn;
   const char *code;  // static string, NULL on success
+  int err;           // errno of the failed call, 0 when none
   char message[160];
 } relay_t;
 
@@ -63,6 +64,7 @@ static int64_t now_ms(void) {
 
 static void fail(relay_t *r, const char *code, const char *what, int err) {
   r->code = code;
+  r->err = err;
   if (err) snprintf(r->message, sizeof r->message, "%s: %s", what, strerror(err));
   else snprintf(r->message, sizeof r->message, "%s", what);
 }
@@ -150,7 +152,7 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
   (void)context;
   relay_t *r = data;
   if (env != NULL && cb != NULL) {
-    napi_value args[3], undefined;
+    napi_value args[4], undefined;
     napi_get_undefined(env, &undefined);
     if (r->code) {
       napi_create_string_utf8(env, r->code, NAPI_AUTO_LENGTH, &args[0]);
@@ -160,7 +162,8 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
       napi_get_null(env, &args[1]);
     }
     napi_create_double(env, (double)r->moved, &args[2]);
-    napi_call_function(env, undefined, cb, 3, args, NULL);
+    napi_create_int32(env, r->err, &args[3]);
+    napi_call_function(env, undefined, cb, 4, args, NULL);
   }
   unref(r);
 }
