@@ -525,6 +525,8 @@ export class PoolS3Client implements PoolStorage {
     const left = source.length - source.rest.length;
     if (left === 0) return null;
     if (source.cutReason) return { error: source.cutReason };
+    // A Node whose sockets do not expose their descriptor: as if the system refused the relay.
+    if (source.conn.fd === null || conn.fd === null) throw new SpliceError('ERRNO', 'socket descriptors not available from this Node', 0, 95);
     const srcFd = source.conn.lend();
     let relay: RunningRelay;
     try {
