@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ABORT_GRACE_MS, listAll, ObjectCopier, type CopierOptions } from '../../src/adapters/s3/object-copier.js';
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
-import { resetSpliceForTests, spliceAvailability } from '../../src/adapters/s3/splice-relay.js';
+import { resetSpliceForTests, SpliceError, spliceAvailability } from '../../src/adapters/s3/splice-relay.js';
 import { diffObjects, type CopyRecord, type ListedObject } from '../../src/core/migrate/object-diff.js';
 import { freePorts } from '../helpers/ports.js';
 import { S3RVER_ACCESS_KEY, seedOnDisk, startMembers, type S3Member } from '../helpers/s3-servers.js';
@@ -576,6 +576,38 @@ describe.each([
       expect((await listAll(p.destination, bucket)).map((o) => o.key)).toEqual([keep]);
     } finally {
       p.close();
+    }
+  });
+});
+
+// Linux: where the relay exists to be refused.
+describe.runIf(process.platform === 'linux')('ObjectCopier when the system refuses the splice relay', () => {
+  beforeAll(() => spliceEnv(undefined));
+
+  it('a system that refuses splice(2) (the first relay fails as refused): that copy and the next go the Node path, the relay is off for the process', async () => {
+    const bucket = await buckets();
+    const bodies = [randomBytes(6 * MiB + 1), randomBytes(7 * MiB + 2)]; // both streamed (5 MiB parts, 12 MiB threshold)
+    for (let i = 0; i < bodies.length; i++) await put(src, bucket, `big-${i}`, bodies[i]!);
+    const p = await pools();
+    // What a seccomp filter without splice does to the first relay: EPERM before a byte moved.
+    let refusals = 0;
+    p.destination.splicePut = async (_req, stream) => {
+      refusals++;
+      stream.close();
+      throw new SpliceError('SOURCE', 'reading the source: Operation not permitted', 0, 1);
+    };
+    try {
+      const listed = await listAll(p.source, bucket);
+      const records: CopyRecord[] = [];
+      const { failures } = await new ObjectCopier(p.source, p.destination, bucket, { concurrency: 1, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 12 * MiB }).copy(listed, (r) => records.push(r));
+      expect(failures).toEqual([]);
+      expect(records.map((r) => r.key).sort()).toEqual(['big-0', 'big-1']);
+      for (let i = 0; i < bodies.length; i++) expect(sha((await get(dst, bucket, `big-${i}`))!)).toBe(sha(bodies[i]!));
+      expect(refusals).toBe(1);
+      expect(spliceAvailability()).toEqual({ available: false, reason: 'refused by this system (reading the source: Operation not permitted)' });
+    } finally {
+      p.close();
+      spliceEnv(undefined);
     }
   });
 });
