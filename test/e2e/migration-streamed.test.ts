@@ -1,3 +1,5 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MigrationEnv } from '../helpers/migration-env.js';
 import type { MigrationJson } from '../helpers/migration-run.js';
@@ -26,6 +28,44 @@ describe('live bucket migration of large objects', () => {
       expect(m!.log.map((l) => l.message)).toContainEqual(engine);
       // Sizes and ETags (each server's own MD5 of what it stored) equal, object for object.
       expect([...before.values()].filter((o) => o.size >= 16 * MiB)).toHaveLength(4);
+      expect(await e.listPool('new')).toEqual(before);
+    } finally {
+      await e.close();
+    }
+  }, 240_000);
+
+  it('killed with SIGKILL while a large body is half-way to the destination, then run again: done, every object whole', async () => {
+    const e = await MigrationEnv.start({ seed: { count: 6, sizes: [1000, 17 * MiB, 40 * MiB], concurrency: 3 } });
+    try {
+      const before = await e.listPool('old');
+      e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-to-new', mode: 'sync', freezeBudget: '10s' }));
+      await e.apply();
+      const large = [...before].filter(([, o]) => o.size >= 16 * MiB);
+      const run = e.spawnCli(['migrate', 'run', 'photos-to-new']);
+      // s3rver writes a PUT's body to its object file as it arrives: a file between empty and whole
+      // is a body in flight.
+      let partial: { key: string; bytes: number } | null = null;
+      for (const end = Date.now() + 60_000; !partial && Date.now() < end; await new Promise((r) => setTimeout(r, 5))) {
+        for (const [key, o] of large) {
+          let bytes = 0;
+          try {
+            bytes = statSync(join(e.members.new.dir, e.bucket, `${key}._S3rver_object`)).size;
+          } catch {
+            continue;
+          }
+          if (bytes > 0 && bytes < o.size) partial = { key, bytes };
+        }
+      }
+      expect(partial, run.output()).not.toBeNull();
+      const killed = await run.kill('SIGKILL');
+      expect(killed.signal).toBe('SIGKILL');
+      console.log(`killed with ${partial!.bytes} of ${before.get(partial!.key)!.size} bytes of ${partial!.key} at the destination`);
+
+      const again = await e.cli(['migrate', 'run', 'photos-to-new']);
+      expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+      const r = await e.cli(['migrations', '--json']);
+      const [m] = (JSON.parse(r.stdout) as { migrations: MigrationJson[] }).migrations;
+      expect(m).toMatchObject({ phase: 'done', routing: 'destination' });
       expect(await e.listPool('new')).toEqual(before);
     } finally {
       await e.close();
