@@ -11,13 +11,25 @@ const MiB = 1024 * 1024;
  * CLI against a real nginx and two s3rver pools: on Linux those objects go socket to socket by the
  * splice relay (a relay that is not built fails this test there), and arrive byte for byte.
  */
+/**
+ * A fresh environment whose bucket holds 2 objects of 17 MiB, 2 of 40 MiB and 2 small ones, a sync
+ * Migration `photos-to-new` applied (pending); `test` gets it and the source's listing before.
+ */
+async function withLargeMigration(test: (e: MigrationEnv, before: Awaited<ReturnType<MigrationEnv['listPool']>>) => Promise<void>): Promise<void> {
+  const e = await MigrationEnv.start({ seed: { count: 6, sizes: [1000, 17 * MiB, 40 * MiB], concurrency: 3 } });
+  try {
+    const before = await e.listPool('old');
+    e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-to-new', mode: 'sync', freezeBudget: '10s' }));
+    await e.apply();
+    await test(e, before);
+  } finally {
+    await e.close();
+  }
+}
+
 describe('live bucket migration of large objects', () => {
   it('moves 17 and 40 MiB objects by the splice relay: done, the same sizes and MD5s on the destination, the log names the engine', async () => {
-    const e = await MigrationEnv.start({ seed: { count: 6, sizes: [1000, 17 * MiB, 40 * MiB], concurrency: 3 } });
-    try {
-      const before = await e.listPool('old');
-      e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-to-new', mode: 'sync', freezeBudget: '10s' }));
-      await e.apply();
+    await withLargeMigration(async (e, before) => {
       const run = await e.cli(['migrate', 'run', 'photos-to-new']);
       expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
       const r = await e.cli(['migrations', '--json', '--log', '100']);
@@ -29,17 +41,11 @@ describe('live bucket migration of large objects', () => {
       // Sizes and ETags (each server's own MD5 of what it stored) equal, object for object.
       expect([...before.values()].filter((o) => o.size >= 16 * MiB)).toHaveLength(4);
       expect(await e.listPool('new')).toEqual(before);
-    } finally {
-      await e.close();
-    }
+    });
   }, 240_000);
 
   it('killed with SIGKILL while a large body is half-way to the destination, then run again: done, every object whole', async () => {
-    const e = await MigrationEnv.start({ seed: { count: 6, sizes: [1000, 17 * MiB, 40 * MiB], concurrency: 3 } });
-    try {
-      const before = await e.listPool('old');
-      e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-to-new', mode: 'sync', freezeBudget: '10s' }));
-      await e.apply();
+    await withLargeMigration(async (e, before) => {
       const large = [...before].filter(([, o]) => o.size >= 16 * MiB);
       const run = e.spawnCli(['migrate', 'run', 'photos-to-new']);
       // s3rver writes a PUT's body to its object file as it arrives: a file between empty and whole
@@ -67,8 +73,6 @@ describe('live bucket migration of large objects', () => {
       const [m] = (JSON.parse(r.stdout) as { migrations: MigrationJson[] }).migrations;
       expect(m).toMatchObject({ phase: 'done', routing: 'destination' });
       expect(await e.listPool('new')).toEqual(before);
-    } finally {
-      await e.close();
-    }
+    });
   }, 240_000);
 });

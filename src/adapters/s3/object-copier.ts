@@ -274,6 +274,25 @@ function mapGetError(e: unknown): unknown {
   return e;
 }
 
+/**
+ * Runs a streamed PUT that an abort does not stop at once: it may finish for ABORT_GRACE_MS, then
+ * `cut` stops its body (see the header comment).
+ */
+async function withAbortGrace<T>(signal: AbortSignal, cut: (e: Error) => void, put: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    timer = setTimeout(() => cut(new CopierError('cut by an abort')), ABORT_GRACE_MS);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await put();
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    clearTimeout(timer);
+  }
+}
+
 /** `bytes 0-99/1234` -> 1234. */
 function totalOf(contentRange: string | undefined): number | null {
   const m = /\/(\d+)\s*$/.exec(contentRange ?? '');
@@ -512,19 +531,10 @@ export class ObjectCopier {
         got.body.destroy();
         throw new Changed(got.length); // grew past the threshold: start again, multipart
       }
-      // An abort lets the stream finish for ABORT_GRACE_MS, then cuts it (see the header comment).
-      let cut: NodeJS.Timeout | undefined;
-      const onAbort = () => {
-        cut = setTimeout(() => got.body.destroy(new CopierError('cut by an abort')), ABORT_GRACE_MS);
-      };
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
       let put: string | undefined;
       try {
-        put = await this.put(object.key, { ...got.headers, 'content-length': String(got.length) }, got.body, {});
+        put = await withAbortGrace(signal, (e) => got.body.destroy(e), () => this.put(object.key, { ...got.headers, 'content-length': String(got.length) }, got.body, {}));
       } finally {
-        signal.removeEventListener('abort', onAbort);
-        clearTimeout(cut);
         got.body.destroy();
       }
       this.advance(0, got.length);
@@ -563,20 +573,11 @@ export class ObjectCopier {
     const stream = got;
     try {
       if (stream.length >= this.threshold) throw new Changed(stream.length); // grew past the threshold: start again, multipart
-      // An abort lets the stream finish for ABORT_GRACE_MS, then cuts it (see the header comment).
-      let cut: NodeJS.Timeout | undefined;
-      const onAbort = () => {
-        cut = setTimeout(() => stream.cut(new CopierError('cut by an abort')), ABORT_GRACE_MS);
-      };
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-      let put: string | undefined;
-      try {
-        put = await this.destination.splicePut({ bucket: this.bucket, key: object.key, headers: carriedHeaders(stream.headers) }, stream, `PutObject ${this.bucket}`);
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-        clearTimeout(cut);
-      }
+      const put = await withAbortGrace(
+        signal,
+        (e) => stream.cut(e),
+        () => this.destination.splicePut({ bucket: this.bucket, key: object.key, headers: carriedHeaders(stream.headers) }, stream, `PutObject ${this.bucket}`),
+      );
       this.advance(0, stream.length);
       this.finished(object.key, typeof stream.headers.etag === 'string' ? stream.headers.etag : '', stream.length, put, ctx);
       return true;

@@ -4,7 +4,7 @@ import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingM
 import type { Readable } from 'node:stream';
 import { PoolAccessError, type BucketStats, type ObjectEntry, type PoolStorage } from '../../core/buckets/pool-storage.js';
 import type { CredentialValues } from '../../core/secrets/credential-cipher.js';
-import { connectionError, RawConnection, requestHead, type AnswerHead, type Deadline } from './raw-connection.js';
+import { abortReason, connectionError, contentLength, RawConnection, requestHead, type AnswerHead, type Deadline } from './raw-connection.js';
 import { EMPTY_SHA256, SigV4Signer, uriEscape, UNSIGNED_PAYLOAD } from './sigv4.js';
 import { SpliceError, startRelay, type RunningRelay } from './splice-relay.js';
 
@@ -121,6 +121,11 @@ export class SourceStream {
   attach(relay: RunningRelay | null): void {
     this.relay = relay;
   }
+}
+
+/** The path-style path of an object: `/bucket/key`, the key encoded as the SDK does. */
+function objectPath(o: { bucket: string; key: string }): string {
+  return `/${o.bucket}/${encodeKeyPath(o.key)}`;
 }
 
 /** A key in a path-style URL as the SDK writes it: each `/`-separated segment percent-encoded (RFC 3986). */
@@ -449,7 +454,7 @@ export class PoolS3Client implements PoolStorage {
     } else {
       headers['x-amz-content-sha256'] = EMPTY_SHA256;
     }
-    const wire: WireRequest = { method: req.method, path: `/${req.bucket}/${encodeKeyPath(req.key)}`, query: req.query ?? {}, headers, body: req.body };
+    const wire: WireRequest = { method: req.method, path: objectPath(req), query: req.query ?? {}, headers, body: req.body };
     return this.attempt((i, signal) => this.httpOnce(i, wire, signal), what, { ...opts, once: streamed });
   }
 
@@ -460,7 +465,7 @@ export class PoolS3Client implements PoolStorage {
    * Content-Length (chunked): the caller asks again through dataRequest.
    */
   async openStream(req: { bucket: string; key: string }, what: string, opts: TransferOptions = {}): Promise<SourceStream | null> {
-    const wire: WireRequest = { method: 'GET', path: `/${req.bucket}/${encodeKeyPath(req.key)}`, query: {}, headers: { 'x-amz-content-sha256': EMPTY_SHA256 } };
+    const wire: WireRequest = { method: 'GET', path: objectPath(req), query: {}, headers: { 'x-amz-content-sha256': EMPTY_SHA256 } };
     return this.attempt((i, signal) => this.openStreamOnce(i, wire, signal), what, opts);
   }
 
@@ -469,12 +474,11 @@ export class PoolS3Client implements PoolStorage {
     try {
       const head = await conn.readHead(deadline, signal);
       if (head.status < 200 || head.status >= 300) throw await this.answerError(conn, head, deadline);
-      const lengthHeader = head.headers['content-length'];
-      if (head.headers['transfer-encoding'] !== undefined || lengthHeader === undefined || !/^\d{1,15}$/.test(lengthHeader)) {
+      const length = contentLength(head.headers);
+      if (head.headers['transfer-encoding'] !== undefined || length === null) {
         conn.destroy();
         return null;
       }
-      const length = Number(lengthHeader);
       if (head.rest.length > length) throw connectionError('GetObject answered more bytes than its Content-Length', 'EPROTO');
       return new SourceStream(head.headers, length, conn, head.rest);
     } catch (e) {
@@ -494,7 +498,7 @@ export class PoolS3Client implements PoolStorage {
    */
   async splicePut(req: { bucket: string; key: string; headers: Readonly<Record<string, string>> }, source: SourceStream, what: string, opts: TransferOptions = {}): Promise<string | undefined> {
     const headers = { ...req.headers, 'content-length': String(source.length), 'x-amz-content-sha256': UNSIGNED_PAYLOAD };
-    const wire: WireRequest = { method: 'PUT', path: `/${req.bucket}/${encodeKeyPath(req.key)}`, query: {}, headers };
+    const wire: WireRequest = { method: 'PUT', path: objectPath(req), query: {}, headers };
     return this.attempt((i, signal) => this.splicePutOnce(i, wire, source, signal), what, { ...opts, once: true });
   }
 
@@ -543,7 +547,7 @@ export class PoolS3Client implements PoolStorage {
       await relay.done;
       return null;
     } catch (e) {
-      if (signal?.aborted) return { error: signal.reason instanceof Error ? (signal.reason as Error) : new Error('aborted') };
+      if (signal?.aborted) return { error: abortReason(signal) };
       if (source.cutReason) return { error: source.cutReason };
       const err = e as SpliceError;
       if (err.refused) throw err; // not this copy's failure: the caller goes the Node path
@@ -578,10 +582,7 @@ export class PoolS3Client implements PoolStorage {
 
   /** A non-2xx answer read on a raw connection, as the error dataRequest would raise. */
   private async answerError(conn: RawConnection, head: AnswerHead, deadline: Deadline): Promise<Error> {
-    const lengthHeader = head.headers['content-length'];
-    const length = lengthHeader !== undefined && /^\d{1,15}$/.test(lengthHeader) ? Number(lengthHeader) : null;
-    const body = await conn.readBody(head.rest, length, ERROR_BODY_CHARS, deadline);
-    conn.destroy();
+    const body = await conn.readBody(head.rest, contentLength(head.headers), ERROR_BODY_CHARS, deadline);
     return s3AnswerError(head.status, body.toString('utf8'));
   }
 
@@ -630,16 +631,15 @@ export class PoolS3Client implements PoolStorage {
         res.on('error', reject);
         res.on('end', () => reject(s3AnswerError(status, text)));
       });
-      const noAnswer = () => this.noAnswer();
-      r.setTimeout(this.opts.timeoutMs, () => r.destroy(noAnswer()));
+      r.setTimeout(this.opts.timeoutMs, () => r.destroy(this.noAnswer()));
       r.once('socket', (socket) => {
         if (!socket.connecting) return;
-        const t = setTimeout(() => r.destroy(noAnswer()), Math.min(2000, this.opts.timeoutMs));
+        const t = setTimeout(() => r.destroy(this.noAnswer()), Math.min(2000, this.opts.timeoutMs));
         socket.once('connect', () => clearTimeout(t));
         r.once('close', () => clearTimeout(t));
       });
       if (signal) {
-        const onAbort = () => r.destroy(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+        const onAbort = () => r.destroy(abortReason(signal));
         signal.addEventListener('abort', onAbort, { once: true });
         detach = () => signal.removeEventListener('abort', onAbort);
         r.once('close', detach);

@@ -25,6 +25,17 @@ export interface AnswerHead {
   rest: Buffer;
 }
 
+/** What an aborted signal rejects with: its reason when it is an Error. */
+export function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
+/** A Content-Length header's value as a number, or null when absent or not a plain length. */
+export function contentLength(headers: IncomingHttpHeaders): number | null {
+  const v = headers['content-length'];
+  return v !== undefined && /^\d{1,15}$/.test(v) ? Number(v) : null;
+}
+
 /** A connection that failed, closed or was cut, with a Node-like `code` (ECONNRESET...). */
 export function connectionError(message: string, code = 'ECONNRESET'): Error {
   return Object.assign(new Error(message), { code });
@@ -105,7 +116,7 @@ export class RawConnection {
       });
       conn = new RawConnection(socket);
       const timer = setTimeout(() => socket.destroy(deadline.error()), deadline.ms);
-      const onAbort = () => socket.destroy(signal!.reason instanceof Error ? (signal!.reason as Error) : new Error('aborted'));
+      const onAbort = () => socket.destroy(abortReason(signal!));
       signal?.addEventListener('abort', onAbort, { once: true });
       const done = (e?: Error) => {
         clearTimeout(timer);
@@ -219,8 +230,8 @@ export class RawConnection {
     signal?.throwIfAborted();
     return new Promise<T>((resolve, reject) => {
       let done = false;
-      let timer = setTimeout(() => fail(deadline.error()), deadline.ms);
-      const onAbort = () => fail(signal!.reason instanceof Error ? (signal!.reason as Error) : new Error('aborted'));
+      const timer = setTimeout(() => fail(deadline.error()), deadline.ms);
+      const onAbort = () => fail(abortReason(signal!));
       signal?.addEventListener('abort', onAbort, { once: true });
       const finish = () => {
         done = true;
@@ -232,14 +243,13 @@ export class RawConnection {
       const fail = (e: Error) => {
         if (done) return;
         finish();
-        this.socket.destroy(e);
+        this.destroy(e);
         reject(e);
       };
       this.onGone = fail;
       this.onChunk = (chunk) => {
         if (done) return false;
-        clearTimeout(timer);
-        timer = setTimeout(() => fail(deadline.error()), deadline.ms);
+        timer.refresh();
         try {
           return take(chunk, (v) => {
             finish();

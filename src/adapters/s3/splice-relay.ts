@@ -107,10 +107,10 @@ export function startRelay(srcFd: number, dstFd: number, length: number, idleMs:
   const b = binding();
   if (!b) throw new Error(`the splice relay is ${spliceAvailability().reason}`);
   let handle: object | null = null;
-  let settledEarly = false;
+  let settled = false;
   const done = new Promise<number>((resolve, reject) => {
     handle = b.relay(srcFd, dstFd, length, Math.max(1, Math.min(2 ** 31 - 1, Math.round(idleMs))), (code, message, moved, errno) => {
-      settledEarly = true;
+      settled = true;
       if (code === null) resolve(moved);
       else reject(new SpliceError(code as SpliceError['code'], message ?? code, moved, errno));
     });
@@ -118,7 +118,7 @@ export function startRelay(srcFd: number, dstFd: number, length: number, idleMs:
   return {
     done,
     cancel: () => {
-      if (handle && !settledEarly) b.cancel(handle);
+      if (handle && !settled) b.cancel(handle);
     },
   };
 }

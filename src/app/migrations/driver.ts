@@ -6,8 +6,8 @@ import { acquireWriterLock, type WriterLock } from '../../adapters/fs/writer-loc
 import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
 import { waitForOldWorkers } from '../../adapters/nginx/worker-drain.js';
 import { listAll, ObjectCopier, type CopyFailure } from '../../adapters/s3/object-copier.js';
-import { describeCopyEngine } from '../../adapters/s3/splice-relay.js';
 import { PoolS3Client } from '../../adapters/s3/pool-s3-client.js';
+import { describeCopyEngine } from '../../adapters/s3/splice-relay.js';
 import type { StateStore } from '../../adapters/sqlite/state-store.js';
 import { PoolAccessError } from '../../core/buckets/pool-storage.js';
 import { UserError } from '../../core/errors.js';
