@@ -6,7 +6,7 @@ import { loadCli } from './load-cli.js';
 const argv = process.argv.slice(2);
 
 // Commands that read every manifest (plan, validate) start a worker thread that reads and checks
-// them while the CLI loads (src/app/manifest-preload.ts); it changes no output. First, so that it
+// them while the CLI loads (src/use-cases/plan/manifest-preload.ts); it changes no output. First, so that it
 // starts before the CLI's bundle is compiled.
 if (argv[0] === 'plan' || argv[0] === 'validate') {
   try {

@@ -6,7 +6,7 @@
 // - dist/bundle/cli.cjs (CommonJS, so that bin/run.js can compile it with a code cache): oclif and
 //   every command (src/cli.ts); each command's modules are initialized on first use.
 // - dist/bundle/manifest-worker.js (ES module): the manifest worker thread, which
-//   src/app/manifest-preload.ts starts from `./manifest-worker.js` beside itself;
+//   src/use-cases/plan/manifest-preload.ts starts from `./manifest-worker.js` beside itself;
 // - dist/bundle/manifest-preload.js (ES module, node built-ins only): what starts that worker,
 //   loaded by bin/run.js before the CLI's bundle is compiled (the session is handed over through
 //   the global object).
@@ -16,7 +16,7 @@
 // for it only when run from TypeScript sources), and the libraries loaded on first use by lazyModule
 // (yaml, diff: `require` of a computed name). Paths the code finds from its own file
 // (`new URL('../../schemas', import.meta.url)`) resolve the same from dist/bundle/ as from
-// dist/app/: both are two levels below the package root.
+// dist/use-cases/plan/: both are two levels below the package root.
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +50,7 @@ const results = await Promise.all([
   }),
   build({
     ...common,
-    entryPoints: { 'manifest-worker': 'dist/app/manifest-worker.js', 'manifest-preload': 'dist/app/manifest-preload.js' },
+    entryPoints: { 'manifest-worker': 'dist/use-cases/plan/manifest-worker.js', 'manifest-preload': 'dist/use-cases/plan/manifest-preload.js' },
     outdir,
     format: 'esm',
     // CommonJS libraries inside an ES module bundle call require() for Node's built-ins.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Generates src/core/model/schemas.generated.ts from schemas/*.schema.json, so the pure core can
+// Generates src/domain/model/schemas.generated.ts from schemas/*.schema.json, so the pure core can
 // use the JSON Schemas without reading files at run time.
 //
 //   node scripts/gen-schema-types.mjs          write the file
@@ -11,8 +11,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const TARGET = 'src/core/model/schemas.generated.ts';
-const VALIDATORS_TARGET = 'src/core/model/schema-validators.generated.ts';
+const TARGET = 'src/domain/model/schemas.generated.ts';
+const VALIDATORS_TARGET = 'src/domain/model/schema-validators.generated.ts';
 const SCHEMAS = [
   ['Pool', 'poolSchema', 'schemas/pool.schema.json'],
   ['VirtualHost', 'virtualHostSchema', 'schemas/virtualhost.schema.json'],

@@ -1,5 +1,5 @@
 import { Listr } from 'listr2';
-import { APPLY_STEPS, STEP_TITLES, type ApplyEvent, type ApplyStep } from '../executor/events.js';
+import { APPLY_STEPS, STEP_TITLES, type ApplyEvent, type ApplyStep } from '../domain/apply/apply-events.js';
 import type { Style } from './style.js';
 
 /** Receives the engine's progress events and shows them; `finish` settles whatever is pending. */

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Flags } from '@oclif/core';
-import { configureManifestCache } from '../app/manifest-cache-config.js';
-import { CONFIG_CANDIDATES } from '../app/manifest-preload.js';
-import { resolveSettings, type Settings } from '../app/settings.js';
-import type { ExitCodeValue } from '../core/errors.js';
+import { configureManifestCache } from '../use-cases/plan/manifest-cache-config.js';
+import { CONFIG_CANDIDATES } from '../use-cases/plan/manifest-preload.js';
+import { resolveSettings, type Settings } from '../config/settings.js';
+import type { ExitCodeValue } from '../domain/errors.js';
 import { reportError } from './report-error.js';
 import { styleFor, type Style } from './style.js';
 

@@ -1,4 +1,4 @@
-import { ExitCode, isOrchError, ValidationError, type ExitCodeValue } from '../core/errors.js';
+import { ExitCode, isOrchError, ValidationError, type ExitCodeValue } from '../domain/errors.js';
 import type { Style } from './style.js';
 import { diagnosticToJson, formatDiagnostics } from './views/diagnostics-text.js';
 

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { applyGateway } from '../app/apply-gateway.js';
-import { ExitCode, UserError } from '../core/errors.js';
+import { applyGateway } from '../use-cases/apply/apply-gateway.js';
+import { ExitCode, UserError } from '../domain/errors.js';
 import { lineReporter, listrReporter, type ApplyReporter } from '../cli/apply-reporter.js';
 import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { driftReport } from '../app/drift-report.js';
-import { ExitCode } from '../core/errors.js';
+import { driftReport } from '../use-cases/status/drift-report.js';
+import { ExitCode } from '../domain/errors.js';
 import { OrchCommand } from '../cli/orch-command.js';
 
 export default class Drift extends OrchCommand {

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { StateStore } from '../adapters/sqlite/state-store.js';
-import { stateDbPath } from '../app/open-state.js';
+import { stateDbPath } from '../use-cases/state/open-state.js';
 import { OrchCommand } from '../cli/orch-command.js';
 
 export default class History extends OrchCommand {

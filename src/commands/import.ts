@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
-import { importGateway } from '../app/import-gateway.js';
-import { UserError } from '../core/errors.js';
-import { IMPORT_SOURCES, type ImportSource } from '../core/import/import-result.js';
+import { importGateway } from '../use-cases/recovery/import-gateway.js';
+import { UserError } from '../domain/errors.js';
+import { IMPORT_SOURCES, type ImportSource } from '../domain/import/import-result.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { formatImportText, importToJson } from '../cli/views/import-text.js';
 

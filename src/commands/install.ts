@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { installOrch, type InstallReport, type StepAction } from '../app/install.js';
+import { installOrch, type InstallReport, type StepAction } from '../use-cases/install/install.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import type { Style } from '../cli/style.js';
 

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { nodeConfig } from '../app/node-config.js';
+import { nodeConfig } from '../use-cases/install/node-config.js';
 import { OrchCommand } from '../cli/orch-command.js';
 
 export default class NodeConfig extends OrchCommand {

@@ -1,9 +1,9 @@
 import { Flags } from '@oclif/core';
-import { computePlan } from '../app/compute-plan.js';
-import { writeSavedPlan } from '../app/saved-plan.js';
-import { openStateView } from '../app/state-view.js';
-import { ExitCode } from '../core/errors.js';
-import { planHasChanges } from '../core/plan/plan-types.js';
+import { computePlan } from '../use-cases/plan/compute-plan.js';
+import { writeSavedPlan } from '../use-cases/plan/saved-plan.js';
+import { openStateView } from '../use-cases/state/state-view.js';
+import { ExitCode } from '../domain/errors.js';
+import { planHasChanges } from '../domain/plan/plan-types.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';

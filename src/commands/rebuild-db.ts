@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { rebuildDatabase } from '../app/rebuild-db.js';
+import { rebuildDatabase } from '../use-cases/recovery/rebuild-db.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { formatRebuildText, rebuildToJson } from '../cli/views/rebuild-text.js';
 

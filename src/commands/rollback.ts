@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { rollbackTo } from '../app/rollback.js';
-import { UserError } from '../core/errors.js';
+import { rollbackTo } from '../use-cases/apply/rollback.js';
+import { UserError } from '../domain/errors.js';
 import { lineReporter, listrReporter } from '../cli/apply-reporter.js';
 import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';

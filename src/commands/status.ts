@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { gatewayStatus } from '../app/gateway-status.js';
+import { gatewayStatus } from '../use-cases/status/gateway-status.js';
 import { OrchCommand } from '../cli/orch-command.js';
 
 export default class Status extends OrchCommand {

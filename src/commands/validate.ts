@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { loadManifests } from '../app/load-manifests.js';
+import { loadManifests } from '../use-cases/plan/load-manifests.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { diagnosticToJson, formatDiagnostics } from '../cli/views/diagnostics-text.js';
 

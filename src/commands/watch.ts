@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
-import { createLogger, LOG_LEVELS, type LogLevel } from '../app/log.js';
-import { isLoopbackHostPort, type Settings } from '../app/settings.js';
-import { runWatch } from '../app/watch/run-watch.js';
-import { ExitCode, UserError } from '../core/errors.js';
+import { createLogger, LOG_LEVELS, type LogLevel } from '../use-cases/watch/log.js';
+import { isLoopbackHostPort, type Settings } from '../config/settings.js';
+import { runWatch } from '../use-cases/watch/run-watch.js';
+import { ExitCode, UserError } from '../domain/errors.js';
 import { OrchCommand } from '../cli/orch-command.js';
 
 export default class Watch extends OrchCommand {

@@ -66,7 +66,7 @@ async function listAndDiff(a, t) {
   const [copier, { PoolS3Client }, { diffObjects }, { spliceAvailability }] = await Promise.all([
     imp('adapters/s3/object-copier.js'),
     imp('adapters/s3/pool-s3-client.js'),
-    imp('core/migrate/object-diff.js'),
+    imp('domain/migrations/object-diff.js'),
     imp('adapters/s3/splice-relay.js'),
   ]);
   t.import = performance.now();

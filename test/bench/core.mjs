@@ -18,23 +18,23 @@ const mod = (p) => import(new URL(p, dist).href);
 const t0 = performance.now();
 const [settingsMod, sourcesMod, parseMod, validateMod, renderMod, treeMod, managedMod, planMod, inputsMod, stateMod, nginxMod, computeMod, planTypes, versionMod, cacheMod] =
   await Promise.all([
-    mod('app/settings.js'),
+    mod('config/settings.js'),
     mod('adapters/fs/read-manifest-sources.js'),
-    mod('core/manifests/parse-manifests.js'),
-    mod('core/manifests/validate-manifests.js'),
-    mod('core/render/render-tree.js'),
-    mod('core/render/rendered-tree.js'),
+    mod('domain/manifests/parse-manifests.js'),
+    mod('domain/manifests/validate-manifests.js'),
+    mod('domain/render/render-tree.js'),
+    mod('domain/render/rendered-tree.js'),
     mod('adapters/fs/read-managed-tree.js'),
-    mod('core/plan/make-plan.js'),
-    mod('core/plan/plan-inputs.js'),
-    mod('app/state-view.js'),
+    mod('domain/plan/make-plan.js'),
+    mod('domain/plan/plan-inputs.js'),
+    mod('use-cases/state/state-view.js'),
     mod('adapters/nginx/nginx-cli.js'),
-    mod('app/compute-plan.js'),
-    mod('core/plan/plan-types.js'),
-    mod('app/version.js'),
-    mod('app/manifest-cache.js').catch(() => null),
+    mod('use-cases/plan/compute-plan.js'),
+    mod('domain/plan/plan-types.js'),
+    mod('config/version.js'),
+    mod('use-cases/plan/manifest-cache.js').catch(() => null),
   ]);
-const stableMod = await mod('app/stable-origins.js');
+const stableMod = await mod('use-cases/plan/stable-origins.js');
 const importMs = performance.now() - t0;
 
 const { resolve } = await import('node:path');

@@ -97,7 +97,7 @@ describe('code cache of the bundled CLI', () => {
     const r = await runCli(['validate'], { env: { XDG_CACHE_HOME: home, ORCH_MANIFESTS: GATEWAY, ORCH_STATE_DIR: state } });
     expect(r.code).toBe(0);
     const { readManifestSources } = await import(pathToFileURL(join(REPO_ROOT, 'dist/adapters/fs/read-manifest-sources.js')).href);
-    const { cacheKey } = await import(pathToFileURL(join(REPO_ROOT, 'dist/app/manifest-cache-key.js')).href);
+    const { cacheKey } = await import(pathToFileURL(join(REPO_ROOT, 'dist/use-cases/plan/manifest-cache-key.js')).href);
     const key = cacheKey(readManifestSources(GATEWAY, REPO_ROOT)) as string;
     expect(readdirSync(join(state, 'cache'))).toEqual([`manifests-${key}.bin`]);
   });

@@ -9,7 +9,7 @@ import { generateFleet } from '../bench/fleet.mjs';
 
 /**
  * `orch plan` and `orch validate` read the manifests with a worker thread started by bin/run.js
- * (src/app/manifest-preload.ts, parallel-manifests.ts). Through the BUILT CLI, the output with
+ * (src/use-cases/plan/manifest-preload.ts, parallel-manifests.ts). Through the BUILT CLI, the output with
  * the worker must be byte for byte the output without it (ORCH_MANIFEST_WORKER=0, the reference
  * path), on valid and broken manifest sets, and on a generated fleet large enough to be split
  * between the threads. Then the protocol's cases, in-process against the built modules: the
@@ -74,13 +74,13 @@ describe('manifest worker', () => {
 
   const PRELUDE = `
     const dist = process.env.DIST;
-    const pre = await import(dist + '/app/manifest-preload.js');
-    const lm = await import(dist + '/app/load-manifests.js');
-    const pm = await import(dist + '/app/parallel-manifests.js');
+    const pre = await import(dist + '/use-cases/plan/manifest-preload.js');
+    const lm = await import(dist + '/use-cases/plan/load-manifests.js');
+    const pm = await import(dist + '/use-cases/plan/parallel-manifests.js');
     const src = await import(dist + '/adapters/fs/read-manifest-sources.js');
-    const parse = await import(dist + '/core/manifests/parse-manifests.js');
-    const val = await import(dist + '/core/manifests/validate-manifests.js');
-    const { ValidationError } = await import(dist + '/core/errors.js');
+    const parse = await import(dist + '/domain/manifests/parse-manifests.js');
+    const val = await import(dist + '/domain/manifests/validate-manifests.js');
+    const { ValidationError } = await import(dist + '/domain/errors.js');
     const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
     const digest = (sources, v) => JSON.stringify({
       sources,

@@ -2,10 +2,10 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadManifests } from '../../src/app/load-manifests.js';
-import { stableOriginFile, withStableOrigins } from '../../src/app/stable-origins.js';
-import { renderTree } from '../../src/core/render/render-tree.js';
-import { nginxFeaturesFor } from '../../src/core/render/rendered-tree.js';
+import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
+import { stableOriginFile, withStableOrigins } from '../../src/use-cases/plan/stable-origins.js';
+import { renderTree } from '../../src/domain/render/render-tree.js';
+import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
 import { REPO_ROOT, runCli, STACK_LINE } from '../helpers/cli.js';
 
 /**

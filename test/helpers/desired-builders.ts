@@ -6,7 +6,7 @@ import {
   type DesiredState,
   type DesiredVirtualHost,
   type Origin,
-} from '../../src/core/model/desired-state.js';
+} from '../../src/domain/model/desired-state.js';
 
 /**
  * Small builders for DesiredState values with sensible defaults; every field can be overridden.

@@ -552,7 +552,7 @@ export interface DbState {
   generations: DbGeneration[];
 }
 
-/** The token the status location serves for a generation (see src/core/render/render-status.ts). */
+/** The token the status location serves for a generation (see src/domain/render/render-status.ts). */
 export function tokenOf(generation: number, fingerprint: string | null): string {
   return `${generation} ${(fingerprint ?? '').replace(/^sha256:/, '').slice(0, 12)}`;
 }

@@ -4,8 +4,8 @@ import type {
   DesiredRoute,
   DesiredState,
   DesiredVirtualHost,
-} from '../../src/core/model/desired-state.js';
-import type { ExtraBlock, ExtraBlockZone } from '../../src/core/model/manifest-types.js';
+} from '../../src/domain/model/desired-state.js';
+import type { ExtraBlock, ExtraBlockZone } from '../../src/domain/model/manifest-types.js';
 import { origin } from './desired-builders.js';
 import type { TlsFiles } from './render-scenarios.js';
 

@@ -1,5 +1,5 @@
-import type { DesiredState } from '../../src/core/model/desired-state.js';
-import { nginxFeaturesFor, type NginxFeatures } from '../../src/core/render/rendered-tree.js';
+import type { DesiredState } from '../../src/domain/model/desired-state.js';
+import { nginxFeaturesFor, type NginxFeatures } from '../../src/domain/render/rendered-tree.js';
 import { desiredState, member, origin, pool, route, virtualHost } from './desired-builders.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STEP_TITLES } from '../../src/executor/events.js';
+import { STEP_TITLES } from '../../src/domain/apply/apply-events.js';
 import { changedPaths, docs, Gateway, holdPort, poolYaml, routeYaml, sameFiles, tokenOf, vhostYaml, withoutStatus } from '../helpers/gateway.js';
 
 /**

@@ -37,7 +37,7 @@ const imp = (p) => import(new URL(p, a.dist).href);
 const [{ listAll, ObjectCopier }, { PoolS3Client }, { diffObjects }] = await Promise.all([
   imp('adapters/s3/object-copier.js'),
   imp('adapters/s3/pool-s3-client.js'),
-  imp('core/migrate/object-diff.js'),
+  imp('domain/migrations/object-diff.js'),
 ]);
 const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 const opts = { timeoutMs: 10000, retries: 1, concurrency: 4 };

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nginxVersion } from '../../src/adapters/nginx/nginx-cli.js';
-import { loadManifests } from '../../src/app/load-manifests.js';
-import { renderTree } from '../../src/core/render/render-tree.js';
-import { nginxFeaturesFor } from '../../src/core/render/rendered-tree.js';
+import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
+import { renderTree } from '../../src/domain/render/render-tree.js';
+import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { makeSelfSignedCert, nginxBinary, nginxTestTree, type SelfSignedCert } from '../helpers/nginx.js';
 

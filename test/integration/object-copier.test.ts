@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ABORT_GRACE_MS, listAll, ObjectCopier, type CopierOptions } from '../../src/adapters/s3/object-copier.js';
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
 import { resetSpliceForTests, SpliceError, spliceAvailability } from '../../src/adapters/s3/splice-relay.js';
-import { diffObjects, type CopyRecord, type ListedObject } from '../../src/core/migrate/object-diff.js';
+import { diffObjects, type CopyRecord, type ListedObject } from '../../src/domain/migrations/object-diff.js';
 import { freePorts } from '../helpers/ports.js';
 import { S3RVER_ACCESS_KEY, seedOnDisk, startMembers, type S3Member } from '../helpers/s3-servers.js';
 

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
-import { listPools } from '../../src/app/list-pools.js';
-import { PoolAccessError } from '../../src/core/buckets/pool-storage.js';
+import { listPools } from '../../src/use-cases/buckets/list-pools.js';
+import { PoolAccessError } from '../../src/domain/buckets/pool-storage.js';
 import { freePorts } from '../helpers/ports.js';
 import { hangingMember } from '../helpers/s3-servers.js';
 

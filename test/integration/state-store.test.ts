@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StateStore, type GenerationCommit } from '../../src/adapters/sqlite/state-store.js';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import { runCli, STACK_LINE } from '../helpers/cli.js';
 
 /**

@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { acquireWriterLock, readLockHolder } from '../../src/adapters/fs/writer-lock.js';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 /**

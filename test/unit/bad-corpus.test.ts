@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasErrors } from '../../src/core/diagnostics.js';
+import { hasErrors } from '../../src/domain/diagnostics.js';
 import { errorsOf, summarize, validateDir } from './helpers/manifests.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { BucketFacts, MigrationFact, PoolListing } from '../../src/core/buckets/bucket-facts.js';
-import { defaultPoolOrphans, deriveBucketStatuses, type BucketStatus } from '../../src/core/buckets/derive-bucket-status.js';
+import type { BucketFacts, MigrationFact, PoolListing } from '../../src/domain/buckets/bucket-facts.js';
+import { defaultPoolOrphans, deriveBucketStatuses, type BucketStatus } from '../../src/domain/buckets/derive-bucket-status.js';
 import { route, virtualHost } from '../helpers/desired-builders.js';
 
 /** `{ hot: { photos: 3 } }`: pool hot lists bucket photos with 3 objects (null: not counted). */

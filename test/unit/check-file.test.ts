@@ -2,13 +2,13 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readManifestSources } from '../../src/adapters/fs/read-manifest-sources.js';
-import { checkManifestFile, validateCheckedFiles, type CheckedFile } from '../../src/core/manifests/check-file.js';
-import { parseManifestSources, type ParsedDocument, type SourceText } from '../../src/core/manifests/parse-manifests.js';
-import { validateManifests, type ValidationResult } from '../../src/core/manifests/validate-manifests.js';
+import { checkManifestFile, validateCheckedFiles, type CheckedFile } from '../../src/domain/manifests/check-file.js';
+import { parseManifestSources, type ParsedDocument, type SourceText } from '../../src/domain/manifests/parse-manifests.js';
+import { validateManifests, type ValidationResult } from '../../src/domain/manifests/validate-manifests.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 /**
- * The parallel manifest load (src/app/parallel-manifests.ts) checks each file on its own, in
+ * The parallel manifest load (src/use-cases/plan/parallel-manifests.ts) checks each file on its own, in
  * either thread, and sends the results across threads (structured clone); validateCheckedFiles
  * puts them together. It must give exactly what the reference path gives
  * (validateManifests(parseManifestSources(sources))): the same desired state, the same

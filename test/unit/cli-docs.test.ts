@@ -60,12 +60,12 @@ describe('docs/cli.md', () => {
 
 /**
  * docs/operations.md keeps the metric names its alert rules use in one table at the top. They must
- * be metrics the daemon registers (src/app/watch/watch-metrics.ts), with the label values it uses,
+ * be metrics the daemon registers (src/use-cases/watch/watch-metrics.ts), with the label values it uses,
  * and the rules must be valid YAML using no other orch metric.
  */
 describe('docs/operations.md metrics and alert rules', () => {
   const ops = readFileSync(`${root}docs/operations.md`, 'utf8');
-  const metricsSource = readFileSync(`${root}src/app/watch/watch-metrics.ts`, 'utf8');
+  const metricsSource = readFileSync(`${root}src/use-cases/watch/watch-metrics.ts`, 'utf8');
   const listed = [...ops.slice(0, ops.indexOf('## Installing')).matchAll(/^\| `(orch_[a-z_]+)` \|/gm)].map((m) => m[1]!);
 
   it('lists the metrics once, at the top, each one registered by orch watch', () => {
@@ -81,7 +81,7 @@ describe('docs/operations.md metrics and alert rules', () => {
     expect(block).toBeDefined();
     const rules = (parse(block!) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules);
     expect(rules.length).toBeGreaterThanOrEqual(5);
-    const phases = readFileSync(`${root}src/core/migrate/migration-doc.ts`, 'utf8');
+    const phases = readFileSync(`${root}src/domain/migrations/migration-doc.ts`, 'utf8');
     for (const r of rules) {
       for (const m of r.expr.matchAll(/\borch_[a-z_]+/g)) expect(listed, `${r.alert}: ${m[0]}`).toContain(m[0]);
       for (const m of r.expr.matchAll(/phase=~?"([^"]+)"/g)) for (const p of m[1]!.split('|')) expect(phases, `${r.alert}: phase ${p}`).toMatch(new RegExp(`MIGRATION_PHASES[^\n]*'${p}'`));

@@ -1,20 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../../src/core/errors.js';
+import { UserError } from '../../src/domain/errors.js';
 import {
   decryptCredential,
   decryptCredentials,
   encryptCredential,
   encryptCredentials,
   sealedCredentialsOf,
-} from '../../src/core/secrets/credential-cipher.js';
-import { sealPoolCredentials, type ResolvedSecret } from '../../src/core/secrets/seal-pool-credentials.js';
-import { keyIdOf, keyLine, makeKeyring, parseKeyFile, parseKeyLine, type SecretKey } from '../../src/core/secrets/secret-key.js';
-import { CREDENTIAL_WARNINGS_SHOWN, placePoolDiagnostics } from '../../src/app/manifest-positions.js';
+} from '../../src/domain/secrets/credential-cipher.js';
+import { sealPoolCredentials, type ResolvedSecret } from '../../src/domain/secrets/seal-pool-credentials.js';
+import { keyIdOf, keyLine, makeKeyring, parseKeyFile, parseKeyLine, type SecretKey } from '../../src/domain/secrets/secret-key.js';
+import { CREDENTIAL_WARNINGS_SHOWN, placePoolDiagnostics } from '../../src/use-cases/plan/manifest-positions.js';
 import { pool } from '../helpers/desired-builders.js';
-import { poolSidecar, sidecarJson, withSealedCredentials } from '../../src/core/render/render-sidecars.js';
-import { renderTree } from '../../src/core/render/render-tree.js';
-import { nginxFeaturesFor } from '../../src/core/render/rendered-tree.js';
+import { poolSidecar, sidecarJson, withSealedCredentials } from '../../src/domain/render/render-sidecars.js';
+import { renderTree } from '../../src/domain/render/render-tree.js';
+import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
 
 function newKey(): SecretKey {
   const bytes = randomBytes(32);

@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MANIFEST_DIAGNOSTIC_CODES } from '../../src/core/manifests/diagnostic-codes.js';
+import { MANIFEST_DIAGNOSTIC_CODES } from '../../src/domain/manifests/diagnostic-codes.js';
 import { RULE_CASES } from './helpers/rule-cases.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const SRC = join(ROOT, 'src', 'core', 'manifests');
+const SRC = join(ROOT, 'src', 'domain', 'manifests');
 const CORPUS = join(ROOT, 'test', 'fixtures', 'bad');
 
 /**

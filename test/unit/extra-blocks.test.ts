@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { isForbiddenDirective } from '../../src/core/manifests/check-extra-blocks.js';
-import { parseManifestSources } from '../../src/core/manifests/parse-manifests.js';
+import { isForbiddenDirective } from '../../src/domain/manifests/check-extra-blocks.js';
+import { parseManifestSources } from '../../src/domain/manifests/parse-manifests.js';
 import { summarize, validateTexts } from './helpers/manifests.js';
 
 const doc = (blocks: string): string => `apiVersion: orch/v1

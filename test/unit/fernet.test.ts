@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fernetDecrypt, fernetEncrypt, FernetError } from '../../src/core/import/fernet.js';
+import { fernetDecrypt, fernetEncrypt, FernetError } from '../../src/domain/import/fernet.js';
 
 // Known answers produced by the reference implementation (Python `cryptography`, Fernet.encrypt_at_time).
 const KEY = 'cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=';

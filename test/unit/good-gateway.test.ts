@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { DesiredVirtualHost } from '../../src/core/model/desired-state.js';
+import type { DesiredVirtualHost } from '../../src/domain/model/desired-state.js';
 import { BASE, migration } from './helpers/docs.js';
 import { summarize, validateDir, validateTexts } from './helpers/manifests.js';
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { importOrchTree } from '../../src/core/import/import-orch-tree.js';
-import { writeManifests, type ManifestFileOut } from '../../src/core/import/write-manifests.js';
-import { parseManifestSources } from '../../src/core/manifests/parse-manifests.js';
-import { validateManifests } from '../../src/core/manifests/validate-manifests.js';
-import type { DesiredState } from '../../src/core/model/desired-state.js';
-import { renderTree } from '../../src/core/render/render-tree.js';
-import { nginxFeaturesFor } from '../../src/core/render/rendered-tree.js';
+import { importOrchTree } from '../../src/domain/import/import-orch-tree.js';
+import { writeManifests, type ManifestFileOut } from '../../src/domain/import/write-manifests.js';
+import { parseManifestSources } from '../../src/domain/manifests/parse-manifests.js';
+import { validateManifests } from '../../src/domain/manifests/validate-manifests.js';
+import type { DesiredState } from '../../src/domain/model/desired-state.js';
+import { renderTree } from '../../src/domain/render/render-tree.js';
+import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
 import { randomDesiredState } from '../helpers/random-desired.js';
 import { GOLDEN_TLS } from '../helpers/render-scenarios.js';
 

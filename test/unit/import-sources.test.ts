@@ -1,16 +1,16 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detectSource } from '../../src/core/import/detect-source.js';
-import type { ImportResult, SourceFile } from '../../src/core/import/import-result.js';
-import { importNginxTree } from '../../src/core/import/import-nginx-tree.js';
-import { importOrchTree } from '../../src/core/import/import-orch-tree.js';
-import { importReferenceTree } from '../../src/core/import/import-reference-tree.js';
-import { writeManifests } from '../../src/core/import/write-manifests.js';
-import { parseManifestSources } from '../../src/core/manifests/parse-manifests.js';
-import { validateManifests } from '../../src/core/manifests/validate-manifests.js';
-import { renderTree } from '../../src/core/render/render-tree.js';
-import { nginxFeaturesFor } from '../../src/core/render/rendered-tree.js';
+import { detectSource } from '../../src/domain/import/detect-source.js';
+import type { ImportResult, SourceFile } from '../../src/domain/import/import-result.js';
+import { importNginxTree } from '../../src/domain/import/import-nginx-tree.js';
+import { importOrchTree } from '../../src/domain/import/import-orch-tree.js';
+import { importReferenceTree } from '../../src/domain/import/import-reference-tree.js';
+import { writeManifests } from '../../src/domain/import/write-manifests.js';
+import { parseManifestSources } from '../../src/domain/manifests/parse-manifests.js';
+import { validateManifests } from '../../src/domain/manifests/validate-manifests.js';
+import { renderTree } from '../../src/domain/render/render-tree.js';
+import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { pool, virtualHost } from '../helpers/desired-builders.js';
 

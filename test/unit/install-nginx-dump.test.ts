@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkManagedIncludes, includeInstructions, nginxWritablePaths, parseNginxBuildPaths, parseNginxDump, type NginxBuildPaths } from '../../src/core/install/nginx-dump.js';
+import { checkManagedIncludes, includeInstructions, nginxWritablePaths, parseNginxBuildPaths, parseNginxDump, type NginxBuildPaths } from '../../src/domain/install/nginx-dump.js';
 
 /** What `nginx -T` prints on stdout for these files (the main one first). */
 function dumpOf(files: Array<[string, string]>): string {

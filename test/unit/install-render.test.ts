@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { defaultSettings, resolveSettings, SETTING_ENV, SETTING_KEYS } from '../../src/app/settings.js';
-import { BugError, UserError } from '../../src/core/errors.js';
-import { checkPath, checkUser } from '../../src/core/install/install-values.js';
-import { renderConfigFile, yamlScalar } from '../../src/core/install/render-config.js';
-import { renderPolkitRule } from '../../src/core/install/render-polkit.js';
-import { renderOrchUnit, type OrchUnitOptions } from '../../src/core/install/render-unit.js';
+import { defaultSettings, resolveSettings, SETTING_ENV, SETTING_KEYS } from '../../src/config/settings.js';
+import { BugError, UserError } from '../../src/domain/errors.js';
+import { checkPath, checkUser } from '../../src/domain/install/install-values.js';
+import { renderConfigFile, yamlScalar } from '../../src/domain/install/render-config.js';
+import { renderPolkitRule } from '../../src/domain/install/render-polkit.js';
+import { renderOrchUnit, type OrchUnitOptions } from '../../src/domain/install/render-unit.js';
 
 const UNIT: OrchUnitOptions = {
   orchVersion: '0.1.0',

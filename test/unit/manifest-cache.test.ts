@@ -4,16 +4,16 @@ import { join } from 'node:path';
 import { serialize } from 'node:v8';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readManifestSources } from '../../src/adapters/fs/read-manifest-sources.js';
-import { loadManifests } from '../../src/app/load-manifests.js';
-import { cacheKey, hasCachedEntry, readCachedValidation, writeCachedValidation } from '../../src/app/manifest-cache.js';
-import { configureManifestCache, configuredManifestCache } from '../../src/app/manifest-cache-config.js';
-import { ValidationError } from '../../src/core/errors.js';
-import { parseManifestSources, type ParsedDocument, type SourceText } from '../../src/core/manifests/parse-manifests.js';
-import { validateManifests, type ValidationResult } from '../../src/core/manifests/validate-manifests.js';
+import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
+import { cacheKey, hasCachedEntry, readCachedValidation, writeCachedValidation } from '../../src/use-cases/plan/manifest-cache.js';
+import { configureManifestCache, configuredManifestCache } from '../../src/use-cases/plan/manifest-cache-config.js';
+import { ValidationError } from '../../src/domain/errors.js';
+import { parseManifestSources, type ParsedDocument, type SourceText } from '../../src/domain/manifests/parse-manifests.js';
+import { validateManifests, type ValidationResult } from '../../src/domain/manifests/validate-manifests.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 /**
- * The validation cache (src/app/manifest-cache.ts) gives back exactly the validation it stored,
+ * The validation cache (src/use-cases/plan/manifest-cache.ts) gives back exactly the validation it stored,
  * only for exactly the same texts, names and order, and a miss for anything else.
  */
 function fieldPaths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {

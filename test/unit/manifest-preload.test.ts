@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { coreIsFree, manifestFlagsFromArgv } from '../../src/app/manifest-preload.js';
+import { coreIsFree, manifestFlagsFromArgv } from '../../src/use-cases/plan/manifest-preload.js';
 
 describe('manifest worker start-up decision', () => {
   it('starts the worker only when a core is free right now (runnable tasks, this process included)', () => {

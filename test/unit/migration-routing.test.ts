@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { newMigrationDoc, type MigrationDoc } from '../../src/core/migrate/migration-doc.js';
-import { effectiveRouting, overlayMigrations } from '../../src/core/migrate/route-overlay.js';
-import { epochBeforeRegex } from '../../src/core/migrate/routing.js';
-import type { DesiredMigration, DesiredState } from '../../src/core/model/desired-state.js';
+import { newMigrationDoc, type MigrationDoc } from '../../src/domain/migrations/migration-doc.js';
+import { effectiveRouting, overlayMigrations } from '../../src/domain/migrations/route-overlay.js';
+import { epochBeforeRegex } from '../../src/domain/migrations/routing.js';
+import type { DesiredMigration, DesiredState } from '../../src/domain/model/desired-state.js';
 import { origin, route as routeOf, virtualHost } from '../helpers/desired-builders.js';
 
 describe('epochBeforeRegex: the freeze written into nginx', () => {

@@ -1,9 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { NginxDirective } from '../../src/core/nginx-config/nginx-ast.js';
-import { NginxParseError } from '../../src/core/nginx-config/nginx-parse-error.js';
-import { parseNginxConfig } from '../../src/core/nginx-config/parse-nginx-config.js';
+import type { NginxDirective } from '../../src/domain/nginx-config/nginx-ast.js';
+import { NginxParseError } from '../../src/domain/nginx-config/nginx-parse-error.js';
+import { parseNginxConfig } from '../../src/domain/nginx-config/parse-nginx-config.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { Gen, prng } from '../helpers/random-desired.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { NginxDirective } from '../../src/core/nginx-config/nginx-ast.js';
-import { NginxParseError } from '../../src/core/nginx-config/nginx-parse-error.js';
-import { parseNginxConfig } from '../../src/core/nginx-config/parse-nginx-config.js';
+import type { NginxDirective } from '../../src/domain/nginx-config/nginx-ast.js';
+import { NginxParseError } from '../../src/domain/nginx-config/nginx-parse-error.js';
+import { parseNginxConfig } from '../../src/domain/nginx-config/parse-nginx-config.js';
 
 const parse = (text: string) => parseNginxConfig(text, { file: 't.conf' });
 const only = (text: string): NginxDirective => {

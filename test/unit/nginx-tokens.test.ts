@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tokenizeNginx, type NginxEvent } from '../../src/core/manifests/nginx-tokens.js';
+import { tokenizeNginx, type NginxEvent } from '../../src/domain/manifests/nginx-tokens.js';
 
 const shape = (events: NginxEvent[]): string[] =>
   events.map((e) => (e.type === 'block-end' ? `} @${e.line}:${e.column}` : `${e.words.map((w) => w.text).join(' ')}${e.opensBlock ? ' {' : ' ;'} @${e.line}:${e.column}`));

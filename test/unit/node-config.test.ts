@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadManifests } from '../../src/app/load-manifests.js';
-import { nodeConfig, type NodeConfigRequest } from '../../src/app/node-config.js';
-import { resolveSettings } from '../../src/app/settings.js';
-import { BugError, UserError } from '../../src/core/errors.js';
-import { findPool, NODE_CONFIG_DEFAULTS, renderNodeConfig, selectMember } from '../../src/core/node-config/render-node-config.js';
+import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
+import { nodeConfig, type NodeConfigRequest } from '../../src/use-cases/install/node-config.js';
+import { resolveSettings } from '../../src/config/settings.js';
+import { BugError, UserError } from '../../src/domain/errors.js';
+import { findPool, NODE_CONFIG_DEFAULTS, renderNodeConfig, selectMember } from '../../src/domain/node-config/render-node-config.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 const GATEWAY = join(REPO_ROOT, 'examples/gateway');

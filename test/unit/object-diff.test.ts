@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compareKeys, diffObjects, isPlainMd5, type CopyRecord, type DiffInput, type ListedObject } from '../../src/core/migrate/object-diff.js';
+import { compareKeys, diffObjects, isPlainMd5, type CopyRecord, type DiffInput, type ListedObject } from '../../src/domain/migrations/object-diff.js';
 
 const md5 = (content: string) => createHash('md5').update(content).digest('hex');
 /** A multipart ETag as S3 writes it: md5 of the part md5s, then `-<parts>`. */

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { parseManifestSources } from '../../src/core/manifests/parse-manifests.js';
+import { parseManifestSources } from '../../src/domain/manifests/parse-manifests.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jsyaml from 'js-yaml';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parsePlainYaml } from '../../src/core/manifests/plain-yaml.js';
+import { parsePlainYaml } from '../../src/domain/manifests/plain-yaml.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 // @ts-expect-error plain ESM helper of the benchmark, without types
 import { generateFleet, prng } from '../bench/fleet.mjs';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { BucketFacts, MigrationFact, PoolListing } from '../../src/core/buckets/bucket-facts.js';
-import type { DesiredRoute, DesiredState } from '../../src/core/model/desired-state.js';
-import { guardedMoves, planBuckets, poolsToList, type DeployedVirtualHost } from '../../src/core/plan/plan-buckets.js';
+import type { BucketFacts, MigrationFact, PoolListing } from '../../src/domain/buckets/bucket-facts.js';
+import type { DesiredRoute, DesiredState } from '../../src/domain/model/desired-state.js';
+import { guardedMoves, planBuckets, poolsToList, type DeployedVirtualHost } from '../../src/domain/plan/plan-buckets.js';
 import { desiredState, pool, route, virtualHost } from '../helpers/desired-builders.js';
 
 function state(routes: DesiredRoute[], defaultPool = 'hot'): DesiredState {

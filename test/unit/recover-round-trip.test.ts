@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { recoverDesiredState, type ManagedText } from '../../src/core/recover/recover-desired-state.js';
-import { parseNginxConfig } from '../../src/core/nginx-config/parse-nginx-config.js';
-import { renderTree } from '../../src/core/render/render-tree.js';
-import { nginxFeaturesFor } from '../../src/core/render/rendered-tree.js';
+import { recoverDesiredState, type ManagedText } from '../../src/domain/rebuild/recover-desired-state.js';
+import { parseNginxConfig } from '../../src/domain/nginx-config/parse-nginx-config.js';
+import { renderTree } from '../../src/domain/render/render-tree.js';
+import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
 import { randomDesiredState } from '../helpers/random-desired.js';
 import { GOLDEN_TLS, RENDER_SCENARIOS } from '../helpers/render-scenarios.js';
 

@@ -2,9 +2,9 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { formatFieldPath } from '../../src/core/diagnostics.js';
-import { renderTree } from '../../src/core/render/render-tree.js';
-import type { RenderedFile } from '../../src/core/render/rendered-tree.js';
+import { formatFieldPath } from '../../src/domain/diagnostics.js';
+import { renderTree } from '../../src/domain/render/render-tree.js';
+import type { RenderedFile } from '../../src/domain/render/rendered-tree.js';
 import { GOLDEN_TLS, RENDER_SCENARIOS } from '../helpers/render-scenarios.js';
 
 /**

@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { renderMemoKey, renderWithMemo, type RenderMemoInputs } from '../../src/app/render-memo.js';
-import { BugError } from '../../src/core/errors.js';
-import { makePlan, type ObservedTree } from '../../src/core/plan/make-plan.js';
-import { nginxFeaturesFor, type RenderedTree } from '../../src/core/render/rendered-tree.js';
-import { renderTree } from '../../src/core/render/render-tree.js';
+import { renderMemoKey, renderWithMemo, type RenderMemoInputs } from '../../src/use-cases/plan/render-memo.js';
+import { BugError } from '../../src/domain/errors.js';
+import { makePlan, type ObservedTree } from '../../src/domain/plan/make-plan.js';
+import { nginxFeaturesFor, type RenderedTree } from '../../src/domain/render/rendered-tree.js';
+import { renderTree } from '../../src/domain/render/render-tree.js';
 import { desiredState, pool, route, virtualHost } from '../helpers/desired-builders.js';
 
 const dirs: string[] = [];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { DesiredPool, DesiredState, DesiredVirtualHost } from '../../src/core/model/desired-state.js';
-import { renderTree } from '../../src/core/render/render-tree.js';
-import { CONF_MARKER, nginxFeaturesFor, type RenderedFile } from '../../src/core/render/rendered-tree.js';
-import type { PoolSidecar, VirtualHostSidecar } from '../../src/core/render/render-sidecars.js';
+import type { DesiredPool, DesiredState, DesiredVirtualHost } from '../../src/domain/model/desired-state.js';
+import { renderTree } from '../../src/domain/render/render-tree.js';
+import { CONF_MARKER, nginxFeaturesFor, type RenderedFile } from '../../src/domain/render/rendered-tree.js';
+import type { PoolSidecar, VirtualHostSidecar } from '../../src/domain/render/render-sidecars.js';
 import { randomDesiredState } from '../helpers/random-desired.js';
 import { GOLDEN_TLS } from '../helpers/render-scenarios.js';
 

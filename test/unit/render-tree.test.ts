@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BugError } from '../../src/core/errors.js';
-import { LineTracker } from '../../src/core/render/line-tracker.js';
-import { renderPoolFiles, renderTree, renderVirtualHostFiles } from '../../src/core/render/render-tree.js';
-import { nginxFeaturesFor, type RenderedFile } from '../../src/core/render/rendered-tree.js';
+import { BugError } from '../../src/domain/errors.js';
+import { LineTracker } from '../../src/domain/render/line-tracker.js';
+import { renderPoolFiles, renderTree, renderVirtualHostFiles } from '../../src/domain/render/render-tree.js';
+import { nginxFeaturesFor, type RenderedFile } from '../../src/domain/render/rendered-tree.js';
 import { desiredState, member, origin, pool, route, virtualHost } from '../helpers/desired-builders.js';
 
 const OLD = nginxFeaturesFor('1.22.1');

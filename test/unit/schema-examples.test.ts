@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type AnySchemaObject } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
-import { SCHEMAS_BY_KIND } from '../../src/core/model/schemas.generated.js';
+import { SCHEMAS_BY_KIND } from '../../src/domain/model/schemas.generated.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FILES = {
@@ -65,7 +65,7 @@ describe('schema examples', () => {
   }
 });
 
-describe('src/core/model/schemas.generated.ts', () => {
+describe('src/domain/model/schemas.generated.ts', () => {
   it('holds the same schemas as the JSON files', () => {
     for (const [kind, file] of Object.entries(FILES)) {
       expect(SCHEMAS_BY_KIND[kind as keyof typeof FILES], file).toEqual(readSchema(file));

@@ -12,8 +12,8 @@ import type {
   SecretRef,
   Tls,
   VirtualHostSpec,
-} from '../../src/core/model/manifest-types.js';
-import { SCHEMAS_BY_KIND } from '../../src/core/model/schemas.generated.js';
+} from '../../src/domain/model/manifest-types.js';
+import { SCHEMAS_BY_KIND } from '../../src/domain/model/schemas.generated.js';
 
 /**
  * The TS manifest types and the JSON Schemas must name the same fields at every level. The key

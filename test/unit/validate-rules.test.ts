@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatPosition } from '../../src/core/diagnostics.js';
+import { formatPosition } from '../../src/domain/diagnostics.js';
 import { BASE, GW, HTTP_POOL, OTHER_POOL, PHOTOS_ROUTE, pool, route } from './helpers/docs.js';
 import { RULE_CASES } from './helpers/rule-cases.js';
 import { summarize, validateTexts } from './helpers/manifests.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstCharOutside } from '../../src/core/manifests/value-types.js';
+import { firstCharOutside } from '../../src/domain/manifests/value-types.js';
 // @ts-expect-error plain ESM helper of the benchmark, without types
 import { prng } from '../bench/fleet.mjs';
 

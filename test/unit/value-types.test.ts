@@ -6,7 +6,7 @@ import {
   cidrHostBitsWarning,
   parseBandwidth,
   parseDurationMs,
-} from '../../src/core/manifests/value-types.js';
+} from '../../src/domain/manifests/value-types.js';
 import { INJECTION_SAMPLES, TABLES } from './helpers/value-samples.js';
 
 describe('typed value checks', () => {

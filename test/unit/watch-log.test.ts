@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, REDACTED } from '../../src/app/log.js';
+import { createLogger, REDACTED } from '../../src/use-cases/watch/log.js';
 
 const at = () => new Date('2026-05-01T10:00:00.123Z');
 
-describe('watch logger (src/app/log.ts)', () => {
+describe('watch logger (src/use-cases/watch/log.ts)', () => {
   it('writes one JSON object per line with time, level, event and the fields', () => {
     const lines: string[] = [];
     const log = createLogger({ write: (l) => lines.push(l), json: true, now: at });

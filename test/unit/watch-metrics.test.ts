@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { escapeLabelValue, MetricsRegistry } from '../../src/app/metrics.js';
-import { createWatchMetrics } from '../../src/app/watch/watch-metrics.js';
+import { escapeLabelValue, MetricsRegistry } from '../../src/use-cases/watch/metrics.js';
+import { createWatchMetrics } from '../../src/use-cases/watch/watch-metrics.js';
 import { parsePrometheusText, sampleValue } from '../helpers/watch-prom-parser.js';
 
-describe('Prometheus text exposition (src/app/metrics.ts)', () => {
+describe('Prometheus text exposition (src/use-cases/watch/metrics.ts)', () => {
   it('escapes label values (backslash, double quote, line feed) so that a strict parser reads them back exactly', () => {
     const r = new MetricsRegistry();
     const phase = r.gauge('orch_migration_phase', 'Current phase.\nOne line per migration, with a \\ in it.', ['migration', 'phase']);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, debounce, Scheduler, type Job, type JobResult, type Timers, type Trigger } from '../../src/app/watch/scheduler.js';
+import { backoffDelay, debounce, Scheduler, type Job, type JobResult, type Timers, type Trigger } from '../../src/use-cases/watch/scheduler.js';
 
 /** Virtual time: timers fire only when the test advances the clock. */
 class FakeTimers implements Timers {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isLoopbackHostPort, resolveSettings, SETTING_ENV, type SettingsSources } from '../../src/app/settings.js';
+import { isLoopbackHostPort, resolveSettings, SETTING_ENV, type SettingsSources } from '../../src/config/settings.js';
 
 const sources = (o: Partial<SettingsSources> & { file?: string } = {}): SettingsSources => ({
   flags: o.flags ?? {},

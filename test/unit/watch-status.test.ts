@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/app/log.js';
-import { resolveSettings } from '../../src/app/settings.js';
-import { WatchDaemon } from '../../src/app/watch/daemon.js';
-import { classify } from '../../src/app/watch/reconcile.js';
-import { readiness } from '../../src/app/watch/status.js';
-import { UserError, ValidationError } from '../../src/core/errors.js';
+import { createLogger } from '../../src/use-cases/watch/log.js';
+import { resolveSettings } from '../../src/config/settings.js';
+import { WatchDaemon } from '../../src/use-cases/watch/daemon.js';
+import { classify } from '../../src/use-cases/watch/reconcile.js';
+import { readiness } from '../../src/use-cases/watch/status.js';
+import { UserError, ValidationError } from '../../src/domain/errors.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 function validator() {

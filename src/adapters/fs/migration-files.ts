@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { FINISHED_PHASES, migrationDocJson, type MigrationDoc } from '../../core/migrate/migration-doc.js';
-import { MIGRATION_DONE_SUFFIX, MIGRATION_STATE_SUFFIX } from '../../core/recover/migration-state.js';
+import { FINISHED_PHASES, migrationDocJson, type MigrationDoc } from '../../domain/migrations/migration-doc.js';
+import { MIGRATION_DONE_SUFFIX, MIGRATION_STATE_SUFFIX } from '../../domain/rebuild/migration-state.js';
 import { fsyncDir, writeFileAtomic } from './atomic-write.js';
 import { migrationStateDir } from './read-state-files.js';
 

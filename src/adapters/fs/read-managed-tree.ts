@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ObservedFile, ObservedTree } from '../../core/plan/make-plan.js';
-import { CONF_MARKER, SIDECAR_MARKER } from '../../core/render/rendered-tree.js';
-import { STATUS_FILE_PATH } from '../../core/render/render-status.js';
+import type { ObservedFile, ObservedTree } from '../../domain/plan/make-plan.js';
+import { CONF_MARKER, SIDECAR_MARKER } from '../../domain/render/rendered-tree.js';
+import { STATUS_FILE_PATH } from '../../domain/render/render-status.js';
 
 export const MANAGED_SUBDIRS = ['pools', 'vhosts'] as const;
 

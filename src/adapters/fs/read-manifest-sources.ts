@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, normalize, relative, isAbsolute, sep } from 'node:path';
-import { UserError } from '../../core/errors.js';
-import type { SourceText } from '../../core/manifests/parse-manifests.js';
+import { UserError } from '../../domain/errors.js';
+import type { SourceText } from '../../domain/manifests/parse-manifests.js';
 
 const MANIFEST_EXT = /\.ya?ml$/;
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { UserError } from '../../core/errors.js';
-import type { IncludedText, IncludeResolver } from '../../core/nginx-config/nginx-ast.js';
+import { UserError } from '../../domain/errors.js';
+import type { IncludedText, IncludeResolver } from '../../domain/nginx-config/nginx-ast.js';
 
 /** Reads every `*.conf` and `*.meta.json` below `dir` (hidden entries skipped), paths relative to it. */
 export function readSourceDir(dir: string): Array<{ path: string; content: string }> {

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MIGRATION_DONE_SUFFIX, MIGRATION_STATE_SUFFIX } from '../../core/recover/migration-state.js';
-import { STATUS_FILE_PATH } from '../../core/render/render-status.js';
+import { MIGRATION_DONE_SUFFIX, MIGRATION_STATE_SUFFIX } from '../../domain/rebuild/migration-state.js';
+import { STATUS_FILE_PATH } from '../../domain/render/render-status.js';
 
 export function migrationStateDir(stateDir: string): string {
   return join(stateDir, 'migrations');

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ExitCode, UserError } from '../../core/errors.js';
+import { ExitCode, UserError } from '../../domain/errors.js';
 
 /** Who holds the writer lock; written into the lock file. */
 export interface LockHolder {

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../domain/errors.js';
 
 /** What the endpoints answer; computed on each request. */
 export interface HealthHandlers {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../domain/errors.js';
 
 export interface NginxInvocation {
   bin: string;

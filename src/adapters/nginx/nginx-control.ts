@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Settings } from '../../app/settings.js';
+import type { Settings } from '../../config/settings.js';
 import { nginxArgs, nginxMissingError, runCommand, type NginxInvocation } from './nginx-cli.js';
 
 /** How orch invokes the operator's nginx: ORCH_NGINX, ORCH_NGINX_CONF (-c), ORCH_NGINX_PREFIX (-p). */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../fs/atomic-write.js';
-import { UserError } from '../../core/errors.js';
-import { KEY_BYTES, keyIdOf, keyLine, makeKeyring, parseKeyFile, parseKeyLine, type Keyring, type SecretKey } from '../../core/secrets/secret-key.js';
+import { UserError } from '../../domain/errors.js';
+import { KEY_BYTES, keyIdOf, keyLine, makeKeyring, parseKeyFile, parseKeyLine, type Keyring, type SecretKey } from '../../domain/secrets/secret-key.js';
 
 export const SECRET_KEY_ENV = 'ORCH_SECRET_KEY';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { PoolCredentials, SecretRef } from '../../core/model/manifest-types.js';
-import type { ResolvedSecret } from '../../core/secrets/seal-pool-credentials.js';
+import type { PoolCredentials, SecretRef } from '../../domain/model/manifest-types.js';
+import type { ResolvedSecret } from '../../domain/secrets/seal-pool-credentials.js';
 
 /**
  * Reads a secret reference at run time: `{env: NAME}` from the environment, `{file: PATH}` from

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { UserError } from '../../core/errors.js';
+import { UserError } from '../../domain/errors.js';
 
 type DB = Database.Database;
 
@@ -57,7 +57,7 @@ const SCHEMA_STEPS: ReadonlyArray<(db: DB) => void> = [
       );
     `);
   },
-  // Migrations as their state files describe them (see src/core/recover/migration-state.ts):
+  // Migrations as their state files describe them (see src/domain/rebuild/migration-state.ts):
   // `orch rebuild-db` restores them; the migration engine keeps them current.
   (db) => {
     db.exec(`

@@ -1,6 +1,6 @@
-import type { BucketReport } from '../../app/bucket-sync.js';
-import type { PurgeListing, PurgeResult } from '../../app/purge-orphans.js';
-import type { BucketRow } from '../../core/buckets/derive-bucket-status.js';
+import type { BucketReport } from '../../use-cases/buckets/bucket-sync.js';
+import type { PurgeListing, PurgeResult } from '../../use-cases/buckets/purge-orphans.js';
+import type { BucketRow } from '../../domain/buckets/derive-bucket-status.js';
 import type { Style } from '../style.js';
 
 export const BUCKETS_JSON_FORMAT_VERSION = '1.0';

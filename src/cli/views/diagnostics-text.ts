@@ -1,4 +1,4 @@
-import { formatPosition, sortDiagnostics, type Diagnostic } from '../../core/diagnostics.js';
+import { formatPosition, sortDiagnostics, type Diagnostic } from '../../domain/diagnostics.js';
 import type { Style } from '../style.js';
 
 /**

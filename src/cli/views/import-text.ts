@@ -1,4 +1,4 @@
-import type { ImportReport } from '../../app/import-gateway.js';
+import type { ImportReport } from '../../use-cases/recovery/import-gateway.js';
 import { formatDiagnostics, diagnosticToJson } from './diagnostics-text.js';
 import type { Style } from '../style.js';
 

@@ -1,5 +1,5 @@
-import type { MigrationDoc } from '../../core/migrate/migration-doc.js';
-import type { MigrationView } from '../../app/migrations/migration-commands.js';
+import type { MigrationDoc } from '../../domain/migrations/migration-doc.js';
+import type { MigrationView } from '../../use-cases/migrations/migration-commands.js';
 import type { Style } from '../style.js';
 import { formatBytes } from './buckets-text.js';
 

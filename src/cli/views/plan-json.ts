@@ -1,6 +1,6 @@
-import { sortDiagnostics } from '../../core/diagnostics.js';
-import { unifiedDiff } from '../../core/plan/file-diff.js';
-import type { Plan } from '../../core/plan/plan-types.js';
+import { sortDiagnostics } from '../../domain/diagnostics.js';
+import { unifiedDiff } from '../../domain/plan/file-diff.js';
+import type { Plan } from '../../domain/plan/plan-types.js';
 import { diagnosticToJson, type DiagnosticJson } from './diagnostics-text.js';
 
 /**

@@ -1,5 +1,5 @@
-import { unifiedDiff } from '../../core/plan/file-diff.js';
-import type { FileAction, Plan } from '../../core/plan/plan-types.js';
+import { unifiedDiff } from '../../domain/plan/file-diff.js';
+import type { FileAction, Plan } from '../../domain/plan/plan-types.js';
 import type { Style } from '../style.js';
 import { formatDiagnostics } from './diagnostics-text.js';
 

@@ -1,4 +1,4 @@
-import type { RebuildResult } from '../../app/rebuild-db.js';
+import type { RebuildResult } from '../../use-cases/recovery/rebuild-db.js';
 import { diagnosticToJson } from './diagnostics-text.js';
 import type { Style } from '../style.js';
 

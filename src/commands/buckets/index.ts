@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { syncBuckets } from '../../app/bucket-sync.js';
+import { syncBuckets } from '../../use-cases/buckets/bucket-sync.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { bucketReportToJson, formatBucketReport } from '../../cli/views/buckets-text.js';
 

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { syncBuckets } from '../../app/bucket-sync.js';
-import { defaultPoolOrphans } from '../../core/buckets/derive-bucket-status.js';
+import { syncBuckets } from '../../use-cases/buckets/bucket-sync.js';
+import { defaultPoolOrphans } from '../../domain/buckets/derive-bucket-status.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { bucketReportToJson, formatOrphans } from '../../cli/views/buckets-text.js';
 

@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
-import { purgeOrphans } from '../../app/purge-orphans.js';
-import { UserError } from '../../core/errors.js';
+import { purgeOrphans } from '../../use-cases/buckets/purge-orphans.js';
+import { UserError } from '../../domain/errors.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { confirmTyped } from '../../cli/prompt.js';
 import { formatPurgeListing, formatPurgeResult } from '../../cli/views/buckets-text.js';

@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core';
-import { cancelMigration } from '../../app/migrations/migration-commands.js';
+import { cancelMigration } from '../../use-cases/migrations/migration-commands.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 
 export default class MigrateCancel extends OrchCommand {

@@ -1,8 +1,8 @@
 import { Args } from '@oclif/core';
-import { runMigration } from '../../app/migrations/migration-commands.js';
-import type { MigrationDoc } from '../../core/migrate/migration-doc.js';
-import { ExitCode } from '../../core/errors.js';
-import { faultInjector } from '../../executor/events.js';
+import { runMigration } from '../../use-cases/migrations/migration-commands.js';
+import type { MigrationDoc } from '../../domain/migrations/migration-doc.js';
+import { ExitCode } from '../../domain/errors.js';
+import { faultInjector } from '../../domain/apply/apply-events.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { formatDuration, progressText, rateText } from '../../cli/views/migrations-text.js';
 

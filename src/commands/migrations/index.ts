@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { listMigrations } from '../../app/migrations/migration-commands.js';
+import { listMigrations } from '../../use-cases/migrations/migration-commands.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { formatMigrations, migrationToJson, MIGRATIONS_FORMAT_VERSION } from '../../cli/views/migrations-text.js';
 

@@ -1,5 +1,5 @@
 import { Flags } from '@oclif/core';
-import { orphanedSources } from '../../app/migrations/migration-commands.js';
+import { orphanedSources } from '../../use-cases/migrations/migration-commands.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 
 export default class MigrationsOrphaned extends OrchCommand {

@@ -1,4 +1,4 @@
-import { stopSandboxNginx } from '../../app/sandbox.js';
+import { stopSandboxNginx } from '../../use-cases/install/sandbox.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 
 export default class SandboxDown extends OrchCommand {

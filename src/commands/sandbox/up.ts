@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { applyGateway } from '../../app/apply-gateway.js';
-import { loadManifests } from '../../app/load-manifests.js';
-import { probeGateway, SANDBOX_EXAMPLE, startSandboxNginx } from '../../app/sandbox.js';
+import { applyGateway } from '../../use-cases/apply/apply-gateway.js';
+import { loadManifests } from '../../use-cases/plan/load-manifests.js';
+import { probeGateway, SANDBOX_EXAMPLE, startSandboxNginx } from '../../use-cases/install/sandbox.js';
 import { displayPath } from '../../adapters/fs/read-manifest-sources.js';
 import { lineReporter } from '../../cli/apply-reporter.js';
 import { OrchCommand } from '../../cli/orch-command.js';

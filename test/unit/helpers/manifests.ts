@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { parseManifestSources, type SourceText } from '../../../src/core/manifests/parse-manifests.js';
-import { validateManifests, type ValidationResult } from '../../../src/core/manifests/validate-manifests.js';
-import { formatPosition, type Diagnostic } from '../../../src/core/diagnostics.js';
+import { parseManifestSources, type SourceText } from '../../../src/domain/manifests/parse-manifests.js';
+import { validateManifests, type ValidationResult } from '../../../src/domain/manifests/validate-manifests.js';
+import { formatPosition, type Diagnostic } from '../../../src/domain/diagnostics.js';
 
 /** Every *.yaml / *.yml file under `dir`, with paths relative to `dir` (forward slashes), sorted. */
 export function loadSources(dir: string): SourceText[] {

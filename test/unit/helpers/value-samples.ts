@@ -13,7 +13,7 @@ import {
   checkServerName,
   checkSingleLine,
   type ValueCheck,
-} from '../../../src/core/manifests/value-types.js';
+} from '../../../src/domain/manifests/value-types.js';
 
 /** Sample values for each typed check, shared by the value tests and the schema pattern tests. */
 /** Characters that would let a value escape its place in nginx text. */

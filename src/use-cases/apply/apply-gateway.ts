@@ -1,0 +1,184 @@
+import { existsSync } from 'node:fs';
+import { ExitCode, UserError } from '../../domain/errors.js';
+import { describeInputChanges } from '../../domain/plan/plan-inputs.js';
+import { planHasChanges, type Plan } from '../../domain/plan/plan-types.js';
+import { applyTree, type ApplyOutcome } from './apply-tree.js';
+import type { EmitApplyEvent } from '../../domain/apply/apply-events.js';
+import { recoverInterruptedApply, type RecoveryReport } from './recover-journal.js';
+import { computePlan, type PlanResult } from '../plan/compute-plan.js';
+import { createPlannedBuckets, describeCreated, type CreatedBuckets } from '../buckets/create-buckets.js';
+import { mapNginxOutput } from './map-nginx-errors.js';
+import { stateViewOf } from '../state/open-state.js';
+import { withWriterSession } from './writer-session.js';
+import { readSavedPlan } from '../plan/saved-plan.js';
+import type { Settings } from '../../config/settings.js';
+import { startPlannedMigrations } from '../migrations/start-migrations.js';
+
+export interface ApplyOptions {
+  /** A saved plan (`orch plan --out`): refused when any of its inputs changed. */
+  planFile: string | null;
+  dryRun: boolean;
+  /** Paths whose hand edits may be overwritten, or 'all'. */
+  overwriteDrift: ReadonlySet<string> | 'all';
+  maxDelete: number;
+  allowEmpty: boolean;
+  /** Asked before anything is written (not for a saved plan, nor with --auto-approve). */
+  confirm: ((plan: PlanResult) => Promise<boolean>) | null;
+  emit: EmitApplyEvent;
+  command: string;
+  /**
+   * A migration's phase generation: only these files may change. Anything else means the manifests
+   * hold changes nobody applied yet, which must not ride along a cutover: refused.
+   */
+  onlyPaths?: ReadonlySet<string>;
+  /** Refresh from S3 while planning (default true; a migration's routing generation skips it). */
+  refresh?: boolean;
+}
+
+export interface ApplyResult {
+  planResult: PlanResult;
+  outcome: ApplyOutcome | null;
+  recovered: RecoveryReport | null;
+  /** Why nothing was applied, when nothing was. */
+  nothingToDo: boolean;
+  /** Buckets created on pools before the routes went live. */
+  buckets: CreatedBuckets;
+  /** Migrations this apply started (phase pending: a driver moves them on). */
+  migrationsStarted: string[];
+}
+
+/** `orch apply`: lock, recover, plan, guards, confirm, then the executor. */
+export async function applyGateway(settings: Settings, opts: ApplyOptions): Promise<ApplyResult> {
+  checkNginxConf(settings);
+  return withWriterSession(settings, opts.command, async ({ store, contents, fault }) => {
+    opts.emit({ step: 'recover', status: 'start' });
+    const recovered = await recoverInterruptedApply(settings, store, contents);
+    opts.emit({ step: 'recover', status: recovered ? 'done' : 'skip', message: recovered ? `${recovered.action} generation ${recovered.journal.generation}` : 'nothing to recover' });
+
+    opts.emit({ step: 'plan', status: 'start' });
+    // Refresh from S3: the buckets new routes need, and the guard against stranding objects.
+    const planResult = await computePlan(settings, stateViewOf(store), { refresh: opts.refresh ?? true });
+    opts.emit({ step: 'plan', status: 'done' });
+    const plan = planResult.plan;
+
+    if (opts.planFile) {
+      const saved = readSavedPlan(opts.planFile);
+      if (saved.fingerprint !== planResult.fingerprint) {
+        const reasons = describeInputChanges(saved.inputs, planResult.inputs);
+        throw new UserError('plan.stale', `The saved plan ${opts.planFile} is stale: ${reasons.length > 0 ? reasons.join('; ') : 'its inputs changed'}.`, {
+          hint: 'Run `orch plan --out FILE` again, review it, and apply the new file.',
+          exitCode: ExitCode.stalePlan,
+        });
+      }
+    }
+
+    checkGuards(plan, opts);
+    if (opts.onlyPaths) checkOnlyPaths(plan, opts.onlyPaths);
+    const buckets: CreatedBuckets = { created: [], existed: [] };
+    const migrationsStarted: string[] = [];
+    const startMigrations = (): void => {
+      if (opts.dryRun || opts.onlyPaths) return;
+      migrationsStarted.push(...startPlannedMigrations(settings, store, plan, opts.command));
+    };
+    if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
+      for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });
+      return { planResult, outcome: null, recovered, nothingToDo: true, buckets, migrationsStarted };
+    }
+    if (opts.confirm && !(await opts.confirm(planResult))) {
+      throw new UserError('apply.cancelled', 'Apply cancelled; nothing was changed.', { exitCode: ExitCode.error });
+    }
+    const createBuckets = async (): Promise<string | null> => {
+      if (plan.buckets.length === 0) return null;
+      const r = await createPlannedBuckets(plan.buckets, planResult.poolAccess, store, opts.command);
+      buckets.created.push(...r.created);
+      buckets.existed.push(...r.existed);
+      return describeCreated(r);
+    };
+    // Only buckets to create (a route's bucket was deleted on its pool) or migrations to start: no new generation.
+    if (plan.summary.add + plan.summary.change + plan.summary.destroy === 0) {
+      for (const s of ['stage', 'validate-staged'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
+      if (opts.dryRun) opts.emit({ step: 'buckets', status: 'skip', message: 'dry run' });
+      else {
+        opts.emit({ step: 'buckets', status: 'start' });
+        try {
+          opts.emit({ step: 'buckets', status: 'done', message: (await createBuckets()) ?? 'none to create' });
+        } catch (e) {
+          opts.emit({ step: 'buckets', status: 'fail', message: e instanceof Error ? e.message : String(e) });
+          throw e;
+        }
+      }
+      for (const s of ['promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
+      startMigrations();
+      return { planResult, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted };
+    }
+
+    const files = plan.changes.flatMap((c) => c.files);
+    const origins = new Map(plan.changes.filter((c) => c.origin).map((c) => [`${c.resource.kind}/${c.resource.name}`, c.origin!]));
+    for (const v of planResult.manifests.validation.desired.virtualHosts) origins.set(`VirtualHost/${v.name}`, v.origin);
+    for (const p of planResult.manifests.validation.desired.pools) origins.set(`Pool/${p.name}`, p.origin);
+    const outcome = await applyTree(
+      { settings, store, contents, emit: opts.emit, command: opts.command, fault },
+      {
+        files: plan.desired.files,
+        changes: files,
+        fingerprint: planResult.fingerprint,
+        summary: { add: plan.summary.add, change: plan.summary.change, destroy: plan.summary.destroy },
+        dryRun: opts.dryRun,
+        origins,
+        mapNginxOutput: (output, root) => mapNginxOutput(output, root, plan.desired.files, planResult.manifests.validation.documents),
+        beforePromote: createBuckets,
+      },
+    );
+    if (!outcome.dryRun) startMigrations();
+    return { planResult, outcome, recovered, nothingToDo: false, buckets, migrationsStarted };
+  });
+}
+
+function checkOnlyPaths(plan: Plan, allowed: ReadonlySet<string>): void {
+  const other = plan.changes.flatMap((c) => c.files.map((f) => f.path)).filter((p) => !allowed.has(p));
+  if (other.length > 0 || plan.buckets.length > 0) {
+    throw new UserError(
+      'migrate.unapplied-changes',
+      `The manifests hold changes that were not applied yet (${[...other, ...plan.buckets.map((b) => `bucket ${b.bucket} on ${b.pool}`)].slice(0, 5).join(', ')}${other.length > 5 ? ', ...' : ''}): a migration's routing change does not carry them.`,
+      { hint: "Review and apply them with 'orch plan' and 'orch apply' (or let 'orch watch' do it); the migration then goes on." },
+    );
+  }
+}
+
+/** A missing main configuration would only surface after promotion, as a live `nginx -t` failure. */
+export function checkNginxConf(settings: Settings): void {
+  if (settings.nginxConf && !existsSync(settings.nginxConf)) {
+    throw new UserError('nginx.conf-missing', `nginx's main configuration ${settings.nginxConf} does not exist.`, {
+      hint:
+        "For the local sandbox, run 'orch sandbox up' first. For a real gateway, set nginxConf (ORCH_NGINX_CONF) to its nginx.conf, or to 'default' for nginx's built-in path, and nginxPrefix (ORCH_NGINX_PREFIX) likewise.",
+    });
+  }
+}
+
+function checkGuards(plan: Plan, opts: ApplyOptions): void {
+  const blocking = plan.drift.filter((d) => d.kind === 'modified' && !(opts.overwriteDrift === 'all' || opts.overwriteDrift.has(d.path)));
+  // Only drifted files that this apply would overwrite or delete matter.
+  const touched = new Set(plan.changes.flatMap((c) => c.files.map((f) => f.path)));
+  const stops = blocking.filter((d) => touched.has(d.path));
+  if (stops.length > 0) {
+    throw new UserError(
+      'apply.drift',
+      `${stops.length} managed file${stops.length === 1 ? ' was' : 's were'} edited outside orch and would be overwritten: ${stops.map((d) => d.path).join(', ')}.`,
+      {
+        hint: "See the edits with 'orch drift'. Either carry them into the manifests, or discard them with --overwrite-drift (all files) or --overwrite-drift=PATH (one file).",
+      },
+    );
+  }
+  const destroyed = plan.changes.filter((c) => c.action === 'delete').length;
+  if (destroyed > opts.maxDelete) {
+    throw new UserError('apply.max-delete', `This apply would delete ${destroyed} resources (${plan.changes.filter((c) => c.action === 'delete').map((c) => `${c.resource.kind}/${c.resource.name}`).join(', ')}), more than --max-delete ${opts.maxDelete}.`, {
+      hint: 'Check that the manifest path is right. If the deletion is intended, raise --max-delete.',
+    });
+  }
+  const remaining = plan.desired.files.length;
+  if (remaining === 0 && destroyed > 0 && !opts.allowEmpty) {
+    throw new UserError('apply.empty', 'This apply would delete every managed file: the manifests describe no pool and no virtual host.', {
+      hint: 'Check the manifest path. To really empty the gateway, pass --allow-empty.',
+    });
+  }
+}

@@ -1,0 +1,123 @@
+import type { BucketSyncObservation } from '../../adapters/sqlite/state-store.js';
+import type { PoolListing } from '../../domain/buckets/bucket-facts.js';
+import { deriveBucketStatuses, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
+import { UserError } from '../../domain/errors.js';
+import type { DesiredVirtualHost } from '../../domain/model/desired-state.js';
+import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
+import { listPools } from './list-pools.js';
+import { openWritableState } from '../state/open-state.js';
+import { preparePoolCredentials, type Env } from './pool-access.js';
+import type { Settings } from '../../config/settings.js';
+
+export interface BucketSyncOptions {
+  /** Only this virtual host. */
+  vhost?: string;
+  /** Count objects and bytes of every bucket (a full listing of each). */
+  counts: boolean;
+  /** Count (rather than probe) the default pool copies of routed buckets: what orphans need. */
+  countOrphans?: boolean;
+  env?: Env;
+  /** Aborts the listings in flight: the call rejects with the signal's reason and records nothing. */
+  signal?: AbortSignal;
+}
+
+export interface BucketReport {
+  syncedAt: string;
+  /** The virtual hosts synced: those whose default pool is a nanio pool. */
+  virtualHosts: string[];
+  rows: BucketRow[];
+  /** One entry per pool listed: ok, or why not (unreachable, access denied, no credentials). */
+  pools: Array<{ pool: string; status: PoolListing['status']; message: string | null }>;
+}
+
+/**
+ * Bucket sync: for each deployed virtual host whose default pool is nanio, lists the buckets on the
+ * default pool and on every nanio pool its routes (and migrations) point to, directly on the
+ * pools' members; records what was seen in the state database; derives each bucket's status. A
+ * pool that cannot be listed is reported and keeps its previous rows; the others still sync.
+ */
+export async function syncBuckets(settings: Settings, opts: BucketSyncOptions): Promise<BucketReport> {
+  const deployed = readDeployedGateway(settings);
+  const { store } = openWritableState(settings);
+  try {
+    const { facts: migrations } = knownMigrations(settings, store);
+    const pools = new Map(deployed.desired.pools.map((p) => [p.name, p]));
+    const isNanio = (name: string | null) => name !== null && pools.get(name)?.type === 'nanio';
+    if (opts.vhost !== undefined && !deployed.desired.virtualHosts.some((v) => v.name === opts.vhost)) {
+      throw new UserError('buckets.unknown-vhost', `No virtual host ${opts.vhost} is deployed in ${settings.nginxDir}.`, {
+        hint: "List the deployed virtual hosts with 'orch buckets' (without --vhost); a virtual host only in the manifests needs 'orch apply' first.",
+      });
+    }
+    const vhosts = deployed.desired.virtualHosts.filter((v) => (opts.vhost === undefined || v.name === opts.vhost) && isNanio(v.defaultPool));
+    if (opts.vhost !== undefined && vhosts.length === 0) {
+      throw new UserError('buckets.not-nanio', `Virtual host ${opts.vhost} has no nanio default pool: bucket sync covers virtual hosts whose default pool is a nanio pool.`);
+    }
+
+    // Which pools each virtual host sees, and which buckets it cares about on each.
+    const interest = new Map<string, Map<string, Set<string> | 'all'>>();
+    const note = (vhost: string, pool: string, bucket: string | 'all') => {
+      if (!isNanio(pool)) return;
+      let byPool = interest.get(vhost);
+      if (!byPool) interest.set(vhost, (byPool = new Map()));
+      const cur = byPool.get(pool);
+      if (cur === 'all') return;
+      if (bucket === 'all') byPool.set(pool, 'all');
+      else byPool.set(pool, new Set([...(cur ?? []), bucket]));
+    };
+    const probes = new Map<string, Set<string>>();
+    const probe = (pool: string, bucket: string) => probes.set(pool, new Set([...(probes.get(pool) ?? []), bucket]));
+    for (const v of vhosts) {
+      note(v.name, v.defaultPool!, 'all');
+      for (const r of v.routes) {
+        if (!r.enabled || r.bucket === null) continue;
+        note(v.name, r.pool, r.bucket);
+        if (r.pool !== v.defaultPool) probe(v.defaultPool!, r.bucket);
+      }
+      for (const m of migrations.filter((m) => m.virtualHost === v.name)) {
+        note(v.name, m.from, m.bucket);
+        note(v.name, m.to, m.bucket);
+        if (m.progress === 'completed') probe(m.from, m.bucket);
+      }
+    }
+    const poolNames = [...new Set([...interest.values()].flatMap((m) => [...m.keys()]))];
+    const access = preparePoolCredentials(settings, deployed.desired.pools, deployed.poolSidecars, opts.env ?? process.env).access;
+    const listings = await listPools(access, poolNames, (pool, buckets) => {
+      const probed = [...(probes.get(pool) ?? [])];
+      if (opts.counts) {
+        const wanted = new Set<string>();
+        for (const byPool of interest.values()) {
+          const w = byPool.get(pool);
+          if (w === 'all') buckets.forEach((b) => wanted.add(b));
+          else w?.forEach((b) => wanted.add(b));
+        }
+        return { count: [...wanted], probe: probed };
+      }
+      return opts.countOrphans ? { count: probed, probe: [] } : { count: [], probe: probed };
+    }, opts.signal);
+
+    const syncedAt = new Date().toISOString();
+    const observations: BucketSyncObservation[] = [];
+    for (const [vhost, byPool] of interest) {
+      for (const [pool, wanted] of byPool) {
+        const listing = listings.get(pool);
+        if (listing?.status !== 'ok') continue;
+        const buckets = new Map<string, { objects: number | null; bytes: number | null }>();
+        for (const [bucket, f] of listing.buckets) {
+          if (wanted === 'all' || wanted.has(bucket)) buckets.set(bucket, { objects: f.objects, bytes: f.bytes });
+        }
+        observations.push({ virtualHost: vhost, pool, buckets });
+      }
+    }
+    store.recordBucketSync(observations, syncedAt);
+
+    const rows = deriveBucketStatuses({ virtualHosts: vhosts as DesiredVirtualHost[], listings, migrations });
+    return {
+      syncedAt,
+      virtualHosts: vhosts.map((v) => v.name),
+      rows,
+      pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })),
+    };
+  } finally {
+    store.close();
+  }
+}

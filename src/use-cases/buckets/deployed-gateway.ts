@@ -1,0 +1,46 @@
+import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
+import type { StateStore } from '../../adapters/sqlite/state-store.js';
+import { migrationFacts, type MigrationFact } from '../../domain/buckets/bucket-facts.js';
+import { isOrchError } from '../../domain/errors.js';
+import type { DesiredState } from '../../domain/model/desired-state.js';
+import { recoverDesiredState } from '../../domain/rebuild/recover-desired-state.js';
+import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
+import { loadManifests } from '../plan/load-manifests.js';
+import type { Settings } from '../../config/settings.js';
+
+/**
+ * The gateway as it serves now: pools and virtual hosts (routes included) read back from the
+ * sidecars in the managed directory, not from the manifests. Bucket commands work on this: a
+ * route in a manifest that was not applied yet serves nothing.
+ */
+export interface DeployedGateway {
+  desired: DesiredState;
+  /** Pool name -> its sidecar's JSON text (the encrypted credentials live there). */
+  poolSidecars: Map<string, string>;
+}
+
+export function readDeployedGateway(settings: Settings): DeployedGateway {
+  const tree = readManagedTree(settings.nginxDir);
+  // Features only matter to tell a hand-edited .conf apart, which bucket commands do not report.
+  const recovered = recoverDesiredState(tree.files, nginxFeaturesFor(null));
+  const poolSidecars = new Map<string, string>();
+  for (const f of tree.files) {
+    const m = /^pools\/(.+)\.meta\.json$/.exec(f.path);
+    if (m && f.managed) poolSidecars.set(m[1]!, f.content);
+  }
+  return { desired: recovered.desired, poolSidecars };
+}
+
+/**
+ * Migrations the state database records, plus Migration documents of the manifests when they
+ * load (a gateway may run bucket commands without the manifests at hand).
+ */
+export function knownMigrations(settings: Settings, store: StateStore): { facts: MigrationFact[]; manifests: DesiredState | null } {
+  let manifests: DesiredState | null = null;
+  try {
+    manifests = loadManifests(settings.manifests).validation.desired;
+  } catch (e) {
+    if (!isOrchError(e)) throw e;
+  }
+  return { facts: migrationFacts(manifests?.migrations ?? [], store.migrations()), manifests };
+}

@@ -1,0 +1,96 @@
+import { createHash } from 'node:crypto';
+import { PoolS3Client, type S3ClientOptions } from '../../adapters/s3/pool-s3-client.js';
+import { loadKeyring } from '../../adapters/secrets/keyring-source.js';
+import { resolvePoolCredentials } from '../../adapters/secrets/resolve-secret-ref.js';
+import type { PoolStorage } from '../../domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../domain/buckets/pool-storage.js';
+import type { Diagnostic } from '../../domain/diagnostics.js';
+import type { DesiredPool } from '../../domain/model/desired-state.js';
+import { sealedCredentialsOf, type CredentialValues, type EncryptedCredentials } from '../../domain/secrets/credential-cipher.js';
+import { sealPoolCredentials } from '../../domain/secrets/seal-pool-credentials.js';
+import type { Keyring } from '../../domain/secrets/secret-key.js';
+import type { Settings } from '../../config/settings.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * How orch may reach the pools: per nanio pool, its enabled members and whether credentials are
+ * available. The credential values stay inside the closure of `open`; nothing here is printable.
+ */
+export interface PoolAccess {
+  /** Nanio pools orch has credentials for. */
+  usable: ReadonlySet<string>;
+  /** Why a nanio pool cannot be used (no credentials in its manifest, unresolvable, wrong key). */
+  problems: ReadonlyMap<string, string>;
+  /**
+   * Opens an S3 client on the pool's members; throws PoolAccessError when the pool is not usable.
+   * `overrides` changes the client options of this one client (the migration engine asks for as
+   * many requests in flight as the migration's concurrency).
+   */
+  open(pool: string, overrides?: Partial<S3ClientOptions>): Promise<PoolStorage>;
+}
+
+export interface PreparedCredentials {
+  keyring: Keyring | null;
+  /** What each pool sidecar carries encrypted (absent: references only). */
+  sealed: Map<string, EncryptedCredentials>;
+  access: PoolAccess;
+  diagnostics: Diagnostic[];
+  /** Per pool with credentials: sha256 of what its sidecar will carry (part of a plan's fingerprint). */
+  fingerprint: Record<string, string>;
+}
+
+export function s3OptionsOf(settings: Settings) {
+  return { timeoutMs: settings.s3TimeoutSeconds * 1000, retries: settings.s3Retries, concurrency: settings.s3Concurrency };
+}
+
+/**
+ * Resolves every nanio pool's credentials (references first, else the encrypted copy in the pool's
+ * sidecar on disk) and decides what the new sidecars carry. `sidecars`: pool name -> its sidecar's
+ * JSON text on disk.
+ */
+export function preparePoolCredentials(settings: Settings, pools: readonly DesiredPool[], sidecars: ReadonlyMap<string, string>, env: Env): PreparedCredentials {
+  const keyring = loadKeyring(settings.secretKeyFile, env);
+  const sealed = new Map<string, EncryptedCredentials>();
+  const values = new Map<string, CredentialValues>();
+  const problems = new Map<string, string>();
+  const diagnostics: Diagnostic[] = [];
+  const fingerprint: Record<string, string> = {};
+  const members = new Map<string, string[]>();
+  for (const pool of pools) {
+    if (pool.type !== 'nanio') continue;
+    members.set(pool.name, pool.members.filter((m) => m.enabled).map((m) => m.address));
+    if (pool.credentials === null) {
+      problems.set(pool.name, `pool ${pool.name} has no credentials in its manifest`);
+      continue;
+    }
+    const text = sidecars.get(pool.name);
+    let onDisk: EncryptedCredentials | null = null;
+    if (text !== undefined) {
+      try {
+        onDisk = sealedCredentialsOf(JSON.parse(text));
+      } catch {
+        onDisk = null;
+      }
+    }
+    const result = sealPoolCredentials({ pool: pool.name, refs: pool.credentials, resolved: resolvePoolCredentials(pool.credentials, env), keyring, onDisk });
+    if (result.sealed) sealed.set(pool.name, result.sealed);
+    if (result.values) values.set(pool.name, result.values);
+    else problems.set(pool.name, result.valuesProblem ?? `the credentials of pool ${pool.name} are not available`);
+    diagnostics.push(...result.diagnostics);
+    fingerprint[pool.name] = result.sealed ? `sha256:${createHash('sha256').update(JSON.stringify(result.sealed)).digest('hex')}` : 'references-only';
+  }
+  const options = s3OptionsOf(settings);
+  const access: PoolAccess = {
+    usable: new Set(values.keys()),
+    problems,
+    async open(pool, overrides) {
+      const creds = values.get(pool);
+      if (!creds) {
+        throw new PoolAccessError(pool, 'error', problems.get(pool) ?? `pool ${pool} is not a nanio pool orch knows`, `Set the variables or files that spec.credentials of pool ${pool} references, or configure the secret key that encrypted its sidecar (docs/buckets.md).`);
+      }
+      return PoolS3Client.open({ pool, members: members.get(pool) ?? [], credentials: creds }, { ...options, ...overrides });
+    },
+  };
+  return { keyring, sealed, access, diagnostics, fingerprint };
+}

@@ -1,0 +1,144 @@
+import { acquireWriterLock } from '../../adapters/fs/writer-lock.js';
+import type { ObjectEntry } from '../../domain/buckets/pool-storage.js';
+import { ExitCode, UserError } from '../../domain/errors.js';
+import { bucketRouteOf } from '../../domain/buckets/bucket-facts.js';
+import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
+import { openWritableState } from '../state/open-state.js';
+import { preparePoolCredentials, type Env } from './pool-access.js';
+import type { Settings } from '../../config/settings.js';
+
+export interface PurgeListing {
+  virtualHost: string;
+  bucket: string;
+  /** The virtual host's default pool: the only pool purge ever deletes from. */
+  pool: string;
+  /** Where the route sends the bucket (never touched). */
+  routePool: string;
+  objects: number;
+  bytes: number;
+  /** The first keys, for the dry-run listing. */
+  sample: string[];
+}
+
+export interface PurgeOptions {
+  vhost: string;
+  bucket: string;
+  /** Refuse when more objects than this would be deleted. */
+  maxObjects: number;
+  dryRun: boolean;
+  /** Asked after the listing, before anything is deleted; null: approved (--yes). */
+  confirm: ((listing: PurgeListing) => Promise<boolean>) | null;
+  command: string;
+  env?: Env;
+}
+
+export interface PurgeResult {
+  listing: PurgeListing;
+  dryRun: boolean;
+  deleted: number;
+  failed: Array<{ key: string; code: string }>;
+  /** Objects left on the default pool afterwards (a fresh count). */
+  remaining: { objects: number; bytes: number } | null;
+}
+
+const SAMPLE = 20;
+
+/**
+ * Deletes the objects a routed bucket left on its virtual host's DEFAULT pool — and nothing else:
+ * only when the deployed route sends the bucket to another pool that holds the bucket, never on
+ * the route's pool, never during a migration of the bucket, never when the manifests would send
+ * it back to the default pool. Lists first (the dry run stops there), refuses above
+ * `maxObjects`, asks, deletes exactly the keys listed, and writes an audit entry.
+ */
+export async function purgeOrphans(settings: Settings, opts: PurgeOptions): Promise<PurgeResult> {
+  const lock = await acquireWriterLock(settings.stateDir, opts.command, settings.lockTimeoutSeconds);
+  let state: ReturnType<typeof openWritableState>;
+  try {
+    state = openWritableState(settings);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  const { store } = state;
+  try {
+    const deployed = readDeployedGateway(settings);
+    const { vhost: vhostName, bucket } = opts;
+    const refuse = (code: string, message: string, hint: string) => new UserError(`purge.${code}`, `Refusing to purge ${bucket} on ${vhostName}: ${message}`, { hint });
+    const vhost = deployed.desired.virtualHosts.find((v) => v.name === vhostName);
+    if (!vhost) throw refuse('unknown-vhost', `no virtual host ${vhostName} is deployed in ${settings.nginxDir}.`, "See 'orch buckets orphans' for what can be purged.");
+    const pools = new Map(deployed.desired.pools.map((p) => [p.name, p]));
+    const def = vhost.defaultPool;
+    const defPool = def === null ? undefined : pools.get(def);
+    if (def === null || defPool?.type !== 'nanio') throw refuse('not-nanio', 'its default pool is not a nanio pool.', 'Purge applies to virtual hosts whose default pool is a nanio pool.');
+    const route = bucketRouteOf(vhost, bucket);
+    if (!route) throw refuse('not-routed', `no enabled route sends ${bucket} elsewhere: the default pool ${def} serves it, so its objects there are live.`, 'Only the objects of routed buckets left on the default pool are orphans.');
+    if (route.pool === def) throw refuse('routed-to-default', `route ${route.name} points at the default pool ${def} itself: its objects there are live.`, 'Nothing to purge.');
+    const routePool = pools.get(route.pool);
+    const shared = routePool?.members.filter((m) => defPool.members.some((d) => d.address === m.address)).map((m) => m.address) ?? [];
+    if (shared.length > 0) {
+      throw refuse('shared-members', `pools ${def} and ${route.pool} share member ${shared.join(', ')}: deleting on ${def} would delete the live objects.`, 'Give the pools distinct members.');
+    }
+
+    const { facts, manifests } = knownMigrations(settings, store);
+    const migration = facts.find((m) => m.virtualHost === vhostName && m.bucket === bucket && m.progress !== 'completed');
+    if (migration) throw refuse('migrating', `migration ${migration.name} (${migration.progress}) is moving it.`, 'Wait until the migration completed.');
+    const pending = manifests?.virtualHosts.find((v) => v.name === vhostName);
+    if (manifests && pending) {
+      const desiredRoute = bucketRouteOf(pending, bucket);
+      if (!desiredRoute || desiredRoute.pool === pending.defaultPool) {
+        throw refuse('pending-change', `the manifests ${desiredRoute ? `route it to the default pool ${pending.defaultPool}` : 'no longer route it'}: after the next apply the default pool serves it again.`, "Apply (or revert) that change first, then check 'orch buckets orphans' again.");
+      }
+    }
+
+    const access = preparePoolCredentials(settings, deployed.desired.pools, deployed.poolSidecars, opts.env ?? process.env).access;
+    // The route's pool must hold the bucket: otherwise the default pool's copy may be the only one.
+    const target = await access.open(route.pool);
+    try {
+      if (!(await target.listBuckets()).includes(bucket)) {
+        throw refuse('missing-on-route-pool', `bucket ${bucket} does not exist on ${route.pool}, where route ${route.name} points: the objects on ${def} may be the only copy.`, `Create or migrate the bucket on ${route.pool} first ('orch buckets' shows it as missing).`);
+      }
+    } finally {
+      target.close();
+    }
+
+    const storage = await access.open(def);
+    try {
+      const objects: ObjectEntry[] = [];
+      if ((await storage.listBuckets()).includes(bucket)) await storage.listObjects(bucket, (page) => objects.push(...page));
+      const listing: PurgeListing = {
+        virtualHost: vhostName,
+        bucket,
+        pool: def,
+        routePool: route.pool,
+        objects: objects.length,
+        bytes: objects.reduce((n, o) => n + o.size, 0),
+        sample: objects.slice(0, SAMPLE).map((o) => o.key),
+      };
+      if (opts.dryRun || objects.length === 0) return { listing, dryRun: opts.dryRun, deleted: 0, failed: [], remaining: null };
+      if (objects.length > opts.maxObjects) {
+        throw refuse('too-many', `${objects.length} objects (${listing.bytes} bytes) on ${def}, more than --max-objects ${opts.maxObjects}.`, 'Check the listing (--dry-run); if the deletion is intended, raise --max-objects.');
+      }
+      if (opts.confirm && !(await opts.confirm(listing))) {
+        throw new UserError('purge.cancelled', 'Purge cancelled; nothing was deleted.', { exitCode: ExitCode.error });
+      }
+      const failed = await storage.deleteObjects(bucket, objects.map((o) => o.key));
+      const remaining = await storage.bucketStats(bucket);
+      const deleted = objects.length - failed.length;
+      store.audit([
+        {
+          command: opts.command,
+          action: 'purge-orphans',
+          subject: `${def}/${bucket}`,
+          details: `virtual host ${vhostName}, route ${route.name} -> ${route.pool}: ${deleted} of ${objects.length} objects (${listing.bytes} bytes) deleted on ${def}${failed.length > 0 ? `, ${failed.length} failed` : ''}`,
+        },
+      ]);
+      store.recordBucketCount(vhostName, bucket, def, remaining);
+      return { listing, dryRun: false, deleted, failed, remaining };
+    } finally {
+      storage.close();
+    }
+  } finally {
+    store.close();
+    lock.release();
+  }
+}

@@ -1,0 +1,236 @@
+import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
+import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
+import { migrationFacts, type PoolListing } from '../../domain/buckets/bucket-facts.js';
+import { hasErrors } from '../../domain/diagnostics.js';
+import { ValidationError } from '../../domain/errors.js';
+import type { DesiredState, DesiredVirtualHost, Origin } from '../../domain/model/desired-state.js';
+import { makePlan, sha256, type Inventory, type ObservedTree } from '../../domain/plan/make-plan.js';
+import { bucketRoutePools, guardedMoves, planBuckets, poolsToList, type BucketPlanInput, type DeployedVirtualHost } from '../../domain/plan/plan-buckets.js';
+import { fingerprintOf, type PlanInputs } from '../../domain/plan/plan-inputs.js';
+import type { Plan, RefreshReport } from '../../domain/plan/plan-types.js';
+import { readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
+import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
+import { withSealedCredentials } from '../../domain/render/render-sidecars.js';
+import { renderTree } from '../../domain/render/render-tree.js';
+import { listPools } from '../buckets/list-pools.js';
+import { loadManifests, type LoadedManifests } from './load-manifests.js';
+import { placePoolDiagnostics, positionResolver } from './manifest-positions.js';
+import { preparePoolCredentials, type Env, type PoolAccess } from '../buckets/pool-access.js';
+import type { Settings } from '../../config/settings.js';
+import { stableOriginFile, withStableOrigins } from './stable-origins.js';
+import { orchVersion } from '../../config/version.js';
+import type { MigrationDoc } from '../../domain/migrations/migration-doc.js';
+import { overlayMigrations, routeKey } from '../../domain/migrations/route-overlay.js';
+import type { MigrationRouting } from '../../domain/migrations/routing.js';
+import { preflightMigrations } from '../migrations/preflight.js';
+import { configuredManifestCache } from './manifest-cache-config.js';
+import { renderWithMemo } from './render-memo.js';
+
+/** What the state database contributes to a plan (implemented by the SQLite adapter). */
+export interface StateView {
+  inventory: Inventory;
+  generation: number | null;
+  knownMigrations: ReadonlySet<string>;
+  /** The migration engine's records: active ones own their bucket's route (see route-overlay.ts). */
+  migrations: readonly MigrationDoc[];
+}
+
+export const EMPTY_STATE: StateView = { inventory: null, generation: null, knownMigrations: new Set(), migrations: [] };
+
+export interface PlanResult {
+  plan: Plan;
+  /** Computed on first access. */
+  readonly inputs: PlanInputs;
+  /** Computed on first access. */
+  readonly fingerprint: string;
+  manifests: LoadedManifests;
+  nginxVersion: string | null;
+  /** How to reach the nanio pools (apply creates the plan's buckets through it). */
+  poolAccess: PoolAccess;
+}
+
+export interface PlanOptions {
+  /**
+   * Refresh from S3: list the buckets of the pools the routes point to, to plan bucket creations
+   * and refuse route changes that would strand objects. `orch plan` and `orch apply` turn it on
+   * (`orch plan --no-refresh` plans offline); off by default for every other caller.
+   */
+  refresh?: boolean;
+  /** Where credential references and the secret key are read from. Default: process.env. */
+  env?: Env;
+  /** The clock (ms since the epoch) for migration routings; default Date.now(). */
+  now?: number;
+}
+
+/** Settings that change what is rendered or where it lands: part of a plan's fingerprint. */
+export function fingerprintSettings(settings: Settings): Record<string, string> {
+  return { nginxDir: settings.nginxDir, statusListen: settings.statusListen };
+}
+
+export async function computePlan(settings: Settings, state: StateView = EMPTY_STATE, opts: PlanOptions = {}): Promise<PlanResult> {
+  const manifests = loadManifests(settings.manifests);
+  const version = await nginxVersion(settings.nginxBin);
+  const observed = readManagedTree(settings.nginxDir);
+  // Only needed to point at a manifest (a diagnostic): from the cache, they are made on first use.
+  const documents = () => manifests.validation.documents;
+  // Routes owned by migrations are served as the migration says, not as the manifest names them.
+  const overlay = overlayMigrations({
+    desired: manifests.validation.desired,
+    migrations: state.migrations ?? [],
+    deployed: deployedRoutings(observed),
+    now: Math.floor((opts.now ?? Date.now()) / 1000),
+    positionOf: positionResolver(documents),
+  });
+  const desired = overlay.desired;
+
+  const poolSidecars = new Map<string, string>();
+  for (const f of observed.files) {
+    const m = /^pools\/(.+)\.meta\.json$/.exec(f.path);
+    if (m && f.managed) poolSidecars.set(m[1]!, f.content);
+  }
+  const credentials = preparePoolCredentials(settings, desired.pools, poolSidecars, opts.env ?? process.env);
+  // Rendered with origin paths relative to the manifests directory, not to the working directory.
+  const stableFile = stableOriginFile(settings.manifests);
+  const features = nginxFeaturesFor(version);
+  const render = () => {
+    const stable = withStableOrigins(desired, stableFile);
+    return stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed));
+  };
+  // Manifests rendered as they are (no migration changes a route) may come from the render memo.
+  const tree =
+    desired === manifests.validation.desired
+      ? renderWithMemo(
+          { dir: configuredManifestCache(), manifestKey: manifests.cacheKey, features, manifests: settings.manifests, cwd: process.cwd(), sealed: credentials.sealed },
+          render,
+        )
+      : render();
+
+  const buckets = opts.refresh ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents)) : null;
+  const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
+  const preflight = await preflightMigrations({
+    desired: manifests.validation.desired,
+    toStart,
+    records: state.migrations ?? [],
+    access: opts.refresh ? credentials.access : null,
+    maxParallel: settings.maxParallelMigrations,
+    positionOf: positionResolver(documents),
+  });
+  const diagnostics = [
+    ...manifests.validation.diagnostics,
+    ...overlay.diagnostics,
+    ...placePoolDiagnostics(credentials.diagnostics, desired.pools, documents),
+    ...(buckets?.diagnostics ?? []),
+    ...preflight.diagnostics,
+  ];
+  // A route change that would strand a bucket's objects is refused like a manifest error.
+  if (hasErrors(diagnostics)) {
+    const errors = diagnostics.filter((d) => d.severity === 'error').length;
+    throw new ValidationError(diagnostics, `${errors} error${errors === 1 ? '' : 's'}: the plan is refused; nothing was written.`);
+  }
+
+  const origins = new Map<string, Origin>();
+  for (const p of desired.pools) origins.set(`Pool/${p.name}`, p.origin);
+  for (const v of desired.virtualHosts) origins.set(`VirtualHost/${v.name}`, v.origin);
+
+  const plan = makePlan({
+    desired: tree,
+    observed,
+    inventory: state.inventory,
+    migrations: preflight.start,
+    knownMigrations: state.knownMigrations,
+    diagnostics,
+    origins,
+    buckets: buckets?.creates ?? [],
+    refresh: buckets?.refresh ?? { performed: false, pools: [] },
+  });
+
+  // Hashing every input costs ~0.1 s at fleet size; only saved plans, JSON output and apply need
+  // it. Computed from the texts already read, so a later access sees exactly what was planned.
+  let inputs: PlanInputs | null = null;
+  let fingerprint: string | null = null;
+  const computeInputs = (): PlanInputs => {
+    const i: PlanInputs = {
+      orchVersion: orchVersion(),
+      nginxVersion: version,
+      // Named relative to the manifests directory, as in the generated files: a plan saved in CI
+      // (at the repository root) is applied on the gateway from another working directory.
+      manifests: Object.fromEntries(manifests.sources.map((s) => [stableFile(s.path), sha256(s.text)])),
+      files: Object.fromEntries(observed.files.map((f) => [f.path, sha256(f.content)])),
+      stateGeneration: state.generation,
+      settings: fingerprintSettings(settings),
+    };
+    if (Object.keys(credentials.fingerprint).length > 0) i.credentials = credentials.fingerprint;
+    if (plan.buckets.length > 0) i.buckets = Object.fromEntries(plan.buckets.map((b) => [`${b.pool}/${b.bucket}`, b.action]));
+    return i;
+  };
+  const result: PlanResult = {
+    plan,
+    manifests,
+    nginxVersion: version,
+    poolAccess: credentials.access,
+    get inputs(): PlanInputs {
+      inputs ??= computeInputs();
+      return inputs;
+    },
+    get fingerprint(): string {
+      fingerprint ??= fingerprintOf(result.inputs);
+      return fingerprint;
+    },
+  };
+  return result;
+}
+
+/**
+ * The refresh: lists the buckets of the pools the bucket routes point to and of the pools guarded
+ * moves leave (one small listing per moved bucket tells whether objects would stay behind).
+ */
+async function refreshBuckets(desired: DesiredState, observed: ObservedTree, access: PoolAccess, positionOf: BucketPlanInput['positionOf']) {
+  // Nothing can be listed without credentials: no bucket is checked (a fleet of thousands plans
+  // as fast as offline), and the plan says which pools were not checked.
+  if (!desired.pools.some((p) => access.usable.has(p.name))) {
+    const refresh: RefreshReport = { performed: true, pools: bucketRoutePools(desired).map((pool) => ({ pool, status: 'no-credentials', message: access.problems.get(pool) ?? null })) };
+    return { creates: [], diagnostics: [], refresh };
+  }
+  const base = { desired, deployed: deployedVirtualHosts(observed, desired), migrations: migrationFacts(desired.migrations, []), ...(positionOf ? { positionOf } : {}) };
+  const moves = guardedMoves(base);
+  const listings: Map<string, PoolListing> = await listPools(access, poolsToList(base, moves), (pool) => ({ count: [], probe: moves.filter((m) => m.from === pool).map((m) => m.bucket) }));
+  const result = planBuckets({ ...base, listings }, new Map(), moves);
+  const refresh: RefreshReport = {
+    performed: true,
+    pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })),
+  };
+  return { ...result, refresh };
+}
+
+/** The migration routing each route is served with now (`vhost/bucket` -> routing), from the deployed sidecars. */
+function deployedRoutings(observed: ObservedTree): Map<string, MigrationRouting> {
+  const out = new Map<string, MigrationRouting>();
+  for (const v of deployedSidecars(observed, (_name, content) => content.includes('"migration"'))) {
+    for (const r of v.routes) if (r.bucket !== null && r.migration) out.set(routeKey(v.name, r.bucket), r.migration.routing);
+  }
+  return out;
+}
+
+/** The virtual host sidecars on disk that `want` selects (by name and content), read; unreadable ones skipped. */
+function deployedSidecars(observed: ObservedTree, want: (name: string, content: string) => boolean): DesiredVirtualHost[] {
+  const out: DesiredVirtualHost[] = [];
+  for (const f of observed.files) {
+    const m = /^vhosts\/(.+)\.meta\.json$/.exec(f.path);
+    if (!m || !f.managed || !want(m[1]!, f.content)) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(f.content);
+    } catch {
+      continue;
+    }
+    const read = readVirtualHostSidecar(json);
+    if (read.ok) out.push(read.value);
+  }
+  return out;
+}
+
+/** The virtual hosts as deployed (their sidecars on disk), for those the desired state has. */
+function deployedVirtualHosts(observed: ObservedTree, desired: DesiredState): Map<string, DeployedVirtualHost> {
+  const wanted = new Set(desired.virtualHosts.filter((v) => v.routes.some((r) => r.bucket !== null)).map((v) => v.name));
+  return new Map(deployedSidecars(observed, (name) => wanted.has(name)).map((v) => [v.name, { defaultPool: v.defaultPool, routes: v.routes }]));
+}

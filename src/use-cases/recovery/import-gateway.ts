@@ -1,0 +1,143 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { writeFileAtomic } from '../../adapters/fs/atomic-write.js';
+import { displayPath } from '../../adapters/fs/read-manifest-sources.js';
+import { includeResolverFor, readSourceDir } from '../../adapters/fs/read-source-dir.js';
+import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
+import { hasErrors, type Diagnostic } from '../../domain/diagnostics.js';
+import { UserError, ValidationError } from '../../domain/errors.js';
+import { detectSource } from '../../domain/import/detect-source.js';
+import type { ImportResult, ImportSource } from '../../domain/import/import-result.js';
+import { importNginxTree } from '../../domain/import/import-nginx-tree.js';
+import { importOrchTree } from '../../domain/import/import-orch-tree.js';
+import { importReferenceTree } from '../../domain/import/import-reference-tree.js';
+import { writeManifests, type ManifestLayout } from '../../domain/import/write-manifests.js';
+import { parseManifestSources } from '../../domain/manifests/parse-manifests.js';
+import { validateManifests } from '../../domain/manifests/validate-manifests.js';
+import type { Kind } from '../../domain/model/manifest-types.js';
+import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
+import { packagePath } from '../../config/package-root.js';
+
+export interface ImportOptions {
+  dir: string;
+  out: string;
+  /** null: detected from the files. */
+  from: ImportSource | null;
+  force: boolean;
+  /** The reference tool's Fernet key, to recover credential values. */
+  referenceKey: string | null;
+  nginxBin: string;
+  cwd?: string;
+}
+
+export interface ImportReport {
+  source: ImportSource;
+  /** Why the source was chosen when it was detected; null with --from. */
+  detected: string | null;
+  dir: string;
+  out: string;
+  /** Manifest files written, relative to `out`. */
+  files: string[];
+  layout: ManifestLayout;
+  layoutProblem: string | null;
+  /** For the origin layout: the directory the original manifests were in, as orch saw it. */
+  originRoot: string | null;
+  counts: { pools: number; virtualHosts: number; routes: number };
+  /** Import warnings (positioned in `dir`), then the manifest validator's warnings. */
+  warnings: Diagnostic[];
+  /** The env file holding recovered credential values (0600), or null. */
+  envFile: string | null;
+  /** Names of the variables written to it (never their values). */
+  secretNames: string[];
+  filesToMove: string[];
+}
+
+export const CREDENTIALS_ENV_FILE = 'credentials.env';
+const SCHEMAS_DIR = packagePath('schemas');
+const SCHEMA_FILE: Record<Kind, string> = {
+  Pool: 'pool.schema.json',
+  VirtualHost: 'virtualhost.schema.json',
+  Route: 'route.schema.json',
+  Migration: 'migration.schema.json',
+};
+
+/**
+ * `orch import DIR --out MANIFEST_DIR`: turns an existing installation into manifests that, planned
+ * against it, change nothing about how nginx routes traffic. Reads DIR only (never changes it);
+ * writes manifests only when every one of them validates.
+ */
+export async function importGateway(opts: ImportOptions): Promise<ImportReport> {
+  const cwd = opts.cwd ?? process.cwd();
+  const dir = resolve(cwd, opts.dir);
+  const out = resolve(cwd, opts.out);
+  const files = readSourceDir(dir);
+  const detected = opts.from === null ? detectSource(files) : null;
+  const source = opts.from ?? detected!.source;
+
+  if (existsSync(out) && readdirSync(out).length > 0 && !opts.force) {
+    throw new UserError('import.out-not-empty', `${opts.out} is not empty; orch import writes into an empty directory.`, {
+      hint: 'Choose a new directory, or pass --force to write into this one (files of the same name are replaced, others are left).',
+    });
+  }
+
+  let result: ImportResult;
+  if (source === 'orch') result = importOrchTree(files, nginxFeaturesFor(await nginxVersion(opts.nginxBin)));
+  else if (source === 'nanio-orchestrator') result = importReferenceTree(files, includeResolverFor(dir), { key: opts.referenceKey });
+  else result = importNginxTree(files, includeResolverFor(dir));
+
+  const written = writeManifests(result.desired, {
+    layout: result.layout,
+    schemaRef: (kind, path) => relative(dirname(join(out, path)), join(SCHEMAS_DIR, SCHEMA_FILE[kind])).split(sep).join('/'),
+    ...(result.layout === 'split' ? { header: [`Imported by 'orch import' from ${displayPath(dir, cwd)} (${source}).`] } : {}),
+  });
+
+  // Nothing is written unless every manifest validates, exactly as `orch validate` would read them.
+  const validation = validateManifests(parseManifestSources(written.files.map((f) => ({ path: displayPath(join(out, f.path), cwd), text: f.text }))));
+  if (hasErrors(validation.diagnostics)) {
+    throw new ValidationError(
+      validation.diagnostics,
+      `The manifests imported from ${opts.dir} do not validate (listed above); nothing was written.`,
+      { code: 'import.invalid' },
+    );
+  }
+
+  for (const f of written.files) writeFileAtomic(join(out, f.path), f.text);
+  let envFile: string | null = null;
+  if (result.secrets.length > 0) {
+    envFile = join(out, CREDENTIALS_ENV_FILE);
+    const lines = [
+      '# Credential values recovered by orch import from the reference tool. Secret: keep out of git,',
+      '# load into the environment of orch (e.g. systemd EnvironmentFile=), then delete or protect this file.',
+      ...result.secrets.map((s) => `${s.env}=${shellQuote(s.value)}`),
+    ];
+    writeFileAtomic(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+    // The manifests are meant for git; the values never are.
+    const gitignore = join(out, '.gitignore');
+    const ignored = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
+    if (!ignored.split('\n').includes(CREDENTIALS_ENV_FILE)) writeFileAtomic(gitignore, `${ignored}${ignored === '' || ignored.endsWith('\n') ? '' : '\n'}${CREDENTIALS_ENV_FILE}\n`);
+  }
+
+  // Import warnings are positioned in DIR: name the files the way the operator named DIR.
+  const inDir = (w: Diagnostic): Diagnostic => (w.source && !w.source.file.startsWith('/') ? { ...w, source: { ...w.source, file: join(opts.dir, w.source.file) } } : w);
+  const d = result.desired;
+  return {
+    source,
+    detected: detected?.reason ?? null,
+    dir: opts.dir,
+    out: opts.out,
+    files: written.files.map((f) => f.path),
+    layout: written.layout,
+    layoutProblem: written.layoutProblem,
+    originRoot: written.originRoot,
+    counts: { pools: d.pools.length, virtualHosts: d.virtualHosts.length, routes: d.virtualHosts.reduce((n, v) => n + v.routes.length, 0) },
+    warnings: [...result.warnings.map(inDir), ...validation.diagnostics],
+    envFile,
+    secretNames: result.secrets.map((s) => s.env),
+    filesToMove: result.filesToMove,
+  };
+}
+
+/** Single-quoted for sh (a `'` inside is closed, escaped and reopened). */
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,204 @@
+import { existsSync, statSync } from 'node:fs';
+import { ContentStore } from '../../adapters/fs/content-store.js';
+import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
+import { readMigrationStateFiles, readStatusFile } from '../../adapters/fs/read-state-files.js';
+import { storeContents } from '../../adapters/fs/store-contents.js';
+import { acquireWriterLock } from '../../adapters/fs/writer-lock.js';
+import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
+import { moveDatabaseAside, StateStore, type GenerationCommit, type InventoryRow, type MigrationRow } from '../../adapters/sqlite/state-store.js';
+import { UserError } from '../../domain/errors.js';
+import { planRebuild, type RebuildPlan } from '../../domain/rebuild/rebuild-state.js';
+import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
+import { readJournal } from '../../adapters/fs/journal.js';
+import { stateDbPath } from '../state/open-state.js';
+import type { Settings } from '../../config/settings.js';
+
+export interface RebuildOptions {
+  dryRun: boolean;
+  force: boolean;
+  command: string;
+  /** Clock, for the name of the kept database copy. */
+  now?: () => Date;
+}
+
+/** What the database looked like before the rebuild. */
+export type DatabaseBefore = 'missing' | 'empty' | 'populated' | 'corrupt';
+
+export interface RebuildResult {
+  dryRun: boolean;
+  dbPath: string;
+  before: DatabaseBefore;
+  /** Where the previous database was kept (`--force`), or null. */
+  keptAs: string | null;
+  plan: RebuildPlan;
+  nginxVersion: string | null;
+}
+
+/**
+ * `orch rebuild-db`: rebuilds the state database from the managed directory, the status file and
+ * the migration state files. Never touches an nginx file. Refuses a database that holds anything
+ * (or cannot be read) unless `force`, and then keeps it under `orch.db.before-rebuild-<time>`;
+ * a corrupt database is moved aside without ever being opened for writing.
+ */
+export async function rebuildDatabase(settings: Settings, opts: RebuildOptions): Promise<RebuildResult> {
+  const dbPath = stateDbPath(settings);
+  if (!existsSync(settings.nginxDir) || !statSync(settings.nginxDir).isDirectory()) {
+    throw new UserError('rebuild.no-managed-dir', `The managed nginx directory ${settings.nginxDir} does not exist: there is nothing to rebuild the state from.`, {
+      hint: 'Point --nginx-dir (or ORCH_NGINX_DIR, or nginxDir in the config file) at the directory holding pools/ and vhosts/.',
+    });
+  }
+  // A dry run writes nothing, not even the lock file: it only reads, like `orch plan`.
+  const lock = opts.dryRun ? null : await acquireWriterLock(settings.stateDir, opts.command, settings.lockTimeoutSeconds);
+  try {
+    const journal = readJournal(settings.stateDir);
+    if (journal) {
+      throw new UserError(
+        'rebuild.interrupted-apply',
+        `An apply of generation ${journal.generation} was interrupted (phase ${journal.phase}): the managed files may be a mix of two generations, which cannot be recorded as one.`,
+        {
+          hint: `Let a writer finish or undo it first: 'orch apply --dry-run' does that, then stops before applying anything new. If the database is corrupt, move it aside first (mv ${dbPath} ${dbPath}.broken).`,
+        },
+      );
+    }
+    const { before, recordedDir } = inspectDatabase(dbPath);
+    if (before === 'corrupt' || before === 'populated' || (recordedDir !== null && recordedDir !== settings.nginxDir)) {
+      if (!opts.force) throw refusal(dbPath, before, recordedDir, settings.nginxDir);
+    }
+
+    const version = await nginxVersion(settings.nginxBin);
+    const plan = planRebuild({
+      files: readManagedTree(settings.nginxDir).files,
+      statusFile: readStatusFile(settings.nginxDir),
+      migrationFiles: readMigrationStateFiles(settings.stateDir),
+      features: nginxFeaturesFor(version),
+    });
+    const result: RebuildResult = { dryRun: opts.dryRun, dbPath, before, keptAs: null, plan, nginxVersion: version };
+    if (opts.dryRun) return result;
+
+    if (before !== 'missing' && (before !== 'empty' || opts.force)) {
+      const base = `before-rebuild-${timestamp((opts.now ?? (() => new Date()))())}`;
+      let suffix = base;
+      for (let i = 2; existsSync(`${dbPath}.${suffix}`); i++) suffix = `${base}-${i}`;
+      result.keptAs = moveDatabaseAside(dbPath, suffix);
+    }
+    storeContents(new ContentStore(settings.stateDir), plan.contents);
+    const store = StateStore.open(dbPath);
+    try {
+      store.setMeta('nginx_dir', settings.nginxDir);
+      if (plan.files.length > 0 || plan.migrations.length > 0) store.commitRebuild(commitOf(plan, opts.command), plan.migrations.map(migrationRow));
+      else store.audit([{ command: opts.command, action: 'rebuild', subject: 'state database', details: 'no orch file in the managed directory: nothing recorded' }]);
+      await store.backup(settings.backupRotate);
+    } finally {
+      store.close();
+    }
+    return result;
+  } finally {
+    lock?.release();
+  }
+}
+
+function inspectDatabase(dbPath: string): { before: DatabaseBefore; recordedDir: string | null } {
+  if (!existsSync(dbPath)) return { before: 'missing', recordedDir: null };
+  let store: StateStore;
+  try {
+    store = StateStore.open(dbPath, { readonly: true });
+  } catch (e) {
+    if (e instanceof UserError && e.code === 'state.corrupt') return { before: 'corrupt', recordedDir: null };
+    throw e;
+  }
+  try {
+    return { before: store.isEmpty() && store.migrations().length === 0 ? 'empty' : 'populated', recordedDir: store.getMeta('nginx_dir') };
+  } catch {
+    // Readable as SQLite but not as orch's schema (another program's database, a damaged table).
+    return { before: 'corrupt', recordedDir: null };
+  } finally {
+    store.close();
+  }
+}
+
+function refusal(dbPath: string, before: DatabaseBefore, recordedDir: string | null, nginxDir: string): UserError {
+  if (before === 'corrupt') {
+    return new UserError('rebuild.corrupt', `The state database ${dbPath} is corrupt or not an orch database; rebuild-db will not overwrite it without --force.`, {
+      hint: "Run 'orch rebuild-db --force': the damaged file is kept as orch.db.before-rebuild-<time>, never opened for writing.",
+    });
+  }
+  if (before !== 'populated' && recordedDir !== null) {
+    return new UserError('rebuild.other-nginx-dir', `The state database ${dbPath} belongs to the nginx directory ${recordedDir}, not ${nginxDir}.`, {
+      hint: 'Check --nginx-dir and --state-dir. To rebuild it for this directory anyway, pass --force (the old database is kept).',
+    });
+  }
+  return new UserError('rebuild.not-empty', `The state database ${dbPath} is not empty; rebuild-db replaces it only with --force.`, {
+    hint: "Preview with 'orch rebuild-db --dry-run'. With --force the current database is kept as orch.db.before-rebuild-<time> (its history: generations, audit log).",
+  });
+}
+
+function timestamp(d: Date): string {
+  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function commitOf(plan: RebuildPlan, command: string): GenerationCommit {
+  const upsert: InventoryRow[] = plan.files.map((f) => ({
+    path: f.path,
+    resourceKind: f.resource?.kind ?? 'Status',
+    resourceName: f.resource?.name ?? 'orch-status',
+    role: f.role,
+    sha256: f.recordedSha256,
+    size: f.recordedSize,
+    generation: plan.generation,
+    originFile: f.originFile,
+    originIndex: f.originIndex,
+  }));
+  const edited = plan.files.filter((f) => f.recordedSha256 !== f.diskSha256).map((f) => f.path);
+  return {
+    generation: {
+      number: plan.generation,
+      command,
+      fingerprint: plan.fingerprint,
+      outcome: 'rebuilt',
+      summary: JSON.stringify({
+        note: `rebuilt from the managed directory${plan.generationSource === 'status-file' ? ' (generation number from the status file)' : ''}`,
+        files: plan.files.length,
+        resources: plan.resources.filter((r) => r.from !== null).length,
+        migrations: plan.migrations.length,
+        warnings: plan.diagnostics.length,
+      }),
+      nginxOutput: null,
+    },
+    upsert,
+    remove: [],
+    files: Object.fromEntries(plan.files.map((f) => [f.path, f.diskSha256])),
+    audit: [
+      {
+        command,
+        action: 'rebuild',
+        subject: `generation ${plan.generation}`,
+        details: JSON.stringify({
+          files: plan.files.length,
+          edited,
+          unmanaged: plan.unmanaged,
+          migrations: plan.migrations.map((m) => m.name),
+          diagnostics: plan.diagnostics.map((d) => `${d.code}: ${d.message}`),
+        }),
+      },
+    ],
+  };
+}
+
+function migrationRow(m: RebuildPlan['migrations'][number]): MigrationRow {
+  return {
+    name: m.name,
+    virtualHost: m.virtualHost,
+    bucket: m.bucket,
+    from: m.from,
+    to: m.to,
+    mode: m.mode,
+    phase: m.phase,
+    completed: m.completed,
+    startedAt: m.startedAt,
+    updatedAt: m.updatedAt,
+    finishedAt: m.finishedAt,
+    orphanedSource: m.orphanedSource === null ? null : JSON.stringify(m.orphanedSource),
+    stateFile: m.file,
+    document: JSON.stringify(m.document),
+  };
+}

@@ -1,0 +1,48 @@
+import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
+import { StateStore } from '../../adapters/sqlite/state-store.js';
+import { ContentStore } from '../../adapters/fs/content-store.js';
+import { unifiedDiff } from '../../domain/plan/file-diff.js';
+import { sha256 } from '../../domain/plan/make-plan.js';
+import { stateDbPath } from '../state/open-state.js';
+import type { Settings } from '../../config/settings.js';
+
+export interface DriftItem {
+  path: string;
+  kind: 'modified' | 'deleted';
+  expectedSha256: string;
+  actualSha256: string | null;
+  /** Last applied content (a/) against the file on disk (b/); null when the applied content is no longer stored. */
+  diff: string | null;
+}
+
+/** Managed files whose content on disk differs from what orch last wrote. Reads only. */
+export function driftReport(settings: Settings): { items: DriftItem[]; generation: number | null } {
+  const store = StateStore.openIfExists(stateDbPath(settings));
+  if (!store) return { items: [], generation: null };
+  try {
+    const contents = new ContentStore(settings.stateDir);
+    const observed = new Map(readManagedTree(settings.nginxDir).files.map((f) => [f.path, f.content]));
+    const items: DriftItem[] = [];
+    for (const row of store.inventory()) {
+      if (row.role === 'status') continue;
+      const disk = observed.get(row.path);
+      if (disk === undefined) {
+        items.push({ path: row.path, kind: 'deleted', expectedSha256: row.sha256, actualSha256: null, diff: null });
+        continue;
+      }
+      const actual = sha256(disk);
+      if (actual === row.sha256) continue;
+      const applied = contents.get(row.sha256);
+      items.push({
+        path: row.path,
+        kind: 'modified',
+        expectedSha256: row.sha256,
+        actualSha256: actual,
+        diff: applied === null ? null : unifiedDiff({ path: row.path, before: applied, after: disk }),
+      });
+    }
+    return { items, generation: store.currentGeneration() };
+  } finally {
+    store.close();
+  }
+}

@@ -1,0 +1,493 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { startHealthServer, type HealthServer } from '../../adapters/http/health-server.js';
+import { readLockHolder } from '../../adapters/fs/writer-lock.js';
+import { StateStore } from '../../adapters/sqlite/state-store.js';
+import { watchManifests, type ManifestWatcher } from '../../adapters/watch/manifest-watcher.js';
+import { isOrchError } from '../../domain/errors.js';
+import { afterCommitHousekeeping } from '../apply/apply-tree.js';
+import type { ApplyEvent, ApplyStep } from '../../domain/apply/apply-events.js';
+import { syncBuckets } from '../buckets/bucket-sync.js';
+import { driftReport } from '../status/drift-report.js';
+import type { Logger } from './log.js';
+import { METRICS_CONTENT_TYPE } from './metrics.js';
+import { stateDbPath } from '../state/open-state.js';
+import type { Settings } from '../../config/settings.js';
+import { orchVersion } from '../../config/version.js';
+import { withWriterSession } from '../apply/writer-session.js';
+import { createMigrationSupervisor, type MigrationSupervisor } from './migration-supervisor.js';
+import { errorInfo, formatDiagnostic, reconcileOnce, WATCH_LOCK_WAIT_SECONDS, type ErrorInfo, type WatchPolicy } from './reconcile.js';
+import { debounce, Scheduler, type Job, type JobResult, type Trigger } from './scheduler.js';
+import { firstLine, readiness, STATUS_FORMAT_VERSION, type BucketSummary, type ErrorSource, type LastError, type LastReconcile, type WatchStatus } from './status.js';
+import { bucketStatusesZero, createWatchMetrics, type ApplyMetricOutcome, type WatchMetrics } from './watch-metrics.js';
+
+export interface WatchDaemonOptions {
+  settings: Settings;
+  /** Resolves orch's settings again (SIGHUP): flags, environment, config file. Throws on a bad file. */
+  loadSettings: () => Settings;
+  policy: WatchPolicy;
+  log: Logger;
+  /** Default: createMigrationSupervisor. */
+  migrations?: (settings: Settings, log: Logger) => MigrationSupervisor;
+}
+
+/**
+ * At shutdown a bucket sync in flight is aborted (its requests cut, nothing of it recorded); should
+ * it still not have ended after this long, the shutdown goes on without it.
+ */
+const ABANDON_SYNC_AFTER_MS = 2000;
+/** Retry delay of a job put off because another writer held the lock. */
+const LOCK_BUSY_RETRY_MS = 1000;
+
+/**
+ * `orch watch`: triggers (manifest changes, intervals, SIGHUP) schedule jobs on one worker
+ * (reconcile, bucket sync, backup); the health listener reports what happened.
+ */
+export class WatchDaemon {
+  private settings: Settings;
+  private readonly log: Logger;
+  private readonly policy: WatchPolicy;
+  private readonly metrics: WatchMetrics;
+  private readonly scheduler: Scheduler;
+  private readonly supervisor: MigrationSupervisor;
+  private server: HealthServer | null = null;
+  private watcher: ManifestWatcher | null = null;
+  private intervals: NodeJS.Timeout[] = [];
+  private debouncer: { call(): void; cancel(): void };
+  private readonly startedAt = new Date().toISOString();
+  private stopping: Promise<void> | null = null;
+  /** Aborts the bucket sync in flight (at shutdown). */
+  private syncAbort: AbortController | null = null;
+
+  private reconciles = 0;
+  private lastReconcile: LastReconcile | null = null;
+  private lastError: LastError | null = null;
+  private generation: number | null = null;
+  private lastSuccessfulApply: WatchStatus['lastSuccessfulApply'] = null;
+  private drift: WatchStatus['drift'] = { files: [], checkedAt: null };
+  private buckets: BucketSummary | null = null;
+  private lastErrorSignature: string | null = null;
+
+  constructor(private readonly opts: WatchDaemonOptions) {
+    this.settings = opts.settings;
+    this.log = opts.log;
+    this.policy = opts.policy;
+    this.metrics = createWatchMetrics();
+    this.metrics.info.set({ version: orchVersion(), mode: this.policy.mode, drift_policy: this.policy.drift }, 1);
+    this.supervisor = (opts.migrations ?? createMigrationSupervisor)(this.settings, this.log);
+    this.scheduler = new Scheduler({
+      run: (job, triggers) => this.runJob(job, triggers),
+      onCrash: (job, e) => this.log.error('job.crashed', { job, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
+      onRetryScheduled: (delayMs, failures) => this.log.info('reconcile.retry-scheduled', { inMs: delayMs, consecutiveFailures: failures }),
+    });
+    this.debouncer = this.makeDebouncer();
+  }
+
+  /** Address the health listener is bound to, or null when off. */
+  get listenAddress(): string | null {
+    return this.server?.address ?? null;
+  }
+
+  async start(): Promise<void> {
+    this.registerKeySecrets(this.settings);
+    if (this.settings.watchListen !== 'off') {
+      this.server = await startHealthServer(this.settings.watchListen, {
+        ready: () => readiness(this.lastReconcile),
+        status: () => this.status(),
+        metrics: () => ({ contentType: METRICS_CONTENT_TYPE, body: this.renderMetrics() }),
+      });
+    }
+    this.refreshStateFacts();
+    this.startWatcher();
+    await this.watcher?.ready;
+    this.startIntervals();
+    this.log.info('watch.started', {
+      pid: process.pid,
+      version: orchVersion(),
+      mode: this.policy.mode,
+      drift: this.policy.drift,
+      manifests: this.settings.manifests,
+      nginxDir: this.settings.nginxDir,
+      stateDir: this.settings.stateDir,
+      listen: this.server?.address ?? 'off',
+      intervals: this.intervalSummary(this.settings),
+    });
+    this.scheduler.trigger('startup');
+    if (this.settings.bucketSyncIntervalSeconds > 0) this.scheduler.trigger('startup', 'bucket-sync');
+  }
+
+  /** SIGHUP: re-read orch's settings (a bad config file keeps the old ones), then reconcile. */
+  reloadSettings(): void {
+    if (this.stopping) return;
+    let next: Settings;
+    try {
+      next = this.opts.loadSettings();
+    } catch (e) {
+      const info = errorInfo(e);
+      this.recordError('settings', info);
+      this.log.error('settings.reload-failed', { error: info.message, hint: info.hint, kept: this.settings.configFile ?? 'defaults' });
+      return;
+    }
+    const prev = this.settings;
+    const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
+    this.settings = next;
+    this.registerKeySecrets(next);
+    this.supervisor.updateSettings(next);
+    if (changed.includes('watchListen')) {
+      this.log.warn('settings.listen-not-moved', { listen: this.server?.address ?? 'off', wanted: next.watchListen, hint: 'Restart orch watch to move the health listener.' });
+    }
+    if (changed.includes('manifests')) {
+      void this.watcher?.close();
+      this.startWatcher();
+    }
+    if (changed.includes('debounceMs')) {
+      this.debouncer.cancel();
+      this.debouncer = this.makeDebouncer();
+    }
+    if (changed.some((k) => k.endsWith('IntervalSeconds') || k === 'migrationTickSeconds')) this.startIntervals();
+    this.log.info('settings.reloaded', { configFile: next.configFile, changed });
+    this.scheduler.trigger('sighup');
+  }
+
+  /**
+   * Stops scheduling; lets the job in flight finish (an apply is short and journaled) or aborts a
+   * bucket sync (its requests cut; it writes nothing until its end); stops migration drivers at a
+   * safe point; closes the watcher and the listener. The writer lock is only ever held inside a job.
+   */
+  stop(reason: string): Promise<void> {
+    this.stopping ??= (async () => {
+      const running = this.scheduler.runningJob;
+      this.log.info('shutdown.start', { reason, running: running ?? 'nothing' });
+      for (const t of this.intervals) clearInterval(t);
+      this.intervals = [];
+      this.debouncer.cancel();
+      const stopped = this.scheduler.stop();
+      if (running === 'bucket-sync') {
+        this.syncAbort?.abort(new DOMException(`orch watch is stopping (${reason})`, 'AbortError'));
+        const abandoned = await Promise.race([stopped.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), ABANDON_SYNC_AFTER_MS).unref())]);
+        if (abandoned) this.log.info('shutdown.abandoned', { job: 'bucket-sync', detail: 'nothing of it was recorded' });
+      } else {
+        await stopped;
+      }
+      await this.supervisor.stop();
+      await this.watcher?.close();
+      await this.server?.close();
+      this.log.info('shutdown.done', { reason, lockHeld: readLockHolder(this.settings.stateDir)?.pid === process.pid });
+    })();
+    return this.stopping;
+  }
+
+  status(): WatchStatus {
+    const r = readiness(this.lastReconcile);
+    const retry = this.scheduler.nextRetryAt;
+    const doc: WatchStatus = {
+      formatVersion: STATUS_FORMAT_VERSION,
+      orchVersion: orchVersion(),
+      pid: process.pid,
+      startedAt: this.startedAt,
+      mode: this.policy.mode,
+      driftPolicy: this.policy.drift,
+      manifests: this.settings.manifests,
+      ready: r.ready,
+      readyReason: r.reason,
+      running: this.scheduler.runningJob,
+      reconciles: this.reconciles,
+      lastReconcile: this.lastReconcile,
+      generation: this.generation,
+      lastSuccessfulApply: this.lastSuccessfulApply,
+      drift: this.drift,
+      buckets: this.buckets,
+      migrations: this.supervisor.snapshot(),
+      lastError: this.lastError,
+      pendingTriggers: [...new Set(this.scheduler.pendingTriggers().flatMap((p) => p.triggers))],
+      consecutiveFailures: this.scheduler.consecutiveFailures,
+      nextRetryAt: retry === null ? null : new Date(retry).toISOString(),
+    };
+    // Error texts come from many places: the redaction guard covers them too.
+    return redactStrings(doc, (t) => this.log.redact(t));
+  }
+
+  renderMetrics(): string {
+    const m = this.metrics;
+    m.ready.set({}, readiness(this.lastReconcile).ready ? 1 : 0);
+    m.consecutiveFailures.set({}, this.scheduler.consecutiveFailures);
+    m.migrationPhase.clear();
+    for (const s of this.supervisor.snapshot()) {
+      m.migrationPhase.set({ migration: s.name, phase: s.phase }, 1);
+      m.migrationObjects.setTotal({ migration: s.name }, s.objectsCopied);
+      m.migrationBytes.setTotal({ migration: s.name }, s.bytesCopied);
+    }
+    return m.registry.render();
+  }
+
+  // ------------------------------------------------------------------------------------ jobs
+
+  private async runJob(job: Job, triggers: Trigger[]): Promise<JobResult> {
+    if (job === 'reconcile') return this.reconcile(triggers);
+    if (job === 'bucket-sync') return this.bucketSync();
+    return this.backup();
+  }
+
+  private async reconcile(triggers: Trigger[]): Promise<JobResult> {
+    const settings = this.settings;
+    const started = new Date();
+    const t0 = performance.now();
+    this.log.debug('reconcile.start', { triggers });
+    const stepStarted = new Map<ApplyStep, number>();
+    let staged = false;
+    let failedStep: ApplyStep | null = null;
+    const emit = (e: ApplyEvent) => {
+      const now = performance.now();
+      if (e.status === 'start') {
+        stepStarted.set(e.step, now);
+        if (e.step === 'stage') staged = true;
+        return;
+      }
+      const ms = e.durationMs ?? (stepStarted.has(e.step) ? now - stepStarted.get(e.step)! : null);
+      if (e.status === 'fail') failedStep = e.step;
+      if (ms !== null && e.status !== 'skip') {
+        if (e.step === 'validate-staged' || e.step === 'validate-live') this.metrics.nginxTest.observe({ stage: e.step === 'validate-staged' ? 'staged' : 'live' }, ms / 1000);
+        if (e.step === 'reload') this.metrics.reload.observe({}, ms / 1000);
+      }
+      if (e.status === 'fail') this.log.warn('apply.step-failed', { step: e.step, message: firstLine(e.message ?? '') });
+      else if (e.status === 'done') this.log.debug('apply.step', { step: e.step, durationMs: ms === null ? null : Math.round(ms), message: e.message });
+    };
+
+    const r = await reconcileOnce(settings, this.policy, emit);
+    for (const s of r.secrets) this.log.registerSecret(s);
+    if (r.outcome === 'deferred') {
+      const holder = readLockHolder(settings.stateDir);
+      this.metrics.deferred.inc({ reason: 'lock_busy' });
+      this.log.info('reconcile.deferred', { reason: 'another orch writer holds the lock', holder: holder ? `pid ${holder.pid} (${holder.command})` : 'gone', retryInMs: LOCK_BUSY_RETRY_MS });
+      return { againAfterMs: LOCK_BUSY_RETRY_MS };
+    }
+    const outcome = r.outcome;
+    const durationMs = performance.now() - t0;
+    this.reconciles++;
+    this.metrics.reconcile.inc({ outcome });
+    this.metrics.reconcileDuration.observe({}, durationMs / 1000);
+    this.metrics.lastReconcile.set({}, Date.now() / 1000);
+    if (staged) {
+      const applyOutcome: ApplyMetricOutcome =
+        outcome === 'applied' ? 'applied' : failedStep === 'validate-staged' || failedStep === 'validate-live' ? 'nginx_rejected' : failedStep === 'reload' ? 'reload_not_confirmed' : 'failed';
+      this.metrics.apply.inc({ outcome: applyOutcome });
+    }
+    this.lastReconcile = {
+      triggers,
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationMs: Math.round(durationMs),
+      outcome,
+      generation: r.generation,
+      changes: r.changes,
+      error: r.error,
+    };
+    if (r.error) this.recordError('reconcile', r.error);
+    this.refreshStateFacts();
+
+    // Logs: an error repeated reconcile after reconcile (an invalid manifest, drift interval after
+    // drift interval) is logged in full once, then at debug level until it changes.
+    const fields = { outcome, triggers, generation: r.generation, changes: r.changes, durationMs: Math.round(durationMs) };
+    if (r.error) {
+      const signature = `${outcome}|${r.error.code}|${r.error.message}`;
+      const repeated = signature === this.lastErrorSignature;
+      this.lastErrorSignature = signature;
+      const details = {
+        ...fields,
+        code: r.error.code,
+        error: r.error.message,
+        hint: r.error.hint,
+        diagnostics: r.error.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic),
+      };
+      if (repeated) this.log.debug('reconcile.done', { ...details, repeated: true });
+      else if (outcome === 'failed') this.log.error('reconcile.done', details);
+      else this.log.warn('reconcile.done', details);
+    } else {
+      this.lastErrorSignature = null;
+      if (outcome === 'no_changes' && !triggers.includes('manifest-change') && !triggers.includes('startup') && !triggers.includes('sighup')) this.log.debug('reconcile.done', fields);
+      else this.log.info('reconcile.done', fields);
+    }
+    if (r.driftCorrected.length > 0) this.log.warn('drift.corrected', { files: r.driftCorrected, policy: 'correct' });
+    this.supervisor.tick();
+    return { failed: outcome === 'failed' };
+  }
+
+  private async bucketSync(): Promise<JobResult> {
+    const settings = this.settings;
+    if (!existsSync(stateDbPath(settings))) {
+      this.log.debug('buckets.sync-skipped', { reason: 'nothing applied yet' });
+      return {};
+    }
+    const abort = (this.syncAbort = new AbortController());
+    try {
+      const report = await syncBuckets(settings, { counts: false, signal: abort.signal });
+      const byStatus = bucketStatusesZero();
+      for (const row of report.rows) byStatus[row.status] = (byStatus[row.status] ?? 0) + 1;
+      this.buckets = { syncedAt: report.syncedAt, byStatus, pools: report.pools, error: null };
+      this.metrics.buckets.clear();
+      for (const [status, n] of Object.entries(byStatus)) this.metrics.buckets.set({ status }, n);
+      this.metrics.bucketSync.inc({ outcome: 'ok' });
+      this.metrics.lastBucketSync.set({}, Date.now() / 1000);
+      const failing = report.pools.filter((p) => p.status !== 'ok');
+      this.log.info('buckets.synced', { ...byStatus, pools: report.pools.length, poolsNotListed: failing.map((p) => `${p.pool}: ${p.status}`) });
+      if (byStatus['missing']! > 0 && this.policy.mode === 'apply') this.scheduler.trigger('bucket-missing');
+    } catch (e) {
+      if (abort.signal.aborted) {
+        this.log.info('buckets.sync-aborted', { reason: abort.signal.reason instanceof Error ? abort.signal.reason.message : 'aborted', detail: 'its requests were cut; nothing of it was recorded' });
+        return {};
+      }
+      const info = errorInfo(e);
+      this.buckets = { ...(this.buckets ?? { syncedAt: null, byStatus: bucketStatusesZero(), pools: [] }), error: info.message };
+      this.metrics.bucketSync.inc({ outcome: 'failed' });
+      this.recordError('bucket-sync', info);
+      this.log.warn('buckets.sync-failed', { code: info.code, error: info.message, hint: info.hint });
+    } finally {
+      if (this.syncAbort === abort) this.syncAbort = null;
+    }
+    return {};
+  }
+
+  private async backup(): Promise<JobResult> {
+    const settings = this.settings;
+    if (!existsSync(stateDbPath(settings))) return {};
+    if (readLockHolder(settings.stateDir)) return { againAfterMs: LOCK_BUSY_RETRY_MS * 5 };
+    try {
+      await withWriterSession({ ...settings, lockTimeoutSeconds: Math.min(settings.lockTimeoutSeconds, WATCH_LOCK_WAIT_SECONDS) }, 'watch-backup', async ({ store, contents }) => {
+        await afterCommitHousekeeping({ settings, store, contents });
+      });
+      this.metrics.backup.inc({ outcome: 'ok' });
+      this.metrics.lastBackup.set({}, Date.now() / 1000);
+      this.log.info('backup.done', { database: `${stateDbPath(settings)}.bak`, rotate: settings.backupRotate });
+    } catch (e) {
+      if (isOrchError(e) && e.code === 'lock.held') return { againAfterMs: LOCK_BUSY_RETRY_MS * 5 };
+      const info = errorInfo(e);
+      this.metrics.backup.inc({ outcome: 'failed' });
+      this.recordError('backup', info);
+      this.log.warn('backup.failed', { code: info.code, error: info.message });
+    }
+    return {};
+  }
+
+  // ------------------------------------------------------------------------------------ helpers
+
+  private recordError(source: ErrorSource, info: ErrorInfo): void {
+    this.lastError = { ...info, at: new Date().toISOString(), source };
+  }
+
+  /** Generation, last apply and drift as the state database and the disk say now. */
+  private refreshStateFacts(): void {
+    const settings = this.settings;
+    try {
+      const store = StateStore.openIfExists(stateDbPath(settings));
+      try {
+        const n = store?.currentGeneration() ?? null;
+        const g = n === null ? null : (store?.generation(n) ?? null);
+        this.generation = n;
+        this.lastSuccessfulApply = g ? { generation: g.number, at: g.createdAt, command: g.command } : null;
+      } finally {
+        store?.close();
+      }
+      this.metrics.generation.set({}, this.generation ?? 0);
+      if (this.lastSuccessfulApply) {
+        const t = Date.parse(this.lastSuccessfulApply.at);
+        if (Number.isFinite(t)) this.metrics.lastApply.set({}, t / 1000);
+      }
+      const before = new Set(this.drift.files.map((f) => f.path));
+      const items = driftReport(settings).items;
+      this.drift = { files: items.map((d) => ({ path: d.path, kind: d.kind })), checkedAt: new Date().toISOString() };
+      this.metrics.drifted.set({}, items.length);
+      const fresh = items.filter((d) => !before.has(d.path));
+      if (fresh.length > 0) {
+        this.log.warn('drift.detected', {
+          files: fresh.map((d) => `${d.path} (${d.kind})`),
+          policy: this.policy.drift,
+          hint:
+            this.policy.drift === 'warn'
+              ? "Left as they are (--drift warn): see them with 'orch drift'; carry the edits into the manifests, or discard them with 'orch apply --overwrite-drift' (or run orch watch --drift correct)."
+              : 'The next apply overwrites them (--drift correct).',
+        });
+      } else if (items.length === 0 && before.size > 0) {
+        this.log.info('drift.cleared', {});
+      }
+    } catch (e) {
+      const info = errorInfo(e);
+      this.log.warn('state.read-failed', { code: info.code, error: info.message });
+    }
+  }
+
+  private registerKeySecrets(settings: Settings): void {
+    this.log.registerSecret(process.env['ORCH_SECRET_KEY']);
+    if (settings.secretKeyFile) {
+      try {
+        for (const line of readFileSync(settings.secretKeyFile, 'utf8').split('\n')) {
+          const t = line.trim();
+          if (t === '' || t.startsWith('#')) continue;
+          this.log.registerSecret(t);
+          const colon = t.indexOf(':');
+          if (colon > 0) this.log.registerSecret(t.slice(colon + 1));
+        }
+      } catch {
+        /* reported by planning, without the value */
+      }
+    }
+  }
+
+  private makeDebouncer() {
+    const wait = this.settings.debounceMs;
+    return debounce(() => this.scheduler.trigger('manifest-change'), wait, Math.max(wait * 10, 5000));
+  }
+
+  private startWatcher(): void {
+    try {
+      this.watcher = watchManifests(
+        this.settings.manifests,
+        (e) => {
+          this.metrics.manifestEvents.inc();
+          this.log.debug('manifests.event', { kind: e.kind, path: e.path });
+          this.debouncer.call();
+        },
+        (err) => {
+          this.recordError('watcher', { code: 'watch.error', message: err.message, hint: null, diagnostics: [] });
+          this.log.warn('manifests.watch-error', { error: err.message, hint: `The drift interval (${this.settings.driftIntervalSeconds}s) still reconciles what a missed event changed.` });
+        },
+      );
+    } catch (e) {
+      this.watcher = null;
+      const info = errorInfo(e);
+      this.recordError('watcher', info);
+      this.log.error('manifests.watch-failed', { error: info.message });
+    }
+  }
+
+  private startIntervals(): void {
+    for (const t of this.intervals) clearInterval(t);
+    this.intervals = [];
+    const s = this.settings;
+    const every = (seconds: number, fn: () => void) => {
+      if (seconds > 0) this.intervals.push(setInterval(fn, seconds * 1000));
+    };
+    every(s.driftIntervalSeconds, () => this.scheduler.trigger('drift-interval'));
+    every(s.bucketSyncIntervalSeconds, () => this.scheduler.trigger('bucket-sync-interval', 'bucket-sync'));
+    every(s.backupIntervalSeconds, () => this.scheduler.trigger('backup-interval', 'backup'));
+    every(s.migrationTickSeconds, () => this.supervisor.tick());
+  }
+
+  private intervalSummary(s: Settings): Record<string, number> {
+    return {
+      driftIntervalSeconds: s.driftIntervalSeconds,
+      bucketSyncIntervalSeconds: s.bucketSyncIntervalSeconds,
+      migrationTickSeconds: s.migrationTickSeconds,
+      backupIntervalSeconds: s.backupIntervalSeconds,
+      debounceMs: s.debounceMs,
+    };
+  }
+}
+
+/** A copy of `value` with `redact` applied to every string in it. */
+function redactStrings<T>(value: T, redact: (s: string) => string): T {
+  if (typeof value === 'string') return redact(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, redact)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, redactStrings(v, redact)])) as T;
+  }
+  return value;
+}
