@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
 import { stableOriginFile, withStableOrigins } from '../../src/use-cases/plan/stable-origins.js';
-import { StateStore } from '../../src/adapters/sqlite/state-store.js';
+import { SqliteStateStore } from '../../src/adapters/sqlite/state-store.js';
 import { sha256 } from '../../src/domain/plan/make-plan.js';
 import { renderStatusFile, statusToken, STATUS_FILE_PATH } from '../../src/domain/render/render-status.js';
 import { renderTree } from '../../src/domain/render/render-tree.js';
@@ -146,7 +146,7 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
   });
 
   it('records every marked file with its sha256, resource, and manifest origin from the sidecars', () => {
-    const store = StateStore.open(ws.dbPath, { readonly: true });
+    const store = SqliteStateStore.open(ws.dbPath, { readonly: true });
     try {
       const rows = store.inventory();
       const onDisk = [...readdirSync(join(ws.nginxDir, 'pools')).map((n) => `pools/${n}`), ...readdirSync(join(ws.nginxDir, 'vhosts')).map((n) => `vhosts/${n}`)].sort();
@@ -161,7 +161,7 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
   });
 
   it('rollback works to the rebuilt generation: its contents are stored', async () => {
-    const store = StateStore.open(ws.dbPath, { readonly: true });
+    const store = SqliteStateStore.open(ws.dbPath, { readonly: true });
     const rebuilt = store.currentGeneration()!;
     const files = store.generationFiles(rebuilt);
     store.close();
@@ -266,7 +266,7 @@ describe('orch rebuild-db on examples/gateway (rendered tree in place, as the ga
     const fingerprint = `sha256:${'ab12'.repeat(16)}`;
     const status = renderStatusFile('127.0.0.1:18999', statusToken(7, fingerprint));
     ws.write(`nginx/${STATUS_FILE_PATH}`, status);
-    const store = StateStore.open(ws.dbPath);
+    const store = SqliteStateStore.open(ws.dbPath);
     store.commitGeneration({
       generation: { number: 7, command: 'apply', fingerprint, outcome: 'applied', summary: '{}', nginxOutput: null },
       upsert: [...tree.files, { path: STATUS_FILE_PATH, content: status, resource: null, role: 'status' as const }].map((f) => ({
@@ -302,7 +302,7 @@ describe('orch rebuild-db on examples/gateway (rendered tree in place, as the ga
     expect(after.json.summary).toMatchObject({ add: 0, change: 0, destroy: 0, migrations_to_start: 0 });
     expect(after.code).toBe(0);
 
-    const rebuilt = StateStore.open(ws.dbPath, { readonly: true });
+    const rebuilt = SqliteStateStore.open(ws.dbPath, { readonly: true });
     try {
       expect(rebuilt.currentGeneration()).toBe(7);
       const migrations = rebuilt.migrations();

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StateStore, type GenerationCommit } from '../../src/adapters/sqlite/state-store.js';
+import { SqliteStateStore } from '../../src/adapters/sqlite/state-store.js';
+import type { GenerationCommit } from '../../src/ports/state-store.js';
 import { UserError } from '../../src/domain/errors.js';
 import { runCli, STACK_LINE } from '../helpers/cli.js';
 
@@ -55,7 +56,7 @@ describe('state store on a real SQLite file', () => {
   it('creates a versioned schema with WAL and foreign keys; reopening does not migrate again', () => {
     dir = mkdtempSync(join(tmpdir(), 'orch-state-'));
     const path = join(dir, 'orch.db');
-    const store = StateStore.open(path);
+    const store = SqliteStateStore.open(path);
     const version = store.schemaVersion();
     expect(version).toBeGreaterThanOrEqual(1);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -69,7 +70,7 @@ describe('state store on a real SQLite file', () => {
     expect(tables).toEqual(expect.arrayContaining(['generations', 'inventory', 'generation_files', 'audit_log']));
     raw.close();
 
-    const again = StateStore.open(path);
+    const again = SqliteStateStore.open(path);
     expect(again.schemaVersion()).toBe(version);
     again.close();
 
@@ -77,12 +78,12 @@ describe('state store on a real SQLite file', () => {
     const newer = new Database(path);
     newer.pragma(`user_version = ${version + 1}`);
     newer.close();
-    expect(() => StateStore.open(path)).toThrow(expect.objectContaining({ code: 'state.too-new' }));
+    expect(() => SqliteStateStore.open(path)).toThrow(expect.objectContaining({ code: 'state.too-new' }));
   });
 
   it('commits a generation, its inventory, file list and audit in one transaction', () => {
     dir = mkdtempSync(join(tmpdir(), 'orch-state-'));
-    const store = StateStore.open(join(dir, 'orch.db'));
+    const store = SqliteStateStore.open(join(dir, 'orch.db'));
     expect(store.currentGeneration()).toBeNull();
     store.commitGeneration(commitOf(1, { 'pools/a.conf': sha('a'), 'vhosts/v.conf': sha('b') }));
     expect(store.currentGeneration()).toBe(1);
@@ -120,7 +121,7 @@ describe('state store on a real SQLite file', () => {
   it('backs up with the online backup API, rotating .bak, .bak.2, .bak.3', async () => {
     dir = mkdtempSync(join(tmpdir(), 'orch-state-'));
     const path = join(dir, 'orch.db');
-    const store = StateStore.open(path);
+    const store = SqliteStateStore.open(path);
     for (let n = 1; n <= 5; n++) {
       store.commitGeneration(commitOf(n, { 'pools/a.conf': sha(String(n)) }));
       expect(await store.backup(3)).toBe(`${path}.bak`);
@@ -138,7 +139,7 @@ describe('state store on a real SQLite file', () => {
     dir = mkdtempSync(join(tmpdir(), 'orch-state-'));
     const path = join(dir, 'orch.db');
     writeFileSync(path, randomBytes(64 * 1024));
-    for (const open of [() => StateStore.open(path), () => StateStore.openIfExists(path)]) {
+    for (const open of [() => SqliteStateStore.open(path), () => SqliteStateStore.openIfExists(path)]) {
       let err: unknown;
       try {
         open()?.close();
@@ -155,7 +156,7 @@ describe('state store on a real SQLite file', () => {
   it('a database whose pages were overwritten (header intact) is state.corrupt too', async () => {
     dir = mkdtempSync(join(tmpdir(), 'orch-state-'));
     const path = join(dir, 'orch.db');
-    const store = StateStore.open(path);
+    const store = SqliteStateStore.open(path);
     for (let n = 1; n <= 30; n++) store.commitGeneration(commitOf(n, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`vhosts/v${i}.conf`, sha(String(n % 10))]))));
     store.close(); // checkpoints the WAL into the file
     const bytes = readFileSync(path);
@@ -165,7 +166,7 @@ describe('state store on a real SQLite file', () => {
     randomBytes(bytes.length - pageSize).copy(bytes, pageSize);
     writeFileSync(path, bytes);
     expect(statSync(path).size).toBe(bytes.length);
-    expect(() => StateStore.open(path)).toThrow(expect.objectContaining({ code: 'state.corrupt' }));
+    expect(() => SqliteStateStore.open(path)).toThrow(expect.objectContaining({ code: 'state.corrupt' }));
   });
 
   it('through the CLI: every command says the database is corrupt and how to rebuild it (exit 1, no stack trace)', async () => {

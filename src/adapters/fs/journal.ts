@@ -1,7 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
-import type { GenerationCommit } from '../sqlite/state-store.js';
+import type { GenerationCommit } from '../../ports/state-store.js';
 
 /**
  * The promotion journal: written (fsynced) before the first live file is touched and removed after

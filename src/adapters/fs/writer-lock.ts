@@ -3,20 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ExitCode, UserError } from '../../domain/errors.js';
 
-/** Who holds the writer lock; written into the lock file. */
-export interface LockHolder {
-  pid: number;
-  command: string;
-  since: string;
-  host: string;
-  /** Process start time from /proc, to tell a live holder from a recycled pid. */
-  startTime: string | null;
-}
-
-export interface WriterLock {
-  holder: LockHolder;
-  release(): void;
-}
+import type { HeldLock, LockHolder, WriterLocks } from '../../ports/writer-lock.js';
 
 const POLL_MS = 100;
 const TAKEOVER_STALE_MS = 10_000;
@@ -27,7 +14,7 @@ const TAKEOVER_STALE_MS = 10_000;
  * directory (mkdir is atomic) serializes concurrent takeovers, and the stale holder is re-checked
  * inside it before the file is removed.
  */
-export async function acquireWriterLock(stateDir: string, command: string, timeoutSeconds: number, fileName = 'orch.lock'): Promise<WriterLock> {
+export async function acquireWriterLock(stateDir: string, command: string, timeoutSeconds: number, fileName = 'orch.lock'): Promise<HeldLock> {
   mkdirSync(stateDir, { recursive: true });
   const path = join(stateDir, fileName);
   const me: LockHolder = {
@@ -185,4 +172,12 @@ function processStartTime(pid: number): string | null {
   } catch {
     return null;
   }
+}
+
+/** The writer lock of `stateDir` (`orch.lock`, or `fileName`). */
+export function fileWriterLocks(stateDir: string, fileName = 'orch.lock'): WriterLocks {
+  return {
+    acquire: (command, timeoutSeconds) => acquireWriterLock(stateDir, command, timeoutSeconds, fileName),
+    holder: () => readLockHolder(stateDir, fileName),
+  };
 }

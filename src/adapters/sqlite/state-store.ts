@@ -2,6 +2,19 @@ import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } fro
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { UserError } from '../../domain/errors.js';
+import type {
+  AuditEntry,
+  BucketSyncObservation,
+  BucketSyncRow,
+  CopyRecord,
+  GenerationCommit,
+  GenerationRow,
+  InventoryRow,
+  MigrationRow,
+  SnapshotObject,
+  StateDatabase,
+  StateStore,
+} from '../../ports/state-store.js';
 
 type DB = Database.Database;
 
@@ -129,88 +142,6 @@ const SCHEMA_STEPS: ReadonlyArray<(db: DB) => void> = [
   },
 ];
 
-export interface InventoryRow {
-  path: string;
-  resourceKind: string;
-  resourceName: string;
-  role: 'config' | 'sidecar' | 'status';
-  sha256: string;
-  size: number;
-  generation: number;
-  originFile: string | null;
-  originIndex: number | null;
-}
-
-export interface GenerationRow {
-  number: number;
-  createdAt: string;
-  command: string;
-  fingerprint: string | null;
-  outcome: 'applied' | 'rebuilt' | 'rolled-back';
-  summary: string;
-  nginxOutput: string | null;
-}
-
-export interface AuditEntry {
-  command: string;
-  action: string;
-  subject: string;
-  beforeSha256?: string | null;
-  afterSha256?: string | null;
-  generation?: number | null;
-  details?: string | null;
-}
-
-/** A row of the `migrations` table; `document` is the state file's JSON, verbatim. */
-export interface MigrationRow {
-  name: string;
-  virtualHost: string;
-  bucket: string;
-  from: string;
-  to: string;
-  mode: 'copy' | 'sync';
-  phase: string;
-  completed: boolean;
-  startedAt: string | null;
-  updatedAt: string | null;
-  finishedAt: string | null;
-  /** JSON `{pool, prefix, at}` or null. */
-  orphanedSource: string | null;
-  stateFile: string;
-  document: string;
-}
-
-/** A row of `bucket_sync`: one bucket seen on one pool, for one virtual host. */
-export interface BucketSyncRow {
-  virtualHost: string;
-  bucket: string;
-  pool: string;
-  firstSeen: string;
-  lastSeen: string;
-  objectCount: number | null;
-  bytes: number | null;
-  countedAt: string | null;
-}
-
-/** What one sync saw on one pool for one virtual host (a pool that could not be listed is left out). */
-export interface BucketSyncObservation {
-  virtualHost: string;
-  pool: string;
-  /** Bucket -> counts (null when not counted this time: the previous count is kept). */
-  buckets: ReadonlyMap<string, { objects: number | null; bytes: number | null }>;
-}
-
-export interface GenerationCommit {
-  generation: Omit<GenerationRow, 'createdAt'> & { createdAt?: string };
-  /** Rows to upsert. */
-  upsert: InventoryRow[];
-  /** Paths to remove from the inventory. */
-  remove: string[];
-  /** The complete file list (path -> sha256) of the new generation. */
-  files: Record<string, string>;
-  audit: AuditEntry[];
-}
-
 export function corruptDatabaseError(path: string, cause: unknown): UserError {
   return new UserError('state.corrupt', `The state database ${path} is corrupt or not an orch database (${(cause as Error).message}).`, {
     hint: "The database is a cache of the files on disk: run 'orch rebuild-db --force' to rebuild it (the damaged file is kept as a backup).",
@@ -219,14 +150,14 @@ export function corruptDatabaseError(path: string, cause: unknown): UserError {
 }
 
 /** SQLite state: WAL, foreign keys, versioned schema. */
-export class StateStore {
+export class SqliteStateStore implements StateStore {
   private constructor(
     readonly path: string,
     readonly db: DB,
   ) {}
 
   /** Opens (creating when missing) and migrates the database. */
-  static open(path: string, opts: { readonly?: boolean } = {}): StateStore {
+  static open(path: string, opts: { readonly?: boolean } = {}): SqliteStateStore {
     if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
     let db: DB;
     try {
@@ -239,15 +170,15 @@ export class StateStore {
     } catch (e) {
       throw corruptDatabaseError(path, e);
     }
-    const store = new StateStore(path, db);
+    const store = new SqliteStateStore(path, db);
     if (!opts.readonly) store.migrate();
     return store;
   }
 
   /** Opens read-only when the file exists; null when there is no database yet. */
-  static openIfExists(path: string): StateStore | null {
+  static openIfExists(path: string): SqliteStateStore | null {
     if (!existsSync(path)) return null;
-    return StateStore.open(path, { readonly: true });
+    return SqliteStateStore.open(path, { readonly: true });
   }
 
   close(): void {
@@ -394,7 +325,7 @@ export class StateStore {
   }
 
   /** Records copies the engine made (upsert by key). */
-  putCopyRecords(migration: string, records: ReadonlyArray<{ key: string; srcEtag: string; srcSize: number; dstEtag: string }>): void {
+  putCopyRecords(migration: string, records: ReadonlyArray<CopyRecord>): void {
     if (records.length === 0) return;
     const upsert = this.db.prepare(
       `INSERT INTO migration_copies (migration, key, src_etag, src_size, dst_etag) VALUES (?, ?, ?, ?, ?)
@@ -405,13 +336,13 @@ export class StateStore {
     })();
   }
 
-  copyRecords(migration: string): Map<string, { key: string; srcEtag: string; srcSize: number; dstEtag: string }> {
+  copyRecords(migration: string): Map<string, CopyRecord> {
     const rows = this.db.prepare('SELECT key, src_etag AS srcEtag, src_size AS srcSize, dst_etag AS dstEtag FROM migration_copies WHERE migration = ?').all(migration) as Array<{ key: string; srcEtag: string; srcSize: number; dstEtag: string }>;
     return new Map(rows.map((r) => [r.key, r]));
   }
 
   /** Replaces the verified snapshot of the source (the freeze's final listing). */
-  replaceSnapshot(migration: string, objects: ReadonlyArray<{ key: string; etag: string; size: number }>): void {
+  replaceSnapshot(migration: string, objects: ReadonlyArray<SnapshotObject>): void {
     const insert = this.db.prepare('INSERT INTO migration_snapshot (migration, key, etag, size) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM migration_snapshot WHERE migration = ?').run(migration);
@@ -420,7 +351,7 @@ export class StateStore {
   }
 
   /** The verified snapshot, or null when none was recorded (or the database was rebuilt since). */
-  snapshot(migration: string): Array<{ key: string; etag: string; size: number }> | null {
+  snapshot(migration: string): SnapshotObject[] | null {
     const rows = this.db.prepare('SELECT key, etag, size FROM migration_snapshot WHERE migration = ? ORDER BY key').all(migration) as Array<{ key: string; etag: string; size: number }>;
     const marker = this.getMeta(`migration_snapshot:${migration}`);
     return marker === null ? null : rows;
@@ -607,4 +538,13 @@ export function moveDatabaseAside(dbPath: string, suffix: string): string | null
   }
   renameSync(dbPath, aside);
   return aside;
+}
+
+/** The state database at `path` (`<stateDir>/orch.db`). */
+export function sqliteStateDatabase(path: string): StateDatabase {
+  return {
+    path,
+    open: () => SqliteStateStore.open(path),
+    openIfExists: () => SqliteStateStore.openIfExists(path),
+  };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { ContentStore } from '../../adapters/fs/content-store.js';
 import { nginxTest } from '../../adapters/nginx/nginx-cli.js';
 import { confirmServed, liveInvocation, reloadNginx, tailErrorLog } from '../../adapters/nginx/nginx-control.js';
-import type { GenerationCommit, InventoryRow, StateStore } from '../../adapters/sqlite/state-store.js';
+import type { GenerationCommit, InventoryRow, StateStore } from '../../ports/state-store.js';
 import type { Settings } from '../../config/settings.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import type { Origin } from '../../domain/model/desired-state.js';

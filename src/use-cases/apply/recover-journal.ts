@@ -1,6 +1,6 @@
 import type { ContentStore } from '../../adapters/fs/content-store.js';
 import { confirmServed, probeStatus, reloadNginx } from '../../adapters/nginx/nginx-control.js';
-import type { StateStore } from '../../adapters/sqlite/state-store.js';
+import type { StateStore } from '../../ports/state-store.js';
 import type { Settings } from '../../config/settings.js';
 import { STATUS_FILE_PATH, statusToken } from '../../domain/render/render-status.js';
 import { phaseAtLeast, readJournal, removeJournal, type Journal } from '../../adapters/fs/journal.js';

@@ -1,6 +1,6 @@
 import type { ContentStore } from '../../adapters/fs/content-store.js';
 import { acquireWriterLock } from '../../adapters/fs/writer-lock.js';
-import type { StateStore } from '../../adapters/sqlite/state-store.js';
+import type { StateStore } from '../../ports/state-store.js';
 import { faultInjector } from '../../domain/apply/apply-events.js';
 import { openWritableState } from '../state/open-state.js';
 import type { Settings } from '../../config/settings.js';

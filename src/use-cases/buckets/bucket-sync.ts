@@ -1,4 +1,4 @@
-import type { BucketSyncObservation } from '../../adapters/sqlite/state-store.js';
+import type { BucketSyncObservation } from '../../ports/state-store.js';
 import type { PoolListing } from '../../domain/buckets/bucket-facts.js';
 import { deriveBucketStatuses, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
 import { UserError } from '../../domain/errors.js';

@@ -1,4 +1,4 @@
-import type { StateStore } from '../../adapters/sqlite/state-store.js';
+import type { StateStore } from '../../ports/state-store.js';
 import type { BucketChange } from '../../domain/plan/plan-types.js';
 import type { PoolAccess } from './pool-access.js';
 

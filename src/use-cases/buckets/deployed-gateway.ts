@@ -1,5 +1,5 @@
 import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
-import type { StateStore } from '../../adapters/sqlite/state-store.js';
+import type { StateStore } from '../../ports/state-store.js';
 import { migrationFacts, type MigrationFact } from '../../domain/buckets/bucket-facts.js';
 import { isOrchError } from '../../domain/errors.js';
 import type { DesiredState } from '../../domain/model/desired-state.js';

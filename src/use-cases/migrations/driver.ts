@@ -2,13 +2,14 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBaseline, writeBaseline } from '../../adapters/fs/migration-files.js';
 import { migrationStateDir } from '../../adapters/fs/read-state-files.js';
-import { acquireWriterLock, type WriterLock } from '../../adapters/fs/writer-lock.js';
+import { acquireWriterLock } from '../../adapters/fs/writer-lock.js';
+import type { HeldLock } from '../../ports/writer-lock.js';
 import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
 import { waitForOldWorkers } from '../../adapters/nginx/worker-drain.js';
 import { listAll, ObjectCopier, type CopyFailure } from '../../adapters/s3/object-copier.js';
 import { PoolS3Client } from '../../adapters/s3/pool-s3-client.js';
 import { describeCopyEngine } from '../../adapters/s3/splice-relay.js';
-import type { StateStore } from '../../adapters/sqlite/state-store.js';
+import type { StateStore } from '../../ports/state-store.js';
 import { PoolAccessError } from '../../domain/buckets/pool-storage.js';
 import { UserError } from '../../domain/errors.js';
 import { FINISHED_PHASES, type FreezeRecord, type MigrationDoc } from '../../domain/migrations/migration-doc.js';
@@ -80,7 +81,7 @@ export function migrationLockName(name: string): string {
 }
 
 export async function driveMigration(settings: Settings, name: string, hooks: DriverHooks): Promise<DriveResult> {
-  let lock: WriterLock;
+  let lock: HeldLock;
   try {
     lock = await acquireWriterLock(migrationStateDir(settings.stateDir), `${hooks.command} (migration ${name})`, 0, migrationLockName(name));
   } catch (e) {

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { migrationStateDir } from '../../adapters/fs/read-state-files.js';
 import { readLockHolder } from '../../adapters/fs/writer-lock.js';
-import { StateStore } from '../../adapters/sqlite/state-store.js';
+import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
 import { UserError } from '../../domain/errors.js';
 import { FINISHED_PHASES, type MigrationDoc } from '../../domain/migrations/migration-doc.js';
 import { checkManagedDir, stateDbPath } from '../state/open-state.js';
@@ -18,7 +18,7 @@ export interface MigrationView {
 
 /** `orch migrations`: every migration the state knows, with who drives it and its recent log. */
 export function listMigrations(settings: Settings, opts: { logLines?: number } = {}): MigrationView[] {
-  const store = StateStore.openIfExists(stateDbPath(settings));
+  const store = SqliteStateStore.openIfExists(stateDbPath(settings));
   if (!store) return [];
   try {
     checkManagedDir(store, settings);
@@ -39,7 +39,7 @@ export function orphanedSources(settings: Settings): MigrationDoc[] {
 }
 
 function knownOrThrow(settings: Settings, name: string): MigrationDoc {
-  const store = StateStore.openIfExists(stateDbPath(settings));
+  const store = SqliteStateStore.openIfExists(stateDbPath(settings));
   const doc = store ? loadMigrationDoc(store, name) : null;
   store?.close();
   if (!doc) {

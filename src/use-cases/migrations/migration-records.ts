@@ -1,5 +1,5 @@
 import { writeMigrationFile } from '../../adapters/fs/migration-files.js';
-import type { MigrationRow, StateStore } from '../../adapters/sqlite/state-store.js';
+import type { MigrationRow, StateStore } from '../../ports/state-store.js';
 import { docOfState, FINISHED_PHASES, type MigrationDoc } from '../../domain/migrations/migration-doc.js';
 import { readMigrationState } from '../../domain/rebuild/migration-state.js';
 

@@ -1,4 +1,4 @@
-import type { StateStore } from '../../adapters/sqlite/state-store.js';
+import type { StateStore } from '../../ports/state-store.js';
 import { newMigrationDoc } from '../../domain/migrations/migration-doc.js';
 import type { Plan } from '../../domain/plan/plan-types.js';
 import type { Settings } from '../../config/settings.js';

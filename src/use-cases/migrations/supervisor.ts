@@ -1,6 +1,6 @@
 import { migrationStateDir } from '../../adapters/fs/read-state-files.js';
 import { readLockHolder } from '../../adapters/fs/writer-lock.js';
-import { StateStore } from '../../adapters/sqlite/state-store.js';
+import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
 import type { MigrationDoc } from '../../domain/migrations/migration-doc.js';
 import type { Logger } from '../watch/log.js';
 import { stateDbPath } from '../state/open-state.js';
@@ -52,7 +52,7 @@ export class EngineSupervisor implements MigrationSupervisor {
   }
 
   private docs(): MigrationDoc[] {
-    const store = StateStore.openIfExists(stateDbPath(this.settings));
+    const store = SqliteStateStore.openIfExists(stateDbPath(this.settings));
     if (!store) return [];
     try {
       return loadMigrationDocs(store);

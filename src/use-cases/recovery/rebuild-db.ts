@@ -5,7 +5,8 @@ import { readMigrationStateFiles, readStatusFile } from '../../adapters/fs/read-
 import { storeContents } from '../../adapters/fs/store-contents.js';
 import { acquireWriterLock } from '../../adapters/fs/writer-lock.js';
 import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
-import { moveDatabaseAside, StateStore, type GenerationCommit, type InventoryRow, type MigrationRow } from '../../adapters/sqlite/state-store.js';
+import { moveDatabaseAside, SqliteStateStore } from '../../adapters/sqlite/state-store.js';
+import type { StateStore, GenerationCommit, InventoryRow, MigrationRow } from '../../ports/state-store.js';
 import { UserError } from '../../domain/errors.js';
 import { planRebuild, type RebuildPlan } from '../../domain/rebuild/rebuild-state.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
@@ -82,7 +83,7 @@ export async function rebuildDatabase(settings: Settings, opts: RebuildOptions):
       result.keptAs = moveDatabaseAside(dbPath, suffix);
     }
     storeContents(new ContentStore(settings.stateDir), plan.contents);
-    const store = StateStore.open(dbPath);
+    const store = SqliteStateStore.open(dbPath);
     try {
       store.setMeta('nginx_dir', settings.nginxDir);
       if (plan.files.length > 0 || plan.migrations.length > 0) store.commitRebuild(commitOf(plan, opts.command), plan.migrations.map(migrationRow));
@@ -101,7 +102,7 @@ function inspectDatabase(dbPath: string): { before: DatabaseBefore; recordedDir:
   if (!existsSync(dbPath)) return { before: 'missing', recordedDir: null };
   let store: StateStore;
   try {
-    store = StateStore.open(dbPath, { readonly: true });
+    store = SqliteStateStore.open(dbPath, { readonly: true });
   } catch (e) {
     if (e instanceof UserError && e.code === 'state.corrupt') return { before: 'corrupt', recordedDir: null };
     throw e;

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { ContentStore } from '../../adapters/fs/content-store.js';
-import { StateStore } from '../../adapters/sqlite/state-store.js';
+import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
+import type { StateStore } from '../../ports/state-store.js';
 import { UserError } from '../../domain/errors.js';
 import type { StateView } from '../plan/compute-plan.js';
 import { loadMigrationDocs } from '../migrations/migration-records.js';
@@ -17,7 +18,7 @@ export interface WritableState {
 
 /** Opens (creating and migrating) the state database for a writer holding the lock. */
 export function openWritableState(settings: Settings): WritableState {
-  const store = StateStore.open(stateDbPath(settings));
+  const store = SqliteStateStore.open(stateDbPath(settings));
   try {
     checkManagedDir(store, settings);
     if (store.getMeta('nginx_dir') === null) store.setMeta('nginx_dir', settings.nginxDir);

@@ -1,5 +1,5 @@
 import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
-import { StateStore } from '../../adapters/sqlite/state-store.js';
+import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
 import { ContentStore } from '../../adapters/fs/content-store.js';
 import { unifiedDiff } from '../../domain/plan/file-diff.js';
 import { sha256 } from '../../domain/plan/make-plan.js';
@@ -17,7 +17,7 @@ export interface DriftItem {
 
 /** Managed files whose content on disk differs from what orch last wrote. Reads only. */
 export function driftReport(settings: Settings): { items: DriftItem[]; generation: number | null } {
-  const store = StateStore.openIfExists(stateDbPath(settings));
+  const store = SqliteStateStore.openIfExists(stateDbPath(settings));
   if (!store) return { items: [], generation: null };
   try {
     const contents = new ContentStore(settings.stateDir);

@@ -1,7 +1,9 @@
-import { readLockHolder, type LockHolder } from '../../adapters/fs/writer-lock.js';
+import { readLockHolder } from '../../adapters/fs/writer-lock.js';
+import type { LockHolder } from '../../ports/writer-lock.js';
 import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
 import { probeStatus } from '../../adapters/nginx/nginx-control.js';
-import { newestBackupAgeSeconds, StateStore, type GenerationRow } from '../../adapters/sqlite/state-store.js';
+import { newestBackupAgeSeconds, SqliteStateStore } from '../../adapters/sqlite/state-store.js';
+import type { GenerationRow } from '../../ports/state-store.js';
 import { statusToken } from '../../domain/render/render-status.js';
 import { driftReport } from './drift-report.js';
 import { stateDbPath } from '../state/open-state.js';
@@ -21,7 +23,7 @@ export interface GatewayStatus {
 
 export async function gatewayStatus(settings: Settings): Promise<GatewayStatus> {
   const dbPath = stateDbPath(settings);
-  const store = StateStore.openIfExists(dbPath);
+  const store = SqliteStateStore.openIfExists(dbPath);
   let generation: GenerationRow | null = null;
   try {
     const n = store?.currentGeneration() ?? null;

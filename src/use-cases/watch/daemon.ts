@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { startHealthServer, type HealthServer } from '../../adapters/http/health-server.js';
 import { readLockHolder } from '../../adapters/fs/writer-lock.js';
-import { StateStore } from '../../adapters/sqlite/state-store.js';
+import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
 import { watchManifests, type ManifestWatcher } from '../../adapters/watch/manifest-watcher.js';
 import { isOrchError } from '../../domain/errors.js';
 import { afterCommitHousekeeping } from '../apply/apply-tree.js';
@@ -377,7 +377,7 @@ export class WatchDaemon {
   private refreshStateFacts(): void {
     const settings = this.settings;
     try {
-      const store = StateStore.openIfExists(stateDbPath(settings));
+      const store = SqliteStateStore.openIfExists(stateDbPath(settings));
       try {
         const n = store?.currentGeneration() ?? null;
         const g = n === null ? null : (store?.generation(n) ?? null);

@@ -1,6 +1,6 @@
 import { readLockHolder } from '../../adapters/fs/writer-lock.js';
 import { resolvePoolCredentials } from '../../adapters/secrets/resolve-secret-ref.js';
-import { StateStore } from '../../adapters/sqlite/state-store.js';
+import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import { isOrchError, ValidationError } from '../../domain/errors.js';
 import { planHasChanges, type Plan, type PlanSummary } from '../../domain/plan/plan-types.js';
@@ -152,7 +152,7 @@ export async function reconcileOnce(settings: Settings, policy: WatchPolicy, emi
 
 /** The plan with the state read without the lock (`orch plan`, refresh included). */
 async function planReadOnly(settings: Settings): Promise<PlanResult> {
-  const store = StateStore.openIfExists(stateDbPath(settings));
+  const store = SqliteStateStore.openIfExists(stateDbPath(settings));
   try {
     return await computePlan(settings, stateViewOf(store), { refresh: true });
   } finally {

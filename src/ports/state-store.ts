@@ -1,0 +1,147 @@
+// The state database as the use cases see it: the inventory of managed files, generations,
+// migrations, bucket sync results, the audit log. Implemented by the SQLite adapter
+// (src/adapters/sqlite/state-store.ts); opened through a StateDatabase built in the composition root.
+
+export interface InventoryRow {
+  path: string;
+  resourceKind: string;
+  resourceName: string;
+  role: 'config' | 'sidecar' | 'status';
+  sha256: string;
+  size: number;
+  generation: number;
+  originFile: string | null;
+  originIndex: number | null;
+}
+
+export interface GenerationRow {
+  number: number;
+  createdAt: string;
+  command: string;
+  fingerprint: string | null;
+  outcome: 'applied' | 'rebuilt' | 'rolled-back';
+  summary: string;
+  nginxOutput: string | null;
+}
+
+export interface AuditEntry {
+  command: string;
+  action: string;
+  subject: string;
+  beforeSha256?: string | null;
+  afterSha256?: string | null;
+  generation?: number | null;
+  details?: string | null;
+}
+
+/** A row of the `migrations` table; `document` is the state file's JSON, verbatim. */
+export interface MigrationRow {
+  name: string;
+  virtualHost: string;
+  bucket: string;
+  from: string;
+  to: string;
+  mode: 'copy' | 'sync';
+  phase: string;
+  completed: boolean;
+  startedAt: string | null;
+  updatedAt: string | null;
+  finishedAt: string | null;
+  /** JSON `{pool, prefix, at}` or null. */
+  orphanedSource: string | null;
+  stateFile: string;
+  document: string;
+}
+
+/** A row of `bucket_sync`: one bucket seen on one pool, for one virtual host. */
+export interface BucketSyncRow {
+  virtualHost: string;
+  bucket: string;
+  pool: string;
+  firstSeen: string;
+  lastSeen: string;
+  objectCount: number | null;
+  bytes: number | null;
+  countedAt: string | null;
+}
+
+/** What one sync saw on one pool for one virtual host (a pool that could not be listed is left out). */
+export interface BucketSyncObservation {
+  virtualHost: string;
+  pool: string;
+  /** Bucket -> counts (null when not counted this time: the previous count is kept). */
+  buckets: ReadonlyMap<string, { objects: number | null; bytes: number | null }>;
+}
+
+export interface GenerationCommit {
+  generation: Omit<GenerationRow, 'createdAt'> & { createdAt?: string };
+  /** Rows to upsert. */
+  upsert: InventoryRow[];
+  /** Paths to remove from the inventory. */
+  remove: string[];
+  /** The complete file list (path -> sha256) of the new generation. */
+  files: Record<string, string>;
+  audit: AuditEntry[];
+}
+
+/** An open state database. */
+export interface StateStore {
+  readonly path: string;
+  close(): void;
+  schemaVersion(): number;
+  getMeta(key: string): string | null;
+  setMeta(key: string, value: string): void;
+  isEmpty(): boolean;
+  currentGeneration(): number | null;
+  generations(limit?: number): GenerationRow[];
+  generation(n: number): GenerationRow | null;
+  generationFiles(n: number): Record<string, string>;
+  inventory(): InventoryRow[];
+  commitGeneration(c: GenerationCommit): void;
+  commitRebuild(c: GenerationCommit, migrations: readonly MigrationRow[]): void;
+  putMigration(m: MigrationRow): void;
+  migration(name: string): MigrationRow | null;
+  putCopyRecords(migration: string, records: ReadonlyArray<CopyRecord>): void;
+  copyRecords(migration: string): Map<string, CopyRecord>;
+  replaceSnapshot(migration: string, objects: ReadonlyArray<SnapshotObject>): void;
+  snapshot(migration: string): SnapshotObject[] | null;
+  markSnapshot(migration: string, at: string | null): void;
+  dropMigrationWork(migration: string): void;
+  appendMigrationLog(migration: string, level: 'info' | 'warn' | 'error', message: string, at?: string): void;
+  migrationLog(migration: string, limit?: number): Array<{ at: string; level: string; message: string }>;
+  migrations(): MigrationRow[];
+  recordBucketSync(observations: readonly BucketSyncObservation[], at?: string): void;
+  recordBucketCount(virtualHost: string, bucket: string, pool: string, counts: { objects: number; bytes: number }, at?: string): void;
+  bucketSync(virtualHost?: string): BucketSyncRow[];
+  pruneGenerationFiles(keep: number): number[];
+  referencedContents(): Set<string>;
+  audit(entries: AuditEntry[]): void;
+  auditLog(limit?: number): Array<AuditEntry & { id: number; at: string }>;
+  /** Copies the database to `<path>.bak`, rotating `rotate` older copies; returns the backup's path. */
+  backup(rotate: number): Promise<string>;
+}
+
+/** What the copy engine recorded of one copied object. */
+export interface CopyRecord {
+  key: string;
+  srcEtag: string;
+  srcSize: number;
+  dstEtag: string;
+}
+
+/** One object of a migration's source snapshot. */
+export interface SnapshotObject {
+  key: string;
+  etag: string;
+  size: number;
+}
+
+/** The state database of one state directory. */
+export interface StateDatabase {
+  /** The database file. */
+  readonly path: string;
+  /** Opens for writing, creating and migrating the schema when needed (writers hold the lock). */
+  open(): StateStore;
+  /** Opens read-only; null when there is no database yet. Never writes anything. */
+  openIfExists(): StateStore | null;
+}
