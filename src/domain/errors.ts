@@ -54,6 +54,30 @@ export class ValidationError extends UserError {
   }
 }
 
+/** Another orch writer holds the writer lock (promise 4); `holder` names it when known. */
+export class LockHeldError extends UserError {
+  constructor(
+    message: string,
+    readonly holder: { pid: number; command: string; host: string; since: string } | null,
+    options?: { hint?: string },
+  ) {
+    super('lock.held', message, { ...options, exitCode: ExitCode.lockHeld });
+  }
+}
+
+/** The state database cannot be opened as an orch database (corrupt, truncated, another file). */
+export class CorruptStateError extends UserError {
+  constructor(
+    readonly path: string,
+    cause: unknown,
+  ) {
+    super('state.corrupt', `The state database ${path} is corrupt or not an orch database (${(cause as Error).message}).`, {
+      hint: "The database is a cache of the files on disk: run 'orch rebuild-db --force' to rebuild it (the damaged file is kept as a backup).",
+      cause,
+    });
+  }
+}
+
 export class CancelledError extends OrchError {
   readonly code = 'cancelled';
   override readonly exitCode = ExitCode.cancelled;
@@ -65,4 +89,12 @@ export class BugError extends OrchError {
 
 export function isOrchError(e: unknown): e is OrchError {
   return e instanceof OrchError;
+}
+
+export function isLockHeld(e: unknown): e is LockHeldError {
+  return e instanceof LockHeldError;
+}
+
+export function isCorruptState(e: unknown): e is CorruptStateError {
+  return e instanceof CorruptStateError;
 }

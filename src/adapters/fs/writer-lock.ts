@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ExitCode, UserError } from '../../domain/errors.js';
+import { LockHeldError } from '../../domain/errors.js';
 
 import type { HeldLock, LockHolder, WriterLocks } from '../../ports/writer-lock.js';
 
@@ -47,14 +47,13 @@ export async function acquireWriterLock(stateDir: string, command: string, timeo
     if (holder) lastHolder = holder;
     if (Date.now() >= deadline) {
       const h = lastHolder;
-      throw new UserError(
-        'lock.held',
+      throw new LockHeldError(
         h
           ? `Another orch writer holds the lock: pid ${h.pid} (${h.command}) on ${h.host}, since ${h.since}.`
           : `Another orch writer holds the lock ${path}.`,
+        h,
         {
           hint: `Wait for it to finish, or raise --lock-timeout (waited ${timeoutSeconds}s). If that process is gone, orch takes the lock over by itself.`,
-          exitCode: ExitCode.lockHeld,
         },
       );
     }

@@ -1,7 +1,7 @@
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { UserError } from '../../domain/errors.js';
+import { CorruptStateError, UserError } from '../../domain/errors.js';
 import type {
   AuditEntry,
   BucketSyncObservation,
@@ -142,11 +142,8 @@ const SCHEMA_STEPS: ReadonlyArray<(db: DB) => void> = [
   },
 ];
 
-export function corruptDatabaseError(path: string, cause: unknown): UserError {
-  return new UserError('state.corrupt', `The state database ${path} is corrupt or not an orch database (${(cause as Error).message}).`, {
-    hint: "The database is a cache of the files on disk: run 'orch rebuild-db --force' to rebuild it (the damaged file is kept as a backup).",
-    cause,
-  });
+export function corruptDatabaseError(path: string, cause: unknown): CorruptStateError {
+  return new CorruptStateError(path, cause);
 }
 
 /** SQLite state: WAL, foreign keys, versioned schema. */

@@ -11,7 +11,7 @@ import { PoolS3Client } from '../../adapters/s3/pool-s3-client.js';
 import { describeCopyEngine } from '../../adapters/s3/splice-relay.js';
 import type { StateStore } from '../../ports/state-store.js';
 import { PoolAccessError } from '../../domain/buckets/pool-storage.js';
-import { UserError } from '../../domain/errors.js';
+import { isLockHeld, UserError } from '../../domain/errors.js';
 import { FINISHED_PHASES, type FreezeRecord, type MigrationDoc } from '../../domain/migrations/migration-doc.js';
 import { diffObjects, type CopyRecord, type ListedObject, type ObjectDiff } from '../../domain/migrations/object-diff.js';
 import { CUTOVER_MARGIN_SECONDS } from '../../domain/migrations/route-overlay.js';
@@ -85,7 +85,7 @@ export async function driveMigration(settings: Settings, name: string, hooks: Dr
   try {
     lock = await acquireWriterLock(migrationStateDir(settings.stateDir), `${hooks.command} (migration ${name})`, 0, migrationLockName(name));
   } catch (e) {
-    if (e instanceof UserError && e.code === 'lock.held') {
+    if (isLockHeld(e)) {
       throw new UserError('migrate.busy', `Migration ${name} is already being driven by another orch process. ${e.message.replace(/^Another orch writer holds the lock: /, 'Holder: ')}`, {
         hint: "Follow it with 'orch migrations', or stop that process first.",
       });

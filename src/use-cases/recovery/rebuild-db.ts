@@ -7,7 +7,7 @@ import { acquireWriterLock } from '../../adapters/fs/writer-lock.js';
 import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
 import { moveDatabaseAside, SqliteStateStore } from '../../adapters/sqlite/state-store.js';
 import type { StateStore, GenerationCommit, InventoryRow, MigrationRow } from '../../ports/state-store.js';
-import { UserError } from '../../domain/errors.js';
+import { isCorruptState, UserError } from '../../domain/errors.js';
 import { planRebuild, type RebuildPlan } from '../../domain/rebuild/rebuild-state.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { readJournal } from '../../adapters/fs/journal.js';
@@ -104,7 +104,7 @@ function inspectDatabase(dbPath: string): { before: DatabaseBefore; recordedDir:
   try {
     store = SqliteStateStore.open(dbPath, { readonly: true });
   } catch (e) {
-    if (e instanceof UserError && e.code === 'state.corrupt') return { before: 'corrupt', recordedDir: null };
+    if (isCorruptState(e)) return { before: 'corrupt', recordedDir: null };
     throw e;
   }
   try {

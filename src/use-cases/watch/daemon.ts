@@ -3,7 +3,7 @@ import { startHealthServer, type HealthServer } from '../../adapters/http/health
 import { readLockHolder } from '../../adapters/fs/writer-lock.js';
 import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
 import { watchManifests, type ManifestWatcher } from '../../adapters/watch/manifest-watcher.js';
-import { isOrchError } from '../../domain/errors.js';
+import { isLockHeld } from '../../domain/errors.js';
 import { afterCommitHousekeeping } from '../apply/apply-tree.js';
 import type { ApplyEvent, ApplyStep } from '../../domain/apply/apply-events.js';
 import { syncBuckets } from '../buckets/bucket-sync.js';
@@ -358,7 +358,7 @@ export class WatchDaemon {
       this.metrics.lastBackup.set({}, Date.now() / 1000);
       this.log.info('backup.done', { database: `${stateDbPath(settings)}.bak`, rotate: settings.backupRotate });
     } catch (e) {
-      if (isOrchError(e) && e.code === 'lock.held') return { againAfterMs: LOCK_BUSY_RETRY_MS * 5 };
+      if (isLockHeld(e)) return { againAfterMs: LOCK_BUSY_RETRY_MS * 5 };
       const info = errorInfo(e);
       this.metrics.backup.inc({ outcome: 'failed' });
       this.recordError('backup', info);

@@ -2,7 +2,7 @@ import { readLockHolder } from '../../adapters/fs/writer-lock.js';
 import { resolvePoolCredentials } from '../../adapters/secrets/resolve-secret-ref.js';
 import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
-import { isOrchError, ValidationError } from '../../domain/errors.js';
+import { isLockHeld, isOrchError, ValidationError } from '../../domain/errors.js';
 import { planHasChanges, type Plan, type PlanSummary } from '../../domain/plan/plan-types.js';
 import type { EmitApplyEvent } from '../../domain/apply/apply-events.js';
 import { applyGateway } from '../apply/apply-gateway.js';
@@ -127,7 +127,7 @@ export async function reconcileOnce(settings: Settings, policy: WatchPolicy, emi
       driftCorrected: plan.drift.filter((d) => d.kind === 'modified' && touched.has(d.path)).map((d) => d.path),
     };
   } catch (e) {
-    if (isOrchError(e) && e.code === 'lock.held') return { ...base, outcome: 'deferred' };
+    if (isLockHeld(e)) return { ...base, outcome: 'deferred' };
     const classified = classify(e);
     if (isOrchError(e) && e.code === 'apply.drift' && policy.drift === 'warn') {
       // Refused because hand-edited files would be overwritten. When restoring them is ALL the
