@@ -16,6 +16,14 @@ export function execute(options: Parameters<typeof import('@oclif/core').execute
   return (require('@oclif/core') as typeof import('@oclif/core')).execute(options);
 }
 
+/**
+ * Test builds only (test/helpers/faulty-cli.mjs): installs the hook called at each fault point.
+ * bin/run.js never calls it, so the shipped CLI honours no fault point.
+ */
+export function installFaultHook(hook: (point: string) => void): void {
+  (require('./composition-root.js') as typeof import('./composition-root.js')).installFaultHook(hook);
+}
+
 type CommandModule = { default: Command.Class };
 const command = (load: () => CommandModule) => ({ enumerable: true, get: () => load().default });
 

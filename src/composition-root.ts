@@ -3,11 +3,20 @@
 // case; use cases and the domain never import an adapter or read the environment. Optional
 // speed-ups (caches, native paths) are wrappers around a port, chosen here and nowhere else.
 import { join } from 'node:path';
+import { FileContentStore } from './adapters/fs/content-store.js';
+import { fileApplyJournal } from './adapters/fs/journal.js';
+import { fileManagedTree } from './adapters/fs/managed-tree.js';
 import { fileWriterLocks } from './adapters/fs/writer-lock.js';
+import { nginxControl } from './adapters/nginx/nginx-control.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
 import { systemClock } from './adapters/system/system-clock.js';
 import type { Settings } from './config/settings.js';
+import type { ApplyJournal } from './ports/apply-journal.js';
 import type { Clock } from './ports/clock.js';
+import type { ContentStore } from './ports/content-store.js';
+import type { FaultHook } from './ports/fault-hook.js';
+import type { ManagedTree } from './ports/managed-tree.js';
+import type { Nginx } from './ports/nginx.js';
 import type { StateDatabase } from './ports/state-store.js';
 import type { WriterLocks } from './ports/writer-lock.js';
 
@@ -19,6 +28,16 @@ export interface Orch {
   /** The writer lock of settings.stateDir. */
   locks: WriterLocks;
   clock: Clock;
+  /** The managed nginx directory (settings.nginxDir), staged under settings.stateDir. */
+  tree: ManagedTree;
+  /** The promotion journal of settings.stateDir. */
+  journal: ApplyJournal;
+  /** The content store of settings.stateDir (objects/). */
+  contents: ContentStore;
+  /** The operator's nginx: binary, -c, -p, reload method, status location. */
+  nginx: Nginx;
+  /** Fault points: a no-op in the shipped CLI (see installFaultHook). */
+  fault: FaultHook;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -27,5 +46,28 @@ export function composeOrch(settings: Settings): Orch {
     state: sqliteStateDatabase(join(settings.stateDir, 'orch.db')),
     locks: fileWriterLocks(settings.stateDir),
     clock: systemClock,
+    tree: fileManagedTree(settings.nginxDir, settings.stateDir),
+    journal: fileApplyJournal(settings.stateDir),
+    contents: new FileContentStore(settings.stateDir),
+    nginx: nginxControl({
+      bin: settings.nginxBin,
+      conf: settings.nginxConf,
+      prefix: settings.nginxPrefix,
+      reload: settings.reload,
+      reloadCommand: settings.reloadCommand,
+      statusListen: settings.statusListen,
+    }),
+    fault: (point) => faultHook(point),
   };
+}
+
+let faultHook: FaultHook = () => {};
+
+/**
+ * Test builds only: test/helpers/faulty-cli.mjs loads the bundle and installs a hook that kills the
+ * process at a named fault point, to prove crash safety. bin/run.js never calls this, so the
+ * shipped CLI honours no fault point (no environment variable turns one on).
+ */
+export function installFaultHook(hook: FaultHook): void {
+  faultHook = hook;
 }

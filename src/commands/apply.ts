@@ -1,6 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { applyGateway } from '../use-cases/apply/apply-gateway.js';
 import { ExitCode, UserError } from '../domain/errors.js';
+import { refusalError } from '../domain/apply/apply-guards.js';
+import { composeOrch } from '../composition-root.js';
 import { lineReporter, listrReporter, type ApplyReporter } from '../cli/apply-reporter.js';
 import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
@@ -48,7 +50,7 @@ ${EXIT_CODES_HELP}`;
     const reporter: ApplyReporter = process.stderr.isTTY && !flags.json ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
     let result;
     try {
-      result = await applyGateway(settings, {
+      result = await applyGateway(composeOrch(settings), {
         planFile: args.planfile ?? null,
         dryRun: flags['dry-run'],
         overwriteDrift: flags['overwrite-drift'] ? 'all' : new Set(flags['overwrite-drift-path'] ?? []),
@@ -64,6 +66,7 @@ ${EXIT_CODES_HELP}`;
                 return confirmTyped(`\n${this.style.bold('Do you want to apply these changes?')} Only 'yes' will be accepted: `, 'yes');
               },
       });
+      if (result.refusal) throw refusalError(result.refusal);
     } catch (e) {
       await reporter.finish(e);
       throw e;

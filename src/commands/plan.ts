@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { computePlan } from '../use-cases/plan/compute-plan.js';
 import { writeSavedPlan } from '../use-cases/plan/saved-plan.js';
 import { openStateView } from '../use-cases/state/state-view.js';
+import { composeOrch } from '../composition-root.js';
 import { ExitCode } from '../domain/errors.js';
 import { planHasChanges } from '../domain/plan/plan-types.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
@@ -32,7 +33,7 @@ ${EXIT_CODES_HELP}`;
   protected async execute() {
     const { flags } = await this.parse(Plan);
     const settings = this.settingsFrom(flags);
-    const state = openStateView(settings);
+    const state = openStateView(composeOrch(settings).state, settings);
     const result = await computePlan(settings, state, { refresh: flags.refresh });
     const json = flags.json || flags.out ? planToJson(result.plan, { orchVersion: result.inputs.orchVersion, fingerprint: result.fingerprint }, { diffs: flags.diff }) : null;
     if (flags.out) {

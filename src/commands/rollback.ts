@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { rollbackTo } from '../use-cases/apply/rollback.js';
 import { UserError } from '../domain/errors.js';
+import { composeOrch } from '../composition-root.js';
 import { lineReporter, listrReporter } from '../cli/apply-reporter.js';
 import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
@@ -29,7 +30,7 @@ ${EXIT_CODES_HELP}`;
     const reporter = process.stderr.isTTY ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
     let result;
     try {
-      result = await rollbackTo(settings, {
+      result = await rollbackTo(composeOrch(settings), {
         target: args.generation ?? null,
         emit: (e) => reporter.emit(e),
         confirm: flags['auto-approve']

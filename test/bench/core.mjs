@@ -35,6 +35,13 @@ const [settingsMod, sourcesMod, parseMod, validateMod, renderMod, treeMod, manag
     mod('use-cases/plan/manifest-cache.js').catch(() => null),
   ]);
 const stableMod = await mod('use-cases/plan/stable-origins.js');
+// openStateView takes the StateDatabase port since the apply engine moved onto ports (a BENCH_DIST
+// built before that takes the settings only).
+const sqliteMod = await mod('adapters/sqlite/state-store.js');
+const openStateView = (settings) =>
+  stateMod.openStateView.length >= 2
+    ? stateMod.openStateView(sqliteMod.sqliteStateDatabase(`${settings.stateDir}/orch.db`), settings)
+    : stateMod.openStateView(settings);
 const importMs = performance.now() - t0;
 
 const { resolve } = await import('node:path');
@@ -72,7 +79,7 @@ const tree = time('render', () => {
   return stable.restoreLineMaps(renderMod.renderTree(stable.desired, treeMod.nginxFeaturesFor(version)));
 });
 const observed = time('readManagedTree', () => managedMod.readManagedTree(settings.nginxDir));
-const state = time('readState', () => stateMod.openStateView(settings));
+const state = time('readState', () => openStateView(settings));
 const plan = time('makePlan', () =>
   planMod.makePlan({
     desired: tree,
@@ -101,7 +108,7 @@ const warm = [];
 const warmRuns = Number(process.env.BENCH_WARM_RUNS ?? 3);
 for (let i = 0; i < warmRuns; i++) {
   const s = performance.now();
-  await computeMod.computePlan(settings, stateMod.openStateView(settings));
+  await computeMod.computePlan(settings, openStateView(settings));
   warm.push(performance.now() - s);
 }
 

@@ -20,6 +20,8 @@ import { freePorts } from './ports.js';
  */
 
 const CLI = join(REPO_ROOT, 'bin', 'run.js');
+/** The crash tests' CLI: the same bundle, with a fault hook that SIGKILLs at ORCH_FAULT_INJECT. */
+const FAULTY_CLI = join(REPO_ROOT, 'test', 'helpers', 'faulty-cli.mjs');
 export const STATUS_FILE = 'vhosts/_orch-status.conf';
 
 export interface CliResult {
@@ -33,6 +35,11 @@ export interface CliResult {
 export interface RunOptions {
   /** Extra environment (e.g. ORCH_FAULT_INJECT). */
   env?: Record<string, string>;
+  /**
+   * Which entry runs: the shipped bin/run.js, or test/helpers/faulty-cli.mjs (which honours
+   * ORCH_FAULT_INJECT). Default: the faulty one when ORCH_FAULT_INJECT is set, else the shipped one.
+   */
+  entry?: 'shipped' | 'faulty';
   /** Working directory: a workspace whose `manifests/` is used. Default: the gateway's main workspace. */
   cwd?: string;
   timeoutMs?: number;
@@ -278,7 +285,9 @@ http {
 
   spawnOrch(args: string[], opts: RunOptions = {}): { child: ChildProcess; done: Promise<CliResult> } {
     const cwd = opts.cwd ?? this.work;
-    return runProcess(process.execPath, [CLI, ...args], { cwd, env: this.env(cwd, opts.env), timeoutMs: opts.timeoutMs ?? 90_000 });
+    const env = this.env(cwd, opts.env);
+    const entry = (opts.entry ?? (env['ORCH_FAULT_INJECT'] ? 'faulty' : 'shipped')) === 'faulty' ? FAULTY_CLI : CLI;
+    return runProcess(process.execPath, [entry, ...args], { cwd, env, timeoutMs: opts.timeoutMs ?? 90_000 });
   }
 
   /** Replaces the whole manifests directory of a workspace with `files` (path relative to manifests/). */

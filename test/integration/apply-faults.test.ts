@@ -187,6 +187,22 @@ describe.sequential('apply: crash at any moment leaves files, state and nginx co
     });
   }
 
+  it('the shipped CLI (bin/run.js) honours no fault point: ORCH_FAULT_INJECT does nothing there', async () => {
+    for (const point of ['after-rename-1', 'after-reload']) {
+      const from = current;
+      const to = other(from);
+      const before = gw.readState();
+      gw.setManifests(manifests(to));
+      const r = await gw.orch(['apply', '--auto-approve'], { env: { ORCH_FAULT_INJECT: point }, entry: 'shipped' });
+      expect(r.signal, `bin/run.js must not die at ${point}`).toBe(null);
+      expect(r.code, r.stderr + r.stdout).toBe(0);
+      expect(r.stdout).toContain(`Apply complete: generation ${before.generation! + 1}.`);
+      expect(gw.journalExists()).toBe(false);
+      expect(await expectRecovered(from, to, `shipped CLI, ${point}`)).toBe(to);
+      current = to;
+    }
+  });
+
   it('a crash right after the reload, when the old generation can no longer be loaded (its port was taken meanwhile)', async () => {
     if (current === 'B') {
       gw.setManifests(manifests('A'));

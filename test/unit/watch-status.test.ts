@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/use-cases/watch/log.js';
 import { resolveSettings } from '../../src/config/settings.js';
 import { WatchDaemon } from '../../src/use-cases/watch/daemon.js';
+import { composeOrch } from '../../src/composition-root.js';
 import { classify } from '../../src/use-cases/watch/reconcile.js';
 import { readiness } from '../../src/use-cases/watch/status.js';
 import { UserError, ValidationError } from '../../src/domain/errors.js';
@@ -41,6 +42,7 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
     const d = new WatchDaemon({
       settings,
       loadSettings: () => settings,
+      compose: composeOrch,
       policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
       log: createLogger({ write: () => {}, json: true }),
     });
@@ -61,6 +63,7 @@ describe('SIGHUP and the migration supervisor', () => {
       const d = new WatchDaemon({
         settings: at('2'),
         loadSettings: () => next(),
+        compose: composeOrch,
         policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
         log: createLogger({ write: () => {}, json: true }),
         migrations: (settings) => {

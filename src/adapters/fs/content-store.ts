@@ -1,13 +1,15 @@
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
+import { storeContents } from './store-contents.js';
+import type { ContentStore } from '../../ports/content-store.js';
 
 /**
  * Content-addressed store of every file content orch wrote or replaced (`<stateDir>/objects/<sha256>`).
  * It keeps the last K generations' files for `orch rollback`, and gives crash recovery both the old
  * and the new content of every file a journal touches.
  */
-export class ContentStore {
+export class FileContentStore implements ContentStore {
   readonly dir: string;
   constructor(stateDir: string) {
     this.dir = join(stateDir, 'objects');
@@ -25,6 +27,10 @@ export class ContentStore {
   put(sha256: string, content: string): void {
     if (this.has(sha256)) return;
     writeFileAtomic(this.pathOf(sha256), content, { mode: 0o600 });
+  }
+
+  putMany(contents: ReadonlyMap<string, string>): number {
+    return storeContents(this, contents);
   }
 
   get(sha256: string): string | null {

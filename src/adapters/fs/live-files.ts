@@ -1,9 +1,9 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDir } from './atomic-write.js';
-import type { ContentStore } from './content-store.js';
+import type { ContentStore } from '../../ports/content-store.js';
 import { sha256 } from '../../domain/plan/make-plan.js';
-import type { JournalOp } from './journal.js';
+import type { JournalOp } from '../../domain/apply/journal.js';
 
 const TMP_SUFFIX = '.orch-tmp';
 

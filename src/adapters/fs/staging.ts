@@ -1,20 +1,12 @@
 import { linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { nginxTest, type NginxTestResult } from '../nginx/nginx-cli.js';
+import type { StagedTree } from '../../ports/managed-tree.js';
 
-export interface StagedFile {
+export interface StagingFile {
   path: string;
   content: string;
-  sha256?: string;
   /** A live file with exactly this content: hard-linked into the staging instead of written. */
   linkFrom?: string;
-}
-
-export interface StagedTree {
-  root: string;
-  /** Where the files are, mirroring the managed directory (pools/, vhosts/). */
-  treeDir: string;
-  conf: string;
 }
 
 /**
@@ -22,7 +14,7 @@ export interface StagedTree {
  * with a wrapper nginx.conf under a private prefix, so `nginx -t` tests exactly the new files as a
  * whole, before anything live is touched.
  */
-export function stageTree(stateDir: string, files: readonly StagedFile[]): StagedTree {
+export function stageTree(stateDir: string, files: readonly StagingFile[]): StagedTree {
   const root = resolve(stateDir, 'staging');
   rmSync(root, { recursive: true, force: true });
   const treeDir = join(root, 'tree');
@@ -35,7 +27,7 @@ export function stageTree(stateDir: string, files: readonly StagedFile[]): Stage
   }
   const conf = join(root, 'nginx.conf');
   writeFileSync(conf, wrapperConf(root, treeDir));
-  return { root, treeDir, conf };
+  return { prefix: root, treeDir, conf, errorLog: join(root, 'logs', 'error.log') };
 }
 
 /**
@@ -72,10 +64,6 @@ http {
 `;
 }
 
-export function testStagedTree(bin: string, staged: StagedTree): Promise<NginxTestResult> {
-  return nginxTest({ bin, conf: staged.conf, prefix: staged.root, errorLog: join(staged.root, 'logs', 'error.log') });
-}
-
-export function removeStaging(staged: StagedTree): void {
-  rmSync(staged.root, { recursive: true, force: true });
+export function removeStaging(stateDir: string): void {
+  rmSync(resolve(stateDir, 'staging'), { recursive: true, force: true });
 }

@@ -1,17 +1,17 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDir } from './atomic-write.js';
-import type { ContentStore } from './content-store.js';
+import type { FileContentStore } from './content-store.js';
 
 const CHUNK = 128;
 
 /**
- * Stores many contents at once (e.g. a whole rebuilt tree), as durably as ContentStore.put but
+ * Stores many contents at once (e.g. a whole rebuilt tree), as durably as FileContentStore.put but
  * cheaper: a chunk of files is written, then fsynced together (the file system can commit them in
  * fewer journal transactions), renamed into place, and the directory is fsynced once at the end.
  * Contents already present are skipped. Returns how many were written.
  */
-export function storeContents(store: ContentStore, contents: ReadonlyMap<string, string>): number {
+export function storeContents(store: FileContentStore, contents: ReadonlyMap<string, string>): number {
   const missing = [...contents].filter(([sha]) => !store.has(sha));
   if (missing.length === 0) return 0;
   mkdirSync(store.dir, { recursive: true });

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { UserError } from '../../domain/errors.js';
+import type { NginxTestResult } from '../../ports/nginx.js';
 
 export interface NginxInvocation {
   bin: string;
@@ -68,12 +69,6 @@ export function nginxMissingError(bin: string): UserError {
   return new UserError('nginx.not-found', `nginx binary "${bin}" was not found.`, {
     hint: 'Install nginx (Debian/Ubuntu: `sudo apt-get install -y nginx-light`) or point ORCH_NGINX / nginxBin at it.',
   });
-}
-
-export interface NginxTestResult {
-  ok: boolean;
-  output: string;
-  durationMs: number;
 }
 
 /** `nginx -t` of a configuration. */

@@ -1,31 +1,53 @@
 import { request } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Settings } from '../../config/settings.js';
-import { nginxArgs, nginxMissingError, runCommand, type NginxInvocation } from './nginx-cli.js';
+import type { Nginx, ReloadResult } from '../../ports/nginx.js';
+import type { StagedTree } from '../../ports/managed-tree.js';
+import { nginxArgs, nginxMissingError, nginxTest, nginxVersion, runCommand, type NginxInvocation } from './nginx-cli.js';
 
-/** How orch invokes the operator's nginx: ORCH_NGINX, ORCH_NGINX_CONF (-c), ORCH_NGINX_PREFIX (-p). */
-export function liveInvocation(settings: Settings): NginxInvocation {
+/** How orch runs the operator's nginx (built from the settings in the composition root). */
+export interface NginxOptions {
+  /** The binary (ORCH_NGINX). */
+  bin: string;
+  /** Main configuration, passed with -c (ORCH_NGINX_CONF); null: nginx's built-in path. */
+  conf: string | null;
+  /** Prefix, passed with -p (ORCH_NGINX_PREFIX). */
+  prefix: string | null;
+  reload: 'nginx' | 'systemctl' | 'command' | 'none';
+  /** The shell command of `reload: command`. */
+  reloadCommand: string | null;
+  /** The loopback address of the status location, or 'off'. */
+  statusListen: string;
+}
+
+/** How orch invokes the operator's nginx: the binary, -c and -p (and -e under a private prefix). */
+export function liveInvocation(options: Pick<NginxOptions, 'bin' | 'conf' | 'prefix'>): NginxInvocation {
   return {
-    bin: settings.nginxBin,
-    conf: settings.nginxConf,
-    prefix: settings.nginxPrefix,
-    errorLog: settings.nginxPrefix ? join(settings.nginxPrefix, 'logs', 'error.log') : null,
+    bin: options.bin,
+    conf: options.conf,
+    prefix: options.prefix,
+    errorLog: options.prefix ? join(options.prefix, 'logs', 'error.log') : null,
   };
 }
 
-export interface ReloadResult {
-  ok: boolean;
-  output: string;
-  durationMs: number;
+export function nginxControl(options: NginxOptions): Nginx {
+  return {
+    version: () => nginxVersion(options.bin),
+    mainConfigExists: () => options.conf === null || existsSync(options.conf),
+    testStaged: (staged: StagedTree) => nginxTest({ bin: options.bin, conf: staged.conf, prefix: staged.prefix, errorLog: staged.errorLog }),
+    testLive: () => nginxTest(liveInvocation(options)),
+    reload: () => reloadNginx(options),
+    servedGeneration: () => (options.statusListen === 'off' ? Promise.resolve(null) : probeStatus(options.statusListen)),
+    errorLogTail: (lines) => tailErrorLog(options.prefix, lines),
+  };
 }
 
 /** Sends the configured reload. Exit 0 does NOT mean nginx loaded the config: confirm separately. */
-export async function reloadNginx(settings: Settings): Promise<ReloadResult> {
+async function reloadNginx(options: NginxOptions): Promise<ReloadResult> {
   const started = performance.now();
   let cmd: string;
   let args: string[];
-  switch (settings.reload) {
+  switch (options.reload) {
     case 'none':
       return { ok: true, output: 'reload disabled (reload: none)', durationMs: 0 };
     case 'systemctl':
@@ -34,17 +56,17 @@ export async function reloadNginx(settings: Settings): Promise<ReloadResult> {
       break;
     case 'command':
       cmd = '/bin/sh';
-      args = ['-c', settings.reloadCommand ?? 'false'];
+      args = ['-c', options.reloadCommand ?? 'false'];
       break;
     default:
-      cmd = settings.nginxBin;
-      args = [...nginxArgs(liveInvocation(settings)), '-s', 'reload'];
+      cmd = options.bin;
+      args = [...nginxArgs(liveInvocation(options)), '-s', 'reload'];
   }
   try {
     const r = await runCommand(cmd, args, { timeoutMs: 120_000 });
     return { ok: r.code === 0, output: (r.stderr + r.stdout).trim(), durationMs: performance.now() - started };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && settings.reload === 'nginx') throw nginxMissingError(settings.nginxBin);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && options.reload === 'nginx') throw nginxMissingError(options.bin);
     throw e;
   }
 }
@@ -70,38 +92,6 @@ export function probeStatus(listen: string, timeoutMs = 1000, path = '/orch/gene
   });
 }
 
-/**
- * How long the new token must answer every probe before a reload counts as confirmed. On reload the
- * nginx master starts the new workers, sleeps 100 ms, and only then tells the old workers to stop
- * accepting: meanwhile new connections land on old and new workers alike (measured: about half of
- * them still got the old configuration in the ~100 ms after the first new answer). Confirming on
- * the first new answer let `orch apply` return while requests were still routed by the old files.
- */
-export const RELOAD_SETTLE_MS = 200;
-
-/**
- * Polls the status location until it serves `token` on every probe for RELOAD_SETTLE_MS (any other
- * answer restarts that window), or the timeout passes.
- */
-export async function confirmServed(listen: string, token: string, timeoutSeconds: number): Promise<{ confirmed: boolean; lastSeen: string | null; waitedMs: number }> {
-  const started = performance.now();
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  let lastSeen: string | null = null;
-  let servedSince: number | null = null;
-  for (;;) {
-    lastSeen = await probeStatus(listen);
-    const now = performance.now();
-    if (lastSeen === token) {
-      servedSince ??= now;
-      if (now - servedSince >= RELOAD_SETTLE_MS) return { confirmed: true, lastSeen, waitedMs: now - started };
-    } else {
-      servedSince = null;
-    }
-    if (Date.now() >= deadline) return { confirmed: servedSince !== null, lastSeen, waitedMs: now - started };
-    await new Promise((r) => setTimeout(r, servedSince === null ? 25 : 10));
-  }
-}
-
 export function splitListen(listen: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d+)$/.exec(listen);
   if (!m) return { host: '127.0.0.1', port: Number(listen) };
@@ -109,8 +99,8 @@ export function splitListen(listen: string): { host: string; port: number } {
 }
 
 /** The last lines of nginx's error log, for explaining a reload that did not take effect. */
-export function tailErrorLog(settings: Settings, lines = 5): string | null {
-  const candidates = [settings.nginxPrefix ? join(settings.nginxPrefix, 'logs', 'error.log') : null, '/var/log/nginx/error.log'];
+function tailErrorLog(prefix: string | null, lines = 5): string | null {
+  const candidates = [prefix ? join(prefix, 'logs', 'error.log') : null, '/var/log/nginx/error.log'];
   for (const file of candidates) {
     if (!file) continue;
     try {

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { syncBuckets } from '../../use-cases/buckets/bucket-sync.js';
 import { OrchCommand } from '../../cli/orch-command.js';
+import { composeOrch } from '../../composition-root.js';
 import { bucketReportToJson, formatBucketReport } from '../../cli/views/buckets-text.js';
 
 export default class Buckets extends OrchCommand {
@@ -25,7 +26,7 @@ A pool that cannot be listed is reported; the others still sync. See docs/bucket
   protected async execute() {
     const { flags } = await this.parse(Buckets);
     const settings = this.settingsFrom(flags);
-    const report = await syncBuckets(settings, { ...(flags.vhost ? { vhost: flags.vhost } : {}), counts: flags.counts });
+    const report = await syncBuckets(settings, composeOrch(settings).state, { ...(flags.vhost ? { vhost: flags.vhost } : {}), counts: flags.counts });
     if (flags.json) this.out(JSON.stringify(bucketReportToJson(report), null, 2));
     else this.out(formatBucketReport(report, this.style, { counts: flags.counts }));
   }

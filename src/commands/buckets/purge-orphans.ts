@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { purgeOrphans } from '../../use-cases/buckets/purge-orphans.js';
 import { UserError } from '../../domain/errors.js';
 import { OrchCommand } from '../../cli/orch-command.js';
+import { composeOrch } from '../../composition-root.js';
 import { confirmTyped } from '../../cli/prompt.js';
 import { formatPurgeListing, formatPurgeResult } from '../../cli/views/buckets-text.js';
 
@@ -36,7 +37,7 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
         hint: 'Review the listing with --dry-run, then pass --yes.',
       });
     }
-    const result = await purgeOrphans(settings, {
+    const result = await purgeOrphans(settings, composeOrch(settings).state, {
       vhost: args.vhost,
       bucket: args.bucket,
       maxObjects: flags['max-objects'],

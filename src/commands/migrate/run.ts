@@ -2,8 +2,8 @@ import { Args } from '@oclif/core';
 import { runMigration } from '../../use-cases/migrations/migration-commands.js';
 import type { MigrationDoc } from '../../domain/migrations/migration-doc.js';
 import { ExitCode } from '../../domain/errors.js';
-import { faultInjector } from '../../domain/apply/apply-events.js';
 import { OrchCommand } from '../../cli/orch-command.js';
+import { composeOrch } from '../../composition-root.js';
 import { formatDuration, progressText, rateText } from '../../cli/views/migrations-text.js';
 
 export default class MigrateRun extends OrchCommand {
@@ -31,7 +31,8 @@ EXIT CODES
       const result = await runMigration(settings, args.name, {
         signal: controller.signal,
         command: 'migrate run',
-        fault: faultInjector(),
+        fault: composeOrch(settings).fault,
+        compose: composeOrch,
         log: (level, message) => {
           const line = `${new Date().toISOString()} ${level === 'info' ? '' : `${level.toUpperCase()} `}${message}`;
           if (tty) process.stderr.write(`\r\x1b[2K${level === 'error' ? this.errStyle.red(line) : level === 'warn' ? this.errStyle.yellow(line) : line}\n`);

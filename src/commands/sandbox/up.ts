@@ -5,6 +5,8 @@ import { probeGateway, SANDBOX_EXAMPLE, startSandboxNginx } from '../../use-case
 import { displayPath } from '../../adapters/fs/read-manifest-sources.js';
 import { lineReporter } from '../../cli/apply-reporter.js';
 import { OrchCommand } from '../../cli/orch-command.js';
+import { refusalError } from '../../domain/apply/apply-guards.js';
+import { composeOrch } from '../../composition-root.js';
 
 export default class SandboxUp extends OrchCommand {
   static override summary = 'Bring up a local gateway: a private nginx on loopback ports, with the manifests applied.';
@@ -22,7 +24,7 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
     this.out(this.style.green(`Sandbox nginx ${started ? 'started' : 'running'} (pid ${pid}, prefix ${settings.nginxPrefix}).`));
 
     const reporter = lineReporter((l) => this.out(l), this.style);
-    const result = await applyGateway(settings, {
+    const result = await applyGateway(composeOrch(settings), {
       planFile: null,
       dryRun: false,
       overwriteDrift: new Set(),
@@ -32,6 +34,7 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
       emit: (e) => reporter.emit(e),
       command: 'sandbox-up',
     });
+    if (result.refusal) throw refusalError(result.refusal);
     const gen = result.outcome?.generation;
     this.out(this.style.green(gen ? `Applied ${settings.manifests} as generation ${gen}.` : 'Already up to date.'));
 

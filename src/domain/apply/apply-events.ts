@@ -23,15 +23,3 @@ export const STEP_TITLES: Record<ApplyStep, string> = {
   commit: 'Commit the state',
   backup: 'Back up the state database',
 };
-
-/**
- * Test-only fault injection: ORCH_FAULT_INJECT=<point> makes orch die abruptly (SIGKILL, no cleanup)
- * when it reaches that point, to prove crash safety.
- */
-export function faultInjector(env: NodeJS.ProcessEnv = process.env): (point: string) => void {
-  const wanted = env['ORCH_FAULT_INJECT'];
-  if (!wanted) return () => {};
-  return (point) => {
-    if (point === wanted) process.kill(process.pid, 'SIGKILL');
-  };
-}

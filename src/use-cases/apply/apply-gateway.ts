@@ -1,17 +1,17 @@
-import { existsSync } from 'node:fs';
 import { ExitCode, UserError } from '../../domain/errors.js';
 import { describeInputChanges } from '../../domain/plan/plan-inputs.js';
 import { planHasChanges, type Plan } from '../../domain/plan/plan-types.js';
 import { applyTree, type ApplyOutcome } from './apply-tree.js';
 import type { EmitApplyEvent } from '../../domain/apply/apply-events.js';
-import { recoverInterruptedApply, type RecoveryReport } from './recover-journal.js';
+import { recoverJournal, type RecoveryReport } from './recover-journal.js';
 import { computePlan, type PlanResult } from '../plan/compute-plan.js';
 import { createPlannedBuckets, describeCreated, type CreatedBuckets } from '../buckets/create-buckets.js';
 import { mapNginxOutput } from './map-nginx-errors.js';
 import { stateViewOf } from '../state/open-state.js';
 import { withWriterSession } from './writer-session.js';
 import { readSavedPlan } from '../plan/saved-plan.js';
-import type { Settings } from '../../config/settings.js';
+import { applyRefusal, type ApplyRefusal } from '../../domain/apply/apply-guards.js';
+import type { ApplyPorts } from './apply-ports.js';
 import { startPlannedMigrations } from '../migrations/start-migrations.js';
 
 export interface ApplyOptions {
@@ -45,14 +45,21 @@ export interface ApplyResult {
   buckets: CreatedBuckets;
   /** Migrations this apply started (phase pending: a driver moves them on). */
   migrationsStarted: string[];
+  /** The guard that refused the plan (drift, max-delete, empty): nothing was changed. */
+  refusal: ApplyRefusal | null;
 }
 
-/** `orch apply`: lock, recover, plan, guards, confirm, then the executor. */
-export async function applyGateway(settings: Settings, opts: ApplyOptions): Promise<ApplyResult> {
-  checkNginxConf(settings);
-  return withWriterSession(settings, opts.command, async ({ store, contents, fault }) => {
+/**
+ * `orch apply`: lock, recover, plan, guards, confirm, then the apply sequence. A guard's refusal is
+ * returned (`refusal`), not thrown: the command reports it as an error, the daemon as a blocked
+ * reconcile.
+ */
+export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promise<ApplyResult> {
+  const { settings } = ports;
+  checkNginxConf(ports);
+  return withWriterSession(ports, opts.command, async ({ store }) => {
     opts.emit({ step: 'recover', status: 'start' });
-    const recovered = await recoverInterruptedApply(settings, store, contents);
+    const recovered = await recoverJournal(ports, store);
     opts.emit({ step: 'recover', status: recovered ? 'done' : 'skip', message: recovered ? `${recovered.action} generation ${recovered.journal.generation}` : 'nothing to recover' });
 
     opts.emit({ step: 'plan', status: 'start' });
@@ -72,17 +79,18 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
       }
     }
 
-    checkGuards(plan, opts);
-    if (opts.onlyPaths) checkOnlyPaths(plan, opts.onlyPaths);
     const buckets: CreatedBuckets = { created: [], existed: [] };
     const migrationsStarted: string[] = [];
+    const refusal = applyRefusal(plan, opts);
+    if (refusal) return { planResult, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted, refusal };
+    if (opts.onlyPaths) checkOnlyPaths(plan, opts.onlyPaths);
     const startMigrations = (): void => {
       if (opts.dryRun || opts.onlyPaths) return;
       migrationsStarted.push(...startPlannedMigrations(settings, store, plan, opts.command));
     };
     if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
       for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });
-      return { planResult, outcome: null, recovered, nothingToDo: true, buckets, migrationsStarted };
+      return { planResult, outcome: null, recovered, nothingToDo: true, buckets, migrationsStarted, refusal: null };
     }
     if (opts.confirm && !(await opts.confirm(planResult))) {
       throw new UserError('apply.cancelled', 'Apply cancelled; nothing was changed.', { exitCode: ExitCode.error });
@@ -109,7 +117,7 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
       }
       for (const s of ['promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
       startMigrations();
-      return { planResult, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted };
+      return { planResult, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted, refusal: null };
     }
 
     const files = plan.changes.flatMap((c) => c.files);
@@ -117,7 +125,7 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
     for (const v of planResult.manifests.validation.desired.virtualHosts) origins.set(`VirtualHost/${v.name}`, v.origin);
     for (const p of planResult.manifests.validation.desired.pools) origins.set(`Pool/${p.name}`, p.origin);
     const outcome = await applyTree(
-      { settings, store, contents, emit: opts.emit, command: opts.command, fault },
+      { ports, store, emit: opts.emit, command: opts.command },
       {
         files: plan.desired.files,
         changes: files,
@@ -130,7 +138,7 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
       },
     );
     if (!outcome.dryRun) startMigrations();
-    return { planResult, outcome, recovered, nothingToDo: false, buckets, migrationsStarted };
+    return { planResult, outcome, recovered, nothingToDo: false, buckets, migrationsStarted, refusal: null };
   });
 }
 
@@ -146,39 +154,11 @@ function checkOnlyPaths(plan: Plan, allowed: ReadonlySet<string>): void {
 }
 
 /** A missing main configuration would only surface after promotion, as a live `nginx -t` failure. */
-export function checkNginxConf(settings: Settings): void {
-  if (settings.nginxConf && !existsSync(settings.nginxConf)) {
+export function checkNginxConf({ settings, nginx }: Pick<ApplyPorts, 'settings' | 'nginx'>): void {
+  if (settings.nginxConf && !nginx.mainConfigExists()) {
     throw new UserError('nginx.conf-missing', `nginx's main configuration ${settings.nginxConf} does not exist.`, {
       hint:
         "For the local sandbox, run 'orch sandbox up' first. For a real gateway, set nginxConf (ORCH_NGINX_CONF) to its nginx.conf, or to 'default' for nginx's built-in path, and nginxPrefix (ORCH_NGINX_PREFIX) likewise.",
-    });
-  }
-}
-
-function checkGuards(plan: Plan, opts: ApplyOptions): void {
-  const blocking = plan.drift.filter((d) => d.kind === 'modified' && !(opts.overwriteDrift === 'all' || opts.overwriteDrift.has(d.path)));
-  // Only drifted files that this apply would overwrite or delete matter.
-  const touched = new Set(plan.changes.flatMap((c) => c.files.map((f) => f.path)));
-  const stops = blocking.filter((d) => touched.has(d.path));
-  if (stops.length > 0) {
-    throw new UserError(
-      'apply.drift',
-      `${stops.length} managed file${stops.length === 1 ? ' was' : 's were'} edited outside orch and would be overwritten: ${stops.map((d) => d.path).join(', ')}.`,
-      {
-        hint: "See the edits with 'orch drift'. Either carry them into the manifests, or discard them with --overwrite-drift (all files) or --overwrite-drift=PATH (one file).",
-      },
-    );
-  }
-  const destroyed = plan.changes.filter((c) => c.action === 'delete').length;
-  if (destroyed > opts.maxDelete) {
-    throw new UserError('apply.max-delete', `This apply would delete ${destroyed} resources (${plan.changes.filter((c) => c.action === 'delete').map((c) => `${c.resource.kind}/${c.resource.name}`).join(', ')}), more than --max-delete ${opts.maxDelete}.`, {
-      hint: 'Check that the manifest path is right. If the deletion is intended, raise --max-delete.',
-    });
-  }
-  const remaining = plan.desired.files.length;
-  if (remaining === 0 && destroyed > 0 && !opts.allowEmpty) {
-    throw new UserError('apply.empty', 'This apply would delete every managed file: the manifests describe no pool and no virtual host.', {
-      hint: 'Check the manifest path. To really empty the gateway, pass --allow-empty.',
     });
   }
 }

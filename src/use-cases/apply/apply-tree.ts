@@ -1,10 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { ContentStore } from '../../adapters/fs/content-store.js';
-import { nginxTest } from '../../adapters/nginx/nginx-cli.js';
-import { confirmServed, liveInvocation, reloadNginx, tailErrorLog } from '../../adapters/nginx/nginx-control.js';
+import type { Journal } from '../../ports/apply-journal.js';
 import type { GenerationCommit, InventoryRow, StateStore } from '../../ports/state-store.js';
-import type { Settings } from '../../config/settings.js';
+import type { StagedFile, StagedTree } from '../../ports/managed-tree.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import type { Origin } from '../../domain/model/desired-state.js';
 import { ExitCode, UserError, ValidationError } from '../../domain/errors.js';
@@ -13,17 +9,25 @@ import type { FileChange } from '../../domain/plan/plan-types.js';
 import { renderStatusFile, STATUS_FILE_PATH, statusToken } from '../../domain/render/render-status.js';
 import type { RenderedFile } from '../../domain/render/rendered-tree.js';
 import type { EmitApplyEvent } from '../../domain/apply/apply-events.js';
-import { removeJournal, setJournalPhase, writeJournal, type Journal, type JournalOp } from '../../adapters/fs/journal.js';
-import { liveSha, replaceFile, removeFile, fsyncManagedDirs, restorePrevious } from '../../adapters/fs/live-files.js';
-import { removeStaging, stageTree, testStagedTree, type StagedFile } from '../../adapters/fs/staging.js';
+import type { JournalOp, JournalPhase } from '../../domain/apply/journal.js';
+import {
+  isFinished,
+  nextApplyStep,
+  startApply,
+  type ApplyCounts,
+  type ApplyEffect,
+  type ApplyFailure,
+  type ApplyObservation,
+  type ApplySequenceInput,
+} from '../../domain/apply/apply-sequence.js';
+import type { ApplyPorts } from './apply-ports.js';
+import { awaitServed } from './await-served.js';
 
-export interface ExecutorDeps {
-  settings: Settings;
+export interface ApplyTreeDeps {
+  ports: ApplyPorts;
   store: StateStore;
-  contents: ContentStore;
   emit: EmitApplyEvent;
   command: string;
-  fault: (point: string) => void;
 }
 
 /** Maps nginx's output (file:line of a staged or live file) back to manifest diagnostics. */
@@ -81,207 +85,193 @@ function indent(s: string): string {
 
 /**
  * stage -> validate as a whole -> journaled promote -> live validate -> confirmed reload -> commit.
- * Invariant: on any failure the live files are those of the previous generation again, and the
- * state is committed only after nginx serves the new generation.
+ * The decisions are src/domain/apply/apply-sequence.ts; this loop performs the effects they ask for
+ * through the ports and feeds back what each observed. Invariant: on any failure the live files are
+ * those of the previous generation again, and the state is committed only after nginx serves the
+ * new generation.
  */
-export async function applyTree(deps: ExecutorDeps, req: ApplyRequest): Promise<ApplyOutcome> {
-  const { settings, store, contents, emit, fault } = deps;
+export async function applyTree(deps: ApplyTreeDeps, req: ApplyRequest): Promise<ApplyOutcome> {
+  const { ports, store, emit } = deps;
+  const { settings, tree, contents, nginx } = ports;
   const generation = (store.currentGeneration() ?? 0) + 1;
-  const outcome: ApplyOutcome = {
-    generation: null,
-    dryRun: req.dryRun,
-    filesWritten: 0,
-    filesDeleted: 0,
-    nginxTests: 0,
-    reloads: 0,
-    timings: { stagedTestMs: 0, liveTestMs: 0, reloadMs: 0, confirmMs: 0 },
-  };
 
   // The status file carries the generation token that confirms the reload.
   const token = statusToken(generation, req.fingerprint);
   const statusContent = settings.statusListen === 'off' ? null : renderStatusFile(settings.statusListen, token);
   // Files this apply does not change are identical to the live ones (the plan compared them): the
-  // staging links them instead of writing them again (a 1,000-vhost tree is 2,400 files).
+  // staging may link them instead of writing them again (a 1,000-vhost tree is 2,400 files).
   const changed = new Set(req.changes.map((c) => c.path));
-  const allFiles: StagedFile[] = [...req.files.map((f) => ({ path: f.path, content: f.content })), ...(statusContent ? [{ path: STATUS_FILE_PATH, content: statusContent }] : [])].map((f) => ({
-    ...f,
-    sha256: sha256(f.content),
-    ...(f.path !== STATUS_FILE_PATH && !changed.has(f.path) ? { linkFrom: join(settings.nginxDir, f.path) } : {}),
-  }));
+  const allFiles: StagedFile[] = [
+    ...req.files.map((f) => ({ path: f.path, content: f.content })),
+    ...(statusContent ? [{ path: STATUS_FILE_PATH, content: statusContent }] : []),
+  ].map((f) => ({ ...f, sha256: sha256(f.content), unchanged: f.path !== STATUS_FILE_PATH && !changed.has(f.path) }));
 
-  emit({ step: 'stage', status: 'start' });
-  const staged = stageTree(settings.stateDir, allFiles);
-  for (const f of allFiles) contents.put(f.sha256!, f.content);
-  emit({ step: 'stage', status: 'done', message: `${allFiles.length} files` });
-  fault('after-stage');
-
-  emit({ step: 'validate-staged', status: 'start' });
-  const stagedTest = await testStagedTree(settings.nginxBin, staged);
-  outcome.nginxTests++;
-  outcome.timings.stagedTestMs = stagedTest.durationMs;
-  if (!stagedTest.ok) {
-    emit({ step: 'validate-staged', status: 'fail', message: stagedTest.output });
-    const diagnostics = req.mapNginxOutput(stagedTest.output, staged.treeDir);
-    removeStaging(staged);
-    throw new NginxRejectedError(diagnostics, 'staged', stagedTest.output);
-  }
-  emit({ step: 'validate-staged', status: 'done', durationMs: stagedTest.durationMs });
-  removeStaging(staged);
-  fault('after-staged-validate');
-
-  if (req.dryRun) {
-    for (const s of ['buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) emit({ step: s, status: 'skip', message: 'dry run' });
-    return outcome;
-  }
-
-  if (req.beforePromote) {
-    emit({ step: 'buckets', status: 'start' });
-    let message: string | null;
-    try {
-      message = await req.beforePromote();
-    } catch (e) {
-      emit({ step: 'buckets', status: 'fail', message: e instanceof Error ? e.message : String(e) });
-      throw e;
-    }
-    emit({ step: 'buckets', status: message === null ? 'skip' : 'done', message: message ?? 'none to create' });
-    fault('after-buckets');
-  } else {
-    emit({ step: 'buckets', status: 'skip', message: 'none to create' });
-  }
-
-  // Journal every rename and delete before touching anything live.
-  const ops = buildOps(settings.nginxDir, req.changes, statusContent);
-  for (const op of ops) {
-    if (op.beforeSha256 !== null && !contents.has(op.beforeSha256)) {
-      contents.put(op.beforeSha256, readFileSync(join(settings.nginxDir, op.path), 'utf8'));
-    }
-  }
-  const commit = buildCommit(deps, req, generation, ops, allFiles);
-  const journal: Journal = {
-    version: 1,
+  // Every rename and delete, journaled before anything live is touched.
+  const ops = buildOps(deps, req.changes, statusContent);
+  const input: ApplySequenceInput = {
     generation,
-    pid: process.pid,
-    command: deps.command,
-    startedAt: new Date().toISOString(),
-    phase: 'prepared',
-    nginxDir: settings.nginxDir,
     ops,
-    commit,
+    stagedFiles: allFiles.length,
+    dryRun: req.dryRun,
+    beforePromote: req.beforePromote !== undefined,
+    confirm: settings.reload !== 'none' && statusContent ? { listen: settings.statusListen, token, timeoutSeconds: settings.reloadTimeoutSeconds } : null,
   };
-  emit({ step: 'promote', status: 'start' });
-  writeJournal(settings.stateDir, journal);
-  fault('after-journal');
-  let n = 0;
-  for (const op of ops) {
-    if (op.action === 'write') {
-      replaceFile(settings.nginxDir, op.path, contents.get(op.afterSha256!)!);
-      outcome.filesWritten++;
-    } else {
-      removeFile(settings.nginxDir, op.path);
-      outcome.filesDeleted++;
-    }
-    fault(`after-rename-${++n}`);
-  }
-  fsyncManagedDirs(settings.nginxDir, ops);
-  setJournalPhase(settings.stateDir, journal, 'renamed');
-  emit({ step: 'promote', status: 'done', message: `${outcome.filesWritten} written, ${outcome.filesDeleted} deleted` });
-  fault('after-renames');
+  let journal: Omit<Journal, 'pid'> | null = null;
+  const writeJournal = (phase: JournalPhase): void => {
+    journal ??= {
+      version: 1,
+      generation,
+      command: deps.command,
+      startedAt: new Date(ports.clock.now()).toISOString(),
+      phase,
+      nginxDir: settings.nginxDir,
+      ops,
+      commit: buildCommit(deps, req, generation, ops, allFiles),
+    };
+    journal.phase = phase;
+    ports.journal.write(journal);
+  };
+  let staged: StagedTree | null = null;
 
-  const rollback = async (reloadAfter: boolean) => {
-    restorePrevious(settings.nginxDir, ops, contents);
-    if (reloadAfter) {
-      await reloadNginx(settings);
-      outcome.reloads++;
+  const perform = async (effect: Exclude<ApplyEffect, { kind: 'fault' }>): Promise<ApplyObservation> => {
+    switch (effect.kind) {
+      case 'emit':
+        emit(effect.event);
+        break;
+      case 'stage':
+        staged = tree.stage(allFiles);
+        for (const f of allFiles) contents.put(f.sha256, f.content);
+        break;
+      case 'test-staged':
+        return { kind: 'tested', ...(await nginx.testStaged(staged!)) };
+      case 'unstage':
+        tree.unstage();
+        break;
+      case 'create-buckets':
+        return { kind: 'buckets', message: await req.beforePromote!() };
+      case 'keep-previous':
+        for (const op of ops) {
+          if (op.beforeSha256 !== null && !contents.has(op.beforeSha256)) contents.put(op.beforeSha256, tree.readLive(op.path)!);
+        }
+        break;
+      case 'write-journal':
+        writeJournal(effect.phase);
+        break;
+      case 'promote': {
+        const op = ops[effect.index]!;
+        if (op.action === 'write') tree.write(op.path, contents.get(op.afterSha256!)!);
+        else tree.remove(op.path);
+        break;
+      }
+      case 'sync':
+        tree.sync(ops);
+        break;
+      case 'test-live':
+        return { kind: 'tested', ...(await nginx.testLive()) };
+      case 'reload':
+        return { kind: 'reloaded', ...(await nginx.reload()) };
+      case 'confirm':
+        return { kind: 'confirmed', ...(await awaitServed(nginx, ports.clock, token, settings.reloadTimeoutSeconds)) };
+      case 'restore':
+        tree.restorePrevious(ops, contents);
+        break;
+      case 'remove-journal':
+        ports.journal.remove();
+        break;
+      case 'audit-failure':
+        store.audit([{ command: deps.command, action: 'apply-failed', subject: `generation ${generation}`, details: effect.details }]);
+        break;
+      case 'commit':
+        store.commitGeneration(journal!.commit);
+        break;
+      case 'housekeeping':
+        await afterCommitHousekeeping(ports, store);
+        break;
     }
-    removeJournal(settings.stateDir);
+    return { kind: 'done' };
   };
 
-  emit({ step: 'validate-live', status: 'start' });
-  const liveTest = await nginxTest(liveInvocation(settings));
-  outcome.nginxTests++;
-  outcome.timings.liveTestMs = liveTest.durationMs;
-  if (!liveTest.ok) {
-    emit({ step: 'validate-live', status: 'fail', message: liveTest.output });
-    const diagnostics = req.mapNginxOutput(liveTest.output, settings.nginxDir);
-    await rollback(false);
-    store.audit([{ command: deps.command, action: 'apply-failed', subject: `generation ${generation}`, details: 'live nginx -t failed; files rolled back' }]);
-    throw new NginxRejectedError(diagnostics, 'live', liveTest.output);
+  let step = startApply(input);
+  for (;;) {
+    let observed: ApplyObservation = { kind: 'done' };
+    for (const effect of step.effects) {
+      // A fault point is not an effect that can fail: the test hook kills the process there.
+      if (effect.kind === 'fault') {
+        ports.fault(effect.point);
+        continue;
+      }
+      if (isFinished(step.state)) {
+        // The last effects of a failure (restoring the files) report their own errors.
+        await perform(effect);
+        continue;
+      }
+      try {
+        observed = await perform(effect);
+      } catch (error) {
+        observed = { kind: 'failed', error };
+        break;
+      }
+    }
+    if (isFinished(step.state)) break;
+    step = nextApplyStep(input, step, observed);
   }
-  setJournalPhase(settings.stateDir, journal, 'validated');
-  emit({ step: 'validate-live', status: 'done', durationMs: liveTest.durationMs });
-  fault('after-live-validate');
+  if (step.state.at === 'failed') throw failureError(step.state.failure, req, staged, deps);
+  return outcomeOf(step.counts);
+}
 
-  emit({ step: 'reload', status: 'start' });
-  setJournalPhase(settings.stateDir, journal, 'reloading');
-  const reload = await reloadNginx(settings);
-  outcome.reloads++;
-  outcome.timings.reloadMs = reload.durationMs;
-  fault('after-reload');
-  let confirmed = reload.ok;
-  let detail = reload.output;
-  if (reload.ok && settings.reload !== 'none' && statusContent) {
-    const c = await confirmServed(settings.statusListen, token, settings.reloadTimeoutSeconds);
-    outcome.timings.confirmMs = c.waitedMs;
-    confirmed = c.confirmed;
-    if (!c.confirmed) {
-      detail = c.lastSeen
-        ? `nginx still serves generation "${c.lastSeen}" after ${settings.reloadTimeoutSeconds}s, not "${token}"`
-        : `nothing answered on the status address ${settings.statusListen} within ${settings.reloadTimeoutSeconds}s`;
+function outcomeOf(counts: ApplyCounts): ApplyOutcome {
+  return { ...counts, timings: { ...counts.timings } };
+}
+
+function failureError(failure: ApplyFailure, req: ApplyRequest, staged: StagedTree | null, deps: ApplyTreeDeps): unknown {
+  const { settings, nginx, tree } = deps.ports;
+  switch (failure.kind) {
+    case 'error':
+      return failure.error;
+    case 'staged-rejected':
+      return new NginxRejectedError(req.mapNginxOutput(failure.output, staged!.treeDir), 'staged', failure.output);
+    case 'live-rejected':
+      return new NginxRejectedError(req.mapNginxOutput(failure.output, tree.dir), 'live', failure.output);
+    case 'reload-not-confirmed': {
+      const log = nginx.errorLogTail();
+      return new UserError(
+        'nginx.reload-not-confirmed',
+        `nginx did not load the new configuration: ${failure.detail}. Every file was rolled back and nginx reloaded with the previous generation.${log ? `\nnginx error log (last lines):\n${indent(log)}` : ''}`,
+        {
+          hint: `Check nginx's error log (a port already in use, a missing certificate), that nginx is running, and that its main configuration includes ${settings.nginxDir}/vhosts/*.conf.`,
+          exitCode: ExitCode.reloadNotConfirmed,
+        },
+      );
     }
   }
-  if (!confirmed) {
-    emit({ step: 'reload', status: 'fail', message: detail });
-    await rollback(true);
-    const log = tailErrorLog(settings);
-    store.audit([{ command: deps.command, action: 'apply-failed', subject: `generation ${generation}`, details: `reload not confirmed: ${detail}` }]);
-    throw new UserError('nginx.reload-not-confirmed', `nginx did not load the new configuration: ${detail}. Every file was rolled back and nginx reloaded with the previous generation.${log ? `\nnginx error log (last lines):\n${indent(log)}` : ''}`, {
-      hint: `Check nginx's error log (a port already in use, a missing certificate), that nginx is running, and that its main configuration includes ${join(settings.nginxDir, 'vhosts')}/*.conf.`,
-      exitCode: ExitCode.reloadNotConfirmed,
-    });
-  }
-  setJournalPhase(settings.stateDir, journal, 'reloaded');
-  emit({ step: 'reload', status: 'done', durationMs: reload.durationMs + outcome.timings.confirmMs });
-  fault('after-confirm');
-
-  fault('before-commit');
-  emit({ step: 'commit', status: 'start' });
-  store.commitGeneration(commit);
-  fault('after-commit');
-  removeJournal(settings.stateDir);
-  emit({ step: 'commit', status: 'done', message: `generation ${generation}` });
-  outcome.generation = generation;
-
-  emit({ step: 'backup', status: 'start' });
-  await afterCommitHousekeeping(deps);
-  emit({ step: 'backup', status: 'done' });
-  return outcome;
 }
 
 /** Database backup, and forgetting generations beyond the configured number. */
-export async function afterCommitHousekeeping(deps: Pick<ExecutorDeps, 'settings' | 'store' | 'contents'>): Promise<void> {
-  await deps.store.backup(deps.settings.backupRotate);
-  deps.store.pruneGenerationFiles(Math.max(1, deps.settings.keepGenerations));
-  deps.contents.collectGarbage(deps.store.referencedContents());
+export async function afterCommitHousekeeping(ports: Pick<ApplyPorts, 'settings' | 'contents'>, store: StateStore): Promise<void> {
+  await store.backup(ports.settings.backupRotate);
+  store.pruneGenerationFiles(Math.max(1, ports.settings.keepGenerations));
+  ports.contents.collectGarbage(store.referencedContents());
 }
 
-function buildOps(nginxDir: string, changes: readonly FileChange[], statusContent: string | null): JournalOp[] {
+function buildOps(deps: ApplyTreeDeps, changes: readonly FileChange[], statusContent: string | null): JournalOp[] {
+  const { tree } = deps.ports;
   const ops: JournalOp[] = [];
   // Pools first: a vhost may reference a new upstream; nginx loads all files at once anyway.
   for (const c of [...changes].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     ops.push({
       path: c.path,
       action: c.action === 'delete' ? 'delete' : 'write',
-      beforeSha256: liveSha(nginxDir, c.path),
+      beforeSha256: tree.liveSha(c.path),
       afterSha256: c.afterSha256,
     });
   }
   if (statusContent) {
-    ops.push({ path: STATUS_FILE_PATH, action: 'write', beforeSha256: liveSha(nginxDir, STATUS_FILE_PATH), afterSha256: sha256(statusContent) });
+    ops.push({ path: STATUS_FILE_PATH, action: 'write', beforeSha256: tree.liveSha(STATUS_FILE_PATH), afterSha256: sha256(statusContent) });
   }
   return ops;
 }
 
-function buildCommit(deps: ExecutorDeps, req: ApplyRequest, generation: number, ops: JournalOp[], allFiles: StagedFile[]): GenerationCommit {
+function buildCommit(deps: ApplyTreeDeps, req: ApplyRequest, generation: number, ops: JournalOp[], allFiles: readonly StagedFile[]): GenerationCommit {
   const byPath = new Map(req.files.map((f) => [f.path, f]));
   const upsert: InventoryRow[] = [];
   const remove: string[] = [];

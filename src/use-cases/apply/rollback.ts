@@ -1,4 +1,3 @@
-import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
 import { UserError } from '../../domain/errors.js';
 import { makePlan, resourceOfPath, sha256 } from '../../domain/plan/make-plan.js';
 import type { Plan } from '../../domain/plan/plan-types.js';
@@ -6,11 +5,11 @@ import { STATUS_FILE_PATH } from '../../domain/render/render-status.js';
 import type { RenderedFile } from '../../domain/render/rendered-tree.js';
 import { applyTree, type ApplyOutcome } from './apply-tree.js';
 import type { EmitApplyEvent } from '../../domain/apply/apply-events.js';
-import { recoverInterruptedApply } from './recover-journal.js';
+import { recoverJournal } from './recover-journal.js';
 import { checkNginxConf } from './apply-gateway.js';
 import { stateViewOf } from '../state/open-state.js';
 import { withWriterSession } from './writer-session.js';
-import type { Settings } from '../../config/settings.js';
+import type { ApplyPorts } from './apply-ports.js';
 
 export interface RollbackOptions {
   /** Generation to restore; default: the one before the current. */
@@ -23,10 +22,11 @@ export interface RollbackOptions {
  * Restores a kept generation's files through the same stage -> validate -> promote -> reload path,
  * recorded as a new generation. The manifests are not changed: the next plan shows the way back.
  */
-export async function rollbackTo(settings: Settings, opts: RollbackOptions): Promise<{ target: number; plan: Plan; outcome: ApplyOutcome | null }> {
-  checkNginxConf(settings);
-  return withWriterSession(settings, 'rollback', async ({ store, contents, fault }) => {
-    await recoverInterruptedApply(settings, store, contents);
+export async function rollbackTo(ports: ApplyPorts, opts: RollbackOptions): Promise<{ target: number; plan: Plan; outcome: ApplyOutcome | null }> {
+  const { settings, contents } = ports;
+  checkNginxConf(ports);
+  return withWriterSession(ports, 'rollback', async ({ store }) => {
+    await recoverJournal(ports, store);
     const current = store.currentGeneration();
     if (current === null) throw new UserError('rollback.no-history', 'There is no applied generation to roll back to.', { hint: "See 'orch history'." });
     const target = opts.target ?? previousApplied(store.generations(100).map((g) => g.number), current);
@@ -45,10 +45,10 @@ export async function rollbackTo(settings: Settings, opts: RollbackOptions): Pro
       files.push({ path, content, resource: resourceOfPath(path), role: path.endsWith('.meta.json') ? 'sidecar' : 'config', lineMap: [] });
     }
     files.sort((a, b) => (a.path < b.path ? -1 : 1));
-    const plan = makePlan({ desired: { files }, observed: readManagedTree(settings.nginxDir), inventory: stateViewOf(store).inventory, migrations: [] });
+    const plan = makePlan({ desired: { files }, observed: ports.tree.read(), inventory: stateViewOf(store).inventory, migrations: [] });
     if (opts.confirm && !(await opts.confirm(plan, target))) throw new UserError('rollback.cancelled', 'Rollback cancelled; nothing was changed.');
     const outcome = await applyTree(
-      { settings, store, contents, emit: opts.emit, command: 'rollback', fault },
+      { ports, store, emit: opts.emit, command: 'rollback' },
       {
         files,
         changes: plan.changes.flatMap((c) => c.files),

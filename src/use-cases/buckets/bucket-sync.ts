@@ -6,6 +6,7 @@ import type { DesiredVirtualHost } from '../../domain/model/desired-state.js';
 import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
 import { listPools } from './list-pools.js';
 import { openWritableState } from '../state/open-state.js';
+import type { StateDatabase } from '../../ports/state-store.js';
 import { preparePoolCredentials, type Env } from './pool-access.js';
 import type { Settings } from '../../config/settings.js';
 
@@ -36,9 +37,9 @@ export interface BucketReport {
  * pools' members; records what was seen in the state database; derives each bucket's status. A
  * pool that cannot be listed is reported and keeps its previous rows; the others still sync.
  */
-export async function syncBuckets(settings: Settings, opts: BucketSyncOptions): Promise<BucketReport> {
+export async function syncBuckets(settings: Settings, state: StateDatabase, opts: BucketSyncOptions): Promise<BucketReport> {
   const deployed = readDeployedGateway(settings);
-  const { store } = openWritableState(settings);
+  const store = openWritableState(state, settings);
   try {
     const { facts: migrations } = knownMigrations(settings, store);
     const pools = new Map(deployed.desired.pools.map((p) => [p.name, p]));

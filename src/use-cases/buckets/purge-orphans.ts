@@ -4,6 +4,7 @@ import { ExitCode, UserError } from '../../domain/errors.js';
 import { bucketRouteOf } from '../../domain/buckets/bucket-facts.js';
 import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
 import { openWritableState } from '../state/open-state.js';
+import type { StateDatabase } from '../../ports/state-store.js';
 import { preparePoolCredentials, type Env } from './pool-access.js';
 import type { Settings } from '../../config/settings.js';
 
@@ -50,16 +51,15 @@ const SAMPLE = 20;
  * it back to the default pool. Lists first (the dry run stops there), refuses above
  * `maxObjects`, asks, deletes exactly the keys listed, and writes an audit entry.
  */
-export async function purgeOrphans(settings: Settings, opts: PurgeOptions): Promise<PurgeResult> {
+export async function purgeOrphans(settings: Settings, state: StateDatabase, opts: PurgeOptions): Promise<PurgeResult> {
   const lock = await acquireWriterLock(settings.stateDir, opts.command, settings.lockTimeoutSeconds);
-  let state: ReturnType<typeof openWritableState>;
+  let store: ReturnType<typeof openWritableState>;
   try {
-    state = openWritableState(settings);
+    store = openWritableState(state, settings);
   } catch (e) {
     lock.release();
     throw e;
   }
-  const { store } = state;
   try {
     const deployed = readDeployedGateway(settings);
     const { vhost: vhostName, bucket } = opts;

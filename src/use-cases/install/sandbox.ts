@@ -102,7 +102,7 @@ export async function startSandboxNginx(settings: Settings, desired: DesiredStat
   mkdirSync(join(settings.nginxDir, 'pools'), { recursive: true });
   mkdirSync(join(settings.nginxDir, 'vhosts'), { recursive: true });
   writeFileAtomic(settings.nginxConf!, sandboxNginxConf(resolve(prefix), resolve(settings.nginxDir), demoBackends(desired)));
-  const inv = liveInvocation(settings);
+  const inv = liveInvocation({ bin: settings.nginxBin, conf: settings.nginxConf, prefix: settings.nginxPrefix });
   const running = isSandboxRunning(settings);
   const args = running ? [...nginxArgs(inv), '-s', 'reload'] : nginxArgs(inv);
   const r = await runCommand(settings.nginxBin, args, { timeoutMs: 60_000 });
@@ -121,7 +121,7 @@ export async function startSandboxNginx(settings: Settings, desired: DesiredStat
 
 export async function stopSandboxNginx(settings: Settings): Promise<boolean> {
   if (!isSandboxRunning(settings)) return false;
-  await runCommand(settings.nginxBin, [...nginxArgs(liveInvocation(settings)), '-s', 'quit'], { timeoutMs: 30_000 });
+  await runCommand(settings.nginxBin, [...nginxArgs(liveInvocation({ bin: settings.nginxBin, conf: settings.nginxConf, prefix: settings.nginxPrefix })), '-s', 'quit'], { timeoutMs: 30_000 });
   for (let i = 0; i < 100 && isSandboxRunning(settings); i++) await new Promise((r) => setTimeout(r, 50));
   return true;
 }

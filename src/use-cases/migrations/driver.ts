@@ -20,6 +20,8 @@ import type { DesiredPool } from '../../domain/model/desired-state.js';
 import { readPoolSidecar, readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
 import { applyGateway } from '../apply/apply-gateway.js';
 import { openWritableState } from '../state/open-state.js';
+import type { ComposeApplyPorts } from '../apply/apply-ports.js';
+import { refusalError } from '../../domain/apply/apply-guards.js';
 import { preparePoolCredentials, type Env, type PoolAccess } from '../buckets/pool-access.js';
 import type { Settings } from '../../config/settings.js';
 import { loadMigrationDoc, loadMigrationDocs, saveMigrationDoc } from './migration-records.js';
@@ -53,6 +55,8 @@ export interface DriverHooks {
   env?: Env;
   /** Fault injection for tests: called with `phase:<name>` at each phase start. */
   fault?: (point: string) => void;
+  /** The ports of the state database and the apply path (composeOrch). */
+  compose: ComposeApplyPorts;
 }
 
 export interface DriveResult {
@@ -92,7 +96,7 @@ export async function driveMigration(settings: Settings, name: string, hooks: Dr
     }
     throw e;
   }
-  const { store } = openWritableState(settings);
+  const store = openWritableState(hooks.compose(settings).state, settings);
   try {
     const engine = new Engine(settings, store, name, hooks);
     return await engine.run();
@@ -619,7 +623,7 @@ class Engine {
     this.save();
     const started = Date.now();
     const vhost = this.doc.virtualHost;
-    const result = await applyGateway(this.settings, {
+    const result = await applyGateway(this.hooks.compose(this.settings), {
       planFile: null,
       dryRun: false,
       overwriteDrift: new Set(),
@@ -631,6 +635,7 @@ class Engine {
       refresh: false,
       onlyPaths: new Set([`vhosts/${vhost}.conf`, `vhosts/${vhost}.meta.json`]),
     });
+    if (result.refusal) throw refusalError(result.refusal);
     this.applyMs = Date.now() - started;
     const deployed = this.deployedRouting();
     this.doc.routingLive = deployed;

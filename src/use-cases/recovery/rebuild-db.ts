@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { ContentStore } from '../../adapters/fs/content-store.js';
+import { FileContentStore } from '../../adapters/fs/content-store.js';
 import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
 import { readMigrationStateFiles, readStatusFile } from '../../adapters/fs/read-state-files.js';
 import { storeContents } from '../../adapters/fs/store-contents.js';
@@ -82,7 +82,7 @@ export async function rebuildDatabase(settings: Settings, opts: RebuildOptions):
       for (let i = 2; existsSync(`${dbPath}.${suffix}`); i++) suffix = `${base}-${i}`;
       result.keptAs = moveDatabaseAside(dbPath, suffix);
     }
-    storeContents(new ContentStore(settings.stateDir), plan.contents);
+    storeContents(new FileContentStore(settings.stateDir), plan.contents);
     const store = SqliteStateStore.open(dbPath);
     try {
       store.setMeta('nginx_dir', settings.nginxDir);

@@ -1,7 +1,5 @@
 import { join } from 'node:path';
-import { ContentStore } from '../../adapters/fs/content-store.js';
-import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
-import type { StateStore } from '../../ports/state-store.js';
+import type { StateDatabase, StateStore } from '../../ports/state-store.js';
 import { UserError } from '../../domain/errors.js';
 import type { StateView } from '../plan/compute-plan.js';
 import { loadMigrationDocs } from '../migrations/migration-records.js';
@@ -11,14 +9,9 @@ export function stateDbPath(settings: Settings): string {
   return join(settings.stateDir, 'orch.db');
 }
 
-export interface WritableState {
-  store: StateStore;
-  contents: ContentStore;
-}
-
 /** Opens (creating and migrating) the state database for a writer holding the lock. */
-export function openWritableState(settings: Settings): WritableState {
-  const store = SqliteStateStore.open(stateDbPath(settings));
+export function openWritableState(state: StateDatabase, settings: Settings): StateStore {
+  const store = state.open();
   try {
     checkManagedDir(store, settings);
     if (store.getMeta('nginx_dir') === null) store.setMeta('nginx_dir', settings.nginxDir);
@@ -26,7 +19,7 @@ export function openWritableState(settings: Settings): WritableState {
     store.close();
     throw e;
   }
-  return { store, contents: new ContentStore(settings.stateDir) };
+  return store;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
 import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
-import { ContentStore } from '../../adapters/fs/content-store.js';
+import { FileContentStore } from '../../adapters/fs/content-store.js';
 import { unifiedDiff } from '../../domain/plan/file-diff.js';
 import { sha256 } from '../../domain/plan/make-plan.js';
 import { stateDbPath } from '../state/open-state.js';
@@ -20,7 +20,7 @@ export function driftReport(settings: Settings): { items: DriftItem[]; generatio
   const store = SqliteStateStore.openIfExists(stateDbPath(settings));
   if (!store) return { items: [], generation: null };
   try {
-    const contents = new ContentStore(settings.stateDir);
+    const contents = new FileContentStore(settings.stateDir);
     const observed = new Map(readManagedTree(settings.nginxDir).files.map((f) => [f.path, f.content]));
     const items: DriftItem[] = [];
     for (const row of store.inventory()) {

@@ -14,6 +14,7 @@ import { stateDbPath } from '../state/open-state.js';
 import type { Settings } from '../../config/settings.js';
 import { orchVersion } from '../../config/version.js';
 import { withWriterSession } from '../apply/writer-session.js';
+import type { ComposeApplyPorts } from '../apply/apply-ports.js';
 import { createMigrationSupervisor, type MigrationSupervisor } from './migration-supervisor.js';
 import { errorInfo, formatDiagnostic, reconcileOnce, WATCH_LOCK_WAIT_SECONDS, type ErrorInfo, type WatchPolicy } from './reconcile.js';
 import { debounce, Scheduler, type Job, type JobResult, type Trigger } from './scheduler.js';
@@ -27,7 +28,9 @@ export interface WatchDaemonOptions {
   policy: WatchPolicy;
   log: Logger;
   /** Default: createMigrationSupervisor. */
-  migrations?: (settings: Settings, log: Logger) => MigrationSupervisor;
+  migrations?: (settings: Settings, log: Logger, compose: ComposeApplyPorts) => MigrationSupervisor;
+  /** The ports for the current settings (composeOrch). */
+  compose: ComposeApplyPorts;
 }
 
 /**
@@ -44,6 +47,7 @@ const LOCK_BUSY_RETRY_MS = 1000;
  */
 export class WatchDaemon {
   private settings: Settings;
+  private readonly compose: ComposeApplyPorts;
   private readonly log: Logger;
   private readonly policy: WatchPolicy;
   private readonly metrics: WatchMetrics;
@@ -73,7 +77,8 @@ export class WatchDaemon {
     this.policy = opts.policy;
     this.metrics = createWatchMetrics();
     this.metrics.info.set({ version: orchVersion(), mode: this.policy.mode, drift_policy: this.policy.drift }, 1);
-    this.supervisor = (opts.migrations ?? createMigrationSupervisor)(this.settings, this.log);
+    this.supervisor = (opts.migrations ?? createMigrationSupervisor)(this.settings, this.log, opts.compose);
+    this.compose = opts.compose;
     this.scheduler = new Scheduler({
       run: (job, triggers) => this.runJob(job, triggers),
       onCrash: (job, e) => this.log.error('job.crashed', { job, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
@@ -252,7 +257,7 @@ export class WatchDaemon {
       else if (e.status === 'done') this.log.debug('apply.step', { step: e.step, durationMs: ms === null ? null : Math.round(ms), message: e.message });
     };
 
-    const r = await reconcileOnce(settings, this.policy, emit);
+    const r = await reconcileOnce(this.compose(settings), this.policy, emit);
     for (const s of r.secrets) this.log.registerSecret(s);
     if (r.outcome === 'deferred') {
       const holder = readLockHolder(settings.stateDir);
@@ -319,7 +324,7 @@ export class WatchDaemon {
     }
     const abort = (this.syncAbort = new AbortController());
     try {
-      const report = await syncBuckets(settings, { counts: false, signal: abort.signal });
+      const report = await syncBuckets(settings, this.compose(settings).state, { counts: false, signal: abort.signal });
       const byStatus = bucketStatusesZero();
       for (const row of report.rows) byStatus[row.status] = (byStatus[row.status] ?? 0) + 1;
       this.buckets = { syncedAt: report.syncedAt, byStatus, pools: report.pools, error: null };
@@ -351,8 +356,9 @@ export class WatchDaemon {
     if (!existsSync(stateDbPath(settings))) return {};
     if (readLockHolder(settings.stateDir)) return { againAfterMs: LOCK_BUSY_RETRY_MS * 5 };
     try {
-      await withWriterSession({ ...settings, lockTimeoutSeconds: Math.min(settings.lockTimeoutSeconds, WATCH_LOCK_WAIT_SECONDS) }, 'watch-backup', async ({ store, contents }) => {
-        await afterCommitHousekeeping({ settings, store, contents });
+      const ports = this.compose({ ...settings, lockTimeoutSeconds: Math.min(settings.lockTimeoutSeconds, WATCH_LOCK_WAIT_SECONDS) });
+      await withWriterSession(ports, 'watch-backup', async ({ store }) => {
+        await afterCommitHousekeeping(ports, store);
       });
       this.metrics.backup.inc({ outcome: 'ok' });
       this.metrics.lastBackup.set({}, Date.now() / 1000);

@@ -1,6 +1,7 @@
 import type { Logger } from './log.js';
 import type { Settings } from '../../config/settings.js';
 import { EngineSupervisor } from '../migrations/supervisor.js';
+import type { ComposeApplyPorts } from '../apply/apply-ports.js';
 
 /** One migration as the daemon reports it in /status and /metrics. */
 export interface MigrationStatus {
@@ -30,8 +31,8 @@ export interface MigrationSupervisor {
 }
 
 /** The daemon's migration supervisor: the migration engine's drivers (src/use-cases/migrations/supervisor.ts). */
-export function createMigrationSupervisor(settings: Settings, log: Logger): MigrationSupervisor {
-  return new EngineSupervisor(settings, log);
+export function createMigrationSupervisor(settings: Settings, log: Logger, compose: ComposeApplyPorts): MigrationSupervisor {
+  return new EngineSupervisor(settings, log, compose);
 }
 
 /** Drives nothing and reports nothing. */

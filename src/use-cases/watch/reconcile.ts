@@ -6,6 +6,8 @@ import { isLockHeld, isOrchError, ValidationError } from '../../domain/errors.js
 import { planHasChanges, type Plan, type PlanSummary } from '../../domain/plan/plan-types.js';
 import type { EmitApplyEvent } from '../../domain/apply/apply-events.js';
 import { applyGateway } from '../apply/apply-gateway.js';
+import type { ApplyPorts } from '../apply/apply-ports.js';
+import { refusalError } from '../../domain/apply/apply-guards.js';
 import { computePlan, type PlanResult } from '../plan/compute-plan.js';
 import { stateDbPath, stateViewOf } from '../state/open-state.js';
 import type { Settings } from '../../config/settings.js';
@@ -85,7 +87,8 @@ export const WATCH_LOCK_WAIT_SECONDS = 5;
  * with bucket refresh, guards, stage, nginx -t, journaled promote, live nginx -t, confirmed reload,
  * commit, backup). Never throws: every error is classified in the result.
  */
-export async function reconcileOnce(settings: Settings, policy: WatchPolicy, emit: EmitApplyEvent): Promise<ReconcileResult> {
+export async function reconcileOnce(ports: ApplyPorts, policy: WatchPolicy, emit: EmitApplyEvent): Promise<ReconcileResult> {
+  const { settings } = ports;
   const base: ReconcileResult = { outcome: 'no_changes', generation: null, changes: null, error: null, driftCorrected: [], driftKept: [], secrets: [] };
   if (policy.mode === 'plan') {
     try {
@@ -101,7 +104,7 @@ export async function reconcileOnce(settings: Settings, policy: WatchPolicy, emi
   if (readLockHolder(settings.stateDir)) return { ...base, outcome: 'deferred' };
   try {
     const result = await applyGateway(
-      { ...settings, lockTimeoutSeconds: Math.min(settings.lockTimeoutSeconds, WATCH_LOCK_WAIT_SECONDS) },
+      { ...ports, settings: { ...settings, lockTimeoutSeconds: Math.min(settings.lockTimeoutSeconds, WATCH_LOCK_WAIT_SECONDS) } },
       {
         planFile: null,
         dryRun: false,
@@ -113,6 +116,8 @@ export async function reconcileOnce(settings: Settings, policy: WatchPolicy, emi
         command: 'watch',
       },
     );
+    // A guard's refusal is a blocked reconcile (or, for drift under the warn policy, a report).
+    if (result.refusal) throw refusalError(result.refusal);
     const plan = result.planResult.plan;
     const changes = countChanges(plan);
     const secrets = secretsOf(result.planResult);

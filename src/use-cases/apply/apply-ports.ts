@@ -1,0 +1,29 @@
+import type { Settings } from '../../config/settings.js';
+import type { ApplyJournal } from '../../ports/apply-journal.js';
+import type { Clock } from '../../ports/clock.js';
+import type { ContentStore } from '../../ports/content-store.js';
+import type { FaultHook } from '../../ports/fault-hook.js';
+import type { ManagedTree } from '../../ports/managed-tree.js';
+import type { Nginx } from '../../ports/nginx.js';
+import type { StateDatabase } from '../../ports/state-store.js';
+import type { WriterLocks } from '../../ports/writer-lock.js';
+
+/**
+ * What the apply engine and the writers (apply, rollback, watch, migrations) need from the outside
+ * world: built by the composition root (composeOrch returns them as part of `Orch`), faked in the
+ * engine's unit tests.
+ */
+export interface ApplyPorts {
+  settings: Settings;
+  state: StateDatabase;
+  locks: WriterLocks;
+  tree: ManagedTree;
+  journal: ApplyJournal;
+  contents: ContentStore;
+  nginx: Nginx;
+  clock: Clock;
+  fault: FaultHook;
+}
+
+/** Builds the ports for settings (the daemon re-reads its settings on SIGHUP): composeOrch. */
+export type ComposeApplyPorts = (settings: Settings) => ApplyPorts;
