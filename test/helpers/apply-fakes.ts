@@ -1,0 +1,286 @@
+import { createHash } from 'node:crypto';
+import type { JournalOp } from '../../src/domain/apply/journal.js';
+import type { ObservedTree } from '../../src/domain/plan/make-plan.js';
+import { STATUS_FILE_PATH } from '../../src/domain/render/render-status.js';
+import type { ApplyJournal, Journal } from '../../src/ports/apply-journal.js';
+import type { ContentStore } from '../../src/ports/content-store.js';
+import type { ManagedTree, StagedFile, StagedTree } from '../../src/ports/managed-tree.js';
+import type { Nginx, NginxTestResult, ReloadResult } from '../../src/ports/nginx.js';
+import type { AuditEntry, GenerationCommit, GenerationRow, InventoryRow, StateDatabase, StateStore } from '../../src/ports/state-store.js';
+import { resolveSettings, type Settings } from '../../src/config/settings.js';
+import type { ApplyPorts } from '../../src/use-cases/apply/apply-ports.js';
+import { VirtualClock } from './virtual-clock.js';
+
+/**
+ * In-memory fakes of the apply engine's ports, for unit tests of the sequence on a virtual clock:
+ * a managed tree (a map of files), a journal, a content store, a state database, and an nginx that
+ * loads the live status file's token some time after a reload (or never, when told to refuse).
+ */
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export class FakeContents implements ContentStore {
+  readonly dir = '/fake/objects';
+  readonly items = new Map<string, string>();
+  has(h: string): boolean {
+    return this.items.has(h);
+  }
+  put(h: string, content: string): void {
+    this.items.set(h, content);
+  }
+  putMany(contents: ReadonlyMap<string, string>): number {
+    let n = 0;
+    for (const [h, c] of contents) if (!this.items.has(h)) (this.items.set(h, c), n++);
+    return n;
+  }
+  get(h: string): string | null {
+    return this.items.get(h) ?? null;
+  }
+  collectGarbage(keep: ReadonlySet<string>): number {
+    let n = 0;
+    for (const h of [...this.items.keys()]) if (!keep.has(h)) (this.items.delete(h), n++);
+    return n;
+  }
+}
+
+export class FakeTree implements ManagedTree {
+  readonly dir = '/fake/nginx';
+  readonly files = new Map<string, string>();
+  staged: Map<string, string> | null = null;
+  /** Every write and remove, in order. */
+  readonly touched: string[] = [];
+
+  read(): ObservedTree {
+    return {
+      files: [...this.files]
+        .filter(([p]) => p !== STATUS_FILE_PATH)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([path, content]) => ({ path, content, managed: true })),
+    };
+  }
+  liveSha(path: string): string | null {
+    const c = this.files.get(path);
+    return c === undefined ? null : sha(c);
+  }
+  readLive(path: string): string | null {
+    return this.files.get(path) ?? null;
+  }
+  stage(files: readonly StagedFile[]): StagedTree {
+    this.staged = new Map(files.map((f) => [f.path, f.content]));
+    return { treeDir: '/fake/staging/tree', conf: '/fake/staging/nginx.conf', prefix: '/fake/staging', errorLog: '/fake/staging/logs/error.log' };
+  }
+  unstage(): void {
+    this.staged = null;
+  }
+  write(path: string, content: string): void {
+    this.files.set(path, content);
+    this.touched.push(`write ${path}`);
+  }
+  remove(path: string): void {
+    this.files.delete(path);
+    this.touched.push(`remove ${path}`);
+  }
+  sync(): void {}
+  restorePrevious(ops: readonly JournalOp[], contents: ContentStore): void {
+    for (const op of [...ops].reverse()) this.put(op.path, op.beforeSha256, contents);
+  }
+  completeOps(ops: readonly JournalOp[], contents: ContentStore): void {
+    for (const op of ops) this.put(op.path, op.afterSha256, contents);
+  }
+  removeLeftoverTemps(): void {}
+  private put(path: string, want: string | null, contents: ContentStore): void {
+    if (this.liveSha(path) === want) return;
+    if (want === null) this.files.delete(path);
+    else this.files.set(path, contents.get(want)!);
+  }
+  snapshot(): Record<string, string> {
+    return Object.fromEntries([...this.files].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+}
+
+export class FakeJournal implements ApplyJournal {
+  text: string | null = null;
+  /** Every phase written, in order. */
+  readonly phases: string[] = [];
+  read(): Journal | null {
+    return this.text === null ? null : (JSON.parse(this.text) as Journal);
+  }
+  write(journal: Omit<Journal, 'pid'>): void {
+    this.text = JSON.stringify({ ...journal, pid: 4242 });
+    this.phases.push(journal.phase);
+  }
+  remove(): void {
+    this.text = null;
+  }
+}
+
+/** nginx: `nginx -t` as told, a reload that makes the live status file's token served after `loadMs`. */
+export class FakeNginx implements Nginx {
+  stagedOk: (files: ReadonlyMap<string, string>) => boolean = () => true;
+  liveOk: (files: ReadonlyMap<string, string>) => boolean = () => true;
+  /** Exit status of the reload command. */
+  reloadExitsOk = true;
+  /** Whether nginx actually loads what is on disk on reload (false: a port in use, it keeps the old). */
+  loadsOnReload = true;
+  loadMs = 40;
+  served: string | null = null;
+  private pending: { token: string | null; at: number } | null = null;
+  reloads = 0;
+  tests = 0;
+
+  constructor(
+    private readonly tree: FakeTree,
+    private readonly clock: VirtualClock,
+  ) {}
+
+  version(): Promise<string | null> {
+    return Promise.resolve('1.24.0');
+  }
+  mainConfigExists(): boolean {
+    return true;
+  }
+  testStaged(): Promise<NginxTestResult> {
+    this.tests++;
+    const ok = this.stagedOk(this.tree.staged ?? new Map());
+    return Promise.resolve({ ok, output: ok ? 'syntax is ok' : 'nginx: [emerg] unknown directive "bogus" in /fake/staging/tree/vhosts/a.conf:3', durationMs: 7 });
+  }
+  testLive(): Promise<NginxTestResult> {
+    this.tests++;
+    const ok = this.liveOk(this.tree.files);
+    return Promise.resolve({ ok, output: ok ? 'syntax is ok' : 'nginx: [emerg] host not found in upstream "x"', durationMs: 5 });
+  }
+  reload(): Promise<ReloadResult> {
+    this.reloads++;
+    if (this.reloadExitsOk && this.loadsOnReload) this.pending = { token: tokenIn(this.tree.files.get(STATUS_FILE_PATH)), at: this.clock.now() + this.loadMs };
+    return Promise.resolve({ ok: this.reloadExitsOk, output: this.reloadExitsOk ? '' : 'nginx: [error] invalid PID number', durationMs: 3 });
+  }
+  servedGeneration(): Promise<string | null> {
+    if (this.pending && this.clock.now() >= this.pending.at) {
+      this.served = this.pending.token;
+      this.pending = null;
+    }
+    return Promise.resolve(this.served);
+  }
+  errorLogTail(): string | null {
+    return 'bind() to 127.0.0.1:8080 failed (98: Address already in use)';
+  }
+}
+
+function tokenIn(status: string | undefined): string | null {
+  return status ? (/return 200 "([^"]+)"/.exec(status)?.[1] ?? null) : null;
+}
+
+/** The state database in memory: generations, inventory, kept file lists, audit. */
+export class FakeState implements StateDatabase {
+  readonly path = '/fake/state/orch.db';
+  readonly rows: GenerationRow[] = [];
+  readonly inventoryRows = new Map<string, InventoryRow>();
+  readonly files = new Map<number, Record<string, string>>();
+  readonly audits: AuditEntry[] = [];
+  readonly meta = new Map<string, string>();
+  failCommit = false;
+  backups = 0;
+
+  open(): StateStore {
+    return this.store();
+  }
+  openIfExists(): StateStore | null {
+    return this.store();
+  }
+
+  private store(): StateStore {
+    const self = this;
+    const impl: Partial<StateStore> = {
+      path: this.path,
+      close() {},
+      getMeta: (k) => self.meta.get(k) ?? null,
+      setMeta: (k, v) => void self.meta.set(k, v),
+      currentGeneration: () => self.rows[self.rows.length - 1]?.number ?? null,
+      generation: (n) => self.rows.find((r) => r.number === n) ?? null,
+      generations: (limit = 100) => [...self.rows].reverse().slice(0, limit),
+      generationFiles: (n) => self.files.get(n) ?? {},
+      inventory: () => [...self.inventoryRows.values()],
+      migrations: () => [],
+      commitGeneration(c: GenerationCommit) {
+        if (self.failCommit) throw new Error('database is locked');
+        self.rows.push({ createdAt: '2026-01-01T00:00:00.000Z', ...c.generation });
+        for (const r of c.upsert) self.inventoryRows.set(r.path, r);
+        for (const p of c.remove) self.inventoryRows.delete(p);
+        self.files.set(c.generation.number, c.files);
+        self.audits.push(...c.audit);
+      },
+      audit: (entries) => void self.audits.push(...entries),
+      backup: async () => {
+        self.backups++;
+        return `${self.path}.bak`;
+      },
+      pruneGenerationFiles: () => [],
+      referencedContents: () => new Set([...self.files.values()].flatMap((f) => Object.values(f))),
+    };
+    return new Proxy(impl as StateStore, {
+      get(target, prop) {
+        if (prop in target) return target[prop as keyof StateStore];
+        throw new Error(`FakeState: ${String(prop)} is not faked`);
+      },
+    });
+  }
+}
+
+export class Crash extends Error {
+  constructor(readonly point: string) {
+    super(`crash at ${point}`);
+  }
+}
+
+export interface FakePorts extends ApplyPorts {
+  tree: FakeTree;
+  journal: FakeJournal;
+  contents: FakeContents;
+  nginx: FakeNginx;
+  state: FakeState;
+  clock: VirtualClock;
+  /** Fault points reached, in order. */
+  faults: string[];
+  /** The fault point that crashes (throws Crash), if any. */
+  crashAt: string | null;
+}
+
+export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
+  const settings: Settings = {
+    ...resolveSettings({ flags: { nginxDir: '/fake/nginx', stateDir: '/fake/state', manifests: '/fake/manifests' }, env: {}, configPath: null, candidates: [], readFile: () => null }),
+    statusListen: '127.0.0.1:9999',
+    reloadTimeoutSeconds: 2,
+    ...overrides,
+  };
+  const clock = new VirtualClock();
+  const tree = new FakeTree();
+  const ports: FakePorts = {
+    settings,
+    state: new FakeState(),
+    locks: { acquire: async (command) => ({ holder: { pid: 1, command, since: '', host: 'test', startTime: null }, release() {} }), holder: () => null },
+    tree,
+    journal: new FakeJournal(),
+    contents: new FakeContents(),
+    nginx: new FakeNginx(tree, clock),
+    clock,
+    faults: [],
+    crashAt: null,
+    fault: (point) => {
+      ports.faults.push(point);
+      if (point === ports.crashAt) throw new Crash(point);
+    },
+  };
+  return ports;
+}
+
+/** Runs `work` to its end, moving the virtual clock on while it waits (reload confirmation). */
+export async function onVirtualTime<T>(clock: VirtualClock, work: Promise<T>): Promise<T> {
+  let settled = false;
+  const done = work.finally(() => (settled = true));
+  done.catch(() => {}); // handled by the caller, once the loop returns it
+  for (let i = 0; i < 100_000 && !settled; i++) {
+    await new Promise((r) => setImmediate(r));
+    if (!settled) await clock.advance(5);
+  }
+  return done;
+}
