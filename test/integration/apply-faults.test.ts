@@ -5,7 +5,8 @@ import { changedPaths, docs, Gateway, holdPort, poolYaml, routeYaml, sameFiles, 
 
 /**
  * Crash safety of `orch apply`, proven with a real nginx. For every fault point in the executor
- * (ORCH_FAULT_INJECT makes orch SIGKILL itself there) and for real SIGKILLs at random moments:
+ * (test/helpers/faulty-cli.mjs, run when ORCH_FAULT_INJECT is set, SIGKILLs orch there; the shipped
+ * bin/run.js ignores the variable) and for real SIGKILLs at random moments:
  * after the next orch writer ran, the managed files are exactly the old or exactly the new
  * generation (sha256 of every file), `nginx -t` passes, the state database agrees with the disk,
  * nginx serves what is on disk, and the next plan is empty or exactly the change not yet made.
