@@ -1,7 +1,8 @@
 /**
- * The promotion journal (its record is `Journal` in src/ports/apply-journal.ts): written (fsynced) before the first live file is touched and removed after
- * the state commit. Its presence at start-up means an orch writer died mid-apply; the next writer
- * finishes (phase >= reloaded: nginx already serves the new files) or undoes (earlier) it.
+ * The promotion journal (its record is `Journal` in src/ports/apply-journal.ts): written (fsynced)
+ * before the first live file is touched and removed after the state commit. Its presence at
+ * start-up means an orch writer died mid-apply; the next writer finishes (phase >= reloaded: nginx
+ * already serves the new files) or undoes (earlier) it.
  */
 export type JournalPhase = 'prepared' | 'renamed' | 'validated' | 'reloading' | 'reloaded' | 'committed';
 export const PHASE_ORDER: readonly JournalPhase[] = ['prepared', 'renamed', 'validated', 'reloading', 'reloaded', 'committed'];
