@@ -61,7 +61,9 @@ function planCase(dir: string): Plan {
   const desired = loadDesired(join(dir, 'desired'));
   const deployed = existsSync(join(dir, 'deployed')) ? renderTree(loadDesired(join(dir, 'deployed')), FEATURES) : null;
 
-  const observed = new Map<string, ObservedFile>((deployed?.files ?? []).map((f) => [f.path, { path: f.path, content: f.content, managed: true }]));
+  const observed = new Map<string, ObservedFile>(
+    (deployed?.files ?? []).map((f) => [f.path, { path: f.path, content: f.content, managed: true }]),
+  );
   for (const [path, appended] of Object.entries(spec.edits ?? {})) {
     const file = observed.get(path);
     if (!file) throw new Error(`${dir}/case.json: edits ${path}: not deployed`);
@@ -80,7 +82,10 @@ function planCase(dir: string): Plan {
         { pool, status: 'ok', message: null, buckets: new Map(names.map((n) => [n, { objects: null, bytes: null, hasObjects: null }])) },
       ]),
     );
-    buckets = planBuckets({ desired, deployed: new Map(), listings, migrations: migrationFacts(desired.migrations, []) }, new Map()).creates;
+    buckets = planBuckets(
+      { desired, deployed: new Map(), listings, migrations: migrationFacts(desired.migrations, []) },
+      new Map(),
+    ).creates;
     refresh = { performed: true, pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })) };
   }
 
@@ -120,7 +125,9 @@ describe('plan golden files', () => {
       };
       for (const [file, content] of Object.entries(expected)) {
         if (UPDATE) writeFileSync(join(dir, file), content);
-        expect(content, `${name}/${file} differs from its golden file (UPDATE_GOLDEN=1 to rewrite)`).toBe(readFileSync(join(dir, file), 'utf8'));
+        expect(content, `${name}/${file} differs from its golden file (UPDATE_GOLDEN=1 to rewrite)`).toBe(
+          readFileSync(join(dir, file), 'utf8'),
+        );
       }
     });
   }

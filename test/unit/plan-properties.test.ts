@@ -80,7 +80,9 @@ describe('plan properties over random desired states', () => {
       expect(same.unchanged.files).toBe(tree.files.length);
       expectPlainValue(same);
       // Without an inventory (no state yet) too.
-      expect(planHasChanges(makePlan({ desired: tree, observed: { files: asObserved(tree.files) }, inventory: null, migrations: [] }))).toBe(false);
+      expect(
+        planHasChanges(makePlan({ desired: tree, observed: { files: asObserved(tree.files) }, inventory: null, migrations: [] })),
+      ).toBe(false);
 
       // From an empty directory: everything created.
       const fresh = makePlan({ desired: tree, observed: { files: [] }, inventory: null, migrations: desired.migrations });
@@ -97,7 +99,12 @@ describe('plan properties over random desired states', () => {
       }
       observed.push({ path: 'vhosts/left-over.conf', content: '# managed-by: orch\n', managed: true });
       observed.push({ path: 'vhosts/by-hand.conf', content: 'server {}\n', managed: false });
-      const moved = makePlan({ desired: tree, observed: { files: observed }, inventory: gen.bool() ? inventory : null, migrations: desired.migrations });
+      const moved = makePlan({
+        desired: tree,
+        observed: { files: observed },
+        inventory: gen.bool() ? inventory : null,
+        migrations: desired.migrations,
+      });
       expectPlainValue(moved);
     });
   }
