@@ -1,12 +1,13 @@
 import { Args, Flags } from '@oclif/core';
 import { applyGateway } from '../use-cases/apply/apply-gateway.js';
+import { planIdentity } from '../use-cases/plan/compute-plan.js';
 import { ExitCode, UserError } from '../domain/errors.js';
 import { refusalError } from '../domain/apply/apply-guards.js';
 import { composeOrch } from '../composition-root.js';
 import { lineReporter, listrReporter, type ApplyReporter } from '../cli/apply-reporter.js';
 import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
-import { planToJson } from '../cli/views/plan-json.js';
+import { jsonMeta, planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
 
 export default class Apply extends OrchCommand {
@@ -90,7 +91,7 @@ ${EXIT_CODES_HELP}`;
             nginx_tests: outcome?.nginxTests ?? 0,
             reloads: outcome?.reloads ?? 0,
             timings_ms: outcome?.timings ?? null,
-            plan: planToJson(planResult.plan, { orchVersion: planResult.inputs.orchVersion, fingerprint: planResult.fingerprint }, { diffs: false }),
+            plan: planToJson(planResult.plan, jsonMeta(result.identity ?? planIdentity(planResult)), { diffs: false }),
             events: reporter.events,
           },
           null,

@@ -1,12 +1,12 @@
 import { Flags } from '@oclif/core';
-import { computePlan } from '../use-cases/plan/compute-plan.js';
+import { computePlan, planIdentity } from '../use-cases/plan/compute-plan.js';
 import { writeSavedPlan } from '../use-cases/plan/saved-plan.js';
 import { openStateView } from '../use-cases/state/state-view.js';
 import { composeOrch } from '../composition-root.js';
 import { ExitCode } from '../domain/errors.js';
 import { planHasChanges } from '../domain/plan/plan-types.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
-import { planToJson } from '../cli/views/plan-json.js';
+import { jsonMeta, planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
 
 export default class Plan extends OrchCommand {
@@ -35,15 +35,17 @@ ${EXIT_CODES_HELP}`;
     const settings = this.settingsFrom(flags);
     const state = openStateView(composeOrch(settings).state, settings);
     const result = await computePlan(settings, state, { refresh: flags.refresh });
-    const json = flags.json || flags.out ? planToJson(result.plan, { orchVersion: result.inputs.orchVersion, fingerprint: result.fingerprint }, { diffs: flags.diff }) : null;
-    if (flags.out) {
+    // Hashing the inputs costs time at fleet size: only for JSON output and saved plans.
+    const identity = flags.json || flags.out ? planIdentity(result) : null;
+    const json = identity ? planToJson(result.plan, jsonMeta(identity), { diffs: flags.diff }) : null;
+    if (flags.out && identity) {
       writeSavedPlan(flags.out, {
         kind: 'orch-saved-plan',
         format_version: '1',
-        orch_version: result.inputs.orchVersion,
+        orch_version: identity.inputs.orchVersion,
         created_at: new Date().toISOString(),
-        fingerprint: result.fingerprint,
-        inputs: result.inputs,
+        fingerprint: identity.fingerprint,
+        inputs: identity.inputs,
         plan: json,
       });
     }

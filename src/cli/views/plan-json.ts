@@ -1,6 +1,7 @@
 import { sortDiagnostics } from '../../domain/diagnostics.js';
 import { unifiedDiff } from '../../domain/plan/file-diff.js';
 import type { Plan } from '../../domain/plan/plan-types.js';
+import type { PlanIdentity } from '../../use-cases/plan/compute-plan.js';
 import { diagnosticToJson, type DiagnosticJson } from './diagnostics-text.js';
 
 /**
@@ -50,9 +51,20 @@ export interface PlanJson {
   diagnostics: DiagnosticJson[];
 }
 
+/** What the JSON form says about a plan besides the plan itself. */
+export interface PlanJsonMeta {
+  orchVersion: string;
+  fingerprint: string;
+}
+
+/** The meta of a plan from its identity (the hashed inputs and their fingerprint). */
+export function jsonMeta(identity: PlanIdentity): PlanJsonMeta {
+  return { orchVersion: identity.inputs.orchVersion, fingerprint: identity.fingerprint };
+}
+
 export function planToJson(
   plan: Plan,
-  meta: { orchVersion: string; fingerprint: string },
+  meta: PlanJsonMeta,
   opts: { diffs: boolean } = { diffs: true },
 ): PlanJson {
   const s = plan.summary;

@@ -4,7 +4,7 @@ import { planHasChanges, type Plan } from '../../domain/plan/plan-types.js';
 import { applyTree, type ApplyOutcome } from './apply-tree.js';
 import type { EmitApplyEvent } from '../../domain/apply/apply-events.js';
 import { recoverJournal, type RecoveryReport } from './recover-journal.js';
-import { computePlan, type PlanResult } from '../plan/compute-plan.js';
+import { computePlan, planIdentity, type PlanIdentity, type PlanResult } from '../plan/compute-plan.js';
 import { createPlannedBuckets, describeCreated, type CreatedBuckets } from '../buckets/create-buckets.js';
 import { mapNginxOutput } from './map-nginx-errors.js';
 import { stateViewOf } from '../state/open-state.js';
@@ -37,6 +37,8 @@ export interface ApplyOptions {
 
 export interface ApplyResult {
   planResult: PlanResult;
+  /** The plan's inputs and fingerprint, when this apply needed them (a saved plan, a new generation). */
+  identity: PlanIdentity | null;
   outcome: ApplyOutcome | null;
   recovered: RecoveryReport | null;
   /** Why nothing was applied, when nothing was. */
@@ -67,11 +69,14 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
     const planResult = await computePlan(settings, stateViewOf(store), { refresh: opts.refresh ?? true });
     opts.emit({ step: 'plan', status: 'done' });
     const plan = planResult.plan;
+    // Hashed only when needed: a no-op apply (each quiet `watch` tick) does not pay for it.
+    let identity: PlanIdentity | null = null;
+    const identify = (): PlanIdentity => (identity ??= planIdentity(planResult));
 
     if (opts.planFile) {
       const saved = readSavedPlan(opts.planFile);
-      if (saved.fingerprint !== planResult.fingerprint) {
-        const reasons = describeInputChanges(saved.inputs, planResult.inputs);
+      if (saved.fingerprint !== identify().fingerprint) {
+        const reasons = describeInputChanges(saved.inputs, identify().inputs);
         throw new UserError('plan.stale', `The saved plan ${opts.planFile} is stale: ${reasons.length > 0 ? reasons.join('; ') : 'its inputs changed'}.`, {
           hint: 'Run `orch plan --out FILE` again, review it, and apply the new file.',
           exitCode: ExitCode.stalePlan,
@@ -82,7 +87,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
     const buckets: CreatedBuckets = { created: [], existed: [] };
     const migrationsStarted: string[] = [];
     const refusal = applyRefusal(plan, opts);
-    if (refusal) return { planResult, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted, refusal };
+    if (refusal) return { planResult, identity, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted, refusal };
     if (opts.onlyPaths) checkOnlyPaths(plan, opts.onlyPaths);
     const startMigrations = (): void => {
       if (opts.dryRun || opts.onlyPaths) return;
@@ -90,7 +95,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
     };
     if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
       for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });
-      return { planResult, outcome: null, recovered, nothingToDo: true, buckets, migrationsStarted, refusal: null };
+      return { planResult, identity, outcome: null, recovered, nothingToDo: true, buckets, migrationsStarted, refusal: null };
     }
     if (opts.confirm && !(await opts.confirm(planResult))) {
       throw new UserError('apply.cancelled', 'Apply cancelled; nothing was changed.', { exitCode: ExitCode.error });
@@ -117,7 +122,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
       }
       for (const s of ['promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
       startMigrations();
-      return { planResult, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted, refusal: null };
+      return { planResult, identity, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted, refusal: null };
     }
 
     const files = plan.changes.flatMap((c) => c.files);
@@ -129,7 +134,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
       {
         files: plan.desired.files,
         changes: files,
-        fingerprint: planResult.fingerprint,
+        fingerprint: identify().fingerprint,
         summary: { add: plan.summary.add, change: plan.summary.change, destroy: plan.summary.destroy },
         dryRun: opts.dryRun,
         origins,
@@ -138,7 +143,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
       },
     );
     if (!outcome.dryRun) startMigrations();
-    return { planResult, outcome, recovered, nothingToDo: false, buckets, migrationsStarted, refusal: null };
+    return { planResult, identity, outcome, recovered, nothingToDo: false, buckets, migrationsStarted, refusal: null };
   });
 }
 

@@ -37,16 +37,31 @@ export interface StateView {
 
 export const EMPTY_STATE: StateView = { inventory: null, generation: null, knownMigrations: new Set(), migrations: [] };
 
+/**
+ * A plan and what it was computed from: plain data (no getters, nothing computed on access).
+ * The fingerprint of its inputs is a separate step, planIdentity(), for the callers that need it.
+ */
 export interface PlanResult {
   plan: Plan;
-  /** Computed on first access. */
-  readonly inputs: PlanInputs;
-  /** Computed on first access. */
-  readonly fingerprint: string;
   manifests: LoadedManifests;
   nginxVersion: string | null;
   /** How to reach the nanio pools (apply creates the plan's buckets through it). */
   poolAccess: PoolAccess;
+  /** The texts the plan was computed from, as read: planIdentity() hashes them. */
+  sources: PlanSources;
+}
+
+/** What a plan was computed from, before hashing (see PlanInputs for the hashed form). */
+export interface PlanSources {
+  orchVersion: string;
+  /** Manifest texts, named relative to the manifests directory (as in the generated files). */
+  manifests: { path: string; text: string }[];
+  /** The managed tree on disk as the plan saw it. */
+  files: { path: string; content: string }[];
+  stateGeneration: number | null;
+  settings: Record<string, string>;
+  /** Pool -> hash of the encrypted credentials its sidecar will carry. */
+  credentials: Record<string, string>;
 }
 
 export interface PlanOptions {
@@ -144,40 +159,47 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
     refresh: buckets?.refresh ?? { performed: false, pools: [] },
   });
 
-  // Hashing every input costs ~0.1 s at fleet size; only saved plans, JSON output and apply need
-  // it. Computed from the texts already read, so a later access sees exactly what was planned.
-  let inputs: PlanInputs | null = null;
-  let fingerprint: string | null = null;
-  const computeInputs = (): PlanInputs => {
-    const i: PlanInputs = {
-      orchVersion: orchVersion(),
-      nginxVersion: version,
-      // Named relative to the manifests directory, as in the generated files: a plan saved in CI
-      // (at the repository root) is applied on the gateway from another working directory.
-      manifests: Object.fromEntries(manifests.sources.map((s) => [stableFile(s.path), sha256(s.text)])),
-      files: Object.fromEntries(observed.files.map((f) => [f.path, sha256(f.content)])),
-      stateGeneration: state.generation,
-      settings: fingerprintSettings(settings),
-    };
-    if (Object.keys(credentials.fingerprint).length > 0) i.credentials = credentials.fingerprint;
-    if (plan.buckets.length > 0) i.buckets = Object.fromEntries(plan.buckets.map((b) => [`${b.pool}/${b.bucket}`, b.action]));
-    return i;
-  };
-  const result: PlanResult = {
+  return {
     plan,
     manifests,
     nginxVersion: version,
     poolAccess: credentials.access,
-    get inputs(): PlanInputs {
-      inputs ??= computeInputs();
-      return inputs;
-    },
-    get fingerprint(): string {
-      fingerprint ??= fingerprintOf(result.inputs);
-      return fingerprint;
+    sources: {
+      orchVersion: orchVersion(),
+      // Named relative to the manifests directory, as in the generated files: a plan saved in CI
+      // (at the repository root) is applied on the gateway from another working directory.
+      manifests: manifests.sources.map((s) => ({ path: stableFile(s.path), text: s.text })),
+      files: observed.files.map((f) => ({ path: f.path, content: f.content })),
+      stateGeneration: state.generation,
+      settings: fingerprintSettings(settings),
+      credentials: credentials.fingerprint,
     },
   };
-  return result;
+}
+
+export interface PlanIdentity {
+  inputs: PlanInputs;
+  fingerprint: string;
+}
+
+/**
+ * The inputs of a plan (every text hashed) and their fingerprint: what a saved plan carries and
+ * apply checks. Hashing every input costs ~0.1 s at fleet size, so only saved plans, JSON output
+ * and apply call it; computed from the texts the plan read, so it names exactly what was planned.
+ */
+export function planIdentity(result: PlanResult): PlanIdentity {
+  const { sources, plan } = result;
+  const inputs: PlanInputs = {
+    orchVersion: sources.orchVersion,
+    nginxVersion: result.nginxVersion,
+    manifests: Object.fromEntries(sources.manifests.map((s) => [s.path, sha256(s.text)])),
+    files: Object.fromEntries(sources.files.map((f) => [f.path, sha256(f.content)])),
+    stateGeneration: sources.stateGeneration,
+    settings: sources.settings,
+  };
+  if (Object.keys(sources.credentials).length > 0) inputs.credentials = sources.credentials;
+  if (plan.buckets.length > 0) inputs.buckets = Object.fromEntries(plan.buckets.map((b) => [`${b.pool}/${b.bucket}`, b.action]));
+  return { inputs, fingerprint: fingerprintOf(inputs) };
 }
 
 /**
