@@ -3,13 +3,21 @@
 // case; use cases and the domain never import an adapter or read the environment. Optional
 // speed-ups (caches, native paths) are wrappers around a port, chosen here and nowhere else.
 import { join } from 'node:path';
+import { fsDeployedSidecars } from './adapters/fs/deployed-sidecars.js';
+import { fileMigrationLocks, fsMigrationFiles } from './adapters/fs/migration-files.js';
 import { fileWriterLocks } from './adapters/fs/writer-lock.js';
+import { procWorkerDrain } from './adapters/nginx/worker-drain.js';
+import { s3ObjectTransfer } from './adapters/s3/object-copier.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
 import { systemClock } from './adapters/system/system-clock.js';
 import type { Settings } from './config/settings.js';
 import type { Clock } from './ports/clock.js';
+import type { MigrationFiles } from './ports/migration-files.js';
 import type { StateDatabase } from './ports/state-store.js';
 import type { WriterLocks } from './ports/writer-lock.js';
+import type { Env } from './use-cases/buckets/pool-access.js';
+import { gatewayRoutingApplier } from './use-cases/migrations/apply-routing.js';
+import type { MigrationPorts } from './use-cases/migrations/migration-ports.js';
 
 /** Everything a use case may need from the outside world, for one command. */
 export interface Orch {
@@ -19,6 +27,8 @@ export interface Orch {
   /** The writer lock of settings.stateDir. */
   locks: WriterLocks;
   clock: Clock;
+  /** Migration state files, baselines and cancel flags in settings.stateDir/migrations. */
+  migrationFiles: MigrationFiles;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -27,5 +37,31 @@ export function composeOrch(settings: Settings): Orch {
     state: sqliteStateDatabase(join(settings.stateDir, 'orch.db')),
     locks: fileWriterLocks(settings.stateDir),
     clock: systemClock,
+    migrationFiles: fsMigrationFiles(settings.stateDir),
+  };
+}
+
+/**
+ * The copy engine's one switch: `ORCH_SPLICE=0` turns the splice relay off (streamed objects then
+ * go through Node's HTTP client); otherwise it is used where it is built.
+ */
+export function spliceTurnedOff(env: Env): string | null {
+  return env['ORCH_SPLICE'] === '0' ? 'turned off (ORCH_SPLICE=0)' : null;
+}
+
+/** What the migration use cases (migrate run/cancel, migrations, the watch daemon's supervisor) work on. */
+export function migrationPorts(settings: Settings, env: Env = process.env): MigrationPorts {
+  const orch = composeOrch(settings);
+  return {
+    settings,
+    state: orch.state,
+    clock: orch.clock,
+    locks: fileMigrationLocks(settings.stateDir),
+    files: orch.migrationFiles,
+    transfer: s3ObjectTransfer({ spliceTurnedOff: spliceTurnedOff(env) }),
+    drain: procWorkerDrain(settings.statusListen),
+    sidecars: fsDeployedSidecars(settings.nginxDir),
+    applyRouting: gatewayRoutingApplier(settings),
+    env,
   };
 }

@@ -13,6 +13,8 @@ import { withWriterSession } from './writer-session.js';
 import { readSavedPlan } from '../plan/saved-plan.js';
 import type { Settings } from '../../config/settings.js';
 import { startPlannedMigrations } from '../migrations/start-migrations.js';
+// TODO(apply): take orch.migrationFiles once applyGateway receives the Orch ports.
+import { fsMigrationFiles } from '../../adapters/fs/migration-files.js';
 
 export interface ApplyOptions {
   /** A saved plan (`orch plan --out`): refused when any of its inputs changed. */
@@ -78,7 +80,7 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
     const migrationsStarted: string[] = [];
     const startMigrations = (): void => {
       if (opts.dryRun || opts.onlyPaths) return;
-      migrationsStarted.push(...startPlannedMigrations(settings, store, plan, opts.command));
+      migrationsStarted.push(...startPlannedMigrations(fsMigrationFiles(settings.stateDir), store, plan, opts.command, new Date()));
     };
     if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
       for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });

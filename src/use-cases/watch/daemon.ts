@@ -14,7 +14,7 @@ import { stateDbPath } from '../state/open-state.js';
 import type { Settings } from '../../config/settings.js';
 import { orchVersion } from '../../config/version.js';
 import { withWriterSession } from '../apply/writer-session.js';
-import { createMigrationSupervisor, type MigrationSupervisor } from './migration-supervisor.js';
+import { NoMigrations, type MigrationSupervisor } from './migration-supervisor.js';
 import { errorInfo, formatDiagnostic, reconcileOnce, WATCH_LOCK_WAIT_SECONDS, type ErrorInfo, type WatchPolicy } from './reconcile.js';
 import { debounce, Scheduler, type Job, type JobResult, type Trigger } from './scheduler.js';
 import { firstLine, readiness, STATUS_FORMAT_VERSION, type BucketSummary, type ErrorSource, type LastError, type LastReconcile, type WatchStatus } from './status.js';
@@ -26,7 +26,7 @@ export interface WatchDaemonOptions {
   loadSettings: () => Settings;
   policy: WatchPolicy;
   log: Logger;
-  /** Default: createMigrationSupervisor. */
+  /** The migration drivers (the command passes createMigrationSupervisor on the composition root's ports). Default: none. */
   migrations?: (settings: Settings, log: Logger) => MigrationSupervisor;
 }
 
@@ -73,7 +73,7 @@ export class WatchDaemon {
     this.policy = opts.policy;
     this.metrics = createWatchMetrics();
     this.metrics.info.set({ version: orchVersion(), mode: this.policy.mode, drift_policy: this.policy.drift }, 1);
-    this.supervisor = (opts.migrations ?? createMigrationSupervisor)(this.settings, this.log);
+    this.supervisor = (opts.migrations ?? (() => new NoMigrations()))(this.settings, this.log);
     this.scheduler = new Scheduler({
       run: (job, triggers) => this.runJob(job, triggers),
       onCrash: (job, e) => this.log.error('job.crashed', { job, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),

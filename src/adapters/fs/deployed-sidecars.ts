@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { DeployedSidecars } from '../../ports/deployed-sidecars.js';
+import { readManagedTree } from './read-managed-tree.js';
+
+/** The sidecars of the managed nginx directory, read when asked (never cached: they change with every apply). */
+export function fsDeployedSidecars(nginxDir: string): DeployedSidecars {
+  return {
+    pools() {
+      const out = new Map<string, string>();
+      for (const f of readManagedTree(nginxDir).files) {
+        const m = /^pools\/(.+)\.meta\.json$/.exec(f.path);
+        if (m && f.managed) out.set(m[1]!, f.content);
+      }
+      return out;
+    },
+    virtualHost(name) {
+      try {
+        return readFileSync(join(nginxDir, 'vhosts', `${name}.meta.json`), 'utf8');
+      } catch {
+        return null;
+      }
+    },
+  };
+}
