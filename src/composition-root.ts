@@ -17,6 +17,7 @@ import type { StateDatabase } from './ports/state-store.js';
 import type { WriterLocks } from './ports/writer-lock.js';
 import type { Env } from './use-cases/buckets/pool-access.js';
 import { gatewayRoutingApplier } from './use-cases/migrations/apply-routing.js';
+import { deployedPoolAccess } from './use-cases/migrations/deployed-pools.js';
 import type { MigrationPorts } from './use-cases/migrations/migration-ports.js';
 
 /** Everything a use case may need from the outside world, for one command. */
@@ -52,6 +53,7 @@ export function spliceTurnedOff(env: Env): string | null {
 /** What the migration use cases (migrate run/cancel, migrations, the watch daemon's supervisor) work on. */
 export function migrationPorts(settings: Settings, env: Env = process.env): MigrationPorts {
   const orch = composeOrch(settings);
+  const sidecars = fsDeployedSidecars(settings.nginxDir);
   return {
     settings,
     state: orch.state,
@@ -60,8 +62,8 @@ export function migrationPorts(settings: Settings, env: Env = process.env): Migr
     files: orch.migrationFiles,
     transfer: s3ObjectTransfer({ spliceTurnedOff: spliceTurnedOff(env) }),
     drain: procWorkerDrain(settings.statusListen),
-    sidecars: fsDeployedSidecars(settings.nginxDir),
+    sidecars,
+    poolAccess: () => deployedPoolAccess(settings, sidecars, env),
     applyRouting: gatewayRoutingApplier(settings),
-    env,
   };
 }

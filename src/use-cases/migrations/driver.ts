@@ -18,12 +18,11 @@ import {
   type DriveOutcome,
 } from '../../domain/migrations/phase-machine.js';
 import type { MigrationRouting } from '../../domain/migrations/routing.js';
-import type { DesiredPool } from '../../domain/model/desired-state.js';
-import { readPoolSidecar, readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
+import { readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
 import type { HeldLock } from '../../ports/writer-lock.js';
 import type { StateStore } from '../../ports/state-store.js';
 import type { BucketTransfer } from '../../ports/object-transfer.js';
-import { preparePoolCredentials, type PoolAccess } from '../buckets/pool-access.js';
+import type { PoolAccess } from '../buckets/pool-access.js';
 import { checkManagedDir } from '../state/open-state.js';
 import { loadMigrationRecord, loadMigrationRecords, saveMigrationRecord } from './migration-records.js';
 import type { MigrationPorts } from './migration-ports.js';
@@ -288,26 +287,9 @@ class Driver {
 
   // ---------------------------------------------------------------- pools and copies
 
-  /** Pools as deployed (their sidecars): the members nginx sends traffic to, and their credentials. */
-  private poolAccess(): PoolAccess {
-    if (this.access) return this.access;
-    const sidecars = this.ports.sidecars.pools();
-    const pools: DesiredPool[] = [];
-    for (const text of sidecars.values()) {
-      try {
-        const read = readPoolSidecar(JSON.parse(text));
-        if (read.ok) pools.push(read.value);
-      } catch {
-        /* an unreadable sidecar: that pool is not usable */
-      }
-    }
-    this.access = preparePoolCredentials(this.ports.settings, pools, sidecars, this.ports.env).access;
-    return this.access;
-  }
-
   private async pools(): Promise<{ source: PoolStorage; destination: PoolStorage }> {
     if (this.clients) return this.clients;
-    const access = this.poolAccess();
+    const access = (this.access ??= this.ports.poolAccess());
     const overrides = { concurrency: Math.max(this.record.concurrency * 2, 8) };
     const source = await access.open(this.record.from, overrides);
     let destination: PoolStorage;

@@ -8,7 +8,7 @@ import type { MigrationLocks } from '../../ports/migration-locks.js';
 import type { ObjectTransfer } from '../../ports/object-transfer.js';
 import type { StateDatabase } from '../../ports/state-store.js';
 import type { WorkerDrain } from '../../ports/worker-drain.js';
-import type { Env } from '../buckets/pool-access.js';
+import type { PoolAccess } from '../buckets/pool-access.js';
 
 /**
  * One routing generation for a migration's route, through the normal apply path (lock, plan,
@@ -28,8 +28,9 @@ export interface MigrationPorts {
   /** The copy engine (the splice relay or not is its own business). */
   transfer: ObjectTransfer;
   drain: WorkerDrain;
+  /** What nginx serves for a route (the virtual host's deployed sidecar). */
   sidecars: DeployedSidecars;
+  /** The pools as deployed, with their credentials (deployedPoolAccess); asked again after a failure. */
+  poolAccess(): PoolAccess;
   applyRouting: RoutingApplier;
-  /** Where pool credentials given as references to environment variables are resolved. */
-  env: Env;
 }
