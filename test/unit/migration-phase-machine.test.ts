@@ -29,7 +29,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 function record(over: Partial<MigrationRecord> = {}): MigrationRecord {
   const r = newMigrationRecord(
-    { name: 'm', virtualHost: 'vh', bucket: 'photos', from: 'old', to: 'new', mode: 'copy', concurrency: 4, bandwidthLimit: null, freezeBudgetSeconds: 10, origin: origin() },
+    { name: 'm', virtualHost: 'vh', bucket: 'photos', from: 'old', to: 'new', mode: 'copy', concurrency: 4, bandwidthLimit: null, freezeBudgetSeconds: 10, origin: origin('Migration', 'm', 'migrations/m.yaml') },
     new Date(T0 - 60_000),
   );
   return { ...r, ...over, progress: { ...r.progress, ...(over.progress ?? {}) } };

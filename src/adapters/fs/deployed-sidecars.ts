@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
 import type { DeployedSidecars } from '../../ports/deployed-sidecars.js';
 import { readManagedTree } from './read-managed-tree.js';
 
@@ -14,11 +15,14 @@ export function fsDeployedSidecars(nginxDir: string): DeployedSidecars {
       }
       return out;
     },
-    virtualHost(name) {
+    migrationRouting(virtualHost, bucket, migration) {
       try {
-        return readFileSync(join(nginxDir, 'vhosts', `${name}.meta.json`), 'utf8');
+        const read = readVirtualHostSidecar(JSON.parse(readFileSync(join(nginxDir, 'vhosts', `${virtualHost}.meta.json`), 'utf8')));
+        if (!read.ok) return 'source';
+        const route = read.value.routes.find((r) => r.bucket === bucket);
+        return route?.migration && route.migration.name === migration ? route.migration.routing : 'source';
       } catch {
-        return null;
+        return 'source';
       }
     },
   };

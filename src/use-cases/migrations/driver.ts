@@ -18,7 +18,6 @@ import {
   type DriveOutcome,
 } from '../../domain/migrations/phase-machine.js';
 import type { MigrationRouting } from '../../domain/migrations/routing.js';
-import { readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
 import type { HeldLock } from '../../ports/writer-lock.js';
 import type { StateStore } from '../../ports/state-store.js';
 import type { BucketTransfer } from '../../ports/object-transfer.js';
@@ -273,16 +272,7 @@ class Driver {
 
   /** What nginx serves for this migration's route now, from the deployed sidecar. */
   private deployedRouting(): MigrationRouting {
-    const text = this.ports.sidecars.virtualHost(this.record.virtualHost);
-    if (text === null) return 'source';
-    try {
-      const read = readVirtualHostSidecar(JSON.parse(text));
-      if (!read.ok) return 'source';
-      const route = read.value.routes.find((r) => r.bucket === this.record.bucket);
-      return route?.migration && route.migration.name === this.name ? route.migration.routing : 'source';
-    } catch {
-      return 'source';
-    }
+    return this.ports.sidecars.migrationRouting(this.record.virtualHost, this.record.bucket, this.name);
   }
 
   // ---------------------------------------------------------------- pools and copies
