@@ -13,8 +13,9 @@ import { withWriterSession } from './writer-session.js';
 import { readSavedPlan } from '../plan/saved-plan.js';
 import type { Settings } from '../../config/settings.js';
 import { startPlannedMigrations } from '../migrations/start-migrations.js';
-// TODO(apply): take orch.migrationFiles once applyGateway receives the Orch ports.
+// TODO(merge with h/apply): pass the ApplyPorts (with Orch's migrationFiles) instead of these two adapters.
 import { fsMigrationFiles } from '../../adapters/fs/migration-files.js';
+import { systemClock } from '../../adapters/system/system-clock.js';
 
 export interface ApplyOptions {
   /** A saved plan (`orch plan --out`): refused when any of its inputs changed. */
@@ -80,7 +81,7 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
     const migrationsStarted: string[] = [];
     const startMigrations = (): void => {
       if (opts.dryRun || opts.onlyPaths) return;
-      migrationsStarted.push(...startPlannedMigrations(fsMigrationFiles(settings.stateDir), store, plan, opts.command, new Date()));
+      migrationsStarted.push(...startPlannedMigrations({ migrationFiles: fsMigrationFiles(settings.stateDir), clock: systemClock }, store, plan, opts.command));
     };
     if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
       for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });
