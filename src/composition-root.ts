@@ -8,11 +8,13 @@ import { fileMigrationLocks, fsMigrationFiles } from './adapters/fs/migration-fi
 import { fileWriterLocks } from './adapters/fs/writer-lock.js';
 import { procWorkerDrain } from './adapters/nginx/worker-drain.js';
 import { s3ObjectTransfer } from './adapters/s3/object-copier.js';
+import { s3PoolStorage } from './adapters/s3/pool-s3-client.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
 import { systemClock } from './adapters/system/system-clock.js';
 import type { Settings } from './config/settings.js';
 import type { Clock } from './ports/clock.js';
 import type { MigrationFiles } from './ports/migration-files.js';
+import type { PoolStorageFactory } from './ports/pool-storage.js';
 import type { StateDatabase } from './ports/state-store.js';
 import type { WriterLocks } from './ports/writer-lock.js';
 import type { Env } from './use-cases/buckets/pool-access.js';
@@ -30,6 +32,8 @@ export interface Orch {
   clock: Clock;
   /** Migration state files, baselines and cancel flags in settings.stateDir/migrations. */
   migrationFiles: MigrationFiles;
+  /** Clients on the nanio pools (S3). */
+  poolStorage: PoolStorageFactory;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -39,6 +43,7 @@ export function composeOrch(settings: Settings): Orch {
     locks: fileWriterLocks(settings.stateDir),
     clock: systemClock,
     migrationFiles: fsMigrationFiles(settings.stateDir),
+    poolStorage: s3PoolStorage,
   };
 }
 

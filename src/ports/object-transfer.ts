@@ -2,7 +2,7 @@
 // the copy engine of migrations. Implemented by the S3 adapter (src/adapters/s3/object-copier.ts);
 // how streamed objects travel (the splice relay or Node's HTTP client) is the composition root's
 // choice, invisible here.
-import type { PoolStorage } from '../domain/buckets/pool-storage.js';
+import type { PoolStorage } from './pool-storage.js';
 import type { CopyRecord, ListedObject, ObjectDiff, TransferFailure } from '../domain/migrations/object-diff.js';
 
 export type { TransferFailure };

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sqliteStateDatabase } from '../../src/adapters/sqlite/state-store.js';
 import { resolveSettings, type Settings } from '../../src/config/settings.js';
-import { PoolAccessError, type ObjectEntry, type PoolStorage } from '../../src/domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../src/domain/buckets/pool-access-error.js';
+import type { ListedEntry, ObjectEntry, PoolStorage } from '../../src/ports/pool-storage.js';
 import { LockHeldError } from '../../src/domain/errors.js';
 import { encodeMigrationRecord, newMigrationRecord, type MigrationRecord } from '../../src/domain/migrations/migration-record.js';
 import { compareKeys, type ListedObject } from '../../src/domain/migrations/object-diff.js';
@@ -58,6 +59,9 @@ class FakePool implements PoolStorage {
   async listObjects(bucket: string, onPage: (page: ObjectEntry[]) => void) {
     onPage([...(this.buckets.get(bucket)?.values() ?? [])]);
   }
+  async listObjectsDetailed(bucket: string, onPage: (page: ListedEntry[]) => void) {
+    onPage([...(this.buckets.get(bucket)?.values() ?? [])]);
+  }
   async deleteObjects(bucket: string, keys: readonly string[]) {
     for (const k of keys) this.buckets.get(bucket)?.delete(k);
     return [];
@@ -65,7 +69,7 @@ class FakePool implements PoolStorage {
   close() {}
 }
 
-const asFake = (p: PoolStorage) => p as FakePool;
+const asFake = (p: PoolStorage) => p as unknown as FakePool;
 
 const fakeTransfer: ObjectTransfer = {
   describe: () => 'fake copies',

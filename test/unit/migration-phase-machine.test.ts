@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PoolAccessError } from '../../src/domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../src/domain/buckets/pool-access-error.js';
 import { FreezeBudgetSpent, isRetryableFailure, isTransientNetworkError } from '../../src/domain/migrations/migration-errors.js';
 import { newMigrationRecord, type MigrationRecord } from '../../src/domain/migrations/migration-record.js';
 import type { ListedObject } from '../../src/domain/migrations/object-diff.js';

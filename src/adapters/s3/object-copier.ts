@@ -1,10 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { PoolAccessError } from '../../domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import { compareKeys, isPlainMd5, type CopyRecord, type ListedObject, type ObjectDiff } from '../../domain/migrations/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
-import type { PoolStorage } from '../../domain/buckets/pool-storage.js';
+import type { PoolStorage } from '../../ports/pool-storage.js';
 import type { ObjectTransfer } from '../../ports/object-transfer.js';
 import { PoolS3Client, stripQuotes, type SourceStream } from './pool-s3-client.js';
 import { describeCopyEngine, disableSplice, SpliceError, spliceAvailability } from './splice-relay.js';
@@ -916,7 +916,7 @@ class Run {
 }
 
 /** Flat ListObjectsV2 of a whole bucket with size and ETag (quotes stripped), sorted by key (code-unit order). */
-export async function listAll(pool: PoolS3Client, bucket: string): Promise<ListedObject[]> {
+export async function listAll(pool: PoolStorage, bucket: string): Promise<ListedObject[]> {
   const out: ListedObject[] = [];
   await pool.listObjectsDetailed(bucket, (page) => {
     for (const o of page) out.push({ key: o.key, size: o.size, etag: o.etag });
@@ -937,7 +937,7 @@ export function s3ObjectTransfer(opts: { spliceTurnedOff: string | null }): Obje
   };
   return {
     describe: () => describeCopyEngine(engine()),
-    list: (pool, bucket) => listAll(s3(pool), bucket),
+    list: (pool, bucket) => listAll(pool, bucket),
     between: (source, destination, bucket, options) => new ObjectCopier(s3(source), s3(destination), bucket, { ...options, splice: engine().available }),
   };
 }

@@ -1,4 +1,4 @@
-import type { PoolStorage } from '../../domain/buckets/pool-storage.js';
+import type { PoolStorage } from '../../ports/pool-storage.js';
 import { isLockHeld, UserError } from '../../domain/errors.js';
 import { FreezeBudgetSpent } from '../../domain/migrations/migration-errors.js';
 import { COPYING_PHASES, type MigrationRecord } from '../../domain/migrations/migration-record.js';
