@@ -8,6 +8,11 @@ import { fileApplyJournal } from './adapters/fs/journal.js';
 import { fileManagedTree } from './adapters/fs/managed-tree.js';
 import { fileWriterLocks } from './adapters/fs/writer-lock.js';
 import { nginxControl } from './adapters/nginx/nginx-control.js';
+import { fsDeployedSidecars } from './adapters/fs/deployed-sidecars.js';
+import { fileMigrationLocks, fsMigrationFiles } from './adapters/fs/migration-files.js';
+import { procWorkerDrain } from './adapters/nginx/worker-drain.js';
+import { s3ObjectTransfer } from './adapters/s3/object-copier.js';
+import { s3PoolStorage } from './adapters/s3/pool-s3-client.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
 import { systemClock } from './adapters/system/system-clock.js';
 import type { Settings } from './config/settings.js';
@@ -17,8 +22,14 @@ import type { ContentStore } from './ports/content-store.js';
 import type { FaultHook } from './ports/fault-hook.js';
 import type { ManagedTree } from './ports/managed-tree.js';
 import type { Nginx } from './ports/nginx.js';
+import type { MigrationFiles } from './ports/migration-files.js';
+import type { PoolStorageFactory } from './ports/pool-storage.js';
 import type { StateDatabase } from './ports/state-store.js';
 import type { WriterLocks } from './ports/writer-lock.js';
+import type { Env } from './use-cases/buckets/pool-access.js';
+import { gatewayRoutingApplier } from './use-cases/migrations/apply-routing.js';
+import { deployedPoolAccess } from './use-cases/migrations/deployed-pools.js';
+import type { MigrationPorts } from './use-cases/migrations/migration-ports.js';
 
 /** Everything a use case may need from the outside world, for one command. */
 export interface Orch {
@@ -38,6 +49,10 @@ export interface Orch {
   nginx: Nginx;
   /** Fault points: a no-op in the shipped CLI (see installFaultHook). */
   fault: FaultHook;
+  /** Migration state files, baselines and cancel flags in settings.stateDir/migrations. */
+  migrationFiles: MigrationFiles;
+  /** Clients on the nanio pools (S3). */
+  poolStorage: PoolStorageFactory;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -58,6 +73,34 @@ export function composeOrch(settings: Settings): Orch {
       statusListen: settings.statusListen,
     }),
     fault: (point) => faultHook(point),
+    migrationFiles: fsMigrationFiles(settings.stateDir),
+    poolStorage: s3PoolStorage,
+  };
+}
+
+/**
+ * The copy engine's one switch: `ORCH_SPLICE=0` turns the splice relay off (streamed objects then
+ * go through Node's HTTP client); otherwise it is used where it is built.
+ */
+export function spliceTurnedOff(env: Env): string | null {
+  return env['ORCH_SPLICE'] === '0' ? 'turned off (ORCH_SPLICE=0)' : null;
+}
+
+/** What the migration use cases (migrate run/cancel, migrations, the watch daemon's supervisor) work on. */
+export function migrationPorts(settings: Settings, env: Env = process.env): MigrationPorts {
+  const orch = composeOrch(settings);
+  const sidecars = fsDeployedSidecars(settings.nginxDir);
+  return {
+    settings,
+    state: orch.state,
+    clock: orch.clock,
+    locks: fileMigrationLocks(settings.stateDir),
+    files: orch.migrationFiles,
+    transfer: s3ObjectTransfer({ spliceTurnedOff: spliceTurnedOff(env) }),
+    drain: procWorkerDrain(settings.statusListen),
+    sidecars,
+    poolAccess: () => deployedPoolAccess(settings, sidecars, env),
+    applyRouting: gatewayRoutingApplier(orch),
   };
 }
 

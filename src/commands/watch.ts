@@ -2,6 +2,8 @@ import { Flags } from '@oclif/core';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../use-cases/watch/log.js';
 import { isLoopbackHostPort, type Settings } from '../config/settings.js';
 import { runWatch } from '../use-cases/watch/run-watch.js';
+import { createMigrationSupervisor } from '../use-cases/watch/migration-supervisor.js';
+import { migrationPorts } from '../composition-root.js';
 import { ExitCode, UserError } from '../domain/errors.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { composeOrch } from '../composition-root.js';
@@ -73,6 +75,7 @@ See docs/watch.md.`;
       compose: composeOrch,
       loadSettings,
       log,
+      migrations: (s, l) => createMigrationSupervisor(s, l, (next) => migrationPorts(next)),
       policy: {
         mode: flags.mode as 'apply' | 'plan',
         drift: flags.drift as 'warn' | 'correct',

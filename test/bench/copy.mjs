@@ -77,7 +77,9 @@ async function listAndDiff(a, t) {
   t.list = performance.now();
   const diff = diffObjects({ source: src, destination: dst, records: new Map(), baseline: new Map(), mode: 'sync' });
   t.diff = performance.now();
-  return { source, destination, src, diff, ObjectCopier: copier.ObjectCopier, engine: spliceAvailability() };
+  // ORCH_SPLICE=0 as the CLI's composition root reads it (src/composition-root.ts: spliceTurnedOff).
+  const engine = process.env.ORCH_SPLICE === '0' ? { available: false, reason: 'turned off (ORCH_SPLICE=0)' } : spliceAvailability();
+  return { source, destination, src, diff, ObjectCopier: copier.ObjectCopier, engine };
 }
 
 async function child(argsJson) {
@@ -87,7 +89,7 @@ async function child(argsJson) {
   const { source, destination, src, diff, ObjectCopier, engine } = await listAndDiff(a, t);
   const { import: tImport, list: tList, diff: tDiff } = t;
   const records = [];
-  const copier = new ObjectCopier(source, destination, a.bucket, { concurrency: a.concurrency, bandwidthLimit: null });
+  const copier = new ObjectCopier(source, destination, a.bucket, { concurrency: a.concurrency, bandwidthLimit: null, splice: engine.available });
   const { failures } = await copier.copy(diff.copy, (r) => records.push(r));
   const tCopy = performance.now();
   source.close();

@@ -10,6 +10,7 @@ import type { AuditEntry, GenerationCommit, GenerationRow, InventoryRow, StateDa
 import { resolveSettings, type Settings } from '../../src/config/settings.js';
 import type { ApplyPorts } from '../../src/use-cases/apply/apply-ports.js';
 import { VirtualClock } from './virtual-clock.js';
+import { memoryFiles } from './memory-migration-files.js';
 
 /**
  * In-memory fakes of the apply engine's ports, for unit tests of the sequence on a virtual clock:
@@ -263,6 +264,7 @@ export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
     contents: new FakeContents(),
     nginx: new FakeNginx(tree, clock),
     clock,
+    migrationFiles: memoryFiles(),
     faults: [],
     crashAt: null,
     fault: (point) => {

@@ -63,7 +63,7 @@ async function copyPass(bucket: string, opts: Partial<CopierOptions> = {}, recor
   try {
     const [s, d] = await Promise.all([listAll(p.source, bucket), listAll(p.destination, bucket)]);
     const diff = diffObjects({ source: s, destination: d, records, baseline: new Map(), mode: 'sync' });
-    const copier = new ObjectCopier(p.source, p.destination, bucket, { concurrency: 8, bandwidthLimit: null, ...opts });
+    const copier = copierOf(p.source, p.destination, bucket, { concurrency: 8, bandwidthLimit: null, ...opts });
     const { failures } = await copier.copy(diff.copy, (r) => records.set(r.key, r));
     return { diff, records, failures, source: s };
   } finally {
@@ -198,25 +198,32 @@ afterAll(async () => {
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-/** ORCH_SPLICE as given (undefined: unset), read again by the next copier. */
-function spliceEnv(value: string | undefined): void {
-  if (value === undefined) delete process.env.ORCH_SPLICE;
-  else process.env.ORCH_SPLICE = value;
+/**
+ * How streamed objects go in the copiers of the tests below: `false` through Node's HTTP client
+ * (what the composition root asks for with ORCH_SPLICE=0, and the path where the relay is not
+ * built), undefined by the splice relay where it is available (the copier's default).
+ */
+let useSplice: boolean | undefined;
+function copierOf(...[source, destination, bucket, opts]: ConstructorParameters<typeof ObjectCopier>): ObjectCopier {
+  return new ObjectCopier(source, destination, bucket, useSplice === undefined ? opts : { splice: useSplice, ...opts });
+}
+function splicePath(splice: boolean | undefined): void {
+  useSplice = splice;
   resetSpliceForTests();
 }
 
 // Every test runs twice: streamed objects moved by the splice relay (the default where it is built:
-// Linux, which CI is), then through Node's HTTP client (ORCH_SPLICE=0, the path elsewhere).
+// Linux, which CI is), then through Node's HTTP client (splice: false, the path elsewhere).
 describe.each([
-  { path: 'the splice relay', env: undefined, splice: true },
-  { path: "Node's HTTP client", env: '0', splice: false },
-])('ObjectCopier, streamed objects through $path', ({ env, splice }) => {
+  { path: 'the splice relay', splice: undefined },
+  { path: "Node's HTTP client", splice: false },
+])('ObjectCopier, streamed objects through $path', ({ splice }) => {
   beforeAll(() => {
-    spliceEnv(env);
+    splicePath(splice);
     // On Linux the relay must be built (npm ci builds it): a missing one is a failure, not a fallback.
-    if (process.platform === 'linux') expect(spliceAvailability()).toEqual(splice ? { available: true, reason: 'built' } : { available: false, reason: 'turned off (ORCH_SPLICE=0)' });
+    if (process.platform === 'linux') expect(spliceAvailability()).toEqual({ available: true, reason: 'built' });
   });
-  afterAll(() => spliceEnv(undefined));
+  afterAll(() => splicePath(undefined));
 
   it('copies small, medium, multipart and empty objects and awkward keys byte for byte, with their headers; the next diff finds all in sync', async () => {
     const bucket = await buckets();
@@ -286,7 +293,7 @@ describe.each([
         { key: 'mid//streamed%+&=; ', size: mid.length, etag: md5(mid) },
         { key: '/leading/and//big', size: big.length, etag: md5(big) },
       ];
-      const { failures } = await new ObjectCopier(p.source, p.destination, 'bkt', { concurrency: 2, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 10 * MiB }).copy(listed, (r) => records.push(r));
+      const { failures } = await copierOf(p.source, p.destination, 'bkt', { concurrency: 2, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 10 * MiB }).copy(listed, (r) => records.push(r));
       expect(failures).toEqual([]);
       expect(from.refused).toEqual([]);
       expect(to.refused).toEqual([]);
@@ -317,7 +324,7 @@ describe.each([
       await put(src, bucket, 'changes', v2);
       await src.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'vanishes' }));
       const records = new Map<string, CopyRecord>();
-      const { failures } = await new ObjectCopier(p.source, p.destination, bucket, { concurrency: 2, bandwidthLimit: null }).copy(listed, (r) => records.set(r.key, r));
+      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 2, bandwidthLimit: null }).copy(listed, (r) => records.set(r.key, r));
       expect(failures).toEqual([]);
       expect([...records.keys()].sort()).toEqual(['changes', 'stays']);
       expect(records.get('changes')).toMatchObject({ srcEtag: md5(v2), srcSize: v2.length });
@@ -343,7 +350,7 @@ describe.each([
       const records: CopyRecord[] = [];
       // One part at a time, 4 MiB/s: each 5 MiB part waits ~1.2 s for its tokens. The source is
       // overwritten (same size) as soon as the first part is uploaded, long before the second is read.
-      const copier = new ObjectCopier(p.source, p.destination, bucket, {
+      const copier = copierOf(p.source, p.destination, bucket, {
         concurrency: 1,
         bandwidthLimit: 4 * MiB,
         partSize: 5 * MiB,
@@ -384,7 +391,7 @@ describe.each([
         destination: d.get(key) ?? { key, size: 2048, etag: 'y-2' },
       }));
       const progress: number[] = [];
-      const out = await new ObjectCopier(p.source, p.destination, bucket, { concurrency: 3, bandwidthLimit: null, partSize: 5 * MiB, onProgress: (x) => progress.push(x.objects) }).compare(pairs);
+      const out = await copierOf(p.source, p.destination, bucket, { concurrency: 3, bandwidthLimit: null, partSize: 5 * MiB, onProgress: (x) => progress.push(x.objects) }).compare(pairs);
       expect(out.failures).toEqual([]);
       expect(out.equal).toEqual([
         { key: 'empty', srcEtag: md5(Buffer.alloc(0)), srcSize: 0, dstEtag: md5(Buffer.alloc(0)) },
@@ -430,7 +437,7 @@ describe.each([
       const ac = new AbortController();
       const records: CopyRecord[] = [];
       let abortedAt = 0;
-      const copier = new ObjectCopier(p.source, p.destination, bucket, {
+      const copier = copierOf(p.source, p.destination, bucket, {
         concurrency: 4,
         bandwidthLimit: 8 * MiB, // 49.5 MiB: ~6 s unaborted
         partSize: 5 * MiB,
@@ -476,7 +483,7 @@ describe.each([
       const records: CopyRecord[] = [];
       setTimeout(() => ac.abort(), 500);
       const t0 = performance.now();
-      const err = await new ObjectCopier(p.source, p.destination, 'bkt', { concurrency: 2, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 12 * MiB, signal: ac.signal })
+      const err = await copierOf(p.source, p.destination, 'bkt', { concurrency: 2, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 12 * MiB, signal: ac.signal })
         .copy([{ key: 'slow.bin', size: body.length, etag: md5(body) }], (r) => records.push(r))
         .then(
           () => null,
@@ -507,7 +514,7 @@ describe.each([
     try {
       const listed = await listAll(p.source, bucket);
       const records: CopyRecord[] = [];
-      const { failures } = await new ObjectCopier(p.source, p.destination, bucket, { concurrency: 3, bandwidthLimit: null }).copy(listed, (r) => records.push(r));
+      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 3, bandwidthLimit: null }).copy(listed, (r) => records.push(r));
       expect(failures).toEqual([]);
       expect(records).toHaveLength(6);
       for (let i = 0; i < bodies.length; i++) expect(sha((await get(dst, bucket, `k${i}`))!)).toBe(sha(bodies[i]!));
@@ -524,7 +531,7 @@ describe.each([
     try {
       const listed = await listAll(p.source, bucket);
       const records: CopyRecord[] = [];
-      const { failures } = await new ObjectCopier(p.source, p.destination, bucket, { concurrency: 2, bandwidthLimit: null }).copy(listed, (r) => records.push(r));
+      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 2, bandwidthLimit: null }).copy(listed, (r) => records.push(r));
       expect(records).toEqual([]);
       expect(failures.map((f) => f.key)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4']);
       for (const f of failures) {
@@ -543,7 +550,7 @@ describe.each([
     try {
       const listed = await listAll(p.source, bucket);
       let calls = 0;
-      const err = await new ObjectCopier(p.source, p.destination, bucket, { concurrency: 2, bandwidthLimit: null })
+      const err = await copierOf(p.source, p.destination, bucket, { concurrency: 2, bandwidthLimit: null })
         .copy(listed, () => {
           if (++calls === 3) throw new Error('database is locked');
         })
@@ -571,7 +578,7 @@ describe.each([
       expect(listed.find((o) => o.key === 'd/00000 \u00e9')).toEqual({ key: 'd/00000 \u00e9', size: 6, etag: md5(Buffer.from('seeded')) } satisfies ListedObject);
       const keep = 'd/00001';
       const doomed = listed.map((o) => o.key).filter((k) => k !== keep);
-      const { failures } = await new ObjectCopier(p.source, p.destination, bucket, { concurrency: 4, bandwidthLimit: null }).deleteAtDestination(doomed);
+      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 4, bandwidthLimit: null }).deleteAtDestination(doomed);
       expect(failures).toEqual([]);
       expect((await listAll(p.destination, bucket)).map((o) => o.key)).toEqual([keep]);
     } finally {
@@ -582,7 +589,7 @@ describe.each([
 
 // Linux: where the relay exists to be refused.
 describe.runIf(process.platform === 'linux')('ObjectCopier when the system refuses the splice relay', () => {
-  beforeAll(() => spliceEnv(undefined));
+  beforeAll(() => splicePath(undefined));
 
   it('a system that refuses splice(2) (the first relay fails as refused): that copy and the next go the Node path, the relay is off for the process', async () => {
     const bucket = await buckets();
@@ -599,7 +606,7 @@ describe.runIf(process.platform === 'linux')('ObjectCopier when the system refus
     try {
       const listed = await listAll(p.source, bucket);
       const records: CopyRecord[] = [];
-      const { failures } = await new ObjectCopier(p.source, p.destination, bucket, { concurrency: 1, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 12 * MiB }).copy(listed, (r) => records.push(r));
+      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 1, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 12 * MiB }).copy(listed, (r) => records.push(r));
       expect(failures).toEqual([]);
       expect(records.map((r) => r.key).sort()).toEqual(['big-0', 'big-1']);
       for (let i = 0; i < bodies.length; i++) expect(sha((await get(dst, bucket, `big-${i}`))!)).toBe(sha(bodies[i]!));
@@ -607,7 +614,7 @@ describe.runIf(process.platform === 'linux')('ObjectCopier when the system refus
       expect(spliceAvailability()).toEqual({ available: false, reason: 'refused by this system (reading the source: Operation not permitted)' });
     } finally {
       p.close();
-      spliceEnv(undefined);
+      splicePath(undefined);
     }
   });
 });

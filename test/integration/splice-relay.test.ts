@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PoolS3Client, type SourceStream } from '../../src/adapters/s3/pool-s3-client.js';
 import { parseHead, RawConnection, requestHead } from '../../src/adapters/s3/raw-connection.js';
 import { resetSpliceForTests, SpliceError, spliceAvailability, startRelay } from '../../src/adapters/s3/splice-relay.js';
+import { s3ObjectTransfer } from '../../src/adapters/s3/object-copier.js';
+import { spliceTurnedOff } from '../../src/composition-root.js';
 
 /**
  * The splice relay (orch's Node-API addon) and the raw connections around it, against real
@@ -32,7 +34,6 @@ interface Member {
 const servers: Member[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
-  delete process.env.ORCH_SPLICE;
   resetSpliceForTests();
 });
 
@@ -148,11 +149,22 @@ async function relayOnce(src: Member, dst: Member, opts: { timeoutMs?: number; d
 }
 
 describe.runIf(process.platform === 'linux')('splice relay', () => {
-  it('is built on Linux (npm ci builds it) and ORCH_SPLICE=0 turns it off', () => {
+  it('is built on Linux (npm ci builds it) and ORCH_SPLICE=0, read by the composition root only, turns it off', () => {
     expect(spliceAvailability()).toEqual({ available: true, reason: 'built' });
+    expect(spliceTurnedOff({})).toBeNull();
+    expect(s3ObjectTransfer({ spliceTurnedOff: spliceTurnedOff({}) }).describe()).toBe('objects of 16-128 MiB go socket to socket by the splice relay');
+    expect(spliceTurnedOff({ ORCH_SPLICE: '0' })).toBe('turned off (ORCH_SPLICE=0)');
+    expect(s3ObjectTransfer({ spliceTurnedOff: spliceTurnedOff({ ORCH_SPLICE: '0' }) }).describe()).toBe(
+      "objects of 16-128 MiB go through Node's HTTP client (the splice relay is turned off (ORCH_SPLICE=0))",
+    );
+    // The process's own environment is not looked at outside the composition root.
     process.env.ORCH_SPLICE = '0';
-    resetSpliceForTests();
-    expect(spliceAvailability()).toEqual({ available: false, reason: 'turned off (ORCH_SPLICE=0)' });
+    try {
+      resetSpliceForTests();
+      expect(spliceAvailability()).toEqual({ available: true, reason: 'built' });
+    } finally {
+      delete process.env.ORCH_SPLICE;
+    }
   });
 
   it('moves a body byte for byte, the bytes read with the head first, with a signed PUT head, and closes both connections', async () => {

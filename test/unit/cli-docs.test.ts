@@ -81,7 +81,7 @@ describe('docs/operations.md metrics and alert rules', () => {
     expect(block).toBeDefined();
     const rules = (parse(block!) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> }).groups.flatMap((g) => g.rules);
     expect(rules.length).toBeGreaterThanOrEqual(5);
-    const phases = readFileSync(`${root}src/domain/migrations/migration-doc.ts`, 'utf8');
+    const phases = readFileSync(`${root}src/domain/migrations/migration-record.ts`, 'utf8');
     for (const r of rules) {
       for (const m of r.expr.matchAll(/\borch_[a-z_]+/g)) expect(listed, `${r.alert}: ${m[0]}`).toContain(m[0]);
       for (const m of r.expr.matchAll(/phase=~?"([^"]+)"/g)) for (const p of m[1]!.split('|')) expect(phases, `${r.alert}: phase ${p}`).toMatch(new RegExp(`MIGRATION_PHASES[^;]*'${p}'`));

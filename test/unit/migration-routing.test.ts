@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newMigrationDoc, type MigrationDoc } from '../../src/domain/migrations/migration-doc.js';
+import { newMigrationRecord, type MigrationRecord } from '../../src/domain/migrations/migration-record.js';
 import { effectiveRouting, overlayMigrations } from '../../src/domain/migrations/route-overlay.js';
 import { epochBeforeRegex } from '../../src/domain/migrations/routing.js';
 import type { DesiredMigration, DesiredState } from '../../src/domain/model/desired-state.js';
@@ -35,8 +35,8 @@ function desired(routePool: string): DesiredState {
   return { pools: [], migrations: [], virtualHosts: [virtualHost('s3', { routes: [routeOf('s3', '/photos/', routePool, { name: 'photos' })] })] };
 }
 const migration: DesiredMigration = { name: 'm', virtualHost: 's3', bucket: 'photos', from: 'old', to: 'new', mode: 'copy', concurrency: 16, bandwidthLimit: null, freezeBudgetSeconds: 10, origin: origin('Migration', 'm', 'manifests/migrations.yaml') };
-function doc(patch: Partial<MigrationDoc>): MigrationDoc {
-  return { ...newMigrationDoc(migration, new Date('2026-01-01T00:00:00Z')), ...patch };
+function doc(patch: Partial<MigrationRecord>): MigrationRecord {
+  return { ...newMigrationRecord(migration, new Date('2026-01-01T00:00:00Z')), ...patch };
 }
 const route = (r: ReturnType<typeof overlayMigrations>) => r.desired.virtualHosts[0]!.routes[0]!;
 

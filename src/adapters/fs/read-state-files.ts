@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MIGRATION_DONE_SUFFIX, MIGRATION_STATE_SUFFIX } from '../../domain/rebuild/migration-state.js';
+import { MIGRATION_DONE_SUFFIX, MIGRATION_STATE_SUFFIX } from '../../domain/migrations/migration-record.js';
 import { STATUS_FILE_PATH } from '../../domain/render/render-status.js';
 
 export function migrationStateDir(stateDir: string): string {

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import type { DrainResult, WorkerDrain } from '../../ports/worker-drain.js';
 import { probeStatus } from './nginx-control.js';
 
 /**
@@ -51,15 +52,6 @@ export function shuttingDownWorkers(masterPid: number): number[] {
   return out;
 }
 
-export interface DrainResult {
-  drained: boolean;
-  waitedMs: number;
-  /** Old workers still running when the wait ended. */
-  remaining: number;
-  /** Why draining could not be observed (no master found), else null. */
-  problem: string | null;
-}
-
 /** Waits until no worker of an older configuration is left, or `deadline` (epoch ms) passes. */
 export async function waitForOldWorkers(statusListen: string, deadline: number, signal?: AbortSignal): Promise<DrainResult> {
   const started = Date.now();
@@ -73,4 +65,9 @@ export async function waitForOldWorkers(statusListen: string, deadline: number, 
     if (Date.now() >= deadline || signal?.aborted) return { drained: false, waitedMs: Date.now() - started, remaining, problem: null };
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The drain of the nginx whose status listener is `statusListen`. */
+export function procWorkerDrain(statusListen: string): WorkerDrain {
+  return { waitForOldWorkers: (deadline, signal) => waitForOldWorkers(statusListen, deadline, signal) };
 }

@@ -1,11 +1,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { PoolAccessError } from '../../domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import { compareKeys, isPlainMd5, type CopyRecord, type ListedObject, type ObjectDiff } from '../../domain/migrations/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
-import { stripQuotes, type PoolS3Client, type SourceStream } from './pool-s3-client.js';
-import { disableSplice, SpliceError, spliceAvailability } from './splice-relay.js';
+import type { PoolStorage } from '../../ports/pool-storage.js';
+import type { ObjectTransfer } from '../../ports/object-transfer.js';
+import { PoolS3Client, stripQuotes, type SourceStream } from './pool-s3-client.js';
+import { describeCopyEngine, disableSplice, SpliceError, spliceAvailability } from './splice-relay.js';
 
 /**
  * The copy engine of bucket migrations: copies objects of one bucket from a source pool to a
@@ -21,7 +23,7 @@ import { disableSplice, SpliceError, spliceAvailability } from './splice-relay.j
  *   hashed before it is sent; plain bytes, no aws-chunked framing). Memory: socket buffers only.
  *   On Linux, where orch's splice relay is built (splice-relay.ts), both requests run on
  *   connections of their own and the body goes socket to socket by splice(2), never through user
- *   space (a fifth of the CPU); otherwise, or with ORCH_SPLICE=0, through Node's HTTP client.
+ *   space (a fifth of the CPU); otherwise (or `splice: false`, ORCH_SPLICE=0) through Node's HTTP client.
  *   This is what rclone does below its 200 MiB cutoff, and what servers do best: one request, no
  *   parts to reassemble (s3rver and nanio both store parts as files and concatenate them at
  *   completion, writing every byte twice).
@@ -914,10 +916,28 @@ class Run {
 }
 
 /** Flat ListObjectsV2 of a whole bucket with size and ETag (quotes stripped), sorted by key (code-unit order). */
-export async function listAll(pool: PoolS3Client, bucket: string): Promise<ListedObject[]> {
+export async function listAll(pool: PoolStorage, bucket: string): Promise<ListedObject[]> {
   const out: ListedObject[] = [];
   await pool.listObjectsDetailed(bucket, (page) => {
     for (const o of page) out.push({ key: o.key, size: o.size, etag: o.etag });
   });
   return out.sort((a, b) => compareKeys(a.key, b.key));
+}
+
+/**
+ * The object-transfer port on the S3 adapter. `spliceTurnedOff`: why the splice relay must not be
+ * used (the composition root's choice, e.g. `ORCH_SPLICE=0`), or null to use it where it is built.
+ * The addon is loaded on the first copy, not when the port is built.
+ */
+export function s3ObjectTransfer(opts: { spliceTurnedOff: string | null }): ObjectTransfer {
+  const engine = () => (opts.spliceTurnedOff !== null ? { available: false, reason: opts.spliceTurnedOff } : spliceAvailability());
+  const s3 = (pool: PoolStorage): PoolS3Client => {
+    if (!(pool instanceof PoolS3Client)) throw new Error(`pool ${pool.pool} is not reached through the S3 adapter`);
+    return pool;
+  };
+  return {
+    describe: () => describeCopyEngine(engine()),
+    list: (pool, bucket) => listAll(pool, bucket),
+    between: (source, destination, bucket, options) => new ObjectCopier(s3(source), s3(destination), bucket, { ...options, splice: engine().available }),
+  };
 }

@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
  * The splice relay: a Node-API addon of orch's own (native/splice_relay.c, Linux), built by
  * `npm install` (scripts/build-native.mjs). It moves a body from one socket into another with
  * splice(2) on a thread of its own; the copier uses it for streamed objects (object-copier.ts).
- * Where it is not built (not Linux, no compiler) or `ORCH_SPLICE=0`, copies take the Node path:
- * the same requests and bytes, about five times the CPU.
+ * Where it is not built (not Linux, no compiler), or where the composition root turns it off
+ * (`ORCH_SPLICE=0`, read there and nowhere else), copies take the Node path: the same requests and
+ * bytes, about five times the CPU.
  */
 
 interface Binding {
@@ -21,7 +22,6 @@ const ADDON = 'src/adapters/s3/native/build/Release/orch_splice.node';
 let loaded: { binding: Binding | null; reason: string } | undefined;
 
 function load(): { binding: Binding | null; reason: string } {
-  if (process.env.ORCH_SPLICE === '0') return { binding: null, reason: 'turned off (ORCH_SPLICE=0)' };
   if (process.platform !== 'linux') return { binding: null, reason: `not built on ${process.platform} (Linux only)` };
   // This module runs from src/adapters/s3/, dist/adapters/s3/ or dist/bundle/ (see scripts/bundle.mjs).
   const candidates = ['../../../', '../../'].map((up) => fileURLToPath(new URL(up + ADDON, import.meta.url)));
@@ -47,12 +47,11 @@ export function spliceAvailability(): { available: boolean; reason: string } {
 }
 
 /** The copy path of streamed objects in words, for the migration's log. */
-export function describeCopyEngine(): string {
-  const { available, reason } = spliceAvailability();
+export function describeCopyEngine({ available, reason }: { available: boolean; reason: string } = spliceAvailability()): string {
   return available ? 'objects of 16-128 MiB go socket to socket by the splice relay' : `objects of 16-128 MiB go through Node's HTTP client (the splice relay is ${reason})`;
 }
 
-/** For tests: forget what was loaded, so ORCH_SPLICE is read again. */
+/** For tests: forget what was loaded (and a refusal seen), so the addon is loaded again. */
 export function resetSpliceForTests(): void {
   loaded = undefined;
 }

@@ -1,4 +1,4 @@
-import type { MigrationDoc } from '../../domain/migrations/migration-doc.js';
+import type { MigrationRecord } from '../../domain/migrations/migration-record.js';
 import type { MigrationView } from '../../use-cases/migrations/migration-commands.js';
 import type { Style } from '../style.js';
 import { formatBytes } from './buckets-text.js';
@@ -19,24 +19,24 @@ export function formatDuration(seconds: number | null): string {
 }
 
 /** `1,234/2,000 obj (61%)` from the record's progress. */
-export function progressText(doc: MigrationDoc): string {
-  const p = doc.progress;
-  if (doc.phase === 'done') return `${p.objectsTotal ?? '?'} obj, ${formatBytes(p.bytesTotal)}`;
+export function progressText(record: MigrationRecord): string {
+  const p = record.progress;
+  if (record.phase === 'done') return `${p.objectsTotal ?? '?'} obj, ${formatBytes(p.bytesTotal)}`;
   if (p.objectsTotal === null) return '-';
   const pct = p.bytesTotal ? Math.floor((100 * p.bytesInSync) / p.bytesTotal) : p.objectsTotal === 0 ? 100 : Math.floor((100 * p.objectsInSync) / p.objectsTotal);
   return `${p.objectsInSync}/${p.objectsTotal} obj, ${formatBytes(p.bytesInSync)}/${formatBytes(p.bytesTotal)} (${pct}%)`;
 }
 
-export function rateText(doc: MigrationDoc): string {
-  const r = doc.progress.rateBytesPerSecond;
+export function rateText(record: MigrationRecord): string {
+  const r = record.progress.rateBytesPerSecond;
   return r === null ? '-' : `${formatBytes(r)}/s`;
 }
 
-function phaseCell(doc: MigrationDoc, style: Style): string {
-  if (doc.phase === 'done') return style.green(doc.phase);
-  if (doc.phase === 'error') return style.red(doc.phase);
-  if (doc.phase === 'cancelled') return style.dim(doc.phase);
-  return style.yellow(doc.phase);
+function phaseCell(record: MigrationRecord, style: Style): string {
+  if (record.phase === 'done') return style.green(record.phase);
+  if (record.phase === 'error') return style.red(record.phase);
+  if (record.phase === 'cancelled') return style.dim(record.phase);
+  return style.yellow(record.phase);
 }
 
 export function formatMigrations(views: readonly MigrationView[], style: Style): string {
@@ -44,31 +44,31 @@ export function formatMigrations(views: readonly MigrationView[], style: Style):
   const lines = table(
     ['NAME', 'BUCKET', 'FROM -> TO', 'MODE', 'PHASE', 'PROGRESS', 'RATE', 'ETA', 'DRIVER'],
     views.map((v) => [
-      v.doc.name,
-      `${v.doc.virtualHost}/${v.doc.bucket}`,
-      `${v.doc.from} -> ${v.doc.to}`,
-      v.doc.mode,
-      phaseCell(v.doc, style),
-      progressText(v.doc),
-      rateText(v.doc),
-      formatDuration(v.doc.progress.etaSeconds),
+      v.record.name,
+      `${v.record.virtualHost}/${v.record.bucket}`,
+      `${v.record.from} -> ${v.record.to}`,
+      v.record.mode,
+      phaseCell(v.record, style),
+      progressText(v.record),
+      rateText(v.record),
+      formatDuration(v.record.progress.etaSeconds),
       v.driver ? `pid ${v.driver.pid}` : '-',
     ]),
   );
   const out = [...lines];
   for (const v of views) {
-    const freeze = v.doc.freezes.filter((f) => f.windowMs !== null);
+    const freeze = v.record.freezes.filter((f) => f.windowMs !== null);
     const notes: string[] = [];
-    if (v.doc.lastError) notes.push(style.red(`last error (${v.doc.errorAt ?? '?'}): ${v.doc.lastError}`));
+    if (v.record.lastError) notes.push(style.red(`last error (${v.record.errorAt ?? '?'}): ${v.record.lastError}`));
     if (freeze.length > 0) notes.push(`freezes: ${freeze.map((f) => `${((f.windowMs ?? 0) / 1000).toFixed(1)}s ${f.outcome}${f.reason ? ` (${f.reason})` : ''}`).join(', ')}`);
-    if (v.doc.phase === 'done' && v.doc.orphanedSource) notes.push(`source data left on ${v.doc.orphanedSource.pool} (${v.doc.orphanedSource.prefix}) since ${v.doc.orphanedSource.at}`);
-    if (notes.length > 0) out.push('', `${v.doc.name}:`, ...notes.map((n) => `  ${n}`));
+    if (v.record.phase === 'done' && v.record.orphanedSource) notes.push(`source data left on ${v.record.orphanedSource.pool} (${v.record.orphanedSource.prefix}) since ${v.record.orphanedSource.at}`);
+    if (notes.length > 0) out.push('', `${v.record.name}:`, ...notes.map((n) => `  ${n}`));
   }
   return out.join('\n');
 }
 
 export function migrationToJson(v: MigrationView) {
-  const d = v.doc;
+  const d = v.record;
   return {
     name: d.name,
     virtual_host: d.virtualHost,

@@ -26,8 +26,8 @@ export function formatRebuildText(r: RebuildResult, nginxDir: string, style: Sty
     const edited = p.files.filter((f) => f.recordedSha256 !== f.diskSha256);
     out.push(`  ${p.files.length} file(s) recorded with their sha256${edited.length > 0 ? style.yellow(`; ${edited.length} recorded as drift (edited outside orch): ${edited.map((f) => f.path).join(', ')}`) : ''}`);
   }
-  for (const m of p.migrations) {
-    out.push(`  migration ${m.name}: ${m.bucket} ${m.from} -> ${m.to}, ${m.completed ? `completed${m.orphanedSource ? ` (source data kept on ${m.orphanedSource.pool} ${m.orphanedSource.prefix})` : ''}` : `phase ${m.phase}, resumes`} (migrations/${m.file})`);
+  for (const { record: m, completed, file } of p.migrations) {
+    out.push(`  migration ${m.name}: ${m.bucket} ${m.from} -> ${m.to}, ${completed ? `completed${m.orphanedSource ? ` (source data kept on ${m.orphanedSource.pool} ${m.orphanedSource.prefix})` : ''}` : `phase ${m.phase}, resumes`} (migrations/${file})`);
   }
   if (p.unmanaged.length > 0) out.push(style.dim(`  not orch's (no marker), left alone: ${p.unmanaged.join(', ')}`));
   for (const d of p.diagnostics) {
@@ -58,7 +58,7 @@ export function rebuildToJson(r: RebuildResult): Record<string, unknown> {
     })),
     resources: p.resources.map((res) => ({ kind: res.ref.kind, name: res.ref.name, from: res.from, conf: res.conf, sidecar: res.sidecar })),
     unmanaged: p.unmanaged,
-    migrations: p.migrations.map((m) => ({ name: m.name, virtual_host: m.virtualHost, bucket: m.bucket, from: m.from, to: m.to, mode: m.mode, phase: m.phase, completed: m.completed, file: m.file })),
+    migrations: p.migrations.map(({ record: m, completed, file }) => ({ name: m.name, virtual_host: m.virtualHost, bucket: m.bucket, from: m.from, to: m.to, mode: m.mode, phase: m.phase, completed, file })),
     diagnostics: p.diagnostics.map(diagnosticToJson),
   };
 }

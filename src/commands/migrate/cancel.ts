@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { cancelMigration } from '../../use-cases/migrations/migration-commands.js';
+import { migrationPorts } from '../../composition-root.js';
 import { OrchCommand } from '../../cli/orch-command.js';
-import { composeOrch } from '../../composition-root.js';
 
 export default class MigrateCancel extends OrchCommand {
   static override summary = 'Cancel a migration: the route goes back to the source pool.';
@@ -16,8 +16,8 @@ export default class MigrateCancel extends OrchCommand {
     const { args, flags } = await this.parse(MigrateCancel);
     const settings = this.settingsFrom(flags);
     const controller = new AbortController();
-    const result = await cancelMigration(settings, args.name, { waitSeconds: flags.wait, hooks: { signal: controller.signal, compose: composeOrch, log: (level, m) => process.stderr.write(`${level === 'info' ? '' : `${level.toUpperCase()} `}${m}\n`) } });
-    const d = result.doc;
+    const result = await cancelMigration(migrationPorts(settings), args.name, { waitSeconds: flags.wait, hooks: { signal: controller.signal, log: (level, m) => process.stderr.write(`${level === 'info' ? '' : `${level.toUpperCase()} `}${m}\n`) } });
+    const d = result.record;
     if (result.how === 'cancelled') this.out(this.style.green(`Migration ${d.name} is cancelled: bucket ${d.bucket} is served by pool ${d.from} again.`));
     else if (result.how === 'completed') this.out(this.style.yellow(`Migration ${d.name} was already switching to ${d.to} and finished instead (phase ${d.phase}).`));
     else this.out(this.style.yellow(`Migration ${d.name} is driven by another process, which was asked to cancel; it is still in phase ${d.phase}. Check with 'orch migrations'.`));

@@ -1,6 +1,7 @@
 import { Args } from '@oclif/core';
 import { runMigration } from '../../use-cases/migrations/migration-commands.js';
-import type { MigrationDoc } from '../../domain/migrations/migration-doc.js';
+import { migrationPorts } from '../../composition-root.js';
+import type { MigrationRecord } from '../../domain/migrations/migration-record.js';
 import { ExitCode } from '../../domain/errors.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { composeOrch } from '../../composition-root.js';
@@ -26,21 +27,20 @@ EXIT CODES
     process.once('SIGTERM', stop);
     const tty = Boolean(process.stderr.isTTY);
     let lastLine = '';
-    const status = (doc: MigrationDoc) => `${doc.phase}: pass ${doc.progress.pass}, ${progressText(doc)}, ${rateText(doc)}, ETA ${formatDuration(doc.progress.etaSeconds)}`;
+    const status = (record: MigrationRecord) => `${record.phase}: pass ${record.progress.pass}, ${progressText(record)}, ${rateText(record)}, ETA ${formatDuration(record.progress.etaSeconds)}`;
     try {
-      const result = await runMigration(settings, args.name, {
+      const result = await runMigration(migrationPorts(settings), args.name, {
         signal: controller.signal,
         command: 'migrate run',
         fault: composeOrch(settings).fault,
-        compose: composeOrch,
         log: (level, message) => {
           const line = `${new Date().toISOString()} ${level === 'info' ? '' : `${level.toUpperCase()} `}${message}`;
           if (tty) process.stderr.write(`\r\x1b[2K${level === 'error' ? this.errStyle.red(line) : level === 'warn' ? this.errStyle.yellow(line) : line}\n`);
           else process.stderr.write(`${line}\n`);
         },
-        onUpdate: (doc) => {
+        onUpdate: (record) => {
           if (!tty) return;
-          const line = status(doc);
+          const line = status(record);
           if (line !== lastLine) {
             lastLine = line;
             process.stderr.write(`\r\x1b[2K${this.errStyle.dim(line.slice(0, (process.stderr.columns ?? 120) - 1))}`);
@@ -48,7 +48,7 @@ EXIT CODES
         },
       });
       if (tty) process.stderr.write('\r\x1b[2K');
-      const d = result.doc;
+      const d = result.record;
       switch (result.outcome) {
         case 'done': {
           const f = d.freezes.filter((x) => x.outcome === 'switched').at(-1);

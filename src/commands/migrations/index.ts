@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { listMigrations } from '../../use-cases/migrations/migration-commands.js';
+import { migrationPorts } from '../../composition-root.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { formatMigrations, migrationToJson, MIGRATIONS_FORMAT_VERSION } from '../../cli/views/migrations-text.js';
 
@@ -15,15 +16,15 @@ export default class Migrations extends OrchCommand {
   protected async execute() {
     const { flags } = await this.parse(Migrations);
     const settings = this.settingsFrom(flags);
-    const views = listMigrations(settings, { logLines: flags.log });
+    const views = listMigrations(migrationPorts(settings), { logLines: flags.log });
     if (flags.json) {
       this.out(JSON.stringify({ format_version: MIGRATIONS_FORMAT_VERSION, migrations: views.map(migrationToJson) }, null, 2));
       return;
     }
     this.out(formatMigrations(views, this.style));
     if (flags.log > 0) {
-      for (const v of views.filter((x) => x.log.length > 0 && x.doc.phase !== 'done')) {
-        this.out(`\n${v.doc.name} log:`);
+      for (const v of views.filter((x) => x.log.length > 0 && x.record.phase !== 'done')) {
+        this.out(`\n${v.record.name} log:`);
         for (const l of v.log) this.out(`  ${l.at} ${l.level.padEnd(5)} ${l.message}`);
       }
     }

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { orphanedSources } from '../../use-cases/migrations/migration-commands.js';
+import { migrationPorts } from '../../composition-root.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 
 export default class MigrationsOrphaned extends OrchCommand {
@@ -13,7 +14,7 @@ export default class MigrationsOrphaned extends OrchCommand {
   protected async execute() {
     const { flags } = await this.parse(MigrationsOrphaned);
     const settings = this.settingsFrom(flags);
-    const done = orphanedSources(settings);
+    const done = orphanedSources(migrationPorts(settings));
     if (flags.json) {
       this.out(JSON.stringify({ format_version: '1.0', orphaned: done.map((d) => ({ migration: d.name, virtual_host: d.virtualHost, bucket: d.bucket, pool: d.orphanedSource!.pool, prefix: d.orphanedSource!.prefix, at: d.orphanedSource!.at, moved_to: d.to })) }, null, 2));
       return;

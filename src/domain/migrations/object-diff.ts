@@ -132,3 +132,9 @@ export function diffObjects(input: DiffInput): ObjectDiff {
   del.sort(compareKeys);
   return { copy, compare, delete: del, inSync, source: totals };
 }
+
+/** An object that could not be copied, compared or deleted; the message is safe to print (no credential). */
+export interface TransferFailure {
+  key: string;
+  message: string;
+}

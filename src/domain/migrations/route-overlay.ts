@@ -1,6 +1,6 @@
 import type { Diagnostic } from '../diagnostics.js';
 import type { DesiredRoute, DesiredState, Origin } from '../model/desired-state.js';
-import { isActive, type MigrationDoc } from './migration-doc.js';
+import { isActive, type MigrationRecord } from './migration-record.js';
 import { servingPool, type MigrationRouting, type RouteMigration } from './routing.js';
 
 /**
@@ -22,7 +22,7 @@ import { servingPool, type MigrationRouting, type RouteMigration } from './routi
  */
 export interface OverlayInput {
   desired: DesiredState;
-  migrations: readonly MigrationDoc[];
+  migrations: readonly MigrationRecord[];
   /** Routing nginx serves now, by `${virtualHost}/${bucket}` (from the deployed sidecars). */
   deployed: ReadonlyMap<string, MigrationRouting>;
   /** Epoch seconds. */
@@ -43,8 +43,8 @@ export function routeKey(virtualHost: string, bucket: string): string {
 }
 
 /** The migration that governs each route: the active one, else the most recently finished done one. */
-function governing(migrations: readonly MigrationDoc[]): Map<string, MigrationDoc> {
-  const out = new Map<string, MigrationDoc>();
+function governing(migrations: readonly MigrationRecord[]): Map<string, MigrationRecord> {
+  const out = new Map<string, MigrationRecord>();
   for (const m of migrations) {
     if (m.phase === 'cancelled') continue;
     const key = routeKey(m.virtualHost, m.bucket);
@@ -60,7 +60,7 @@ function governing(migrations: readonly MigrationDoc[]): Map<string, MigrationDo
 }
 
 /** The routing to render for an active migration (see the cutover rule above). */
-export function effectiveRouting(m: MigrationDoc, deployed: MigrationRouting | undefined, now: number): MigrationRouting {
+export function effectiveRouting(m: MigrationRecord, deployed: MigrationRouting | undefined, now: number): MigrationRouting {
   if (m.routing !== 'cutover') return m.routing;
   if (m.routingLive === 'cutover' || m.routingLive === 'destination' || deployed === 'cutover' || deployed === 'destination') return 'cutover';
   if (m.freezeUntil !== null && now < m.freezeUntil - CUTOVER_MARGIN_SECONDS) return 'cutover';

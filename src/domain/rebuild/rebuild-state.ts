@@ -5,7 +5,7 @@ import type { NginxDirective } from '../nginx-config/nginx-ast.js';
 import { resourceOfPath, sha256 } from '../plan/make-plan.js';
 import { STATUS_FILE_PATH } from '../render/render-status.js';
 import type { FileRole, NginxFeatures, ResourceRef } from '../render/rendered-tree.js';
-import { latestMigrationStates, readMigrationState, type MigrationState } from './migration-state.js';
+import { decodeMigrationStateFile, latestMigrationStateFiles, type MigrationStateFile } from '../migrations/migration-record.js';
 import { recoverDesiredState, type RecoveredResource } from './recover-desired-state.js';
 
 /** A file of the managed directory as read from disk, with whether it carries orch's marker. */
@@ -45,7 +45,7 @@ export interface RebuildPlan {
   resources: RecoveredResource[];
   /** Files in pools/ and vhosts/ without orch's marker: never recorded, never touched. */
   unmanaged: string[];
-  migrations: MigrationState[];
+  migrations: MigrationStateFile[];
   diagnostics: Diagnostic[];
 }
 
@@ -120,9 +120,9 @@ export function planRebuild(input: RebuildInput): RebuildPlan {
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 
-  const states: MigrationState[] = [];
+  const states: MigrationStateFile[] = [];
   for (const m of input.migrationFiles) {
-    const read = readMigrationState(m.file, m.text);
+    const read = decodeMigrationStateFile(m.file, m.text);
     if (read.ok) states.push(read.value);
     else {
       diagnostics.push({
@@ -146,7 +146,7 @@ export function planRebuild(input: RebuildInput): RebuildPlan {
       .filter((f) => !f.managed && !recovery.resources.some((r) => r.sidecar === 'corrupt' && r.sidecarPath === f.path))
       .map((f) => f.path)
       .sort(),
-    migrations: latestMigrationStates(states),
+    migrations: latestMigrationStateFiles(states),
     diagnostics,
   };
 }

@@ -91,7 +91,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
     if (opts.onlyPaths) checkOnlyPaths(plan, opts.onlyPaths);
     const startMigrations = (): void => {
       if (opts.dryRun || opts.onlyPaths) return;
-      migrationsStarted.push(...startPlannedMigrations(settings, store, plan, opts.command));
+      migrationsStarted.push(...startPlannedMigrations(ports, store, plan, opts.command));
     };
     if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
       for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });

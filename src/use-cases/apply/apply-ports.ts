@@ -4,6 +4,7 @@ import type { Clock } from '../../ports/clock.js';
 import type { ContentStore } from '../../ports/content-store.js';
 import type { FaultHook } from '../../ports/fault-hook.js';
 import type { ManagedTree } from '../../ports/managed-tree.js';
+import type { MigrationFiles } from '../../ports/migration-files.js';
 import type { Nginx } from '../../ports/nginx.js';
 import type { StateDatabase } from '../../ports/state-store.js';
 import type { WriterLocks } from '../../ports/writer-lock.js';
@@ -23,6 +24,8 @@ export interface ApplyPorts {
   nginx: Nginx;
   clock: Clock;
   fault: FaultHook;
+  /** Where apply records the migrations a plan starts (their state files). */
+  migrationFiles: MigrationFiles;
 }
 
 /** Builds the ports for settings (the daemon re-reads its settings on SIGHUP): composeOrch. */

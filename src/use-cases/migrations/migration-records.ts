@@ -1,47 +1,53 @@
-import { writeMigrationFile } from '../../adapters/fs/migration-files.js';
 import type { MigrationRow, StateStore } from '../../ports/state-store.js';
-import { docOfState, FINISHED_PHASES, type MigrationDoc } from '../../domain/migrations/migration-doc.js';
-import { readMigrationState } from '../../domain/rebuild/migration-state.js';
+import type { MigrationFiles } from '../../ports/migration-files.js';
+import {
+  decodeMigrationStateFile,
+  isFinished,
+  migrationFileName,
+  migrationRecordJson,
+  type MigrationRecord,
+} from '../../domain/migrations/migration-record.js';
 
-/** The engine's records, from the `migrations` table (rows whose document cannot be read are skipped). */
-export function loadMigrationDocs(store: StateStore): MigrationDoc[] {
-  const out: MigrationDoc[] = [];
+/** The records of the `migrations` table (rows whose document cannot be read are skipped). */
+export function loadMigrationRecords(store: StateStore): MigrationRecord[] {
+  const out: MigrationRecord[] = [];
   for (const row of store.migrations()) {
-    const read = readMigrationState(row.stateFile, row.document);
-    if (read.ok) out.push(docOfState(read.value));
+    const read = decodeMigrationStateFile(row.stateFile, row.document);
+    if (read.ok) out.push(read.value.record);
   }
   return out;
 }
 
-export function loadMigrationDoc(store: StateStore, name: string): MigrationDoc | null {
+export function loadMigrationRecord(store: StateStore, name: string): MigrationRecord | null {
   const row = store.migration(name);
   if (!row) return null;
-  const read = readMigrationState(row.stateFile, row.document);
-  return read.ok ? docOfState(read.value) : null;
+  const read = decodeMigrationStateFile(row.stateFile, row.document);
+  return read.ok ? read.value.record : null;
 }
 
-/** Persists a record: the state file first (the source of truth), then the database row. */
-export function saveMigrationDoc(store: StateStore, stateDir: string, doc: MigrationDoc): void {
-  doc.updatedAt = new Date().toISOString();
-  const file = writeMigrationFile(stateDir, doc);
-  store.putMigration(rowOf(doc, file));
+/** Persists a record stamped `at`: the state file first (the source of truth), then the database row. */
+export function saveMigrationRecord(store: StateStore, files: MigrationFiles, record: MigrationRecord, at: string): void {
+  record.updatedAt = at;
+  const file = files.write(record);
+  store.putMigration(migrationRowOf(record, file));
 }
 
-function rowOf(doc: MigrationDoc, file: string): MigrationRow {
+/** The database row of a record: its state file's JSON, and the indexed columns derived from it. */
+export function migrationRowOf(record: MigrationRecord, file = migrationFileName(record), completed = isFinished(record)): MigrationRow {
   return {
-    name: doc.name,
-    virtualHost: doc.virtualHost,
-    bucket: doc.bucket,
-    from: doc.from,
-    to: doc.to,
-    mode: doc.mode,
-    phase: doc.phase,
-    completed: FINISHED_PHASES.has(doc.phase),
-    startedAt: doc.startedAt,
-    updatedAt: doc.updatedAt,
-    finishedAt: doc.finishedAt,
-    orphanedSource: doc.orphanedSource === null ? null : JSON.stringify(doc.orphanedSource),
+    name: record.name,
+    virtualHost: record.virtualHost,
+    bucket: record.bucket,
+    from: record.from,
+    to: record.to,
+    mode: record.mode,
+    phase: record.phase,
+    completed,
+    startedAt: record.startedAt,
+    updatedAt: record.updatedAt,
+    finishedAt: record.finishedAt,
+    orphanedSource: record.orphanedSource === null ? null : JSON.stringify(record.orphanedSource),
     stateFile: file,
-    document: JSON.stringify(doc),
+    document: JSON.stringify(migrationRecordJson(record)),
   };
 }

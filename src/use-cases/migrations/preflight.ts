@@ -1,15 +1,16 @@
-import { PoolAccessError, type PoolStorage } from '../../domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
-import { isActive, type MigrationDoc } from '../../domain/migrations/migration-doc.js';
+import { isActive, type MigrationRecord } from '../../domain/migrations/migration-record.js';
 import type { DesiredMigration, DesiredState, Origin } from '../../domain/model/desired-state.js';
 import type { PoolAccess } from '../buckets/pool-access.js';
+import type { PoolStorage } from '../../ports/pool-storage.js';
 
 export interface PreflightInput {
   /** The manifests' desired state (before migrations rewrite routes). */
   desired: DesiredState;
   /** Migration documents the state does not know yet: `orch apply` would start them. */
   toStart: readonly DesiredMigration[];
-  records: readonly MigrationDoc[];
+  records: readonly MigrationRecord[];
   /** null: offline (`--no-refresh`): nothing is checked on the pools. */
   access: PoolAccess | null;
   maxParallel: number;

@@ -19,7 +19,7 @@ import { preparePoolCredentials, type Env, type PoolAccess } from '../buckets/po
 import type { Settings } from '../../config/settings.js';
 import { stableOriginFile, withStableOrigins } from './stable-origins.js';
 import { orchVersion } from '../../config/version.js';
-import type { MigrationDoc } from '../../domain/migrations/migration-doc.js';
+import type { MigrationRecord } from '../../domain/migrations/migration-record.js';
 import { overlayMigrations, routeKey } from '../../domain/migrations/route-overlay.js';
 import type { MigrationRouting } from '../../domain/migrations/routing.js';
 import { preflightMigrations } from '../migrations/preflight.js';
@@ -32,7 +32,7 @@ export interface StateView {
   generation: number | null;
   knownMigrations: ReadonlySet<string>;
   /** The migration engine's records: active ones own their bucket's route (see route-overlay.ts). */
-  migrations: readonly MigrationDoc[];
+  migrations: readonly MigrationRecord[];
 }
 
 export const EMPTY_STATE: StateView = { inventory: null, generation: null, knownMigrations: new Set(), migrations: [] };

@@ -6,7 +6,8 @@ import { storeContents } from '../../adapters/fs/store-contents.js';
 import { acquireWriterLock } from '../../adapters/fs/writer-lock.js';
 import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
 import { moveDatabaseAside, SqliteStateStore } from '../../adapters/sqlite/state-store.js';
-import type { StateStore, GenerationCommit, InventoryRow, MigrationRow } from '../../ports/state-store.js';
+import type { StateStore, GenerationCommit, InventoryRow } from '../../ports/state-store.js';
+import { migrationRowOf } from '../migrations/migration-records.js';
 import { isCorruptState, UserError } from '../../domain/errors.js';
 import { planRebuild, type RebuildPlan } from '../../domain/rebuild/rebuild-state.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
@@ -86,7 +87,7 @@ export async function rebuildDatabase(settings: Settings, opts: RebuildOptions):
     const store = SqliteStateStore.open(dbPath);
     try {
       store.setMeta('nginx_dir', settings.nginxDir);
-      if (plan.files.length > 0 || plan.migrations.length > 0) store.commitRebuild(commitOf(plan, opts.command), plan.migrations.map(migrationRow));
+      if (plan.files.length > 0 || plan.migrations.length > 0) store.commitRebuild(commitOf(plan, opts.command), plan.migrations.map((m) => migrationRowOf(m.record, m.file, m.completed)));
       else store.audit([{ command: opts.command, action: 'rebuild', subject: 'state database', details: 'no orch file in the managed directory: nothing recorded' }]);
       await store.backup(settings.backupRotate);
     } finally {
@@ -177,7 +178,7 @@ function commitOf(plan: RebuildPlan, command: string): GenerationCommit {
           files: plan.files.length,
           edited,
           unmanaged: plan.unmanaged,
-          migrations: plan.migrations.map((m) => m.name),
+          migrations: plan.migrations.map((m) => m.record.name),
           diagnostics: plan.diagnostics.map((d) => `${d.code}: ${d.message}`),
         }),
       },
@@ -185,21 +186,3 @@ function commitOf(plan: RebuildPlan, command: string): GenerationCommit {
   };
 }
 
-function migrationRow(m: RebuildPlan['migrations'][number]): MigrationRow {
-  return {
-    name: m.name,
-    virtualHost: m.virtualHost,
-    bucket: m.bucket,
-    from: m.from,
-    to: m.to,
-    mode: m.mode,
-    phase: m.phase,
-    completed: m.completed,
-    startedAt: m.startedAt,
-    updatedAt: m.updatedAt,
-    finishedAt: m.finishedAt,
-    orphanedSource: m.orphanedSource === null ? null : JSON.stringify(m.orphanedSource),
-    stateFile: m.file,
-    document: JSON.stringify(m.document),
-  };
-}

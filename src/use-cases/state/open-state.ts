@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { StateDatabase, StateStore } from '../../ports/state-store.js';
 import { UserError } from '../../domain/errors.js';
 import type { StateView } from '../plan/compute-plan.js';
-import { loadMigrationDocs } from '../migrations/migration-records.js';
+import { loadMigrationRecords } from '../migrations/migration-records.js';
 import type { Settings } from '../../config/settings.js';
 
 export function stateDbPath(settings: Settings): string {
@@ -45,6 +45,6 @@ export function stateViewOf(store: StateStore | null): StateView {
     generation,
     // Migrations restored by rebuild-db (and later recorded by the migration engine) are not started again.
     knownMigrations: new Set(store.migrations().map((m) => m.name)),
-    migrations: loadMigrationDocs(store),
+    migrations: loadMigrationRecords(store),
   };
 }

@@ -15,7 +15,7 @@ import type { Settings } from '../../config/settings.js';
 import { orchVersion } from '../../config/version.js';
 import { withWriterSession } from '../apply/writer-session.js';
 import type { ComposeApplyPorts } from '../apply/apply-ports.js';
-import { createMigrationSupervisor, type MigrationSupervisor } from './migration-supervisor.js';
+import { NoMigrations, type MigrationSupervisor } from './migration-supervisor.js';
 import { errorInfo, formatDiagnostic, reconcileOnce, WATCH_LOCK_WAIT_SECONDS, type ErrorInfo, type WatchPolicy } from './reconcile.js';
 import { debounce, Scheduler, type Job, type JobResult, type Trigger } from './scheduler.js';
 import { firstLine, readiness, STATUS_FORMAT_VERSION, type BucketSummary, type ErrorSource, type LastError, type LastReconcile, type WatchStatus } from './status.js';
@@ -27,8 +27,8 @@ export interface WatchDaemonOptions {
   loadSettings: () => Settings;
   policy: WatchPolicy;
   log: Logger;
-  /** Default: createMigrationSupervisor. */
-  migrations?: (settings: Settings, log: Logger, compose: ComposeApplyPorts) => MigrationSupervisor;
+  /** The migration drivers (the command passes createMigrationSupervisor on the composition root's ports). Default: none. */
+  migrations?: (settings: Settings, log: Logger) => MigrationSupervisor;
   /** The ports for the current settings (composeOrch). */
   compose: ComposeApplyPorts;
 }
@@ -77,7 +77,7 @@ export class WatchDaemon {
     this.policy = opts.policy;
     this.metrics = createWatchMetrics();
     this.metrics.info.set({ version: orchVersion(), mode: this.policy.mode, drift_policy: this.policy.drift }, 1);
-    this.supervisor = (opts.migrations ?? createMigrationSupervisor)(this.settings, this.log, opts.compose);
+    this.supervisor = (opts.migrations ?? (() => new NoMigrations()))(this.settings, this.log);
     this.compose = opts.compose;
     this.scheduler = new Scheduler({
       run: (job, triggers) => this.runJob(job, triggers),

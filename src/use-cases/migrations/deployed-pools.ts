@@ -1,0 +1,23 @@
+import type { Settings } from '../../config/settings.js';
+import type { DesiredPool } from '../../domain/model/desired-state.js';
+import { readPoolSidecar } from '../../domain/rebuild/read-sidecar.js';
+import type { DeployedSidecars } from '../../ports/deployed-sidecars.js';
+import { preparePoolCredentials, type Env, type PoolAccess } from '../buckets/pool-access.js';
+
+/**
+ * Pools as deployed (their sidecars, not the manifests): the members nginx sends traffic to, and
+ * their credentials (references resolved from `env`, else the encrypted copy in the sidecar).
+ */
+export function deployedPoolAccess(settings: Settings, sidecars: DeployedSidecars, env: Env): PoolAccess {
+  const texts = sidecars.pools();
+  const pools: DesiredPool[] = [];
+  for (const text of texts.values()) {
+    try {
+      const read = readPoolSidecar(JSON.parse(text));
+      if (read.ok) pools.push(read.value);
+    } catch {
+      /* an unreadable sidecar: that pool is not usable */
+    }
+  }
+  return preparePoolCredentials(settings, pools, texts, env).access;
+}
