@@ -4,10 +4,12 @@
 // speed-ups (caches, native paths) are wrappers around a port, chosen here and nowhere else.
 import { join } from 'node:path';
 import { fileWriterLocks } from './adapters/fs/writer-lock.js';
+import { s3PoolStorage } from './adapters/s3/pool-s3-client.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
 import { systemClock } from './adapters/system/system-clock.js';
 import type { Settings } from './config/settings.js';
 import type { Clock } from './ports/clock.js';
+import type { PoolStorageFactory } from './ports/pool-storage.js';
 import type { StateDatabase } from './ports/state-store.js';
 import type { WriterLocks } from './ports/writer-lock.js';
 
@@ -19,6 +21,8 @@ export interface Orch {
   /** The writer lock of settings.stateDir. */
   locks: WriterLocks;
   clock: Clock;
+  /** Clients on the nanio pools (S3). */
+  poolStorage: PoolStorageFactory;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -27,5 +31,6 @@ export function composeOrch(settings: Settings): Orch {
     state: sqliteStateDatabase(join(settings.stateDir, 'orch.db')),
     locks: fileWriterLocks(settings.stateDir),
     clock: systemClock,
+    poolStorage: s3PoolStorage,
   };
 }

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { afterEach, describe, expect, it } from 'vitest';
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
 import { listPools } from '../../src/use-cases/buckets/list-pools.js';
-import { PoolAccessError } from '../../src/domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../src/domain/buckets/pool-access-error.js';
 import { freePorts } from '../helpers/ports.js';
 import { hangingMember } from '../helpers/s3-servers.js';
 

@@ -3,8 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseListObjectsV2, PoolS3Client, type ListedEntry } from '../../src/adapters/s3/pool-s3-client.js';
-import { PoolAccessError } from '../../src/domain/buckets/pool-storage.js';
+import { parseListObjectsV2, PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
+import type { ListedEntry } from '../../src/ports/pool-storage.js';
+import { PoolAccessError } from '../../src/domain/buckets/pool-access-error.js';
 import { s3Client, S3RVER_ACCESS_KEY, seedOnDisk, startMembers, type S3Member } from '../helpers/s3-servers.js';
 
 /**

@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { PoolAccessError } from '../../domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import { compareKeys, isPlainMd5, type CopyRecord, type ListedObject, type ObjectDiff } from '../../domain/migrations/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
 import { stripQuotes, type PoolS3Client, type SourceStream } from './pool-s3-client.js';

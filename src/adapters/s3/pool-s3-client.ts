@@ -2,39 +2,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { PoolAccessError, type BucketStats, type ObjectEntry, type PoolStorage } from '../../domain/buckets/pool-storage.js';
-import type { CredentialValues } from '../../domain/secrets/credential-cipher.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
+import type { BucketStats, ListedEntry, ObjectEntry, PoolEndpoint, PoolStorage, PoolStorageFactory, PoolStorageOptions } from '../../ports/pool-storage.js';
 import { abortReason, connectionError, contentLength, RawConnection, requestHead, type AnswerHead, type Deadline } from './raw-connection.js';
 import { EMPTY_SHA256, SigV4Signer, uriEscape, UNSIGNED_PAYLOAD } from './sigv4.js';
 import { SpliceError, startRelay, type RunningRelay } from './splice-relay.js';
-
-/** How to reach one nanio pool: its enabled members, directly (never through the gateway). */
-export interface PoolEndpoint {
-  pool: string;
-  /** `host:port` of the enabled members, in manifest order. */
-  members: string[];
-  credentials: CredentialValues;
-}
-
-export interface S3ClientOptions {
-  /** One request (socket inactivity), per member. */
-  timeoutMs: number;
-  /** Extra rounds over every member after all of them failed, with exponential backoff. */
-  retries: number;
-  /** Requests in flight for this pool at most. */
-  concurrency: number;
-  /** Base backoff between rounds (doubled each round). */
-  backoffMs?: number;
-  /** Keep-alive sockets per member at most (default: 50, or `concurrency` when larger). */
-  maxSockets?: number;
-  /**
-   * Aborts every request of this client: those in flight (their sockets destroyed), those waiting
-   * for a slot, and the backoff between rounds; each call then rejects with the signal's reason
-   * (an AbortError), never a PoolAccessError. What the watch daemon's bucket sync gives it, so a
-   * shutdown does not wait on a member that does not answer.
-   */
-  signal?: AbortSignal;
-}
 
 type Sdk = typeof import('@aws-sdk/client-s3');
 /** The SDK module, for callers of `transfer` that build their own commands. */
@@ -132,14 +104,6 @@ function objectPath(o: { bucket: string; key: string }): string {
 export function encodeKeyPath(key: string): string {
   if (/^[A-Za-z0-9\-._~/]*$/.test(key)) return key;
   return key.split('/').map(uriEscape).join('/');
-}
-
-/** One object of a detailed listing: what ListObjectsV2 says of it, ETag without quotes. */
-export interface ListedEntry {
-  key: string;
-  size: number;
-  etag: string;
-  lastModified?: Date;
 }
 
 /** One page of a ListObjectsV2 answer. */
@@ -326,14 +290,14 @@ export class PoolS3Client implements PoolStorage {
 
   private constructor(
     private readonly endpoint: PoolEndpoint,
-    private readonly opts: S3ClientOptions,
+    private readonly opts: PoolStorageOptions,
   ) {
     this.pool = endpoint.pool;
     this.socketsWanted = Math.max(opts.maxSockets ?? 50, opts.concurrency);
     this.signer = new SigV4Signer({ accessKeyId: endpoint.credentials.accessKeyId, secretAccessKey: endpoint.credentials.secretAccessKey }, REGION, 's3');
   }
 
-  static async open(endpoint: PoolEndpoint, opts: S3ClientOptions): Promise<PoolS3Client> {
+  static async open(endpoint: PoolEndpoint, opts: PoolStorageOptions): Promise<PoolS3Client> {
     if (endpoint.members.length === 0) {
       throw new PoolAccessError(endpoint.pool, 'unreachable', `pool ${endpoint.pool} has no enabled member to talk to.`, 'Enable a member of the pool in its manifest.');
     }
@@ -403,7 +367,7 @@ export class PoolS3Client implements PoolStorage {
     else this.active--;
   }
 
-  /** A call's own signal joined with the client's (S3ClientOptions.signal); either may be absent. */
+  /** A call's own signal joined with the client's (PoolStorageOptions.signal); either may be absent. */
   private joined(signal: AbortSignal | undefined): AbortSignal | undefined {
     const own = this.opts.signal;
     if (!own || own === signal) return signal ?? own;
@@ -712,7 +676,7 @@ export class PoolS3Client implements PoolStorage {
    * Calls one member after the other (sticky to the last that answered), rounds with backoff.
    * `once`: one call only (a body that cannot be sent twice): an error that would fail over is
    * rethrown as it is, and the next request starts on the next member. `call` gets the signal that
-   * aborts it: the call's own joined with the client's (S3ClientOptions.signal), or none.
+   * aborts it: the call's own joined with the client's (PoolStorageOptions.signal), or none.
    */
   private async attempt<T>(call: (index: number, signal: AbortSignal | undefined) => Promise<T>, what: string, opts: TransferOptions & { once?: boolean }): Promise<T> {
     const { passThrough } = opts;
@@ -887,3 +851,8 @@ function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
 export function stripQuotes(etag: string | undefined): string {
   return (etag ?? '').replace(/"/g, '');
 }
+
+/** The pool storage of production: an S3 client per pool (PoolS3Client). */
+export const s3PoolStorage: PoolStorageFactory = {
+  open: (endpoint, options) => PoolS3Client.open(endpoint, options),
+};

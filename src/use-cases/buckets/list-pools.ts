@@ -1,5 +1,6 @@
 import type { BucketFacts, PoolListing } from '../../domain/buckets/bucket-facts.js';
-import { PoolAccessError, type PoolStorage } from '../../domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
+import type { PoolStorage } from '../../ports/pool-storage.js';
 import type { PoolAccess } from './pool-access.js';
 
 /** After a pool's buckets are listed: which to count fully, and which only to probe for one object. */

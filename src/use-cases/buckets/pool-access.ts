@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import { PoolS3Client, type S3ClientOptions } from '../../adapters/s3/pool-s3-client.js';
+import { PoolS3Client } from '../../adapters/s3/pool-s3-client.js';
 import { loadKeyring } from '../../adapters/secrets/keyring-source.js';
 import { resolvePoolCredentials } from '../../adapters/secrets/resolve-secret-ref.js';
-import type { PoolStorage } from '../../domain/buckets/pool-storage.js';
-import { PoolAccessError } from '../../domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import type { DesiredPool } from '../../domain/model/desired-state.js';
 import { sealedCredentialsOf, type CredentialValues, type EncryptedCredentials } from '../../domain/secrets/credential-cipher.js';
 import { sealPoolCredentials } from '../../domain/secrets/seal-pool-credentials.js';
 import type { Keyring } from '../../domain/secrets/secret-key.js';
 import type { Settings } from '../../config/settings.js';
+import type { PoolStorage, PoolStorageOptions } from '../../ports/pool-storage.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -27,7 +27,7 @@ export interface PoolAccess {
    * `overrides` changes the client options of this one client (the migration engine asks for as
    * many requests in flight as the migration's concurrency).
    */
-  open(pool: string, overrides?: Partial<S3ClientOptions>): Promise<PoolStorage>;
+  open(pool: string, overrides?: Partial<PoolStorageOptions>): Promise<PoolStorage>;
 }
 
 export interface PreparedCredentials {

@@ -1,5 +1,5 @@
 import { acquireWriterLock } from '../../adapters/fs/writer-lock.js';
-import type { ObjectEntry } from '../../domain/buckets/pool-storage.js';
+import type { ObjectEntry } from '../../ports/pool-storage.js';
 import { ExitCode, UserError } from '../../domain/errors.js';
 import { bucketRouteOf } from '../../domain/buckets/bucket-facts.js';
 import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';

@@ -10,7 +10,7 @@ import { listAll, ObjectCopier, type CopyFailure } from '../../adapters/s3/objec
 import { PoolS3Client } from '../../adapters/s3/pool-s3-client.js';
 import { describeCopyEngine } from '../../adapters/s3/splice-relay.js';
 import type { StateStore } from '../../ports/state-store.js';
-import { PoolAccessError } from '../../domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import { isLockHeld, UserError } from '../../domain/errors.js';
 import { FINISHED_PHASES, type FreezeRecord, type MigrationDoc } from '../../domain/migrations/migration-doc.js';
 import { diffObjects, type CopyRecord, type ListedObject, type ObjectDiff } from '../../domain/migrations/object-diff.js';

@@ -1,8 +1,9 @@
-import { PoolAccessError, type PoolStorage } from '../../domain/buckets/pool-storage.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import { isActive, type MigrationDoc } from '../../domain/migrations/migration-doc.js';
 import type { DesiredMigration, DesiredState, Origin } from '../../domain/model/desired-state.js';
 import type { PoolAccess } from '../buckets/pool-access.js';
+import type { PoolStorage } from '../../ports/pool-storage.js';
 
 export interface PreflightInput {
   /** The manifests' desired state (before migrations rewrite routes). */
