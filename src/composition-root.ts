@@ -5,11 +5,15 @@
 import { join } from 'node:path';
 import { fileWriterLocks } from './adapters/fs/writer-lock.js';
 import { s3PoolStorage } from './adapters/s3/pool-s3-client.js';
+import { environmentSecrets } from './adapters/secrets/environment-secrets.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
 import { systemClock } from './adapters/system/system-clock.js';
 import type { Settings } from './config/settings.js';
 import type { Clock } from './ports/clock.js';
+import type { HealthServers } from './ports/health-server.js';
+import type { ManifestWatchers } from './ports/manifest-watcher.js';
 import type { PoolStorageFactory } from './ports/pool-storage.js';
+import type { Secrets } from './ports/secrets.js';
 import type { StateDatabase } from './ports/state-store.js';
 import type { WriterLocks } from './ports/writer-lock.js';
 
@@ -23,6 +27,8 @@ export interface Orch {
   clock: Clock;
   /** Clients on the nanio pools (S3). */
   poolStorage: PoolStorageFactory;
+  /** The secret key and the credential references, read from this process's environment and files. */
+  secrets: Secrets;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -32,5 +38,12 @@ export function composeOrch(settings: Settings): Orch {
     locks: fileWriterLocks(settings.stateDir),
     clock: systemClock,
     poolStorage: s3PoolStorage,
+    secrets: environmentSecrets(process.env),
   };
+}
+
+/** The watch daemon's own adapters (loaded only by `orch watch`: chokidar and the HTTP listener). */
+export async function composeWatchAdapters(): Promise<{ healthServers: HealthServers; manifestWatchers: ManifestWatchers }> {
+  const [{ httpHealthServers }, { chokidarManifestWatchers }] = await Promise.all([import('./adapters/http/health-server.js'), import('./adapters/watch/manifest-watcher.js')]);
+  return { healthServers: httpHealthServers, manifestWatchers: chokidarManifestWatchers };
 }

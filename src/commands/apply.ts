@@ -6,6 +6,7 @@ import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
+import { composeOrch } from '../composition-root.js';
 
 export default class Apply extends OrchCommand {
   static override summary = 'Make nginx match the manifests: stage, validate, promote, reload, all or nothing.';
@@ -56,6 +57,7 @@ ${EXIT_CODES_HELP}`;
         allowEmpty: flags['allow-empty'],
         emit: (e) => reporter.emit(e),
         command: args.planfile ? 'apply-plan' : 'apply',
+        pools: composeOrch(settings),
         confirm:
           args.planfile || flags['auto-approve'] || flags['dry-run']
             ? null

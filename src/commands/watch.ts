@@ -1,7 +1,8 @@
 import { Flags } from '@oclif/core';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../use-cases/watch/log.js';
 import { isLoopbackHostPort, type Settings } from '../config/settings.js';
-import { runWatch } from '../use-cases/watch/run-watch.js';
+import { runWatch } from '../cli/run-watch.js';
+import { composeOrch, composeWatchAdapters } from '../composition-root.js';
 import { ExitCode, UserError } from '../domain/errors.js';
 import { OrchCommand } from '../cli/orch-command.js';
 
@@ -70,6 +71,9 @@ See docs/watch.md.`;
     await runWatch({
       settings,
       loadSettings,
+      compose: composeOrch,
+      ...(await composeWatchAdapters()),
+      pid: process.pid,
       log,
       policy: {
         mode: flags.mode as 'apply' | 'plan',

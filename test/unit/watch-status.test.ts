@@ -10,6 +10,9 @@ import { classify } from '../../src/use-cases/watch/reconcile.js';
 import { readiness } from '../../src/use-cases/watch/status.js';
 import { UserError, ValidationError } from '../../src/domain/errors.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { composeOrch, composeWatchAdapters } from '../../src/composition-root.js';
+
+const daemonPorts = { compose: composeOrch, ...(await composeWatchAdapters()), pid: process.pid };
 
 function validator() {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
@@ -41,6 +44,7 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
     const d = new WatchDaemon({
       settings,
       loadSettings: () => settings,
+      ...daemonPorts,
       policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
       log: createLogger({ write: () => {}, json: true }),
     });
@@ -61,6 +65,7 @@ describe('SIGHUP and the migration supervisor', () => {
       const d = new WatchDaemon({
         settings: at('2'),
         loadSettings: () => next(),
+        ...daemonPorts,
         policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
         log: createLogger({ write: () => {}, json: true }),
         migrations: (settings) => {

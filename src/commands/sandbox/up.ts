@@ -5,6 +5,7 @@ import { probeGateway, SANDBOX_EXAMPLE, startSandboxNginx } from '../../use-case
 import { displayPath } from '../../adapters/fs/read-manifest-sources.js';
 import { lineReporter } from '../../cli/apply-reporter.js';
 import { OrchCommand } from '../../cli/orch-command.js';
+import { composeOrch } from '../../composition-root.js';
 
 export default class SandboxUp extends OrchCommand {
   static override summary = 'Bring up a local gateway: a private nginx on loopback ports, with the manifests applied.';
@@ -31,6 +32,7 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
       confirm: null,
       emit: (e) => reporter.emit(e),
       command: 'sandbox-up',
+      pools: composeOrch(settings),
     });
     const gen = result.outcome?.generation;
     this.out(this.style.green(gen ? `Applied ${settings.manifests} as generation ${gen}.` : 'Already up to date.'));

@@ -6,6 +6,7 @@ import { applyTree, type ApplyOutcome } from './apply-tree.js';
 import type { EmitApplyEvent } from '../../domain/apply/apply-events.js';
 import { recoverInterruptedApply, type RecoveryReport } from './recover-journal.js';
 import { computePlan, type PlanResult } from '../plan/compute-plan.js';
+import type { PoolAccessPorts } from '../buckets/pool-access.js';
 import { createPlannedBuckets, describeCreated, type CreatedBuckets } from '../buckets/create-buckets.js';
 import { mapNginxOutput } from './map-nginx-errors.js';
 import { stateViewOf } from '../state/open-state.js';
@@ -33,6 +34,8 @@ export interface ApplyOptions {
   onlyPaths?: ReadonlySet<string>;
   /** Refresh from S3 while planning (default true; a migration's routing generation skips it). */
   refresh?: boolean;
+  /** Secrets and S3 clients, to plan and create buckets. */
+  pools: PoolAccessPorts;
 }
 
 export interface ApplyResult {
@@ -57,7 +60,7 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
 
     opts.emit({ step: 'plan', status: 'start' });
     // Refresh from S3: the buckets new routes need, and the guard against stranding objects.
-    const planResult = await computePlan(settings, stateViewOf(store), { refresh: opts.refresh ?? true });
+    const planResult = await computePlan(settings, stateViewOf(store), { refresh: opts.refresh ?? true, pools: opts.pools });
     opts.emit({ step: 'plan', status: 'done' });
     const plan = planResult.plan;
 

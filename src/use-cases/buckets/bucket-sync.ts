@@ -6,7 +6,8 @@ import type { DesiredVirtualHost } from '../../domain/model/desired-state.js';
 import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
 import { listPools } from './list-pools.js';
 import { openWritableState } from '../state/open-state.js';
-import { preparePoolCredentials, type Env } from './pool-access.js';
+import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
+import type { Clock } from '../../ports/clock.js';
 import type { Settings } from '../../config/settings.js';
 
 export interface BucketSyncOptions {
@@ -16,9 +17,14 @@ export interface BucketSyncOptions {
   counts: boolean;
   /** Count (rather than probe) the default pool copies of routed buckets: what orphans need. */
   countOrphans?: boolean;
-  env?: Env;
   /** Aborts the listings in flight: the call rejects with the signal's reason and records nothing. */
   signal?: AbortSignal;
+}
+
+/** What a bucket sync needs: the settings, the pools (secrets, S3 clients), and the clock of `syncedAt`. */
+export interface BucketSyncPorts extends PoolAccessPorts {
+  settings: Settings;
+  clock: Clock;
 }
 
 export interface BucketReport {
@@ -36,7 +42,8 @@ export interface BucketReport {
  * pools' members; records what was seen in the state database; derives each bucket's status. A
  * pool that cannot be listed is reported and keeps its previous rows; the others still sync.
  */
-export async function syncBuckets(settings: Settings, opts: BucketSyncOptions): Promise<BucketReport> {
+export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOptions): Promise<BucketReport> {
+  const { settings } = ports;
   const deployed = readDeployedGateway(settings);
   const { store } = openWritableState(settings);
   try {
@@ -80,7 +87,7 @@ export async function syncBuckets(settings: Settings, opts: BucketSyncOptions): 
       }
     }
     const poolNames = [...new Set([...interest.values()].flatMap((m) => [...m.keys()]))];
-    const access = preparePoolCredentials(settings, deployed.desired.pools, deployed.poolSidecars, opts.env ?? process.env).access;
+    const access = preparePoolCredentials(ports, settings, deployed.desired.pools, deployed.poolSidecars).access;
     const listings = await listPools(access, poolNames, (pool, buckets) => {
       const probed = [...(probes.get(pool) ?? [])];
       if (opts.counts) {
@@ -95,7 +102,7 @@ export async function syncBuckets(settings: Settings, opts: BucketSyncOptions): 
       return opts.countOrphans ? { count: probed, probe: [] } : { count: [], probe: probed };
     }, opts.signal);
 
-    const syncedAt = new Date().toISOString();
+    const syncedAt = new Date(ports.clock.now()).toISOString();
     const observations: BucketSyncObservation[] = [];
     for (const [vhost, byPool] of interest) {
       for (const [pool, wanted] of byPool) {

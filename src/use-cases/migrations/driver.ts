@@ -7,7 +7,8 @@ import type { HeldLock } from '../../ports/writer-lock.js';
 import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
 import { waitForOldWorkers } from '../../adapters/nginx/worker-drain.js';
 import { listAll, ObjectCopier, type CopyFailure } from '../../adapters/s3/object-copier.js';
-import { PoolS3Client } from '../../adapters/s3/pool-s3-client.js';
+import { PoolS3Client, s3PoolStorage } from '../../adapters/s3/pool-s3-client.js';
+import { environmentSecrets } from '../../adapters/secrets/environment-secrets.js';
 import { describeCopyEngine } from '../../adapters/s3/splice-relay.js';
 import type { StateStore } from '../../ports/state-store.js';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
@@ -20,7 +21,7 @@ import type { DesiredPool } from '../../domain/model/desired-state.js';
 import { readPoolSidecar, readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
 import { applyGateway } from '../apply/apply-gateway.js';
 import { openWritableState } from '../state/open-state.js';
-import { preparePoolCredentials, type Env, type PoolAccess } from '../buckets/pool-access.js';
+import { preparePoolCredentials, type Env, type PoolAccess, type PoolAccessPorts } from '../buckets/pool-access.js';
 import type { Settings } from '../../config/settings.js';
 import { loadMigrationDoc, loadMigrationDocs, saveMigrationDoc } from './migration-records.js';
 
@@ -262,8 +263,13 @@ class Engine {
         /* an unreadable sidecar: that pool is not usable */
       }
     }
-    this.access = preparePoolCredentials(this.settings, pools, sidecars, this.hooks.env ?? process.env).access;
+    this.access = preparePoolCredentials(this.poolPorts(), this.settings, pools, sidecars).access;
     return this.access;
+  }
+
+  /** Until the engine receives its ports: the same adapters the composition root picks. */
+  private poolPorts(): PoolAccessPorts {
+    return { secrets: environmentSecrets(this.hooks.env ?? process.env), poolStorage: s3PoolStorage };
   }
 
   private async pools(): Promise<{ source: PoolS3Client; destination: PoolS3Client }> {
@@ -629,6 +635,7 @@ class Engine {
       emit: () => undefined,
       command: `${this.hooks.command} (migration ${this.name}: ${routing})`,
       refresh: false,
+      pools: this.poolPorts(),
       onlyPaths: new Set([`vhosts/${vhost}.conf`, `vhosts/${vhost}.meta.json`]),
     });
     this.applyMs = Date.now() - started;
