@@ -3,9 +3,10 @@
 // case; use cases and the domain never import an adapter or read the environment. Optional
 // speed-ups (caches, native paths) are wrappers around a port, chosen here and nowhere else.
 import { join } from 'node:path';
+import { localTextFiles } from './adapters/fs/text-files.js';
 import { fileWriterLocks } from './adapters/fs/writer-lock.js';
 import { s3PoolStorage } from './adapters/s3/pool-s3-client.js';
-import { environmentSecrets } from './adapters/secrets/environment-secrets.js';
+import { environmentSecrets, fileSecretKeys } from './adapters/secrets/environment-secrets.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
 import { systemClock } from './adapters/system/system-clock.js';
 import type { Settings } from './config/settings.js';
@@ -13,8 +14,9 @@ import type { Clock } from './ports/clock.js';
 import type { HealthServers } from './ports/health-server.js';
 import type { ManifestWatchers } from './ports/manifest-watcher.js';
 import type { PoolStorageFactory } from './ports/pool-storage.js';
-import type { Secrets } from './ports/secrets.js';
+import type { SecretKeyFiles, Secrets } from './ports/secrets.js';
 import type { StateDatabase } from './ports/state-store.js';
+import type { TextFiles } from './ports/text-files.js';
 import type { WriterLocks } from './ports/writer-lock.js';
 
 /** Everything a use case may need from the outside world, for one command. */
@@ -29,6 +31,8 @@ export interface Orch {
   poolStorage: PoolStorageFactory;
   /** The secret key and the credential references, read from this process's environment and files. */
   secrets: Secrets;
+  /** Whole files outside the managed tree (generated manifests, node configuration, plan files). */
+  files: TextFiles;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -39,6 +43,7 @@ export function composeOrch(settings: Settings): Orch {
     clock: systemClock,
     poolStorage: s3PoolStorage,
     secrets: environmentSecrets(process.env),
+    files: localTextFiles,
   };
 }
 
@@ -46,4 +51,9 @@ export function composeOrch(settings: Settings): Orch {
 export async function composeWatchAdapters(): Promise<{ healthServers: HealthServers; manifestWatchers: ManifestWatchers }> {
   const [{ httpHealthServers }, { chokidarManifestWatchers }] = await Promise.all([import('./adapters/http/health-server.js'), import('./adapters/watch/manifest-watcher.js')]);
   return { healthServers: httpHealthServers, manifestWatchers: chokidarManifestWatchers };
+}
+
+/** Key files for `orch secret-key generate` (which needs no settings). */
+export function composeSecretKeyFiles(): SecretKeyFiles {
+  return fileSecretKeys;
 }

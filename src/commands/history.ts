@@ -1,6 +1,5 @@
 import { Flags } from '@oclif/core';
-import { SqliteStateStore } from '../adapters/sqlite/state-store.js';
-import { stateDbPath } from '../use-cases/state/open-state.js';
+import { composeOrch } from '../composition-root.js';
 import { OrchCommand } from '../cli/orch-command.js';
 
 export default class History extends OrchCommand {
@@ -14,7 +13,7 @@ export default class History extends OrchCommand {
   protected async execute() {
     const { flags } = await this.parse(History);
     const settings = this.settingsFrom(flags);
-    const store = SqliteStateStore.openIfExists(stateDbPath(settings));
+    const store = composeOrch(settings).state.openIfExists();
     const rows = store
       ? store.generations(flags.limit).map((g) => ({ ...g, restorable: Object.keys(store.generationFiles(g.number)).length > 0, summary: JSON.parse(g.summary) as Record<string, unknown> }))
       : [];

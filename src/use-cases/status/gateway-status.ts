@@ -1,8 +1,8 @@
 import type { LockHolder, WriterLocks } from '../../ports/writer-lock.js';
 import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
 import { probeStatus } from '../../adapters/nginx/nginx-control.js';
-import { newestBackupAgeSeconds } from '../../adapters/sqlite/state-store.js';
 import type { GenerationRow, StateDatabase } from '../../ports/state-store.js';
+import type { Clock } from '../../ports/clock.js';
 import { statusToken } from '../../domain/render/render-status.js';
 import { driftReport } from './drift-report.js';
 import { readJournal } from '../../adapters/fs/journal.js';
@@ -24,6 +24,7 @@ export interface GatewayStatusPorts {
   settings: Settings;
   state: StateDatabase;
   locks: WriterLocks;
+  clock: Clock;
 }
 
 export async function gatewayStatus(ports: GatewayStatusPorts): Promise<GatewayStatus> {
@@ -39,11 +40,12 @@ export async function gatewayStatus(ports: GatewayStatusPorts): Promise<GatewayS
   const expected = generation ? statusToken(generation.number, generation.fingerprint ?? '') : null;
   const token = settings.statusListen === 'off' ? null : await probeStatus(settings.statusListen);
   const journal = readJournal(settings.stateDir);
+  const backupAt = ports.state.backupWrittenAt();
   return {
     generation,
     driftCount: driftReport(ports).items.length,
     lockHolder: ports.locks.holder(),
-    backupAgeSeconds: newestBackupAgeSeconds(ports.state.path),
+    backupAgeSeconds: backupAt === null ? null : (ports.clock.now() - backupAt) / 1000,
     nginxVersion: await nginxVersion(settings.nginxBin),
     served: { token, expected, current: token !== null && token === expected },
     interruptedApply: journal ? { generation: journal.generation, phase: journal.phase } : null,
