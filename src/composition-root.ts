@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { localTextFiles } from './adapters/fs/text-files.js';
 import { fileWriterLocks } from './adapters/fs/writer-lock.js';
+import { sandboxNginx } from './adapters/nginx/sandbox-nginx.js';
 import { s3PoolStorage } from './adapters/s3/pool-s3-client.js';
 import { environmentSecrets, fileSecretKeys } from './adapters/secrets/environment-secrets.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
@@ -14,6 +15,7 @@ import type { Clock } from './ports/clock.js';
 import type { HealthServers } from './ports/health-server.js';
 import type { ManifestWatchers } from './ports/manifest-watcher.js';
 import type { PoolStorageFactory } from './ports/pool-storage.js';
+import type { SandboxNginx } from './ports/sandbox-nginx.js';
 import type { SecretKeyFiles, Secrets } from './ports/secrets.js';
 import type { StateDatabase } from './ports/state-store.js';
 import type { TextFiles } from './ports/text-files.js';
@@ -33,6 +35,8 @@ export interface Orch {
   secrets: Secrets;
   /** Whole files outside the managed tree (generated manifests, node configuration, plan files). */
   files: TextFiles;
+  /** The private nginx of `orch sandbox` (settings.nginxBin). */
+  sandbox: SandboxNginx;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -44,6 +48,7 @@ export function composeOrch(settings: Settings): Orch {
     poolStorage: s3PoolStorage,
     secrets: environmentSecrets(process.env),
     files: localTextFiles,
+    sandbox: sandboxNginx(settings.nginxBin),
   };
 }
 

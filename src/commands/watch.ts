@@ -63,6 +63,7 @@ See docs/watch.md.`;
     const settings = loadSettings();
     const json = flags['log-format'] === 'json' || (flags['log-format'] === 'auto' && !process.stdout.isTTY);
     const log = createLogger({
+      now: () => new Date(composeOrch(settings).clock.now()),
       write: (line) => process.stdout.write(`${line}\n`),
       json,
       level: flags['log-level'] as LogLevel,

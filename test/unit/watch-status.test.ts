@@ -46,7 +46,7 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
       loadSettings: () => settings,
       ...daemonPorts,
       policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
-      log: createLogger({ write: () => {}, json: true }),
+      log: createLogger({ now: () => new Date(), write: () => {}, json: true }),
     });
     const s = d.status();
     expect(validate(s), JSON.stringify(validate.errors)).toBe(true);
@@ -67,7 +67,7 @@ describe('SIGHUP and the migration supervisor', () => {
         loadSettings: () => next(),
         ...daemonPorts,
         policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
-        log: createLogger({ write: () => {}, json: true }),
+        log: createLogger({ now: () => new Date(), write: () => {}, json: true }),
         migrations: (settings) => {
           seen.push(settings.maxParallelMigrations);
           return { tick: () => {}, snapshot: () => [], stop: async () => {}, updateSettings: (s) => void seen.push(s.maxParallelMigrations) };
