@@ -9,10 +9,12 @@ import { sandboxNginx } from './adapters/nginx/sandbox-nginx.js';
 import { s3PoolStorage } from './adapters/s3/pool-s3-client.js';
 import { environmentSecrets, fileSecretKeys } from './adapters/secrets/environment-secrets.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
+import { localHost } from './adapters/system/local-host.js';
 import { systemClock } from './adapters/system/system-clock.js';
 import type { Settings } from './config/settings.js';
 import type { Clock } from './ports/clock.js';
 import type { HealthServers } from './ports/health-server.js';
+import type { HostSystem } from './ports/host-system.js';
 import type { ManifestWatchers } from './ports/manifest-watcher.js';
 import type { PoolStorageFactory } from './ports/pool-storage.js';
 import type { SandboxNginx } from './ports/sandbox-nginx.js';
@@ -61,4 +63,9 @@ export async function composeWatchAdapters(): Promise<{ healthServers: HealthSer
 /** Key files for `orch secret-key generate` (which needs no settings). */
 export function composeSecretKeyFiles(): SecretKeyFiles {
   return fileSecretKeys;
+}
+
+/** What `orch install` works on (it reads no orch settings: the daemon reads only the config file). */
+export function composeInstall(): { host: HostSystem } {
+  return { host: localHost };
 }
