@@ -3,6 +3,7 @@
 // case; use cases and the domain never import an adapter or read the environment. Optional
 // speed-ups (caches, native paths) are wrappers around a port, chosen here and nowhere else.
 import { join } from 'node:path';
+import { localImportSources } from './adapters/fs/read-source-dir.js';
 import { localTextFiles } from './adapters/fs/text-files.js';
 import { fileWriterLocks } from './adapters/fs/writer-lock.js';
 import { sandboxNginx } from './adapters/nginx/sandbox-nginx.js';
@@ -15,6 +16,7 @@ import type { Settings } from './config/settings.js';
 import type { Clock } from './ports/clock.js';
 import type { HealthServers } from './ports/health-server.js';
 import type { HostSystem } from './ports/host-system.js';
+import type { ImportSources } from './ports/import-sources.js';
 import type { ManifestWatchers } from './ports/manifest-watcher.js';
 import type { PoolStorageFactory } from './ports/pool-storage.js';
 import type { SandboxNginx } from './ports/sandbox-nginx.js';
@@ -39,6 +41,8 @@ export interface Orch {
   files: TextFiles;
   /** The private nginx of `orch sandbox` (settings.nginxBin). */
   sandbox: SandboxNginx;
+  /** What `orch import` reads. */
+  importSources: ImportSources;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -51,6 +55,7 @@ export function composeOrch(settings: Settings): Orch {
     secrets: environmentSecrets(process.env),
     files: localTextFiles,
     sandbox: sandboxNginx(settings.nginxBin),
+    importSources: localImportSources,
   };
 }
 

@@ -1,7 +1,5 @@
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { displayPath } from '../../adapters/fs/read-manifest-sources.js';
-import { includeResolverFor, readSourceDir } from '../../adapters/fs/read-source-dir.js';
-import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
 import { hasErrors, type Diagnostic } from '../../domain/diagnostics.js';
 import { UserError, ValidationError } from '../../domain/errors.js';
 import { detectSource } from '../../domain/import/detect-source.js';
@@ -15,6 +13,7 @@ import { validateManifests } from '../../domain/manifests/validate-manifests.js'
 import type { Kind } from '../../domain/model/manifest-types.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { packagePath } from '../../config/package-root.js';
+import type { ImportSources } from '../../ports/import-sources.js';
 import type { TextFiles } from '../../ports/text-files.js';
 
 export interface ImportOptions {
@@ -33,6 +32,7 @@ export interface ImportOptions {
 /** What an import writes with: the manifests, the credentials file, .gitignore. */
 export interface ImportPorts {
   files: TextFiles;
+  importSources: ImportSources;
 }
 
 export interface ImportReport {
@@ -72,11 +72,11 @@ const SCHEMA_FILE: Record<Kind, string> = {
  * writes manifests only when every one of them validates.
  */
 export async function importGateway(ports: ImportPorts, opts: ImportOptions): Promise<ImportReport> {
-  const { files: textFiles } = ports;
+  const { files: textFiles, importSources } = ports;
   const cwd = opts.cwd;
   const dir = resolve(cwd, opts.dir);
   const out = resolve(cwd, opts.out);
-  const files = readSourceDir(dir);
+  const files = importSources.read(dir);
   const detected = opts.from === null ? detectSource(files) : null;
   const source = opts.from ?? detected!.source;
 
@@ -87,9 +87,9 @@ export async function importGateway(ports: ImportPorts, opts: ImportOptions): Pr
   }
 
   let result: ImportResult;
-  if (source === 'orch') result = importOrchTree(files, nginxFeaturesFor(await nginxVersion(opts.nginxBin)));
-  else if (source === 'nanio-orchestrator') result = importReferenceTree(files, includeResolverFor(dir), { key: opts.referenceKey });
-  else result = importNginxTree(files, includeResolverFor(dir));
+  if (source === 'orch') result = importOrchTree(files, nginxFeaturesFor(await importSources.nginxVersion(opts.nginxBin)));
+  else if (source === 'nanio-orchestrator') result = importReferenceTree(files, importSources.includeResolver(dir), { key: opts.referenceKey });
+  else result = importNginxTree(files, importSources.includeResolver(dir));
 
   const written = writeManifests(result.desired, {
     layout: result.layout,
