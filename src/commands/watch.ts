@@ -62,8 +62,9 @@ See docs/watch.md.`;
     };
     const settings = loadSettings();
     const json = flags['log-format'] === 'json' || (flags['log-format'] === 'auto' && !process.stdout.isTTY);
+    const { clock } = composeOrch(settings);
     const log = createLogger({
-      now: () => new Date(composeOrch(settings).clock.now()),
+      now: () => new Date(clock.now()),
       write: (line) => process.stdout.write(`${line}\n`),
       json,
       level: flags['log-level'] as LogLevel,
