@@ -13,7 +13,12 @@ import { fileMigrationLocks, fsMigrationFiles } from './adapters/fs/migration-fi
 import { procWorkerDrain } from './adapters/nginx/worker-drain.js';
 import { s3ObjectTransfer } from './adapters/s3/object-copier.js';
 import { s3PoolStorage } from './adapters/s3/pool-s3-client.js';
+import { localImportSources } from './adapters/fs/read-source-dir.js';
+import { localTextFiles } from './adapters/fs/text-files.js';
+import { sandboxNginx } from './adapters/nginx/sandbox-nginx.js';
+import { environmentSecrets, fileSecretKeys } from './adapters/secrets/environment-secrets.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
+import { localHost } from './adapters/system/local-host.js';
 import { systemClock } from './adapters/system/system-clock.js';
 import type { Settings } from './config/settings.js';
 import type { ApplyJournal } from './ports/apply-journal.js';
@@ -24,7 +29,14 @@ import type { ManagedTree } from './ports/managed-tree.js';
 import type { Nginx } from './ports/nginx.js';
 import type { MigrationFiles } from './ports/migration-files.js';
 import type { PoolStorageFactory } from './ports/pool-storage.js';
+import type { HealthServers } from './ports/health-server.js';
+import type { HostSystem } from './ports/host-system.js';
+import type { ImportSources } from './ports/import-sources.js';
+import type { ManifestWatchers } from './ports/manifest-watcher.js';
+import type { SandboxNginx } from './ports/sandbox-nginx.js';
+import type { SecretKeyFiles, Secrets } from './ports/secrets.js';
 import type { StateDatabase } from './ports/state-store.js';
+import type { TextFiles } from './ports/text-files.js';
 import type { WriterLocks } from './ports/writer-lock.js';
 import type { Env } from './use-cases/buckets/pool-access.js';
 import { gatewayRoutingApplier } from './use-cases/migrations/apply-routing.js';
@@ -53,6 +65,14 @@ export interface Orch {
   migrationFiles: MigrationFiles;
   /** Clients on the nanio pools (S3). */
   poolStorage: PoolStorageFactory;
+  /** The secret key and the credential references, read from this process's environment and files. */
+  secrets: Secrets;
+  /** Whole files outside the managed tree (generated manifests, node configuration, plan files). */
+  files: TextFiles;
+  /** The private nginx of `orch sandbox` (settings.nginxBin). */
+  sandbox: SandboxNginx;
+  /** What `orch import` reads. */
+  importSources: ImportSources;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -75,6 +95,10 @@ export function composeOrch(settings: Settings): Orch {
     fault: (point) => faultHook(point),
     migrationFiles: fsMigrationFiles(settings.stateDir),
     poolStorage: s3PoolStorage,
+    secrets: environmentSecrets(process.env),
+    files: localTextFiles,
+    sandbox: sandboxNginx(settings.nginxBin),
+    importSources: localImportSources,
   };
 }
 
@@ -99,7 +123,7 @@ export function migrationPorts(settings: Settings, env: Env = process.env): Migr
     transfer: s3ObjectTransfer({ spliceTurnedOff: spliceTurnedOff(env) }),
     drain: procWorkerDrain(settings.statusListen),
     sidecars,
-    poolAccess: () => deployedPoolAccess(settings, sidecars, env),
+    poolAccess: () => deployedPoolAccess({ secrets: environmentSecrets(env), poolStorage: orch.poolStorage }, settings, sidecars),
     applyRouting: gatewayRoutingApplier(orch),
   };
 }
@@ -113,4 +137,20 @@ let faultHook: FaultHook = () => {};
  */
 export function installFaultHook(hook: FaultHook): void {
   faultHook = hook;
+}
+
+/** The watch daemon's own adapters (loaded only by `orch watch`: chokidar and the HTTP listener). */
+export async function composeWatchAdapters(): Promise<{ healthServers: HealthServers; manifestWatchers: ManifestWatchers }> {
+  const [{ httpHealthServers }, { chokidarManifestWatchers }] = await Promise.all([import('./adapters/http/health-server.js'), import('./adapters/watch/manifest-watcher.js')]);
+  return { healthServers: httpHealthServers, manifestWatchers: chokidarManifestWatchers };
+}
+
+/** Key files for `orch secret-key generate` (which needs no settings). */
+export function composeSecretKeyFiles(): SecretKeyFiles {
+  return fileSecretKeys;
+}
+
+/** What `orch install` works on (it reads no orch settings: the daemon reads only the config file). */
+export function composeInstall(): { host: HostSystem } {
+  return { host: localHost };
 }

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { driftReport } from '../use-cases/status/drift-report.js';
 import { ExitCode } from '../domain/errors.js';
 import { OrchCommand } from '../cli/orch-command.js';
+import { composeOrch } from '../composition-root.js';
 
 export default class Drift extends OrchCommand {
   static override summary = 'List managed files edited or deleted outside orch, with a diff of last applied against disk.';
@@ -20,7 +21,7 @@ EXIT CODES
   protected async execute() {
     const { flags } = await this.parse(Drift);
     const settings = this.settingsFrom(flags);
-    const { items } = driftReport(settings);
+    const { items } = driftReport(composeOrch(settings));
     if (flags.json) this.out(JSON.stringify({ drift: items }, null, 2));
     else if (items.length === 0) this.out(this.style.green('No drift: every managed file is as orch last wrote it.'));
     else {

@@ -5,6 +5,7 @@ import { UserError } from '../domain/errors.js';
 import { IMPORT_SOURCES, type ImportSource } from '../domain/import/import-result.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { formatImportText, importToJson } from '../cli/views/import-text.js';
+import { composeOrch } from '../composition-root.js';
 
 export default class Import extends OrchCommand {
   static override summary = 'Write manifests that reproduce an existing nginx tree: orch\'s own, the reference tool\'s, or hand-written.';
@@ -48,13 +49,14 @@ EXIT CODES
         throw new UserError('import.key-file', `Cannot read the key file ${flags['reference-key-file']}: ${(e as Error).message}.`);
       }
     }
-    const report = await importGateway({
+    const report = await importGateway(composeOrch(settings), {
       dir: args.dir,
       out: flags.out,
       from: (flags.from as ImportSource | undefined) ?? null,
       force: flags.force,
       referenceKey: key === '' ? null : key,
       nginxBin: settings.nginxBin,
+      cwd: process.cwd(),
     });
     if (flags.json) this.out(JSON.stringify(importToJson(report), null, 2));
     else this.out(formatImportText(report, this.style));

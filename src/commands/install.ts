@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { installOrch, type InstallReport, type StepAction } from '../use-cases/install/install.js';
 import { OrchCommand } from '../cli/orch-command.js';
+import { composeInstall } from '../composition-root.js';
 import type { Style } from '../cli/style.js';
 
 export default class Install extends OrchCommand {
@@ -44,7 +45,7 @@ EXIT CODES
 
   protected async execute() {
     const { flags } = await this.parse(Install);
-    const report = await installOrch({
+    const report = await installOrch(composeInstall(), {
       prefix: flags.prefix ?? null,
       user: flags.user,
       node: flags.node ?? null,

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { nodeConfig } from '../use-cases/install/node-config.js';
 import { OrchCommand } from '../cli/orch-command.js';
+import { composeOrch } from '../composition-root.js';
 
 export default class NodeConfig extends OrchCommand {
   static override summary = 'Print (or write) the configuration of a pool member: nanio options, credentials template and unit, or an nginx file server.';
@@ -39,7 +40,7 @@ EXIT CODES
   protected async execute() {
     const { args, flags } = await this.parse(NodeConfig);
     const settings = this.settingsFrom(flags);
-    const { config, written } = nodeConfig(settings, {
+    const { config, written } = nodeConfig(composeOrch(settings), {
       pool: args.pool,
       member: args.member ?? null,
       dataDir: flags['data-dir'],

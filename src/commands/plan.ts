@@ -33,8 +33,9 @@ ${EXIT_CODES_HELP}`;
   protected async execute() {
     const { flags } = await this.parse(Plan);
     const settings = this.settingsFrom(flags);
-    const state = openStateView(composeOrch(settings).state, settings);
-    const result = await computePlan(settings, state, { refresh: flags.refresh });
+    const orch = composeOrch(settings);
+    const state = openStateView(orch.state, settings);
+    const result = await computePlan(settings, state, { refresh: flags.refresh, pools: orch });
     // Hashing the inputs costs time at fleet size: only for JSON output and saved plans.
     const identity = flags.json || flags.out ? planIdentity(result) : null;
     const json = identity ? planToJson(result.plan, jsonMeta(identity), { diffs: flags.diff }) : null;

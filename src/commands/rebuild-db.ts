@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { rebuildDatabase } from '../use-cases/recovery/rebuild-db.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { formatRebuildText, rebuildToJson } from '../cli/views/rebuild-text.js';
+import { composeOrch } from '../composition-root.js';
 
 export default class RebuildDb extends OrchCommand {
   static override summary = 'Rebuild the state database from the managed nginx directory, its sidecars and the migration state files.';
@@ -25,7 +26,7 @@ EXIT CODES
     const { flags } = await this.parse(RebuildDb);
     const settings = this.settingsFrom(flags);
     if (flags['lock-timeout'] !== undefined) settings.lockTimeoutSeconds = flags['lock-timeout'];
-    const result = await rebuildDatabase(settings, { dryRun: flags['dry-run'], force: flags.force, command: 'rebuild-db' });
+    const result = await rebuildDatabase(composeOrch(settings), { dryRun: flags['dry-run'], force: flags.force, command: 'rebuild-db' });
     if (flags.json) this.out(JSON.stringify(rebuildToJson(result), null, 2));
     else this.out(formatRebuildText(result, settings.nginxDir, this.style));
   }

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { gatewayStatus } from '../use-cases/status/gateway-status.js';
 import { OrchCommand } from '../cli/orch-command.js';
+import { composeOrch } from '../composition-root.js';
 
 export default class Status extends OrchCommand {
   static override summary = 'Last generation, drift, lock holder, backup age, nginx version, and whether nginx serves the last generation.';
@@ -10,7 +11,7 @@ export default class Status extends OrchCommand {
   protected async execute() {
     const { flags } = await this.parse(Status);
     const settings = this.settingsFrom(flags);
-    const s = await gatewayStatus(settings);
+    const s = await gatewayStatus(composeOrch(settings));
     if (flags.json) {
       this.out(JSON.stringify(s, null, 2));
       return;

@@ -1,12 +1,11 @@
 import { Flags } from '@oclif/core';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../use-cases/watch/log.js';
 import { isLoopbackHostPort, type Settings } from '../config/settings.js';
-import { runWatch } from '../use-cases/watch/run-watch.js';
+import { runWatch } from '../cli/run-watch.js';
 import { createMigrationSupervisor } from '../use-cases/watch/migration-supervisor.js';
-import { migrationPorts } from '../composition-root.js';
+import { composeOrch, composeWatchAdapters, migrationPorts } from '../composition-root.js';
 import { ExitCode, UserError } from '../domain/errors.js';
 import { OrchCommand } from '../cli/orch-command.js';
-import { composeOrch } from '../composition-root.js';
 
 export default class Watch extends OrchCommand {
   static override summary = 'Run as a daemon: keep nginx matching the manifests, report drift, sync buckets, drive migrations.';
@@ -64,7 +63,9 @@ See docs/watch.md.`;
     };
     const settings = loadSettings();
     const json = flags['log-format'] === 'json' || (flags['log-format'] === 'auto' && !process.stdout.isTTY);
+    const { clock } = composeOrch(settings);
     const log = createLogger({
+      now: () => new Date(clock.now()),
       write: (line) => process.stdout.write(`${line}\n`),
       json,
       level: flags['log-level'] as LogLevel,
@@ -72,8 +73,10 @@ See docs/watch.md.`;
     });
     await runWatch({
       settings,
-      compose: composeOrch,
       loadSettings,
+      compose: composeOrch,
+      ...(await composeWatchAdapters()),
+      pid: process.pid,
       log,
       migrations: (s, l) => createMigrationSupervisor(s, l, (next) => migrationPorts(next)),
       policy: {

@@ -144,4 +144,11 @@ export interface StateDatabase {
   open(): StateStore;
   /** Opens read-only; null when there is no database yet. Never writes anything. */
   openIfExists(): StateStore | null;
+  /** When the newest backup (`<path>.bak`) was written (ms since the epoch), or null when there is none. */
+  backupWrittenAt(): number | null;
+  /**
+   * Moves the database (and its -wal/-shm files) aside, without opening it, to `<path>.<base>` or
+   * the first free `<path>.<base>-N`; returns where it went, or null when there is no database.
+   */
+  moveAside(base: string): string | null;
 }

@@ -188,6 +188,12 @@ export class FakeState implements StateDatabase {
   openIfExists(): StateStore | null {
     return this.store();
   }
+  backupWrittenAt(): number | null {
+    return null;
+  }
+  moveAside(): string | null {
+    return null;
+  }
 
   private store(): StateStore {
     const self = this;
@@ -265,6 +271,13 @@ export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
     nginx: new FakeNginx(tree, clock),
     clock,
     migrationFiles: memoryFiles(),
+    // No credential resolves and no pool answers: the engine's tests plan offline.
+    secrets: {
+      keyring: () => null,
+      resolvePoolCredentials: () => ({ accessKeyId: { ok: false, problem: 'no secrets in this test' }, secretAccessKey: { ok: false, problem: 'no secrets in this test' } }),
+      keyMaterial: () => [],
+    },
+    poolStorage: { open: () => Promise.reject(new Error('no pool in this test')) },
     faults: [],
     crashAt: null,
     fault: (point) => {

@@ -31,7 +31,7 @@ describe('watch logger (src/use-cases/watch/log.ts)', () => {
 
   it('drops levels below the threshold', () => {
     const lines: string[] = [];
-    const log = createLogger({ write: (l) => lines.push(l), json: true, level: 'warn' });
+    const log = createLogger({ now: () => new Date(), write: (l) => lines.push(l), json: true, level: 'warn' });
     log.debug('a');
     log.info('b');
     log.warn('c');
@@ -44,7 +44,7 @@ describe('watch logger (src/use-cases/watch/log.ts)', () => {
     const quoted = 'pa"ss\\word\nnext';
     for (const json of [true, false]) {
       const lines: string[] = [];
-      const log = createLogger({ write: (l) => lines.push(l), json, level: 'debug' });
+      const log = createLogger({ now: () => new Date(), write: (l) => lines.push(l), json, level: 'debug' });
       log.registerSecret(secret);
       log.registerSecret(quoted);
       log.registerSecret('ab'); // too short to mask: ignored
@@ -67,7 +67,7 @@ describe('watch logger (src/use-cases/watch/log.ts)', () => {
 
   it('redacts fields whose name says they hold a secret, whatever the value', () => {
     const lines: string[] = [];
-    const log = createLogger({ write: (l) => lines.push(l), json: true });
+    const log = createLogger({ now: () => new Date(), write: (l) => lines.push(l), json: true });
     log.info('pool', { pool: 'hot', secretAccessKey: 'abc', accessKeyId: 'AKIA1', password: 'x', authorization: 'Bearer y', nested: { token: 'z', credentials: { a: 1 } }, hasCredentials: true });
     expect(JSON.parse(lines[0]!)).toEqual({
       time: expect.any(String),
@@ -84,7 +84,7 @@ describe('watch logger (src/use-cases/watch/log.ts)', () => {
   });
 
   it('redact() applies the same guard to text leaving by another way (/status)', () => {
-    const log = createLogger({ write: () => {}, json: true });
+    const log = createLogger({ now: () => new Date(), write: () => {}, json: true });
     log.registerSecret('s3cr3t-value');
     expect(log.redact(JSON.stringify({ lastError: { message: 'key s3cr3t-value refused' } }))).toBe(JSON.stringify({ lastError: { message: `key ${REDACTED} refused` } }));
   });

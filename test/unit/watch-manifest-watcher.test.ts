@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { watchManifests, type ManifestEvent, type ManifestWatcher } from '../../src/adapters/watch/manifest-watcher.js';
+import { watchManifests } from '../../src/adapters/watch/manifest-watcher.js';
+import type { ManifestEvent, ManifestWatcher } from '../../src/ports/manifest-watcher.js';
 
 /** The manifest watcher on real directories (chokidar, inotify): which file events count. */
 describe('manifest watcher', () => {

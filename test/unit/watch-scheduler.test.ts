@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, debounce, Scheduler, type Job, type JobResult, type Timers, type Trigger } from '../../src/use-cases/watch/scheduler.js';
+import { backoffDelay, debounce, Scheduler, timersOf, type Job, type JobResult, type Timers, type Trigger } from '../../src/use-cases/watch/scheduler.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
 
 /** Virtual time: timers fire only when the test advances the clock. */
 class FakeTimers implements Timers {
@@ -241,5 +242,55 @@ describe('debounce', () => {
     d.cancel();
     await timers.advance(1000);
     expect(at).toHaveLength(3);
+  });
+});
+
+describe('timersOf (the daemon\'s timers on its Clock port)', () => {
+  it('a timer fires when the clock passes its deadline, not before; a cleared one never does', async () => {
+    const clock = new VirtualClock();
+    const timers = timersOf(clock);
+    const fired: string[] = [];
+    timers.setTimeout(() => fired.push('a'), 1000);
+    const b = timers.setTimeout(() => fired.push('b'), 500);
+    timers.clearTimeout(b);
+    expect(timers.now()).toBe(clock.now());
+    await clock.advance(999);
+    await flush();
+    expect(fired).toEqual([]);
+    await clock.advance(1);
+    await flush();
+    expect(fired).toEqual(['a']);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('runs the scheduler\'s backoff and the debounce on virtual time', async () => {
+    const clock = new VirtualClock();
+    const timers = timersOf(clock);
+    let fired = 0;
+    const d = debounce(() => fired++, 500, 5000, timers);
+    d.call();
+    await clock.advance(300);
+    d.call();
+    await clock.advance(499);
+    await flush();
+    expect(fired).toBe(0);
+    await clock.advance(1);
+    await flush();
+    expect(fired).toBe(1);
+
+    const r = controlledRunner();
+    const s = new Scheduler({ run: r.run, timers, random: () => 0 });
+    s.trigger('startup');
+    await flush();
+    await r.finish({ failed: true });
+    expect(s.nextRetryAt).toBe(clock.now() + 1000);
+    await clock.advance(999);
+    await flush();
+    expect(r.calls).toHaveLength(1);
+    await clock.advance(1);
+    await flush();
+    expect(r.calls.map((c) => c.triggers)).toEqual([['startup'], ['retry']]);
+    await r.finish();
+    await s.stop();
   });
 });

@@ -6,11 +6,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/use-cases/watch/log.js';
 import { resolveSettings } from '../../src/config/settings.js';
 import { WatchDaemon } from '../../src/use-cases/watch/daemon.js';
-import { composeOrch } from '../../src/composition-root.js';
 import { classify } from '../../src/use-cases/watch/reconcile.js';
 import { readiness } from '../../src/use-cases/watch/status.js';
 import { UserError, ValidationError } from '../../src/domain/errors.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { composeOrch, composeWatchAdapters } from '../../src/composition-root.js';
+
+const daemonPorts = { compose: composeOrch, ...(await composeWatchAdapters()), pid: process.pid };
 
 function validator() {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
@@ -42,9 +44,9 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
     const d = new WatchDaemon({
       settings,
       loadSettings: () => settings,
-      compose: composeOrch,
+      ...daemonPorts,
       policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
-      log: createLogger({ write: () => {}, json: true }),
+      log: createLogger({ now: () => new Date(), write: () => {}, json: true }),
     });
     const s = d.status();
     expect(validate(s), JSON.stringify(validate.errors)).toBe(true);
@@ -63,9 +65,9 @@ describe('SIGHUP and the migration supervisor', () => {
       const d = new WatchDaemon({
         settings: at('2'),
         loadSettings: () => next(),
-        compose: composeOrch,
+        ...daemonPorts,
         policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
-        log: createLogger({ write: () => {}, json: true }),
+        log: createLogger({ now: () => new Date(), write: () => {}, json: true }),
         migrations: (settings) => {
           seen.push(settings.maxParallelMigrations);
           return { tick: () => {}, snapshot: () => [], stop: async () => {}, updateSettings: (s) => void seen.push(s.maxParallelMigrations) };

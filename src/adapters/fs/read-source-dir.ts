@@ -2,6 +2,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../../domain/errors.js';
 import type { IncludedText, IncludeResolver } from '../../domain/nginx-config/nginx-ast.js';
+import type { ImportSources } from '../../ports/import-sources.js';
+import { nginxVersion } from '../nginx/nginx-cli.js';
 
 /** Reads every `*.conf` and `*.meta.json` below `dir` (hidden entries skipped), paths relative to it. */
 export function readSourceDir(dir: string): Array<{ path: string; content: string }> {
@@ -57,3 +59,6 @@ export function includeResolverFor(dir: string): IncludeResolver {
     return found.length > 0 ? found : null;
   };
 }
+
+/** The installation orch import reads, on the local filesystem. */
+export const localImportSources: ImportSources = { read: readSourceDir, includeResolver: includeResolverFor, nginxVersion };

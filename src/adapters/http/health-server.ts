@@ -1,20 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { UserError } from '../../domain/errors.js';
-
-/** What the endpoints answer; computed on each request. */
-export interface HealthHandlers {
-  ready(): { ready: boolean; reason: string | null };
-  /** The /status document (serialised as JSON). */
-  status(): unknown;
-  /** Prometheus text exposition and its content type. */
-  metrics(): { contentType: string; body: string };
-}
-
-export interface HealthServer {
-  /** `host:port` actually bound. */
-  address: string;
-  close(): Promise<void>;
-}
+import type { HealthHandlers, HealthServer, HealthServers } from '../../ports/health-server.js';
 
 /**
  * The daemon's loopback HTTP listener: `/healthz` (the process answers), `/readyz`, `/status`
@@ -93,3 +79,6 @@ function splitHostPort(listen: string): { host: string; port: number } {
   if (!m) throw new UserError('config.invalid', `watchListen "${listen}" is not host:port.`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
+
+/** The health listener of production: node:http. */
+export const httpHealthServers: HealthServers = { start: startHealthServer };

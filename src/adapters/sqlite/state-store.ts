@@ -543,5 +543,17 @@ export function sqliteStateDatabase(path: string): StateDatabase {
     path,
     open: () => SqliteStateStore.open(path),
     openIfExists: () => SqliteStateStore.openIfExists(path),
+    backupWrittenAt() {
+      try {
+        return statSync(`${path}.bak`).mtimeMs;
+      } catch {
+        return null;
+      }
+    },
+    moveAside(base) {
+      let suffix = base;
+      for (let i = 2; existsSync(`${path}.${suffix}`); i++) suffix = `${base}-${i}`;
+      return moveDatabaseAside(path, suffix);
+    },
   };
 }

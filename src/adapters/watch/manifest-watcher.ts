@@ -1,17 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-
-export interface ManifestEvent {
-  kind: 'add' | 'change' | 'unlink' | 'addDir' | 'unlinkDir';
-  path: string;
-}
-
-export interface ManifestWatcher {
-  /** Resolves once the initial scan is done: changes after this are reported. */
-  ready: Promise<void>;
-  close(): Promise<void>;
-}
+import type { ManifestEvent, ManifestWatcher, ManifestWatchers } from '../../ports/manifest-watcher.js';
 
 const MANIFEST_EXT = /\.ya?ml$/;
 
@@ -97,3 +87,6 @@ export function watchManifests(target: string, onEvent: (e: ManifestEvent) => vo
     },
   };
 }
+
+/** The manifest watcher of production: chokidar. */
+export const chokidarManifestWatchers: ManifestWatchers = { watch: watchManifests };

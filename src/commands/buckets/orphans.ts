@@ -17,7 +17,7 @@ export default class BucketsOrphans extends OrchCommand {
   protected async execute() {
     const { flags } = await this.parse(BucketsOrphans);
     const settings = this.settingsFrom(flags);
-    const report = await syncBuckets(settings, composeOrch(settings).state, { ...(flags.vhost ? { vhost: flags.vhost } : {}), counts: false, countOrphans: true });
+    const report = await syncBuckets(composeOrch(settings), { ...(flags.vhost ? { vhost: flags.vhost } : {}), counts: false, countOrphans: true });
     const orphans = defaultPoolOrphans(report.rows);
     if (flags.json) {
       const json = bucketReportToJson({ ...report, rows: orphans });

@@ -37,7 +37,7 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
         hint: 'Review the listing with --dry-run, then pass --yes.',
       });
     }
-    const result = await purgeOrphans(settings, composeOrch(settings).state, {
+    const result = await purgeOrphans(composeOrch(settings), {
       vhost: args.vhost,
       bucket: args.bucket,
       maxObjects: flags['max-objects'],

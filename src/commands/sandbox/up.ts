@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
 import { applyGateway } from '../../use-cases/apply/apply-gateway.js';
 import { loadManifests } from '../../use-cases/plan/load-manifests.js';
-import { probeGateway, SANDBOX_EXAMPLE, startSandboxNginx } from '../../use-cases/install/sandbox.js';
-import { displayPath } from '../../adapters/fs/read-manifest-sources.js';
+import { SANDBOX_EXAMPLE, startSandboxNginx } from '../../use-cases/install/sandbox.js';
 import { lineReporter } from '../../cli/apply-reporter.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { refusalError } from '../../domain/apply/apply-guards.js';
@@ -18,9 +18,10 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
   protected async execute() {
     const { flags } = await this.parse(SandboxUp);
     const settings = this.settingsFrom(flags);
-    if (!flags.manifests && !process.env['ORCH_MANIFESTS'] && !existsSync(settings.manifests)) settings.manifests = displayPath(SANDBOX_EXAMPLE, process.cwd());
+    if (!flags.manifests && !process.env['ORCH_MANIFESTS'] && !existsSync(settings.manifests)) settings.manifests = shownPath(SANDBOX_EXAMPLE);
+    const orch = composeOrch(settings);
     const { validation } = loadManifests(settings.manifests);
-    const { pid, started } = await startSandboxNginx(settings, validation.desired);
+    const { pid, started } = await startSandboxNginx(orch, validation.desired);
     this.out(this.style.green(`Sandbox nginx ${started ? 'started' : 'running'} (pid ${pid}, prefix ${settings.nginxPrefix}).`));
 
     const reporter = lineReporter((l) => this.out(l), this.style);
@@ -44,7 +45,7 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
       const name = vhost.serverNames[0] ?? 'localhost';
       const paths = [...vhost.routes.filter((r) => r.enabled).map((r) => `${r.path}example.txt`), '/other-bucket/key.txt'];
       for (const path of paths.slice(0, 4)) {
-        const r = await probeGateway(host, vhost.port, name, path);
+        const r = await orch.sandbox.probe(host, vhost.port, name, path);
         const cmd = `curl -s -H 'Host: ${name}' http://${host.includes(':') ? `[${host}]` : host}:${vhost.port}${path}`;
         this.out(`  $ ${cmd}\n    ${r ? `${r.status} ${r.body}` : this.style.red('no answer')}`);
       }
@@ -53,4 +54,10 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
       `\nNext: edit a manifest under ${settings.manifests}, then\n  ./bin/run.js plan -m ${settings.manifests}\n  ./bin/run.js apply -m ${settings.manifests}\nStop with: ./bin/run.js sandbox down`,
     );
   }
+}
+
+/** A path as messages show it: relative to the working directory when below it. */
+function shownPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
 }

@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
-import { generateKey, writeKeyFile } from '../../adapters/secrets/keyring-source.js';
 import { OrchCommand } from '../../cli/orch-command.js';
+import { composeSecretKeyFiles } from '../../composition-root.js';
 
 export default class SecretKeyGenerate extends OrchCommand {
   static override summary = 'Generate a key that encrypts pool credentials at rest (AES-256).';
@@ -19,13 +19,14 @@ Point orch at the file with the secretKeyFile setting or ORCH_SECRET_KEY_FILE. S
 
   protected async execute() {
     const { flags } = await this.parse(SecretKeyGenerate);
-    const key = generateKey();
+    const keys = composeSecretKeyFiles();
+    const key = keys.generate();
     if (!flags.out) {
       this.out(key.bytes.toString('base64'));
       this.err(this.errStyle.dim(`key id ${key.id}`));
       return;
     }
-    const { previousKeys } = writeKeyFile(flags.out, key, { rotate: flags.rotate });
+    const { previousKeys } = keys.write(flags.out, key, { rotate: flags.rotate });
     this.out(
       `Wrote key ${key.id} to ${flags.out} (mode 0600)${previousKeys > 0 ? `, in front of ${previousKeys} older key${previousKeys === 1 ? '' : 's'} (still readable)` : ''}. Set secretKeyFile: ${flags.out} (or ORCH_SECRET_KEY_FILE).`,
     );

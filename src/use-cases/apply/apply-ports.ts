@@ -8,13 +8,14 @@ import type { MigrationFiles } from '../../ports/migration-files.js';
 import type { Nginx } from '../../ports/nginx.js';
 import type { StateDatabase } from '../../ports/state-store.js';
 import type { WriterLocks } from '../../ports/writer-lock.js';
+import type { PoolAccessPorts } from '../buckets/pool-access.js';
 
 /**
  * What the apply engine and the writers (apply, rollback, watch, migrations) need from the outside
  * world: built by the composition root (composeOrch returns them as part of `Orch`), faked in the
  * engine's unit tests.
  */
-export interface ApplyPorts {
+export interface ApplyPorts extends PoolAccessPorts {
   settings: Settings;
   state: StateDatabase;
   locks: WriterLocks;

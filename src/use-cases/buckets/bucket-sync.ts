@@ -6,8 +6,9 @@ import type { DesiredVirtualHost } from '../../domain/model/desired-state.js';
 import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
 import { listPools } from './list-pools.js';
 import { openWritableState } from '../state/open-state.js';
+import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
+import type { Clock } from '../../ports/clock.js';
 import type { StateDatabase } from '../../ports/state-store.js';
-import { preparePoolCredentials, type Env } from './pool-access.js';
 import type { Settings } from '../../config/settings.js';
 
 export interface BucketSyncOptions {
@@ -17,9 +18,15 @@ export interface BucketSyncOptions {
   counts: boolean;
   /** Count (rather than probe) the default pool copies of routed buckets: what orphans need. */
   countOrphans?: boolean;
-  env?: Env;
   /** Aborts the listings in flight: the call rejects with the signal's reason and records nothing. */
   signal?: AbortSignal;
+}
+
+/** What a bucket sync needs: the settings, the pools (secrets, S3 clients), and the clock of `syncedAt`. */
+export interface BucketSyncPorts extends PoolAccessPorts {
+  settings: Settings;
+  clock: Clock;
+  state: StateDatabase;
 }
 
 export interface BucketReport {
@@ -37,9 +44,10 @@ export interface BucketReport {
  * pools' members; records what was seen in the state database; derives each bucket's status. A
  * pool that cannot be listed is reported and keeps its previous rows; the others still sync.
  */
-export async function syncBuckets(settings: Settings, state: StateDatabase, opts: BucketSyncOptions): Promise<BucketReport> {
+export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOptions): Promise<BucketReport> {
+  const { settings } = ports;
   const deployed = readDeployedGateway(settings);
-  const store = openWritableState(state, settings);
+  const store = openWritableState(ports.state, settings);
   try {
     const { facts: migrations } = knownMigrations(settings, store);
     const pools = new Map(deployed.desired.pools.map((p) => [p.name, p]));
@@ -81,7 +89,7 @@ export async function syncBuckets(settings: Settings, state: StateDatabase, opts
       }
     }
     const poolNames = [...new Set([...interest.values()].flatMap((m) => [...m.keys()]))];
-    const access = preparePoolCredentials(settings, deployed.desired.pools, deployed.poolSidecars, opts.env ?? process.env).access;
+    const access = preparePoolCredentials(ports, settings, deployed.desired.pools, deployed.poolSidecars).access;
     const listings = await listPools(access, poolNames, (pool, buckets) => {
       const probed = [...(probes.get(pool) ?? [])];
       if (opts.counts) {
@@ -96,7 +104,7 @@ export async function syncBuckets(settings: Settings, state: StateDatabase, opts
       return opts.countOrphans ? { count: probed, probe: [] } : { count: [], probe: probed };
     }, opts.signal);
 
-    const syncedAt = new Date().toISOString();
+    const syncedAt = new Date(ports.clock.now()).toISOString();
     const observations: BucketSyncObservation[] = [];
     for (const [vhost, byPool] of interest) {
       for (const [pool, wanted] of byPool) {

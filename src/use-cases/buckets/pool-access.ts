@@ -1,7 +1,4 @@
 import { createHash } from 'node:crypto';
-import { PoolS3Client } from '../../adapters/s3/pool-s3-client.js';
-import { loadKeyring } from '../../adapters/secrets/keyring-source.js';
-import { resolvePoolCredentials } from '../../adapters/secrets/resolve-secret-ref.js';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import type { DesiredPool } from '../../domain/model/desired-state.js';
@@ -9,9 +6,17 @@ import { sealedCredentialsOf, type CredentialValues, type EncryptedCredentials }
 import { sealPoolCredentials } from '../../domain/secrets/seal-pool-credentials.js';
 import type { Keyring } from '../../domain/secrets/secret-key.js';
 import type { Settings } from '../../config/settings.js';
-import type { PoolStorage, PoolStorageOptions } from '../../ports/pool-storage.js';
+import type { PoolStorage, PoolStorageFactory, PoolStorageOptions } from '../../ports/pool-storage.js';
+import type { Secrets } from '../../ports/secrets.js';
 
+/** What reaching the pools takes: the secrets (keyring, credential references) and S3 clients. */
+/** Where credential references are read from (tests give their own). */
 export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface PoolAccessPorts {
+  secrets: Secrets;
+  poolStorage: PoolStorageFactory;
+}
 
 /**
  * How orch may reach the pools: per nanio pool, its enabled members and whether credentials are
@@ -49,8 +54,13 @@ export function s3OptionsOf(settings: Settings) {
  * sidecar on disk) and decides what the new sidecars carry. `sidecars`: pool name -> its sidecar's
  * JSON text on disk.
  */
-export function preparePoolCredentials(settings: Settings, pools: readonly DesiredPool[], sidecars: ReadonlyMap<string, string>, env: Env): PreparedCredentials {
-  const keyring = loadKeyring(settings.secretKeyFile, env);
+export function preparePoolCredentials(
+  ports: PoolAccessPorts,
+  settings: Settings,
+  pools: readonly DesiredPool[],
+  sidecars: ReadonlyMap<string, string>,
+): PreparedCredentials {
+  const keyring = ports.secrets.keyring(settings.secretKeyFile);
   const sealed = new Map<string, EncryptedCredentials>();
   const values = new Map<string, CredentialValues>();
   const problems = new Map<string, string>();
@@ -73,7 +83,7 @@ export function preparePoolCredentials(settings: Settings, pools: readonly Desir
         onDisk = null;
       }
     }
-    const result = sealPoolCredentials({ pool: pool.name, refs: pool.credentials, resolved: resolvePoolCredentials(pool.credentials, env), keyring, onDisk });
+    const result = sealPoolCredentials({ pool: pool.name, refs: pool.credentials, resolved: ports.secrets.resolvePoolCredentials(pool.credentials), keyring, onDisk });
     if (result.sealed) sealed.set(pool.name, result.sealed);
     if (result.values) values.set(pool.name, result.values);
     else problems.set(pool.name, result.valuesProblem ?? `the credentials of pool ${pool.name} are not available`);
@@ -89,7 +99,7 @@ export function preparePoolCredentials(settings: Settings, pools: readonly Desir
       if (!creds) {
         throw new PoolAccessError(pool, 'error', problems.get(pool) ?? `pool ${pool} is not a nanio pool orch knows`, `Set the variables or files that spec.credentials of pool ${pool} references, or configure the secret key that encrypted its sidecar (docs/buckets.md).`);
       }
-      return PoolS3Client.open({ pool, members: members.get(pool) ?? [], credentials: creds }, { ...options, ...overrides });
+      return ports.poolStorage.open({ pool, members: members.get(pool) ?? [], credentials: creds }, { ...options, ...overrides });
     },
   };
   return { keyring, sealed, access, diagnostics, fingerprint };

@@ -1,11 +1,11 @@
-import { acquireWriterLock } from '../../adapters/fs/writer-lock.js';
 import type { ObjectEntry } from '../../ports/pool-storage.js';
 import { ExitCode, UserError } from '../../domain/errors.js';
 import { bucketRouteOf } from '../../domain/buckets/bucket-facts.js';
 import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
 import { openWritableState } from '../state/open-state.js';
+import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
+import type { WriterLocks } from '../../ports/writer-lock.js';
 import type { StateDatabase } from '../../ports/state-store.js';
-import { preparePoolCredentials, type Env } from './pool-access.js';
 import type { Settings } from '../../config/settings.js';
 
 export interface PurgeListing {
@@ -30,7 +30,13 @@ export interface PurgeOptions {
   /** Asked after the listing, before anything is deleted; null: approved (--yes). */
   confirm: ((listing: PurgeListing) => Promise<boolean>) | null;
   command: string;
-  env?: Env;
+}
+
+/** What a purge needs: the settings, the writer lock, the pools (secrets, S3 clients). */
+export interface PurgePorts extends PoolAccessPorts {
+  settings: Settings;
+  locks: WriterLocks;
+  state: StateDatabase;
 }
 
 export interface PurgeResult {
@@ -51,11 +57,12 @@ const SAMPLE = 20;
  * it back to the default pool. Lists first (the dry run stops there), refuses above
  * `maxObjects`, asks, deletes exactly the keys listed, and writes an audit entry.
  */
-export async function purgeOrphans(settings: Settings, state: StateDatabase, opts: PurgeOptions): Promise<PurgeResult> {
-  const lock = await acquireWriterLock(settings.stateDir, opts.command, settings.lockTimeoutSeconds);
+export async function purgeOrphans(ports: PurgePorts, opts: PurgeOptions): Promise<PurgeResult> {
+  const { settings } = ports;
+  const lock = await ports.locks.acquire(opts.command, settings.lockTimeoutSeconds);
   let store: ReturnType<typeof openWritableState>;
   try {
-    store = openWritableState(state, settings);
+    store = openWritableState(ports.state, settings);
   } catch (e) {
     lock.release();
     throw e;
@@ -90,7 +97,7 @@ export async function purgeOrphans(settings: Settings, state: StateDatabase, opt
       }
     }
 
-    const access = preparePoolCredentials(settings, deployed.desired.pools, deployed.poolSidecars, opts.env ?? process.env).access;
+    const access = preparePoolCredentials(ports, settings, deployed.desired.pools, deployed.poolSidecars).access;
     // The route's pool must hold the bucket: otherwise the default pool's copy may be the only one.
     const target = await access.open(route.pool);
     try {

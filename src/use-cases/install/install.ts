@@ -1,8 +1,6 @@
-import { execFileSync } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { delimiter, dirname, isAbsolute, join, posix } from 'node:path';
-import { writeFileAtomic } from '../../adapters/fs/atomic-write.js';
-import { nginxArgs, nginxMissingError, runCommand } from '../../adapters/nginx/nginx-cli.js';
+import { dirname, isAbsolute, join, posix } from 'node:path';
+import { nginxArgs, nginxMissingError } from '../../domain/nginx-config/nginx-command.js';
+import type { HostSystem } from '../../ports/host-system.js';
 import { UserError } from '../../domain/errors.js';
 import { checkPath, checkUser } from '../../domain/install/install-values.js';
 import { checkManagedIncludes, includeInstructions, nginxWritablePaths, parseNginxBuildPaths, parseNginxDump, type IncludeCheck } from '../../domain/install/nginx-dump.js';
@@ -84,20 +82,6 @@ function under(prefix: string | null, path: string): string {
   return prefix ? posix.join(prefix, path) : path;
 }
 
-/** The first executable `name` on PATH, or the path itself when it has a slash. */
-export function findExecutable(name: string, pathEnv = process.env['PATH'] ?? ''): string | null {
-  const candidates = name.includes('/') ? [name] : pathEnv.split(delimiter).filter(Boolean).map((d) => join(d, name));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      if (statSync(c).isFile()) return isAbsolute(c) ? c : join(process.cwd(), c);
-    } catch {
-      /* next */
-    }
-  }
-  return null;
-}
-
 interface Resolved {
   manifests: string;
   nginxDir: string;
@@ -111,8 +95,8 @@ interface Resolved {
   fromExistingConfig: boolean;
 }
 
-function readExistingConfig(path: string): Resolved {
-  const s = resolveSettings({ flags: {}, env: {}, configPath: path, candidates: [], readFile: (p) => readFileSync(p, 'utf8') });
+function readExistingConfig(host: HostSystem, path: string): Resolved {
+  const s = resolveSettings({ flags: {}, env: {}, configPath: path, candidates: [], readFile: (p) => host.readText(p) });
   for (const [key, value] of [['manifests', s.manifests], ['nginxDir', s.nginxDir], ['stateDir', s.stateDir], ['nginxConf', s.nginxConf], ['nginxPrefix', s.nginxPrefix], ['secretKeyFile', s.secretKeyFile]] as const) {
     if (value !== null && !isAbsolute(value)) {
       throw new UserError('install.config-relative', `${path}: ${key} is a relative path ("${value}"); the daemon would resolve it against /.`, {
@@ -123,7 +107,7 @@ function readExistingConfig(path: string): Resolved {
   return { manifests: s.manifests, nginxDir: s.nginxDir, stateDir: s.stateDir, nginxBin: s.nginxBin, nginxConf: s.nginxConf, nginxPrefix: s.nginxPrefix, reload: s.reload, secretKeyFile: s.secretKeyFile, fromExistingConfig: true };
 }
 
-function resolveInstall(o: InstallOptions, configFile: string): Resolved {
+function resolveInstall(host: HostSystem, o: InstallOptions, configFile: string): Resolved {
   const g = o.given;
   const own = (v: string | undefined, def: string, what: string) => under(o.prefix, checkPath(v ?? def, what));
   const fromFlags: Resolved = {
@@ -137,8 +121,8 @@ function resolveInstall(o: InstallOptions, configFile: string): Resolved {
     secretKeyFile: under(o.prefix, INSTALL_PATHS.secretKeyFile),
     fromExistingConfig: false,
   };
-  if (!existsSync(configFile) || o.force) return fromFlags;
-  const existing = readExistingConfig(configFile);
+  if (host.stat(configFile) === null || o.force) return fromFlags;
+  const existing = readExistingConfig(host, configFile);
   // A flag that disagrees with the kept config file would give a unit that does not match it.
   const conflicts: string[] = [];
   const compare = (flag: string, given: string | undefined, mine: string | null, theirs: string | null) => {
@@ -161,24 +145,19 @@ function nullIfDefault(v: string): string | null {
   return v === 'default' || v === '' ? null : v;
 }
 
-/** uid and gid of a user, or null when it does not exist. */
-function lookupUser(user: string): { uid: number; gid: number } | null {
-  try {
-    const line = execFileSync('getent', ['passwd', user], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const f = line.split(':');
-    return { uid: Number(f[2]), gid: Number(f[3]) };
-  } catch {
-    return null;
-  }
-}
-
 const HOME_DIRS = ['/home/', '/root/', '/run/user/'];
 
-export async function installOrch(o: InstallOptions): Promise<InstallReport> {
+/** What install works on: the machine (files, users, commands). */
+export interface InstallPorts {
+  host: HostSystem;
+}
+
+export async function installOrch(ports: InstallPorts, o: InstallOptions): Promise<InstallReport> {
+  const { host } = ports;
   const prefix = o.prefix ? checkPath(posix.resolve(o.prefix), '--prefix') : null;
   const opts = { ...o, prefix };
   const user = checkUser(o.user, '--user');
-  if (!prefix && !o.dryRun && typeof process.getuid === 'function' && process.getuid() !== 0) {
+  if (!prefix && !o.dryRun && host.runsAsRoot === false) {
     throw new UserError('install.not-root', 'orch install writes /etc/systemd/system, /etc/orch and creates a system user: run it as root.', {
       hint: 'Use sudo, or --prefix DIR to install into a scratch directory without root, or --dry-run to see what it would do.',
     });
@@ -190,18 +169,18 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
     envFile: under(prefix, INSTALL_PATHS.envFile),
     polkitRule: under(prefix, INSTALL_PATHS.polkitRule),
   };
-  const r = resolveInstall(opts, paths.configFile);
+  const r = resolveInstall(host, opts, paths.configFile);
   const warnings: string[] = [];
 
-  const nginxBin = findExecutable(r.nginxBin);
+  const nginxBin = host.findExecutable(r.nginxBin);
   if (!nginxBin) throw nginxMissingError(r.nginxBin);
   checkPath(nginxBin, 'nginx binary');
   if (r.nginxConf) checkPath(r.nginxConf, 'nginxConf');
   if (r.nginxPrefix) checkPath(r.nginxPrefix, 'nginxPrefix');
-  const node = checkPath(o.node ?? process.execPath, '--node');
+  const node = checkPath(o.node ?? host.nodePath, '--node');
   const entry = checkPath(o.entry ?? defaultEntry(), '--orch-bin');
   for (const [what, p] of [['node', node], ['orch', entry]] as const) {
-    if (!existsSync(p)) throw new UserError('install.not-found', `${what} ${p} does not exist.`, { hint: `Point --${what === 'node' ? 'node' : 'orch-bin'} at it.` });
+    if (host.stat(p) === null) throw new UserError('install.not-found', `${what} ${p} does not exist.`, { hint: `Point --${what === 'node' ? 'node' : 'orch-bin'} at it.` });
     if (HOME_DIRS.some((h) => p.startsWith(h))) warnings.push(`${what} is at ${p}: the unit's ProtectHome=yes hides /home, /root and /run/user, so the service cannot start. Install node and orch system-wide (e.g. npm install --global).`);
   }
   if (HOME_DIRS.some((h) => r.manifests.startsWith(h))) warnings.push(`The manifests are under ${r.manifests}: ProtectHome=yes hides it from the daemon. Deliver them elsewhere (e.g. /srv/orch/manifests).`);
@@ -214,9 +193,9 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
 
   // nginx: the build paths and the full configuration as nginx reads it.
   const inv = { bin: nginxBin, conf: r.nginxConf, prefix: r.nginxPrefix, errorLog: r.nginxPrefix ? join(r.nginxPrefix, 'logs', 'error.log') : null };
-  const version = await runCommand(nginxBin, ['-V'], { timeoutMs: 30_000 });
+  const version = await host.run(nginxBin, ['-V'], 30_000);
   const build = parseNginxBuildPaths(version.stderr + version.stdout);
-  const dumpRun = await runCommand(nginxBin, [...nginxArgs(inv), '-T'], { timeoutMs: 120_000 });
+  const dumpRun = await host.run(nginxBin, [...nginxArgs(inv), '-T'], 120_000);
   let writable: NginxWritablePaths;
   let check: IncludeCheck | null = null;
   const nginxCheck: InstallReport['nginxCheck'] = { ran: true, ok: false, problems: [], instructions: null };
@@ -253,7 +232,7 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
     logDirs: writable.logDirs.filter((d) => !insideAny(d, [r.nginxDir, r.stateDir])).map((d) => checkPath(d, 'nginx log directory')),
   };
 
-  const secretKeyExists = r.secretKeyFile !== null && existsSync(r.secretKeyFile);
+  const secretKeyExists = r.secretKeyFile !== null && host.stat(r.secretKeyFile) !== null;
   const defaults = defaultSettings() as unknown as Record<string, string | number | null>;
   const configText = renderConfigFile({
     orchVersion: orchVersion(),
@@ -291,12 +270,12 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
   if (prefix) {
     steps.push({ action: 'skipped', what: `system user ${user}`, detail: `--prefix: not created; a real install runs: useradd --system --user-group --home-dir ${r.stateDir} --no-create-home --shell /usr/sbin/nologin ${user}` });
   } else {
-    account = lookupUser(user);
+    account = host.lookupUser(user);
     if (account) steps.push({ action: 'unchanged', what: `system user ${user}`, detail: 'exists' });
     else {
       if (write) {
-        execFileSync('useradd', ['--system', '--user-group', '--home-dir', r.stateDir, '--no-create-home', '--shell', '/usr/sbin/nologin', user], { stdio: ['ignore', 'ignore', 'pipe'] });
-        account = lookupUser(user);
+        host.createSystemUser(user, r.stateDir);
+        account = host.lookupUser(user);
       }
       steps.push({ action: 'created', what: `system user ${user}`, detail: 'useradd --system --user-group --no-create-home --shell /usr/sbin/nologin' });
     }
@@ -306,20 +285,20 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
   const ownerText = (kind: Owner) => (kind === 'orch' ? `${user}:${user}` : kind === 'root' ? 'root:root' : `root:${user}`);
 
   const ensureDir = (path: string, mode: number, kind: Owner) => {
-    const exists = existsSync(path);
+    const st = host.stat(path);
+    const exists = st !== null;
     const changes: string[] = [];
-    if (exists) {
-      const st = statSync(path);
-      if (!st.isDirectory()) throw new UserError('install.not-a-directory', `${path} exists and is not a directory.`);
+    if (st) {
+      if (!st.isDirectory) throw new UserError('install.not-a-directory', `${path} exists and is not a directory.`);
       if ((st.mode & 0o7777) !== mode) changes.push(`mode ${octal(st.mode & 0o7777)} -> ${octal(mode)}`);
       const want = owner(kind);
       if (want && (st.uid !== want.uid || st.gid !== want.gid)) changes.push(`owner -> ${ownerText(kind)}`);
     }
     if (write) {
-      if (!exists) mkdirSync(path, { recursive: true });
-      chmodSync(path, mode);
+      if (!exists) host.makeDir(path);
+      host.setMode(path, mode);
       const want = owner(kind);
-      if (want) chownSync(path, want.uid, want.gid);
+      if (want) host.setOwner(path, want.uid, want.gid);
     }
     const own = prefix ? 'owner not changed (--prefix)' : ownerText(kind);
     if (!exists) steps.push({ action: 'created', what: `directory ${path}`, detail: `${octal(mode)} ${own}` });
@@ -327,15 +306,15 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
     else steps.push({ action: 'unchanged', what: `directory ${path}`, detail: `${octal(mode)} ${own}` });
   };
   const ensureFile = (path: string, text: string, mode: number, kind: Owner, policy: 'replace' | 'keep') => {
-    const exists = existsSync(path);
-    const current = exists ? readFileSync(path, 'utf8') : null;
+    const current = host.readText(path);
+    const exists = current !== null;
     const ownerFor = owner(kind);
     const setMeta = () => {
-      chmodSync(path, mode);
-      if (ownerFor) chownSync(path, ownerFor.uid, ownerFor.gid);
+      host.setMode(path, mode);
+      if (ownerFor) host.setOwner(path, ownerFor.uid, ownerFor.gid);
     };
     if (current === text) {
-      const st = statSync(path);
+      const st = host.stat(path)!;
       const fix = (st.mode & 0o7777) !== mode || (ownerFor !== null && (st.uid !== ownerFor.uid || st.gid !== ownerFor.gid));
       if (fix && write) setMeta();
       steps.push({ action: fix ? 'updated' : 'unchanged', what: path, detail: fix ? `mode ${octal(mode)}, owner` : undefined });
@@ -346,11 +325,11 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
       return;
     }
     if (exists && policy === 'keep') {
-      if (write) copyFileSync(path, `${path}.bak`);
+      if (write) host.copy(path, `${path}.bak`);
       steps.push({ action: 'backed-up', what: path, detail: `previous file kept as ${path}.bak` });
     }
     if (write) {
-      writeFileAtomic(path, text, { mode });
+      host.writeText(path, text, mode);
       setMeta();
     }
     steps.push({ action: exists ? 'updated' : 'created', what: path, detail: `${octal(mode)}` });
@@ -362,12 +341,12 @@ export async function installOrch(o: InstallOptions): Promise<InstallReport> {
   ensureDir(r.stateDir, 0o700, 'orch');
   ensureDir(paths.configDir, 0o750, 'root-group');
   // The unit's WorkingDirectory (the manifests directory itself is delivered by the operator or CI).
-  if (!existsSync(dirname(r.manifests))) ensureDir(dirname(r.manifests), 0o755, 'root');
+  if (host.stat(dirname(r.manifests)) === null) ensureDir(dirname(r.manifests), 0o755, 'root');
   ensureFile(paths.configFile, configText, 0o640, 'root-group', 'keep');
-  if (write) mkdirSync(dirname(paths.unit), { recursive: true });
+  if (write) host.makeDir(dirname(paths.unit));
   ensureFile(paths.unit, unitText, 0o644, 'root', 'replace');
   if (r.reload === 'systemctl') {
-    if (write) mkdirSync(dirname(paths.polkitRule), { recursive: true });
+    if (write) host.makeDir(dirname(paths.polkitRule));
     ensureFile(paths.polkitRule, renderPolkitRule(user, orchVersion()), 0o644, 'root', 'replace');
   }
 

@@ -1,6 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../adapters/fs/atomic-write.js';
+import type { TextFiles } from '../../ports/text-files.js';
 import { UserError } from '../../domain/errors.js';
 import { checkPath, checkUser } from '../../domain/install/install-values.js';
 import { findPool, NODE_CONFIG_DEFAULTS, renderNodeConfig, selectMember, type NodeConfig, type NodeConfigOptions } from '../../domain/node-config/render-node-config.js';
@@ -29,8 +28,15 @@ export interface NodeConfigResult {
   written: string[];
 }
 
+/** What node-config needs: the settings (where the manifests are) and files to write with --out. */
+export interface NodeConfigPorts {
+  settings: Settings;
+  files: TextFiles;
+}
+
 /** Reads the manifests through the same settings as `orch plan` and renders the member's files. */
-export function nodeConfig(settings: Settings, req: NodeConfigRequest): NodeConfigResult {
+export function nodeConfig(ports: NodeConfigPorts, req: NodeConfigRequest): NodeConfigResult {
+  const { settings, files } = ports;
   const options: NodeConfigOptions = {
     orchVersion: orchVersion(),
     dataDir: checkPath(req.dataDir ?? NODE_CONFIG_DEFAULTS.dataDir, '--data-dir'),
@@ -52,18 +58,17 @@ export function nodeConfig(settings: Settings, req: NodeConfigRequest): NodeConf
   if (req.out) {
     const existing = config.files.filter((f) => {
       const p = join(req.out!, f.name);
-      return existsSync(p) && readFileSync(p, 'utf8') !== f.content;
+      const onDisk = files.read(p);
+      return onDisk !== null && onDisk !== f.content;
     });
     if (existing.length > 0 && !req.force) {
       throw new UserError('node-config.file-exists', `${existing.map((f) => join(req.out!, f.name)).join(', ')} already exist${existing.length === 1 ? 's' : ''} with other content; nothing was written.`, {
         hint: 'Use another --out directory, or --force to replace them.',
       });
     }
-    mkdirSync(req.out, { recursive: true });
     for (const f of config.files) {
       const p = join(req.out, f.name);
-      writeFileAtomic(p, f.content, { mode: f.mode });
-      chmodSync(p, f.mode);
+      files.write(p, f.content, { mode: f.mode });
       written.push(p);
     }
   }

@@ -1,13 +1,16 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../../adapters/fs/atomic-write.js';
-import { nginxArgs, nginxVersion, nginxMissingError, runCommand } from '../../adapters/nginx/nginx-cli.js';
-import { liveInvocation } from '../../adapters/nginx/nginx-control.js';
+import { join } from 'node:path';
 import { UserError } from '../../domain/errors.js';
 import type { DesiredState } from '../../domain/model/desired-state.js';
 import type { Settings } from '../../config/settings.js';
 import { packagePath } from '../../config/package-root.js';
+import type { SandboxLocation, SandboxNginx } from '../../ports/sandbox-nginx.js';
+
+/** What the sandbox needs: the settings (nginxPrefix, nginxConf: absolute, see settingsFrom) and its nginx. */
+export interface SandboxPorts {
+  settings: Settings;
+  sandbox: SandboxNginx;
+}
+
 
 /** The example manifests the sandbox applies when no manifest path is configured. */
 export const SANDBOX_EXAMPLE = packagePath('examples', 'sandbox');
@@ -80,63 +83,19 @@ export function sandboxPrefix(settings: Settings): string {
   return settings.nginxPrefix;
 }
 
-export function isSandboxRunning(settings: Settings): number | null {
-  const pidFile = join(sandboxPrefix(settings), 'nginx.pid');
-  if (!existsSync(pidFile)) return null;
-  const pid = Number(readFileSync(pidFile, 'utf8').trim());
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
+function locationOf(ports: SandboxPorts): SandboxLocation {
+  const prefix = sandboxPrefix(ports.settings);
+  return { prefix, conf: ports.settings.nginxConf!, nginxDir: ports.settings.nginxDir };
 }
 
 /** Writes the sandbox main configuration and starts (or reloads) its nginx. */
-export async function startSandboxNginx(settings: Settings, desired: DesiredState): Promise<{ pid: number; started: boolean }> {
-  const version = await nginxVersion(settings.nginxBin);
-  if (!version) throw nginxMissingError(settings.nginxBin);
-  const prefix = sandboxPrefix(settings);
-  for (const d of ['logs', 'temp']) mkdirSync(join(prefix, d), { recursive: true });
-  mkdirSync(join(settings.nginxDir, 'pools'), { recursive: true });
-  mkdirSync(join(settings.nginxDir, 'vhosts'), { recursive: true });
-  writeFileAtomic(settings.nginxConf!, sandboxNginxConf(resolve(prefix), resolve(settings.nginxDir), demoBackends(desired)));
-  const inv = liveInvocation({ bin: settings.nginxBin, conf: settings.nginxConf, prefix: settings.nginxPrefix });
-  const running = isSandboxRunning(settings);
-  const args = running ? [...nginxArgs(inv), '-s', 'reload'] : nginxArgs(inv);
-  const r = await runCommand(settings.nginxBin, args, { timeoutMs: 60_000 });
-  if (r.code !== 0) {
-    throw new UserError('sandbox.nginx-failed', `The sandbox nginx did not ${running ? 'reload' : 'start'}: ${(r.stderr + r.stdout).trim()}`, {
-      hint: `A port may already be in use; see ${join(prefix, 'logs', 'error.log')}. Stop a previous sandbox with 'orch sandbox down'.`,
-    });
-  }
-  for (let i = 0; i < 100; i++) {
-    const pid = isSandboxRunning(settings);
-    if (pid) return { pid, started: !running };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new UserError('sandbox.nginx-failed', `The sandbox nginx did not start; see ${join(prefix, 'logs', 'error.log')}.`);
+export async function startSandboxNginx(ports: SandboxPorts, desired: DesiredState): Promise<{ pid: number; started: boolean }> {
+  await ports.sandbox.requireBinary();
+  const at = locationOf(ports);
+  return ports.sandbox.start(at, sandboxNginxConf(at.prefix, at.nginxDir, demoBackends(desired)));
 }
 
-export async function stopSandboxNginx(settings: Settings): Promise<boolean> {
-  if (!isSandboxRunning(settings)) return false;
-  await runCommand(settings.nginxBin, [...nginxArgs(liveInvocation({ bin: settings.nginxBin, conf: settings.nginxConf, prefix: settings.nginxPrefix })), '-s', 'quit'], { timeoutMs: 30_000 });
-  for (let i = 0; i < 100 && isSandboxRunning(settings); i++) await new Promise((r) => setTimeout(r, 50));
-  return true;
-}
-
-/** GET through the gateway; returns status and body (first line). */
-export function probeGateway(host: string, port: number, hostHeader: string, path: string): Promise<{ status: number; body: string } | null> {
-  return new Promise((resolveP) => {
-    const req = request({ host, port, path, method: 'GET', timeout: 3000, headers: { host: hostHeader } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolveP({ status: res.statusCode ?? 0, body: body.trim() }));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolveP(null));
-    req.end();
-  });
+/** Stops the sandbox nginx; false when it was not running. */
+export function stopSandboxNginx(ports: SandboxPorts): Promise<boolean> {
+  return ports.sandbox.stop(locationOf(ports));
 }

@@ -15,7 +15,7 @@ import { renderTree } from '../../domain/render/render-tree.js';
 import { listPools } from '../buckets/list-pools.js';
 import { loadManifests, type LoadedManifests } from './load-manifests.js';
 import { placePoolDiagnostics, positionResolver } from './manifest-positions.js';
-import { preparePoolCredentials, type Env, type PoolAccess } from '../buckets/pool-access.js';
+import { preparePoolCredentials, type PoolAccess, type PoolAccessPorts } from '../buckets/pool-access.js';
 import type { Settings } from '../../config/settings.js';
 import { stableOriginFile, withStableOrigins } from './stable-origins.js';
 import { orchVersion } from '../../config/version.js';
@@ -71,8 +71,8 @@ export interface PlanOptions {
    * (`orch plan --no-refresh` plans offline); off by default for every other caller.
    */
   refresh?: boolean;
-  /** Where credential references and the secret key are read from. Default: process.env. */
-  env?: Env;
+  /** Where credential references and the secret key are read from, and how pools are reached. */
+  pools: PoolAccessPorts;
   /** The clock (ms since the epoch) for migration routings; default Date.now(). */
   now?: number;
 }
@@ -82,7 +82,7 @@ export function fingerprintSettings(settings: Settings): Record<string, string> 
   return { nginxDir: settings.nginxDir, statusListen: settings.statusListen };
 }
 
-export async function computePlan(settings: Settings, state: StateView = EMPTY_STATE, opts: PlanOptions = {}): Promise<PlanResult> {
+export async function computePlan(settings: Settings, state: StateView, opts: PlanOptions): Promise<PlanResult> {
   const manifests = loadManifests(settings.manifests);
   const version = await nginxVersion(settings.nginxBin);
   const observed = readManagedTree(settings.nginxDir);
@@ -103,7 +103,7 @@ export async function computePlan(settings: Settings, state: StateView = EMPTY_S
     const m = /^pools\/(.+)\.meta\.json$/.exec(f.path);
     if (m && f.managed) poolSidecars.set(m[1]!, f.content);
   }
-  const credentials = preparePoolCredentials(settings, desired.pools, poolSidecars, opts.env ?? process.env);
+  const credentials = preparePoolCredentials(opts.pools, settings, desired.pools, poolSidecars);
   // Rendered with origin paths relative to the manifests directory, not to the working directory.
   const stableFile = stableOriginFile(settings.manifests);
   const features = nginxFeaturesFor(version);

@@ -1,9 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { writeFileAtomic } from '../../adapters/fs/atomic-write.js';
 import { displayPath } from '../../adapters/fs/read-manifest-sources.js';
-import { includeResolverFor, readSourceDir } from '../../adapters/fs/read-source-dir.js';
-import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
 import { hasErrors, type Diagnostic } from '../../domain/diagnostics.js';
 import { UserError, ValidationError } from '../../domain/errors.js';
 import { detectSource } from '../../domain/import/detect-source.js';
@@ -17,6 +13,8 @@ import { validateManifests } from '../../domain/manifests/validate-manifests.js'
 import type { Kind } from '../../domain/model/manifest-types.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { packagePath } from '../../config/package-root.js';
+import type { ImportSources } from '../../ports/import-sources.js';
+import type { TextFiles } from '../../ports/text-files.js';
 
 export interface ImportOptions {
   dir: string;
@@ -27,7 +25,14 @@ export interface ImportOptions {
   /** The reference tool's Fernet key, to recover credential values. */
   referenceKey: string | null;
   nginxBin: string;
-  cwd?: string;
+  /** The working directory DIR and --out are relative to. */
+  cwd: string;
+}
+
+/** What an import writes with: the manifests, the credentials file, .gitignore. */
+export interface ImportPorts {
+  files: TextFiles;
+  importSources: ImportSources;
 }
 
 export interface ImportReport {
@@ -66,24 +71,25 @@ const SCHEMA_FILE: Record<Kind, string> = {
  * against it, change nothing about how nginx routes traffic. Reads DIR only (never changes it);
  * writes manifests only when every one of them validates.
  */
-export async function importGateway(opts: ImportOptions): Promise<ImportReport> {
-  const cwd = opts.cwd ?? process.cwd();
+export async function importGateway(ports: ImportPorts, opts: ImportOptions): Promise<ImportReport> {
+  const { files: textFiles, importSources } = ports;
+  const cwd = opts.cwd;
   const dir = resolve(cwd, opts.dir);
   const out = resolve(cwd, opts.out);
-  const files = readSourceDir(dir);
+  const files = importSources.read(dir);
   const detected = opts.from === null ? detectSource(files) : null;
   const source = opts.from ?? detected!.source;
 
-  if (existsSync(out) && readdirSync(out).length > 0 && !opts.force) {
+  if ((textFiles.entries(out)?.length ?? 0) > 0 && !opts.force) {
     throw new UserError('import.out-not-empty', `${opts.out} is not empty; orch import writes into an empty directory.`, {
       hint: 'Choose a new directory, or pass --force to write into this one (files of the same name are replaced, others are left).',
     });
   }
 
   let result: ImportResult;
-  if (source === 'orch') result = importOrchTree(files, nginxFeaturesFor(await nginxVersion(opts.nginxBin)));
-  else if (source === 'nanio-orchestrator') result = importReferenceTree(files, includeResolverFor(dir), { key: opts.referenceKey });
-  else result = importNginxTree(files, includeResolverFor(dir));
+  if (source === 'orch') result = importOrchTree(files, nginxFeaturesFor(await importSources.nginxVersion(opts.nginxBin)));
+  else if (source === 'nanio-orchestrator') result = importReferenceTree(files, importSources.includeResolver(dir), { key: opts.referenceKey });
+  else result = importNginxTree(files, importSources.includeResolver(dir));
 
   const written = writeManifests(result.desired, {
     layout: result.layout,
@@ -101,7 +107,7 @@ export async function importGateway(opts: ImportOptions): Promise<ImportReport> 
     );
   }
 
-  for (const f of written.files) writeFileAtomic(join(out, f.path), f.text);
+  for (const f of written.files) textFiles.write(join(out, f.path), f.text);
   let envFile: string | null = null;
   if (result.secrets.length > 0) {
     envFile = join(out, CREDENTIALS_ENV_FILE);
@@ -110,11 +116,11 @@ export async function importGateway(opts: ImportOptions): Promise<ImportReport> 
       '# load into the environment of orch (e.g. systemd EnvironmentFile=), then delete or protect this file.',
       ...result.secrets.map((s) => `${s.env}=${shellQuote(s.value)}`),
     ];
-    writeFileAtomic(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+    textFiles.write(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
     // The manifests are meant for git; the values never are.
     const gitignore = join(out, '.gitignore');
-    const ignored = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
-    if (!ignored.split('\n').includes(CREDENTIALS_ENV_FILE)) writeFileAtomic(gitignore, `${ignored}${ignored === '' || ignored.endsWith('\n') ? '' : '\n'}${CREDENTIALS_ENV_FILE}\n`);
+    const ignored = textFiles.read(gitignore) ?? '';
+    if (!ignored.split('\n').includes(CREDENTIALS_ENV_FILE)) textFiles.write(gitignore, `${ignored}${ignored === '' || ignored.endsWith('\n') ? '' : '\n'}${CREDENTIALS_ENV_FILE}\n`);
   }
 
   // Import warnings are positioned in DIR: name the files the way the operator named DIR.

@@ -3,24 +3,29 @@ import { FileContentStore } from '../../adapters/fs/content-store.js';
 import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
 import { readMigrationStateFiles, readStatusFile } from '../../adapters/fs/read-state-files.js';
 import { storeContents } from '../../adapters/fs/store-contents.js';
-import { acquireWriterLock } from '../../adapters/fs/writer-lock.js';
 import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
-import { moveDatabaseAside, SqliteStateStore } from '../../adapters/sqlite/state-store.js';
-import type { StateStore, GenerationCommit, InventoryRow } from '../../ports/state-store.js';
+import type { StateStore, GenerationCommit, InventoryRow, StateDatabase } from '../../ports/state-store.js';
+import type { WriterLocks } from '../../ports/writer-lock.js';
+import type { Clock } from '../../ports/clock.js';
 import { migrationRowOf } from '../migrations/migration-records.js';
 import { isCorruptState, UserError } from '../../domain/errors.js';
 import { planRebuild, type RebuildPlan } from '../../domain/rebuild/rebuild-state.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { readJournal } from '../../adapters/fs/journal.js';
-import { stateDbPath } from '../state/open-state.js';
 import type { Settings } from '../../config/settings.js';
 
 export interface RebuildOptions {
   dryRun: boolean;
   force: boolean;
   command: string;
-  /** Clock, for the name of the kept database copy. */
-  now?: () => Date;
+}
+
+/** What a rebuild needs: the settings, the state database, the writer lock, the clock (the kept copy's name). */
+export interface RebuildPorts {
+  settings: Settings;
+  state: StateDatabase;
+  locks: WriterLocks;
+  clock: Clock;
 }
 
 /** What the database looked like before the rebuild. */
@@ -42,15 +47,16 @@ export interface RebuildResult {
  * (or cannot be read) unless `force`, and then keeps it under `orch.db.before-rebuild-<time>`;
  * a corrupt database is moved aside without ever being opened for writing.
  */
-export async function rebuildDatabase(settings: Settings, opts: RebuildOptions): Promise<RebuildResult> {
-  const dbPath = stateDbPath(settings);
+export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions): Promise<RebuildResult> {
+  const { settings } = ports;
+  const dbPath = ports.state.path;
   if (!existsSync(settings.nginxDir) || !statSync(settings.nginxDir).isDirectory()) {
     throw new UserError('rebuild.no-managed-dir', `The managed nginx directory ${settings.nginxDir} does not exist: there is nothing to rebuild the state from.`, {
       hint: 'Point --nginx-dir (or ORCH_NGINX_DIR, or nginxDir in the config file) at the directory holding pools/ and vhosts/.',
     });
   }
   // A dry run writes nothing, not even the lock file: it only reads, like `orch plan`.
-  const lock = opts.dryRun ? null : await acquireWriterLock(settings.stateDir, opts.command, settings.lockTimeoutSeconds);
+  const lock = opts.dryRun ? null : await ports.locks.acquire(opts.command, settings.lockTimeoutSeconds);
   try {
     const journal = readJournal(settings.stateDir);
     if (journal) {
@@ -62,7 +68,7 @@ export async function rebuildDatabase(settings: Settings, opts: RebuildOptions):
         },
       );
     }
-    const { before, recordedDir } = inspectDatabase(dbPath);
+    const { before, recordedDir } = inspectDatabase(ports.state);
     if (before === 'corrupt' || before === 'populated' || (recordedDir !== null && recordedDir !== settings.nginxDir)) {
       if (!opts.force) throw refusal(dbPath, before, recordedDir, settings.nginxDir);
     }
@@ -78,13 +84,10 @@ export async function rebuildDatabase(settings: Settings, opts: RebuildOptions):
     if (opts.dryRun) return result;
 
     if (before !== 'missing' && (before !== 'empty' || opts.force)) {
-      const base = `before-rebuild-${timestamp((opts.now ?? (() => new Date()))())}`;
-      let suffix = base;
-      for (let i = 2; existsSync(`${dbPath}.${suffix}`); i++) suffix = `${base}-${i}`;
-      result.keptAs = moveDatabaseAside(dbPath, suffix);
+      result.keptAs = ports.state.moveAside(`before-rebuild-${timestamp(new Date(ports.clock.now()))}`);
     }
     storeContents(new FileContentStore(settings.stateDir), plan.contents);
-    const store = SqliteStateStore.open(dbPath);
+    const store = ports.state.open();
     try {
       store.setMeta('nginx_dir', settings.nginxDir);
       if (plan.files.length > 0 || plan.migrations.length > 0) store.commitRebuild(commitOf(plan, opts.command), plan.migrations.map((m) => migrationRowOf(m.record, m.file, m.completed)));
@@ -99,15 +102,15 @@ export async function rebuildDatabase(settings: Settings, opts: RebuildOptions):
   }
 }
 
-function inspectDatabase(dbPath: string): { before: DatabaseBefore; recordedDir: string | null } {
-  if (!existsSync(dbPath)) return { before: 'missing', recordedDir: null };
-  let store: StateStore;
+function inspectDatabase(state: StateDatabase): { before: DatabaseBefore; recordedDir: string | null } {
+  let store: StateStore | null;
   try {
-    store = SqliteStateStore.open(dbPath, { readonly: true });
+    store = state.openIfExists();
   } catch (e) {
     if (isCorruptState(e)) return { before: 'corrupt', recordedDir: null };
     throw e;
   }
+  if (store === null) return { before: 'missing', recordedDir: null };
   try {
     return { before: store.isEmpty() && store.migrations().length === 0 ? 'empty' : 'populated', recordedDir: store.getMeta('nginx_dir') };
   } catch {

@@ -1,9 +1,8 @@
 import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
-import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
 import { FileContentStore } from '../../adapters/fs/content-store.js';
 import { unifiedDiff } from '../../domain/plan/file-diff.js';
 import { sha256 } from '../../domain/plan/make-plan.js';
-import { stateDbPath } from '../state/open-state.js';
+import type { StateDatabase } from '../../ports/state-store.js';
 import type { Settings } from '../../config/settings.js';
 
 export interface DriftItem {
@@ -15,9 +14,16 @@ export interface DriftItem {
   diff: string | null;
 }
 
+/** What a drift report reads: the settings (managed directory, state directory) and the state database. */
+export interface DriftPorts {
+  settings: Settings;
+  state: StateDatabase;
+}
+
 /** Managed files whose content on disk differs from what orch last wrote. Reads only. */
-export function driftReport(settings: Settings): { items: DriftItem[]; generation: number | null } {
-  const store = SqliteStateStore.openIfExists(stateDbPath(settings));
+export function driftReport(ports: DriftPorts): { items: DriftItem[]; generation: number | null } {
+  const { settings } = ports;
+  const store = ports.state.openIfExists();
   if (!store) return { items: [], generation: null };
   try {
     const contents = new FileContentStore(settings.stateDir);

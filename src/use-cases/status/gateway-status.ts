@@ -1,12 +1,10 @@
-import { readLockHolder } from '../../adapters/fs/writer-lock.js';
-import type { LockHolder } from '../../ports/writer-lock.js';
+import type { LockHolder, WriterLocks } from '../../ports/writer-lock.js';
 import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
 import { probeStatus } from '../../adapters/nginx/nginx-control.js';
-import { newestBackupAgeSeconds, SqliteStateStore } from '../../adapters/sqlite/state-store.js';
-import type { GenerationRow } from '../../ports/state-store.js';
+import type { GenerationRow, StateDatabase } from '../../ports/state-store.js';
+import type { Clock } from '../../ports/clock.js';
 import { statusToken } from '../../domain/render/render-status.js';
 import { driftReport } from './drift-report.js';
-import { stateDbPath } from '../state/open-state.js';
 import { readJournal } from '../../adapters/fs/journal.js';
 import type { Settings } from '../../config/settings.js';
 
@@ -21,9 +19,17 @@ export interface GatewayStatus {
   interruptedApply: { generation: number; phase: string } | null;
 }
 
-export async function gatewayStatus(settings: Settings): Promise<GatewayStatus> {
-  const dbPath = stateDbPath(settings);
-  const store = SqliteStateStore.openIfExists(dbPath);
+/** What `orch status` reads. */
+export interface GatewayStatusPorts {
+  settings: Settings;
+  state: StateDatabase;
+  locks: WriterLocks;
+  clock: Clock;
+}
+
+export async function gatewayStatus(ports: GatewayStatusPorts): Promise<GatewayStatus> {
+  const { settings } = ports;
+  const store = ports.state.openIfExists();
   let generation: GenerationRow | null = null;
   try {
     const n = store?.currentGeneration() ?? null;
@@ -34,11 +40,12 @@ export async function gatewayStatus(settings: Settings): Promise<GatewayStatus> 
   const expected = generation ? statusToken(generation.number, generation.fingerprint ?? '') : null;
   const token = settings.statusListen === 'off' ? null : await probeStatus(settings.statusListen);
   const journal = readJournal(settings.stateDir);
+  const backupAt = ports.state.backupWrittenAt();
   return {
     generation,
-    driftCount: driftReport(settings).items.length,
-    lockHolder: readLockHolder(settings.stateDir),
-    backupAgeSeconds: newestBackupAgeSeconds(dbPath),
+    driftCount: driftReport(ports).items.length,
+    lockHolder: ports.locks.holder(),
+    backupAgeSeconds: backupAt === null ? null : (ports.clock.now() - backupAt) / 1000,
     nginxVersion: await nginxVersion(settings.nginxBin),
     served: { token, expected, current: token !== null && token === expected },
     interruptedApply: journal ? { generation: journal.generation, phase: journal.phase } : null,

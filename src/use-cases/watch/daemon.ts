@@ -1,36 +1,38 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { startHealthServer, type HealthServer } from '../../adapters/http/health-server.js';
-import { readLockHolder } from '../../adapters/fs/writer-lock.js';
-import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
-import { watchManifests, type ManifestWatcher } from '../../adapters/watch/manifest-watcher.js';
+import type { HealthServer, HealthServers } from '../../ports/health-server.js';
+import type { ManifestWatcher, ManifestWatchers } from '../../ports/manifest-watcher.js';
 import { isLockHeld } from '../../domain/errors.js';
 import { afterCommitHousekeeping } from '../apply/apply-tree.js';
 import type { ApplyEvent, ApplyStep } from '../../domain/apply/apply-events.js';
-import { syncBuckets } from '../buckets/bucket-sync.js';
+import { syncBuckets, type BucketSyncPorts } from '../buckets/bucket-sync.js';
 import { driftReport } from '../status/drift-report.js';
 import type { Logger } from './log.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
-import { stateDbPath } from '../state/open-state.js';
 import type { Settings } from '../../config/settings.js';
 import { orchVersion } from '../../config/version.js';
 import { withWriterSession } from '../apply/writer-session.js';
-import type { ComposeApplyPorts } from '../apply/apply-ports.js';
 import { NoMigrations, type MigrationSupervisor } from './migration-supervisor.js';
-import { errorInfo, formatDiagnostic, reconcileOnce, WATCH_LOCK_WAIT_SECONDS, type ErrorInfo, type WatchPolicy } from './reconcile.js';
-import { debounce, Scheduler, type Job, type JobResult, type Trigger } from './scheduler.js';
+import { errorInfo, formatDiagnostic, reconcileOnce, WATCH_LOCK_WAIT_SECONDS, type ErrorInfo, type ReconcilePorts, type WatchPolicy } from './reconcile.js';
+import { debounce, Scheduler, timersOf, type Job, type JobResult, type Timers, type Trigger } from './scheduler.js';
 import { firstLine, readiness, STATUS_FORMAT_VERSION, type BucketSummary, type ErrorSource, type LastError, type LastReconcile, type WatchStatus } from './status.js';
 import { bucketStatusesZero, createWatchMetrics, type ApplyMetricOutcome, type WatchMetrics } from './watch-metrics.js';
 
+/** What the daemon's jobs need for one set of settings (the composition root's Orch). */
+export interface WatchPorts extends ReconcilePorts, BucketSyncPorts {}
+
 export interface WatchDaemonOptions {
   settings: Settings;
+  /** The ports for a set of settings (composeOrch): built again when SIGHUP changes the settings. */
+  compose: (settings: Settings) => WatchPorts;
+  healthServers: HealthServers;
+  manifestWatchers: ManifestWatchers;
+  /** This process's id: in /status, and to tell at shutdown whether the lock is still ours. */
+  pid: number;
   /** Resolves orch's settings again (SIGHUP): flags, environment, config file. Throws on a bad file. */
   loadSettings: () => Settings;
   policy: WatchPolicy;
   log: Logger;
   /** The migration drivers (the command passes createMigrationSupervisor on the composition root's ports). Default: none. */
   migrations?: (settings: Settings, log: Logger) => MigrationSupervisor;
-  /** The ports for the current settings (composeOrch). */
-  compose: ComposeApplyPorts;
 }
 
 /**
@@ -47,7 +49,9 @@ const LOCK_BUSY_RETRY_MS = 1000;
  */
 export class WatchDaemon {
   private settings: Settings;
-  private readonly compose: ComposeApplyPorts;
+  private readonly compose: (settings: Settings) => WatchPorts;
+  private ports: WatchPorts;
+  private readonly timers: Timers;
   private readonly log: Logger;
   private readonly policy: WatchPolicy;
   private readonly metrics: WatchMetrics;
@@ -55,9 +59,9 @@ export class WatchDaemon {
   private readonly supervisor: MigrationSupervisor;
   private server: HealthServer | null = null;
   private watcher: ManifestWatcher | null = null;
-  private intervals: NodeJS.Timeout[] = [];
+  private intervals: Array<{ cancel(): void }> = [];
   private debouncer: { call(): void; cancel(): void };
-  private readonly startedAt = new Date().toISOString();
+  private readonly startedAt: string;
   private stopping: Promise<void> | null = null;
   /** Aborts the bucket sync in flight (at shutdown). */
   private syncAbort: AbortController | null = null;
@@ -73,6 +77,9 @@ export class WatchDaemon {
 
   constructor(private readonly opts: WatchDaemonOptions) {
     this.settings = opts.settings;
+    this.ports = opts.compose(opts.settings);
+    this.timers = timersOf(this.ports.clock);
+    this.startedAt = this.nowIso();
     this.log = opts.log;
     this.policy = opts.policy;
     this.metrics = createWatchMetrics();
@@ -83,6 +90,7 @@ export class WatchDaemon {
       run: (job, triggers) => this.runJob(job, triggers),
       onCrash: (job, e) => this.log.error('job.crashed', { job, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
       onRetryScheduled: (delayMs, failures) => this.log.info('reconcile.retry-scheduled', { inMs: delayMs, consecutiveFailures: failures }),
+      timers: this.timers,
     });
     this.debouncer = this.makeDebouncer();
   }
@@ -95,7 +103,7 @@ export class WatchDaemon {
   async start(): Promise<void> {
     this.registerKeySecrets(this.settings);
     if (this.settings.watchListen !== 'off') {
-      this.server = await startHealthServer(this.settings.watchListen, {
+      this.server = await this.opts.healthServers.start(this.settings.watchListen, {
         ready: () => readiness(this.lastReconcile),
         status: () => this.status(),
         metrics: () => ({ contentType: METRICS_CONTENT_TYPE, body: this.renderMetrics() }),
@@ -106,7 +114,7 @@ export class WatchDaemon {
     await this.watcher?.ready;
     this.startIntervals();
     this.log.info('watch.started', {
-      pid: process.pid,
+      pid: this.opts.pid,
       version: orchVersion(),
       mode: this.policy.mode,
       drift: this.policy.drift,
@@ -135,6 +143,7 @@ export class WatchDaemon {
     const prev = this.settings;
     const changed = (Object.keys(next) as Array<keyof Settings>).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(prev[k]));
     this.settings = next;
+    this.ports = this.opts.compose(next);
     this.registerKeySecrets(next);
     this.supervisor.updateSettings(next);
     if (changed.includes('watchListen')) {
@@ -162,13 +171,21 @@ export class WatchDaemon {
     this.stopping ??= (async () => {
       const running = this.scheduler.runningJob;
       this.log.info('shutdown.start', { reason, running: running ?? 'nothing' });
-      for (const t of this.intervals) clearInterval(t);
+      for (const t of this.intervals) t.cancel();
       this.intervals = [];
       this.debouncer.cancel();
       const stopped = this.scheduler.stop();
       if (running === 'bucket-sync') {
         this.syncAbort?.abort(new DOMException(`orch watch is stopping (${reason})`, 'AbortError'));
-        const abandoned = await Promise.race([stopped.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), ABANDON_SYNC_AFTER_MS).unref())]);
+        const giveUp = new AbortController();
+        const abandoned = await Promise.race([
+          stopped.then(() => false),
+          this.ports.clock.sleep(ABANDON_SYNC_AFTER_MS, giveUp.signal).then(
+            () => true,
+            () => false,
+          ),
+        ]);
+        giveUp.abort();
         if (abandoned) this.log.info('shutdown.abandoned', { job: 'bucket-sync', detail: 'nothing of it was recorded' });
       } else {
         await stopped;
@@ -176,7 +193,7 @@ export class WatchDaemon {
       await this.supervisor.stop();
       await this.watcher?.close();
       await this.server?.close();
-      this.log.info('shutdown.done', { reason, lockHeld: readLockHolder(this.settings.stateDir)?.pid === process.pid });
+      this.log.info('shutdown.done', { reason, lockHeld: this.ports.locks.holder()?.pid === this.opts.pid });
     })();
     return this.stopping;
   }
@@ -187,7 +204,7 @@ export class WatchDaemon {
     const doc: WatchStatus = {
       formatVersion: STATUS_FORMAT_VERSION,
       orchVersion: orchVersion(),
-      pid: process.pid,
+      pid: this.opts.pid,
       startedAt: this.startedAt,
       mode: this.policy.mode,
       driftPolicy: this.policy.drift,
@@ -233,8 +250,8 @@ export class WatchDaemon {
   }
 
   private async reconcile(triggers: Trigger[]): Promise<JobResult> {
-    const settings = this.settings;
-    const started = new Date();
+    const ports = this.ports;
+    const started = this.nowIso();
     const t0 = performance.now();
     this.log.debug('reconcile.start', { triggers });
     const stepStarted = new Map<ApplyStep, number>();
@@ -257,10 +274,10 @@ export class WatchDaemon {
       else if (e.status === 'done') this.log.debug('apply.step', { step: e.step, durationMs: ms === null ? null : Math.round(ms), message: e.message });
     };
 
-    const r = await reconcileOnce(this.compose(settings), this.policy, emit);
+    const r = await reconcileOnce(ports, this.policy, emit);
     for (const s of r.secrets) this.log.registerSecret(s);
     if (r.outcome === 'deferred') {
-      const holder = readLockHolder(settings.stateDir);
+      const holder = ports.locks.holder();
       this.metrics.deferred.inc({ reason: 'lock_busy' });
       this.log.info('reconcile.deferred', { reason: 'another orch writer holds the lock', holder: holder ? `pid ${holder.pid} (${holder.command})` : 'gone', retryInMs: LOCK_BUSY_RETRY_MS });
       return { againAfterMs: LOCK_BUSY_RETRY_MS };
@@ -270,7 +287,7 @@ export class WatchDaemon {
     this.reconciles++;
     this.metrics.reconcile.inc({ outcome });
     this.metrics.reconcileDuration.observe({}, durationMs / 1000);
-    this.metrics.lastReconcile.set({}, Date.now() / 1000);
+    this.metrics.lastReconcile.set({}, this.ports.clock.now() / 1000);
     if (staged) {
       const applyOutcome: ApplyMetricOutcome =
         outcome === 'applied' ? 'applied' : failedStep === 'validate-staged' || failedStep === 'validate-live' ? 'nginx_rejected' : failedStep === 'reload' ? 'reload_not_confirmed' : 'failed';
@@ -278,8 +295,8 @@ export class WatchDaemon {
     }
     this.lastReconcile = {
       triggers,
-      startedAt: started.toISOString(),
-      finishedAt: new Date().toISOString(),
+      startedAt: started,
+      finishedAt: this.nowIso(),
       durationMs: Math.round(durationMs),
       outcome,
       generation: r.generation,
@@ -317,21 +334,20 @@ export class WatchDaemon {
   }
 
   private async bucketSync(): Promise<JobResult> {
-    const settings = this.settings;
-    if (!existsSync(stateDbPath(settings))) {
+    if (!this.stateExists()) {
       this.log.debug('buckets.sync-skipped', { reason: 'nothing applied yet' });
       return {};
     }
     const abort = (this.syncAbort = new AbortController());
     try {
-      const report = await syncBuckets(settings, this.compose(settings).state, { counts: false, signal: abort.signal });
+      const report = await syncBuckets(this.ports, { counts: false, signal: abort.signal });
       const byStatus = bucketStatusesZero();
       for (const row of report.rows) byStatus[row.status] = (byStatus[row.status] ?? 0) + 1;
       this.buckets = { syncedAt: report.syncedAt, byStatus, pools: report.pools, error: null };
       this.metrics.buckets.clear();
       for (const [status, n] of Object.entries(byStatus)) this.metrics.buckets.set({ status }, n);
       this.metrics.bucketSync.inc({ outcome: 'ok' });
-      this.metrics.lastBucketSync.set({}, Date.now() / 1000);
+      this.metrics.lastBucketSync.set({}, this.ports.clock.now() / 1000);
       const failing = report.pools.filter((p) => p.status !== 'ok');
       this.log.info('buckets.synced', { ...byStatus, pools: report.pools.length, poolsNotListed: failing.map((p) => `${p.pool}: ${p.status}`) });
       if (byStatus['missing']! > 0 && this.policy.mode === 'apply') this.scheduler.trigger('bucket-missing');
@@ -353,16 +369,16 @@ export class WatchDaemon {
 
   private async backup(): Promise<JobResult> {
     const settings = this.settings;
-    if (!existsSync(stateDbPath(settings))) return {};
-    if (readLockHolder(settings.stateDir)) return { againAfterMs: LOCK_BUSY_RETRY_MS * 5 };
+    if (!this.stateExists()) return {};
+    if (this.ports.locks.holder()) return { againAfterMs: LOCK_BUSY_RETRY_MS * 5 };
     try {
       const ports = this.compose({ ...settings, lockTimeoutSeconds: Math.min(settings.lockTimeoutSeconds, WATCH_LOCK_WAIT_SECONDS) });
       await withWriterSession(ports, 'watch-backup', async ({ store }) => {
         await afterCommitHousekeeping(ports, store);
       });
       this.metrics.backup.inc({ outcome: 'ok' });
-      this.metrics.lastBackup.set({}, Date.now() / 1000);
-      this.log.info('backup.done', { database: `${stateDbPath(settings)}.bak`, rotate: settings.backupRotate });
+      this.metrics.lastBackup.set({}, this.ports.clock.now() / 1000);
+      this.log.info('backup.done', { database: `${this.ports.state.path}.bak`, rotate: settings.backupRotate });
     } catch (e) {
       if (isLockHeld(e)) return { againAfterMs: LOCK_BUSY_RETRY_MS * 5 };
       const info = errorInfo(e);
@@ -375,15 +391,29 @@ export class WatchDaemon {
 
   // ------------------------------------------------------------------------------------ helpers
 
+  private nowIso(): string {
+    return new Date(this.ports.clock.now()).toISOString();
+  }
+
+  /** Whether anything was applied yet (a database exists); an unreadable one counts: the job reports it. */
+  private stateExists(): boolean {
+    try {
+      const store = this.ports.state.openIfExists();
+      store?.close();
+      return store !== null;
+    } catch {
+      return true;
+    }
+  }
+
   private recordError(source: ErrorSource, info: ErrorInfo): void {
-    this.lastError = { ...info, at: new Date().toISOString(), source };
+    this.lastError = { ...info, at: this.nowIso(), source };
   }
 
   /** Generation, last apply and drift as the state database and the disk say now. */
   private refreshStateFacts(): void {
-    const settings = this.settings;
     try {
-      const store = SqliteStateStore.openIfExists(stateDbPath(settings));
+      const store = this.ports.state.openIfExists();
       try {
         const n = store?.currentGeneration() ?? null;
         const g = n === null ? null : (store?.generation(n) ?? null);
@@ -398,8 +428,8 @@ export class WatchDaemon {
         if (Number.isFinite(t)) this.metrics.lastApply.set({}, t / 1000);
       }
       const before = new Set(this.drift.files.map((f) => f.path));
-      const items = driftReport(settings).items;
-      this.drift = { files: items.map((d) => ({ path: d.path, kind: d.kind })), checkedAt: new Date().toISOString() };
+      const items = driftReport(this.ports).items;
+      this.drift = { files: items.map((d) => ({ path: d.path, kind: d.kind })), checkedAt: this.nowIso() };
       this.metrics.drifted.set({}, items.length);
       const fresh = items.filter((d) => !before.has(d.path));
       if (fresh.length > 0) {
@@ -421,30 +451,17 @@ export class WatchDaemon {
   }
 
   private registerKeySecrets(settings: Settings): void {
-    this.log.registerSecret(process.env['ORCH_SECRET_KEY']);
-    if (settings.secretKeyFile) {
-      try {
-        for (const line of readFileSync(settings.secretKeyFile, 'utf8').split('\n')) {
-          const t = line.trim();
-          if (t === '' || t.startsWith('#')) continue;
-          this.log.registerSecret(t);
-          const colon = t.indexOf(':');
-          if (colon > 0) this.log.registerSecret(t.slice(colon + 1));
-        }
-      } catch {
-        /* reported by planning, without the value */
-      }
-    }
+    for (const value of this.ports.secrets.keyMaterial(settings.secretKeyFile)) this.log.registerSecret(value);
   }
 
   private makeDebouncer() {
     const wait = this.settings.debounceMs;
-    return debounce(() => this.scheduler.trigger('manifest-change'), wait, Math.max(wait * 10, 5000));
+    return debounce(() => this.scheduler.trigger('manifest-change'), wait, Math.max(wait * 10, 5000), this.timers);
   }
 
   private startWatcher(): void {
     try {
-      this.watcher = watchManifests(
+      this.watcher = this.opts.manifestWatchers.watch(
         this.settings.manifests,
         (e) => {
           this.metrics.manifestEvents.inc();
@@ -465,16 +482,36 @@ export class WatchDaemon {
   }
 
   private startIntervals(): void {
-    for (const t of this.intervals) clearInterval(t);
+    for (const t of this.intervals) t.cancel();
     this.intervals = [];
     const s = this.settings;
     const every = (seconds: number, fn: () => void) => {
-      if (seconds > 0) this.intervals.push(setInterval(fn, seconds * 1000));
+      if (seconds > 0) this.intervals.push(this.repeat(seconds * 1000, fn));
     };
     every(s.driftIntervalSeconds, () => this.scheduler.trigger('drift-interval'));
     every(s.bucketSyncIntervalSeconds, () => this.scheduler.trigger('bucket-sync-interval', 'bucket-sync'));
     every(s.backupIntervalSeconds, () => this.scheduler.trigger('backup-interval', 'backup'));
     every(s.migrationTickSeconds, () => this.supervisor.tick());
+  }
+
+  /** Calls `fn` every `ms` on the clock until cancelled. */
+  private repeat(ms: number, fn: () => void): { cancel(): void } {
+    let handle: unknown = null;
+    let cancelled = false;
+    const arm = () => {
+      handle = this.timers.setTimeout(() => {
+        if (cancelled) return;
+        arm();
+        fn();
+      }, ms);
+    };
+    arm();
+    return {
+      cancel: () => {
+        cancelled = true;
+        if (handle !== null) this.timers.clearTimeout(handle);
+      },
+    };
   }
 
   private intervalSummary(s: Settings): Record<string, number> {

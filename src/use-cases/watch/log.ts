@@ -32,7 +32,8 @@ export interface LoggerOptions {
   level?: LogLevel;
   /** Colours for readable lines. */
   color?: boolean;
-  now?: () => Date;
+  /** The time of each line (the daemon's clock). */
+  now: () => Date;
 }
 
 export const REDACTED = '[redacted]';
@@ -41,7 +42,7 @@ const MIN_SECRET_LENGTH = 4;
 
 export function createLogger(opts: LoggerOptions): Logger {
   const threshold = LEVELS[opts.level ?? 'info'];
-  const now = opts.now ?? (() => new Date());
+  const now = opts.now;
   const secrets = new Set<string>();
   let sorted: string[] = [];
 
@@ -107,9 +108,4 @@ function formatValue(v: unknown): string {
   if (typeof v === 'string') return /^[\w./:@+-]+$/.test(v) ? v : JSON.stringify(v);
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
   return JSON.stringify(v);
-}
-
-/** A logger that drops everything (tests, library use). */
-export function silentLogger(): Logger {
-  return createLogger({ write: () => {}, json: true, level: 'error' });
 }

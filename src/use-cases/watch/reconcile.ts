@@ -1,6 +1,3 @@
-import { readLockHolder } from '../../adapters/fs/writer-lock.js';
-import { resolvePoolCredentials } from '../../adapters/secrets/resolve-secret-ref.js';
-import { SqliteStateStore } from '../../adapters/sqlite/state-store.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import { isLockHeld, isOrchError, ValidationError } from '../../domain/errors.js';
 import { planHasChanges, type Plan, type PlanSummary } from '../../domain/plan/plan-types.js';
@@ -9,8 +6,8 @@ import { applyGateway } from '../apply/apply-gateway.js';
 import type { ApplyPorts } from '../apply/apply-ports.js';
 import { refusalError } from '../../domain/apply/apply-guards.js';
 import { computePlan, type PlanResult } from '../plan/compute-plan.js';
-import { stateDbPath, stateViewOf } from '../state/open-state.js';
-import type { Settings } from '../../config/settings.js';
+import { stateViewOf } from '../state/open-state.js';
+import type { PoolAccessPorts } from '../buckets/pool-access.js';
 
 export type WatchMode = 'apply' | 'plan';
 export type DriftPolicy = 'warn' | 'correct';
@@ -78,6 +75,10 @@ export interface ReconcileResult {
   secrets: string[];
 }
 
+/** What a reconcile needs: the settings, the state database, the writer lock, the pools. */
+/** What a reconcile works on: the apply engine's ports (which reach the pools too). */
+export type ReconcilePorts = ApplyPorts;
+
 /** Waiting for the writer lock while an operator applies would stall shutdown: wait briefly, retry later. */
 export const WATCH_LOCK_WAIT_SECONDS = 5;
 
@@ -87,21 +88,21 @@ export const WATCH_LOCK_WAIT_SECONDS = 5;
  * with bucket refresh, guards, stage, nginx -t, journaled promote, live nginx -t, confirmed reload,
  * commit, backup). Never throws: every error is classified in the result.
  */
-export async function reconcileOnce(ports: ApplyPorts, policy: WatchPolicy, emit: EmitApplyEvent): Promise<ReconcileResult> {
+export async function reconcileOnce(ports: ReconcilePorts, policy: WatchPolicy, emit: EmitApplyEvent): Promise<ReconcileResult> {
   const { settings } = ports;
   const base: ReconcileResult = { outcome: 'no_changes', generation: null, changes: null, error: null, driftCorrected: [], driftKept: [], secrets: [] };
   if (policy.mode === 'plan') {
     try {
-      const pr = await planReadOnly(settings);
+      const pr = await planReadOnly(ports);
       const changes = countChanges(pr.plan);
-      return { ...base, outcome: planHasChanges(pr.plan) ? 'planned' : 'no_changes', changes, secrets: secretsOf(pr) };
+      return { ...base, outcome: planHasChanges(pr.plan) ? 'planned' : 'no_changes', changes, secrets: secretsOf(ports, pr) };
     } catch (e) {
       return { ...base, ...classify(e) };
     }
   }
 
   // An operator's apply or rollback holds the lock: come back in a moment rather than queue behind it.
-  if (readLockHolder(settings.stateDir)) return { ...base, outcome: 'deferred' };
+  if (ports.locks.holder()) return { ...base, outcome: 'deferred' };
   try {
     const result = await applyGateway(
       { ...ports, settings: { ...settings, lockTimeoutSeconds: Math.min(settings.lockTimeoutSeconds, WATCH_LOCK_WAIT_SECONDS) } },
@@ -120,7 +121,7 @@ export async function reconcileOnce(ports: ApplyPorts, policy: WatchPolicy, emit
     if (result.refusal) throw refusalError(result.refusal);
     const plan = result.planResult.plan;
     const changes = countChanges(plan);
-    const secrets = secretsOf(result.planResult);
+    const secrets = secretsOf(ports, result.planResult);
     if (result.nothingToDo) return { ...base, changes, secrets };
     const touched = new Set(plan.changes.flatMap((c) => c.files.map((f) => f.path)));
     return {
@@ -138,15 +139,15 @@ export async function reconcileOnce(ports: ApplyPorts, policy: WatchPolicy, emit
       // Refused because hand-edited files would be overwritten. When restoring them is ALL the
       // plan would do, that is the warn policy at work, not a failure: report the drift only.
       try {
-        const pr = await planReadOnly(settings);
+        const pr = await planReadOnly(ports);
         const kept = pr.plan.drift.filter((d) => d.kind === 'modified').map((d) => d.path);
         const keptSet = new Set(kept);
         const others = pr.plan.changes.flatMap((c) => c.files).filter((f) => !keptSet.has(f.path));
         const s = pr.plan.summary;
         if (others.length === 0 && s.migrationsToStart === 0 && s.bucketsToCreate === 0) {
-          return { ...base, outcome: 'no_changes', changes: countChanges(pr.plan), driftKept: kept, secrets: secretsOf(pr) };
+          return { ...base, outcome: 'no_changes', changes: countChanges(pr.plan), driftKept: kept, secrets: secretsOf(ports, pr) };
         }
-        return { ...base, ...classified, changes: countChanges(pr.plan), driftKept: kept, secrets: secretsOf(pr) };
+        return { ...base, ...classified, changes: countChanges(pr.plan), driftKept: kept, secrets: secretsOf(ports, pr) };
       } catch (e2) {
         return { ...base, ...classify(e2) };
       }
@@ -156,10 +157,10 @@ export async function reconcileOnce(ports: ApplyPorts, policy: WatchPolicy, emit
 }
 
 /** The plan with the state read without the lock (`orch plan`, refresh included). */
-async function planReadOnly(settings: Settings): Promise<PlanResult> {
-  const store = SqliteStateStore.openIfExists(stateDbPath(settings));
+async function planReadOnly(ports: ReconcilePorts): Promise<PlanResult> {
+  const store = ports.state.openIfExists();
   try {
-    return await computePlan(settings, stateViewOf(store), { refresh: true });
+    return await computePlan(ports.settings, stateViewOf(store), { refresh: true, pools: ports });
   } finally {
     store?.close();
   }
@@ -223,11 +224,11 @@ function countChanges(plan: Plan): ChangeCounts {
 }
 
 /** The credential values the manifests reference (resolved the way planning resolves them). */
-function secretsOf(pr: PlanResult): string[] {
+function secretsOf(ports: PoolAccessPorts, pr: PlanResult): string[] {
   const out: string[] = [];
   for (const p of pr.manifests.validation.desired.pools) {
     if (!p.credentials) continue;
-    const r = resolvePoolCredentials(p.credentials, process.env);
+    const r = ports.secrets.resolvePoolCredentials(p.credentials);
     for (const v of [r.accessKeyId, r.secretAccessKey]) if (v.ok) out.push(v.value);
   }
   return out;

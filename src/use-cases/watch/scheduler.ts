@@ -1,3 +1,5 @@
+import type { Clock } from '../../ports/clock.js';
+
 /**
  * The daemon's one worker. Triggers only *schedule* work; the worker runs one job at a time, and
  * every trigger that arrives while a job runs folds into ONE more run of that job (level-triggered:
@@ -34,11 +36,18 @@ export interface Timers {
   clearTimeout(handle: unknown): void;
 }
 
-export const realTimers: Timers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+/** Timers on a Clock: a timer is a sleep that its clearTimeout aborts. */
+export function timersOf(clock: Clock): Timers {
+  return {
+    now: () => clock.now(),
+    setTimeout(fn, ms) {
+      const cancel = new AbortController();
+      clock.sleep(ms, cancel.signal).then(fn, () => undefined);
+      return cancel;
+    },
+    clearTimeout: (h) => (h as AbortController).abort(),
+  };
+}
 
 export interface BackoffPolicy {
   initialMs: number;
@@ -60,7 +69,8 @@ const BYPASS_BACKOFF: ReadonlySet<Trigger> = new Set(['startup', 'manifest-chang
 
 export interface SchedulerOptions {
   run(job: Job, triggers: Trigger[]): Promise<JobResult>;
-  timers?: Timers;
+  /** The daemon gives timersOf(its clock); tests give virtual timers. */
+  timers: Timers;
   backoff?: BackoffPolicy;
   random?: () => number;
   /** Called when a job threw (a bug: jobs report their errors in their result). */
@@ -82,7 +92,7 @@ export class Scheduler {
   private readonly againTimers = new Map<Job, unknown>();
 
   constructor(private readonly opts: SchedulerOptions) {
-    this.timers = opts.timers ?? realTimers;
+    this.timers = opts.timers;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
   }
 
@@ -227,7 +237,7 @@ export class Scheduler {
  * the first call of a burst (a git checkout that keeps writing does not postpone the reconcile
  * for ever).
  */
-export function debounce(fire: () => void, wait: number, maxWait: number, timers: Timers = realTimers): { call(): void; cancel(): void } {
+export function debounce(fire: () => void, wait: number, maxWait: number, timers: Timers): { call(): void; cancel(): void } {
   let timer: unknown = null;
   let first = 0;
   const run = () => {

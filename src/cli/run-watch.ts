@@ -1,5 +1,5 @@
-import type { Logger } from './log.js';
-import { WatchDaemon, type WatchDaemonOptions } from './daemon.js';
+import type { Logger } from '../use-cases/watch/log.js';
+import { WatchDaemon, type WatchDaemonOptions } from '../use-cases/watch/daemon.js';
 
 /**
  * Runs the daemon until SIGTERM or SIGINT: the first one stops it gracefully (the job in flight
