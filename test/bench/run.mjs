@@ -18,6 +18,9 @@
 //
 // Environment: BENCH_RUNS (default 5), BENCH_FLEETS (e.g. "100" or "100,1000"; default both),
 // BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary). BENCH_ONLY=fleet runs only this part.
+// On the 1,000-vhost fleet, the speed-ups on and off (benchSpeedups): `orch validate` and a no-op `orch plan` with each
+// speed-up switched off in turn, interleaved in one run (BENCH_SPEEDUPS=0 skips it; BENCH_ONLY=speedups runs only the
+// fleet's set-up and this part).
 // Then the write freeze of a bucket migrated under a steady write load (migration.mjs; BENCH_MIGRATION_RUNS, default 2). BENCH_ONLY=migration runs only that part.
 // Then `orch watch` on the 1,000-vhost fleet (watch.mjs): saved-to-served latency, reloads per burst. BENCH_ONLY=watch runs only that part.
 // Then the copy engine against rclone (copy.mjs; pairs of runs per workload, 3 and 7, or BENCH_COPY_RUNS). BENCH_ONLY=copy runs only that part.
@@ -379,6 +382,9 @@ async function benchFleet(fleet, tls, ports, env0) {
     result.noopPlanExit = noop.code;
     if (noop.code !== 0) log(`[${fleet.key}] WARNING: plan after apply is not a no-op (exit ${noop.code}):\n${(noop.stdout + noop.stderr).slice(-2000)}`);
 
+    if (fleet.key === '1000' && process.env.BENCH_SPEEDUPS !== '0') result.speedups = await benchSpeedups({ fleet, orch, env });
+    if (process.env.BENCH_ONLY === 'speedups') return result;
+
     // Side by side, interleaved so that drift of the machine affects all alike.
     // The CLI's fixed cost: `orch plan` of a 4-document fleet (start-up, module loading, tiny core).
     const tiny = join(base, 'tiny');
@@ -435,6 +441,61 @@ async function benchFleet(fleet, tls, ports, env0) {
     await stopNginx(nginx);
   }
   return result;
+}
+
+/**
+ * The speed-ups on the manifest-reading and planning path, each switched off in turn (issue 16: one
+ * is kept only if it saves at least 20% of the command's wall time here). `vs` names the variant a
+ * row is compared with: the saving is (row - vs) / row, the share of the command's time without the
+ * speed-up that the speed-up saves.
+ */
+const SPEEDUP_VARIANTS = [
+  { key: 'shipped', label: 'as shipped (every speed-up on)', env: {} },
+  { key: 'noCache', label: 'validation cache + render memo off', env: { ORCH_MANIFEST_CACHE: '0' }, vs: 'shipped' },
+  { key: 'noMemo', label: 'render memo off', env: { ORCH_RENDER_MEMO: '0' }, vs: 'shipped' },
+  { key: 'noWorker', label: 'manifest worker off', env: { ORCH_MANIFEST_WORKER: '0' }, vs: 'shipped' },
+  { key: 'noCodeCache', label: 'V8 code cache off', env: { ORCH_CODE_CACHE: '0' }, vs: 'shipped' },
+  { key: 'coldWorkerOff', label: 'no cache: worker off', env: { ORCH_MANIFEST_CACHE: '0', ORCH_MANIFEST_WORKER: '0' }, vs: 'noCache' },
+  { key: 'coldWorkerForced', label: 'no cache: worker forced on', env: { ORCH_MANIFEST_CACHE: '0', ORCH_MANIFEST_WORKER: '1' }, vs: 'coldWorkerOff' },
+  { key: 'coldYamlOnly', label: 'no cache: `yaml` library alone', env: { ORCH_MANIFEST_CACHE: '0', ORCH_YAML_READER: 'yaml' }, vs: 'noCache' },
+  { key: 'cacheOnly', label: 'validation cache only (rest off)', env: { ORCH_RENDER_MEMO: '0', ORCH_MANIFEST_WORKER: '0', ORCH_CODE_CACHE: '0', ORCH_YAML_READER: 'yaml' } },
+  { key: 'allOff', label: 'every speed-up off', env: { ORCH_MANIFEST_CACHE: '0', ORCH_MANIFEST_WORKER: '0', ORCH_CODE_CACHE: '0', ORCH_YAML_READER: 'yaml' } },
+];
+// The validation cache alone, against nothing at all.
+SPEEDUP_VARIANTS.find((v) => v.key === 'allOff').vs = 'cacheOnly';
+
+async function benchSpeedups({ fleet, orch, env }) {
+  const commands = [
+    { key: 'validate', args: ['validate'], codes: [0] },
+    { key: 'plan', args: ['plan', '--detailed-exitcode', '--no-diff'], codes: [0] },
+  ];
+  const runs = Object.fromEntries(SPEEDUP_VARIANTS.map((v) => [v.key, { validate: [], plan: [] }]));
+  // One round first, not timed: the caches each variant uses are in place (as after an apply).
+  for (let round = -1; round < RUNS; round++) {
+    log(`[${fleet.key}] speed-ups ${round < 0 ? 'warm-up round' : `run ${round + 1}/${RUNS}`}`);
+    // A different order each round, so that drift of the machine does not favour one variant.
+    const order = SPEEDUP_VARIANTS.map((_, i) => SPEEDUP_VARIANTS[(i + Math.max(0, round) * 3) % SPEEDUP_VARIANTS.length]);
+    for (const v of order) {
+      for (const c of commands) {
+        const r = mustSucceed(await orch(c.args, { env: { ...env, ...v.env } }), `orch ${c.args.join(' ')} (${v.label})`, c.codes);
+        if (round >= 0) runs[v.key][c.key].push(r.wallMs);
+      }
+    }
+  }
+  return SPEEDUP_VARIANTS.map((v) => ({ key: v.key, label: v.label, env: v.env, vs: v.vs ?? null, validateMs: stats(runs[v.key].validate), planMs: stats(runs[v.key].plan) }));
+}
+
+function printSpeedups(rows) {
+  const out = ['', `== Speed-ups on and off, 1,000-vhost fleet (${RUNS} interleaved runs; saving = (off - on) / off, of medians)`];
+  out.push(`   ${'variant'.padEnd(42)} ${'orch validate'.padEnd(30)} ${'orch plan (no-op)'.padEnd(30)} saving validate / plan vs`);
+  const byKey = new Map(rows.map((r) => [r.key, r]));
+  const pct = (off, on) => (off && on ? `${(((off.median - on.median) / off.median) * 100).toFixed(0)}%` : '-');
+  for (const r of rows) {
+    const ref = r.vs ? byKey.get(r.vs) : null;
+    const saving = ref ? `${pct(r.validateMs, ref.validateMs).padStart(4)} / ${pct(r.planMs, ref.planMs).padStart(4)}  ${ref.key}` : '';
+    out.push(`   ${r.label.padEnd(42)} ${st(r.validateMs).padEnd(30)} ${st(r.planMs).padEnd(30)} ${saving}`);
+  }
+  return out.join('\n');
 }
 
 /** `orch rebuild-db` of the applied fleet: database lost, and whole state directory lost. */
@@ -623,7 +684,7 @@ function printApply(a) {
 
 function targets(results) {
   const rows = [];
-  const big = results.find((r) => r.fleet.key === '1000');
+  const big = results.find((r) => r.fleet.key === '1000' && r.measured);
   if (big) {
     const p = big.measured.plan;
     rows.push([`1,000-host no-op plan wall < ${TARGETS.planMs} ms (median, validation cache)`, ms(p.wallMs.median), p.wallMs.median < TARGETS.planMs]);
@@ -689,7 +750,7 @@ async function main() {
 
   const results = [];
   const only = process.env.BENCH_ONLY;
-  if (!only || only === 'fleet') for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
+  if (!only || only === 'fleet' || only === 'speedups') for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
   const copy = !only || only === 'copy' ? await benchCopy({ dist: join(SNAP, 'dist'), tmpRoot, log }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
 
   const watchBench = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'watch' ? await benchWatch({ orch: ORCH, tmpRoot, log, tls, ports, nginx: NGINX, runs: RUNS, children: nginxChildren }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
@@ -699,7 +760,8 @@ async function main() {
   lines.push(`orch bench - node ${env.node}, nginx ${env.nginx}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memGiB} GiB; git ${env.git}${env.srcFilesUncommitted ? ` + ${env.srcFilesUncommitted} uncommitted src/ files` : ''}`);
   lines.push(`${RUNS} runs per measure, interleaved; wall = performance.now() around the child process; peak RSS via ${env.peakRssVia}`);
   for (const r of results) {
-    lines.push(printFleet(r));
+    if (r.measured) lines.push(printFleet(r));
+    if (r.speedups) lines.push(printSpeedups(r.speedups));
     if (r.apply) lines.push(printApply(r.apply));
     if (r.rebuild) {
       const rb = r.rebuild;

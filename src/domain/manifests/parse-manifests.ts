@@ -69,6 +69,11 @@ export function parseManifestSources(sources: readonly SourceText[]): ParseResul
 
 /** Parses one source: its documents and its syntax errors are appended to the lists given. */
 export function parseSource(source: SourceText, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {
+  // TEMPORARY measurement switch (npm run bench, issue 16): the `yaml` library alone. Removed with the readers it bypasses.
+  if ((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.ORCH_YAML_READER === 'yaml') {
+    parseWithPositions(source, documents, diagnostics);
+    return;
+  }
   // Plain files first (no alias possible there); then js-yaml, for texts without aliases.
   const fast = parsePlainYaml(source.text) ?? (source.text.includes('*') && MAY_HAVE_ALIAS.test(source.text) ? null : loadFast(source.text));
   if (fast) pushFast(source, fast, documents);

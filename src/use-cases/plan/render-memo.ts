@@ -57,6 +57,8 @@ export function renderMemoKey(inputs: RenderMemoInputs): string | null {
  * else rendered now (and remembered).
  */
 export function renderWithMemo(inputs: RenderMemoInputs, render: () => RenderedTree): RenderedTree {
+  // TEMPORARY measurement switch (npm run bench, issue 16): the memo off, the validation cache on.
+  if (process.env.ORCH_RENDER_MEMO === '0') return render();
   const key = inputs.dir ? renderMemoKey(inputs) : null;
   if (!inputs.dir || !key) return render();
   const file = join(inputs.dir, `render-${key}.json`);
