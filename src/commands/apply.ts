@@ -6,6 +6,7 @@ import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
+import { composeOrch } from '../composition-root.js';
 
 export default class Apply extends OrchCommand {
   static override summary = 'Make nginx match the manifests: stage, validate, promote, reload, all or nothing.';
@@ -49,6 +50,7 @@ ${EXIT_CODES_HELP}`;
     let result;
     try {
       result = await applyGateway(settings, {
+        manifests: composeOrch(settings).manifests,
         planFile: args.planfile ?? null,
         dryRun: flags['dry-run'],
         overwriteDrift: flags['overwrite-drift'] ? 'all' : new Set(flags['overwrite-drift-path'] ?? []),

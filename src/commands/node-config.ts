@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { nodeConfig } from '../use-cases/install/node-config.js';
 import { OrchCommand } from '../cli/orch-command.js';
+import { composeOrch } from '../composition-root.js';
 
 export default class NodeConfig extends OrchCommand {
   static override summary = 'Print (or write) the configuration of a pool member: nanio options, credentials template and unit, or an nginx file server.';
@@ -50,7 +51,7 @@ EXIT CODES
       root: flags.root,
       out: flags.out ?? null,
       force: flags.force,
-    });
+    }, composeOrch(settings).manifests);
     if (flags.json) {
       this.out(
         JSON.stringify(

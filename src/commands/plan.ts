@@ -7,6 +7,7 @@ import { planHasChanges } from '../domain/plan/plan-types.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
+import { composeOrch } from '../composition-root.js';
 
 export default class Plan extends OrchCommand {
   static override summary = 'Show what apply would change: nginx files (with diffs), buckets to create, drift, migrations.';
@@ -33,7 +34,7 @@ ${EXIT_CODES_HELP}`;
     const { flags } = await this.parse(Plan);
     const settings = this.settingsFrom(flags);
     const state = openStateView(settings);
-    const result = await computePlan(settings, state, { refresh: flags.refresh });
+    const result = await computePlan(settings, state, { manifests: composeOrch(settings).manifests, refresh: flags.refresh });
     const json = flags.json || flags.out ? planToJson(result.plan, { orchVersion: result.inputs.orchVersion, fingerprint: result.fingerprint }, { diffs: flags.diff }) : null;
     if (flags.out) {
       writeSavedPlan(flags.out, {

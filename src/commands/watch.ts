@@ -4,6 +4,7 @@ import { isLoopbackHostPort, type Settings } from '../config/settings.js';
 import { runWatch } from '../use-cases/watch/run-watch.js';
 import { ExitCode, UserError } from '../domain/errors.js';
 import { OrchCommand } from '../cli/orch-command.js';
+import { manifestLoader } from '../composition-root.js';
 
 export default class Watch extends OrchCommand {
   static override summary = 'Run as a daemon: keep nginx matching the manifests, report drift, sync buckets, drive migrations.';
@@ -69,6 +70,7 @@ See docs/watch.md.`;
     });
     await runWatch({
       settings,
+      manifests: manifestLoader,
       loadSettings,
       log,
       policy: {

@@ -444,25 +444,18 @@ async function benchFleet(fleet, tls, ports, env0) {
 }
 
 /**
- * The speed-ups on the manifest-reading and planning path, each switched off in turn (issue 16: one
- * is kept only if it saves at least 20% of the command's wall time here). `vs` names the variant a
- * row is compared with: the saving is (row - vs) / row, the share of the command's time without the
- * speed-up that the speed-up saves.
+ * The speed-ups on the manifest-reading and planning path, on and off (issue 16: one is kept only if
+ * it saves at least 20% of the command's wall time here). What is left is the validation cache
+ * (ORCH_MANIFEST_CACHE=0 turns it off). Removed for not paying, with their figures in the commits:
+ * the render memo, the manifest worker thread, the V8 code cache; and the hand-written YAML
+ * reader with js-yaml, for one YAML parser.
  */
 const SPEEDUP_VARIANTS = [
-  { key: 'shipped', label: 'as shipped (every speed-up on)', env: {} },
-  { key: 'noCache', label: 'validation cache + render memo off', env: { ORCH_MANIFEST_CACHE: '0' }, vs: 'shipped' },
-  { key: 'noMemo', label: 'render memo off', env: { ORCH_RENDER_MEMO: '0' }, vs: 'shipped' },
-  { key: 'noWorker', label: 'manifest worker off', env: { ORCH_MANIFEST_WORKER: '0' }, vs: 'shipped' },
-  { key: 'noCodeCache', label: 'V8 code cache off', env: { ORCH_CODE_CACHE: '0' }, vs: 'shipped' },
-  { key: 'coldWorkerOff', label: 'no cache: worker off', env: { ORCH_MANIFEST_CACHE: '0', ORCH_MANIFEST_WORKER: '0' }, vs: 'noCache' },
-  { key: 'coldWorkerForced', label: 'no cache: worker forced on', env: { ORCH_MANIFEST_CACHE: '0', ORCH_MANIFEST_WORKER: '1' }, vs: 'coldWorkerOff' },
-  { key: 'coldYamlOnly', label: 'no cache: `yaml` library alone', env: { ORCH_MANIFEST_CACHE: '0', ORCH_YAML_READER: 'yaml' }, vs: 'noCache' },
-  { key: 'cacheOnly', label: 'validation cache only (rest off)', env: { ORCH_RENDER_MEMO: '0', ORCH_MANIFEST_WORKER: '0', ORCH_CODE_CACHE: '0', ORCH_YAML_READER: 'yaml' } },
-  { key: 'allOff', label: 'every speed-up off', env: { ORCH_MANIFEST_CACHE: '0', ORCH_MANIFEST_WORKER: '0', ORCH_CODE_CACHE: '0', ORCH_YAML_READER: 'yaml' } },
+  { key: 'shipped', label: 'as shipped (validation cache on)', env: {} },
+  { key: 'noCache', label: 'validation cache off', env: { ORCH_MANIFEST_CACHE: '0' } },
 ];
-// The validation cache alone, against nothing at all.
-SPEEDUP_VARIANTS.find((v) => v.key === 'allOff').vs = 'cacheOnly';
+/** Each speed-up: the variant with it on, the variant with it off. */
+const SPEEDUP_COMPARISONS = [{ label: 'validation cache', on: 'shipped', off: 'noCache' }];
 
 async function benchSpeedups({ fleet, orch, env }) {
   const commands = [
@@ -482,18 +475,25 @@ async function benchSpeedups({ fleet, orch, env }) {
       }
     }
   }
-  return SPEEDUP_VARIANTS.map((v) => ({ key: v.key, label: v.label, env: v.env, vs: v.vs ?? null, validateMs: stats(runs[v.key].validate), planMs: stats(runs[v.key].plan) }));
+  const variants = SPEEDUP_VARIANTS.map((v) => ({ key: v.key, label: v.label, env: v.env, validateMs: stats(runs[v.key].validate), planMs: stats(runs[v.key].plan) }));
+  const byKey = new Map(variants.map((v) => [v.key, v]));
+  // Saving: the share of the command's time without the speed-up that the speed-up saves, (off - on) / off.
+  const saving = (on, off) => ({ median: (off.median - on.median) / off.median, min: (off.min - on.min) / off.min });
+  const comparisons = SPEEDUP_COMPARISONS.map((c) => {
+    const [on, off] = [byKey.get(c.on), byKey.get(c.off)];
+    return { ...c, validate: saving(on.validateMs, off.validateMs), plan: saving(on.planMs, off.planMs) };
+  });
+  return { variants, comparisons };
 }
 
-function printSpeedups(rows) {
-  const out = ['', `== Speed-ups on and off, 1,000-vhost fleet (${RUNS} interleaved runs; saving = (off - on) / off, of medians)`];
-  out.push(`   ${'variant'.padEnd(42)} ${'orch validate'.padEnd(30)} ${'orch plan (no-op)'.padEnd(30)} saving validate / plan vs`);
-  const byKey = new Map(rows.map((r) => [r.key, r]));
-  const pct = (off, on) => (off && on ? `${(((off.median - on.median) / off.median) * 100).toFixed(0)}%` : '-');
-  for (const r of rows) {
-    const ref = r.vs ? byKey.get(r.vs) : null;
-    const saving = ref ? `${pct(r.validateMs, ref.validateMs).padStart(4)} / ${pct(r.planMs, ref.planMs).padStart(4)}  ${ref.key}` : '';
-    out.push(`   ${r.label.padEnd(42)} ${st(r.validateMs).padEnd(30)} ${st(r.planMs).padEnd(30)} ${saving}`);
+function printSpeedups({ variants, comparisons }) {
+  const out = ['', `== Speed-ups on and off, 1,000-vhost fleet (${RUNS} interleaved runs)`];
+  out.push(`   ${'variant'.padEnd(42)} ${'orch validate'.padEnd(30)} orch plan (no-op)`);
+  for (const v of variants) out.push(`   ${v.label.padEnd(42)} ${st(v.validateMs).padEnd(30)} ${st(v.planMs)}`);
+  const pct = (x) => `${(x * 100).toFixed(0)}%`;
+  out.push('   saving = (off - on) / off, of the medians [of the minimums]; kept when >= 20%');
+  for (const c of comparisons) {
+    out.push(`   ${c.label.padEnd(42)} validate ${pct(c.validate.median)} [${pct(c.validate.min)}], plan ${pct(c.plan.median)} [${pct(c.plan.min)}]`);
   }
   return out.join('\n');
 }

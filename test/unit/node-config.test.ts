@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileManifestLoader } from '../../src/adapters/manifests/file-manifest-loader.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
 import { nodeConfig, type NodeConfigRequest } from '../../src/use-cases/install/node-config.js';
 import { resolveSettings } from '../../src/config/settings.js';
@@ -34,7 +35,7 @@ const request = (pool: string, member: string | null, extra: Partial<NodeConfigR
 const settingsFor = (manifests: string) => resolveSettings({ flags: { manifests }, env: {}, configPath: null, candidates: [], readFile: () => null });
 
 describe('orch node-config: nanio pools', () => {
-  const { validation } = loadManifests(GATEWAY);
+  const { validation } = loadManifests(fileManifestLoader(), GATEWAY);
   const desired = validation.desired;
   const pool = findPool(desired, 'pool-2025', GATEWAY);
 
@@ -88,7 +89,7 @@ describe('orch node-config: nanio pools', () => {
 });
 
 describe('orch node-config: http pools', () => {
-  const { validation } = loadManifests(GATEWAY);
+  const { validation } = loadManifests(fileManifestLoader(), GATEWAY);
   const desired = validation.desired;
   const pool = findPool(desired, 'cdn-files', GATEWAY);
 
@@ -165,7 +166,7 @@ spec:
   });
 
   it('never contains a credential value, even when the gateway could resolve it', () => {
-    const { config } = nodeConfig(settingsFor(dir), request('v6-pool', '0'));
+    const { config } = nodeConfig(settingsFor(dir), request('v6-pool', '0'), fileManifestLoader());
     const all = config.files.map((f) => f.content).join('\n') + config.nextSteps.join('\n');
     expect(all).not.toContain(SECRET_ACCESS);
     expect(all).not.toContain(SECRET_KEY);
@@ -173,50 +174,50 @@ spec:
   });
 
   it('binds an IPv6 member, a DNS member on every interface, and keeps privileged ports working', () => {
-    const v6 = nodeConfig(settingsFor(dir), request('v6-pool', '[FD00:0::11]:80')).config;
+    const v6 = nodeConfig(settingsFor(dir), request('v6-pool', '[FD00:0::11]:80'), fileManifestLoader()).config;
     expect(v6.member.index).toBe(0);
     expect(readSimpleToml(v6.files[0]!.content).server).toMatchObject({ host: 'fd00::11', port: 80 });
     expect(v6.files[2]!.content).toContain('\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n');
-    const dns = nodeConfig(settingsFor(dir), request('v6-pool', 'nanio-2.internal:80')).config;
+    const dns = nodeConfig(settingsFor(dir), request('v6-pool', 'nanio-2.internal:80'), fileManifestLoader()).config;
     expect(readSimpleToml(dns.files[0]!.content).server).toMatchObject({ host: '0.0.0.0', port: 80 });
   });
 
   it('a pool without credentials gets neutral placeholders; members on different ports: nanio\'s default for a new one', () => {
-    const c = nodeConfig(settingsFor(dir), request('bare', null)).config;
+    const c = nodeConfig(settingsFor(dir), request('bare', null), fileManifestLoader()).config;
     expect(c.files[1]!.content).toContain('\nNANIO_ACCESS_KEY=<access key>\n');
     expect(c.files[1]!.content).toContain('the pool has no credentials in its manifest');
     expect(readSimpleToml(c.files[0]!.content).server).toMatchObject({ host: '0.0.0.0', port: 9000 });
   });
 
   it('names the manifests and lists the pools for an unknown pool; lists the members for an unknown member', () => {
-    expect(() => nodeConfig(settingsFor(dir), request('nope', null))).toThrow(UserError);
+    expect(() => nodeConfig(settingsFor(dir), request('nope', null), fileManifestLoader())).toThrow(UserError);
     try {
-      nodeConfig(settingsFor(dir), request('nope', null));
+      nodeConfig(settingsFor(dir), request('nope', null), fileManifestLoader());
     } catch (e) {
       expect((e as UserError).message).toBe(`No pool "nope" in the manifests at ${dir}.`);
       expect((e as UserError).hint).toBe('Pools: bare (nanio), v6-pool (nanio).');
     }
-    expect(() => nodeConfig(settingsFor(dir), request('bare', '10.0.0.9:9000'))).toThrow(/Pool "bare" has no member "10.0.0.9:9000"/);
-    expect(() => nodeConfig(settingsFor(dir), request('bare', '2'))).toThrow(UserError);
+    expect(() => nodeConfig(settingsFor(dir), request('bare', '10.0.0.9:9000'), fileManifestLoader())).toThrow(/Pool "bare" has no member "10.0.0.9:9000"/);
+    expect(() => nodeConfig(settingsFor(dir), request('bare', '2'), fileManifestLoader())).toThrow(UserError);
   });
 
   it('refuses unsafe flag values with a user error', () => {
-    expect(() => nodeConfig(settingsFor(dir), request('bare', '0', { dataDir: 'relative/dir' }))).toThrow(/--data-dir must be an absolute path/);
-    expect(() => nodeConfig(settingsFor(dir), request('bare', '0', { root: '/srv/files;' }))).toThrow(/--root must be an absolute path/);
-    expect(() => nodeConfig(settingsFor(dir), request('bare', '0', { region: 'US EAST' }))).toThrow(/--region must be/);
-    expect(() => nodeConfig(settingsFor(dir), request('bare', '0', { user: 'Nanio' }))).toThrow(/--user must be a system user name/);
+    expect(() => nodeConfig(settingsFor(dir), request('bare', '0', { dataDir: 'relative/dir' }), fileManifestLoader())).toThrow(/--data-dir must be an absolute path/);
+    expect(() => nodeConfig(settingsFor(dir), request('bare', '0', { root: '/srv/files;' }), fileManifestLoader())).toThrow(/--root must be an absolute path/);
+    expect(() => nodeConfig(settingsFor(dir), request('bare', '0', { region: 'US EAST' }), fileManifestLoader())).toThrow(/--region must be/);
+    expect(() => nodeConfig(settingsFor(dir), request('bare', '0', { user: 'Nanio' }), fileManifestLoader())).toThrow(/--user must be a system user name/);
   });
 
   it('--out writes the files with their modes, and will not replace different ones without --force', () => {
     const out = join(dir, 'out');
-    const first = nodeConfig(settingsFor(dir), request('bare', '0', { out }));
+    const first = nodeConfig(settingsFor(dir), request('bare', '0', { out }), fileManifestLoader());
     expect(first.written).toEqual(['nanio-options.toml', 'nanio.env', 'nanio.service'].map((n) => join(out, n)));
     expect(first.written.map((p) => statSync(p).mode & 0o777)).toEqual([0o640, 0o600, 0o644]);
     // Same content again: fine. Other content: refused, nothing written; --force replaces.
-    expect(nodeConfig(settingsFor(dir), request('bare', '0', { out })).written).toHaveLength(3);
-    expect(() => nodeConfig(settingsFor(dir), request('bare', '1', { out }))).toThrow(/already exist.*nothing was written/);
+    expect(nodeConfig(settingsFor(dir), request('bare', '0', { out }), fileManifestLoader()).written).toHaveLength(3);
+    expect(() => nodeConfig(settingsFor(dir), request('bare', '1', { out }), fileManifestLoader())).toThrow(/already exist.*nothing was written/);
     expect(readFileSync(join(out, 'nanio-options.toml'), 'utf8')).toContain('host = "10.0.0.1"');
-    nodeConfig(settingsFor(dir), request('bare', '1', { out, force: true }));
+    nodeConfig(settingsFor(dir), request('bare', '1', { out, force: true }), fileManifestLoader());
     expect(readFileSync(join(out, 'nanio-options.toml'), 'utf8')).toContain('host = "10.0.0.2"');
   });
 });

@@ -10,6 +10,7 @@ import { classify } from '../../src/use-cases/watch/reconcile.js';
 import { readiness } from '../../src/use-cases/watch/status.js';
 import { UserError, ValidationError } from '../../src/domain/errors.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { fileManifestLoader } from '../../src/adapters/manifests/file-manifest-loader.js';
 
 function validator() {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
@@ -43,6 +44,7 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
       loadSettings: () => settings,
       policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
       log: createLogger({ write: () => {}, json: true }),
+      manifests: () => fileManifestLoader(),
     });
     const s = d.status();
     expect(validate(s), JSON.stringify(validate.errors)).toBe(true);
@@ -63,6 +65,7 @@ describe('SIGHUP and the migration supervisor', () => {
         loadSettings: () => next(),
         policy: { mode: 'plan', drift: 'correct', maxDelete: 10, allowEmpty: false },
         log: createLogger({ write: () => {}, json: true }),
+        manifests: () => fileManifestLoader(),
         migrations: (settings) => {
           seen.push(settings.maxParallelMigrations);
           return { tick: () => {}, snapshot: () => [], stop: async () => {}, updateSettings: (s) => void seen.push(s.maxParallelMigrations) };

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { syncBuckets } from '../../use-cases/buckets/bucket-sync.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { bucketReportToJson, formatBucketReport } from '../../cli/views/buckets-text.js';
+import { composeOrch } from '../../composition-root.js';
 
 export default class Buckets extends OrchCommand {
   static override summary = 'Sync and list the buckets behind the gateway: status, route, pools, object counts.';
@@ -25,7 +26,7 @@ A pool that cannot be listed is reported; the others still sync. See docs/bucket
   protected async execute() {
     const { flags } = await this.parse(Buckets);
     const settings = this.settingsFrom(flags);
-    const report = await syncBuckets(settings, { ...(flags.vhost ? { vhost: flags.vhost } : {}), counts: flags.counts });
+    const report = await syncBuckets(settings, { manifests: composeOrch(settings).manifests, ...(flags.vhost ? { vhost: flags.vhost } : {}), counts: flags.counts });
     if (flags.json) this.out(JSON.stringify(bucketReportToJson(report), null, 2));
     else this.out(formatBucketReport(report, this.style, { counts: flags.counts }));
   }

@@ -3,6 +3,7 @@ import { syncBuckets } from '../../use-cases/buckets/bucket-sync.js';
 import { defaultPoolOrphans } from '../../domain/buckets/derive-bucket-status.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { bucketReportToJson, formatOrphans } from '../../cli/views/buckets-text.js';
+import { composeOrch } from '../../composition-root.js';
 
 export default class BucketsOrphans extends OrchCommand {
   static override summary = 'List objects routed buckets left on their default pool (count, bytes).';
@@ -16,7 +17,7 @@ export default class BucketsOrphans extends OrchCommand {
   protected async execute() {
     const { flags } = await this.parse(BucketsOrphans);
     const settings = this.settingsFrom(flags);
-    const report = await syncBuckets(settings, { ...(flags.vhost ? { vhost: flags.vhost } : {}), counts: false, countOrphans: true });
+    const report = await syncBuckets(settings, { manifests: composeOrch(settings).manifests, ...(flags.vhost ? { vhost: flags.vhost } : {}), counts: false, countOrphans: true });
     const orphans = defaultPoolOrphans(report.rows);
     if (flags.json) {
       const json = bucketReportToJson({ ...report, rows: orphans });

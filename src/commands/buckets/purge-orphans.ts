@@ -4,6 +4,7 @@ import { UserError } from '../../domain/errors.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { confirmTyped } from '../../cli/prompt.js';
 import { formatPurgeListing, formatPurgeResult } from '../../cli/views/buckets-text.js';
+import { composeOrch } from '../../composition-root.js';
 
 export default class BucketsPurgeOrphans extends OrchCommand {
   static override summary = "Delete a routed bucket's objects left on its virtual host's default pool.";
@@ -37,6 +38,7 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
       });
     }
     const result = await purgeOrphans(settings, {
+      manifests: composeOrch(settings).manifests,
       vhost: args.vhost,
       bucket: args.bucket,
       maxObjects: flags['max-objects'],

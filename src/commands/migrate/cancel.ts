@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { cancelMigration } from '../../use-cases/migrations/migration-commands.js';
 import { OrchCommand } from '../../cli/orch-command.js';
+import { composeOrch } from '../../composition-root.js';
 
 export default class MigrateCancel extends OrchCommand {
   static override summary = 'Cancel a migration: the route goes back to the source pool.';
@@ -15,7 +16,7 @@ export default class MigrateCancel extends OrchCommand {
     const { args, flags } = await this.parse(MigrateCancel);
     const settings = this.settingsFrom(flags);
     const controller = new AbortController();
-    const result = await cancelMigration(settings, args.name, { waitSeconds: flags.wait, hooks: { signal: controller.signal, log: (level, m) => process.stderr.write(`${level === 'info' ? '' : `${level.toUpperCase()} `}${m}\n`) } });
+    const result = await cancelMigration(settings, args.name, { waitSeconds: flags.wait, hooks: { manifests: composeOrch(settings).manifests, signal: controller.signal, log: (level, m) => process.stderr.write(`${level === 'info' ? '' : `${level.toUpperCase()} `}${m}\n`) } });
     const d = result.doc;
     if (result.how === 'cancelled') this.out(this.style.green(`Migration ${d.name} is cancelled: bucket ${d.bucket} is served by pool ${d.from} again.`));
     else if (result.how === 'completed') this.out(this.style.yellow(`Migration ${d.name} was already switching to ${d.to} and finished instead (phase ${d.phase}).`));

@@ -5,6 +5,7 @@ import { ExitCode } from '../../domain/errors.js';
 import { faultInjector } from '../../domain/apply/apply-events.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { formatDuration, progressText, rateText } from '../../cli/views/migrations-text.js';
+import { composeOrch } from '../../composition-root.js';
 
 export default class MigrateRun extends OrchCommand {
   static override summary = 'Drive one migration in the foreground, with progress, until it is done.';
@@ -29,6 +30,7 @@ EXIT CODES
     const status = (doc: MigrationDoc) => `${doc.phase}: pass ${doc.progress.pass}, ${progressText(doc)}, ${rateText(doc)}, ETA ${formatDuration(doc.progress.etaSeconds)}`;
     try {
       const result = await runMigration(settings, args.name, {
+        manifests: composeOrch(settings).manifests,
         signal: controller.signal,
         command: 'migrate run',
         fault: faultInjector(),

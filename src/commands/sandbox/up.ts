@@ -5,6 +5,7 @@ import { probeGateway, SANDBOX_EXAMPLE, startSandboxNginx } from '../../use-case
 import { displayPath } from '../../adapters/fs/read-manifest-sources.js';
 import { lineReporter } from '../../cli/apply-reporter.js';
 import { OrchCommand } from '../../cli/orch-command.js';
+import { composeOrch } from '../../composition-root.js';
 
 export default class SandboxUp extends OrchCommand {
   static override summary = 'Bring up a local gateway: a private nginx on loopback ports, with the manifests applied.';
@@ -17,12 +18,14 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
     const { flags } = await this.parse(SandboxUp);
     const settings = this.settingsFrom(flags);
     if (!flags.manifests && !process.env['ORCH_MANIFESTS'] && !existsSync(settings.manifests)) settings.manifests = displayPath(SANDBOX_EXAMPLE, process.cwd());
-    const { validation } = loadManifests(settings.manifests);
+    const { manifests } = composeOrch(settings);
+    const { validation } = loadManifests(manifests, settings.manifests);
     const { pid, started } = await startSandboxNginx(settings, validation.desired);
     this.out(this.style.green(`Sandbox nginx ${started ? 'started' : 'running'} (pid ${pid}, prefix ${settings.nginxPrefix}).`));
 
     const reporter = lineReporter((l) => this.out(l), this.style);
     const result = await applyGateway(settings, {
+      manifests,
       planFile: null,
       dryRun: false,
       overwriteDrift: new Set(),

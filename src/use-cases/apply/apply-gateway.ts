@@ -12,9 +12,12 @@ import { stateViewOf } from '../state/open-state.js';
 import { withWriterSession } from './writer-session.js';
 import { readSavedPlan } from '../plan/saved-plan.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 import { startPlannedMigrations } from '../migrations/start-migrations.js';
 
 export interface ApplyOptions {
+  /** Where the manifests are read and validated from. */
+  manifests: ManifestLoader;
   /** A saved plan (`orch plan --out`): refused when any of its inputs changed. */
   planFile: string | null;
   dryRun: boolean;
@@ -57,7 +60,7 @@ export async function applyGateway(settings: Settings, opts: ApplyOptions): Prom
 
     opts.emit({ step: 'plan', status: 'start' });
     // Refresh from S3: the buckets new routes need, and the guard against stranding objects.
-    const planResult = await computePlan(settings, stateViewOf(store), { refresh: opts.refresh ?? true });
+    const planResult = await computePlan(settings, stateViewOf(store), { manifests: opts.manifests, refresh: opts.refresh ?? true });
     opts.emit({ step: 'plan', status: 'done' });
     const plan = planResult.plan;
 

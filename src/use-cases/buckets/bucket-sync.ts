@@ -8,8 +8,11 @@ import { listPools } from './list-pools.js';
 import { openWritableState } from '../state/open-state.js';
 import { preparePoolCredentials, type Env } from './pool-access.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
 export interface BucketSyncOptions {
+  /** Where the manifests are read from (their Migration documents, when they load). */
+  manifests: ManifestLoader;
   /** Only this virtual host. */
   vhost?: string;
   /** Count objects and bytes of every bucket (a full listing of each). */
@@ -40,7 +43,7 @@ export async function syncBuckets(settings: Settings, opts: BucketSyncOptions): 
   const deployed = readDeployedGateway(settings);
   const { store } = openWritableState(settings);
   try {
-    const { facts: migrations } = knownMigrations(settings, store);
+    const { facts: migrations } = knownMigrations(settings, store, opts.manifests);
     const pools = new Map(deployed.desired.pools.map((p) => [p.name, p]));
     const isNanio = (name: string | null) => name !== null && pools.get(name)?.type === 'nanio';
     if (opts.vhost !== undefined && !deployed.desired.virtualHosts.some((v) => v.name === opts.vhost)) {

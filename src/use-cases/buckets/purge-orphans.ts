@@ -6,6 +6,7 @@ import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
 import { openWritableState } from '../state/open-state.js';
 import { preparePoolCredentials, type Env } from './pool-access.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
 export interface PurgeListing {
   virtualHost: string;
@@ -21,6 +22,8 @@ export interface PurgeListing {
 }
 
 export interface PurgeOptions {
+  /** Where the manifests are read from (their Migration documents, when they load). */
+  manifests: ManifestLoader;
   vhost: string;
   bucket: string;
   /** Refuse when more objects than this would be deleted. */
@@ -79,7 +82,7 @@ export async function purgeOrphans(settings: Settings, opts: PurgeOptions): Prom
       throw refuse('shared-members', `pools ${def} and ${route.pool} share member ${shared.join(', ')}: deleting on ${def} would delete the live objects.`, 'Give the pools distinct members.');
     }
 
-    const { facts, manifests } = knownMigrations(settings, store);
+    const { facts, manifests } = knownMigrations(settings, store, opts.manifests);
     const migration = facts.find((m) => m.virtualHost === vhostName && m.bucket === bucket && m.progress !== 'completed');
     if (migration) throw refuse('migrating', `migration ${migration.name} (${migration.progress}) is moving it.`, 'Wait until the migration completed.');
     const pending = manifests?.virtualHosts.find((v) => v.name === vhostName);

@@ -7,6 +7,7 @@ import { findPool, NODE_CONFIG_DEFAULTS, renderNodeConfig, selectMember, type No
 import { loadManifests } from '../plan/load-manifests.js';
 import type { Settings } from '../../config/settings.js';
 import { orchVersion } from '../../config/version.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
 export interface NodeConfigRequest {
   pool: string;
@@ -30,7 +31,7 @@ export interface NodeConfigResult {
 }
 
 /** Reads the manifests through the same settings as `orch plan` and renders the member's files. */
-export function nodeConfig(settings: Settings, req: NodeConfigRequest): NodeConfigResult {
+export function nodeConfig(settings: Settings, req: NodeConfigRequest, manifests: ManifestLoader): NodeConfigResult {
   const options: NodeConfigOptions = {
     orchVersion: orchVersion(),
     dataDir: checkPath(req.dataDir ?? NODE_CONFIG_DEFAULTS.dataDir, '--data-dir'),
@@ -43,7 +44,7 @@ export function nodeConfig(settings: Settings, req: NodeConfigRequest): NodeConf
   if (!/^[a-z0-9-]{1,32}$/.test(options.region)) {
     throw new UserError('node-config.invalid-value', `--region must be lowercase letters, digits and -, at most 32 characters (e.g. us-east-1); got ${JSON.stringify(options.region)}.`);
   }
-  const { validation } = loadManifests(settings.manifests);
+  const { validation } = loadManifests(manifests, settings.manifests);
   const desired = validation.desired;
   const pool = findPool(desired, req.pool, settings.manifests);
   const member = selectMember(pool, req.member);

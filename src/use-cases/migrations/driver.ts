@@ -22,6 +22,7 @@ import { applyGateway } from '../apply/apply-gateway.js';
 import { openWritableState } from '../state/open-state.js';
 import { preparePoolCredentials, type Env, type PoolAccess } from '../buckets/pool-access.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 import { loadMigrationDoc, loadMigrationDocs, saveMigrationDoc } from './migration-records.js';
 
 /**
@@ -50,6 +51,8 @@ export interface DriverHooks {
   /** The record after every change (phase, progress). */
   onUpdate?: (doc: MigrationDoc) => void;
   command: string;
+  /** Where the manifests are read from for the migration's routing generations. */
+  manifests: ManifestLoader;
   env?: Env;
   /** Fault injection for tests: called with `phase:<name>` at each phase start. */
   fault?: (point: string) => void;
@@ -620,6 +623,7 @@ class Engine {
     const started = Date.now();
     const vhost = this.doc.virtualHost;
     const result = await applyGateway(this.settings, {
+      manifests: this.hooks.manifests,
       planFile: null,
       dryRun: false,
       overwriteDrift: new Set(),

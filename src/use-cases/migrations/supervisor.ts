@@ -5,6 +5,7 @@ import type { MigrationDoc } from '../../domain/migrations/migration-doc.js';
 import type { Logger } from '../watch/log.js';
 import { stateDbPath } from '../state/open-state.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 import type { MigrationStatus, MigrationSupervisor } from '../watch/migration-supervisor.js';
 import { driveMigration, migrationLockName } from './driver.js';
 import { loadMigrationDocs } from './migration-records.js';
@@ -40,6 +41,7 @@ export class EngineSupervisor implements MigrationSupervisor {
   constructor(
     private settings: Settings,
     private readonly log: Logger,
+    private readonly manifests: (settings: Settings) => ManifestLoader,
   ) {}
 
   /**
@@ -83,6 +85,7 @@ export class EngineSupervisor implements MigrationSupervisor {
     const done = driveMigration(this.settings, name, {
       signal: controller.signal,
       command: 'watch',
+      manifests: this.manifests(this.settings),
       log: (level, message) => this.log[level === 'info' ? 'info' : level === 'warn' ? 'warn' : 'error']('migration.event', { migration: name, message }),
       onUpdate: (doc) => this.live.set(doc.name, statusOf(doc)),
     })

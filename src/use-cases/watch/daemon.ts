@@ -12,6 +12,7 @@ import type { Logger } from './log.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { stateDbPath } from '../state/open-state.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 import { orchVersion } from '../../config/version.js';
 import { withWriterSession } from '../apply/writer-session.js';
 import { createMigrationSupervisor, type MigrationSupervisor } from './migration-supervisor.js';
@@ -26,6 +27,8 @@ export interface WatchDaemonOptions {
   loadSettings: () => Settings;
   policy: WatchPolicy;
   log: Logger;
+  /** The manifest loader for the settings in force (they change on SIGHUP). */
+  manifests: (settings: Settings) => ManifestLoader;
   /** Default: createMigrationSupervisor. */
   migrations?: (settings: Settings, log: Logger) => MigrationSupervisor;
 }
@@ -73,7 +76,7 @@ export class WatchDaemon {
     this.policy = opts.policy;
     this.metrics = createWatchMetrics();
     this.metrics.info.set({ version: orchVersion(), mode: this.policy.mode, drift_policy: this.policy.drift }, 1);
-    this.supervisor = (opts.migrations ?? createMigrationSupervisor)(this.settings, this.log);
+    this.supervisor = (opts.migrations ?? ((s, log) => createMigrationSupervisor(s, log, opts.manifests)))(this.settings, this.log);
     this.scheduler = new Scheduler({
       run: (job, triggers) => this.runJob(job, triggers),
       onCrash: (job, e) => this.log.error('job.crashed', { job, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
@@ -252,7 +255,7 @@ export class WatchDaemon {
       else if (e.status === 'done') this.log.debug('apply.step', { step: e.step, durationMs: ms === null ? null : Math.round(ms), message: e.message });
     };
 
-    const r = await reconcileOnce(settings, this.policy, emit);
+    const r = await reconcileOnce(settings, this.policy, emit, this.opts.manifests(settings));
     for (const s of r.secrets) this.log.registerSecret(s);
     if (r.outcome === 'deferred') {
       const holder = readLockHolder(settings.stateDir);
@@ -319,7 +322,7 @@ export class WatchDaemon {
     }
     const abort = (this.syncAbort = new AbortController());
     try {
-      const report = await syncBuckets(settings, { counts: false, signal: abort.signal });
+      const report = await syncBuckets(settings, { manifests: this.opts.manifests(settings), counts: false, signal: abort.signal });
       const byStatus = bucketStatusesZero();
       for (const row of report.rows) byStatus[row.status] = (byStatus[row.status] ?? 0) + 1;
       this.buckets = { syncedAt: report.syncedAt, byStatus, pools: report.pools, error: null };

@@ -1,5 +1,6 @@
 import type { Logger } from './log.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 import { EngineSupervisor } from '../migrations/supervisor.js';
 
 /** One migration as the daemon reports it in /status and /metrics. */
@@ -30,8 +31,8 @@ export interface MigrationSupervisor {
 }
 
 /** The daemon's migration supervisor: the migration engine's drivers (src/use-cases/migrations/supervisor.ts). */
-export function createMigrationSupervisor(settings: Settings, log: Logger): MigrationSupervisor {
-  return new EngineSupervisor(settings, log);
+export function createMigrationSupervisor(settings: Settings, log: Logger, manifests: (settings: Settings) => ManifestLoader): MigrationSupervisor {
+  return new EngineSupervisor(settings, log, manifests);
 }
 
 /** Drives nothing and reports nothing. */

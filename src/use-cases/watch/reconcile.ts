@@ -9,6 +9,7 @@ import { applyGateway } from '../apply/apply-gateway.js';
 import { computePlan, type PlanResult } from '../plan/compute-plan.js';
 import { stateDbPath, stateViewOf } from '../state/open-state.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
 export type WatchMode = 'apply' | 'plan';
 export type DriftPolicy = 'warn' | 'correct';
@@ -85,11 +86,11 @@ export const WATCH_LOCK_WAIT_SECONDS = 5;
  * with bucket refresh, guards, stage, nginx -t, journaled promote, live nginx -t, confirmed reload,
  * commit, backup). Never throws: every error is classified in the result.
  */
-export async function reconcileOnce(settings: Settings, policy: WatchPolicy, emit: EmitApplyEvent): Promise<ReconcileResult> {
+export async function reconcileOnce(settings: Settings, policy: WatchPolicy, emit: EmitApplyEvent, manifests: ManifestLoader): Promise<ReconcileResult> {
   const base: ReconcileResult = { outcome: 'no_changes', generation: null, changes: null, error: null, driftCorrected: [], driftKept: [], secrets: [] };
   if (policy.mode === 'plan') {
     try {
-      const pr = await planReadOnly(settings);
+      const pr = await planReadOnly(settings, manifests);
       const changes = countChanges(pr.plan);
       return { ...base, outcome: planHasChanges(pr.plan) ? 'planned' : 'no_changes', changes, secrets: secretsOf(pr) };
     } catch (e) {
@@ -103,6 +104,7 @@ export async function reconcileOnce(settings: Settings, policy: WatchPolicy, emi
     const result = await applyGateway(
       { ...settings, lockTimeoutSeconds: Math.min(settings.lockTimeoutSeconds, WATCH_LOCK_WAIT_SECONDS) },
       {
+        manifests,
         planFile: null,
         dryRun: false,
         overwriteDrift: policy.drift === 'correct' ? 'all' : new Set(),
@@ -133,7 +135,7 @@ export async function reconcileOnce(settings: Settings, policy: WatchPolicy, emi
       // Refused because hand-edited files would be overwritten. When restoring them is ALL the
       // plan would do, that is the warn policy at work, not a failure: report the drift only.
       try {
-        const pr = await planReadOnly(settings);
+        const pr = await planReadOnly(settings, manifests);
         const kept = pr.plan.drift.filter((d) => d.kind === 'modified').map((d) => d.path);
         const keptSet = new Set(kept);
         const others = pr.plan.changes.flatMap((c) => c.files).filter((f) => !keptSet.has(f.path));
@@ -151,10 +153,10 @@ export async function reconcileOnce(settings: Settings, policy: WatchPolicy, emi
 }
 
 /** The plan with the state read without the lock (`orch plan`, refresh included). */
-async function planReadOnly(settings: Settings): Promise<PlanResult> {
+async function planReadOnly(settings: Settings, manifests: ManifestLoader): Promise<PlanResult> {
   const store = SqliteStateStore.openIfExists(stateDbPath(settings));
   try {
-    return await computePlan(settings, stateViewOf(store), { refresh: true });
+    return await computePlan(settings, stateViewOf(store), { manifests, refresh: true });
   } finally {
     store?.close();
   }
