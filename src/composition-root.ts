@@ -39,7 +39,7 @@ export function composeOrch(settings: Settings): Orch {
 
 /**
  * The manifest loader, with the validation cache in `<stateDir>/cache` (on unless
- * ORCH_MANIFEST_CACHE=0): it takes a no-op `orch plan` of a 1,000-vhost fleet from 0.95 s to 0.6 s.
+ * ORCH_MANIFEST_CACHE=0), the one speed-up of the manifest path that pays for itself (`npm run bench`, docs/plan.md).
  */
 export function manifestLoader(settings: Settings, env: NodeJS.ProcessEnv = process.env): ManifestLoader {
   if (env.ORCH_MANIFEST_CACHE === '0') return fileManifestLoader();

@@ -20,7 +20,7 @@
 // BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary). BENCH_ONLY=fleet runs only this part.
 // On the 1,000-vhost fleet, the speed-ups on and off (benchSpeedups): `orch validate` and a no-op `orch plan` with each
 // speed-up switched off in turn, interleaved in one run (BENCH_SPEEDUPS=0 skips it; BENCH_ONLY=speedups runs only the
-// fleet's set-up and this part).
+// fleet's set-up and this part; BENCH_BASELINE=<a built checkout> runs that build in the same rounds).
 // Then the write freeze of a bucket migrated under a steady write load (migration.mjs; BENCH_MIGRATION_RUNS, default 2). BENCH_ONLY=migration runs only that part.
 // Then `orch watch` on the 1,000-vhost fleet (watch.mjs): saved-to-served latency, reloads per burst. BENCH_ONLY=watch runs only that part.
 // Then the copy engine against rclone (copy.mjs; pairs of runs per workload, 3 and 7, or BENCH_COPY_RUNS). BENCH_ONLY=copy runs only that part.
@@ -382,7 +382,7 @@ async function benchFleet(fleet, tls, ports, env0) {
     result.noopPlanExit = noop.code;
     if (noop.code !== 0) log(`[${fleet.key}] WARNING: plan after apply is not a no-op (exit ${noop.code}):\n${(noop.stdout + noop.stderr).slice(-2000)}`);
 
-    if (fleet.key === '1000' && process.env.BENCH_SPEEDUPS !== '0') result.speedups = await benchSpeedups({ fleet, orch, env });
+    if (fleet.key === '1000' && process.env.BENCH_SPEEDUPS !== '0') result.speedups = await benchSpeedups({ fleet, env, cwd: base });
     if (process.env.BENCH_ONLY === 'speedups') return result;
 
     // Side by side, interleaved so that drift of the machine affects all alike.
@@ -456,8 +456,21 @@ const SPEEDUP_VARIANTS = [
 ];
 /** Each speed-up: the variant with it on, the variant with it off. */
 const SPEEDUP_COMPARISONS = [{ label: 'validation cache', on: 'shipped', off: 'noCache' }];
+// BENCH_BASELINE: another build of orch (a checkout with `npm run build` done), run in the same
+// rounds for a before/after comparison ("saving" is then how much less time this build takes).
+const BASELINE = process.env.BENCH_BASELINE ? join(process.env.BENCH_BASELINE, 'bin', 'run.js') : null;
+if (BASELINE) {
+  SPEEDUP_VARIANTS.push(
+    { key: 'baselineShipped', label: 'BENCH_BASELINE as shipped', env: {}, bin: BASELINE },
+    { key: 'baselineNoCache', label: 'BENCH_BASELINE, ORCH_MANIFEST_CACHE=0', env: { ORCH_MANIFEST_CACHE: '0' }, bin: BASELINE },
+  );
+  SPEEDUP_COMPARISONS.push(
+    { label: 'this build vs baseline, as shipped', on: 'shipped', off: 'baselineShipped' },
+    { label: 'this build vs baseline, no cache', on: 'noCache', off: 'baselineNoCache' },
+  );
+}
 
-async function benchSpeedups({ fleet, orch, env }) {
+async function benchSpeedups({ fleet, env, cwd }) {
   const commands = [
     { key: 'validate', args: ['validate'], codes: [0] },
     { key: 'plan', args: ['plan', '--detailed-exitcode', '--no-diff'], codes: [0] },
@@ -470,7 +483,8 @@ async function benchSpeedups({ fleet, orch, env }) {
     const order = SPEEDUP_VARIANTS.map((_, i) => SPEEDUP_VARIANTS[(i + Math.max(0, round) * 3) % SPEEDUP_VARIANTS.length]);
     for (const v of order) {
       for (const c of commands) {
-        const r = mustSucceed(await orch(c.args, { env: { ...env, ...v.env } }), `orch ${c.args.join(' ')} (${v.label})`, c.codes);
+        const r = await runTimed(process.execPath, [v.bin ?? ORCH, ...c.args], { env: { ...env, ...v.env }, cwd });
+        mustSucceed(r, `orch ${c.args.join(' ')} (${v.label})`, c.codes);
         if (round >= 0) runs[v.key][c.key].push(r.wallMs);
       }
     }
