@@ -213,7 +213,7 @@ export function writeCachedValidation(dir: string, key: string, validation: Vali
  * Removes all but the KEEP most recently written entries named `<prefix><sha256><suffix>` (and
  * temporary files older than a minute).
  */
-export function pruneCacheEntries(dir: string, prefix: string, suffix: string): void {
+function pruneCacheEntries(dir: string, prefix: string, suffix: string): void {
   const entries: Array<{ path: string; mtime: number }> = [];
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
