@@ -468,6 +468,13 @@ if (BASELINE) {
     { label: 'this build vs baseline, as shipped', on: 'shipped', off: 'baselineShipped' },
     { label: 'this build vs baseline, no cache', on: 'noCache', off: 'baselineNoCache' },
   );
+  // BENCH_BASELINE_OFF="NAME=value,...": the baseline with each of these switches set in turn (one
+  // of its speed-ups off), each compared with the baseline as shipped.
+  for (const sw of (process.env.BENCH_BASELINE_OFF ?? '').split(',').filter(Boolean)) {
+    const [name, value] = sw.split('=');
+    SPEEDUP_VARIANTS.push({ key: `baseline:${sw}`, label: `BENCH_BASELINE, ${sw}`, env: { [name]: value }, bin: BASELINE });
+    SPEEDUP_COMPARISONS.push({ label: `baseline: ${sw} (speed-up off)`, on: 'baselineShipped', off: `baseline:${sw}` });
+  }
 }
 
 async function benchSpeedups({ fleet, env, cwd }) {
