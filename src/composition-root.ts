@@ -17,6 +17,9 @@ import { localImportSources } from './adapters/fs/read-source-dir.js';
 import { localTextFiles } from './adapters/fs/text-files.js';
 import { sandboxNginx } from './adapters/nginx/sandbox-nginx.js';
 import { environmentSecrets, fileSecretKeys } from './adapters/secrets/environment-secrets.js';
+import { buildIdentity } from './adapters/manifests/build-identity.js';
+import { fileManifestLoader, validateSources } from './adapters/manifests/file-manifest-loader.js';
+import { cachedValidation } from './adapters/manifests/validation-cache.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
 import { localHost } from './adapters/system/local-host.js';
 import { systemClock } from './adapters/system/system-clock.js';
@@ -35,6 +38,7 @@ import type { ImportSources } from './ports/import-sources.js';
 import type { ManifestWatchers } from './ports/manifest-watcher.js';
 import type { SandboxNginx } from './ports/sandbox-nginx.js';
 import type { SecretKeyFiles, Secrets } from './ports/secrets.js';
+import type { ManifestLoader } from './ports/manifest-loader.js';
 import type { StateDatabase } from './ports/state-store.js';
 import type { TextFiles } from './ports/text-files.js';
 import type { WriterLocks } from './ports/writer-lock.js';
@@ -73,6 +77,8 @@ export interface Orch {
   sandbox: SandboxNginx;
   /** What `orch import` reads. */
   importSources: ImportSources;
+  /** The manifests, read and validated (through the validation cache of settings.stateDir unless ORCH_MANIFEST_CACHE=0). */
+  manifests: ManifestLoader;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -99,6 +105,7 @@ export function composeOrch(settings: Settings): Orch {
     files: localTextFiles,
     sandbox: sandboxNginx(settings.nginxBin),
     importSources: localImportSources,
+    manifests: manifestLoader(settings),
   };
 }
 
@@ -153,4 +160,13 @@ export function composeSecretKeyFiles(): SecretKeyFiles {
 /** What `orch install` works on (it reads no orch settings: the daemon reads only the config file). */
 export function composeInstall(): { host: HostSystem } {
   return { host: localHost };
+}
+
+/**
+ * The manifest loader, with the validation cache in `<stateDir>/cache` (on unless
+ * ORCH_MANIFEST_CACHE=0), the one speed-up of the manifest path that pays for itself (`npm run bench`, docs/plan.md).
+ */
+export function manifestLoader(settings: Settings, env: NodeJS.ProcessEnv = process.env): ManifestLoader {
+  if (env.ORCH_MANIFEST_CACHE === '0') return fileManifestLoader();
+  return fileManifestLoader({ validate: cachedValidation(validateSources, { dir: join(settings.stateDir, 'cache'), build: buildIdentity }) });
 }

@@ -1,8 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Flags } from '@oclif/core';
-import { configureManifestCache } from '../use-cases/plan/manifest-cache-config.js';
-import { CONFIG_CANDIDATES } from '../use-cases/plan/manifest-preload.js';
 import { resolveSettings, type Settings } from '../config/settings.js';
 import type { ExitCodeValue } from '../domain/errors.js';
 import { reportError } from './report-error.js';
@@ -16,6 +14,9 @@ export const EXIT_CODES_HELP = `EXIT CODES
   4  the saved plan is stale: its inputs changed
   5  nginx -t rejected the new configuration (nothing live was touched)
   6  nginx reload not confirmed (rolled back)`;
+
+/** Config files the commands read when no --config / ORCH_CONFIG is given. */
+export const CONFIG_CANDIDATES = ['orch.yaml', '/etc/orch/config.yaml'];
 
 /** Shared by every command: settings flags, output streams, and the one error boundary. */
 export abstract class OrchCommand extends Command {
@@ -66,7 +67,7 @@ export abstract class OrchCommand extends Command {
       },
       env: process.env,
       configPath: flags.config ?? null,
-      candidates: CONFIG_CANDIDATES, // also used by the manifest worker's guess of the manifest path
+      candidates: CONFIG_CANDIDATES,
       readFile: (p) => (existsSync(p) ? readFileSync(p, 'utf8') : null),
     });
     // Directories nginx and the lock see must not depend on the working directory of a later process.
@@ -74,8 +75,6 @@ export abstract class OrchCommand extends Command {
     settings.stateDir = resolve(settings.stateDir);
     if (settings.nginxConf) settings.nginxConf = resolve(settings.nginxConf);
     if (settings.nginxPrefix) settings.nginxPrefix = resolve(settings.nginxPrefix);
-    // loadManifests keeps the last validation of the manifests in the state directory.
-    configureManifestCache(settings.stateDir);
     return settings;
   }
 

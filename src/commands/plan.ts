@@ -35,7 +35,7 @@ ${EXIT_CODES_HELP}`;
     const settings = this.settingsFrom(flags);
     const orch = composeOrch(settings);
     const state = openStateView(orch.state, settings);
-    const result = await computePlan(settings, state, { refresh: flags.refresh, pools: orch });
+    const result = await computePlan(settings, state, { manifests: orch.manifests, refresh: flags.refresh, pools: orch });
     // Hashing the inputs costs time at fleet size: only for JSON output and saved plans.
     const identity = flags.json || flags.out ? planIdentity(result) : null;
     const json = identity ? planToJson(result.plan, jsonMeta(identity), { diffs: flags.diff }) : null;

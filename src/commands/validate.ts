@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { loadManifests } from '../use-cases/plan/load-manifests.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { diagnosticToJson, formatDiagnostics } from '../cli/views/diagnostics-text.js';
+import { composeOrch } from '../composition-root.js';
 
 export default class Validate extends OrchCommand {
   static override summary = 'Validate the manifests: schemas, references, collisions, nginx rules, injection checks.';
@@ -21,7 +22,7 @@ EXIT CODES
   protected async execute() {
     const { flags } = await this.parse(Validate);
     const settings = this.settingsFrom(flags);
-    const { sources, validation } = loadManifests(settings.manifests);
+    const { sources, validation } = loadManifests(composeOrch(settings).manifests, settings.manifests);
     const d = validation.desired;
     const routes = d.virtualHosts.reduce((n, v) => n + v.routes.length, 0);
     const counts = { files: sources.length, documents: validation.documents.length, pools: d.pools.length, virtual_hosts: d.virtualHosts.length, routes, migrations: d.migrations.length };

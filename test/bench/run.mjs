@@ -18,6 +18,9 @@
 //
 // Environment: BENCH_RUNS (default 5), BENCH_FLEETS (e.g. "100" or "100,1000"; default both),
 // BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary). BENCH_ONLY=fleet runs only this part.
+// On the 1,000-vhost fleet, the speed-ups on and off (benchSpeedups): `orch validate` and a no-op `orch plan` with each
+// speed-up switched off in turn, interleaved in one run (BENCH_SPEEDUPS=0 skips it; BENCH_ONLY=speedups runs only the
+// fleet's set-up and this part; BENCH_BASELINE=<a built checkout> runs that build in the same rounds).
 // Then the write freeze of a bucket migrated under a steady write load (migration.mjs; BENCH_MIGRATION_RUNS, default 2). BENCH_ONLY=migration runs only that part.
 // Then `orch watch` on the 1,000-vhost fleet (watch.mjs): saved-to-served latency, reloads per burst. BENCH_ONLY=watch runs only that part.
 // Then the copy engine against rclone (copy.mjs; pairs of runs per workload, 3 and 7, or BENCH_COPY_RUNS). BENCH_ONLY=copy runs only that part.
@@ -379,6 +382,9 @@ async function benchFleet(fleet, tls, ports, env0) {
     result.noopPlanExit = noop.code;
     if (noop.code !== 0) log(`[${fleet.key}] WARNING: plan after apply is not a no-op (exit ${noop.code}):\n${(noop.stdout + noop.stderr).slice(-2000)}`);
 
+    if (fleet.key === '1000' && process.env.BENCH_SPEEDUPS !== '0') result.speedups = await benchSpeedups({ fleet, env, cwd: base });
+    if (process.env.BENCH_ONLY === 'speedups') return result;
+
     // Side by side, interleaved so that drift of the machine affects all alike.
     // The CLI's fixed cost: `orch plan` of a 4-document fleet (start-up, module loading, tiny core).
     const tiny = join(base, 'tiny');
@@ -435,6 +441,82 @@ async function benchFleet(fleet, tls, ports, env0) {
     await stopNginx(nginx);
   }
   return result;
+}
+
+/**
+ * The speed-ups on the manifest-reading and planning path, on and off (issue 16: one is kept only if
+ * it saves at least 20% of the command's wall time here). What is left is the validation cache
+ * (ORCH_MANIFEST_CACHE=0 turns it off). Removed for not paying, with their figures in the commits:
+ * the render memo, the manifest worker thread, the V8 code cache; and the hand-written YAML
+ * reader with js-yaml, for one YAML parser.
+ */
+const SPEEDUP_VARIANTS = [
+  { key: 'shipped', label: 'as shipped (validation cache on)', env: {} },
+  { key: 'noCache', label: 'validation cache off', env: { ORCH_MANIFEST_CACHE: '0' } },
+];
+/** Each speed-up: the variant with it on, the variant with it off. */
+const SPEEDUP_COMPARISONS = [{ label: 'validation cache', on: 'shipped', off: 'noCache' }];
+// BENCH_BASELINE: another build of orch (a checkout with `npm run build` done), run in the same
+// rounds for a before/after comparison ("saving" is then how much less time this build takes).
+const BASELINE = process.env.BENCH_BASELINE ? join(process.env.BENCH_BASELINE, 'bin', 'run.js') : null;
+if (BASELINE) {
+  SPEEDUP_VARIANTS.push(
+    { key: 'baselineShipped', label: 'BENCH_BASELINE as shipped', env: {}, bin: BASELINE },
+    { key: 'baselineNoCache', label: 'BENCH_BASELINE, ORCH_MANIFEST_CACHE=0', env: { ORCH_MANIFEST_CACHE: '0' }, bin: BASELINE },
+  );
+  SPEEDUP_COMPARISONS.push(
+    { label: 'this build vs baseline, as shipped', on: 'shipped', off: 'baselineShipped' },
+    { label: 'this build vs baseline, no cache', on: 'noCache', off: 'baselineNoCache' },
+  );
+  // BENCH_BASELINE_OFF="NAME=value,...": the baseline with each of these switches set in turn (one
+  // of its speed-ups off), each compared with the baseline as shipped.
+  for (const sw of (process.env.BENCH_BASELINE_OFF ?? '').split(',').filter(Boolean)) {
+    const [name, value] = sw.split('=');
+    SPEEDUP_VARIANTS.push({ key: `baseline:${sw}`, label: `BENCH_BASELINE, ${sw}`, env: { [name]: value }, bin: BASELINE });
+    SPEEDUP_COMPARISONS.push({ label: `baseline: ${sw} (speed-up off)`, on: 'baselineShipped', off: `baseline:${sw}` });
+  }
+}
+
+async function benchSpeedups({ fleet, env, cwd }) {
+  const commands = [
+    { key: 'validate', args: ['validate'], codes: [0] },
+    { key: 'plan', args: ['plan', '--detailed-exitcode', '--no-diff'], codes: [0] },
+  ];
+  const runs = Object.fromEntries(SPEEDUP_VARIANTS.map((v) => [v.key, { validate: [], plan: [] }]));
+  // One round first, not timed: the caches each variant uses are in place (as after an apply).
+  for (let round = -1; round < RUNS; round++) {
+    log(`[${fleet.key}] speed-ups ${round < 0 ? 'warm-up round' : `run ${round + 1}/${RUNS}`}`);
+    // A different order each round, so that drift of the machine does not favour one variant.
+    const order = SPEEDUP_VARIANTS.map((_, i) => SPEEDUP_VARIANTS[(i + Math.max(0, round) * 3) % SPEEDUP_VARIANTS.length]);
+    for (const v of order) {
+      for (const c of commands) {
+        const r = await runTimed(process.execPath, [v.bin ?? ORCH, ...c.args], { env: { ...env, ...v.env }, cwd });
+        mustSucceed(r, `orch ${c.args.join(' ')} (${v.label})`, c.codes);
+        if (round >= 0) runs[v.key][c.key].push(r.wallMs);
+      }
+    }
+  }
+  const variants = SPEEDUP_VARIANTS.map((v) => ({ key: v.key, label: v.label, env: v.env, validateMs: stats(runs[v.key].validate), planMs: stats(runs[v.key].plan) }));
+  const byKey = new Map(variants.map((v) => [v.key, v]));
+  // Saving: the share of the command's time without the speed-up that the speed-up saves, (off - on) / off.
+  const saving = (on, off) => ({ median: (off.median - on.median) / off.median, min: (off.min - on.min) / off.min });
+  const comparisons = SPEEDUP_COMPARISONS.map((c) => {
+    const [on, off] = [byKey.get(c.on), byKey.get(c.off)];
+    return { ...c, validate: saving(on.validateMs, off.validateMs), plan: saving(on.planMs, off.planMs) };
+  });
+  return { variants, comparisons };
+}
+
+function printSpeedups({ variants, comparisons }) {
+  const out = ['', `== Speed-ups on and off, 1,000-vhost fleet (${RUNS} interleaved runs)`];
+  out.push(`   ${'variant'.padEnd(42)} ${'orch validate'.padEnd(30)} orch plan (no-op)`);
+  for (const v of variants) out.push(`   ${v.label.padEnd(42)} ${st(v.validateMs).padEnd(30)} ${st(v.planMs)}`);
+  const pct = (x) => `${(x * 100).toFixed(0)}%`;
+  out.push('   saving = (off - on) / off, of the medians [of the minimums]; kept when >= 20%');
+  for (const c of comparisons) {
+    out.push(`   ${c.label.padEnd(42)} validate ${pct(c.validate.median)} [${pct(c.validate.min)}], plan ${pct(c.plan.median)} [${pct(c.plan.min)}]`);
+  }
+  return out.join('\n');
 }
 
 /** `orch rebuild-db` of the applied fleet: database lost, and whole state directory lost. */
@@ -623,7 +705,7 @@ function printApply(a) {
 
 function targets(results) {
   const rows = [];
-  const big = results.find((r) => r.fleet.key === '1000');
+  const big = results.find((r) => r.fleet.key === '1000' && r.measured);
   if (big) {
     const p = big.measured.plan;
     rows.push([`1,000-host no-op plan wall < ${TARGETS.planMs} ms (median, validation cache)`, ms(p.wallMs.median), p.wallMs.median < TARGETS.planMs]);
@@ -689,7 +771,7 @@ async function main() {
 
   const results = [];
   const only = process.env.BENCH_ONLY;
-  if (!only || only === 'fleet') for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
+  if (!only || only === 'fleet' || only === 'speedups') for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
   const copy = !only || only === 'copy' ? await benchCopy({ dist: join(SNAP, 'dist'), tmpRoot, log }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
 
   const watchBench = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'watch' ? await benchWatch({ orch: ORCH, tmpRoot, log, tls, ports, nginx: NGINX, runs: RUNS, children: nginxChildren }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
@@ -699,7 +781,8 @@ async function main() {
   lines.push(`orch bench - node ${env.node}, nginx ${env.nginx}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memGiB} GiB; git ${env.git}${env.srcFilesUncommitted ? ` + ${env.srcFilesUncommitted} uncommitted src/ files` : ''}`);
   lines.push(`${RUNS} runs per measure, interleaved; wall = performance.now() around the child process; peak RSS via ${env.peakRssVia}`);
   for (const r of results) {
-    lines.push(printFleet(r));
+    if (r.measured) lines.push(printFleet(r));
+    if (r.speedups) lines.push(printSpeedups(r.speedups));
     if (r.apply) lines.push(printApply(r.apply));
     if (r.rebuild) {
       const rb = r.rebuild;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { fileManifestLoader } from '../../src/adapters/manifests/file-manifest-loader.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
 import { stableOriginFile, withStableOrigins } from '../../src/use-cases/plan/stable-origins.js';
 import { renderTree } from '../../src/domain/render/render-tree.js';
@@ -147,7 +148,7 @@ describe('examples/ci', () => {
     rmSync(join(ws, 'manifests/migrations'), { recursive: true });
     // Rendered as the gateway's writer renders them (origins relative to the manifests directory,
     // wherever it runs).
-    const { validation } = loadManifests('manifests', ws);
+    const { validation } = loadManifests(fileManifestLoader({ cwd: ws }), 'manifests');
     for (const f of renderTree(withStableOrigins(validation.desired, stableOriginFile('manifests', ws)).desired, nginxFeaturesFor('1.22.1')).files) {
       const p = join(ws, '.orch-ci/nginx', f.path);
       mkdirSync(dirname(p), { recursive: true });

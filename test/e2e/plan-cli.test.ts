@@ -1,7 +1,9 @@
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileManifestLoader } from '../../src/adapters/manifests/file-manifest-loader.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
 import { stableOriginFile, withStableOrigins } from '../../src/use-cases/plan/stable-origins.js';
 import { renderTree } from '../../src/domain/render/render-tree.js';
@@ -53,7 +55,7 @@ describe('orch plan on examples/gateway', () => {
 
   it('shows no change with the rendered files in place, then exactly one vhost after a route edit', async () => {
     // Put the rendered tree on disk the way apply would (apply itself is tested with a live nginx).
-    const { validation } = loadManifests(manifests);
+    const { validation } = loadManifests(fileManifestLoader(), manifests);
     const tree = renderTree(withStableOrigins(validation.desired, stableOriginFile(manifests)).desired, nginxFeaturesFor('1.22.1'));
     for (const f of tree.files) {
       const p = join(work, 'nginx', f.path);
@@ -121,42 +123,50 @@ describe('orch plan on examples/gateway', () => {
   });
 });
 
-describe('orch plan with the render memo (state directory present)', () => {
+describe('orch plan with the validation cache (state directory present)', () => {
   let work: string;
   let env: Record<string, string>;
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-  it('plans from the memo exactly as from a rendering: no change, then a drifted file with its diff', async () => {
-    work = mkdtempSync(join(tmpdir(), 'orch-plan-memo-'));
+  it('plans from the cache exactly as without it: no change, then a drifted file with its diff', async () => {
+    work = mkdtempSync(join(tmpdir(), 'orch-plan-cache-'));
     const manifests = join(work, 'manifests');
     cpSync(join(REPO_ROOT, 'examples/gateway'), manifests, { recursive: true });
     rmSync(join(manifests, 'migrations'), { recursive: true });
     mkdirSync(join(work, 'state'));
     env = { ORCH_MANIFESTS: manifests, ORCH_NGINX_DIR: join(work, 'nginx'), ORCH_STATE_DIR: join(work, 'state') };
-    const { validation } = loadManifests(manifests);
+    const { validation } = loadManifests(fileManifestLoader(), manifests);
     for (const f of renderTree(withStableOrigins(validation.desired, stableOriginFile(manifests)).desired, nginxFeaturesFor('1.22.1')).files) {
       mkdirSync(dirname(join(work, 'nginx', f.path)), { recursive: true });
       writeFileSync(join(work, 'nginx', f.path), f.content);
     }
-    const memos = () => readdirSync(join(work, 'state', 'cache')).filter((n) => /^render-[0-9a-f]{64}\.json$/.test(n));
+    const entries = () => readdirSync(join(work, 'state', 'cache')).filter((n) => /^manifests-[0-9a-f]{64}\.bin$/.test(n));
 
     const first = await runCli(['plan', '--detailed-exitcode'], { env });
     expect(first.stdout).toContain('No changes.');
     expect(first.code).toBe(0);
-    expect(memos()).toHaveLength(1);
+    expect(entries()).toHaveLength(1);
     const second = await runCli(['plan', '--detailed-exitcode'], { env });
     expect(second).toEqual(first);
+    // The bundle keys its entries on the build's identity (dist/bundle/build-id), as the compiled modules do.
+    const dist = (p: string) => import(pathToFileURL(join(REPO_ROOT, 'dist', p)).href);
+    const [{ buildIdentity }, { cacheKey }, { readManifestSources }] = await Promise.all([
+      dist('adapters/manifests/build-identity.js'),
+      dist('adapters/manifests/validation-cache.js'),
+      dist('adapters/fs/read-manifest-sources.js'),
+    ]);
+    expect(entries()).toEqual([`manifests-${cacheKey(buildIdentity(), readManifestSources(manifests)) as string}.bin`]);
 
-    // Drift on disk: the memo's digest no longer matches; the plan renders and shows the diff.
+    // Drift on disk: the plan shows the diff, with the cache as without it.
     const conf = join(work, 'nginx', 'vhosts', 's3-main.conf');
     writeFileSync(conf, readFileSync(conf, 'utf8').replace('proxy_pass http://pool-2025;', 'proxy_pass http://pool-2026;'));
     const sidecar = join(work, 'nginx', 'vhosts', 'cdn.meta.json');
     writeFileSync(sidecar, readFileSync(sidecar, 'utf8').replace(/.$/s, ' ')); // same length
-    const memo = await runCli(['plan', '--detailed-exitcode', '--json'], { env });
-    const rendered = await runCli(['plan', '--detailed-exitcode', '--json'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } });
-    expect(memo).toEqual(rendered);
-    expect(memo.code).toBe(2);
-    const plan = JSON.parse(memo.stdout);
+    const cached = await runCli(['plan', '--detailed-exitcode', '--json'], { env });
+    const uncached = await runCli(['plan', '--detailed-exitcode', '--json'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } });
+    expect(cached).toEqual(uncached);
+    expect(cached.code).toBe(2);
+    const plan = JSON.parse(cached.stdout);
     expect(plan.summary).toMatchObject({ add: 0, change: 2, destroy: 0 });
     expect(plan.changes.flatMap((c: { files: Array<{ path: string }> }) => c.files.map((f) => f.path))).toEqual(['vhosts/cdn.meta.json', 'vhosts/s3-main.conf']);
     expect(plan.changes[1].files[0].diff).toContain('+        proxy_pass http://pool-2025;');

@@ -271,6 +271,11 @@ export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
     nginx: new FakeNginx(tree, clock),
     clock,
     migrationFiles: memoryFiles(),
+    manifests: {
+      load: () => {
+        throw new Error('no manifests in this test');
+      },
+    },
     // No credential resolves and no pool answers: the engine's tests plan offline.
     secrets: {
       keyring: () => null,

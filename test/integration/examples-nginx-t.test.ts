@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nginxVersion } from '../../src/adapters/nginx/nginx-cli.js';
+import { fileManifestLoader } from '../../src/adapters/manifests/file-manifest-loader.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
 import { renderTree } from '../../src/domain/render/render-tree.js';
 import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
@@ -27,7 +28,7 @@ describe('examples render to trees that nginx accepts', () => {
     it(`${example} passes nginx -t`, async () => {
       const version = await nginxVersion(nginxBinary());
       expect(version, 'nginx must be installed').not.toBeNull();
-      const { validation } = loadManifests(join(REPO_ROOT, example));
+      const { validation } = loadManifests(fileManifestLoader(), join(REPO_ROOT, example));
       const tree = renderTree(validation.desired, nginxFeaturesFor(version));
       const files = tree.files.map((f) => ({
         path: f.path,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fileManifestLoader } from '../../src/adapters/manifests/file-manifest-loader.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
 import { stableOriginFile, withStableOrigins } from '../../src/use-cases/plan/stable-origins.js';
 import { SqliteStateStore } from '../../src/adapters/sqlite/state-store.js';
@@ -260,7 +261,7 @@ describe('orch rebuild-db on examples/gateway (rendered tree in place, as the ga
   it('re-establishes the served generation, restores migration state files, and the plan is empty', async () => {
     // The example's TLS files exist only on a real gateway: put the rendered tree and a status file
     // for generation 7 in place, and record generation 7 as apply would.
-    const { validation } = loadManifests('manifests', ws.root);
+    const { validation } = loadManifests(fileManifestLoader({ cwd: ws.root }), 'manifests');
     const tree = renderTree(withStableOrigins(validation.desired, stableOriginFile('manifests', ws.root)).desired, nginxFeaturesFor('1.22.1'));
     for (const f of tree.files) ws.write(`nginx/${f.path}`, f.content);
     const fingerprint = `sha256:${'ab12'.repeat(16)}`;

@@ -4,18 +4,24 @@ import { join } from 'node:path';
 import { serialize } from 'node:v8';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readManifestSources } from '../../src/adapters/fs/read-manifest-sources.js';
+import { buildIdentity } from '../../src/adapters/manifests/build-identity.js';
+import { fileManifestLoader, validateSources } from '../../src/adapters/manifests/file-manifest-loader.js';
+import { cacheKey as keyOf, cachedValidation, FORMAT, readCachedValidation, writeCachedValidation } from '../../src/adapters/manifests/validation-cache.js';
+import { manifestLoader } from '../../src/composition-root.js';
+import { resolveSettings } from '../../src/config/settings.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
-import { cacheKey, hasCachedEntry, readCachedValidation, writeCachedValidation } from '../../src/use-cases/plan/manifest-cache.js';
-import { configureManifestCache, configuredManifestCache } from '../../src/use-cases/plan/manifest-cache-config.js';
 import { ValidationError } from '../../src/domain/errors.js';
 import { parseManifestSources, type ParsedDocument, type SourceText } from '../../src/domain/manifests/parse-manifests.js';
 import { validateManifests, type ValidationResult } from '../../src/domain/manifests/validate-manifests.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
 /**
- * The validation cache (src/use-cases/plan/manifest-cache.ts) gives back exactly the validation it stored,
- * only for exactly the same texts, names and order, and a miss for anything else.
+ * The validation cache (src/adapters/manifests/validation-cache.ts) gives back exactly the validation it
+ * stored, only for exactly the same texts, names and order and the same build, and a miss for anything else.
  */
+const BUILD = 'a build';
+const cacheKey = (sources: readonly SourceText[]): string | null => keyOf(BUILD, sources);
+const hasCachedEntry = (dir: string, key: string): boolean => existsSync(join(dir, `manifests-${key}.bin`));
 function fieldPaths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
   const out: Array<Array<string | number>> = [prefix];
   if (Array.isArray(value)) value.forEach((v, i) => out.push(...fieldPaths(v, [...prefix, i])));
@@ -35,7 +41,6 @@ describe('manifest validation cache', () => {
   mkdirSync(state);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
   afterEach(() => {
-    configureManifestCache(null);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -122,6 +127,9 @@ describe('manifest validation cache', () => {
     const keys = new Set(variants.map((v) => cacheKey(v)));
     expect(keys.size).toBe(variants.length);
     expect(keys.has(key)).toBe(false);
+    // Another build is another key; no build identity, no key (no cache).
+    expect(keyOf('another build', sources)).not.toBe(key);
+    expect(keyOf(null, sources)).toBeNull();
   });
 
   it('misses on another key, a damaged or missing file, and writes nothing without a state directory', () => {
@@ -135,9 +143,9 @@ describe('manifest validation cache', () => {
     const data = readFileSync(file);
     writeFileSync(file, data.subarray(0, data.length - 100));
     expect(readCachedValidation(dir, key, sources)).toBeNull();
-    writeFileSync(file, Buffer.concat([Buffer.from(`orch-manifest-cache 1 ${key} v8\n`), serialize({ diagnostics: [], desired: {}, documents: [{ file: 'elsewhere.yaml', index: 0, value: {} }] })]));
+    writeFileSync(file, Buffer.concat([Buffer.from(`${FORMAT} ${key} v8\n`), serialize({ diagnostics: [], desired: {}, documents: [{ file: 'elsewhere.yaml', index: 0, value: {} }] })]));
     expect(readCachedValidation(dir, key, sources)).toBeNull();
-    writeFileSync(file, `orch-manifest-cache 1 ${key} json\n{"diagnostics": [], "desired": {}, "docu`);
+    writeFileSync(file, `${FORMAT} ${key} json\n{"diagnostics": [], "desired": {}, "docu`);
     expect(readCachedValidation(dir, key, sources)).toBeNull();
     writeFileSync(file, 'garbage');
     expect(readCachedValidation(dir, key, sources)).toBeNull();
@@ -146,19 +154,18 @@ describe('manifest validation cache', () => {
     expect(existsSync(join(work, 'no-state'))).toBe(false);
   });
 
-  it('is used by loadManifests only for exactly the same manifests', () => {
+  it('is used by the manifest loader only for exactly the same manifests', () => {
     const manifests = join(work, 'manifests');
     cpSync(join(REPO_ROOT, 'examples/gateway'), manifests, { recursive: true });
     const reference = () => {
       const sources = readManifestSources(manifests);
       return { sources, validation: validateManifests(parseManifestSources(sources)) };
     };
-    configureManifestCache(state, { ORCH_MANIFEST_CACHE: '1' });
-    expect(configuredManifestCache()).toBe(dir);
-    const first = loadManifests(manifests);
+    const loader = fileManifestLoader({ validate: cachedValidation(validateSources, { dir, build: () => BUILD }) });
+    const first = loadManifests(loader, manifests);
     expect(hasCachedEntry(dir, cacheKey(reference().sources)!)).toBe(true);
     expect(comparable(first.validation)).toEqual(comparable(reference().validation));
-    const second = loadManifests(manifests);
+    const second = loadManifests(loader, manifests);
     expect(second.sources).toEqual(reference().sources);
     expect(comparable(second.validation)).toEqual(comparable(reference().validation));
 
@@ -167,17 +174,17 @@ describe('manifest validation cache', () => {
     const planted = validateManifests(parseManifestSources(sources));
     planted.desired.pools.pop();
     writeCachedValidation(dir, cacheKey(sources)!, planted);
-    expect(loadManifests(manifests).validation.desired.pools.length).toBe(reference().validation.desired.pools.length - 1);
+    expect(loadManifests(loader, manifests).validation.desired.pools.length).toBe(reference().validation.desired.pools.length - 1);
     // ...and only for them: one changed character, and the manifests are validated again.
     const route = join(manifests, readManifestSources(manifests).find((s) => s.text.includes('kind: Route'))!.path.replace(/^.*manifests\//, ''));
     writeFileSync(route, readFileSync(route, 'utf8').replace('pool: ', 'pool:  '));
-    expect(comparable(loadManifests(manifests).validation)).toEqual(comparable(reference().validation));
+    expect(comparable(loadManifests(loader, manifests).validation)).toEqual(comparable(reference().validation));
 
     // Errors come back from the cache as the same ValidationError.
     writeFileSync(join(manifests, 'broken.yaml'), 'apiVersion: orch/v1\nkind: Pool\nmetadata: {name: x}\nspec: {type: nope}\n');
     const errors = () => {
       try {
-        loadManifests(manifests);
+        loadManifests(loader, manifests);
       } catch (e) {
         return (e as ValidationError).diagnostics;
       }
@@ -190,17 +197,25 @@ describe('manifest validation cache', () => {
     // A deleted file and a renamed file are other inputs: never the previous set's result.
     rmSync(join(manifests, 'broken.yaml'));
     expect(errors()).toBeNull();
-    expect(comparable(loadManifests(manifests).validation)).toEqual(comparable(reference().validation));
+    expect(comparable(loadManifests(loader, manifests).validation)).toEqual(comparable(reference().validation));
     renameSync(route, `${route.replace(/\.ya?ml$/, '')}-renamed.yaml`);
-    const renamed = loadManifests(manifests);
+    const renamed = loadManifests(loader, manifests);
     expect(renamed.sources).toEqual(reference().sources);
     expect(comparable(renamed.validation)).toEqual(comparable(reference().validation));
     expect(renamed.validation.documents.some((d) => d.file.endsWith('-renamed.yaml'))).toBe(true);
 
-    // On by default; ORCH_MANIFEST_CACHE=0 turns it off.
-    configureManifestCache(state, {});
-    expect(configuredManifestCache()).toBe(dir);
-    configureManifestCache(state, { ORCH_MANIFEST_CACHE: '0' });
-    expect(configuredManifestCache()).toBeNull();
+  });
+
+  it('is chosen by the composition root: in the state directory, keyed on the build, off with ORCH_MANIFEST_CACHE=0', () => {
+    const build = buildIdentity();
+    expect(build).toMatch(/^orch \S+ [0-9a-f]{64} yaml \S+ node v\S+ \S+$/);
+    expect(buildIdentity()).toBe(build);
+    const settings = resolveSettings({ flags: { stateDir: state }, env: {}, configPath: null, candidates: [], readFile: () => null });
+    const target = join(REPO_ROOT, 'examples/gateway');
+    const { sources } = manifestLoader(settings, { ORCH_MANIFEST_CACHE: '0' }).load(target);
+    expect(existsSync(dir)).toBe(false);
+    const loaded = manifestLoader(settings, {}).load(target);
+    expect(hasCachedEntry(dir, keyOf(build, sources)!)).toBe(true);
+    expect(comparable(loaded.validation)).toEqual(comparable(validateManifests(parseManifestSources(sources))));
   });
 });

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileManifestLoader } from '../../src/adapters/manifests/file-manifest-loader.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
 import { nodeConfig, type NodeConfigRequest } from '../../src/use-cases/install/node-config.js';
 import { resolveSettings } from '../../src/config/settings.js';
@@ -33,10 +34,10 @@ function readSimpleToml(text: string): Record<string, Record<string, string | nu
 
 const request = (pool: string, member: string | null, extra: Partial<NodeConfigRequest> = {}): NodeConfigRequest => ({ pool, member, out: null, force: false, ...extra });
 const settingsFor = (manifests: string) => resolveSettings({ flags: { manifests }, env: {}, configPath: null, candidates: [], readFile: () => null });
-const portsFor = (manifests: string) => ({ settings: settingsFor(manifests), files: localTextFiles });
+const portsFor = (manifests: string) => ({ settings: settingsFor(manifests), files: localTextFiles, manifests: fileManifestLoader() });
 
 describe('orch node-config: nanio pools', () => {
-  const { validation } = loadManifests(GATEWAY);
+  const { validation } = loadManifests(fileManifestLoader(), GATEWAY);
   const desired = validation.desired;
   const pool = findPool(desired, 'pool-2025', GATEWAY);
 
@@ -90,7 +91,7 @@ describe('orch node-config: nanio pools', () => {
 });
 
 describe('orch node-config: http pools', () => {
-  const { validation } = loadManifests(GATEWAY);
+  const { validation } = loadManifests(fileManifestLoader(), GATEWAY);
   const desired = validation.desired;
   const pool = findPool(desired, 'cdn-files', GATEWAY);
 

@@ -20,12 +20,12 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
     const settings = this.settingsFrom(flags);
     if (!flags.manifests && !process.env['ORCH_MANIFESTS'] && !existsSync(settings.manifests)) settings.manifests = shownPath(SANDBOX_EXAMPLE);
     const orch = composeOrch(settings);
-    const { validation } = loadManifests(settings.manifests);
+    const { validation } = loadManifests(orch.manifests, settings.manifests);
     const { pid, started } = await startSandboxNginx(orch, validation.desired);
     this.out(this.style.green(`Sandbox nginx ${started ? 'started' : 'running'} (pid ${pid}, prefix ${settings.nginxPrefix}).`));
 
     const reporter = lineReporter((l) => this.out(l), this.style);
-    const result = await applyGateway(composeOrch(settings), {
+    const result = await applyGateway(orch, {
       planFile: null,
       dryRun: false,
       overwriteDrift: new Set(),

@@ -28,10 +28,9 @@ export function readEnvelope(doc: ParsedDocument, sink: DiagnosticSink): Manifes
 
 /**
  * The ManifestDoc of a document whose envelope was read: `name` is metadata.name when it is a
- * non-empty string, else null. Also rebuilds the ManifestDoc of a document checked in another
- * thread (check-file.ts), from the kind and name found there.
+ * non-empty string, else null.
  */
-export function manifestDoc(doc: ParsedDocument, kind: Kind, name: string | null): ManifestDoc {
+function manifestDoc(doc: ParsedDocument, kind: Kind, name: string | null): ManifestDoc {
   const value = doc.value as Record<string, unknown>;
   const spec = isRecord(value.spec) ? value.spec : {};
   return { doc, kind, name: name ?? '', value, spec, ref: { kind, name: name ?? '<unnamed>' } };

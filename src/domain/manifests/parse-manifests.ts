@@ -1,12 +1,10 @@
 import type { Document, LineCounter, Node, Scalar } from 'yaml';
-import jsyaml from 'js-yaml';
 import type { Diagnostic, SourcePosition } from '../diagnostics.js';
 import { lazyModule } from '../lazy-module.js';
-import { parsePlainYaml } from './plain-yaml.js';
 
 /**
- * The `yaml` package, loaded on first use: it is only needed for positions (diagnostics) and for
- * files the faster readers refuse, and loading it costs every process ~30 ms.
+ * The `yaml` package, orch's one YAML parser, loaded on first use: a plan whose validation comes
+ * from the cache needs it only to point at a manifest, and loading it costs a process ~30 ms.
  */
 const yaml = lazyModule<typeof import('yaml')>('yaml');
 
@@ -47,18 +45,9 @@ export interface ParseResult {
 }
 
 /**
- * Parses every YAML document of every source; YAML syntax errors become positioned diagnostics.
- *
- * Files in plain YAML (plain-yaml.ts: block mappings and lists, one-line values) are read by a
- * small reader that gives exactly js-yaml's values, faster; every other file goes the ways
- * described below.
- *
- * Two parsers, one result. js-yaml loads a valid file several times faster than the `yaml`
- * package's document API (measured: 11,200 small manifests in ~0.3 s against ~2 s), so it reads
- * every file first; the `yaml` document API, which keeps source positions, runs for a file only
- * when a position is asked for (a diagnostic, an nginx error mapped back) or when js-yaml
- * rejects the file (then `yaml` reports every syntax error, with positions). Files using aliases
- * take the `yaml` path directly, whose alias limit guards against alias bombs.
+ * Parses every YAML document of every source with the `yaml` document API, which keeps source
+ * positions; YAML syntax errors become positioned diagnostics. Duplicate keys are errors; aliases
+ * may be used at most 50 times per document (a guard against alias bombs).
  */
 export function parseManifestSources(sources: readonly SourceText[]): ParseResult {
   const documents: ParsedDocument[] = [];
@@ -67,43 +56,16 @@ export function parseManifestSources(sources: readonly SourceText[]): ParseResul
   return { documents, diagnostics };
 }
 
-/** Parses one source: its documents and its syntax errors are appended to the lists given. */
-export function parseSource(source: SourceText, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {
-  // Plain files first (no alias possible there); then js-yaml, for texts without aliases.
-  const fast = parsePlainYaml(source.text) ?? (source.text.includes('*') && MAY_HAVE_ALIAS.test(source.text) ? null : loadFast(source.text));
-  if (fast) pushFast(source, fast, documents);
-  else parseWithPositions(source, documents, diagnostics);
-}
-
 /**
- * The parsed documents of a source from their values, as parseSource made them in another thread
- * (values cross threads, position lookups do not): positions come from the same lazy `yaml`
- * parse of the text that valid files get, which gives the same positions as the eager one.
+ * The parsed documents of a source from their values, as parseManifestSources made them in an
+ * earlier run (the validation cache keeps values, not position lookups): positions come from a
+ * `yaml` parse of the text made on first use, which gives the same positions as the eager one.
  */
 export function documentsFromValues(source: SourceText, values: ReadonlyArray<{ index: number; value: unknown }>): ParsedDocument[] {
   const out: ParsedDocument[] = [];
   const lookupFor = lazyLookups(source);
   for (const { index, value } of values) out.push({ file: source.path, index, value, at: (path, target) => lookupFor(index)(path, target) });
   return out;
-}
-
-/** An alias (`*name`) outside a quoted string; a false positive only costs the slower parser. */
-const MAY_HAVE_ALIAS = /(^|[\s[{,:-])\*[^\s*.]/m;
-
-function loadFast(text: string): unknown[] | null {
-  try {
-    return jsyaml.loadAll(text, undefined, { schema: jsyaml.CORE_SCHEMA, json: false });
-  } catch {
-    return null;
-  }
-}
-
-function pushFast(source: SourceText, values: unknown[], out: ParsedDocument[]): void {
-  const lookupFor = lazyLookups(source);
-  values.forEach((value, index) => {
-    if (value === null || value === undefined) return; // a document holding only comments
-    out.push({ file: source.path, index, value, at: (path, target) => lookupFor(index)(path, target) });
-  });
 }
 
 /** Position lookups of a source's documents by index, from one `yaml` parse made on first use. */
@@ -133,7 +95,7 @@ function lazyLookups(source: SourceText): (index: number) => PositionLookup {
   return lookupFor;
 }
 
-function parseWithPositions(source: SourceText, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {
+function parseSource(source: SourceText, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {
   const { LineCounter, parseAllDocuments } = yaml();
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true });

@@ -39,12 +39,8 @@ export function validateManifests(parsed: ParseResult): ValidationResult {
   return crossCheckManifests(docs, sink, parsed.documents);
 }
 
-/**
- * The per-document checks (envelope, schema, typed values, extra blocks) of one document. They
- * read and write the sink for this document only, so documents can be checked in any order or
- * thread (check-file.ts) and their diagnostics replayed into one sink.
- */
-export function checkParsedDocument(doc: ParsedDocument, sink: DiagnosticSink): ManifestDoc | null {
+/** The per-document checks (envelope, schema, typed values, extra blocks) of one document. */
+function checkParsedDocument(doc: ParsedDocument, sink: DiagnosticSink): ManifestDoc | null {
   const md = readEnvelope(doc, sink);
   if (!md) return null;
   checkDocument(md, sink);
@@ -56,7 +52,7 @@ export function checkParsedDocument(doc: ParsedDocument, sink: DiagnosticSink): 
  * document had its per-document checks (`sink` holds their diagnostics). `docs` are the
  * documents whose envelope could be read, `documents` every parsed document, in file order.
  */
-export function crossCheckManifests(docs: ManifestDoc[], sink: DiagnosticSink, documents: ParsedDocument[]): ValidationResult {
+function crossCheckManifests(docs: ManifestDoc[], sink: DiagnosticSink, documents: ParsedDocument[]): ValidationResult {
   const catalog = buildCatalog(docs, sink);
   checkCollisions(catalog, sink);
   checkReferences(catalog, sink);

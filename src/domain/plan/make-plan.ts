@@ -174,7 +174,7 @@ function compareDesiredFile(
 ): FileChange | null {
   const recorded = inventory?.get(file.path);
   if (!seen) {
-    const afterSha = file.contentSha256 ?? sha256(file.content);
+    const afterSha = sha256(file.content);
     if (recorded) drift.push({ path: file.path, kind: 'deleted', expectedSha256: recorded.sha256, actualSha256: null });
     return {
       path: file.path,
@@ -189,7 +189,7 @@ function compareDesiredFile(
     };
   }
   if (sameContent(seen, file)) return null;
-  const afterSha = file.contentSha256 ?? sha256(file.content);
+  const afterSha = sha256(file.content);
   const beforeSha = sha256(seen.content);
   const drifted = recorded !== undefined && recorded.sha256 !== beforeSha;
   if (drifted) drift.push({ path: file.path, kind: 'modified', expectedSha256: recorded.sha256, actualSha256: beforeSha });
@@ -208,12 +208,10 @@ function compareDesiredFile(
 
 /**
  * Whether the file on disk holds the desired content. Equal strings need no hash (the common case
- * of a no-op plan over thousands of files); a file known by its digest only (render memo) is
- * compared by length, then digest.
+ * of a no-op plan over thousands of files).
  */
 function sameContent(seen: ObservedFile, file: RenderedFile): boolean {
-  if (file.contentSha256 === undefined) return seen.content === file.content;
-  return seen.content.length === file.contentLength && sha256(seen.content) === file.contentSha256;
+  return seen.content === file.content;
 }
 
 function resourceAction(files: FileChange[], total: number): ResourceAction {

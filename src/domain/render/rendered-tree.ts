@@ -34,12 +34,6 @@ export interface RenderedFile {
    * orch adds on its own (the marker, fixed proxy settings).
    */
   lineMap: Array<LineOrigin | null>;
-  /**
-   * SHA-256 (hex) and length (UTF-16 code units) of `content`, when known without it (a tree
-   * from the render memo, whose contents are rendered on first access): comparisons use them.
-   */
-  contentSha256?: string;
-  contentLength?: number;
 }
 
 export interface RenderedTree {

@@ -66,7 +66,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
 
     opts.emit({ step: 'plan', status: 'start' });
     // Refresh from S3: the buckets new routes need, and the guard against stranding objects.
-    const planResult = await computePlan(settings, stateViewOf(store), { refresh: opts.refresh ?? true, pools: ports });
+    const planResult = await computePlan(settings, stateViewOf(store), { manifests: ports.manifests, refresh: opts.refresh ?? true, pools: ports });
     opts.emit({ step: 'plan', status: 'done' });
     const plan = planResult.plan;
     // Hashed only when needed: a no-op apply (each quiet `watch` tick) does not pay for it.

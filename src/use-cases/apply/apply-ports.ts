@@ -4,6 +4,7 @@ import type { Clock } from '../../ports/clock.js';
 import type { ContentStore } from '../../ports/content-store.js';
 import type { FaultHook } from '../../ports/fault-hook.js';
 import type { ManagedTree } from '../../ports/managed-tree.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 import type { MigrationFiles } from '../../ports/migration-files.js';
 import type { Nginx } from '../../ports/nginx.js';
 import type { StateDatabase } from '../../ports/state-store.js';
@@ -25,6 +26,8 @@ export interface ApplyPorts extends PoolAccessPorts {
   nginx: Nginx;
   clock: Clock;
   fault: FaultHook;
+  /** The manifests, read and validated. */
+  manifests: ManifestLoader;
   /** Where apply records the migrations a plan starts (their state files). */
   migrationFiles: MigrationFiles;
 }

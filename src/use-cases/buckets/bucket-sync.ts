@@ -10,6 +10,7 @@ import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
 import type { Clock } from '../../ports/clock.js';
 import type { StateDatabase } from '../../ports/state-store.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
 export interface BucketSyncOptions {
   /** Only this virtual host. */
@@ -27,6 +28,8 @@ export interface BucketSyncPorts extends PoolAccessPorts {
   settings: Settings;
   clock: Clock;
   state: StateDatabase;
+  /** Where the manifests are read from (their Migration documents, when they load). */
+  manifests: ManifestLoader;
 }
 
 export interface BucketReport {
@@ -49,7 +52,7 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
   const deployed = readDeployedGateway(settings);
   const store = openWritableState(ports.state, settings);
   try {
-    const { facts: migrations } = knownMigrations(settings, store);
+    const { facts: migrations } = knownMigrations(settings, store, ports.manifests);
     const pools = new Map(deployed.desired.pools.map((p) => [p.name, p]));
     const isNanio = (name: string | null) => name !== null && pools.get(name)?.type === 'nanio';
     if (opts.vhost !== undefined && !deployed.desired.virtualHosts.some((v) => v.name === opts.vhost)) {

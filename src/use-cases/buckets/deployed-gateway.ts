@@ -7,6 +7,7 @@ import { recoverDesiredState } from '../../domain/rebuild/recover-desired-state.
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { loadManifests } from '../plan/load-manifests.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
 /**
  * The gateway as it serves now: pools and virtual hosts (routes included) read back from the
@@ -35,10 +36,10 @@ export function readDeployedGateway(settings: Settings): DeployedGateway {
  * Migrations the state database records, plus Migration documents of the manifests when they
  * load (a gateway may run bucket commands without the manifests at hand).
  */
-export function knownMigrations(settings: Settings, store: StateStore): { facts: MigrationFact[]; manifests: DesiredState | null } {
+export function knownMigrations(settings: Settings, store: StateStore, loader: ManifestLoader): { facts: MigrationFact[]; manifests: DesiredState | null } {
   let manifests: DesiredState | null = null;
   try {
-    manifests = loadManifests(settings.manifests).validation.desired;
+    manifests = loadManifests(loader, settings.manifests).validation.desired;
   } catch (e) {
     if (!isOrchError(e)) throw e;
   }

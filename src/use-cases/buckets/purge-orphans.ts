@@ -7,6 +7,7 @@ import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
 import type { WriterLocks } from '../../ports/writer-lock.js';
 import type { StateDatabase } from '../../ports/state-store.js';
 import type { Settings } from '../../config/settings.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
 export interface PurgeListing {
   virtualHost: string;
@@ -37,6 +38,8 @@ export interface PurgePorts extends PoolAccessPorts {
   settings: Settings;
   locks: WriterLocks;
   state: StateDatabase;
+  /** Where the manifests are read from (their Migration documents, when they load). */
+  manifests: ManifestLoader;
 }
 
 export interface PurgeResult {
@@ -86,7 +89,7 @@ export async function purgeOrphans(ports: PurgePorts, opts: PurgeOptions): Promi
       throw refuse('shared-members', `pools ${def} and ${route.pool} share member ${shared.join(', ')}: deleting on ${def} would delete the live objects.`, 'Give the pools distinct members.');
     }
 
-    const { facts, manifests } = knownMigrations(settings, store);
+    const { facts, manifests } = knownMigrations(settings, store, ports.manifests);
     const migration = facts.find((m) => m.virtualHost === vhostName && m.bucket === bucket && m.progress !== 'completed');
     if (migration) throw refuse('migrating', `migration ${migration.name} (${migration.progress}) is moving it.`, 'Wait until the migration completed.');
     const pending = manifests?.virtualHosts.find((v) => v.name === vhostName);

@@ -6,6 +6,7 @@ import { findPool, NODE_CONFIG_DEFAULTS, renderNodeConfig, selectMember, type No
 import { loadManifests } from '../plan/load-manifests.js';
 import type { Settings } from '../../config/settings.js';
 import { orchVersion } from '../../config/version.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
 export interface NodeConfigRequest {
   pool: string;
@@ -32,6 +33,7 @@ export interface NodeConfigResult {
 export interface NodeConfigPorts {
   settings: Settings;
   files: TextFiles;
+  manifests: ManifestLoader;
 }
 
 /** Reads the manifests through the same settings as `orch plan` and renders the member's files. */
@@ -49,7 +51,7 @@ export function nodeConfig(ports: NodeConfigPorts, req: NodeConfigRequest): Node
   if (!/^[a-z0-9-]{1,32}$/.test(options.region)) {
     throw new UserError('node-config.invalid-value', `--region must be lowercase letters, digits and -, at most 32 characters (e.g. us-east-1); got ${JSON.stringify(options.region)}.`);
   }
-  const { validation } = loadManifests(settings.manifests);
+  const { validation } = loadManifests(ports.manifests, settings.manifests);
   const desired = validation.desired;
   const pool = findPool(desired, req.pool, settings.manifests);
   const member = selectMember(pool, req.member);

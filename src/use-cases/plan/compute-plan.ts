@@ -23,8 +23,7 @@ import type { MigrationRecord } from '../../domain/migrations/migration-record.j
 import { overlayMigrations, routeKey } from '../../domain/migrations/route-overlay.js';
 import type { MigrationRouting } from '../../domain/migrations/routing.js';
 import { preflightMigrations } from '../migrations/preflight.js';
-import { configuredManifestCache } from './manifest-cache-config.js';
-import { renderWithMemo } from './render-memo.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
 /** What the state database contributes to a plan (implemented by the SQLite adapter). */
 export interface StateView {
@@ -65,6 +64,8 @@ export interface PlanSources {
 }
 
 export interface PlanOptions {
+  /** Where the manifests (settings.manifests) are read and validated from. */
+  manifests: ManifestLoader;
   /**
    * Refresh from S3: list the buckets of the pools the routes point to, to plan bucket creations
    * and refuse route changes that would strand objects. `orch plan` and `orch apply` turn it on
@@ -83,10 +84,10 @@ export function fingerprintSettings(settings: Settings): Record<string, string> 
 }
 
 export async function computePlan(settings: Settings, state: StateView, opts: PlanOptions): Promise<PlanResult> {
-  const manifests = loadManifests(settings.manifests);
+  const manifests = loadManifests(opts.manifests, settings.manifests);
   const version = await nginxVersion(settings.nginxBin);
   const observed = readManagedTree(settings.nginxDir);
-  // Only needed to point at a manifest (a diagnostic): from the cache, they are made on first use.
+  // Only needed to point at a manifest (a diagnostic): from the validation cache, they are made on first use.
   const documents = () => manifests.validation.documents;
   // Routes owned by migrations are served as the migration says, not as the manifest names them.
   const overlay = overlayMigrations({
@@ -107,18 +108,8 @@ export async function computePlan(settings: Settings, state: StateView, opts: Pl
   // Rendered with origin paths relative to the manifests directory, not to the working directory.
   const stableFile = stableOriginFile(settings.manifests);
   const features = nginxFeaturesFor(version);
-  const render = () => {
-    const stable = withStableOrigins(desired, stableFile);
-    return stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed));
-  };
-  // Manifests rendered as they are (no migration changes a route) may come from the render memo.
-  const tree =
-    desired === manifests.validation.desired
-      ? renderWithMemo(
-          { dir: configuredManifestCache(), manifestKey: manifests.cacheKey, features, manifests: settings.manifests, cwd: process.cwd(), sealed: credentials.sealed },
-          render,
-        )
-      : render();
+  const stable = withStableOrigins(desired, stableFile);
+  const tree = stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed));
 
   const buckets = opts.refresh ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents)) : null;
   const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));

@@ -1,32 +1,67 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
-import { writeFileAtomic } from '../../adapters/fs/atomic-write.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import type { DesiredState } from '../../domain/model/desired-state.js';
 import { documentsFromValues, type ParsedDocument, type SourceText } from '../../domain/manifests/parse-manifests.js';
 import type { ValidationResult } from '../../domain/manifests/validate-manifests.js';
-import { FORMAT, fileFor } from './manifest-cache-key.js';
-
-export { cacheKey, hasCachedEntry } from './manifest-cache-key.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
+import type { ValidateSources } from './file-manifest-loader.js';
 
 /**
- * The last validation results (a few), kept in the state directory (`cache/manifests-<key>.bin`)
- * so that a plan of unchanged manifests does not parse and check thousands of files again.
+ * The validation cache: the last validation results (a few), kept in the state directory
+ * (`cache/manifests-<key>.bin`) so that a plan of unchanged manifests does not parse and check
+ * thousands of files again. A wrapper around the validation step of the file manifest loader,
+ * chosen by the composition root (on unless ORCH_MANIFEST_CACHE=0); nothing else knows it exists.
  *
  * Content-addressed, so a stale result cannot be returned: the entry's key is a SHA-256 of the
- * manifest texts and their names, in reading order, and of the code that validates them (every
- * file of the core, the manifest loading modules, the versions of the YAML and schema libraries,
- * the Node version). The manifests are always read; the cache only replaces parsing and checking.
- * The result comes back exactly as it was computed (JSON when that is exact, else a V8
- * serialization, which keeps -0, NaN and shared objects); document positions are found again from
- * the texts, as before.
- * Anything unexpected (no entry, another key, an unreadable or damaged file) is a miss, and a
- * miss is the normal path. Writing is best effort (never an error), atomic (temporary file +
+ * manifest texts and their names, in reading order, and of the build that validates them
+ * (build-identity.ts: orch's version, a digest of the built bundle or of the sources, the YAML
+ * library's version, the Node version). The manifests are always read; the cache only replaces
+ * parsing and checking. The result comes back exactly as it was computed (JSON when that is
+ * exact, else a V8 serialization, which keeps -0, NaN and shared objects); document positions are
+ * found again from the texts, as before.
+ * Anything unexpected (no entry, another key, an unreadable, damaged or foreign file) is a miss,
+ * and a miss is the normal path. Writing is best effort (never an error), atomic (temporary file +
  * rename), and only into a state directory that already exists.
- *
- * On by default; ORCH_MANIFEST_CACHE=0 turns it off (manifest-cache-config.ts).
  */
+export interface ValidationCacheOptions {
+  /** The cache directory, `<stateDir>/cache`: nothing is written unless the state directory exists. */
+  dir: string;
+  /** An identifier of the running build (build-identity.ts), or null when it has none: then no cache. */
+  build: () => string | null;
+}
+
+/** `validate`, with its results kept in and taken from the cache. */
+export function cachedValidation(validate: ValidateSources, options: ValidationCacheOptions): ValidateSources {
+  return (sources) => {
+    const key = cacheKey(options.build(), sources);
+    if (key === null) return validate(sources);
+    const cached = readCachedValidation(options.dir, key, sources);
+    if (cached) return cached;
+    const validation = validate(sources);
+    writeCachedValidation(options.dir, key, validation);
+    return validation;
+  };
+}
+
+export const FORMAT = 'orch-manifest-cache 2';
+
+const fileFor = (key: string): string => `manifests-${key}.bin`;
+
+/** The key of a validation of these sources by this build; null when the build cannot be identified. */
+export function cacheKey(build: string | null, sources: readonly SourceText[]): string | null {
+  if (build === null) return null;
+  const h = createHash('sha256');
+  h.update(`${FORMAT}\0${build}\0${sources.length}\0`);
+  // One update over one string: thousands of small updates cost more than the hashing itself.
+  const parts: string[] = [];
+  for (const s of sources) parts.push(s.path, String(s.text.length), s.text);
+  h.update(parts.join('\0'));
+  return h.digest('hex');
+}
+
 /** Entries kept: a few, so that switching between two branches (or two builds) does not thrash. */
 const KEEP = 3;
 
@@ -178,7 +213,7 @@ export function writeCachedValidation(dir: string, key: string, validation: Vali
  * Removes all but the KEEP most recently written entries named `<prefix><sha256><suffix>` (and
  * temporary files older than a minute).
  */
-export function pruneCacheEntries(dir: string, prefix: string, suffix: string): void {
+function pruneCacheEntries(dir: string, prefix: string, suffix: string): void {
   const entries: Array<{ path: string; mtime: number }> = [];
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);

@@ -1,0 +1,27 @@
+import { parseManifestSources, type SourceText } from '../../domain/manifests/parse-manifests.js';
+import { validateManifests, type ValidationResult } from '../../domain/manifests/validate-manifests.js';
+import type { ManifestLoader } from '../../ports/manifest-loader.js';
+import { readManifestSources } from '../fs/read-manifest-sources.js';
+
+/** The pure step of a load: parse and validate texts already read. */
+export type ValidateSources = (sources: readonly SourceText[]) => ValidationResult;
+
+export const validateSources: ValidateSources = (sources) => validateManifests(parseManifestSources(sources));
+
+export interface FileManifestLoaderOptions {
+  /** The directory relative paths are read from (and shown relative to); default: the process's. */
+  cwd?: string;
+  /** How the texts are validated; default validateSources (the composition root may wrap it in a cache). */
+  validate?: ValidateSources;
+}
+
+/** The manifests from the filesystem: every file read, then parsed and validated. */
+export function fileManifestLoader(options: FileManifestLoaderOptions = {}): ManifestLoader {
+  const validate = options.validate ?? validateSources;
+  return {
+    load(target) {
+      const sources = readManifestSources(target, options.cwd ?? process.cwd());
+      return { sources, validation: validate(sources) };
+    },
+  };
+}
