@@ -35,12 +35,12 @@ ${EXIT_CODES_HELP}`;
     const settings = this.settingsFrom(flags);
     const orch = composeOrch(settings);
     const state = openStateView(orch.state, settings);
-    const result = await computePlan(settings, state, { manifests: orch.manifests, refresh: flags.refresh, pools: orch });
+    const result = await computePlan(orch, state, { refresh: flags.refresh });
     // Hashing the inputs costs time at fleet size: only for JSON output and saved plans.
     const identity = flags.json || flags.out ? planIdentity(result) : null;
     const json = identity ? planToJson(result.plan, jsonMeta(identity), { diffs: flags.diff }) : null;
     if (flags.out && identity) {
-      writeSavedPlan(flags.out, {
+      writeSavedPlan(orch.files, flags.out, {
         kind: 'orch-saved-plan',
         format_version: '1',
         orch_version: identity.inputs.orchVersion,

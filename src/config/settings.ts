@@ -1,5 +1,5 @@
 import { UserError } from '../domain/errors.js';
-import { lazyModule } from '../domain/lazy-module.js';
+import { parse as parseYamlText } from 'yaml';
 
 export type ReloadMethod = 'nginx' | 'systemctl' | 'command' | 'none';
 
@@ -210,8 +210,7 @@ export function resolveSettings(src: SettingsSources): Settings {
 }
 
 /** The yaml package (~70 modules) is loaded only when a config file is read: most runs have none. */
-const yaml = lazyModule<typeof import('yaml')>('yaml');
-const parseYaml = (text: string): unknown => yaml().parse(text);
+const parseYaml = (text: string): unknown => parseYamlText(text);
 
 function applyConfigFile(settings: Settings, path: string, text: string): void {
   let data: unknown;

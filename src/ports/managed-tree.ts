@@ -27,6 +27,8 @@ export interface StagedTree {
 export interface ManagedTree {
   /** The managed directory (nginx's messages name its files). */
   readonly dir: string;
+  /** Whether the managed directory exists (as a directory). */
+  exists(): boolean;
   /** Every `*.conf` and `*.meta.json` of pools/ and vhosts/, with whether it carries orch's marker. */
   read(): ObservedTree;
   /** The sha256 of a live file, or null when it does not exist. */

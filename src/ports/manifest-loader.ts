@@ -15,4 +15,9 @@ export interface ManifestLoader {
    * UserError (`manifests.not-found`).
    */
   load(target: string): LoadedManifests;
+  /**
+   * How generated files name the manifest files of `target`: relative to the manifests directory
+   * (or the one file's directory), whatever the working directory (see stableOriginFile).
+   */
+  originNames(target: string): (file: string) => string;
 }

@@ -36,16 +36,11 @@ const [settingsMod, sourcesMod, parseMod, validateMod, renderMod, treeMod, manag
     mod('adapters/manifests/build-identity.js'),
     mod('adapters/manifests/file-manifest-loader.js'),
   ]);
-const stableMod = await mod('use-cases/plan/stable-origins.js');
-// openStateView takes the StateDatabase port since the apply engine moved onto ports (a BENCH_DIST
-// built before that takes the settings only).
+const stableMod = await mod('domain/manifests/origin-names.js');
 const sqliteMod = await mod('adapters/sqlite/state-store.js');
-const openStateView = (settings) =>
-  stateMod.openStateView.length >= 2
-    ? stateMod.openStateView(sqliteMod.sqliteStateDatabase(`${settings.stateDir}/orch.db`), settings)
-    : stateMod.openStateView(settings);
-// The ports computePlan takes (a dist/ from before the composition root takes none).
-const rootMod = await mod('composition-root.js').catch(() => null);
+const openStateView = (settings) => stateMod.openStateView(sqliteMod.sqliteStateDatabase(`${settings.stateDir}/orch.db`), settings);
+// The ports computePlan takes, built as the CLI builds them.
+const rootMod = await mod('composition-root.js');
 const importMs = performance.now() - t0;
 
 const { resolve } = await import('node:path');
@@ -79,7 +74,7 @@ const version = await nginxMod.nginxVersion(settings.nginxBin);
 phases.nginxVersion = performance.now() - sv;
 // As computePlan renders: origins relative to the manifests directory (else every file differs).
 const tree = time('render', () => {
-  const stable = stableMod.withStableOrigins(validation.desired, stableMod.stableOriginFile(settings.manifests));
+  const stable = stableMod.withStableOrigins(validation.desired, sourcesMod.originNamesFor(settings.manifests, process.cwd()));
   return stable.restoreLineMaps(renderMod.renderTree(stable.desired, treeMod.nginxFeaturesFor(version)));
 });
 const observed = time('readManagedTree', () => managedMod.readManagedTree(settings.nginxDir));
@@ -112,7 +107,7 @@ const warm = [];
 const warmRuns = Number(process.env.BENCH_WARM_RUNS ?? 3);
 for (let i = 0; i < warmRuns; i++) {
   const s = performance.now();
-  await computeMod.computePlan(settings, openStateView(settings), { pools: rootMod?.composeOrch(settings), manifests: loaderMod.fileManifestLoader() });
+  await computeMod.computePlan({ ...rootMod.composeOrch(settings), manifests: loaderMod.fileManifestLoader() }, openStateView(settings));
   warm.push(performance.now() - s);
 }
 

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { fileManifestLoader } from '../../src/adapters/manifests/file-manifest-loader.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
-import { stableOriginFile, withStableOrigins } from '../../src/use-cases/plan/stable-origins.js';
+import { withStableOrigins } from '../../src/domain/manifests/origin-names.js';
+import { originNamesFor } from '../../src/adapters/fs/read-manifest-sources.js';
 import { renderTree } from '../../src/domain/render/render-tree.js';
 import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
 import { REPO_ROOT } from '../helpers/cli.js';
@@ -149,7 +150,7 @@ describe('examples/ci', () => {
     // Rendered as the gateway's writer renders them (origins relative to the manifests directory,
     // wherever it runs).
     const { validation } = loadManifests(fileManifestLoader({ cwd: ws }), 'manifests');
-    for (const f of renderTree(withStableOrigins(validation.desired, stableOriginFile('manifests', ws)).desired, nginxFeaturesFor('1.22.1')).files) {
+    for (const f of renderTree(withStableOrigins(validation.desired, originNamesFor('manifests', ws)).desired, nginxFeaturesFor('1.22.1')).files) {
       const p = join(ws, '.orch-ci/nginx', f.path);
       mkdirSync(dirname(p), { recursive: true });
       writeFileSync(p, f.content);

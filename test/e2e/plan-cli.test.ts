@@ -5,7 +5,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileManifestLoader } from '../../src/adapters/manifests/file-manifest-loader.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
-import { stableOriginFile, withStableOrigins } from '../../src/use-cases/plan/stable-origins.js';
+import { withStableOrigins } from '../../src/domain/manifests/origin-names.js';
+import { originNamesFor } from '../../src/adapters/fs/read-manifest-sources.js';
 import { renderTree } from '../../src/domain/render/render-tree.js';
 import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
 import { REPO_ROOT, runCli, STACK_LINE } from '../helpers/cli.js';
@@ -56,7 +57,7 @@ describe('orch plan on examples/gateway', () => {
   it('shows no change with the rendered files in place, then exactly one vhost after a route edit', async () => {
     // Put the rendered tree on disk the way apply would (apply itself is tested with a live nginx).
     const { validation } = loadManifests(fileManifestLoader(), manifests);
-    const tree = renderTree(withStableOrigins(validation.desired, stableOriginFile(manifests)).desired, nginxFeaturesFor('1.22.1'));
+    const tree = renderTree(withStableOrigins(validation.desired, originNamesFor(manifests, process.cwd())).desired, nginxFeaturesFor('1.22.1'));
     for (const f of tree.files) {
       const p = join(work, 'nginx', f.path);
       mkdirSync(dirname(p), { recursive: true });
@@ -136,7 +137,7 @@ describe('orch plan with the validation cache (state directory present)', () => 
     mkdirSync(join(work, 'state'));
     env = { ORCH_MANIFESTS: manifests, ORCH_NGINX_DIR: join(work, 'nginx'), ORCH_STATE_DIR: join(work, 'state') };
     const { validation } = loadManifests(fileManifestLoader(), manifests);
-    for (const f of renderTree(withStableOrigins(validation.desired, stableOriginFile(manifests)).desired, nginxFeaturesFor('1.22.1')).files) {
+    for (const f of renderTree(withStableOrigins(validation.desired, originNamesFor(manifests, process.cwd())).desired, nginxFeaturesFor('1.22.1')).files) {
       mkdirSync(dirname(join(work, 'nginx', f.path)), { recursive: true });
       writeFileSync(join(work, 'nginx', f.path), f.content);
     }

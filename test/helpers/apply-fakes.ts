@@ -31,7 +31,11 @@ export class FakeContents implements ContentStore {
   }
   putMany(contents: ReadonlyMap<string, string>): number {
     let n = 0;
-    for (const [h, c] of contents) if (!this.items.has(h)) (this.items.set(h, c), n++);
+    for (const [h, c] of contents) {
+      if (this.items.has(h)) continue;
+      this.items.set(h, c);
+      n++;
+    }
     return n;
   }
   get(h: string): string | null {
@@ -39,7 +43,11 @@ export class FakeContents implements ContentStore {
   }
   collectGarbage(keep: ReadonlySet<string>): number {
     let n = 0;
-    for (const h of [...this.items.keys()]) if (!keep.has(h)) (this.items.delete(h), n++);
+    for (const h of [...this.items.keys()]) {
+      if (keep.has(h)) continue;
+      this.items.delete(h);
+      n++;
+    }
     return n;
   }
 }
@@ -50,6 +58,10 @@ export class FakeTree implements ManagedTree {
   staged: Map<string, string> | null = null;
   /** Every write and remove, in order. */
   readonly touched: string[] = [];
+
+  exists(): boolean {
+    return true;
+  }
 
   read(): ObservedTree {
     return {
@@ -196,33 +208,32 @@ export class FakeState implements StateDatabase {
   }
 
   private store(): StateStore {
-    const self = this;
     const impl: Partial<StateStore> = {
       path: this.path,
       close() {},
-      getMeta: (k) => self.meta.get(k) ?? null,
-      setMeta: (k, v) => void self.meta.set(k, v),
-      currentGeneration: () => self.rows[self.rows.length - 1]?.number ?? null,
-      generation: (n) => self.rows.find((r) => r.number === n) ?? null,
-      generations: (limit = 100) => [...self.rows].reverse().slice(0, limit),
-      generationFiles: (n) => self.files.get(n) ?? {},
-      inventory: () => [...self.inventoryRows.values()],
+      getMeta: (k) => this.meta.get(k) ?? null,
+      setMeta: (k, v) => void this.meta.set(k, v),
+      currentGeneration: () => this.rows[this.rows.length - 1]?.number ?? null,
+      generation: (n) => this.rows.find((r) => r.number === n) ?? null,
+      generations: (limit = 100) => [...this.rows].reverse().slice(0, limit),
+      generationFiles: (n) => this.files.get(n) ?? {},
+      inventory: () => [...this.inventoryRows.values()],
       migrations: () => [],
-      commitGeneration(c: GenerationCommit) {
-        if (self.failCommit) throw new Error('database is locked');
-        self.rows.push({ createdAt: '2026-01-01T00:00:00.000Z', ...c.generation });
-        for (const r of c.upsert) self.inventoryRows.set(r.path, r);
-        for (const p of c.remove) self.inventoryRows.delete(p);
-        self.files.set(c.generation.number, c.files);
-        self.audits.push(...c.audit);
+      commitGeneration: (c: GenerationCommit) => {
+        if (this.failCommit) throw new Error('database is locked');
+        this.rows.push({ createdAt: '2026-01-01T00:00:00.000Z', ...c.generation });
+        for (const r of c.upsert) this.inventoryRows.set(r.path, r);
+        for (const p of c.remove) this.inventoryRows.delete(p);
+        this.files.set(c.generation.number, c.files);
+        this.audits.push(...c.audit);
       },
-      audit: (entries) => void self.audits.push(...entries),
+      audit: (entries) => void this.audits.push(...entries),
       backup: async () => {
-        self.backups++;
-        return `${self.path}.bak`;
+        this.backups++;
+        return `${this.path}.bak`;
       },
       pruneGenerationFiles: () => [],
-      referencedContents: () => new Set([...self.files.values()].flatMap((f) => Object.values(f))),
+      referencedContents: () => new Set([...this.files.values()].flatMap((f) => Object.values(f))),
     };
     return new Proxy(impl as StateStore, {
       get(target, prop) {
@@ -271,10 +282,19 @@ export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
     nginx: new FakeNginx(tree, clock),
     clock,
     migrationFiles: memoryFiles(),
+    // No saved plan in these tests: reading one finds nothing, writing one is a bug of the test.
+    files: {
+      read: () => null,
+      write: () => {
+        throw new Error('no file writes in this test');
+      },
+      entries: () => null,
+    },
     manifests: {
       load: () => {
         throw new Error('no manifests in this test');
       },
+      originNames: () => (file) => file,
     },
     // No credential resolves and no pool answers: the engine's tests plan offline.
     secrets: {

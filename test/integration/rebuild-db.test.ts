@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fileManifestLoader } from '../../src/adapters/manifests/file-manifest-loader.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
-import { stableOriginFile, withStableOrigins } from '../../src/use-cases/plan/stable-origins.js';
+import { withStableOrigins } from '../../src/domain/manifests/origin-names.js';
+import { originNamesFor } from '../../src/adapters/fs/read-manifest-sources.js';
 import { SqliteStateStore } from '../../src/adapters/sqlite/state-store.js';
 import { sha256 } from '../../src/domain/plan/make-plan.js';
 import { renderStatusFile, statusToken, STATUS_FILE_PATH } from '../../src/domain/render/render-status.js';
@@ -262,7 +263,7 @@ describe('orch rebuild-db on examples/gateway (rendered tree in place, as the ga
     // The example's TLS files exist only on a real gateway: put the rendered tree and a status file
     // for generation 7 in place, and record generation 7 as apply would.
     const { validation } = loadManifests(fileManifestLoader({ cwd: ws.root }), 'manifests');
-    const tree = renderTree(withStableOrigins(validation.desired, stableOriginFile('manifests', ws.root)).desired, nginxFeaturesFor('1.22.1'));
+    const tree = renderTree(withStableOrigins(validation.desired, originNamesFor('manifests', ws.root)).desired, nginxFeaturesFor('1.22.1'));
     for (const f of tree.files) ws.write(`nginx/${f.path}`, f.content);
     const fingerprint = `sha256:${'ab12'.repeat(16)}`;
     const status = renderStatusFile('127.0.0.1:18999', statusToken(7, fingerprint));

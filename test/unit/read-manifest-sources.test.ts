@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { displayPath, listManifestTarget, readManifestSources } from '../../src/adapters/fs/read-manifest-sources.js';
+import { listManifestTarget, readManifestSources } from '../../src/adapters/fs/read-manifest-sources.js';
+import { displayPath } from '../../src/domain/manifests/origin-names.js';
 
 /** displayPath and the listing as they were written first (path.relative / path.join for every file). */
 function referenceDisplayPath(file: string, cwd: string): string {

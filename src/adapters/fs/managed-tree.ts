@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ManagedTree } from '../../ports/managed-tree.js';
 import { completeOps, fsyncManagedDirs, liveSha, removeFile, removeLeftoverTemps, replaceFile, restorePrevious } from './live-files.js';
@@ -13,6 +13,7 @@ import { removeStaging, stageTree } from './staging.js';
 export function fileManagedTree(nginxDir: string, stateDir: string): ManagedTree {
   return {
     dir: nginxDir,
+    exists: () => statSync(nginxDir, { throwIfNoEntry: false })?.isDirectory() ?? false,
     read: () => readManagedTree(nginxDir),
     liveSha: (path) => liveSha(nginxDir, path),
     readLive: (path) => {

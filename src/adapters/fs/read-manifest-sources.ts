@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, normalize, relative, isAbsolute, sep } from 'node:path';
+import { dirname, join, normalize, isAbsolute, sep } from 'node:path';
 import { UserError } from '../../domain/errors.js';
 import type { SourceText } from '../../domain/manifests/parse-manifests.js';
+import { displayPath, stableOriginFile } from '../../domain/manifests/origin-names.js';
 
 const MANIFEST_EXT = /\.ya?ml$/;
 
@@ -79,28 +80,10 @@ function listManifestFiles(dir: string): string[] {
   return out;
 }
 
-export function displayPath(file: string, cwd: string): string {
-  // The common case, a normalized file below a normalized cwd: what relative() returns, without
-  // resolving both paths again for each of thousands of files.
-  if (file.length > cwd.length + 1 && file.startsWith(cwd) && file[cwd.length] === sep && isNormalizedDir(cwd) && !NOT_NORMALIZED.test(file)) {
-    const rel = file.slice(cwd.length + 1);
-    return rel.startsWith('..') ? file : rel;
-  }
-  const rel = relative(cwd, file);
-  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
-}
-
-/** An empty, `.` or `..` segment, or a trailing separator: what path.resolve would change. */
-const NOT_NORMALIZED = /\/\/|\/\.\.?(?:\/|$)|\/$/;
-
-let lastDir: string | null = null;
-let lastDirNormalized = false;
-
-/** An absolute, normalized directory other than the root (remembered: it is the same for every file). */
-function isNormalizedDir(dir: string): boolean {
-  if (dir !== lastDir) {
-    lastDir = dir;
-    lastDirNormalized = sep === '/' && dir.length > 1 && dir.startsWith('/') && !NOT_NORMALIZED.test(dir);
-  }
-  return lastDirNormalized;
+/**
+ * How generated files name the manifest files read from `target` (see stableOriginFile): relative
+ * to the manifests directory, or to the directory of the one manifest file.
+ */
+export function originNamesFor(target: string, cwd: string): (file: string) => string {
+  return stableOriginFile(manifestBaseDir(target, cwd), cwd);
 }

@@ -1,7 +1,7 @@
 import { parseManifestSources, type SourceText } from '../../domain/manifests/parse-manifests.js';
 import { validateManifests, type ValidationResult } from '../../domain/manifests/validate-manifests.js';
 import type { ManifestLoader } from '../../ports/manifest-loader.js';
-import { readManifestSources } from '../fs/read-manifest-sources.js';
+import { originNamesFor, readManifestSources } from '../fs/read-manifest-sources.js';
 
 /** The pure step of a load: parse and validate texts already read. */
 export type ValidateSources = (sources: readonly SourceText[]) => ValidationResult;
@@ -23,5 +23,6 @@ export function fileManifestLoader(options: FileManifestLoaderOptions = {}): Man
       const sources = readManifestSources(target, options.cwd ?? process.cwd());
       return { sources, validation: validate(sources) };
     },
+    originNames: (target) => originNamesFor(target, options.cwd ?? process.cwd()),
   };
 }

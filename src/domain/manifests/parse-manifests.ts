@@ -1,12 +1,5 @@
-import type { Document, LineCounter, Node, Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar, type Document, type Node } from 'yaml';
 import type { Diagnostic, SourcePosition } from '../diagnostics.js';
-import { lazyModule } from '../lazy-module.js';
-
-/**
- * The `yaml` package, orch's one YAML parser, loaded on first use: a plan whose validation comes
- * from the cache needs it only to point at a manifest, and loading it costs a process ~30 ms.
- */
-const yaml = lazyModule<typeof import('yaml')>('yaml');
 
 /** One manifest file's text, as read by the filesystem adapter. */
 export interface SourceText {
@@ -77,8 +70,8 @@ function lazyLookups(source: SourceText): (index: number) => PositionLookup {
     let lookup = lookups.get(index);
     if (!lookup) {
       if (!docs) {
-        lineCounter = new (yaml().LineCounter)();
-        docs = yaml().parseAllDocuments(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true }) as unknown as Document[];
+        lineCounter = new LineCounter();
+        docs = parseAllDocuments(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true }) as unknown as Document[];
         if (!Array.isArray(docs)) docs = [];
       }
       const lc = lineCounter!;
@@ -96,7 +89,6 @@ function lazyLookups(source: SourceText): (index: number) => PositionLookup {
 }
 
 function parseSource(source: SourceText, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {
-  const { LineCounter, parseAllDocuments } = yaml();
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (!Array.isArray(docs)) return; // an EmptyStream: a file with no documents at all
@@ -144,7 +136,6 @@ function firstLine(s: string): string {
 }
 
 function makeLookup(doc: Document, toPos: (offset: number) => SourcePosition, text: string): PositionLookup {
-  const { isMap, isScalar, isSeq } = yaml();
   return (path, target = 'value') => {
     let node: Node | null = doc.contents as Node | null;
     let best: Node | null = node;
@@ -182,7 +173,6 @@ function contentPosition(
   text: string,
   toPos: (offset: number) => SourcePosition,
 ): SourcePosition {
-  const { Scalar } = yaml();
   if (node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE) return toPos(start + 1);
   if (node.type !== Scalar.BLOCK_LITERAL && node.type !== Scalar.BLOCK_FOLDED) return toPos(start);
   // The header (`|`, `|-`, `>2`...) ends the line; the content starts on the next one. Its

@@ -57,7 +57,6 @@ export interface ApplyResult {
  * reconcile.
  */
 export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promise<ApplyResult> {
-  const { settings } = ports;
   checkNginxConf(ports);
   return withWriterSession(ports, opts.command, async ({ store }) => {
     opts.emit({ step: 'recover', status: 'start' });
@@ -66,7 +65,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
 
     opts.emit({ step: 'plan', status: 'start' });
     // Refresh from S3: the buckets new routes need, and the guard against stranding objects.
-    const planResult = await computePlan(settings, stateViewOf(store), { manifests: ports.manifests, refresh: opts.refresh ?? true, pools: ports });
+    const planResult = await computePlan(ports, stateViewOf(store), { refresh: opts.refresh ?? true });
     opts.emit({ step: 'plan', status: 'done' });
     const plan = planResult.plan;
     // Hashed only when needed: a no-op apply (each quiet `watch` tick) does not pay for it.
@@ -74,7 +73,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
     const identify = (): PlanIdentity => (identity ??= planIdentity(planResult));
 
     if (opts.planFile) {
-      const saved = readSavedPlan(opts.planFile);
+      const saved = readSavedPlan(ports.files, opts.planFile);
       if (saved.fingerprint !== identify().fingerprint) {
         const reasons = describeInputChanges(saved.inputs, identify().inputs);
         throw new UserError('plan.stale', `The saved plan ${opts.planFile} is stale: ${reasons.length > 0 ? reasons.join('; ') : 'its inputs changed'}.`, {

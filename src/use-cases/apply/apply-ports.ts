@@ -5,6 +5,7 @@ import type { ContentStore } from '../../ports/content-store.js';
 import type { FaultHook } from '../../ports/fault-hook.js';
 import type { ManagedTree } from '../../ports/managed-tree.js';
 import type { ManifestLoader } from '../../ports/manifest-loader.js';
+import type { TextFiles } from '../../ports/text-files.js';
 import type { MigrationFiles } from '../../ports/migration-files.js';
 import type { Nginx } from '../../ports/nginx.js';
 import type { StateDatabase } from '../../ports/state-store.js';
@@ -26,6 +27,8 @@ export interface ApplyPorts extends PoolAccessPorts {
   nginx: Nginx;
   clock: Clock;
   fault: FaultHook;
+  /** Files outside the managed tree (a saved plan). */
+  files: TextFiles;
   /** The manifests, read and validated. */
   manifests: ManifestLoader;
   /** Where apply records the migrations a plan starts (their state files). */

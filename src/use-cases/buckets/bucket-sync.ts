@@ -9,6 +9,7 @@ import { openWritableState } from '../state/open-state.js';
 import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
 import type { Clock } from '../../ports/clock.js';
 import type { StateDatabase } from '../../ports/state-store.js';
+import type { ManagedTree } from '../../ports/managed-tree.js';
 import type { Settings } from '../../config/settings.js';
 import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
@@ -30,6 +31,8 @@ export interface BucketSyncPorts extends PoolAccessPorts {
   state: StateDatabase;
   /** Where the manifests are read from (their Migration documents, when they load). */
   manifests: ManifestLoader;
+  /** The managed directory: the gateway as deployed (its sidecars). */
+  tree: Pick<ManagedTree, 'read'>;
 }
 
 export interface BucketReport {
@@ -49,7 +52,7 @@ export interface BucketReport {
  */
 export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOptions): Promise<BucketReport> {
   const { settings } = ports;
-  const deployed = readDeployedGateway(settings);
+  const deployed = readDeployedGateway(ports.tree);
   const store = openWritableState(ports.state, settings);
   try {
     const { facts: migrations } = knownMigrations(settings, store, ports.manifests);

@@ -1,4 +1,3 @@
-import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
 import type { StateStore } from '../../ports/state-store.js';
 import { migrationFacts, type MigrationFact } from '../../domain/buckets/bucket-facts.js';
 import { isOrchError } from '../../domain/errors.js';
@@ -8,6 +7,7 @@ import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { loadManifests } from '../plan/load-manifests.js';
 import type { Settings } from '../../config/settings.js';
 import type { ManifestLoader } from '../../ports/manifest-loader.js';
+import type { ManagedTree } from '../../ports/managed-tree.js';
 
 /**
  * The gateway as it serves now: pools and virtual hosts (routes included) read back from the
@@ -20,8 +20,8 @@ export interface DeployedGateway {
   poolSidecars: Map<string, string>;
 }
 
-export function readDeployedGateway(settings: Settings): DeployedGateway {
-  const tree = readManagedTree(settings.nginxDir);
+export function readDeployedGateway(managed: Pick<ManagedTree, 'read'>): DeployedGateway {
+  const tree = managed.read();
   // Features only matter to tell a hand-edited .conf apart, which bucket commands do not report.
   const recovered = recoverDesiredState(tree.files, nginxFeaturesFor(null));
   const poolSidecars = new Map<string, string>();

@@ -6,6 +6,7 @@ import { openWritableState } from '../state/open-state.js';
 import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
 import type { WriterLocks } from '../../ports/writer-lock.js';
 import type { StateDatabase } from '../../ports/state-store.js';
+import type { ManagedTree } from '../../ports/managed-tree.js';
 import type { Settings } from '../../config/settings.js';
 import type { ManifestLoader } from '../../ports/manifest-loader.js';
 
@@ -40,6 +41,8 @@ export interface PurgePorts extends PoolAccessPorts {
   state: StateDatabase;
   /** Where the manifests are read from (their Migration documents, when they load). */
   manifests: ManifestLoader;
+  /** The managed directory: the gateway as deployed (its sidecars). */
+  tree: Pick<ManagedTree, 'read'>;
 }
 
 export interface PurgeResult {
@@ -71,7 +74,7 @@ export async function purgeOrphans(ports: PurgePorts, opts: PurgeOptions): Promi
     throw e;
   }
   try {
-    const deployed = readDeployedGateway(settings);
+    const deployed = readDeployedGateway(ports.tree);
     const { vhost: vhostName, bucket } = opts;
     const refuse = (code: string, message: string, hint: string) => new UserError(`purge.${code}`, `Refusing to purge ${bucket} on ${vhostName}: ${message}`, { hint });
     const vhost = deployed.desired.virtualHosts.find((v) => v.name === vhostName);

@@ -1,5 +1,3 @@
-import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
-import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
 import { migrationFacts, type PoolListing } from '../../domain/buckets/bucket-facts.js';
 import { hasErrors } from '../../domain/diagnostics.js';
 import { ValidationError } from '../../domain/errors.js';
@@ -17,13 +15,16 @@ import { loadManifests, type LoadedManifests } from './load-manifests.js';
 import { placePoolDiagnostics, positionResolver } from './manifest-positions.js';
 import { preparePoolCredentials, type PoolAccess, type PoolAccessPorts } from '../buckets/pool-access.js';
 import type { Settings } from '../../config/settings.js';
-import { stableOriginFile, withStableOrigins } from './stable-origins.js';
+import { withStableOrigins } from '../../domain/manifests/origin-names.js';
 import { orchVersion } from '../../config/version.js';
 import type { MigrationRecord } from '../../domain/migrations/migration-record.js';
 import { overlayMigrations, routeKey } from '../../domain/migrations/route-overlay.js';
 import type { MigrationRouting } from '../../domain/migrations/routing.js';
 import { preflightMigrations } from '../migrations/preflight.js';
 import type { ManifestLoader } from '../../ports/manifest-loader.js';
+import type { ManagedTree } from '../../ports/managed-tree.js';
+import type { Nginx } from '../../ports/nginx.js';
+import type { Clock } from '../../ports/clock.js';
 
 /** What the state database contributes to a plan (implemented by the SQLite adapter). */
 export interface StateView {
@@ -63,19 +64,23 @@ export interface PlanSources {
   credentials: Record<string, string>;
 }
 
-export interface PlanOptions {
+/** What a plan reads: the manifests, the managed tree, nginx's version, the pools (refresh), the clock. */
+export interface PlanPorts extends PoolAccessPorts {
+  settings: Settings;
   /** Where the manifests (settings.manifests) are read and validated from. */
   manifests: ManifestLoader;
+  tree: Pick<ManagedTree, 'read'>;
+  nginx: Pick<Nginx, 'version'>;
+  clock: Clock;
+}
+
+export interface PlanOptions {
   /**
    * Refresh from S3: list the buckets of the pools the routes point to, to plan bucket creations
    * and refuse route changes that would strand objects. `orch plan` and `orch apply` turn it on
    * (`orch plan --no-refresh` plans offline); off by default for every other caller.
    */
   refresh?: boolean;
-  /** Where credential references and the secret key are read from, and how pools are reached. */
-  pools: PoolAccessPorts;
-  /** The clock (ms since the epoch) for migration routings; default Date.now(). */
-  now?: number;
 }
 
 /** Settings that change what is rendered or where it lands: part of a plan's fingerprint. */
@@ -83,10 +88,11 @@ export function fingerprintSettings(settings: Settings): Record<string, string> 
   return { nginxDir: settings.nginxDir, statusListen: settings.statusListen };
 }
 
-export async function computePlan(settings: Settings, state: StateView, opts: PlanOptions): Promise<PlanResult> {
-  const manifests = loadManifests(opts.manifests, settings.manifests);
-  const version = await nginxVersion(settings.nginxBin);
-  const observed = readManagedTree(settings.nginxDir);
+export async function computePlan(ports: PlanPorts, state: StateView, opts: PlanOptions = {}): Promise<PlanResult> {
+  const { settings } = ports;
+  const manifests = loadManifests(ports.manifests, settings.manifests);
+  const version = await ports.nginx.version();
+  const observed = ports.tree.read();
   // Only needed to point at a manifest (a diagnostic): from the validation cache, they are made on first use.
   const documents = () => manifests.validation.documents;
   // Routes owned by migrations are served as the migration says, not as the manifest names them.
@@ -94,7 +100,7 @@ export async function computePlan(settings: Settings, state: StateView, opts: Pl
     desired: manifests.validation.desired,
     migrations: state.migrations ?? [],
     deployed: deployedRoutings(observed),
-    now: Math.floor((opts.now ?? Date.now()) / 1000),
+    now: Math.floor(ports.clock.now() / 1000),
     positionOf: positionResolver(documents),
   });
   const desired = overlay.desired;
@@ -104,9 +110,9 @@ export async function computePlan(settings: Settings, state: StateView, opts: Pl
     const m = /^pools\/(.+)\.meta\.json$/.exec(f.path);
     if (m && f.managed) poolSidecars.set(m[1]!, f.content);
   }
-  const credentials = preparePoolCredentials(opts.pools, settings, desired.pools, poolSidecars);
+  const credentials = preparePoolCredentials(ports, settings, desired.pools, poolSidecars);
   // Rendered with origin paths relative to the manifests directory, not to the working directory.
-  const stableFile = stableOriginFile(settings.manifests);
+  const stableFile = ports.manifests.originNames(settings.manifests);
   const features = nginxFeaturesFor(version);
   const stable = withStableOrigins(desired, stableFile);
   const tree = stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed));

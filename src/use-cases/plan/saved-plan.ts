@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../../adapters/fs/atomic-write.js';
 import { UserError } from '../../domain/errors.js';
 import type { PlanInputs } from '../../domain/plan/plan-inputs.js';
+import type { TextFiles } from '../../ports/text-files.js';
 
 /** On-disk form of `orch plan --out FILE`. The plan itself is recomputed at apply and must match. */
 export interface SavedPlan {
@@ -15,15 +14,18 @@ export interface SavedPlan {
   plan: unknown;
 }
 
-export function writeSavedPlan(path: string, saved: SavedPlan): void {
-  writeFileAtomic(path, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
+export function writeSavedPlan(files: TextFiles, path: string, saved: SavedPlan): void {
+  files.write(path, `${JSON.stringify(saved, null, 2)}\n`, { mode: 0o600 });
 }
 
-export function readSavedPlan(path: string): SavedPlan {
-  let text: string;
+export function readSavedPlan(files: TextFiles, path: string): SavedPlan {
+  let text: string | null;
   try {
-    text = readFileSync(path, 'utf8');
+    text = files.read(path);
   } catch {
+    text = null;
+  }
+  if (text === null) {
     throw new UserError('plan.not-found', `Saved plan ${path} does not exist or cannot be read.`, {
       hint: 'Create one with `orch plan --out FILE`.',
     });

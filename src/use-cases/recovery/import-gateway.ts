@@ -1,5 +1,5 @@
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { displayPath } from '../../adapters/fs/read-manifest-sources.js';
+import { displayPath } from '../../domain/manifests/origin-names.js';
 import { hasErrors, type Diagnostic } from '../../domain/diagnostics.js';
 import { UserError, ValidationError } from '../../domain/errors.js';
 import { detectSource } from '../../domain/import/detect-source.js';

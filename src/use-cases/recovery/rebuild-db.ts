@@ -1,9 +1,3 @@
-import { existsSync, statSync } from 'node:fs';
-import { FileContentStore } from '../../adapters/fs/content-store.js';
-import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
-import { readMigrationStateFiles, readStatusFile } from '../../adapters/fs/read-state-files.js';
-import { storeContents } from '../../adapters/fs/store-contents.js';
-import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
 import type { StateStore, GenerationCommit, InventoryRow, StateDatabase } from '../../ports/state-store.js';
 import type { WriterLocks } from '../../ports/writer-lock.js';
 import type { Clock } from '../../ports/clock.js';
@@ -11,7 +5,12 @@ import { migrationRowOf } from '../migrations/migration-records.js';
 import { isCorruptState, UserError } from '../../domain/errors.js';
 import { planRebuild, type RebuildPlan } from '../../domain/rebuild/rebuild-state.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
-import { readJournal } from '../../adapters/fs/journal.js';
+import { STATUS_FILE_PATH } from '../../domain/render/render-status.js';
+import type { ApplyJournal } from '../../ports/apply-journal.js';
+import type { ContentStore } from '../../ports/content-store.js';
+import type { ManagedTree } from '../../ports/managed-tree.js';
+import type { MigrationFiles } from '../../ports/migration-files.js';
+import type { Nginx } from '../../ports/nginx.js';
 import type { Settings } from '../../config/settings.js';
 
 export interface RebuildOptions {
@@ -20,12 +19,21 @@ export interface RebuildOptions {
   command: string;
 }
 
-/** What a rebuild needs: the settings, the state database, the writer lock, the clock (the kept copy's name). */
+/**
+ * What a rebuild needs: the settings, the state database, the writer lock, the clock (the kept
+ * copy's name), and what it rebuilds from: the managed tree, the migration state files, the
+ * journal of an interrupted apply, nginx's version; the content store receives the files' contents.
+ */
 export interface RebuildPorts {
   settings: Settings;
   state: StateDatabase;
   locks: WriterLocks;
   clock: Clock;
+  tree: Pick<ManagedTree, 'exists' | 'read' | 'readLive'>;
+  migrationFiles: Pick<MigrationFiles, 'readAll'>;
+  journal: Pick<ApplyJournal, 'read'>;
+  nginx: Pick<Nginx, 'version'>;
+  contents: Pick<ContentStore, 'putMany'>;
 }
 
 /** What the database looked like before the rebuild. */
@@ -50,7 +58,7 @@ export interface RebuildResult {
 export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions): Promise<RebuildResult> {
   const { settings } = ports;
   const dbPath = ports.state.path;
-  if (!existsSync(settings.nginxDir) || !statSync(settings.nginxDir).isDirectory()) {
+  if (!ports.tree.exists()) {
     throw new UserError('rebuild.no-managed-dir', `The managed nginx directory ${settings.nginxDir} does not exist: there is nothing to rebuild the state from.`, {
       hint: 'Point --nginx-dir (or ORCH_NGINX_DIR, or nginxDir in the config file) at the directory holding pools/ and vhosts/.',
     });
@@ -58,7 +66,7 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
   // A dry run writes nothing, not even the lock file: it only reads, like `orch plan`.
   const lock = opts.dryRun ? null : await ports.locks.acquire(opts.command, settings.lockTimeoutSeconds);
   try {
-    const journal = readJournal(settings.stateDir);
+    const journal = ports.journal.read();
     if (journal) {
       throw new UserError(
         'rebuild.interrupted-apply',
@@ -73,11 +81,11 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
       if (!opts.force) throw refusal(dbPath, before, recordedDir, settings.nginxDir);
     }
 
-    const version = await nginxVersion(settings.nginxBin);
+    const version = await ports.nginx.version();
     const plan = planRebuild({
-      files: readManagedTree(settings.nginxDir).files,
-      statusFile: readStatusFile(settings.nginxDir),
-      migrationFiles: readMigrationStateFiles(settings.stateDir),
+      files: ports.tree.read().files,
+      statusFile: ports.tree.readLive(STATUS_FILE_PATH),
+      migrationFiles: ports.migrationFiles.readAll(),
       features: nginxFeaturesFor(version),
     });
     const result: RebuildResult = { dryRun: opts.dryRun, dbPath, before, keptAs: null, plan, nginxVersion: version };
@@ -86,7 +94,7 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
     if (before !== 'missing' && (before !== 'empty' || opts.force)) {
       result.keptAs = ports.state.moveAside(`before-rebuild-${timestamp(new Date(ports.clock.now()))}`);
     }
-    storeContents(new FileContentStore(settings.stateDir), plan.contents);
+    ports.contents.putMany(plan.contents);
     const store = ports.state.open();
     try {
       store.setMeta('nginx_dir', settings.nginxDir);

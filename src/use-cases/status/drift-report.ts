@@ -1,9 +1,8 @@
-import { readManagedTree } from '../../adapters/fs/read-managed-tree.js';
-import { FileContentStore } from '../../adapters/fs/content-store.js';
 import { unifiedDiff } from '../../domain/plan/file-diff.js';
 import { sha256 } from '../../domain/plan/make-plan.js';
 import type { StateDatabase } from '../../ports/state-store.js';
-import type { Settings } from '../../config/settings.js';
+import type { ContentStore } from '../../ports/content-store.js';
+import type { ManagedTree } from '../../ports/managed-tree.js';
 
 export interface DriftItem {
   path: string;
@@ -14,20 +13,20 @@ export interface DriftItem {
   diff: string | null;
 }
 
-/** What a drift report reads: the settings (managed directory, state directory) and the state database. */
+/** What a drift report reads: the state database, the managed directory, and the stored contents. */
 export interface DriftPorts {
-  settings: Settings;
   state: StateDatabase;
+  tree: Pick<ManagedTree, 'read'>;
+  contents: Pick<ContentStore, 'get'>;
 }
 
 /** Managed files whose content on disk differs from what orch last wrote. Reads only. */
 export function driftReport(ports: DriftPorts): { items: DriftItem[]; generation: number | null } {
-  const { settings } = ports;
   const store = ports.state.openIfExists();
   if (!store) return { items: [], generation: null };
   try {
-    const contents = new FileContentStore(settings.stateDir);
-    const observed = new Map(readManagedTree(settings.nginxDir).files.map((f) => [f.path, f.content]));
+    const contents = ports.contents;
+    const observed = new Map(ports.tree.read().files.map((f) => [f.path, f.content]));
     const items: DriftItem[] = [];
     for (const row of store.inventory()) {
       if (row.role === 'status') continue;

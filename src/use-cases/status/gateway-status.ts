@@ -1,12 +1,10 @@
 import type { LockHolder, WriterLocks } from '../../ports/writer-lock.js';
-import { nginxVersion } from '../../adapters/nginx/nginx-cli.js';
-import { probeStatus } from '../../adapters/nginx/nginx-control.js';
 import type { GenerationRow, StateDatabase } from '../../ports/state-store.js';
 import type { Clock } from '../../ports/clock.js';
 import { statusToken } from '../../domain/render/render-status.js';
-import { driftReport } from './drift-report.js';
-import { readJournal } from '../../adapters/fs/journal.js';
-import type { Settings } from '../../config/settings.js';
+import { driftReport, type DriftPorts } from './drift-report.js';
+import type { ApplyJournal } from '../../ports/apply-journal.js';
+import type { Nginx } from '../../ports/nginx.js';
 
 export interface GatewayStatus {
   generation: GenerationRow | null;
@@ -20,15 +18,15 @@ export interface GatewayStatus {
 }
 
 /** What `orch status` reads. */
-export interface GatewayStatusPorts {
-  settings: Settings;
+export interface GatewayStatusPorts extends DriftPorts {
   state: StateDatabase;
   locks: WriterLocks;
   clock: Clock;
+  journal: Pick<ApplyJournal, 'read'>;
+  nginx: Pick<Nginx, 'version' | 'servedGeneration'>;
 }
 
 export async function gatewayStatus(ports: GatewayStatusPorts): Promise<GatewayStatus> {
-  const { settings } = ports;
   const store = ports.state.openIfExists();
   let generation: GenerationRow | null = null;
   try {
@@ -38,15 +36,15 @@ export async function gatewayStatus(ports: GatewayStatusPorts): Promise<GatewayS
     store?.close();
   }
   const expected = generation ? statusToken(generation.number, generation.fingerprint ?? '') : null;
-  const token = settings.statusListen === 'off' ? null : await probeStatus(settings.statusListen);
-  const journal = readJournal(settings.stateDir);
+  const token = await ports.nginx.servedGeneration();
+  const journal = ports.journal.read();
   const backupAt = ports.state.backupWrittenAt();
   return {
     generation,
     driftCount: driftReport(ports).items.length,
     lockHolder: ports.locks.holder(),
     backupAgeSeconds: backupAt === null ? null : (ports.clock.now() - backupAt) / 1000,
-    nginxVersion: await nginxVersion(settings.nginxBin),
+    nginxVersion: await ports.nginx.version(),
     served: { token, expected, current: token !== null && token === expected },
     interruptedApply: journal ? { generation: journal.generation, phase: journal.phase } : null,
   };

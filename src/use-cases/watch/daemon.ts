@@ -17,7 +17,7 @@ import { firstLine, readiness, STATUS_FORMAT_VERSION, type BucketSummary, type E
 import { bucketStatusesZero, createWatchMetrics, type ApplyMetricOutcome, type WatchMetrics } from './watch-metrics.js';
 
 /** What the daemon's jobs need for one set of settings (the composition root's Orch). */
-export interface WatchPorts extends ReconcilePorts, BucketSyncPorts {}
+export type WatchPorts = ReconcilePorts & BucketSyncPorts;
 
 export interface WatchDaemonOptions {
   settings: Settings;
@@ -252,13 +252,13 @@ export class WatchDaemon {
   private async reconcile(triggers: Trigger[]): Promise<JobResult> {
     const ports = this.ports;
     const started = this.nowIso();
-    const t0 = performance.now();
+    const t0 = ports.clock.now();
     this.log.debug('reconcile.start', { triggers });
     const stepStarted = new Map<ApplyStep, number>();
     let staged = false;
     let failedStep: ApplyStep | null = null;
     const emit = (e: ApplyEvent) => {
-      const now = performance.now();
+      const now = ports.clock.now();
       if (e.status === 'start') {
         stepStarted.set(e.step, now);
         if (e.step === 'stage') staged = true;
@@ -283,7 +283,7 @@ export class WatchDaemon {
       return { againAfterMs: LOCK_BUSY_RETRY_MS };
     }
     const outcome = r.outcome;
-    const durationMs = performance.now() - t0;
+    const durationMs = ports.clock.now() - t0;
     this.reconciles++;
     this.metrics.reconcile.inc({ outcome });
     this.metrics.reconcileDuration.observe({}, durationMs / 1000);

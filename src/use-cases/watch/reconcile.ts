@@ -160,7 +160,7 @@ export async function reconcileOnce(ports: ReconcilePorts, policy: WatchPolicy, 
 async function planReadOnly(ports: ReconcilePorts): Promise<PlanResult> {
   const store = ports.state.openIfExists();
   try {
-    return await computePlan(ports.settings, stateViewOf(store), { manifests: ports.manifests, refresh: true, pools: ports });
+    return await computePlan(ports, stateViewOf(store), { refresh: true });
   } finally {
     store?.close();
   }

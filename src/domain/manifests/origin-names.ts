@@ -1,7 +1,6 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { displayPath, manifestBaseDir } from '../../adapters/fs/read-manifest-sources.js';
-import type { DesiredState, Origin } from '../../domain/model/desired-state.js';
-import type { RenderedTree } from '../../domain/render/rendered-tree.js';
+import type { DesiredState, Origin } from '../model/desired-state.js';
+import type { RenderedTree } from '../render/rendered-tree.js';
 
 /**
  * Manifest paths as generated files record them (the marker comment of a `.conf`, the `origin` of
@@ -13,9 +12,9 @@ import type { RenderedTree } from '../../domain/render/rendered-tree.js';
  * (started by systemd in `/`) and an operator's `orch plan` in a checkout would each see every file
  * as changed and rewrite them back and forth.
  */
-export function stableOriginFile(target: string, cwd: string = process.cwd()): (file: string) => string {
-  const base = manifestBaseDir(target, cwd);
-  // Not readable: the manifests could not have been read either; paths stay as they are.
+export function stableOriginFile(base: string | null, cwd: string): (file: string) => string {
+  // `base`: the manifests directory, or the directory of the one manifest file (absolute); null
+  // when it cannot be read: the manifests could not have been read either, paths stay as they are.
   if (base === null) return (file) => file;
   // The common case costs one startsWith: documents are listed below the base's display path.
   const prefix = displayPath(base, cwd);
@@ -61,4 +60,31 @@ export function withStableOrigins(desired: DesiredState, stable: (file: string) 
     return tree;
   };
   return { desired: out, restoreLineMaps };
+}
+
+/** A manifest file's path as messages show it: relative to `cwd` when below it, else absolute. */
+export function displayPath(file: string, cwd: string): string {
+  // The common case, a normalized file below a normalized cwd: what relative() returns, without
+  // resolving both paths again for each of thousands of files.
+  if (file.length > cwd.length + 1 && file.startsWith(cwd) && file[cwd.length] === sep && isNormalizedDir(cwd) && !NOT_NORMALIZED.test(file)) {
+    const rel = file.slice(cwd.length + 1);
+    return rel.startsWith('..') ? file : rel;
+  }
+  const rel = relative(cwd, file);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? file : rel;
+}
+
+/** An empty, `.` or `..` segment, or a trailing separator: what path.resolve would change. */
+const NOT_NORMALIZED = /\/\/|\/\.\.?(?:\/|$)|\/$/;
+
+let lastDir: string | null = null;
+let lastDirNormalized = false;
+
+/** An absolute, normalized directory other than the root (remembered: it is the same for every file). */
+function isNormalizedDir(dir: string): boolean {
+  if (dir !== lastDir) {
+    lastDir = dir;
+    lastDirNormalized = sep === '/' && dir.length > 1 && dir.startsWith('/') && !NOT_NORMALIZED.test(dir);
+  }
+  return lastDirNormalized;
 }
