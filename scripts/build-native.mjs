@@ -19,7 +19,8 @@ if (process.platform !== 'linux') {
 /** node-gyp: the one npm gives its scripts, npm's own, or one on the PATH. */
 function nodeGyp() {
   const candidates = [process.env.npm_config_node_gyp];
-  if (process.env.npm_execpath) candidates.push(join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  if (process.env.npm_execpath)
+    candidates.push(join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
   candidates.push(join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
   try {
     candidates.push(createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js'));
@@ -38,6 +39,13 @@ const r = spawnSync(cmd, [...pre, ...args], { cwd: dir, encoding: 'utf8' });
 if (r.status === 0) {
   say('built the splice relay (src/adapters/s3/native/build/Release/orch_splice.node).');
 } else {
-  const why = (r.error?.message ?? `${r.stderr}${r.stdout}`).trim().split('\n').filter((l) => /error|not found|ERR/i.test(l)).slice(-5).join('\n');
-  say(`could not build the splice relay; copies will go through Node's HTTP client (more CPU).\n${why}\nInstall make, g++ and python3, then run: npm run build:native`);
+  const why = (r.error?.message ?? `${r.stderr}${r.stdout}`)
+    .trim()
+    .split('\n')
+    .filter((l) => /error|not found|ERR/i.test(l))
+    .slice(-5)
+    .join('\n');
+  say(
+    `could not build the splice relay; copies will go through Node's HTTP client (more CPU).\n${why}\nInstall make, g++ and python3, then run: npm run build:native`,
+  );
 }

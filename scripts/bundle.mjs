@@ -42,5 +42,12 @@ const result = await build({
 });
 const outputs = Object.entries(result.metafile.outputs);
 const bytes = outputs.reduce((n, [, o]) => n + o.bytes, 0);
-writeFileSync(`${outdir}/build-id`, `${createHash('sha256').update(readFileSync(`${outdir}/cli.cjs`)).digest('hex')}\n`);
-console.log(`bundled dist/bundle/: ${outputs.map(([f]) => f.replace(/^dist\/bundle\//, '')).join(', ')} (${(bytes / 1024).toFixed(0)} KiB), build-id`);
+writeFileSync(
+  `${outdir}/build-id`,
+  `${createHash('sha256')
+    .update(readFileSync(`${outdir}/cli.cjs`))
+    .digest('hex')}\n`,
+);
+console.log(
+  `bundled dist/bundle/: ${outputs.map(([f]) => f.replace(/^dist\/bundle\//, '')).join(', ')} (${(bytes / 1024).toFixed(0)} KiB), build-id`,
+);

@@ -40,7 +40,9 @@ export async function loadCommands(dir, ext, importer = (p) => import(pathToFile
 const BIN = 'orch';
 
 function text(s) {
-  return String(s ?? '').replace(/<%= config\.bin %>/g, BIN).replace(/<%= command\.id %>/g, '');
+  return String(s ?? '')
+    .replace(/<%= config\.bin %>/g, BIN)
+    .replace(/<%= command\.id %>/g, '');
 }
 
 /** Markdown prose: `<x>` and `*` kept literal outside code spans (`pools/*.conf`, `<nginxDir>`). */
@@ -52,7 +54,11 @@ function prose(s) {
 }
 
 function cell(s) {
-  return prose(text(s).replace(/\s*\n\s*/g, ' ').trim()).replace(/\|/g, '\\|');
+  return prose(
+    text(s)
+      .replace(/\s*\n\s*/g, ' ')
+      .trim(),
+  ).replace(/\|/g, '\\|');
 }
 
 function flagEnv(flag) {
@@ -83,7 +89,9 @@ function flagTable(flags) {
     if (flag.hidden) continue;
     const notes = [flag.required ? 'required' : null, flag.multiple ? 'repeatable' : null].filter(Boolean);
     const desc = `${cell(flag.description)}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
-    rows.push(`| \`${flagName(name, flag)}\` | ${flagEnv(flag) ? `\`${flagEnv(flag)}\`` : '—'} | ${flagDefault(flag) !== null ? `\`${text(flagDefault(flag)).replace(/\|/g, '\\|')}\`` : '—'} | ${desc} |`);
+    rows.push(
+      `| \`${flagName(name, flag)}\` | ${flagEnv(flag) ? `\`${flagEnv(flag)}\`` : '—'} | ${flagDefault(flag) !== null ? `\`${text(flagDefault(flag)).replace(/\|/g, '\\|')}\`` : '—'} | ${desc} |`,
+    );
   }
   return rows.join('\n');
 }
@@ -106,7 +114,10 @@ function usage(id, cls) {
 }
 
 function sameFlags(a, b) {
-  return JSON.stringify(Object.keys(a ?? {})) === JSON.stringify(Object.keys(b ?? {})) && Object.keys(a ?? {}).every((k) => a[k].description === b[k].description);
+  return (
+    JSON.stringify(Object.keys(a ?? {})) === JSON.stringify(Object.keys(b ?? {})) &&
+    Object.keys(a ?? {}).every((k) => a[k].description === b[k].description)
+  );
 }
 
 function anchor(id) {
@@ -121,7 +132,9 @@ export function renderCliDocs(commands, topics = {}) {
     const key = JSON.stringify(Object.keys(c.cls.baseFlags ?? {}));
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  const common = commands.find((c) => JSON.stringify(Object.keys(c.cls.baseFlags ?? {})) === [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0])?.cls.baseFlags ?? {};
+  const common =
+    commands.find((c) => JSON.stringify(Object.keys(c.cls.baseFlags ?? {})) === [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0])
+      ?.cls.baseFlags ?? {};
   const out = [
     '# orch command reference',
     '',
@@ -156,11 +169,14 @@ export function renderCliDocs(commands, topics = {}) {
       for (const [name, a] of args) out.push(`- \`${name.toUpperCase()}\`${a.required ? '' : ' (optional)'}: ${cell(a.description)}`);
       out.push('');
     }
-    const own = sameFlags(cls.baseFlags, common) ? cls.flags ?? {} : { ...(cls.baseFlags ?? {}), ...(cls.flags ?? {}) };
+    const own = sameFlags(cls.baseFlags, common) ? (cls.flags ?? {}) : { ...(cls.baseFlags ?? {}), ...(cls.flags ?? {}) };
     if (Object.keys(own).length > 0) out.push('Flags:', '', flagTable(own), '');
     out.push(sameFlags(cls.baseFlags, common) ? 'And the [global flags](#global-flags).' : 'No global flags other than those listed.', '');
     const examples = (cls.examples ?? []).map((e) => (typeof e === 'string' ? e : e.command));
     if (examples.length > 0) out.push('Examples:', '', '```sh', ...examples.map(text), '```', '');
   }
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
 }

@@ -41,7 +41,9 @@ function typeOf(schema, node) {
 }
 
 function cell(s) {
-  return String(s ?? '').replace(/\|/g, '\\|').replace(/\n+/g, ' ');
+  return String(s ?? '')
+    .replace(/\|/g, '\\|')
+    .replace(/\n+/g, ' ');
 }
 
 function example(node) {
@@ -52,7 +54,14 @@ function example(node) {
 
 function walk(schema, node, path, required, rows) {
   node = resolve(schema, node);
-  rows.push({ path, required, type: typeOf(schema, node), description: node.description ?? '', example: example(node), default: node.default });
+  rows.push({
+    path,
+    required,
+    type: typeOf(schema, node),
+    description: node.description ?? '',
+    example: example(node),
+    default: node.default,
+  });
   if (node.type === 'object' && node.properties) {
     const req = new Set(node.required ?? []);
     for (const [k, child] of Object.entries(node.properties)) walk(schema, child, `${path}.${k}`, req.has(k), rows);
@@ -65,7 +74,8 @@ function walk(schema, node, path, required, rows) {
   } else if (node.oneOf) {
     for (const alt of node.oneOf) {
       const a = resolve(schema, alt);
-      if (a.type === 'object' && a.properties) for (const [k, child] of Object.entries(a.properties)) walk(schema, child, `${path}.${k}`, (a.required ?? []).includes(k), rows);
+      if (a.type === 'object' && a.properties)
+        for (const [k, child] of Object.entries(a.properties)) walk(schema, child, `${path}.${k}`, (a.required ?? []).includes(k), rows);
     }
   }
 }

@@ -148,7 +148,10 @@ export function installFaultHook(hook: FaultHook): void {
 
 /** The watch daemon's own adapters (loaded only by `orch watch`: chokidar and the HTTP listener). */
 export async function composeWatchAdapters(): Promise<{ healthServers: HealthServers; manifestWatchers: ManifestWatchers }> {
-  const [{ httpHealthServers }, { chokidarManifestWatchers }] = await Promise.all([import('./adapters/http/health-server.js'), import('./adapters/watch/manifest-watcher.js')]);
+  const [{ httpHealthServers }, { chokidarManifestWatchers }] = await Promise.all([
+    import('./adapters/http/health-server.js'),
+    import('./adapters/watch/manifest-watcher.js'),
+  ]);
   return { healthServers: httpHealthServers, manifestWatchers: chokidarManifestWatchers };
 }
 
@@ -168,5 +171,7 @@ export function composeInstall(): { host: HostSystem } {
  */
 export function manifestLoader(settings: Settings, env: NodeJS.ProcessEnv = process.env): ManifestLoader {
   if (env.ORCH_MANIFEST_CACHE === '0') return fileManifestLoader();
-  return fileManifestLoader({ validate: cachedValidation(validateSources, { dir: join(settings.stateDir, 'cache'), build: buildIdentity }) });
+  return fileManifestLoader({
+    validate: cachedValidation(validateSources, { dir: join(settings.stateDir, 'cache'), build: buildIdentity }),
+  });
 }

@@ -21,11 +21,24 @@ export const CONFIG_CANDIDATES = ['orch.yaml', '/etc/orch/config.yaml'];
 /** Shared by every command: settings flags, output streams, and the one error boundary. */
 export abstract class OrchCommand extends Command {
   static override baseFlags = {
-    config: Flags.string({ description: 'orch config file (YAML). Env: ORCH_CONFIG. Default: ./orch.yaml, then /etc/orch/config.yaml.', helpGroup: 'GLOBAL' }),
-    manifests: Flags.string({ char: 'm', description: 'manifest directory or file. Env: ORCH_MANIFESTS. Default: ./manifests', helpGroup: 'GLOBAL' }),
-    'nginx-dir': Flags.string({ description: 'managed nginx directory (pools/, vhosts/). Env: ORCH_NGINX_DIR. Default: ./.orch/nginx', helpGroup: 'GLOBAL' }),
-    'state-dir': Flags.string({ description: 'state directory (database, backups, lock). Env: ORCH_STATE_DIR. Default: ./.orch/state', helpGroup: 'GLOBAL' }),
-    nginx: Flags.string({ description: 'nginx binary. Env: ORCH_NGINX. Default: nginx', helpGroup: 'GLOBAL' }),
+    'config': Flags.string({
+      description: 'orch config file (YAML). Env: ORCH_CONFIG. Default: ./orch.yaml, then /etc/orch/config.yaml.',
+      helpGroup: 'GLOBAL',
+    }),
+    'manifests': Flags.string({
+      char: 'm',
+      description: 'manifest directory or file. Env: ORCH_MANIFESTS. Default: ./manifests',
+      helpGroup: 'GLOBAL',
+    }),
+    'nginx-dir': Flags.string({
+      description: 'managed nginx directory (pools/, vhosts/). Env: ORCH_NGINX_DIR. Default: ./.orch/nginx',
+      helpGroup: 'GLOBAL',
+    }),
+    'state-dir': Flags.string({
+      description: 'state directory (database, backups, lock). Env: ORCH_STATE_DIR. Default: ./.orch/state',
+      helpGroup: 'GLOBAL',
+    }),
+    'nginx': Flags.string({ description: 'nginx binary. Env: ORCH_NGINX. Default: nginx', helpGroup: 'GLOBAL' }),
   };
 
   protected style: Style = styleFor(process.stdout);
@@ -52,11 +65,11 @@ export abstract class OrchCommand extends Command {
   }
 
   protected settingsFrom(flags: {
-    config?: string | undefined;
-    manifests?: string | undefined;
+    'config'?: string | undefined;
+    'manifests'?: string | undefined;
     'nginx-dir'?: string | undefined;
     'state-dir'?: string | undefined;
-    nginx?: string | undefined;
+    'nginx'?: string | undefined;
   }): Settings {
     const settings = resolveSettings({
       flags: {

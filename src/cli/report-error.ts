@@ -40,13 +40,22 @@ export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
     return err.exitCode;
   }
   const e = err instanceof Error ? err : new Error(String(err));
-  if (sink.json) sink.stdout(JSON.stringify({ error: { code: 'bug', message: e.message, hint: 'This is a bug in orch; please report it.' } }, null, 2));
-  sink.stderr(`${sink.style.red('Internal error (a bug in orch):')} ${e.message}\n${e.stack ?? ''}\nPlease report it with the command you ran and the output above.`);
+  if (sink.json)
+    sink.stdout(JSON.stringify({ error: { code: 'bug', message: e.message, hint: 'This is a bug in orch; please report it.' } }, null, 2));
+  sink.stderr(
+    `${sink.style.red('Internal error (a bug in orch):')} ${e.message}\n${e.stack ?? ''}\nPlease report it with the command you ran and the output above.`,
+  );
   return ExitCode.error;
 }
 
 function isOclifParseError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const anyErr = err as Error & { oclif?: unknown; parse?: unknown };
-  return anyErr.oclif !== undefined || anyErr.parse !== undefined || err.constructor.name.endsWith('FlagError') || err.constructor.name === 'RequiredArgsError' || err.constructor.name === 'UnexpectedArgsError';
+  return (
+    anyErr.oclif !== undefined ||
+    anyErr.parse !== undefined ||
+    err.constructor.name.endsWith('FlagError') ||
+    err.constructor.name === 'RequiredArgsError' ||
+    err.constructor.name === 'UnexpectedArgsError'
+  );
 }

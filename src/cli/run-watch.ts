@@ -17,7 +17,10 @@ export async function runWatch(opts: WatchDaemonOptions & { log: Logger }): Prom
   const onStop = (signal: NodeJS.Signals) => {
     signals++;
     if (signals > 1) {
-      opts.log.warn('shutdown.forced', { signal, detail: 'second signal: exiting now; the next orch writer finishes or undoes an apply cut short' });
+      opts.log.warn('shutdown.forced', {
+        signal,
+        detail: 'second signal: exiting now; the next orch writer finishes or undoes an apply cut short',
+      });
       process.exit(1);
     }
     stopRequested = signal;

@@ -30,12 +30,15 @@ ${EXIT_CODES_HELP}`;
     'auto-approve': Flags.boolean({ description: 'do not ask for confirmation' }),
     'dry-run': Flags.boolean({ description: 'stage and validate only; touch nothing live' }),
     'overwrite-drift': Flags.boolean({ description: 'discard hand edits of every managed file' }),
-    'overwrite-drift-path': Flags.string({ description: 'discard hand edits of this managed file (repeatable), e.g. vhosts/s3-main.conf', multiple: true }),
+    'overwrite-drift-path': Flags.string({
+      description: 'discard hand edits of this managed file (repeatable), e.g. vhosts/s3-main.conf',
+      multiple: true,
+    }),
     'max-delete': Flags.integer({ description: 'refuse to delete more resources than this (default: maxDelete setting, 10)' }),
     'allow-empty': Flags.boolean({ description: 'allow deleting every managed file' }),
     'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer (default: lockTimeoutSeconds setting, 30)' }),
-    json: Flags.boolean({ description: 'print the result as JSON (progress goes to stderr)' }),
-    diff: Flags.boolean({ description: 'show diffs in the plan shown before confirmation', default: true, allowNo: true }),
+    'json': Flags.boolean({ description: 'print the result as JSON (progress goes to stderr)' }),
+    'diff': Flags.boolean({ description: 'show diffs in the plan shown before confirmation', default: true, allowNo: true }),
   };
 
   protected async execute() {
@@ -84,8 +87,18 @@ ${EXIT_CODES_HELP}`;
             dry_run: flags['dry-run'],
             generation: outcome?.generation ?? null,
             recovered: result.recovered ? { action: result.recovered.action, generation: result.recovered.journal.generation } : null,
-            buckets_created: result.buckets.created.map((b) => ({ bucket: b.bucket, pool: b.pool, virtual_host: b.virtualHost, route: b.route })),
-            buckets_existing: result.buckets.existed.map((b) => ({ bucket: b.bucket, pool: b.pool, virtual_host: b.virtualHost, route: b.route })),
+            buckets_created: result.buckets.created.map((b) => ({
+              bucket: b.bucket,
+              pool: b.pool,
+              virtual_host: b.virtualHost,
+              route: b.route,
+            })),
+            buckets_existing: result.buckets.existed.map((b) => ({
+              bucket: b.bucket,
+              pool: b.pool,
+              virtual_host: b.virtualHost,
+              route: b.route,
+            })),
             files_written: outcome?.filesWritten ?? 0,
             files_deleted: outcome?.filesDeleted ?? 0,
             nginx_tests: outcome?.nginxTests ?? 0,
@@ -100,7 +113,10 @@ ${EXIT_CODES_HELP}`;
       );
       return ExitCode.ok;
     }
-    if (result.recovered) this.out(this.style.yellow(`Recovered an interrupted apply: ${result.recovered.action} generation ${result.recovered.journal.generation}.`));
+    if (result.recovered)
+      this.out(
+        this.style.yellow(`Recovered an interrupted apply: ${result.recovered.action} generation ${result.recovered.journal.generation}.`),
+      );
     if (result.nothingToDo) {
       this.out(this.style.green('No changes. The nginx files match the manifests.'));
       return ExitCode.ok;
@@ -111,11 +127,19 @@ ${EXIT_CODES_HELP}`;
       this.out(this.style.green(`Created bucket${created.length === 1 ? '' : 's'} ${created.join(', ')}${when}.`));
     }
     if (outcome === null) {
-      this.out(this.style.green(flags['dry-run'] ? 'Dry run: only buckets to create; nothing was created.' : 'Apply complete: no nginx file changed.'));
+      this.out(
+        this.style.green(
+          flags['dry-run'] ? 'Dry run: only buckets to create; nothing was created.' : 'Apply complete: no nginx file changed.',
+        ),
+      );
       return ExitCode.ok;
     }
     if (outcome.dryRun) {
-      this.out(this.style.green(`Dry run: the new configuration passes nginx -t (${(outcome.timings.stagedTestMs / 1000).toFixed(2)}s). Nothing live was touched.`));
+      this.out(
+        this.style.green(
+          `Dry run: the new configuration passes nginx -t (${(outcome.timings.stagedTestMs / 1000).toFixed(2)}s). Nothing live was touched.`,
+        ),
+      );
       return ExitCode.ok;
     }
     const s = planResult.plan.summary;

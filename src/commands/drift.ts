@@ -14,7 +14,7 @@ EXIT CODES
   2  drift found (with --detailed-exitcode)`;
   static override examples = ['<%= config.bin %> drift', '<%= config.bin %> drift --json'];
   static override flags = {
-    json: Flags.boolean({ description: 'print as JSON' }),
+    'json': Flags.boolean({ description: 'print as JSON' }),
     'detailed-exitcode': Flags.boolean({ description: 'exit 2 when drift is found' }),
   };
 

@@ -15,7 +15,11 @@ export default class History extends OrchCommand {
     const settings = this.settingsFrom(flags);
     const store = composeOrch(settings).state.openIfExists();
     const rows = store
-      ? store.generations(flags.limit).map((g) => ({ ...g, restorable: Object.keys(store.generationFiles(g.number)).length > 0, summary: JSON.parse(g.summary) as Record<string, unknown> }))
+      ? store.generations(flags.limit).map((g) => ({
+          ...g,
+          restorable: Object.keys(store.generationFiles(g.number)).length > 0,
+          summary: JSON.parse(g.summary) as Record<string, unknown>,
+        }))
       : [];
     store?.close();
     if (flags.json) {
@@ -30,7 +34,9 @@ export default class History extends OrchCommand {
       const s = g.summary;
       const counts = `+${String(s['add'] ?? 0)} ~${String(s['change'] ?? 0)} -${String(s['destroy'] ?? 0)}`;
       const note = s['note'] ? `  ${String(s['note'])}` : '';
-      this.out(`${String(g.number).padStart(5)}  ${g.createdAt}  ${g.outcome.padEnd(8)} ${g.command.padEnd(12)} ${counts}${g.restorable ? '' : this.style.dim('  (files not kept)')}${note}`);
+      this.out(
+        `${String(g.number).padStart(5)}  ${g.createdAt}  ${g.outcome.padEnd(8)} ${g.command.padEnd(12)} ${counts}${g.restorable ? '' : this.style.dim('  (files not kept)')}${note}`,
+      );
     }
   }
 }

@@ -8,7 +8,7 @@ import { formatImportText, importToJson } from '../cli/views/import-text.js';
 import { composeOrch } from '../composition-root.js';
 
 export default class Import extends OrchCommand {
-  static override summary = 'Write manifests that reproduce an existing nginx tree: orch\'s own, the reference tool\'s, or hand-written.';
+  static override summary = "Write manifests that reproduce an existing nginx tree: orch's own, the reference tool's, or hand-written.";
   static override description = `Reads DIR (never changes it) and writes manifests to --out such that planning them against that installation changes nothing about how nginx routes traffic. The first 'orch apply' then takes ownership of the files (the plan shows them as "adopt").
 
 Sources (--from, detected when omitted):
@@ -30,12 +30,12 @@ EXIT CODES
   ];
   static override args = { dir: Args.string({ description: 'directory of the nginx files to import', required: true }) };
   static override flags = {
-    out: Flags.string({ description: 'directory to write the manifests to (must be empty unless --force)', required: true }),
-    from: Flags.string({ description: 'what wrote DIR (default: detected)', options: [...IMPORT_SOURCES] }),
-    force: Flags.boolean({ description: 'write into a non-empty --out directory' }),
+    'out': Flags.string({ description: 'directory to write the manifests to (must be empty unless --force)', required: true }),
+    'from': Flags.string({ description: 'what wrote DIR (default: detected)', options: [...IMPORT_SOURCES] }),
+    'force': Flags.boolean({ description: 'write into a non-empty --out directory' }),
     'reference-key': Flags.string({ description: "the reference tool's Fernet key (its SECRET setting). Env: ORCH_REFERENCE_KEY" }),
     'reference-key-file': Flags.string({ description: "a file holding the reference tool's Fernet key" }),
-    json: Flags.boolean({ description: 'print the result as JSON' }),
+    'json': Flags.boolean({ description: 'print the result as JSON' }),
   };
 
   protected async execute() {

@@ -26,19 +26,23 @@ EXIT CODES
   // No --config: install writes the config file (<prefix>/etc/orch/config.yaml) rather than reading one.
   // Production defaults, not the sandbox's; no --config: install writes the config file.
   static override baseFlags = {
-    manifests: Flags.string({ char: 'm', description: 'manifest directory the daemon follows. Default: /srv/orch/manifests', helpGroup: 'GLOBAL' }),
+    'manifests': Flags.string({
+      char: 'm',
+      description: 'manifest directory the daemon follows. Default: /srv/orch/manifests',
+      helpGroup: 'GLOBAL',
+    }),
     'nginx-dir': Flags.string({ description: 'managed nginx directory (pools/, vhosts/). Default: /etc/nginx/orch', helpGroup: 'GLOBAL' }),
     'state-dir': Flags.string({ description: 'state directory (database, backups, lock). Default: /var/lib/orch', helpGroup: 'GLOBAL' }),
-    nginx: Flags.string({ description: 'nginx binary (looked up on PATH). Default: nginx', helpGroup: 'GLOBAL' }),
+    'nginx': Flags.string({ description: 'nginx binary (looked up on PATH). Default: nginx', helpGroup: 'GLOBAL' }),
   } as typeof OrchCommand.baseFlags;
   static override flags = {
-    prefix: Flags.string({ description: 'install below this scratch directory (tests, packaging): no root, no user, no chown' }),
-    user: Flags.string({ description: 'system user the daemon runs as (created with useradd when missing)', default: 'orch' }),
-    'nginx-conf': Flags.string({ description: 'main nginx configuration (`default`: nginx\'s built-in). Default: /etc/nginx/nginx.conf' }),
-    'nginx-prefix': Flags.string({ description: 'nginx prefix, -p (`default`: nginx\'s built-in). Default: default' }),
-    node: Flags.string({ description: 'node binary for ExecStart (default: the node running this command)' }),
+    'prefix': Flags.string({ description: 'install below this scratch directory (tests, packaging): no root, no user, no chown' }),
+    'user': Flags.string({ description: 'system user the daemon runs as (created with useradd when missing)', default: 'orch' }),
+    'nginx-conf': Flags.string({ description: "main nginx configuration (`default`: nginx's built-in). Default: /etc/nginx/nginx.conf" }),
+    'nginx-prefix': Flags.string({ description: "nginx prefix, -p (`default`: nginx's built-in). Default: default" }),
+    'node': Flags.string({ description: 'node binary for ExecStart (default: the node running this command)' }),
     'orch-bin': Flags.string({ description: "orch's bin/run.js for ExecStart (default: this installation's)" }),
-    force: Flags.boolean({ description: 'replace an existing config file (the old one is kept as .bak)' }),
+    'force': Flags.boolean({ description: 'replace an existing config file (the old one is kept as .bak)' }),
     'dry-run': Flags.boolean({ description: 'print what would be done; write nothing' }),
     'skip-nginx-check': Flags.boolean({ description: 'install even when the main nginx configuration does not include the managed files' }),
   };
@@ -67,11 +71,11 @@ EXIT CODES
 }
 
 const VERB: Record<StepAction, [string, string]> = {
-  created: ['created', 'would create'],
-  updated: ['updated', 'would update'],
-  unchanged: ['unchanged', 'unchanged'],
-  kept: ['kept', 'would keep'],
-  skipped: ['skipped', 'would skip'],
+  'created': ['created', 'would create'],
+  'updated': ['updated', 'would update'],
+  'unchanged': ['unchanged', 'unchanged'],
+  'kept': ['kept', 'would keep'],
+  'skipped': ['skipped', 'would skip'],
   'backed-up': ['backed up', 'would back up'],
 };
 
@@ -79,11 +83,16 @@ export function formatInstall(r: InstallReport, s: Style): string {
   const out: string[] = [];
   if (r.dryRun) out.push(s.bold('Dry run: nothing is written.'));
   if (r.prefix) out.push(s.dim(`Installing below ${r.prefix} (--prefix).`));
-  out.push(r.nginxCheck.ok ? `${s.green('ok')}  nginx includes ${r.paths.nginxDir}/pools/*.conf and vhosts/*.conf inside http { }` : `${s.yellow('!!')}  nginx check: ${r.nginxCheck.problems.length} problem(s), see the warnings`);
+  out.push(
+    r.nginxCheck.ok
+      ? `${s.green('ok')}  nginx includes ${r.paths.nginxDir}/pools/*.conf and vhosts/*.conf inside http { }`
+      : `${s.yellow('!!')}  nginx check: ${r.nginxCheck.problems.length} problem(s), see the warnings`,
+  );
   const width = Math.max(...Object.values(VERB).map(([a, b]) => (r.dryRun ? b : a).length));
   for (const step of r.steps) {
     const verb = VERB[step.action][r.dryRun ? 1 : 0].padEnd(width);
-    const colored = step.action === 'unchanged' || step.action === 'kept' ? s.dim(verb) : step.action === 'skipped' ? s.yellow(verb) : s.green(verb);
+    const colored =
+      step.action === 'unchanged' || step.action === 'kept' ? s.dim(verb) : step.action === 'skipped' ? s.yellow(verb) : s.green(verb);
     out.push(`${colored}  ${step.what}${step.detail ? s.dim(`  (${step.detail})`) : ''}`);
   }
   for (const w of r.warnings) out.push(`${s.yellow('warning:')} ${w}`);

@@ -4,7 +4,8 @@ import { OrchCommand } from '../cli/orch-command.js';
 import { composeOrch } from '../composition-root.js';
 
 export default class NodeConfig extends OrchCommand {
-  static override summary = 'Print (or write) the configuration of a pool member: nanio options, credentials template and unit, or an nginx file server.';
+  static override summary =
+    'Print (or write) the configuration of a pool member: nanio options, credentials template and unit, or an nginx file server.';
   static override description = `Rendered from the pool's manifest, read through the same settings as 'orch plan'; never deployed: copy the files to the member yourself.
 
 nanio pools: nanio-options.toml (nanio serve --options: data_dir, host, port, region), nanio.env (NANIO_ACCESS_KEY and NANIO_SECRET_KEY as placeholders naming where the gateway reads the pool's credentials — never the values) and nanio.service (a hardened systemd unit).
@@ -26,15 +27,15 @@ EXIT CODES
     member: Args.string({ description: 'member address as in the manifest, or its index from 0; omitted: a new member', required: false }),
   };
   static override flags = {
-    out: Flags.string({ description: 'write the files into this directory instead of printing them' }),
-    force: Flags.boolean({ description: 'with --out: replace files that exist with other content' }),
-    'data-dir': Flags.string({ description: 'nanio: data directory, the pool\'s shared storage', default: '/var/lib/nanio' }),
+    'out': Flags.string({ description: 'write the files into this directory instead of printing them' }),
+    'force': Flags.boolean({ description: 'with --out: replace files that exist with other content' }),
+    'data-dir': Flags.string({ description: "nanio: data directory, the pool's shared storage", default: '/var/lib/nanio' }),
     'nanio-bin': Flags.string({ description: 'nanio: the nanio executable for ExecStart', default: '/usr/local/bin/nanio' }),
-    user: Flags.string({ description: 'nanio: system user of the service', default: 'nanio' }),
+    'user': Flags.string({ description: 'nanio: system user of the service', default: 'nanio' }),
     'config-dir': Flags.string({ description: 'nanio: directory of options.toml and nanio.env on the member', default: '/etc/nanio' }),
-    region: Flags.string({ description: 'nanio: S3 region nanio reports', default: 'us-east-1' }),
-    root: Flags.string({ description: 'http: directory the file server serves', default: '/srv/files' }),
-    json: Flags.boolean({ description: 'print the files and next steps as JSON' }),
+    'region': Flags.string({ description: 'nanio: S3 region nanio reports', default: 'us-east-1' }),
+    'root': Flags.string({ description: 'http: directory the file server serves', default: '/srv/files' }),
+    'json': Flags.boolean({ description: 'print the files and next steps as JSON' }),
   };
 
   protected async execute() {
@@ -60,7 +61,13 @@ EXIT CODES
             type: config.type,
             member: config.member.index === null ? null : { index: config.member.index, address: config.member.address },
             listen: config.listen,
-            files: config.files.map((f, i) => ({ name: f.name, install_as: f.installAs, mode: `0${f.mode.toString(8)}`, content: f.content, written_to: written[i] ?? null })),
+            files: config.files.map((f, i) => ({
+              name: f.name,
+              install_as: f.installAs,
+              mode: `0${f.mode.toString(8)}`,
+              content: f.content,
+              written_to: written[i] ?? null,
+            })),
             next_steps: config.nextSteps,
           },
           null,

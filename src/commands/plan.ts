@@ -23,11 +23,11 @@ ${EXIT_CODES_HELP}`;
     '<%= config.bin %> plan --out gateway.plan && <%= config.bin %> apply gateway.plan',
   ];
   static override flags = {
-    json: Flags.boolean({ description: 'print the plan as JSON (format documented in docs/plan.md)' }),
+    'json': Flags.boolean({ description: 'print the plan as JSON (format documented in docs/plan.md)' }),
     'detailed-exitcode': Flags.boolean({ description: 'exit 0 when there are no changes, 2 when there are, 1 on error' }),
-    out: Flags.string({ description: 'save the plan (with a fingerprint of its inputs) for `orch apply FILE`' }),
-    diff: Flags.boolean({ description: 'show unified diffs of changed files', default: true, allowNo: true }),
-    refresh: Flags.boolean({ description: 'check buckets on the pools (S3); --no-refresh plans offline', default: true, allowNo: true }),
+    'out': Flags.string({ description: 'save the plan (with a fingerprint of its inputs) for `orch apply FILE`' }),
+    'diff': Flags.boolean({ description: 'show unified diffs of changed files', default: true, allowNo: true }),
+    'refresh': Flags.boolean({ description: 'check buckets on the pools (S3); --no-refresh plans offline', default: true, allowNo: true }),
   };
 
   protected async execute() {

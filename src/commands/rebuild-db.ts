@@ -14,11 +14,15 @@ EXIT CODES
   0  rebuilt (or, with --dry-run, previewed)
   1  refused or failed: nothing was written
   3  another orch writer holds the lock`;
-  static override examples = ['<%= config.bin %> rebuild-db --dry-run', '<%= config.bin %> rebuild-db', '<%= config.bin %> rebuild-db --force'];
+  static override examples = [
+    '<%= config.bin %> rebuild-db --dry-run',
+    '<%= config.bin %> rebuild-db',
+    '<%= config.bin %> rebuild-db --force',
+  ];
   static override flags = {
     'dry-run': Flags.boolean({ description: 'print what would be recovered; write nothing' }),
-    force: Flags.boolean({ description: 'replace a database that is not empty or is corrupt (the old file is kept)' }),
-    json: Flags.boolean({ description: 'print the result as JSON' }),
+    'force': Flags.boolean({ description: 'replace a database that is not empty or is corrupt (the old file is kept)' }),
+    'json': Flags.boolean({ description: 'print the result as JSON' }),
     'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer' }),
   };
 

@@ -25,7 +25,9 @@ ${EXIT_CODES_HELP}`;
     if (flags['lock-timeout'] !== undefined) settings.lockTimeoutSeconds = flags['lock-timeout'];
     const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
     if (!flags['auto-approve'] && !interactive) {
-      throw new UserError('rollback.needs-approval', 'Refusing to roll back without confirmation: standard input is not a terminal.', { hint: 'Pass --auto-approve.' });
+      throw new UserError('rollback.needs-approval', 'Refusing to roll back without confirmation: standard input is not a terminal.', {
+        hint: 'Pass --auto-approve.',
+      });
     }
     const reporter = process.stderr.isTTY ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
     let result;
@@ -45,6 +47,10 @@ ${EXIT_CODES_HELP}`;
       throw e;
     }
     await reporter.finish();
-    this.out(this.style.green(`Restored generation ${result.target} as generation ${result.outcome?.generation}. The manifests still describe the newer state: the next 'orch plan' shows the way back.`));
+    this.out(
+      this.style.green(
+        `Restored generation ${result.target} as generation ${result.outcome?.generation}. The manifests still describe the newer state: the next 'orch plan' shows the way back.`,
+      ),
+    );
   }
 }

@@ -19,11 +19,22 @@ export default class Status extends OrchCommand {
     const st = this.style;
     const g = s.generation;
     this.out(`Generation:    ${g ? `${g.number} (${g.outcome} by ${g.command} at ${g.createdAt})` : st.dim('none applied yet')}`);
-    this.out(`nginx serves:  ${s.served.token === null ? st.yellow('no answer on the status address ' + settings.statusListen) : s.served.current ? st.green(`generation ${s.served.token.split(' ')[0]} (current)`) : st.red(`"${s.served.token}", expected "${s.served.expected}"`)}`);
-    this.out(`Drift:         ${s.driftCount === 0 ? st.green('none') : st.yellow(`${s.driftCount} file(s) changed outside orch (orch drift)`)}`);
-    this.out(`Lock:          ${s.lockHolder ? `held by pid ${s.lockHolder.pid} (${s.lockHolder.command}) since ${s.lockHolder.since}` : 'free'}`);
+    this.out(
+      `nginx serves:  ${s.served.token === null ? st.yellow('no answer on the status address ' + settings.statusListen) : s.served.current ? st.green(`generation ${s.served.token.split(' ')[0]} (current)`) : st.red(`"${s.served.token}", expected "${s.served.expected}"`)}`,
+    );
+    this.out(
+      `Drift:         ${s.driftCount === 0 ? st.green('none') : st.yellow(`${s.driftCount} file(s) changed outside orch (orch drift)`)}`,
+    );
+    this.out(
+      `Lock:          ${s.lockHolder ? `held by pid ${s.lockHolder.pid} (${s.lockHolder.command}) since ${s.lockHolder.since}` : 'free'}`,
+    );
     this.out(`DB backup:     ${s.backupAgeSeconds === null ? st.yellow('none') : `${Math.round(s.backupAgeSeconds)}s old`}`);
     this.out(`nginx:         ${s.nginxVersion ?? st.red('not found')}`);
-    if (s.interruptedApply) this.out(st.yellow(`Interrupted apply of generation ${s.interruptedApply.generation} (phase ${s.interruptedApply.phase}): the next writer finishes or undoes it.`));
+    if (s.interruptedApply)
+      this.out(
+        st.yellow(
+          `Interrupted apply of generation ${s.interruptedApply.generation} (phase ${s.interruptedApply.phase}): the next writer finishes or undoes it.`,
+        ),
+      );
   }
 }

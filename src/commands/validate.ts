@@ -11,10 +11,7 @@ export default class Validate extends OrchCommand {
 EXIT CODES
   0  the manifests are valid (warnings may be printed)
   1  at least one error`;
-  static override examples = [
-    '<%= config.bin %> validate --manifests examples/gateway',
-    '<%= config.bin %> validate -m manifests/ --json',
-  ];
+  static override examples = ['<%= config.bin %> validate --manifests examples/gateway', '<%= config.bin %> validate -m manifests/ --json'];
   static override flags = {
     json: Flags.boolean({ description: 'print the result as JSON' }),
   };
@@ -25,7 +22,14 @@ EXIT CODES
     const { sources, validation } = loadManifests(composeOrch(settings).manifests, settings.manifests);
     const d = validation.desired;
     const routes = d.virtualHosts.reduce((n, v) => n + v.routes.length, 0);
-    const counts = { files: sources.length, documents: validation.documents.length, pools: d.pools.length, virtual_hosts: d.virtualHosts.length, routes, migrations: d.migrations.length };
+    const counts = {
+      files: sources.length,
+      documents: validation.documents.length,
+      pools: d.pools.length,
+      virtual_hosts: d.virtualHosts.length,
+      routes,
+      migrations: d.migrations.length,
+    };
     if (flags.json) {
       this.out(JSON.stringify({ valid: true, counts, diagnostics: validation.diagnostics.map(diagnosticToJson) }, null, 2));
       return;

@@ -23,18 +23,42 @@ See docs/watch.md.`;
     'curl -s http://127.0.0.1:18098/status',
   ];
   static override flags = {
-    mode: Flags.string({ description: 'apply: make nginx match the manifests; plan: only report what would change', options: ['apply', 'plan'], default: 'apply' }),
-    drift: Flags.string({ description: 'hand-edited managed files: warn (report, leave them) or correct (overwrite them)', options: ['warn', 'correct'], default: 'warn' }),
+    'mode': Flags.string({
+      description: 'apply: make nginx match the manifests; plan: only report what would change',
+      options: ['apply', 'plan'],
+      default: 'apply',
+    }),
+    'drift': Flags.string({
+      description: 'hand-edited managed files: warn (report, leave them) or correct (overwrite them)',
+      options: ['warn', 'correct'],
+      default: 'warn',
+    }),
     'max-delete': Flags.integer({ description: 'refuse applies that delete more resources than this (default: maxDelete setting, 10)' }),
     'allow-empty': Flags.boolean({ description: 'allow an apply that deletes every managed file' }),
-    listen: Flags.string({ description: 'loopback address:port for /healthz, /readyz, /status, /metrics, or "off". Env: ORCH_WATCH_LISTEN. Default: 127.0.0.1:18098' }),
-    'drift-interval': Flags.integer({ description: 'seconds between reconciles without a manifest change (0: off). Env: ORCH_DRIFT_INTERVAL. Default: 60' }),
-    'bucket-sync-interval': Flags.integer({ description: 'seconds between bucket syncs (0: off). Env: ORCH_BUCKET_SYNC_INTERVAL. Default: 300' }),
+    'listen': Flags.string({
+      description:
+        'loopback address:port for /healthz, /readyz, /status, /metrics, or "off". Env: ORCH_WATCH_LISTEN. Default: 127.0.0.1:18098',
+    }),
+    'drift-interval': Flags.integer({
+      description: 'seconds between reconciles without a manifest change (0: off). Env: ORCH_DRIFT_INTERVAL. Default: 60',
+    }),
+    'bucket-sync-interval': Flags.integer({
+      description: 'seconds between bucket syncs (0: off). Env: ORCH_BUCKET_SYNC_INTERVAL. Default: 300',
+    }),
     'migration-tick': Flags.integer({ description: 'seconds between migration ticks (0: off). Env: ORCH_MIGRATION_TICK. Default: 5' }),
-    'backup-interval': Flags.integer({ description: 'seconds between state database backups (0: off). Env: ORCH_BACKUP_INTERVAL. Default: 3600' }),
-    debounce: Flags.integer({ description: 'milliseconds of quiet after a manifest change before reconciling. Env: ORCH_DEBOUNCE_MS. Default: 500' }),
+    'backup-interval': Flags.integer({
+      description: 'seconds between state database backups (0: off). Env: ORCH_BACKUP_INTERVAL. Default: 3600',
+    }),
+    'debounce': Flags.integer({
+      description: 'milliseconds of quiet after a manifest change before reconciling. Env: ORCH_DEBOUNCE_MS. Default: 500',
+    }),
     'log-level': Flags.string({ description: 'least severe level logged', options: LOG_LEVELS, default: 'info', env: 'ORCH_LOG_LEVEL' }),
-    'log-format': Flags.string({ description: 'auto: JSON lines unless standard output is a terminal', options: ['auto', 'json', 'text'], default: 'auto', env: 'ORCH_LOG_FORMAT' }),
+    'log-format': Flags.string({
+      description: 'auto: JSON lines unless standard output is a terminal',
+      options: ['auto', 'json', 'text'],
+      default: 'auto',
+      env: 'ORCH_LOG_FORMAT',
+    }),
   };
 
   protected async execute() {
@@ -43,11 +67,20 @@ See docs/watch.md.`;
       const s = this.settingsFrom(flags);
       if (flags.listen !== undefined) {
         if (flags.listen !== 'off' && !isLoopbackHostPort(flags.listen)) {
-          throw new UserError('config.invalid', `--listen must be a loopback address with a port (127.0.0.1:18098, [::1]:18098, localhost:18098) or "off"; got "${flags.listen}".`);
+          throw new UserError(
+            'config.invalid',
+            `--listen must be a loopback address with a port (127.0.0.1:18098, [::1]:18098, localhost:18098) or "off"; got "${flags.listen}".`,
+          );
         }
         s.watchListen = flags.listen;
       }
-      const numeric: Array<[number | undefined, 'driftIntervalSeconds' | 'bucketSyncIntervalSeconds' | 'migrationTickSeconds' | 'backupIntervalSeconds' | 'debounceMs', string]> = [
+      const numeric: Array<
+        [
+          number | undefined,
+          'driftIntervalSeconds' | 'bucketSyncIntervalSeconds' | 'migrationTickSeconds' | 'backupIntervalSeconds' | 'debounceMs',
+          string,
+        ]
+      > = [
         [flags['drift-interval'], 'driftIntervalSeconds', '--drift-interval'],
         [flags['bucket-sync-interval'], 'bucketSyncIntervalSeconds', '--bucket-sync-interval'],
         [flags['migration-tick'], 'migrationTickSeconds', '--migration-tick'],

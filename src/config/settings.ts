@@ -267,7 +267,11 @@ export function isLoopbackHostPort(listen: string): boolean {
 
 function checkWatchListen(listen: string): void {
   if (listen === 'off' || isLoopbackHostPort(listen)) return;
-  throw new UserError('config.invalid', `watchListen must be a loopback address with a port (127.0.0.1:18098, [::1]:18098, localhost:18098) or "off"; got "${listen}".`, {
-    hint: 'The health, status and metrics endpoints have no authentication: they listen on loopback only. Expose them through a reverse proxy or a node exporter if needed.',
-  });
+  throw new UserError(
+    'config.invalid',
+    `watchListen must be a loopback address with a port (127.0.0.1:18098, [::1]:18098, localhost:18098) or "off"; got "${listen}".`,
+    {
+      hint: 'The health, status and metrics endpoints have no authentication: they listen on loopback only. Expose them through a reverse proxy or a node exporter if needed.',
+    },
+  );
 }

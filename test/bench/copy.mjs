@@ -89,7 +89,11 @@ async function child(argsJson) {
   const { source, destination, src, diff, ObjectCopier, engine } = await listAndDiff(a, t);
   const { import: tImport, list: tList, diff: tDiff } = t;
   const records = [];
-  const copier = new ObjectCopier(source, destination, a.bucket, { concurrency: a.concurrency, bandwidthLimit: null, splice: engine.available });
+  const copier = new ObjectCopier(source, destination, a.bucket, {
+    concurrency: a.concurrency,
+    bandwidthLimit: null,
+    splice: engine.available,
+  });
   const { failures } = await copier.copy(diff.copy, (r) => records.push(r));
   const tCopy = performance.now();
   source.close();
@@ -126,7 +130,11 @@ async function ceiling(argsJson) {
   const putOne = (key) =>
     new Promise((resolve, reject) => {
       const path = `/${a.bucket}/${key}`;
-      const headers = signer.sign({ method: 'PUT', path, headers: { host: a.destination, 'content-length': String(body.length), 'x-amz-content-sha256': UNSIGNED_PAYLOAD } });
+      const headers = signer.sign({
+        method: 'PUT',
+        path,
+        headers: { 'host': a.destination, 'content-length': String(body.length), 'x-amz-content-sha256': UNSIGNED_PAYLOAD },
+      });
       let head = `PUT ${path} HTTP/1.1\r\n`;
       for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
       const socket = connect(Number(port), host);
@@ -358,7 +366,8 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
       if (r.code !== 0) throw new Error(`orch copy of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
       const out = JSON.parse(r.stdout.trim().split('\n').pop());
       if (out.failureCount) throw new Error(`orch copy of ${w.label}: ${out.failureCount} failures: ${JSON.stringify(out.failures)}`);
-      if (out.spliceRelay !== (result.engine.available && extraEnv.ORCH_SPLICE !== '0')) throw new Error(`orch copy of ${w.label}: splice relay ${out.spliceRelay ? 'used' : 'not used'}, against what the run expects`);
+      if (out.spliceRelay !== (result.engine.available && extraEnv.ORCH_SPLICE !== '0'))
+        throw new Error(`orch copy of ${w.label}: splice relay ${out.spliceRelay ? 'used' : 'not used'}, against what the run expects`);
       verifyCopy(sources.get(w.key), onDisk(dst.dir, w.key), `orch ${w.label}`);
       rmSync(join(dst.dir, w.key), { recursive: true, force: true });
       return { wallMs: r.wallMs, rssKiB: r.rssKiB, cpuS: r.cpuS, serversCpuS, ...out };
@@ -366,7 +375,11 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
     const rcloneOnce = async (w, tag) => {
       freshBucket(w.key);
       const s0 = servers();
-      const r = await spawnTimed(RCLONE, ['copy', `src:${w.key}`, `dst:${w.key}`, '--transfers', '32', '--checkers', '32', '--config', conf, '-q'], { env: rcloneEnv(), rssFile: join(base, 'rss', `rclone-${tag}`) });
+      const r = await spawnTimed(
+        RCLONE,
+        ['copy', `src:${w.key}`, `dst:${w.key}`, '--transfers', '32', '--checkers', '32', '--config', conf, '-q'],
+        { env: rcloneEnv(), rssFile: join(base, 'rss', `rclone-${tag}`) },
+      );
       const serversCpuS = servers() - s0;
       if (r.code !== 0) throw new Error(`rclone copy of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
       verifyCopy(sources.get(w.key), onDisk(dst.dir, w.key), `rclone ${w.label}`);
@@ -380,7 +393,8 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
       const r = await spawnTimed(process.execPath, [SELF, 'ceiling', args], { env: NODE_ENV });
       if (r.code !== 0) throw new Error(`ceiling run of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
       const stored = onDisk(dst.dir, w.key);
-      if (stored.size !== w.objects || [...stored.values()].some((o) => o.size !== w.size)) throw new Error(`ceiling run of ${w.label}: ${stored.size} objects stored`);
+      if (stored.size !== w.objects || [...stored.values()].some((o) => o.size !== w.size))
+        throw new Error(`ceiling run of ${w.label}: ${stored.size} objects stored`);
       rmSync(join(dst.dir, w.key), { recursive: true, force: true });
       return r.wallMs;
     };
@@ -455,7 +469,9 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
           share: ceil.length > 0 ? stats(nodePath.map((r, i) => ceil[i] / r.wallMs)) : null,
         };
       }
-      log(`[copy] ${w.label}: orch ${(o.median / 1000).toFixed(2)} s, rclone ${(rc.median / 1000).toFixed(2)} s, ratio ${result.workloads[w.key].ratio.toFixed(2)}`);
+      log(
+        `[copy] ${w.label}: orch ${(o.median / 1000).toFixed(2)} s, rclone ${(rc.median / 1000).toFixed(2)} s, ratio ${result.workloads[w.key].ratio.toFixed(2)}`,
+      );
     }
 
     log(`[copy] ${HUGE.label}: orch peak RSS`);
@@ -480,14 +496,22 @@ export function printCopy(r) {
   if (r.error) return `\n== Copy benchmark FAILED: ${r.error}`;
   const out = [];
   out.push('');
-  out.push(`== Copy engine vs rclone ${r.rclone} (s3rver -> s3rver, concurrency/transfers ${r.concurrency}, ${Object.values(r.workloads).map((w) => `${w.pairs} pairs of runs for ${w.label}`).join(', ')}, order alternating; process wall times)`);
-  out.push(`   orch's streamed copies (16-128 MiB objects): ${r.engine.available ? 'splice relay' : `Node's HTTP client (splice relay ${r.engine.reason})`}`);
+  out.push(
+    `== Copy engine vs rclone ${r.rclone} (s3rver -> s3rver, concurrency/transfers ${r.concurrency}, ${Object.values(r.workloads)
+      .map((w) => `${w.pairs} pairs of runs for ${w.label}`)
+      .join(', ')}, order alternating; process wall times)`,
+  );
+  out.push(
+    `   orch's streamed copies (16-128 MiB objects): ${r.engine.available ? 'splice relay' : `Node's HTTP client (splice relay ${r.engine.reason})`}`,
+  );
   if (r.bootTax) {
     out.push(
       `   NODE_EXTRA_CA_CERTS is set here: Node parses that bundle at every start (node -e 0: ${r.bootTax.withMs.toFixed(0)} ms with it, ${r.bootTax.withoutMs.toFixed(0)} ms without); cleared for the node contenders, whose plain-HTTP copies never use it`,
     );
   }
-  out.push(`   ${'workload'.padEnd(16)} ${'orch wall median [min - max]'.padEnd(34)} ${'rclone wall median [min - max]'.padEnd(34)} throughput (median)            ratio orch/rclone: median of pairs [min - max]`);
+  out.push(
+    `   ${'workload'.padEnd(16)} ${'orch wall median [min - max]'.padEnd(34)} ${'rclone wall median [min - max]'.padEnd(34)} throughput (median)            ratio orch/rclone: median of pairs [min - max]`,
+  );
   for (const w of Object.values(r.workloads)) {
     const f = (x) => `${x.toFixed(w.unit === 'MB/s' ? 0 : 0)}`;
     out.push(
@@ -516,17 +540,29 @@ export function printCopy(r) {
     }
   }
   const h = r.peakRss;
-  if (h) out.push(`   orch copying ${h.label}: peak RSS ${h.vmHWMMiB.toFixed(0)} MiB (VmHWM)${h.timeMaxRssMiB ? `, ${h.timeMaxRssMiB.toFixed(0)} MiB (/usr/bin/time)` : ''}; ${secs(h.wallMs)} wall, ${h.mbPerS.toFixed(0)} MB/s in the copy`);
+  if (h)
+    out.push(
+      `   orch copying ${h.label}: peak RSS ${h.vmHWMMiB.toFixed(0)} MiB (VmHWM)${h.timeMaxRssMiB ? `, ${h.timeMaxRssMiB.toFixed(0)} MiB (/usr/bin/time)` : ''}; ${secs(h.wallMs)} wall, ${h.mbPerS.toFixed(0)} MB/s in the copy`,
+    );
   return out.join('\n');
 }
 
 export function copyTargets(r) {
   if (r.error) return [['copy benchmark ran', 'failed', false]];
   const rows = [];
-  for (const w of Object.values(r.workloads)) rows.push([`copy ${w.label}: orch >= ${COPY_TARGETS.ratio.toFixed(1)}x rclone throughput`, `${w.ratio.toFixed(2)}x`, w.ratio >= COPY_TARGETS.ratio]);
+  for (const w of Object.values(r.workloads))
+    rows.push([
+      `copy ${w.label}: orch >= ${COPY_TARGETS.ratio.toFixed(1)}x rclone throughput`,
+      `${w.ratio.toFixed(2)}x`,
+      w.ratio >= COPY_TARGETS.ratio,
+    ]);
   if (r.peakRss) {
     const mb = (Math.max(r.peakRss.vmHWMMiB, r.peakRss.timeMaxRssMiB ?? 0) * MiB) / 1e6;
-    rows.push([`copy ${r.peakRss.label}: orch peak RSS < ${COPY_TARGETS.peakRssMB} MB`, `${mb.toFixed(0)} MB`, mb < COPY_TARGETS.peakRssMB]);
+    rows.push([
+      `copy ${r.peakRss.label}: orch peak RSS < ${COPY_TARGETS.peakRssMB} MB`,
+      `${mb.toFixed(0)} MB`,
+      mb < COPY_TARGETS.peakRssMB,
+    ]);
   }
   return rows;
 }

@@ -12,30 +12,49 @@
 const processStart = performance.now();
 // BENCH_DIST: the snapshot of dist/ that run.mjs measures (default: this checkout's dist/).
 const { pathToFileURL } = await import('node:url');
-const dist = process.env.BENCH_DIST ? pathToFileURL(`${process.env.BENCH_DIST.replace(/\/$/, '')}/`) : new URL('../../dist/', import.meta.url);
+const dist = process.env.BENCH_DIST
+  ? pathToFileURL(`${process.env.BENCH_DIST.replace(/\/$/, '')}/`)
+  : new URL('../../dist/', import.meta.url);
 const mod = (p) => import(new URL(p, dist).href);
 
 const t0 = performance.now();
-const [settingsMod, sourcesMod, parseMod, validateMod, renderMod, treeMod, managedMod, planMod, inputsMod, stateMod, nginxMod, computeMod, planTypes, versionMod, cacheMod, buildMod, loaderMod] =
-  await Promise.all([
-    mod('config/settings.js'),
-    mod('adapters/fs/read-manifest-sources.js'),
-    mod('domain/manifests/parse-manifests.js'),
-    mod('domain/manifests/validate-manifests.js'),
-    mod('domain/render/render-tree.js'),
-    mod('domain/render/rendered-tree.js'),
-    mod('adapters/fs/read-managed-tree.js'),
-    mod('domain/plan/make-plan.js'),
-    mod('domain/plan/plan-inputs.js'),
-    mod('use-cases/state/state-view.js'),
-    mod('adapters/nginx/nginx-cli.js'),
-    mod('use-cases/plan/compute-plan.js'),
-    mod('domain/plan/plan-types.js'),
-    mod('config/version.js'),
-    mod('adapters/manifests/validation-cache.js'),
-    mod('adapters/manifests/build-identity.js'),
-    mod('adapters/manifests/file-manifest-loader.js'),
-  ]);
+const [
+  settingsMod,
+  sourcesMod,
+  parseMod,
+  validateMod,
+  renderMod,
+  treeMod,
+  managedMod,
+  planMod,
+  inputsMod,
+  stateMod,
+  nginxMod,
+  computeMod,
+  planTypes,
+  versionMod,
+  cacheMod,
+  buildMod,
+  loaderMod,
+] = await Promise.all([
+  mod('config/settings.js'),
+  mod('adapters/fs/read-manifest-sources.js'),
+  mod('domain/manifests/parse-manifests.js'),
+  mod('domain/manifests/validate-manifests.js'),
+  mod('domain/render/render-tree.js'),
+  mod('domain/render/rendered-tree.js'),
+  mod('adapters/fs/read-managed-tree.js'),
+  mod('domain/plan/make-plan.js'),
+  mod('domain/plan/plan-inputs.js'),
+  mod('use-cases/state/state-view.js'),
+  mod('adapters/nginx/nginx-cli.js'),
+  mod('use-cases/plan/compute-plan.js'),
+  mod('domain/plan/plan-types.js'),
+  mod('config/version.js'),
+  mod('adapters/manifests/validation-cache.js'),
+  mod('adapters/manifests/build-identity.js'),
+  mod('adapters/manifests/file-manifest-loader.js'),
+]);
 const stableMod = await mod('domain/manifests/origin-names.js');
 const sqliteMod = await mod('adapters/sqlite/state-store.js');
 const openStateView = (settings) => stateMod.openStateView(sqliteMod.sqliteStateDatabase(`${settings.stateDir}/orch.db`), settings);

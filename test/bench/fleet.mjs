@@ -121,7 +121,13 @@ export function generateFleet({ dir, virtualHosts, routesPerHost = 10, pools, tl
       }
       if (rnd.chance(0.3)) {
         const env = name.toUpperCase().replace(/-/g, '_');
-        lines.push('  credentials:', '    accessKeyId:', `      env: ${env}_ACCESS_KEY`, '    secretAccessKey:', `      file: /etc/orch/secrets/${name}.secret`);
+        lines.push(
+          '  credentials:',
+          '    accessKeyId:',
+          `      env: ${env}_ACCESS_KEY`,
+          '    secretAccessKey:',
+          `      file: /etc/orch/secrets/${name}.secret`,
+        );
       }
       nanioPools.push(name);
     }
@@ -213,7 +219,18 @@ export function generateFleet({ dir, virtualHosts, routesPerHost = 10, pools, tl
 
   return {
     dir,
-    counts: { files, bytes, pools, nanioPools: nanioPools.length, httpPools: httpPools.length, virtualHosts, routes: routeCount, tlsHosts, ipRuleHosts, extraHosts },
+    counts: {
+      files,
+      bytes,
+      pools,
+      nanioPools: nanioPools.length,
+      httpPools: httpPools.length,
+      virtualHosts,
+      routes: routeCount,
+      tlsHosts,
+      ipRuleHosts,
+      extraHosts,
+    },
     nanioPools,
     httpPools,
     hosts,

@@ -51,7 +51,15 @@ interface MigrationJson {
   routing: string;
   started_at: string | null;
   finished_at: string | null;
-  progress: { pass: number; objects_total: number | null; bytes_total: number | null; objects_copied: number; bytes_copied: number; objects_deleted: number; rate_bytes_per_second: number | null };
+  progress: {
+    pass: number;
+    objects_total: number | null;
+    bytes_total: number | null;
+    objects_copied: number;
+    bytes_copied: number;
+    objects_deleted: number;
+    rate_bytes_per_second: number | null;
+  };
   freezes: Array<{ started_at: string; ended_at: string | null; window_ms: number | null; outcome: string | null; reason: string | null }>;
   last_error: string | null;
   log: LogLine[];
@@ -117,14 +125,38 @@ export interface MigrationRunResult {
     maxRefusedThenAckedMs: number | null;
     unknown: number;
     /** Each write that got a 503: its attempts' raw answers in order (503 code, or the network error of an attempt without an answer) and its outcome. */
-    refusedDetail: Array<{ op: string; key: string; /** Start, relative to the switched freeze's recorded start. */ fromFreezeStartMs: number | null; durationMs: number; outcome: string; error: string | null; attempts: number | null; raw: string[] }>;
+    refusedDetail: Array<{
+      op: string;
+      key: string;
+      /** Start, relative to the switched freeze's recorded start. */ fromFreezeStartMs: number | null;
+      durationMs: number;
+      outcome: string;
+      error: string | null;
+      attempts: number | null;
+      raw: string[];
+    }>;
   };
   workload: { durationMs: number; ops: number; opsPerSecond: number; byOp: Record<string, number> };
   counts: ContractReport['counts'] | null;
   summary: string | null;
   violations: Array<{ point: number; message: string }>;
   /** For diagnosis: every operation on the keys of the first 10 violations, with its raw error answers, in start order (ms on the workload clock). */
-  violationKeys: Record<string, Array<{ id: number; client: number; op: string; start: number; end: number; outcome: string; writeId?: string; size?: number; error?: string; read?: string; raw: string[] }>>;
+  violationKeys: Record<
+    string,
+    Array<{
+      id: number;
+      client: number;
+      op: string;
+      start: number;
+      end: number;
+      outcome: string;
+      writeId?: string;
+      size?: number;
+      error?: string;
+      read?: string;
+      raw: string[];
+    }>
+  >;
   /** The migration log from the freeze on (the last switched freeze), for reading. */
   logTail: string[];
   error: string | null;
@@ -176,7 +208,12 @@ function writeFigures(ops: OpRecord[], history: WorkloadHistory, freezeStart: nu
   const writes = ops.filter((o) => WRITES.has(o.op));
   const refused = writes.filter((o) => refusalsByOp.has(o.id));
   const rawByOp = new Map<number, string[]>();
-  for (const r of history.raw) if (refusalsByOp.has(r.opId)) rawByOp.set(r.opId, [...(rawByOp.get(r.opId) ?? []), r.status === 0 ? `no answer (${r.code ?? 'network error'})` : `${r.status} ${r.code ?? ''}`.trim()]);
+  for (const r of history.raw)
+    if (refusalsByOp.has(r.opId))
+      rawByOp.set(r.opId, [
+        ...(rawByOp.get(r.opId) ?? []),
+        r.status === 0 ? `no answer (${r.code ?? 'network error'})` : `${r.status} ${r.code ?? ''}`.trim(),
+      ]);
   const acked = refused.filter((o) => o.outcome === 'acked').length;
   const gaveUp = refused.filter((o) => o.outcome === 'error' && o.error?.code === 'SlowDown').length;
   return {
@@ -188,7 +225,9 @@ function writeFigures(ops: OpRecord[], history: WorkloadHistory, freezeStart: nu
     refusedOtherOutcome: refused.length - acked - gaveUp,
     raw503OnWrites: [...refusalsByOp.values()].reduce((s, n) => s + n, 0),
     maxRefusalsOneWrite: Math.max(0, ...refusalsByOp.values()),
-    maxRefusedThenAckedMs: refused.some((o) => o.outcome === 'acked') ? Math.max(...refused.filter((o) => o.outcome === 'acked').map((o) => o.end - o.start)) : null,
+    maxRefusedThenAckedMs: refused.some((o) => o.outcome === 'acked')
+      ? Math.max(...refused.filter((o) => o.outcome === 'acked').map((o) => o.end - o.start))
+      : null,
     unknown: writes.filter((o) => o.outcome !== 'acked' && !(o.outcome === 'error' && o.error?.definite)).length,
     refusedDetail: refused.map((o) => ({
       op: o.op,
@@ -196,7 +235,9 @@ function writeFigures(ops: OpRecord[], history: WorkloadHistory, freezeStart: nu
       fromFreezeStartMs: freezeStart === null ? null : o.start - freezeStart,
       durationMs: o.end - o.start,
       outcome: o.outcome,
-      error: o.error ? `${o.error.code}${o.error.status !== undefined ? ` (HTTP ${o.error.status})` : ''}${o.error.definite ? '' : ', outcome unknown'}` : null,
+      error: o.error
+        ? `${o.error.code}${o.error.status !== undefined ? ` (HTTP ${o.error.status})` : ''}${o.error.definite ? '' : ', outcome unknown'}`
+        : null,
       attempts: o.error?.attempts ?? null,
       raw: rawByOp.get(o.id) ?? [],
     })),
@@ -216,7 +257,15 @@ async function oneRun(run: number): Promise<void> {
   const setupMs = performance.now() - t0;
   const e = env;
   const before = await e.listPool('old');
-  const wl = startWorkload({ bucket: e.bucket, client: () => e.gatewayClient(), clients: SETUP.clients, opsPerSecond: SETUP.opsPerSecondPerClient, seed: e.seeded, multipart: false, rngSeed: 4200 + run });
+  const wl = startWorkload({
+    bucket: e.bucket,
+    client: () => e.gatewayClient(),
+    clients: SETUP.clients,
+    opsPerSecond: SETUP.opsPerSecondPerClient,
+    seed: e.seeded,
+    multipart: false,
+    rngSeed: 4200 + run,
+  });
   let history: WorkloadHistory | null = null;
   let applyMs = 0;
   let migrate: { wallMs: number; exit: number | string | null; output: string } = { wallMs: 0, exit: null, output: '' };
@@ -238,13 +287,21 @@ async function oneRun(run: number): Promise<void> {
   const switched = m?.freezes.find((f) => f.outcome === 'switched') ?? null;
   const flip = switched?.ended_at ? Date.parse(switched.ended_at) - history.timeOrigin : undefined;
   const freezeStart = switched ? Date.parse(switched.started_at) - history.timeOrigin : null;
-  const cutovers = (m?.freezes ?? []).flatMap((f) => [Date.parse(f.started_at) - history!.timeOrigin, ...(f.ended_at ? [Date.parse(f.ended_at) - history!.timeOrigin] : [])]);
+  const cutovers = (m?.freezes ?? []).flatMap((f) => [
+    Date.parse(f.started_at) - history!.timeOrigin,
+    ...(f.ended_at ? [Date.parse(f.ended_at) - history!.timeOrigin] : []),
+  ]);
   const final = await readFinalState(e.gatewayClient(), e.bucket, keysOf(history));
   const report = checkContract({
     history,
     final,
     source: { before, after: await e.listPool('old') },
-    options: { freezeBudgetMs: SETUP.freezeBudgetMs, cutoverTimes: cutovers, ...(flip !== undefined ? { routeFlippedAt: flip } : {}), reloadTimes: await reloadTimes(e, history.timeOrigin) },
+    options: {
+      freezeBudgetMs: SETUP.freezeBudgetMs,
+      cutoverTimes: cutovers,
+      ...(flip !== undefined ? { routeFlippedAt: flip } : {}),
+      reloadTimes: await reloadTimes(e, history.timeOrigin),
+    },
   });
 
   const ops = history.ops.filter((o) => o.op !== 'seed');
@@ -269,7 +326,12 @@ async function oneRun(run: number): Promise<void> {
       clock: { startMs: Math.round(start), endMs: f.ended_at ? Math.round(end) : null },
     };
   });
-  const error = migrate.exit !== 0 ? `orch migrate run bench exited ${migrate.exit}:\n${migrate.output.trim().slice(-3000)}` : m?.phase !== 'done' ? `the migration ended in phase ${m?.phase ?? '(not found)'}` : null;
+  const error =
+    migrate.exit !== 0
+      ? `orch migrate run bench exited ${migrate.exit}:\n${migrate.output.trim().slice(-3000)}`
+      : m?.phase !== 'done'
+        ? `the migration ended in phase ${m?.phase ?? '(not found)'}`
+        : null;
 
   const result: MigrationRunResult = {
     run,
@@ -308,7 +370,12 @@ async function oneRun(run: number): Promise<void> {
       raw503: report.refusal.count,
       longestMs: report.refusal.longestMs,
       overallMs: report.refusal.overallMs,
-      windows: report.refusal.windows.map((w) => ({ fromFreezeStartMs: freezeStart === null ? null : w.first - freezeStart, toFreezeStartMs: freezeStart === null ? null : w.last - freezeStart, ms: w.ms, refusals: w.refusals })),
+      windows: report.refusal.windows.map((w) => ({
+        fromFreezeStartMs: freezeStart === null ? null : w.first - freezeStart,
+        toFreezeStartMs: freezeStart === null ? null : w.last - freezeStart,
+        ms: w.ms,
+        refusals: w.refusals,
+      })),
     },
     writes: writeFigures(ops, history, freezeStart),
     workload: { durationMs, ops: ops.length, opsPerSecond: ops.length / (durationMs / 1000), byOp },
@@ -329,7 +396,9 @@ async function oneRun(run: number): Promise<void> {
             outcome: o.outcome,
             ...(o.writeId ? { writeId: o.writeId } : {}),
             ...(o.size !== undefined ? { size: o.size } : {}),
-            ...(o.error ? { error: `${o.error.code} ${o.error.status ?? 'no answer'}${o.error.definite ? '' : ' (unknown outcome)'}` } : {}),
+            ...(o.error
+              ? { error: `${o.error.code} ${o.error.status ?? 'no answer'}${o.error.definite ? '' : ' (unknown outcome)'}` }
+              : {}),
             ...(o.read ? { read: `${o.read.writeId ?? '404/none'} ${o.read.size} bytes${o.read.intact ? '' : ' NOT INTACT'}` } : {}),
             raw: history.raw.filter((r) => r.opId === o.id).map((r) => `${Math.round(r.t)} ${r.status} ${r.code ?? ''}`.trim()),
           })),

@@ -21,7 +21,14 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CONFIG = 'test/bench/vitest.bench.config.ts';
 const TIMEOUT_MS = Number(process.env.BENCH_MIGRATION_TIMEOUT_MS ?? 30 * 60_000);
 
-const ms = (x) => (x === null || x === undefined ? '-' : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(0)} ms`);
+const ms = (x) =>
+  x === null || x === undefined
+    ? '-'
+    : x >= 10_000
+      ? `${(x / 1000).toFixed(1)} s`
+      : x >= 1000
+        ? `${(x / 1000).toFixed(2)} s`
+        : `${x.toFixed(0)} ms`;
 
 let running = null;
 process.on('exit', () => {
@@ -128,15 +135,23 @@ export function printMigration(r) {
   out.push(col('  first to last raw 503, whole run', (x) => ms(x.refusal.overallMs)));
   out.push(col('writes refused >= once / acked after retry', (x) => `${x.writes.refused} / ${x.writes.refusedThenAcked}`));
   out.push(col('  gave up (SlowDown) / other outcome', (x) => `${x.writes.refusedGaveUp} / ${x.writes.refusedOtherOutcome}`));
-  out.push(col('  most 503s for one write / longest one', (x) => `${x.writes.maxRefusalsOneWrite} / ${ms(x.writes.maxRefusedThenAckedMs)}`));
-  out.push(col('workload ops (ops/s) / writes acked', (x) => `${x.workload.ops} (${x.workload.opsPerSecond.toFixed(1)}) / ${x.writes.acked}`));
+  out.push(
+    col('  most 503s for one write / longest one', (x) => `${x.writes.maxRefusalsOneWrite} / ${ms(x.writes.maxRefusedThenAckedMs)}`),
+  );
+  out.push(
+    col('workload ops (ops/s) / writes acked', (x) => `${x.workload.ops} (${x.workload.opsPerSecond.toFixed(1)}) / ${x.writes.acked}`),
+  );
   out.push(col('connection resets at reloads', (x) => x.counts?.reloadResets ?? '-'));
   out.push(col('contract violations', (x) => x.violations.length));
   out.push(col('setup (start + seed) / apply', (x) => `${ms(x.setupMs)} / ${ms(x.applyMs)}`));
   out.push(col('load average at start of the run', (x) => x.loadAvg.start.join(' ')));
-  out.push(`   spread over runs: migrate run ${stat(r.runs.map((x) => x.migrateRun.wallMs))}; freeze window ${stat(r.runs.map((x) => x.switchedWindowMs))}; first to last 503 of the switched freeze ${stat(r.runs.map((x) => x.switchedRefusalSpanMs))}`);
+  out.push(
+    `   spread over runs: migrate run ${stat(r.runs.map((x) => x.migrateRun.wallMs))}; freeze window ${stat(r.runs.map((x) => x.switchedWindowMs))}; first to last 503 of the switched freeze ${stat(r.runs.map((x) => x.switchedRefusalSpanMs))}`,
+  );
   for (const x of r.runs) {
-    out.push(`   run ${x.run}: (freeze lines: ms from that freeze's start as orch recorded it, after its generation was served; refused writes: ms from the switched freeze's start; each freeze's final delta is a pass of its own, not logged)`);
+    out.push(
+      `   run ${x.run}: (freeze lines: ms from that freeze's start as orch recorded it, after its generation was served; refused writes: ms from the switched freeze's start; each freeze's final delta is a pass of its own, not logged)`,
+    );
     const passes = x.passes.copyPasses;
     for (const [i, p] of passes.entries()) {
       if (passes.length > 14 && i >= 6 && i < passes.length - 6) {
@@ -147,22 +162,36 @@ export function printMigration(r) {
     }
     for (const f of x.freezes) {
       const c = f.clientRefusals;
-      const seen = c.raw503 ? `clients got ${c.raw503} raw 503s from ${c.firstMs.toFixed(0)} to ${c.lastMs.toFixed(0)} ms` : 'clients got no 503';
-      out.push(`     freeze ${f.outcome ?? 'open'}: ${ms(f.windowMs)} (${f.startedAt} -> ${f.endedAt ?? '-'}); ${seen}${f.reason ? `; reason: ${f.reason}` : ''}`);
+      const seen = c.raw503
+        ? `clients got ${c.raw503} raw 503s from ${c.firstMs.toFixed(0)} to ${c.lastMs.toFixed(0)} ms`
+        : 'clients got no 503';
+      out.push(
+        `     freeze ${f.outcome ?? 'open'}: ${ms(f.windowMs)} (${f.startedAt} -> ${f.endedAt ?? '-'}); ${seen}${f.reason ? `; reason: ${f.reason}` : ''}`,
+      );
     }
     if (x.lateWrites) out.push(`     late writes: ${x.lateWrites}`);
     for (const w of x.writes.refusedDetail) {
       const at = w.fromFreezeStartMs === null ? '' : ` at ${w.fromFreezeStartMs >= 0 ? '+' : ''}${w.fromFreezeStartMs.toFixed(0)} ms`;
-      out.push(`     refused write: ${w.op} ${w.key}${at}, ${ms(w.durationMs)}: ${w.raw.join(', ')} -> ${w.outcome === 'acked' ? 'acked' : `${w.outcome} ${w.error ?? ''}`.trim()}`);
+      out.push(
+        `     refused write: ${w.op} ${w.key}${at}, ${ms(w.durationMs)}: ${w.raw.join(', ')} -> ${w.outcome === 'acked' ? 'acked' : `${w.outcome} ${w.error ?? ''}`.trim()}`,
+      );
     }
-    if (x.error) out.push(`     !! RUN FAILED: ${x.error.length > 1200 ? `${x.error.slice(0, x.error.indexOf('\n') + 1)}...${x.error.slice(-1000)}` : x.error}`);
+    if (x.error)
+      out.push(
+        `     !! RUN FAILED: ${x.error.length > 1200 ? `${x.error.slice(0, x.error.indexOf('\n') + 1)}...${x.error.slice(-1000)}` : x.error}`,
+      );
     if (x.violations.length > 0) {
       out.push(`     !! ${x.violations.length} CONTRACT VIOLATIONS:`);
       for (const v of x.violations.slice(0, 40)) out.push(`       [${v.point}] ${v.message}`);
       if (x.violations.length > 40) out.push(`       ... and ${x.violations.length - 40} more (all in the JSON)`);
       for (const [key, ops] of Object.entries(x.violationKeys ?? {})) {
-        out.push(`       ops on ${key} (workload clock ms; freezes ${x.freezes.map((f) => `${f.clock.startMs}-${f.clock.endMs ?? '?'} ${f.outcome ?? 'open'}`).join(', ') || 'none'}):`);
-        for (const o of ops.slice(-12)) out.push(`         #${o.id} c${o.client} ${o.op} ${o.start}-${o.end} ${o.outcome}${o.writeId ? ` ${o.writeId}` : ''}${o.size !== undefined ? ` ${o.size} B` : ''}${o.error ? ` ${o.error}` : ''}${o.read ? ` -> ${o.read}` : ''}${o.raw.length ? ` [${o.raw.join('; ')}]` : ''}`);
+        out.push(
+          `       ops on ${key} (workload clock ms; freezes ${x.freezes.map((f) => `${f.clock.startMs}-${f.clock.endMs ?? '?'} ${f.outcome ?? 'open'}`).join(', ') || 'none'}):`,
+        );
+        for (const o of ops.slice(-12))
+          out.push(
+            `         #${o.id} c${o.client} ${o.op} ${o.start}-${o.end} ${o.outcome}${o.writeId ? ` ${o.writeId}` : ''}${o.size !== undefined ? ` ${o.size} B` : ''}${o.error ? ` ${o.error}` : ''}${o.read ? ` -> ${o.read}` : ''}${o.raw.length ? ` [${o.raw.join('; ')}]` : ''}`,
+          );
       }
     }
   }
@@ -174,8 +203,20 @@ export function migrationTargets(r) {
   if (r.error) return [['migration freeze benchmark ran', 'failed', false]];
   const budgetMs = r.setup?.freezeBudgetMs ?? 10_000;
   return [
-    [`migration: ${r.runsWanted} runs completed, migration done`, `${r.runs.filter((x) => !x.error).length}/${r.runsWanted} (vitest exit ${r.vitestExit})`, r.vitestExit === 0 && r.runs.length === r.runsWanted && r.runs.every((x) => !x.error)],
-    ['migration: contract violations = 0 (every run)', r.runs.map((x) => x.violations.length).join(' '), r.runs.length > 0 && r.runs.every((x) => x.violations.length === 0)],
-    [`migration: freeze window <= freezeBudget ${budgetMs / 1000} s (orch record)`, r.runs.map((x) => ms(x.switchedWindowMs)).join(' '), r.runs.length > 0 && r.runs.every((x) => x.switchedWindowMs !== null && x.switchedWindowMs <= budgetMs)],
+    [
+      `migration: ${r.runsWanted} runs completed, migration done`,
+      `${r.runs.filter((x) => !x.error).length}/${r.runsWanted} (vitest exit ${r.vitestExit})`,
+      r.vitestExit === 0 && r.runs.length === r.runsWanted && r.runs.every((x) => !x.error),
+    ],
+    [
+      'migration: contract violations = 0 (every run)',
+      r.runs.map((x) => x.violations.length).join(' '),
+      r.runs.length > 0 && r.runs.every((x) => x.violations.length === 0),
+    ],
+    [
+      `migration: freeze window <= freezeBudget ${budgetMs / 1000} s (orch record)`,
+      r.runs.map((x) => ms(x.switchedWindowMs)).join(' '),
+      r.runs.length > 0 && r.runs.every((x) => x.switchedWindowMs !== null && x.switchedWindowMs <= budgetMs),
+    ],
   ];
 }

@@ -26,7 +26,18 @@
 // Then the copy engine against rclone (copy.mjs; pairs of runs per workload, 3 and 7, or BENCH_COPY_RUNS). BENCH_ONLY=copy runs only that part.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -60,7 +71,8 @@ const SNAP = join(tmpRoot, 'orch');
 const ORCH = join(SNAP, 'bin', 'run.js');
 function snapshotBuild() {
   mkdirSync(SNAP, { recursive: true });
-  for (const d of ['bin', 'dist', 'schemas', 'examples']) if (existsSync(join(ROOT, d))) cpSync(join(ROOT, d), join(SNAP, d), { recursive: true });
+  for (const d of ['bin', 'dist', 'schemas', 'examples'])
+    if (existsSync(join(ROOT, d))) cpSync(join(ROOT, d), join(SNAP, d), { recursive: true });
   // The splice relay (built by npm install) sits where the built code looks for it, from the root.
   for (const f of ['package.json', 'oclif.manifest.json', 'src/adapters/s3/native/build/Release/orch_splice.node']) {
     if (!existsSync(join(ROOT, f))) continue;
@@ -202,12 +214,15 @@ function httpGet(port, path, host) {
   return new Promise((resolve) => {
     // A fresh connection each time (agent: false): a kept-alive connection to an old worker would
     // keep answering with the old configuration after the reload.
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', timeout: 2000, agent: false, headers: { host, connection: 'close' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, body }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'GET', timeout: 2000, agent: false, headers: { host, connection: 'close' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(null));
     req.end();
@@ -335,7 +350,14 @@ async function benchFleet(fleet, tls, ports, env0) {
   prepPrefix(testPrefix);
 
   const g0 = performance.now();
-  const gen = generateFleet({ dir: manifests, virtualHosts: fleet.virtualHosts, routesPerHost: 10, pools: fleet.pools, tls, basePort: ports.base });
+  const gen = generateFleet({
+    dir: manifests,
+    virtualHosts: fleet.virtualHosts,
+    routesPerHost: 10,
+    pools: fleet.pools,
+    tls,
+    basePort: ports.base,
+  });
   const generateMs = performance.now() - g0;
   log(`[${fleet.key}] generated ${gen.counts.files} manifest files (${kib(gen.counts.bytes)}) in ${ms(generateMs)}`);
 
@@ -380,7 +402,8 @@ async function benchFleet(fleet, tls, ports, env0) {
 
     const noop = await orch(['plan', '--detailed-exitcode', '--no-diff']);
     result.noopPlanExit = noop.code;
-    if (noop.code !== 0) log(`[${fleet.key}] WARNING: plan after apply is not a no-op (exit ${noop.code}):\n${(noop.stdout + noop.stderr).slice(-2000)}`);
+    if (noop.code !== 0)
+      log(`[${fleet.key}] WARNING: plan after apply is not a no-op (exit ${noop.code}):\n${(noop.stdout + noop.stderr).slice(-2000)}`);
 
     if (fleet.key === '1000' && process.env.BENCH_SPEEDUPS !== '0') result.speedups = await benchSpeedups({ fleet, env, cwd: base });
     if (process.env.BENCH_ONLY === 'speedups') return result;
@@ -389,21 +412,44 @@ async function benchFleet(fleet, tls, ports, env0) {
     // The CLI's fixed cost: `orch plan` of a 4-document fleet (start-up, module loading, tiny core).
     const tiny = join(base, 'tiny');
     generateFleet({ dir: join(tiny, 'manifests'), virtualHosts: 1, routesPerHost: 1, pools: 2, basePort: ports.base });
-    const tinyEnv = orchEnv({ ORCH_MANIFESTS: join(tiny, 'manifests'), ORCH_NGINX_DIR: join(tiny, 'managed'), ORCH_STATE_DIR: join(tiny, 'state') });
+    const tinyEnv = orchEnv({
+      ORCH_MANIFESTS: join(tiny, 'manifests'),
+      ORCH_NGINX_DIR: join(tiny, 'managed'),
+      ORCH_STATE_DIR: join(tiny, 'state'),
+    });
     const m = { nodeStart: [], cliFloor: [], validate: [], plan: [], planCold: [], core: [], nginxT: [] };
     const coreRuns = [];
     for (let i = 0; i < RUNS; i++) {
       log(`[${fleet.key}] run ${i + 1}/${RUNS}`);
       m.nodeStart.push(await runTimed(process.execPath, ['-e', '0'], { env }));
-      m.cliFloor.push(mustSucceed(await runTimed(process.execPath, [ORCH, 'plan', '--no-diff'], { env: tinyEnv, cwd: tiny }), 'orch plan (4 documents)'));
+      m.cliFloor.push(
+        mustSucceed(await runTimed(process.execPath, [ORCH, 'plan', '--no-diff'], { env: tinyEnv, cwd: tiny }), 'orch plan (4 documents)'),
+      );
       m.validate.push(mustSucceed(await orch(['validate']), 'orch validate'));
       m.plan.push(mustSucceed(await orch(['plan', '--detailed-exitcode', '--no-diff']), 'orch plan (no-op)', [0, 2]));
       // The same plan without the validation cache (a fresh CI runner, or the first plan after an edit of the manifests).
-      m.planCold.push(mustSucceed(await orch(['plan', '--detailed-exitcode', '--no-diff'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } }), 'orch plan (no-op, no cache)', [0, 2]));
-      const core = mustSucceed(await runTimed(process.execPath, [CORE], { env: { ...env, BENCH_WARM_RUNS: String(WARM_RUNS), BENCH_DIST: join(SNAP, 'dist') }, cwd: base }), 'core probe');
+      m.planCold.push(
+        mustSucceed(
+          await orch(['plan', '--detailed-exitcode', '--no-diff'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } }),
+          'orch plan (no-op, no cache)',
+          [0, 2],
+        ),
+      );
+      const core = mustSucceed(
+        await runTimed(process.execPath, [CORE], {
+          env: { ...env, BENCH_WARM_RUNS: String(WARM_RUNS), BENCH_DIST: join(SNAP, 'dist') },
+          cwd: base,
+        }),
+        'core probe',
+      );
       m.core.push(core);
       coreRuns.push(JSON.parse(core.stdout.trim().split('\n').pop()));
-      m.nginxT.push(mustSucceed(await runTimed(NGINX, ['-t', '-p', testPrefix, '-c', testConf, '-e', join(testPrefix, 'logs', 'error.log')], { env }), 'nginx -t'));
+      m.nginxT.push(
+        mustSucceed(
+          await runTimed(NGINX, ['-t', '-p', testPrefix, '-c', testConf, '-e', join(testPrefix, 'logs', 'error.log')], { env }),
+          'nginx -t',
+        ),
+      );
     }
     const sum = (rs) => ({ wallMs: stats(rs.map((r) => r.wallMs)), rssMiB: stats(rs.map((r) => (r.rssKiB ? r.rssKiB / 1024 : null))) });
     result.measured = {
@@ -428,7 +474,16 @@ async function benchFleet(fleet, tls, ports, env0) {
 
     if (fleet.apply) {
       try {
-        result.apply = await benchApply({ fleet, gen, orch, liveInv, livePrefix, ports, nginxDir, nextToken: () => (probeToken = `probe-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`) });
+        result.apply = await benchApply({
+          fleet,
+          gen,
+          orch,
+          liveInv,
+          livePrefix,
+          ports,
+          nginxDir,
+          nextToken: () => (probeToken = `probe-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`),
+        });
       } catch (e) {
         result.applyError = e instanceof Error ? e.message : String(e);
         log(`[${fleet.key}] apply benchmark failed: ${result.applyError}`);
@@ -496,7 +551,13 @@ async function benchSpeedups({ fleet, env, cwd }) {
       }
     }
   }
-  const variants = SPEEDUP_VARIANTS.map((v) => ({ key: v.key, label: v.label, env: v.env, validateMs: stats(runs[v.key].validate), planMs: stats(runs[v.key].plan) }));
+  const variants = SPEEDUP_VARIANTS.map((v) => ({
+    key: v.key,
+    label: v.label,
+    env: v.env,
+    validateMs: stats(runs[v.key].validate),
+    planMs: stats(runs[v.key].plan),
+  }));
   const byKey = new Map(variants.map((v) => [v.key, v]));
   // Saving: the share of the command's time without the speed-up that the speed-up saves, (off - on) / off.
   const saving = (on, off) => ({ median: (off.median - on.median) / off.median, min: (off.min - on.min) / off.min });
@@ -514,7 +575,9 @@ function printSpeedups({ variants, comparisons }) {
   const pct = (x) => `${(x * 100).toFixed(0)}%`;
   out.push('   saving = (off - on) / off, of the medians [of the minimums]; kept when >= 20%');
   for (const c of comparisons) {
-    out.push(`   ${c.label.padEnd(42)} validate ${pct(c.validate.median)} [${pct(c.validate.min)}], plan ${pct(c.plan.median)} [${pct(c.plan.min)}]`);
+    out.push(
+      `   ${c.label.padEnd(42)} validate ${pct(c.validate.median)} [${pct(c.validate.min)}], plan ${pct(c.plan.median)} [${pct(c.plan.min)}]`,
+    );
   }
   return out.join('\n');
 }
@@ -532,7 +595,9 @@ async function benchRebuild({ fleet, orch, stateDir }) {
     dirLost.push(mustSucceed(await orch(['rebuild-db']), 'orch rebuild-db (state directory lost)').wallMs);
     planExits.push((await orch(['plan', '--detailed-exitcode', '--no-diff'])).code);
   }
-  log(`[${fleet.key}] rebuild-db: database lost ${ms(stats(dbLost).median)}, state directory lost ${ms(stats(dirLost).median)}; plan exits ${planExits.join(',')}`);
+  log(
+    `[${fleet.key}] rebuild-db: database lost ${ms(stats(dbLost).median)}, state directory lost ${ms(stats(dirLost).median)}; plan exits ${planExits.join(',')}`,
+  );
   return { dbLostMs: stats(dbLost), stateDirLostMs: stats(dirLost), planExits };
 }
 
@@ -642,7 +707,14 @@ function stepDurations(lines, wallMs) {
 
 // ---------------------------------------------------------------- output
 
-const ms = (x) => (x === null || x === undefined ? '-' : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(0)} ms`);
+const ms = (x) =>
+  x === null || x === undefined
+    ? '-'
+    : x >= 10_000
+      ? `${(x / 1000).toFixed(1)} s`
+      : x >= 1000
+        ? `${(x / 1000).toFixed(2)} s`
+        : `${x.toFixed(0)} ms`;
 const kib = (b) => (b >= 1024 * 1024 ? `${(b / 1024 / 1024).toFixed(1)} MiB` : `${(b / 1024).toFixed(0)} KiB`);
 const mib = (x) => (x === null || x === undefined ? '-' : `${x.toFixed(0)} MiB`);
 const pf = (ok) => (ok ? 'PASS' : 'FAIL');
@@ -676,9 +748,15 @@ function printFleet(r) {
   row('nginx -t (same rendered tree)', mm.nginxT);
   out.push('');
   const ph = mm.core.phasesMs;
-  out.push(`   core phases (cold, median): ${Object.entries(ph).map(([k, v]) => `${k} ${ms(v.median)}`).join(', ')}; module import ${ms(mm.core.importMs.median)}`);
+  out.push(
+    `   core phases (cold, median): ${Object.entries(ph)
+      .map(([k, v]) => `${k} ${ms(v.median)}`)
+      .join(', ')}; module import ${ms(mm.core.importMs.median)}`,
+  );
   if (mm.core.planHasChanges) out.push('   WARNING: the core probe planned changes where orch plan found none (its figures include diffs)');
-  out.push(`   orch plan = CLI floor ${ms(mm.cliFloor.wallMs.median)} (node ${ms(mm.nodeStart.wallMs.median)}, oclif + modules) + fleet-dependent core (${ms(mm.core.inProcessColdMs.median)} cold in process)`);
+  out.push(
+    `   orch plan = CLI floor ${ms(mm.cliFloor.wallMs.median)} (node ${ms(mm.nodeStart.wallMs.median)}, oclif + modules) + fleet-dependent core (${ms(mm.core.inProcessColdMs.median)} cold in process)`,
+  );
   out.push(`   ratio plan / nginx -t: ${mm.planOverNginxT.toFixed(2)}`);
   return out.join('\n');
 }
@@ -697,9 +775,13 @@ function printApply(a) {
   out.push(`   ${'reload -> changed response served'.padEnd(40)} ${st(a.reloadConfirmMs)}`);
   out.push('   per run: files_written / resource files in plan / nginx_tests / reloads / wall');
   for (const r of a.runs) {
-    out.push(`     ${r.route} ${r.from} -> ${r.to}: ${r.filesWritten} / ${r.resourceFilesChanged.length} [${r.resourceFilesChanged.join(', ')}] / ${r.nginxTests} / ${r.reloads} / ${ms(r.wallMs)}`);
+    out.push(
+      `     ${r.route} ${r.from} -> ${r.to}: ${r.filesWritten} / ${r.resourceFilesChanged.length} [${r.resourceFilesChanged.join(', ')}] / ${r.nginxTests} / ${r.reloads} / ${ms(r.wallMs)}`,
+    );
   }
-  out.push(`   ratio apply wall / (nginx -t + reload confirm): ${ms(a.wallMs.median)} / (${ms(a.nginxTLiveMs.median)} + ${ms(a.reloadConfirmMs.median)}) = ${a.ratio.toFixed(2)}`);
+  out.push(
+    `   ratio apply wall / (nginx -t + reload confirm): ${ms(a.wallMs.median)} / (${ms(a.nginxTLiveMs.median)} + ${ms(a.reloadConfirmMs.median)}) = ${a.ratio.toFixed(2)}`,
+  );
   return out.join('\n');
 }
 
@@ -708,33 +790,68 @@ function targets(results) {
   const big = results.find((r) => r.fleet.key === '1000' && r.measured);
   if (big) {
     const p = big.measured.plan;
-    rows.push([`1,000-host no-op plan wall < ${TARGETS.planMs} ms (median, validation cache)`, ms(p.wallMs.median), p.wallMs.median < TARGETS.planMs]);
+    rows.push([
+      `1,000-host no-op plan wall < ${TARGETS.planMs} ms (median, validation cache)`,
+      ms(p.wallMs.median),
+      p.wallMs.median < TARGETS.planMs,
+    ]);
     const pc = big.measured.planCold;
-    if (pc) rows.push([`1,000-host no-op plan wall < ${TARGETS.planMs} ms (median, no cache)`, ms(pc.wallMs.median), pc.wallMs.median < TARGETS.planMs]);
-    if (p.rssMiB) rows.push([`1,000-host no-op plan peak RSS < ${TARGETS.planRssMiB} MB (max of runs)`, mib(p.rssMiB.max), p.rssMiB.max < TARGETS.planRssMiB]);
+    if (pc)
+      rows.push([
+        `1,000-host no-op plan wall < ${TARGETS.planMs} ms (median, no cache)`,
+        ms(pc.wallMs.median),
+        pc.wallMs.median < TARGETS.planMs,
+      ]);
+    if (p.rssMiB)
+      rows.push([
+        `1,000-host no-op plan peak RSS < ${TARGETS.planRssMiB} MB (max of runs)`,
+        mib(p.rssMiB.max),
+        p.rssMiB.max < TARGETS.planRssMiB,
+      ]);
     else {
       const c = big.measured.core.maxRssMiB;
-      rows.push([`1,000-host plan peak RSS < ${TARGETS.planRssMiB} MB (in-process core; no /usr/bin/time)`, mib(c.max), c.max < TARGETS.planRssMiB]);
+      rows.push([
+        `1,000-host plan peak RSS < ${TARGETS.planRssMiB} MB (in-process core; no /usr/bin/time)`,
+        mib(c.max),
+        c.max < TARGETS.planRssMiB,
+      ]);
     }
     rows.push(['1,000-host no-op plan reports no changes', `exit ${big.noopPlanExit}`, big.noopPlanExit === 0]);
   }
   if (big?.rebuild) {
     const rb = big.rebuild;
-    rows.push([`1,000-host rebuild-db < ${TARGETS.rebuildMs} ms (median, database lost)`, ms(rb.dbLostMs.median), rb.dbLostMs.median < TARGETS.rebuildMs]);
-    rows.push([`1,000-host rebuild-db < ${TARGETS.rebuildMs} ms (median, state dir lost)`, ms(rb.stateDirLostMs.median), rb.stateDirLostMs.median < TARGETS.rebuildMs]);
+    rows.push([
+      `1,000-host rebuild-db < ${TARGETS.rebuildMs} ms (median, database lost)`,
+      ms(rb.dbLostMs.median),
+      rb.dbLostMs.median < TARGETS.rebuildMs,
+    ]);
+    rows.push([
+      `1,000-host rebuild-db < ${TARGETS.rebuildMs} ms (median, state dir lost)`,
+      ms(rb.stateDirLostMs.median),
+      rb.stateDirLostMs.median < TARGETS.rebuildMs,
+    ]);
     rows.push(['plan after rebuild-db reports no changes', rb.planExits.join(','), rb.planExits.every((c) => c === 0)]);
   }
   const a = big?.apply;
   if (big?.fleet.apply && !a) rows.push(['apply benchmark ran', 'failed', false]);
   if (a) {
     rows.push([`apply ratio <= ${TARGETS.applyRatio}`, a.ratio.toFixed(2), a.ratio <= TARGETS.applyRatio]);
-    const okFiles = a.runs.every((r) => r.resourceFilesChanged.length === TARGETS.resourceFilesWritten && r.filesWritten <= TARGETS.resourceFilesWritten + 1 && r.filesWritten >= TARGETS.resourceFilesWritten);
+    const okFiles = a.runs.every(
+      (r) =>
+        r.resourceFilesChanged.length === TARGETS.resourceFilesWritten &&
+        r.filesWritten <= TARGETS.resourceFilesWritten + 1 &&
+        r.filesWritten >= TARGETS.resourceFilesWritten,
+    );
     rows.push([
       `files written = ${TARGETS.resourceFilesWritten} resource files (+ status file)`,
       a.runs.map((r) => `${r.resourceFilesChanged.length}+${r.filesWritten - r.resourceFilesChanged.length}`).join(' '),
       okFiles,
     ]);
-    rows.push([`nginx -t runs <= ${TARGETS.nginxTests}`, a.runs.map((r) => r.nginxTests).join(' '), a.runs.every((r) => r.nginxTests <= TARGETS.nginxTests)]);
+    rows.push([
+      `nginx -t runs <= ${TARGETS.nginxTests}`,
+      a.runs.map((r) => r.nginxTests).join(' '),
+      a.runs.every((r) => r.nginxTests <= TARGETS.nginxTests),
+    ]);
     rows.push([`reloads = ${TARGETS.reloads}`, a.runs.map((r) => r.reloads).join(' '), a.runs.every((r) => r.reloads === TARGETS.reloads)]);
   }
   return rows;
@@ -749,7 +866,10 @@ async function main() {
   if (!nginxVersion) throw new Error(`nginx not found (${NGINX}); install it (Debian: apt-get install nginx-light) or set ORCH_NGINX`);
   if (!existsSync(join(ROOT, 'dist', 'commands', 'plan.js'))) throw new Error('dist/ is missing: run `npm run build` (npm run bench does)');
   const git = spawnSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).stdout.trim() || null;
-  const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).length;
+  const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
+    .filter(Boolean).length;
 
   const env = {
     node: process.version,
@@ -772,13 +892,23 @@ async function main() {
   const results = [];
   const only = process.env.BENCH_ONLY;
   if (!only || only === 'fleet' || only === 'speedups') for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
-  const copy = !only || only === 'copy' ? await benchCopy({ dist: join(SNAP, 'dist'), tmpRoot, log }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
+  const copy =
+    !only || only === 'copy'
+      ? await benchCopy({ dist: join(SNAP, 'dist'), tmpRoot, log }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) }))
+      : null;
 
-  const watchBench = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'watch' ? await benchWatch({ orch: ORCH, tmpRoot, log, tls, ports, nginx: NGINX, runs: RUNS, children: nginxChildren }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) })) : null;
+  const watchBench =
+    !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'watch'
+      ? await benchWatch({ orch: ORCH, tmpRoot, log, tls, ports, nginx: NGINX, runs: RUNS, children: nginxChildren }).catch((e) => ({
+          error: e instanceof Error ? e.message : String(e),
+        }))
+      : null;
 
   const migration = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'migration' ? await benchMigration({ tmpRoot, log }) : null;
   const lines = [];
-  lines.push(`orch bench - node ${env.node}, nginx ${env.nginx}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memGiB} GiB; git ${env.git}${env.srcFilesUncommitted ? ` + ${env.srcFilesUncommitted} uncommitted src/ files` : ''}`);
+  lines.push(
+    `orch bench - node ${env.node}, nginx ${env.nginx}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memGiB} GiB; git ${env.git}${env.srcFilesUncommitted ? ` + ${env.srcFilesUncommitted} uncommitted src/ files` : ''}`,
+  );
   lines.push(`${RUNS} runs per measure, interleaved; wall = performance.now() around the child process; peak RSS via ${env.peakRssVia}`);
   for (const r of results) {
     if (r.measured) lines.push(printFleet(r));
@@ -788,8 +918,12 @@ async function main() {
       const rb = r.rebuild;
       lines.push('');
       lines.push(`== rebuild-db of the ${r.fleet.label} fleet (3 runs each)`);
-      lines.push(`   database lost (objects and the rest of the state dir kept)   ${ms(rb.dbLostMs.median)}  [${ms(rb.dbLostMs.min)} - ${ms(rb.dbLostMs.max)}]`);
-      lines.push(`   whole state directory lost (every content stored again)       ${ms(rb.stateDirLostMs.median)}  [${ms(rb.stateDirLostMs.min)} - ${ms(rb.stateDirLostMs.max)}]`);
+      lines.push(
+        `   database lost (objects and the rest of the state dir kept)   ${ms(rb.dbLostMs.median)}  [${ms(rb.dbLostMs.min)} - ${ms(rb.dbLostMs.max)}]`,
+      );
+      lines.push(
+        `   whole state directory lost (every content stored again)       ${ms(rb.stateDirLostMs.median)}  [${ms(rb.stateDirLostMs.min)} - ${ms(rb.stateDirLostMs.max)}]`,
+      );
       lines.push(`   plan --detailed-exitcode after each rebuild: exits ${rb.planExits.join(', ')}`);
     }
     if (r.applyError) lines.push(`\n== Apply benchmark FAILED: ${r.applyError}`);
@@ -806,7 +940,11 @@ async function main() {
   for (const [name, value, ok] of t) lines.push(`   ${pf(ok)}  ${name.padEnd(62)} ${value}`);
   const totalMs = performance.now() - started;
   lines.push('');
-  lines.push(`bench wall time: ${ms(totalMs)}; load average at start ${env.loadAvgAtStart.join(' ')}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other work on the machine skews every figure)`);
+  lines.push(
+    `bench wall time: ${ms(totalMs)}; load average at start ${env.loadAvgAtStart.join(' ')}, at end ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (other work on the machine skews every figure)`,
+  );
 
   const outDir = join(tmpdir(), 'orch-bench');
   mkdirSync(outDir, { recursive: true });
@@ -824,7 +962,7 @@ let ok = false;
 try {
   ok = await main();
 } catch (e) {
-  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.stderr.write(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exitCode = 1;
 } finally {
   cleanupSync();

@@ -42,7 +42,8 @@ const RA_WINDOWS = (process.env.SLOWDOWN_RETRY_AFTER_WINDOWS ?? '3,10').split(',
 const REPS = Math.max(1, Number(process.env.SLOWDOWN_REPS ?? 4));
 const JSON_OUT = process.argv.includes('--json') ? process.argv[process.argv.indexOf('--json') + 1] : null;
 const BUCKET = 'bench';
-const SLOWDOWN_BODY = '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
+const SLOWDOWN_BODY =
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
 
 const SETTINGS = [
   { name: 'defaults (standard, 3 attempts)', cfg: {} },
@@ -188,12 +189,20 @@ async function oneCall(endpoint, setting, op, uploadId, key, t0) {
   let outcome;
   try {
     let out;
-    if (op === 'UploadPart') out = await c.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, PartNumber: 1, Body: body }));
+    if (op === 'UploadPart')
+      out = await c.send(new UploadPartCommand({ Bucket: BUCKET, Key: key, UploadId: uploadId, PartNumber: 1, Body: body }));
     else if (op === 'PutObject') out = await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
     else out = await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Readable.from([body]), ContentLength: body.length }));
     outcome = { ok: true, sdkAttempts: out.$metadata.attempts, sdkRetryDelay: out.$metadata.totalRetryDelay };
   } catch (e) {
-    outcome = { ok: false, error: e?.name, code: e?.Code ?? e?.name, status: e?.$metadata?.httpStatusCode, sdkAttempts: e?.$metadata?.attempts, sdkRetryDelay: e?.$metadata?.totalRetryDelay };
+    outcome = {
+      ok: false,
+      error: e?.name,
+      code: e?.Code ?? e?.name,
+      status: e?.$metadata?.httpStatusCode,
+      sdkAttempts: e?.$metadata?.attempts,
+      sdkRetryDelay: e?.$metadata?.totalRetryDelay,
+    };
   }
   const end = now();
   c.destroy();
@@ -204,7 +213,12 @@ async function oneCall(endpoint, setting, op, uploadId, key, t0) {
     durationMs: Math.round(end - start),
     endedAfterFreezeMs: Math.round(end - t0),
     ...outcome,
-    attempts: attempts.map((a) => ({ at: Math.round(a.start - t0), ms: Math.round(a.end - a.start), status: a.status, ...(a.error ? { error: a.error } : {}) })),
+    attempts: attempts.map((a) => ({
+      at: Math.round(a.start - t0),
+      ms: Math.round(a.end - a.start),
+      status: a.status,
+      ...(a.error ? { error: a.error } : {}),
+    })),
     delaysMs: attempts.slice(1).map((a, i) => Math.round(a.start - attempts[i].end)),
   };
 }
@@ -231,7 +245,16 @@ async function pass(endpoint, port, s3port, W, retryAfter) {
     for (const op of OPS) {
       for (let r = 0; r < REPS; r++) {
         const up = op === 'UploadPart' ? uploads[u++] : null;
-        calls.push(oneCall(endpoint, setting, op, up?.uploadId, up?.key ?? `put-${W}-${retryAfter ?? 0}-${setting.name.length}-${op.length}-${r}`, t0));
+        calls.push(
+          oneCall(
+            endpoint,
+            setting,
+            op,
+            up?.uploadId,
+            up?.key ?? `put-${W}-${retryAfter ?? 0}-${setting.name.length}-${op.length}-${r}`,
+            t0,
+          ),
+        );
       }
     }
   }
@@ -314,13 +337,18 @@ async function main() {
   await c.send(new CreateBucketCommand({ Bucket: BUCKET }));
   c.destroy();
   const nginxVersion = spawnSync(NGINX, ['-v'], { encoding: 'utf8' }).stderr.trim();
-  console.log(`# 503 SlowDown windows vs the AWS SDK (${nginxVersion}, node ${process.version}, ${REPS} calls per cell, all started right after the freeze was confirmed)`);
+  console.log(
+    `# 503 SlowDown windows vs the AWS SDK (${nginxVersion}, node ${process.version}, ${REPS} calls per cell, all started right after the freeze was confirmed)`,
+  );
 
   const passes = [];
   for (const W of WINDOWS) passes.push(await pass(endpoint, port, s3rver.port, W, null));
   for (const W of RA_WINDOWS) passes.push(await pass(endpoint, port, s3rver.port, W, 5));
   const rows = passes.flatMap(summarize);
-  for (const p of passes) console.log(`window ${p.W} s${p.retryAfter ? ` (Retry-After ${p.retryAfter})` : ''}: freeze confirmed -> unfreeze confirmed ${p.freezeMs} ms`);
+  for (const p of passes)
+    console.log(
+      `window ${p.W} s${p.retryAfter ? ` (Retry-After ${p.retryAfter})` : ''}: freeze confirmed -> unfreeze confirmed ${p.freezeMs} ms`,
+    );
   printTable(rows);
   if (JSON_OUT) {
     writeFileSync(JSON_OUT, JSON.stringify({ nginxVersion, node: process.version, reps: REPS, passes }, null, 2));

@@ -41,12 +41,15 @@ function freePort() {
 
 function httpGet(port, path, host, timeoutMs = 2000) {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', timeout: timeoutMs, agent: false, headers: { host, connection: 'close' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, body, pool: res.headers['x-bench-pool'] ?? null }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path, method: 'GET', timeout: timeoutMs, agent: false, headers: { host, connection: 'close' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode, body, pool: res.headers['x-bench-pool'] ?? null }));
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(null));
     req.end();
@@ -109,7 +112,9 @@ ${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map(t).join('\n')}
 }
 
 async function startNginx(nginx, prefix, conf, children) {
-  const child = spawn(nginx, ['-p', prefix, '-c', conf, '-e', join(prefix, 'logs', 'error.log'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(nginx, ['-p', prefix, '-c', conf, '-e', join(prefix, 'logs', 'error.log'), '-g', 'daemon off;'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.add(child);
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
@@ -161,7 +166,8 @@ export async function benchWatch({ orch, tmpRoot, log, tls, ports, nginx, runs, 
   const nginxDir = join(base, 'managed');
   const stateDir = join(base, 'state');
   const prefix = join(base, 'live-nginx');
-  for (const d of [join(nginxDir, 'pools'), join(nginxDir, 'vhosts'), join(prefix, 'logs'), join(prefix, 'temp')]) mkdirSync(d, { recursive: true });
+  for (const d of [join(nginxDir, 'pools'), join(nginxDir, 'vhosts'), join(prefix, 'logs'), join(prefix, 'temp')])
+    mkdirSync(d, { recursive: true });
   const gen = generateFleet({ dir: manifests, virtualHosts: 1000, routesPerHost: 10, pools: 200, tls, basePort: ports.base });
   const conf = join(prefix, 'nginx.conf');
   writeFileSync(conf, mainConf(prefix, nginxDir));
@@ -225,7 +231,8 @@ export async function benchWatch({ orch, tmpRoot, log, tls, ports, nginx, runs, 
         if (daemon.exitCode !== null) throw new Error(`orch watch exited (${daemon.exitCode}): ${stderr.slice(-2000)}`);
         const s = await status();
         if (s && pred(s)) return s;
-        if (performance.now() > deadline) throw new Error(`orch watch: timed out waiting for ${what}; last status ${JSON.stringify(s)?.slice(0, 2000)}`);
+        if (performance.now() > deadline)
+          throw new Error(`orch watch: timed out waiting for ${what}; last status ${JSON.stringify(s)?.slice(0, 2000)}`);
         await sleep(20);
       }
     };
@@ -234,7 +241,9 @@ export async function benchWatch({ orch, tmpRoot, log, tls, ports, nginx, runs, 
     result.startToReadyMs = performance.now() - t0;
     const startLog = logs.find((l) => l.event === 'reconcile.done');
     result.startupReconcile = startLog ? { outcome: startLog.outcome, durationMs: startLog.durationMs } : null;
-    log(`[watch] daemon ready in ${Math.round(result.startToReadyMs)} ms (first reconcile ${startLog?.outcome}, ${startLog?.durationMs} ms)`);
+    log(
+      `[watch] daemon ready in ${Math.round(result.startToReadyMs)} ms (first reconcile ${startLog?.outcome}, ${startLog?.durationMs} ms)`,
+    );
 
     const idle = (s) => s.running === null && s.pendingTriggers.length === 0;
     // Plain-port S3 hosts (TLS hosts listen on the last port with https).
@@ -248,7 +257,8 @@ export async function benchWatch({ orch, tmpRoot, log, tls, ports, nginx, runs, 
       writeFileSync(file, after);
       route.pool = to;
     };
-    const servedBy = async (host, route) => (await httpGet(host.port, `${route.path}bench-object`, `${host.name}.bench.test`))?.pool ?? null;
+    const servedBy = async (host, route) =>
+      (await httpGet(host.port, `${route.path}bench-object`, `${host.name}.bench.test`))?.pool ?? null;
 
     // ---- manifest saved -> route served, one route at a time
     const latency = [];
@@ -273,9 +283,23 @@ export async function benchWatch({ orch, tmpRoot, log, tls, ports, nginx, runs, 
       const after = await waitStatus((s) => idle(s) && s.reconciles > before.reconciles, 'idle after one edit');
       const done = logs.slice(logFrom).find((l) => l.event === 'reconcile.done' && l.outcome === 'applied');
       // Where the reconcile's time goes: the apply steps' durations from the daemon's debug log.
-      const steps = Object.fromEntries(logs.slice(logFrom).filter((l) => l.event === 'apply.step' && typeof l.durationMs === 'number').map((l) => [l.step, l.durationMs]));
-      latency.push({ route: route.name, to, servedMs, reconcileMs: done?.durationMs ?? null, generations: after.generation - before.generation, steps });
-      log(`[watch] edit ${i + 1}/${runs}: ${route.name} -> ${to} served after ${Math.round(servedMs)} ms (reconcile ${done?.durationMs ?? '?'} ms)`);
+      const steps = Object.fromEntries(
+        logs
+          .slice(logFrom)
+          .filter((l) => l.event === 'apply.step' && typeof l.durationMs === 'number')
+          .map((l) => [l.step, l.durationMs]),
+      );
+      latency.push({
+        route: route.name,
+        to,
+        servedMs,
+        reconcileMs: done?.durationMs ?? null,
+        generations: after.generation - before.generation,
+        steps,
+      });
+      log(
+        `[watch] edit ${i + 1}/${runs}: ${route.name} -> ${to} served after ${Math.round(servedMs)} ms (reconcile ${done?.durationMs ?? '?'} ms)`,
+      );
       await sleep(300);
     }
     const stepNames = [...new Set(latency.flatMap((r) => Object.keys(r.steps)))];
@@ -316,7 +340,8 @@ export async function benchWatch({ orch, tmpRoot, log, tls, ports, nginx, runs, 
       for (const { host, route } of picked) {
         for (;;) {
           if ((await servedBy(host, route)) === route.targetPool) break;
-          if (performance.now() - lastEdit > 120_000) throw new Error(`burst ${b + 1}: ${host.name}${route.path} never served by ${route.targetPool}`);
+          if (performance.now() - lastEdit > 120_000)
+            throw new Error(`burst ${b + 1}: ${host.name}${route.path} never served by ${route.targetPool}`);
           await sleep(10);
         }
       }
@@ -324,8 +349,17 @@ export async function benchWatch({ orch, tmpRoot, log, tls, ports, nginx, runs, 
       await sleep(1500); // anything still scheduled by the burst would start by now
       const after = await waitStatus(idle, 'idle after a burst');
       const reloads = (metricValue(await metrics(), 'orch_reload_duration_seconds_count') ?? 0) - reloads0;
-      bursts.push({ edits: BURST_EDITS, windowMs, lastEditToAllServedMs: allServedMs, generations: after.generation - before.generation, reloads, reconciles: after.reconciles - reconciles0 });
-      log(`[watch] burst ${b + 1}/${nBursts}: ${BURST_EDITS} edits in ${Math.round(windowMs)} ms -> ${after.generation - before.generation} generation(s), ${reloads} reload(s); all served ${Math.round(allServedMs)} ms after the last edit`);
+      bursts.push({
+        edits: BURST_EDITS,
+        windowMs,
+        lastEditToAllServedMs: allServedMs,
+        generations: after.generation - before.generation,
+        reloads,
+        reconciles: after.reconciles - reconciles0,
+      });
+      log(
+        `[watch] burst ${b + 1}/${nBursts}: ${BURST_EDITS} edits in ${Math.round(windowMs)} ms -> ${after.generation - before.generation} generation(s), ${reloads} reload(s); all served ${Math.round(allServedMs)} ms after the last edit`,
+      );
     }
     result.bursts = bursts;
 
@@ -347,14 +381,22 @@ const st = (s) => (s ? `${fmt(s.median).padStart(8)}  [${fmt(s.min)} - ${fmt(s.m
 export function printWatch(w) {
   if (w.error) return `\n== orch watch benchmark FAILED: ${w.error}`;
   const out = [''];
-  out.push(`== orch watch on the 1,000-vhost fleet (${w.fleet.virtualHosts} vhosts, ${w.fleet.routes} routes, ${w.fleet.files} manifest files)`);
-  out.push(`   initial orch apply ${fmt(w.initialApplyMs)}; daemon start -> ready (first reconcile: ${w.startupReconcile?.outcome}, ${fmt(w.startupReconcile?.durationMs)}) ${fmt(w.startToReadyMs)}`);
+  out.push(
+    `== orch watch on the 1,000-vhost fleet (${w.fleet.virtualHosts} vhosts, ${w.fleet.routes} routes, ${w.fleet.files} manifest files)`,
+  );
+  out.push(
+    `   initial orch apply ${fmt(w.initialApplyMs)}; daemon start -> ready (first reconcile: ${w.startupReconcile?.outcome}, ${fmt(w.startupReconcile?.durationMs)}) ${fmt(w.startToReadyMs)}`,
+  );
   out.push(`   ${'measure'.padEnd(44)} median  [min - max]`);
-  out.push(`   ${'manifest saved -> route served (nginx)'.padEnd(44)} ${st(w.latency.servedMs)}   (includes the ${w.latency.debounceMs} ms debounce)`);
+  out.push(
+    `   ${'manifest saved -> route served (nginx)'.padEnd(44)} ${st(w.latency.servedMs)}   (includes the ${w.latency.debounceMs} ms debounce)`,
+  );
   out.push(`   ${'  reconcile (plan + apply) inside it'.padEnd(44)} ${st(w.latency.reconcileMs)}`);
   for (const [k, v] of Object.entries(w.latency.stepsMs ?? {})) out.push(`   ${`    step ${k}`.padEnd(44)} ${st(v)}`);
   for (const b of w.bursts) {
-    out.push(`   burst: ${b.edits} route edits in ${fmt(b.windowMs)} -> ${b.reconciles} reconcile(s), ${b.generations} generation(s), ${b.reloads} reload(s); all served ${fmt(b.lastEditToAllServedMs)} after the last edit`);
+    out.push(
+      `   burst: ${b.edits} route edits in ${fmt(b.windowMs)} -> ${b.reconciles} reconcile(s), ${b.generations} generation(s), ${b.reloads} reload(s); all served ${fmt(b.lastEditToAllServedMs)} after the last edit`,
+    );
   }
   out.push(`   SIGTERM -> exit ${w.shutdown?.code ?? w.shutdown?.signal} in ${fmt(w.shutdown?.ms)}`);
   return out.join('\n');
@@ -363,8 +405,16 @@ export function printWatch(w) {
 export function watchTargets(w) {
   if (w.error) return [['watch benchmark ran', 'failed', false]];
   return [
-    [`watch: reloads per burst of ${BURST_EDITS} edits in 1 s <= 2`, w.bursts.map((b) => b.reloads).join(' '), w.bursts.every((b) => b.reloads >= 1 && b.reloads <= 2)],
-    ['watch: every edit served after one reconcile (one generation)', w.latency.runs.map((r) => r.generations).join(' '), w.latency.runs.every((r) => r.generations === 1)],
+    [
+      `watch: reloads per burst of ${BURST_EDITS} edits in 1 s <= 2`,
+      w.bursts.map((b) => b.reloads).join(' '),
+      w.bursts.every((b) => b.reloads >= 1 && b.reloads <= 2),
+    ],
+    [
+      'watch: every edit served after one reconcile (one generation)',
+      w.latency.runs.map((r) => r.generations).join(' '),
+      w.latency.runs.every((r) => r.generations === 1),
+    ],
     ['watch: SIGTERM exits 0', String(w.shutdown?.code), w.shutdown?.code === 0],
   ];
 }

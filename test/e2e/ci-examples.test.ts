@@ -88,7 +88,8 @@ describe('examples/ci', () => {
     const summaryFile = join(ws, 'step-summary.md');
     writeFileSync(summaryFile, '');
     const run: JobRun = { steps: [], outputs, summary: '', ok: true };
-    const expr = (v: string) => v.replace(/\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}/g, (_, id: string, name: string) => outputs[id]?.[name] ?? '');
+    const expr = (v: string) =>
+      v.replace(/\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}/g, (_, id: string, name: string) => outputs[id]?.[name] ?? '');
     for (const step of job.steps) {
       if (step.uses || !step.run || NOT_RUN.has(step.name ?? '')) continue;
       const outFile = join(ws, `output-${run.steps.length}`);
@@ -98,7 +99,13 @@ describe('examples/ci', () => {
       // GitHub's default shell for run steps: bash --noprofile --norc -eo pipefail {0}
       const r = await sh('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', step.run], { cwd: ws, env });
       run.steps.push({ name: step.name ?? '', ...r });
-      if (step.id) outputs[step.id] = Object.fromEntries(readFileSync(outFile, 'utf8').split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+      if (step.id)
+        outputs[step.id] = Object.fromEntries(
+          readFileSync(outFile, 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+        );
       if (r.code !== 0) {
         run.ok = false;
         break;
@@ -112,7 +119,10 @@ describe('examples/ci', () => {
   async function runGitlabPlanJob(ws: string): Promise<Shell> {
     const ci = parseYaml(readFileSync(GITLAB, 'utf8')) as Record<string, { variables?: Record<string, string>; script?: string[] }>;
     const job = ci['orch-plan']!;
-    return sh('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', job.script!.join('\n')], { cwd: ws, env: baseEnv(job.variables ?? {}) });
+    return sh('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', job.script!.join('\n')], {
+      cwd: ws,
+      env: baseEnv(job.variables ?? {}),
+    });
   }
 
   const stepNamed = (r: JobRun, name: string) => r.steps.find((s) => s.name === name);
@@ -150,7 +160,8 @@ describe('examples/ci', () => {
     // Rendered as the gateway's writer renders them (origins relative to the manifests directory,
     // wherever it runs).
     const { validation } = loadManifests(fileManifestLoader({ cwd: ws }), 'manifests');
-    for (const f of renderTree(withStableOrigins(validation.desired, originNamesFor('manifests', ws)).desired, nginxFeaturesFor('1.22.1')).files) {
+    for (const f of renderTree(withStableOrigins(validation.desired, originNamesFor('manifests', ws)).desired, nginxFeaturesFor('1.22.1'))
+      .files) {
       const p = join(ws, '.orch-ci/nginx', f.path);
       mkdirSync(dirname(p), { recursive: true });
       writeFileSync(p, f.content);
@@ -164,7 +175,10 @@ describe('examples/ci', () => {
 
   it('GitHub pull request job with a broken manifest: fails at Validate with exit code 1', async () => {
     const ws = checkout('gh-broken', join(REPO_ROOT, 'examples/gateway'));
-    writeFileSync(join(ws, 'manifests/routes/s3-main/photos.yaml'), readFileSync(join(ws, 'manifests/routes/s3-main/photos.yaml'), 'utf8').replace(/pool: \S+/, 'pool: no-such-pool'));
+    writeFileSync(
+      join(ws, 'manifests/routes/s3-main/photos.yaml'),
+      readFileSync(join(ws, 'manifests/routes/s3-main/photos.yaml'), 'utf8').replace(/pool: \S+/, 'pool: no-such-pool'),
+    );
     const r = await runGithubPlanJob(ws);
     expect(r.ok).toBe(false);
     expect(r.steps.map((s) => [s.name, s.code])).toEqual([['Validate', 1]]);
@@ -180,7 +194,10 @@ describe('examples/ci', () => {
     expect(readFileSync(join(ws, '.orch-ci/plan.txt'), 'utf8')).toContain('Plan: 6 to add, 0 to change, 0 to destroy.');
     expect(JSON.parse(readFileSync(join(ws, '.orch-ci/plan.json'), 'utf8')).summary.add).toBe(6);
 
-    writeFileSync(join(ws, 'manifests/pools/cdn.yaml'), 'apiVersion: orch/v1\nkind: Pool\nmetadata: {name: "bad name"}\nspec: {type: http, members: []}\n');
+    writeFileSync(
+      join(ws, 'manifests/pools/cdn.yaml'),
+      'apiVersion: orch/v1\nkind: Pool\nmetadata: {name: "bad name"}\nspec: {type: http, members: []}\n',
+    );
     const broken = await runGitlabPlanJob(ws);
     expect(broken.code).toBe(1);
     expect(broken.stderr).toMatch(/cdn\.yaml:3:\d+: error/);
@@ -199,8 +216,14 @@ describe('examples/ci', () => {
       repo = join(work, 'deploy-repo');
       mkdirSync(join(repo, 'manifests'), { recursive: true });
       const write = (photosPool: string) => {
-        writeFileSync(join(repo, 'manifests/pools.yaml'), docs(poolYaml('hot', gw.membersOf('hot')), poolYaml('archive', gw.membersOf('archive'))));
-        writeFileSync(join(repo, 'manifests/s3.yaml'), vhostYaml('s3', { serverNames: ['s3.test'], port: gw.ports[0]!, defaultPool: 'hot' }));
+        writeFileSync(
+          join(repo, 'manifests/pools.yaml'),
+          docs(poolYaml('hot', gw.membersOf('hot')), poolYaml('archive', gw.membersOf('archive'))),
+        );
+        writeFileSync(
+          join(repo, 'manifests/s3.yaml'),
+          vhostYaml('s3', { serverNames: ['s3.test'], port: gw.ports[0]!, defaultPool: 'hot' }),
+        );
         writeFileSync(join(repo, 'manifests/photos.yaml'), routeYaml('photos', { virtualHost: 's3', path: '/photos/', pool: photosPool }));
       };
       write('archive');
@@ -253,7 +276,10 @@ describe('examples/ci', () => {
       expect(r.ok, JSON.stringify(r.steps)).toBe(true);
       expect(r.outputs['plan']).toEqual({ exitcode: '0' });
       // And a pull request that moves the route shows exactly that change.
-      writeFileSync(join(pr, 'manifests/photos.yaml'), readFileSync(join(pr, 'manifests/photos.yaml'), 'utf8').replace('pool: hot', 'pool: archive'));
+      writeFileSync(
+        join(pr, 'manifests/photos.yaml'),
+        readFileSync(join(pr, 'manifests/photos.yaml'), 'utf8').replace('pool: hot', 'pool: archive'),
+      );
       const changed = await runGithubPlanJob(pr);
       expect(changed.outputs['plan']).toEqual({ exitcode: '2' });
       expect(changed.summary).toContain('-        proxy_pass http://hot;');

@@ -26,11 +26,15 @@ const env = {
 };
 const cli = (...args: string[]) => runCli(args, { env, cwd: root });
 
-describe('orch import of orch\'s own tree', () => {
+describe("orch import of orch's own tree", () => {
   it('gives back the manifests: with them where they were, the plan has no change', async () => {
     cpSync(join(REPO_ROOT, 'examples/sandbox'), join(root, 'manifests'), { recursive: true });
     expect((await cli('apply', '--auto-approve')).code).toBe(0);
-    const originals = new Map(readdirSync(join(root, 'manifests'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.yaml')).map((f) => [f, readFileSync(join(root, 'manifests', f), 'utf8')]));
+    const originals = new Map(
+      readdirSync(join(root, 'manifests'), { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.yaml'))
+        .map((f) => [f, readFileSync(join(root, 'manifests', f), 'utf8')]),
+    );
     rmSync(join(root, 'manifests'), { recursive: true });
     rmSync(join(root, 'state'), { recursive: true });
 
@@ -54,7 +58,11 @@ describe('orch import of orch\'s own tree', () => {
     expect(r.stderr).not.toMatch(STACK_LINE);
     const forced = await cli('import', 'nginx', '--out', 'manifests', '--force', '--json');
     expect(forced.code).toBe(0);
-    expect(JSON.parse(forced.stdout)).toMatchObject({ source: 'orch', layout: 'origin', counts: { pools: 3, virtual_hosts: 2, routes: 3 } });
+    expect(JSON.parse(forced.stdout)).toMatchObject({
+      source: 'orch',
+      layout: 'origin',
+      counts: { pools: 3, virtual_hosts: 2, routes: 3 },
+    });
   });
 
   it('--from forces the reading; user errors are one message without a stack trace', async () => {

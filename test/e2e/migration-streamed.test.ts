@@ -15,7 +15,9 @@ const MiB = 1024 * 1024;
  * A fresh environment whose bucket holds 2 objects of 17 MiB, 2 of 40 MiB and 2 small ones, a sync
  * Migration `photos-to-new` applied (pending); `test` gets it and the source's listing before.
  */
-async function withLargeMigration(test: (e: MigrationEnv, before: Awaited<ReturnType<MigrationEnv['listPool']>>) => Promise<void>): Promise<void> {
+async function withLargeMigration(
+  test: (e: MigrationEnv, before: Awaited<ReturnType<MigrationEnv['listPool']>>) => Promise<void>,
+): Promise<void> {
   const e = await MigrationEnv.start({ seed: { count: 6, sizes: [1000, 17 * MiB, 40 * MiB], concurrency: 3 } });
   try {
     const before = await e.listPool('old');
@@ -36,7 +38,10 @@ describe('live bucket migration of large objects', () => {
       expect(r.code, r.stderr).toBe(0);
       const [m] = (JSON.parse(r.stdout) as { migrations: MigrationJson[] }).migrations;
       expect(m).toMatchObject({ phase: 'done', routing: 'destination' });
-      const engine = process.platform === 'linux' ? 'copy engine: objects of 16-128 MiB go socket to socket by the splice relay' : expect.stringMatching(/^copy engine: objects of 16-128 MiB go through Node's HTTP client/);
+      const engine =
+        process.platform === 'linux'
+          ? 'copy engine: objects of 16-128 MiB go socket to socket by the splice relay'
+          : expect.stringMatching(/^copy engine: objects of 16-128 MiB go through Node's HTTP client/);
       expect(m!.log.map((l) => l.message)).toContainEqual(engine);
       // Sizes and ETags (each server's own MD5 of what it stored) equal, object for object.
       expect([...before.values()].filter((o) => o.size >= 16 * MiB)).toHaveLength(4);

@@ -45,7 +45,13 @@ describe('orch plan on examples/gateway', () => {
     const files = plan.changes.flatMap((c: { files: Array<{ path: string; action: string }> }) => c.files);
     expect(files).toHaveLength(12);
     expect(files.every((f: { action: string }) => f.action === 'create')).toBe(true);
-    expect(plan.migrations[0]).toMatchObject({ name: 'photos-to-2026', bucket: 'photos', from: 'pool-2025', to: 'pool-2026', mode: 'copy' });
+    expect(plan.migrations[0]).toMatchObject({
+      name: 'photos-to-2026',
+      bucket: 'photos',
+      from: 'pool-2025',
+      to: 'pool-2026',
+      mode: 'copy',
+    });
 
     const text = await runCli(['plan'], { env });
     expect(text.code).toBe(0);
@@ -57,7 +63,10 @@ describe('orch plan on examples/gateway', () => {
   it('shows no change with the rendered files in place, then exactly one vhost after a route edit', async () => {
     // Put the rendered tree on disk the way apply would (apply itself is tested with a live nginx).
     const { validation } = loadManifests(fileManifestLoader(), manifests);
-    const tree = renderTree(withStableOrigins(validation.desired, originNamesFor(manifests, process.cwd())).desired, nginxFeaturesFor('1.22.1'));
+    const tree = renderTree(
+      withStableOrigins(validation.desired, originNamesFor(manifests, process.cwd())).desired,
+      nginxFeaturesFor('1.22.1'),
+    );
     for (const f of tree.files) {
       const p = join(work, 'nginx', f.path);
       mkdirSync(dirname(p), { recursive: true });
@@ -72,8 +81,15 @@ describe('orch plan on examples/gateway', () => {
     expect(same.code).toBe(0);
     // Wherever orch runs (the daemon in `/`, an operator in a checkout, a relative manifests
     // path): the generated files name their manifests relative to the manifests directory.
-    expect(tree.files.find((f) => f.path === 'vhosts/s3-main.conf')!.content.split('\n')[0]).toContain('generated from vhosts/s3-main.yaml (VirtualHost/s3-main)');
-    for (const [cwd, m] of [['/', manifests], [work, 'manifests'], [manifests, '.'], [join(manifests, 'routes'), '..']] as const) {
+    expect(tree.files.find((f) => f.path === 'vhosts/s3-main.conf')!.content.split('\n')[0]).toContain(
+      'generated from vhosts/s3-main.yaml (VirtualHost/s3-main)',
+    );
+    for (const [cwd, m] of [
+      ['/', manifests],
+      [work, 'manifests'],
+      [manifests, '.'],
+      [join(manifests, 'routes'), '..'],
+    ] as const) {
       const elsewhere = await runCli(['plan', '--detailed-exitcode', '-m', m], { env, cwd });
       expect(elsewhere.stdout, `from ${cwd} with -m ${m}`).toContain('No changes.');
       expect(elsewhere.code).toBe(0);
@@ -137,7 +153,10 @@ describe('orch plan with the validation cache (state directory present)', () => 
     mkdirSync(join(work, 'state'));
     env = { ORCH_MANIFESTS: manifests, ORCH_NGINX_DIR: join(work, 'nginx'), ORCH_STATE_DIR: join(work, 'state') };
     const { validation } = loadManifests(fileManifestLoader(), manifests);
-    for (const f of renderTree(withStableOrigins(validation.desired, originNamesFor(manifests, process.cwd())).desired, nginxFeaturesFor('1.22.1')).files) {
+    for (const f of renderTree(
+      withStableOrigins(validation.desired, originNamesFor(manifests, process.cwd())).desired,
+      nginxFeaturesFor('1.22.1'),
+    ).files) {
       mkdirSync(dirname(join(work, 'nginx', f.path)), { recursive: true });
       writeFileSync(join(work, 'nginx', f.path), f.content);
     }
@@ -169,7 +188,10 @@ describe('orch plan with the validation cache (state directory present)', () => 
     expect(cached.code).toBe(2);
     const plan = JSON.parse(cached.stdout);
     expect(plan.summary).toMatchObject({ add: 0, change: 2, destroy: 0 });
-    expect(plan.changes.flatMap((c: { files: Array<{ path: string }> }) => c.files.map((f) => f.path))).toEqual(['vhosts/cdn.meta.json', 'vhosts/s3-main.conf']);
+    expect(plan.changes.flatMap((c: { files: Array<{ path: string }> }) => c.files.map((f) => f.path))).toEqual([
+      'vhosts/cdn.meta.json',
+      'vhosts/s3-main.conf',
+    ]);
     expect(plan.changes[1].files[0].diff).toContain('+        proxy_pass http://pool-2025;');
     const text = await runCli(['plan'], { env });
     expect(text).toEqual(await runCli(['plan'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } }));
@@ -179,7 +201,10 @@ describe('orch plan with the validation cache (state directory present)', () => 
 describe('orch error output', () => {
   it('exits 1 with a positioned message and no stack trace on a bad manifest', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'orch-bad-'));
-    writeFileSync(join(dir, 'p.yaml'), 'apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: "a;b"\nspec:\n  type: nanio\n  members: [{address: "10.0.0.1:9000"}]\n');
+    writeFileSync(
+      join(dir, 'p.yaml'),
+      'apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: "a;b"\nspec:\n  type: nanio\n  members: [{address: "10.0.0.1:9000"}]\n',
+    );
     const r = await runCli(['plan', '-m', dir]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/p\.yaml:4:\d+: error: /);

@@ -80,7 +80,12 @@ export class FakeTree implements ManagedTree {
   }
   stage(files: readonly StagedFile[]): StagedTree {
     this.staged = new Map(files.map((f) => [f.path, f.content]));
-    return { treeDir: '/fake/staging/tree', conf: '/fake/staging/nginx.conf', prefix: '/fake/staging', errorLog: '/fake/staging/logs/error.log' };
+    return {
+      treeDir: '/fake/staging/tree',
+      conf: '/fake/staging/nginx.conf',
+      prefix: '/fake/staging',
+      errorLog: '/fake/staging/logs/error.log',
+    };
   }
   unstage(): void {
     this.staged = null;
@@ -155,7 +160,11 @@ export class FakeNginx implements Nginx {
   testStaged(): Promise<NginxTestResult> {
     this.tests++;
     const ok = this.stagedOk(this.tree.staged ?? new Map());
-    return Promise.resolve({ ok, output: ok ? 'syntax is ok' : 'nginx: [emerg] unknown directive "bogus" in /fake/staging/tree/vhosts/a.conf:3', durationMs: 7 });
+    return Promise.resolve({
+      ok,
+      output: ok ? 'syntax is ok' : 'nginx: [emerg] unknown directive "bogus" in /fake/staging/tree/vhosts/a.conf:3',
+      durationMs: 7,
+    });
   }
   testLive(): Promise<NginxTestResult> {
     this.tests++;
@@ -164,8 +173,13 @@ export class FakeNginx implements Nginx {
   }
   reload(): Promise<ReloadResult> {
     this.reloads++;
-    if (this.reloadExitsOk && this.loadsOnReload) this.pending = { token: tokenIn(this.tree.files.get(STATUS_FILE_PATH)), at: this.clock.now() + this.loadMs };
-    return Promise.resolve({ ok: this.reloadExitsOk, output: this.reloadExitsOk ? '' : 'nginx: [error] invalid PID number', durationMs: 3 });
+    if (this.reloadExitsOk && this.loadsOnReload)
+      this.pending = { token: tokenIn(this.tree.files.get(STATUS_FILE_PATH)), at: this.clock.now() + this.loadMs };
+    return Promise.resolve({
+      ok: this.reloadExitsOk,
+      output: this.reloadExitsOk ? '' : 'nginx: [error] invalid PID number',
+      durationMs: 3,
+    });
   }
   servedGeneration(): Promise<string | null> {
     if (this.pending && this.clock.now() >= this.pending.at) {
@@ -265,7 +279,13 @@ export interface FakePorts extends ApplyPorts {
 
 export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
   const settings: Settings = {
-    ...resolveSettings({ flags: { nginxDir: '/fake/nginx', stateDir: '/fake/state', manifests: '/fake/manifests' }, env: {}, configPath: null, candidates: [], readFile: () => null }),
+    ...resolveSettings({
+      flags: { nginxDir: '/fake/nginx', stateDir: '/fake/state', manifests: '/fake/manifests' },
+      env: {},
+      configPath: null,
+      candidates: [],
+      readFile: () => null,
+    }),
     statusListen: '127.0.0.1:9999',
     reloadTimeoutSeconds: 2,
     ...overrides,
@@ -275,7 +295,10 @@ export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
   const ports: FakePorts = {
     settings,
     state: new FakeState(),
-    locks: { acquire: async (command) => ({ holder: { pid: 1, command, since: '', host: 'test', startTime: null }, release() {} }), holder: () => null },
+    locks: {
+      acquire: async (command) => ({ holder: { pid: 1, command, since: '', host: 'test', startTime: null }, release() {} }),
+      holder: () => null,
+    },
     tree,
     journal: new FakeJournal(),
     contents: new FakeContents(),
@@ -299,7 +322,10 @@ export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
     // No credential resolves and no pool answers: the engine's tests plan offline.
     secrets: {
       keyring: () => null,
-      resolvePoolCredentials: () => ({ accessKeyId: { ok: false, problem: 'no secrets in this test' }, secretAccessKey: { ok: false, problem: 'no secrets in this test' } }),
+      resolvePoolCredentials: () => ({
+        accessKeyId: { ok: false, problem: 'no secrets in this test' },
+        secretAccessKey: { ok: false, problem: 'no secrets in this test' },
+      }),
       keyMaterial: () => [],
     },
     poolStorage: { open: () => Promise.reject(new Error('no pool in this test')) },

@@ -132,8 +132,10 @@ function effectOf(rec: OpRecord): Effect {
 }
 
 const ms = (t: number) => `${Math.round(t)} ms`;
-const describeWrite = (w: OpRecord) => (w.op === 'seed' ? `seeded object ${w.writeId}` : `${w.op === 'multipart' ? 'multipart upload' : w.op} ${w.writeId} by client ${w.client}`);
-const describeError = (e: OpError | undefined) => (e ? `${e.code}${e.status !== undefined ? ` (HTTP ${e.status})` : ' (no answer)'}` : 'an error');
+const describeWrite = (w: OpRecord) =>
+  w.op === 'seed' ? `seeded object ${w.writeId}` : `${w.op === 'multipart' ? 'multipart upload' : w.op} ${w.writeId} by client ${w.client}`;
+const describeError = (e: OpError | undefined) =>
+  e ? `${e.code}${e.status !== undefined ? ` (HTTP ${e.status})` : ' (no answer)'}` : 'an error';
 
 /** What a read of one key could legitimately have returned, from writes ordered per key. */
 interface Judgement {
@@ -146,7 +148,10 @@ class KeyIndex {
   readonly byKey = new Map<string, WriteEntry[]>();
   readonly byWriteId = new Map<string, WriteEntry>();
 
-  constructor(ops: readonly OpRecord[], private readonly violations: Violation[]) {
+  constructor(
+    ops: readonly OpRecord[],
+    private readonly violations: Violation[],
+  ) {
     for (const rec of ops) {
       if (!WRITE_OPS.has(rec.op)) continue;
       const list = this.byKey.get(rec.key) ?? [];
@@ -160,7 +165,11 @@ class KeyIndex {
         if (w.rec.writeId) this.byWriteId.set(w.rec.writeId, w);
         const prev = list[i - 1];
         if (prev && prev.rec.op !== 'seed' && (prev.rec.outcome === 'pending' || prev.rec.end > w.rec.start)) {
-          this.violations.push({ point: 1, key, message: `harness: writes ${prev.rec.writeId} and ${w.rec.writeId} of ${key} overlap; the workload must write each key from one sequential client` });
+          this.violations.push({
+            point: 1,
+            key,
+            message: `harness: writes ${prev.rec.writeId} and ${w.rec.writeId} of ${key} overlap; the workload must write each key from one sequential client`,
+          });
         }
       });
     }
@@ -192,7 +201,14 @@ class KeyIndex {
     if ('present' in got) {
       if (got.present && !presentOk) {
         if (A?.rec.op === 'delete') return { ok: false, point: 2, why: `is listed although ${Adesc} deleted it` };
-        return { ok: false, point: final ? 1 : 3, why: seq.length === 0 ? 'is listed although nobody ever wrote it' : 'is listed although no write that may have taken effect created it' };
+        return {
+          ok: false,
+          point: final ? 1 : 3,
+          why:
+            seq.length === 0
+              ? 'is listed although nobody ever wrote it'
+              : 'is listed although no write that may have taken effect created it',
+        };
       }
       if (!got.present && !absentOk) return { ok: false, point: lossPoint, why: `is missing from the listing although ${Adesc} wrote it` };
       return { ok: true };
@@ -204,15 +220,29 @@ class KeyIndex {
     }
     const w = this.byWriteId.get(got.writeId);
     if (!w || w.rec.key !== key || w.rec.op === 'delete') {
-      return { ok: false, point: final ? 1 : 3, why: `returned content of ${w ? `${describeWrite(w.rec)}, which wrote ${w.rec.key}` : `write ${got.writeId}, which is not in the history`}` };
+      return {
+        ok: false,
+        point: final ? 1 : 3,
+        why: `returned content of ${w ? `${describeWrite(w.rec)}, which wrote ${w.rec.key}` : `write ${got.writeId}, which is not in the history`}`,
+      };
     }
     if (w.effect === 'refused') {
-      return { ok: false, point: w.rec.op === 'multipart' ? 4 : 5, why: `returned ${describeWrite(w.rec)}, which the client saw refused with ${describeError(w.rec.error)}: a refused write took effect` };
+      return {
+        ok: false,
+        point: w.rec.op === 'multipart' ? 4 : 5,
+        why: `returned ${describeWrite(w.rec)}, which the client saw refused with ${describeError(w.rec.error)}: a refused write took effect`,
+      };
     }
-    if (w.rec.start >= end) return { ok: false, point: 3, why: `returned ${describeWrite(w.rec)}, which started only after the read had ended` };
+    if (w.rec.start >= end)
+      return { ok: false, point: 3, why: `returned ${describeWrite(w.rec)}, which started only after the read had ended` };
     if (A && w.index < a) {
-      if (A.rec.op === 'delete') return { ok: false, point: 2, why: `returned ${describeWrite(w.rec)} although ${Adesc} had deleted it (delete undone)` };
-      return { ok: false, point: final ? lossPoint : 3, why: `returned ${describeWrite(w.rec)}, older than ${Adesc}${final ? ' (replaced by older data)' : ' (stale read)'}` };
+      if (A.rec.op === 'delete')
+        return { ok: false, point: 2, why: `returned ${describeWrite(w.rec)} although ${Adesc} had deleted it (delete undone)` };
+      return {
+        ok: false,
+        point: final ? lossPoint : 3,
+        why: `returned ${describeWrite(w.rec)}, older than ${Adesc}${final ? ' (replaced by older data)' : ' (stale read)'}`,
+      };
     }
     return { ok: true };
   }
@@ -243,7 +273,8 @@ export function checkContract(input: ContractInput): ContractReport {
   const flip = input.options.routeFlippedAt ?? Number.POSITIVE_INFINITY;
   const cutovers = input.options.cutoverTimes ?? [];
   const violations: Violation[] = [];
-  const add = (point: ContractPoint, message: string, extra: { key?: string; opId?: number } = {}) => violations.push({ point, message, ...extra });
+  const add = (point: ContractPoint, message: string, extra: { key?: string; opId?: number } = {}) =>
+    violations.push({ point, message, ...extra });
   const idx = new KeyIndex(history.ops, violations);
   const opsById = new Map(history.ops.map((o) => [o.id, o]));
 
@@ -255,17 +286,23 @@ export function checkContract(input: ContractInput): ContractReport {
   );
   const longestMs = windows.reduce((m, w) => Math.max(m, w.ms), 0);
   for (const w of windows) {
-    if (w.ms > budgetMs + slackMs) add(5, `writes were refused with 503 for ${ms(w.ms)} (${w.refusals} refusals from ${ms(w.first)} to ${ms(w.last)}), longer than the freeze budget ${ms(budgetMs)} + ${ms(slackMs)} slack`);
+    if (w.ms > budgetMs + slackMs)
+      add(
+        5,
+        `writes were refused with 503 for ${ms(w.ms)} (${w.refusals} refusals from ${ms(w.first)} to ${ms(w.last)}), longer than the freeze budget ${ms(budgetMs)} + ${ms(slackMs)} slack`,
+      );
   }
   const straddles = (rec: OpRecord) =>
-    windows.some((w) => rec.start <= w.last + slackMs && rec.end >= w.first - slackMs) || cutovers.some((t) => rec.start <= t + slackMs && rec.end >= t - slackMs);
+    windows.some((w) => rec.start <= w.last + slackMs && rec.end >= w.first - slackMs) ||
+    cutovers.some((t) => rec.start <= t + slackMs && rec.end >= t - slackMs);
 
   // -- 5: raw answers, below the SDK's retries ----------------------------------------------------
   let reloadResets = 0;
   const reloads = input.options.reloadTimes ?? [];
   // A reload is recorded when it was confirmed (the generation's commit): the reset happens up to a
   // reload's duration earlier (seconds on a loaded machine).
-  const atReload = (raw: RawResponse) => raw.status === 0 && RESET_CODES.has(raw.code ?? '') && reloads.some((t) => raw.t >= t - RELOAD_LEAD_MS && raw.t <= t + slackMs);
+  const atReload = (raw: RawResponse) =>
+    raw.status === 0 && RESET_CODES.has(raw.code ?? '') && reloads.some((t) => raw.t >= t - RELOAD_LEAD_MS && raw.t <= t + slackMs);
   const rawByOp = new Map<number, RawResponse[]>();
   for (const raw of history.raw) rawByOp.set(raw.opId, [...(rawByOp.get(raw.opId) ?? []), raw]);
   /** Every attempt of the operation that got no answer was a reset at a reload (never processed). */
@@ -282,13 +319,32 @@ export function checkContract(input: ContractInput): ContractReport {
     if (atReload(raw)) {
       reloadResets++;
     } else if (raw.status === 0) {
-      add(5, `an attempt of ${where} got no answer (${raw.code ?? 'network error'})${isRead ? '' : ': a write whose outcome the client cannot know'}`, { key: raw.key, opId: raw.opId });
+      add(
+        5,
+        `an attempt of ${where} got no answer (${raw.code ?? 'network error'})${isRead ? '' : ': a write whose outcome the client cannot know'}`,
+        { key: raw.key, opId: raw.opId },
+      );
     } else if (isRead) {
-      if (!(raw.op === 'get' && READ_OK_RAW.has(raw.status))) add(5, `a read attempt (${where}) was answered HTTP ${raw.status} ${raw.code ?? ''}`.trimEnd() + ' (reads must never fail, even when a retry hides it)', { key: raw.key, opId: raw.opId });
+      if (!(raw.op === 'get' && READ_OK_RAW.has(raw.status)))
+        add(
+          5,
+          `a read attempt (${where}) was answered HTTP ${raw.status} ${raw.code ?? ''}`.trimEnd() +
+            ' (reads must never fail, even when a retry hides it)',
+          { key: raw.key, opId: raw.opId },
+        );
     } else if (raw.status === 503) {
-      if (raw.code !== 'SlowDown') add(5, `a write attempt (${where}) was answered 503 without the S3 code SlowDown (code: ${raw.code ?? 'none, not an S3 error body'})`, { key: raw.key, opId: raw.opId });
+      if (raw.code !== 'SlowDown')
+        add(
+          5,
+          `a write attempt (${where}) was answered 503 without the S3 code SlowDown (code: ${raw.code ?? 'none, not an S3 error body'})`,
+          { key: raw.key, opId: raw.opId },
+        );
     } else if (!(raw.op === 'multipart' && raw.code && rec && straddles(rec))) {
-      add(5, `a write attempt (${where}) was answered HTTP ${raw.status} ${raw.code ?? '(no S3 code)'}: the only refusal allowed is 503 SlowDown`, { key: raw.key, opId: raw.opId });
+      add(
+        5,
+        `a write attempt (${where}) was answered HTTP ${raw.status} ${raw.code ?? '(no S3 code)'}: the only refusal allowed is 503 SlowDown`,
+        { key: raw.key, opId: raw.opId },
+      );
     }
   }
 
@@ -318,7 +374,11 @@ export function checkContract(input: ContractInput): ContractReport {
         if (eff === 'acked') counts.multipartAcked++;
         else counts.multipartFailed++;
         if (rec.outcome === 'error' && !rec.error?.definite && !onlyReloadResets(rec)) {
-          add(4, `multipart upload ${rec.writeId} of ${rec.key} (client ${rec.client}, ${ms(rec.start)}-${ms(rec.end)}) ended without an answer the client could act on: ${describeError(rec.error)}`, { key: rec.key, opId: rec.id });
+          add(
+            4,
+            `multipart upload ${rec.writeId} of ${rec.key} (client ${rec.client}, ${ms(rec.start)}-${ms(rec.end)}) ended without an answer the client could act on: ${describeError(rec.error)}`,
+            { key: rec.key, opId: rec.id },
+          );
         }
       }
       if (rec.outcome === 'error' && rec.error) {
@@ -327,14 +387,22 @@ export function checkContract(input: ContractInput): ContractReport {
         // Any explicit S3 error: AWS and nanio answer 404 NoSuchUpload to an upload the destination never saw; s3rver answers 500 InternalError.
         const explicitMultipart = rec.op === 'multipart' && e.status !== undefined && e.status >= 400 && Boolean(e.code) && straddles(rec);
         if (!slowDown && !explicitMultipart) {
-          add(5, `${describeWrite(rec)} of ${rec.key} (${ms(rec.start)}-${ms(rec.end)}) failed with ${describeError(e)}: writes may only be refused with 503 SlowDown${rec.op === 'multipart' ? ' (or, straddling a cutover, an explicit S3 error)' : ''}`, { key: rec.key, opId: rec.id });
+          add(
+            5,
+            `${describeWrite(rec)} of ${rec.key} (${ms(rec.start)}-${ms(rec.end)}) failed with ${describeError(e)}: writes may only be refused with 503 SlowDown${rec.op === 'multipart' ? ' (or, straddling a cutover, an explicit S3 error)' : ''}`,
+            { key: rec.key, opId: rec.id },
+          );
         }
       }
       continue;
     }
     if (rec.outcome === 'pending') continue; // still running when the history was taken
     if (rec.outcome === 'error') {
-      add(5, `read (${rec.op}) of ${rec.key || '(bucket)'} by client ${rec.client} at ${ms(rec.start)} failed with ${describeError(rec.error)}: reads never fail`, { key: rec.key, opId: rec.id });
+      add(
+        5,
+        `read (${rec.op}) of ${rec.key || '(bucket)'} by client ${rec.client} at ${ms(rec.start)} failed with ${describeError(rec.error)}: reads never fail`,
+        { key: rec.key, opId: rec.id },
+      );
       continue;
     }
     if (rec.op === 'get' && rec.read) {
@@ -346,7 +414,11 @@ export function checkContract(input: ContractInput): ContractReport {
       const candidates = new Set([...[...idx.byKey.keys()].filter((k) => k.startsWith(rec.key)), ...listed]);
       for (const key of candidates) {
         const j = idx.judge(key, rec.start, rec.end, { present: listed.has(key) }, false);
-        if (!j.ok) add(j.point!, `listing of ${rec.key || '(bucket)'} by client ${rec.client} at ${ms(rec.start)}-${ms(rec.end)}: ${key} ${j.why}`, { key, opId: rec.id });
+        if (!j.ok)
+          add(j.point!, `listing of ${rec.key || '(bucket)'} by client ${rec.client} at ${ms(rec.start)}-${ms(rec.end)}: ${key} ${j.why}`, {
+            key,
+            opId: rec.id,
+          });
       }
     }
   }
@@ -354,7 +426,10 @@ export function checkContract(input: ContractInput): ContractReport {
   function judgeRead(rec: OpRecord, read: ReadResult): void {
     const who = `read of ${rec.key} by client ${rec.client} at ${ms(rec.start)}-${ms(rec.end)}`;
     if (read.writeId !== null && !read.intact) {
-      add(3, `${who} returned corrupted content (claims write ${read.writeId}, ${read.size} bytes, not that write's bytes)`, { key: rec.key, opId: rec.id });
+      add(3, `${who} returned corrupted content (claims write ${read.writeId}, ${read.size} bytes, not that write's bytes)`, {
+        key: rec.key,
+        opId: rec.id,
+      });
       return;
     }
     if (read.writeId === null && !read.intact) {
@@ -380,7 +455,11 @@ export function checkContract(input: ContractInput): ContractReport {
       continue;
     }
     if (!got.intact) {
-      add(1, `${who} holds corrupted content (${got.writeId ? `claims write ${got.writeId}` : 'no write of the workload'}, ${got.size} bytes)`, { key });
+      add(
+        1,
+        `${who} holds corrupted content (${got.writeId ? `claims write ${got.writeId}` : 'no write of the workload'}, ${got.size} bytes)`,
+        { key },
+      );
       continue;
     }
     const j = idx.judge(key, end, end, { writeId: got.writeId }, true);
@@ -388,7 +467,11 @@ export function checkContract(input: ContractInput): ContractReport {
     const lj = idx.judge(key, end, end, { present: final.listed.has(key) }, true);
     if (j.ok && !lj.ok) add(lj.point!, `${who} ${lj.why} (final listing)`, { key });
     else if (j.ok && final.listed.has(key) !== (got.writeId !== null)) {
-      add(got.writeId === null ? 2 : 1, `${who}: the final listing ${final.listed.has(key) ? 'shows it but a GET answers 404' : 'does not show it but a GET returns it'}`, { key });
+      add(
+        got.writeId === null ? 2 : 1,
+        `${who}: the final listing ${final.listed.has(key) ? 'shows it but a GET answers 404' : 'does not show it but a GET returns it'}`,
+        { key },
+      );
     }
   }
 
@@ -400,9 +483,15 @@ export function checkContract(input: ContractInput): ContractReport {
       const viaSource = seq.filter((w) => w.rec.op !== 'seed' && w.effect !== 'refused' && w.rec.start < flip);
       const after = source.after.get(key);
       if (!after) {
-        if (!viaSource.some((w) => w.rec.op === 'delete')) add(6, `${key} was deleted from the source pool, and no client delete through the gateway reached the source`, { key });
+        if (!viaSource.some((w) => w.rec.op === 'delete'))
+          add(6, `${key} was deleted from the source pool, and no client delete through the gateway reached the source`, { key });
       } else if (after.size !== before.size || (before.etag !== undefined && after.etag !== undefined && before.etag !== after.etag)) {
-        if (viaSource.length === 0) add(6, `${key} was changed on the source pool (${before.size} -> ${after.size} bytes${before.etag !== after.etag ? ', ETag changed' : ''}), and no client write through the gateway reached the source`, { key });
+        if (viaSource.length === 0)
+          add(
+            6,
+            `${key} was changed on the source pool (${before.size} -> ${after.size} bytes${before.etag !== after.etag ? ', ETag changed' : ''}), and no client write through the gateway reached the source`,
+            { key },
+          );
       }
     }
   }

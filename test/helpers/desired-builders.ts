@@ -35,12 +35,7 @@ export function pool(name: string, overrides: Partial<DesiredPool> = {}): Desire
   };
 }
 
-export function route(
-  virtualHost: string,
-  path: string,
-  poolName: string,
-  overrides: Partial<DesiredRoute> = {},
-): DesiredRoute {
+export function route(virtualHost: string, path: string, poolName: string, overrides: Partial<DesiredRoute> = {}): DesiredRoute {
   const bucket = /^\/([^/]+)\/$/.exec(path)?.[1] ?? null;
   const name = overrides.name ?? `${virtualHost}-${bucket ?? path.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')}`;
   return {

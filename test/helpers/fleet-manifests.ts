@@ -21,7 +21,8 @@ export interface ManifestFile {
   text: string;
 }
 
-const doc = (kind: string, name: string, spec: Record<string, unknown>) => stringify({ apiVersion: 'orch/v1', kind, metadata: { name }, spec });
+const doc = (kind: string, name: string, spec: Record<string, unknown>) =>
+  stringify({ apiVersion: 'orch/v1', kind, metadata: { name }, spec });
 
 export function fleetPoolOf(vhost: number, route: number, pools: number): string {
   return `pool-${(vhost + route) % pools}`;
@@ -38,7 +39,10 @@ export function fleetManifests(o: FleetOptions): ManifestFile[] {
         description: `generated pool ${p}`,
         loadBalancing: p % 3 === 1 ? 'least_conn' : 'round_robin',
         ...(p % 2 === 0 ? { keepalive: 16 } : {}),
-        members: [{ address: `127.0.0.1:${base + p * 2}` }, { address: `127.0.0.1:${base + p * 2 + 1}`, weight: 2, ...(p % 4 === 3 ? { enabled: false } : {}) }],
+        members: [
+          { address: `127.0.0.1:${base + p * 2}` },
+          { address: `127.0.0.1:${base + p * 2 + 1}`, weight: 2, ...(p % 4 === 3 ? { enabled: false } : {}) },
+        ],
         credentials: { accessKeyId: { env: `POOL_${p}_ACCESS_KEY` }, secretAccessKey: { file: `/etc/orch/secrets/pool-${p}` } },
       }),
     ).join('---\n'),
@@ -52,7 +56,14 @@ export function fleetManifests(o: FleetOptions): ManifestFile[] {
         port: 80,
         defaultPool: fleetPoolOf(v, 0, o.pools),
         ...(v % 7 === 3 ? { ipRules: { mode: 'deny', addresses: ['203.0.113.0/24'] } } : {}),
-        ...(v % 6 === 2 ? { extraBlocks: [{ zone: 'proxy', content: 'proxy_read_timeout 300s;\n' }, { zone: 'end', content: 'location = /healthz {\n    return 200 "ok\\n";\n}\n' }] } : {}),
+        ...(v % 6 === 2
+          ? {
+              extraBlocks: [
+                { zone: 'proxy', content: 'proxy_read_timeout 300s;\n' },
+                { zone: 'end', content: 'location = /healthz {\n    return 200 "ok\\n";\n}\n' },
+              ],
+            }
+          : {}),
         ...(v % 9 === 4 ? { ignoreBuckets: ['scratch'] } : {}),
       }),
     });
@@ -74,7 +85,13 @@ export function fleetManifests(o: FleetOptions): ManifestFile[] {
     files.push({
       path: 'migrations.yaml',
       text: Array.from({ length: o.migrations }, (_, i) =>
-        doc('Migration', `move-b-0-${i}`, { virtualHost: 'vh-0', bucket: `b-0-${i}`, from: fleetPoolOf(0, i, o.pools), to: fleetPoolOf(0, i + 1, o.pools), mode: 'copy' }),
+        doc('Migration', `move-b-0-${i}`, {
+          virtualHost: 'vh-0',
+          bucket: `b-0-${i}`,
+          from: fleetPoolOf(0, i, o.pools),
+          to: fleetPoolOf(0, i + 1, o.pools),
+          mode: 'copy',
+        }),
       ).join('---\n'),
     });
   }

@@ -1,6 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer as createHttpServer, request, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -89,7 +100,11 @@ export async function holdPort(port: number): Promise<{ close(): Promise<void> }
   return { close: () => new Promise<void>((r) => s.close(() => r())) };
 }
 
-function runProcess(file: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): { child: ChildProcess; done: Promise<CliResult> } {
+function runProcess(
+  file: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): { child: ChildProcess; done: Promise<CliResult> } {
   const started = performance.now();
   const child = spawn(file, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const done = new Promise<CliResult>((resolve, reject) => {
@@ -113,24 +128,27 @@ function runProcess(file: string, args: string[], opts: { cwd?: string; env?: No
 /** One HTTP request on a fresh connection (no keep-alive: every request may land on a new worker). */
 export function httpRequest(port: number, hostHeader: string, path: string, method = 'GET', timeoutMs = 3000): Promise<Answer | null> {
   return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, method, agent: false, timeout: timeoutMs, headers: { host: hostHeader } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        const m = /^pool=(\S+) member=(\S+) host=(\S+) uri=(\S+)$/.exec(body.trim());
-        resolve({
-          status: res.statusCode ?? 0,
-          body,
-          headers: res.headers,
-          pool: m?.[1] ?? (typeof res.headers['x-upstream-pool'] === 'string' ? res.headers['x-upstream-pool'] : null),
-          member: m?.[2] ?? null,
-          host: m?.[3] ?? null,
-          uri: m?.[4] ?? null,
+    const req = request(
+      { host: '127.0.0.1', port, path, method, agent: false, timeout: timeoutMs, headers: { host: hostHeader } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => {
+          const m = /^pool=(\S+) member=(\S+) host=(\S+) uri=(\S+)$/.exec(body.trim());
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            headers: res.headers,
+            pool: m?.[1] ?? (typeof res.headers['x-upstream-pool'] === 'string' ? res.headers['x-upstream-pool'] : null),
+            member: m?.[2] ?? null,
+            host: m?.[3] ?? null,
+            uri: m?.[4] ?? null,
+          });
         });
-      });
-      res.on('error', () => resolve(null));
-    });
+        res.on('error', () => resolve(null));
+      },
+    );
     req.on('timeout', () => req.destroy());
     req.on('error', () => resolve(null));
     req.end();
@@ -180,9 +198,12 @@ export class Gateway {
   static async start(opts: GatewayOptions): Promise<Gateway> {
     const bin = nginxBinary();
     const v = await runProcess(bin, ['-v']).done.catch((e: Error) => {
-      throw new Error(`nginx is required for the integration tests and could not be run (${e.message}). Install it (Debian: apt-get install nginx-light) or set ORCH_NGINX.`);
+      throw new Error(
+        `nginx is required for the integration tests and could not be run (${e.message}). Install it (Debian: apt-get install nginx-light) or set ORCH_NGINX.`,
+      );
     });
-    if (!/nginx\/\d+\.\d+\.\d+/.test(v.stderr + v.stdout)) throw new Error(`"${bin} -v" did not print an nginx version: ${v.stderr}${v.stdout}`);
+    if (!/nginx\/\d+\.\d+\.\d+/.test(v.stderr + v.stdout))
+      throw new Error(`"${bin} -v" did not print an nginx version: ${v.stderr}${v.stdout}`);
 
     const root = mkdtempSync(join(tmpdir(), 'orch-gw-'));
     // nginx workers run as an unprivileged user when the tests run as root: they must reach the temp paths.
@@ -190,7 +211,8 @@ export class Gateway {
     const prefix = join(root, 'prefix');
     const nginxDir = join(root, 'managed');
     const work = join(root, 'work');
-    for (const d of [join(prefix, 'logs'), join(prefix, 'temp'), join(nginxDir, 'pools'), join(nginxDir, 'vhosts'), join(root, 'state')]) mkdirSync(d, { recursive: true });
+    for (const d of [join(prefix, 'logs'), join(prefix, 'temp'), join(nginxDir, 'pools'), join(nginxDir, 'vhosts'), join(root, 'state')])
+      mkdirSync(d, { recursive: true });
     const gw = new Gateway(root, prefix, nginxDir, join(root, 'state'), work, join(prefix, 'nginx.conf'));
     gw.workspace(work);
     try {
@@ -416,7 +438,9 @@ http {
     if (!existsSync(this.dbPath)) return { generation: null, fingerprint: null, inventory: {}, generations: [] };
     const db = new Database(this.dbPath, { readonly: true, fileMustExist: true });
     try {
-      const gens = db.prepare('SELECT number, fingerprint, command, outcome, summary FROM generations ORDER BY number').all() as DbGeneration[];
+      const gens = db
+        .prepare('SELECT number, fingerprint, command, outcome, summary FROM generations ORDER BY number')
+        .all() as DbGeneration[];
       const last = gens[gens.length - 1] ?? null;
       const inv = db.prepare('SELECT path, sha256 FROM inventory ORDER BY path').all() as Array<{ path: string; sha256: string }>;
       return {
@@ -434,7 +458,10 @@ http {
   generationFiles(n: number): Record<string, string> {
     const db = new Database(this.dbPath, { readonly: true, fileMustExist: true });
     try {
-      const rows = db.prepare('SELECT path, sha256 FROM generation_files WHERE generation = ? ORDER BY path').all(n) as Array<{ path: string; sha256: string }>;
+      const rows = db.prepare('SELECT path, sha256 FROM generation_files WHERE generation = ? ORDER BY path').all(n) as Array<{
+        path: string;
+        sha256: string;
+      }>;
       return Object.fromEntries(rows.map((r) => [r.path, r.sha256]));
     } finally {
       db.close();
@@ -449,7 +476,10 @@ http {
    * configuration, and that nginx serves that generation right away (or within `waitMs`). Returns which set is on disk and every
    * problem found (empty when consistent).
    */
-  async consistency(sets: Record<string, Record<string, string>>, opts: { unmanaged?: string[]; waitMs?: number } = {}): Promise<{ landed: string | null; problems: string[] }> {
+  async consistency(
+    sets: Record<string, Record<string, string>>,
+    opts: { unmanaged?: string[]; waitMs?: number } = {},
+  ): Promise<{ landed: string | null; problems: string[] }> {
     const problems: string[] = [];
     const snap = this.snapshot();
     for (const p of opts.unmanaged ?? []) delete snap[p];
@@ -464,12 +494,15 @@ http {
       problems.push('the state database has no generation');
       return { landed, problems };
     }
-    if (!sameFiles(state.inventory, snap)) problems.push(`the inventory differs from the disk: ${describeDifference(state.inventory, snap)}`);
+    if (!sameFiles(state.inventory, snap))
+      problems.push(`the inventory differs from the disk: ${describeDifference(state.inventory, snap)}`);
     const listed = this.generationFiles(state.generation);
-    if (!sameFiles(listed, snap)) problems.push(`generation ${state.generation}'s file list differs from the disk: ${describeDifference(listed, snap)}`);
+    if (!sameFiles(listed, snap))
+      problems.push(`generation ${state.generation}'s file list differs from the disk: ${describeDifference(listed, snap)}`);
     const token = tokenOf(state.generation, state.fingerprint);
     const status = existsSync(join(this.nginxDir, STATUS_FILE)) ? this.readManaged(STATUS_FILE) : '';
-    if (!status.includes(`return 200 "${token}";`)) problems.push(`the status file does not carry generation ${state.generation}'s token "${token}"`);
+    if (!status.includes(`return 200 "${token}";`))
+      problems.push(`the status file does not carry generation ${state.generation}'s token "${token}"`);
     if (this.journalExists()) problems.push('a journal is left in the state directory');
     const t = await this.nginxT();
     if (!t.ok) problems.push(`nginx -t fails on the live configuration:\n${t.output}`);

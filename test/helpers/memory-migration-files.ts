@@ -2,7 +2,11 @@ import { encodeMigrationRecord } from '../../src/domain/migrations/migration-rec
 import type { MigrationFiles } from '../../src/ports/migration-files.js';
 
 /** Migration state files, baselines and cancel flags in memory (fakes of the MigrationFiles port). */
-export function memoryFiles(): MigrationFiles & { files: Map<string, string>; cancel: Set<string>; baselines: Map<string, Map<string, string>> } {
+export function memoryFiles(): MigrationFiles & {
+  files: Map<string, string>;
+  cancel: Set<string>;
+  baselines: Map<string, Map<string, string>>;
+} {
   const files = new Map<string, string>();
   const cancel = new Set<string>();
   const baselines = new Map<string, Map<string, string>>();

@@ -118,7 +118,15 @@ export class MigrationEnv {
     let members: Record<string, S3Member[]> | null = null;
     try {
       members = await startMembers(join(gw.root, 's3'), { old: 1, new: 1 });
-      env = new MigrationEnv(gw, { old: members['old']![0]!, new: members['new']![0]! }, opts.bucket ?? 'photos', opts.vhost ?? 's3', opts.serverName ?? 's3.test', gw.ports[0]!, opts.env ?? {});
+      env = new MigrationEnv(
+        gw,
+        { old: members['old']![0]!, new: members['new']![0]! },
+        opts.bucket ?? 'photos',
+        opts.vhost ?? 's3',
+        opts.serverName ?? 's3.test',
+        gw.ports[0]!,
+        opts.env ?? {},
+      );
       env.writeSecrets();
       env.writeManifest(MigrationEnv.files.pools, docs(env.poolYaml('old'), env.poolYaml('new')));
       env.writeManifest(MigrationEnv.files.vhost, env.vhostYaml(opts.defaultPool));
@@ -131,7 +139,11 @@ export class MigrationEnv {
     } catch (e) {
       if (env) await env.close();
       else {
-        await Promise.all(Object.values(members ?? {}).flat().map((m) => m.kill()));
+        await Promise.all(
+          Object.values(members ?? {})
+            .flat()
+            .map((m) => m.kill()),
+        );
         await gw.stop();
       }
       throw e;

@@ -47,7 +47,15 @@ export async function runWithWorkload(opts: { mode: 'copy' | 'sync'; kill?: stri
 
 async function migrateUnderWorkload(e: MigrationEnv, opts: { mode: 'copy' | 'sync'; kill?: string }) {
   const before = await e.listPool('old');
-  const wl = startWorkload({ bucket: e.bucket, client: () => e.gatewayClient(), clients: 4, opsPerSecond: 10, seed: e.seeded, multipart: { clients: 1, partDelayMs: 250, pauseMs: 100 }, rngSeed: 42 });
+  const wl = startWorkload({
+    bucket: e.bucket,
+    client: () => e.gatewayClient(),
+    clients: 4,
+    opsPerSecond: 10,
+    seed: e.seeded,
+    multipart: { clients: 1, partDelayMs: 250, pauseMs: 100 },
+    rngSeed: 42,
+  });
   await new Promise((r) => setTimeout(r, 1500));
   e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-to-new', mode: opts.mode, freezeBudget: '10s' }));
   await e.apply();
@@ -57,7 +65,12 @@ async function migrateUnderWorkload(e: MigrationEnv, opts: { mode: 'copy' | 'syn
     const killed = await e.cli(['migrate', 'run', 'photos-to-new'], { env: { ORCH_FAULT_INJECT: opts.kill } });
     expect(killed.signal ?? killed.code, `${killed.stdout}\n${killed.stderr}`).toBe('SIGKILL');
     const [m] = await migrations(e);
-    console.log(`${opts.mode} mode: killed at ${opts.kill} in phase ${m!.phase} (routing ${m!.routing})\n${m!.log.slice(-6).map((l) => `  ${l.at} ${l.message}`).join('\n')}`);
+    console.log(
+      `${opts.mode} mode: killed at ${opts.kill} in phase ${m!.phase} (routing ${m!.routing})\n${m!.log
+        .slice(-6)
+        .map((l) => `  ${l.at} ${l.message}`)
+        .join('\n')}`,
+    );
   }
   const run = await e.cli(['migrate', 'run', 'photos-to-new']);
   expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
@@ -70,13 +83,33 @@ async function migrateUnderWorkload(e: MigrationEnv, opts: { mode: 'copy' | 'syn
   const switched = m!.freezes.filter((f) => f.outcome === 'switched');
   expect(switched).toHaveLength(1);
   const flip = Date.parse(switched[0]!.ended_at!) - history.timeOrigin;
-  const cutovers = m!.freezes.flatMap((f) => [Date.parse(f.started_at) - history.timeOrigin, ...(f.ended_at ? [Date.parse(f.ended_at) - history.timeOrigin] : [])]);
+  const cutovers = m!.freezes.flatMap((f) => [
+    Date.parse(f.started_at) - history.timeOrigin,
+    ...(f.ended_at ? [Date.parse(f.ended_at) - history.timeOrigin] : []),
+  ]);
 
   const final = await readFinalState(e.gatewayClient(), e.bucket, keysOf(history));
-  const report = checkContract({ history, final, source: { before, after: await e.listPool('old') }, options: { freezeBudgetMs: 10_000, cutoverTimes: cutovers, routeFlippedAt: flip, reloadTimes: await reloadTimes(e, history.timeOrigin) } });
-  console.log(`${opts.mode}${opts.kill ? ` (SIGKILL at ${opts.kill})` : ''}: ${summarize(report)}; freezes: ${m!.freezes.map((f) => `${f.window_ms} ms ${f.outcome}${f.reason ? ` (${f.reason})` : ''}`).join(', ')}`);
+  const report = checkContract({
+    history,
+    final,
+    source: { before, after: await e.listPool('old') },
+    options: {
+      freezeBudgetMs: 10_000,
+      cutoverTimes: cutovers,
+      routeFlippedAt: flip,
+      reloadTimes: await reloadTimes(e, history.timeOrigin),
+    },
+  });
+  console.log(
+    `${opts.mode}${opts.kill ? ` (SIGKILL at ${opts.kill})` : ''}: ${summarize(report)}; freezes: ${m!.freezes.map((f) => `${f.window_ms} ms ${f.outcome}${f.reason ? ` (${f.reason})` : ''}`).join(', ')}`,
+  );
   const fromFreeze = m!.log.findIndex((l) => l.message.includes('freezing writes'));
-  console.log(m!.log.slice(Math.max(0, fromFreeze - 1)).map((l) => `  ${l.at} ${l.level} ${l.message}`).join('\n'));
+  console.log(
+    m!.log
+      .slice(Math.max(0, fromFreeze - 1))
+      .map((l) => `  ${l.at} ${l.level} ${l.message}`)
+      .join('\n'),
+  );
   if (report.violations.length > 0) console.log(formatViolations(report));
   expect(formatViolations(report)).toBe('');
   // The workload really ran across the cutover.
@@ -88,4 +121,3 @@ async function migrateUnderWorkload(e: MigrationEnv, opts: { mode: 'copy' | 'syn
   expect(plan.stdout + plan.stderr).toMatch(/still names pool old/);
   return { report, migration: m! };
 }
-

@@ -102,8 +102,19 @@ export async function makeSelfSignedCert(dir: string, name = 'test'): Promise<Se
   const certificate = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
   const r = await run('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=test', '-days', '1',
-    '-keyout', key, '-out', certificate,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=test',
+    '-days',
+    '1',
+    '-keyout',
+    key,
+    '-out',
+    certificate,
   ]);
   if (r.code !== 0) throw new Error(`openssl failed:\n${r.output}`);
   return { certificate, key };

@@ -1,10 +1,4 @@
-import type {
-  DesiredMember,
-  DesiredPool,
-  DesiredRoute,
-  DesiredState,
-  DesiredVirtualHost,
-} from '../../src/domain/model/desired-state.js';
+import type { DesiredMember, DesiredPool, DesiredRoute, DesiredState, DesiredVirtualHost } from '../../src/domain/model/desired-state.js';
 import type { ExtraBlock, ExtraBlockZone } from '../../src/domain/model/manifest-types.js';
 import { origin } from './desired-builders.js';
 import type { TlsFiles } from './render-scenarios.js';
@@ -59,7 +53,9 @@ const ZONES: ExtraBlockZone[] = ['top', 'ssl', 'proxy', 'end'];
 const DESCRIPTIONS = [null, 'plain text', 'quotes " and \\ backslash', 'multi\nline\tdescription', 'unicode: Größe ✓', '{ }; # not nginx'];
 
 function member(g: Gen, poolIndex: number, i: number, role: DesiredMember['role']): DesiredMember {
-  const address = g.bool(0.2) ? `[2001:db8::${poolIndex}:${i + 1}]:9000` : `10.${poolIndex}.${g.int(0, 255)}.${i + 1}:${g.pick([9000, 8080, 80])}`;
+  const address = g.bool(0.2)
+    ? `[2001:db8::${poolIndex}:${i + 1}]:9000`
+    : `10.${poolIndex}.${g.int(0, 255)}.${i + 1}:${g.pick([9000, 8080, 80])}`;
   return {
     address,
     weight: g.int(1, 10),
@@ -74,9 +70,7 @@ function randomPool(g: Gen, i: number): DesiredPool {
   const name = `pool-${i}-${g.int(0, 999)}`;
   const type = g.pick(['nanio', 'http'] as const);
   const count = g.int(1, 4);
-  const members = Array.from({ length: count }, (_, j) =>
-    member(g, i, j, type === 'http' && j > 0 && g.bool() ? 'replica' : 'primary'),
-  );
+  const members = Array.from({ length: count }, (_, j) => member(g, i, j, type === 'http' && j > 0 && g.bool() ? 'replica' : 'primary'));
   const hasBackup = members.some((m) => m.role === 'replica');
   // nginx refuses `backup` with ip_hash: the validator must reject that combination.
   const loadBalancing = g.pick(hasBackup ? (['round_robin', 'least_conn'] as const) : (['round_robin', 'least_conn', 'ip_hash'] as const));
@@ -121,9 +115,7 @@ function randomVirtualHost(g: Gen, i: number, pools: readonly DesiredPool[], tls
   const name = `vh-${i}-${g.int(0, 999)}`;
   const useTls = g.bool(0.4);
   const serverNames = Array.from({ length: g.int(1, 3) }, (_, j) => (j === 2 ? `*.${name}.example.test` : `${name}-${j}.example.test`));
-  const extraBlocks: ExtraBlock[] = g
-    .sample(SNIPPETS, g.int(0, 4))
-    .map((content) => ({ zone: g.pick(ZONES), content }));
+  const extraBlocks: ExtraBlock[] = g.sample(SNIPPETS, g.int(0, 4)).map((content) => ({ zone: g.pick(ZONES), content }));
   if (g.bool(0.1)) extraBlocks.push({ zone: g.pick(ZONES), content: '' });
   return {
     name,
@@ -133,7 +125,10 @@ function randomVirtualHost(g: Gen, i: number, pools: readonly DesiredPool[], tls
     tls: useTls ? { ...tls, http2: g.bool() } : null,
     defaultPool: g.bool(0.7) ? g.pick(pools).name : null,
     ipRules: g.bool(0.3)
-      ? { mode: g.pick(['allow', 'deny'] as const), addresses: g.sample(['10.0.0.0/8', '192.168.0.1', '2001:db8::/32', '::1', '172.16.0.0/12'], g.int(1, 3)) }
+      ? {
+          mode: g.pick(['allow', 'deny'] as const),
+          addresses: g.sample(['10.0.0.0/8', '192.168.0.1', '2001:db8::/32', '::1', '172.16.0.0/12'], g.int(1, 3)),
+        }
       : null,
     extraBlocks,
     ignoreBuckets: g.sample(['tmp', 'scratch', 'old'], g.int(0, 2)),

@@ -25,7 +25,10 @@ const NEW_NGINX = nginxFeaturesFor('1.25.1');
 
 const poolA = () => pool('pool-a');
 const poolB = () =>
-  pool('pool-b', { members: [member('10.0.2.21:9000'), member('10.0.2.22:9000')], origin: origin('Pool', 'pool-b', 'manifests/pools.yaml', 1) });
+  pool('pool-b', {
+    members: [member('10.0.2.21:9000'), member('10.0.2.22:9000')],
+    origin: origin('Pool', 'pool-b', 'manifests/pools.yaml', 1),
+  });
 
 export const RENDER_SCENARIOS: RenderScenario[] = [
   {
@@ -210,10 +213,7 @@ export const RENDER_SCENARIOS: RenderScenario[] = [
         virtualHosts: [
           virtualHost('gw', {
             defaultPool: 'pool-a',
-            routes: [
-              route('gw', '/archive/', 'pool-b', { enabled: false, allowOrphan: true }),
-              route('gw', '/photos/', 'pool-b'),
-            ],
+            routes: [route('gw', '/archive/', 'pool-b', { enabled: false, allowOrphan: true }), route('gw', '/photos/', 'pool-b')],
           }),
         ],
       }),

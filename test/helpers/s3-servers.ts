@@ -36,7 +36,9 @@ export class S3Member {
 
   /** Starts (or restarts, on the same port) the server. */
   async start(): Promise<this> {
-    const child = spawn(process.execPath, ['--openssl-legacy-provider', CHILD, this.dir, String(this.port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--openssl-legacy-provider', CHILD, this.dir, String(this.port)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     live.add(child);
     this.child = child;
     let err = '';
@@ -95,7 +97,9 @@ export function s3Client(endpoint: string, credentials = { accessKeyId: S3RVER_A
  * A tiny HTTP server that refuses every request like an S3 server that verifies signatures and
  * does not accept the credentials: 403 with an S3 error document. `code` can be switched.
  */
-export async function refusingS3Server(code: 'InvalidAccessKeyId' | 'SignatureDoesNotMatch'): Promise<{ address: string; setCode(c: typeof code): void; requests(): number; close(): Promise<void> }> {
+export async function refusingS3Server(
+  code: 'InvalidAccessKeyId' | 'SignatureDoesNotMatch',
+): Promise<{ address: string; setCode(c: typeof code): void; requests(): number; close(): Promise<void> }> {
   let current = code;
   let count = 0;
   const server: Server = createServer((req, res) => {
@@ -103,7 +107,9 @@ export async function refusingS3Server(code: 'InvalidAccessKeyId' | 'SignatureDo
     req.resume();
     req.on('end', () => {
       res.writeHead(403, { 'content-type': 'application/xml' });
-      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${current}</Code><Message>refused by the test server</Message><RequestId>test</RequestId></Error>`);
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${current}</Code><Message>refused by the test server</Message><RequestId>test</RequestId></Error>`,
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));

@@ -347,7 +347,12 @@ export interface FinalState {
  * Reads back the bucket: a listing (of `prefix`, default the whole bucket) and a GET of every
  * listed key and every key in `keys`.
  */
-export async function readFinalState(client: S3Client, bucket: string, keys: Iterable<string>, opts: { prefix?: string; concurrency?: number } = {}): Promise<FinalState> {
+export async function readFinalState(
+  client: S3Client,
+  bucket: string,
+  keys: Iterable<string>,
+  opts: { prefix?: string; concurrency?: number } = {},
+): Promise<FinalState> {
   const concurrency = opts.concurrency ?? 8;
   const listed = new Set(await listKeys(client, bucket, opts.prefix));
   const all = [...new Set([...keys, ...listed])].sort();
@@ -377,7 +382,9 @@ export class Workload {
   private readonly ops: OpRecord[] = [];
   private readonly raw: RawResponse[] = [];
   private readonly rng: () => number;
-  private readonly opts: Required<Omit<WorkloadOptions, 'durationMs' | 'rngSeed' | 'mix' | 'multipart' | 'seed' | 'runId' | 'isolateReads'>> & { mix: WorkloadMix; multipart: Required<MultipartOptions> | null };
+  private readonly opts: Required<
+    Omit<WorkloadOptions, 'durationMs' | 'rngSeed' | 'mix' | 'multipart' | 'seed' | 'runId' | 'isolateReads'>
+  > & { mix: WorkloadMix; multipart: Required<MultipartOptions> | null };
   private readonly clients: S3Client[] = [];
   private readonly current = new Map<number, Current | null>();
   /** Attempts without an answer, per op id (so an error after such an attempt is not "definite"). */
@@ -401,7 +408,10 @@ export class Workload {
   private readonly idBase: string;
 
   constructor(options: WorkloadOptions) {
-    const mp = options.multipart === false ? null : { clients: 1, partSize: 5 * MiB, parts: 3, partDelayMs: 1000, pauseMs: 300, overwrite: 0.3, ...(options.multipart ?? {}) };
+    const mp =
+      options.multipart === false
+        ? null
+        : { clients: 1, partSize: 5 * MiB, parts: 3, partDelayMs: 1000, pauseMs: 300, overwrite: 0.3, ...(options.multipart ?? {}) };
     if (mp && mp.partSize < 5 * MiB) throw new Error('multipart.partSize must be at least 5 MiB (S3 minimum part size)');
     this.opts = {
       bucket: options.bucket,
@@ -423,7 +433,17 @@ export class Workload {
       this.owned.push([]);
     }
     for (const [i, s] of (options.seed ?? []).entries()) {
-      this.ops.push({ id: this.ops.length, client: -1, op: 'seed', key: s.key, writeId: s.writeId, size: s.size, start: 0, end: 0, outcome: 'acked' });
+      this.ops.push({
+        id: this.ops.length,
+        client: -1,
+        op: 'seed',
+        key: s.key,
+        writeId: s.writeId,
+        size: s.size,
+        start: 0,
+        end: 0,
+        outcome: 'acked',
+      });
       this.owned[i % this.opts.clients]!.push({ key: s.key, size: s.size, exists: true });
       this.remember(s.key);
     }
@@ -499,7 +519,13 @@ export class Workload {
   stats(): { ops: number; acked: number; errors: number; raw503: number; byOp: Record<string, number> } {
     const byOp: Record<string, number> = {};
     for (const o of this.ops) byOp[o.op] = (byOp[o.op] ?? 0) + 1;
-    return { ops: this.ops.length, acked: this.ops.filter((o) => o.outcome === 'acked').length, errors: this.ops.filter((o) => o.outcome === 'error').length, raw503: this.raw.filter((r) => r.status === 503).length, byOp };
+    return {
+      ops: this.ops.length,
+      acked: this.ops.filter((o) => o.outcome === 'acked').length,
+      errors: this.ops.filter((o) => o.outcome === 'error').length,
+      raw503: this.raw.filter((r) => r.status === 503).length,
+      byOp,
+    };
   }
 
   private probeClient: S3Client | null = null;
@@ -523,7 +549,13 @@ export class Workload {
     client.middlewareStack.add(
       (next, context) => async (args) => {
         const cur = this.current.get(index) ?? null;
-        const base = { client: index, opId: cur?.opId ?? -1, op: cur?.op ?? ('get' as OpKind), key: cur?.key ?? '', command: String(context.commandName ?? '') };
+        const base = {
+          client: index,
+          opId: cur?.opId ?? -1,
+          op: cur?.op ?? ('get' as OpKind),
+          key: cur?.key ?? '',
+          command: String(context.commandName ?? ''),
+        };
         try {
           const out = await next(args);
           const res = out.response as { statusCode?: number; body?: unknown };
@@ -691,17 +723,23 @@ export class Workload {
       for (let n = 1; n <= mp.parts; n++) {
         if (n > 1) await sleep(mp.partDelayMs);
         const slice = body.subarray((n - 1) * mp.partSize, Math.min(body.length, n * mp.partSize));
-        const r = await step('part', n, () => s3.send(new UploadPartCommand({ Bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: slice })));
+        const r = await step('part', n, () =>
+          s3.send(new UploadPartCommand({ Bucket, Key: key, UploadId: uploadId, PartNumber: n, Body: slice })),
+        );
         parts.push({ ETag: r.ETag!, PartNumber: n });
       }
-      await step('complete', undefined, () => s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } })));
+      await step('complete', undefined, () =>
+        s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } })),
+      );
       return this.finish(rec);
     } catch (e) {
       if (uploadId) {
         // Best effort (s3rver answers 405): not part of the outcome. Sent while the operation is
         // still the client's current one, so its raw answers (a 503 during a freeze) are
         // attributed to it, not to an anonymous read.
-        await step('abort', undefined, () => s3.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }))).catch(() => undefined);
+        await step('abort', undefined, () => s3.send(new AbortMultipartUploadCommand({ Bucket, Key: key, UploadId: uploadId }))).catch(
+          () => undefined,
+        );
       }
       return this.finish(rec, e);
     } finally {

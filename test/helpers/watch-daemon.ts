@@ -99,14 +99,19 @@ export class WatchProcess {
     for (;;) {
       last = await this.status();
       if (pred(last)) return last;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last /status:\n${JSON.stringify(last, null, 2)}\nlogs:\n${this.logText()}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what}; last /status:\n${JSON.stringify(last, null, 2)}\nlogs:\n${this.logText()}`);
       await sleep(50);
     }
   }
 
   /** Waits until the daemon is idle after at least `reconciles` reconciles: nothing running, nothing pending. */
   waitIdle(reconciles: number, timeoutMs = 20_000): Promise<WatchStatusDoc> {
-    return this.waitStatus((s) => s.reconciles >= reconciles && s.running === null && s.pendingTriggers.length === 0, timeoutMs, `idle after ${reconciles} reconciles`);
+    return this.waitStatus(
+      (s) => s.reconciles >= reconciles && s.running === null && s.pendingTriggers.length === 0,
+      timeoutMs,
+      `idle after ${reconciles} reconciles`,
+    );
   }
 
   /** Waits for a log line matching `pred` (among all lines so far, or only those after `from`). */
@@ -115,7 +120,8 @@ export class WatchProcess {
     for (;;) {
       const hit = this.logs.slice(from).find(pred);
       if (hit) return hit;
-      if (this.exited) throw new Error(`orch watch exited (${this.exited.code}) before the expected log line:\n${this.logText()}\n${this.exited.stderr}`);
+      if (this.exited)
+        throw new Error(`orch watch exited (${this.exited.code}) before the expected log line:\n${this.logText()}\n${this.exited.stderr}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for a log line:\n${this.logText()}`);
       await sleep(20);
     }
@@ -150,7 +156,21 @@ export interface WatchStatusDoc {
     outcome: string;
     generation: number | null;
     changes: null | { add: number; change: number; destroy: number; files: number };
-    error: null | { code: string; message: string; hint: string | null; diagnostics: Array<{ severity: string; code: string; message: string; file: string | null; line: number | null; column: number | null; document: string | null; field: string | null }> };
+    error: null | {
+      code: string;
+      message: string;
+      hint: string | null;
+      diagnostics: Array<{
+        severity: string;
+        code: string;
+        message: string;
+        file: string | null;
+        line: number | null;
+        column: number | null;
+        document: string | null;
+        field: string | null;
+      }>;
+    };
   };
   generation: number | null;
   lastSuccessfulApply: null | { generation: number; at: string; command: string };

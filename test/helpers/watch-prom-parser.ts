@@ -84,9 +84,11 @@ export function parsePrometheusText(text: string): Map<string, MetricFamily> {
     let f = families.get(fam);
     if (!f) families.set(fam, (f = { name: fam, help: null, type: 'untyped', samples: [] }));
     const key = JSON.stringify([sample.name, Object.entries(sample.labels).sort()]);
-    if (f.samples.some((s) => JSON.stringify([s.name, Object.entries(s.labels).sort()]) === key)) throw new ExpositionError(n, 'duplicate sample', line);
+    if (f.samples.some((s) => JSON.stringify([s.name, Object.entries(s.labels).sort()]) === key))
+      throw new ExpositionError(n, 'duplicate sample', line);
     if (f.type === 'counter' && !(sample.value >= 0)) throw new ExpositionError(n, 'a counter must be a non-negative number', line);
-    if (f.type === 'histogram' && sample.name === fam) throw new ExpositionError(n, 'a histogram has only _bucket, _sum and _count samples', line);
+    if (f.type === 'histogram' && sample.name === fam)
+      throw new ExpositionError(n, 'a histogram has only _bucket, _sum and _count samples', line);
     f.samples.push(sample);
   });
 
@@ -145,7 +147,8 @@ function parseSample(line: string, n: number): Sample {
   }
   if (line[pos] !== ' ') throw new ExpositionError(n, 'expected a space before the value', line);
   const rest = line.slice(pos + 1).split(' ');
-  if (rest.length < 1 || rest.length > 2 || rest[0] === '') throw new ExpositionError(n, 'expected a value and an optional timestamp', line);
+  if (rest.length < 1 || rest.length > 2 || rest[0] === '')
+    throw new ExpositionError(n, 'expected a value and an optional timestamp', line);
   const value = parseFloatStrict(rest[0]!, n, line);
   let timestamp: number | null = null;
   if (rest.length === 2) {
@@ -195,7 +198,8 @@ function checkHistogram(f: MetricFamily): void {
   }
   for (const [key, g] of groups) {
     if (g.sum === null || g.count === null) throw new Error(`${f.name}${key}: _sum and _count are required`);
-    if (g.buckets.length === 0 || g.buckets[g.buckets.length - 1]![0] !== Infinity) throw new Error(`${f.name}${key}: the last bucket must be le="+Inf"`);
+    if (g.buckets.length === 0 || g.buckets[g.buckets.length - 1]![0] !== Infinity)
+      throw new Error(`${f.name}${key}: the last bucket must be le="+Inf"`);
     for (let i = 1; i < g.buckets.length; i++) {
       if (!(g.buckets[i]![0] > g.buckets[i - 1]![0])) throw new Error(`${f.name}${key}: bucket bounds must increase`);
       if (g.buckets[i]![1] < g.buckets[i - 1]![1]) throw new Error(`${f.name}${key}: bucket counts must be cumulative`);

@@ -1,7 +1,18 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STEP_TITLES } from '../../src/domain/apply/apply-events.js';
-import { changedPaths, docs, Gateway, holdPort, poolYaml, routeYaml, sameFiles, tokenOf, vhostYaml, withoutStatus } from '../helpers/gateway.js';
+import {
+  changedPaths,
+  docs,
+  Gateway,
+  holdPort,
+  poolYaml,
+  routeYaml,
+  sameFiles,
+  tokenOf,
+  vhostYaml,
+  withoutStatus,
+} from '../helpers/gateway.js';
 
 /**
  * Crash safety of `orch apply`, proven with a real nginx. For every fault point in the executor
@@ -88,8 +99,15 @@ describe.sequential('apply: crash at any moment leaves files, state and nginx co
   /** nginx serves the routing of generation `name`. */
   async function expectRouting(name: SetName): Promise<void> {
     const photosPool = name === 'A' ? 'archive' : 'fresh';
-    expect(await gw.request(s3Port, 's3.test', '/photos/k1'), `routing of ${name}`).toMatchObject({ status: 200, pool: photosPool, uri: '/photos/k1' });
-    expect(await gw.request(s3Port, 's3.test', '/photos?list-type=2'), `routing of ${name}`).toMatchObject({ status: 200, pool: photosPool });
+    expect(await gw.request(s3Port, 's3.test', '/photos/k1'), `routing of ${name}`).toMatchObject({
+      status: 200,
+      pool: photosPool,
+      uri: '/photos/k1',
+    });
+    expect(await gw.request(s3Port, 's3.test', '/photos?list-type=2'), `routing of ${name}`).toMatchObject({
+      status: 200,
+      pool: photosPool,
+    });
     expect(await gw.request(s3Port, 's3.test', '/other/k2'), `routing of ${name}`).toMatchObject({ status: 200, pool: 'hot' });
     const files = await gw.request(filesPort, 'files.test', '/x');
     if (name === 'A') expect(files, 'files vhost of A').toMatchObject({ status: 200, pool: 'archive' });
@@ -142,7 +160,14 @@ describe.sequential('apply: crash at any moment leaves files, state and nginx co
     }
     current = 'B';
     // The change touches enough files for every after-rename-N point: 6 files plus the status file.
-    expect(changedPaths(sets.A, sets.B)).toEqual(['pools/fresh.conf', 'pools/fresh.meta.json', 'vhosts/files.conf', 'vhosts/files.meta.json', 'vhosts/s3.conf', 'vhosts/s3.meta.json']);
+    expect(changedPaths(sets.A, sets.B)).toEqual([
+      'pools/fresh.conf',
+      'pools/fresh.meta.json',
+      'vhosts/files.conf',
+      'vhosts/files.meta.json',
+      'vhosts/s3.conf',
+      'vhosts/s3.meta.json',
+    ]);
     await expectRouting('B');
   });
   afterAll(async () => {
@@ -165,7 +190,8 @@ describe.sequential('apply: crash at any moment leaves files, state and nginx co
       const onDisk = withoutStatus(gw.snapshot());
       if (p.before === 'old') expect(gw.snapshot(), 'untouched before the first rename').toEqual(beforeSnap);
       if (p.before === 'new') expect(sameFiles(onDisk, sets[to]), 'every rename done').toBe(true);
-      if (p.before === 'mix') expect(sameFiles(onDisk, sets[from]) || sameFiles(onDisk, sets[to]), 'mid-promotion the disk is a mix').toBe(false);
+      if (p.before === 'mix')
+        expect(sameFiles(onDisk, sets[from]) || sameFiles(onDisk, sets[to]), 'mid-promotion the disk is a mix').toBe(false);
       expect(gw.journalExists()).toBe(p.journal);
       expect(gw.readState().generation).toBe(p.point === 'after-commit' ? before.generation! + 1 : before.generation);
       // While orch is dead, nginx keeps serving the last configuration it loaded.
@@ -181,7 +207,12 @@ describe.sequential('apply: crash at any moment leaves files, state and nginx co
       // The next writer recovers (a dry run: recovery, plan and staged validation only).
       const recovery = await gw.orch(['apply', '--dry-run', '--auto-approve']);
       expect(recovery.code, recovery.stderr + recovery.stdout).toBe(0);
-      if (p.journal) expect(recovery.stdout).toMatch(new RegExp(`Recovered an interrupted apply: ${p.lands === 'old' ? 'rolled-back' : 'rolled-forward'} generation ${before.generation! + 1}`));
+      if (p.journal)
+        expect(recovery.stdout).toMatch(
+          new RegExp(
+            `Recovered an interrupted apply: ${p.lands === 'old' ? 'rolled-back' : 'rolled-forward'} generation ${before.generation! + 1}`,
+          ),
+        );
       const landed = await expectRecovered(from, to, `fault ${p.point}`);
       expect(landed, `fault ${p.point}`).toBe(p.lands === 'old' ? from : to);
       current = landed;
@@ -258,7 +289,9 @@ describe.sequential('apply: crash at any moment leaves files, state and nginx co
       expect(recovery.code, `kill after ${delay} ms: ${recovery.stderr}`).toBe(0);
       const result = JSON.parse(recovery.stdout) as { plan: PlanJson; recovered: { action: string } | null };
       current = await expectRecovered(from, to, `SIGKILL after ${delay} ms`, result.plan);
-      outcomes.push(`${delay} ms: ${killed ? 'killed' : 'finished'}, ${result.recovered?.action ?? 'no journal'} -> ${current === to ? 'new' : 'old'}`);
+      outcomes.push(
+        `${delay} ms: ${killed ? 'killed' : 'finished'}, ${result.recovered?.action ?? 'no journal'} -> ${current === to ? 'new' : 'old'}`,
+      );
     }
     console.log(`apply after its plan: ${Math.round(tailMs)} ms; kills that long after the plan: ${outcomes.join('; ')}`);
     // Finally the manifests' generation is applied and the plan is empty.

@@ -11,7 +11,11 @@ import { changedPaths, docs, Gateway, holdPort, poolYaml, routeYaml, sameFiles, 
  */
 
 interface PlanJson {
-  changes: Array<{ resource: { kind: string; name: string }; action: string; files: Array<{ path: string; action: string; after_sha256: string | null }> }>;
+  changes: Array<{
+    resource: { kind: string; name: string };
+    action: string;
+    files: Array<{ path: string; action: string; after_sha256: string | null }>;
+  }>;
   unmanaged: string[];
   not_in_inventory: string[];
   drift: Array<{ path: string; kind: string }>;
@@ -90,7 +94,9 @@ describe.sequential('apply: guards against a real nginx', () => {
     const line = yaml.split('\n').findIndex((l) => l.includes('proxy_bogus_directive')) + 1;
     const r = await gw.orch(['apply', '--auto-approve']);
     expect(r.code, r.stderr + r.stdout).toBe(5);
-    expect(r.stderr).toMatch(new RegExp(`manifests/vhosts/s3\\.yaml:${line}:\\d+: error: VirtualHost/s3 spec\\.extraBlocks\\[1\\]\\.content`));
+    expect(r.stderr).toMatch(
+      new RegExp(`manifests/vhosts/s3\\.yaml:${line}:\\d+: error: VirtualHost/s3 spec\\.extraBlocks\\[1\\]\\.content`),
+    );
     expect(r.stderr).toContain('unknown directive "proxy_bogus_directive"');
     expect(r.stderr).toContain('nothing live was touched');
     expect(r.stderr).not.toMatch(STACK_LINE);
@@ -139,7 +145,10 @@ describe.sequential('apply: guards against a real nginx', () => {
         expected[name] = set;
       }),
     );
-    const runs = Object.keys(changes).map((name) => ({ name, run: gw.spawnOrch(['apply', '--auto-approve', '--json'], { cwd: ws[name] }) }));
+    const runs = Object.keys(changes).map((name) => ({
+      name,
+      run: gw.spawnOrch(['apply', '--auto-approve', '--json'], { cwd: ws[name] }),
+    }));
     const results = await Promise.all(runs.map(async ({ name, run }) => ({ name, r: await run.done })));
     const generations: Record<number, string> = {};
     for (const { name, r } of results) {
@@ -149,7 +158,10 @@ describe.sequential('apply: guards against a real nginx', () => {
     // One generation each, in some order: startGen+1..startGen+3.
     expect(Object.keys(generations).map(Number).sort()).toEqual([startGen + 1, startGen + 2, startGen + 3]);
     for (let g = startGen + 1; g <= startGen + 3; g++) {
-      expect(sameFiles(withoutStatus(gw.generationFiles(g)), expected[generations[g]!]!), `generation ${g} (${generations[g]}) is exactly its set`).toBe(true);
+      expect(
+        sameFiles(withoutStatus(gw.generationFiles(g)), expected[generations[g]!]!),
+        `generation ${g} (${generations[g]}) is exactly its set`,
+      ).toBe(true);
     }
     const { landed, problems } = await gw.consistency(expected);
     expect(problems).toEqual([]);
@@ -172,7 +184,10 @@ describe.sequential('apply: guards against a real nginx', () => {
       expect.fail('the holder did not take the lock within 30 s');
     }
     const before = gw.snapshot();
-    const [waiter, status] = await Promise.all([gw.orch(['apply', '--auto-approve', '--lock-timeout', '1'], { cwd: join(gw.root, 'w1') }), gw.orch(['status', '--json'])]);
+    const [waiter, status] = await Promise.all([
+      gw.orch(['apply', '--auto-approve', '--lock-timeout', '1'], { cwd: join(gw.root, 'w1') }),
+      gw.orch(['status', '--json']),
+    ]);
     expect(waiter.code, waiter.stderr + waiter.stdout).toBe(3);
     expect(waiter.stderr).toContain(`Another orch writer holds the lock: pid ${holder.child.pid} (apply)`);
     expect(waiter.stderr).not.toMatch(STACK_LINE);
@@ -294,7 +309,9 @@ describe.sequential('apply: guards against a real nginx', () => {
 
     const stopped = await gw.orch(['apply', '--auto-approve']);
     expect(stopped.code, stopped.stderr).toBe(1);
-    expect(stopped.stderr).toContain('2 managed files were edited outside orch and would be overwritten: vhosts/files.conf, vhosts/s3.conf');
+    expect(stopped.stderr).toContain(
+      '2 managed files were edited outside orch and would be overwritten: vhosts/files.conf, vhosts/s3.conf',
+    );
     expect(stopped.stderr).toContain('--overwrite-drift');
     expect(stopped.stderr).not.toMatch(STACK_LINE);
     await expectUntouched(edited, 'drift stop');
@@ -355,7 +372,13 @@ describe.sequential('apply: guards against a real nginx', () => {
     const before = gw.snapshot();
     await apply();
     const after = gw.snapshot();
-    expect(changedPaths(before, after)).toEqual(['vhosts/_orch-status.conf', 'vhosts/files.conf', 'vhosts/files.meta.json', 'vhosts/files2.conf', 'vhosts/files2.meta.json']);
+    expect(changedPaths(before, after)).toEqual([
+      'vhosts/_orch-status.conf',
+      'vhosts/files.conf',
+      'vhosts/files.meta.json',
+      'vhosts/files2.conf',
+      'vhosts/files2.meta.json',
+    ]);
     expect(after['vhosts/files.conf']).toBeUndefined();
     expect(after['vhosts/files.meta.json']).toBeUndefined();
     expect(await gw.request(filesPort, 'files.test', '/k')).toMatchObject({ status: 200, pool: 'archive' });
@@ -368,7 +391,14 @@ describe.sequential('apply: guards against a real nginx', () => {
     gw.writeManifest('routes/photos.yaml', photos('vault'));
     await apply();
     const renamed = gw.snapshot();
-    expect(Object.keys(renamed).filter((p) => p.startsWith('pools/'))).toEqual(['pools/cold.conf', 'pools/cold.meta.json', 'pools/hot.conf', 'pools/hot.meta.json', 'pools/vault.conf', 'pools/vault.meta.json']);
+    expect(Object.keys(renamed).filter((p) => p.startsWith('pools/'))).toEqual([
+      'pools/cold.conf',
+      'pools/cold.meta.json',
+      'pools/hot.conf',
+      'pools/hot.meta.json',
+      'pools/vault.conf',
+      'pools/vault.meta.json',
+    ]);
     expect(gw.readManaged('vhosts/s3.conf')).toContain('proxy_pass http://vault;');
     expect(await gw.request(s3Port, 's3.test', '/photos/a')).toMatchObject({ status: 200, member: 'archive-1' });
     await expectConsistent(withoutStatus(renamed));

@@ -14,7 +14,8 @@ describe.sequential('apply: routing through a real nginx', () => {
   let s3Port: number;
   let filesPort: number;
 
-  const pools = () => docs(poolYaml('hot', gw.membersOf('hot')), poolYaml('archive', gw.membersOf('archive')), poolYaml('cold', gw.membersOf('cold')));
+  const pools = () =>
+    docs(poolYaml('hot', gw.membersOf('hot')), poolYaml('archive', gw.membersOf('archive')), poolYaml('cold', gw.membersOf('cold')));
   const photosRoute = (pool: string) => routeYaml('s3-photos', { virtualHost: 's3', path: '/photos/', pool });
 
   beforeAll(async () => {
@@ -60,7 +61,11 @@ describe.sequential('apply: routing through a real nginx', () => {
     // A second server name of the same virtual host.
     expect(await gw.request(s3Port, 'localhost', '/photos/x')).toMatchObject({ status: 200, pool: 'archive' });
     // Another virtual host, with an http pool.
-    expect(await gw.request(filesPort, 'files.test', '/assets/site.css')).toMatchObject({ status: 200, pool: 'static', uri: '/assets/site.css' });
+    expect(await gw.request(filesPort, 'files.test', '/assets/site.css')).toMatchObject({
+      status: 200,
+      pool: 'static',
+      uri: '/assets/site.css',
+    });
   });
 
   it('proxies bucket-level requests without a trailing slash (no 301)', async () => {
@@ -84,7 +89,9 @@ describe.sequential('apply: routing through a real nginx', () => {
     gw.writeManifest('routes/photos.yaml', photosRoute('cold'));
     const dirty = await gw.orch(['plan', '--detailed-exitcode', '--json']);
     expect(dirty.code, dirty.stderr).toBe(2);
-    const plan = JSON.parse(dirty.stdout) as { changes: Array<{ resource: { kind: string; name: string }; files: Array<{ path: string }> }> };
+    const plan = JSON.parse(dirty.stdout) as {
+      changes: Array<{ resource: { kind: string; name: string }; files: Array<{ path: string }> }>;
+    };
     // Moving one route rewrites exactly that virtual host's two files.
     expect(plan.changes.map((c) => `${c.resource.kind}/${c.resource.name}`)).toEqual(['VirtualHost/s3']);
     expect(plan.changes[0]!.files.map((f) => f.path)).toEqual(['vhosts/s3.conf', 'vhosts/s3.meta.json']);
@@ -94,14 +101,24 @@ describe.sequential('apply: routing through a real nginx', () => {
     const before = gw.snapshot();
     const r = await gw.orch(['apply', '--auto-approve', '--json']);
     expect(r.code, r.stderr + r.stdout).toBe(0);
-    const result = JSON.parse(r.stdout) as { generation: number; files_written: number; files_deleted: number; nginx_tests: number; reloads: number };
+    const result = JSON.parse(r.stdout) as {
+      generation: number;
+      files_written: number;
+      files_deleted: number;
+      nginx_tests: number;
+      reloads: number;
+    };
     expect(result).toMatchObject({ generation: 2, files_written: 3, files_deleted: 0, nginx_tests: 2, reloads: 1 });
     const after = gw.snapshot();
     const changed = Object.keys(after).filter((p) => after[p] !== before[p]);
     expect(changed.sort()).toEqual(['vhosts/_orch-status.conf', 'vhosts/s3.conf', 'vhosts/s3.meta.json']);
     // Checked once, without retrying: apply confirmed the reload before returning.
     expect(await gw.request(s3Port, 's3.test', '/photos/2024/cat.jpg')).toMatchObject({ status: 200, pool: 'cold' });
-    expect(await gw.request(s3Port, 's3.test', '/photos?list-type=2')).toMatchObject({ status: 200, pool: 'cold', uri: '/photos?list-type=2' });
+    expect(await gw.request(s3Port, 's3.test', '/photos?list-type=2')).toMatchObject({
+      status: 200,
+      pool: 'cold',
+      uri: '/photos?list-type=2',
+    });
     expect(await gw.request(s3Port, 's3.test', '/other/k')).toMatchObject({ status: 200, pool: 'hot' });
     const plan = await gw.orch(['plan', '--detailed-exitcode']);
     expect(plan.code).toBe(0);

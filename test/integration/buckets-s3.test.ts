@@ -53,7 +53,11 @@ describe.sequential('buckets against real S3 servers behind a real nginx', () =>
     const r = await gw.orch(args, { ...opts, env: { ...secretEnv, ...(opts.env ?? {}) } });
     outputs.push(r.stdout, r.stderr);
     // DUMP_ORCH_OUTPUT=FILE appends every command with its output and duration, for reading them.
-    if (process.env['DUMP_ORCH_OUTPUT']) appendFileSync(process.env['DUMP_ORCH_OUTPUT'], `\n$ orch ${args.join(' ')}  (exit ${r.code}, ${Math.round(r.ms)} ms)\n${r.stdout}${r.stderr}`);
+    if (process.env['DUMP_ORCH_OUTPUT'])
+      appendFileSync(
+        process.env['DUMP_ORCH_OUTPUT'],
+        `\n$ orch ${args.join(' ')}  (exit ${r.code}, ${Math.round(r.ms)} ms)\n${r.stdout}${r.stderr}`,
+      );
     return r;
   };
   const json = (r: CliResult) => {
@@ -66,8 +70,16 @@ describe.sequential('buckets against real S3 servers behind a real nginx', () =>
 
   const poolsYaml = (extra = '') =>
     docs(
-      pool('hot', members.hot!.map((m) => m.address), { accessKeyId: 'env: HOT_ACCESS_KEY', secretAccessKey: `file: ${join(gw.root, 'secrets', 'hot.secret')}` }),
-      pool('cold', members.cold!.map((m) => m.address), { accessKeyId: 'env: COLD_ACCESS_KEY', secretAccessKey: 'env: COLD_SECRET_KEY' }),
+      pool(
+        'hot',
+        members.hot!.map((m) => m.address),
+        { accessKeyId: 'env: HOT_ACCESS_KEY', secretAccessKey: `file: ${join(gw.root, 'secrets', 'hot.secret')}` },
+      ),
+      pool(
+        'cold',
+        members.cold!.map((m) => m.address),
+        { accessKeyId: 'env: COLD_ACCESS_KEY', secretAccessKey: 'env: COLD_SECRET_KEY' },
+      ),
     ) + extra;
   const vhost = `apiVersion: orch/v1
 kind: VirtualHost
@@ -128,7 +140,12 @@ ${extra}`;
     mkdirSync(secrets, { recursive: true });
     writeFileSync(join(secrets, 'hot.secret'), `${hotSecret}\n`, { mode: 0o600 });
     keyFile = join(secrets, 'orch.key');
-    secretEnv = { HOT_ACCESS_KEY: S3RVER_ACCESS_KEY, COLD_ACCESS_KEY: S3RVER_ACCESS_KEY, COLD_SECRET_KEY: coldSecret, ORCH_SECRET_KEY_FILE: keyFile };
+    secretEnv = {
+      HOT_ACCESS_KEY: S3RVER_ACCESS_KEY,
+      COLD_ACCESS_KEY: S3RVER_ACCESS_KEY,
+      COLD_SECRET_KEY: coldSecret,
+      ORCH_SECRET_KEY_FILE: keyFile,
+    };
 
     await seed(direct.hot!, 'plain', ['a.txt', 'b.txt']);
     await seed(direct.hot!, 'tmp-ignored', ['t.txt']);
@@ -147,7 +164,11 @@ ${extra}`;
 
   afterAll(async () => {
     for (const c of [...Object.values(direct), gateway]) c?.destroy();
-    await Promise.all(Object.values(members ?? {}).flat().map((m) => m.kill()));
+    await Promise.all(
+      Object.values(members ?? {})
+        .flat()
+        .map((m) => m.kill()),
+    );
     await refusing?.close();
     await gw?.stop();
   });
@@ -177,7 +198,9 @@ ${extra}`;
     expect(r.code, r.stderr + r.stdout).toBe(2);
     const plan = json(r);
     expect(plan.format_version).toBe('1.1');
-    expect(plan.buckets).toEqual([expect.objectContaining({ action: 'create', bucket: 'archive', pool: 'cold', virtual_host: 's3', route: 's3-archive' })]);
+    expect(plan.buckets).toEqual([
+      expect.objectContaining({ action: 'create', bucket: 'archive', pool: 'cold', virtual_host: 's3', route: 's3-archive' }),
+    ]);
     expect(plan.summary.buckets_to_create).toBe(1);
     expect(plan.refresh.performed).toBe(true);
     expect(plan.refresh.pools.map((p: { pool: string; status: string }) => `${p.pool}:${p.status}`).sort()).toEqual(['cold:ok', 'hot:ok']);
@@ -197,7 +220,10 @@ ${extra}`;
     expect(r.stdout).toContain('Created bucket archive on cold before the route went live.');
     expect((await inventory()).cold).toEqual({ archive: 0 });
     const sidecar = JSON.parse(gw.readManaged('pools/hot.meta.json'));
-    expect(sidecar.credentials).toMatchObject({ accessKeyId: { env: 'HOT_ACCESS_KEY' }, encrypted: { keyId: expect.stringMatching(/^[0-9a-f]{8}$/) } });
+    expect(sidecar.credentials).toMatchObject({
+      accessKeyId: { env: 'HOT_ACCESS_KEY' },
+      encrypted: { keyId: expect.stringMatching(/^[0-9a-f]{8}$/) },
+    });
     const db = new Database(gw.dbPath, { readonly: true });
     try {
       expect(db.prepare("SELECT subject FROM audit_log WHERE action = 'create-bucket'").all()).toEqual([{ subject: 'cold/archive' }]);
@@ -217,7 +243,14 @@ ${extra}`;
     expect(r.code, r.stderr).toBe(0);
     const report = json(r);
     const status = Object.fromEntries(report.buckets.map((b: { bucket: string; status: string }) => [b.bucket, b.status]));
-    expect(status).toEqual({ archive: 'routed', logs: 'migrating', photos: 'via-default', plain: 'via-default', 'tmp-ignored': 'ignored', videos: 'routed' });
+    expect(status).toEqual({
+      'archive': 'routed',
+      'logs': 'migrating',
+      'photos': 'via-default',
+      'plain': 'via-default',
+      'tmp-ignored': 'ignored',
+      'videos': 'routed',
+    });
     const photos = report.buckets.find((b: { bucket: string }) => b.bucket === 'photos');
     expect(photos.pools).toEqual([{ pool: 'hot', objects: 3, bytes: 33 }]);
     expect(report.pools.every((p: { status: string }) => p.status === 'ok')).toBe(true);
@@ -228,7 +261,9 @@ ${extra}`;
 
     const db = new Database(gw.dbPath, { readonly: true });
     try {
-      const rows = db.prepare('SELECT bucket, pool, object_count AS n FROM bucket_sync WHERE virtual_host = ? ORDER BY pool, bucket').all('s3');
+      const rows = db
+        .prepare('SELECT bucket, pool, object_count AS n FROM bucket_sync WHERE virtual_host = ? ORDER BY pool, bucket')
+        .all('s3');
       expect(rows).toContainEqual({ bucket: 'photos', pool: 'hot', n: 3 });
       expect(rows).toContainEqual({ bucket: 'archive', pool: 'cold', n: 0 });
     } finally {
@@ -242,7 +277,9 @@ ${extra}`;
     const before = gw.snapshot();
     const plan = await run(['plan']);
     expect(plan.code).toBe(1);
-    expect(plan.stderr).toMatch(/routes\/photos\.yaml:\d+:\d+: error: .*moves bucket photos from pool hot, which holds its objects, to pool cold without a Migration/);
+    expect(plan.stderr).toMatch(
+      /routes\/photos\.yaml:\d+:\d+: error: .*moves bucket photos from pool hot, which holds its objects, to pool cold without a Migration/,
+    );
     expect(plan.stderr).toContain('add a Migration');
     expect(plan.stderr).toContain('allowOrphan: true');
     expect(plan.stderr).toContain('[bucket.would-orphan]');
@@ -279,7 +316,9 @@ ${extra}`;
 
   it('lists orphans with counts and purges only them, after a dry run, a guard and a confirmation', async () => {
     const orphans = json(await run(['buckets', 'orphans', '--json']));
-    expect(orphans.orphans).toEqual([{ virtual_host: 's3', bucket: 'photos', default_pool: 'hot', route_pool: 'cold', objects: 3, bytes: 33 }]);
+    expect(orphans.orphans).toEqual([
+      { virtual_host: 's3', bucket: 'photos', default_pool: 'hot', route_pool: 'cold', objects: 3, bytes: 33 },
+    ]);
     const text = await run(['buckets', 'orphans']);
     expect(text.stdout).toMatch(/s3\s+photos\s+hot\s+cold\s+3\s+33 B/);
 
@@ -309,7 +348,10 @@ ${extra}`;
     expect({ ...after, hot: { ...after.hot, photos: before.hot!.photos } }).toEqual(before);
     const db = new Database(gw.dbPath, { readonly: true });
     try {
-      const audit = db.prepare("SELECT subject, details FROM audit_log WHERE action = 'purge-orphans'").all() as Array<{ subject: string; details: string }>;
+      const audit = db.prepare("SELECT subject, details FROM audit_log WHERE action = 'purge-orphans'").all() as Array<{
+        subject: string;
+        details: string;
+      }>;
       expect(audit).toEqual([{ subject: 'hot/photos', details: expect.stringContaining('3 of 3 objects (33 bytes) deleted on hot') }]);
     } finally {
       db.close();
@@ -326,7 +368,10 @@ ${extra}`;
     expect((await inventory()).hot).toHaveProperty('made-through-gateway', 0);
 
     const keys = ['dir/with space.txt', 'unicodé/ファイル.txt', 'a+b&c=d.txt'];
-    for (const [bucket, poolName] of [['photos', 'cold'], ['plain', 'hot']] as const) {
+    for (const [bucket, poolName] of [
+      ['photos', 'cold'],
+      ['plain', 'hot'],
+    ] as const) {
       for (const Key of keys) {
         const body = `${bucket}:${Key}`;
         await gateway.send(new PutObjectCommand({ Bucket: bucket, Key, Body: body }));
@@ -352,7 +397,9 @@ ${extra}`;
       expect(pages).toBeGreaterThan(1);
       expect(seen).toEqual(expect.arrayContaining(keys));
       for (const Key of keys) await gateway.send(new DeleteObjectCommand({ Bucket: bucket, Key }));
-      await expect(direct[poolName]!.send(new HeadObjectCommand({ Bucket: bucket, Key: keys[0] }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+      await expect(direct[poolName]!.send(new HeadObjectCommand({ Bucket: bucket, Key: keys[0] }))).rejects.toMatchObject({
+        $metadata: { httpStatusCode: 404 },
+      });
 
       // Bucket-level requests with and without a trailing slash reach the bucket's pool (no 301).
       for (const path of [`/${bucket}?list-type=2`, `/${bucket}/?list-type=2`]) {
@@ -370,7 +417,10 @@ ${extra}`;
   it('lists more than 1,000 keys through the gateway and uploads multipart', async () => {
     const keys = Array.from({ length: 1005 }, (_, i) => `many/${String(i).padStart(4, '0')}`);
     // archive is routed to cold; plain is served by the default pool hot.
-    for (const [bucket, poolName] of [['archive', 'cold'], ['plain', 'hot']] as const) {
+    for (const [bucket, poolName] of [
+      ['archive', 'cold'],
+      ['plain', 'hot'],
+    ] as const) {
       seedOnDisk(members[poolName]![0]!.dir, bucket, keys, 'k');
       let token: string | undefined;
       let pages = 0;
@@ -388,7 +438,12 @@ ${extra}`;
     // Two parts (5 MiB, the smallest part S3 allows, then 1 MiB).
     const body = randomBytes(6 * 1024 * 1024);
     for (const bucket of ['archive', 'plain']) {
-      const upload = new Upload({ client: gateway, params: { Bucket: bucket, Key: 'big/multi part.bin', Body: body }, partSize: 5 * 1024 * 1024, queueSize: 2 });
+      const upload = new Upload({
+        client: gateway,
+        params: { Bucket: bucket, Key: 'big/multi part.bin', Body: body },
+        partSize: 5 * 1024 * 1024,
+        queueSize: 2,
+      });
       await upload.done();
       const got = await gateway.send(new GetObjectCommand({ Bucket: bucket, Key: 'big/multi part.bin' }));
       const bytes = Buffer.from(await got.Body!.transformToByteArray());
@@ -429,9 +484,18 @@ ${extra}`;
   it('credentials refused by a server: a clear error naming the pool', async () => {
     gw.writeManifest(
       'pools.yaml',
-      poolsYaml(`---\n${pool('locked', [refusing.address], { accessKeyId: 'env: COLD_ACCESS_KEY', secretAccessKey: 'env: COLD_SECRET_KEY' })}`),
+      poolsYaml(
+        `---\n${pool('locked', [refusing.address], { accessKeyId: 'env: COLD_ACCESS_KEY', secretAccessKey: 'env: COLD_SECRET_KEY' })}`,
+      ),
     );
-    gw.writeManifest('vhosts/locked.yaml', vhost.replace('name: s3', 'name: locked').replace('s3.test', 'locked.test').replace('PORT', String(lockedPort)).replace('defaultPool: hot', 'defaultPool: locked'));
+    gw.writeManifest(
+      'vhosts/locked.yaml',
+      vhost
+        .replace('name: s3', 'name: locked')
+        .replace('s3.test', 'locked.test')
+        .replace('PORT', String(lockedPort))
+        .replace('defaultPool: hot', 'defaultPool: locked'),
+    );
     const apply = await run(['apply', '--auto-approve']);
     expect(apply.code, apply.stderr + apply.stdout).toBe(0);
     for (const code of ['InvalidAccessKeyId', 'SignatureDoesNotMatch'] as const) {
@@ -440,8 +504,11 @@ ${extra}`;
       expect(r.code, r.stderr).toBe(0);
       const locked = json(r).pools.find((p: { pool: string }) => p.pool === 'locked');
       expect(locked.status).toBe('access-denied');
-      expect(locked.message).toContain(`pool locked refused orch's credentials (ListBuckets: HTTP 403 ${code} from member ${refusing.address})`);
-      if (code === 'InvalidAccessKeyId') expect((await run(['buckets', '--vhost', 'locked'])).stdout).toContain(`! pool locked: access-denied`);
+      expect(locked.message).toContain(
+        `pool locked refused orch's credentials (ListBuckets: HTTP 403 ${code} from member ${refusing.address})`,
+      );
+      if (code === 'InvalidAccessKeyId')
+        expect((await run(['buckets', '--vhost', 'locked'])).stdout).toContain(`! pool locked: access-denied`);
     }
     gw.writeManifest('routes/secure.yaml', route('locked-secure', 'secure', 'locked').replace('virtualHost: s3', 'virtualHost: locked'));
     const plan = await run(['plan', '--json']);
@@ -457,7 +524,9 @@ ${extra}`;
     expect((await run(['apply', '--auto-approve'])).code).toBe(0);
     const plan = await run(['plan', '--detailed-exitcode'], { env: ci });
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
-    expect(plan.stdout).toMatch(/pools\.yaml:\d+:\d+: warning: Pool\/cold spec\.credentials: credentials of pool cold not verified \(environment variable COLD_ACCESS_KEY is not set; environment variable COLD_SECRET_KEY is not set\)/);
+    expect(plan.stdout).toMatch(
+      /pools\.yaml:\d+:\d+: warning: Pool\/cold spec\.credentials: credentials of pool cold not verified \(environment variable COLD_ACCESS_KEY is not set; environment variable COLD_SECRET_KEY is not set\)/,
+    );
     expect(plan.stdout).toContain('No changes.');
 
     const keyId = JSON.parse(gw.readManaged('pools/cold.meta.json')).credentials.encrypted.keyId;
@@ -473,7 +542,13 @@ ${extra}`;
   });
 
   it('no secret value appears in anything orch wrote or printed', () => {
-    const needles = [hotSecret, coldSecret, secretKeyB64, Buffer.from(hotSecret).toString('base64'), Buffer.from(coldSecret).toString('base64')];
+    const needles = [
+      hotSecret,
+      coldSecret,
+      secretKeyB64,
+      Buffer.from(hotSecret).toString('base64'),
+      Buffer.from(coldSecret).toString('base64'),
+    ];
     const haystacks: Array<[string, Buffer]> = outputs.map((o, i) => [`output #${i}`, Buffer.from(o)]);
     const walk = (dir: string) => {
       for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -60,7 +60,11 @@ let src: S3Client;
 let dst: S3Client;
 
 /** The objects of each bucket: 20 small, one buffered (below the 5 MiB part size), one streamed. */
-const OBJECTS = [...Array.from({ length: 20 }, (_, i) => ({ key: `small/${i}`, size: 1000 + i })), { key: 'buffered.bin', size: 3 * MiB }, { key: 'streamed.bin', size: 12 * MiB + 7 }];
+const OBJECTS = [
+  ...Array.from({ length: 20 }, (_, i) => ({ key: `small/${i}`, size: 1000 + i })),
+  { key: 'buffered.bin', size: 3 * MiB },
+  { key: 'streamed.bin', size: 12 * MiB + 7 },
+];
 
 beforeAll(async () => {
   // The child runs the build: it must be the build of these sources.
@@ -89,15 +93,32 @@ beforeAll(async () => {
 afterAll(async () => {
   src?.destroy();
   dst?.destroy();
-  await Promise.all(Object.values(members ?? {}).flat().map((m) => m.kill()));
+  await Promise.all(
+    Object.values(members ?? {})
+      .flat()
+      .map((m) => m.kill()),
+  );
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
-async function copyInChild(bucket: string, multipartThreshold: number): Promise<{ out: { listed: number; copied: number; failures: unknown[]; cjs: string[] }; sdkLoads: string[] }> {
+async function copyInChild(
+  bucket: string,
+  multipartThreshold: number,
+): Promise<{ out: { listed: number; copied: number; failures: unknown[]; cjs: string[] }; sdkLoads: string[] }> {
   const loads = join(root, `loads-${bucket}.txt`);
   const register = `data:text/javascript,import{register}from'node:module';register(${JSON.stringify(pathToFileURL(join(root, 'hook.mjs')).href)});`;
-  const args = JSON.stringify({ dist: `${pathToFileURL(DIST).href}/`, source: members.old![0]!.address, destination: members.new![0]!.address, bucket, partSize: 5 * MiB, multipartThreshold });
-  const child = spawn(process.execPath, ['--import', register, join(root, 'child.mjs'), args], { env: { ...process.env, SDK_LOADS: loads }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = JSON.stringify({
+    dist: `${pathToFileURL(DIST).href}/`,
+    source: members.old![0]!.address,
+    destination: members.new![0]!.address,
+    bucket,
+    partSize: 5 * MiB,
+    multipartThreshold,
+  });
+  const child = spawn(process.execPath, ['--import', register, join(root, 'child.mjs'), args], {
+    env: { ...process.env, SDK_LOADS: loads },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

@@ -37,7 +37,11 @@ interface Adoption {
   env: Record<string, string>;
 }
 
-async function setUp(fixture: string, labels: Record<string, string>, extraPorts: string[]): Promise<{ a: Adoption; ports: Record<string, number> }> {
+async function setUp(
+  fixture: string,
+  labels: Record<string, string>,
+  extraPorts: string[],
+): Promise<{ a: Adoption; ports: Record<string, number> }> {
   const root = mkdtempSync(join(tmpdir(), 'orch-adopt-'));
   const keys = [...Object.keys(labels), ...extraPorts, 'STATUS'];
   const list = await freePorts(keys.length);
@@ -91,13 +95,21 @@ function ok(r: CliResult): CliResult {
 /** import -> move the listed files away -> plan (adopt) -> apply; returns the import report. */
 async function adopt(a: Adoption, importArgs: string[]) {
   const imported = ok(await runCli(['import', a.tree, '--out', a.manifests, '--json', ...importArgs], { env: a.env }));
-  const report = JSON.parse(imported.stdout) as { files_to_move: string[]; warnings: Array<{ code: string; message: string; file: string | null; line: number | null }>; env_file: string | null; secret_names: string[]; files: string[] };
+  const report = JSON.parse(imported.stdout) as {
+    files_to_move: string[];
+    warnings: Array<{ code: string; message: string; file: string | null; line: number | null }>;
+    env_file: string | null;
+    secret_names: string[];
+    files: string[];
+  };
   for (const f of report.files_to_move) {
     const to = join(a.root, 'moved-away', f);
     mkdirSync(dirname(to), { recursive: true });
     renameSync(join(a.tree, f), to);
   }
-  const plan = JSON.parse(ok(await runCli(['plan', '--json'], { env: a.env })).stdout) as { changes: Array<{ files: Array<{ path: string; action: string; adopt: boolean }> }> };
+  const plan = JSON.parse(ok(await runCli(['plan', '--json'], { env: a.env })).stdout) as {
+    changes: Array<{ files: Array<{ path: string; action: string; adopt: boolean }> }>;
+  };
   const files = plan.changes.flatMap((c) => c.files);
   const text = ok(await runCli(['plan'], { env: a.env })).stdout;
   ok(await runCli(['apply', '--auto-approve'], { env: a.env }));
@@ -127,12 +139,22 @@ describe('import a hand-written tree served by nginx, apply: requests are routed
   let a: Adoption | undefined;
   let cases: Case[];
   let before: Answer[];
-  const labels = { PORT_A_1: 'backend-a', PORT_A_2: 'backend-a', PORT_B_1: 'backend-b', PORT_B_2: 'backend-b-replica', PORT_L_1: 'legacy-1', PORT_L_2: 'legacy-2', PORT_DIRECT: 'direct' };
+  const labels = {
+    PORT_A_1: 'backend-a',
+    PORT_A_2: 'backend-a',
+    PORT_B_1: 'backend-b',
+    PORT_B_2: 'backend-b-replica',
+    PORT_L_1: 'legacy-1',
+    PORT_L_2: 'legacy-2',
+    PORT_DIRECT: 'direct',
+  };
 
   beforeAll(async () => {
     const s = await setUp('hand-written', labels, ['PORT_API', 'PORT_LEGACY']);
     a = s.a;
-    const api = (path: string, extra: Partial<Probe> = {}): Case => ({ probe: { port: s.ports['PORT_API']!, host: 'api.test', path, ...extra } });
+    const api = (path: string, extra: Partial<Probe> = {}): Case => ({
+      probe: { port: s.ports['PORT_API']!, host: 'api.test', path, ...extra },
+    });
     const legacy = (host: string, path: string): Case => ({ probe: { port: s.ports['PORT_LEGACY']!, host, path } });
     cases = [
       api('/photos/2024/a.jpg'),
@@ -161,7 +183,17 @@ describe('import a hand-written tree served by nginx, apply: requests are routed
   it('served as expected before the import (the test means something)', () => {
     const by = (i: number) => `${before[i]!.status} ${before[i]!.pool}`;
     expect([by(0), by(1), by(3), by(5), by(6), by(7), by(9), by(10), by(12), by(16), by(17)]).toEqual([
-      '200 backend-a', '200 backend-a', '200 backend-b', '200 direct', '301 null', '403 null', '418 null', '200 backend-a', '418 null', '200 legacy-1', '200 legacy-2',
+      '200 backend-a',
+      '200 backend-a',
+      '200 backend-b',
+      '200 direct',
+      '301 null',
+      '403 null',
+      '418 null',
+      '200 backend-a',
+      '418 null',
+      '200 legacy-1',
+      '200 legacy-2',
     ]);
     expect(before[4]!.status).toBe(301);
   });
@@ -186,7 +218,10 @@ describe('import a hand-written tree served by nginx, apply: requests are routed
       'TREE/vhosts/api.conf:40',
     ]);
     // Hand files with the name orch writes are adopted (replaced in place); the others are created.
-    const adopted = files.filter((f) => f.adopt).map((f) => f.path).sort();
+    const adopted = files
+      .filter((f) => f.adopt)
+      .map((f) => f.path)
+      .sort();
     expect(adopted).toEqual(['pools/backend-a.conf', 'pools/backend-b.conf', 'vhosts/api.conf']);
     expect(planText).toContain('not written by orch: apply takes it over');
     for (const p of ['pools/backend-a.conf', 'vhosts/api.conf', 'vhosts/legacy-one.test.conf']) {
@@ -200,12 +235,21 @@ describe('import a reference-tool tree served by nginx, apply: requests are rout
   let a: Adoption | undefined;
   let cases: Case[];
   let before: Answer[];
-  const labels = { PORT_POOL_2025_1: 'pool-2025', PORT_POOL_2025_2: 'pool-2025', PORT_POOL_2026_1: 'pool-2026', PORT_POOL_2026_2: 'pool-2026', PORT_CDN_1: 'cdn-files', PORT_CDN_2: 'cdn-replica' };
+  const labels = {
+    PORT_POOL_2025_1: 'pool-2025',
+    PORT_POOL_2025_2: 'pool-2025',
+    PORT_POOL_2026_1: 'pool-2026',
+    PORT_POOL_2026_2: 'pool-2026',
+    PORT_CDN_1: 'cdn-files',
+    PORT_CDN_2: 'cdn-replica',
+  };
 
   beforeAll(async () => {
     const s = await setUp('reference-tool', labels, ['PORT_S3', 'PORT_CDN']);
     a = s.a;
-    const s3 = (path: string, extra: Partial<Probe> = {}): Case => ({ probe: { port: s.ports['PORT_S3']!, host: 's3.xpto.test', path, https: true, ...extra } });
+    const s3 = (path: string, extra: Partial<Probe> = {}): Case => ({
+      probe: { port: s.ports['PORT_S3']!, host: 's3.xpto.test', path, https: true, ...extra },
+    });
     const cdn = (path: string): Case => ({ probe: { port: s.ports['PORT_CDN']!, host: 'cdn.xpto.test', path } });
     cases = [
       s3('/photos/2025/a.jpg'),
@@ -254,7 +298,9 @@ describe('import a reference-tool tree served by nginx, apply: requests are rout
     expect(readFileSync(report.env_file!, 'utf8')).toContain("POOL_2025_ACCESS_KEY='AKIAREFERENCE01'");
     const migration = report.warnings.filter((w) => w.code === 'import.migration-in-flight');
     expect(migration).toHaveLength(1);
-    expect(migration[0]!.message).toContain('live migration (@nanio_mig_5) of bucket videos from pool pool-2025 to pool pool-2026: imported as a route to pool-2025');
+    expect(migration[0]!.message).toContain(
+      'live migration (@nanio_mig_5) of bucket videos from pool pool-2025 to pool pool-2026: imported as a route to pool-2025',
+    );
     // No route is invented from the named fallback location.
     const routeFiles = report.files.filter((f) => f.startsWith('routes/'));
     expect(routeFiles.sort()).toEqual([
@@ -270,9 +316,22 @@ describe('import a reference-tool tree served by nginx, apply: requests are rout
     expect(pool).not.toContain('AKIAREFERENCE01');
     expect(readFileSync(join(a!.manifests, 'pools/cdn-files.yaml'), 'utf8')).toMatch(/type: http[\s\S]*role: replica/);
     // Every file of the reference tool is adopted in place: .conf and .meta.json alike.
-    expect(files.filter((f) => f.adopt).map((f) => f.path).sort()).toEqual([
-      'pools/cdn-files.conf', 'pools/cdn-files.meta.json', 'pools/pool-2025.conf', 'pools/pool-2025.meta.json', 'pools/pool-2026.conf', 'pools/pool-2026.meta.json',
-      'vhosts/cdn.xpto.test.conf', 'vhosts/cdn.xpto.test.meta.json', 'vhosts/s3.xpto.test.conf', 'vhosts/s3.xpto.test.meta.json',
+    expect(
+      files
+        .filter((f) => f.adopt)
+        .map((f) => f.path)
+        .sort(),
+    ).toEqual([
+      'pools/cdn-files.conf',
+      'pools/cdn-files.meta.json',
+      'pools/pool-2025.conf',
+      'pools/pool-2025.meta.json',
+      'pools/pool-2026.conf',
+      'pools/pool-2026.meta.json',
+      'vhosts/cdn.xpto.test.conf',
+      'vhosts/cdn.xpto.test.meta.json',
+      'vhosts/s3.xpto.test.conf',
+      'vhosts/s3.xpto.test.meta.json',
     ]);
     expect(existsSync(join(a!.tree, 'vhosts/_orch-status.conf'))).toBe(true);
     await expectSameRouting(cases, before);

@@ -39,12 +39,27 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
     for (const d of ['conf.d', 'logs', 'temp', 'run']) mkdirSync(join(dir, d), { recursive: true });
     writeFileSync(join(dir, 'nginx.conf'), mainConf(dir, withOrch, orchRoot));
     writeFileSync(join(dir, 'conf.d/10-status.conf'), 'server { listen 127.0.0.1:18197; return 204; }\n');
-    if (withOrch) writeFileSync(join(dir, 'conf.d/50-orch.conf'), `include ${orchRoot}/etc/nginx/orch/pools/*.conf;\ninclude ${orchRoot}/etc/nginx/orch/vhosts/*.conf;\n`);
+    if (withOrch)
+      writeFileSync(
+        join(dir, 'conf.d/50-orch.conf'),
+        `include ${orchRoot}/etc/nginx/orch/pools/*.conf;\ninclude ${orchRoot}/etc/nginx/orch/vhosts/*.conf;\n`,
+      );
     return dir;
   }
 
   const install = (root: string, nginxDir: string, extra: string[] = []) =>
-    runCli(['install', '--prefix', root, '--nginx', nginxBinary(), '--nginx-conf', join(nginxDir, 'nginx.conf'), '--nginx-prefix', nginxDir, ...extra]);
+    runCli([
+      'install',
+      '--prefix',
+      root,
+      '--nginx',
+      nginxBinary(),
+      '--nginx-conf',
+      join(nginxDir, 'nginx.conf'),
+      '--nginx-prefix',
+      nginxDir,
+      ...extra,
+    ]);
 
   beforeAll(() => {
     work = mkdtempSync(join(tmpdir(), 'orch-install-'));
@@ -72,7 +87,9 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
     expect(mode('etc/polkit-1/rules.d/50-orch-reload-nginx.rules')).toBe(0o644);
 
     const unit = readFileSync(join(prefix, 'etc/systemd/system/orch.service'), 'utf8');
-    expect(unit).toContain(`ExecStart=${process.execPath} ${join(REPO_ROOT, 'bin/run.js')} watch --config ${prefix}/etc/orch/config.yaml\n`);
+    expect(unit).toContain(
+      `ExecStart=${process.execPath} ${join(REPO_ROOT, 'bin/run.js')} watch --config ${prefix}/etc/orch/config.yaml\n`,
+    );
     expect(unit).toContain(`ReadWritePaths=${prefix}/etc/nginx/orch ${prefix}/var/lib/orch\n`);
     expect(unit).toContain(`WorkingDirectory=${prefix}/srv/orch\n`);
     expect(mode('srv/orch')).toBe(0o755);
@@ -103,7 +120,12 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
     expect(ok.status).toBe(0);
     // The check can fail: a unit whose binary does not exist, or with a misspelt setting.
     const broken = join(work, 'broken.service');
-    writeFileSync(broken, readFileSync(unitPath, 'utf8').replace(`ExecStart=${process.execPath}`, 'ExecStart=/nonexistent/node').replace('ProtectHome=yes', 'ProtectHomes=yes'));
+    writeFileSync(
+      broken,
+      readFileSync(unitPath, 'utf8')
+        .replace(`ExecStart=${process.execPath}`, 'ExecStart=/nonexistent/node')
+        .replace('ProtectHome=yes', 'ProtectHomes=yes'),
+    );
     const bad = spawnSync(SYSTEMD_ANALYZE, ['verify', broken], { encoding: 'utf8' });
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toContain('/nonexistent/node');
@@ -111,7 +133,9 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
   });
 
   it('changes nothing the second time, and says so', async () => {
-    const files = ['etc/orch/config.yaml', 'etc/systemd/system/orch.service', 'etc/polkit-1/rules.d/50-orch-reload-nginx.rules'].map((p) => join(prefix, p));
+    const files = ['etc/orch/config.yaml', 'etc/systemd/system/orch.service', 'etc/polkit-1/rules.d/50-orch-reload-nginx.rules'].map((p) =>
+      join(prefix, p),
+    );
     const before = files.map((f) => [readFileSync(f, 'utf8'), statSync(f).mtimeMs]);
     const r = await install(prefix, ngx);
     expect(r.code).toBe(0);
@@ -136,7 +160,9 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
     expect(r.code).toBe(1);
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(r.stderr).toContain(`http { } (${dir}/nginx.conf:4) does not include ${fresh}/etc/nginx/orch/pools/*.conf.`);
-    expect(r.stderr).toContain(`Add these lines inside the http { } block of ${dir}/nginx.conf (opened at line 4), before its closing brace at line 12`);
+    expect(r.stderr).toContain(
+      `Add these lines inside the http { } block of ${dir}/nginx.conf (opened at line 4), before its closing brace at line 12`,
+    );
     expect(r.stderr).toContain(`\n    include ${fresh}/etc/nginx/orch/pools/*.conf;\n    include ${fresh}/etc/nginx/orch/vhosts/*.conf;\n`);
     expect(r.stderr).toContain('Nothing was installed.');
     expect(existsSync(fresh)).toBe(false);
@@ -155,7 +181,7 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
     const fresh = join(work, 'skip');
     const r = await install(fresh, nginxLayout('nginx-skip', false, fresh), ['--skip-nginx-check']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('warning: The main nginx configuration does not load orch\'s managed files (--skip-nginx-check)');
+    expect(r.stdout).toContain("warning: The main nginx configuration does not load orch's managed files (--skip-nginx-check)");
     expect(r.stdout).toContain(`include ${fresh}/etc/nginx/orch/vhosts/*.conf;`);
     expect(existsSync(join(fresh, 'etc/systemd/system/orch.service'))).toBe(true);
   });
@@ -171,7 +197,7 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
     expect(existsSync(fresh)).toBe(false);
   });
 
-  it('never overwrites an operator\'s config file; --force replaces it and keeps a .bak', async () => {
+  it("never overwrites an operator's config file; --force replaces it and keeps a .bak", async () => {
     const configPath = join(prefix, 'etc/orch/config.yaml');
     const edited = `${readFileSync(configPath, 'utf8')}\n# operator's note\nmaxDelete: 3\n`;
     writeFileSync(configPath, edited);
@@ -183,7 +209,9 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
     // A flag that contradicts the kept file is refused, not silently half-applied.
     const conflict = await install(prefix, ngx, ['--state-dir', '/var/lib/other']);
     expect(conflict.code).toBe(1);
-    expect(conflict.stderr).toContain(`The existing ${configPath} says otherwise than --state-dir ${prefix}/var/lib/other (config: ${prefix}/var/lib/orch)`);
+    expect(conflict.stderr).toContain(
+      `The existing ${configPath} says otherwise than --state-dir ${prefix}/var/lib/other (config: ${prefix}/var/lib/orch)`,
+    );
 
     const forced = await install(prefix, ngx, ['--force']);
     expect(forced.code).toBe(0);
@@ -202,7 +230,10 @@ ${withOrch ? '' : `# no orch includes for ${orchRoot}\n`}`;
     expect(r1.code).toBe(1);
     expect(r1.stderr).toContain('has reload: nginx');
     expect(r1.stderr).toContain('hint: Set reload: systemctl in');
-    writeFileSync(join(fresh, 'etc/orch/config.yaml'), `${abs.replace(`stateDir: ${fresh}/var/lib/orch`, 'stateDir: state')}reload: systemctl\n`);
+    writeFileSync(
+      join(fresh, 'etc/orch/config.yaml'),
+      `${abs.replace(`stateDir: ${fresh}/var/lib/orch`, 'stateDir: state')}reload: systemctl\n`,
+    );
     const r2 = await install(fresh, dir);
     expect(r2.code).toBe(1);
     expect(r2.stderr).toContain('stateDir is a relative path ("state")');

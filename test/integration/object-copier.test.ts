@@ -1,4 +1,11 @@
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -50,10 +57,15 @@ async function buckets(): Promise<string> {
   await dst.send(new CreateBucketCommand({ Bucket: name }));
   return name;
 }
-async function pools(opts: { srcMembers?: string[]; dstMembers?: string[]; s3?: Partial<typeof s3opts> } = {}): Promise<{ source: PoolS3Client; destination: PoolS3Client; close(): void }> {
+async function pools(
+  opts: { srcMembers?: string[]; dstMembers?: string[]; s3?: Partial<typeof s3opts> } = {},
+): Promise<{ source: PoolS3Client; destination: PoolS3Client; close(): void }> {
   const o = { ...s3opts, ...opts.s3 };
   const source = await PoolS3Client.open({ pool: 'old', members: opts.srcMembers ?? members.old!.map((m) => m.address), credentials }, o);
-  const destination = await PoolS3Client.open({ pool: 'new', members: opts.dstMembers ?? members.new!.map((m) => m.address), credentials }, o);
+  const destination = await PoolS3Client.open(
+    { pool: 'new', members: opts.dstMembers ?? members.new!.map((m) => m.address), credentials },
+    o,
+  );
   return { source, destination, close: () => (source.close(), destination.close()) };
 }
 
@@ -78,14 +90,32 @@ async function copyPass(bucket: string, opts: Partial<CopierOptions> = {}, recor
  * s3rver it verifies every request's SigV4 signature as received (path, query, signed headers,
  * payload hash against the body), with the SDK's signer: 403 SignatureDoesNotMatch otherwise.
  */
-async function rawPathS3(opts: { getBytesPerSecond?: number } = {}): Promise<{ address: string; objects: Map<string, Buffer>; started: string[]; requests: string[]; refused: string[]; close(): Promise<void> }> {
+async function rawPathS3(opts: { getBytesPerSecond?: number } = {}): Promise<{
+  address: string;
+  objects: Map<string, Buffer>;
+  started: string[];
+  requests: string[];
+  refused: string[];
+  close(): Promise<void>;
+}> {
   const objects = new Map<string, Buffer>();
   const uploads = new Map<string, Map<number, Buffer>>();
   const started: string[] = [];
   const requests: string[] = [];
   const refused: string[] = [];
-  const signerClient = new S3Client({ endpoint: 'http://127.0.0.1:1', forcePathStyle: true, region: 'us-east-1', credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
-  const signer = (await (signerClient.config as unknown as { signer: () => Promise<{ sign(r: unknown, o: unknown): Promise<{ headers: Record<string, string> }> }> }).signer());
+  const signerClient = new S3Client({
+    endpoint: 'http://127.0.0.1:1',
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  const signer = await (
+    signerClient.config as unknown as {
+      signer: () => Promise<{ sign(r: unknown, o: unknown): Promise<{ headers: Record<string, string> }> }>;
+    }
+  ).signer();
   async function verified(req: import('node:http').IncomingMessage, body: Buffer): Promise<boolean> {
     const m = /^AWS4-HMAC-SHA256 Credential=[^,]+, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(req.headers.authorization ?? '');
     const d = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(req.headers['x-amz-date'] ?? ''));
@@ -96,7 +126,15 @@ async function rawPathS3(opts: { getBytesPerSecond?: number } = {}): Promise<{ a
     const url = new URL(req.url!, 'http://x');
     const [hostname, port] = String(req.headers.host).split(':');
     const again = await signer.sign(
-      { method: req.method, protocol: 'http:', hostname, port: Number(port), path: req.url!.split('?')[0], query: Object.fromEntries(url.searchParams), headers: Object.fromEntries(names.map((n) => [n, String(req.headers[n])])) },
+      {
+        method: req.method,
+        protocol: 'http:',
+        hostname,
+        port: Number(port),
+        path: req.url!.split('?')[0],
+        query: Object.fromEntries(url.searchParams),
+        headers: Object.fromEntries(names.map((n) => [n, String(req.headers[n])])),
+      },
       { signingDate: new Date(Date.UTC(+d[1]!, +d[2]! - 1, +d[3]!, +d[4]!, +d[5]!, +d[6]!)) },
     );
     return again.headers.authorization === req.headers.authorization;
@@ -122,28 +160,35 @@ async function rawPathS3(opts: { getBytesPerSecond?: number } = {}): Promise<{ a
         const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
         if (!m && opts.getBytesPerSecond) {
           // A slow member: 64 KiB at a time.
-          res.writeHead(200, { etag: etag(obj), 'content-length': obj.length });
+          res.writeHead(200, { 'etag': etag(obj), 'content-length': obj.length });
           const step = 64 * 1024;
           let at = 0;
-          const timer = setInterval(() => {
-            if (res.destroyed) return clearInterval(timer);
-            res.write(obj.subarray(at, at + step));
-            at += step;
-            if (at >= obj.length) {
-              clearInterval(timer);
-              res.end();
-            }
-          }, (step / opts.getBytesPerSecond) * 1000);
+          const timer = setInterval(
+            () => {
+              if (res.destroyed) return clearInterval(timer);
+              res.write(obj.subarray(at, at + step));
+              at += step;
+              if (at >= obj.length) {
+                clearInterval(timer);
+                res.end();
+              }
+            },
+            (step / opts.getBytesPerSecond) * 1000,
+          );
           return;
         }
-        if (!m) return res.writeHead(200, { etag: etag(obj), 'content-length': obj.length }).end(obj);
+        if (!m) return res.writeHead(200, { 'etag': etag(obj), 'content-length': obj.length }).end(obj);
         const [a, b] = [Number(m[1]), Math.min(Number(m[2]), obj.length - 1)];
-        return res.writeHead(206, { etag: etag(obj), 'content-length': b - a + 1, 'content-range': `bytes ${a}-${b}/${obj.length}` }).end(obj.subarray(a, b + 1));
+        return res
+          .writeHead(206, { 'etag': etag(obj), 'content-length': b - a + 1, 'content-range': `bytes ${a}-${b}/${obj.length}` })
+          .end(obj.subarray(a, b + 1));
       }
       if (req.method === 'POST' && q.has('uploads')) {
         const id = `u${uploads.size + 1}`;
         uploads.set(id, new Map());
-        return res.writeHead(200, { 'content-type': 'application/xml' }).end(`<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`);
+        return res
+          .writeHead(200, { 'content-type': 'application/xml' })
+          .end(`<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>${id}</UploadId></InitiateMultipartUploadResult>`);
       }
       if (req.method === 'PUT' && q.has('uploadId')) {
         uploads.get(q.get('uploadId')!)!.set(Number(q.get('partNumber')), body);
@@ -154,7 +199,9 @@ async function rawPathS3(opts: { getBytesPerSecond?: number } = {}): Promise<{ a
         const whole = Buffer.concat([...parts.entries()].sort((x, y) => x[0] - y[0]).map(([, b]) => b));
         objects.set(path, whole);
         // A multipart ETag, as S3 writes it: not comparable with a plain MD5.
-        return res.writeHead(200, { 'content-type': 'application/xml' }).end(`<CompleteMultipartUploadResult><ETag>"${md5(whole)}-${parts.size}"</ETag></CompleteMultipartUploadResult>`);
+        return res
+          .writeHead(200, { 'content-type': 'application/xml' })
+          .end(`<CompleteMultipartUploadResult><ETag>"${md5(whole)}-${parts.size}"</ETag></CompleteMultipartUploadResult>`);
       }
       if (req.method === 'PUT') {
         objects.set(path, body);
@@ -181,7 +228,15 @@ async function rawPathS3(opts: { getBytesPerSecond?: number } = {}): Promise<{ a
 
 /** The test's own direct client (seeding, reading back), retrying a request on a kept-alive socket the server just closed. */
 function direct(address: string): S3Client {
-  return new S3Client({ endpoint: `http://${address}`, forcePathStyle: true, region: 'us-east-1', credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', maxAttempts: 3 });
+  return new S3Client({
+    endpoint: `http://${address}`,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: 3,
+  });
 }
 
 beforeAll(async () => {
@@ -194,7 +249,11 @@ beforeAll(async () => {
 afterAll(async () => {
   src?.destroy();
   dst?.destroy();
-  await Promise.all(Object.values(members ?? {}).flat().map((m) => m.kill()));
+  await Promise.all(
+    Object.values(members ?? {})
+      .flat()
+      .map((m) => m.kill()),
+  );
   if (root) rmSync(root, { recursive: true, force: true });
 });
 
@@ -247,7 +306,13 @@ describe.each([
     const withHeaders = ['small.txt', 'streamed.bin', 'multi/part.bin'];
     for (const [key, body] of Object.entries(objects)) await put(src, bucket, key, body, withHeaders.includes(key) ? headers : {});
     const progress: number[] = [];
-    const first = await copyPass(bucket, { concurrency: 4, partSize: 5 * MiB, multipartThreshold: 12 * MiB, maxBufferedBytes: 16 * MiB, onProgress: (p) => progress.push(p.objects) });
+    const first = await copyPass(bucket, {
+      concurrency: 4,
+      partSize: 5 * MiB,
+      multipartThreshold: 12 * MiB,
+      maxBufferedBytes: 16 * MiB,
+      onProgress: (p) => progress.push(p.objects),
+    });
     expect(first.failures).toEqual([]);
     expect(first.diff.copy.map((o) => o.key).sort()).toEqual(Object.keys(objects).sort());
     expect(progress.at(-1)).toBe(Object.keys(objects).length);
@@ -293,15 +358,30 @@ describe.each([
         { key: 'mid//streamed%+&=; ', size: mid.length, etag: md5(mid) },
         { key: '/leading/and//big', size: big.length, etag: md5(big) },
       ];
-      const { failures } = await copierOf(p.source, p.destination, 'bkt', { concurrency: 2, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 10 * MiB }).copy(listed, (r) => records.push(r));
+      const { failures } = await copierOf(p.source, p.destination, 'bkt', {
+        concurrency: 2,
+        bandwidthLimit: null,
+        partSize: 5 * MiB,
+        multipartThreshold: 10 * MiB,
+      }).copy(listed, (r) => records.push(r));
       expect(failures).toEqual([]);
       expect(from.refused).toEqual([]);
       expect(to.refused).toEqual([]);
       expect(sha(to.objects.get('/bkt/a//double//slash')!)).toBe(sha(small));
       expect(sha(to.objects.get('/bkt/mid//streamed%25%2B%26%3D%3B%20')!)).toBe(sha(mid));
       expect(sha(to.objects.get('/bkt//leading/and//big')!)).toBe(sha(big));
-      expect([...to.objects.keys()].sort()).toEqual(['/bkt//leading/and//big', '/bkt/a//double//slash', '/bkt/mid//streamed%25%2B%26%3D%3B%20']);
-      expect(from.requests.filter((r) => r.startsWith('GET')).sort()).toEqual(['GET /bkt//leading/and//big', 'GET /bkt//leading/and//big', 'GET /bkt//leading/and//big', 'GET /bkt/a//double//slash', 'GET /bkt/mid//streamed%25%2B%26%3D%3B%20']);
+      expect([...to.objects.keys()].sort()).toEqual([
+        '/bkt//leading/and//big',
+        '/bkt/a//double//slash',
+        '/bkt/mid//streamed%25%2B%26%3D%3B%20',
+      ]);
+      expect(from.requests.filter((r) => r.startsWith('GET')).sort()).toEqual([
+        'GET /bkt//leading/and//big',
+        'GET /bkt//leading/and//big',
+        'GET /bkt//leading/and//big',
+        'GET /bkt/a//double//slash',
+        'GET /bkt/mid//streamed%25%2B%26%3D%3B%20',
+      ]);
       // Buffered and streamed: one PUT each; multipart: create, 3 parts, complete.
       expect(to.requests.filter((r) => r.includes('//leading')).length).toBe(5);
       expect(records.map((r) => r.key).sort()).toEqual(['/leading/and//big', 'a//double//slash', 'mid//streamed%+&=; ']);
@@ -324,13 +404,21 @@ describe.each([
       await put(src, bucket, 'changes', v2);
       await src.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'vanishes' }));
       const records = new Map<string, CopyRecord>();
-      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 2, bandwidthLimit: null }).copy(listed, (r) => records.set(r.key, r));
+      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 2, bandwidthLimit: null }).copy(listed, (r) =>
+        records.set(r.key, r),
+      );
       expect(failures).toEqual([]);
       expect([...records.keys()].sort()).toEqual(['changes', 'stays']);
       expect(records.get('changes')).toMatchObject({ srcEtag: md5(v2), srcSize: v2.length });
       expect((await get(dst, bucket, 'changes'))!.equals(v2)).toBe(true);
       expect(await get(dst, bucket, 'vanishes')).toBeNull();
-      const again = diffObjects({ source: await listAll(p.source, bucket), destination: await listAll(p.destination, bucket), records, baseline: new Map(), mode: 'sync' });
+      const again = diffObjects({
+        source: await listAll(p.source, bucket),
+        destination: await listAll(p.destination, bucket),
+        records,
+        baseline: new Map(),
+        mode: 'sync',
+      });
       expect(again.copy).toEqual([]);
       expect(again.inSync.objects).toBe(2);
     } finally {
@@ -391,7 +479,12 @@ describe.each([
         destination: d.get(key) ?? { key, size: 2048, etag: 'y-2' },
       }));
       const progress: number[] = [];
-      const out = await copierOf(p.source, p.destination, bucket, { concurrency: 3, bandwidthLimit: null, partSize: 5 * MiB, onProgress: (x) => progress.push(x.objects) }).compare(pairs);
+      const out = await copierOf(p.source, p.destination, bucket, {
+        concurrency: 3,
+        bandwidthLimit: null,
+        partSize: 5 * MiB,
+        onProgress: (x) => progress.push(x.objects),
+      }).compare(pairs);
       expect(out.failures).toEqual([]);
       expect(out.equal).toEqual([
         { key: 'empty', srcEtag: md5(Buffer.alloc(0)), srcSize: 0, dstEtag: md5(Buffer.alloc(0)) },
@@ -428,7 +521,11 @@ describe.each([
 
   it('an abort mid-copy rejects promptly and leaves no half-written object at the destination', async () => {
     const bucket = await buckets();
-    const bodies: Record<string, Buffer> = { 'big-1': randomBytes(20 * MiB), 'big-2': randomBytes(20 * MiB), 'mid-streamed': randomBytes(8 * MiB) };
+    const bodies: Record<string, Buffer> = {
+      'big-1': randomBytes(20 * MiB),
+      'big-2': randomBytes(20 * MiB),
+      'mid-streamed': randomBytes(8 * MiB),
+    };
     for (let i = 0; i < 6; i++) bodies[`small-${i}`] = randomBytes(256 * 1024);
     for (const [k, v] of Object.entries(bodies)) await put(src, bucket, k, v);
     const p = await pools();
@@ -450,10 +547,12 @@ describe.each([
           }
         },
       });
-      const err = await copier.copy(listed, (r) => records.push(r)).then(
-        () => null,
-        (e: unknown) => e,
-      );
+      const err = await copier
+        .copy(listed, (r) => records.push(r))
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       const rejectedAfterMs = performance.now() - abortedAt;
       expect(abortedAt).toBeGreaterThan(0);
       expect((err as Error)?.name).toBe('AbortError');
@@ -483,7 +582,13 @@ describe.each([
       const records: CopyRecord[] = [];
       setTimeout(() => ac.abort(), 500);
       const t0 = performance.now();
-      const err = await copierOf(p.source, p.destination, 'bkt', { concurrency: 2, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 12 * MiB, signal: ac.signal })
+      const err = await copierOf(p.source, p.destination, 'bkt', {
+        concurrency: 2,
+        bandwidthLimit: null,
+        partSize: 5 * MiB,
+        multipartThreshold: 12 * MiB,
+        signal: ac.signal,
+      })
         .copy([{ key: 'slow.bin', size: body.length, etag: md5(body) }], (r) => records.push(r))
         .then(
           () => null,
@@ -514,7 +619,9 @@ describe.each([
     try {
       const listed = await listAll(p.source, bucket);
       const records: CopyRecord[] = [];
-      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 3, bandwidthLimit: null }).copy(listed, (r) => records.push(r));
+      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 3, bandwidthLimit: null }).copy(listed, (r) =>
+        records.push(r),
+      );
       expect(failures).toEqual([]);
       expect(records).toHaveLength(6);
       for (let i = 0; i < bodies.length; i++) expect(sha((await get(dst, bucket, `k${i}`))!)).toBe(sha(bodies[i]!));
@@ -531,7 +638,9 @@ describe.each([
     try {
       const listed = await listAll(p.source, bucket);
       const records: CopyRecord[] = [];
-      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 2, bandwidthLimit: null }).copy(listed, (r) => records.push(r));
+      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 2, bandwidthLimit: null }).copy(listed, (r) =>
+        records.push(r),
+      );
       expect(records).toEqual([]);
       expect(failures.map((f) => f.key)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4']);
       for (const f of failures) {
@@ -575,10 +684,16 @@ describe.each([
       const listed = await listAll(p.destination, bucket);
       expect(listed).toHaveLength(1206);
       expect(listed.map((o) => o.key)).toEqual([...listed.map((o) => o.key)].sort());
-      expect(listed.find((o) => o.key === 'd/00000 \u00e9')).toEqual({ key: 'd/00000 \u00e9', size: 6, etag: md5(Buffer.from('seeded')) } satisfies ListedObject);
+      expect(listed.find((o) => o.key === 'd/00000 \u00e9')).toEqual({
+        key: 'd/00000 \u00e9',
+        size: 6,
+        etag: md5(Buffer.from('seeded')),
+      } satisfies ListedObject);
       const keep = 'd/00001';
       const doomed = listed.map((o) => o.key).filter((k) => k !== keep);
-      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 4, bandwidthLimit: null }).deleteAtDestination(doomed);
+      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 4, bandwidthLimit: null }).deleteAtDestination(
+        doomed,
+      );
       expect(failures).toEqual([]);
       expect((await listAll(p.destination, bucket)).map((o) => o.key)).toEqual([keep]);
     } finally {
@@ -606,12 +721,20 @@ describe.runIf(process.platform === 'linux')('ObjectCopier when the system refus
     try {
       const listed = await listAll(p.source, bucket);
       const records: CopyRecord[] = [];
-      const { failures } = await copierOf(p.source, p.destination, bucket, { concurrency: 1, bandwidthLimit: null, partSize: 5 * MiB, multipartThreshold: 12 * MiB }).copy(listed, (r) => records.push(r));
+      const { failures } = await copierOf(p.source, p.destination, bucket, {
+        concurrency: 1,
+        bandwidthLimit: null,
+        partSize: 5 * MiB,
+        multipartThreshold: 12 * MiB,
+      }).copy(listed, (r) => records.push(r));
       expect(failures).toEqual([]);
       expect(records.map((r) => r.key).sort()).toEqual(['big-0', 'big-1']);
       for (let i = 0; i < bodies.length; i++) expect(sha((await get(dst, bucket, `big-${i}`))!)).toBe(sha(bodies[i]!));
       expect(refusals).toBe(1);
-      expect(spliceAvailability()).toEqual({ available: false, reason: 'refused by this system (reading the source: Operation not permitted)' });
+      expect(spliceAvailability()).toEqual({
+        available: false,
+        reason: 'refused by this system (reading the source: Operation not permitted)',
+      });
     } finally {
       p.close();
       splicePath(undefined);

@@ -25,7 +25,15 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   return `127.0.0.1:${(s.address() as { port: number }).port}`;
 }
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); })));
+  await Promise.all(
+    servers.splice(0).map(
+      (s) =>
+        new Promise<void>((r) => {
+          s.closeAllConnections();
+          s.close(() => r());
+        }),
+    ),
+  );
 });
 
 const credentials = { accessKeyId: 'AK', secretAccessKey: 'SK' };
@@ -60,7 +68,10 @@ describe('PoolS3Client', () => {
     const hanging = await serve(() => {
       /* never answers */
     });
-    const c = await PoolS3Client.open({ pool: 'cold', members: [`127.0.0.1:${a}`, `127.0.0.1:${b}`, hanging], credentials }, { ...opts, timeoutMs: 300 });
+    const c = await PoolS3Client.open(
+      { pool: 'cold', members: [`127.0.0.1:${a}`, `127.0.0.1:${b}`, hanging], credentials },
+      { ...opts, timeoutMs: 300 },
+    );
     const started = Date.now();
     const err = await c.listBuckets().then(
       () => null,
@@ -69,7 +80,9 @@ describe('PoolS3Client', () => {
     c.close();
     expect(err).toBeInstanceOf(PoolAccessError);
     expect((err as PoolAccessError).problem).toBe('unreachable');
-    expect((err as Error).message).toBe(`pool cold is unreachable: ListBuckets failed on every enabled member (127.0.0.1:${a}: connection refused; 127.0.0.1:${b}: connection refused; ${hanging}: no answer within 0.3s).`);
+    expect((err as Error).message).toBe(
+      `pool cold is unreachable: ListBuckets failed on every enabled member (127.0.0.1:${a}: connection refused; 127.0.0.1:${b}: connection refused; ${hanging}: no answer within 0.3s).`,
+    );
     // Two rounds (retries: 1), each waiting once for the hanging member.
     expect(Date.now() - started).toBeGreaterThanOrEqual(550);
   });
@@ -78,14 +91,18 @@ describe('PoolS3Client', () => {
     let hits = 0;
     const refusing = await serve((_q, res) => {
       hits++;
-      res.writeHead(403, { 'content-type': 'application/xml' }).end(ERROR('SignatureDoesNotMatch').replace('<Message>m</Message>', '<Message>AWSAccessKeyId AK</Message>'));
+      res
+        .writeHead(403, { 'content-type': 'application/xml' })
+        .end(ERROR('SignatureDoesNotMatch').replace('<Message>m</Message>', '<Message>AWSAccessKeyId AK</Message>'));
     });
     const other = await serve((_q, res) => res.writeHead(200).end(LIST_BUCKETS([])));
     const c = await PoolS3Client.open({ pool: 'locked', members: [refusing, other], credentials }, opts);
     const err = (await c.listBuckets().catch((e: unknown) => e)) as PoolAccessError;
     c.close();
     expect(err.problem).toBe('access-denied');
-    expect(err.message).toBe(`pool locked refused orch's credentials (ListBuckets: HTTP 403 SignatureDoesNotMatch from member ${refusing}).`);
+    expect(err.message).toBe(
+      `pool locked refused orch's credentials (ListBuckets: HTTP 403 SignatureDoesNotMatch from member ${refusing}).`,
+    );
     expect(err.message).not.toContain('AK');
     expect(hits).toBe(1);
   });
@@ -137,13 +154,16 @@ describe('PoolS3Client', () => {
   });
 
   it('a pool without an enabled member is reported, not a crash', async () => {
-    await expect(PoolS3Client.open({ pool: 'empty', members: [], credentials }, opts)).rejects.toThrow('pool empty has no enabled member to talk to.');
+    await expect(PoolS3Client.open({ pool: 'empty', members: [], credentials }, opts)).rejects.toThrow(
+      'pool empty has no enabled member to talk to.',
+    );
   });
 });
 
 describe('PoolS3Client listings', () => {
   it('a member that trickles its listing a byte at a time fails over within 3 request timeouts', { timeout: 20_000 }, async () => {
-    const LISTING = '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><KeyCount>1</KeyCount><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>3</Size><ETag>"e"</ETag></Contents></ListBucketResult>';
+    const LISTING =
+      '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><KeyCount>1</KeyCount><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>3</Size><ETag>"e"</ETag></Contents></ListBucketResult>';
     let trickled = 0;
     const trickling = await serve((_q, res) => {
       trickled++;
@@ -202,8 +222,16 @@ describe("PoolS3Client with the client's own signal", () => {
     const member = await hanging();
     const abort = new AbortController();
     // A request timeout far beyond the test: only the abort can end these calls.
-    const c = await PoolS3Client.open({ pool: 'p', members: [member.address], credentials }, { ...opts, timeoutMs: 60_000, concurrency: 2, signal: abort.signal });
-    const calls = [c.listBuckets(), c.bucketStats('b'), c.hasObjects('c')].map((p) => p.then(() => 'answered', (e: unknown) => e));
+    const c = await PoolS3Client.open(
+      { pool: 'p', members: [member.address], credentials },
+      { ...opts, timeoutMs: 60_000, concurrency: 2, signal: abort.signal },
+    );
+    const calls = [c.listBuckets(), c.bucketStats('b'), c.hasObjects('c')].map((p) =>
+      p.then(
+        () => 'answered',
+        (e: unknown) => e,
+      ),
+    );
     await until('two requests at the member', () => member.requests() === 2);
     const reason = new DOMException('stopping', 'AbortError');
     const t0 = Date.now();
@@ -224,8 +252,14 @@ describe("PoolS3Client with the client's own signal", () => {
   it('cuts the backoff between rounds', async () => {
     const [dead] = await freePorts(1);
     const abort = new AbortController();
-    const c = await PoolS3Client.open({ pool: 'p', members: [`127.0.0.1:${dead}`], credentials }, { ...opts, retries: 5, backoffMs: 30_000, signal: abort.signal });
-    const call = c.bucketStats('b').then(() => 'answered', (e: unknown) => e);
+    const c = await PoolS3Client.open(
+      { pool: 'p', members: [`127.0.0.1:${dead}`], credentials },
+      { ...opts, retries: 5, backoffMs: 30_000, signal: abort.signal },
+    );
+    const call = c.bucketStats('b').then(
+      () => 'answered',
+      (e: unknown) => e,
+    );
     await new Promise((r) => setTimeout(r, 200));
     abort.abort();
     expect(await call).toBe(abort.signal.reason);
@@ -235,13 +269,20 @@ describe("PoolS3Client with the client's own signal", () => {
   it('listPools: an abort rejects the whole listing (no pool reported unreachable) and closes every connection', async () => {
     const [slow, fast] = [await hanging(), await hanging()];
     const abort = new AbortController();
-    const members = new Map([['slow', [slow.address]], ['fast', [fast.address]]]);
+    const members = new Map([
+      ['slow', [slow.address]],
+      ['fast', [fast.address]],
+    ]);
     const access = {
       usable: new Set(members.keys()),
       problems: new Map<string, string>(),
-      open: (pool: string, overrides?: { signal?: AbortSignal }) => PoolS3Client.open({ pool, members: members.get(pool)!, credentials }, { ...opts, timeoutMs: 60_000, ...overrides }),
+      open: (pool: string, overrides?: { signal?: AbortSignal }) =>
+        PoolS3Client.open({ pool, members: members.get(pool)!, credentials }, { ...opts, timeoutMs: 60_000, ...overrides }),
     };
-    const listing = listPools(access, ['slow', 'fast'], undefined, abort.signal).then(() => 'listed', (e: unknown) => e);
+    const listing = listPools(access, ['slow', 'fast'], undefined, abort.signal).then(
+      () => 'listed',
+      (e: unknown) => e,
+    );
     await until('both pools asked', () => slow.requests() === 1 && fast.requests() === 1);
     abort.abort();
     expect(await listing).toBe(abort.signal.reason);

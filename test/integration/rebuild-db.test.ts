@@ -37,7 +37,14 @@ class Workspace {
   readonly dbPath = join(this.stateDir, 'orch.db');
   constructor() {
     roots.push(this.root);
-    for (const d of [this.manifests, join(this.nginxDir, 'pools'), join(this.nginxDir, 'vhosts'), join(this.prefix, 'logs'), join(this.prefix, 'temp')]) mkdirSync(d, { recursive: true });
+    for (const d of [
+      this.manifests,
+      join(this.nginxDir, 'pools'),
+      join(this.nginxDir, 'vhosts'),
+      join(this.prefix, 'logs'),
+      join(this.prefix, 'temp'),
+    ])
+      mkdirSync(d, { recursive: true });
     writeFileSync(join(this.prefix, 'nginx.conf'), wrapperConf(this.prefix, this.nginxDir));
   }
   get env(): Record<string, string> {
@@ -87,7 +94,9 @@ function ok(r: CliResult): CliResult {
 }
 
 /** The plan, as JSON, with its exit code under --detailed-exitcode. */
-async function plan(ws: Workspace): Promise<{ code: number | null; json: { summary: Record<string, number>; drift: unknown[]; changes: unknown[] } }> {
+async function plan(
+  ws: Workspace,
+): Promise<{ code: number | null; json: { summary: Record<string, number>; drift: unknown[]; changes: unknown[] } }> {
   const r = await ws.cli('plan', '--detailed-exitcode', '--json');
   if (r.code !== 0 && r.code !== 2) throw new Error(`plan failed: ${r.stdout}\n${r.stderr}`);
   return { code: r.code, json: JSON.parse(r.stdout) };
@@ -140,7 +149,9 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
     const status = readFileSync(join(ws.nginxDir, STATUS_FILE_PATH), 'utf8');
     const served = /return 200 "(\d+) ([0-9a-f]{12})"/.exec(status)!;
     await loseAndRebuild(ws);
-    const h = JSON.parse(ok(await ws.cli('history', '--json')).stdout) as { generations: Array<{ number: number; outcome: string; restorable: boolean }> };
+    const h = JSON.parse(ok(await ws.cli('history', '--json')).stdout) as {
+      generations: Array<{ number: number; outcome: string; restorable: boolean }>;
+    };
     expect(h.generations).toEqual([expect.objectContaining({ number: Number(served[1]), outcome: 'rebuilt', restorable: true })]);
     const st = JSON.parse(ok(await ws.cli('status', '--json')).stdout) as { generation: { fingerprint: string }; driftCount: number };
     expect(st.generation.fingerprint).toBe(`sha256:${served[2]}`);
@@ -151,10 +162,19 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
     const store = SqliteStateStore.open(ws.dbPath, { readonly: true });
     try {
       const rows = store.inventory();
-      const onDisk = [...readdirSync(join(ws.nginxDir, 'pools')).map((n) => `pools/${n}`), ...readdirSync(join(ws.nginxDir, 'vhosts')).map((n) => `vhosts/${n}`)].sort();
+      const onDisk = [
+        ...readdirSync(join(ws.nginxDir, 'pools')).map((n) => `pools/${n}`),
+        ...readdirSync(join(ws.nginxDir, 'vhosts')).map((n) => `vhosts/${n}`),
+      ].sort();
       expect(rows.map((r) => r.path)).toEqual(onDisk);
       for (const r of rows) expect(r.sha256).toBe(sha256(readFileSync(join(ws.nginxDir, r.path), 'utf8')));
-      expect(rows.find((r) => r.path === 'pools/archive.conf')).toMatchObject({ resourceKind: 'Pool', resourceName: 'archive', role: 'config', originFile: 'pools.yaml', originIndex: 1 });
+      expect(rows.find((r) => r.path === 'pools/archive.conf')).toMatchObject({
+        resourceKind: 'Pool',
+        resourceName: 'archive',
+        role: 'config',
+        originFile: 'pools.yaml',
+        originIndex: 1,
+      });
       expect(rows.find((r) => r.path === STATUS_FILE_PATH)).toMatchObject({ role: 'status' });
       expect(store.auditLog(5)[0]).toMatchObject({ command: 'rebuild-db', action: 'rebuild' });
     } finally {
@@ -183,7 +203,14 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
   });
 
   it('a corrupt database (random bytes) is reported by every command; rebuild-db --force recovers', async () => {
-    await corruptAndRecover(ws, [['plan'], ['status'], ['history'], ['drift'], ['apply', '--auto-approve'], ['rollback', '--auto-approve']]);
+    await corruptAndRecover(ws, [
+      ['plan'],
+      ['status'],
+      ['history'],
+      ['drift'],
+      ['apply', '--auto-approve'],
+      ['rollback', '--auto-approve'],
+    ]);
   });
 
   it('--dry-run prints what would be recovered and writes nothing, not even the lock or the database', async () => {
@@ -194,7 +221,11 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
     expect(r.stdout).toMatch(/VirtualHost\/s3-local: from its sidecar, manifest vhosts\/s3-local\.yaml#0/);
     expect(r.stdout).toContain('Nothing was written (--dry-run).');
     expect(ws.snapshot()).toEqual(before);
-    const json = JSON.parse(ok(await ws.cli('rebuild-db', '--dry-run', '--json')).stdout) as { dry_run: boolean; files: unknown[]; database: { before: string } };
+    const json = JSON.parse(ok(await ws.cli('rebuild-db', '--dry-run', '--json')).stdout) as {
+      dry_run: boolean;
+      files: unknown[];
+      database: { before: string };
+    };
     expect([json.dry_run, json.files.length, json.database.before]).toEqual([true, 11, 'missing']);
     expect(ws.snapshot()).toEqual(before);
     ok(await ws.cli('rebuild-db'));
@@ -234,18 +265,24 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
     writeFileSync(join(ws.nginxDir, 'pools/hot.meta.json'), '{\n  "managedBy": "orch",\n  "formatVe');
     ws.dropDatabase();
     const r = ok(await ws.cli('rebuild-db'));
-    expect(r.stdout).toMatch(/vhosts\/files-local\.meta\.json is missing\. VirtualHost files-local is recovered from vhosts\/files-local\.conf alone: server names, .*\. Lost: disabled routes, route names/);
-    expect(r.stdout).toMatch(/pools\/hot\.meta\.json is unusable: it is not valid JSON .*Pool hot is recovered from pools\/hot\.conf alone: members .*Lost: the pool type/);
+    expect(r.stdout).toMatch(
+      /vhosts\/files-local\.meta\.json is missing\. VirtualHost files-local is recovered from vhosts\/files-local\.conf alone: server names, .*\. Lost: disabled routes, route names/,
+    );
+    expect(r.stdout).toMatch(
+      /pools\/hot\.meta\.json is unusable: it is not valid JSON .*Pool hot is recovered from pools\/hot\.conf alone: members .*Lost: the pool type/,
+    );
     expect(r.stdout).toContain('VirtualHost/files-local: from the .conf alone');
     const p = await plan(ws);
     expect(p.code).toBe(2);
-    const files = (p.json.changes as Array<{ files: Array<{ path: string; action: string }> }>).flatMap((c) => c.files.map((f) => `${f.action} ${f.path}`));
+    const files = (p.json.changes as Array<{ files: Array<{ path: string; action: string }> }>).flatMap((c) =>
+      c.files.map((f) => `${f.action} ${f.path}`),
+    );
     expect(files.sort()).toEqual(['create vhosts/files-local.meta.json', 'update pools/hot.meta.json']);
     ok(await ws.cli('apply', '--auto-approve'));
     expect((await plan(ws)).code).toBe(0);
   });
 
-  it('refuses while an interrupted apply\'s journal is present, and says how to resolve it', async () => {
+  it("refuses while an interrupted apply's journal is present, and says how to resolve it", async () => {
     writeFileSync(join(ws.stateDir, 'journal.json'), JSON.stringify({ version: 1, generation: 9, phase: 'renamed', ops: [], commit: {} }));
     const r = await ws.cli('rebuild-db', '--force');
     expect(r.code).toBe(1);
@@ -263,7 +300,10 @@ describe('orch rebuild-db on examples/gateway (rendered tree in place, as the ga
     // The example's TLS files exist only on a real gateway: put the rendered tree and a status file
     // for generation 7 in place, and record generation 7 as apply would.
     const { validation } = loadManifests(fileManifestLoader({ cwd: ws.root }), 'manifests');
-    const tree = renderTree(withStableOrigins(validation.desired, originNamesFor('manifests', ws.root)).desired, nginxFeaturesFor('1.22.1'));
+    const tree = renderTree(
+      withStableOrigins(validation.desired, originNamesFor('manifests', ws.root)).desired,
+      nginxFeaturesFor('1.22.1'),
+    );
     for (const f of tree.files) ws.write(`nginx/${f.path}`, f.content);
     const fingerprint = `sha256:${'ab12'.repeat(16)}`;
     const status = renderStatusFile('127.0.0.1:18999', statusToken(7, fingerprint));
@@ -291,14 +331,43 @@ describe('orch rebuild-db on examples/gateway (rendered tree in place, as the ga
     // The Migration manifest has no record yet: it shows as "to start", before and after.
     expect((await plan(ws)).json.summary).toMatchObject({ add: 0, change: 0, destroy: 0, migrations_to_start: 1 });
 
-    ws.migrationState('photos-to-2026.state.json', { name: 'photos-to-2026', virtualHost: 's3-main', bucket: 'photos', from: 'pool-2025', to: 'pool-2026', mode: 'copy', phase: 'copying', startedAt: '2026-01-02T03:04:05Z', updatedAt: '2026-01-02T03:09:00Z', finishedAt: null, orphanedSource: null, cursor: 'photos/2019/' });
-    ws.migrationState('videos-to-2025.done.json', { name: 'videos-to-2025', virtualHost: 's3-main', bucket: 'videos', from: 'pool-2024', to: 'pool-2025', mode: 'sync', phase: 'done', startedAt: '2025-06-01T00:00:00Z', updatedAt: '2025-06-02T00:00:00Z', finishedAt: '2025-06-02T00:00:00Z', orphanedSource: { pool: 'pool-2024', prefix: 'videos/', at: '2025-06-02T00:00:00Z' } });
+    ws.migrationState('photos-to-2026.state.json', {
+      name: 'photos-to-2026',
+      virtualHost: 's3-main',
+      bucket: 'photos',
+      from: 'pool-2025',
+      to: 'pool-2026',
+      mode: 'copy',
+      phase: 'copying',
+      startedAt: '2026-01-02T03:04:05Z',
+      updatedAt: '2026-01-02T03:09:00Z',
+      finishedAt: null,
+      orphanedSource: null,
+      cursor: 'photos/2019/',
+    });
+    ws.migrationState('videos-to-2025.done.json', {
+      name: 'videos-to-2025',
+      virtualHost: 's3-main',
+      bucket: 'videos',
+      from: 'pool-2024',
+      to: 'pool-2025',
+      mode: 'sync',
+      phase: 'done',
+      startedAt: '2025-06-01T00:00:00Z',
+      updatedAt: '2025-06-02T00:00:00Z',
+      finishedAt: '2025-06-02T00:00:00Z',
+      orphanedSource: { pool: 'pool-2024', prefix: 'videos/', at: '2025-06-02T00:00:00Z' },
+    });
     ws.migrationState('broken.state.json', { name: 'broken' });
     ws.dropDatabase();
     const r = ok(await ws.cli('rebuild-db'));
     expect(r.stdout).toContain('generation 7, outcome rebuilt (the generation nginx serves');
-    expect(r.stdout).toContain('migration photos-to-2026: photos pool-2025 -> pool-2026, phase copying, resumes (migrations/photos-to-2026.state.json)');
-    expect(r.stdout).toContain('migration videos-to-2025: videos pool-2024 -> pool-2025, completed (source data kept on pool-2024 videos/)');
+    expect(r.stdout).toContain(
+      'migration photos-to-2026: photos pool-2025 -> pool-2026, phase copying, resumes (migrations/photos-to-2026.state.json)',
+    );
+    expect(r.stdout).toContain(
+      'migration videos-to-2025: videos pool-2024 -> pool-2025, completed (source data kept on pool-2024 videos/)',
+    );
     expect(r.stdout).toMatch(/migrations\/broken\.state\.json is unusable: .*that migration is not restored/);
     const after = await plan(ws);
     expect(after.json.summary).toMatchObject({ add: 0, change: 0, destroy: 0, migrations_to_start: 0 });
@@ -328,13 +397,48 @@ describe('orch rebuild-db on a generated fleet with in-progress and completed mi
 
   it('apply, lose the database, rebuild: no change', async () => {
     ok(await ws.cli('apply', '--auto-approve'));
-    ws.migrationState('move-b-0-0.state.json', { name: 'move-b-0-0', virtualHost: 'vh-0', bucket: 'b-0-0', from: 'pool-0', to: 'pool-1', mode: 'copy', phase: 'verifying', startedAt: null, updatedAt: null });
+    ws.migrationState('move-b-0-0.state.json', {
+      name: 'move-b-0-0',
+      virtualHost: 'vh-0',
+      bucket: 'b-0-0',
+      from: 'pool-0',
+      to: 'pool-1',
+      mode: 'copy',
+      phase: 'verifying',
+      startedAt: null,
+      updatedAt: null,
+    });
     // A finished migration whose Route was then updated to the destination (b-0-1 is routed to pool-1).
-    ws.migrationState('move-b-0-1.state.json', { name: 'move-b-0-1', virtualHost: 'vh-0', bucket: 'b-0-1', from: 'pool-0', to: 'pool-1', mode: 'copy', phase: 'switching', startedAt: null, updatedAt: null });
-    ws.migrationState('move-b-0-1.done.json', { name: 'move-b-0-1', virtualHost: 'vh-0', bucket: 'b-0-1', from: 'pool-0', to: 'pool-1', mode: 'copy', phase: 'done', startedAt: null, updatedAt: null, finishedAt: '2026-01-01T00:00:00Z', orphanedSource: { pool: 'pool-0', prefix: 'b-0-1/', at: '2026-01-01T00:00:00Z' } });
+    ws.migrationState('move-b-0-1.state.json', {
+      name: 'move-b-0-1',
+      virtualHost: 'vh-0',
+      bucket: 'b-0-1',
+      from: 'pool-0',
+      to: 'pool-1',
+      mode: 'copy',
+      phase: 'switching',
+      startedAt: null,
+      updatedAt: null,
+    });
+    ws.migrationState('move-b-0-1.done.json', {
+      name: 'move-b-0-1',
+      virtualHost: 'vh-0',
+      bucket: 'b-0-1',
+      from: 'pool-0',
+      to: 'pool-1',
+      mode: 'copy',
+      phase: 'done',
+      startedAt: null,
+      updatedAt: null,
+      finishedAt: '2026-01-01T00:00:00Z',
+      orphanedSource: { pool: 'pool-0', prefix: 'b-0-1/', at: '2026-01-01T00:00:00Z' },
+    });
     ws.dropDatabase();
     const r = ok(await ws.cli('rebuild-db', '--json'));
-    const json = JSON.parse(r.stdout) as { files: unknown[]; migrations: Array<{ name: string; phase: string; completed: boolean; file: string }> };
+    const json = JSON.parse(r.stdout) as {
+      files: unknown[];
+      migrations: Array<{ name: string; phase: string; completed: boolean; file: string }>;
+    };
     expect(json.files).toHaveLength(6 * 2 + 40 * 2 + 1);
     // The done record wins over a state file the engine had not removed yet.
     expect(json.migrations.map((m) => [m.name, m.phase, m.completed, m.file])).toEqual([

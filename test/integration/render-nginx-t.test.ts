@@ -21,10 +21,7 @@ function installedNginxVersion(): string {
 
 function withGoldenTlsPaths(tree: RenderedTree, real: SelfSignedCert): Map<string, string> {
   return new Map(
-    tree.files.map((f) => [
-      f.path,
-      f.content.split(real.certificate).join(GOLDEN_TLS.certificate).split(real.key).join(GOLDEN_TLS.key),
-    ]),
+    tree.files.map((f) => [f.path, f.content.split(real.certificate).join(GOLDEN_TLS.certificate).split(real.key).join(GOLDEN_TLS.key)]),
   );
 }
 

@@ -50,7 +50,12 @@ beforeAll(async () => {
   await sdk.send(new CreateBucketCommand({ Bucket: 'many' }));
   await sdk.send(new CreateBucketCommand({ Bucket: 'empty' }));
   // 2,600 plain keys on disk (three pages of 1,000), the awkward ones through S3 (with their ETags).
-  seedOnDisk(join(root, 'pool'), 'many', Array.from({ length: 2600 }, (_, i) => `obj/${String(i).padStart(5, '0')}`), 'x');
+  seedOnDisk(
+    join(root, 'pool'),
+    'many',
+    Array.from({ length: 2600 }, (_, i) => `obj/${String(i).padStart(5, '0')}`),
+    'x',
+  );
   for (const [i, key] of AWKWARD.entries()) {
     const body = Buffer.from(`body of ${key}`.repeat(i + 1));
     await sdk.send(new PutObjectCommand({ Bucket: 'many', Key: key, Body: body, ContentLength: body.length }));
@@ -69,7 +74,14 @@ async function sdkPages(bucket: string): Promise<ListedEntry[][]> {
   let token: string | undefined;
   do {
     const out = await sdk.send(new ListObjectsV2Command({ Bucket: bucket, ContinuationToken: token }));
-    pages.push((out.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size!, etag: (o.ETag ?? '').replace(/"/g, ''), ...(o.LastModified ? { lastModified: o.LastModified } : {}) })));
+    pages.push(
+      (out.Contents ?? []).map((o) => ({
+        key: o.Key!,
+        size: o.Size!,
+        etag: (o.ETag ?? '').replace(/"/g, ''),
+        ...(o.LastModified ? { lastModified: o.LastModified } : {}),
+      })),
+    );
     token = out.IsTruncated ? out.NextContinuationToken : undefined;
   } while (token);
   return pages;
@@ -137,14 +149,22 @@ describe('parseListObjectsV2', () => {
     expect(page.isTruncated).toBe(true);
     expect(page.nextContinuationToken).toBe('tok&en+/=');
     expect(page.contents).toEqual([
-      { key: `a&b<c>d"e'f'g\`h😀ié`, size: 12, etag: '0123456789abcdef0123456789abcdef', lastModified: new Date('2026-01-02T03:04:05.678Z') },
+      {
+        key: `a&b<c>d"e'f'g\`h😀ié`,
+        size: 12,
+        etag: '0123456789abcdef0123456789abcdef',
+        lastModified: new Date('2026-01-02T03:04:05.678Z'),
+      },
       { key: 'raw <&> text&more', size: 0, etag: 'abc-2' },
       { key: 'line\nbreak\rkept', size: 7, etag: 'e' },
     ]);
   });
 
   it('a last page, an empty bucket; a 2xx answer that is not a listing is an error', () => {
-    expect(parseListObjectsV2('<ListBucketResult><Name>b</Name><IsTruncated>false</IsTruncated></ListBucketResult>')).toEqual({ contents: [], isTruncated: false });
+    expect(parseListObjectsV2('<ListBucketResult><Name>b</Name><IsTruncated>false</IsTruncated></ListBucketResult>')).toEqual({
+      contents: [],
+      isTruncated: false,
+    });
     expect(() => parseListObjectsV2('<html>hello</html>')).toThrow('not a ListObjectsV2 answer');
   });
 });

@@ -30,11 +30,25 @@ describe.sequential('client workload and contract checker against a real gateway
   it('a 5 s workload through the gateway (new keys, overwrites, deletes, reads, listings, multipart) has zero violations', async () => {
     before = await env.listPool('old');
     expect(before.size).toBe(60);
-    const wl = startWorkload({ bucket: env.bucket, client: () => env.gatewayClient(), clients: 4, opsPerSecond: 12, mix: { list: 1.5 }, seed: env.seeded, multipart: { clients: 2, partDelayMs: 300, pauseMs: 100 }, rngSeed: 6 });
+    const wl = startWorkload({
+      bucket: env.bucket,
+      client: () => env.gatewayClient(),
+      clients: 4,
+      opsPerSecond: 12,
+      mix: { list: 1.5 },
+      seed: env.seeded,
+      multipart: { clients: 2, partDelayMs: 300, pauseMs: 100 },
+      rngSeed: 6,
+    });
     await new Promise((r) => setTimeout(r, 5000));
     history = await wl.stop();
     const final = await readFinalState(env.gatewayClient(), env.bucket, keysOf(history));
-    const report = checkContract({ history, final, source: { before, after: await env.listPool('old') }, options: { freezeBudgetMs: 10_000 } });
+    const report = checkContract({
+      history,
+      final,
+      source: { before, after: await env.listPool('old') },
+      options: { freezeBudgetMs: 10_000 },
+    });
     console.log(`workload without migration: ${summarize(report)}`);
     expect(formatViolations(report)).toBe('');
 
@@ -51,7 +65,15 @@ describe.sequential('client workload and contract checker against a real gateway
     const gets = acked('get');
     expect(gets.length).toBeGreaterThan(40);
     expect(gets.some((o) => o.read!.writeId === null)).toBe(true); // reads after deletes
-    expect(gets.some((o) => o.read!.writeId !== null && !o.key.startsWith(`c${o.client}/`) && !o.key.startsWith(`m${o.client}/`) && !o.key.startsWith('seed/'))).toBe(true); // other clients' keys
+    expect(
+      gets.some(
+        (o) =>
+          o.read!.writeId !== null &&
+          !o.key.startsWith(`c${o.client}/`) &&
+          !o.key.startsWith(`m${o.client}/`) &&
+          !o.key.startsWith('seed/'),
+      ),
+    ).toBe(true); // other clients' keys
     expect(gets.some((o) => o.key.startsWith('m'))).toBe(true); // multipart objects read back
     expect(report.counts.readsChecked).toBe(gets.length);
     expect(report.counts.finalKeysChecked).toBeGreaterThanOrEqual(report.counts.keys);
@@ -74,13 +96,24 @@ describe.sequential('client workload and contract checker against a real gateway
     const undone = keys.find((k) => lastIs(k, 'delete') && seq.get(k)!.some((o) => o.op === 'put' || o.op === 'seed'));
     // A seeded object no client touched: deleted on the source (point 6: orch must never do that).
     const untouched = env.seeded.find((s) => seq.get(s.key)!.length === 1)?.key;
-    expect({ older, lost, undone, untouched }).toEqual({ older: expect.any(String), lost: expect.any(String), undone: expect.any(String), untouched: expect.any(String) });
+    expect({ older, lost, undone, untouched }).toEqual({
+      older: expect.any(String),
+      lost: expect.any(String),
+      undone: expect.any(String),
+      untouched: expect.any(String),
+    });
 
-    const prevPut = seq.get(older!)!.filter((o) => o.op === 'put').at(-2)!;
+    const prevPut = seq
+      .get(older!)!
+      .filter((o) => o.op === 'put')
+      .at(-2)!;
     const lastPut = seq.get(older!)!.at(-1)!;
     await old.send(new PutObjectCommand({ Bucket: bucket, Key: older!, Body: makeBody(prevPut.writeId!, prevPut.size!) }));
     await old.send(new DeleteObjectCommand({ Bucket: bucket, Key: lost! }));
-    const beforeDelete = seq.get(undone!)!.filter((o) => o.op !== 'delete').at(-1)!;
+    const beforeDelete = seq
+      .get(undone!)!
+      .filter((o) => o.op !== 'delete')
+      .at(-1)!;
     await old.send(new PutObjectCommand({ Bucket: bucket, Key: undone!, Body: makeBody(beforeDelete.writeId!, beforeDelete.size!) }));
     await old.send(new DeleteObjectCommand({ Bucket: bucket, Key: untouched! }));
 
@@ -88,17 +121,57 @@ describe.sequential('client workload and contract checker against a real gateway
     const wl = new Workload({ bucket, client: () => env.gatewayClient() });
     const probes = [await wl.probe(older!), await wl.probe(undone!)];
     expect(probes.map((p) => p.read?.writeId)).toEqual([prevPut.writeId, beforeDelete.writeId]);
-    const tampered: WorkloadHistory = { ...history, ops: [...history.ops, ...probes.map((p, i) => ({ ...p, id: history.ops.length + i }))] };
+    const tampered: WorkloadHistory = {
+      ...history,
+      ops: [...history.ops, ...probes.map((p, i) => ({ ...p, id: history.ops.length + i }))],
+    };
 
     const final = await readFinalState(env.gatewayClient(), bucket, keysOf(tampered));
-    const report = checkContract({ history: tampered, final, source: { before, after: await env.listPool('old') }, options: { freezeBudgetMs: 10_000 } });
+    const report = checkContract({
+      history: tampered,
+      final,
+      source: { before, after: await env.listPool('old') },
+      options: { freezeBudgetMs: 10_000 },
+    });
     const text = formatViolations(report);
     console.log(`tampered behind the gateway:\n${text}`);
     const has = (point: number, re: RegExp) => report.violations.some((v) => v.point === point && re.test(v.message));
-    expect(has(1, new RegExp(`at the end, ${esc(lost!)} returned 404 although put ${esc(seq.get(lost!)!.at(-1)!.writeId!)} .*acknowledged write lost`)), text).toBe(true);
-    expect(has(1, new RegExp(`at the end, ${esc(older!)} returned put ${esc(prevPut.writeId!)} .*older than put ${esc(lastPut.writeId!)} .*replaced by older data`)), text).toBe(true);
-    expect(has(3, new RegExp(`read of ${esc(older!)} by client -1 .*returned put ${esc(prevPut.writeId!)} .*older than put ${esc(lastPut.writeId!)}.*stale read`)), text).toBe(true);
-    expect(has(2, new RegExp(`at the end, ${esc(undone!)} returned .*${esc(beforeDelete.writeId!)} although delete .*had deleted it \\(delete undone\\)`)), text).toBe(true);
+    expect(
+      has(
+        1,
+        new RegExp(
+          `at the end, ${esc(lost!)} returned 404 although put ${esc(seq.get(lost!)!.at(-1)!.writeId!)} .*acknowledged write lost`,
+        ),
+      ),
+      text,
+    ).toBe(true);
+    expect(
+      has(
+        1,
+        new RegExp(
+          `at the end, ${esc(older!)} returned put ${esc(prevPut.writeId!)} .*older than put ${esc(lastPut.writeId!)} .*replaced by older data`,
+        ),
+      ),
+      text,
+    ).toBe(true);
+    expect(
+      has(
+        3,
+        new RegExp(
+          `read of ${esc(older!)} by client -1 .*returned put ${esc(prevPut.writeId!)} .*older than put ${esc(lastPut.writeId!)}.*stale read`,
+        ),
+      ),
+      text,
+    ).toBe(true);
+    expect(
+      has(
+        2,
+        new RegExp(
+          `at the end, ${esc(undone!)} returned .*${esc(beforeDelete.writeId!)} although delete .*had deleted it \\(delete undone\\)`,
+        ),
+      ),
+      text,
+    ).toBe(true);
     expect(has(2, new RegExp(`read of ${esc(undone!)} by client -1 .*delete undone`)), text).toBe(true);
     expect(has(6, new RegExp(`${esc(untouched!)} was deleted from the source pool`)), text).toBe(true);
     expect(has(1, new RegExp(`at the end, ${esc(untouched!)} returned 404 although seeded object`)), text).toBe(true);
@@ -143,19 +216,27 @@ describe.sequential('client workload and contract checker against a real gateway
       // refusals hidden from the caller) or failed after exactly as many attempts as refusals were
       // recorded for it, with the S3 code and status, as a definite refusal.
       const refusalsOf = new Map<number, number>();
-      for (const r of h.raw.filter((x) => x.status === 503 && x.command !== 'AbortMultipartUploadCommand')) refusalsOf.set(r.opId, (refusalsOf.get(r.opId) ?? 0) + 1);
+      for (const r of h.raw.filter((x) => x.status === 503 && x.command !== 'AbortMultipartUploadCommand'))
+        refusalsOf.set(r.opId, (refusalsOf.get(r.opId) ?? 0) + 1);
       expect(refusalsOf.size).toBeGreaterThan(0);
       for (const [opId, n] of refusalsOf) {
         const o = h.ops[opId]!;
         expect(['put', 'delete', 'multipart']).toContain(o.op);
-        if (o.outcome === 'error' && o.op !== 'multipart') expect(o.error).toMatchObject({ code: 'SlowDown', status: 503, definite: true, attempts: n });
+        if (o.outcome === 'error' && o.op !== 'multipart')
+          expect(o.error).toMatchObject({ code: 'SlowDown', status: 503, definite: true, attempts: n });
         else if (o.op !== 'multipart') expect(o.outcome).toBe('acked');
       }
-      console.log(`refused writes: ${[...refusalsOf].map(([id, n]) => `${h.ops[id]!.op} ${h.ops[id]!.outcome} after ${n} refusal(s)`).join(', ')}`);
+      console.log(
+        `refused writes: ${[...refusalsOf].map(([id, n]) => `${h.ops[id]!.op} ${h.ops[id]!.outcome} after ${n} refusal(s)`).join(', ')}`,
+      );
 
       // The same history against a smaller budget: the window is reported.
       const strict: ContractReport = checkContract({ history: h, final, options: { freezeBudgetMs: 300, slackMs: 0 } });
-      expect(strict.violations.filter((v) => v.point === 5).map((v) => v.message)).toEqual([expect.stringMatching(/^writes were refused with 503 for \d+ ms \(\d+ refusals from \d+ ms to \d+ ms\), longer than the freeze budget 300 ms \+ 0 ms slack$/)]);
+      expect(strict.violations.filter((v) => v.point === 5).map((v) => v.message)).toEqual([
+        expect.stringMatching(
+          /^writes were refused with 503 for \d+ ms \(\d+ refusals from \d+ ms to \d+ ms\), longer than the freeze budget 300 ms \+ 0 ms slack$/,
+        ),
+      ]);
     } finally {
       await proxy.close();
     }
@@ -208,7 +289,9 @@ function esc(s: string): string {
  * `refuseWrites(true)` it answers every write (PUT, POST, DELETE) itself with 503 SlowDown and an
  * S3 error body, as a write freeze does.
  */
-async function slowDownProxy(targetPort: number): Promise<{ url: string; refuseWrites(on: boolean): void; refused(): number; close(): Promise<void> }> {
+async function slowDownProxy(
+  targetPort: number,
+): Promise<{ url: string; refuseWrites(on: boolean): void; refused(): number; close(): Promise<void> }> {
   let refusing = false;
   let refused = 0;
   const agent = new Agent({ keepAlive: true });
@@ -218,7 +301,9 @@ async function slowDownProxy(targetPort: number): Promise<{ url: string; refuseW
       req.resume();
       req.on('end', () => {
         res.writeHead(503, { 'content-type': 'application/xml' });
-        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+        res.end(
+          '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>',
+        );
       });
       return;
     }

@@ -104,7 +104,10 @@ function sink(received: Array<{ head: string; sha: string; bytes: number }>): Pr
 }
 
 async function client(m: Member, timeoutMs = 5000): Promise<PoolS3Client> {
-  return PoolS3Client.open({ pool: m.address, members: [m.address], credentials }, { timeoutMs, retries: 0, concurrency: 4, backoffMs: 10 });
+  return PoolS3Client.open(
+    { pool: m.address, members: [m.address], credentials },
+    { timeoutMs, retries: 0, concurrency: 4, backoffMs: 10 },
+  );
 }
 
 /** Sockets this process holds open (its descriptors that are sockets). */
@@ -126,7 +129,11 @@ async function until(check: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-async function relayOnce(src: Member, dst: Member, opts: { timeoutMs?: number; during?: (s: SourceStream) => void; signal?: AbortSignal } = {}) {
+async function relayOnce(
+  src: Member,
+  dst: Member,
+  opts: { timeoutMs?: number; during?: (s: SourceStream) => void; signal?: AbortSignal } = {},
+) {
   const [from, to] = [await client(src, opts.timeoutMs), await client(dst, opts.timeoutMs)];
   const before = openSockets();
   const t0 = performance.now();
@@ -135,7 +142,12 @@ async function relayOnce(src: Member, dst: Member, opts: { timeoutMs?: number; d
     expect(stream).not.toBeNull();
     opts.during?.(stream!);
     try {
-      const etag = await to.splicePut({ bucket: 'bkt', key: 'a/b c.bin', headers: { 'content-type': 'image/png' } }, stream!, 'PutObject bkt', opts.signal ? { signal: opts.signal } : {});
+      const etag = await to.splicePut(
+        { bucket: 'bkt', key: 'a/b c.bin', headers: { 'content-type': 'image/png' } },
+        stream!,
+        'PutObject bkt',
+        opts.signal ? { signal: opts.signal } : {},
+      );
       return { etag, error: null, ms: performance.now() - t0, before };
     } catch (e) {
       return { etag: undefined, error: e as Error, ms: performance.now() - t0, before };
@@ -152,7 +164,9 @@ describe.runIf(process.platform === 'linux')('splice relay', () => {
   it('is built on Linux (npm ci builds it) and ORCH_SPLICE=0, read by the composition root only, turns it off', () => {
     expect(spliceAvailability()).toEqual({ available: true, reason: 'built' });
     expect(spliceTurnedOff({})).toBeNull();
-    expect(s3ObjectTransfer({ spliceTurnedOff: spliceTurnedOff({}) }).describe()).toBe('objects of 16-128 MiB go socket to socket by the splice relay');
+    expect(s3ObjectTransfer({ spliceTurnedOff: spliceTurnedOff({}) }).describe()).toBe(
+      'objects of 16-128 MiB go socket to socket by the splice relay',
+    );
     expect(spliceTurnedOff({ ORCH_SPLICE: '0' })).toBe('turned off (ORCH_SPLICE=0)');
     expect(s3ObjectTransfer({ spliceTurnedOff: spliceTurnedOff({ ORCH_SPLICE: '0' }) }).describe()).toBe(
       "objects of 16-128 MiB go through Node's HTTP client (the splice relay is turned off (ORCH_SPLICE=0))",
@@ -171,7 +185,12 @@ describe.runIf(process.platform === 'linux')('splice relay', () => {
     const body = randomBytes(10 * MiB + 7);
     // The head and the first 100 KiB in one write: part of the body arrives with the head.
     const src = await member((socket) => {
-      socket.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nETag: "abc"\r\n\r\n`), body.subarray(0, 100 * 1024)]));
+      socket.write(
+        Buffer.concat([
+          Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nETag: "abc"\r\n\r\n`),
+          body.subarray(0, 100 * 1024),
+        ]),
+      );
       socket.end(body.subarray(100 * 1024));
     });
     const received: Array<{ head: string; sha: string; bytes: number }> = [];
@@ -270,7 +289,12 @@ describe.runIf(process.platform === 'linux')('splice relay', () => {
       )) as SpliceError;
       conn.giveBack();
       expect(err).toBeInstanceOf(SpliceError);
-      expect({ code: err.code, errno: err.errno, moved: err.moved, refused: err.refused }).toEqual({ code: 'DESTINATION', errno: 22, moved: 0, refused: true });
+      expect({ code: err.code, errno: err.errno, moved: err.moved, refused: err.refused }).toEqual({
+        code: 'DESTINATION',
+        errno: 22,
+        moved: 0,
+        refused: true,
+      });
       expect(err.message).toBe('writing to the destination: Invalid argument');
       expect(readFileSync(join(dir, 'appended')).length).toBe(0);
     } finally {
@@ -298,7 +322,10 @@ describe('raw requests', () => {
     expect(() => requestHead('PUT', '/b/k', { 'bad name': 'v' })).toThrow(/not a valid header/);
     expect(() => requestHead('PUT', '/b/k x', {})).toThrow(/bad request line/);
     expect(requestHead('GET', '/b/k', { host: 'h:1' })).toBe('GET /b/k HTTP/1.1\r\nhost: h:1\r\nconnection: close\r\n\r\n');
-    expect(parseHead('HTTP/1.1 200 OK\r\nETag: "x"\r\nX-A: 1\r\nx-a: 2\r\nX-B: a\r\n  b')).toEqual({ status: 200, headers: { etag: '"x"', 'x-a': '1, 2', 'x-b': 'a b' } });
+    expect(parseHead('HTTP/1.1 200 OK\r\nETag: "x"\r\nX-A: 1\r\nx-a: 2\r\nX-B: a\r\n  b')).toEqual({
+      status: 200,
+      headers: { 'etag': '"x"', 'x-a': '1, 2', 'x-b': 'a b' },
+    });
     expect(parseHead('SSH-2.0-OpenSSH')).toBeNull();
     expect(parseHead('HTTP/1.1 200 OK\r\nno colon')).toBeNull();
   });

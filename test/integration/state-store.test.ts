@@ -22,7 +22,14 @@ afterEach(() => {
 
 function commitOf(n: number, files: Record<string, string>, opts: { command?: string } = {}): GenerationCommit {
   return {
-    generation: { number: n, command: opts.command ?? 'apply', fingerprint: `sha256:${'f'.repeat(63)}${n}`, outcome: 'applied', summary: '{}', nginxOutput: null },
+    generation: {
+      number: n,
+      command: opts.command ?? 'apply',
+      fingerprint: `sha256:${'f'.repeat(63)}${n}`,
+      outcome: 'applied',
+      summary: '{}',
+      nginxOutput: null,
+    },
     upsert: Object.entries(files).map(([path, sha]) => ({
       path,
       resourceKind: path.startsWith('pools/') ? 'Pool' : 'VirtualHost',
@@ -36,7 +43,12 @@ function commitOf(n: number, files: Record<string, string>, opts: { command?: st
     })),
     remove: [],
     files,
-    audit: Object.entries(files).map(([path, sha]) => ({ command: opts.command ?? 'apply', action: 'update', subject: path, afterSha256: sha })),
+    audit: Object.entries(files).map(([path, sha]) => ({
+      command: opts.command ?? 'apply',
+      action: 'update',
+      subject: path,
+      afterSha256: sha,
+    })),
   };
 }
 
@@ -157,7 +169,10 @@ describe('state store on a real SQLite file', () => {
     dir = mkdtempSync(join(tmpdir(), 'orch-state-'));
     const path = join(dir, 'orch.db');
     const store = SqliteStateStore.open(path);
-    for (let n = 1; n <= 30; n++) store.commitGeneration(commitOf(n, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`vhosts/v${i}.conf`, sha(String(n % 10))]))));
+    for (let n = 1; n <= 30; n++)
+      store.commitGeneration(
+        commitOf(n, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`vhosts/v${i}.conf`, sha(String(n % 10))]))),
+      );
     store.close(); // checkpoints the WAL into the file
     const bytes = readFileSync(path);
     const pageSize = bytes.readUInt16BE(16);
@@ -173,7 +188,13 @@ describe('state store on a real SQLite file', () => {
     dir = mkdtempSync(join(tmpdir(), 'orch-state-cli-'));
     const state = join(dir, 'state');
     const manifests = join(dir, 'manifests');
-    const env = { ORCH_STATE_DIR: state, ORCH_NGINX_DIR: join(dir, 'nginx'), ORCH_MANIFESTS: manifests, ORCH_NGINX_CONF: join(dir, 'nginx.conf'), ORCH_NGINX_PREFIX: dir };
+    const env = {
+      ORCH_STATE_DIR: state,
+      ORCH_NGINX_DIR: join(dir, 'nginx'),
+      ORCH_MANIFESTS: manifests,
+      ORCH_NGINX_CONF: join(dir, 'nginx.conf'),
+      ORCH_NGINX_PREFIX: dir,
+    };
     writeFileSync(join(dir, 'orch.yaml'), '');
     mkdirSync(state, { recursive: true });
     mkdirSync(manifests, { recursive: true });
@@ -181,7 +202,9 @@ describe('state store on a real SQLite file', () => {
     // apply and rollback refuse early without nginx's main configuration: give them one.
     writeFileSync(join(dir, 'nginx.conf'), 'events {}\n');
     const commands = [['plan'], ['apply', '--auto-approve'], ['status'], ['drift'], ['history'], ['rollback', '--auto-approve']];
-    const results = await Promise.all(commands.map((args) => runCli(args, { env: { ...env, ORCH_CONFIG: join(dir, 'orch.yaml') }, cwd: dir })));
+    const results = await Promise.all(
+      commands.map((args) => runCli(args, { env: { ...env, ORCH_CONFIG: join(dir, 'orch.yaml') }, cwd: dir })),
+    );
     results.forEach((r, i) => {
       const what = commands[i]!.join(' ');
       expect(r.code, `${what}: ${r.stderr}`).toBe(1);

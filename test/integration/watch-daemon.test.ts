@@ -28,7 +28,8 @@ describe.sequential('orch watch against a real nginx', () => {
     const t0 = performance.now();
     for (;;) {
       if ((await served(path)) === pool) return performance.now() - t0;
-      if (performance.now() - t0 > timeoutMs) throw new Error(`${path} not served by ${pool} within ${timeoutMs} ms (now: ${await served(path)})\n${w?.logText() ?? ''}`);
+      if (performance.now() - t0 > timeoutMs)
+        throw new Error(`${path} not served by ${pool} within ${timeoutMs} ms (now: ${await served(path)})\n${w?.logText() ?? ''}`);
       await sleep(10);
     }
   };
@@ -41,7 +42,11 @@ describe.sequential('orch watch against a real nginx', () => {
     gw = await Gateway.start({ pools: { hot: 1, archive: 1, cold: 1 }, vhostPorts: 1 });
     port = gw.ports[0]!;
     gw.setManifests({
-      'pools.yaml': docs(poolYaml('hot', gw.membersOf('hot')), poolYaml('archive', gw.membersOf('archive')), poolYaml('cold', gw.membersOf('cold'))),
+      'pools.yaml': docs(
+        poolYaml('hot', gw.membersOf('hot')),
+        poolYaml('archive', gw.membersOf('archive')),
+        poolYaml('cold', gw.membersOf('cold')),
+      ),
       'vhosts/s3.yaml': vhostYaml('s3', { serverNames: ['s3.test'], port, defaultPool: 'hot' }),
       'routes/photos.yaml': photos('archive'),
     });
@@ -93,7 +98,8 @@ describe.sequential('orch watch against a real nginx', () => {
     for (let i = 0; i < 50; i++) {
       gw.writeManifest('routes/photos.yaml', photos(pools[i % 3]!));
       // Other files of the checkout too: new directories and files appear.
-      if (i % 10 === 0) gw.writeManifest(`routes/extra-${i}/logs.yaml`, routeYaml(`s3-logs-${i}`, { virtualHost: 's3', path: `/logs${i}/`, pool: 'cold' }));
+      if (i % 10 === 0)
+        gw.writeManifest(`routes/extra-${i}/logs.yaml`, routeYaml(`s3-logs-${i}`, { virtualHost: 's3', path: `/logs${i}/`, pool: 'cold' }));
       // One edit every 10 ms, on a schedule (not 10 ms after the previous one: a loaded machine).
       await sleep(Math.max(0, burst0 + (i + 1) * 10 - performance.now()));
     }
@@ -116,10 +122,13 @@ describe.sequential('orch watch against a real nginx', () => {
     expect(after - before).toBeGreaterThanOrEqual(1);
     expect(after - before).toBeLessThanOrEqual(2);
     expect(reloads).toBe(after - before);
-    const events = (sampleValue(metricsAfter, 'orch_manifest_events_total') ?? 0) - (sampleValue(metricsBefore, 'orch_manifest_events_total') ?? 0);
+    const events =
+      (sampleValue(metricsAfter, 'orch_manifest_events_total') ?? 0) - (sampleValue(metricsBefore, 'orch_manifest_events_total') ?? 0);
     // chokidar coalesces rapid changes of one file; the new files and directories are each seen.
     expect(events).toBeGreaterThanOrEqual(10);
-    console.log(`watch: edit->served ${latencyMs.toFixed(0)} ms, rename-save->served ${renameLatencyMs.toFixed(0)} ms; burst of 51 writes in ${burstMs.toFixed(0)} ms (${events} file events) -> ${after - before} generation(s), ${reloads} reload(s)`);
+    console.log(
+      `watch: edit->served ${latencyMs.toFixed(0)} ms, rename-save->served ${renameLatencyMs.toFixed(0)} ms; burst of 51 writes in ${burstMs.toFixed(0)} ms (${events} file events) -> ${after - before} generation(s), ${reloads} reload(s)`,
+    );
 
     // Files, state and nginx agree.
     const { problems } = await gw.consistency({ now: withoutStatusFile(gw.snapshot()) }, { waitMs: 2000 });
@@ -168,7 +177,10 @@ describe.sequential('orch watch against a real nginx', () => {
     // YAML that does not even parse: still invalid, still the old configuration.
     gw.writeManifest('routes/photos.yaml', 'apiVersion: orch/v1\nkind: Route\nmetadata: {name: [unclosed\n');
     s = await w.waitStatus((x) => x.reconciles > count && x.lastReconcile?.outcome === 'invalid', 30_000, 'invalid YAML');
-    expect(s.lastReconcile!.error!.diagnostics[0]).toMatchObject({ file: expect.stringMatching(/routes\/photos\.yaml$/), line: expect.any(Number) });
+    expect(s.lastReconcile!.error!.diagnostics[0]).toMatchObject({
+      file: expect.stringMatching(/routes\/photos\.yaml$/),
+      line: expect.any(Number),
+    });
     expect(gw.snapshot()).toEqual(snap);
 
     // The fix is applied.
@@ -245,12 +257,19 @@ describe.sequential('orch watch against a real nginx', () => {
       // Still running, still reconciling with the old settings.
       gw.writeManifest('routes/photos.yaml', photos('archive'));
       await waitServedBy('/photos/a.jpg', 'archive');
-      await w.waitStatus((x) => x.running === null && x.pendingTriggers.length === 0 && x.lastReconcile?.outcome === 'applied', 30_000, 'the edit applied');
+      await w.waitStatus(
+        (x) => x.running === null && x.pendingTriggers.length === 0 && x.lastReconcile?.outcome === 'applied',
+        30_000,
+        'the edit applied',
+      );
 
       // Another writer holds the lock (this test process, alive): the daemon defers and retries.
       writeFileSync(configPath, config);
       const lock = join(gw.stateDir, 'orch.lock');
-      writeFileSync(lock, `${JSON.stringify({ pid: process.pid, command: 'apply', since: new Date().toISOString(), host: (await import('node:os')).hostname(), startTime: startTimeOf(process.pid) })}\n`);
+      writeFileSync(
+        lock,
+        `${JSON.stringify({ pid: process.pid, command: 'apply', since: new Date().toISOString(), host: (await import('node:os')).hostname(), startTime: startTimeOf(process.pid) })}\n`,
+      );
       const generation = gw.readState().generation;
       const from2 = w.logs.length;
       gw.writeManifest('routes/photos.yaml', photos('cold'));
@@ -318,11 +337,20 @@ describe.sequential('orch watch against a real nginx', () => {
     expect(reloadSum).toBeLessThan(15);
     const info = m.get('orch_info')!.samples;
     expect(info).toHaveLength(1);
-    expect(info[0]).toMatchObject({ value: 1, labels: { mode: 'apply', drift_policy: 'warn', version: expect.stringMatching(/^\d+\.\d+\.\d+/) } });
+    expect(info[0]).toMatchObject({
+      value: 1,
+      labels: { mode: 'apply', drift_policy: 'warn', version: expect.stringMatching(/^\d+\.\d+\.\d+/) },
+    });
 
     const status = await w.status();
     checkStatus(status);
-    expect(status).toMatchObject({ formatVersion: '1.0', mode: 'apply', driftPolicy: 'warn', generation: state.generation, migrations: [] });
+    expect(status).toMatchObject({
+      formatVersion: '1.0',
+      mode: 'apply',
+      driftPolicy: 'warn',
+      generation: state.generation,
+      migrations: [],
+    });
     // A HEAD and an unknown path.
     expect((await w.get('/status', 'HEAD'))?.status).toBe(200);
     expect((await w.get('/nope'))?.status).toBe(404);
@@ -383,7 +411,11 @@ describe.sequential('orch watch against a real nginx', () => {
         ORCH_SECRET_KEY: randomBytes(32).toString('base64'),
       };
       w = await WatchProcess.start(gw, [], env);
-      const s = await w.waitStatus((x) => x.running === 'bucket-sync' && member.requests() > 0, 30_000, 'a bucket sync waiting on the stuck member');
+      const s = await w.waitStatus(
+        (x) => x.running === 'bucket-sync' && member.requests() > 0,
+        30_000,
+        'a bucket sync waiting on the stuck member',
+      );
       expect(s.ready).toBe(true);
       expect(member.openConnections()).toBeGreaterThan(0);
       const from = w.logs.length;
@@ -416,7 +448,10 @@ describe.sequential('orch watch against a real nginx', () => {
 
     const other = await WatchProcess.start(gw);
     try {
-      const clash = await gw.orch(['watch', '--listen', `127.0.0.1:${other.port}`], { env: { ORCH_DRIFT_INTERVAL: '0' }, timeoutMs: 30_000 });
+      const clash = await gw.orch(['watch', '--listen', `127.0.0.1:${other.port}`], {
+        env: { ORCH_DRIFT_INTERVAL: '0' },
+        timeoutMs: 30_000,
+      });
       expect(clash.code).toBe(1);
       expect(clash.stderr).toContain(`cannot listen on 127.0.0.1:${other.port}: the address is already in use`);
       expect(clash.stderr).not.toMatch(/^\s+at /m);
@@ -445,7 +480,10 @@ function startTimeOf(pid: number): string | null {
 
 function statusValidator() {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
-  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(s) && !Number.isNaN(Date.parse(s)) });
+  ajv.addFormat('date-time', {
+    type: 'string',
+    validate: (s: string) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(s) && !Number.isNaN(Date.parse(s)),
+  });
   const schema = JSON.parse(readFileSync(join(REPO_ROOT, 'schemas', 'watch-status.schema.json'), 'utf8')) as object;
   return ajv.compile(schema);
 }

@@ -24,24 +24,43 @@ describe.sequential('orch watch drives a migration by itself', () => {
     watch = await WatchProcess.start(e.gw, [], e.cliEnv({ ORCH_MIGRATION_TICK: '1' }));
     await watch.waitIdle(1, 60_000);
     const before = await e.listPool('old');
-    const wl = startWorkload({ bucket: e.bucket, client: () => e.gatewayClient(), clients: 3, opsPerSecond: 8, seed: e.seeded, multipart: false, rngSeed: 7 });
+    const wl = startWorkload({
+      bucket: e.bucket,
+      client: () => e.gatewayClient(),
+      clients: 3,
+      opsPerSecond: 8,
+      seed: e.seeded,
+      multipart: false,
+      rngSeed: 7,
+    });
 
     e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-to-new', mode: 'copy', freezeBudget: '10s' }));
     type M = { name: string; phase: string; objectsCopied: number; objectsTotal: number | null };
-    const done = await watch.waitStatus((s) => (s.migrations as M[]).some((m) => m.name === 'photos-to-new' && m.phase === 'done'), 180_000, 'the migration done');
+    const done = await watch.waitStatus(
+      (s) => (s.migrations as M[]).some((m) => m.name === 'photos-to-new' && m.phase === 'done'),
+      180_000,
+      'the migration done',
+    );
     const m = (done.migrations as M[]).find((x) => x.name === 'photos-to-new')!;
     expect(m.objectsCopied).toBeGreaterThanOrEqual(before.size - 20);
     await sleep(7000);
     const history = await wl.stop();
 
     const r = await e.cli(['migrations', '--json']);
-    const json = JSON.parse(r.stdout) as { migrations: Array<{ phase: string; freezes: Array<{ started_at: string; ended_at: string; outcome: string }>; driver: unknown }> };
+    const json = JSON.parse(r.stdout) as {
+      migrations: Array<{ phase: string; freezes: Array<{ started_at: string; ended_at: string; outcome: string }>; driver: unknown }>;
+    };
     const mig = json.migrations[0]!;
     expect(mig.phase).toBe('done');
     const switched = mig.freezes.find((f) => f.outcome === 'switched')!;
     const flip = Date.parse(switched.ended_at) - history.timeOrigin;
     const hist = JSON.parse((await e.cli(['history', '--json'])).stdout) as { generations: Array<{ createdAt: string; command: string }> };
-    expect(hist.generations.filter((g) => g.command.includes('migration photos-to-new')).map((g) => g.command.replace(/^.*: /, '').replace(/\)$/, '')).reverse()).toEqual(['freeze', 'cutover', 'destination']);
+    expect(
+      hist.generations
+        .filter((g) => g.command.includes('migration photos-to-new'))
+        .map((g) => g.command.replace(/^.*: /, '').replace(/\)$/, ''))
+        .reverse(),
+    ).toEqual(['freeze', 'cutover', 'destination']);
     const report = checkContract({
       history,
       final: await readFinalState(e.gatewayClient(), e.bucket, keysOf(history)),
@@ -49,7 +68,10 @@ describe.sequential('orch watch drives a migration by itself', () => {
       options: {
         freezeBudgetMs: 10_000,
         routeFlippedAt: flip,
-        cutoverTimes: mig.freezes.flatMap((f) => [Date.parse(f.started_at) - history.timeOrigin, Date.parse(f.ended_at) - history.timeOrigin]),
+        cutoverTimes: mig.freezes.flatMap((f) => [
+          Date.parse(f.started_at) - history.timeOrigin,
+          Date.parse(f.ended_at) - history.timeOrigin,
+        ]),
         reloadTimes: hist.generations.map((g) => Date.parse(g.createdAt) - history.timeOrigin),
       },
     });

@@ -104,7 +104,10 @@ describe('writer lock', () => {
     const gone = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
     await exited(gone);
     expect(alive(gone.pid!)).toBe(false);
-    writeFileSync(lockFile(), JSON.stringify({ pid: gone.pid, command: 'apply', since: new Date().toISOString(), host: hostname(), startTime: '1' }));
+    writeFileSync(
+      lockFile(),
+      JSON.stringify({ pid: gone.pid, command: 'apply', since: new Date().toISOString(), host: hostname(), startTime: '1' }),
+    );
     const started = Date.now();
     const lock = await acquireWriterLock(dir, 'taker', 5);
     expect(Date.now() - started).toBeLessThan(1000);
@@ -115,7 +118,10 @@ describe('writer lock', () => {
   it('takes over a lock whose pid was recycled by another process', async () => {
     dir = mkdtempSync(join(tmpdir(), 'orch-lock-'));
     // This very process is alive, but it is not the process that wrote the lock: its start time differs.
-    writeFileSync(lockFile(), JSON.stringify({ pid: process.pid, command: 'apply', since: '2020-01-01T00:00:00.000Z', host: hostname(), startTime: '1' }));
+    writeFileSync(
+      lockFile(),
+      JSON.stringify({ pid: process.pid, command: 'apply', since: '2020-01-01T00:00:00.000Z', host: hostname(), startTime: '1' }),
+    );
     const lock = await acquireWriterLock(dir, 'taker', 5);
     expect(lock.holder.since).not.toBe('2020-01-01T00:00:00.000Z');
     lock.release();
@@ -167,7 +173,9 @@ appendFileSync(counter + '.log', 'out ' + process.pid + '\\n');
 lock.release();
 `;
     const N = 6;
-    const workers = Array.from({ length: N }, () => spawn(process.execPath, ['--input-type=module', '-e', WORKER, dir, counter], { stdio: ['ignore', 'ignore', 'inherit'] }));
+    const workers = Array.from({ length: N }, () =>
+      spawn(process.execPath, ['--input-type=module', '-e', WORKER, dir, counter], { stdio: ['ignore', 'ignore', 'inherit'] }),
+    );
     children.push(...workers);
     await Promise.all(workers.map(exited));
     expect(workers.map((w) => w.exitCode)).toEqual(Array(N).fill(0));

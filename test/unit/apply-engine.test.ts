@@ -24,8 +24,16 @@ const file = (path: string, content: string): RenderedFile => ({
   lineMap: [],
 });
 
-const GEN_A = [file('pools/hot.conf', 'upstream hot {}\n'), file('vhosts/s3.conf', 'server { a }\n'), file('vhosts/old.conf', 'server { old }\n')];
-const GEN_B = [file('pools/fresh.conf', 'upstream fresh {}\n'), file('pools/hot.conf', 'upstream hot {}\n'), file('vhosts/s3.conf', 'server { b }\n')];
+const GEN_A = [
+  file('pools/hot.conf', 'upstream hot {}\n'),
+  file('vhosts/s3.conf', 'server { a }\n'),
+  file('vhosts/old.conf', 'server { old }\n'),
+];
+const GEN_B = [
+  file('pools/fresh.conf', 'upstream fresh {}\n'),
+  file('pools/hot.conf', 'upstream hot {}\n'),
+  file('vhosts/s3.conf', 'server { b }\n'),
+];
 
 /** What a plan from `live` to `files` would list. */
 function changesTo(ports: FakePorts, files: RenderedFile[]): FileChange[] {
@@ -65,7 +73,10 @@ function request(ports: FakePorts, files: RenderedFile[], over: Partial<ApplyReq
 
 async function apply(ports: FakePorts, files: RenderedFile[], over: Partial<ApplyRequest> = {}, events: ApplyEvent[] = []) {
   const store = ports.state.open();
-  return onVirtualTime(ports.clock, applyTree({ ports, store, emit: (e) => events.push(e), command: 'apply' }, request(ports, files, over)));
+  return onVirtualTime(
+    ports.clock,
+    applyTree({ ports, store, emit: (e) => events.push(e), command: 'apply' }, request(ports, files, over)),
+  );
 }
 
 const managed = (ports: FakePorts) => Object.fromEntries(Object.entries(ports.tree.snapshot()).filter(([p]) => p !== STATUS_FILE_PATH));
@@ -98,7 +109,14 @@ describe('apply engine on fakes and a virtual clock', () => {
     expect(outcome.timings.confirmMs).toBeGreaterThanOrEqual(240);
     expect(ports.clock.now() - started).toBeLessThan(1000);
     expect(events.filter((e) => e.status !== 'start').map((e) => `${e.step}:${e.status}`)).toEqual([
-      'stage:done', 'validate-staged:done', 'buckets:skip', 'promote:done', 'validate-live:done', 'reload:done', 'commit:done', 'backup:done',
+      'stage:done',
+      'validate-staged:done',
+      'buckets:skip',
+      'promote:done',
+      'validate-live:done',
+      'reload:done',
+      'commit:done',
+      'backup:done',
     ]);
     expect(ports.state.inventoryRows.has('vhosts/old.conf')).toBe(false);
   });
@@ -137,7 +155,11 @@ describe('apply engine on fakes and a virtual clock', () => {
     expect(ports.tree.snapshot()).toEqual(before);
     expect(ports.journal.text).toBe(null);
     expect(ports.nginx.reloads).toBe(reloads);
-    expect(ports.state.audits.at(-1)).toMatchObject({ action: 'apply-failed', subject: 'generation 2', details: 'live nginx -t failed; files rolled back' });
+    expect(ports.state.audits.at(-1)).toMatchObject({
+      action: 'apply-failed',
+      subject: 'generation 2',
+      details: 'live nginx -t failed; files rolled back',
+    });
   });
 
   it('reload not confirmed within the timeout: rolled back, nginx reloaded with the old files, exit code 6', async () => {
@@ -204,7 +226,9 @@ describe('apply engine on fakes and a virtual clock', () => {
       expect(generation.number).toBe(p.lands === 'old' ? 1 : 2);
       // nginx serves what is on disk and what the state says.
       expect(await ports.nginx.servedGeneration()).toBe(statusToken(generation.number, generation.fingerprint!));
-      expect(Object.keys(ports.state.files.get(generation.number)!).sort()).toEqual([...Object.keys(asTree(p.lands === 'old' ? GEN_A : GEN_B)), STATUS_FILE_PATH].sort());
+      expect(Object.keys(ports.state.files.get(generation.number)!).sort()).toEqual(
+        [...Object.keys(asTree(p.lands === 'old' ? GEN_A : GEN_B)), STATUS_FILE_PATH].sort(),
+      );
     });
   }
 
@@ -224,7 +248,10 @@ describe('apply engine on fakes and a virtual clock', () => {
     await expect(apply(ports, GEN_B)).rejects.toBeInstanceOf(Crash);
     const report = await onVirtualTime(ports.clock, recoverJournal(ports, ports.state.open()));
     expect(report).toMatchObject({ action: 'rolled-back', reloaded: true });
-    expect(ports.state.audits.at(-1)).toMatchObject({ action: 'recovered', details: 'rolled back an apply interrupted in phase validated' });
+    expect(ports.state.audits.at(-1)).toMatchObject({
+      action: 'recovered',
+      details: 'rolled back an apply interrupted in phase validated',
+    });
   });
 
   it('rollback to generation N: its kept files through the same path, as a new generation', async () => {
@@ -244,7 +271,9 @@ describe('apply engine on fakes and a virtual clock', () => {
 
   it('rollback without an earlier generation, or with its files no longer kept, is refused', async () => {
     const ports = await atGenerationA();
-    await expect(rollbackTo(ports, { target: null, confirm: null, emit: () => {} })).rejects.toMatchObject({ code: 'rollback.no-previous' });
+    await expect(rollbackTo(ports, { target: null, confirm: null, emit: () => {} })).rejects.toMatchObject({
+      code: 'rollback.no-previous',
+    });
     await expect(rollbackTo(ports, { target: 7, confirm: null, emit: () => {} })).rejects.toMatchObject({ code: 'rollback.not-kept' });
   });
 });

@@ -35,8 +35,8 @@ type Script = Partial<Record<ApplyEffect['kind'], (effect: ApplyEffect) => Apply
 const ok: Script = {
   'test-staged': () => ({ kind: 'tested', ok: true, output: 'ok', durationMs: 10 }),
   'test-live': () => ({ kind: 'tested', ok: true, output: 'ok', durationMs: 8 }),
-  reload: () => ({ kind: 'reloaded', ok: true, output: '', durationMs: 3 }),
-  confirm: () => ({ kind: 'confirmed', confirmed: true, lastSeen: '5 abc', waitedMs: 250 }),
+  'reload': () => ({ kind: 'reloaded', ok: true, output: '', durationMs: 3 }),
+  'confirm': () => ({ kind: 'confirmed', confirmed: true, lastSeen: '5 abc', waitedMs: 250 }),
   'create-buckets': () => ({ kind: 'buckets', message: 'created photos on hot' }),
 };
 
@@ -57,7 +57,10 @@ function walk(inp: ApplySequenceInput, script: Script = {}): { last: ApplyStepRe
   throw new Error('the sequence did not finish');
 }
 
-const kinds = (effects: ApplyEffect[]) => effects.filter((e) => e.kind !== 'emit' && e.kind !== 'fault').map((e) => (e.kind === 'write-journal' ? `journal:${e.phase}` : e.kind === 'promote' ? `promote:${e.index}` : e.kind));
+const kinds = (effects: ApplyEffect[]) =>
+  effects
+    .filter((e) => e.kind !== 'emit' && e.kind !== 'fault')
+    .map((e) => (e.kind === 'write-journal' ? `journal:${e.phase}` : e.kind === 'promote' ? `promote:${e.index}` : e.kind));
 const faults = (effects: ApplyEffect[]) => effects.flatMap((e) => (e.kind === 'fault' ? [e.point] : []));
 const events = (effects: ApplyEffect[]) => effects.flatMap((e) => (e.kind === 'emit' ? [`${e.event.step}:${e.event.status}`] : []));
 
@@ -66,20 +69,64 @@ describe('apply sequence: pure decisions', () => {
     const { last, effects } = walk(input());
     expect(last.state).toEqual({ at: 'done' });
     expect(kinds(effects)).toEqual([
-      'stage', 'test-staged', 'unstage', 'keep-previous', 'journal:prepared', 'promote:0', 'promote:1', 'promote:2', 'sync',
-      'journal:renamed', 'test-live', 'journal:validated', 'journal:reloading', 'reload', 'confirm', 'journal:reloaded', 'commit',
-      'remove-journal', 'housekeeping',
+      'stage',
+      'test-staged',
+      'unstage',
+      'keep-previous',
+      'journal:prepared',
+      'promote:0',
+      'promote:1',
+      'promote:2',
+      'sync',
+      'journal:renamed',
+      'test-live',
+      'journal:validated',
+      'journal:reloading',
+      'reload',
+      'confirm',
+      'journal:reloaded',
+      'commit',
+      'remove-journal',
+      'housekeeping',
     ]);
     expect(faults(effects)).toEqual([
-      'after-stage', 'after-staged-validate', 'after-journal', 'after-rename-1', 'after-rename-2', 'after-rename-3', 'after-renames',
-      'after-live-validate', 'after-reload', 'after-confirm', 'before-commit', 'after-commit',
+      'after-stage',
+      'after-staged-validate',
+      'after-journal',
+      'after-rename-1',
+      'after-rename-2',
+      'after-rename-3',
+      'after-renames',
+      'after-live-validate',
+      'after-reload',
+      'after-confirm',
+      'before-commit',
+      'after-commit',
     ]);
     expect(events(effects)).toEqual([
-      'stage:start', 'stage:done', 'validate-staged:start', 'validate-staged:done', 'buckets:skip', 'promote:start', 'promote:done',
-      'validate-live:start', 'validate-live:done', 'reload:start', 'reload:done', 'commit:start', 'commit:done', 'backup:start', 'backup:done',
+      'stage:start',
+      'stage:done',
+      'validate-staged:start',
+      'validate-staged:done',
+      'buckets:skip',
+      'promote:start',
+      'promote:done',
+      'validate-live:start',
+      'validate-live:done',
+      'reload:start',
+      'reload:done',
+      'commit:start',
+      'commit:done',
+      'backup:start',
+      'backup:done',
     ]);
     expect(last.counts).toEqual({
-      generation: 5, dryRun: false, filesWritten: 2, filesDeleted: 1, nginxTests: 2, reloads: 1,
+      generation: 5,
+      dryRun: false,
+      filesWritten: 2,
+      filesDeleted: 1,
+      nginxTests: 2,
+      reloads: 1,
       timings: { stagedTestMs: 10, liveTestMs: 8, reloadMs: 3, confirmMs: 250 },
     });
     const promoteDone = effects.find((e) => e.kind === 'emit' && e.event.step === 'promote' && e.event.status === 'done');
@@ -97,7 +144,9 @@ describe('apply sequence: pure decisions', () => {
   });
 
   it('a bucket that cannot be created stops the apply before anything live is touched', () => {
-    const { last, effects } = walk(input({ beforePromote: true }), { 'create-buckets': () => ({ kind: 'failed', error: new Error('AccessDenied') }) });
+    const { last, effects } = walk(input({ beforePromote: true }), {
+      'create-buckets': () => ({ kind: 'failed', error: new Error('AccessDenied') }),
+    });
     expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'error' } });
     expect(kinds(effects)).toEqual(['stage', 'test-staged', 'unstage', 'create-buckets']);
     expect(effects.at(-1)).toEqual({ kind: 'emit', event: { step: 'buckets', status: 'fail', message: 'AccessDenied' } });
@@ -114,20 +163,34 @@ describe('apply sequence: pure decisions', () => {
     const { last, effects } = walk(input({ dryRun: true }));
     expect(last.state).toEqual({ at: 'done' });
     expect(kinds(effects)).toEqual(['stage', 'test-staged', 'unstage']);
-    expect(events(effects).slice(4)).toEqual(['buckets:skip', 'promote:skip', 'validate-live:skip', 'reload:skip', 'commit:skip', 'backup:skip']);
+    expect(events(effects).slice(4)).toEqual([
+      'buckets:skip',
+      'promote:skip',
+      'validate-live:skip',
+      'reload:skip',
+      'commit:skip',
+      'backup:skip',
+    ]);
     expect(last.counts).toMatchObject({ generation: null, dryRun: true, nginxTests: 1 });
   });
 
   it('live nginx -t fails: every file restored, the journal removed, the failure audited; no reload', () => {
-    const { last, effects } = walk(input(), { 'test-live': () => ({ kind: 'tested', ok: false, output: 'host not found', durationMs: 4 }) });
+    const { last, effects } = walk(input(), {
+      'test-live': () => ({ kind: 'tested', ok: false, output: 'host not found', durationMs: 4 }),
+    });
     expect(last.state).toEqual({ at: 'failed', failure: { kind: 'live-rejected', output: 'host not found' } });
     expect(kinds(effects).slice(-4)).toEqual(['test-live', 'restore', 'remove-journal', 'audit-failure']);
     expect(kinds(effects)).not.toContain('reload');
   });
 
   it('reload not confirmed within the timeout: restore, reload the old files, report what nginx serves', () => {
-    const { last, effects } = walk(input(), { confirm: () => ({ kind: 'confirmed', confirmed: false, lastSeen: '4 old', waitedMs: 2000 }) });
-    expect(last.state).toEqual({ at: 'failed', failure: { kind: 'reload-not-confirmed', detail: 'nginx still serves generation "4 old" after 2s, not "5 abc"' } });
+    const { last, effects } = walk(input(), {
+      confirm: () => ({ kind: 'confirmed', confirmed: false, lastSeen: '4 old', waitedMs: 2000 }),
+    });
+    expect(last.state).toEqual({
+      at: 'failed',
+      failure: { kind: 'reload-not-confirmed', detail: 'nginx still serves generation "4 old" after 2s, not "5 abc"' },
+    });
     expect(kinds(effects).slice(-6)).toEqual(['reload', 'confirm', 'restore', 'reload', 'remove-journal', 'audit-failure']);
     expect(kinds(effects)).not.toContain('commit');
     expect(last.counts.reloads).toBe(2);
@@ -159,7 +222,9 @@ describe('apply sequence: pure decisions', () => {
   });
 
   it('an effect that throws mid-promotion stops there; the journal stays for recovery', () => {
-    const { last, effects } = walk(input(), { promote: (e) => (e.kind === 'promote' && e.index === 1 ? { kind: 'failed', error: new Error('ENOSPC') } : { kind: 'done' }) });
+    const { last, effects } = walk(input(), {
+      promote: (e) => (e.kind === 'promote' && e.index === 1 ? { kind: 'failed', error: new Error('ENOSPC') } : { kind: 'done' }),
+    });
     expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'error' } });
     expect(kinds(effects).slice(-2)).toEqual(['promote:0', 'promote:1']);
     expect(kinds(effects)).not.toContain('restore');
@@ -199,8 +264,16 @@ describe('reload confirmation: pure decisions', () => {
   });
 
   it('times out: not confirmed, unless the token is being served at the deadline', () => {
-    expect(nextConfirmStep(startConfirm('5 abc', 0, 2), '4 old', 2000).decision).toEqual({ kind: 'not-confirmed', lastSeen: '4 old', waitedMs: 2000 });
-    expect(nextConfirmStep(startConfirm('5 abc', 0, 2), null, 2000).decision).toEqual({ kind: 'not-confirmed', lastSeen: null, waitedMs: 2000 });
+    expect(nextConfirmStep(startConfirm('5 abc', 0, 2), '4 old', 2000).decision).toEqual({
+      kind: 'not-confirmed',
+      lastSeen: '4 old',
+      waitedMs: 2000,
+    });
+    expect(nextConfirmStep(startConfirm('5 abc', 0, 2), null, 2000).decision).toEqual({
+      kind: 'not-confirmed',
+      lastSeen: null,
+      waitedMs: 2000,
+    });
     expect(nextConfirmStep(startConfirm('5 abc', 0, 2), '5 abc', 2000).decision.kind).toBe('confirmed');
   });
 });
@@ -234,7 +307,11 @@ describe('apply guards: refusals as data', () => {
       drift: over.drift ?? [],
       changes: [
         { action: 'update', resource: { kind: 'VirtualHost', name: 'a' }, files: [{ path: 'vhosts/a.conf' }] },
-        ...Array.from({ length: over.deletes ?? 0 }, (_, i) => ({ action: 'delete', resource: { kind: 'Pool', name: `p${i}` }, files: [{ path: `pools/p${i}.conf` }] })),
+        ...Array.from({ length: over.deletes ?? 0 }, (_, i) => ({
+          action: 'delete',
+          resource: { kind: 'Pool', name: `p${i}` },
+          files: [{ path: `pools/p${i}.conf` }],
+        })),
       ],
       desired: { files: Array.from({ length: over.desired ?? 1 }, () => ({})) },
     }) as unknown as Plan;

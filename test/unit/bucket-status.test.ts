@@ -14,7 +14,12 @@ function listings(spec: Record<string, Record<string, number | null> | 'unreacha
             pool,
             status: 'ok',
             message: null,
-            buckets: new Map<string, BucketFacts>(Object.entries(buckets).map(([b, n]) => [b, { objects: n, bytes: n === null ? null : n * 10, hasObjects: n === null ? null : n > 0 }])),
+            buckets: new Map<string, BucketFacts>(
+              Object.entries(buckets).map(([b, n]) => [
+                b,
+                { objects: n, bytes: n === null ? null : n * 10, hasObjects: n === null ? null : n > 0 },
+              ]),
+            ),
           },
     ]),
   );
@@ -23,11 +28,19 @@ function listings(spec: Record<string, Record<string, number | null> | 'unreacha
 const s3 = virtualHost('s3', {
   defaultPool: 'hot',
   ignoreBuckets: ['tmp'],
-  routes: [route('s3', '/photos/', 'cold'), route('s3', '/videos/', 'hot'), route('s3', '/archive/', 'cold'), route('s3', '/logs/', 'hot'), route('s3', '/off/', 'cold', { enabled: false })],
+  routes: [
+    route('s3', '/photos/', 'cold'),
+    route('s3', '/videos/', 'hot'),
+    route('s3', '/archive/', 'cold'),
+    route('s3', '/logs/', 'hot'),
+    route('s3', '/off/', 'cold', { enabled: false }),
+  ],
 });
 
 function statuses(l: Map<string, PoolListing>, migrations: MigrationFact[] = []): Record<string, BucketStatus | string> {
-  return Object.fromEntries(deriveBucketStatuses({ virtualHosts: [s3], listings: l, migrations }).map((r) => [r.bucket, r.checked ? r.status : `${r.status}?`]));
+  return Object.fromEntries(
+    deriveBucketStatuses({ virtualHosts: [s3], listings: l, migrations }).map((r) => [r.bucket, r.checked ? r.status : `${r.status}?`]),
+  );
 }
 
 describe('deriveBucketStatuses', () => {

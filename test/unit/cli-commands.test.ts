@@ -7,19 +7,26 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..', '..');
 
 function commandFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? commandFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? commandFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** The id oclif's pattern strategy gives a command file: `migrate/run.ts` -> `migrate:run`, `buckets/index.ts` -> `buckets`. */
 function idOf(file: string): string {
-  const parts = relative(join(root, 'src', 'commands'), file).replace(/\.ts$/, '').split('/');
+  const parts = relative(join(root, 'src', 'commands'), file)
+    .replace(/\.ts$/, '')
+    .split('/');
   if (parts.at(-1) === 'index') parts.pop();
   return parts.join(':');
 }
 
 describe('src/cli.ts (the bundled command list)', () => {
   const text = readFileSync(join(root, 'src', 'cli.ts'), 'utf8');
-  const listed = [...text.matchAll(/^ {2}'([^']+)': command\(\(\) => require\('\.\/commands\/([^']+)\.js'\)/gm)].map((m) => ({ id: m[1]!, file: m[2]! }));
+  const listed = [...text.matchAll(/^ {2}'([^']+)': command\(\(\) => require\('\.\/commands\/([^']+)\.js'\)/gm)].map((m) => ({
+    id: m[1]!,
+    file: m[2]!,
+  }));
 
   it('lists every command under src/commands, once, under the id of its file', () => {
     const files = commandFiles(join(root, 'src', 'commands'));

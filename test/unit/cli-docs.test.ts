@@ -39,7 +39,10 @@ describe('docs/cli.md', () => {
     expect(ids).toContain('node-config');
     for (const c of commands) {
       expect(docs, c.id).toContain(`\n## orch ${c.id}\n`);
-      const section = docs.slice(docs.indexOf(`\n## orch ${c.id}\n`), docs.indexOf('\n## orch ', docs.indexOf(`\n## orch ${c.id}\n`) + 1) >>> 0);
+      const section = docs.slice(
+        docs.indexOf(`\n## orch ${c.id}\n`),
+        docs.indexOf('\n## orch ', docs.indexOf(`\n## orch ${c.id}\n`) + 1) >>> 0,
+      );
       for (const [name, flag] of Object.entries(c.cls.flags ?? {})) {
         if (flag.hidden) continue;
         expect(section, `${c.id} --${name}`).toMatch(new RegExp(`\\| \`(-\\w, )?--(\\[no-\\])?${name}( <[^>]+>)?\` \\|`));
@@ -69,10 +72,17 @@ describe('docs/operations.md metrics and alert rules', () => {
   const listed = [...ops.slice(0, ops.indexOf('## Installing')).matchAll(/^\| `(orch_[a-z_]+)` \|/gm)].map((m) => m[1]!);
 
   it('lists the metrics once, at the top, each one registered by orch watch', () => {
-    expect(listed).toEqual(['orch_up', 'orch_reconcile_total', 'orch_last_successful_apply_timestamp_seconds', 'orch_drifted_files', 'orch_migration_phase']);
+    expect(listed).toEqual([
+      'orch_up',
+      'orch_reconcile_total',
+      'orch_last_successful_apply_timestamp_seconds',
+      'orch_drifted_files',
+      'orch_migration_phase',
+    ]);
     for (const name of listed) expect(metricsSource, name).toContain(`'${name}'`);
     // The outcome values the rules match on are the daemon's.
-    for (const outcome of ['applied', 'no_changes', 'planned', 'invalid', 'blocked', 'failed']) expect(metricsSource).toMatch(new RegExp(`orch_reconcile_total'[^\\n]*\\b${outcome}\\b`));
+    for (const outcome of ['applied', 'no_changes', 'planned', 'invalid', 'blocked', 'failed'])
+      expect(metricsSource).toMatch(new RegExp(`orch_reconcile_total'[^\\n]*\\b${outcome}\\b`));
   });
 
   it('has alert rules that parse and use only the listed metrics', async () => {
@@ -84,7 +94,8 @@ describe('docs/operations.md metrics and alert rules', () => {
     const phases = readFileSync(`${root}src/domain/migrations/migration-record.ts`, 'utf8');
     for (const r of rules) {
       for (const m of r.expr.matchAll(/\borch_[a-z_]+/g)) expect(listed, `${r.alert}: ${m[0]}`).toContain(m[0]);
-      for (const m of r.expr.matchAll(/phase=~?"([^"]+)"/g)) for (const p of m[1]!.split('|')) expect(phases, `${r.alert}: phase ${p}`).toMatch(new RegExp(`MIGRATION_PHASES[^;]*'${p}'`));
+      for (const m of r.expr.matchAll(/phase=~?"([^"]+)"/g))
+        for (const p of m[1]!.split('|')) expect(phases, `${r.alert}: phase ${p}`).toMatch(new RegExp(`MIGRATION_PHASES[^;]*'${p}'`));
     }
   });
 });

@@ -46,7 +46,13 @@ describe('credential encryption (AES-256-GCM, deterministic)', () => {
     expect(encryptCredential(key, 'pool-a', 'accessKeyId', 'v1')).not.toBe(a);
     expect(encryptCredential(newKey(), 'pool-a', 'secretAccessKey', 'v1')).not.toBe(a);
     // Different values never share a nonce (the first 12 bytes).
-    const nonces = new Set(Array.from({ length: 200 }, (_, i) => Buffer.from(encryptCredential(key, 'p', 'accessKeyId', `value-${i}`), 'base64').subarray(0, 12).toString('hex')));
+    const nonces = new Set(
+      Array.from({ length: 200 }, (_, i) =>
+        Buffer.from(encryptCredential(key, 'p', 'accessKeyId', `value-${i}`), 'base64')
+          .subarray(0, 12)
+          .toString('hex'),
+      ),
+    );
     expect(nonces.size).toBe(200);
   });
 
@@ -72,7 +78,9 @@ describe('credential encryption (AES-256-GCM, deterministic)', () => {
 
     const unknown = errorOf(() => decryptCredentials(makeKeyring([current], 'key file /k'), 'pool-a', sealed));
     expect(unknown).toBeInstanceOf(UserError);
-    expect(unknown.message).toContain(`pool pool-a are encrypted with key ${old.id}, which is not among the configured keys (${current.id} from key file /k)`);
+    expect(unknown.message).toContain(
+      `pool pool-a are encrypted with key ${old.id}, which is not among the configured keys (${current.id} from key file /k)`,
+    );
     const none = errorOf(() => decryptCredentials(null, 'pool-a', sealed));
     expect(none.message).toContain(`pool pool-a are encrypted with key ${old.id}, and no secret key is configured`);
     const tampered = errorOf(() => decryptCredentials(makeKeyring([old], 't'), 'pool-b', sealed));
@@ -98,8 +106,12 @@ describe('secret keys and key files', () => {
     const k = newKey();
     expect(parseKeyLine(keyLine(k), 'x')).toEqual(k);
     expect(parseKeyLine(k.bytes.toString('base64'), 'x')).toEqual(k);
-    expect(() => parseKeyLine(`deadbeef:${k.bytes.toString('base64')}`, 'line 1 of the key file /k')).toThrow(/line 1 of the key file \/k says its key id is "deadbeef", but the key's id is/);
-    expect(() => parseKeyLine('c2hvcnQ=', 'The environment variable ORCH_SECRET_KEY')).toThrow(/ORCH_SECRET_KEY is not a secret key: expected 32 bytes in base64/);
+    expect(() => parseKeyLine(`deadbeef:${k.bytes.toString('base64')}`, 'line 1 of the key file /k')).toThrow(
+      /line 1 of the key file \/k says its key id is "deadbeef", but the key's id is/,
+    );
+    expect(() => parseKeyLine('c2hvcnQ=', 'The environment variable ORCH_SECRET_KEY')).toThrow(
+      /ORCH_SECRET_KEY is not a secret key: expected 32 bytes in base64/,
+    );
   });
 
   it('a key file: first key is current, comments and blank lines ignored, empty refused', () => {
@@ -130,7 +142,13 @@ describe('sealPoolCredentials: what a pool sidecar carries', () => {
     const onDisk = encryptCredentials(newKey(), 'a', VALUES);
     const kept = sealPoolCredentials({ pool: 'a', refs: REFS, resolved, keyring: null, onDisk });
     expect(kept.sealed).toBe(onDisk);
-    expect(kept.diagnostics).toEqual([expect.objectContaining({ severity: 'warning', code: 'credentials.not-verified', message: expect.stringContaining('credentials of pool a not verified (no secret key configured)') })]);
+    expect(kept.diagnostics).toEqual([
+      expect.objectContaining({
+        severity: 'warning',
+        code: 'credentials.not-verified',
+        message: expect.stringContaining('credentials of pool a not verified (no secret key configured)'),
+      }),
+    ]);
     const fresh = sealPoolCredentials({ pool: 'a', refs: REFS, resolved, keyring: null, onDisk: null });
     expect(fresh.sealed).toBeNull();
     expect(fresh.diagnostics[0]!.message).toContain('carries the references only');
@@ -138,7 +156,10 @@ describe('sealPoolCredentials: what a pool sidecar carries', () => {
 
   it('references missing (CI): the blob on disk is kept, with a warning naming them; with the key, values come from the blob', () => {
     const onDisk = encryptCredentials(key, 'a', VALUES);
-    const noSecrets = { accessKeyId: missing('environment variable POOL_A_ACCESS is not set'), secretAccessKey: missing('file /etc/orch/pool-a.secret does not exist') };
+    const noSecrets = {
+      accessKeyId: missing('environment variable POOL_A_ACCESS is not set'),
+      secretAccessKey: missing('file /etc/orch/pool-a.secret does not exist'),
+    };
     const ci = sealPoolCredentials({ pool: 'a', refs: REFS, resolved: noSecrets, keyring: null, onDisk });
     expect(ci.sealed).toBe(onDisk);
     expect(ci.values).toBeNull();
@@ -158,13 +179,21 @@ describe('sealPoolCredentials: what a pool sidecar carries', () => {
     const gone = newKey();
     const r = sealPoolCredentials({ pool: 'a', refs: REFS, resolved, keyring, onDisk: encryptCredentials(gone, 'a', VALUES) });
     expect(r.sealed?.keyId).toBe(key.id);
-    expect(r.diagnostics[0]!.message).toContain(`encrypted in its sidecar with key ${gone.id}, which is not configured; they will be encrypted again with key ${key.id}`);
+    expect(r.diagnostics[0]!.message).toContain(
+      `encrypted in its sidecar with key ${gone.id}, which is not configured; they will be encrypted again with key ${key.id}`,
+    );
   });
 
   it('diagnostics never carry a value', () => {
     const all = [
       sealPoolCredentials({ pool: 'a', refs: REFS, resolved, keyring: null, onDisk: null }),
-      sealPoolCredentials({ pool: 'a', refs: REFS, resolved: { ...resolved, secretAccessKey: missing('x') }, keyring, onDisk: encryptCredentials(newKey(), 'a', VALUES) }),
+      sealPoolCredentials({
+        pool: 'a',
+        refs: REFS,
+        resolved: { ...resolved, secretAccessKey: missing('x') },
+        keyring,
+        onDisk: encryptCredentials(newKey(), 'a', VALUES),
+      }),
     ];
     const text = JSON.stringify(all.map((r) => r.diagnostics));
     expect(text).not.toContain(VALUES.secretAccessKey);
@@ -179,7 +208,14 @@ describe('sidecars with encrypted credentials', () => {
     expect(poolSidecar(p).credentials).toEqual(REFS);
     expect(poolSidecar(p, sealed).credentials).toEqual({ ...REFS, encrypted: sealed });
     const tree = renderTree({ pools: [p, pool('b')], virtualHosts: [], migrations: [] }, nginxFeaturesFor('1.22.1'));
-    const sealedTree = withSealedCredentials(tree, { pools: [p, pool('b')], virtualHosts: [], migrations: [] }, new Map([['a', sealed], ['b', sealed]]));
+    const sealedTree = withSealedCredentials(
+      tree,
+      { pools: [p, pool('b')], virtualHosts: [], migrations: [] },
+      new Map([
+        ['a', sealed],
+        ['b', sealed],
+      ]),
+    );
     const byPath = new Map(sealedTree.files.map((f) => [f.path, f.content]));
     expect(byPath.get('pools/a.meta.json')).toBe(sidecarJson(poolSidecar(p, sealed)));
     // Pool b has no credentials: nothing is added to it; the input tree is not modified.
@@ -190,7 +226,14 @@ describe('sidecars with encrypted credentials', () => {
 
 describe('credential warnings in a plan', () => {
   it(`more than ${CREDENTIAL_WARNINGS_SHOWN} "not verified" warnings become one naming every pool`, () => {
-    const warn = (name: string) => sealPoolCredentials({ pool: name, refs: REFS, resolved: { accessKeyId: missing('x'), secretAccessKey: missing('y') }, keyring: null, onDisk: null }).diagnostics;
+    const warn = (name: string) =>
+      sealPoolCredentials({
+        pool: name,
+        refs: REFS,
+        resolved: { accessKeyId: missing('x'), secretAccessKey: missing('y') },
+        keyring: null,
+        onDisk: null,
+      }).diagnostics;
     const few = Array.from({ length: CREDENTIAL_WARNINGS_SHOWN }, (_, i) => warn(`p${i}`)).flat();
     expect(placePoolDiagnostics(few, [], [])).toHaveLength(CREDENTIAL_WARNINGS_SHOWN);
     const many = Array.from({ length: 40 }, (_, i) => warn(`p${i}`)).flat();

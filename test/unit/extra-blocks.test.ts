@@ -94,7 +94,18 @@ describe('doc.at(path, "content")', () => {
 });
 
 describe('forbidden directives', () => {
-  it.each(['include', 'load_module', 'lua_package_path', 'content_by_lua_block', 'access_by_lua_file', 'perl', 'perl_set', 'js_import', 'js_content', 'njs_whatever'])('%s', (name) => {
+  it.each([
+    'include',
+    'load_module',
+    'lua_package_path',
+    'content_by_lua_block',
+    'access_by_lua_file',
+    'perl',
+    'perl_set',
+    'js_import',
+    'js_content',
+    'njs_whatever',
+  ])('%s', (name) => {
     expect(isForbiddenDirective(name)).toBe(true);
   });
   it.each(['gzip', 'proxy_read_timeout', 'add_header', 'location', 'json_log', 'ssl_protocols', 'includes_x'])('%s is allowed', (name) => {

@@ -5,7 +5,10 @@ import { fernetDecrypt, fernetEncrypt, FernetError } from '../../src/domain/impo
 const KEY = 'cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=';
 const TOKENS: Array<[string, string]> = [
   ['AKIAREFERENCE01', 'gAAAAABlU_EAmxlYmAhC-Oow1MJ22ePxpvjEYkvNM9IPsZGzHnr5g3YF555-XBcfZTjxj6d1_b0fmUYQ7HA9JOrpR4mgwd6_zA=='],
-  ['s3cr3t/with+chars=', 'gAAAAABlU_EAZbX_qwQvQU7eQt3eUut-tXqUiD4x867-qNbmfH7UY2uOKH_lFU4LwQIHgG0XmtoX-9fJMq-SGIutENTjxyjyWcsWoJoTTWDrEthVj8aYXjg='],
+  [
+    's3cr3t/with+chars=',
+    'gAAAAABlU_EAZbX_qwQvQU7eQt3eUut-tXqUiD4x867-qNbmfH7UY2uOKH_lFU4LwQIHgG0XmtoX-9fJMq-SGIutENTjxyjyWcsWoJoTTWDrEthVj8aYXjg=',
+  ],
 ];
 
 describe('Fernet', () => {

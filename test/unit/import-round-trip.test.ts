@@ -90,11 +90,16 @@ describe('render -> import -> render', () => {
 
   it('without sidecars the import falls back to one file per resource, and says why', () => {
     const r1 = rendered(load(writeManifests(validRandomDesired(3), { layout: 'origin', schemaRef }).files), 0);
-    const imported = importOrchTree(r1.filter((f) => f.path.endsWith('.conf')), FEATURES[0]!);
+    const imported = importOrchTree(
+      r1.filter((f) => f.path.endsWith('.conf')),
+      FEATURES[0]!,
+    );
     const written = writeManifests(imported.desired, { layout: imported.layout, schemaRef });
     expect(written.layout).toBe('split');
     expect(written.layoutProblem).toMatch(/is not known/);
     expect(imported.warnings.every((w) => w.code === 'recover.sidecar-missing')).toBe(true);
-    expect(layoutFree(rendered(load(written.files), 0)).filter((f) => f.path.endsWith('.conf'))).toEqual(layoutFree(r1).filter((f) => f.path.endsWith('.conf')));
+    expect(layoutFree(rendered(load(written.files), 0)).filter((f) => f.path.endsWith('.conf'))).toEqual(
+      layoutFree(r1).filter((f) => f.path.endsWith('.conf')),
+    );
   });
 });

@@ -66,13 +66,16 @@ describe('source detection', () => {
   it('tells the three sources apart', () => {
     expect(detectSource(fixture('reference-tool')).source).toBe('nanio-orchestrator');
     expect(detectSource(fixture('hand-written')).source).toBe('nginx');
-    const orch = renderTree({ pools: [pool('a')], virtualHosts: [virtualHost('v', { defaultPool: 'a' })], migrations: [] }, nginxFeaturesFor('1.22.1')).files;
+    const orch = renderTree(
+      { pools: [pool('a')], virtualHosts: [virtualHost('v', { defaultPool: 'a' })], migrations: [] },
+      nginxFeaturesFor('1.22.1'),
+    ).files;
     expect(detectSource(orch.map((f) => ({ path: f.path, content: f.content }))).source).toBe('orch');
     expect(detectSource([{ path: 'pools/x.meta.json', content: '{"pool_id": 3, "name": "x"}' }]).source).toBe('nanio-orchestrator');
   });
 });
 
-describe('the reference tool\'s tree', () => {
+describe("the reference tool's tree", () => {
   it('with its key: credential values are recovered, only into secrets', () => {
     const r = importReferenceTree(fixture('reference-tool'), null, { key: KEY });
     expect(r.secrets.map((s) => [s.env, s.value])).toEqual([
@@ -81,7 +84,10 @@ describe('the reference tool\'s tree', () => {
     ]);
     expect(JSON.stringify(r.desired)).not.toContain(PLAINTEXTS[0]);
     expect(JSON.stringify(r.warnings)).not.toContain(PLAINTEXTS[0]);
-    expect(r.desired.pools.find((p) => p.name === 'pool-2025')!.credentials).toEqual({ accessKeyId: { env: 'POOL_2025_ACCESS_KEY' }, secretAccessKey: { env: 'POOL_2025_SECRET_KEY' } });
+    expect(r.desired.pools.find((p) => p.name === 'pool-2025')!.credentials).toEqual({
+      accessKeyId: { env: 'POOL_2025_ACCESS_KEY' },
+      secretAccessKey: { env: 'POOL_2025_SECRET_KEY' },
+    });
     validates(r);
   });
 
@@ -91,14 +97,22 @@ describe('the reference tool\'s tree', () => {
     expect(codes(none).filter((c) => c.startsWith('import.credentials'))).toEqual(['import.credentials-encrypted']);
     const wrong = importReferenceTree(fixture('reference-tool'), null, { key: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=' });
     expect(wrong.secrets).toEqual([]);
-    expect(codes(wrong).filter((c) => c.startsWith('import.credentials'))).toEqual(['import.credentials-unreadable', 'import.credentials-unreadable']);
+    expect(codes(wrong).filter((c) => c.startsWith('import.credentials'))).toEqual([
+      'import.credentials-unreadable',
+      'import.credentials-unreadable',
+    ]);
     expect(wrong.warnings.find((w) => w.code === 'import.credentials-unreadable')!.message).toContain('wrong key or damaged token');
   });
 
   it('maps pools (types, roles, lb, keepalive), TLS, IP rules, extra blocks of every zone, key prefixes, default pools', () => {
     const r = importReferenceTree(fixture('reference-tool'), null, { key: null });
     const p = Object.fromEntries(r.desired.pools.map((x) => [x.name, x]));
-    expect([p['pool-2025']!.type, p['pool-2025']!.loadBalancing, p['pool-2025']!.keepalive, p['pool-2025']!.description]).toEqual(['nanio', 'least_conn', 32, 'Buckets of 2025 (HDD shelf)']);
+    expect([p['pool-2025']!.type, p['pool-2025']!.loadBalancing, p['pool-2025']!.keepalive, p['pool-2025']!.description]).toEqual([
+      'nanio',
+      'least_conn',
+      32,
+      'Buckets of 2025 (HDD shelf)',
+    ]);
     expect(p['cdn-files']!.type).toBe('http');
     expect(p['cdn-files']!.members.map((m) => m.role)).toEqual(['primary', 'replica']);
     const s3 = r.desired.virtualHosts.find((v) => v.name === 's3.xpto.test')!;
@@ -132,7 +146,12 @@ describe('the reference tool\'s tree', () => {
   it('an extra block the .conf no longer holds is not imported; a key prefix that drops the bucket is carried verbatim', () => {
     const files = fixture('reference-tool').map((f) => {
       if (f.path === 'vhosts/s3.xpto.test.conf') {
-        return { ...f, content: f.content.replace('    proxy_read_timeout 300s;\n', '').replace('rewrite ^/archive/(.*)$ /archive/y2019/$1 break;', 'rewrite ^/archive/(.*)$ /cold/$1 break;') };
+        return {
+          ...f,
+          content: f.content
+            .replace('    proxy_read_timeout 300s;\n', '')
+            .replace('rewrite ^/archive/(.*)$ /archive/y2019/$1 break;', 'rewrite ^/archive/(.*)$ /cold/$1 break;'),
+        };
       }
       return f;
     });
@@ -174,10 +193,25 @@ describe('a hand-written tree', () => {
   });
 
   it.each([
-    ['location / doing more than proxy_pass', 'server { listen 8080; server_name a.test; location / { proxy_pass http://u; add_header X 1; } }', 'import.dropped', /location \/ does more than/],
-    ['a unix-socket member', 'upstream u { server unix:/run/u.sock; server 10.0.0.1:80; } server { listen 8080; server_name a.test; location / { proxy_pass http://u; } }', 'import.dropped', /unix sockets/],
+    [
+      'location / doing more than proxy_pass',
+      'server { listen 8080; server_name a.test; location / { proxy_pass http://u; add_header X 1; } }',
+      'import.dropped',
+      /location \/ does more than/,
+    ],
+    [
+      'a unix-socket member',
+      'upstream u { server unix:/run/u.sock; server 10.0.0.1:80; } server { listen 8080; server_name a.test; location / { proxy_pass http://u; } }',
+      'import.dropped',
+      /unix sockets/,
+    ],
     ['an http-level directive', 'map $x $y { default 1; }', 'import.dropped', /http-level directive/],
-    ['listen default_server', 'server { listen 8080 default_server; server_name a.test; }', 'import.dropped', /default_server is not carried/],
+    [
+      'listen default_server',
+      'server { listen 8080 default_server; server_name a.test; }',
+      'import.dropped',
+      /default_server is not carried/,
+    ],
     ['no server name', 'server { listen 8080; }', 'import.server-name', /imported with "_"/],
     ['an unfollowed include', 'server { listen 8080; server_name a.test; include /nowhere/x.conf; }', 'import.dropped', /was not followed/],
   ])('%s is reported', (_, text, code, message) => {
@@ -190,19 +224,33 @@ describe('a hand-written tree', () => {
   });
 
   it('an exact location to another pool keeps both locations verbatim (no route, no duplicate location)', () => {
-    const text = 'upstream a { server 10.0.0.1:80; } upstream b { server 10.0.0.2:80; }\nserver { listen 8080; server_name a.test;\n location = /x { proxy_pass http://b; }\n location /x/ { proxy_pass http://a; }\n}';
+    const text =
+      'upstream a { server 10.0.0.1:80; } upstream b { server 10.0.0.2:80; }\nserver { listen 8080; server_name a.test;\n location = /x { proxy_pass http://b; }\n location /x/ { proxy_pass http://a; }\n}';
     const r = importNginxTree([{ path: 'site.conf', content: text }], null);
     const v = r.desired.virtualHosts[0]!;
     expect(v.routes).toEqual([]);
-    expect(v.extraBlocks.map((b) => b.content.split('\n')[0])).toEqual(['location = /x { proxy_pass http://b; }', 'location /x/ { proxy_pass http://a; }']);
+    expect(v.extraBlocks.map((b) => b.content.split('\n')[0])).toEqual([
+      'location = /x { proxy_pass http://b; }',
+      'location /x/ { proxy_pass http://a; }',
+    ]);
     validates(r);
   });
 });
 
-describe('orch\'s own tree with a hand-written file beside it', () => {
-  it('imports orch\'s resources and names the file that is not orch\'s', () => {
-    const tree = renderTree({ pools: [pool('a')], virtualHosts: [virtualHost('v', { defaultPool: 'a' })], migrations: [] }, nginxFeaturesFor('1.22.1')).files.map((f) => ({ path: f.path, content: f.content }));
-    const r = importOrchTree([...tree, { path: 'vhosts/hand.conf', content: 'server { listen 81; }\n' }, { path: 'vhosts/_orch-status.conf', content: '# managed-by: orch status\n' }], nginxFeaturesFor('1.22.1'));
+describe("orch's own tree with a hand-written file beside it", () => {
+  it("imports orch's resources and names the file that is not orch's", () => {
+    const tree = renderTree(
+      { pools: [pool('a')], virtualHosts: [virtualHost('v', { defaultPool: 'a' })], migrations: [] },
+      nginxFeaturesFor('1.22.1'),
+    ).files.map((f) => ({ path: f.path, content: f.content }));
+    const r = importOrchTree(
+      [
+        ...tree,
+        { path: 'vhosts/hand.conf', content: 'server { listen 81; }\n' },
+        { path: 'vhosts/_orch-status.conf', content: '# managed-by: orch status\n' },
+      ],
+      nginxFeaturesFor('1.22.1'),
+    );
     expect(r.desired.virtualHosts.map((v) => v.name)).toEqual(['v']);
     expect(r.warnings.map((w) => [w.code, w.source?.file])).toEqual([['import.not-orch', 'vhosts/hand.conf']]);
   });

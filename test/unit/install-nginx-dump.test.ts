@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { checkManagedIncludes, includeInstructions, nginxWritablePaths, parseNginxBuildPaths, parseNginxDump, type NginxBuildPaths } from '../../src/domain/install/nginx-dump.js';
+import {
+  checkManagedIncludes,
+  includeInstructions,
+  nginxWritablePaths,
+  parseNginxBuildPaths,
+  parseNginxDump,
+  type NginxBuildPaths,
+} from '../../src/domain/install/nginx-dump.js';
 
 /** What `nginx -T` prints on stdout for these files (the main one first). */
 function dumpOf(files: Array<[string, string]>): string {
@@ -28,7 +35,12 @@ const DEBIAN_BUILD: NginxBuildPaths = {
 
 describe('nginx -T dump', () => {
   it('splits the files nginx printed, keeping their exact text', () => {
-    const dump = parseNginxDump(dumpOf([['/etc/nginx/nginx.conf', 'events {}\nhttp {\n}\n'], ['/etc/nginx/conf.d/a.conf', '# a\n\nserver { }']]));
+    const dump = parseNginxDump(
+      dumpOf([
+        ['/etc/nginx/nginx.conf', 'events {}\nhttp {\n}\n'],
+        ['/etc/nginx/conf.d/a.conf', '# a\n\nserver { }'],
+      ]),
+    );
     expect(dump.files).toEqual([
       { file: '/etc/nginx/nginx.conf', text: 'events {}\nhttp {\n}\n' },
       { file: '/etc/nginx/conf.d/a.conf', text: '# a\n\nserver { }' },
@@ -36,7 +48,8 @@ describe('nginx -T dump', () => {
   });
 
   it('reads the compiled-in paths from nginx -V', () => {
-    const v = "nginx version: nginx/1.22.1\nbuilt with OpenSSL 3.0.11\nconfigure arguments: --with-cc-opt='-g -O2 -ffile-prefix-map=/build=.' --prefix=/usr/share/nginx --conf-path=/etc/nginx/nginx.conf --http-log-path=/var/log/nginx/access.log --error-log-path=stderr --lock-path=/var/lock/nginx.lock --pid-path=/run/nginx.pid --modules-path=/usr/lib/nginx/modules\n";
+    const v =
+      "nginx version: nginx/1.22.1\nbuilt with OpenSSL 3.0.11\nconfigure arguments: --with-cc-opt='-g -O2 -ffile-prefix-map=/build=.' --prefix=/usr/share/nginx --conf-path=/etc/nginx/nginx.conf --http-log-path=/var/log/nginx/access.log --error-log-path=stderr --lock-path=/var/lock/nginx.lock --pid-path=/run/nginx.pid --modules-path=/usr/lib/nginx/modules\n";
     expect(parseNginxBuildPaths(v)).toEqual(DEBIAN_BUILD);
   });
 });
@@ -62,7 +75,15 @@ describe('managed includes in the main configuration', () => {
 
   it('names what is missing and prints the exact lines with the http block position', () => {
     const text = MAIN('    include /etc/nginx/mime.types;');
-    const check = checkManagedIncludes(parseNginxDump(dumpOf([['/etc/nginx/nginx.conf', text], ['/etc/nginx/mime.types', 'types { }']])), '/etc/nginx/orch');
+    const check = checkManagedIncludes(
+      parseNginxDump(
+        dumpOf([
+          ['/etc/nginx/nginx.conf', text],
+          ['/etc/nginx/mime.types', 'types { }'],
+        ]),
+      ),
+      '/etc/nginx/orch',
+    );
     expect(check.ok).toBe(false);
     expect(check.problems).toEqual([
       'http { } (/etc/nginx/nginx.conf:7) does not include /etc/nginx/orch/pools/*.conf.',
@@ -76,7 +97,10 @@ describe('managed includes in the main configuration', () => {
   });
 
   it('refuses vhosts before pools', () => {
-    const check = checkManagedIncludes(parseNginxDump(dumpOf([['/etc/nginx/nginx.conf', MAIN(ok.split('\n').reverse().join('\n'))]])), '/etc/nginx/orch');
+    const check = checkManagedIncludes(
+      parseNginxDump(dumpOf([['/etc/nginx/nginx.conf', MAIN(ok.split('\n').reverse().join('\n'))]])),
+      '/etc/nginx/orch',
+    );
     expect(check.ok).toBe(false);
     expect(check.problems[0]).toMatch(/pools\/\*\.conf is included after .*vhosts\/\*\.conf .*must come first/);
   });
@@ -93,31 +117,61 @@ describe('managed includes in the main configuration', () => {
   });
 
   it('refuses a glob that would load the sidecars', () => {
-    const check = checkManagedIncludes(parseNginxDump(dumpOf([['/etc/nginx/nginx.conf', MAIN('    include /etc/nginx/orch/pools/*;\n    include /etc/nginx/orch/vhosts/*.conf;')]])), '/etc/nginx/orch');
+    const check = checkManagedIncludes(
+      parseNginxDump(
+        dumpOf([['/etc/nginx/nginx.conf', MAIN('    include /etc/nginx/orch/pools/*;\n    include /etc/nginx/orch/vhosts/*.conf;')]]),
+      ),
+      '/etc/nginx/orch',
+    );
     expect(check.ok).toBe(false);
-    expect(check.problems).toContain('"include /etc/nginx/orch/pools/*" at /etc/nginx/nginx.conf:9 must be exactly "include /etc/nginx/orch/pools/*.conf" (only the .conf files)');
+    expect(check.problems).toContain(
+      '"include /etc/nginx/orch/pools/*" at /etc/nginx/nginx.conf:9 must be exactly "include /etc/nginx/orch/pools/*.conf" (only the .conf files)',
+    );
   });
 
   it('says when there is no http block at all', () => {
     const check = checkManagedIncludes(parseNginxDump(dumpOf([['/etc/nginx/nginx.conf', 'events {}\n']])), '/etc/nginx/orch');
     expect(check.problems).toContain('/etc/nginx/nginx.conf has no http { } block.');
-    expect(includeInstructions(check, '/etc/nginx/nginx.conf')).toContain('http {\n    include /etc/nginx/orch/pools/*.conf;\n    include /etc/nginx/orch/vhosts/*.conf;\n}');
+    expect(includeInstructions(check, '/etc/nginx/nginx.conf')).toContain(
+      'http {\n    include /etc/nginx/orch/pools/*.conf;\n    include /etc/nginx/orch/vhosts/*.conf;\n}',
+    );
   });
 });
 
 describe('paths the live nginx -t writes', () => {
   it('Debian layout: the pid file and the log directory', () => {
     const main = MAIN('    access_log /var/log/nginx/access.log;\n    include /etc/nginx/sites-enabled/*;');
-    const site = 'server {\n    listen 80;\n    access_log /srv/www/logs/site.log combined;\n    error_log syslog:server=127.0.0.1;\n    location /x { access_log off; }\n    location /y { access_log /var/log/nginx/$host.log; }\n}\n';
-    const dump = parseNginxDump(dumpOf([['/etc/nginx/nginx.conf', main], ['/etc/nginx/sites-enabled/default', site]]));
-    expect(nginxWritablePaths(dump, DEBIAN_BUILD, { prefix: null, errorLogFlag: null })).toEqual({ pidFile: '/run/nginx.pid', logDirs: ['/srv/www/logs', '/var/log/nginx'] });
+    const site =
+      'server {\n    listen 80;\n    access_log /srv/www/logs/site.log combined;\n    error_log syslog:server=127.0.0.1;\n    location /x { access_log off; }\n    location /y { access_log /var/log/nginx/$host.log; }\n}\n';
+    const dump = parseNginxDump(
+      dumpOf([
+        ['/etc/nginx/nginx.conf', main],
+        ['/etc/nginx/sites-enabled/default', site],
+      ]),
+    );
+    expect(nginxWritablePaths(dump, DEBIAN_BUILD, { prefix: null, errorLogFlag: null })).toEqual({
+      pidFile: '/run/nginx.pid',
+      logDirs: ['/srv/www/logs', '/var/log/nginx'],
+    });
   });
 
   it('compiled-in defaults where the configuration says nothing, relative paths under the prefix', () => {
     const dump = parseNginxDump(dumpOf([['/opt/gw/nginx.conf', 'events {}\nhttp {\n    server { listen 8080; }\n}\n']]));
-    const build: NginxBuildPaths = { prefix: '/usr/local/nginx', confPath: null, pidPath: 'logs/nginx.pid', errorLogPath: 'logs/error.log', httpLogPath: 'logs/access.log' };
-    expect(nginxWritablePaths(dump, build, { prefix: null, errorLogFlag: null })).toEqual({ pidFile: '/usr/local/nginx/logs/nginx.pid', logDirs: ['/usr/local/nginx/logs'] });
+    const build: NginxBuildPaths = {
+      prefix: '/usr/local/nginx',
+      confPath: null,
+      pidPath: 'logs/nginx.pid',
+      errorLogPath: 'logs/error.log',
+      httpLogPath: 'logs/access.log',
+    };
+    expect(nginxWritablePaths(dump, build, { prefix: null, errorLogFlag: null })).toEqual({
+      pidFile: '/usr/local/nginx/logs/nginx.pid',
+      logDirs: ['/usr/local/nginx/logs'],
+    });
     // -p and -e (orch passes -e <prefix>/logs/error.log with a prefix) take precedence.
-    expect(nginxWritablePaths(dump, build, { prefix: '/opt/gw', errorLogFlag: '/opt/gw/err/error.log' })).toEqual({ pidFile: '/opt/gw/logs/nginx.pid', logDirs: ['/opt/gw/err', '/opt/gw/logs'] });
+    expect(nginxWritablePaths(dump, build, { prefix: '/opt/gw', errorLogFlag: '/opt/gw/err/error.log' })).toEqual({
+      pidFile: '/opt/gw/logs/nginx.pid',
+      logDirs: ['/opt/gw/err', '/opt/gw/logs'],
+    });
   });
 });

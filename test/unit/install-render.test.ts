@@ -81,7 +81,11 @@ describe('orch.service', () => {
   it('writes exactly the managed and state directories, plus what the live nginx -t opens', () => {
     expect(value('ReadWritePaths')).toEqual(['/etc/nginx/orch /var/lib/orch', '-/run/nginx.pid /var/log/nginx']);
     const bare = renderOrchUnit({ ...UNIT, nginxWritable: { pidFile: null, logDirs: [] } });
-    expect(directives(bare).filter(([k]) => k === 'ReadWritePaths').map(([, v]) => v)).toEqual(['/etc/nginx/orch /var/lib/orch']);
+    expect(
+      directives(bare)
+        .filter(([k]) => k === 'ReadWritePaths')
+        .map(([, v]) => v),
+    ).toEqual(['/etc/nginx/orch /var/lib/orch']);
   });
 
   it('keeps only the capabilities nginx -t needs', () => {
@@ -95,7 +99,15 @@ describe('orch.service', () => {
   });
 
   it('refuses values that could change the unit (whitespace, $, %, quotes, newlines, relative paths)', () => {
-    for (const node of ['/usr/bin/no de', '/usr/bin/node\nUser=root', '/opt/$HOME/node', '/opt/%h/node', 'node', '/opt/"x"/node', '/opt/../node']) {
+    for (const node of [
+      '/usr/bin/no de',
+      '/usr/bin/node\nUser=root',
+      '/opt/$HOME/node',
+      '/opt/%h/node',
+      'node',
+      '/opt/"x"/node',
+      '/opt/../node',
+    ]) {
       expect(() => renderOrchUnit({ ...UNIT, node }), node).toThrow(BugError);
     }
     expect(() => renderOrchUnit({ ...UNIT, user: 'root\nUser=x' })).toThrow(BugError);
@@ -139,7 +151,8 @@ describe('config.yaml', () => {
     values,
     suggestions: { secretKeyFile: { value: '/etc/orch/secret.key', note: 'uncomment once the key exists' } },
   });
-  const read = (t: string) => resolveSettings({ flags: {}, env: {}, configPath: '/etc/orch/config.yaml', candidates: [], readFile: () => t });
+  const read = (t: string) =>
+    resolveSettings({ flags: {}, env: {}, configPath: '/etc/orch/config.yaml', candidates: [], readFile: () => t });
 
   it('names every setting orch knows, with its environment variable', () => {
     for (const key of SETTING_KEYS) {

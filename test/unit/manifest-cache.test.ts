@@ -6,7 +6,13 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { readManifestSources } from '../../src/adapters/fs/read-manifest-sources.js';
 import { buildIdentity } from '../../src/adapters/manifests/build-identity.js';
 import { fileManifestLoader, validateSources } from '../../src/adapters/manifests/file-manifest-loader.js';
-import { cacheKey as keyOf, cachedValidation, FORMAT, readCachedValidation, writeCachedValidation } from '../../src/adapters/manifests/validation-cache.js';
+import {
+  cacheKey as keyOf,
+  cachedValidation,
+  FORMAT,
+  readCachedValidation,
+  writeCachedValidation,
+} from '../../src/adapters/manifests/validation-cache.js';
 import { manifestLoader } from '../../src/composition-root.js';
 import { resolveSettings } from '../../src/config/settings.js';
 import { loadManifests } from '../../src/use-cases/plan/load-manifests.js';
@@ -25,12 +31,19 @@ const hasCachedEntry = (dir: string, key: string): boolean => existsSync(join(di
 function fieldPaths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
   const out: Array<Array<string | number>> = [prefix];
   if (Array.isArray(value)) value.forEach((v, i) => out.push(...fieldPaths(v, [...prefix, i])));
-  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) out.push(...fieldPaths(v, [...prefix, k]));
+  else if (value !== null && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) out.push(...fieldPaths(v, [...prefix, k]));
   return out;
 }
 
 function comparable(v: ValidationResult): unknown {
-  const docs = (d: readonly ParsedDocument[]) => d.map((x) => ({ file: x.file, index: x.index, value: x.value, at: fieldPaths(x.value).map((p) => [x.at(p), x.at(p, 'key'), x.at(p, 'content')]) }));
+  const docs = (d: readonly ParsedDocument[]) =>
+    d.map((x) => ({
+      file: x.file,
+      index: x.index,
+      value: x.value,
+      at: fieldPaths(x.value).map((p) => [x.at(p), x.at(p, 'key'), x.at(p, 'content')]),
+    }));
   return { desired: v.desired, diagnostics: v.diagnostics, documents: docs(v.documents) };
 }
 
@@ -44,7 +57,10 @@ describe('manifest validation cache', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const sets = ['examples/gateway', 'examples/sandbox', 'examples/broken', 'test/fixtures/bad', 'test/fixtures/good'].map((d) => ({ name: d, sources: readManifestSources(d, REPO_ROOT) }));
+  const sets = ['examples/gateway', 'examples/sandbox', 'examples/broken', 'test/fixtures/bad', 'test/fixtures/good'].map((d) => ({
+    name: d,
+    sources: readManifestSources(d, REPO_ROOT),
+  }));
 
   it('gives back exactly the validation it stored, positions included', () => {
     for (const { name, sources } of sets) {
@@ -60,14 +76,25 @@ describe('manifest validation cache', () => {
   });
 
   it('stores JSON when JSON gives back the same values, V8 serialization otherwise', () => {
-    const header = (key: string) => readFileSync(join(dir, `manifests-${key}.bin`)).toString('latin1', 0, 100).split('\n')[0]!.split(' ').pop();
+    const header = (key: string) =>
+      readFileSync(join(dir, `manifests-${key}.bin`))
+        .toString('latin1', 0, 100)
+        .split('\n')[0]!
+        .split(' ')
+        .pop();
     const texts: Array<[string, 'json' | 'v8']> = [
-      ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { __proto__: x, "1": y, a: z }\nspec: { type: http, members: [{ address: "10.0.0.1:80" }] }\n', 'json'],
+      [
+        'apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { __proto__: x, "1": y, a: z }\nspec: { type: http, members: [{ address: "10.0.0.1:80" }] }\n',
+        'json',
+      ],
       // Several diagnostics of one document share its reference object: JSON would copy it.
       ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { a: 2.5 }\nspec: { type: nanio, members: [], bogus: 1 }\n', 'v8'],
       ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { n: -0.0 }\nspec: { type: nanio, members: [] }\n', 'v8'],
       ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { n: .inf }\nspec: { type: nanio, members: [] }\n', 'v8'],
-      ['apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: &l { a: b }\n  annotations: *l\nspec: { type: nanio, members: [] }\n', 'v8'],
+      [
+        'apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: &l { a: b }\n  annotations: *l\nspec: { type: nanio, members: [] }\n',
+        'v8',
+      ],
     ];
     for (const [text, format] of texts) {
       const sources = [{ path: 'p.yaml', text }];
@@ -81,14 +108,22 @@ describe('manifest validation cache', () => {
       const labels = (got.documents[0]!.value as { metadata: { labels: object } }).metadata.labels;
       const want = (reference.documents[0]!.value as { metadata: { labels: object } }).metadata.labels;
       expect(Reflect.ownKeys(labels)).toEqual(Reflect.ownKeys(want));
-      for (const k of Reflect.ownKeys(want)) expect(Object.is((labels as Record<string | symbol, unknown>)[k], (want as Record<string | symbol, unknown>)[k]), String(k)).toBe(true);
+      for (const k of Reflect.ownKeys(want))
+        expect(Object.is((labels as Record<string | symbol, unknown>)[k], (want as Record<string | symbol, unknown>)[k]), String(k)).toBe(
+          true,
+        );
     }
   });
 
   it('keeps the three most recent entries', () => {
     const keys: string[] = [];
     for (let i = 0; i < 5; i++) {
-      const sources = [{ path: 'p.yaml', text: `apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p${i}\nspec: { type: http, members: [{ address: "10.0.0.1:80" }] }\n` }];
+      const sources = [
+        {
+          path: 'p.yaml',
+          text: `apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p${i}\nspec: { type: http, members: [{ address: "10.0.0.1:80" }] }\n`,
+        },
+      ];
       const key = cacheKey(sources)!;
       keys.push(key);
       writeCachedValidation(dir, key, validateManifests(parseManifestSources(sources)));
@@ -99,11 +134,17 @@ describe('manifest validation cache', () => {
   });
 
   it('keeps values a JSON copy would change', () => {
-    const sources = [{ path: 'p.yaml', text: 'apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { __proto__: x, n: -0.0, nan: .nan, inf: -.inf }\nspec: { type: nanio, members: [] }\n' }];
+    const sources = [
+      {
+        path: 'p.yaml',
+        text: 'apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: p\n  labels: { __proto__: x, n: -0.0, nan: .nan, inf: -.inf }\nspec: { type: nanio, members: [] }\n',
+      },
+    ];
     const reference = validateManifests(parseManifestSources(sources));
     const key = cacheKey(sources)!;
     writeCachedValidation(dir, key, reference);
-    const labels = (readCachedValidation(dir, key, sources)!.documents[0]!.value as { metadata: { labels: Record<string, unknown> } }).metadata.labels;
+    const labels = (readCachedValidation(dir, key, sources)!.documents[0]!.value as { metadata: { labels: Record<string, unknown> } })
+      .metadata.labels;
     expect(Object.keys(labels)).toEqual(['__proto__', 'n', 'nan', 'inf']);
     expect(Object.is(labels.n, -0)).toBe(true);
     expect(labels.nan).toBeNaN();
@@ -138,12 +179,24 @@ describe('manifest validation cache', () => {
     const key = cacheKey(sources)!;
     expect(readCachedValidation(dir, key, sources)).toBeNull();
     writeCachedValidation(dir, key, reference);
-    expect(readCachedValidation(dir, key.replace(/^./, (c) => (c === '0' ? '1' : '0')), sources)).toBeNull();
+    expect(
+      readCachedValidation(
+        dir,
+        key.replace(/^./, (c) => (c === '0' ? '1' : '0')),
+        sources,
+      ),
+    ).toBeNull();
     const file = join(dir, `manifests-${key}.bin`);
     const data = readFileSync(file);
     writeFileSync(file, data.subarray(0, data.length - 100));
     expect(readCachedValidation(dir, key, sources)).toBeNull();
-    writeFileSync(file, Buffer.concat([Buffer.from(`${FORMAT} ${key} v8\n`), serialize({ diagnostics: [], desired: {}, documents: [{ file: 'elsewhere.yaml', index: 0, value: {} }] })]));
+    writeFileSync(
+      file,
+      Buffer.concat([
+        Buffer.from(`${FORMAT} ${key} v8\n`),
+        serialize({ diagnostics: [], desired: {}, documents: [{ file: 'elsewhere.yaml', index: 0, value: {} }] }),
+      ]),
+    );
     expect(readCachedValidation(dir, key, sources)).toBeNull();
     writeFileSync(file, `${FORMAT} ${key} json\n{"diagnostics": [], "desired": {}, "docu`);
     expect(readCachedValidation(dir, key, sources)).toBeNull();
@@ -176,7 +229,12 @@ describe('manifest validation cache', () => {
     writeCachedValidation(dir, cacheKey(sources)!, planted);
     expect(loadManifests(loader, manifests).validation.desired.pools.length).toBe(reference().validation.desired.pools.length - 1);
     // ...and only for them: one changed character, and the manifests are validated again.
-    const route = join(manifests, readManifestSources(manifests).find((s) => s.text.includes('kind: Route'))!.path.replace(/^.*manifests\//, ''));
+    const route = join(
+      manifests,
+      readManifestSources(manifests)
+        .find((s) => s.text.includes('kind: Route'))!
+        .path.replace(/^.*manifests\//, ''),
+    );
     writeFileSync(route, readFileSync(route, 'utf8').replace('pool: ', 'pool:  '));
     expect(comparable(loadManifests(loader, manifests).validation)).toEqual(comparable(reference().validation));
 
@@ -203,7 +261,6 @@ describe('manifest validation cache', () => {
     expect(renamed.sources).toEqual(reference().sources);
     expect(comparable(renamed.validation)).toEqual(comparable(reference().validation));
     expect(renamed.validation.documents.some((d) => d.file.endsWith('-renamed.yaml'))).toBe(true);
-
   });
 
   it('is chosen by the composition root: in the state directory, keyed on the build, off with ORCH_MANIFEST_CACHE=0', () => {

@@ -14,7 +14,14 @@ describe('docs/manifests.md', () => {
 
   it('documents every spec field of every kind', () => {
     const docs = readFileSync(`${root}docs/manifests.md`, 'utf8');
-    for (const field of ['spec.members[].failTimeout', 'spec.tls.certificate', 'spec.extraBlocks[].zone', 'spec.allowOrphan', 'spec.freezeBudget', 'spec.ignoreBuckets']) {
+    for (const field of [
+      'spec.members[].failTimeout',
+      'spec.tls.certificate',
+      'spec.extraBlocks[].zone',
+      'spec.allowOrphan',
+      'spec.freezeBudget',
+      'spec.ignoreBuckets',
+    ]) {
       expect(docs).toContain(`\`${field}\``);
     }
   });

@@ -28,7 +28,11 @@ import { VirtualClock } from '../helpers/virtual-clock.js';
  * test/integration/watch-migration.test.ts and test/e2e/migration-*.test.ts.
  */
 
-const md5ish = (s: string) => s.padEnd(32, '0').slice(0, 32).replace(/[^0-9a-f]/g, 'a');
+const md5ish = (s: string) =>
+  s
+    .padEnd(32, '0')
+    .slice(0, 32)
+    .replace(/[^0-9a-f]/g, 'a');
 
 class FakePool implements PoolStorage {
   readonly buckets = new Map<string, Map<string, ListedObject>>();
@@ -84,7 +88,9 @@ const fakeTransfer: ObjectTransfer = {
       for (const o of objects) {
         const now = asFake(source).buckets.get(bucket)?.get(o.key);
         if (!now) continue;
-        asFake(destination).buckets.get(bucket)!.set(o.key, { ...now });
+        asFake(destination)
+          .buckets.get(bucket)!
+          .set(o.key, { ...now });
         onCopied({ key: o.key, srcEtag: now.etag, srcSize: now.size, dstEtag: now.etag });
         options.onProgress?.({ objects: ++n, bytes: (bytes += now.size) });
       }
@@ -96,7 +102,6 @@ const fakeTransfer: ObjectTransfer = {
     },
   }),
 };
-
 
 interface World {
   ports: MigrationPorts;
@@ -121,7 +126,13 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function world(opts: { objects?: number; record?: Partial<MigrationRecord> } = {}): World {
-  const settings = resolveSettings({ flags: { nginxDir: join(dir, 'nginx'), stateDir: join(dir, 'state'), manifests: join(dir, 'manifests') }, env: {}, configPath: null, candidates: [], readFile: () => null });
+  const settings = resolveSettings({
+    flags: { nginxDir: join(dir, 'nginx'), stateDir: join(dir, 'state'), manifests: join(dir, 'manifests') },
+    env: {},
+    configPath: null,
+    candidates: [],
+    readFile: () => null,
+  });
   const clock = new VirtualClock();
   const old = new FakePool('old');
   const neu = new FakePool('new');
@@ -140,7 +151,10 @@ function world(opts: { objects?: number; record?: Partial<MigrationRecord> } = {
     settings,
     ports: undefined as unknown as MigrationPorts,
   };
-  const held = (command: string): HeldLock => ({ holder: { pid: 1, command, since: new Date(clock.now()).toISOString(), host: 'h', startTime: null }, release: () => undefined });
+  const held = (command: string): HeldLock => ({
+    holder: { pid: 1, command, since: new Date(clock.now()).toISOString(), host: 'h', startTime: null },
+    release: () => undefined,
+  });
   w.ports = {
     settings,
     state: sqliteStateDatabase(join(dir, 'orch.db')),
@@ -170,7 +184,18 @@ function world(opts: { objects?: number; record?: Partial<MigrationRecord> } = {
   const store = w.ports.state.open();
   try {
     const r = newMigrationRecord(
-      { name: 'm', virtualHost: 'vh', bucket: 'photos', from: 'old', to: 'new', mode: 'copy', concurrency: 4, bandwidthLimit: null, freezeBudgetSeconds: 10, origin: origin('Migration', 'm', 'm.yaml') },
+      {
+        name: 'm',
+        virtualHost: 'vh',
+        bucket: 'photos',
+        from: 'old',
+        to: 'new',
+        mode: 'copy',
+        concurrency: 4,
+        bandwidthLimit: null,
+        freezeBudgetSeconds: 10,
+        origin: origin('Migration', 'm', 'm.yaml'),
+      },
       new Date(clock.now()),
     );
     saveMigrationRecord(store, files, { ...r, ...opts.record }, new Date(clock.now()).toISOString());
@@ -183,7 +208,15 @@ function world(opts: { objects?: number; record?: Partial<MigrationRecord> } = {
 function hooks(extra: Partial<DriverHooks> = {}): DriverHooks & { lines: string[]; faults: string[] } {
   const lines: string[] = [];
   const faults: string[] = [];
-  return { signal: new AbortController().signal, command: 'test', log: (level, m) => lines.push(`${level} ${m}`), fault: (p) => faults.push(p), lines, faults, ...extra };
+  return {
+    signal: new AbortController().signal,
+    command: 'test',
+    log: (level, m) => lines.push(`${level} ${m}`),
+    fault: (p) => faults.push(p),
+    lines,
+    faults,
+    ...extra,
+  };
 }
 
 /** Runs `p` while moving the virtual clock on (the driver's waits are on it), until it settles. */
@@ -216,11 +249,27 @@ describe('the migration driver on fakes of its ports', () => {
     expect(result.outcome).toBe('done');
     expect(keysOf(w.neu)).toEqual(keysOf(w.old));
     expect(w.applied).toEqual(['freeze', 'cutover', 'destination']);
-    expect(h.faults).toEqual(['phase:pending', 'phase:copying', 'copy:pass', 'phase:write_routing', 'freeze:served', 'phase:verifying', 'verify:copied', 'phase:switching', 'switch:cutover', 'phase:done']);
+    expect(h.faults).toEqual([
+      'phase:pending',
+      'phase:copying',
+      'copy:pass',
+      'phase:write_routing',
+      'freeze:served',
+      'phase:verifying',
+      'verify:copied',
+      'phase:switching',
+      'switch:cutover',
+      'phase:done',
+    ]);
     expect(h.lines).toContain('info copy engine: fake copies');
     expect(h.lines).toContain('info no write reached the source after the snapshot');
     const r = stored(w);
-    expect(r).toMatchObject({ phase: 'done', routing: 'destination', routingLive: 'destination', orphanedSource: { pool: 'old', prefix: 'photos/' } });
+    expect(r).toMatchObject({
+      phase: 'done',
+      routing: 'destination',
+      routingLive: 'destination',
+      orphanedSource: { pool: 'old', prefix: 'photos/' },
+    });
     expect(r.freezes.map((f) => f.outcome)).toEqual(['switched']);
     expect(r.progress).toMatchObject({ pass: 2, objectsCopied: 20, objectsTotal: 20 });
     // The state file (the source of truth) says the same as the row.
@@ -339,7 +388,8 @@ describe('the migration driver on fakes of its ports', () => {
     w.lockHolder = { pid: 4242, command: 'watch (migration m)', since: '2026-01-01T00:00:00.000Z', host: 'gw1', startTime: null };
     await expect(driveMigration(w.ports, 'm', hooks())).rejects.toMatchObject({
       code: 'migrate.busy',
-      message: 'Migration m is already being driven by another orch process. Holder: pid 4242 (watch (migration m)) on gw1, since 2026-01-01T00:00:00.000Z.',
+      message:
+        'Migration m is already being driven by another orch process. Holder: pid 4242 (watch (migration m)) on gw1, since 2026-01-01T00:00:00.000Z.',
     });
   });
 
@@ -348,10 +398,22 @@ describe('the migration driver on fakes of its ports', () => {
     const store = w.ports.state.open();
     try {
       const other = newMigrationRecord(
-        { name: 'other', virtualHost: 'vh', bucket: 'b', from: 'old', to: 'new', mode: 'copy', concurrency: 4, bandwidthLimit: null, freezeBudgetSeconds: 10, origin: origin('Migration', 'other', 'o.yaml') },
+        {
+          name: 'other',
+          virtualHost: 'vh',
+          bucket: 'b',
+          from: 'old',
+          to: 'new',
+          mode: 'copy',
+          concurrency: 4,
+          bandwidthLimit: null,
+          freezeBudgetSeconds: 10,
+          origin: origin('Migration', 'other', 'o.yaml'),
+        },
         new Date(w.clock.now()),
       );
-      for (let i = 0; i < w.settings.maxParallelMigrations; i++) saveMigrationRecord(store, w.files, { ...other, name: `other-${i}`, phase: 'copying' }, 'now');
+      for (let i = 0; i < w.settings.maxParallelMigrations; i++)
+        saveMigrationRecord(store, w.files, { ...other, name: `other-${i}`, phase: 'copying' }, 'now');
     } finally {
       store.close();
     }

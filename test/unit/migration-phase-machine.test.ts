@@ -29,7 +29,18 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 function record(over: Partial<MigrationRecord> = {}): MigrationRecord {
   const r = newMigrationRecord(
-    { name: 'm', virtualHost: 'vh', bucket: 'photos', from: 'old', to: 'new', mode: 'copy', concurrency: 4, bandwidthLimit: null, freezeBudgetSeconds: 10, origin: origin('Migration', 'm', 'migrations/m.yaml') },
+    {
+      name: 'm',
+      virtualHost: 'vh',
+      bucket: 'photos',
+      from: 'old',
+      to: 'new',
+      mode: 'copy',
+      concurrency: 4,
+      bandwidthLimit: null,
+      freezeBudgetSeconds: 10,
+      origin: origin('Migration', 'm', 'migrations/m.yaml'),
+    },
     new Date(T0 - 60_000),
   );
   return { ...r, ...over, progress: { ...r.progress, ...(over.progress ?? {}) } };
@@ -55,11 +66,24 @@ function frozen(phase: MigrationRecord['phase'], over: Partial<MigrationRecord> 
 const obj = (key: string, etag = `e-${key}`, size = 10): ListedObject => ({ key, etag, size });
 
 function pass(over: Partial<PassSummary> = {}): PassSummary {
-  return { copied: 0, compared: 0, deleted: 0, inSyncObjects: 5, source: [obj('a')], failures: [], delta: 0, deltaBytes: 0, ms: 200, listMs: 50, ...over };
+  return {
+    copied: 0,
+    compared: 0,
+    deleted: 0,
+    inSyncObjects: 5,
+    source: [obj('a')],
+    failures: [],
+    delta: 0,
+    deltaBytes: 0,
+    ms: 200,
+    listMs: 50,
+    ...over,
+  };
 }
 
 const kinds = (d: Decision) => d.effects.map((e) => e.kind);
-const logs = (d: Decision) => d.effects.filter((e): e is Extract<Effect, { kind: 'log' }> => e.kind === 'log').map((e) => `${e.level} ${e.message}`);
+const logs = (d: Decision) =>
+  d.effects.filter((e): e is Extract<Effect, { kind: 'log' }> => e.kind === 'log').map((e) => `${e.level} ${e.message}`);
 const faults = (d: Decision) => d.effects.filter((e): e is Extract<Effect, { kind: 'fault' }> => e.kind === 'fault').map((e) => e.point);
 
 interface Row {
@@ -81,12 +105,31 @@ interface Row {
 }
 
 const deadline = verifyDeadline({ freezeUntil: T0 / 1000 + 10 }, { applyMs: 0 });
-const abandoned = (reason: string) => ({ kind: 'apply', routing: 'source', retry: true, attempt: 1, then: { kind: 'freeze-abandoned', reason, waitMs: 0 } });
+const abandoned = (reason: string) => ({
+  kind: 'apply',
+  routing: 'source',
+  retry: true,
+  attempt: 1,
+  then: { kind: 'freeze-abandoned', reason, waitMs: 0 },
+});
 
 const rows: Row[] = [
   // ------------------------------------------------------------------ a driver starts (crash resume: the record says phase X, nothing observed yet)
-  { name: 'resume: done ends done', state: state({ phase: 'done' }), observation: { kind: 'resume', deployed: 'destination' }, phase: 'done', next: { kind: 'end', outcome: 'done' }, effects: [] },
-  { name: 'resume: cancelled ends cancelled', state: state({ phase: 'cancelled' }), observation: { kind: 'resume', deployed: 'source' }, phase: 'cancelled', next: { kind: 'end', outcome: 'cancelled' } },
+  {
+    name: 'resume: done ends done',
+    state: state({ phase: 'done' }),
+    observation: { kind: 'resume', deployed: 'destination' },
+    phase: 'done',
+    next: { kind: 'end', outcome: 'done' },
+    effects: [],
+  },
+  {
+    name: 'resume: cancelled ends cancelled',
+    state: state({ phase: 'cancelled' }),
+    observation: { kind: 'resume', deployed: 'source' },
+    phase: 'cancelled',
+    next: { kind: 'end', outcome: 'cancelled' },
+  },
   {
     name: 'resume: error before any pass goes back to pending (an operator runs it again)',
     state: state({ phase: 'error', lastError: 'bucket missing' }),
@@ -145,11 +188,30 @@ const rows: Row[] = [
     next: { kind: 'apply', routing: 'source', retry: false, then: { kind: 'resumed' } },
     record: { routing: 'source' },
   },
-  { name: 'resume in copying on the source: observe', state: state({ phase: 'copying' }), observation: { kind: 'resume', deployed: 'source' }, phase: 'copying', next: { kind: 'observe' }, effects: [] },
-  { name: 'resume in pending: observe', state: state(), observation: { kind: 'resume', deployed: 'source' }, phase: 'pending', next: { kind: 'observe' } },
+  {
+    name: 'resume in copying on the source: observe',
+    state: state({ phase: 'copying' }),
+    observation: { kind: 'resume', deployed: 'source' },
+    phase: 'copying',
+    next: { kind: 'observe' },
+    effects: [],
+  },
+  {
+    name: 'resume in pending: observe',
+    state: state(),
+    observation: { kind: 'resume', deployed: 'source' },
+    phase: 'pending',
+    next: { kind: 'observe' },
+  },
 
   // ------------------------------------------------------------------ each phase's work
-  { name: 'pending without a free slot: waiting', state: state(), observation: { kind: 'observed', cancelRequested: false, slotFree: false, deployed: null }, phase: 'pending', next: { kind: 'end', outcome: 'waiting' } },
+  {
+    name: 'pending without a free slot: waiting',
+    state: state(),
+    observation: { kind: 'observed', cancelRequested: false, slotFree: false, deployed: null },
+    phase: 'pending',
+    next: { kind: 'end', outcome: 'waiting' },
+  },
   {
     name: 'pending with a slot: prepare (fault point phase:pending first)',
     state: state(),
@@ -158,7 +220,13 @@ const rows: Row[] = [
     next: { kind: 'prepare' },
     check: (d) => expect(faults(d)).toEqual(['phase:pending']),
   },
-  { name: 'copying: a pass without deadline', state: state({ phase: 'copying' }), observation: { kind: 'observed', cancelRequested: false, slotFree: true, deployed: null }, phase: 'copying', next: { kind: 'pass', deadline: null } },
+  {
+    name: 'copying: a pass without deadline',
+    state: state({ phase: 'copying' }),
+    observation: { kind: 'observed', cancelRequested: false, slotFree: true, deployed: null },
+    phase: 'copying',
+    next: { kind: 'pass', deadline: null },
+  },
   {
     name: 'write_routing, freeze not served yet: the freeze generation (not retried)',
     state: state(frozen('write_routing', { routingLive: 'source', freezes: [] })),
@@ -214,11 +282,34 @@ const rows: Row[] = [
     phase: 'done',
     next: { kind: 'observe' },
     effects: ['persist', 'audit', 'log', 'drop-work', 'clear-cancel'],
-    record: { routing: 'destination', freezeUntil: null, finishedAt: iso(T0 + 4000), orphanedSource: { pool: 'old', prefix: 'photos/', at: iso(T0 + 4000) } },
+    record: {
+      routing: 'destination',
+      freezeUntil: null,
+      finishedAt: iso(T0 + 4000),
+      orphanedSource: { pool: 'old', prefix: 'photos/', at: iso(T0 + 4000) },
+    },
   },
-  { name: 'done: ends done', state: state({ phase: 'done' }), observation: { kind: 'observed', cancelRequested: false, slotFree: true, deployed: null }, phase: 'done', next: { kind: 'end', outcome: 'done' } },
-  { name: 'error: ends error (an operator decides)', state: state({ phase: 'error' }), observation: { kind: 'observed', cancelRequested: false, slotFree: true, deployed: null }, phase: 'error', next: { kind: 'end', outcome: 'error' } },
-  { name: 'waited: observe again', state: state({ phase: 'copying' }), observation: { kind: 'waited' }, phase: 'copying', next: { kind: 'observe' } },
+  {
+    name: 'done: ends done',
+    state: state({ phase: 'done' }),
+    observation: { kind: 'observed', cancelRequested: false, slotFree: true, deployed: null },
+    phase: 'done',
+    next: { kind: 'end', outcome: 'done' },
+  },
+  {
+    name: 'error: ends error (an operator decides)',
+    state: state({ phase: 'error' }),
+    observation: { kind: 'observed', cancelRequested: false, slotFree: true, deployed: null },
+    phase: 'error',
+    next: { kind: 'end', outcome: 'error' },
+  },
+  {
+    name: 'waited: observe again',
+    state: state({ phase: 'copying' }),
+    observation: { kind: 'waited' },
+    phase: 'copying',
+    next: { kind: 'observe' },
+  },
 
   // ------------------------------------------------------------------ cancel in each phase
   {
@@ -256,11 +347,26 @@ const rows: Row[] = [
   {
     name: 'cancel in verifying, once the source is served: cancelled, the freeze record closed as cancelled',
     state: state(frozen('verifying', { routing: 'source' })),
-    observation: { kind: 'applied', routing: 'source', deployed: 'source', generation: 9, ms: 300, attempt: 1, then: { kind: 'cancelled' } },
+    observation: {
+      kind: 'applied',
+      routing: 'source',
+      deployed: 'source',
+      generation: 9,
+      ms: 300,
+      attempt: 1,
+      then: { kind: 'cancelled' },
+    },
     now: T0 + 2500,
     phase: 'cancelled',
     next: { kind: 'end', outcome: 'cancelled' },
-    check: (d) => expect(d.state.record.freezes[0]).toEqual({ startedAt: iso(T0), endedAt: iso(T0 + 2500), windowMs: 2500, outcome: 'aborted', reason: 'cancelled' }),
+    check: (d) =>
+      expect(d.state.record.freezes[0]).toEqual({
+        startedAt: iso(T0),
+        endedAt: iso(T0 + 2500),
+        windowMs: 2500,
+        outcome: 'aborted',
+        reason: 'cancelled',
+      }),
   },
   {
     name: 'cancel in switching: too late, the switch finishes',
@@ -282,7 +388,13 @@ const rows: Row[] = [
   },
 
   // ------------------------------------------------------------------ the driver's signal
-  { name: 'stopped while copying: ends stopped', state: state({ phase: 'copying' }), observation: { kind: 'stopped' }, phase: 'copying', next: { kind: 'end', outcome: 'stopped' } },
+  {
+    name: 'stopped while copying: ends stopped',
+    state: state({ phase: 'copying' }),
+    observation: { kind: 'stopped' },
+    phase: 'copying',
+    next: { kind: 'end', outcome: 'stopped' },
+  },
   {
     name: 'stopped during the freeze: writes go back to the source first',
     state: state(frozen('write_routing')),
@@ -294,7 +406,15 @@ const rows: Row[] = [
   {
     name: 'stopped, the source served again: the freeze is closed and the driver ends',
     state: state(frozen('verifying', { phase: 'copying', routing: 'source', freezeUntil: null }), { stopping: true }),
-    observation: { kind: 'applied', routing: 'source', deployed: 'source', generation: 4, ms: 100, attempt: 1, then: { kind: 'freeze-abandoned', reason: 'the driver was stopped', waitMs: 0, freezeUntil: T0 / 1000 + 10 } },
+    observation: {
+      kind: 'applied',
+      routing: 'source',
+      deployed: 'source',
+      generation: 4,
+      ms: 100,
+      attempt: 1,
+      then: { kind: 'freeze-abandoned', reason: 'the driver was stopped', waitMs: 0, freezeUntil: T0 / 1000 + 10 },
+    },
     phase: 'copying',
     next: { kind: 'end', outcome: 'stopped' },
     logs: ['info copying -> copying: freeze abandoned (the driver was stopped); writes go to old again'],
@@ -302,18 +422,42 @@ const rows: Row[] = [
   {
     name: 'stopped, and the source cannot be applied: said, nginx ends the freeze by itself',
     state: state({ phase: 'copying' }, { stopping: true }),
-    observation: { kind: 'apply-failed', routing: 'source', error: new Error('nginx -t failed'), attempt: 1, retry: true, then: { kind: 'freeze-abandoned', reason: 'the driver was stopped', waitMs: 0, freezeUntil: T0 / 1000 + 10 } },
+    observation: {
+      kind: 'apply-failed',
+      routing: 'source',
+      error: new Error('nginx -t failed'),
+      attempt: 1,
+      retry: true,
+      then: { kind: 'freeze-abandoned', reason: 'the driver was stopped', waitMs: 0, freezeUntil: T0 / 1000 + 10 },
+    },
     phase: 'copying',
     next: { kind: 'end', outcome: 'stopped' },
-    logs: [`error could not put writes back on the source while stopping: nginx -t failed (nginx ends the freeze by itself at ${iso(T0 + 10_000)})`],
+    logs: [
+      `error could not put writes back on the source while stopping: nginx -t failed (nginx ends the freeze by itself at ${iso(T0 + 10_000)})`,
+    ],
   },
-  { name: 'stopped again while stopping: ends', state: state({ phase: 'copying' }, { stopping: true }), observation: { kind: 'stopped' }, phase: 'copying', next: { kind: 'end', outcome: 'stopped' } },
+  {
+    name: 'stopped again while stopping: ends',
+    state: state({ phase: 'copying' }, { stopping: true }),
+    observation: { kind: 'stopped' },
+    phase: 'copying',
+    next: { kind: 'end', outcome: 'stopped' },
+  },
 
   // ------------------------------------------------------------------ pending -> copying
   {
     name: 'prepared, the source has no such bucket: error (no retry fixes it)',
     state: state(),
-    observation: { kind: 'prepared', copyEngine: 'x', sourceHasBucket: false, created: false, destination: [], sourceKeys: [], sourceHasObjects: null, baselineWritten: true },
+    observation: {
+      kind: 'prepared',
+      copyEngine: 'x',
+      sourceHasBucket: false,
+      created: false,
+      destination: [],
+      sourceKeys: [],
+      sourceHasObjects: null,
+      baselineWritten: true,
+    },
     now: T0 + 7,
     phase: 'error',
     next: { kind: 'observe' },
@@ -323,17 +467,43 @@ const rows: Row[] = [
   {
     name: 'prepared in copy mode: the baseline keeps what only the destination has',
     state: state(),
-    observation: { kind: 'prepared', copyEngine: 'x', sourceHasBucket: true, created: true, destination: [obj('both'), obj('only-dst')], sourceKeys: ['both', 'src'], sourceHasObjects: null, baselineWritten: false },
+    observation: {
+      kind: 'prepared',
+      copyEngine: 'x',
+      sourceHasBucket: true,
+      created: true,
+      destination: [obj('both'), obj('only-dst')],
+      sourceKeys: ['both', 'src'],
+      sourceHasObjects: null,
+      baselineWritten: false,
+    },
     phase: 'copying',
     next: { kind: 'observe' },
     effects: ['log', 'log', 'write-baseline', 'log', 'persist', 'audit', 'log'],
-    logs: ['info created bucket photos on new', 'info 1 objects were already on new: copy mode keeps those the source does not have', 'info pending -> copying: copying photos from old to new (copy mode)'],
-    check: (d) => expect(d.effects.find((e) => e.kind === 'write-baseline')).toEqual({ kind: 'write-baseline', baseline: new Map([['only-dst', 'e-only-dst']]) }),
+    logs: [
+      'info created bucket photos on new',
+      'info 1 objects were already on new: copy mode keeps those the source does not have',
+      'info pending -> copying: copying photos from old to new (copy mode)',
+    ],
+    check: (d) =>
+      expect(d.effects.find((e) => e.kind === 'write-baseline')).toEqual({
+        kind: 'write-baseline',
+        baseline: new Map([['only-dst', 'e-only-dst']]),
+      }),
   },
   {
     name: 'prepared, a baseline already written: kept (a restarted pending migration keeps the first)',
     state: state(),
-    observation: { kind: 'prepared', copyEngine: 'x', sourceHasBucket: true, created: false, destination: [obj('d')], sourceKeys: [], sourceHasObjects: null, baselineWritten: true },
+    observation: {
+      kind: 'prepared',
+      copyEngine: 'x',
+      sourceHasBucket: true,
+      created: false,
+      destination: [obj('d')],
+      sourceKeys: [],
+      sourceHasObjects: null,
+      baselineWritten: true,
+    },
     phase: 'copying',
     next: { kind: 'observe' },
     check: (d) => expect(kinds(d)).not.toContain('write-baseline'),
@@ -341,7 +511,16 @@ const rows: Row[] = [
   {
     name: 'prepared in sync mode, empty source: refused',
     state: state({ mode: 'sync' }),
-    observation: { kind: 'prepared', copyEngine: 'x', sourceHasBucket: true, created: false, destination: [], sourceKeys: [], sourceHasObjects: false, baselineWritten: false },
+    observation: {
+      kind: 'prepared',
+      copyEngine: 'x',
+      sourceHasBucket: true,
+      created: false,
+      destination: [],
+      sourceKeys: [],
+      sourceHasObjects: false,
+      baselineWritten: false,
+    },
     phase: 'error',
     next: { kind: 'observe' },
     record: { lastError: 'sync mode refuses an empty source: photos has no object on old' },
@@ -349,7 +528,16 @@ const rows: Row[] = [
   {
     name: 'prepared in sync mode, a destination that is not empty: refused',
     state: state({ mode: 'sync' }),
-    observation: { kind: 'prepared', copyEngine: 'x', sourceHasBucket: true, created: false, destination: [obj('x')], sourceKeys: ['a'], sourceHasObjects: true, baselineWritten: false },
+    observation: {
+      kind: 'prepared',
+      copyEngine: 'x',
+      sourceHasBucket: true,
+      created: false,
+      destination: [obj('x')],
+      sourceKeys: ['a'],
+      sourceHasObjects: true,
+      baselineWritten: false,
+    },
     phase: 'error',
     next: { kind: 'observe' },
     record: { lastError: 'sync mode refuses a destination that is not empty: photos has 1 objects on new' },
@@ -357,7 +545,16 @@ const rows: Row[] = [
   {
     name: 'prepared in sync mode: an empty baseline',
     state: state({ mode: 'sync' }),
-    observation: { kind: 'prepared', copyEngine: 'x', sourceHasBucket: true, created: false, destination: [], sourceKeys: ['a'], sourceHasObjects: true, baselineWritten: false },
+    observation: {
+      kind: 'prepared',
+      copyEngine: 'x',
+      sourceHasBucket: true,
+      created: false,
+      destination: [],
+      sourceKeys: ['a'],
+      sourceHasObjects: true,
+      baselineWritten: false,
+    },
     phase: 'copying',
     next: { kind: 'observe' },
     check: (d) => expect(d.effects.find((e) => e.kind === 'write-baseline')).toEqual({ kind: 'write-baseline', baseline: new Map() }),
@@ -378,7 +575,12 @@ const rows: Row[] = [
   {
     name: 'a pass cut by the network: retried in 5 s; the copy engine line when pools were opened',
     state: state({ phase: 'copying' }),
-    observation: { kind: 'failed', action: 'pass', error: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' }), copyEngine: 'x' },
+    observation: {
+      kind: 'failed',
+      action: 'pass',
+      error: Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', errno: -104, syscall: 'read' }),
+      copyEngine: 'x',
+    },
     phase: 'copying',
     next: { kind: 'wait', ms: 5000 },
     logs: ['info copy engine: x', 'warn copying: read ECONNRESET; retrying in 5 s'],
@@ -422,7 +624,10 @@ const rows: Row[] = [
     observation: { kind: 'passed', pass: pass({ copied: 3, delta: 3, failures: [{ key: 'k', message: 'PUT 500' }] }) },
     phase: 'copying',
     next: { kind: 'wait', ms: 1000 },
-    logs: ['info pass 2: 3 copied, 0 compared, 0 deleted, 5 already in sync, 1 failed (0.2 s)', 'warn pass 2: 1 objects failed, e.g. k: PUT 500'],
+    logs: [
+      'info pass 2: 3 copied, 0 compared, 0 deleted, 5 already in sync, 1 failed (0.2 s)',
+      'warn pass 2: 1 objects failed, e.g. k: PUT 500',
+    ],
     record: { progress: { ...record().progress, pass: 2, lastPassDelta: 3 } },
     check: (d) => expect(faults(d)).toEqual(['copy:pass']),
   },
@@ -483,7 +688,15 @@ const rows: Row[] = [
   {
     name: 'the freeze served: its record opened, then the drain (fault point freeze:served)',
     state: state(frozen('write_routing', { routingLive: 'source', freezes: [] })),
-    observation: { kind: 'applied', routing: 'freeze', deployed: 'freeze', generation: 7, ms: 120, attempt: 1, then: { kind: 'freeze-served' } },
+    observation: {
+      kind: 'applied',
+      routing: 'freeze',
+      deployed: 'freeze',
+      generation: 7,
+      ms: 120,
+      attempt: 1,
+      then: { kind: 'freeze-served' },
+    },
     now: T0 + 200,
     phase: 'write_routing',
     next: { kind: 'drain', deadline: verifyDeadline({ freezeUntil: T0 / 1000 + 10 }, { applyMs: 120 }) },
@@ -495,10 +708,20 @@ const rows: Row[] = [
   {
     name: 'the freeze generation failed: back to copying without a generation, after 2 s',
     state: state(frozen('write_routing', { routingLive: 'source', freezes: [] })),
-    observation: { kind: 'apply-failed', routing: 'freeze', error: new Error('nginx -t'), attempt: 1, retry: false, then: { kind: 'freeze-served' } },
+    observation: {
+      kind: 'apply-failed',
+      routing: 'freeze',
+      error: new Error('nginx -t'),
+      attempt: 1,
+      retry: false,
+      then: { kind: 'freeze-served' },
+    },
     phase: 'copying',
     next: { kind: 'wait', ms: 2000 },
-    logs: ['warn the freeze could not be applied: nginx -t', 'info copying -> copying: freeze abandoned (the freeze generation failed: nginx -t); writes go to old again'],
+    logs: [
+      'warn the freeze could not be applied: nginx -t',
+      'info copying -> copying: freeze abandoned (the freeze generation failed: nginx -t); writes go to old again',
+    ],
     check: (d) => expect(d.next.kind).not.toBe('apply'),
   },
   {
@@ -514,7 +737,9 @@ const rows: Row[] = [
     state: state(frozen('write_routing')),
     observation: { kind: 'drained', drain: { drained: false, waitedMs: 1500, remaining: 2, problem: null } },
     phase: 'copying',
-    next: abandoned('old workers did not finish in time: 2 nginx workers of the previous configuration still finishing requests after 1.5 s'),
+    next: abandoned(
+      'old workers did not finish in time: 2 nginx workers of the previous configuration still finishing requests after 1.5 s',
+    ),
   },
   {
     name: 'no nginx master found: abandoned with the problem',
@@ -531,7 +756,10 @@ const rows: Row[] = [
     phase: 'switching',
     next: { kind: 'observe' },
     effects: ['fault', 'keep-snapshot', 'persist', 'audit', 'log'],
-    record: { routing: 'cutover', progress: { ...record().progress, pass: 3, objectsTotal: 2, bytesTotal: 7, objectsInSync: 2, bytesInSync: 7, etaSeconds: 0 } },
+    record: {
+      routing: 'cutover',
+      progress: { ...record().progress, pass: 3, objectsTotal: 2, bytesTotal: 7, objectsInSync: 2, bytesInSync: 7, etaSeconds: 0 },
+    },
     logs: ['info verifying -> switching: the destination holds all 2 objects: reads switch to new'],
   },
   {
@@ -558,7 +786,14 @@ const rows: Row[] = [
     phase: 'copying',
     next: abandoned('the final delta did not finish inside the freeze budget (10 s)'),
   },
-  { name: 'the check finds nothing to do: verified', state: state(frozen('verifying')), observation: { kind: 'checked', source: [obj('a')], remaining: 0 }, now: T0 + 1000, phase: 'switching', next: { kind: 'observe' } },
+  {
+    name: 'the check finds nothing to do: verified',
+    state: state(frozen('verifying')),
+    observation: { kind: 'checked', source: [obj('a')], remaining: 0 },
+    now: T0 + 1000,
+    phase: 'switching',
+    next: { kind: 'observe' },
+  },
   {
     name: 'the check finds work: another round',
     state: state(frozen('verifying'), { verifyRound: 1 }),
@@ -579,7 +814,15 @@ const rows: Row[] = [
   {
     name: 'the cutover served: late writes (fault point switch:cutover)',
     state: state(frozen('switching')),
-    observation: { kind: 'applied', routing: 'cutover', deployed: 'cutover', generation: 8, ms: 100, attempt: 1, then: { kind: 'cutover-served' } },
+    observation: {
+      kind: 'applied',
+      routing: 'cutover',
+      deployed: 'cutover',
+      generation: 8,
+      ms: 100,
+      attempt: 1,
+      then: { kind: 'cutover-served' },
+    },
     phase: 'switching',
     next: { kind: 'list-late-writes' },
     record: { routingLive: 'cutover' },
@@ -587,14 +830,29 @@ const rows: Row[] = [
   {
     name: 'the cutover applied too late to be served: abandoned',
     state: state(frozen('switching')),
-    observation: { kind: 'applied', routing: 'cutover', deployed: 'freeze', generation: 8, ms: 100, attempt: 1, then: { kind: 'cutover-served' } },
+    observation: {
+      kind: 'applied',
+      routing: 'cutover',
+      deployed: 'freeze',
+      generation: 8,
+      ms: 100,
+      attempt: 1,
+      then: { kind: 'cutover-served' },
+    },
     phase: 'copying',
     next: abandoned('the cutover came too late in the freeze and was not served'),
   },
   {
     name: 'the cutover generation failed: abandoned',
     state: state(frozen('switching')),
-    observation: { kind: 'apply-failed', routing: 'cutover', error: new Error('reload not confirmed'), attempt: 1, retry: false, then: { kind: 'cutover-served' } },
+    observation: {
+      kind: 'apply-failed',
+      routing: 'cutover',
+      error: new Error('reload not confirmed'),
+      attempt: 1,
+      retry: false,
+      then: { kind: 'cutover-served' },
+    },
     phase: 'copying',
     next: abandoned('the cutover generation failed: reload not confirmed'),
   },
@@ -639,29 +897,57 @@ const rows: Row[] = [
   {
     name: 'the destination served: done, the freeze closed as switched, the source orphaned',
     state: state(frozen('switching', { routingLive: 'cutover', routing: 'destination' })),
-    observation: { kind: 'applied', routing: 'destination', deployed: 'destination', generation: 9, ms: 100, attempt: 1, then: { kind: 'switched' } },
+    observation: {
+      kind: 'applied',
+      routing: 'destination',
+      deployed: 'destination',
+      generation: 9,
+      ms: 100,
+      attempt: 1,
+      then: { kind: 'switched' },
+    },
     now: T0 + 3200,
     phase: 'done',
     next: { kind: 'observe' },
-    logs: ['info switching -> done: bucket photos is served by new; writes were refused for 3.2 s; the source data stays on old (orphaned, for the operator to delete)'],
+    logs: [
+      'info switching -> done: bucket photos is served by new; writes were refused for 3.2 s; the source data stays on old (orphaned, for the operator to delete)',
+    ],
     record: { routing: 'destination', routingLive: 'destination', orphanedSource: { pool: 'old', prefix: 'photos/', at: iso(T0 + 3200) } },
-    check: (d) => expect(d.state.record.freezes[0]).toMatchObject({ endedAt: iso(T0 + 3200), windowMs: 3200, outcome: 'switched', reason: null }),
+    check: (d) =>
+      expect(d.state.record.freezes[0]).toMatchObject({ endedAt: iso(T0 + 3200), windowMs: 3200, outcome: 'switched', reason: null }),
   },
   {
     name: 'writes back on the source after an abandoned freeze: copying, no new freeze for the budget',
     state: state(frozen('verifying', { phase: 'copying', routing: 'source', freezeUntil: null })),
-    observation: { kind: 'applied', routing: 'source', deployed: 'source', generation: 5, ms: 100, attempt: 1, then: { kind: 'freeze-abandoned', reason: 'r', waitMs: 0, freezeUntil: null } },
+    observation: {
+      kind: 'applied',
+      routing: 'source',
+      deployed: 'source',
+      generation: 5,
+      ms: 100,
+      attempt: 1,
+      then: { kind: 'freeze-abandoned', reason: 'r', waitMs: 0, freezeUntil: null },
+    },
     now: T0 + 1000,
     phase: 'copying',
     next: { kind: 'observe' },
     effects: ['persist', 'log', 'forget-snapshot', 'persist', 'audit', 'log'],
     memory: { nextFreezeNotBefore: T0 + 1000 + 10_000 },
-    check: (d) => expect(d.state.record.freezes[0]).toMatchObject({ endedAt: iso(T0 + 1000), windowMs: 1000, outcome: 'aborted', reason: 'r' }),
+    check: (d) =>
+      expect(d.state.record.freezes[0]).toMatchObject({ endedAt: iso(T0 + 1000), windowMs: 1000, outcome: 'aborted', reason: 'r' }),
   },
   {
     name: 'the source served again after a crash in copying: observe',
     state: state({ phase: 'copying', routing: 'source', routingLive: 'freeze' }),
-    observation: { kind: 'applied', routing: 'source', deployed: 'source', generation: null, ms: 50, attempt: 1, then: { kind: 'resumed' } },
+    observation: {
+      kind: 'applied',
+      routing: 'source',
+      deployed: 'source',
+      generation: null,
+      ms: 50,
+      attempt: 1,
+      then: { kind: 'resumed' },
+    },
     phase: 'copying',
     next: { kind: 'observe' },
     logs: ['info routing source (no file change) in 50 ms'],
@@ -669,14 +955,28 @@ const rows: Row[] = [
   {
     name: 'the source could not be served after a crash: thrown to the caller',
     state: state({ phase: 'copying', routingLive: 'freeze' }),
-    observation: { kind: 'apply-failed', routing: 'source', error: new Error('nginx -t'), attempt: 1, retry: false, then: { kind: 'resumed' } },
+    observation: {
+      kind: 'apply-failed',
+      routing: 'source',
+      error: new Error('nginx -t'),
+      attempt: 1,
+      retry: false,
+      then: { kind: 'resumed' },
+    },
     phase: 'copying',
     next: { kind: 'throw' },
   },
   {
     name: 'a routing that must be served failed: recorded, retried with backoff',
     state: state({ phase: 'copying' }),
-    observation: { kind: 'apply-failed', routing: 'source', error: new Error('lock held'), attempt: 1, retry: true, then: { kind: 'cancelled' } },
+    observation: {
+      kind: 'apply-failed',
+      routing: 'source',
+      error: new Error('lock held'),
+      attempt: 1,
+      retry: true,
+      then: { kind: 'cancelled' },
+    },
     now: T0 + 11,
     phase: 'copying',
     next: { kind: 'apply', routing: 'source', retry: true, attempt: 2, afterMs: 2000, then: { kind: 'cancelled' } },
@@ -703,7 +1003,11 @@ describe('the migration phase machine, transition by transition', () => {
         at = i + 1;
       }
     }
-    for (const line of row.logs ?? []) expect(logs(d).some((l) => l.includes(line)), `${line}\n in ${logs(d).join('\n')}`).toBe(true);
+    for (const line of row.logs ?? [])
+      expect(
+        logs(d).some((l) => l.includes(line)),
+        `${line}\n in ${logs(d).join('\n')}`,
+      ).toBe(true);
     if (row.record) expect(d.state.record).toMatchObject(row.record);
     if (row.memory) expect(d.state.memory).toMatchObject(row.memory);
     row.check?.(d);
@@ -719,7 +1023,23 @@ describe('the migration phase machine, transition by transition', () => {
     const phases = new Set(rows.map((r) => r.state.record.phase));
     expect([...phases].sort()).toEqual(['cancelled', 'copying', 'done', 'error', 'pending', 'switching', 'verifying', 'write_routing']);
     const observations = new Set(rows.map((r) => r.observation.kind));
-    expect([...observations].sort()).toEqual(['applied', 'apply-failed', 'checked', 'drained', 'failed', 'late-copied', 'late-listed', 'passed', 'prepared', 'resume', 'stopped', 'waited', 'observed'].sort());
+    expect([...observations].sort()).toEqual(
+      [
+        'applied',
+        'apply-failed',
+        'checked',
+        'drained',
+        'failed',
+        'late-copied',
+        'late-listed',
+        'passed',
+        'prepared',
+        'resume',
+        'stopped',
+        'waited',
+        'observed',
+      ].sort(),
+    );
   });
 
   it('backs off routing retries up to 30 s', () => {
@@ -748,6 +1068,8 @@ describe('late writes', () => {
       records: new Map([['k', { key: 'k', srcEtag: 'v1', srcSize: 10, dstEtag: 'd1' }]]),
     });
     expect(out.copy).toEqual([obj('k', 'v2')]);
-    expect(lateWrites({ snapshot: [obj('k', 'v1')], source: [obj('k', 'v2')], destination: [obj('k', 'client')], records: new Map() }).copy).toEqual([]);
+    expect(
+      lateWrites({ snapshot: [obj('k', 'v1')], source: [obj('k', 'v2')], destination: [obj('k', 'client')], records: new Map() }).copy,
+    ).toEqual([]);
   });
 });

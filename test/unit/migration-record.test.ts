@@ -39,24 +39,57 @@ describe('the migration record codec', () => {
   it('reads the minimal formatVersion 1 shape with safe defaults, and keeps fields it does not model', () => {
     const { record, completed, file } = ok('photos-to-2026.state.json', { ...minimal, cursor: 'photos/2019/' });
     expect({ completed, file }).toEqual({ completed: false, file: 'photos-to-2026.state.json' });
-    expect(record).toMatchObject({ phase: 'copying', routing: 'source', routingLive: 'source', concurrency: 16, freezeBudgetSeconds: 10, freezes: [], cancelRequested: false });
+    expect(record).toMatchObject({
+      phase: 'copying',
+      routing: 'source',
+      routingLive: 'source',
+      concurrency: 16,
+      freezeBudgetSeconds: 10,
+      freezes: [],
+      cancelRequested: false,
+    });
     expect(record.progress).toMatchObject({ pass: 0, objectsCopied: 0, objectsTotal: null });
     expect(record.extra).toEqual({ cursor: 'photos/2019/' });
     expect(JSON.parse(encodeMigrationRecord(record))).toMatchObject({ ...minimal, cursor: 'photos/2019/' });
   });
 
   it('a done record defaults to the destination routing', () => {
-    const { record, completed } = ok('photos-to-2026.done.json', { ...minimal, phase: 'done', orphanedSource: { pool: 'pool-2025', prefix: 'photos/', at: 'x' } });
+    const { record, completed } = ok('photos-to-2026.done.json', {
+      ...minimal,
+      phase: 'done',
+      orphanedSource: { pool: 'pool-2025', prefix: 'photos/', at: 'x' },
+    });
     expect(completed).toBe(true);
-    expect(record).toMatchObject({ routing: 'destination', routingLive: 'destination', orphanedSource: { pool: 'pool-2025', prefix: 'photos/', at: 'x' } });
+    expect(record).toMatchObject({
+      routing: 'destination',
+      routingLive: 'destination',
+      orphanedSource: { pool: 'pool-2025', prefix: 'photos/', at: 'x' },
+    });
   });
 
   it('round-trips what the engine writes, byte for byte', () => {
     const r = newMigrationRecord(
-      { name: 'm', virtualHost: 'vh', bucket: 'b', from: 'a', to: 'z', mode: 'sync', concurrency: 8, bandwidthLimit: 1000, freezeBudgetSeconds: 20, origin: origin('Migration', 'm', 'm.yaml') },
+      {
+        name: 'm',
+        virtualHost: 'vh',
+        bucket: 'b',
+        from: 'a',
+        to: 'z',
+        mode: 'sync',
+        concurrency: 8,
+        bandwidthLimit: 1000,
+        freezeBudgetSeconds: 20,
+        origin: origin('Migration', 'm', 'm.yaml'),
+      },
       new Date('2026-01-01T00:00:00Z'),
     );
-    const copying = { ...r, phase: 'copying' as const, routing: 'freeze' as const, freezeUntil: 1_800_000_000, freezes: [{ startedAt: 's', endedAt: null, windowMs: null, outcome: null, reason: null }] };
+    const copying = {
+      ...r,
+      phase: 'copying' as const,
+      routing: 'freeze' as const,
+      freezeUntil: 1_800_000_000,
+      freezes: [{ startedAt: 's', endedAt: null, windowMs: null, outcome: null, reason: null }],
+    };
     const text = encodeMigrationRecord(copying);
     const back = ok(migrationFileName(copying), text).record;
     expect(back).toEqual(copying);
@@ -92,9 +125,20 @@ describe('the migration record codec', () => {
   });
 
   it('the database row stores the same JSON, with columns derived from it', () => {
-    const { record, file, completed } = ok('photos-to-2026.done.json', { ...minimal, phase: 'done', orphanedSource: { pool: 'p', prefix: 'photos/', at: 't' }, cursor: 'c' });
+    const { record, file, completed } = ok('photos-to-2026.done.json', {
+      ...minimal,
+      phase: 'done',
+      orphanedSource: { pool: 'p', prefix: 'photos/', at: 't' },
+      cursor: 'c',
+    });
     const row = migrationRowOf(record, file, completed);
-    expect(row).toMatchObject({ name: 'photos-to-2026', phase: 'done', completed: true, stateFile: 'photos-to-2026.done.json', orphanedSource: '{"pool":"p","prefix":"photos/","at":"t"}' });
+    expect(row).toMatchObject({
+      name: 'photos-to-2026',
+      phase: 'done',
+      completed: true,
+      stateFile: 'photos-to-2026.done.json',
+      orphanedSource: '{"pool":"p","prefix":"photos/","at":"t"}',
+    });
     expect(JSON.parse(row.document)).toEqual(JSON.parse(encodeMigrationRecord(record)));
     expect(migrationRowOf(record)).toMatchObject({ stateFile: 'photos-to-2026.done.json', completed: true });
   });

@@ -32,9 +32,24 @@ describe('epochBeforeRegex: the freeze written into nginx', () => {
 });
 
 function desired(routePool: string): DesiredState {
-  return { pools: [], migrations: [], virtualHosts: [virtualHost('s3', { routes: [routeOf('s3', '/photos/', routePool, { name: 'photos' })] })] };
+  return {
+    pools: [],
+    migrations: [],
+    virtualHosts: [virtualHost('s3', { routes: [routeOf('s3', '/photos/', routePool, { name: 'photos' })] })],
+  };
 }
-const migration: DesiredMigration = { name: 'm', virtualHost: 's3', bucket: 'photos', from: 'old', to: 'new', mode: 'copy', concurrency: 16, bandwidthLimit: null, freezeBudgetSeconds: 10, origin: origin('Migration', 'm', 'manifests/migrations.yaml') };
+const migration: DesiredMigration = {
+  name: 'm',
+  virtualHost: 's3',
+  bucket: 'photos',
+  from: 'old',
+  to: 'new',
+  mode: 'copy',
+  concurrency: 16,
+  bandwidthLimit: null,
+  freezeBudgetSeconds: 10,
+  origin: origin('Migration', 'm', 'manifests/migrations.yaml'),
+};
 function doc(patch: Partial<MigrationRecord>): MigrationRecord {
   return { ...newMigrationRecord(migration, new Date('2026-01-01T00:00:00Z')), ...patch };
 }
@@ -42,23 +57,40 @@ const route = (r: ReturnType<typeof overlayMigrations>) => r.desired.virtualHost
 
 describe('overlayMigrations: who owns a bucket route', () => {
   it('copying: the route stays on the source, unannotated (no file changes while copying)', () => {
-    const r = overlayMigrations({ desired: desired('old'), migrations: [doc({ phase: 'copying' })], deployed: new Map(), now: 1_800_000_000 });
+    const r = overlayMigrations({
+      desired: desired('old'),
+      migrations: [doc({ phase: 'copying' })],
+      deployed: new Map(),
+      now: 1_800_000_000,
+    });
     expect(route(r)).toMatchObject({ pool: 'old' });
     expect(route(r).migration).toBeUndefined();
     expect(r.diagnostics).toEqual([]);
   });
 
   it('an active migration holds the route on its serving pool when the manifest names another, with a warning', () => {
-    const r = overlayMigrations({ desired: desired('elsewhere'), migrations: [doc({ phase: 'copying' })], deployed: new Map(), now: 1_800_000_000 });
+    const r = overlayMigrations({
+      desired: desired('elsewhere'),
+      migrations: [doc({ phase: 'copying' })],
+      deployed: new Map(),
+      now: 1_800_000_000,
+    });
     expect(route(r).pool).toBe('old');
     expect(r.diagnostics.map((d) => d.code)).toEqual(['migration.route-owned']);
   });
 
   it('freeze and cutover render their routing with the freeze end; a cutover never served is not rendered once its freeze is (nearly) over', () => {
-    const frozen = overlayMigrations({ desired: desired('old'), migrations: [doc({ phase: 'write_routing', routing: 'freeze', freezeUntil: 1_800_000_010 })], deployed: new Map(), now: 1_800_000_000 });
+    const frozen = overlayMigrations({
+      desired: desired('old'),
+      migrations: [doc({ phase: 'write_routing', routing: 'freeze', freezeUntil: 1_800_000_010 })],
+      deployed: new Map(),
+      now: 1_800_000_000,
+    });
     expect(route(frozen)).toMatchObject({ pool: 'old', migration: { routing: 'freeze', freezeUntil: 1_800_000_010, manifestPool: 'old' } });
     const cut = doc({ phase: 'switching', routing: 'cutover', routingLive: 'freeze', freezeUntil: 1_800_000_010 });
-    expect(route(overlayMigrations({ desired: desired('old'), migrations: [cut], deployed: new Map(), now: 1_800_000_005 }))).toMatchObject({ pool: 'new', migration: { routing: 'cutover' } });
+    expect(route(overlayMigrations({ desired: desired('old'), migrations: [cut], deployed: new Map(), now: 1_800_000_005 }))).toMatchObject(
+      { pool: 'new', migration: { routing: 'cutover' } },
+    );
     expect(effectiveRouting(cut, undefined, 1_800_000_009)).toBe('freeze');
     expect(effectiveRouting(cut, 'cutover', 1_800_000_099)).toBe('cutover');
     expect(effectiveRouting({ ...cut, routingLive: 'cutover' }, undefined, 1_800_000_099)).toBe('cutover');
@@ -77,7 +109,16 @@ describe('overlayMigrations: who owns a bucket route', () => {
   });
 
   it('cancelled migrations own nothing; an active one whose route disappeared is an error', () => {
-    expect(route(overlayMigrations({ desired: desired('old'), migrations: [doc({ phase: 'cancelled', routing: 'source' })], deployed: new Map(), now: 1 })).migration).toBeUndefined();
+    expect(
+      route(
+        overlayMigrations({
+          desired: desired('old'),
+          migrations: [doc({ phase: 'cancelled', routing: 'source' })],
+          deployed: new Map(),
+          now: 1,
+        }),
+      ).migration,
+    ).toBeUndefined();
     const noRoute = desired('old');
     noRoute.virtualHosts[0]!.routes = [];
     const r = overlayMigrations({ desired: noRoute, migrations: [doc({ phase: 'copying' })], deployed: new Map(), now: 1 });

@@ -38,7 +38,28 @@ function goldenConfs(): string[] {
   return out;
 }
 
-const INTERESTING = ['{', '}', ';', '"', "'", '#', '$', '\\', '\n', ' ', '\t', '\r', '(', ')', '${', 'a', 'location', '\u0000', 'é', '\uFFFF'];
+const INTERESTING = [
+  '{',
+  '}',
+  ';',
+  '"',
+  "'",
+  '#',
+  '$',
+  '\\',
+  '\n',
+  ' ',
+  '\t',
+  '\r',
+  '(',
+  ')',
+  '${',
+  'a',
+  'location',
+  '\u0000',
+  'é',
+  '\uFFFF',
+];
 
 function mutate(g: Gen, text: string): string {
   let s = text;
@@ -71,7 +92,27 @@ function mutate(g: Gen, text: string): string {
 
 function tokenSoup(g: Gen): string {
   const parts: string[] = [];
-  const words = ['server', 'location', 'upstream', 'if', '($a', '=', 'b)', '"q w"', "'s'", '\\"', '$x', '${y}', 'a}b', '#c', '~*', '^~', '@n', 'return', '200'];
+  const words = [
+    'server',
+    'location',
+    'upstream',
+    'if',
+    '($a',
+    '=',
+    'b)',
+    '"q w"',
+    "'s'",
+    '\\"',
+    '$x',
+    '${y}',
+    'a}b',
+    '#c',
+    '~*',
+    '^~',
+    '@n',
+    'return',
+    '200',
+  ];
   for (let i = g.int(0, 120); i > 0; i--) parts.push(g.bool(0.7) ? g.pick(words) : g.pick(INTERESTING));
   return parts.join(g.pick(['', ' ', '\n']));
 }
@@ -92,8 +133,10 @@ function parseChecked(text: string, file = 'fuzz.conf') {
   } finally {
     const took = cpuMs() - started;
     // Over budget fails the test whatever the parse did, on purpose.
-    // eslint-disable-next-line no-unsafe-finally
-    if (took > budgetMs(text.length)) throw new Error(`parsing took ${took.toFixed(0)} ms of CPU for an input of ${text.length} characters`);
+    if (took > budgetMs(text.length)) {
+      // eslint-disable-next-line no-unsafe-finally
+      throw new Error(`parsing took ${took.toFixed(0)} ms of CPU for an input of ${text.length} characters`);
+    }
   }
 }
 
@@ -153,9 +196,17 @@ describe('nginx parser fuzz', () => {
     for (let seed = 1; seed <= 300; seed++) {
       const g = new Gen(prng(seed));
       const files = Array.from({ length: 5 }, (_, i) => `f${i}.conf`);
-      const texts = new Map(files.map((f) => [f, Array.from({ length: g.int(0, 3) }, () => `include ${g.pick(files)};`).join('\n') + (g.bool() ? '\na 1;' : '')]));
+      const texts = new Map(
+        files.map((f) => [
+          f,
+          Array.from({ length: g.int(0, 3) }, () => `include ${g.pick(files)};`).join('\n') + (g.bool() ? '\na 1;' : ''),
+        ]),
+      );
       try {
-        parseNginxConfig(texts.get('f0.conf')!, { file: 'f0.conf', includeResolver: (p) => (texts.has(p) ? [{ file: p, text: texts.get(p)! }] : null) });
+        parseNginxConfig(texts.get('f0.conf')!, {
+          file: 'f0.conf',
+          includeResolver: (p) => (texts.has(p) ? [{ file: p, text: texts.get(p)! }] : null),
+        });
       } catch (e) {
         expect(e).toBeInstanceOf(NginxParseError);
       }

@@ -24,7 +24,7 @@ describe('nginx parser: words, quotes, escapes, variables, comments', () => {
   it.each([
     ['bare words', 'a b c;', ['b', 'c'], ['', '']],
     ['double quotes with spaces and ;{}', 'a "b c;{}";', ['b c;{}'], ['"']],
-    ['single quotes', "a 'b \"c\"';", ['b "c"'], ["'"]],
+    ['single quotes', 'a \'b "c"\';', ['b "c"'], ["'"]],
     ['escaped quote inside quotes', 'a "x\\"y";', ['x"y'], ['"']],
     ['escapes \\t \\n \\r \\\\ translated, others kept', 'a "1\\t2\\n3\\r4\\\\5\\d";', ['1\t2\n3\r4\\5\\d'], ['"']],
     ['backslash escapes a space in a bare word', 'a b\\ c;', ['b\\ c'], ['']],
@@ -135,7 +135,11 @@ describe('nginx parser: gateway constructs', () => {
         proxy_pass http://pool-a;
     }
 }`);
-    expect(named(server.block, 'listen').map((l) => l.args)).toEqual([['80'], ['[::]:80', 'ipv6only=on'], ['443', 'ssl', 'http2', 'default_server']]);
+    expect(named(server.block, 'listen').map((l) => l.args)).toEqual([
+      ['80'],
+      ['[::]:80', 'ipv6only=on'],
+      ['443', 'ssl', 'http2', 'default_server'],
+    ]);
     expect(named(server.block, 'server_name').flatMap((s) => s.args)).toEqual([
       'a.example.test',
       'b.example.test',
@@ -178,7 +182,11 @@ describe('nginx parser: gateway constructs', () => {
       ['(-f', '$request_filename)'],
     ]);
     expect(ifs[1]!.block!.map((d) => [d.name, d.args])).toEqual([['return', ['403', 'no']]]);
-    expect(named(loc.block, 'error_page').map((e) => e.args)).toEqual([['418', '=', '@mig_7'], ['404', '=', '@mig_7'], ['500', '502', '503', '504', '/50x.html']]);
+    expect(named(loc.block, 'error_page').map((e) => e.args)).toEqual([
+      ['418', '=', '@mig_7'],
+      ['404', '=', '@mig_7'],
+      ['500', '502', '503', '504', '/50x.html'],
+    ]);
     expect(named(loc.block, 'rewrite').map((e) => e.args)).toEqual([
       ['^/videos/(.*)$', '/archive/$1', 'break'],
       ['^/v/(\\d{2})/(.*)$', '/v2/$1/$2', 'last'],
@@ -229,7 +237,10 @@ describe('nginx parser: includes', () => {
   it('an include loop is a positioned parse error, not a hang', () => {
     const e = (() => {
       try {
-        parseNginxConfig('include self.conf;', { file: 'self.conf', includeResolver: () => [{ file: 'self.conf', text: 'include self.conf;' }] });
+        parseNginxConfig('include self.conf;', {
+          file: 'self.conf',
+          includeResolver: () => [{ file: 'self.conf', text: 'include self.conf;' }],
+        });
       } catch (err) {
         return err;
       }
@@ -242,7 +253,10 @@ describe('nginx parser: includes', () => {
   it('a parse error inside an included file names that file', () => {
     const e = (() => {
       try {
-        parseNginxConfig('server {\n include bad.conf;\n}', { file: 'main.conf', includeResolver: () => [{ file: 'bad.conf', text: 'a {' }] });
+        parseNginxConfig('server {\n include bad.conf;\n}', {
+          file: 'main.conf',
+          includeResolver: () => [{ file: 'bad.conf', text: 'a {' }],
+        });
       } catch (err) {
         return err as NginxParseError;
       }

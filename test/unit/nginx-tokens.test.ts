@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { tokenizeNginx, type NginxEvent } from '../../src/domain/manifests/nginx-tokens.js';
 
 const shape = (events: NginxEvent[]): string[] =>
-  events.map((e) => (e.type === 'block-end' ? `} @${e.line}:${e.column}` : `${e.words.map((w) => w.text).join(' ')}${e.opensBlock ? ' {' : ' ;'} @${e.line}:${e.column}`));
+  events.map((e) =>
+    e.type === 'block-end'
+      ? `} @${e.line}:${e.column}`
+      : `${e.words.map((w) => w.text).join(' ')}${e.opensBlock ? ' {' : ' ;'} @${e.line}:${e.column}`,
+  );
 
 describe('nginx tokenizer', () => {
   it('reads statements and blocks with their positions', () => {

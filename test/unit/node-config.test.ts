@@ -32,8 +32,15 @@ function readSimpleToml(text: string): Record<string, Record<string, string | nu
   return out;
 }
 
-const request = (pool: string, member: string | null, extra: Partial<NodeConfigRequest> = {}): NodeConfigRequest => ({ pool, member, out: null, force: false, ...extra });
-const settingsFor = (manifests: string) => resolveSettings({ flags: { manifests }, env: {}, configPath: null, candidates: [], readFile: () => null });
+const request = (pool: string, member: string | null, extra: Partial<NodeConfigRequest> = {}): NodeConfigRequest => ({
+  pool,
+  member,
+  out: null,
+  force: false,
+  ...extra,
+});
+const settingsFor = (manifests: string) =>
+  resolveSettings({ flags: { manifests }, env: {}, configPath: null, candidates: [], readFile: () => null });
 const portsFor = (manifests: string) => ({ settings: settingsFor(manifests), files: localTextFiles, manifests: fileManifestLoader() });
 
 describe('orch node-config: nanio pools', () => {
@@ -55,7 +62,9 @@ describe('orch node-config: nanio pools', () => {
       ['nanio.service', '/etc/systemd/system/nanio.service', 0o644],
     ]);
     const [options, env, unit] = c.files.map((f) => f.content) as [string, string, string];
-    expect(readSimpleToml(options)).toEqual({ server: { data_dir: '/var/lib/nanio', host: '10.20.0.13', port: 9000, region: 'us-east-1' } });
+    expect(readSimpleToml(options)).toEqual({
+      server: { data_dir: '/var/lib/nanio', host: '10.20.0.13', port: 9000, region: 'us-east-1' },
+    });
     // pool-2025: accessKeyId from env POOL_2025_ACCESS_KEY, secretAccessKey from a file.
     expect(env).toContain('\nNANIO_ACCESS_KEY=<value of POOL_2025_ACCESS_KEY>\n');
     expect(env).toContain('\nNANIO_SECRET_KEY=<contents of /etc/orch/secrets/pool-2025.secret>\n');
@@ -74,8 +83,20 @@ describe('orch node-config: nanio pools', () => {
   });
 
   it('uses the given directories, binary, user and region', () => {
-    const c = renderNodeConfig(desired, pool, selectMember(pool, '1'), { ...OPTIONS, dataDir: '/mnt/shelf-a/nanio', nanioBin: '/opt/nanio/bin/nanio', user: 'nanio-a', configDir: '/etc/nanio-a', region: 'eu-west-1' });
-    expect(readSimpleToml(c.files[0]!.content).server).toEqual({ data_dir: '/mnt/shelf-a/nanio', host: '10.20.0.12', port: 9000, region: 'eu-west-1' });
+    const c = renderNodeConfig(desired, pool, selectMember(pool, '1'), {
+      ...OPTIONS,
+      dataDir: '/mnt/shelf-a/nanio',
+      nanioBin: '/opt/nanio/bin/nanio',
+      user: 'nanio-a',
+      configDir: '/etc/nanio-a',
+      region: 'eu-west-1',
+    });
+    expect(readSimpleToml(c.files[0]!.content).server).toEqual({
+      data_dir: '/mnt/shelf-a/nanio',
+      host: '10.20.0.12',
+      port: 9000,
+      region: 'eu-west-1',
+    });
     expect(c.files[1]!.installAs).toBe('/etc/nanio-a/nanio.env');
     expect(c.files[2]!.content).toContain('\nExecStart=/opt/nanio/bin/nanio serve --options /etc/nanio-a/options.toml\n');
     expect(c.files[2]!.content).toContain('\nRequiresMountsFor=/mnt/shelf-a/nanio\n');
@@ -95,7 +116,7 @@ describe('orch node-config: http pools', () => {
   const desired = validation.desired;
   const pool = findPool(desired, 'cdn-files', GATEWAY);
 
-  it('renders a file-serving server block on the member\'s port, with the layout routes imply', () => {
+  it("renders a file-serving server block on the member's port, with the layout routes imply", () => {
     const c = renderNodeConfig(desired, pool, selectMember(pool, '10.30.0.6:8080'), { ...OPTIONS, root: '/srv/cdn' });
     expect(c.files).toHaveLength(1);
     const f = c.files[0]!;
@@ -184,7 +205,7 @@ spec:
     expect(readSimpleToml(dns.files[0]!.content).server).toMatchObject({ host: '0.0.0.0', port: 80 });
   });
 
-  it('a pool without credentials gets neutral placeholders; members on different ports: nanio\'s default for a new one', () => {
+  it("a pool without credentials gets neutral placeholders; members on different ports: nanio's default for a new one", () => {
     const c = nodeConfig(portsFor(dir), request('bare', null)).config;
     expect(c.files[1]!.content).toContain('\nNANIO_ACCESS_KEY=<access key>\n');
     expect(c.files[1]!.content).toContain('the pool has no credentials in its manifest');
@@ -204,7 +225,9 @@ spec:
   });
 
   it('refuses unsafe flag values with a user error', () => {
-    expect(() => nodeConfig(portsFor(dir), request('bare', '0', { dataDir: 'relative/dir' }))).toThrow(/--data-dir must be an absolute path/);
+    expect(() => nodeConfig(portsFor(dir), request('bare', '0', { dataDir: 'relative/dir' }))).toThrow(
+      /--data-dir must be an absolute path/,
+    );
     expect(() => nodeConfig(portsFor(dir), request('bare', '0', { root: '/srv/files;' }))).toThrow(/--root must be an absolute path/);
     expect(() => nodeConfig(portsFor(dir), request('bare', '0', { region: 'US EAST' }))).toThrow(/--region must be/);
     expect(() => nodeConfig(portsFor(dir), request('bare', '0', { user: 'Nanio' }))).toThrow(/--user must be a system user name/);

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { compareKeys, diffObjects, isPlainMd5, type CopyRecord, type DiffInput, type ListedObject } from '../../src/domain/migrations/object-diff.js';
+import {
+  compareKeys,
+  diffObjects,
+  isPlainMd5,
+  type CopyRecord,
+  type DiffInput,
+  type ListedObject,
+} from '../../src/domain/migrations/object-diff.js';
 
 const md5 = (content: string) => createHash('md5').update(content).digest('hex');
 /** A multipart ETag as S3 writes it: md5 of the part md5s, then `-<parts>`. */
@@ -119,7 +126,11 @@ describe('diffObjects', () => {
   it('a record with the right ETags but another size does not vouch', () => {
     const s = obj('k', 'abcd', multipart('abcd'));
     const dst = obj('k', 'abcd', multipart('dst'));
-    const d = diff({ source: [s], destination: [dst], records: new Map([['k', { key: 'k', srcEtag: s.etag, srcSize: 3, dstEtag: dst.etag }]]) });
+    const d = diff({
+      source: [s],
+      destination: [dst],
+      records: new Map([['k', { key: 'k', srcEtag: s.etag, srcSize: 3, dstEtag: dst.etag }]]),
+    });
     // The destination is orch's, the source is not the version it read: copy.
     expect(d.copy).toEqual([s]);
   });
@@ -145,7 +156,12 @@ describe('diffObjects', () => {
     const kept = obj('kept', 'k');
     const goneDst = obj('gone', 'g');
     for (const mode of ['sync', 'copy'] as const) {
-      const d = diff({ mode, source: [kept], destination: [obj('kept', 'k'), goneDst], records: new Map([['gone', rec('gone', obj('gone', 'g'), goneDst.etag)]]) });
+      const d = diff({
+        mode,
+        source: [kept],
+        destination: [obj('kept', 'k'), goneDst],
+        records: new Map([['gone', rec('gone', obj('gone', 'g'), goneDst.etag)]]),
+      });
       expect(d.delete, mode).toEqual(['gone']);
       expect(d.inSync.objects, mode).toBe(1);
     }
@@ -175,7 +191,17 @@ describe('diffObjects', () => {
   });
 
   it('keys with unicode, spaces, % and reserved characters are matched exactly and sorted by code unit', () => {
-    const odd = ['a b/c d.txt', 'x+y&z=1;2', 'caf\u00e9/\u{1f600}.png', '100%25 done', 'a//double//slash', 'Zeta', 'a', '\u00e9t\u00e9', 'ab'];
+    const odd = [
+      'a b/c d.txt',
+      'x+y&z=1;2',
+      'caf\u00e9/\u{1f600}.png',
+      '100%25 done',
+      'a//double//slash',
+      'Zeta',
+      'a',
+      '\u00e9t\u00e9',
+      'ab',
+    ];
     const src = odd.map((k) => obj(k, `content of ${k}`));
     // Same bytes at the destination for every other key; the rest missing. A destination key that
     // differs from a source key only by encoding or normalisation is another key.
@@ -188,7 +214,17 @@ describe('diffObjects', () => {
     expect(d.delete).toEqual(['100% done', 'cafe\u0301/\u{1f600}.png']);
     // Code-unit order: uppercase before lowercase, 'a' before 'a b...' before 'ab', astral after BMP letters.
     const all = diff({ source: src, destination: [] });
-    expect(keys(all.copy)).toEqual(['100%25 done', 'Zeta', 'a', 'a b/c d.txt', 'a//double//slash', 'ab', 'caf\u00e9/\u{1f600}.png', 'x+y&z=1;2', '\u00e9t\u00e9']);
+    expect(keys(all.copy)).toEqual([
+      '100%25 done',
+      'Zeta',
+      'a',
+      'a b/c d.txt',
+      'a//double//slash',
+      'ab',
+      'caf\u00e9/\u{1f600}.png',
+      'x+y&z=1;2',
+      '\u00e9t\u00e9',
+    ]);
   });
 
   it('output is deterministic whatever the input order', () => {

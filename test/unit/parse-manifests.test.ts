@@ -22,7 +22,8 @@ function yamlFiles(dir: string): string[] {
 function fieldPaths(value: unknown, prefix: Array<string | number> = []): Array<Array<string | number>> {
   const out: Array<Array<string | number>> = [prefix];
   if (Array.isArray(value)) value.forEach((v, i) => out.push(...fieldPaths(v, [...prefix, i])));
-  else if (value !== null && typeof value === 'object') for (const [k, v] of Object.entries(value)) out.push(...fieldPaths(v, [...prefix, k]));
+  else if (value !== null && typeof value === 'object')
+    for (const [k, v] of Object.entries(value)) out.push(...fieldPaths(v, [...prefix, k]));
   return out;
 }
 
@@ -39,10 +40,14 @@ describe('manifest parsing', () => {
       const source = { path: file, text: readFileSync(file, 'utf8') };
       const parsed = parseManifestSources([source]);
       const rebuilt = documentsFromValues(source, parsed.documents);
-      expect(rebuilt.map((d) => [d.index, d.value]), file).toEqual(parsed.documents.map((d) => [d.index, d.value]));
+      expect(
+        rebuilt.map((d) => [d.index, d.value]),
+        file,
+      ).toEqual(parsed.documents.map((d) => [d.index, d.value]));
       parsed.documents.forEach((doc, i) => {
         for (const path of fieldPaths(doc.value)) {
-          for (const target of ['key', 'value', 'content'] as const) expect(rebuilt[i]!.at(path, target), `${file} ${path.join('.')}`).toEqual(doc.at(path, target));
+          for (const target of ['key', 'value', 'content'] as const)
+            expect(rebuilt[i]!.at(path, target), `${file} ${path.join('.')}`).toEqual(doc.at(path, target));
           compared++;
         }
       });
@@ -51,7 +56,8 @@ describe('manifest parsing', () => {
   });
 
   it('resolves positions lazily to the right line', () => {
-    const text = '# c\napiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: a\n---\n# only a comment\n---\nkind: Route\nspec:\n  path: /x/\n';
+    const text =
+      '# c\napiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: a\n---\n# only a comment\n---\nkind: Route\nspec:\n  path: /x/\n';
     const { documents } = parseManifestSources([{ path: 'm.yaml', text }]);
     expect(documents.map((d) => d.index)).toEqual([0, 2]);
     expect(documents[0]!.at(['metadata', 'name'])).toEqual({ file: 'm.yaml', line: 5, column: 9 });
@@ -66,7 +72,8 @@ describe('manifest parsing', () => {
   });
 
   it('limits aliases', () => {
-    const bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n';
+    const bomb =
+      'a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n';
     const { documents, diagnostics } = parseManifestSources([{ path: 'bomb.yaml', text: bomb }]);
     expect(documents).toEqual([]);
     expect(diagnostics[0]?.code).toBe('yaml.syntax');

@@ -31,12 +31,34 @@ describe('manifest listing and display paths', () => {
 
   it('names files exactly as path.relative does', () => {
     const cwds = ['/', '/a', '/a/', '/a/b', '/a//b', '/a/./b', '/a/../a/b', '/ab', '/a/b/..', '/a/b/.', root];
-    const files = ['/a/b/c.yaml', '/a/b', '/a/bc.yaml', '/a/b/../c.yaml', '/a/b//c.yaml', '/a/b/./c.yaml', '/a/b/c/', '/a/b/..x/c.yaml', '/a/b/.x', '/ab/c.yaml', '/x.yaml', join(root, 'm/p.yaml')];
-    for (const cwd of cwds) for (const file of files) expect(displayPath(file, cwd), `${file} from ${cwd}`).toBe(referenceDisplayPath(file, cwd));
+    const files = [
+      '/a/b/c.yaml',
+      '/a/b',
+      '/a/bc.yaml',
+      '/a/b/../c.yaml',
+      '/a/b//c.yaml',
+      '/a/b/./c.yaml',
+      '/a/b/c/',
+      '/a/b/..x/c.yaml',
+      '/a/b/.x',
+      '/ab/c.yaml',
+      '/x.yaml',
+      join(root, 'm/p.yaml'),
+    ];
+    for (const cwd of cwds)
+      for (const file of files) expect(displayPath(file, cwd), `${file} from ${cwd}`).toBe(referenceDisplayPath(file, cwd));
   });
 
   it('lists the same files in the same order, whatever form the directory is given in', () => {
-    for (const p of ['m/pools/a.yaml', 'm/pools/b.yml', 'm/pools/c.txt', 'm/.hidden/x.yaml', 'm/vhosts/v1/r.yaml', 'm/vhosts/v0.yaml', 'm/z.yaml']) {
+    for (const p of [
+      'm/pools/a.yaml',
+      'm/pools/b.yml',
+      'm/pools/c.txt',
+      'm/.hidden/x.yaml',
+      'm/vhosts/v1/r.yaml',
+      'm/vhosts/v0.yaml',
+      'm/z.yaml',
+    ]) {
       mkdirSync(join(root, p, '..'), { recursive: true });
       writeFileSync(join(root, p), 'a: 1\n');
     }

@@ -26,7 +26,7 @@ function rerender(files: readonly ManagedText[], featuresIndex: number) {
   return { result, files: renderTree(result.desired, features).files.map((f) => ({ path: f.path, content: f.content })) };
 }
 
-describe('recover the desired state from orch\'s managed directory', () => {
+describe("recover the desired state from orch's managed directory", () => {
   it('with sidecars: every file comes back byte-identical, with no diagnostic', () => {
     for (let seed = 1; seed <= RUNS; seed++) {
       const fi = seed % 2;
@@ -45,13 +45,18 @@ describe('recover the desired state from orch\'s managed directory', () => {
       const original = treeOf(seed, fi);
       const confs = original.filter((f) => f.path.endsWith('.conf'));
       const { result, files } = rerender(confs, fi);
-      expect(files.filter((f) => f.path.endsWith('.conf')), `seed ${seed}`).toEqual(confs);
+      expect(
+        files.filter((f) => f.path.endsWith('.conf')),
+        `seed ${seed}`,
+      ).toEqual(confs);
       expect(result.resources.every((r) => r.from === 'conf' && r.sidecar === 'missing')).toBe(true);
       // One clear diagnostic per missing sidecar, naming it and saying what was recovered and lost.
       expect(result.diagnostics.map((d) => d.code)).toEqual(confs.map(() => 'recover.sidecar-missing'));
       for (const d of result.diagnostics) {
         expect(d.severity).toBe('warning');
-        expect(d.message).toMatch(/^(pools|vhosts)\/\S+\.meta\.json is missing\. (Pool|VirtualHost) \S+ is recovered from \S+\.conf alone: .+\. Lost: .+\.$/);
+        expect(d.message).toMatch(
+          /^(pools|vhosts)\/\S+\.meta\.json is missing\. (Pool|VirtualHost) \S+ is recovered from \S+\.conf alone: .+\. Lost: .+\.$/,
+        );
       }
     }
   });
@@ -72,21 +77,29 @@ describe('recover the desired state from orch\'s managed directory', () => {
     const vhostSidecar = original.find((f) => f.path.startsWith('vhosts/') && f.path.endsWith('.meta.json'))!;
     const poolSidecar = original.find((f) => f.path.startsWith('pools/') && f.path.endsWith('.meta.json'))!;
     const damaged = original.map((f) =>
-      f === vhostSidecar ? { ...f, content: f.content.slice(0, 40) } : f === poolSidecar ? { ...f, content: f.content.replace('"weight": ', '"weight": "x') } : f,
+      f === vhostSidecar
+        ? { ...f, content: f.content.slice(0, 40) }
+        : f === poolSidecar
+          ? { ...f, content: f.content.replace('"weight": ', '"weight": "x') }
+          : f,
     );
     const { result, files } = rerender(damaged, 0);
     expect(files.filter((f) => f.path.endsWith('.conf'))).toEqual(original.filter((f) => f.path.endsWith('.conf')));
     const byFile = new Map(result.diagnostics.map((d) => [d.source!.file, d]));
     expect(byFile.get(vhostSidecar.path)!.code).toBe('recover.sidecar-corrupt');
     expect(byFile.get(vhostSidecar.path)!.message).toContain(`${vhostSidecar.path} is unusable: it is not valid JSON`);
-    expect(byFile.get(poolSidecar.path)!.message).toMatch(/is unusable: (it is not valid JSON|field "members\[0\]\.weight" is not an integer)/);
+    expect(byFile.get(poolSidecar.path)!.message).toMatch(
+      /is unusable: (it is not valid JSON|field "members\[0\]\.weight" is not an integer)/,
+    );
     expect(byFile.get(poolSidecar.path)!.message).toContain('Lost: the pool type');
   });
 
   it('a .conf edited by hand is reported, with the content orch wrote', () => {
     const original = treeOf(11, 1);
     const conf = original.find((f) => f.path.startsWith('vhosts/') && f.path.endsWith('.conf'))!;
-    const edited = original.map((f) => (f === conf ? { ...f, content: f.content.replace('client_max_body_size 0;', 'client_max_body_size 10m;') } : f));
+    const edited = original.map((f) =>
+      f === conf ? { ...f, content: f.content.replace('client_max_body_size 0;', 'client_max_body_size 10m;') } : f,
+    );
     const { result } = rerender(edited, 1);
     const res = result.resources.find((r) => r.confPath === conf.path)!;
     expect(res.from).toBe('sidecar');
@@ -101,7 +114,7 @@ describe('recover the desired state from orch\'s managed directory', () => {
     }
   });
 
-  it('files without orch\'s marker are not orch\'s and are ignored', () => {
+  it("files without orch's marker are not orch's and are ignored", () => {
     const result = recoverDesiredState(
       [
         { path: 'vhosts/hand.conf', content: 'server { listen 80; }\n' },

@@ -109,13 +109,22 @@ describe('renderTree', () => {
     ['server name with ;', () => renderVirtualHostFiles(virtualHost('gw', { serverNames: ['a;b'] }), OLD)],
     ['member address with a space', () => renderPoolFiles(pool('p', { members: [member('10.0.0.1:80 down')] }))],
     ['member address with a newline', () => renderPoolFiles(pool('p', { members: [member('10.0.0.1:80\n}')] }))],
-    ['extra block with NUL', () => renderVirtualHostFiles(virtualHost('gw', { extraBlocks: [{ zone: 'top', content: 'a;\u00000\u0000' }] }), OLD)],
-    ['extra block with an unknown zone', () => renderVirtualHostFiles(virtualHost('gw', { extraBlocks: [{ zone: 'middle' as 'top', content: 'a;' }] }), OLD)],
+    [
+      'extra block with NUL',
+      () => renderVirtualHostFiles(virtualHost('gw', { extraBlocks: [{ zone: 'top', content: 'a;\u00000\u0000' }] }), OLD),
+    ],
+    [
+      'extra block with an unknown zone',
+      () => renderVirtualHostFiles(virtualHost('gw', { extraBlocks: [{ zone: 'middle' as 'top', content: 'a;' }] }), OLD),
+    ],
     ['route path without leading /', () => renderVirtualHostFiles(virtualHost('gw', { routes: [route('gw', 'photos/', 'p')] }), OLD)],
     ['route path with a variable', () => renderVirtualHostFiles(virtualHost('gw', { routes: [route('gw', '/$x/', 'p')] }), OLD)],
     ['key prefix with ?', () => renderVirtualHostFiles(virtualHost('gw', { routes: [route('gw', '/b/', 'p', { keyPrefix: 'a?' })] }), OLD)],
     ['pool name with /', () => renderPoolFiles(pool('../etc'))],
-    ['TLS key path with a quote', () => renderVirtualHostFiles(virtualHost('gw', { tls: { certificate: '/c', key: '/k"', http2: false } }), OLD)],
+    [
+      'TLS key path with a quote',
+      () => renderVirtualHostFiles(virtualHost('gw', { tls: { certificate: '/c', key: '/k"', http2: false } }), OLD),
+    ],
     ['negative weight', () => renderPoolFiles(pool('p', { members: [member('10.0.0.1:80', { weight: -1 })] }))],
     ['duplicate pool names', () => renderTree(desiredState({ pools: [pool('p'), pool('p')] }), OLD)],
   ];

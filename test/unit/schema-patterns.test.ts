@@ -45,7 +45,8 @@ const PATTERNED: Record<string, keyof typeof TABLES> = {
 function patternedPointers(schema: Json, pointer = ''): string[] {
   const out = typeof schema.pattern === 'string' ? [pointer] : [];
   for (const key of ['properties', '$defs']) {
-    for (const [name, sub] of Object.entries((schema[key] ?? {}) as Record<string, Json>)) out.push(...patternedPointers(sub, `${pointer}/${key}/${name}`));
+    for (const [name, sub] of Object.entries((schema[key] ?? {}) as Record<string, Json>))
+      out.push(...patternedPointers(sub, `${pointer}/${key}/${name}`));
   }
   if (schema.items && typeof schema.items === 'object') out.push(...patternedPointers(schema.items as Json, `${pointer}/items`));
   return out;

@@ -76,12 +76,12 @@ const migrationSpecKeys = {
 } satisfies KeyList<MigrationSpec>;
 
 const k = (o: object): string[] => Object.keys(o).sort();
-const common = { '': k(envelopeKeys), metadata: k(metadataKeys) };
+const common = { '': k(envelopeKeys), 'metadata': k(metadataKeys) };
 
 const EXPECTED: Record<keyof typeof SCHEMAS_BY_KIND, Record<string, string[]>> = {
   Pool: {
     ...common,
-    spec: k(poolSpecKeys),
+    'spec': k(poolSpecKeys),
     'spec.members[]': k(memberKeys),
     'spec.credentials': k(credentialsKeys),
     'spec.credentials.accessKeyId': k(secretRefKeys),
@@ -89,7 +89,7 @@ const EXPECTED: Record<keyof typeof SCHEMAS_BY_KIND, Record<string, string[]>> =
   },
   VirtualHost: {
     ...common,
-    spec: k(vhostSpecKeys),
+    'spec': k(vhostSpecKeys),
     'spec.tls': k(tlsKeys),
     'spec.ipRules': k(ipRulesKeys),
     'spec.extraBlocks[]': k(extraBlockKeys),

@@ -14,7 +14,14 @@ interface SdkSigner {
 }
 
 async function sdkSigner(credentials: SigV4Credentials): Promise<{ signer: SdkSigner; close(): void }> {
-  const client = new S3Client({ endpoint: 'http://127.0.0.1:1', forcePathStyle: true, region: 'us-east-1', credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const client = new S3Client({
+    endpoint: 'http://127.0.0.1:1',
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   const signer = await (client.config as unknown as { signer: () => Promise<SdkSigner> }).signer();
   return { signer, close: () => client.destroy() };
 }
@@ -29,13 +36,145 @@ function rng(seed: number): () => number {
   };
 }
 
-const KEY_PIECES = ['a', 'Z', '0', '-', '_', '.', '~', '/', '//', ' ', '  ', '+', '%', '%20', '%2F', '!', '*', "'", '(', ')', '&', '=', '?', '#', ';', ':', '@', ',', '$', '<', '>', '"', '\\', '^', '`', '{', '}', '|', '[', ']', 'é', 'ß', '日本', '😀', 'Ω', '\u00a0', 'tab\there', '..', '.'];
-const VALUE_PIECES = ['x', '1', '42', ' ', '+', '/', '=', '&', '%', '~', '!', "'", '()', '*', 'ü', '😀', 'a b', '==', 'AbC/+=', '\u00e9\u00e8'];
-const HEADER_VALUES = ['text/plain', 'application/json; charset=utf-8', '  leading and trailing  ', 'inner   spaces\tand\ttabs', 'bytes=0-1023', '"0123456789abcdef0123456789abcdef"', 'max-age=60', 'gzip', 'attachment; filename="a b.txt"', 'en-US', 'Wed, 21 Oct 2026 07:28:00 GMT', 'v', ''];
-const HEADER_NAMES = ['content-type', 'content-length', 'content-md5', 'range', 'if-match', 'if-none-match', 'content-encoding', 'content-disposition', 'content-language', 'expires', 'x-amz-meta-owner', 'x-amz-meta-note', 'X-Amz-Meta-Mixed', 'Content-Type-Extra', 'cache-control', 'user-agent', 'expect', 'connection', 'x-amzn-trace-id', 'transfer-encoding', 'proxy-authorization', 'sec-fetch-mode', 'referer', 'te', 'x-amz-copy-source', 'x-amz-acl'];
-const QUERY_KEYS = ['uploadId', 'partNumber', 'list-type', 'continuation-token', 'max-keys', 'prefix', 'start-after', 'uploads', 'delete', 'versionId', 'x-id', 'weird key', 'k+k', 'k=k', 'ключ'];
+const KEY_PIECES = [
+  'a',
+  'Z',
+  '0',
+  '-',
+  '_',
+  '.',
+  '~',
+  '/',
+  '//',
+  ' ',
+  '  ',
+  '+',
+  '%',
+  '%20',
+  '%2F',
+  '!',
+  '*',
+  "'",
+  '(',
+  ')',
+  '&',
+  '=',
+  '?',
+  '#',
+  ';',
+  ':',
+  '@',
+  ',',
+  '$',
+  '<',
+  '>',
+  '"',
+  '\\',
+  '^',
+  '`',
+  '{',
+  '}',
+  '|',
+  '[',
+  ']',
+  'é',
+  'ß',
+  '日本',
+  '😀',
+  'Ω',
+  '\u00a0',
+  'tab\there',
+  '..',
+  '.',
+];
+const VALUE_PIECES = [
+  'x',
+  '1',
+  '42',
+  ' ',
+  '+',
+  '/',
+  '=',
+  '&',
+  '%',
+  '~',
+  '!',
+  "'",
+  '()',
+  '*',
+  'ü',
+  '😀',
+  'a b',
+  '==',
+  'AbC/+=',
+  '\u00e9\u00e8',
+];
+const HEADER_VALUES = [
+  'text/plain',
+  'application/json; charset=utf-8',
+  '  leading and trailing  ',
+  'inner   spaces\tand\ttabs',
+  'bytes=0-1023',
+  '"0123456789abcdef0123456789abcdef"',
+  'max-age=60',
+  'gzip',
+  'attachment; filename="a b.txt"',
+  'en-US',
+  'Wed, 21 Oct 2026 07:28:00 GMT',
+  'v',
+  '',
+];
+const HEADER_NAMES = [
+  'content-type',
+  'content-length',
+  'content-md5',
+  'range',
+  'if-match',
+  'if-none-match',
+  'content-encoding',
+  'content-disposition',
+  'content-language',
+  'expires',
+  'x-amz-meta-owner',
+  'x-amz-meta-note',
+  'X-Amz-Meta-Mixed',
+  'Content-Type-Extra',
+  'cache-control',
+  'user-agent',
+  'expect',
+  'connection',
+  'x-amzn-trace-id',
+  'transfer-encoding',
+  'proxy-authorization',
+  'sec-fetch-mode',
+  'referer',
+  'te',
+  'x-amz-copy-source',
+  'x-amz-acl',
+];
+const QUERY_KEYS = [
+  'uploadId',
+  'partNumber',
+  'list-type',
+  'continuation-token',
+  'max-keys',
+  'prefix',
+  'start-after',
+  'uploads',
+  'delete',
+  'versionId',
+  'x-id',
+  'weird key',
+  'k+k',
+  'k=k',
+  'ключ',
+];
 const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'];
-const PAYLOADS = () => ['UNSIGNED-PAYLOAD', 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', createHash('sha256').update('body').digest('hex')];
+const PAYLOADS = () => [
+  'UNSIGNED-PAYLOAD',
+  'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  createHash('sha256').update('body').digest('hex'),
+];
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)]!;
@@ -78,7 +217,10 @@ async function compare(credentials: SigV4Credentials, cases: Case[]): Promise<vo
     for (const c of cases) {
       const path = `/bucket-1/${encodeKeyPath(c.key)}`;
       const headers = { ...c.headers, host: '127.0.0.1:9000' };
-      const expected = await signer.sign({ method: c.method, protocol: 'http:', hostname: '127.0.0.1', port: 9000, path, query: { ...c.query }, headers: { ...headers } }, { signingDate: c.date });
+      const expected = await signer.sign(
+        { method: c.method, protocol: 'http:', hostname: '127.0.0.1', port: 9000, path, query: { ...c.query }, headers: { ...headers } },
+        { signingDate: c.date },
+      );
       const got = ours.sign({ method: c.method, path, query: c.query, headers }, c.date);
       const sdk = Object.fromEntries(Object.entries(expected.headers).map(([k, v]) => [k.toLowerCase(), v]));
       const label = JSON.stringify(c);
@@ -95,21 +237,61 @@ async function compare(credentials: SigV4Credentials, cases: Case[]): Promise<vo
 describe('SigV4Signer', () => {
   it('signs 3,000 generated requests exactly as the SDK does', async () => {
     const r = rng(20260101);
-    await compare({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' }, Array.from({ length: 3000 }, () => generate(r)));
+    await compare(
+      { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+      Array.from({ length: 3000 }, () => generate(r)),
+    );
   });
 
   it('with a session token: signs it as x-amz-security-token, as the SDK does', async () => {
     const r = rng(7);
-    await compare({ accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret/with+chars=', sessionToken: 'FwoGZXIvYXdzE//token+with/slashes==' }, Array.from({ length: 500 }, () => generate(r)));
+    await compare(
+      { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret/with+chars=', sessionToken: 'FwoGZXIvYXdzE//token+with/slashes==' },
+      Array.from({ length: 500 }, () => generate(r)),
+    );
   });
 
   it('hand-picked requests of the copier and the listing', async () => {
     const date = new Date(Date.UTC(2026, 4, 17, 23, 59, 59));
     const cases: Case[] = [
-      { method: 'GET', key: 'a b/c+d%e~f!*\'()', query: {}, headers: { 'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', range: 'bytes=0-16777215', 'if-match': '"abc"' }, date },
-      { method: 'PUT', key: 'dir//double/ünï©ødé 😀', query: { partNumber: '3', uploadId: 'up/id+with=odd&chars~' }, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'content-length': '67108864', 'cache-control': 'no-cache', 'content-type': 'application/octet-stream', 'x-amz-meta-x': ' spaced  value ' }, date },
-      { method: 'GET', key: '', query: { 'list-type': '2', 'continuation-token': 'AbC+/=dEf==', 'max-keys': '1' }, headers: { 'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }, date },
-      { method: 'POST', key: 'k', query: { uploads: '' }, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'user-agent': 'orch', expect: '100-continue' }, date },
+      {
+        method: 'GET',
+        key: "a b/c+d%e~f!*'()",
+        query: {},
+        headers: {
+          'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+          'range': 'bytes=0-16777215',
+          'if-match': '"abc"',
+        },
+        date,
+      },
+      {
+        method: 'PUT',
+        key: 'dir//double/ünï©ødé 😀',
+        query: { partNumber: '3', uploadId: 'up/id+with=odd&chars~' },
+        headers: {
+          'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+          'content-length': '67108864',
+          'cache-control': 'no-cache',
+          'content-type': 'application/octet-stream',
+          'x-amz-meta-x': ' spaced  value ',
+        },
+        date,
+      },
+      {
+        method: 'GET',
+        key: '',
+        query: { 'list-type': '2', 'continuation-token': 'AbC+/=dEf==', 'max-keys': '1' },
+        headers: { 'x-amz-content-sha256': 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },
+        date,
+      },
+      {
+        method: 'POST',
+        key: 'k',
+        query: { uploads: '' },
+        headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'user-agent': 'orch', 'expect': '100-continue' },
+        date,
+      },
       { method: 'DELETE', key: 'x', query: { uploadId: '' }, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, date },
     ];
     await compare({ accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, cases);
@@ -119,8 +301,14 @@ describe('SigV4Signer', () => {
     const date = new Date(Date.UTC(2026, 0, 2, 3, 4, 5));
     const { signer, close } = await sdkSigner({ accessKeyId: 'A', secretAccessKey: 'B' });
     try {
-      const expected = await signer.sign({ method: 'GET', protocol: 'http:', hostname: 'h', port: 1, path: '/b/k', query: {}, headers: { host: 'h:1' } }, { signingDate: date });
-      const got = new SigV4Signer({ accessKeyId: 'A', secretAccessKey: 'B' }, 'us-east-1', 's3').sign({ method: 'GET', path: '/b/k', headers: { host: 'h:1' } }, date);
+      const expected = await signer.sign(
+        { method: 'GET', protocol: 'http:', hostname: 'h', port: 1, path: '/b/k', query: {}, headers: { host: 'h:1' } },
+        { signingDate: date },
+      );
+      const got = new SigV4Signer({ accessKeyId: 'A', secretAccessKey: 'B' }, 'us-east-1', 's3').sign(
+        { method: 'GET', path: '/b/k', headers: { host: 'h:1' } },
+        date,
+      );
       expect(got.authorization).toBe(expected.headers.authorization);
       expect(got['x-amz-content-sha256']).toBe(expected.headers['x-amz-content-sha256']);
       expect(got['x-amz-date']).toBe('20260102T030405Z');
@@ -129,16 +317,19 @@ describe('SigV4Signer', () => {
     }
   });
 
-  it('drops a caller\'s own authorization, date and x-amz-date headers', () => {
+  it("drops a caller's own authorization, date and x-amz-date headers", () => {
     const s = new SigV4Signer({ accessKeyId: 'A', secretAccessKey: 'B' }, 'us-east-1', 's3');
     const date = new Date(Date.UTC(2026, 0, 2));
     const plain = s.sign({ method: 'GET', path: '/b/k', headers: { host: 'h' } }, date);
-    const extra = s.sign({ method: 'GET', path: '/b/k', headers: { host: 'h', Authorization: 'x', date: 'y', 'X-Amz-Date': 'z' } }, date);
+    const extra = s.sign(
+      { method: 'GET', path: '/b/k', headers: { 'host': 'h', 'Authorization': 'x', 'date': 'y', 'X-Amz-Date': 'z' } },
+      date,
+    );
     expect(extra).toEqual(plain);
   });
 
   it('encodes like the SDK: RFC 3986, query sorted by encoded key', () => {
     expect(uriEscape("a b+c/d!*'()~")).toBe('a%20b%2Bc%2Fd%21%2A%27%28%29~');
-    expect(canonicalQuery({ b: '2', a: '', 'a b': 'x y', 'X-Amz-Signature': 'dropped' })).toBe('a=&a%20b=x%20y&b=2');
+    expect(canonicalQuery({ 'b': '2', 'a': '', 'a b': 'x y', 'X-Amz-Signature': 'dropped' })).toBe('a=&a%20b=x%20y&b=2');
   });
 });

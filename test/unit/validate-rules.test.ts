@@ -63,13 +63,21 @@ describe('reporting', () => {
   });
 
   it('does not report a reference to a document that has its own errors as unknown', () => {
-    const result = validateTexts({ ...BASE, 'x.yaml': pool('type: nanio\nmembers: [{ address: bad }]', 'broken'), 'r.yaml': route('virtualHost: gw\npath: /a/\npool: broken') });
+    const result = validateTexts({
+      ...BASE,
+      'x.yaml': pool('type: nanio\nmembers: [{ address: bad }]', 'broken'),
+      'r.yaml': route('virtualHost: gw\npath: /a/\npool: broken'),
+    });
     expect(result.diagnostics.map((d) => d.code)).toEqual(['value.member-address']);
   });
 
   it('reports an http pool reused by name in two files once, on the second', () => {
     const result = validateTexts({ 'a.yaml': HTTP_POOL, 'b.yaml': HTTP_POOL });
-    expect(summarize(result.diagnostics)).toEqual([expect.stringMatching(/^error collision\.duplicate-name b\.yaml:4:9 metadata\.name: a second Pool is named "files"; the first is at a\.yaml:4$/)]);
+    expect(summarize(result.diagnostics)).toEqual([
+      expect.stringMatching(
+        /^error collision\.duplicate-name b\.yaml:4:9 metadata\.name: a second Pool is named "files"; the first is at a\.yaml:4$/,
+      ),
+    ]);
   });
 
   it('accepts an empty set of manifests', () => {

@@ -11,7 +11,14 @@ describe('watch logger (src/use-cases/watch/log.ts)', () => {
     log.warn('drift.detected', { files: ['vhosts/a.conf (modified)'] });
     expect(lines).toHaveLength(2);
     for (const l of lines) expect(l).not.toContain('\n');
-    expect(JSON.parse(lines[0]!)).toEqual({ time: '2026-05-01T10:00:00.123Z', level: 'info', event: 'reconcile.done', outcome: 'applied', generation: 4, changes: { add: 1 } });
+    expect(JSON.parse(lines[0]!)).toEqual({
+      time: '2026-05-01T10:00:00.123Z',
+      level: 'info',
+      event: 'reconcile.done',
+      outcome: 'applied',
+      generation: 4,
+      changes: { add: 1 },
+    });
     expect(JSON.parse(lines[1]!)).toMatchObject({ level: 'warn', event: 'drift.detected' });
   });
 
@@ -68,7 +75,15 @@ describe('watch logger (src/use-cases/watch/log.ts)', () => {
   it('redacts fields whose name says they hold a secret, whatever the value', () => {
     const lines: string[] = [];
     const log = createLogger({ now: () => new Date(), write: (l) => lines.push(l), json: true });
-    log.info('pool', { pool: 'hot', secretAccessKey: 'abc', accessKeyId: 'AKIA1', password: 'x', authorization: 'Bearer y', nested: { token: 'z', credentials: { a: 1 } }, hasCredentials: true });
+    log.info('pool', {
+      pool: 'hot',
+      secretAccessKey: 'abc',
+      accessKeyId: 'AKIA1',
+      password: 'x',
+      authorization: 'Bearer y',
+      nested: { token: 'z', credentials: { a: 1 } },
+      hasCredentials: true,
+    });
     expect(JSON.parse(lines[0]!)).toEqual({
       time: expect.any(String),
       level: 'info',
@@ -86,6 +101,8 @@ describe('watch logger (src/use-cases/watch/log.ts)', () => {
   it('redact() applies the same guard to text leaving by another way (/status)', () => {
     const log = createLogger({ now: () => new Date(), write: () => {}, json: true });
     log.registerSecret('s3cr3t-value');
-    expect(log.redact(JSON.stringify({ lastError: { message: 'key s3cr3t-value refused' } }))).toBe(JSON.stringify({ lastError: { message: `key ${REDACTED} refused` } }));
+    expect(log.redact(JSON.stringify({ lastError: { message: 'key s3cr3t-value refused' } }))).toBe(
+      JSON.stringify({ lastError: { message: `key ${REDACTED} refused` } }),
+    );
   });
 });

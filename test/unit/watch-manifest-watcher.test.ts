@@ -22,7 +22,11 @@ describe('manifest watcher', () => {
     writeFileSync(join(dir, 'pools.yaml'), 'a: 1\n');
     const events: ManifestEvent[] = [];
     const errors: Error[] = [];
-    watcher = watchManifests(target ? target(dir) : dir, (e) => events.push(e), (e) => errors.push(e));
+    watcher = watchManifests(
+      target ? target(dir) : dir,
+      (e) => events.push(e),
+      (e) => errors.push(e),
+    );
     await watcher.ready;
     return { dir, events, errors };
   };
@@ -54,7 +58,14 @@ describe('manifest watcher', () => {
     await until(() => events.some((e) => e.kind === 'unlink'));
     await settle();
     // (chokidar may report a new directory and its first file in either order)
-    expect(rel(dir, events).sort()).toEqual(['add routes/photos.yaml', 'add vhosts/eu/s3.yml', 'addDir vhosts', 'addDir vhosts/eu', 'change pools.yaml', 'unlink routes/photos.yaml']);
+    expect(rel(dir, events).sort()).toEqual([
+      'add routes/photos.yaml',
+      'add vhosts/eu/s3.yml',
+      'addDir vhosts',
+      'addDir vhosts/eu',
+      'change pools.yaml',
+      'unlink routes/photos.yaml',
+    ]);
     expect(errors).toEqual([]);
   });
 

@@ -46,7 +46,12 @@ describe('Prometheus text exposition (src/use-cases/watch/metrics.ts)', () => {
       expect(f.help, f.name).toBeTruthy();
       expect(f.type, f.name).not.toBe('untyped');
     }
-    expect(parsed.get('orch_reconcile_total')!.samples.map((s) => s.labels['outcome']).sort()).toEqual(['applied', 'blocked', 'failed', 'invalid', 'no_changes', 'planned']);
+    expect(
+      parsed
+        .get('orch_reconcile_total')!
+        .samples.map((s) => s.labels['outcome'])
+        .sort(),
+    ).toEqual(['applied', 'blocked', 'failed', 'invalid', 'no_changes', 'planned']);
     expect(sampleValue(parsed, 'orch_reconcile_total', { outcome: 'failed' })).toBe(0);
     expect(sampleValue(parsed, 'orch_reconcile_total', { outcome: 'applied' })).toBe(1);
     expect(sampleValue(parsed, 'orch_apply_total', { outcome: 'reload_not_confirmed' })).toBe(0);
@@ -68,7 +73,11 @@ describe('Prometheus text exposition (src/use-cases/watch/metrics.ts)', () => {
 
 describe('the strict text-format parser used by the tests', () => {
   const bad: Array<[string, string, RegExp]> = [
-    ['sample before its TYPE is fine, but a TYPE after samples is not', '# HELP a x\na 1\n# TYPE a gauge\n', /TYPE for a after its samples/],
+    [
+      'sample before its TYPE is fine, but a TYPE after samples is not',
+      '# HELP a x\na 1\n# TYPE a gauge\n',
+      /TYPE for a after its samples/,
+    ],
     ['bad escape in a label value', '# TYPE a gauge\na{l="x\\t"} 1\n', /invalid escape/],
     ['unterminated label value', '# TYPE a gauge\na{l="x} 1\n', /unterminated|expected/],
     ['duplicate label', '# TYPE a gauge\na{l="x",l="y"} 1\n', /duplicate label/],

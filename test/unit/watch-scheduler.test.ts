@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, debounce, Scheduler, timersOf, type Job, type JobResult, type Timers, type Trigger } from '../../src/use-cases/watch/scheduler.js';
+import {
+  backoffDelay,
+  debounce,
+  Scheduler,
+  timersOf,
+  type Job,
+  type JobResult,
+  type Timers,
+  type Trigger,
+} from '../../src/use-cases/watch/scheduler.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
 /** Virtual time: timers fire only when the test advances the clock. */
@@ -56,9 +65,14 @@ function controlledRunner() {
     f(r);
     await flush();
   };
-  return { calls, run, finish, get running() {
-    return release !== null;
-  } };
+  return {
+    calls,
+    run,
+    finish,
+    get running() {
+      return release !== null;
+    },
+  };
 }
 
 describe('watch scheduler', () => {
@@ -245,7 +259,7 @@ describe('debounce', () => {
   });
 });
 
-describe('timersOf (the daemon\'s timers on its Clock port)', () => {
+describe("timersOf (the daemon's timers on its Clock port)", () => {
   it('a timer fires when the clock passes its deadline, not before; a cleared one never does', async () => {
     const clock = new VirtualClock();
     const timers = timersOf(clock);
@@ -263,7 +277,7 @@ describe('timersOf (the daemon\'s timers on its Clock port)', () => {
     expect(clock.pending).toBe(0);
   });
 
-  it('runs the scheduler\'s backoff and the debounce on virtual time', async () => {
+  it("runs the scheduler's backoff and the debounce on virtual time", async () => {
     const clock = new VirtualClock();
     const timers = timersOf(clock);
     let fired = 0;

@@ -12,7 +12,14 @@ const sources = (o: Partial<SettingsSources> & { file?: string } = {}): Settings
 describe('orch watch settings', () => {
   it('defaults: loopback listener, 60 s drift, 300 s bucket sync, 5 s migration tick, 3600 s backup, 500 ms debounce', () => {
     const s = resolveSettings(sources());
-    expect(s).toMatchObject({ watchListen: '127.0.0.1:18098', driftIntervalSeconds: 60, bucketSyncIntervalSeconds: 300, migrationTickSeconds: 5, backupIntervalSeconds: 3600, debounceMs: 500 });
+    expect(s).toMatchObject({
+      watchListen: '127.0.0.1:18098',
+      driftIntervalSeconds: 60,
+      bucketSyncIntervalSeconds: 300,
+      migrationTickSeconds: 5,
+      backupIntervalSeconds: 3600,
+      debounceMs: 500,
+    });
   });
 
   it('each has an ORCH_ variable and a config-file key; the variable wins over the file', () => {
@@ -24,9 +31,19 @@ describe('orch watch settings', () => {
       backupIntervalSeconds: 'ORCH_BACKUP_INTERVAL',
       debounceMs: 'ORCH_DEBOUNCE_MS',
     });
-    const file = 'watchListen: 127.0.0.2:9000\ndriftIntervalSeconds: 30\nbucketSyncIntervalSeconds: 0\nmigrationTickSeconds: 2\nbackupIntervalSeconds: 600\ndebounceMs: 250\n';
-    expect(resolveSettings(sources({ file }))).toMatchObject({ watchListen: '127.0.0.2:9000', driftIntervalSeconds: 30, bucketSyncIntervalSeconds: 0, migrationTickSeconds: 2, backupIntervalSeconds: 600, debounceMs: 250 });
-    const s = resolveSettings(sources({ file, env: { ORCH_WATCH_LISTEN: '[::1]:9001', ORCH_DRIFT_INTERVAL: '15', ORCH_DEBOUNCE_MS: '0' } }));
+    const file =
+      'watchListen: 127.0.0.2:9000\ndriftIntervalSeconds: 30\nbucketSyncIntervalSeconds: 0\nmigrationTickSeconds: 2\nbackupIntervalSeconds: 600\ndebounceMs: 250\n';
+    expect(resolveSettings(sources({ file }))).toMatchObject({
+      watchListen: '127.0.0.2:9000',
+      driftIntervalSeconds: 30,
+      bucketSyncIntervalSeconds: 0,
+      migrationTickSeconds: 2,
+      backupIntervalSeconds: 600,
+      debounceMs: 250,
+    });
+    const s = resolveSettings(
+      sources({ file, env: { ORCH_WATCH_LISTEN: '[::1]:9001', ORCH_DRIFT_INTERVAL: '15', ORCH_DEBOUNCE_MS: '0' } }),
+    );
     expect(s).toMatchObject({ watchListen: '[::1]:9001', driftIntervalSeconds: 15, debounceMs: 0, migrationTickSeconds: 2 });
   });
 
@@ -34,7 +51,18 @@ describe('orch watch settings', () => {
     for (const ok of ['127.0.0.1:18098', '127.1.2.3:1', 'localhost:65535', '[::1]:80', 'off']) {
       expect(resolveSettings(sources({ env: { ORCH_WATCH_LISTEN: ok } })).watchListen).toBe(ok);
     }
-    for (const bad of ['0.0.0.0:18098', '10.0.0.1:80', '[::]:80', 'example.com:80', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', '127.0.0.300:80', ':18098', '127.0.0.1:80 ; rm']) {
+    for (const bad of [
+      '0.0.0.0:18098',
+      '10.0.0.1:80',
+      '[::]:80',
+      'example.com:80',
+      '127.0.0.1',
+      '127.0.0.1:0',
+      '127.0.0.1:70000',
+      '127.0.0.300:80',
+      ':18098',
+      '127.0.0.1:80 ; rm',
+    ]) {
       expect(() => resolveSettings(sources({ env: { ORCH_WATCH_LISTEN: bad } })), bad).toThrow(/watchListen must be a loopback address/);
       expect(isLoopbackHostPort(bad), bad).toBe(false);
     }

@@ -16,7 +16,10 @@ const daemonPorts = { compose: composeOrch, ...(await composeWatchAdapters()), p
 
 function validator() {
   const ajv = new Ajv2020({ allErrors: true, strict: true });
-  ajv.addFormat('date-time', { type: 'string', validate: (s: string) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(s) && !Number.isNaN(Date.parse(s)) });
+  ajv.addFormat('date-time', {
+    type: 'string',
+    validate: (s: string) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(s) && !Number.isNaN(Date.parse(s)),
+  });
   return ajv.compile(JSON.parse(readFileSync(join(REPO_ROOT, 'schemas', 'watch-status.schema.json'), 'utf8')) as object);
 }
 
@@ -40,7 +43,13 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
   });
 
   it('what a daemon answers before its first reconcile is valid and not ready', () => {
-    const settings = resolveSettings({ flags: { nginxDir: join(dir, 'nginx'), stateDir: join(dir, 'state'), manifests: join(dir, 'manifests') }, env: {}, configPath: null, candidates: [], readFile: () => null });
+    const settings = resolveSettings({
+      flags: { nginxDir: join(dir, 'nginx'), stateDir: join(dir, 'state'), manifests: join(dir, 'manifests') },
+      env: {},
+      configPath: null,
+      candidates: [],
+      readFile: () => null,
+    });
     const d = new WatchDaemon({
       settings,
       loadSettings: () => settings,
@@ -50,7 +59,15 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
     });
     const s = d.status();
     expect(validate(s), JSON.stringify(validate.errors)).toBe(true);
-    expect(s).toMatchObject({ formatVersion: '1.0', mode: 'plan', driftPolicy: 'correct', ready: false, readyReason: 'no reconcile has finished yet', lastReconcile: null, migrations: [] });
+    expect(s).toMatchObject({
+      formatVersion: '1.0',
+      mode: 'plan',
+      driftPolicy: 'correct',
+      ready: false,
+      readyReason: 'no reconcile has finished yet',
+      lastReconcile: null,
+      migrations: [],
+    });
   });
 });
 
@@ -59,7 +76,13 @@ describe('SIGHUP and the migration supervisor', () => {
     const dir = mkdtempSync(join(tmpdir(), 'orch-watch-hup-'));
     try {
       const at = (maxParallelMigrations: string) =>
-        resolveSettings({ flags: { nginxDir: join(dir, 'nginx'), stateDir: join(dir, 'state'), manifests: join(dir, 'manifests') }, env: { ORCH_MAX_PARALLEL_MIGRATIONS: maxParallelMigrations }, configPath: null, candidates: [], readFile: () => null });
+        resolveSettings({
+          flags: { nginxDir: join(dir, 'nginx'), stateDir: join(dir, 'state'), manifests: join(dir, 'manifests') },
+          env: { ORCH_MAX_PARALLEL_MIGRATIONS: maxParallelMigrations },
+          configPath: null,
+          candidates: [],
+          readFile: () => null,
+        });
       const seen: number[] = [];
       let next: () => ReturnType<typeof at> = () => at('2');
       const d = new WatchDaemon({
@@ -70,7 +93,12 @@ describe('SIGHUP and the migration supervisor', () => {
         log: createLogger({ now: () => new Date(), write: () => {}, json: true }),
         migrations: (settings) => {
           seen.push(settings.maxParallelMigrations);
-          return { tick: () => {}, snapshot: () => [], stop: async () => {}, updateSettings: (s) => void seen.push(s.maxParallelMigrations) };
+          return {
+            tick: () => {},
+            snapshot: () => [],
+            stop: async () => {},
+            updateSettings: (s) => void seen.push(s.maxParallelMigrations),
+          };
         },
       });
       next = () => at('5');
@@ -100,9 +128,14 @@ describe('reconcile outcomes', () => {
     expect(classify(new ValidationError([])).outcome).toBe('invalid');
     expect(classify(new UserError('manifests.not-found', 'x')).outcome).toBe('invalid');
     expect(classify(new UserError('nginx.test-failed', 'x')).outcome).toBe('invalid');
-    for (const code of ['apply.drift', 'apply.max-delete', 'apply.empty']) expect(classify(new UserError(code, 'x')).outcome).toBe('blocked');
-    for (const code of ['nginx.reload-not-confirmed', 'nginx.conf-missing', 'state.corrupt']) expect(classify(new UserError(code, 'x')).outcome).toBe('failed');
+    for (const code of ['apply.drift', 'apply.max-delete', 'apply.empty'])
+      expect(classify(new UserError(code, 'x')).outcome).toBe('blocked');
+    for (const code of ['nginx.reload-not-confirmed', 'nginx.conf-missing', 'state.corrupt'])
+      expect(classify(new UserError(code, 'x')).outcome).toBe('failed');
     const e = Object.assign(new Error('disk full'), { code: 'ENOSPC' });
-    expect(classify(e)).toEqual({ outcome: 'failed', error: { code: 'internal.ENOSPC', message: 'disk full', hint: null, diagnostics: [] } });
+    expect(classify(e)).toEqual({
+      outcome: 'failed',
+      error: { code: 'internal.ENOSPC', message: 'disk full', hint: null, diagnostics: [] },
+    });
   });
 });

@@ -36,7 +36,11 @@ export function fsMigrationFiles(stateDir: string): MigrationFiles {
      */
     writeBaseline(name, baseline) {
       ensureDir();
-      writeFileAtomic(join(dir, `${name}.baseline.json`), JSON.stringify({ formatVersion: 1, objects: Object.fromEntries(baseline) }) + '\n', { mode: 0o600 });
+      writeFileAtomic(
+        join(dir, `${name}.baseline.json`),
+        JSON.stringify({ formatVersion: 1, objects: Object.fromEntries(baseline) }) + '\n',
+        { mode: 0o600 },
+      );
     },
     readBaseline(name) {
       let text: string;
@@ -47,7 +51,8 @@ export function fsMigrationFiles(stateDir: string): MigrationFiles {
         throw e;
       }
       const json = JSON.parse(text) as { formatVersion?: number; objects?: Record<string, string> };
-      if (json.formatVersion !== 1 || typeof json.objects !== 'object' || json.objects === null) throw new Error(`migration baseline ${name}.baseline.json is not one this orch reads`);
+      if (json.formatVersion !== 1 || typeof json.objects !== 'object' || json.objects === null)
+        throw new Error(`migration baseline ${name}.baseline.json is not one this orch reads`);
       return new Map(Object.entries(json.objects));
     },
     cancelRequested: (name) => existsSync(cancelFlag(name)),

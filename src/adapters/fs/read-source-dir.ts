@@ -11,16 +11,22 @@ export function readSourceDir(dir: string): Array<{ path: string; content: strin
   try {
     st = statSync(dir);
   } catch {
-    throw new UserError('import.not-found', `${dir} does not exist.`, { hint: 'Give the directory holding the nginx files to import (for orch and the reference tool: the one with pools/ and vhosts/).' });
+    throw new UserError('import.not-found', `${dir} does not exist.`, {
+      hint: 'Give the directory holding the nginx files to import (for orch and the reference tool: the one with pools/ and vhosts/).',
+    });
   }
-  if (!st.isDirectory()) throw new UserError('import.not-a-directory', `${dir} is not a directory.`, { hint: 'Give the directory holding the nginx files, not one file.' });
+  if (!st.isDirectory())
+    throw new UserError('import.not-a-directory', `${dir} is not a directory.`, {
+      hint: 'Give the directory holding the nginx files, not one file.',
+    });
   const out: Array<{ path: string; content: string }> = [];
   const walk = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (e.name.startsWith('.')) continue;
       const p = join(d, e.name);
       if (e.isDirectory()) walk(p);
-      else if (e.isFile() && (e.name.endsWith('.conf') || e.name.endsWith('.meta.json'))) out.push({ path: relative(dir, p).split(sep).join('/'), content: readFileSync(p, 'utf8') });
+      else if (e.isFile() && (e.name.endsWith('.conf') || e.name.endsWith('.meta.json')))
+        out.push({ path: relative(dir, p).split(sep).join('/'), content: readFileSync(p, 'utf8') });
     }
   };
   walk(dir);
@@ -39,9 +45,17 @@ export function includeResolverFor(dir: string): IncludeResolver {
     const name = abs.slice(abs.lastIndexOf('/') + 1);
     let paths: string[];
     if (/[*?[]/.test(name)) {
-      const re = new RegExp(`^${name.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+      const re = new RegExp(
+        `^${name
+          .replace(/[.+^${}()|\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.')}$`,
+      );
       try {
-        paths = readdirSync(dirname(abs)).filter((n) => re.test(n) && !n.startsWith('.')).sort().map((n) => join(dirname(abs), n));
+        paths = readdirSync(dirname(abs))
+          .filter((n) => re.test(n) && !n.startsWith('.'))
+          .sort()
+          .map((n) => join(dirname(abs), n));
       } catch {
         return null;
       }

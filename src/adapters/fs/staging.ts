@@ -18,7 +18,8 @@ export function stageTree(stateDir: string, files: readonly StagingFile[]): Stag
   const root = resolve(stateDir, 'staging');
   rmSync(root, { recursive: true, force: true });
   const treeDir = join(root, 'tree');
-  for (const sub of ['pools', 'vhosts', 'logs', 'temp']) mkdirSync(join(sub === 'pools' || sub === 'vhosts' ? treeDir : root, sub), { recursive: true });
+  for (const sub of ['pools', 'vhosts', 'logs', 'temp'])
+    mkdirSync(join(sub === 'pools' || sub === 'vhosts' ? treeDir : root, sub), { recursive: true });
   for (const f of files) {
     const p = join(treeDir, f.path);
     mkdirSync(dirname(p), { recursive: true });

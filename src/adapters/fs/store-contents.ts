@@ -24,7 +24,7 @@ export function storeContents(store: FileContentStore, contents: ReadonlyMap<str
         const fd = openSync(tmp, 'w', 0o600);
         open.push({ fd, tmp, target });
         const buf = Buffer.from(content, 'utf8');
-        for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+        for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
       }
       for (const f of open) fsyncSync(f.fd);
     } catch (e) {

@@ -14,7 +14,12 @@ const TAKEOVER_STALE_MS = 10_000;
  * directory (mkdir is atomic) serializes concurrent takeovers, and the stale holder is re-checked
  * inside it before the file is removed.
  */
-export async function acquireWriterLock(stateDir: string, command: string, timeoutSeconds: number, fileName = 'orch.lock'): Promise<HeldLock> {
+export async function acquireWriterLock(
+  stateDir: string,
+  command: string,
+  timeoutSeconds: number,
+  fileName = 'orch.lock',
+): Promise<HeldLock> {
   mkdirSync(stateDir, { recursive: true });
   const path = join(stateDir, fileName);
   const me: LockHolder = {
@@ -98,7 +103,9 @@ function readHolder(path: string): LockHolder | null {
     // stays unreadable for a while as stale.
     try {
       const age = Date.now() - statSync(path).mtimeMs;
-      return age > TAKEOVER_STALE_MS ? { pid: -1, command: 'unknown', since: '', host: '', startTime: null } : { pid: 0, command: 'starting', since: '', host: hostname(), startTime: null };
+      return age > TAKEOVER_STALE_MS
+        ? { pid: -1, command: 'unknown', since: '', host: '', startTime: null }
+        : { pid: 0, command: 'starting', since: '', host: hostname(), startTime: null };
     } catch {
       return null;
     }

@@ -16,9 +16,13 @@ export async function startHealthServer(listen: string, handlers: HealthHandlers
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
       reject(
-        new UserError('watch.listen', `orch watch cannot listen on ${listen}: ${e.code === 'EADDRINUSE' ? 'the address is already in use' : e.message}.`, {
-          hint: 'Choose another loopback address with --listen or watchListen (ORCH_WATCH_LISTEN), or "off" to run without the health listener.',
-        }),
+        new UserError(
+          'watch.listen',
+          `orch watch cannot listen on ${listen}: ${e.code === 'EADDRINUSE' ? 'the address is already in use' : e.message}.`,
+          {
+            hint: 'Choose another loopback address with --listen or watchListen (ORCH_WATCH_LISTEN), or "off" to run without the health listener.',
+          },
+        ),
       ),
     );
     server.listen(port, host, () => resolve());

@@ -22,9 +22,12 @@ let identity: string | null | undefined;
 export function buildIdentity(): string | null {
   if (identity !== undefined) return identity;
   try {
-    const code = extname(fileURLToPath(import.meta.url)) === '.ts' ? sourcesDigest() : readFileSync(packagePath(BUILD_ID_FILE), 'utf8').trim();
+    const code =
+      extname(fileURLToPath(import.meta.url)) === '.ts' ? sourcesDigest() : readFileSync(packagePath(BUILD_ID_FILE), 'utf8').trim();
     if (!/^[0-9a-f]{64}$/.test(code)) throw new Error(`not a build id: ${code.slice(0, 80)}`);
-    const yamlVersion = (JSON.parse(readFileSync(createRequire(import.meta.url).resolve('yaml/package.json'), 'utf8')) as { version: string }).version;
+    const yamlVersion = (
+      JSON.parse(readFileSync(createRequire(import.meta.url).resolve('yaml/package.json'), 'utf8')) as { version: string }
+    ).version;
     identity = [`orch ${orchVersion()}`, code, `yaml ${yamlVersion}`, `node ${process.version} ${process.arch}`].join(' ');
   } catch {
     identity = null;
@@ -43,6 +46,9 @@ function hashTree(h: Hash, root: string, dir: string): void {
   for (const e of readdirSync(join(root, dir), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const rel = dir === '' ? e.name : `${dir}/${e.name}`;
     if (e.isDirectory()) hashTree(h, root, rel);
-    else if (e.isFile()) h.update(`${rel}\0`).update(readFileSync(join(root, rel))).update('\0');
+    else if (e.isFile())
+      h.update(`${rel}\0`)
+        .update(readFileSync(join(root, rel)))
+        .update('\0');
   }
 }

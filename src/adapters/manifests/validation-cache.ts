@@ -113,7 +113,11 @@ export function readCachedValidation(dir: string, key: string, sources: readonly
     if (format === 'json\n') {
       const text = data.toString('utf8', prefix.length + 5);
       let end = text.indexOf('\n');
-      const head = JSON.parse(text.slice(0, end)) as { diagnostics: Diagnostic[]; desired: DesiredState; documents: Array<[string, number]> };
+      const head = JSON.parse(text.slice(0, end)) as {
+        diagnostics: Diagnostic[];
+        desired: DesiredState;
+        documents: Array<[string, number]>;
+      };
       result = head;
       if (!Array.isArray(head.documents)) return null;
       entries = head.documents.map(([file, index]) => {
@@ -194,7 +198,13 @@ export function writeCachedValidation(dir: string, key: string, validation: Vali
     let format: 'json' | 'v8';
     if (jsonExact(result, new Set())) {
       // The head line, then one line per document value (JSON text holds no raw line break).
-      const lines = [JSON.stringify({ diagnostics: result.diagnostics, desired: result.desired, documents: result.documents.map((d) => [d.file, d.index]) })];
+      const lines = [
+        JSON.stringify({
+          diagnostics: result.diagnostics,
+          desired: result.desired,
+          documents: result.documents.map((d) => [d.file, d.index]),
+        }),
+      ];
       for (const d of result.documents) lines.push(JSON.stringify(d.value));
       blob = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
       format = 'json';
@@ -202,7 +212,9 @@ export function writeCachedValidation(dir: string, key: string, validation: Vali
       blob = serialize(result);
       format = 'v8';
     }
-    writeFileAtomic(join(dir, fileFor(key)), Buffer.concat([Buffer.from(`${FORMAT} ${key} ${format}\n`, 'latin1'), blob]), { durable: false });
+    writeFileAtomic(join(dir, fileFor(key)), Buffer.concat([Buffer.from(`${FORMAT} ${key} ${format}\n`, 'latin1'), blob]), {
+      durable: false,
+    });
     pruneCacheEntries(dir, 'manifests-', '.bin');
   } catch {
     // A cache that cannot be written is only a slower next run.
@@ -218,7 +230,8 @@ function pruneCacheEntries(dir: string, prefix: string, suffix: string): void {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     const mtime = statSync(path).mtimeMs;
-    if (name.startsWith(prefix) && name.endsWith(suffix) && /^[0-9a-f]{64}$/.test(name.slice(prefix.length, name.length - suffix.length))) entries.push({ path, mtime });
+    if (name.startsWith(prefix) && name.endsWith(suffix) && /^[0-9a-f]{64}$/.test(name.slice(prefix.length, name.length - suffix.length)))
+      entries.push({ path, mtime });
     else if (name.endsWith('.tmp') && Date.now() - mtime > 60_000) rmSync(path, { force: true });
   }
   entries.sort((a, b) => b.mtime - a.mtime);

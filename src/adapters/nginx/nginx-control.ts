@@ -34,7 +34,8 @@ export function nginxControl(options: NginxOptions): Nginx {
   return {
     version: () => nginxVersion(options.bin),
     mainConfigExists: () => options.conf === null || existsSync(options.conf),
-    testStaged: (staged: StagedTree) => nginxTest({ bin: options.bin, conf: staged.conf, prefix: staged.prefix, errorLog: staged.errorLog }),
+    testStaged: (staged: StagedTree) =>
+      nginxTest({ bin: options.bin, conf: staged.conf, prefix: staged.prefix, errorLog: staged.errorLog }),
     testLive: () => nginxTest(liveInvocation(options)),
     reload: () => reloadNginx(options),
     servedGeneration: () => (options.statusListen === 'off' ? Promise.resolve(null) : probeStatus(options.statusListen)),

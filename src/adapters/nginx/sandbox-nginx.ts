@@ -10,7 +10,12 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The sandbox nginx: a process of its own, found by the pid file in its prefix. */
 export function sandboxNginx(bin: string): SandboxNginx {
-  const invocation = (o: SandboxLocation): NginxInvocation => ({ bin, conf: o.conf, prefix: o.prefix, errorLog: join(o.prefix, 'logs', 'error.log') });
+  const invocation = (o: SandboxLocation): NginxInvocation => ({
+    bin,
+    conf: o.conf,
+    prefix: o.prefix,
+    errorLog: join(o.prefix, 'logs', 'error.log'),
+  });
   const running = (o: SandboxLocation): number | null => {
     const pidFile = join(o.prefix, 'nginx.pid');
     if (!existsSync(pidFile)) return null;
@@ -36,9 +41,13 @@ export function sandboxNginx(bin: string): SandboxNginx {
       const was = running(o);
       const r = await runCommand(bin, was ? [...nginxArgs(inv), '-s', 'reload'] : nginxArgs(inv), { timeoutMs: 60_000 });
       if (r.code !== 0) {
-        throw new UserError('sandbox.nginx-failed', `The sandbox nginx did not ${was ? 'reload' : 'start'}: ${(r.stderr + r.stdout).trim()}`, {
-          hint: `A port may already be in use; see ${join(o.prefix, 'logs', 'error.log')}. Stop a previous sandbox with 'orch sandbox down'.`,
-        });
+        throw new UserError(
+          'sandbox.nginx-failed',
+          `The sandbox nginx did not ${was ? 'reload' : 'start'}: ${(r.stderr + r.stdout).trim()}`,
+          {
+            hint: `A port may already be in use; see ${join(o.prefix, 'logs', 'error.log')}. Stop a previous sandbox with 'orch sandbox down'.`,
+          },
+        );
       }
       for (let i = 0; i < 100; i++) {
         const pid = running(o);

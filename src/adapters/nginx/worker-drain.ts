@@ -57,7 +57,12 @@ export async function waitForOldWorkers(statusListen: string, deadline: number, 
   const started = Date.now();
   const master = await nginxMasterPid(statusListen);
   if (master === null) {
-    return { drained: false, waitedMs: Date.now() - started, remaining: 0, problem: `cannot find the nginx master through the status listener ${statusListen} (/orch/worker-pid) and /proc` };
+    return {
+      drained: false,
+      waitedMs: Date.now() - started,
+      remaining: 0,
+      problem: `cannot find the nginx master through the status listener ${statusListen} (/orch/worker-pid) and /proc`,
+    };
   }
   for (;;) {
     const remaining = shuttingDownWorkers(master).length;

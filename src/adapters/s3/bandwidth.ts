@@ -22,7 +22,8 @@ export class TokenBucket {
     readonly bytesPerSecond: number,
     opts: { burstBytes?: number; now?: () => number } = {},
   ) {
-    if (!(bytesPerSecond > 0) || !Number.isFinite(bytesPerSecond)) throw new RangeError(`bandwidth limit must be a positive number of bytes per second, not ${bytesPerSecond}`);
+    if (!(bytesPerSecond > 0) || !Number.isFinite(bytesPerSecond))
+      throw new RangeError(`bandwidth limit must be a positive number of bytes per second, not ${bytesPerSecond}`);
     this.now = opts.now ?? (() => performance.now());
     const burst = opts.burstBytes ?? Math.max(64 * 1024, bytesPerSecond / 20);
     this.burstMs = (burst / bytesPerSecond) * 1000;

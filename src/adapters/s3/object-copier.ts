@@ -414,7 +414,10 @@ export class ObjectCopier {
         const pair = pairs[next++]!;
         const key = pair.source.key;
         try {
-          const [src, dst] = await Promise.all([this.hash(this.source, key, pair.source.size, run.signal), this.hash(this.destination, key, pair.destination.size, run.signal)]);
+          const [src, dst] = await Promise.all([
+            this.hash(this.source, key, pair.source.size, run.signal),
+            this.hash(this.destination, key, pair.destination.size, run.signal),
+          ]);
           if (src === null) continue; // gone at the source: the next diff deletes it
           if (dst !== null && dst.sha256 === src.sha256 && dst.size === src.size) {
             equal.push({ key, srcEtag: src.etag, srcSize: src.size, dstEtag: dst.etag });
@@ -434,7 +437,9 @@ export class ObjectCopier {
         }
       }
     });
-    if (run.poolError && !run.aborted) for (; next < pairs.length; next++) failures.push({ key: pairs[next]!.source.key, message: `not compared: ${run.poolError.message}` });
+    if (run.poolError && !run.aborted)
+      for (; next < pairs.length; next++)
+        failures.push({ key: pairs[next]!.source.key, message: `not compared: ${run.poolError.message}` });
     run.finish();
     const order = (a: { key: string }, b: { key: string }) => compareKeys(a.key, b.key);
     return { equal: equal.sort(order), different: different.sort(order), failures: failures.sort(order) };
@@ -464,7 +469,9 @@ export class ObjectCopier {
         }
       }
     });
-    if (run.poolError && !run.aborted) for (; next < batches.length; next++) for (const key of batches[next]!) failures.push({ key, message: `not deleted: ${run.poolError.message}` });
+    if (run.poolError && !run.aborted)
+      for (; next < batches.length; next++)
+        for (const key of batches[next]!) failures.push({ key, message: `not deleted: ${run.poolError.message}` });
     run.finish();
     return { failures: failures.sort((a, b) => compareKeys(a.key, b.key)) };
   }
@@ -535,7 +542,11 @@ export class ObjectCopier {
       }
       let put: string | undefined;
       try {
-        put = await withAbortGrace(signal, (e) => got.body.destroy(e), () => this.put(object.key, { ...got.headers, 'content-length': String(got.length) }, got.body, {}));
+        put = await withAbortGrace(
+          signal,
+          (e) => got.body.destroy(e),
+          () => this.put(object.key, { ...got.headers, 'content-length': String(got.length) }, got.body, {}),
+        );
       } finally {
         got.body.destroy();
       }
@@ -567,7 +578,10 @@ export class ObjectCopier {
     const { signal } = ctx.run;
     let got: SourceStream | null;
     try {
-      got = await this.source.openStream({ bucket: this.bucket, key: object.key }, `GetObject ${this.bucket}`, { signal, passThrough: [404] });
+      got = await this.source.openStream({ bucket: this.bucket, key: object.key }, `GetObject ${this.bucket}`, {
+        signal,
+        passThrough: [404],
+      });
     } catch (e) {
       throw mapGetError(e);
     }
@@ -578,7 +592,12 @@ export class ObjectCopier {
       const put = await withAbortGrace(
         signal,
         (e) => stream.cut(e),
-        () => this.destination.splicePut({ bucket: this.bucket, key: object.key, headers: carriedHeaders(stream.headers) }, stream, `PutObject ${this.bucket}`),
+        () =>
+          this.destination.splicePut(
+            { bucket: this.bucket, key: object.key, headers: carriedHeaders(stream.headers) },
+            stream,
+            `PutObject ${this.bucket}`,
+          ),
       );
       this.advance(0, stream.length);
       this.finished(object.key, typeof stream.headers.etag === 'string' ? stream.headers.etag : '', stream.length, put, ctx);
@@ -589,9 +608,19 @@ export class ObjectCopier {
   }
 
   /** PUT (or UploadPart, with `query`) to the destination; returns the ETag it answered. */
-  private async put(key: string, headers: Record<string, string>, body: Buffer | IncomingMessage, query: Record<string, string>, signal?: AbortSignal): Promise<string | undefined> {
+  private async put(
+    key: string,
+    headers: Record<string, string>,
+    body: Buffer | IncomingMessage,
+    query: Record<string, string>,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     const what = query.uploadId ? `UploadPart ${this.bucket}` : `PutObject ${this.bucket}`;
-    const res = await this.destination.dataRequest({ method: 'PUT', bucket: this.bucket, key, query, headers, body }, what, signal ? { signal } : {});
+    const res = await this.destination.dataRequest(
+      { method: 'PUT', bucket: this.bucket, key, query, headers, body },
+      what,
+      signal ? { signal } : {},
+    );
     res.body.resume();
     const etag = res.headers.etag;
     return typeof etag === 'string' ? etag : undefined;
@@ -608,7 +637,9 @@ export class ObjectCopier {
     const { signal } = ctx.run;
     const partSize = this.partSizeFor(object.size);
     if (partSize > this.budget.capacity) {
-      throw new CopierError(`${object.size} bytes need parts of ${partSize} bytes, more than the memory bound of ${this.budget.capacity} bytes`);
+      throw new CopierError(
+        `${object.size} bytes need parts of ${partSize} bytes, more than the memory bound of ${this.budget.capacity} bytes`,
+      );
     }
     await this.bandwidth?.take(partSize, signal);
     await this.budget.acquire(partSize, signal);
@@ -632,7 +663,17 @@ export class ObjectCopier {
         { signal },
       );
       if (!created.UploadId) throw new CopierError('CreateMultipartUpload returned no upload id');
-      upload = { source: object, restarts, uploadId: created.UploadId, etag: got.etag, total: got.total, partSize, parts: new Array(parts), pending: parts, failure: null };
+      upload = {
+        source: object,
+        restarts,
+        uploadId: created.UploadId,
+        etag: got.etag,
+        total: got.total,
+        partSize,
+        parts: new Array(parts),
+        pending: parts,
+        failure: null,
+      };
       // The other parts go first in the queue: an object in progress finishes before new ones start.
       for (let i = parts - 1; i >= 1; i--) ctx.urgent.unshift({ kind: 'part', upload, index: i });
       await this.uploadPart(upload, 0, first, signal);
@@ -696,7 +737,13 @@ export class ObjectCopier {
       try {
         // Not abortable: completing is one atomic step on the server; an abort that arrives now waits for it.
         const out = await this.destination.transfer<{ ETag?: string }>(
-          (s) => new s.CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: upload.uploadId, MultipartUpload: { Parts: upload.parts as Array<{ PartNumber: number; ETag: string }> } }),
+          (s) =>
+            new s.CompleteMultipartUploadCommand({
+              Bucket: this.bucket,
+              Key: key,
+              UploadId: upload.uploadId,
+              MultipartUpload: { Parts: upload.parts as Array<{ PartNumber: number; ETag: string }> },
+            }),
           `CompleteMultipartUpload ${this.bucket}`,
         );
         this.finished(key, upload.etag, upload.total, out.ETag, ctx);
@@ -739,7 +786,10 @@ export class ObjectCopier {
     if (o.ifMatch) headers['if-match'] = o.ifMatch;
     let res;
     try {
-      res = await pool.dataRequest({ method: 'GET', bucket: this.bucket, key, headers }, `GetObject ${this.bucket}`, { signal, passThrough: [404, 412, 416] });
+      res = await pool.dataRequest({ method: 'GET', bucket: this.bucket, key, headers }, `GetObject ${this.bucket}`, {
+        signal,
+        passThrough: [404, 412, 416],
+      });
     } catch (e) {
       throw mapGetError(e);
     }
@@ -799,18 +849,28 @@ export class ObjectCopier {
    * of one part each, every range after the first with IfMatch on the first one's ETag (and that
    * ETag checked). Each read is paid for before its GET. Null when the object is not there.
    */
-  private async hash(pool: PoolS3Client, key: string, listedSize: number, signal: AbortSignal): Promise<{ sha256: string; size: number; etag: string } | null> {
+  private async hash(
+    pool: PoolS3Client,
+    key: string,
+    listedSize: number,
+    signal: AbortSignal,
+  ): Promise<{ sha256: string; size: number; etag: string } | null> {
     const hash = createHash('sha256');
     const ranged = listedSize > this.partSize;
     let etag: string | null = null;
     let total = ranged ? listedSize : Infinity;
     let size = 0;
-    for (let start = 0; start < total; ) {
+    for (let start = 0; start < total;) {
       const end = start + this.partSize - 1;
       await this.bandwidth?.take(Math.min(this.partSize, (Number.isFinite(total) ? total : listedSize) - start), signal);
       let got: Got;
       try {
-        got = await this.get(pool, key, { ...(ranged ? { range: [start, end] as [number, number] } : {}), ...(etag ? { ifMatch: etag } : {}) }, signal);
+        got = await this.get(
+          pool,
+          key,
+          { ...(ranged ? { range: [start, end] as [number, number] } : {}), ...(etag ? { ifMatch: etag } : {}) },
+          signal,
+        );
       } catch (e) {
         if (e instanceof Gone) return null;
         throw e;
@@ -938,6 +998,7 @@ export function s3ObjectTransfer(opts: { spliceTurnedOff: string | null }): Obje
   return {
     describe: () => describeCopyEngine(engine()),
     list: (pool, bucket) => listAll(pool, bucket),
-    between: (source, destination, bucket, options) => new ObjectCopier(s3(source), s3(destination), bucket, { ...options, splice: engine().available }),
+    between: (source, destination, bucket, options) =>
+      new ObjectCopier(s3(source), s3(destination), bucket, { ...options, splice: engine().available }),
   };
 }

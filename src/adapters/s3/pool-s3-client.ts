@@ -3,8 +3,24 @@ import { createHash } from 'node:crypto';
 import { Agent, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
-import type { BucketStats, ListedEntry, ObjectEntry, PoolEndpoint, PoolStorage, PoolStorageFactory, PoolStorageOptions } from '../../ports/pool-storage.js';
-import { abortReason, connectionError, contentLength, RawConnection, requestHead, type AnswerHead, type Deadline } from './raw-connection.js';
+import type {
+  BucketStats,
+  ListedEntry,
+  ObjectEntry,
+  PoolEndpoint,
+  PoolStorage,
+  PoolStorageFactory,
+  PoolStorageOptions,
+} from '../../ports/pool-storage.js';
+import {
+  abortReason,
+  connectionError,
+  contentLength,
+  RawConnection,
+  requestHead,
+  type AnswerHead,
+  type Deadline,
+} from './raw-connection.js';
 import { EMPTY_SHA256, SigV4Signer, uriEscape, UNSIGNED_PAYLOAD } from './sigv4.js';
 import { SpliceError, startRelay, type RunningRelay } from './splice-relay.js';
 
@@ -179,7 +195,12 @@ export function parseListObjectsV2(xml: string): ListObjectsV2Page {
     if (key === undefined) continue;
     const modified = element(block, 'LastModified');
     const date = modified ? new Date(modified) : undefined;
-    contents.push({ key, size: Number(element(block, 'Size') ?? 0) || 0, etag: stripQuotes(element(block, 'ETag')), ...(date && !Number.isNaN(date.getTime()) ? { lastModified: date } : {}) });
+    contents.push({
+      key,
+      size: Number(element(block, 'Size') ?? 0) || 0,
+      etag: stripQuotes(element(block, 'ETag')),
+      ...(date && !Number.isNaN(date.getTime()) ? { lastModified: date } : {}),
+    });
   }
   // Outside the Contents blocks (a key holding `<IsTruncated>` is written with `&lt;` anyway).
   const rest = xml.slice(0, xml.indexOf('<Contents>') < 0 ? xml.length : xml.indexOf('<Contents>')) + xml.slice(at);
@@ -219,9 +240,25 @@ function loadSdk(): Promise<Sdk> {
 }
 
 /** Codes that say the credentials themselves are refused: trying another member changes nothing. */
-const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'InvalidToken', 'ExpiredToken', 'AuthorizationHeaderMalformed', 'Forbidden']);
+const AUTH_CODES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'InvalidToken',
+  'ExpiredToken',
+  'AuthorizationHeaderMalformed',
+  'Forbidden',
+]);
 /** Codes of an S3 answer that is final (the caller handles it); everything else fails over. */
-const FINAL_CODES = new Set(['NoSuchBucket', 'NoSuchKey', 'NotFound', 'BucketAlreadyOwnedByYou', 'BucketAlreadyExists', 'BucketNotEmpty', 'InvalidBucketName']);
+const FINAL_CODES = new Set([
+  'NoSuchBucket',
+  'NoSuchKey',
+  'NotFound',
+  'BucketAlreadyOwnedByYou',
+  'BucketAlreadyExists',
+  'BucketNotEmpty',
+  'InvalidBucketName',
+]);
 
 interface SdkError {
   name?: string;
@@ -294,12 +331,21 @@ export class PoolS3Client implements PoolStorage {
   ) {
     this.pool = endpoint.pool;
     this.socketsWanted = Math.max(opts.maxSockets ?? 50, opts.concurrency);
-    this.signer = new SigV4Signer({ accessKeyId: endpoint.credentials.accessKeyId, secretAccessKey: endpoint.credentials.secretAccessKey }, REGION, 's3');
+    this.signer = new SigV4Signer(
+      { accessKeyId: endpoint.credentials.accessKeyId, secretAccessKey: endpoint.credentials.secretAccessKey },
+      REGION,
+      's3',
+    );
   }
 
   static async open(endpoint: PoolEndpoint, opts: PoolStorageOptions): Promise<PoolS3Client> {
     if (endpoint.members.length === 0) {
-      throw new PoolAccessError(endpoint.pool, 'unreachable', `pool ${endpoint.pool} has no enabled member to talk to.`, 'Enable a member of the pool in its manifest.');
+      throw new PoolAccessError(
+        endpoint.pool,
+        'unreachable',
+        `pool ${endpoint.pool} has no enabled member to talk to.`,
+        'Enable a member of the pool in its manifest.',
+      );
     }
     return new PoolS3Client(endpoint, opts);
   }
@@ -379,7 +425,11 @@ export class PoolS3Client implements PoolStorage {
     await this.acquire();
     try {
       const { sdk, clients } = await this.sdkClients();
-      return await this.attempt<T>((i, signal) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>, what, {});
+      return await this.attempt<T>(
+        (i, signal) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>,
+        what,
+        {},
+      );
     } finally {
       this.release();
     }
@@ -394,7 +444,11 @@ export class PoolS3Client implements PoolStorage {
    */
   async transfer<T>(make: (sdk: S3Sdk) => unknown, what: string, opts: TransferOptions = {}): Promise<T> {
     const { sdk, clients } = await this.sdkClients();
-    return this.attempt<T>((i, signal) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>, what, opts);
+    return this.attempt<T>(
+      (i, signal) => clients[i]!.send(make(sdk) as never, signal ? { abortSignal: signal } : undefined) as Promise<T>,
+      what,
+      opts,
+    );
   }
 
   /**
@@ -460,13 +514,23 @@ export class PoolS3Client implements PoolStorage {
    * the client's timeout), the abort, or the stream's cut reason; with a SpliceError whose
    * `refused` is true when the system refused splice(2) itself (nothing was copied).
    */
-  async splicePut(req: { bucket: string; key: string; headers: Readonly<Record<string, string>> }, source: SourceStream, what: string, opts: TransferOptions = {}): Promise<string | undefined> {
+  async splicePut(
+    req: { bucket: string; key: string; headers: Readonly<Record<string, string>> },
+    source: SourceStream,
+    what: string,
+    opts: TransferOptions = {},
+  ): Promise<string | undefined> {
     const headers = { ...req.headers, 'content-length': String(source.length), 'x-amz-content-sha256': UNSIGNED_PAYLOAD };
     const wire: WireRequest = { method: 'PUT', path: objectPath(req), query: {}, headers };
     return this.attempt((i, signal) => this.splicePutOnce(i, wire, source, signal), what, { ...opts, once: true });
   }
 
-  private async splicePutOnce(index: number, wire: WireRequest, source: SourceStream, signal: AbortSignal | undefined): Promise<string | undefined> {
+  private async splicePutOnce(
+    index: number,
+    wire: WireRequest,
+    source: SourceStream,
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> {
     const { conn, deadline } = await this.rawRequest(index, wire, signal, source.rest);
     try {
       const failure = await this.relayBody(source, conn, signal);
@@ -489,12 +553,17 @@ export class PoolS3Client implements PoolStorage {
    * Relays the rest of `source` into `conn`: null when all went, else the error that stopped it
    * (`atDestination`: writing to the destination failed, which may have answered already).
    */
-  private async relayBody(source: SourceStream, conn: RawConnection, signal: AbortSignal | undefined): Promise<{ error: Error; atDestination?: boolean } | null> {
+  private async relayBody(
+    source: SourceStream,
+    conn: RawConnection,
+    signal: AbortSignal | undefined,
+  ): Promise<{ error: Error; atDestination?: boolean } | null> {
     const left = source.length - source.rest.length;
     if (left === 0) return null;
     if (source.cutReason) return { error: source.cutReason };
     // A Node whose sockets do not expose their descriptor: as if the system refused the relay.
-    if (source.conn.fd === null || conn.fd === null) throw new SpliceError('ERRNO', 'socket descriptors not available from this Node', 0, 95);
+    if (source.conn.fd === null || conn.fd === null)
+      throw new SpliceError('ERRNO', 'socket descriptors not available from this Node', 0, 95);
     const srcFd = source.conn.lend();
     let relay: RunningRelay;
     try {
@@ -518,7 +587,10 @@ export class PoolS3Client implements PoolStorage {
       if (err.code === 'TIMEOUT') return { error: this.noAnswer() };
       const moved = source.rest.length + err.moved;
       if (err.code === 'EOF') return { error: connectionError(`the source's answer ended after ${moved} of ${source.length} bytes`) };
-      const error = connectionError(`relaying the body failed after ${moved} of ${source.length} bytes (${err.message})`, err.code === 'DESTINATION' ? 'EPIPE' : 'ECONNRESET');
+      const error = connectionError(
+        `relaying the body failed after ${moved} of ${source.length} bytes (${err.message})`,
+        err.code === 'DESTINATION' ? 'EPIPE' : 'ECONNRESET',
+      );
       return { error, atDestination: err.code === 'DESTINATION' };
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -529,12 +601,27 @@ export class PoolS3Client implements PoolStorage {
   }
 
   /** A signed request (head, then `body` when given) sent on a new connection to a member. */
-  private async rawRequest(index: number, wire: WireRequest, signal: AbortSignal | undefined, body?: Buffer): Promise<{ conn: RawConnection; deadline: Deadline }> {
+  private async rawRequest(
+    index: number,
+    wire: WireRequest,
+    signal: AbortSignal | undefined,
+    body?: Buffer,
+  ): Promise<{ conn: RawConnection; deadline: Deadline }> {
     const { member, hostname, port } = this.address(index);
-    const headers = this.signer.sign({ method: wire.method, path: wire.path, query: wire.query, headers: { ...wire.headers, host: member } });
+    const headers = this.signer.sign({
+      method: wire.method,
+      path: wire.path,
+      query: wire.query,
+      headers: { ...wire.headers, host: member },
+    });
     const head = Buffer.from(requestHead(wire.method, PoolS3Client.target(wire), headers), 'latin1');
     const deadline: Deadline = { ms: this.opts.timeoutMs, error: () => this.noAnswer() };
-    const conn = await RawConnection.open(hostname, port, { ms: Math.min(2000, this.opts.timeoutMs), error: () => this.noAnswer() }, signal);
+    const conn = await RawConnection.open(
+      hostname,
+      port,
+      { ms: Math.min(2000, this.opts.timeoutMs), error: () => this.noAnswer() },
+      signal,
+    );
     try {
       await conn.write(body && body.length > 0 ? Buffer.concat([head, body]) : head);
     } catch (e) {
@@ -579,22 +666,25 @@ export class PoolS3Client implements PoolStorage {
     return new Promise<DataResponse>((resolve, reject) => {
       // The signal aborts the request until its answer arrives; the body is then the caller's.
       let detach = () => {};
-      const r = httpRequest({ host: hostname, port, method: req.method, path: PoolS3Client.target(req), headers, agent: this.agentFor(index) }, (res) => {
-        detach();
-        const status = res.statusCode ?? 0;
-        if (status >= 200 && status < 300) {
-          resolve({ status, headers: res.headers, body: res });
-          return;
-        }
-        // An S3 error document: keep its code only (its message may echo the access key id).
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          if (text.length < ERROR_BODY_CHARS) text += d;
-        });
-        res.on('error', reject);
-        res.on('end', () => reject(s3AnswerError(status, text)));
-      });
+      const r = httpRequest(
+        { host: hostname, port, method: req.method, path: PoolS3Client.target(req), headers, agent: this.agentFor(index) },
+        (res) => {
+          detach();
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            resolve({ status, headers: res.headers, body: res });
+            return;
+          }
+          // An S3 error document: keep its code only (its message may echo the access key id).
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => {
+            if (text.length < ERROR_BODY_CHARS) text += d;
+          });
+          res.on('error', reject);
+          res.on('end', () => reject(s3AnswerError(status, text)));
+        },
+      );
       r.setTimeout(this.opts.timeoutMs, () => r.destroy(this.noAnswer()));
       r.once('socket', (socket) => {
         if (!socket.connecting) return;
@@ -678,7 +768,11 @@ export class PoolS3Client implements PoolStorage {
    * rethrown as it is, and the next request starts on the next member. `call` gets the signal that
    * aborts it: the call's own joined with the client's (PoolStorageOptions.signal), or none.
    */
-  private async attempt<T>(call: (index: number, signal: AbortSignal | undefined) => Promise<T>, what: string, opts: TransferOptions & { once?: boolean }): Promise<T> {
+  private async attempt<T>(
+    call: (index: number, signal: AbortSignal | undefined) => Promise<T>,
+    what: string,
+    opts: TransferOptions & { once?: boolean },
+  ): Promise<T> {
     const { passThrough } = opts;
     const signal = this.joined(opts.signal);
     const members = this.endpoint.members.length;
@@ -712,7 +806,11 @@ export class PoolS3Client implements PoolStorage {
           }
           if (FINAL_CODES.has(code)) throw e;
           if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) {
-            throw new PoolAccessError(this.pool, 'error', `pool ${this.pool} answered ${what} with HTTP ${status} ${code} (member ${member}).`);
+            throw new PoolAccessError(
+              this.pool,
+              'error',
+              `pool ${this.pool} answered ${what} with HTTP ${status} ${code} (member ${member}).`,
+            );
           }
           if (opts.once) {
             this.preferred = (index + 1) % members;
@@ -739,9 +837,11 @@ export class PoolS3Client implements PoolStorage {
   }
 
   async listBuckets(): Promise<string[]> {
-    const out = await this.send<{ Buckets?: Array<{ Name?: string }> }>((s) => new s.ListBucketsCommand({}), 'ListBuckets').catch((e: unknown) => {
-      throw this.unexpected(e, 'ListBuckets');
-    });
+    const out = await this.send<{ Buckets?: Array<{ Name?: string }> }>((s) => new s.ListBucketsCommand({}), 'ListBuckets').catch(
+      (e: unknown) => {
+        throw this.unexpected(e, 'ListBuckets');
+      },
+    );
     return (out.Buckets ?? []).flatMap((b) => (b.Name ? [b.Name] : [])).sort();
   }
 

@@ -68,11 +68,13 @@ export function parseHead(text: string): { status: number; headers: IncomingHttp
 
 /** A request head: request line, the headers, `connection: close`, the blank line. */
 export function requestHead(method: string, target: string, headers: Readonly<Record<string, string>>): string {
-  if (!/^[A-Z]+$/.test(method) || /[\s\0]/.test(target)) throw new Error(`raw request: bad request line ${method} ${JSON.stringify(target)}`);
+  if (!/^[A-Z]+$/.test(method) || /[\s\0]/.test(target))
+    throw new Error(`raw request: bad request line ${method} ${JSON.stringify(target)}`);
   let head = `${method} ${target} HTTP/1.1\r\n`;
   for (const [name, value] of Object.entries(headers)) {
     // Never a header that could split the request (http.request refuses them too).
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) throw new Error(`raw request: header ${JSON.stringify(name)} is not a valid header`);
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value))
+      throw new Error(`raw request: header ${JSON.stringify(name)} is not a valid header`);
     head += `${name}: ${value}\r\n`;
   }
   return `${head}connection: close\r\n\r\n`;
@@ -112,7 +114,10 @@ export class RawConnection {
         host,
         port,
         noDelay: true,
-        onread: { buffer: Buffer.allocUnsafe(READ_BYTES), callback: (n: number, buf: Uint8Array) => conn!.onChunk(Buffer.from(buf.buffer, buf.byteOffset, n)) },
+        onread: {
+          buffer: Buffer.allocUnsafe(READ_BYTES),
+          callback: (n: number, buf: Uint8Array) => conn!.onChunk(Buffer.from(buf.buffer, buf.byteOffset, n)),
+        },
       });
       conn = new RawConnection(socket);
       const timer = setTimeout(() => socket.destroy(deadline.error()), deadline.ms);
@@ -224,7 +229,11 @@ export class RawConnection {
   }
 
   /** Reads chunk by chunk into `take` until it settles; the deadline covers silence between reads. */
-  private reading<T>(deadline: Deadline, signal: AbortSignal | undefined, take: (chunk: Buffer, settle: (v: T) => void) => boolean): Promise<T> {
+  private reading<T>(
+    deadline: Deadline,
+    signal: AbortSignal | undefined,
+    take: (chunk: Buffer, settle: (v: T) => void) => boolean,
+  ): Promise<T> {
     if (this.lent) return Promise.reject(connectionError('connection lent to a relay', 'EBUSY'));
     if (this.failure && this.early.length === 0) return Promise.reject(this.failure);
     signal?.throwIfAborted();

@@ -93,7 +93,10 @@ export function canonicalQuery(query: Readonly<Record<string, string>> | undefin
 }
 
 function canonicalValue(v: string): string {
-  return v.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '');
+  return v
+    .replace(/[\r\n]/g, ' ')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/^ | $/g, '');
 }
 
 /**

@@ -12,7 +12,13 @@ import { fileURLToPath } from 'node:url';
  */
 
 interface Binding {
-  relay(srcFd: number, dstFd: number, length: number, idleMs: number, done: (code: string | null, message: string | null, moved: number, errno: number) => void): object;
+  relay(
+    srcFd: number,
+    dstFd: number,
+    length: number,
+    idleMs: number,
+    done: (code: string | null, message: string | null, moved: number, errno: number) => void,
+  ): object;
   cancel(handle: object): void;
 }
 
@@ -29,7 +35,8 @@ function load(): { binding: Binding | null; reason: string } {
   if (!path) return { binding: null, reason: 'not built (npm install builds it; needs make, g++ and python3)' };
   try {
     const binding = createRequire(import.meta.url)(path) as Binding;
-    if (typeof binding.relay !== 'function' || typeof binding.cancel !== 'function') return { binding: null, reason: `${path} is not orch's splice relay` };
+    if (typeof binding.relay !== 'function' || typeof binding.cancel !== 'function')
+      return { binding: null, reason: `${path} is not orch's splice relay` };
     return { binding, reason: 'built' };
   } catch (e) {
     return { binding: null, reason: `cannot be loaded: ${(e as Error).message.split('\n')[0]}` };
@@ -48,7 +55,9 @@ export function spliceAvailability(): { available: boolean; reason: string } {
 
 /** The copy path of streamed objects in words, for the migration's log. */
 export function describeCopyEngine({ available, reason }: { available: boolean; reason: string } = spliceAvailability()): string {
-  return available ? 'objects of 16-128 MiB go socket to socket by the splice relay' : `objects of 16-128 MiB go through Node's HTTP client (the splice relay is ${reason})`;
+  return available
+    ? 'objects of 16-128 MiB go socket to socket by the splice relay'
+    : `objects of 16-128 MiB go through Node's HTTP client (the splice relay is ${reason})`;
 }
 
 /** For tests: forget what was loaded (and a refusal seen), so the addon is loaded again. */
@@ -78,7 +87,11 @@ export class SpliceError extends Error {
    * socket without it: EINVAL, ENOSYS, EOPNOTSUPP): no relay will work in this process.
    */
   get refused(): boolean {
-    return this.moved === 0 && (this.code === 'SOURCE' || this.code === 'DESTINATION' || this.code === 'ERRNO') && [1, 22, 38, 95].includes(this.errno);
+    return (
+      this.moved === 0 &&
+      (this.code === 'SOURCE' || this.code === 'DESTINATION' || this.code === 'ERRNO') &&
+      [1, 22, 38, 95].includes(this.errno)
+    );
   }
 }
 

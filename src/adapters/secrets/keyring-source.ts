@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import { UserError } from '../../domain/errors.js';
-import { KEY_BYTES, keyIdOf, keyLine, makeKeyring, parseKeyFile, parseKeyLine, type Keyring, type SecretKey } from '../../domain/secrets/secret-key.js';
+import {
+  KEY_BYTES,
+  keyIdOf,
+  keyLine,
+  makeKeyring,
+  parseKeyFile,
+  parseKeyLine,
+  type Keyring,
+  type SecretKey,
+} from '../../domain/secrets/secret-key.js';
 
 export const SECRET_KEY_ENV = 'ORCH_SECRET_KEY';
 
@@ -26,9 +35,13 @@ export function loadKeyring(keyFile: string | null, env: Readonly<Record<string,
       text = readFileSync(keyFile, 'utf8');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      throw new UserError('secret-key.file-unreadable', `The secret key file ${keyFile} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})`}.`, {
-        hint: `Create it with 'orch secret-key generate --out ${keyFile}', or unset secretKeyFile / ORCH_SECRET_KEY_FILE.`,
-      });
+      throw new UserError(
+        'secret-key.file-unreadable',
+        `The secret key file ${keyFile} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})`}.`,
+        {
+          hint: `Create it with 'orch secret-key generate --out ${keyFile}', or unset secretKeyFile / ORCH_SECRET_KEY_FILE.`,
+        },
+      );
     }
     keys.push(...parseKeyFile(text, keyFile));
     sources.push(`key file ${keyFile}`);

@@ -18,7 +18,14 @@ export function resolveSecretRef(ref: SecretRef, env: Readonly<Record<string, st
     text = readFileSync(ref.file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'cannot be read (permission denied)' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? 'error'})`;
+    const why =
+      code === 'ENOENT'
+        ? 'does not exist'
+        : code === 'EACCES'
+          ? 'cannot be read (permission denied)'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : `cannot be read (${code ?? 'error'})`;
     return { ok: false, problem: `file ${ref.file} ${why}` };
   }
   const value = text.replace(/\r?\n$/, '');
@@ -26,6 +33,9 @@ export function resolveSecretRef(ref: SecretRef, env: Readonly<Record<string, st
   return { ok: true, value };
 }
 
-export function resolvePoolCredentials(refs: PoolCredentials, env: Readonly<Record<string, string | undefined>>): { accessKeyId: ResolvedSecret; secretAccessKey: ResolvedSecret } {
+export function resolvePoolCredentials(
+  refs: PoolCredentials,
+  env: Readonly<Record<string, string | undefined>>,
+): { accessKeyId: ResolvedSecret; secretAccessKey: ResolvedSecret } {
   return { accessKeyId: resolveSecretRef(refs.accessKeyId, env), secretAccessKey: resolveSecretRef(refs.secretAccessKey, env) };
 }

@@ -189,9 +189,13 @@ export class SqliteStateStore implements StateStore {
   private migrate(): void {
     const current = this.schemaVersion();
     if (current > SCHEMA_STEPS.length) {
-      throw new UserError('state.too-new', `The state database ${this.path} was written by a newer orch (schema ${current}, this orch knows ${SCHEMA_STEPS.length}).`, {
-        hint: 'Upgrade orch on this machine.',
-      });
+      throw new UserError(
+        'state.too-new',
+        `The state database ${this.path} was written by a newer orch (schema ${current}, this orch knows ${SCHEMA_STEPS.length}).`,
+        {
+          hint: 'Upgrade orch on this machine.',
+        },
+      );
     }
     for (let v = current; v < SCHEMA_STEPS.length; v++) {
       this.db.transaction(() => {
@@ -221,14 +225,12 @@ export class SqliteStateStore implements StateStore {
   }
 
   generations(limit = 50): GenerationRow[] {
-    return (
-      this.db
-        .prepare(
-          `SELECT number, created_at AS createdAt, command, fingerprint, outcome, summary, nginx_output AS nginxOutput
+    return this.db
+      .prepare(
+        `SELECT number, created_at AS createdAt, command, fingerprint, outcome, summary, nginx_output AS nginxOutput
            FROM generations ORDER BY number DESC LIMIT ?`,
-        )
-        .all(limit) as GenerationRow[]
-    );
+      )
+      .all(limit) as GenerationRow[];
   }
 
   generation(n: number): GenerationRow | null {
@@ -243,7 +245,10 @@ export class SqliteStateStore implements StateStore {
   }
 
   generationFiles(n: number): Record<string, string> {
-    const rows = this.db.prepare('SELECT path, sha256 FROM generation_files WHERE generation = ? ORDER BY path').all(n) as Array<{ path: string; sha256: string }>;
+    const rows = this.db.prepare('SELECT path, sha256 FROM generation_files WHERE generation = ? ORDER BY path').all(n) as Array<{
+      path: string;
+      sha256: string;
+    }>;
     return Object.fromEntries(rows.map((r) => [r.path, r.sha256]));
   }
 
@@ -278,7 +283,10 @@ export class SqliteStateStore implements StateStore {
       for (const row of c.upsert) upsert.run(row);
       for (const path of c.remove) remove.run(path);
       for (const [path, sha] of Object.entries(c.files)) addFile.run(c.generation.number, path, sha);
-      this.insertAudit(c.audit.map((a) => ({ ...a, generation: a.generation ?? c.generation.number })), createdAt);
+      this.insertAudit(
+        c.audit.map((a) => ({ ...a, generation: a.generation ?? c.generation.number })),
+        createdAt,
+      );
     })();
   }
 
@@ -334,7 +342,9 @@ export class SqliteStateStore implements StateStore {
   }
 
   copyRecords(migration: string): Map<string, CopyRecord> {
-    const rows = this.db.prepare('SELECT key, src_etag AS srcEtag, src_size AS srcSize, dst_etag AS dstEtag FROM migration_copies WHERE migration = ?').all(migration) as Array<{ key: string; srcEtag: string; srcSize: number; dstEtag: string }>;
+    const rows = this.db
+      .prepare('SELECT key, src_etag AS srcEtag, src_size AS srcSize, dst_etag AS dstEtag FROM migration_copies WHERE migration = ?')
+      .all(migration) as Array<{ key: string; srcEtag: string; srcSize: number; dstEtag: string }>;
     return new Map(rows.map((r) => [r.key, r]));
   }
 
@@ -349,7 +359,9 @@ export class SqliteStateStore implements StateStore {
 
   /** The verified snapshot, or null when none was recorded (or the database was rebuilt since). */
   snapshot(migration: string): SnapshotObject[] | null {
-    const rows = this.db.prepare('SELECT key, etag, size FROM migration_snapshot WHERE migration = ? ORDER BY key').all(migration) as Array<{ key: string; etag: string; size: number }>;
+    const rows = this.db
+      .prepare('SELECT key, etag, size FROM migration_snapshot WHERE migration = ? ORDER BY key')
+      .all(migration) as Array<{ key: string; etag: string; size: number }>;
     const marker = this.getMeta(`migration_snapshot:${migration}`);
     return marker === null ? null : rows;
   }
@@ -375,7 +387,9 @@ export class SqliteStateStore implements StateStore {
 
   migrationLog(migration: string, limit = 200): Array<{ at: string; level: string; message: string }> {
     if (!this.hasTable('migration_log')) return [];
-    const rows = this.db.prepare('SELECT at, level, message FROM migration_log WHERE migration = ? ORDER BY id DESC LIMIT ?').all(migration, limit) as Array<{ at: string; level: string; message: string }>;
+    const rows = this.db
+      .prepare('SELECT at, level, message FROM migration_log WHERE migration = ? ORDER BY id DESC LIMIT ?')
+      .all(migration, limit) as Array<{ at: string; level: string; message: string }>;
     return rows.reverse();
   }
 
@@ -411,7 +425,8 @@ export class SqliteStateStore implements StateStore {
     const remove = this.db.prepare('DELETE FROM bucket_sync WHERE virtual_host = ? AND pool = ? AND bucket = ?');
     this.db.transaction(() => {
       for (const o of observations) {
-        for (const [bucket, c] of o.buckets) upsert.run({ virtualHost: o.virtualHost, bucket, pool: o.pool, at, objects: c.objects, bytes: c.bytes });
+        for (const [bucket, c] of o.buckets)
+          upsert.run({ virtualHost: o.virtualHost, bucket, pool: o.pool, at, objects: c.objects, bytes: c.bytes });
         for (const row of existing.all(o.virtualHost, o.pool) as Array<{ bucket: string }>) {
           if (!o.buckets.has(row.bucket)) remove.run(o.virtualHost, o.pool, row.bucket);
         }
@@ -420,7 +435,13 @@ export class SqliteStateStore implements StateStore {
   }
 
   /** Updates the counts of one bucket on one pool (after a purge), keeping first_seen. */
-  recordBucketCount(virtualHost: string, bucket: string, pool: string, counts: { objects: number; bytes: number }, at = new Date().toISOString()): void {
+  recordBucketCount(
+    virtualHost: string,
+    bucket: string,
+    pool: string,
+    counts: { objects: number; bytes: number },
+    at = new Date().toISOString(),
+  ): void {
     this.db
       .prepare(
         `INSERT INTO bucket_sync (virtual_host, bucket, pool, first_seen, last_seen, object_count, bytes, counted_at)
@@ -448,10 +469,14 @@ export class SqliteStateStore implements StateStore {
   /** Drops the file lists of generations older than the newest `keep` (their rows stay, as history). */
   pruneGenerationFiles(keep: number): number[] {
     const old = this.db
-      .prepare('SELECT DISTINCT generation FROM generation_files WHERE generation NOT IN (SELECT number FROM generations ORDER BY number DESC LIMIT ?)')
+      .prepare(
+        'SELECT DISTINCT generation FROM generation_files WHERE generation NOT IN (SELECT number FROM generations ORDER BY number DESC LIMIT ?)',
+      )
       .all(keep) as Array<{ generation: number }>;
     if (old.length > 0) {
-      this.db.prepare('DELETE FROM generation_files WHERE generation NOT IN (SELECT number FROM generations ORDER BY number DESC LIMIT ?)').run(keep);
+      this.db
+        .prepare('DELETE FROM generation_files WHERE generation NOT IN (SELECT number FROM generations ORDER BY number DESC LIMIT ?)')
+        .run(keep);
     }
     return old.map((r) => r.generation);
   }

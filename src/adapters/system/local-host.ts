@@ -14,7 +14,12 @@ export const localHost: HostSystem = {
   runsAsRoot: typeof process.getuid === 'function' ? process.getuid() === 0 : null,
   nodePath: process.execPath,
   findExecutable(name) {
-    const candidates = name.includes('/') ? [name] : (process.env['PATH'] ?? '').split(delimiter).filter(Boolean).map((d) => join(d, name));
+    const candidates = name.includes('/')
+      ? [name]
+      : (process.env['PATH'] ?? '')
+          .split(delimiter)
+          .filter(Boolean)
+          .map((d) => join(d, name));
     for (const c of candidates) {
       try {
         accessSync(c, constants.X_OK);
@@ -57,7 +62,9 @@ export const localHost: HostSystem = {
     }
   },
   createSystemUser(user, home) {
-    execFileSync('useradd', ['--system', '--user-group', '--home-dir', home, '--no-create-home', '--shell', '/usr/sbin/nologin', user], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('useradd', ['--system', '--user-group', '--home-dir', home, '--no-create-home', '--shell', '/usr/sbin/nologin', user], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
   },
   run: (cmd, args, timeoutMs) => runCommand(cmd, args, { timeoutMs }),
 };

@@ -20,7 +20,11 @@ export function formatBytes(n: number | null): string {
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
@@ -46,7 +50,14 @@ export function formatBucketReport(report: BucketReport, style: Style, opts: { c
     out.push(
       ...table(
         ['VIRTUAL HOST', 'BUCKET', 'STATUS', 'ROUTE', 'ON POOLS', 'DETAIL'],
-        report.rows.map((r) => [r.virtualHost, r.bucket, statusCell(r, style), r.route ? `${r.route.path} -> ${r.route.pool}` : `(default ${r.defaultPool})`, poolsCell(r, opts.counts), r.detail]),
+        report.rows.map((r) => [
+          r.virtualHost,
+          r.bucket,
+          statusCell(r, style),
+          r.route ? `${r.route.path} -> ${r.route.pool}` : `(default ${r.defaultPool})`,
+          poolsCell(r, opts.counts),
+          r.detail,
+        ]),
       ),
     );
   }
@@ -89,7 +100,14 @@ export function formatOrphans(report: BucketReport, orphans: readonly BucketRow[
     out.push(
       ...table(
         ['VIRTUAL HOST', 'BUCKET', 'DEFAULT POOL (ORPHANS)', 'ROUTE POOL', 'OBJECTS', 'SIZE'],
-        orphans.map((r) => [r.virtualHost, r.bucket, r.defaultPool, r.route!.pool, String(onDefault(r)?.objects ?? '-'), formatBytes(onDefault(r)?.bytes ?? null)]),
+        orphans.map((r) => [
+          r.virtualHost,
+          r.bucket,
+          r.defaultPool,
+          r.route!.pool,
+          String(onDefault(r)?.objects ?? '-'),
+          formatBytes(onDefault(r)?.bytes ?? null),
+        ]),
       ),
       '',
       style.dim('Delete them with: orch buckets purge-orphans VHOST BUCKET (lists first, asks, deletes only on the default pool).'),
@@ -111,7 +129,19 @@ export function formatPurgeListing(l: PurgeListing, style: Style): string {
 export function formatPurgeResult(r: PurgeResult, style: Style): string {
   if (r.listing.objects === 0) return style.green(`Nothing to purge: bucket ${r.listing.bucket} has no object on ${r.listing.pool}.`);
   if (r.dryRun) return style.dim('Dry run: nothing was deleted.');
-  const lines = [style.green(`Deleted ${r.deleted} object${r.deleted === 1 ? '' : 's'} of ${r.listing.bucket} on ${r.listing.pool}; ${r.remaining?.objects ?? '?'} left there.`)];
-  if (r.failed.length > 0) lines.push(style.yellow(`${r.failed.length} could not be deleted: ${r.failed.slice(0, 10).map((f) => `${f.key} (${f.code})`).join(', ')}`));
+  const lines = [
+    style.green(
+      `Deleted ${r.deleted} object${r.deleted === 1 ? '' : 's'} of ${r.listing.bucket} on ${r.listing.pool}; ${r.remaining?.objects ?? '?'} left there.`,
+    ),
+  ];
+  if (r.failed.length > 0)
+    lines.push(
+      style.yellow(
+        `${r.failed.length} could not be deleted: ${r.failed
+          .slice(0, 10)
+          .map((f) => `${f.key} (${f.code})`)
+          .join(', ')}`,
+      ),
+    );
   return lines.join('\n');
 }

@@ -7,7 +7,11 @@ export const MIGRATIONS_FORMAT_VERSION = '1.0';
 
 function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
@@ -23,7 +27,11 @@ export function progressText(record: MigrationRecord): string {
   const p = record.progress;
   if (record.phase === 'done') return `${p.objectsTotal ?? '?'} obj, ${formatBytes(p.bytesTotal)}`;
   if (p.objectsTotal === null) return '-';
-  const pct = p.bytesTotal ? Math.floor((100 * p.bytesInSync) / p.bytesTotal) : p.objectsTotal === 0 ? 100 : Math.floor((100 * p.objectsInSync) / p.objectsTotal);
+  const pct = p.bytesTotal
+    ? Math.floor((100 * p.bytesInSync) / p.bytesTotal)
+    : p.objectsTotal === 0
+      ? 100
+      : Math.floor((100 * p.objectsInSync) / p.objectsTotal);
   return `${p.objectsInSync}/${p.objectsTotal} obj, ${formatBytes(p.bytesInSync)}/${formatBytes(p.bytesTotal)} (${pct}%)`;
 }
 
@@ -60,8 +68,14 @@ export function formatMigrations(views: readonly MigrationView[], style: Style):
     const freeze = v.record.freezes.filter((f) => f.windowMs !== null);
     const notes: string[] = [];
     if (v.record.lastError) notes.push(style.red(`last error (${v.record.errorAt ?? '?'}): ${v.record.lastError}`));
-    if (freeze.length > 0) notes.push(`freezes: ${freeze.map((f) => `${((f.windowMs ?? 0) / 1000).toFixed(1)}s ${f.outcome}${f.reason ? ` (${f.reason})` : ''}`).join(', ')}`);
-    if (v.record.phase === 'done' && v.record.orphanedSource) notes.push(`source data left on ${v.record.orphanedSource.pool} (${v.record.orphanedSource.prefix}) since ${v.record.orphanedSource.at}`);
+    if (freeze.length > 0)
+      notes.push(
+        `freezes: ${freeze.map((f) => `${((f.windowMs ?? 0) / 1000).toFixed(1)}s ${f.outcome}${f.reason ? ` (${f.reason})` : ''}`).join(', ')}`,
+      );
+    if (v.record.phase === 'done' && v.record.orphanedSource)
+      notes.push(
+        `source data left on ${v.record.orphanedSource.pool} (${v.record.orphanedSource.prefix}) since ${v.record.orphanedSource.at}`,
+      );
     if (notes.length > 0) out.push('', `${v.record.name}:`, ...notes.map((n) => `  ${n}`));
   }
   return out.join('\n');
@@ -93,7 +107,13 @@ export function migrationToJson(v: MigrationView) {
       rate_bytes_per_second: d.progress.rateBytesPerSecond,
       eta_seconds: d.progress.etaSeconds,
     },
-    freezes: d.freezes.map((f) => ({ started_at: f.startedAt, ended_at: f.endedAt, window_ms: f.windowMs, outcome: f.outcome, reason: f.reason })),
+    freezes: d.freezes.map((f) => ({
+      started_at: f.startedAt,
+      ended_at: f.endedAt,
+      window_ms: f.windowMs,
+      outcome: f.outcome,
+      reason: f.reason,
+    })),
     last_error: d.lastError,
     error_at: d.errorAt,
     orphaned_source: d.orphanedSource,

@@ -41,7 +41,14 @@ export interface PlanJson {
     mode: string;
   }>;
   /** Since 1.1. */
-  buckets: Array<{ action: 'create'; bucket: string; pool: string; virtual_host: string; route: string; origin: { file: string; index: number } }>;
+  buckets: Array<{
+    action: 'create';
+    bucket: string;
+    pool: string;
+    virtual_host: string;
+    route: string;
+    origin: { file: string; index: number };
+  }>;
   /** Since 1.1: whether the plan checked the pools (S3), and how each pool answered. */
   refresh: { performed: boolean; pools: Array<{ pool: string; status: string; message: string | null }> };
   drift: Array<{ path: string; kind: string; expected_sha256: string; actual_sha256: string | null }>;
@@ -62,18 +69,20 @@ export function jsonMeta(identity: PlanIdentity): PlanJsonMeta {
   return { orchVersion: identity.inputs.orchVersion, fingerprint: identity.fingerprint };
 }
 
-export function planToJson(
-  plan: Plan,
-  meta: PlanJsonMeta,
-  opts: { diffs: boolean } = { diffs: true },
-): PlanJson {
+export function planToJson(plan: Plan, meta: PlanJsonMeta, opts: { diffs: boolean } = { diffs: true }): PlanJson {
   const s = plan.summary;
   return {
     format_version: PLAN_JSON_FORMAT_VERSION,
     orch_version: meta.orchVersion,
     fingerprint: meta.fingerprint,
     has_changes: s.add + s.change + s.destroy + s.migrationsToStart + s.bucketsToCreate > 0,
-    summary: { add: s.add, change: s.change, destroy: s.destroy, migrations_to_start: s.migrationsToStart, buckets_to_create: s.bucketsToCreate },
+    summary: {
+      add: s.add,
+      change: s.change,
+      destroy: s.destroy,
+      migrations_to_start: s.migrationsToStart,
+      buckets_to_create: s.bucketsToCreate,
+    },
     changes: plan.changes.map((c) => ({
       resource: { kind: c.resource.kind, name: c.resource.name },
       action: c.action,
@@ -106,7 +115,10 @@ export function planToJson(
       route: b.route,
       origin: { file: b.origin.file, index: b.origin.index },
     })),
-    refresh: { performed: plan.refresh.performed, pools: plan.refresh.pools.map((p) => ({ pool: p.pool, status: p.status, message: p.message })) },
+    refresh: {
+      performed: plan.refresh.performed,
+      pools: plan.refresh.pools.map((p) => ({ pool: p.pool, status: p.status, message: p.message })),
+    },
     drift: plan.drift.map((d) => ({
       path: d.path,
       kind: d.kind,

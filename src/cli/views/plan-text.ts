@@ -38,14 +38,21 @@ export function formatPlanText(plan: Plan, style: Style, opts: PlanTextOptions =
   if (plan.buckets.length > 0) {
     out.push('', style.bold('Buckets:'));
     for (const b of plan.buckets) {
-      out.push(style.green(`    + create bucket ${b.bucket} on pool ${b.pool}`) + style.dim(`  (route ${b.route} of ${b.virtualHost}; created before the route goes live)`));
+      out.push(
+        style.green(`    + create bucket ${b.bucket} on pool ${b.pool}`) +
+          style.dim(`  (route ${b.route} of ${b.virtualHost}; created before the route goes live)`),
+      );
     }
   }
   const unlisted = plan.refresh.pools.filter((p) => p.status === 'no-credentials');
   if (!plan.refresh.performed) {
     out.push('', style.dim('Buckets not checked: offline plan (--no-refresh).'));
   } else if (unlisted.length > 0) {
-    const names = unlisted.slice(0, 10).map((p) => p.pool).join(', ') + (unlisted.length > 10 ? ` and ${unlisted.length - 10} more` : '');
+    const names =
+      unlisted
+        .slice(0, 10)
+        .map((p) => p.pool)
+        .join(', ') + (unlisted.length > 10 ? ` and ${unlisted.length - 10} more` : '');
     out.push('', style.dim(`Buckets not checked on pool${unlisted.length === 1 ? '' : 's'} without usable credentials: ${names}.`));
   }
   if (plan.drift.length > 0) {
@@ -58,7 +65,9 @@ export function formatPlanText(plan: Plan, style: Style, opts: PlanTextOptions =
   if (plan.notInInventory.length > 0) {
     out.push(
       '',
-      style.yellow(`Carry orch's marker but are not in its inventory (never deleted; run 'orch rebuild-db' if the database was lost): ${plan.notInInventory.join(', ')}`),
+      style.yellow(
+        `Carry orch's marker but are not in its inventory (never deleted; run 'orch rebuild-db' if the database was lost): ${plan.notInInventory.join(', ')}`,
+      ),
     );
   }
 

@@ -15,19 +15,30 @@ export function formatRebuildText(r: RebuildResult, nginxDir: string, style: Sty
   const out: string[] = [];
   const verb = r.dryRun ? 'Would rebuild' : 'Rebuilt';
   out.push(`${verb} the state database ${r.dbPath} (${BEFORE_TEXT[r.before]}) from ${nginxDir}:`);
-  if (p.files.length === 0) out.push(style.dim('  no file carrying orch\'s marker: nothing to record'));
+  if (p.files.length === 0) out.push(style.dim("  no file carrying orch's marker: nothing to record"));
   else {
-    out.push(`  generation ${p.generation}, outcome rebuilt${p.generationSource === 'status-file' ? ' (the generation nginx serves, from vhosts/_orch-status.conf)' : ''}`);
+    out.push(
+      `  generation ${p.generation}, outcome rebuilt${p.generationSource === 'status-file' ? ' (the generation nginx serves, from vhosts/_orch-status.conf)' : ''}`,
+    );
     for (const res of p.resources) {
-      const from = res.from === 'sidecar' ? 'from its sidecar' : res.from === 'conf' ? style.yellow('from the .conf alone') : style.red('not recovered');
+      const from =
+        res.from === 'sidecar'
+          ? 'from its sidecar'
+          : res.from === 'conf'
+            ? style.yellow('from the .conf alone')
+            : style.red('not recovered');
       const origin = res.origin?.file ? `, manifest ${res.origin.file}${res.from === 'sidecar' ? `#${res.origin.index}` : ''}` : '';
       out.push(`  ${res.ref.kind}/${res.ref.name}: ${from}${origin}`);
     }
     const edited = p.files.filter((f) => f.recordedSha256 !== f.diskSha256);
-    out.push(`  ${p.files.length} file(s) recorded with their sha256${edited.length > 0 ? style.yellow(`; ${edited.length} recorded as drift (edited outside orch): ${edited.map((f) => f.path).join(', ')}`) : ''}`);
+    out.push(
+      `  ${p.files.length} file(s) recorded with their sha256${edited.length > 0 ? style.yellow(`; ${edited.length} recorded as drift (edited outside orch): ${edited.map((f) => f.path).join(', ')}`) : ''}`,
+    );
   }
   for (const { record: m, completed, file } of p.migrations) {
-    out.push(`  migration ${m.name}: ${m.bucket} ${m.from} -> ${m.to}, ${completed ? `completed${m.orphanedSource ? ` (source data kept on ${m.orphanedSource.pool} ${m.orphanedSource.prefix})` : ''}` : `phase ${m.phase}, resumes`} (migrations/${file})`);
+    out.push(
+      `  migration ${m.name}: ${m.bucket} ${m.from} -> ${m.to}, ${completed ? `completed${m.orphanedSource ? ` (source data kept on ${m.orphanedSource.pool} ${m.orphanedSource.prefix})` : ''}` : `phase ${m.phase}, resumes`} (migrations/${file})`,
+    );
   }
   if (p.unmanaged.length > 0) out.push(style.dim(`  not orch's (no marker), left alone: ${p.unmanaged.join(', ')}`));
   for (const d of p.diagnostics) {
@@ -58,7 +69,17 @@ export function rebuildToJson(r: RebuildResult): Record<string, unknown> {
     })),
     resources: p.resources.map((res) => ({ kind: res.ref.kind, name: res.ref.name, from: res.from, conf: res.conf, sidecar: res.sidecar })),
     unmanaged: p.unmanaged,
-    migrations: p.migrations.map(({ record: m, completed, file }) => ({ name: m.name, virtual_host: m.virtualHost, bucket: m.bucket, from: m.from, to: m.to, mode: m.mode, phase: m.phase, completed, file })),
+    migrations: p.migrations.map(({ record: m, completed, file }) => ({
+      name: m.name,
+      virtual_host: m.virtualHost,
+      bucket: m.bucket,
+      from: m.from,
+      to: m.to,
+      mode: m.mode,
+      phase: m.phase,
+      completed,
+      file,
+    })),
     diagnostics: p.diagnostics.map(diagnosticToJson),
   };
 }

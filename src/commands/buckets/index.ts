@@ -16,7 +16,11 @@ export default class Buckets extends OrchCommand {
   missing      a route points at a pool where the bucket does not exist
 
 A pool that cannot be listed is reported; the others still sync. See docs/buckets.md.`;
-  static override examples = ['<%= config.bin %> buckets', '<%= config.bin %> buckets --vhost s3-main --counts', '<%= config.bin %> buckets --json'];
+  static override examples = [
+    '<%= config.bin %> buckets',
+    '<%= config.bin %> buckets --vhost s3-main --counts',
+    '<%= config.bin %> buckets --json',
+  ];
   static override flags = {
     vhost: Flags.string({ description: 'only this virtual host' }),
     counts: Flags.boolean({ description: 'count objects and bytes of every bucket (lists every object)' }),

@@ -17,7 +17,11 @@ export default class BucketsOrphans extends OrchCommand {
   protected async execute() {
     const { flags } = await this.parse(BucketsOrphans);
     const settings = this.settingsFrom(flags);
-    const report = await syncBuckets(composeOrch(settings), { ...(flags.vhost ? { vhost: flags.vhost } : {}), counts: false, countOrphans: true });
+    const report = await syncBuckets(composeOrch(settings), {
+      ...(flags.vhost ? { vhost: flags.vhost } : {}),
+      counts: false,
+      countOrphans: true,
+    });
     const orphans = defaultPoolOrphans(report.rows);
     if (flags.json) {
       const json = bucketReportToJson({ ...report, rows: orphans });
@@ -28,7 +32,14 @@ export default class BucketsOrphans extends OrchCommand {
             synced_at: json.synced_at,
             orphans: orphans.map((r) => {
               const onDefault = r.pools.find((p) => p.pool === r.defaultPool);
-              return { virtual_host: r.virtualHost, bucket: r.bucket, default_pool: r.defaultPool, route_pool: r.route!.pool, objects: onDefault?.objects ?? null, bytes: onDefault?.bytes ?? null };
+              return {
+                virtual_host: r.virtualHost,
+                bucket: r.bucket,
+                default_pool: r.defaultPool,
+                route_pool: r.route!.pool,
+                objects: onDefault?.objects ?? null,
+                bytes: onDefault?.bytes ?? null,
+              };
             }),
             pools: json.pools,
           },

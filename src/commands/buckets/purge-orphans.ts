@@ -21,7 +21,7 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
     bucket: Args.string({ description: 'bucket', required: true }),
   };
   static override flags = {
-    yes: Flags.boolean({ description: 'do not ask for confirmation' }),
+    'yes': Flags.boolean({ description: 'do not ask for confirmation' }),
     'dry-run': Flags.boolean({ description: 'list what would be deleted; delete nothing' }),
     'max-objects': Flags.integer({ description: 'refuse to delete more objects than this', default: 10000 }),
     'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer (default: lockTimeoutSeconds setting, 30)' }),
@@ -33,9 +33,13 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
     if (flags['lock-timeout'] !== undefined) settings.lockTimeoutSeconds = flags['lock-timeout'];
     const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
     if (!flags.yes && !flags['dry-run'] && !interactive) {
-      throw new UserError('purge.needs-confirmation', 'Refusing to delete objects without confirmation: standard input is not a terminal.', {
-        hint: 'Review the listing with --dry-run, then pass --yes.',
-      });
+      throw new UserError(
+        'purge.needs-confirmation',
+        'Refusing to delete objects without confirmation: standard input is not a terminal.',
+        {
+          hint: 'Review the listing with --dry-run, then pass --yes.',
+        },
+      );
     }
     const result = await purgeOrphans(composeOrch(settings), {
       vhost: args.vhost,
@@ -47,7 +51,10 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
         ? null
         : async (listing) => {
             this.out(formatPurgeListing(listing, this.style));
-            return confirmTyped(`\n${this.style.bold(`Type the bucket name (${listing.bucket}) to delete these objects from ${listing.pool}:`)} `, listing.bucket);
+            return confirmTyped(
+              `\n${this.style.bold(`Type the bucket name (${listing.bucket}) to delete these objects from ${listing.pool}:`)} `,
+              listing.bucket,
+            );
           },
     });
     if (flags.yes || flags['dry-run']) this.out(formatPurgeListing(result.listing, this.style));

@@ -16,10 +16,23 @@ export default class MigrateCancel extends OrchCommand {
     const { args, flags } = await this.parse(MigrateCancel);
     const settings = this.settingsFrom(flags);
     const controller = new AbortController();
-    const result = await cancelMigration(migrationPorts(settings), args.name, { waitSeconds: flags.wait, hooks: { signal: controller.signal, log: (level, m) => process.stderr.write(`${level === 'info' ? '' : `${level.toUpperCase()} `}${m}\n`) } });
+    const result = await cancelMigration(migrationPorts(settings), args.name, {
+      waitSeconds: flags.wait,
+      hooks: {
+        signal: controller.signal,
+        log: (level, m) => process.stderr.write(`${level === 'info' ? '' : `${level.toUpperCase()} `}${m}\n`),
+      },
+    });
     const d = result.record;
-    if (result.how === 'cancelled') this.out(this.style.green(`Migration ${d.name} is cancelled: bucket ${d.bucket} is served by pool ${d.from} again.`));
-    else if (result.how === 'completed') this.out(this.style.yellow(`Migration ${d.name} was already switching to ${d.to} and finished instead (phase ${d.phase}).`));
-    else this.out(this.style.yellow(`Migration ${d.name} is driven by another process, which was asked to cancel; it is still in phase ${d.phase}. Check with 'orch migrations'.`));
+    if (result.how === 'cancelled')
+      this.out(this.style.green(`Migration ${d.name} is cancelled: bucket ${d.bucket} is served by pool ${d.from} again.`));
+    else if (result.how === 'completed')
+      this.out(this.style.yellow(`Migration ${d.name} was already switching to ${d.to} and finished instead (phase ${d.phase}).`));
+    else
+      this.out(
+        this.style.yellow(
+          `Migration ${d.name} is driven by another process, which was asked to cancel; it is still in phase ${d.phase}. Check with 'orch migrations'.`,
+        ),
+      );
   }
 }

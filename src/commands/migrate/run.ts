@@ -27,7 +27,8 @@ EXIT CODES
     process.once('SIGTERM', stop);
     const tty = Boolean(process.stderr.isTTY);
     let lastLine = '';
-    const status = (record: MigrationRecord) => `${record.phase}: pass ${record.progress.pass}, ${progressText(record)}, ${rateText(record)}, ETA ${formatDuration(record.progress.etaSeconds)}`;
+    const status = (record: MigrationRecord) =>
+      `${record.phase}: pass ${record.progress.pass}, ${progressText(record)}, ${rateText(record)}, ETA ${formatDuration(record.progress.etaSeconds)}`;
     try {
       const result = await runMigration(migrationPorts(settings), args.name, {
         signal: controller.signal,
@@ -35,7 +36,10 @@ EXIT CODES
         fault: composeOrch(settings).fault,
         log: (level, message) => {
           const line = `${new Date().toISOString()} ${level === 'info' ? '' : `${level.toUpperCase()} `}${message}`;
-          if (tty) process.stderr.write(`\r\x1b[2K${level === 'error' ? this.errStyle.red(line) : level === 'warn' ? this.errStyle.yellow(line) : line}\n`);
+          if (tty)
+            process.stderr.write(
+              `\r\x1b[2K${level === 'error' ? this.errStyle.red(line) : level === 'warn' ? this.errStyle.yellow(line) : line}\n`,
+            );
           else process.stderr.write(`${line}\n`);
         },
         onUpdate: (record) => {
@@ -54,18 +58,24 @@ EXIT CODES
           const f = d.freezes.filter((x) => x.outcome === 'switched').at(-1);
           this.out(this.style.green(`Migration ${d.name} is done: bucket ${d.bucket} is served by pool ${d.to}.`));
           if (f?.windowMs != null) this.out(`Writes were refused (503 SlowDown) for ${(f.windowMs / 1000).toFixed(2)} s at the cutover.`);
-          this.out(`The source data stays on pool ${d.from}: see 'orch migrations orphaned'. Change the Route's pool to ${d.to} in the manifests; the Migration document can then be removed.`);
+          this.out(
+            `The source data stays on pool ${d.from}: see 'orch migrations orphaned'. Change the Route's pool to ${d.to} in the manifests; the Migration document can then be removed.`,
+          );
           return ExitCode.ok;
         }
         case 'cancelled':
           this.out(`Migration ${d.name} is cancelled: bucket ${d.bucket} stays on pool ${d.from}.`);
           return ExitCode.ok;
         case 'stopped':
-          this.out(`Stopped in phase ${d.phase}; writes go to ${d.routing === 'destination' ? d.to : d.from}. Run the same command again to go on.`);
+          this.out(
+            `Stopped in phase ${d.phase}; writes go to ${d.routing === 'destination' ? d.to : d.from}. Run the same command again to go on.`,
+          );
           return ExitCode.ok;
         default:
           this.out(this.style.red(`Migration ${d.name} is in phase ${d.phase}: ${d.lastError ?? 'see orch migrations'}`));
-          this.out(`Its route stays on ${d.routing === 'destination' ? d.to : d.from}. Fix the cause and run 'orch migrate run ${d.name}' again, or cancel it with 'orch migrate cancel ${d.name}'.`);
+          this.out(
+            `Its route stays on ${d.routing === 'destination' ? d.to : d.from}. Fix the cause and run 'orch migrate run ${d.name}' again, or cancel it with 'orch migrate cancel ${d.name}'.`,
+          );
           return ExitCode.error;
       }
     } finally {

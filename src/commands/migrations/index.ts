@@ -10,7 +10,7 @@ export default class Migrations extends OrchCommand {
   static override examples = ['<%= config.bin %> migrations', '<%= config.bin %> migrations --json'];
   static override flags = {
     json: Flags.boolean({ description: 'print as JSON (format_version 1.0)' }),
-    log: Flags.integer({ description: 'lines of each migration\'s own log to include (JSON) or show', default: 5 }),
+    log: Flags.integer({ description: "lines of each migration's own log to include (JSON) or show", default: 5 }),
   };
 
   protected async execute() {

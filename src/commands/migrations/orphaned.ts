@@ -16,13 +16,33 @@ export default class MigrationsOrphaned extends OrchCommand {
     const settings = this.settingsFrom(flags);
     const done = orphanedSources(migrationPorts(settings));
     if (flags.json) {
-      this.out(JSON.stringify({ format_version: '1.0', orphaned: done.map((d) => ({ migration: d.name, virtual_host: d.virtualHost, bucket: d.bucket, pool: d.orphanedSource!.pool, prefix: d.orphanedSource!.prefix, at: d.orphanedSource!.at, moved_to: d.to })) }, null, 2));
+      this.out(
+        JSON.stringify(
+          {
+            format_version: '1.0',
+            orphaned: done.map((d) => ({
+              migration: d.name,
+              virtual_host: d.virtualHost,
+              bucket: d.bucket,
+              pool: d.orphanedSource!.pool,
+              prefix: d.orphanedSource!.prefix,
+              at: d.orphanedSource!.at,
+              moved_to: d.to,
+            })),
+          },
+          null,
+          2,
+        ),
+      );
       return;
     }
     if (done.length === 0) {
       this.out('No orphaned source data: no migration finished, or none left data behind.');
       return;
     }
-    for (const d of done) this.out(`${d.name}: bucket ${d.bucket} on pool ${d.orphanedSource!.pool} (prefix ${d.orphanedSource!.prefix}) since ${d.orphanedSource!.at}; now served by ${d.to}`);
+    for (const d of done)
+      this.out(
+        `${d.name}: bucket ${d.bucket} on pool ${d.orphanedSource!.pool} (prefix ${d.orphanedSource!.prefix}) since ${d.orphanedSource!.at}; now served by ${d.to}`,
+      );
   }
 }

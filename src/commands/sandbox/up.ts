@@ -18,7 +18,8 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
   protected async execute() {
     const { flags } = await this.parse(SandboxUp);
     const settings = this.settingsFrom(flags);
-    if (!flags.manifests && !process.env['ORCH_MANIFESTS'] && !existsSync(settings.manifests)) settings.manifests = shownPath(SANDBOX_EXAMPLE);
+    if (!flags.manifests && !process.env['ORCH_MANIFESTS'] && !existsSync(settings.manifests))
+      settings.manifests = shownPath(SANDBOX_EXAMPLE);
     const orch = composeOrch(settings);
     const { validation } = loadManifests(orch.manifests, settings.manifests);
     const { pid, started } = await startSandboxNginx(orch, validation.desired);

@@ -27,7 +27,9 @@ export interface ApplyGuardPolicy {
 
 /** The first guard that refuses the plan (drift, then max-delete, then empty), or null. */
 export function applyRefusal(plan: Plan, policy: ApplyGuardPolicy): ApplyRefusal | null {
-  const blocking = plan.drift.filter((d) => d.kind === 'modified' && !(policy.overwriteDrift === 'all' || policy.overwriteDrift.has(d.path)));
+  const blocking = plan.drift.filter(
+    (d) => d.kind === 'modified' && !(policy.overwriteDrift === 'all' || policy.overwriteDrift.has(d.path)),
+  );
   // Only drifted files that this apply would overwrite or delete matter.
   const touched = new Set(plan.changes.flatMap((c) => c.files.map((f) => f.path)));
   const stops = blocking.filter((d) => touched.has(d.path));

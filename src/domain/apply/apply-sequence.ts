@@ -131,7 +131,10 @@ export function nextApplyStep(input: ApplySequenceInput, current: ApplyStepResul
     // An effect threw. Nothing is undone here: when files were promoted, the journal stays and the
     // next writer's recovery finishes or undoes the apply, exactly as after a crash.
     const message = observed.error instanceof Error ? observed.error.message : String(observed.error);
-    return fail({ kind: 'error', error: observed.error }, state.at === 'creating-buckets' ? [emit({ step: 'buckets', status: 'fail', message })] : []);
+    return fail(
+      { kind: 'error', error: observed.error },
+      state.at === 'creating-buckets' ? [emit({ step: 'buckets', status: 'fail', message })] : [],
+    );
   }
 
   switch (state.at) {
@@ -148,16 +151,24 @@ export function nextApplyStep(input: ApplySequenceInput, current: ApplyStepResul
       counts.nginxTests++;
       counts.timings.stagedTestMs = test.durationMs;
       if (!test.ok) {
-        return fail({ kind: 'staged-rejected', output: test.output }, [emit({ step: 'validate-staged', status: 'fail', message: test.output }), { kind: 'unstage' }]);
+        return fail({ kind: 'staged-rejected', output: test.output }, [
+          emit({ step: 'validate-staged', status: 'fail', message: test.output }),
+          { kind: 'unstage' },
+        ]);
       }
-      const validated = [emit({ step: 'validate-staged', status: 'done', durationMs: test.durationMs }), { kind: 'unstage' } as const, fault('after-staged-validate')];
+      const validated = [
+        emit({ step: 'validate-staged', status: 'done', durationMs: test.durationMs }),
+        { kind: 'unstage' } as const,
+        fault('after-staged-validate'),
+      ];
       if (input.dryRun) {
         const skipped = (['buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const).map((step) =>
           emit({ step, status: 'skip', message: 'dry run' }),
         );
         return go({ at: 'done' }, [...validated, ...skipped]);
       }
-      if (input.beforePromote) return go({ at: 'creating-buckets' }, [...validated, emit({ step: 'buckets', status: 'start' }), { kind: 'create-buckets' }]);
+      if (input.beforePromote)
+        return go({ at: 'creating-buckets' }, [...validated, emit({ step: 'buckets', status: 'start' }), { kind: 'create-buckets' }]);
       return startPromotion(input, counts, [...validated, emit({ step: 'buckets', status: 'skip', message: 'none to create' })]);
     }
 
@@ -174,7 +185,8 @@ export function nextApplyStep(input: ApplySequenceInput, current: ApplyStepResul
       if (op.action === 'write') counts.filesWritten++;
       else counts.filesDeleted++;
       const renamed = fault(`after-rename-${state.index + 1}`);
-      if (state.index + 1 < input.ops.length) return go({ at: 'promoting', index: state.index + 1 }, [renamed, { kind: 'promote', index: state.index + 1 }]);
+      if (state.index + 1 < input.ops.length)
+        return go({ at: 'promoting', index: state.index + 1 }, [renamed, { kind: 'promote', index: state.index + 1 }]);
       return go({ at: 'testing-live' }, [renamed, ...afterPromotion(counts)]);
     }
 
@@ -204,7 +216,8 @@ export function nextApplyStep(input: ApplySequenceInput, current: ApplyStepResul
       const reload = expect(observed, 'reloaded');
       counts.reloads++;
       counts.timings.reloadMs = reload.durationMs;
-      if (reload.ok && input.confirm) return go({ at: 'confirming', reloadMs: reload.durationMs }, [fault('after-reload'), { kind: 'confirm' }]);
+      if (reload.ok && input.confirm)
+        return go({ at: 'confirming', reloadMs: reload.durationMs }, [fault('after-reload'), { kind: 'confirm' }]);
       if (reload.ok) return reloadConfirmed(counts, reload.durationMs, [fault('after-reload')]);
       return reloadFailed(counts, reload.output, [fault('after-reload')]);
     }
@@ -236,7 +249,12 @@ export function nextApplyStep(input: ApplySequenceInput, current: ApplyStepResul
 }
 
 function startPromotion(input: ApplySequenceInput, counts: ApplyCounts, before: ApplyEffect[]): ApplyStepResult {
-  const journal: ApplyEffect[] = [{ kind: 'keep-previous' }, emit({ step: 'promote', status: 'start' }), { kind: 'write-journal', phase: 'prepared' }, fault('after-journal')];
+  const journal: ApplyEffect[] = [
+    { kind: 'keep-previous' },
+    emit({ step: 'promote', status: 'start' }),
+    { kind: 'write-journal', phase: 'prepared' },
+    fault('after-journal'),
+  ];
   if (input.ops.length === 0) return { state: { at: 'testing-live' }, counts, effects: [...before, ...journal, ...afterPromotion(counts)] };
   return { state: { at: 'promoting', index: 0 }, counts, effects: [...before, ...journal, { kind: 'promote', index: 0 }] };
 }

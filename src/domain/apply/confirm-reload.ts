@@ -24,8 +24,7 @@ export interface ConfirmState {
 }
 
 export type ConfirmDecision =
-  | { kind: 'confirmed' | 'not-confirmed'; lastSeen: string | null; waitedMs: number }
-  | { kind: 'probe-after'; ms: number };
+  { kind: 'confirmed' | 'not-confirmed'; lastSeen: string | null; waitedMs: number } | { kind: 'probe-after'; ms: number };
 
 export function startConfirm(token: string, now: number, timeoutSeconds: number): ConfirmState {
   return { token, startedAt: now, deadline: now + timeoutSeconds * 1000, servedSince: null, lastSeen: null };
@@ -36,7 +35,8 @@ export function nextConfirmStep(state: ConfirmState, seen: string | null, now: n
   const servedSince = seen === state.token ? (state.servedSince ?? now) : null;
   const next: ConfirmState = { ...state, servedSince, lastSeen: seen };
   const waitedMs = now - state.startedAt;
-  if (servedSince !== null && now - servedSince >= RELOAD_SETTLE_MS) return { state: next, decision: { kind: 'confirmed', lastSeen: seen, waitedMs } };
+  if (servedSince !== null && now - servedSince >= RELOAD_SETTLE_MS)
+    return { state: next, decision: { kind: 'confirmed', lastSeen: seen, waitedMs } };
   if (now >= state.deadline) {
     return { state: next, decision: { kind: servedSince !== null ? 'confirmed' : 'not-confirmed', lastSeen: seen, waitedMs } };
   }

@@ -38,9 +38,17 @@ export function migrationFacts(
   recorded: ReadonlyArray<{ name: string; virtualHost: string; bucket: string; from: string; to: string; completed: boolean }>,
 ): MigrationFact[] {
   const out = new Map<string, MigrationFact>();
-  for (const m of declared) out.set(m.name, { name: m.name, virtualHost: m.virtualHost, bucket: m.bucket, from: m.from, to: m.to, progress: 'declared' });
+  for (const m of declared)
+    out.set(m.name, { name: m.name, virtualHost: m.virtualHost, bucket: m.bucket, from: m.from, to: m.to, progress: 'declared' });
   for (const r of recorded) {
-    out.set(r.name, { name: r.name, virtualHost: r.virtualHost, bucket: r.bucket, from: r.from, to: r.to, progress: r.completed ? 'completed' : 'running' });
+    out.set(r.name, {
+      name: r.name,
+      virtualHost: r.virtualHost,
+      bucket: r.bucket,
+      from: r.from,
+      to: r.to,
+      progress: r.completed ? 'completed' : 'running',
+    });
   }
   return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }

@@ -72,7 +72,9 @@ export function deriveBucketStatuses(input: StatusInput): BucketRow[] {
       });
 
       if (active) {
-        rows.push(row('migrating', `migration ${active.name} (${active.progress}) moves it from ${active.from} to ${active.to}`, true, active.name));
+        rows.push(
+          row('migrating', `migration ${active.name} (${active.progress}) moves it from ${active.from} to ${active.to}`, true, active.name),
+        );
         continue;
       }
       if (route) {
@@ -106,7 +108,9 @@ export function deriveBucketStatuses(input: StatusInput): BucketRow[] {
       // Only known from a completed migration without a route: nothing serves it here.
     }
   }
-  return rows.sort((a, b) => (a.virtualHost !== b.virtualHost ? (a.virtualHost < b.virtualHost ? -1 : 1) : a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0));
+  return rows.sort((a, b) =>
+    a.virtualHost !== b.virtualHost ? (a.virtualHost < b.virtualHost ? -1 : 1) : a.bucket < b.bucket ? -1 : a.bucket > b.bucket ? 1 : 0,
+  );
 }
 
 /** A completed migration's source still holds the bucket (unknown when the pool was not listed). */

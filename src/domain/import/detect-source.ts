@@ -21,12 +21,15 @@ function jsonObject(text: string): Record<string, unknown> | null {
 export function detectSource(files: readonly SourceFile[]): { source: ImportSource; reason: string } {
   for (const f of files) {
     if (f.path.endsWith('.conf') && f.content.startsWith(CONF_MARKER)) return { source: 'orch', reason: `${f.path} carries orch's marker` };
-    if (f.path.endsWith('.meta.json') && jsonObject(f.content)?.['managedBy'] === SIDECAR_MARKER) return { source: 'orch', reason: `${f.path} is an orch sidecar` };
+    if (f.path.endsWith('.meta.json') && jsonObject(f.content)?.['managedBy'] === SIDECAR_MARKER)
+      return { source: 'orch', reason: `${f.path} is an orch sidecar` };
   }
   for (const f of files) {
-    if (f.path.endsWith('.conf') && f.content.startsWith(REFERENCE_CONF_MARKER)) return { source: 'nanio-orchestrator', reason: `${f.path} carries nanio-orchestrator's marker` };
+    if (f.path.endsWith('.conf') && f.content.startsWith(REFERENCE_CONF_MARKER))
+      return { source: 'nanio-orchestrator', reason: `${f.path} carries nanio-orchestrator's marker` };
     const meta = f.path.endsWith('.meta.json') ? jsonObject(f.content) : null;
-    if (meta && ('pool_id' in meta || 'vhost_id' in meta)) return { source: 'nanio-orchestrator', reason: `${f.path} is a nanio-orchestrator sidecar` };
+    if (meta && ('pool_id' in meta || 'vhost_id' in meta))
+      return { source: 'nanio-orchestrator', reason: `${f.path} is a nanio-orchestrator sidecar` };
   }
-  return { source: 'nginx', reason: 'no file carries orch\'s or nanio-orchestrator\'s marker' };
+  return { source: 'nginx', reason: "no file carries orch's or nanio-orchestrator's marker" };
 }

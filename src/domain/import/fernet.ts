@@ -31,7 +31,9 @@ export function fernetDecrypt(key: string, token: string): string {
   if (data.length < 1 + 8 + 16 + 16 + 32 || (data.length - 57) % 16 !== 0) throw new FernetError('the token has an impossible length');
   if (data[0] !== 0x80) throw new FernetError(`unknown token version 0x${data[0]!.toString(16)}`);
   const mac = data.subarray(data.length - 32);
-  const expected = createHmac('sha256', signing).update(data.subarray(0, data.length - 32)).digest();
+  const expected = createHmac('sha256', signing)
+    .update(data.subarray(0, data.length - 32))
+    .digest();
   if (!timingSafeEqual(mac, expected)) throw new FernetError('the signature does not match: wrong key or damaged token');
   const iv = data.subarray(9, 25);
   const decipher = createDecipheriv('aes-128-cbc', encryption, iv);

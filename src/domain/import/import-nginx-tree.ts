@@ -30,10 +30,18 @@ export function parseTree(files: readonly SourceFile[], resolver: IncludeResolve
   for (const file of files) {
     if (!file.path.endsWith('.conf')) continue;
     try {
-      configs.push({ file, config: parseNginxConfig(file.content, { file: file.path, ...(tracking ? { includeResolver: tracking } : {}) }) });
+      configs.push({
+        file,
+        config: parseNginxConfig(file.content, { file: file.path, ...(tracking ? { includeResolver: tracking } : {}) }),
+      });
     } catch (e) {
       if (!(e instanceof NginxParseError)) throw e;
-      warnings.warn('import.unreadable', `${file.path} is not valid nginx syntax (${e.reason}); it is not imported.`, { file: e.file, line: e.line, column: e.column }, 'nginx cannot be loading this file as it is: check whether it is included at all.');
+      warnings.warn(
+        'import.unreadable',
+        `${file.path} is not valid nginx syntax (${e.reason}); it is not imported.`,
+        { file: e.file, line: e.line, column: e.column },
+        'nginx cannot be loading this file as it is: check whether it is included at all.',
+      );
     }
   }
   // A file another one includes is read there, in place: it is not a configuration of its own.
@@ -63,7 +71,11 @@ export class TreePools implements PoolResolver {
     // Not an upstream in this tree: nginx resolves it as a host (with port 80 when none is given).
     const address = /:[0-9]+$/.test(target) && !target.endsWith(']') ? target : `${target}:80`;
     if (checkMemberAddress(address) !== null) return null;
-    const name = resourceNameFrom(checkResourceName(target) === null ? target : address.replace(/[[\]]/g, '').replace(/:/g, '-'), this.names, 'pool');
+    const name = resourceNameFrom(
+      checkResourceName(target) === null ? target : address.replace(/[[\]]/g, '').replace(/:/g, '-'),
+      this.names,
+      'pool',
+    );
     const pool: DesiredPool = {
       name,
       type: 'http',
@@ -76,7 +88,12 @@ export class TreePools implements PoolResolver {
     };
     this.byUpstream.set(target, pool);
     this.implicit.push(pool);
-    this.warnings.warn('import.implicit-pool', `${describe(d)}: ${target} is not an upstream of the imported directory; imported as pool ${name} with the single member ${address} (nginx resolves it the same way).`, at(d), `If ${target} is an upstream defined elsewhere (nginx.conf), import that directory too: nginx would refuse two upstreams of that name.`);
+    this.warnings.warn(
+      'import.implicit-pool',
+      `${describe(d)}: ${target} is not an upstream of the imported directory; imported as pool ${name} with the single member ${address} (nginx resolves it the same way).`,
+      at(d),
+      `If ${target} is an upstream defined elsewhere (nginx.conf), import that directory too: nginx would refuse two upstreams of that name.`,
+    );
     return name;
   }
 
@@ -113,9 +130,19 @@ export function importNginxTree(files: readonly SourceFile[], resolver: IncludeR
       if (d.name === 'upstream' && d.block && d.args.length === 1) blocks.push({ kind: 'upstream', d });
       else if (d.name === 'server' && d.block) blocks.push({ kind: 'server', d });
       else if (d.name === 'http' || d.name === 'events' || d.name === 'stream') {
-        warnings.warn('import.dropped', `${file.path} holds a main configuration (${d.name} block); it is not imported.`, at(d), 'Import the directory its include directives read (the one holding the upstream and server files).');
+        warnings.warn(
+          'import.dropped',
+          `${file.path} holds a main configuration (${d.name} block); it is not imported.`,
+          at(d),
+          'Import the directory its include directives read (the one holding the upstream and server files).',
+        );
       } else {
-        warnings.warn('import.dropped', `${describe(d)} is an http-level directive, which no manifest holds; not carried.`, at(d), 'Keep it in a file outside the managed directory (for example nginx.conf), where orch never writes.');
+        warnings.warn(
+          'import.dropped',
+          `${describe(d)} is an http-level directive, which no manifest holds; not carried.`,
+          at(d),
+          'Keep it in a file outside the managed directory (for example nginx.conf), where orch never writes.',
+        );
       }
     }
     blocksOf.set(file.path, blocks);
@@ -131,9 +158,15 @@ export function importNginxTree(files: readonly SourceFile[], resolver: IncludeR
         warnings.warn('import.dropped', `upstream ${upstream} is defined twice; the second definition (${path}) is not imported.`, at(b.d));
         continue;
       }
-      const name = checkResourceName(upstream) === null && !pools.names.has(upstream) ? upstream : resourceNameFrom(upstream, pools.names, 'pool');
+      const name =
+        checkResourceName(upstream) === null && !pools.names.has(upstream) ? upstream : resourceNameFrom(upstream, pools.names, 'pool');
       pools.names.add(name);
-      if (name !== upstream) warnings.warn('import.renamed', `upstream ${upstream} is not a valid pool name; imported as pool ${name} (proxy_pass follows).`, at(b.d));
+      if (name !== upstream)
+        warnings.warn(
+          'import.renamed',
+          `upstream ${upstream} is not a valid pool name; imported as pool ${name} (proxy_pass follows).`,
+          at(b.d),
+        );
       pools.add(upstream, poolFromUpstream(b.d, name, null, splitOrigin('Pool', name), warnings));
     }
   }
@@ -145,7 +178,8 @@ export function importNginxTree(files: readonly SourceFile[], resolver: IncludeR
   servers.forEach(({ d, file, single }, i) => {
     const firstName = d.block!.find((x) => x.name === 'server_name')?.args.find((a) => !a.startsWith('~') && a !== '' && a !== '_');
     const wanted = single ? basename(file.path) : (firstName ?? `server-${i + 1}`);
-    const name = checkResourceName(wanted) === null && !vhostNames.has(wanted) ? wanted : resourceNameFrom(wanted, vhostNames, `server-${i + 1}`);
+    const name =
+      checkResourceName(wanted) === null && !vhostNames.has(wanted) ? wanted : resourceNameFrom(wanted, vhostNames, `server-${i + 1}`);
     vhostNames.add(name);
     const opts: ServerImportOptions = {
       name,
@@ -170,7 +204,9 @@ export function importNginxTree(files: readonly SourceFile[], resolver: IncludeR
       'Set type: nanio on pools of nanio servers (S3 credentials, bucket sync and migrations need it) and add their credentials.',
     );
   }
-  const moved = filesToMove(blocksOf, (b) => (b.kind === 'upstream' ? `pools/${pools.byUpstream.get(b.d.args[0]!)?.name}.conf` : `vhosts/${vhostOf.get(b.d)}.conf`));
+  const moved = filesToMove(blocksOf, (b) =>
+    b.kind === 'upstream' ? `pools/${pools.byUpstream.get(b.d.args[0]!)?.name}.conf` : `vhosts/${vhostOf.get(b.d)}.conf`,
+  );
   return {
     source: 'nginx',
     desired: { pools: allPools.sort(byName), virtualHosts: virtualHosts.sort(byName), migrations: [] },

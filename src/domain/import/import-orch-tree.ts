@@ -20,7 +20,7 @@ export function importOrchTree(files: readonly SourceFile[], features: NginxFeat
       severity: 'warning',
       code: 'import.not-orch',
       message: `${f.path} does not carry orch's marker: it is not part of orch's tree and is not imported.`,
-      hint: "Import it separately with --from nginx, or leave it: orch never touches a file without its marker.",
+      hint: 'Import it separately with --from nginx, or leave it: orch never touches a file without its marker.',
       source: { file: f.path, line: 1, column: 1 },
     });
   }

@@ -61,7 +61,11 @@ function readMeta<T>(files: ReadonlyMap<string, string>, path: string, warnings:
   } catch {
     /* reported below */
   }
-  warnings.warn('import.sidecar-unreadable', `${path} is not a JSON object; what only it holds (pool type, description, credentials, extra block zones) is not imported.`, { file: path });
+  warnings.warn(
+    'import.sidecar-unreadable',
+    `${path} is not a JSON object; what only it holds (pool type, description, credentials, extra block zones) is not imported.`,
+    { file: path },
+  );
   return null;
 }
 
@@ -76,10 +80,18 @@ function signature(d: NginxDirective): string {
   return `${d.name}\u0000${d.args.join('\u0000')}${d.block ? `{${d.block.map(signature).join(';')}}` : ''}`;
 }
 
-export function importReferenceTree(files: readonly SourceFile[], resolver: IncludeResolver | null, opts: ReferenceImportOptions): ImportResult {
+export function importReferenceTree(
+  files: readonly SourceFile[],
+  resolver: IncludeResolver | null,
+  opts: ReferenceImportOptions,
+): ImportResult {
   const warnings = new ImportWarnings();
   const byPath = new Map(files.map((f) => [f.path, f.content]));
-  const tree = parseTree(files.filter((f) => f.path.endsWith('.conf')), resolver, warnings);
+  const tree = parseTree(
+    files.filter((f) => f.path.endsWith('.conf')),
+    resolver,
+    warnings,
+  );
   const pools = new TreePools(warnings, splitOrigin);
   const secrets: ImportSecret[] = [];
   const blocksOf = new Map<string, Array<{ kind: 'upstream' | 'server'; d: NginxDirective }>>();
@@ -89,7 +101,12 @@ export function importReferenceTree(files: readonly SourceFile[], resolver: Incl
     for (const d of config.directives) {
       if (d.name === 'upstream' && d.block && d.args.length === 1) blocks.push({ kind: 'upstream', d });
       else if (d.name === 'server' && d.block) blocks.push({ kind: 'server', d });
-      else warnings.warn('import.dropped', `${describe(d)} is not something the reference tool writes at the top of a file; not carried.`, at(d));
+      else
+        warnings.warn(
+          'import.dropped',
+          `${describe(d)} is not something the reference tool writes at the top of a file; not carried.`,
+          at(d),
+        );
     }
     blocksOf.set(file.path, blocks);
   }
@@ -97,18 +114,30 @@ export function importReferenceTree(files: readonly SourceFile[], resolver: Incl
   for (const [path, blocks] of blocksOf) {
     for (const b of blocks.filter((x) => x.kind === 'upstream')) {
       const upstream = b.d.args[0]!;
-      const name = checkResourceName(upstream) === null && !pools.names.has(upstream) ? upstream : resourceNameFrom(upstream, pools.names, 'pool');
+      const name =
+        checkResourceName(upstream) === null && !pools.names.has(upstream) ? upstream : resourceNameFrom(upstream, pools.names, 'pool');
       pools.names.add(name);
       const meta = readMeta<PoolMeta>(byPath, path.replace(/\.conf$/, '.meta.json'), warnings);
       let type: PoolType | null = meta?.type === 'nanio' || meta?.type === 'http' ? meta.type : null;
-      if (type === null) warnings.warn('import.pool-type', `pool ${name}: no sidecar gives its type; imported as http.`, at(b.d), 'Set type: nanio if its members are nanio servers.');
+      if (type === null)
+        warnings.warn(
+          'import.pool-type',
+          `pool ${name}: no sidecar gives its type; imported as http.`,
+          at(b.d),
+          'Set type: nanio if its members are nanio servers.',
+        );
       const pool = poolFromUpstream(b.d, name, type, splitOrigin('Pool', name), warnings);
       type = pool.type;
-      if (typeof meta?.description === 'string' && meta.description !== '') pool.description = meta.description.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+      if (typeof meta?.description === 'string' && meta.description !== '')
+        pool.description = meta.description.replace(/[\u0000-\u001f\u007f]+/g, ' ');
       const creds = meta?.credentials;
       if (creds && typeof creds === 'object') {
         if (type !== 'nanio') {
-          warnings.warn('import.dropped', `pool ${name}: credentials on an http pool are not imported (orch gives credentials to nanio pools only).`, { file: path });
+          warnings.warn(
+            'import.dropped',
+            `pool ${name}: credentials on an http pool are not imported (orch gives credentials to nanio pools only).`,
+            { file: path },
+          );
         } else {
           const env = credentialEnvNames(name);
           pool.credentials = { accessKeyId: { env: env.accessKeyId }, secretAccessKey: { env: env.secretAccessKey } };
@@ -159,13 +188,20 @@ export function importReferenceTree(files: readonly SourceFile[], resolver: Incl
       });
       const metaDefault = typeof meta?.default_pool_name === 'string' ? meta.default_pool_name : null;
       if (metaDefault !== null && vhost.defaultPool === null) {
-        warnings.warn('import.default-pool', `VirtualHost ${name}: the sidecar names default pool ${metaDefault}, but the .conf sends no "location /" to it; imported without a default pool (requests that match no route answer 404).`, at(b.d), `Set spec.defaultPool: ${metaDefault} to route them.`);
+        warnings.warn(
+          'import.default-pool',
+          `VirtualHost ${name}: the sidecar names default pool ${metaDefault}, but the .conf sends no "location /" to it; imported without a default pool (requests that match no route answer 404).`,
+          at(b.d),
+          `Set spec.defaultPool: ${metaDefault} to route them.`,
+        );
       }
       virtualHosts.push(vhost);
     }
   }
 
-  const moved = filesToMove(blocksOf, (b) => (b.kind === 'upstream' ? `pools/${pools.byUpstream.get(b.d.args[0]!)?.name}.conf` : `vhosts/${vhostOf.get(b.d)}.conf`));
+  const moved = filesToMove(blocksOf, (b) =>
+    b.kind === 'upstream' ? `pools/${pools.byUpstream.get(b.d.args[0]!)?.name}.conf` : `vhosts/${vhostOf.get(b.d)}.conf`,
+  );
   return {
     source: 'nanio-orchestrator',
     desired: {
@@ -190,7 +226,12 @@ function recoverSecrets(
   path: string,
 ): void {
   if (key === null) {
-    warnings.warn('import.credentials-encrypted', `pool ${pool}: its credentials are encrypted; imported as references to ${env.accessKeyId} and ${env.secretAccessKey}, without values.`, { file: path }, "Pass the reference tool's SECRET with --reference-key (or --reference-key-file) to recover them into the credentials env file.");
+    warnings.warn(
+      'import.credentials-encrypted',
+      `pool ${pool}: its credentials are encrypted; imported as references to ${env.accessKeyId} and ${env.secretAccessKey}, without values.`,
+      { file: path },
+      "Pass the reference tool's SECRET with --reference-key (or --reference-key-file) to recover them into the credentials env file.",
+    );
     return;
   }
   const pairs: Array<[string, unknown]> = [
@@ -206,7 +247,11 @@ function recoverSecrets(
       secrets.push({ env: name, value: fernetDecrypt(key, token), pool });
     } catch (e) {
       if (!(e instanceof FernetError)) throw e;
-      warnings.warn('import.credentials-unreadable', `pool ${pool}: ${name} cannot be decrypted (${e.message}); imported as a reference without a value.`, { file: path });
+      warnings.warn(
+        'import.credentials-unreadable',
+        `pool ${pool}: ${name} cannot be decrypted (${e.message}); imported as a reference without a value.`,
+        { file: path },
+      );
     }
   }
 }
@@ -216,7 +261,13 @@ function recoverSecrets(
  * block (then those directives are accounted for); a block the `.conf` no longer holds is left out,
  * the `.conf` being what nginx serves.
  */
-function sidecarExtraBlocks(server: NginxDirective, meta: VhostMeta | null, consumed: Set<NginxDirective>, warnings: ImportWarnings, path: string): ExtraBlock[] {
+function sidecarExtraBlocks(
+  server: NginxDirective,
+  meta: VhostMeta | null,
+  consumed: Set<NginxDirective>,
+  warnings: ImportWarnings,
+  path: string,
+): ExtraBlock[] {
   const out: ExtraBlock[] = [];
   if (!meta || !Array.isArray(meta.extra_blocks)) return out;
   const body = server.block ?? [];
@@ -238,7 +289,11 @@ function sidecarExtraBlocks(server: NginxDirective, meta: VhostMeta | null, cons
       matched.push(found);
     }
     if (matched.length !== directives.length) {
-      warnings.warn('import.extra-block-missing', `an extra block of zone ${String(b.zone)} in the sidecar is not (all) in the .conf; what the .conf holds is imported instead.`, { file: path.replace(/\.conf$/, '.meta.json') });
+      warnings.warn(
+        'import.extra-block-missing',
+        `an extra block of zone ${String(b.zone)} in the sidecar is not (all) in the .conf; what the .conf holds is imported instead.`,
+        { file: path.replace(/\.conf$/, '.meta.json') },
+      );
       continue;
     }
     for (const d of matched) consumed.add(d);
@@ -253,10 +308,16 @@ function sidecarExtraBlocks(server: NginxDirective, meta: VhostMeta | null, cons
  * proxying to the destination. Returns, per such location, its source and destination; the named
  * locations are accounted for (no route is ever made from them).
  */
-function migrationLocations(server: NginxDirective, pools: TreePools, consumed: Set<NginxDirective>): Map<NginxDirective, { source: string; destination: string; named: string }> {
+function migrationLocations(
+  server: NginxDirective,
+  pools: TreePools,
+  consumed: Set<NginxDirective>,
+): Map<NginxDirective, { source: string; destination: string; named: string }> {
   const out = new Map<NginxDirective, { source: string; destination: string; named: string }>();
   const body = server.block ?? [];
-  const named = new Map(body.filter((d) => d.name === 'location' && d.args.length === 1 && d.args[0]!.startsWith('@')).map((d) => [d.args[0]!, d]));
+  const named = new Map(
+    body.filter((d) => d.name === 'location' && d.args.length === 1 && d.args[0]!.startsWith('@')).map((d) => [d.args[0]!, d]),
+  );
   for (const loc of body) {
     if (loc.name !== 'location' || loc.args.length !== 1 || !loc.block) continue;
     const pages = loc.block.filter((d) => d.name === 'error_page' && d.args.length === 3 && d.args[1] === '=');
@@ -300,6 +361,10 @@ function referenceKeyPrefixRoute(loc: NginxDirective, pools: TreePools, warnings
   const seen = new Map<string, string>();
   const form = genericRoute({ ...loc, block: others }, { pools }, seen);
   if (!form) return null;
-  warnings.warn('import.key-prefix', `location ${path}: its key prefix ${refPrefix.slice(1)} is imported as keyPrefix ${keyPrefix}; a request for ${path} itself (listing the bucket) is no longer rewritten.`, at(rewrite));
+  warnings.warn(
+    'import.key-prefix',
+    `location ${path}: its key prefix ${refPrefix.slice(1)} is imported as keyPrefix ${keyPrefix}; a request for ${path} itself (listing the bucket) is no longer rewritten.`,
+    at(rewrite),
+  );
   return { pool: form.pool, keyPrefix };
 }

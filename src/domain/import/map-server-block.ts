@@ -1,7 +1,15 @@
 import type { DesiredRoute, DesiredVirtualHost, Origin } from '../model/desired-state.js';
 import type { ExtraBlock, ExtraBlockZone, IpRules } from '../model/manifest-types.js';
 import { isForbiddenDirective } from '../manifests/check-extra-blocks.js';
-import { bucketFromPath, checkBindAddress, checkFilePath, checkIpRule, checkKeyPrefix, checkRoutePath, checkServerName } from '../manifests/value-types.js';
+import {
+  bucketFromPath,
+  checkBindAddress,
+  checkFilePath,
+  checkIpRule,
+  checkKeyPrefix,
+  checkRoutePath,
+  checkServerName,
+} from '../manifests/value-types.js';
 import type { NginxDirective } from '../nginx-config/nginx-ast.js';
 import type { ImportWarnings } from './import-result.js';
 import { at, describe, resourceNameFrom, verbatimOf } from './nginx-source.js';
@@ -56,8 +64,8 @@ const FIXED: Record<string, string> = {
   proxy_http_version: '1.1',
 };
 const FIXED_HEADERS: Record<string, string> = {
-  host: '$http_host',
-  connection: '',
+  'host': '$http_host',
+  'connection': '',
   'x-forwarded-for': '$proxy_add_x_forwarded_for',
   'x-forwarded-proto': '$scheme',
   'x-real-ip': '$remote_addr',
@@ -67,7 +75,8 @@ const FIXED_HEADERS: Record<string, string> = {
 function fixedSetting(d: NginxDirective): [string, string] | undefined {
   if (d.block) return undefined;
   if (d.name in FIXED && d.args.length === 1) return [d.name, d.args[0]!];
-  if (d.name === 'proxy_set_header' && d.args.length === 2 && d.args[0]!.toLowerCase() in FIXED_HEADERS) return [`proxy_set_header ${d.args[0]}`, d.args[1]!];
+  if (d.name === 'proxy_set_header' && d.args.length === 2 && d.args[0]!.toLowerCase() in FIXED_HEADERS)
+    return [`proxy_set_header ${d.args[0]}`, d.args[1]!];
   return undefined;
 }
 
@@ -104,17 +113,33 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
     const addr = m[1] ?? (m[2] === '*' ? undefined : m[2]);
     if (addr !== undefined && addr !== '0.0.0.0') {
       if (checkBindAddress(addr) === null) address = addr;
-      else w.warn('import.dropped', `${describe(main)}: ${addr} is not an IP address orch can bind; the virtual host listens on all addresses.`, at(main));
+      else
+        w.warn(
+          'import.dropped',
+          `${describe(main)}: ${addr} is not an IP address orch can bind; the virtual host listens on all addresses.`,
+          at(main),
+        );
     }
     const params = main.args.slice(1);
     ssl = params.includes('ssl');
     http2 = params.includes('http2');
     const dropped = params.filter((p) => !LISTEN_KEPT.has(p));
     if (dropped.length > 0) {
-      w.warn('import.dropped', `${describe(main)}: ${dropped.join(' ')} ${dropped.length === 1 ? 'is' : 'are'} not carried (orch renders "listen ${main.args[0]}${ssl ? ' ssl' : ''}").`, at(main), dropped.includes('default_server') ? 'Without default_server, nginx answers unknown host names with the first server on this port.' : undefined);
+      w.warn(
+        'import.dropped',
+        `${describe(main)}: ${dropped.join(' ')} ${dropped.length === 1 ? 'is' : 'are'} not carried (orch renders "listen ${main.args[0]}${ssl ? ' ssl' : ''}").`,
+        at(main),
+        dropped.includes('default_server')
+          ? 'Without default_server, nginx answers unknown host names with the first server on this port.'
+          : undefined,
+      );
     }
   } else {
-    w.warn('import.listen-default', `server block of ${o.name} has no TCP listen; imported as listening on port 80 (nginx's default when run as root).`, at(server));
+    w.warn(
+      'import.listen-default',
+      `server block of ${o.name} has no TCP listen; imported as listening on port 80 (nginx's default when run as root).`,
+      at(server),
+    );
   }
   for (const l of listens) if (l !== main) carry('top', l, 'a second listen');
 
@@ -129,11 +154,16 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
         if (!names.includes(lower)) names.push(lower);
       } else unmapped.push(sn.quotes[i] ? `${sn.quotes[i]}${raw}${sn.quotes[i]}` : raw);
     });
-    if (unmapped.length > 0) carry('top', sn, `server names orch does not model (${unmapped.join(' ')})`, `server_name ${unmapped.join(' ')};`);
+    if (unmapped.length > 0)
+      carry('top', sn, `server names orch does not model (${unmapped.join(' ')})`, `server_name ${unmapped.join(' ')};`);
   }
   if (names.length === 0) {
     names.push('_');
-    w.warn('import.server-name', `server block of ${o.name} has no plain server name; imported with "_" (a name no request carries).`, at(server));
+    w.warn(
+      'import.server-name',
+      `server block of ${o.name} has no plain server name; imported with "_" (a name no request carries).`,
+      at(server),
+    );
   }
 
   // IP rules: an allow-list ending in `deny all`, or a deny-list; anything else is carried in order.
@@ -155,7 +185,12 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
       tls = { certificate: cert.args[0]!, key: key.args[0]!, http2 };
     } else {
       ssl = false;
-      w.warn('import.dropped', `${describe(main!)}: TLS needs an ssl_certificate and ssl_certificate_key with absolute paths in this server block; imported without TLS.`, at(main!), 'Add spec.tls to the virtual host.');
+      w.warn(
+        'import.dropped',
+        `${describe(main!)}: TLS needs an ssl_certificate and ssl_certificate_key with absolute paths in this server block; imported without TLS.`,
+        at(main!),
+        'Add spec.tls to the virtual host.',
+      );
     }
   }
   const http2On = body.find((d) => d.name === 'http2' && d.args.length === 1 && !d.block);
@@ -183,7 +218,12 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
         defaultPool = form.pool;
         for (const [k, v] of seen) settings.set(k, v);
       } else {
-        w.warn('import.dropped', `location / does more than send requests to one pool; orch renders its own "location /" (the default pool, or 404), so it is not carried.`, at(loc), 'Review the plan; requests that match no route now answer 404.');
+        w.warn(
+          'import.dropped',
+          `location / does more than send requests to one pool; orch renders its own "location /" (the default pool, or 404), so it is not carried.`,
+          at(loc),
+          'Review the plan; requests that match no route now answer 404.',
+        );
       }
       continue;
     }
@@ -197,12 +237,26 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
       handled.add(pair);
       for (const [k, v] of pairSeen) settings.set(k, v);
     } else {
-      w.warn('import.bucket-redirect', `location ${path} has no "location = ${bare}": nginx answers ${bare} (bucket-level S3 requests) with a 301 today; orch sends it to pool ${form.pool} too.`, at(loc));
+      w.warn(
+        'import.bucket-redirect',
+        `location ${path} has no "location = ${bare}": nginx answers ${bare} (bucket-level S3 requests) with a 301 today; orch sends it to pool ${form.pool} too.`,
+        at(loc),
+      );
     }
     handled.add(loc);
     for (const [k, v] of seen) settings.set(k, v);
     const rname = resourceNameFrom(`${o.name}-${bucketFromPath(path) ?? path}`, o.routeNames, `${o.name}-route`);
-    routes.push({ name: rname, virtualHost: o.name, path, bucket: bucketFromPath(path), pool: form.pool, keyPrefix: form.keyPrefix, enabled: true, allowOrphan: false, origin: o.routeOrigin(rname) });
+    routes.push({
+      name: rname,
+      virtualHost: o.name,
+      path,
+      bucket: bucketFromPath(path),
+      pool: form.pool,
+      keyPrefix: form.keyPrefix,
+      enabled: true,
+      allowOrphan: false,
+      origin: o.routeOrigin(rname),
+    });
   }
 
   // Everything else, in source order.
@@ -214,7 +268,12 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
       continue;
     }
     if (d.name === 'include') {
-      w.warn('import.dropped', `${describe(d)} was not followed (the file is outside the imported directory or matched nothing); its directives are not carried.`, at(d), 'Import a directory that holds the included file, or copy its directives into the server block first.');
+      w.warn(
+        'import.dropped',
+        `${describe(d)} was not followed (the file is outside the imported directory or matched nothing); its directives are not carried.`,
+        at(d),
+        'Import a directory that holds the included file, or copy its directives into the server block first.',
+      );
       continue;
     }
     if (isForbiddenDirective(d.name.toLowerCase())) {
@@ -251,7 +310,19 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
     );
   }
   routes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { name: o.name, serverNames: names, port, address, tls, defaultPool, ipRules, extraBlocks, ignoreBuckets: [], routes, origin: o.origin };
+  return {
+    name: o.name,
+    serverNames: names,
+    port,
+    address,
+    tls,
+    defaultPool,
+    ipRules,
+    extraBlocks,
+    ignoreBuckets: [],
+    routes,
+    origin: o.origin,
+  };
 }
 
 function accessRules(access: NginxDirective[]): IpRules | null {
@@ -262,7 +333,8 @@ function accessRules(access: NginxDirective[]): IpRules | null {
     if (allows.length === 0 || !allows.every((d) => d.name === 'allow' && checkIpRule(d.args[0]!) === null)) return null;
     return { mode: 'allow', addresses: allows.map((d) => d.args[0]!) };
   }
-  if (access.every((d) => d.name === 'deny' && checkIpRule(d.args[0]!) === null)) return { mode: 'deny', addresses: access.map((d) => d.args[0]!) };
+  if (access.every((d) => d.name === 'deny' && checkIpRule(d.args[0]!) === null))
+    return { mode: 'deny', addresses: access.map((d) => d.args[0]!) };
   return null;
 }
 

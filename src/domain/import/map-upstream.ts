@@ -11,7 +11,13 @@ import { at, describe } from './nginx-source.js';
  * server parameters, other directives, unix sockets) is dropped with a warning, since a pool has
  * no verbatim zone: the plan shows the difference before anything is applied.
  */
-export function poolFromUpstream(up: NginxDirective, name: string, type: PoolType | null, origin: Origin, warnings: ImportWarnings): DesiredPool {
+export function poolFromUpstream(
+  up: NginxDirective,
+  name: string,
+  type: PoolType | null,
+  origin: Origin,
+  warnings: ImportWarnings,
+): DesiredPool {
   let loadBalancing: DesiredPool['loadBalancing'] = 'round_robin';
   let keepalive: number | null = null;
   const members: DesiredMember[] = [];
@@ -24,28 +30,44 @@ export function poolFromUpstream(up: NginxDirective, name: string, type: PoolTyp
       const m = memberOf(d, warnings);
       if (m) members.push(m);
     } else {
-      warnings.warn('import.dropped', `upstream ${up.args[0]}: ${describe(d)} has no Pool field and is not carried; the pool behaves without it.`, at(d), dropHint(d.name));
+      warnings.warn(
+        'import.dropped',
+        `upstream ${up.args[0]}: ${describe(d)} has no Pool field and is not carried; the pool behaves without it.`,
+        at(d),
+        dropHint(d.name),
+      );
     }
   }
   let resolvedType: PoolType = type ?? 'http';
   if (resolvedType === 'nanio' && members.some((m) => m.role === 'replica')) {
     // nanio pools have no replicas; keeping the backup members keeps the routing: the pool becomes http.
-    warnings.warn('import.pool-type', `upstream ${up.args[0]}: it is described as a nanio pool but has backup members, which only http pools have; imported as an http pool.`, at(up));
+    warnings.warn(
+      'import.pool-type',
+      `upstream ${up.args[0]}: it is described as a nanio pool but has backup members, which only http pools have; imported as an http pool.`,
+      at(up),
+    );
     resolvedType = 'http';
   }
   return { name, type: resolvedType, description: null, loadBalancing, keepalive, members, credentials: null, origin };
 }
 
 function dropHint(name: string): string {
-  if (name === 'hash' || name === 'random' || name === 'least_time') return 'orch balances with round_robin, least_conn or ip_hash: choose spec.loadBalancing.';
-  if (name === 'zone' || name === 'keepalive_timeout' || name === 'keepalive_requests') return 'nginx uses its default for it; routing is unchanged.';
+  if (name === 'hash' || name === 'random' || name === 'least_time')
+    return 'orch balances with round_robin, least_conn or ip_hash: choose spec.loadBalancing.';
+  if (name === 'zone' || name === 'keepalive_timeout' || name === 'keepalive_requests')
+    return 'nginx uses its default for it; routing is unchanged.';
   return 'Review the plan: it shows the upstream orch writes instead.';
 }
 
 function memberOf(d: NginxDirective, warnings: ImportWarnings): DesiredMember | null {
   let address = d.args[0]!;
   if (address.startsWith('unix:')) {
-    warnings.warn('import.dropped', `server ${address}: unix sockets are not pool members orch supports; the member is not imported.`, at(d), 'Serve the member on a TCP port, then add it to the pool.');
+    warnings.warn(
+      'import.dropped',
+      `server ${address}: unix sockets are not pool members orch supports; the member is not imported.`,
+      at(d),
+      'Serve the member on a TCP port, then add it to the pool.',
+    );
     return null;
   }
   // nginx's default port for an upstream server without one is 80.
@@ -67,7 +89,11 @@ function memberOf(d: NginxDirective, warnings: ImportWarnings): DesiredMember | 
     else dropped.push(p);
   }
   if (dropped.length > 0) {
-    warnings.warn('import.dropped', `server ${d.args[0]}: ${dropped.join(' ')} ${dropped.length === 1 ? 'is' : 'are'} not a member field orch has; the member is imported without ${dropped.length === 1 ? 'it' : 'them'}.`, at(d));
+    warnings.warn(
+      'import.dropped',
+      `server ${d.args[0]}: ${dropped.join(' ')} ${dropped.length === 1 ? 'is' : 'are'} not a member field orch has; the member is imported without ${dropped.length === 1 ? 'it' : 'them'}.`,
+      at(d),
+    );
   }
   return m;
 }

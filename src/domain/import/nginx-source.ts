@@ -23,7 +23,12 @@ export function verbatimOf(d: NginxDirective, texts: ReadonlyMap<string, string>
 
 /** A valid resource name from free text: invalid characters become `-`, made unique in `taken`. */
 export function resourceNameFrom(text: string, taken: Set<string>, fallback: string): string {
-  let base = text.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/\.\.+/g, '.').replace(/^[^A-Za-z0-9]+/, '').slice(0, 63).replace(/[-.]+$/, '');
+  let base = text
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/\.\.+/g, '.')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .slice(0, 63)
+    .replace(/[-.]+$/, '');
   if (base === '' || checkResourceName(base) !== null) base = fallback;
   let name = base;
   for (let i = 2; taken.has(name); i++) name = `${base.slice(0, 58)}-${i}`;

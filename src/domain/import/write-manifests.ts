@@ -1,5 +1,12 @@
 import { stringify } from 'yaml';
-import { MEMBER_DEFAULTS, type DesiredPool, type DesiredRoute, type DesiredState, type DesiredVirtualHost, type Origin } from '../model/desired-state.js';
+import {
+  MEMBER_DEFAULTS,
+  type DesiredPool,
+  type DesiredRoute,
+  type DesiredState,
+  type DesiredVirtualHost,
+  type Origin,
+} from '../model/desired-state.js';
 import { API_VERSION, type Kind } from '../model/manifest-types.js';
 
 /**
@@ -63,7 +70,8 @@ export function poolDocument(p: DesiredPool): Record<string, unknown> {
     if (m.role !== 'primary') out['role'] = m.role;
     return out;
   });
-  if (p.credentials !== null) spec['credentials'] = { accessKeyId: { ...p.credentials.accessKeyId }, secretAccessKey: { ...p.credentials.secretAccessKey } };
+  if (p.credentials !== null)
+    spec['credentials'] = { accessKeyId: { ...p.credentials.accessKeyId }, secretAccessKey: { ...p.credentials.secretAccessKey } };
   return { apiVersion: API_VERSION, kind: 'Pool', metadata: { name: p.name }, spec };
 }
 
@@ -118,7 +126,9 @@ function commonDirectory(paths: readonly string[]): string {
 }
 
 function originLayout(docs: Doc[]): { placed: Map<Doc, { path: string; index: number }>; root: string } | string {
-  const unusable = docs.find((d) => d.origin.file === '' || d.origin.file.split('/').some((part) => part === '..') || !/\.ya?ml$/.test(d.origin.file));
+  const unusable = docs.find(
+    (d) => d.origin.file === '' || d.origin.file.split('/').some((part) => part === '..') || !/\.ya?ml$/.test(d.origin.file),
+  );
   if (unusable) return `the origin of ${unusable.kind} ${unusable.name} is not known`;
   const abs = docs.some((d) => d.origin.file.startsWith('/'));
   if (abs && !docs.every((d) => d.origin.file.startsWith('/'))) return 'the origins mix absolute and relative paths';

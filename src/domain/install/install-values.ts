@@ -24,27 +24,36 @@ export function isSafeUser(value: string): boolean {
 /** A path from a flag or a config file: a UserError naming `what` when it cannot be written safely. */
 export function checkPath(value: string, what: string): string {
   if (!isSafePath(value)) {
-    throw new UserError('install.invalid-value', `${what} must be an absolute path of letters, digits and . _ @ + , = : ~ / - (no spaces, quotes, $, %, ;, # or ..); got ${JSON.stringify(value)}.`, {
-      hint: 'Use a plain absolute path; a symlink with a plain name works for a directory whose real name has other characters.',
-    });
+    throw new UserError(
+      'install.invalid-value',
+      `${what} must be an absolute path of letters, digits and . _ @ + , = : ~ / - (no spaces, quotes, $, %, ;, # or ..); got ${JSON.stringify(value)}.`,
+      {
+        hint: 'Use a plain absolute path; a symlink with a plain name works for a directory whose real name has other characters.',
+      },
+    );
   }
   return value;
 }
 
 export function checkUser(value: string, what = 'user'): string {
   if (!isSafeUser(value)) {
-    throw new UserError('install.invalid-value', `${what} must be a system user name (lowercase letters, digits, _ and -, starting with a letter or _, at most 32 characters); got ${JSON.stringify(value)}.`);
+    throw new UserError(
+      'install.invalid-value',
+      `${what} must be a system user name (lowercase letters, digits, _ and -, starting with a letter or _, at most 32 characters); got ${JSON.stringify(value)}.`,
+    );
   }
   return value;
 }
 
 /** Renderer-side guard: a value that did not pass the checks above is a bug in the caller. */
 export function assertSafePath(value: string, what: string): string {
-  if (!isSafePath(value)) throw new BugError(`render: ${what} ${JSON.stringify(value)} is not a safe absolute path (the caller must check it first)`);
+  if (!isSafePath(value))
+    throw new BugError(`render: ${what} ${JSON.stringify(value)} is not a safe absolute path (the caller must check it first)`);
   return value;
 }
 
 export function assertSafeUser(value: string, what: string): string {
-  if (!isSafeUser(value)) throw new BugError(`render: ${what} ${JSON.stringify(value)} is not a safe user name (the caller must check it first)`);
+  if (!isSafeUser(value))
+    throw new BugError(`render: ${what} ${JSON.stringify(value)} is not a safe user name (the caller must check it first)`);
   return value;
 }

@@ -38,7 +38,13 @@ export interface NginxBuildPaths {
 
 export function parseNginxBuildPaths(versionOutput: string): NginxBuildPaths {
   const arg = (name: string) => new RegExp(`--${name}=(\\S+)`).exec(versionOutput)?.[1] ?? null;
-  return { prefix: arg('prefix'), confPath: arg('conf-path'), pidPath: arg('pid-path'), errorLogPath: arg('error-log-path'), httpLogPath: arg('http-log-path') };
+  return {
+    prefix: arg('prefix'),
+    confPath: arg('conf-path'),
+    pidPath: arg('pid-path'),
+    errorLogPath: arg('error-log-path'),
+    httpLogPath: arg('http-log-path'),
+  };
 }
 
 /** A shell-style glob (as nginx's include uses) as a regular expression over whole paths. */
@@ -52,7 +58,10 @@ function globRegExp(glob: string): RegExp {
       const end = glob.indexOf(']', i + 2);
       if (end === -1) re += '\\[';
       else {
-        const body = glob.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
+        const body = glob
+          .slice(i + 1, end)
+          .replace(/^!/, '^')
+          .replace(/\\/g, '\\\\');
         re += `[${body}]`;
         i = end;
       }
@@ -122,13 +131,15 @@ export function checkManagedIncludes(dump: NginxDump, nginxDir: string): Include
   const httpBlocks = directives.filter((d) => d.name === 'http' && d.block);
   const http = httpBlocks[0] ?? null;
   const where = (d: NginxDirective) => `${d.file}:${d.line}`;
-  const isOurs = (d: NginxDirective, want: string) => d.name === 'include' && d.args.length === 1 && absoluteFrom(confDir, d.args[0]!) === want;
+  const isOurs = (d: NginxDirective, want: string) =>
+    d.name === 'include' && d.args.length === 1 && absoluteFrom(confDir, d.args[0]!) === want;
 
   // Our includes anywhere else than directly in http {} (top level, inside server {}, ...).
   const misplaced: string[] = [];
   const walk = (list: NginxDirective[], inHttp: boolean) => {
     for (const d of list) {
-      if (!inHttp && (isOurs(d, pools) || isOurs(d, vhosts))) misplaced.push(`"${d.name} ${d.args[0]}" at ${where(d)} is not directly inside http { }`);
+      if (!inHttp && (isOurs(d, pools) || isOurs(d, vhosts)))
+        misplaced.push(`"${d.name} ${d.args[0]}" at ${where(d)} is not directly inside http { }`);
       if (d.block) walk(d.block, false);
     }
   };
@@ -146,7 +157,9 @@ export function checkManagedIncludes(dump: NginxDump, nginxDir: string): Include
   for (const inc of includes) {
     const abs = absoluteFrom(confDir, inc.pattern);
     if (abs !== pools && abs !== vhosts && abs.startsWith(`${posix.normalize(nginxDir)}/`)) {
-      near.push(`"include ${inc.pattern}" at ${inc.file}:${inc.line} must be exactly "include ${abs.includes('/vhosts/') ? vhosts : pools}" (only the .conf files)`);
+      near.push(
+        `"include ${inc.pattern}" at ${inc.file}:${inc.line} must be exactly "include ${abs.includes('/vhosts/') ? vhosts : pools}" (only the .conf files)`,
+      );
     }
   }
 
@@ -158,7 +171,10 @@ export function checkManagedIncludes(dump: NginxDump, nginxDir: string): Include
     const v = body.findIndex((d) => isOurs(d, vhosts));
     if (p === -1) problems.push(`http { } (${where(http)}) does not include ${pools}.`);
     if (v === -1) problems.push(`http { } (${where(http)}) does not include ${vhosts}.`);
-    if (p !== -1 && v !== -1 && p > v) problems.push(`${pools} is included after ${vhosts} (${where(body[p]!)}, ${where(body[v]!)}): the pools (upstreams) must come first.`);
+    if (p !== -1 && v !== -1 && p > v)
+      problems.push(
+        `${pools} is included after ${vhosts} (${where(body[p]!)}, ${where(body[v]!)}): the pools (upstreams) must come first.`,
+      );
   }
   problems.push(...misplaced, ...near);
   return {
@@ -179,7 +195,8 @@ export function includeInstructions(check: IncludeCheck, mainConf: string): stri
 }
 
 function logTarget(arg: string | undefined): string | null {
-  if (!arg || arg === 'off' || arg === 'stderr' || arg.startsWith('syslog:') || arg.startsWith('memory:') || arg.startsWith('/dev/')) return null;
+  if (!arg || arg === 'off' || arg === 'stderr' || arg.startsWith('syslog:') || arg.startsWith('memory:') || arg.startsWith('/dev/'))
+    return null;
   // A path with variables is opened by the workers at request time, never by nginx -t.
   if (arg.includes('$')) return null;
   return arg;
@@ -191,7 +208,11 @@ function logTarget(arg: string | undefined): string | null {
  * configuration does not say: the pid path, the error log (or the `-e` one), and the access log
  * when the http block sets none.
  */
-export function nginxWritablePaths(dump: NginxDump, build: NginxBuildPaths, opts: { prefix: string | null; errorLogFlag: string | null }): NginxWritablePaths {
+export function nginxWritablePaths(
+  dump: NginxDump,
+  build: NginxBuildPaths,
+  opts: { prefix: string | null; errorLogFlag: string | null },
+): NginxWritablePaths {
   const { directives } = parseDump(dump);
   const prefix = opts.prefix ?? build.prefix ?? '/usr/share/nginx';
   const abs = (p: string) => absoluteFrom(prefix, p);

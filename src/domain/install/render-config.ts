@@ -17,8 +17,8 @@ export const SETTING_HELP: Readonly<Record<string, string>> = {
   nginxDir: 'managed nginx directory holding pools/ and vhosts/ (the main nginx.conf includes them)',
   stateDir: 'state: database, backups, journal, lock, stored generations, migration state files',
   nginxBin: 'nginx binary',
-  nginxConf: 'main nginx configuration, passed with -c to every nginx -t; `default`: nginx\'s built-in path',
-  nginxPrefix: 'nginx prefix, passed with -p; `default`: nginx\'s built-in prefix',
+  nginxConf: "main nginx configuration, passed with -c to every nginx -t; `default`: nginx's built-in path",
+  nginxPrefix: "nginx prefix, passed with -p; `default`: nginx's built-in prefix",
   reload: 'how nginx is reloaded: nginx (nginx -s reload), systemctl (systemctl reload nginx), command, none',
   reloadCommand: 'shell command run for `reload: command`',
   statusListen: 'loopback address nginx serves the applied generation on (reload confirmation), or off',
@@ -29,7 +29,7 @@ export const SETTING_HELP: Readonly<Record<string, string>> = {
   backupRotate: 'database backups kept (.bak, .bak.2, ...)',
   secretKeyFile: 'key file that encrypts pool credentials at rest (create it with `orch secret-key generate --out FILE`)',
   s3TimeoutSeconds: 'S3 request inactivity timeout, per pool member',
-  s3Retries: 'extra rounds over a pool\'s members after every member failed',
+  s3Retries: "extra rounds over a pool's members after every member failed",
   s3Concurrency: 'S3 requests in flight per pool',
   watchListen: 'orch watch: loopback address of /healthz, /readyz, /status and /metrics, or off',
   driftIntervalSeconds: 'orch watch: seconds between reconciles that catch drift (0: off)',
@@ -53,7 +53,11 @@ export interface ConfigFileOptions {
 /** A YAML scalar: plain when it cannot be misread, double-quoted (JSON escapes are YAML escapes) otherwise. */
 export function yamlScalar(value: string | number): string {
   if (typeof value === 'number') return String(value);
-  if (/^[A-Za-z0-9_/][A-Za-z0-9_./@+:=,~-]*$/.test(value) && !/^(true|false|yes|no|on|off|null|~|[-+]?\d[\d._]*(e[-+]?\d+)?)$/i.test(value) && !value.includes(': ')) {
+  if (
+    /^[A-Za-z0-9_/][A-Za-z0-9_./@+:=,~-]*$/.test(value) &&
+    !/^(true|false|yes|no|on|off|null|~|[-+]?\d[\d._]*(e[-+]?\d+)?)$/i.test(value) &&
+    !value.includes(': ')
+  ) {
     return value;
   }
   return JSON.stringify(value);
@@ -62,7 +66,7 @@ export function yamlScalar(value: string | number): string {
 export function renderConfigFile(o: ConfigFileOptions): string {
   const out = [
     `# orch configuration — written by 'orch install' (orch ${o.orchVersion}). install never overwrites`,
-    "# this file (except with --force, keeping a .bak). orch watch re-reads it on SIGHUP",
+    '# this file (except with --force, keeping a .bak). orch watch re-reads it on SIGHUP',
     '# (systemctl reload orch). Precedence: command-line flags > ORCH_* environment variables > this',
     '# file > built-in defaults. Uncomment a line to change a setting. Secrets never go here: pool',
     '# credentials are references in the manifests, resolved from the environment file of the unit',

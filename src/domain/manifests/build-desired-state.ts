@@ -30,9 +30,7 @@ export function buildDesiredState(catalog: Catalog, sink: DiagnosticSink): Desir
   }
   return {
     pools: byName(ok(catalog.pools).map(({ md, m }) => desiredPool(md, m))),
-    virtualHosts: byName(
-      ok(catalog.virtualHosts).map(({ md, m }) => desiredVirtualHost(md, m, routesByVhost.get(m.metadata.name) ?? [])),
-    ),
+    virtualHosts: byName(ok(catalog.virtualHosts).map(({ md, m }) => desiredVirtualHost(md, m, routesByVhost.get(m.metadata.name) ?? []))),
     migrations: byName(ok(catalog.migrations).map(({ md, m }) => desiredMigration(md, m))),
   };
 }

@@ -1,10 +1,4 @@
-import type {
-  Kind,
-  MigrationManifest,
-  PoolManifest,
-  RouteManifest,
-  VirtualHostManifest,
-} from '../model/manifest-types.js';
+import type { Kind, MigrationManifest, PoolManifest, RouteManifest, VirtualHostManifest } from '../model/manifest-types.js';
 import type { DiagnosticSink, ManifestDoc } from './report.js';
 
 /** A typed view of a document that passed every per-document check. */
@@ -41,8 +35,7 @@ export function buildCatalog(all: ManifestDoc[], sink: DiagnosticSink): Catalog 
     if (md.name !== '' && !declared[md.kind].has(md.name)) declared[md.kind].set(md.name, md);
   }
   const valid = all.filter((md) => !sink.hasFailed(md));
-  const ofKind = <M>(kind: Kind): Valid<M>[] =>
-    valid.filter((md) => md.kind === kind).map((md) => ({ md, m: md.value as unknown as M }));
+  const ofKind = <M>(kind: Kind): Valid<M>[] => valid.filter((md) => md.kind === kind).map((md) => ({ md, m: md.value as unknown as M }));
   const pools = ofKind<PoolManifest>('Pool');
   const virtualHosts = ofKind<VirtualHostManifest>('VirtualHost');
   const poolByName = firstByName(pools);

@@ -19,7 +19,7 @@ const FORBIDDEN_BLOCKS = new Set(['server', 'http', 'upstream', 'events', 'strea
 const PROBLEM_CODES: Record<TokenProblemKind, string> = {
   'unbalanced-quote': 'extra.unbalanced-quote',
   'unterminated-directive': 'extra.unterminated-directive',
-  syntax: 'extra.syntax',
+  'syntax': 'extra.syntax',
 };
 
 export function checkExtraBlocks(md: ManifestDoc, sink: DiagnosticSink): void {
@@ -60,7 +60,13 @@ function checkContent(md: ManifestDoc, sink: DiagnosticSink, index: number, cont
 
   const control = findControlChar(content);
   if (control) {
-    report('extra.control-char', control.line, control.column, `contains ${describeChar(control.ch)}`, 'Remove it; nginx text needs only printable characters, tabs and line breaks.');
+    report(
+      'extra.control-char',
+      control.line,
+      control.column,
+      `contains ${describeChar(control.ch)}`,
+      'Remove it; nginx text needs only printable characters, tabs and line breaks.',
+    );
     return;
   }
   const { events, problem } = tokenizeNginx(content);
@@ -79,16 +85,34 @@ function checkStatements(events: NginxEvent[], report: Report, complete: boolean
   for (const ev of events) {
     if (ev.type === 'block-end') {
       if (open.pop() !== undefined) continue;
-      report('extra.closes-enclosing-block', ev.line, ev.column, 'this "}" has no matching "{" and would close the block orch renders around it', 'Remove the "}" or add the "{" it belongs to; extra blocks must stay inside their zone.');
+      report(
+        'extra.closes-enclosing-block',
+        ev.line,
+        ev.column,
+        'this "}" has no matching "{" and would close the block orch renders around it',
+        'Remove the "}" or add the "{" it belongs to; extra blocks must stay inside their zone.',
+      );
       return 'stop';
     }
     const name = (ev.words[0]?.text ?? '').toLowerCase();
     if (isForbiddenDirective(name)) {
-      report('extra.forbidden-directive', ev.line, ev.column, `directive ${show(name)} is not allowed`, 'Extra blocks may not include files or load code (include, load_module, Lua, Perl, njs). Put the directives themselves in the block.');
+      report(
+        'extra.forbidden-directive',
+        ev.line,
+        ev.column,
+        `directive ${show(name)} is not allowed`,
+        'Extra blocks may not include files or load code (include, load_module, Lua, Perl, njs). Put the directives themselves in the block.',
+      );
       if (ev.opensBlock) return 'stop'; // e.g. content_by_lua_block: its body is Lua, not nginx
     }
     if (ev.opensBlock && FORBIDDEN_BLOCKS.has(name)) {
-      report('extra.forbidden-block', ev.line, ev.column, `a "${name}" block cannot be opened inside a virtual host`, 'Extra blocks are inserted inside the server block; server, http, upstream, events, stream and mail blocks do not belong there.');
+      report(
+        'extra.forbidden-block',
+        ev.line,
+        ev.column,
+        `a "${name}" block cannot be opened inside a virtual host`,
+        'Extra blocks are inserted inside the server block; server, http, upstream, events, stream and mail blocks do not belong there.',
+      );
       return 'stop';
     }
     if (ev.opensBlock) open.push(ev);
@@ -96,7 +120,13 @@ function checkStatements(events: NginxEvent[], report: Report, complete: boolean
   const unclosed = open[open.length - 1];
   // When the text stopped early on a syntax problem, the open blocks say nothing more.
   if (unclosed && complete) {
-    report('extra.unbalanced-braces', unclosed.line, unclosed.column, `the "{" of "${unclosed.words[0]?.text ?? ''}" is never closed`, 'Add the missing "}" so the block ends inside the extra block.');
+    report(
+      'extra.unbalanced-braces',
+      unclosed.line,
+      unclosed.column,
+      `the "{" of "${unclosed.words[0]?.text ?? ''}" is never closed`,
+      'Add the missing "}" so the block ends inside the extra block.',
+    );
   }
   return 'continue';
 }

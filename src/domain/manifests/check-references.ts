@@ -45,7 +45,14 @@ const CODE_BY_KIND: Record<ReferencedKind, string> = {
 };
 
 /** True when the reference names a declared document; false when missing, malformed or unknown. */
-function checkReference(catalog: Catalog, sink: DiagnosticSink, md: ManifestDoc, path: FieldPath, kind: ReferencedKind, role: string): boolean {
+function checkReference(
+  catalog: Catalog,
+  sink: DiagnosticSink,
+  md: ManifestDoc,
+  path: FieldPath,
+  kind: ReferencedKind,
+  role: string,
+): boolean {
   const name = getAt(md.value, path);
   if (typeof name !== 'string' || sink.hasReportedAt(md.doc, path)) return false;
   const declared = catalog.declared[kind];

@@ -142,7 +142,10 @@ function checkMigrations(catalog: Catalog, sink: DiagnosticSink): void {
         hint: 'Set "to" to the pool the bucket should move to.',
       });
     }
-    for (const [field, name] of [['from', from], ['to', to]] as const) {
+    for (const [field, name] of [
+      ['from', from],
+      ['to', to],
+    ] as const) {
       const pool = catalog.pool(name);
       if (!pool) continue;
       if (pool.spec.type !== 'nanio') {
@@ -154,7 +157,8 @@ function checkMigrations(catalog: Catalog, sink: DiagnosticSink): void {
         });
         continue;
       }
-      if (from !== to) checkPoolAvailable(catalog, sink, md, ['spec', field], name, `the ${field === 'from' ? 'source' : 'destination'} of a migration`);
+      if (from !== to)
+        checkPoolAvailable(catalog, sink, md, ['spec', field], name, `the ${field === 'from' ? 'source' : 'destination'} of a migration`);
       if (pool.spec.credentials === undefined) {
         sink.error(md, {
           code: 'rule.migration-needs-credentials',

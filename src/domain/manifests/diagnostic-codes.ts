@@ -60,7 +60,10 @@ export const MANIFEST_DIAGNOSTIC_CODES = {
   'rule.ip-hash-with-replica': { severity: 'error', summary: 'A replica (nginx backup) member in an ip_hash pool.' },
   'rule.duplicate-member-address': { severity: 'error', summary: 'One address listed twice in a pool.' },
   'rule.pool-no-enabled-member': { severity: 'warning', summary: 'A pool with every member disabled (fine while unused).' },
-  'rule.pool-unavailable': { severity: 'error', summary: 'An enabled route, a default pool or a migration uses a pool with no enabled member.' },
+  'rule.pool-unavailable': {
+    severity: 'error',
+    summary: 'An enabled route, a default pool or a migration uses a pool with no enabled member.',
+  },
   'rule.mixed-pool-types': { severity: 'error', summary: 'A route of a virtual host whose default pool is nanio goes to an http pool.' },
   'rule.key-prefix-on-nanio': { severity: 'warning', summary: 'keyPrefix on a route to a nanio pool: SigV4-signed requests will fail.' },
   'rule.route-root-path': { severity: 'error', summary: 'A route with path "/" (use the virtual host defaultPool).' },
@@ -72,12 +75,18 @@ export const MANIFEST_DIAGNOSTIC_CODES = {
   'extra.control-char': { severity: 'error', summary: 'An extra block contains a control character.' },
   'extra.unbalanced-quote': { severity: 'error', summary: 'An extra block opens a quote it never closes.' },
   'extra.unbalanced-braces': { severity: 'error', summary: 'An extra block opens a "{" it never closes.' },
-  'extra.closes-enclosing-block': { severity: 'error', summary: 'An extra block has a "}" that would close the enclosing server/location block.' },
+  'extra.closes-enclosing-block': {
+    severity: 'error',
+    summary: 'An extra block has a "}" that would close the enclosing server/location block.',
+  },
   'extra.unterminated-directive': { severity: 'error', summary: 'An extra block directive is not ended with ";".' },
   'extra.forbidden-directive': { severity: 'error', summary: 'include, load_module, or a Lua/Perl/njs directive in an extra block.' },
   'extra.forbidden-block': { severity: 'error', summary: 'A server/http/upstream/events/stream/mail block in an extra block.' },
   'extra.ssl-zone-without-tls': { severity: 'error', summary: 'An extra block for the ssl zone on a virtual host without TLS.' },
-  'extra.syntax': { severity: 'error', summary: 'Other nginx syntax problems in an extra block ("{" with no directive, text glued to a quote).' },
+  'extra.syntax': {
+    severity: 'error',
+    summary: 'Other nginx syntax problems in an extra block ("{" with no directive, text glued to a quote).',
+  },
 } as const satisfies Record<string, { severity: Severity; summary: string }>;
 
 export type ManifestDiagnosticCode = keyof typeof MANIFEST_DIAGNOSTIC_CODES;

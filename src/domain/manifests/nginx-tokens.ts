@@ -80,7 +80,8 @@ export function tokenizeNginx(text: string): TokenizeResult {
       continue;
     }
     if (ch === '}') {
-      if (words.length > 0) return fail('unterminated-directive', `"}" ends the block before "${words[0]?.text ?? ''}" was ended with ";"`, start);
+      if (words.length > 0)
+        return fail('unterminated-directive', `"}" ends the block before "${words[0]?.text ?? ''}" was ended with ";"`, start);
       advance();
       events.push({ type: 'block-end', ...start });
       continue;

@@ -32,7 +32,10 @@ export function stableOriginFile(base: string | null, cwd: string): (file: strin
  * gives the rendered tree's line maps the documents' own origins again (nginx -t errors are
  * mapped to `file:line` through them, with the paths messages use).
  */
-export function withStableOrigins(desired: DesiredState, stable: (file: string) => string): { desired: DesiredState; restoreLineMaps: (tree: RenderedTree) => RenderedTree } {
+export function withStableOrigins(
+  desired: DesiredState,
+  stable: (file: string) => string,
+): { desired: DesiredState; restoreLineMaps: (tree: RenderedTree) => RenderedTree } {
   const back = new Map<Origin, Origin>();
   const map = (o: Origin): Origin => {
     const file = stable(o.file);
@@ -44,7 +47,11 @@ export function withStableOrigins(desired: DesiredState, stable: (file: string) 
   const out: DesiredState = {
     ...desired,
     pools: desired.pools.map((p) => ({ ...p, origin: map(p.origin) })),
-    virtualHosts: desired.virtualHosts.map((v) => ({ ...v, origin: map(v.origin), routes: v.routes.map((r) => ({ ...r, origin: map(r.origin) })) })),
+    virtualHosts: desired.virtualHosts.map((v) => ({
+      ...v,
+      origin: map(v.origin),
+      routes: v.routes.map((r) => ({ ...r, origin: map(r.origin) })),
+    })),
     migrations: desired.migrations.map((m) => ({ ...m, origin: map(m.origin) })),
   };
   // In place: every line-map entry is a fresh object of this render (LineTracker.at).
@@ -66,7 +73,13 @@ export function withStableOrigins(desired: DesiredState, stable: (file: string) 
 export function displayPath(file: string, cwd: string): string {
   // The common case, a normalized file below a normalized cwd: what relative() returns, without
   // resolving both paths again for each of thousands of files.
-  if (file.length > cwd.length + 1 && file.startsWith(cwd) && file[cwd.length] === sep && isNormalizedDir(cwd) && !NOT_NORMALIZED.test(file)) {
+  if (
+    file.length > cwd.length + 1 &&
+    file.startsWith(cwd) &&
+    file[cwd.length] === sep &&
+    isNormalizedDir(cwd) &&
+    !NOT_NORMALIZED.test(file)
+  ) {
     const rel = file.slice(cwd.length + 1);
     return rel.startsWith('..') ? file : rel;
   }

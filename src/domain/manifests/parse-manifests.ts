@@ -57,7 +57,8 @@ export function parseManifestSources(sources: readonly SourceText[]): ParseResul
 export function documentsFromValues(source: SourceText, values: ReadonlyArray<{ index: number; value: unknown }>): ParsedDocument[] {
   const out: ParsedDocument[] = [];
   const lookupFor = lazyLookups(source);
-  for (const { index, value } of values) out.push({ file: source.path, index, value, at: (path, target) => lookupFor(index)(path, target) });
+  for (const { index, value } of values)
+    out.push({ file: source.path, index, value, at: (path, target) => lookupFor(index)(path, target) });
   return out;
 }
 
@@ -167,12 +168,7 @@ function makeLookup(doc: Document, toPos: (offset: number) => SourcePosition, te
   };
 }
 
-function contentPosition(
-  node: Scalar,
-  start: number,
-  text: string,
-  toPos: (offset: number) => SourcePosition,
-): SourcePosition {
+function contentPosition(node: Scalar, start: number, text: string, toPos: (offset: number) => SourcePosition): SourcePosition {
   if (node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE) return toPos(start + 1);
   if (node.type !== Scalar.BLOCK_LITERAL && node.type !== Scalar.BLOCK_FOLDED) return toPos(start);
   // The header (`|`, `|-`, `>2`...) ends the line; the content starts on the next one. Its

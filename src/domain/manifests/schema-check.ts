@@ -104,11 +104,26 @@ function describeError(md: ManifestDoc, err: ErrorObject): Finding {
       return duplicateItem(path, Number(params.i), Number(params.j), err.data);
     case 'minLength':
       if (Number(params.limit) > 1) {
-        return { code: 'schema.too-short', path, message: `${fieldName(path)} is shorter than ${String(params.limit)} characters`, hint: String(err.parentSchema?.description ?? 'Give a longer value.') };
+        return {
+          code: 'schema.too-short',
+          path,
+          message: `${fieldName(path)} is shorter than ${String(params.limit)} characters`,
+          hint: String(err.parentSchema?.description ?? 'Give a longer value.'),
+        };
       }
-      return { code: 'schema.empty-value', path, message: `${fieldName(path)} is empty`, hint: `Give a value, or remove the field. ${err.parentSchema?.description ?? ''}`.trim() };
+      return {
+        code: 'schema.empty-value',
+        path,
+        message: `${fieldName(path)} is empty`,
+        hint: `Give a value, or remove the field. ${err.parentSchema?.description ?? ''}`.trim(),
+      };
     case 'maxLength':
-      return { code: 'schema.too-long', path, message: `${fieldName(path)} is longer than ${String(params.limit)} characters`, hint: 'Shorten the value.' };
+      return {
+        code: 'schema.too-long',
+        path,
+        message: `${fieldName(path)} is longer than ${String(params.limit)} characters`,
+        hint: 'Shorten the value.',
+      };
     case 'minProperties':
     case 'maxProperties':
       return {
@@ -125,7 +140,12 @@ function describeError(md: ManifestDoc, err: ErrorObject): Finding {
         hint: `${err.parentSchema?.description ?? 'See the schema for the allowed form.'}`,
       };
     default:
-      return { code: 'schema.invalid', path, message: `${fieldName(path)} ${err.message ?? 'is invalid'}`, hint: 'See the JSON Schema in schemas/ for this field.' };
+      return {
+        code: 'schema.invalid',
+        path,
+        message: `${fieldName(path)} ${err.message ?? 'is invalid'}`,
+        hint: 'See the JSON Schema in schemas/ for this field.',
+      };
   }
 }
 
@@ -172,8 +192,10 @@ function describeValue(v: unknown): string {
 function wrongType(path: FieldPath, expected: string, data: unknown, parent: AnySchemaObject | undefined): Finding {
   let hint = parent?.description ? String(parent.description) : 'See the JSON Schema in schemas/ for this field.';
   if (data === null) hint = `The value is empty: give one, or remove the field. ${hint}`;
-  else if (expected === 'string' && (typeof data === 'number' || typeof data === 'boolean')) hint = `Put the value in quotes: "${String(data)}". ${hint}`;
-  else if ((expected === 'integer' || expected === 'number' || expected === 'boolean') && typeof data === 'string') hint = `Remove the quotes. ${hint}`;
+  else if (expected === 'string' && (typeof data === 'number' || typeof data === 'boolean'))
+    hint = `Put the value in quotes: "${String(data)}". ${hint}`;
+  else if ((expected === 'integer' || expected === 'number' || expected === 'boolean') && typeof data === 'string')
+    hint = `Remove the quotes. ${hint}`;
   return {
     code: 'schema.wrong-type',
     path,
@@ -195,10 +217,12 @@ function notAllowed(path: FieldPath, data: unknown, allowed: unknown[]): Finding
 function outOfRange(path: FieldPath, data: unknown, parent: AnySchemaObject | undefined): Finding {
   const min = parent?.minimum as number | undefined;
   const max = parent?.maximum as number | undefined;
-  const range = min !== undefined && max !== undefined ? `between ${min} and ${max}` : min !== undefined ? `at least ${min}` : `at most ${String(max)}`;
+  const range =
+    min !== undefined && max !== undefined ? `between ${min} and ${max}` : min !== undefined ? `at least ${min}` : `at most ${String(max)}`;
   const last = path[path.length - 1];
   // keepalive 0 is a common way to say "none"; nginx rejects `keepalive 0`.
-  const hint = last === 'keepalive' ? 'nginx refuses "keepalive 0": remove keepalive to keep no idle connections.' : `Use a value ${range}.`;
+  const hint =
+    last === 'keepalive' ? 'nginx refuses "keepalive 0": remove keepalive to keep no idle connections.' : `Use a value ${range}.`;
   return { code: 'schema.out-of-range', path, message: `${fieldName(path)} is ${show(data)}; it must be ${range}`, hint };
 }
 

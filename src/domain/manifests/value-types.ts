@@ -66,8 +66,10 @@ export function checkResourceName(value: string): Problem | null {
   const bad = badChar('name', value, NAME_CHAR, NAME_CHARS_TEXT);
   if (bad) return bad;
   if (!/^[A-Za-z0-9]/.test(value)) return problem(`name ${show(value)} must start with a letter or digit`, `Use ${NAME_CHARS_TEXT}.`);
-  if (value.length > 63) return problem(`name ${show(value)} is ${value.length} characters long; at most 63 are allowed`, 'Shorten the name.');
-  if (value.includes('..')) return problem(`name ${show(value)} contains "..", which is not allowed`, 'Names become file names: use a single "." between parts.');
+  if (value.length > 63)
+    return problem(`name ${show(value)} is ${value.length} characters long; at most 63 are allowed`, 'Shorten the name.');
+  if (value.includes('..'))
+    return problem(`name ${show(value)} contains "..", which is not allowed`, 'Names become file names: use a single "." between parts.');
   return null;
 }
 
@@ -81,7 +83,10 @@ function checkDnsLabels(what: string, full: string, host: string): Problem | nul
     if (label === '') return problem(`${what} ${show(full)} has an empty part between dots`, 'Remove the extra ".".');
     if (!DNS_LABEL.test(label)) {
       const why = label.length > 63 ? 'is longer than 63 characters' : 'must start and end with a letter or digit';
-      return problem(`${what} ${show(full)}: the part ${show(label)} ${why}`, 'Each dot-separated part is 1-63 letters, digits or "-", not starting or ending with "-".');
+      return problem(
+        `${what} ${show(full)}: the part ${show(label)} ${why}`,
+        'Each dot-separated part is 1-63 letters, digits or "-", not starting or ending with "-".',
+      );
     }
   }
   return null;
@@ -92,7 +97,10 @@ export function checkServerName(value: string): Problem | null {
   if (value === '_') return null;
   const allowedText = 'lowercase letters, digits, "-" and "." (optionally "*." at the start or ".*" at the end), or "_"';
   if (/[A-Z]/.test(value)) {
-    return problem(`server name ${show(value)} has uppercase letters`, `Write it in lowercase (${show(value.toLowerCase())}); nginx compares host names case-insensitively.`);
+    return problem(
+      `server name ${show(value)} has uppercase letters`,
+      `Write it in lowercase (${show(value.toLowerCase())}); nginx compares host names case-insensitively.`,
+    );
   }
   const bad = badChar('server name', value, /^[a-z0-9.*-]$/, allowedText);
   if (bad) return bad;
@@ -100,7 +108,10 @@ export function checkServerName(value: string): Problem | null {
   if (host.startsWith('*.')) host = host.slice(2);
   else if (host.endsWith('.*')) host = host.slice(0, -2);
   if (host.includes('*')) {
-    return problem(`server name ${show(value)} has a "*" in the middle`, 'A wildcard is allowed only as "*." at the start or ".*" at the end.');
+    return problem(
+      `server name ${show(value)} has a "*" in the middle`,
+      'A wildcard is allowed only as "*." at the start or ".*" at the end.',
+    );
   }
   if (host === '') return problem('the server name is empty', `Use ${allowedText}.`);
   return checkDnsLabels('server name', value, host);
@@ -152,7 +163,12 @@ export function splitHostPort(value: string): HostPort | null {
  * sync talk S3 to the members directly, over TCP.
  */
 export function checkMemberAddress(value: string): Problem | null {
-  const bad = badChar('member address', value, /^[A-Za-z0-9_.:[\]-]$/, 'host:port with an IPv4 address, a [bracketed IPv6] address or a DNS name');
+  const bad = badChar(
+    'member address',
+    value,
+    /^[A-Za-z0-9_.:[\]-]$/,
+    'host:port with an IPv4 address, a [bracketed IPv6] address or a DNS name',
+  );
   if (bad) return { ...bad, hint: MEMBER_HINT };
   const hp = splitHostPort(value);
   if (!hp) {
@@ -163,7 +179,8 @@ export function checkMemberAddress(value: string): Problem | null {
   if (!/^[0-9]{1,5}$/.test(portText) || hp.port < 1 || hp.port > 65535) {
     return problem(`member address ${show(value)} has an invalid port; it must be 1-65535`, MEMBER_HINT);
   }
-  if (hp.ipv6) return isIP(hp.host) === 6 ? null : problem(`member address ${show(value)}: ${show(hp.host)} is not a valid IPv6 address`, MEMBER_HINT);
+  if (hp.ipv6)
+    return isIP(hp.host) === 6 ? null : problem(`member address ${show(value)}: ${show(hp.host)} is not a valid IPv6 address`, MEMBER_HINT);
   if (hp.host === '') return problem(`member address ${show(value)} has no host`, MEMBER_HINT);
   if (/^[0-9.]+$/.test(hp.host)) {
     return isIP(hp.host) === 4 ? null : problem(`member address ${show(value)}: ${show(hp.host)} is not a valid IPv4 address`, MEMBER_HINT);
@@ -185,7 +202,8 @@ const DURATION_UNITS_MS: Record<string, number> = { d: 86_400_000, h: 3_600_000,
 const DURATION_ORDER = ['d', 'h', 'm', 's', 'ms'];
 /** 2^31-1 ms: the longest time every nginx time directive accepts on every platform. */
 const DURATION_MAX_MS = 2_147_483_647;
-const DURATION_HINT = 'Use nginx time: a number with units d, h, m, s, ms in that order, e.g. 10s, 1m30s, 500ms (a bare number means seconds).';
+const DURATION_HINT =
+  'Use nginx time: a number with units d, h, m, s, ms in that order, e.g. 10s, 1m30s, 500ms (a bare number means seconds).';
 
 /** Parses nginx time (`10s`, `1m30s`, `500ms`, `30`) into milliseconds; null when invalid. */
 export function parseDurationMs(value: string): number | null {
@@ -225,7 +243,10 @@ export function checkFilePath(value: string): Problem | null {
 
 export function checkEnvName(value: string): Problem | null {
   if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(value)) return null;
-  return problem(`${show(value)} is not an environment variable name`, 'Use letters, digits and "_", not starting with a digit, e.g. NANIO_SECRET_KEY.');
+  return problem(
+    `${show(value)} is not an environment variable name`,
+    'Use letters, digits and "_", not starting with a digit, e.g. NANIO_SECRET_KEY.',
+  );
 }
 
 // ---------------------------------------------------------------- paths, key prefixes, buckets
@@ -236,14 +257,22 @@ export function checkEnvName(value: string): Problem | null {
  * (nginx matches locations against the decoded URI, so an escape would never match), `?`, `#`,
  * `&`, whitespace, braces, backslash.
  */
-export const PATH_SEGMENT_CHARS = "A-Za-z0-9 . _ ~ ! * ( ) + , = @ : -";
+export const PATH_SEGMENT_CHARS = 'A-Za-z0-9 . _ ~ ! * ( ) + , = @ : -';
 const PATH_CHAR = /^[A-Za-z0-9._~!*()+,=@:/-]$/;
 const PATH_CHARS_TEXT = 'letters, digits, "/" and . _ ~ ! * ( ) + , = @ : -';
 
 function checkSegments(what: string, value: string, segments: string[]): Problem | null {
   for (const seg of segments) {
-    if (seg === '') return problem(`${what} ${show(value)} contains "//"`, 'nginx merges repeated slashes in request paths, so this would never match; use single slashes.');
-    if (seg === '.' || seg === '..') return problem(`${what} ${show(value)} contains a "${seg}" segment`, 'nginx normalises "." and ".." out of request paths, so this would never match; remove it.');
+    if (seg === '')
+      return problem(
+        `${what} ${show(value)} contains "//"`,
+        'nginx merges repeated slashes in request paths, so this would never match; use single slashes.',
+      );
+    if (seg === '.' || seg === '..')
+      return problem(
+        `${what} ${show(value)} contains a "${seg}" segment`,
+        'nginx normalises "." and ".." out of request paths, so this would never match; remove it.',
+      );
   }
   return null;
 }
@@ -255,7 +284,10 @@ export function checkRoutePath(value: string): Problem | null {
   if (!value.startsWith('/')) return problem(`route path ${show(value)} must start with "/"`, `Write it as ${show(`/${value}`)}.`);
   if (value === '/') return null; // reported by the rules as `rule.route-root-path`
   if (!value.endsWith('/')) {
-    return problem(`route path ${show(value)} must end with "/"`, `Write it as ${show(`${value}/`)}; without the slash it would also match ${show(`${value}-other`)}.`);
+    return problem(
+      `route path ${show(value)} must end with "/"`,
+      `Write it as ${show(`${value}/`)}; without the slash it would also match ${show(`${value}-other`)}.`,
+    );
   }
   if (value.length > 1024) return problem(`route path ${show(value)} is longer than 1024 characters`, 'Use a shorter path.');
   return checkSegments('route path', value, value.slice(1, -1).split('/'));
@@ -266,7 +298,8 @@ export function checkKeyPrefix(value: string): Problem | null {
   const bad = badChar('key prefix', value, PATH_CHAR, PATH_CHARS_TEXT);
   if (bad) return bad;
   if (value === '') return problem('the key prefix is empty', 'Remove keyPrefix, or give a prefix such as "archive/".');
-  if (value.startsWith('/')) return problem(`key prefix ${show(value)} must not start with "/"`, `Write it as ${show(value.replace(/^\/+/, ''))}.`);
+  if (value.startsWith('/'))
+    return problem(`key prefix ${show(value)} must not start with "/"`, `Write it as ${show(value.replace(/^\/+/, ''))}.`);
   if (value.length > 1024) return problem(`key prefix ${show(value)} is longer than 1024 characters`, 'Use a shorter prefix.');
   const body = value.endsWith('/') ? value.slice(0, -1) : value;
   return checkSegments('key prefix', value, body.split('/'));
@@ -294,7 +327,7 @@ export function bucketFromPath(path: string): string | null {
 
 // ---------------------------------------------------------------- sizes, free text
 
-const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 };
+const SIZE_UNITS: Record<string, number> = { '': 1, 'K': 1024, 'M': 1024 ** 2, 'G': 1024 ** 3 };
 
 /** `50M` -> 52428800 bytes per second (binary units, like rclone's --bwlimit); null when invalid. */
 export function parseBandwidth(value: string): number | null {
@@ -305,7 +338,10 @@ export function parseBandwidth(value: string): number | null {
 
 export function checkBandwidth(value: string): Problem | null {
   if (parseBandwidth(value) !== null) return null;
-  return problem(`bandwidth limit ${show(value)} is not a number of bytes per second`, 'Write a whole number with an optional K, M or G suffix (binary units), e.g. 50M; omit the field for no limit.');
+  return problem(
+    `bandwidth limit ${show(value)} is not a number of bytes per second`,
+    'Write a whole number with an optional K, M or G suffix (binary units), e.g. 50M; omit the field for no limit.',
+  );
 }
 
 /** Free text that may appear in a generated file's comment: one line, no control characters. */

@@ -15,8 +15,20 @@ export class FreezeBudgetSpent extends Error {
 
 /** Socket-level failures of a request (Node's system errors, as the HTTP client and the SDK report them). */
 const TRANSIENT_NETWORK_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EHOSTDOWN', 'ENETUNREACH', 'ENETDOWN',
-  'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ESOCKETTIMEDOUT', 'EPROTO',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'ESOCKETTIMEDOUT',
+  'EPROTO',
 ]);
 
 /**

@@ -41,9 +41,25 @@ export const MIGRATION_STATE_SUFFIX = '.state.json';
 export const MIGRATION_DONE_SUFFIX = '.done.json';
 
 export type MigrationPhase = 'pending' | 'copying' | 'write_routing' | 'verifying' | 'switching' | 'done' | 'error' | 'cancelled';
-export const MIGRATION_PHASES: readonly MigrationPhase[] = ['pending', 'copying', 'write_routing', 'verifying', 'switching', 'done', 'error', 'cancelled'];
+export const MIGRATION_PHASES: readonly MigrationPhase[] = [
+  'pending',
+  'copying',
+  'write_routing',
+  'verifying',
+  'switching',
+  'done',
+  'error',
+  'cancelled',
+];
 /** Phases in which the migration owns its route and a driver has work to do (error: waits for an operator). */
-export const ACTIVE_PHASES: ReadonlySet<MigrationPhase> = new Set(['pending', 'copying', 'write_routing', 'verifying', 'switching', 'error']);
+export const ACTIVE_PHASES: ReadonlySet<MigrationPhase> = new Set([
+  'pending',
+  'copying',
+  'write_routing',
+  'verifying',
+  'switching',
+  'error',
+]);
 export const FINISHED_PHASES: ReadonlySet<MigrationPhase> = new Set(['done', 'cancelled']);
 /** Phases in which a migration copies: they count against maxParallelMigrations. */
 export const COPYING_PHASES: ReadonlySet<MigrationPhase> = new Set(['copying', 'write_routing', 'verifying', 'switching']);
@@ -126,7 +142,19 @@ export interface MigrationStateFile {
 export type MigrationStateFileRead = { ok: true; value: MigrationStateFile } | { ok: false; problem: string };
 
 export function emptyProgress(): MigrationProgress {
-  return { pass: 0, objectsTotal: null, bytesTotal: null, objectsInSync: 0, bytesInSync: 0, objectsCopied: 0, bytesCopied: 0, objectsDeleted: 0, rateBytesPerSecond: null, etaSeconds: null, lastPassDelta: null };
+  return {
+    pass: 0,
+    objectsTotal: null,
+    bytesTotal: null,
+    objectsInSync: 0,
+    bytesInSync: 0,
+    objectsCopied: 0,
+    bytesCopied: 0,
+    objectsDeleted: 0,
+    rateBytesPerSecond: null,
+    etaSeconds: null,
+    lastPassDelta: null,
+  };
 }
 
 /** A new migration from its manifest, in phase pending. */
@@ -174,8 +202,28 @@ export function migrationFileName(record: Pick<MigrationRecord, 'name' | 'phase'
 
 /** The fields the record models, in the order a state file lists them. */
 const MODELLED: ReadonlySet<string> = new Set<keyof MigrationRecord>([
-  'formatVersion', 'name', 'virtualHost', 'bucket', 'from', 'to', 'mode', 'phase', 'startedAt', 'updatedAt', 'finishedAt', 'orphanedSource',
-  'concurrency', 'bandwidthLimit', 'freezeBudgetSeconds', 'routing', 'routingLive', 'freezeUntil', 'progress', 'freezes', 'lastError', 'errorAt',
+  'formatVersion',
+  'name',
+  'virtualHost',
+  'bucket',
+  'from',
+  'to',
+  'mode',
+  'phase',
+  'startedAt',
+  'updatedAt',
+  'finishedAt',
+  'orphanedSource',
+  'concurrency',
+  'bandwidthLimit',
+  'freezeBudgetSeconds',
+  'routing',
+  'routingLive',
+  'freezeUntil',
+  'progress',
+  'freezes',
+  'lastError',
+  'errorAt',
   'cancelRequested',
 ]);
 
@@ -191,7 +239,8 @@ export function migrationRecordJson(record: MigrationRecord): Record<string, unk
 }
 
 const num = (v: unknown, dflt: number | null): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : dflt);
-const routingOf = (v: unknown, dflt: MigrationRouting): MigrationRouting => ((MIGRATION_ROUTINGS as readonly unknown[]).includes(v) ? (v as MigrationRouting) : dflt);
+const routingOf = (v: unknown, dflt: MigrationRouting): MigrationRouting =>
+  (MIGRATION_ROUTINGS as readonly unknown[]).includes(v) ? (v as MigrationRouting) : dflt;
 
 /**
  * Reads one migration state file; `fileName` is its name inside `<stateDir>/migrations/`. Fields
@@ -201,7 +250,8 @@ const routingOf = (v: unknown, dflt: MigrationRouting): MigrationRouting => ((MI
 export function decodeMigrationStateFile(fileName: string, text: string): MigrationStateFileRead {
   const completed = fileName.endsWith(MIGRATION_DONE_SUFFIX);
   const suffix = completed ? MIGRATION_DONE_SUFFIX : MIGRATION_STATE_SUFFIX;
-  if (!fileName.endsWith(suffix)) return { ok: false, problem: `the name does not end with ${MIGRATION_STATE_SUFFIX} or ${MIGRATION_DONE_SUFFIX}` };
+  if (!fileName.endsWith(suffix))
+    return { ok: false, problem: `the name does not end with ${MIGRATION_STATE_SUFFIX} or ${MIGRATION_DONE_SUFFIX}` };
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -211,20 +261,25 @@ export function decodeMigrationStateFile(fileName: string, text: string): Migrat
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return { ok: false, problem: 'it is not a JSON object' };
   const d = json as Record<string, unknown>;
   if (d['formatVersion'] !== MIGRATION_STATE_FORMAT_VERSION) {
-    return { ok: false, problem: `formatVersion ${JSON.stringify(d['formatVersion'])} is not one this orch reads (${MIGRATION_STATE_FORMAT_VERSION})` };
+    return {
+      ok: false,
+      problem: `formatVersion ${JSON.stringify(d['formatVersion'])} is not one this orch reads (${MIGRATION_STATE_FORMAT_VERSION})`,
+    };
   }
   for (const key of ['name', 'virtualHost', 'bucket', 'from', 'to', 'phase'] as const) {
     if (typeof d[key] !== 'string' || d[key] === '') return { ok: false, problem: `field "${key}" is not a non-empty string` };
   }
   if (d['mode'] !== 'copy' && d['mode'] !== 'sync') return { ok: false, problem: 'field "mode" is not copy or sync' };
   const name = d['name'] as string;
-  if (`${name}${suffix}` !== fileName) return { ok: false, problem: `it describes migration ${JSON.stringify(name)}, which does not match its file name` };
+  if (`${name}${suffix}` !== fileName)
+    return { ok: false, problem: `it describes migration ${JSON.stringify(name)}, which does not match its file name` };
   const optionalText = (key: string): string | null | undefined => {
     const v = d[key];
     return v === undefined || v === null ? null : typeof v === 'string' ? v : undefined;
   };
   const times = { startedAt: optionalText('startedAt'), updatedAt: optionalText('updatedAt'), finishedAt: optionalText('finishedAt') };
-  for (const [key, v] of Object.entries(times)) if (v === undefined) return { ok: false, problem: `field "${key}" is not a string or null` };
+  for (const [key, v] of Object.entries(times))
+    if (v === undefined) return { ok: false, problem: `field "${key}" is not a string or null` };
   let orphanedSource: OrphanedSource | null = null;
   const o = d['orphanedSource'];
   if (o !== undefined && o !== null) {

@@ -152,10 +152,24 @@ export type Observation =
   | { kind: 'failed'; action: Action['kind']; error: unknown; copyEngine?: string }
   | { kind: 'passed'; pass: PassSummary }
   | { kind: 'checked'; source: ListedObject[]; remaining: number }
-  | { kind: 'applied'; routing: MigrationRouting; deployed: MigrationRouting; generation: number | null; ms: number; attempt: number; then: AfterApply }
+  | {
+      kind: 'applied';
+      routing: MigrationRouting;
+      deployed: MigrationRouting;
+      generation: number | null;
+      ms: number;
+      attempt: number;
+      then: AfterApply;
+    }
   | { kind: 'apply-failed'; routing: MigrationRouting; error: unknown; attempt: number; retry: boolean; then: AfterApply }
   | { kind: 'drained'; drain: DrainSummary }
-  | { kind: 'late-listed'; snapshot: ListedObject[] | null; source: ListedObject[]; destination: ListedObject[]; records: ReadonlyMap<string, CopyRecord> }
+  | {
+      kind: 'late-listed';
+      snapshot: ListedObject[] | null;
+      source: ListedObject[];
+      destination: ListedObject[];
+      records: ReadonlyMap<string, CopyRecord>;
+    }
   | { kind: 'late-copied'; failures: TransferFailure[] }
   | { kind: 'waited' };
 
@@ -205,13 +219,22 @@ export function verifyDeadline(record: Pick<MigrationRecord, 'freezeUntil'>, mem
  * freeze generation and with the cutover's reserve. The pass's own measured time is the estimate,
  * so a slow machine or a busy bucket waits for a quieter pass instead of freezing in vain.
  */
-export function freezeFits(record: MigrationRecord, memory: Pick<DriverMemory, 'applyMs'>, pass: PassSummary): { fits: boolean; estimateMs: number; availableMs: number } {
+export function freezeFits(
+  record: MigrationRecord,
+  memory: Pick<DriverMemory, 'applyMs'>,
+  pass: PassSummary,
+): { fits: boolean; estimateMs: number; availableMs: number } {
   const applyMs = Math.max(1000, memory.applyMs);
-  const availableMs = record.freezeBudgetSeconds * 1000 - applyMs - CUTOVER_MARGIN_SECONDS * 1000 - Math.max(SWITCH_RESERVE_FLOOR_MS, memory.applyMs);
+  const availableMs =
+    record.freezeBudgetSeconds * 1000 - applyMs - CUTOVER_MARGIN_SECONDS * 1000 - Math.max(SWITCH_RESERVE_FLOOR_MS, memory.applyMs);
   const estimateMs = pass.ms + pass.listMs;
   if (pass.delta > FREEZE_MAX_DELTA_OBJECTS) return { fits: false, estimateMs, availableMs };
   const rate = record.progress.rateBytesPerSecond;
-  const bytesOk = pass.deltaBytes === 0 || (rate ? pass.deltaBytes / rate <= record.freezeBudgetSeconds * FREEZE_DELTA_BUDGET_SHARE : pass.deltaBytes <= FREEZE_UNMEASURED_MAX_BYTES);
+  const bytesOk =
+    pass.deltaBytes === 0 ||
+    (rate
+      ? pass.deltaBytes / rate <= record.freezeBudgetSeconds * FREEZE_DELTA_BUDGET_SHARE
+      : pass.deltaBytes <= FREEZE_UNMEASURED_MAX_BYTES);
   return { fits: estimateMs <= availableMs && bytesOk, estimateMs, availableMs };
 }
 
@@ -221,7 +244,12 @@ export function freezeFits(record: MigrationRecord, memory: Pick<DriverMemory, '
  * destination's object changed since orch wrote it (a newer client write wins). Without a snapshot
  * (database rebuilt) the source as listed now stands in for it.
  */
-export function lateWrites(input: { snapshot: readonly ListedObject[] | null; source: readonly ListedObject[]; destination: readonly ListedObject[]; records: ReadonlyMap<string, CopyRecord> }): {
+export function lateWrites(input: {
+  snapshot: readonly ListedObject[] | null;
+  source: readonly ListedObject[];
+  destination: readonly ListedObject[];
+  records: ReadonlyMap<string, CopyRecord>;
+}): {
   late: ListedObject[];
   lateDeletes: string[];
   copy: ListedObject[];
@@ -240,14 +268,31 @@ export function lateWrites(input: { snapshot: readonly ListedObject[] | null; so
     const r = input.records.get(key);
     const s = before.get(key);
     // The destination still holds what orch put there (its copy record, or the snapshot's own version).
-    return d === undefined ? true : (r !== undefined && r.dstEtag === d.etag) || (s !== undefined && s.etag === d.etag && s.size === d.size);
+    return d === undefined
+      ? true
+      : (r !== undefined && r.dstEtag === d.etag) || (s !== undefined && s.etag === d.etag && s.size === d.size);
   };
-  return { late, lateDeletes, copy: late.filter((o) => untouched(o.key)), delete: lateDeletes.filter((k) => destByKey.has(k) && untouched(k)) };
+  return {
+    late,
+    lateDeletes,
+    copy: late.filter((o) => untouched(o.key)),
+    delete: lateDeletes.filter((k) => destByKey.has(k) && untouched(k)),
+  };
 }
 
 /** Progress at the start of a pass's copies, from its diff. */
-export function progressAtPassStart(progress: MigrationProgress, diff: { sourceObjects: number; sourceBytes: number; inSyncObjects: number; inSyncBytes: number }): MigrationProgress {
-  return { ...progress, pass: progress.pass + 1, objectsTotal: diff.sourceObjects, bytesTotal: diff.sourceBytes, objectsInSync: diff.inSyncObjects, bytesInSync: diff.inSyncBytes };
+export function progressAtPassStart(
+  progress: MigrationProgress,
+  diff: { sourceObjects: number; sourceBytes: number; inSyncObjects: number; inSyncBytes: number },
+): MigrationProgress {
+  return {
+    ...progress,
+    pass: progress.pass + 1,
+    objectsTotal: diff.sourceObjects,
+    bytesTotal: diff.sourceBytes,
+    objectsInSync: diff.inSyncObjects,
+    bytesInSync: diff.inSyncBytes,
+  };
 }
 
 /** Where a pass's copies started: what was copied before it, when, and how many bytes it has to copy. */
@@ -259,7 +304,12 @@ export interface PassStart {
 }
 
 /** Progress while a pass copies: `copied` so far in this pass, at `now`. */
-export function progressWhileCopying(progress: MigrationProgress, start: PassStart, copied: { objects: number; bytes: number }, now: number): MigrationProgress {
+export function progressWhileCopying(
+  progress: MigrationProgress,
+  start: PassStart,
+  copied: { objects: number; bytes: number },
+  now: number,
+): MigrationProgress {
   const next = { ...progress };
   const elapsed = (now - start.at) / 1000;
   if (elapsed > 0.5) next.rateBytesPerSecond = Math.round(copied.bytes / elapsed);
@@ -274,7 +324,14 @@ export function progressWhileCopying(progress: MigrationProgress, start: PassSta
 export function progressAfterPass(
   progress: MigrationProgress,
   start: PassStart,
-  r: { copied: { objects: number; bytes: number }; inSyncObjects: number; toCopy: number; copyFailures: number; toDelete: number; deleteFailures: number },
+  r: {
+    copied: { objects: number; bytes: number };
+    inSyncObjects: number;
+    toCopy: number;
+    copyFailures: number;
+    toDelete: number;
+    deleteFailures: number;
+  },
 ): MigrationProgress {
   return {
     ...progress,
@@ -287,7 +344,11 @@ export function progressAfterPass(
 }
 
 /** The copy-mode baseline: destination objects the source does not have (a key on both is the source's: a client's delete of it must reach the destination). */
-export function baselineOf(mode: 'copy' | 'sync', destination: readonly ListedObject[], sourceKeys: readonly string[]): Map<string, string> {
+export function baselineOf(
+  mode: 'copy' | 'sync',
+  destination: readonly ListedObject[],
+  sourceKeys: readonly string[],
+): Map<string, string> {
   if (mode !== 'copy') return new Map();
   const source = new Set(sourceKeys);
   return new Map(destination.filter((o) => !source.has(o.key)).map((o) => [o.key, o.etag]));
@@ -414,7 +475,10 @@ class Step {
     r.finishedAt = this.at;
     r.orphanedSource = { pool: r.from, prefix: `${r.bucket}/`, at: this.at };
     const window = freeze?.windowMs != null ? `; writes were refused for ${(freeze.windowMs / 1000).toFixed(1)} s` : '';
-    this.setPhase('done', `bucket ${r.bucket} is served by ${r.to}${window}; the source data stays on ${r.from} (orphaned, for the operator to delete)`);
+    this.setPhase(
+      'done',
+      `bucket ${r.bucket} is served by ${r.to}${window}; the source data stays on ${r.from} (orphaned, for the operator to delete)`,
+    );
     this.effects.push({ kind: 'drop-work' }, { kind: 'clear-cancel' });
     return this.to(OBSERVE);
   }
@@ -482,7 +546,14 @@ class Step {
     this.effects.push({ kind: 'fault', point: 'verify:copied' }, { kind: 'keep-snapshot', objects: source, at: this.at });
     r.routing = 'cutover';
     const bytes = source.reduce((n, o) => n + o.size, 0);
-    r.progress = { ...r.progress, objectsTotal: source.length, bytesTotal: bytes, objectsInSync: source.length, bytesInSync: bytes, etaSeconds: 0 };
+    r.progress = {
+      ...r.progress,
+      objectsTotal: source.length,
+      bytesTotal: bytes,
+      objectsInSync: source.length,
+      bytesInSync: bytes,
+      etaSeconds: 0,
+    };
     this.setPhase('switching', `the destination holds all ${source.length} objects: reads switch to ${r.to}`);
     return this.to(OBSERVE);
   }
@@ -520,13 +591,15 @@ export function decide(state: EngineState, observation: Observation, now: number
       if (o.created) s.log('info', `created bucket ${r.bucket} on ${r.to}`);
       if (r.mode === 'sync') {
         if (o.sourceHasObjects === false) return s.fail(`sync mode refuses an empty source: ${r.bucket} has no object on ${r.from}`);
-        if (o.destination.length > 0) return s.fail(`sync mode refuses a destination that is not empty: ${r.bucket} has ${o.destination.length} objects on ${r.to}`);
+        if (o.destination.length > 0)
+          return s.fail(`sync mode refuses a destination that is not empty: ${r.bucket} has ${o.destination.length} objects on ${r.to}`);
       }
       // A baseline is written once: a restarted pending migration keeps the first one.
       if (!o.baselineWritten) {
         const baseline = baselineOf(r.mode, o.destination, o.sourceKeys);
         s.effects.push({ kind: 'write-baseline', baseline });
-        if (baseline.size > 0) s.log('info', `${baseline.size} objects were already on ${r.to}: copy mode keeps those the source does not have`);
+        if (baseline.size > 0)
+          s.log('info', `${baseline.size} objects were already on ${r.to}: copy mode keeps those the source does not have`);
       }
       s.setPhase('copying', `copying ${r.bucket} from ${r.from} to ${r.to} (${r.mode} mode)`);
       return s.to(OBSERVE);
@@ -570,7 +643,9 @@ export function decide(state: EngineState, observation: Observation, now: number
     case 'drained': {
       const d = observation.drain;
       if (!d.drained) {
-        const why = d.problem ?? `${d.remaining} nginx worker${d.remaining === 1 ? '' : 's'} of the previous configuration still finishing requests after ${(d.waitedMs / 1000).toFixed(1)} s`;
+        const why =
+          d.problem ??
+          `${d.remaining} nginx worker${d.remaining === 1 ? '' : 's'} of the previous configuration still finishing requests after ${(d.waitedMs / 1000).toFixed(1)} s`;
         return s.abortFreeze(`old workers did not finish in time: ${why}`);
       }
       s.log('info', `old nginx workers gone after ${d.waitedMs} ms`);
@@ -581,14 +656,20 @@ export function decide(state: EngineState, observation: Observation, now: number
     case 'late-listed': {
       const o = observation;
       if (o.snapshot === null) {
-        s.log('warn', 'no verified snapshot in the state (database rebuilt?): late writes to the source cannot be told apart; checking the destination against the source instead');
+        s.log(
+          'warn',
+          'no verified snapshot in the state (database rebuilt?): late writes to the source cannot be told apart; checking the destination against the source instead',
+        );
       }
       const late = lateWrites(o);
       if (late.late.length + late.lateDeletes.length === 0) {
         s.log('info', 'no write reached the source after the snapshot');
         return s.apply('destination', { retry: true, then: { kind: 'switched' } });
       }
-      s.log('warn', `${late.late.length} writes and ${late.lateDeletes.length} deletes reached the source after the snapshot: copying ${late.copy.length}, deleting ${late.delete.length} at the destination`);
+      s.log(
+        'warn',
+        `${late.late.length} writes and ${late.lateDeletes.length} deletes reached the source after the snapshot: copying ${late.copy.length}, deleting ${late.delete.length} at the destination`,
+      );
       return s.to({ kind: 'copy-late-writes', copy: late.copy, delete: late.delete });
     }
 
@@ -644,7 +725,8 @@ function cancel(s: Step, deployed: MigrationRouting | null): Decision {
     s.memory.endAfterSwitch = true;
     return s.phaseWork(true);
   }
-  if (r.routingLive !== 'source' || (deployed !== null && deployed !== 'source')) return s.apply('source', { retry: true, then: { kind: 'cancelled' } });
+  if (r.routingLive !== 'source' || (deployed !== null && deployed !== 'source'))
+    return s.apply('source', { retry: true, then: { kind: 'cancelled' } });
   return s.finishCancelled();
 }
 
@@ -655,15 +737,27 @@ function copyPassed(s: Step, pass: PassSummary): Decision {
   s.persist();
   s.effects.push({ kind: 'fault', point: 'copy:pass' });
   const p = r.progress;
-  s.log('info', `pass ${p.pass}: ${pass.copied} copied, ${pass.compared} compared, ${pass.deleted} deleted, ${pass.inSyncObjects} already in sync, ${pass.failures.length} failed (${(pass.ms / 1000).toFixed(1)} s)`);
+  s.log(
+    'info',
+    `pass ${p.pass}: ${pass.copied} copied, ${pass.compared} compared, ${pass.deleted} deleted, ${pass.inSyncObjects} already in sync, ${pass.failures.length} failed (${(pass.ms / 1000).toFixed(1)} s)`,
+  );
   if (pass.failures.length > 0) {
-    s.log('warn', `pass ${p.pass}: ${pass.failures.length} objects failed, e.g. ${pass.failures.slice(0, 3).map((f) => `${f.key}: ${f.message}`).join('; ')}`);
+    s.log(
+      'warn',
+      `pass ${p.pass}: ${pass.failures.length} objects failed, e.g. ${pass.failures
+        .slice(0, 3)
+        .map((f) => `${f.key}: ${f.message}`)
+        .join('; ')}`,
+    );
     return s.to({ kind: 'wait', ms: FAILED_PASS_WAIT_MS });
   }
   const fit = freezeFits(r, s.memory, pass);
   if (!fit.fits) {
     if (pass.delta <= FREEZE_MAX_DELTA_OBJECTS && s.memory.tooSlowNoted++ % 10 === 0) {
-      s.log('info', `the final delta would take about ${(fit.estimateMs / 1000).toFixed(1)} s (this pass plus a verifying listing), more than the ${(fit.availableMs / 1000).toFixed(1)} s a ${r.freezeBudgetSeconds} s freeze leaves: copying on (a larger freezeBudget freezes sooner)`);
+      s.log(
+        'info',
+        `the final delta would take about ${(fit.estimateMs / 1000).toFixed(1)} s (this pass plus a verifying listing), more than the ${(fit.availableMs / 1000).toFixed(1)} s a ${r.freezeBudgetSeconds} s freeze leaves: copying on (a larger freezeBudget freezes sooner)`,
+      );
     }
     return s.to(OBSERVE);
   }
@@ -697,7 +791,10 @@ function applyFailed(s: Step, o: Extract<Observation, { kind: 'apply-failed' }>)
     s.log('warn', `routing ${o.routing} not applied (attempt ${o.attempt}): ${message}; retrying`);
     if (s.memory.stopping) {
       const until = o.then.kind === 'freeze-abandoned' ? o.then.freezeUntil : r.freezeUntil;
-      s.log('error', `could not put writes back on the source while stopping: ${message} (nginx ends the freeze by itself at ${isoOfSeconds(until)})`);
+      s.log(
+        'error',
+        `could not put writes back on the source while stopping: ${message} (nginx ends the freeze by itself at ${isoOfSeconds(until)})`,
+      );
       return s.to({ kind: 'end', outcome: 'stopped' });
     }
     return s.apply(o.routing, { retry: true, then: o.then, attempt: o.attempt + 1, afterMs: applyRetryDelayMs(o.attempt) });

@@ -62,7 +62,8 @@ function governing(migrations: readonly MigrationRecord[]): Map<string, Migratio
 /** The routing to render for an active migration (see the cutover rule above). */
 export function effectiveRouting(m: MigrationRecord, deployed: MigrationRouting | undefined, now: number): MigrationRouting {
   if (m.routing !== 'cutover') return m.routing;
-  if (m.routingLive === 'cutover' || m.routingLive === 'destination' || deployed === 'cutover' || deployed === 'destination') return 'cutover';
+  if (m.routingLive === 'cutover' || m.routingLive === 'destination' || deployed === 'cutover' || deployed === 'destination')
+    return 'cutover';
   if (m.freezeUntil !== null && now < m.freezeUntil - CUTOVER_MARGIN_SECONDS) return 'cutover';
   return 'freeze';
 }
@@ -87,7 +88,14 @@ export function overlayMigrations(input: OverlayInput): OverlayResult {
       seenRoutes.add(key);
       if (isActive(m)) {
         const routing = effectiveRouting(m, input.deployed.get(key), input.now);
-        const annotation: RouteMigration = { name: m.name, routing, from: m.from, to: m.to, freezeUntil: routing === 'freeze' || routing === 'cutover' ? m.freezeUntil : null, manifestPool: r.pool };
+        const annotation: RouteMigration = {
+          name: m.name,
+          routing,
+          from: m.from,
+          to: m.to,
+          freezeUntil: routing === 'freeze' || routing === 'cutover' ? m.freezeUntil : null,
+          manifestPool: r.pool,
+        };
         if (r.pool !== m.from && r.pool !== m.to) {
           diagnostics.push({
             severity: 'warning',
@@ -117,7 +125,11 @@ export function overlayMigrations(input: OverlayInput): OverlayResult {
         ...at(r.origin, ['spec', 'pool']),
       });
       changed = true;
-      return { ...r, pool: m.to, migration: { name: m.name, routing: 'destination', from: m.from, to: m.to, freezeUntil: null, manifestPool: r.pool } };
+      return {
+        ...r,
+        pool: m.to,
+        migration: { name: m.name, routing: 'destination', from: m.from, to: m.to, freezeUntil: null, manifestPool: r.pool },
+      };
     });
     return changed ? { ...v, routes } : v;
   });

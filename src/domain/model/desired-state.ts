@@ -1,13 +1,5 @@
 import type { RouteMigration } from '../migrations/routing.js';
-import type {
-  ExtraBlock,
-  IpRules,
-  LoadBalancing,
-  MemberRole,
-  MigrationMode,
-  PoolCredentials,
-  PoolType,
-} from './manifest-types.js';
+import type { ExtraBlock, IpRules, LoadBalancing, MemberRole, MigrationMode, PoolCredentials, PoolType } from './manifest-types.js';
 
 /** Where a desired resource came from: a manifest file and the document's index in it. */
 export interface Origin {

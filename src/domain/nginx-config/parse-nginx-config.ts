@@ -128,7 +128,8 @@ function parseInto(
       includes.push(include);
       const found = resolver ? resolver(include.pattern, file) : null;
       if (found !== null) {
-        if (depth + 1 > MAX_INCLUDE_DEPTH) fail(`include nesting deeper than ${MAX_INCLUDE_DEPTH} levels (an include loop?)`, d.line, d.column);
+        if (depth + 1 > MAX_INCLUDE_DEPTH)
+          fail(`include nesting deeper than ${MAX_INCLUDE_DEPTH} levels (an include loop?)`, d.line, d.column);
         for (const inc of found) {
           include.resolved.push(inc.file);
           parseInto(inc.text, inc.file, resolver, includes, depth + 1, top());

@@ -69,7 +69,10 @@ export function findPool(desired: DesiredState, name: string, manifests: string)
   if (pool) return pool;
   const list = desired.pools.map((p) => `${p.name} (${p.type})`).join(', ');
   throw new UserError('node-config.unknown-pool', `No pool "${name}" in the manifests at ${manifests}.`, {
-    hint: desired.pools.length > 0 ? `Pools: ${list}.` : 'These manifests define no Pool. Point --manifests (or ORCH_MANIFESTS, or the config file) at the gateway\'s manifests.',
+    hint:
+      desired.pools.length > 0
+        ? `Pools: ${list}.`
+        : "These manifests define no Pool. Point --manifests (or ORCH_MANIFESTS, or the config file) at the gateway's manifests.",
   });
 }
 
@@ -77,7 +80,8 @@ export function findPool(desired: DesiredState, name: string, manifests: string)
 export function selectMember(pool: DesiredPool, selector: string | null): SelectedMember {
   if (selector === null) return { index: null, address: null, member: null };
   let index = pool.members.findIndex((m) => m.address === selector);
-  if (index === -1 && checkMemberAddress(selector) === null) index = pool.members.findIndex((m) => canonicalMemberAddress(m.address) === canonicalMemberAddress(selector));
+  if (index === -1 && checkMemberAddress(selector) === null)
+    index = pool.members.findIndex((m) => canonicalMemberAddress(m.address) === canonicalMemberAddress(selector));
   if (index === -1 && /^\d{1,6}$/.test(selector) && Number(selector) < pool.members.length) index = Number(selector);
   const member = index === -1 ? undefined : pool.members[index];
   if (!member) {
@@ -92,7 +96,8 @@ function memberListen(pool: DesiredPool, sel: SelectedMember): { host: string; p
   const fallback = pool.type === 'nanio' ? 9000 : 8080;
   if (sel.address) {
     const hp = splitHostPort(sel.address);
-    if (!hp || checkMemberAddress(sel.address) !== null) throw new Error(`node-config: member address ${JSON.stringify(sel.address)} was not validated`);
+    if (!hp || checkMemberAddress(sel.address) !== null)
+      throw new Error(`node-config: member address ${JSON.stringify(sel.address)} was not validated`);
     // Bind the member's own address when it is an IP literal; a DNS name may resolve to anything.
     const ip = /^[0-9.]+$/.test(hp.host) || hp.ipv6;
     return { host: ip ? hp.host : '0.0.0.0', port: hp.port };
@@ -150,12 +155,20 @@ export function renderNodeConfig(desired: DesiredState, pool: DesiredPool, sel: 
     );
   }
   if (sel.index === null) {
-    nextSteps.push(`Add the member to pool "${name}" in ${pool.origin.file}: spec.members: - address: <this host>:${listen.port}, then orch plan and orch apply on the gateway.`);
+    nextSteps.push(
+      `Add the member to pool "${name}" in ${pool.origin.file}: spec.members: - address: <this host>:${listen.port}, then orch plan and orch apply on the gateway.`,
+    );
   }
   return { pool: name, type: pool.type, member: sel, listen, files, nextSteps };
 }
 
-function nanioFiles(pool: DesiredPool, sel: SelectedMember, listen: { host: string; port: number }, o: NodeConfigOptions, header: (f: string) => string[]): NodeConfigFile[] {
+function nanioFiles(
+  pool: DesiredPool,
+  sel: SelectedMember,
+  listen: { host: string; port: number },
+  o: NodeConfigOptions,
+  header: (f: string) => string[],
+): NodeConfigFile[] {
   const dataDir = assertSafePath(o.dataDir, 'data directory');
   const configDir = assertSafePath(o.configDir, 'config directory');
   const nanioBin = assertSafePath(o.nanioBin, 'nanio binary');
@@ -176,7 +189,9 @@ function nanioFiles(pool: DesiredPool, sel: SelectedMember, listen: { host: stri
     '[server]',
     `# Shared storage: every member of a nanio pool serves the same buckets from the same files.`,
     `data_dir = "${dataDir}"`,
-    listen.host === '0.0.0.0' ? '# Every interface; put this member\'s own address here to listen on it only.' : '# The member\'s address in the pool manifest; "0.0.0.0" listens on every interface.',
+    listen.host === '0.0.0.0'
+      ? "# Every interface; put this member's own address here to listen on it only."
+      : '# The member\'s address in the pool manifest; "0.0.0.0" listens on every interface.',
     `host = "${listen.host}"`,
     `port = ${port}`,
     `region = "${o.region}"`,
@@ -222,7 +237,9 @@ function nanioFiles(pool: DesiredPool, sel: SelectedMember, listen: { host: stri
     'UMask=0027',
     'LimitNOFILE=65536',
     'NoNewPrivileges=yes',
-    ...(privileged ? ['# Port below 1024.', 'AmbientCapabilities=CAP_NET_BIND_SERVICE', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE'] : ['CapabilityBoundingSet=']),
+    ...(privileged
+      ? ['# Port below 1024.', 'AmbientCapabilities=CAP_NET_BIND_SERVICE', 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE']
+      : ['CapabilityBoundingSet=']),
     'ProtectSystem=strict',
     `ReadWritePaths=${dataDir}`,
     'ProtectHome=yes',
@@ -252,7 +269,13 @@ function nanioFiles(pool: DesiredPool, sel: SelectedMember, listen: { host: stri
   ];
 }
 
-function httpServerBlock(desired: DesiredState, pool: DesiredPool, listen: { host: string; port: number }, o: NodeConfigOptions, header: (f: string) => string[]): NodeConfigFile {
+function httpServerBlock(
+  desired: DesiredState,
+  pool: DesiredPool,
+  listen: { host: string; port: number },
+  o: NodeConfigOptions,
+  header: (f: string) => string[],
+): NodeConfigFile {
   const name = resourceName(pool.name, 'pool name');
   const root = nginxToken(assertSafePath(o.root, 'root'), 'root');
   const port = nginxInteger(listen.port, 'listen port');

@@ -35,7 +35,9 @@ function nanioPools(desired: DesiredState): Set<string> {
 
 /** Enabled bucket routes (`/photos/`) to nanio pools, in virtual host then path order. */
 function bucketRoutes(desired: DesiredState, nanio = nanioPools(desired)): Array<DesiredRoute & { bucket: string }> {
-  return desired.virtualHosts.flatMap((v) => v.routes.filter((r): r is DesiredRoute & { bucket: string } => r.enabled && r.bucket !== null && nanio.has(r.pool)));
+  return desired.virtualHosts.flatMap((v) =>
+    v.routes.filter((r): r is DesiredRoute & { bucket: string } => r.enabled && r.bucket !== null && nanio.has(r.pool)),
+  );
 }
 
 /**
@@ -80,7 +82,11 @@ export interface BucketPlan {
  * `hasObjects`: `${pool}/${bucket}` -> the pool holds at least one object of the bucket, for the
  * guarded moves whose source pool lists the bucket.
  */
-export function planBuckets(input: BucketPlanInput, hasObjects: ReadonlyMap<string, boolean>, moves: readonly BucketMove[] = guardedMoves(input)): BucketPlan {
+export function planBuckets(
+  input: BucketPlanInput,
+  hasObjects: ReadonlyMap<string, boolean>,
+  moves: readonly BucketMove[] = guardedMoves(input),
+): BucketPlan {
   const diagnostics: Diagnostic[] = [];
   const creates: BucketChange[] = [];
   if (input.listings === null) return { creates, diagnostics };
@@ -97,7 +103,14 @@ export function planBuckets(input: BucketPlanInput, hasObjects: ReadonlyMap<stri
     const key = `${route.pool}/${route.bucket}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    creates.push({ action: 'create', bucket: route.bucket, pool: route.pool, virtualHost: route.virtualHost, route: route.name, origin: route.origin });
+    creates.push({
+      action: 'create',
+      bucket: route.bucket,
+      pool: route.pool,
+      virtualHost: route.virtualHost,
+      route: route.name,
+      origin: route.origin,
+    });
   }
 
   for (const move of moves) {
@@ -144,7 +157,10 @@ export function planBuckets(input: BucketPlanInput, hasObjects: ReadonlyMap<stri
       severity: 'warning',
       code: 'refresh.pool-unavailable',
       message: `buckets on pool ${listing.pool} were not checked: ${listing.message ?? listing.status}; the plan assumes nothing about them`,
-      hint: listing.status === 'access-denied' ? `Check the credentials of pool ${listing.pool}.` : `Check that the members of pool ${listing.pool} are up and reachable from this machine; or plan offline with --no-refresh.`,
+      hint:
+        listing.status === 'access-denied'
+          ? `Check the credentials of pool ${listing.pool}.`
+          : `Check that the members of pool ${listing.pool} are up and reachable from this machine; or plan offline with --no-refresh.`,
       document: { kind: 'Pool', name: listing.pool },
     });
   }

@@ -169,7 +169,14 @@ export function readVirtualHostSidecar(json: unknown): SidecarRead<DesiredVirtua
       serverNames: strings('serverNames'),
       port: int(s, 'port'),
       address: strOrNull(s, 'address'),
-      tls: tls === null ? null : { certificate: str(tls, 'certificate', 'tls.certificate'), key: str(tls, 'key', 'tls.key'), http2: bool(tls, 'http2', 'tls.http2') },
+      tls:
+        tls === null
+          ? null
+          : {
+              certificate: str(tls, 'certificate', 'tls.certificate'),
+              key: str(tls, 'key', 'tls.key'),
+              http2: bool(tls, 'http2', 'tls.http2'),
+            },
       defaultPool: strOrNull(s, 'defaultPool'),
       ipRules:
         ipRules === null
@@ -183,7 +190,10 @@ export function readVirtualHostSidecar(json: unknown): SidecarRead<DesiredVirtua
             },
       extraBlocks: arr(s, 'extraBlocks').map((b, i) => {
         if (!isObj(b)) fail(`extraBlocks[${i}]`, 'an object');
-        return { zone: oneOf(b, 'zone', ['top', 'ssl', 'proxy', 'end'] as const, `extraBlocks[${i}].zone`), content: str(b, 'content', `extraBlocks[${i}].content`) };
+        return {
+          zone: oneOf(b, 'zone', ['top', 'ssl', 'proxy', 'end'] as const, `extraBlocks[${i}].zone`),
+          content: str(b, 'content', `extraBlocks[${i}].content`),
+        };
       }),
       ignoreBuckets: strings('ignoreBuckets'),
       routes,

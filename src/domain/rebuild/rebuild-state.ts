@@ -102,7 +102,16 @@ export function planRebuild(input: RebuildInput): RebuildPlan {
   if (input.statusFile !== null) {
     const sha = sha256(input.statusFile);
     contents.set(sha, input.statusFile);
-    files.push({ path: STATUS_FILE_PATH, resource: null, role: 'status', diskSha256: sha, recordedSha256: sha, recordedSize: Buffer.byteLength(input.statusFile), originFile: null, originIndex: null });
+    files.push({
+      path: STATUS_FILE_PATH,
+      resource: null,
+      role: 'status',
+      diskSha256: sha,
+      recordedSha256: sha,
+      recordedSize: Buffer.byteLength(input.statusFile),
+      originFile: null,
+      originIndex: null,
+    });
     const token = servedToken(input.statusFile);
     if (token) {
       generation = token.generation;

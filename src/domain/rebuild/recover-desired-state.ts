@@ -40,9 +40,9 @@ export interface RecoveryResult {
   diagnostics: Diagnostic[];
 }
 
-const RECOVERED_FROM_POOL_CONF =
-  'members (address, weight, max_fails, fail_timeout, backup, down), load balancing and keepalive';
-const LOST_FROM_POOL_CONF = 'the pool type (guessed: http if a member is a backup, else nanio), the description, the credentials references and the manifest document index';
+const RECOVERED_FROM_POOL_CONF = 'members (address, weight, max_fails, fail_timeout, backup, down), load balancing and keepalive';
+const LOST_FROM_POOL_CONF =
+  'the pool type (guessed: http if a member is a backup, else nanio), the description, the credentials references and the manifest document index';
 const RECOVERED_FROM_VHOST_CONF =
   'server names, listen port and address, TLS certificate, key and http2, IP rules, the default pool, extra blocks (one per zone) and the enabled routes with their paths, pools and key prefixes';
 const LOST_FROM_VHOST_CONF =
@@ -125,16 +125,35 @@ export function recoverDesiredState(files: readonly ManagedText[], features: Ngi
     if (value) {
       res.from = 'sidecar';
       if (res.conf === 'missing') {
-        warn(confPath, 'recover.conf-missing', `${confPath} is missing; ${ref.kind} ${ref.name} is recovered from its sidecar ${sidecarPath}.`, "The next 'orch apply' writes the file again.");
+        warn(
+          confPath,
+          'recover.conf-missing',
+          `${confPath} is missing; ${ref.kind} ${ref.name} is recovered from its sidecar ${sidecarPath}.`,
+          "The next 'orch apply' writes the file again.",
+        );
       } else if (res.conf === 'unmarked') {
-        warn(confPath, 'recover.conf-unmarked', `${confPath} does not carry orch's marker (replaced by hand?); ${ref.kind} ${ref.name} is recovered from its sidecar ${sidecarPath}.`, "The next 'orch apply' shows the file as adopted and replaces it.");
+        warn(
+          confPath,
+          'recover.conf-unmarked',
+          `${confPath} does not carry orch's marker (replaced by hand?); ${ref.kind} ${ref.name} is recovered from its sidecar ${sidecarPath}.`,
+          "The next 'orch apply' shows the file as adopted and replaces it.",
+        );
       } else {
         const rendered = renderedConf(value, features, confText!);
         if (rendered === null) {
-          warn(sidecarPath, 'recover.sidecar-unrenderable', `${sidecarPath} holds a value orch would never write into nginx (edited by hand?); ${confPath} cannot be checked against it.`);
+          warn(
+            sidecarPath,
+            'recover.sidecar-unrenderable',
+            `${sidecarPath} holds a value orch would never write into nginx (edited by hand?); ${confPath} cannot be checked against it.`,
+          );
         } else if (rendered !== confText) {
           res.expectedConf = rendered;
-          warn(confPath, 'recover.conf-edited', `${confPath} differs from what orch renders for its sidecar ${sidecarPath}: one of them was edited outside orch.`, "It is recorded as drift: 'orch drift' shows the edit, and 'orch apply' stops before overwriting it.");
+          warn(
+            confPath,
+            'recover.conf-edited',
+            `${confPath} differs from what orch renders for its sidecar ${sidecarPath}: one of them was edited outside orch.`,
+            "It is recorded as drift: 'orch drift' shows the edit, and 'orch apply' stops before overwriting it.",
+          );
         }
       }
     } else if (res.conf === 'ok') {
@@ -143,7 +162,8 @@ export function recoverDesiredState(files: readonly ManagedText[], features: Ngi
       if (rec.value) {
         value = rec.value;
         res.from = 'conf';
-        const [got, lost] = ref.kind === 'Pool' ? [RECOVERED_FROM_POOL_CONF, LOST_FROM_POOL_CONF] : [RECOVERED_FROM_VHOST_CONF, LOST_FROM_VHOST_CONF];
+        const [got, lost] =
+          ref.kind === 'Pool' ? [RECOVERED_FROM_POOL_CONF, LOST_FROM_POOL_CONF] : [RECOVERED_FROM_VHOST_CONF, LOST_FROM_VHOST_CONF];
         warn(
           sidecarPath,
           sidecarText === undefined ? 'recover.sidecar-missing' : 'recover.sidecar-corrupt',
@@ -151,7 +171,13 @@ export function recoverDesiredState(files: readonly ManagedText[], features: Ngi
           "The manifests still hold everything: the next 'orch apply' writes the sidecar again.",
         );
       } else {
-        warn(sidecarPath, 'recover.nothing', `${why}, and ${confPath} cannot be read either (${rec.problems.join('; ')}): nothing is recovered for ${ref.kind} ${ref.name}.`, undefined, 'error');
+        warn(
+          sidecarPath,
+          'recover.nothing',
+          `${why}, and ${confPath} cannot be read either (${rec.problems.join('; ')}): nothing is recovered for ${ref.kind} ${ref.name}.`,
+          undefined,
+          'error',
+        );
       }
     } else {
       const why = sidecarText === undefined ? `${sidecarPath} is missing` : `${sidecarPath} is unusable: ${sidecarProblem}`;

@@ -1,4 +1,11 @@
-import { MEMBER_DEFAULTS, type DesiredMember, type DesiredPool, type DesiredRoute, type DesiredVirtualHost, type Origin } from '../model/desired-state.js';
+import {
+  MEMBER_DEFAULTS,
+  type DesiredMember,
+  type DesiredPool,
+  type DesiredRoute,
+  type DesiredVirtualHost,
+  type Origin,
+} from '../model/desired-state.js';
 import type { ExtraBlock, ExtraBlockZone, IpRules } from '../model/manifest-types.js';
 import type { NginxComment, NginxDirective } from '../nginx-config/nginx-ast.js';
 import { NginxParseError } from '../nginx-config/nginx-parse-error.js';
@@ -53,7 +60,8 @@ export function poolFromConf(path: string, name: string, content: string): ConfR
     if (upstreams.length === 0) return { value: null, problems };
   }
   const up = upstreams[0]!;
-  if (up.args[0] !== name) problems.push(`the upstream is named ${JSON.stringify(up.args[0] ?? '')}, not ${JSON.stringify(name)} like its file`);
+  if (up.args[0] !== name)
+    problems.push(`the upstream is named ${JSON.stringify(up.args[0] ?? '')}, not ${JSON.stringify(name)} like its file`);
   let loadBalancing: DesiredPool['loadBalancing'] = 'round_robin';
   let keepalive: number | null = null;
   const members: DesiredMember[] = [];
@@ -114,7 +122,9 @@ const FIXED: ReadonlyArray<readonly [string, ...string[]]> = [
 ];
 
 function isFixed(d: NginxDirective): boolean {
-  return !d.block && FIXED.some(([name, ...args]) => d.name === name && d.args.length === args.length && d.args.every((a, i) => a === args[i]));
+  return (
+    !d.block && FIXED.some(([name, ...args]) => d.name === name && d.args.length === args.length && d.args.every((a, i) => a === args[i]))
+  );
 }
 
 /** `proxy_pass http://<pool>;` as the last directive of a location, optionally after orch's rewrite. */
@@ -127,7 +137,8 @@ function routeTarget(d: NginxDirective): { pool: string; rewrite: string[] | nul
   if (pool === '' || pool.includes('/')) return null;
   if (body.length === 1) return { pool, rewrite: null };
   const rw = body[0]!;
-  if (body.length === 2 && rw.name === 'rewrite' && !rw.block && rw.args.length === 3 && rw.args[2] === 'break') return { pool, rewrite: rw.args.slice(0, 2) };
+  if (body.length === 2 && rw.name === 'rewrite' && !rw.block && rw.args.length === 3 && rw.args[2] === 'break')
+    return { pool, rewrite: rw.args.slice(0, 2) };
   return null;
 }
 
@@ -154,7 +165,11 @@ function keyPrefixOf(path: string, rewrite: string[]): string | null {
 
 /** A route name for a recovered route: `<vhost>-<bucket or path>`, made unique. */
 function routeName(vhost: string, path: string, taken: Set<string>): string {
-  const slug = path.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/\.\.+/g, '.') || 'root';
+  const slug =
+    path
+      .replace(/^\/+|\/+$/g, '')
+      .replace(/[^A-Za-z0-9_.-]+/g, '-')
+      .replace(/\.\.+/g, '.') || 'root';
   let name = `${vhost}-${slug}`.slice(0, 63).replace(/[-.]+$/, '');
   for (let i = 2; taken.has(name); i++) name = `${vhost}-${slug}`.slice(0, 60) + `-${i}`;
   taken.add(name);
@@ -204,7 +219,8 @@ export function virtualHostFromConf(path: string, name: string, content: string)
     if (!zone) return;
     const body = lines.slice(zone.startLine - 1, beforeLine - 1);
     while (body.length > 0 && body[body.length - 1] === '') body.pop();
-    if (body.length > 0) extraBlocks.push({ zone: zone.zone, content: `${body.map((l) => (l.startsWith('    ') ? l.slice(4) : l)).join('\n')}\n` });
+    if (body.length > 0)
+      extraBlocks.push({ zone: zone.zone, content: `${body.map((l) => (l.startsWith('    ') ? l.slice(4) : l)).join('\n')}\n` });
     zone = null;
   };
   const endsZone = (d: NginxDirective): boolean => {
@@ -221,10 +237,23 @@ export function virtualHostFromConf(path: string, name: string, content: string)
   };
   const addRoute = (routePath: string, pool: string, rewrite: string[] | null, line: number) => {
     const keyPrefix = rewrite === null ? null : keyPrefixOf(routePath, rewrite);
-    if (rewrite !== null && keyPrefix === null) problems.push(`line ${line}: the rewrite of location ${routePath} is not orch's key prefix rewrite; the route is recovered without it`);
+    if (rewrite !== null && keyPrefix === null)
+      problems.push(
+        `line ${line}: the rewrite of location ${routePath} is not orch's key prefix rewrite; the route is recovered without it`,
+      );
     const bucket = /^\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])\/$/.exec(routePath)?.[1] ?? null;
     const rname = routeName(name, routePath, routeNames);
-    routes.push({ name: rname, virtualHost: name, path: routePath, bucket, pool, keyPrefix, enabled: true, allowOrphan: false, origin: { file: '', index: 0, kind: 'Route', name: rname } });
+    routes.push({
+      name: rname,
+      virtualHost: name,
+      path: routePath,
+      bucket,
+      pool,
+      keyPrefix,
+      enabled: true,
+      allowOrphan: false,
+      origin: { file: '', index: 0, kind: 'Route', name: rname },
+    });
   };
 
   for (const el of elements) {
@@ -274,7 +303,8 @@ export function virtualHostFromConf(path: string, name: string, content: string)
       pendingExact = { path: d.args[1]!, pool: routeTarget(d)!.pool, line: d.line };
     } else if (d.name === 'location' && d.args.length === 1 && routeTarget(d)) {
       const target = routeTarget(d)!;
-      if (pendingExact && pendingExact.pool !== target.pool) problems.push(`line ${d.line}: location = ${pendingExact.path} and ${d.args[0]} go to different pools; recovered the second`);
+      if (pendingExact && pendingExact.pool !== target.pool)
+        problems.push(`line ${d.line}: location = ${pendingExact.path} and ${d.args[0]} go to different pools; recovered the second`);
       pendingExact = null;
       addRoute(d.args[0]!, target.pool, target.rewrite, d.line);
     } else problems.push(`line ${d.line}: directive "${d.name}" outside any extra block is not one orch writes; skipped`);
@@ -284,7 +314,8 @@ export function virtualHostFromConf(path: string, name: string, content: string)
   let ipRules: IpRules | null = null;
   if (allows.length > 0) ipRules = { mode: 'allow', addresses: allows };
   else if (denies.length > 0) ipRules = { mode: 'deny', addresses: denies };
-  if (ssl && (certificate === null || key === null)) problems.push('listen has ssl but the certificate or key line is missing; recovered without TLS');
+  if (ssl && (certificate === null || key === null))
+    problems.push('listen has ssl but the certificate or key line is missing; recovered without TLS');
   const tls = ssl && certificate !== null && key !== null ? { certificate, key, http2 } : null;
   return {
     value: { name, serverNames, port, address, tls, defaultPool, ipRules, extraBlocks, ignoreBuckets: [], routes, origin: vhostOrigin },

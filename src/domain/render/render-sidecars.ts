@@ -104,7 +104,9 @@ export function poolSidecar(pool: DesiredPool, sealed: EncryptedCredentials | nu
         : {
             accessKeyId: secretRef(pool.credentials.accessKeyId),
             secretAccessKey: secretRef(pool.credentials.secretAccessKey),
-            ...(sealed === null ? {} : { encrypted: { keyId: sealed.keyId, accessKeyId: sealed.accessKeyId, secretAccessKey: sealed.secretAccessKey } }),
+            ...(sealed === null
+              ? {}
+              : { encrypted: { keyId: sealed.keyId, accessKeyId: sealed.accessKeyId, secretAccessKey: sealed.secretAccessKey } }),
           },
     origin: origin(pool.origin),
   };
@@ -149,7 +151,11 @@ export function sidecarJson(sidecar: PoolSidecar | VirtualHostSidecar): string {
  * The tree with the pool sidecars of `sealed` pools carrying their encrypted credentials. Pure;
  * the input tree is not modified. Pools without credentials are left as rendered.
  */
-export function withSealedCredentials(tree: RenderedTree, desired: DesiredState, sealed: ReadonlyMap<string, EncryptedCredentials>): RenderedTree {
+export function withSealedCredentials(
+  tree: RenderedTree,
+  desired: DesiredState,
+  sealed: ReadonlyMap<string, EncryptedCredentials>,
+): RenderedTree {
   if (sealed.size === 0) return tree;
   const replaced = new Map<string, string>();
   for (const pool of desired.pools) {

@@ -57,13 +57,13 @@ export function renderVirtualHostFiles(vhost: DesiredVirtualHost, features: Ngin
             })),
           },
     tls:
-      tls === null
-        ? null
-        : { certificate: nginxToken(tls.certificate, 'TLS certificate path'), key: nginxToken(tls.key, 'TLS key path') },
+      tls === null ? null : { certificate: nginxToken(tls.certificate, 'TLS certificate path'), key: nginxToken(tls.key, 'TLS key path') },
     extra: extraZones(vhost),
     routes: routes.filter((r) => r.enabled).map(routeView),
     defaultPool: vhost.defaultPool === null ? null : resourceName(vhost.defaultPool, 'default pool'),
-    slowdown: routes.some((r) => r.enabled && r.migration && refusesWrites(r.migration)) ? { location: SLOWDOWN_LOCATION, body: SLOWDOWN_BODY } : null,
+    slowdown: routes.some((r) => r.enabled && r.migration && refusesWrites(r.migration))
+      ? { location: SLOWDOWN_LOCATION, body: SLOWDOWN_BODY }
+      : null,
   });
   const { content, lineMap } = tracker.finish(raw);
   const sidecar = virtualHostSidecar(vhost, routes);
@@ -75,9 +75,7 @@ export function renderVirtualHostFiles(vhost: DesiredVirtualHost, features: Ngin
 
 /** By path, then name; plain code-unit order so the result never depends on a locale. */
 export function sortedRoutes(routes: readonly DesiredRoute[]): DesiredRoute[] {
-  return [...routes].sort((a, b) =>
-    a.path !== b.path ? (a.path < b.path ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-  );
+  return [...routes].sort((a, b) => (a.path !== b.path ? (a.path < b.path ? -1 : 1) : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**
@@ -101,7 +99,8 @@ function routeView(route: DesiredRoute): RouteView {
   if (path.endsWith('/') && path.length > 1) locations.push({ match: `= ${path.slice(0, -1)}`, rewrite: null });
   locations.push({ match: path, rewrite });
   const m = route.migration;
-  const freeze = m && refusesWrites(m) ? { pattern: epochBeforeRegex(m.freezeUntil!), migration: resourceName(m.name, 'migration name') } : null;
+  const freeze =
+    m && refusesWrites(m) ? { pattern: epochBeforeRegex(m.freezeUntil!), migration: resourceName(m.name, 'migration name') } : null;
   return { o: route.origin, pool: resourceName(route.pool, 'route pool'), locations, freeze };
 }
 

@@ -94,24 +94,34 @@ export function encryptCredentials(key: SecretKey, pool: string, values: Credent
  */
 export function decryptCredentials(keyring: Keyring | null, pool: string, sealed: EncryptedCredentials): CredentialValues {
   if (keyring === null) {
-    throw new UserError('credentials.no-key', `The credentials of pool ${pool} are encrypted with key ${sealed.keyId}, and no secret key is configured.`, {
-      hint: 'Set ORCH_SECRET_KEY, or secretKeyFile (ORCH_SECRET_KEY_FILE) to the key file holding that key; or set the variables/files the pool manifest references.',
-    });
+    throw new UserError(
+      'credentials.no-key',
+      `The credentials of pool ${pool} are encrypted with key ${sealed.keyId}, and no secret key is configured.`,
+      {
+        hint: 'Set ORCH_SECRET_KEY, or secretKeyFile (ORCH_SECRET_KEY_FILE) to the key file holding that key; or set the variables/files the pool manifest references.',
+      },
+    );
   }
   const key = keyring.keys.get(sealed.keyId);
   if (!key) {
     throw new UserError(
       'credentials.unknown-key',
       `The credentials of pool ${pool} are encrypted with key ${sealed.keyId}, which is not among the configured keys (${[...keyring.keys.keys()].join(', ')} from ${keyring.source}).`,
-      { hint: `Add the key with id ${sealed.keyId} to the key file (older keys on the following lines stay readable), or set the variables/files the pool manifest references so orch encrypts them again.` },
+      {
+        hint: `Add the key with id ${sealed.keyId} to the key file (older keys on the following lines stay readable), or set the variables/files the pool manifest references so orch encrypts them again.`,
+      },
     );
   }
   const accessKeyId = decryptCredential(key, pool, 'accessKeyId', sealed.accessKeyId);
   const secretAccessKey = decryptCredential(key, pool, 'secretAccessKey', sealed.secretAccessKey);
   if (accessKeyId === null || secretAccessKey === null) {
-    throw new UserError('credentials.undecryptable', `The credentials of pool ${pool} do not decrypt with key ${sealed.keyId}: the sidecar was altered or copied from another pool.`, {
-      hint: "Set the variables/files the pool manifest references and run 'orch apply' to write the sidecar again.",
-    });
+    throw new UserError(
+      'credentials.undecryptable',
+      `The credentials of pool ${pool} do not decrypt with key ${sealed.keyId}: the sidecar was altered or copied from another pool.`,
+      {
+        hint: "Set the variables/files the pool manifest references and run 'orch apply' to write the sidecar again.",
+      },
+    );
   }
   return { accessKeyId, secretAccessKey };
 }

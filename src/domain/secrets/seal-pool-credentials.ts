@@ -1,12 +1,7 @@
 import type { Diagnostic } from '../diagnostics.js';
 import { isOrchError } from '../errors.js';
 import type { PoolCredentials, SecretRef } from '../model/manifest-types.js';
-import {
-  decryptCredentials,
-  encryptCredentials,
-  type CredentialValues,
-  type EncryptedCredentials,
-} from './credential-cipher.js';
+import { decryptCredentials, encryptCredentials, type CredentialValues, type EncryptedCredentials } from './credential-cipher.js';
 import type { Keyring } from './secret-key.js';
 
 /** A reference resolved at run time: the value, or why it could not be read (never the value). */

@@ -42,9 +42,13 @@ export function parseKeyLine(line: string, where: string): SecretKey {
   const claimedId = colon >= 0 ? text.slice(0, colon) : null;
   const b64 = colon >= 0 ? text.slice(colon + 1) : text;
   if (!BASE64_KEY.test(b64)) {
-    throw new UserError('secret-key.invalid', `${where} is not a secret key: expected ${KEY_BYTES} bytes in base64 (44 characters), optionally preceded by "<key id>:".`, {
-      hint: "Generate one with 'orch secret-key generate' (prints a key) or 'orch secret-key generate --out FILE' (writes a key file).",
-    });
+    throw new UserError(
+      'secret-key.invalid',
+      `${where} is not a secret key: expected ${KEY_BYTES} bytes in base64 (44 characters), optionally preceded by "<key id>:".`,
+      {
+        hint: "Generate one with 'orch secret-key generate' (prints a key) or 'orch secret-key generate --out FILE' (writes a key file).",
+      },
+    );
   }
   const bytes = Buffer.from(b64, 'base64');
   const id = keyIdOf(bytes);

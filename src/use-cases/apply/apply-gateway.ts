@@ -61,7 +61,11 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
   return withWriterSession(ports, opts.command, async ({ store }) => {
     opts.emit({ step: 'recover', status: 'start' });
     const recovered = await recoverJournal(ports, store);
-    opts.emit({ step: 'recover', status: recovered ? 'done' : 'skip', message: recovered ? `${recovered.action} generation ${recovered.journal.generation}` : 'nothing to recover' });
+    opts.emit({
+      step: 'recover',
+      status: recovered ? 'done' : 'skip',
+      message: recovered ? `${recovered.action} generation ${recovered.journal.generation}` : 'nothing to recover',
+    });
 
     opts.emit({ step: 'plan', status: 'start' });
     // Refresh from S3: the buckets new routes need, and the guard against stranding objects.
@@ -76,10 +80,14 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
       const saved = readSavedPlan(ports.files, opts.planFile);
       if (saved.fingerprint !== identify().fingerprint) {
         const reasons = describeInputChanges(saved.inputs, identify().inputs);
-        throw new UserError('plan.stale', `The saved plan ${opts.planFile} is stale: ${reasons.length > 0 ? reasons.join('; ') : 'its inputs changed'}.`, {
-          hint: 'Run `orch plan --out FILE` again, review it, and apply the new file.',
-          exitCode: ExitCode.stalePlan,
-        });
+        throw new UserError(
+          'plan.stale',
+          `The saved plan ${opts.planFile} is stale: ${reasons.length > 0 ? reasons.join('; ') : 'its inputs changed'}.`,
+          {
+            hint: 'Run `orch plan --out FILE` again, review it, and apply the new file.',
+            exitCode: ExitCode.stalePlan,
+          },
+        );
       }
     }
 
@@ -93,7 +101,8 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
       migrationsStarted.push(...startPlannedMigrations(ports, store, plan, opts.command));
     };
     if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
-      for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no changes' });
+      for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const)
+        opts.emit({ step: s, status: 'skip', message: 'no changes' });
       return { planResult, identity, outcome: null, recovered, nothingToDo: true, buckets, migrationsStarted, refusal: null };
     }
     if (opts.confirm && !(await opts.confirm(planResult))) {
@@ -119,7 +128,8 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
           throw e;
         }
       }
-      for (const s of ['promote', 'validate-live', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
+      for (const s of ['promote', 'validate-live', 'reload', 'commit', 'backup'] as const)
+        opts.emit({ step: s, status: 'skip', message: 'no file changes' });
       startMigrations();
       return { planResult, identity, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted, refusal: null };
     }
@@ -161,8 +171,7 @@ function checkOnlyPaths(plan: Plan, allowed: ReadonlySet<string>): void {
 export function checkNginxConf({ settings, nginx }: Pick<ApplyPorts, 'settings' | 'nginx'>): void {
   if (settings.nginxConf && !nginx.mainConfigExists()) {
     throw new UserError('nginx.conf-missing', `nginx's main configuration ${settings.nginxConf} does not exist.`, {
-      hint:
-        "For the local sandbox, run 'orch sandbox up' first. For a real gateway, set nginxConf (ORCH_NGINX_CONF) to its nginx.conf, or to 'default' for nginx's built-in path, and nginxPrefix (ORCH_NGINX_PREFIX) likewise.",
+      hint: "For the local sandbox, run 'orch sandbox up' first. For a real gateway, set nginxConf (ORCH_NGINX_CONF) to its nginx.conf, or to 'default' for nginx's built-in path, and nginxPrefix (ORCH_NGINX_PREFIX) likewise.",
     });
   }
 }

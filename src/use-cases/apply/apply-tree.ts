@@ -114,7 +114,10 @@ export async function applyTree(deps: ApplyTreeDeps, req: ApplyRequest): Promise
     stagedFiles: allFiles.length,
     dryRun: req.dryRun,
     beforePromote: req.beforePromote !== undefined,
-    confirm: settings.reload !== 'none' && statusContent ? { listen: settings.statusListen, token, timeoutSeconds: settings.reloadTimeoutSeconds } : null,
+    confirm:
+      settings.reload !== 'none' && statusContent
+        ? { listen: settings.statusListen, token, timeoutSeconds: settings.reloadTimeoutSeconds }
+        : null,
   };
   let journal: Omit<Journal, 'pid'> | null = null;
   const writeJournal = (phase: JournalPhase): void => {
@@ -271,7 +274,13 @@ function buildOps(deps: ApplyTreeDeps, changes: readonly FileChange[], statusCon
   return ops;
 }
 
-function buildCommit(deps: ApplyTreeDeps, req: ApplyRequest, generation: number, ops: JournalOp[], allFiles: readonly StagedFile[]): GenerationCommit {
+function buildCommit(
+  deps: ApplyTreeDeps,
+  req: ApplyRequest,
+  generation: number,
+  ops: JournalOp[],
+  allFiles: readonly StagedFile[],
+): GenerationCommit {
   const byPath = new Map(req.files.map((f) => [f.path, f]));
   const upsert: InventoryRow[] = [];
   const remove: string[] = [];

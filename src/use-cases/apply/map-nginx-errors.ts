@@ -43,7 +43,7 @@ export function mapNginxOutput(
         ...base,
         message: `nginx: ${message} (in ${rel}:${n})`,
         hint: rendered
-          ? 'This line is one orch writes itself; if it conflicts with another file, check the files nginx includes beside orch\'s.'
+          ? "This line is one orch writes itself; if it conflicts with another file, check the files nginx includes beside orch's."
           : 'This file is not one orch writes: fix it, or the main nginx configuration that includes it.',
       });
       continue;

@@ -17,7 +17,10 @@ export interface RecoveryReport {
  * decides which). Called by every writer after it takes the lock. Distinct from rebuild-db, which
  * rebuilds the state database from the files on disk.
  */
-export async function recoverJournal(ports: Pick<ApplyPorts, 'settings' | 'tree' | 'journal' | 'contents' | 'nginx' | 'clock'>, store: StateStore): Promise<RecoveryReport | null> {
+export async function recoverJournal(
+  ports: Pick<ApplyPorts, 'settings' | 'tree' | 'journal' | 'contents' | 'nginx' | 'clock'>,
+  store: StateStore,
+): Promise<RecoveryReport | null> {
   const { settings, tree, contents, nginx } = ports;
   const journal = ports.journal.read();
   if (!journal) {
@@ -37,7 +40,14 @@ export async function recoverJournal(ports: Pick<ApplyPorts, 'settings' | 'tree'
   if (decision.action === 'rolled-forward') {
     tree.completeOps(journal.ops, contents);
     if (store.generation(journal.generation) === null) store.commitGeneration(journal.commit);
-    store.audit([{ command: 'recover', action: 'recovered', subject: `generation ${journal.generation}`, details: `completed an apply interrupted in phase ${journal.phase}` }]);
+    store.audit([
+      {
+        command: 'recover',
+        action: 'recovered',
+        subject: `generation ${journal.generation}`,
+        details: `completed an apply interrupted in phase ${journal.phase}`,
+      },
+    ]);
     ports.journal.remove();
     return { journal, action: 'rolled-forward', reloaded: false };
   }
@@ -54,10 +64,18 @@ export async function recoverJournal(ports: Pick<ApplyPorts, 'settings' | 'tree'
     const row = current === null ? null : store.generation(current);
     const restoredStatus = journal.ops.some((op) => op.path === STATUS_FILE_PATH && op.beforeSha256 !== null);
     if (reloaded && row && settings.reload !== 'none' && statusOn && restoredStatus) {
-      reloaded = (await awaitServed(nginx, ports.clock, statusToken(row.number, row.fingerprint ?? ''), settings.reloadTimeoutSeconds)).confirmed;
+      reloaded = (await awaitServed(nginx, ports.clock, statusToken(row.number, row.fingerprint ?? ''), settings.reloadTimeoutSeconds))
+        .confirmed;
     }
   }
-  store.audit([{ command: 'recover', action: 'recovered', subject: `generation ${journal.generation}`, details: `rolled back an apply interrupted in phase ${journal.phase}` }]);
+  store.audit([
+    {
+      command: 'recover',
+      action: 'recovered',
+      subject: `generation ${journal.generation}`,
+      details: `rolled back an apply interrupted in phase ${journal.phase}`,
+    },
+  ]);
   ports.journal.remove();
   return { journal, action: 'rolled-back', reloaded };
 }

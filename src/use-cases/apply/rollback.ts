@@ -22,31 +22,50 @@ export interface RollbackOptions {
  * Restores a kept generation's files through the same stage -> validate -> promote -> reload path,
  * recorded as a new generation. The manifests are not changed: the next plan shows the way back.
  */
-export async function rollbackTo(ports: ApplyPorts, opts: RollbackOptions): Promise<{ target: number; plan: Plan; outcome: ApplyOutcome | null }> {
+export async function rollbackTo(
+  ports: ApplyPorts,
+  opts: RollbackOptions,
+): Promise<{ target: number; plan: Plan; outcome: ApplyOutcome | null }> {
   const { settings, contents } = ports;
   checkNginxConf(ports);
   return withWriterSession(ports, 'rollback', async ({ store }) => {
     await recoverJournal(ports, store);
     const current = store.currentGeneration();
-    if (current === null) throw new UserError('rollback.no-history', 'There is no applied generation to roll back to.', { hint: "See 'orch history'." });
-    const target = opts.target ?? previousApplied(store.generations(100).map((g) => g.number), current);
-    if (target === null) throw new UserError('rollback.no-previous', 'There is no earlier generation to roll back to.', { hint: "See 'orch history'." });
+    if (current === null)
+      throw new UserError('rollback.no-history', 'There is no applied generation to roll back to.', { hint: "See 'orch history'." });
+    const target =
+      opts.target ??
+      previousApplied(
+        store.generations(100).map((g) => g.number),
+        current,
+      );
+    if (target === null)
+      throw new UserError('rollback.no-previous', 'There is no earlier generation to roll back to.', { hint: "See 'orch history'." });
     const fileList = store.generationFiles(target);
     if (Object.keys(fileList).length === 0) {
-      throw new UserError('rollback.not-kept', `The files of generation ${target} are no longer kept (orch keeps the last ${settings.keepGenerations}).`, {
-        hint: "See 'orch history' for the generations that can be restored; raise keepGenerations to keep more.",
-      });
+      throw new UserError(
+        'rollback.not-kept',
+        `The files of generation ${target} are no longer kept (orch keeps the last ${settings.keepGenerations}).`,
+        {
+          hint: "See 'orch history' for the generations that can be restored; raise keepGenerations to keep more.",
+        },
+      );
     }
     const files: RenderedFile[] = [];
     for (const [path, sha] of Object.entries(fileList)) {
       if (path === STATUS_FILE_PATH) continue;
       const content = contents.get(sha);
-      if (content === null) throw new UserError('rollback.content-missing', `The stored content of ${path} in generation ${target} is missing from ${contents.dir}.`);
+      if (content === null)
+        throw new UserError(
+          'rollback.content-missing',
+          `The stored content of ${path} in generation ${target} is missing from ${contents.dir}.`,
+        );
       files.push({ path, content, resource: resourceOfPath(path), role: path.endsWith('.meta.json') ? 'sidecar' : 'config', lineMap: [] });
     }
     files.sort((a, b) => (a.path < b.path ? -1 : 1));
     const plan = makePlan({ desired: { files }, observed: ports.tree.read(), inventory: stateViewOf(store).inventory, migrations: [] });
-    if (opts.confirm && !(await opts.confirm(plan, target))) throw new UserError('rollback.cancelled', 'Rollback cancelled; nothing was changed.');
+    if (opts.confirm && !(await opts.confirm(plan, target)))
+      throw new UserError('rollback.cancelled', 'Rollback cancelled; nothing was changed.');
     const outcome = await applyTree(
       { ports, store, emit: opts.emit, command: 'rollback' },
       {

@@ -63,9 +63,14 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
         hint: "List the deployed virtual hosts with 'orch buckets' (without --vhost); a virtual host only in the manifests needs 'orch apply' first.",
       });
     }
-    const vhosts = deployed.desired.virtualHosts.filter((v) => (opts.vhost === undefined || v.name === opts.vhost) && isNanio(v.defaultPool));
+    const vhosts = deployed.desired.virtualHosts.filter(
+      (v) => (opts.vhost === undefined || v.name === opts.vhost) && isNanio(v.defaultPool),
+    );
     if (opts.vhost !== undefined && vhosts.length === 0) {
-      throw new UserError('buckets.not-nanio', `Virtual host ${opts.vhost} has no nanio default pool: bucket sync covers virtual hosts whose default pool is a nanio pool.`);
+      throw new UserError(
+        'buckets.not-nanio',
+        `Virtual host ${opts.vhost} has no nanio default pool: bucket sync covers virtual hosts whose default pool is a nanio pool.`,
+      );
     }
 
     // Which pools each virtual host sees, and which buckets it cares about on each.
@@ -96,19 +101,24 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
     }
     const poolNames = [...new Set([...interest.values()].flatMap((m) => [...m.keys()]))];
     const access = preparePoolCredentials(ports, settings, deployed.desired.pools, deployed.poolSidecars).access;
-    const listings = await listPools(access, poolNames, (pool, buckets) => {
-      const probed = [...(probes.get(pool) ?? [])];
-      if (opts.counts) {
-        const wanted = new Set<string>();
-        for (const byPool of interest.values()) {
-          const w = byPool.get(pool);
-          if (w === 'all') buckets.forEach((b) => wanted.add(b));
-          else w?.forEach((b) => wanted.add(b));
+    const listings = await listPools(
+      access,
+      poolNames,
+      (pool, buckets) => {
+        const probed = [...(probes.get(pool) ?? [])];
+        if (opts.counts) {
+          const wanted = new Set<string>();
+          for (const byPool of interest.values()) {
+            const w = byPool.get(pool);
+            if (w === 'all') buckets.forEach((b) => wanted.add(b));
+            else w?.forEach((b) => wanted.add(b));
+          }
+          return { count: [...wanted], probe: probed };
         }
-        return { count: [...wanted], probe: probed };
-      }
-      return opts.countOrphans ? { count: probed, probe: [] } : { count: [], probe: probed };
-    }, opts.signal);
+        return opts.countOrphans ? { count: probed, probe: [] } : { count: [], probe: probed };
+      },
+      opts.signal,
+    );
 
     const syncedAt = new Date(ports.clock.now()).toISOString();
     const observations: BucketSyncObservation[] = [];

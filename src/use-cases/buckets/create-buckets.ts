@@ -14,7 +14,12 @@ export interface CreatedBuckets {
  * live); buckets created before it stay: an empty bucket on the pool a route is about to use is
  * harmless, and the next apply finds it there.
  */
-export async function createPlannedBuckets(changes: readonly BucketChange[], access: PoolAccess, store: StateStore, command: string): Promise<CreatedBuckets> {
+export async function createPlannedBuckets(
+  changes: readonly BucketChange[],
+  access: PoolAccess,
+  store: StateStore,
+  command: string,
+): Promise<CreatedBuckets> {
   const out: CreatedBuckets = { created: [], existed: [] };
   const byPool = new Map<string, BucketChange[]>();
   for (const c of changes) byPool.set(c.pool, [...(byPool.get(c.pool) ?? []), c]);
@@ -24,7 +29,14 @@ export async function createPlannedBuckets(changes: readonly BucketChange[], acc
       for (const c of list) {
         const result = await storage.createBucket(c.bucket);
         (result === 'created' ? out.created : out.existed).push(c);
-        store.audit([{ command, action: result === 'created' ? 'create-bucket' : 'bucket-exists', subject: `${c.pool}/${c.bucket}`, details: `route ${c.route} of virtual host ${c.virtualHost}` }]);
+        store.audit([
+          {
+            command,
+            action: result === 'created' ? 'create-bucket' : 'bucket-exists',
+            subject: `${c.pool}/${c.bucket}`,
+            details: `route ${c.route} of virtual host ${c.virtualHost}`,
+          },
+        ]);
       }
     } finally {
       storage.close();

@@ -36,7 +36,11 @@ export function readDeployedGateway(managed: Pick<ManagedTree, 'read'>): Deploye
  * Migrations the state database records, plus Migration documents of the manifests when they
  * load (a gateway may run bucket commands without the manifests at hand).
  */
-export function knownMigrations(settings: Settings, store: StateStore, loader: ManifestLoader): { facts: MigrationFact[]; manifests: DesiredState | null } {
+export function knownMigrations(
+  settings: Settings,
+  store: StateStore,
+  loader: ManifestLoader,
+): { facts: MigrationFact[]; manifests: DesiredState | null } {
   let manifests: DesiredState | null = null;
   try {
     manifests = loadManifests(loader, settings.manifests).validation.desired;

@@ -12,12 +12,22 @@ export type DetailRequest = (pool: string, buckets: readonly string[]) => { coun
  * are still listed. Never throws a PoolAccessError. `signal` aborts every request in flight (their
  * sockets closed) and rejects with its reason.
  */
-export async function listPools(access: PoolAccess, pools: readonly string[], detail?: DetailRequest, signal?: AbortSignal): Promise<Map<string, PoolListing>> {
+export async function listPools(
+  access: PoolAccess,
+  pools: readonly string[],
+  detail?: DetailRequest,
+  signal?: AbortSignal,
+): Promise<Map<string, PoolListing>> {
   signal?.throwIfAborted();
   const entries = await Promise.all(
     [...new Set(pools)].sort().map(async (pool): Promise<PoolListing> => {
       if (!access.usable.has(pool)) {
-        return { pool, status: 'no-credentials', message: access.problems.get(pool) ?? `no credentials for pool ${pool}`, buckets: new Map() };
+        return {
+          pool,
+          status: 'no-credentials',
+          message: access.problems.get(pool) ?? `no credentials for pool ${pool}`,
+          buckets: new Map(),
+        };
       }
       let storage: PoolStorage | null = null;
       try {
@@ -27,10 +37,12 @@ export async function listPools(access: PoolAccess, pools: readonly string[], de
         const want = detail?.(pool, names) ?? { count: [], probe: [] };
         const s = storage;
         await Promise.all([
-          ...want.count.filter((b) => buckets.has(b)).map(async (b) => {
-            const stats = await s.bucketStats(b);
-            buckets.set(b, { objects: stats.objects, bytes: stats.bytes, hasObjects: stats.objects > 0 });
-          }),
+          ...want.count
+            .filter((b) => buckets.has(b))
+            .map(async (b) => {
+              const stats = await s.bucketStats(b);
+              buckets.set(b, { objects: stats.objects, bytes: stats.bytes, hasObjects: stats.objects > 0 });
+            }),
           ...want.probe
             .filter((b) => buckets.has(b) && !want.count.includes(b))
             .map(async (b) => {
@@ -40,7 +52,12 @@ export async function listPools(access: PoolAccess, pools: readonly string[], de
         return { pool, status: 'ok', message: null, buckets };
       } catch (e) {
         if (signal?.aborted || !(e instanceof PoolAccessError)) throw e;
-        return { pool, status: e.problem === 'access-denied' ? 'access-denied' : e.problem === 'unreachable' ? 'unreachable' : 'error', message: e.message.replace(/\.$/, ''), buckets: new Map() };
+        return {
+          pool,
+          status: e.problem === 'access-denied' ? 'access-denied' : e.problem === 'unreachable' ? 'unreachable' : 'error',
+          message: e.message.replace(/\.$/, ''),
+          buckets: new Map(),
+        };
       } finally {
         storage?.close();
       }

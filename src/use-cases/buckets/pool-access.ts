@@ -69,7 +69,10 @@ export function preparePoolCredentials(
   const members = new Map<string, string[]>();
   for (const pool of pools) {
     if (pool.type !== 'nanio') continue;
-    members.set(pool.name, pool.members.filter((m) => m.enabled).map((m) => m.address));
+    members.set(
+      pool.name,
+      pool.members.filter((m) => m.enabled).map((m) => m.address),
+    );
     if (pool.credentials === null) {
       problems.set(pool.name, `pool ${pool.name} has no credentials in its manifest`);
       continue;
@@ -83,12 +86,20 @@ export function preparePoolCredentials(
         onDisk = null;
       }
     }
-    const result = sealPoolCredentials({ pool: pool.name, refs: pool.credentials, resolved: ports.secrets.resolvePoolCredentials(pool.credentials), keyring, onDisk });
+    const result = sealPoolCredentials({
+      pool: pool.name,
+      refs: pool.credentials,
+      resolved: ports.secrets.resolvePoolCredentials(pool.credentials),
+      keyring,
+      onDisk,
+    });
     if (result.sealed) sealed.set(pool.name, result.sealed);
     if (result.values) values.set(pool.name, result.values);
     else problems.set(pool.name, result.valuesProblem ?? `the credentials of pool ${pool.name} are not available`);
     diagnostics.push(...result.diagnostics);
-    fingerprint[pool.name] = result.sealed ? `sha256:${createHash('sha256').update(JSON.stringify(result.sealed)).digest('hex')}` : 'references-only';
+    fingerprint[pool.name] = result.sealed
+      ? `sha256:${createHash('sha256').update(JSON.stringify(result.sealed)).digest('hex')}`
+      : 'references-only';
   }
   const options = s3OptionsOf(settings);
   const access: PoolAccess = {
@@ -97,7 +108,12 @@ export function preparePoolCredentials(
     async open(pool, overrides) {
       const creds = values.get(pool);
       if (!creds) {
-        throw new PoolAccessError(pool, 'error', problems.get(pool) ?? `pool ${pool} is not a nanio pool orch knows`, `Set the variables or files that spec.credentials of pool ${pool} references, or configure the secret key that encrypted its sidecar (docs/buckets.md).`);
+        throw new PoolAccessError(
+          pool,
+          'error',
+          problems.get(pool) ?? `pool ${pool} is not a nanio pool orch knows`,
+          `Set the variables or files that spec.credentials of pool ${pool} references, or configure the secret key that encrypted its sidecar (docs/buckets.md).`,
+        );
       }
       return ports.poolStorage.open({ pool, members: members.get(pool) ?? [], credentials: creds }, { ...options, ...overrides });
     },

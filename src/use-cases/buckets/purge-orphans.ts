@@ -76,30 +76,60 @@ export async function purgeOrphans(ports: PurgePorts, opts: PurgeOptions): Promi
   try {
     const deployed = readDeployedGateway(ports.tree);
     const { vhost: vhostName, bucket } = opts;
-    const refuse = (code: string, message: string, hint: string) => new UserError(`purge.${code}`, `Refusing to purge ${bucket} on ${vhostName}: ${message}`, { hint });
+    const refuse = (code: string, message: string, hint: string) =>
+      new UserError(`purge.${code}`, `Refusing to purge ${bucket} on ${vhostName}: ${message}`, { hint });
     const vhost = deployed.desired.virtualHosts.find((v) => v.name === vhostName);
-    if (!vhost) throw refuse('unknown-vhost', `no virtual host ${vhostName} is deployed in ${settings.nginxDir}.`, "See 'orch buckets orphans' for what can be purged.");
+    if (!vhost)
+      throw refuse(
+        'unknown-vhost',
+        `no virtual host ${vhostName} is deployed in ${settings.nginxDir}.`,
+        "See 'orch buckets orphans' for what can be purged.",
+      );
     const pools = new Map(deployed.desired.pools.map((p) => [p.name, p]));
     const def = vhost.defaultPool;
     const defPool = def === null ? undefined : pools.get(def);
-    if (def === null || defPool?.type !== 'nanio') throw refuse('not-nanio', 'its default pool is not a nanio pool.', 'Purge applies to virtual hosts whose default pool is a nanio pool.');
+    if (def === null || defPool?.type !== 'nanio')
+      throw refuse(
+        'not-nanio',
+        'its default pool is not a nanio pool.',
+        'Purge applies to virtual hosts whose default pool is a nanio pool.',
+      );
     const route = bucketRouteOf(vhost, bucket);
-    if (!route) throw refuse('not-routed', `no enabled route sends ${bucket} elsewhere: the default pool ${def} serves it, so its objects there are live.`, 'Only the objects of routed buckets left on the default pool are orphans.');
-    if (route.pool === def) throw refuse('routed-to-default', `route ${route.name} points at the default pool ${def} itself: its objects there are live.`, 'Nothing to purge.');
+    if (!route)
+      throw refuse(
+        'not-routed',
+        `no enabled route sends ${bucket} elsewhere: the default pool ${def} serves it, so its objects there are live.`,
+        'Only the objects of routed buckets left on the default pool are orphans.',
+      );
+    if (route.pool === def)
+      throw refuse(
+        'routed-to-default',
+        `route ${route.name} points at the default pool ${def} itself: its objects there are live.`,
+        'Nothing to purge.',
+      );
     const routePool = pools.get(route.pool);
     const shared = routePool?.members.filter((m) => defPool.members.some((d) => d.address === m.address)).map((m) => m.address) ?? [];
     if (shared.length > 0) {
-      throw refuse('shared-members', `pools ${def} and ${route.pool} share member ${shared.join(', ')}: deleting on ${def} would delete the live objects.`, 'Give the pools distinct members.');
+      throw refuse(
+        'shared-members',
+        `pools ${def} and ${route.pool} share member ${shared.join(', ')}: deleting on ${def} would delete the live objects.`,
+        'Give the pools distinct members.',
+      );
     }
 
     const { facts, manifests } = knownMigrations(settings, store, ports.manifests);
     const migration = facts.find((m) => m.virtualHost === vhostName && m.bucket === bucket && m.progress !== 'completed');
-    if (migration) throw refuse('migrating', `migration ${migration.name} (${migration.progress}) is moving it.`, 'Wait until the migration completed.');
+    if (migration)
+      throw refuse('migrating', `migration ${migration.name} (${migration.progress}) is moving it.`, 'Wait until the migration completed.');
     const pending = manifests?.virtualHosts.find((v) => v.name === vhostName);
     if (manifests && pending) {
       const desiredRoute = bucketRouteOf(pending, bucket);
       if (!desiredRoute || desiredRoute.pool === pending.defaultPool) {
-        throw refuse('pending-change', `the manifests ${desiredRoute ? `route it to the default pool ${pending.defaultPool}` : 'no longer route it'}: after the next apply the default pool serves it again.`, "Apply (or revert) that change first, then check 'orch buckets orphans' again.");
+        throw refuse(
+          'pending-change',
+          `the manifests ${desiredRoute ? `route it to the default pool ${pending.defaultPool}` : 'no longer route it'}: after the next apply the default pool serves it again.`,
+          "Apply (or revert) that change first, then check 'orch buckets orphans' again.",
+        );
       }
     }
 
@@ -108,7 +138,11 @@ export async function purgeOrphans(ports: PurgePorts, opts: PurgeOptions): Promi
     const target = await access.open(route.pool);
     try {
       if (!(await target.listBuckets()).includes(bucket)) {
-        throw refuse('missing-on-route-pool', `bucket ${bucket} does not exist on ${route.pool}, where route ${route.name} points: the objects on ${def} may be the only copy.`, `Create or migrate the bucket on ${route.pool} first ('orch buckets' shows it as missing).`);
+        throw refuse(
+          'missing-on-route-pool',
+          `bucket ${bucket} does not exist on ${route.pool}, where route ${route.name} points: the objects on ${def} may be the only copy.`,
+          `Create or migrate the bucket on ${route.pool} first ('orch buckets' shows it as missing).`,
+        );
       }
     } finally {
       target.close();
@@ -129,12 +163,19 @@ export async function purgeOrphans(ports: PurgePorts, opts: PurgeOptions): Promi
       };
       if (opts.dryRun || objects.length === 0) return { listing, dryRun: opts.dryRun, deleted: 0, failed: [], remaining: null };
       if (objects.length > opts.maxObjects) {
-        throw refuse('too-many', `${objects.length} objects (${listing.bytes} bytes) on ${def}, more than --max-objects ${opts.maxObjects}.`, 'Check the listing (--dry-run); if the deletion is intended, raise --max-objects.');
+        throw refuse(
+          'too-many',
+          `${objects.length} objects (${listing.bytes} bytes) on ${def}, more than --max-objects ${opts.maxObjects}.`,
+          'Check the listing (--dry-run); if the deletion is intended, raise --max-objects.',
+        );
       }
       if (opts.confirm && !(await opts.confirm(listing))) {
         throw new UserError('purge.cancelled', 'Purge cancelled; nothing was deleted.', { exitCode: ExitCode.error });
       }
-      const failed = await storage.deleteObjects(bucket, objects.map((o) => o.key));
+      const failed = await storage.deleteObjects(
+        bucket,
+        objects.map((o) => o.key),
+      );
       const remaining = await storage.bucketStats(bucket);
       const deleted = objects.length - failed.length;
       store.audit([

@@ -3,7 +3,14 @@ import { nginxArgs, nginxMissingError } from '../../domain/nginx-config/nginx-co
 import type { HostSystem } from '../../ports/host-system.js';
 import { UserError } from '../../domain/errors.js';
 import { checkPath, checkUser } from '../../domain/install/install-values.js';
-import { checkManagedIncludes, includeInstructions, nginxWritablePaths, parseNginxBuildPaths, parseNginxDump, type IncludeCheck } from '../../domain/install/nginx-dump.js';
+import {
+  checkManagedIncludes,
+  includeInstructions,
+  nginxWritablePaths,
+  parseNginxBuildPaths,
+  parseNginxDump,
+  type IncludeCheck,
+} from '../../domain/install/nginx-dump.js';
 import { renderConfigFile } from '../../domain/install/render-config.js';
 import { POLKIT_RULE_PATH, renderPolkitRule } from '../../domain/install/render-polkit.js';
 import { renderOrchUnit, type NginxWritablePaths } from '../../domain/install/render-unit.js';
@@ -97,14 +104,35 @@ interface Resolved {
 
 function readExistingConfig(host: HostSystem, path: string): Resolved {
   const s = resolveSettings({ flags: {}, env: {}, configPath: path, candidates: [], readFile: (p) => host.readText(p) });
-  for (const [key, value] of [['manifests', s.manifests], ['nginxDir', s.nginxDir], ['stateDir', s.stateDir], ['nginxConf', s.nginxConf], ['nginxPrefix', s.nginxPrefix], ['secretKeyFile', s.secretKeyFile]] as const) {
+  for (const [key, value] of [
+    ['manifests', s.manifests],
+    ['nginxDir', s.nginxDir],
+    ['stateDir', s.stateDir],
+    ['nginxConf', s.nginxConf],
+    ['nginxPrefix', s.nginxPrefix],
+    ['secretKeyFile', s.secretKeyFile],
+  ] as const) {
     if (value !== null && !isAbsolute(value)) {
-      throw new UserError('install.config-relative', `${path}: ${key} is a relative path ("${value}"); the daemon would resolve it against /.`, {
-        hint: `Use absolute paths in ${path} (the defaults for ${key} are the sandbox's), or replace the file with --force.`,
-      });
+      throw new UserError(
+        'install.config-relative',
+        `${path}: ${key} is a relative path ("${value}"); the daemon would resolve it against /.`,
+        {
+          hint: `Use absolute paths in ${path} (the defaults for ${key} are the sandbox's), or replace the file with --force.`,
+        },
+      );
     }
   }
-  return { manifests: s.manifests, nginxDir: s.nginxDir, stateDir: s.stateDir, nginxBin: s.nginxBin, nginxConf: s.nginxConf, nginxPrefix: s.nginxPrefix, reload: s.reload, secretKeyFile: s.secretKeyFile, fromExistingConfig: true };
+  return {
+    manifests: s.manifests,
+    nginxDir: s.nginxDir,
+    stateDir: s.stateDir,
+    nginxBin: s.nginxBin,
+    nginxConf: s.nginxConf,
+    nginxPrefix: s.nginxPrefix,
+    reload: s.reload,
+    secretKeyFile: s.secretKeyFile,
+    fromExistingConfig: true,
+  };
 }
 
 function resolveInstall(host: HostSystem, o: InstallOptions, configFile: string): Resolved {
@@ -158,9 +186,13 @@ export async function installOrch(ports: InstallPorts, o: InstallOptions): Promi
   const opts = { ...o, prefix };
   const user = checkUser(o.user, '--user');
   if (!prefix && !o.dryRun && host.runsAsRoot === false) {
-    throw new UserError('install.not-root', 'orch install writes /etc/systemd/system, /etc/orch and creates a system user: run it as root.', {
-      hint: 'Use sudo, or --prefix DIR to install into a scratch directory without root, or --dry-run to see what it would do.',
-    });
+    throw new UserError(
+      'install.not-root',
+      'orch install writes /etc/systemd/system, /etc/orch and creates a system user: run it as root.',
+      {
+        hint: 'Use sudo, or --prefix DIR to install into a scratch directory without root, or --dry-run to see what it would do.',
+      },
+    );
   }
   const paths = {
     unit: under(prefix, INSTALL_PATHS.unit),
@@ -179,20 +211,44 @@ export async function installOrch(ports: InstallPorts, o: InstallOptions): Promi
   if (r.nginxPrefix) checkPath(r.nginxPrefix, 'nginxPrefix');
   const node = checkPath(o.node ?? host.nodePath, '--node');
   const entry = checkPath(o.entry ?? defaultEntry(), '--orch-bin');
-  for (const [what, p] of [['node', node], ['orch', entry]] as const) {
-    if (host.stat(p) === null) throw new UserError('install.not-found', `${what} ${p} does not exist.`, { hint: `Point --${what === 'node' ? 'node' : 'orch-bin'} at it.` });
-    if (HOME_DIRS.some((h) => p.startsWith(h))) warnings.push(`${what} is at ${p}: the unit's ProtectHome=yes hides /home, /root and /run/user, so the service cannot start. Install node and orch system-wide (e.g. npm install --global).`);
+  for (const [what, p] of [
+    ['node', node],
+    ['orch', entry],
+  ] as const) {
+    if (host.stat(p) === null)
+      throw new UserError('install.not-found', `${what} ${p} does not exist.`, {
+        hint: `Point --${what === 'node' ? 'node' : 'orch-bin'} at it.`,
+      });
+    if (HOME_DIRS.some((h) => p.startsWith(h)))
+      warnings.push(
+        `${what} is at ${p}: the unit's ProtectHome=yes hides /home, /root and /run/user, so the service cannot start. Install node and orch system-wide (e.g. npm install --global).`,
+      );
   }
-  if (HOME_DIRS.some((h) => r.manifests.startsWith(h))) warnings.push(`The manifests are under ${r.manifests}: ProtectHome=yes hides it from the daemon. Deliver them elsewhere (e.g. /srv/orch/manifests).`);
+  if (HOME_DIRS.some((h) => r.manifests.startsWith(h)))
+    warnings.push(
+      `The manifests are under ${r.manifests}: ProtectHome=yes hides it from the daemon. Deliver them elsewhere (e.g. /srv/orch/manifests).`,
+    );
   if (r.reload === 'nginx') {
-    throw new UserError('install.reload-unsupported', `${paths.configFile} has reload: nginx (set there, or the default when the file does not set reload); the installed unit reloads nginx with systemctl (a polkit rule allows exactly that).`, {
-      hint: `Set reload: systemctl in ${paths.configFile} and run orch install again. Why: docs/operations.md#reloading-nginx.`,
-    });
+    throw new UserError(
+      'install.reload-unsupported',
+      `${paths.configFile} has reload: nginx (set there, or the default when the file does not set reload); the installed unit reloads nginx with systemctl (a polkit rule allows exactly that).`,
+      {
+        hint: `Set reload: systemctl in ${paths.configFile} and run orch install again. Why: docs/operations.md#reloading-nginx.`,
+      },
+    );
   }
-  if (r.reload === 'command') warnings.push(`reload: command runs your reloadCommand as user ${user} inside the unit's sandbox (no new privileges, read-only system): make sure it can work there.`);
+  if (r.reload === 'command')
+    warnings.push(
+      `reload: command runs your reloadCommand as user ${user} inside the unit's sandbox (no new privileges, read-only system): make sure it can work there.`,
+    );
 
   // nginx: the build paths and the full configuration as nginx reads it.
-  const inv = { bin: nginxBin, conf: r.nginxConf, prefix: r.nginxPrefix, errorLog: r.nginxPrefix ? join(r.nginxPrefix, 'logs', 'error.log') : null };
+  const inv = {
+    bin: nginxBin,
+    conf: r.nginxConf,
+    prefix: r.nginxPrefix,
+    errorLog: r.nginxPrefix ? join(r.nginxPrefix, 'logs', 'error.log') : null,
+  };
   const version = await host.run(nginxBin, ['-V'], 30_000);
   const build = parseNginxBuildPaths(version.stderr + version.stdout);
   const dumpRun = await host.run(nginxBin, [...nginxArgs(inv), '-T'], 120_000);
@@ -203,12 +259,21 @@ export async function installOrch(ports: InstallPorts, o: InstallOptions): Promi
   if (dumpRun.code !== 0) {
     nginxCheck.problems.push(`\`${shown}\` failed:\n${(dumpRun.stderr + dumpRun.stdout).trim()}`);
     if (!o.skipNginxCheck) {
-      throw new UserError('install.nginx-check', `Cannot check the main nginx configuration: \`${shown}\` failed:\n${indent((dumpRun.stderr + dumpRun.stdout).trim())}`, {
-        hint: 'Fix the nginx configuration (or --nginx-conf / --nginx-prefix / --nginx), or use --skip-nginx-check to install anyway.',
-      });
+      throw new UserError(
+        'install.nginx-check',
+        `Cannot check the main nginx configuration: \`${shown}\` failed:\n${indent((dumpRun.stderr + dumpRun.stdout).trim())}`,
+        {
+          hint: 'Fix the nginx configuration (or --nginx-conf / --nginx-prefix / --nginx), or use --skip-nginx-check to install anyway.',
+        },
+      );
     }
-    warnings.push(`nginx -T failed; the unit's writable nginx paths are nginx's compiled-in defaults. Run orch install again once nginx -T works.`);
-    writable = nginxWritablePaths({ files: [{ file: r.nginxConf ?? build.confPath ?? '/etc/nginx/nginx.conf', text: '' }] }, build, { prefix: r.nginxPrefix, errorLogFlag: inv.errorLog });
+    warnings.push(
+      `nginx -T failed; the unit's writable nginx paths are nginx's compiled-in defaults. Run orch install again once nginx -T works.`,
+    );
+    writable = nginxWritablePaths({ files: [{ file: r.nginxConf ?? build.confPath ?? '/etc/nginx/nginx.conf', text: '' }] }, build, {
+      prefix: r.nginxPrefix,
+      errorLogFlag: inv.errorLog,
+    });
   } else {
     const dump = parseNginxDump(dumpRun.stdout);
     const mainConf = dump.files[0]?.file ?? r.nginxConf ?? '(nginx default)';
@@ -218,9 +283,13 @@ export async function installOrch(ports: InstallPorts, o: InstallOptions): Promi
     if (!check.ok) {
       nginxCheck.instructions = includeInstructions(check, mainConf);
       if (!o.skipNginxCheck) {
-        throw new UserError('install.nginx-includes', `The main nginx configuration does not load orch's managed files:\n${check.problems.map((p) => `  - ${p}`).join('\n')}\n\n${nginxCheck.instructions}\n\nNothing was installed.`, {
-          hint: 'Add the lines, check with `nginx -t`, then run orch install again (or use --skip-nginx-check to install anyway).',
-        });
+        throw new UserError(
+          'install.nginx-includes',
+          `The main nginx configuration does not load orch's managed files:\n${check.problems.map((p) => `  - ${p}`).join('\n')}\n\n${nginxCheck.instructions}\n\nNothing was installed.`,
+          {
+            hint: 'Add the lines, check with `nginx -t`, then run orch install again (or use --skip-nginx-check to install anyway).',
+          },
+        );
       }
       warnings.push(`The main nginx configuration does not load orch's managed files (--skip-nginx-check):\n${nginxCheck.instructions}`);
     }
@@ -228,7 +297,8 @@ export async function installOrch(ports: InstallPorts, o: InstallOptions): Promi
   }
   // The managed and state directories are writable already; other paths must be safe unit values.
   writable = {
-    pidFile: writable.pidFile && !insideAny(writable.pidFile, [r.nginxDir, r.stateDir]) ? checkPath(writable.pidFile, 'nginx pid file') : null,
+    pidFile:
+      writable.pidFile && !insideAny(writable.pidFile, [r.nginxDir, r.stateDir]) ? checkPath(writable.pidFile, 'nginx pid file') : null,
     logDirs: writable.logDirs.filter((d) => !insideAny(d, [r.nginxDir, r.stateDir])).map((d) => checkPath(d, 'nginx log directory')),
   };
 
@@ -248,7 +318,15 @@ export async function installOrch(ports: InstallPorts, o: InstallOptions): Promi
       reload: r.reload,
       ...(secretKeyExists && r.secretKeyFile ? { secretKeyFile: r.secretKeyFile } : {}),
     },
-    suggestions: r.secretKeyFile && !secretKeyExists ? { secretKeyFile: { value: r.secretKeyFile, note: `uncomment once the key exists: orch secret-key generate --out ${r.secretKeyFile}` } } : {},
+    suggestions:
+      r.secretKeyFile && !secretKeyExists
+        ? {
+            secretKeyFile: {
+              value: r.secretKeyFile,
+              note: `uncomment once the key exists: orch secret-key generate --out ${r.secretKeyFile}`,
+            },
+          }
+        : {},
   });
   const unitText = renderOrchUnit({
     orchVersion: orchVersion(),
@@ -268,7 +346,11 @@ export async function installOrch(ports: InstallPorts, o: InstallOptions): Promi
   const write = !o.dryRun;
   let account: { uid: number; gid: number } | null = null;
   if (prefix) {
-    steps.push({ action: 'skipped', what: `system user ${user}`, detail: `--prefix: not created; a real install runs: useradd --system --user-group --home-dir ${r.stateDir} --no-create-home --shell /usr/sbin/nologin ${user}` });
+    steps.push({
+      action: 'skipped',
+      what: `system user ${user}`,
+      detail: `--prefix: not created; a real install runs: useradd --system --user-group --home-dir ${r.stateDir} --no-create-home --shell /usr/sbin/nologin ${user}`,
+    });
   } else {
     account = host.lookupUser(user);
     if (account) steps.push({ action: 'unchanged', what: `system user ${user}`, detail: 'exists' });
@@ -277,11 +359,16 @@ export async function installOrch(ports: InstallPorts, o: InstallOptions): Promi
         host.createSystemUser(user, r.stateDir);
         account = host.lookupUser(user);
       }
-      steps.push({ action: 'created', what: `system user ${user}`, detail: 'useradd --system --user-group --no-create-home --shell /usr/sbin/nologin' });
+      steps.push({
+        action: 'created',
+        what: `system user ${user}`,
+        detail: 'useradd --system --user-group --no-create-home --shell /usr/sbin/nologin',
+      });
     }
   }
   type Owner = 'orch' | 'root-group' | 'root';
-  const owner = (kind: Owner) => (kind === 'root' ? (prefix ? null : { uid: 0, gid: 0 }) : account ? { uid: kind === 'orch' ? account.uid : 0, gid: account.gid } : null);
+  const owner = (kind: Owner) =>
+    kind === 'root' ? (prefix ? null : { uid: 0, gid: 0 }) : account ? { uid: kind === 'orch' ? account.uid : 0, gid: account.gid } : null;
   const ownerText = (kind: Owner) => (kind === 'orch' ? `${user}:${user}` : kind === 'root' ? 'root:root' : `root:${user}`);
 
   const ensureDir = (path: string, mode: number, kind: Owner) => {
@@ -353,12 +440,16 @@ export async function installOrch(ports: InstallPorts, o: InstallOptions): Promi
   const changed = steps.some((s) => s.action === 'created' || s.action === 'updated' || s.action === 'backed-up');
   const nextSteps: string[] = [];
   if (!secretKeyExists && r.secretKeyFile) {
-    nextSteps.push(`Create the key that encrypts pool credentials at rest: orch secret-key generate --out ${r.secretKeyFile} && chgrp ${user} ${r.secretKeyFile} && chmod 0640 ${r.secretKeyFile}; then uncomment secretKeyFile in ${paths.configFile}.`);
+    nextSteps.push(
+      `Create the key that encrypts pool credentials at rest: orch secret-key generate --out ${r.secretKeyFile} && chgrp ${user} ${r.secretKeyFile} && chmod 0640 ${r.secretKeyFile}; then uncomment secretKeyFile in ${paths.configFile}.`,
+    );
   }
-  nextSteps.push(`Put the variables the pool manifests reference (credentials: {env: NAME}) in ${paths.envFile} (root:${user}, mode 0640).`);
+  nextSteps.push(
+    `Put the variables the pool manifests reference (credentials: {env: NAME}) in ${paths.envFile} (root:${user}, mode 0640).`,
+  );
   nextSteps.push(`Deliver the manifests to ${r.manifests} (readable by ${user}), then check them: orch plan --config ${paths.configFile}`);
   nextSteps.push(changed ? 'systemctl daemon-reload && systemctl enable --now orch' : 'systemctl enable --now orch (if not running yet)');
-  nextSteps.push('curl -s http://127.0.0.1:18098/readyz   # the watch daemon\'s health (watchListen)');
+  nextSteps.push("curl -s http://127.0.0.1:18098/readyz   # the watch daemon's health (watchListen)");
   return {
     dryRun: o.dryRun,
     prefix,
@@ -367,7 +458,13 @@ export async function installOrch(ports: InstallPorts, o: InstallOptions): Promi
     warnings,
     nginxCheck,
     nextSteps,
-    paths: { unit: paths.unit, configFile: paths.configFile, nginxDir: r.nginxDir, stateDir: r.stateDir, polkitRule: r.reload === 'systemctl' ? paths.polkitRule : null },
+    paths: {
+      unit: paths.unit,
+      configFile: paths.configFile,
+      nginxDir: r.nginxDir,
+      stateDir: r.stateDir,
+      polkitRule: r.reload === 'systemctl' ? paths.polkitRule : null,
+    },
   };
 }
 

@@ -2,7 +2,14 @@ import { join } from 'node:path';
 import type { TextFiles } from '../../ports/text-files.js';
 import { UserError } from '../../domain/errors.js';
 import { checkPath, checkUser } from '../../domain/install/install-values.js';
-import { findPool, NODE_CONFIG_DEFAULTS, renderNodeConfig, selectMember, type NodeConfig, type NodeConfigOptions } from '../../domain/node-config/render-node-config.js';
+import {
+  findPool,
+  NODE_CONFIG_DEFAULTS,
+  renderNodeConfig,
+  selectMember,
+  type NodeConfig,
+  type NodeConfigOptions,
+} from '../../domain/node-config/render-node-config.js';
 import { loadManifests } from '../plan/load-manifests.js';
 import type { Settings } from '../../config/settings.js';
 import { orchVersion } from '../../config/version.js';
@@ -49,7 +56,10 @@ export function nodeConfig(ports: NodeConfigPorts, req: NodeConfigRequest): Node
     root: checkPath(req.root ?? NODE_CONFIG_DEFAULTS.root, '--root'),
   };
   if (!/^[a-z0-9-]{1,32}$/.test(options.region)) {
-    throw new UserError('node-config.invalid-value', `--region must be lowercase letters, digits and -, at most 32 characters (e.g. us-east-1); got ${JSON.stringify(options.region)}.`);
+    throw new UserError(
+      'node-config.invalid-value',
+      `--region must be lowercase letters, digits and -, at most 32 characters (e.g. us-east-1); got ${JSON.stringify(options.region)}.`,
+    );
   }
   const { validation } = loadManifests(ports.manifests, settings.manifests);
   const desired = validation.desired;
@@ -64,9 +74,13 @@ export function nodeConfig(ports: NodeConfigPorts, req: NodeConfigRequest): Node
       return onDisk !== null && onDisk !== f.content;
     });
     if (existing.length > 0 && !req.force) {
-      throw new UserError('node-config.file-exists', `${existing.map((f) => join(req.out!, f.name)).join(', ')} already exist${existing.length === 1 ? 's' : ''} with other content; nothing was written.`, {
-        hint: 'Use another --out directory, or --force to replace them.',
-      });
+      throw new UserError(
+        'node-config.file-exists',
+        `${existing.map((f) => join(req.out!, f.name)).join(', ')} already exist${existing.length === 1 ? 's' : ''} with other content; nothing was written.`,
+        {
+          hint: 'Use another --out directory, or --force to replace them.',
+        },
+      );
     }
     for (const f of config.files) {
       const p = join(req.out, f.name);

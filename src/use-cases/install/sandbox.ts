@@ -11,7 +11,6 @@ export interface SandboxPorts {
   sandbox: SandboxNginx;
 }
 
-
 /** The example manifests the sandbox applies when no manifest path is configured. */
 export const SANDBOX_EXAMPLE = packagePath('examples', 'sandbox');
 

@@ -2,7 +2,13 @@ import type { PoolStorage } from '../../ports/pool-storage.js';
 import { isLockHeld, UserError } from '../../domain/errors.js';
 import { FreezeBudgetSpent } from '../../domain/migrations/migration-errors.js';
 import { COPYING_PHASES, type MigrationRecord } from '../../domain/migrations/migration-record.js';
-import { diffObjects, type CopyRecord, type ListedObject, type ObjectDiff, type TransferFailure } from '../../domain/migrations/object-diff.js';
+import {
+  diffObjects,
+  type CopyRecord,
+  type ListedObject,
+  type ObjectDiff,
+  type TransferFailure,
+} from '../../domain/migrations/object-diff.js';
 import {
   decide,
   initialMemory,
@@ -141,7 +147,9 @@ class Driver {
         this.hooks.log?.(effect.level, effect.message);
         return;
       case 'audit':
-        this.store.audit([{ command: this.hooks.command, action: effect.action, subject: `Migration/${this.name}`, details: effect.details }]);
+        this.store.audit([
+          { command: this.hooks.command, action: effect.action, subject: `Migration/${this.name}`, details: effect.details },
+        ]);
         return;
       case 'fault':
         this.hooks.fault?.(effect.point);
@@ -195,7 +203,12 @@ class Driver {
     switch (action.kind) {
       case 'observe': {
         const cancelRequested = this.record.cancelRequested || this.ports.files.cancelRequested(this.name);
-        return { kind: 'observed', cancelRequested, slotFree: this.record.phase === 'pending' ? this.slotFree() : true, deployed: cancelRequested ? this.deployedRouting() : null };
+        return {
+          kind: 'observed',
+          cancelRequested,
+          slotFree: this.record.phase === 'pending' ? this.slotFree() : true,
+          deployed: cancelRequested ? this.deployedRouting() : null,
+        };
       }
       case 'wait':
         await this.ports.clock.sleep(action.ms, this.hooks.signal);
@@ -206,14 +219,21 @@ class Driver {
         return { kind: 'passed', pass: await this.pass(action.deadline) };
       case 'check': {
         const check = await this.diffNow(action.source);
-        return { kind: 'checked', source: check.source, remaining: check.diff.copy.length + check.diff.compare.length + check.diff.delete.length };
+        return {
+          kind: 'checked',
+          source: check.source,
+          remaining: check.diff.copy.length + check.diff.compare.length + check.diff.delete.length,
+        };
       }
       case 'drain':
         return { kind: 'drained', drain: await this.ports.drain.waitForOldWorkers(action.deadline, this.hooks.signal) };
       case 'list-late-writes': {
         const snapshot = this.store.snapshot(this.name);
         const { source, destination } = await this.pools();
-        const [now, dest] = await Promise.all([this.ports.transfer.list(source, this.record.bucket), this.ports.transfer.list(destination, this.record.bucket)]);
+        const [now, dest] = await Promise.all([
+          this.ports.transfer.list(source, this.record.bucket),
+          this.ports.transfer.list(destination, this.record.bucket),
+        ]);
         return { kind: 'late-listed', snapshot, source: now, destination: dest, records: this.store.copyRecords(this.name) };
       }
       case 'copy-late-writes': {
@@ -232,14 +252,32 @@ class Driver {
     const r = this.record;
     try {
       if (!(await source.listBuckets()).includes(r.bucket)) {
-        return { kind: 'prepared', copyEngine, sourceHasBucket: false, created: false, destination: [], sourceKeys: [], sourceHasObjects: null, baselineWritten: true };
+        return {
+          kind: 'prepared',
+          copyEngine,
+          sourceHasBucket: false,
+          created: false,
+          destination: [],
+          sourceKeys: [],
+          sourceHasObjects: null,
+          baselineWritten: true,
+        };
       }
       const created = (await destination.createBucket(r.bucket)) === 'created';
       const existing = await this.ports.transfer.list(destination, r.bucket);
       const sourceKeys = (await this.ports.transfer.list(source, r.bucket)).map((o) => o.key);
       const sourceHasObjects = r.mode === 'sync' ? await source.hasObjects(r.bucket) : null;
       const baselineWritten = this.ports.files.readBaseline(this.name) !== null;
-      return { kind: 'prepared', copyEngine, sourceHasBucket: true, created, destination: existing, sourceKeys, sourceHasObjects, baselineWritten };
+      return {
+        kind: 'prepared',
+        copyEngine,
+        sourceHasBucket: true,
+        created,
+        destination: existing,
+        sourceKeys,
+        sourceHasObjects,
+        baselineWritten,
+      };
     } catch (e) {
       if (this.hooks.signal.aborted) throw e;
       return { kind: 'failed', action: 'prepare', error: e, copyEngine };
@@ -257,7 +295,11 @@ class Driver {
     }
     const started = this.now();
     try {
-      const { generation } = await this.ports.applyRouting(this.record, routing, `${this.hooks.command} (migration ${this.name}: ${routing})`);
+      const { generation } = await this.ports.applyRouting(
+        this.record,
+        routing,
+        `${this.hooks.command} (migration ${this.name}: ${routing})`,
+      );
       return { kind: 'applied', routing, deployed: this.deployedRouting(), generation, ms: this.now() - started, attempt, then };
     } catch (e) {
       return { kind: 'apply-failed', routing, error: e, attempt, retry, then };
@@ -319,9 +361,18 @@ class Driver {
   private async diffNow(frozenSource?: ListedObject[]): Promise<{ diff: ObjectDiff; source: ListedObject[] }> {
     const { source, destination } = await this.pools();
     const bucket = this.record.bucket;
-    const [src, dst] = await Promise.all([frozenSource ?? this.ports.transfer.list(source, bucket), this.ports.transfer.list(destination, bucket)]);
+    const [src, dst] = await Promise.all([
+      frozenSource ?? this.ports.transfer.list(source, bucket),
+      this.ports.transfer.list(destination, bucket),
+    ]);
     const baseline = this.ports.files.readBaseline(this.name) ?? new Map<string, string>();
-    const diff = diffObjects({ source: src, destination: dst, records: this.store.copyRecords(this.name), baseline, mode: this.record.mode });
+    const diff = diffObjects({
+      source: src,
+      destination: dst,
+      records: this.store.copyRecords(this.name),
+      baseline,
+      mode: this.record.mode,
+    });
     return { diff, source: src };
   }
 
@@ -346,7 +397,12 @@ class Driver {
       const listMs = this.now() - started;
       if (this.hooks.signal.aborted) throw this.hooks.signal.reason;
       const r = this.record;
-      r.progress = progressAtPassStart(r.progress, { sourceObjects: diff.source.objects, sourceBytes: diff.source.bytes, inSyncObjects: diff.inSync.objects, inSyncBytes: diff.inSync.bytes });
+      r.progress = progressAtPassStart(r.progress, {
+        sourceObjects: diff.source.objects,
+        sourceBytes: diff.source.bytes,
+        inSyncObjects: diff.inSync.objects,
+        inSyncBytes: diff.inSync.bytes,
+      });
       const transfer = await this.transfer(signal);
       const failures: TransferFailure[] = [];
       const onCopied = (c: CopyRecord) => this.store.putCopyRecords(this.name, [c]);

@@ -26,7 +26,11 @@ export function listMigrations(ports: MigrationPorts, opts: { logLines?: number 
     checkManagedDir(store, ports.settings);
     return loadMigrationRecords(store).map((record) => {
       const h = ports.locks.of(record.name).holder();
-      return { record, driver: h ? { pid: h.pid, command: h.command, since: h.since } : null, log: store.migrationLog(record.name, opts.logLines ?? 5) };
+      return {
+        record,
+        driver: h ? { pid: h.pid, command: h.command, since: h.since } : null,
+        log: store.migrationLog(record.name, opts.logLines ?? 5),
+      };
     });
   } finally {
     store.close();
@@ -73,12 +77,20 @@ export interface CancelResult {
  * `orch migrate cancel NAME`: writes go back to the source. When another process drives the
  * migration, it is asked (a flag file) and this waits up to `waitSeconds` for it to finish.
  */
-export async function cancelMigration(ports: MigrationPorts, name: string, opts: { waitSeconds: number; hooks: Omit<DriverHooks, 'command'> }): Promise<CancelResult> {
+export async function cancelMigration(
+  ports: MigrationPorts,
+  name: string,
+  opts: { waitSeconds: number; hooks: Omit<DriverHooks, 'command'> },
+): Promise<CancelResult> {
   const record = knownOrThrow(ports, name);
   if (isFinished(record)) {
-    throw new UserError('migrate.finished', `Migration ${name} is already ${record.phase}${record.finishedAt ? ` (${record.finishedAt})` : ''}: there is nothing to cancel.`, {
-      hint: record.phase === 'done' ? `To move the bucket back, declare a Migration from ${record.to} to ${record.from}.` : undefined,
-    });
+    throw new UserError(
+      'migrate.finished',
+      `Migration ${name} is already ${record.phase}${record.finishedAt ? ` (${record.finishedAt})` : ''}: there is nothing to cancel.`,
+      {
+        hint: record.phase === 'done' ? `To move the bucket back, declare a Migration from ${record.to} to ${record.from}.` : undefined,
+      },
+    );
   }
   const clock = ports.clock;
   ports.files.requestCancel(name, isoOf(clock.now()));

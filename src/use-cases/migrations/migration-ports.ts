@@ -15,7 +15,11 @@ import type { PoolAccess } from '../buckets/pool-access.js';
  * staged `nginx -t`, journaled promote, confirmed reload). Only the migration's virtual host's
  * files may change; resolves with the generation served (null: no file changed).
  */
-export type RoutingApplier = (record: MigrationRecord, routing: MigrationRouting, command: string) => Promise<{ generation: number | null }>;
+export type RoutingApplier = (
+  record: MigrationRecord,
+  routing: MigrationRouting,
+  command: string,
+) => Promise<{ generation: number | null }>;
 
 /** What the migration use cases need from the outside world; built by the composition root (migrationPorts). */
 export interface MigrationPorts {

@@ -166,7 +166,11 @@ async function checkPools(access: PoolAccess, migrations: readonly DesiredMigrat
       }
     }
   } finally {
-    for (const p of opened.values()) p.then((s) => s.close(), () => undefined);
+    for (const p of opened.values())
+      p.then(
+        (s) => s.close(),
+        () => undefined,
+      );
   }
   return out;
 }

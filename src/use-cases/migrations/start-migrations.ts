@@ -10,7 +10,12 @@ import { saveMigrationRecord } from './migration-records.js';
  * pending, an audit entry and the first line of its own log. Copying is the driver's job
  * (`orch migrate run NAME` or `orch watch`). `ports`: the composition root's (Orch).
  */
-export function startPlannedMigrations(ports: { migrationFiles: MigrationFiles; clock: Clock }, store: StateStore, plan: Plan, command: string): string[] {
+export function startPlannedMigrations(
+  ports: { migrationFiles: MigrationFiles; clock: Clock },
+  store: StateStore,
+  plan: Plan,
+  command: string,
+): string[] {
   const started: string[] = [];
   const now = new Date(ports.clock.now());
   for (const change of plan.migrations) {

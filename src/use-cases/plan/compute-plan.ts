@@ -3,7 +3,14 @@ import { hasErrors } from '../../domain/diagnostics.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { DesiredState, DesiredVirtualHost, Origin } from '../../domain/model/desired-state.js';
 import { makePlan, sha256, type Inventory, type ObservedTree } from '../../domain/plan/make-plan.js';
-import { bucketRoutePools, guardedMoves, planBuckets, poolsToList, type BucketPlanInput, type DeployedVirtualHost } from '../../domain/plan/plan-buckets.js';
+import {
+  bucketRoutePools,
+  guardedMoves,
+  planBuckets,
+  poolsToList,
+  type BucketPlanInput,
+  type DeployedVirtualHost,
+} from '../../domain/plan/plan-buckets.js';
 import { fingerprintOf, type PlanInputs } from '../../domain/plan/plan-inputs.js';
 import type { Plan, RefreshReport } from '../../domain/plan/plan-types.js';
 import { readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
@@ -203,16 +210,32 @@ export function planIdentity(result: PlanResult): PlanIdentity {
  * The refresh: lists the buckets of the pools the bucket routes point to and of the pools guarded
  * moves leave (one small listing per moved bucket tells whether objects would stay behind).
  */
-async function refreshBuckets(desired: DesiredState, observed: ObservedTree, access: PoolAccess, positionOf: BucketPlanInput['positionOf']) {
+async function refreshBuckets(
+  desired: DesiredState,
+  observed: ObservedTree,
+  access: PoolAccess,
+  positionOf: BucketPlanInput['positionOf'],
+) {
   // Nothing can be listed without credentials: no bucket is checked (a fleet of thousands plans
   // as fast as offline), and the plan says which pools were not checked.
   if (!desired.pools.some((p) => access.usable.has(p.name))) {
-    const refresh: RefreshReport = { performed: true, pools: bucketRoutePools(desired).map((pool) => ({ pool, status: 'no-credentials', message: access.problems.get(pool) ?? null })) };
+    const refresh: RefreshReport = {
+      performed: true,
+      pools: bucketRoutePools(desired).map((pool) => ({ pool, status: 'no-credentials', message: access.problems.get(pool) ?? null })),
+    };
     return { creates: [], diagnostics: [], refresh };
   }
-  const base = { desired, deployed: deployedVirtualHosts(observed, desired), migrations: migrationFacts(desired.migrations, []), ...(positionOf ? { positionOf } : {}) };
+  const base = {
+    desired,
+    deployed: deployedVirtualHosts(observed, desired),
+    migrations: migrationFacts(desired.migrations, []),
+    ...(positionOf ? { positionOf } : {}),
+  };
   const moves = guardedMoves(base);
-  const listings: Map<string, PoolListing> = await listPools(access, poolsToList(base, moves), (pool) => ({ count: [], probe: moves.filter((m) => m.from === pool).map((m) => m.bucket) }));
+  const listings: Map<string, PoolListing> = await listPools(access, poolsToList(base, moves), (pool) => ({
+    count: [],
+    probe: moves.filter((m) => m.from === pool).map((m) => m.bucket),
+  }));
   const result = planBuckets({ ...base, listings }, new Map(), moves);
   const refresh: RefreshReport = {
     performed: true,
@@ -251,5 +274,7 @@ function deployedSidecars(observed: ObservedTree, want: (name: string, content: 
 /** The virtual hosts as deployed (their sidecars on disk), for those the desired state has. */
 function deployedVirtualHosts(observed: ObservedTree, desired: DesiredState): Map<string, DeployedVirtualHost> {
   const wanted = new Set(desired.virtualHosts.filter((v) => v.routes.some((r) => r.bucket !== null)).map((v) => v.name));
-  return new Map(deployedSidecars(observed, (name) => wanted.has(name)).map((v) => [v.name, { defaultPool: v.defaultPool, routes: v.routes }]));
+  return new Map(
+    deployedSidecars(observed, (name) => wanted.has(name)).map((v) => [v.name, { defaultPool: v.defaultPool, routes: v.routes }]),
+  );
 }

@@ -10,7 +10,9 @@ export type Documents = readonly ParsedDocument[] | (() => readonly ParsedDocume
  * the documents is built on the first lookup: most plans never report a position, and a fleet has
  * thousands of documents.
  */
-export function positionResolver(documents: Documents): (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined {
+export function positionResolver(
+  documents: Documents,
+): (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined {
   let byKey: Map<string, ParsedDocument> | null = null;
   return (origin, field) => {
     byKey ??= new Map((typeof documents === 'function' ? documents() : documents).map((d) => [`${d.file}#${d.index}`, d]));
@@ -32,7 +34,11 @@ export const CREDENTIAL_WARNINGS_SHOWN = 10;
  * warning naming the pools: as readable in a CI log, and without a positioned YAML parse of every
  * pool file.
  */
-export function placePoolDiagnostics(diagnostics: Diagnostic[], pools: ReadonlyArray<{ name: string; origin: Origin }>, documents: Documents): Diagnostic[] {
+export function placePoolDiagnostics(
+  diagnostics: Diagnostic[],
+  pools: ReadonlyArray<{ name: string; origin: Origin }>,
+  documents: Documents,
+): Diagnostic[] {
   const notVerified = diagnostics.filter((d) => d.code === 'credentials.not-verified');
   if (notVerified.length > CREDENTIAL_WARNINGS_SHOWN) {
     const names = notVerified.map((d) => d.document?.name ?? '?');

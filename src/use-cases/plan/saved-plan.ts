@@ -34,7 +34,9 @@ export function readSavedPlan(files: TextFiles, path: string): SavedPlan {
   try {
     data = JSON.parse(text) as SavedPlan;
   } catch {
-    throw new UserError('plan.invalid', `${path} is not a saved orch plan (not JSON).`, { hint: 'Create one with `orch plan --out FILE`.' });
+    throw new UserError('plan.invalid', `${path} is not a saved orch plan (not JSON).`, {
+      hint: 'Create one with `orch plan --out FILE`.',
+    });
   }
   if (data?.kind !== 'orch-saved-plan' || typeof data.fingerprint !== 'string' || !data.inputs) {
     throw new UserError('plan.invalid', `${path} is not a saved orch plan.`, { hint: 'Create one with `orch plan --out FILE`.' });

@@ -88,17 +88,23 @@ export async function importGateway(ports: ImportPorts, opts: ImportOptions): Pr
 
   let result: ImportResult;
   if (source === 'orch') result = importOrchTree(files, nginxFeaturesFor(await importSources.nginxVersion(opts.nginxBin)));
-  else if (source === 'nanio-orchestrator') result = importReferenceTree(files, importSources.includeResolver(dir), { key: opts.referenceKey });
+  else if (source === 'nanio-orchestrator')
+    result = importReferenceTree(files, importSources.includeResolver(dir), { key: opts.referenceKey });
   else result = importNginxTree(files, importSources.includeResolver(dir));
 
   const written = writeManifests(result.desired, {
     layout: result.layout,
-    schemaRef: (kind, path) => relative(dirname(join(out, path)), join(SCHEMAS_DIR, SCHEMA_FILE[kind])).split(sep).join('/'),
+    schemaRef: (kind, path) =>
+      relative(dirname(join(out, path)), join(SCHEMAS_DIR, SCHEMA_FILE[kind]))
+        .split(sep)
+        .join('/'),
     ...(result.layout === 'split' ? { header: [`Imported by 'orch import' from ${displayPath(dir, cwd)} (${source}).`] } : {}),
   });
 
   // Nothing is written unless every manifest validates, exactly as `orch validate` would read them.
-  const validation = validateManifests(parseManifestSources(written.files.map((f) => ({ path: displayPath(join(out, f.path), cwd), text: f.text }))));
+  const validation = validateManifests(
+    parseManifestSources(written.files.map((f) => ({ path: displayPath(join(out, f.path), cwd), text: f.text }))),
+  );
   if (hasErrors(validation.diagnostics)) {
     throw new ValidationError(
       validation.diagnostics,
@@ -120,11 +126,13 @@ export async function importGateway(ports: ImportPorts, opts: ImportOptions): Pr
     // The manifests are meant for git; the values never are.
     const gitignore = join(out, '.gitignore');
     const ignored = textFiles.read(gitignore) ?? '';
-    if (!ignored.split('\n').includes(CREDENTIALS_ENV_FILE)) textFiles.write(gitignore, `${ignored}${ignored === '' || ignored.endsWith('\n') ? '' : '\n'}${CREDENTIALS_ENV_FILE}\n`);
+    if (!ignored.split('\n').includes(CREDENTIALS_ENV_FILE))
+      textFiles.write(gitignore, `${ignored}${ignored === '' || ignored.endsWith('\n') ? '' : '\n'}${CREDENTIALS_ENV_FILE}\n`);
   }
 
   // Import warnings are positioned in DIR: name the files the way the operator named DIR.
-  const inDir = (w: Diagnostic): Diagnostic => (w.source && !w.source.file.startsWith('/') ? { ...w, source: { ...w.source, file: join(opts.dir, w.source.file) } } : w);
+  const inDir = (w: Diagnostic): Diagnostic =>
+    w.source && !w.source.file.startsWith('/') ? { ...w, source: { ...w.source, file: join(opts.dir, w.source.file) } } : w;
   const d = result.desired;
   return {
     source,

@@ -59,9 +59,13 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
   const { settings } = ports;
   const dbPath = ports.state.path;
   if (!ports.tree.exists()) {
-    throw new UserError('rebuild.no-managed-dir', `The managed nginx directory ${settings.nginxDir} does not exist: there is nothing to rebuild the state from.`, {
-      hint: 'Point --nginx-dir (or ORCH_NGINX_DIR, or nginxDir in the config file) at the directory holding pools/ and vhosts/.',
-    });
+    throw new UserError(
+      'rebuild.no-managed-dir',
+      `The managed nginx directory ${settings.nginxDir} does not exist: there is nothing to rebuild the state from.`,
+      {
+        hint: 'Point --nginx-dir (or ORCH_NGINX_DIR, or nginxDir in the config file) at the directory holding pools/ and vhosts/.',
+      },
+    );
   }
   // A dry run writes nothing, not even the lock file: it only reads, like `orch plan`.
   const lock = opts.dryRun ? null : await ports.locks.acquire(opts.command, settings.lockTimeoutSeconds);
@@ -98,8 +102,20 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
     const store = ports.state.open();
     try {
       store.setMeta('nginx_dir', settings.nginxDir);
-      if (plan.files.length > 0 || plan.migrations.length > 0) store.commitRebuild(commitOf(plan, opts.command), plan.migrations.map((m) => migrationRowOf(m.record, m.file, m.completed)));
-      else store.audit([{ command: opts.command, action: 'rebuild', subject: 'state database', details: 'no orch file in the managed directory: nothing recorded' }]);
+      if (plan.files.length > 0 || plan.migrations.length > 0)
+        store.commitRebuild(
+          commitOf(plan, opts.command),
+          plan.migrations.map((m) => migrationRowOf(m.record, m.file, m.completed)),
+        );
+      else
+        store.audit([
+          {
+            command: opts.command,
+            action: 'rebuild',
+            subject: 'state database',
+            details: 'no orch file in the managed directory: nothing recorded',
+          },
+        ]);
       await store.backup(settings.backupRotate);
     } finally {
       store.close();
@@ -131,14 +147,22 @@ function inspectDatabase(state: StateDatabase): { before: DatabaseBefore; record
 
 function refusal(dbPath: string, before: DatabaseBefore, recordedDir: string | null, nginxDir: string): UserError {
   if (before === 'corrupt') {
-    return new UserError('rebuild.corrupt', `The state database ${dbPath} is corrupt or not an orch database; rebuild-db will not overwrite it without --force.`, {
-      hint: "Run 'orch rebuild-db --force': the damaged file is kept as orch.db.before-rebuild-<time>, never opened for writing.",
-    });
+    return new UserError(
+      'rebuild.corrupt',
+      `The state database ${dbPath} is corrupt or not an orch database; rebuild-db will not overwrite it without --force.`,
+      {
+        hint: "Run 'orch rebuild-db --force': the damaged file is kept as orch.db.before-rebuild-<time>, never opened for writing.",
+      },
+    );
   }
   if (before !== 'populated' && recordedDir !== null) {
-    return new UserError('rebuild.other-nginx-dir', `The state database ${dbPath} belongs to the nginx directory ${recordedDir}, not ${nginxDir}.`, {
-      hint: 'Check --nginx-dir and --state-dir. To rebuild it for this directory anyway, pass --force (the old database is kept).',
-    });
+    return new UserError(
+      'rebuild.other-nginx-dir',
+      `The state database ${dbPath} belongs to the nginx directory ${recordedDir}, not ${nginxDir}.`,
+      {
+        hint: 'Check --nginx-dir and --state-dir. To rebuild it for this directory anyway, pass --force (the old database is kept).',
+      },
+    );
   }
   return new UserError('rebuild.not-empty', `The state database ${dbPath} is not empty; rebuild-db replaces it only with --force.`, {
     hint: "Preview with 'orch rebuild-db --dry-run'. With --force the current database is kept as orch.db.before-rebuild-<time> (its history: generations, audit log).",
@@ -146,7 +170,10 @@ function refusal(dbPath: string, before: DatabaseBefore, recordedDir: string | n
 }
 
 function timestamp(d: Date): string {
-  return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 function commitOf(plan: RebuildPlan, command: string): GenerationCommit {
@@ -196,4 +223,3 @@ function commitOf(plan: RebuildPlan, command: string): GenerationCommit {
     ],
   };
 }
-

@@ -29,9 +29,13 @@ export function openWritableState(state: StateDatabase, settings: Settings): Sta
 export function checkManagedDir(store: StateStore, settings: Settings): void {
   const recorded = store.getMeta('nginx_dir');
   if (recorded !== null && recorded !== settings.nginxDir) {
-    throw new UserError('state.other-nginx-dir', `The state in ${settings.stateDir} manages the nginx directory ${recorded}, not ${settings.nginxDir}.`, {
-      hint: 'Use the matching --state-dir / ORCH_STATE_DIR for this nginx directory (each managed directory has its own state directory).',
-    });
+    throw new UserError(
+      'state.other-nginx-dir',
+      `The state in ${settings.stateDir} manages the nginx directory ${recorded}, not ${settings.nginxDir}.`,
+      {
+        hint: 'Use the matching --state-dir / ORCH_STATE_DIR for this nginx directory (each managed directory has its own state directory).',
+      },
+    );
   }
 }
 

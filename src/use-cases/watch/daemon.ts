@@ -11,9 +11,26 @@ import type { Settings } from '../../config/settings.js';
 import { orchVersion } from '../../config/version.js';
 import { withWriterSession } from '../apply/writer-session.js';
 import { NoMigrations, type MigrationSupervisor } from './migration-supervisor.js';
-import { errorInfo, formatDiagnostic, reconcileOnce, WATCH_LOCK_WAIT_SECONDS, type ErrorInfo, type ReconcilePorts, type WatchPolicy } from './reconcile.js';
+import {
+  errorInfo,
+  formatDiagnostic,
+  reconcileOnce,
+  WATCH_LOCK_WAIT_SECONDS,
+  type ErrorInfo,
+  type ReconcilePorts,
+  type WatchPolicy,
+} from './reconcile.js';
 import { debounce, Scheduler, timersOf, type Job, type JobResult, type Timers, type Trigger } from './scheduler.js';
-import { firstLine, readiness, STATUS_FORMAT_VERSION, type BucketSummary, type ErrorSource, type LastError, type LastReconcile, type WatchStatus } from './status.js';
+import {
+  firstLine,
+  readiness,
+  STATUS_FORMAT_VERSION,
+  type BucketSummary,
+  type ErrorSource,
+  type LastError,
+  type LastReconcile,
+  type WatchStatus,
+} from './status.js';
 import { bucketStatusesZero, createWatchMetrics, type ApplyMetricOutcome, type WatchMetrics } from './watch-metrics.js';
 
 /** What the daemon's jobs need for one set of settings (the composition root's Orch). */
@@ -147,7 +164,11 @@ export class WatchDaemon {
     this.registerKeySecrets(next);
     this.supervisor.updateSettings(next);
     if (changed.includes('watchListen')) {
-      this.log.warn('settings.listen-not-moved', { listen: this.server?.address ?? 'off', wanted: next.watchListen, hint: 'Restart orch watch to move the health listener.' });
+      this.log.warn('settings.listen-not-moved', {
+        listen: this.server?.address ?? 'off',
+        wanted: next.watchListen,
+        hint: 'Restart orch watch to move the health listener.',
+      });
     }
     if (changed.includes('manifests')) {
       void this.watcher?.close();
@@ -267,11 +288,13 @@ export class WatchDaemon {
       const ms = e.durationMs ?? (stepStarted.has(e.step) ? now - stepStarted.get(e.step)! : null);
       if (e.status === 'fail') failedStep = e.step;
       if (ms !== null && e.status !== 'skip') {
-        if (e.step === 'validate-staged' || e.step === 'validate-live') this.metrics.nginxTest.observe({ stage: e.step === 'validate-staged' ? 'staged' : 'live' }, ms / 1000);
+        if (e.step === 'validate-staged' || e.step === 'validate-live')
+          this.metrics.nginxTest.observe({ stage: e.step === 'validate-staged' ? 'staged' : 'live' }, ms / 1000);
         if (e.step === 'reload') this.metrics.reload.observe({}, ms / 1000);
       }
       if (e.status === 'fail') this.log.warn('apply.step-failed', { step: e.step, message: firstLine(e.message ?? '') });
-      else if (e.status === 'done') this.log.debug('apply.step', { step: e.step, durationMs: ms === null ? null : Math.round(ms), message: e.message });
+      else if (e.status === 'done')
+        this.log.debug('apply.step', { step: e.step, durationMs: ms === null ? null : Math.round(ms), message: e.message });
     };
 
     const r = await reconcileOnce(ports, this.policy, emit);
@@ -279,7 +302,11 @@ export class WatchDaemon {
     if (r.outcome === 'deferred') {
       const holder = ports.locks.holder();
       this.metrics.deferred.inc({ reason: 'lock_busy' });
-      this.log.info('reconcile.deferred', { reason: 'another orch writer holds the lock', holder: holder ? `pid ${holder.pid} (${holder.command})` : 'gone', retryInMs: LOCK_BUSY_RETRY_MS });
+      this.log.info('reconcile.deferred', {
+        reason: 'another orch writer holds the lock',
+        holder: holder ? `pid ${holder.pid} (${holder.command})` : 'gone',
+        retryInMs: LOCK_BUSY_RETRY_MS,
+      });
       return { againAfterMs: LOCK_BUSY_RETRY_MS };
     }
     const outcome = r.outcome;
@@ -290,7 +317,13 @@ export class WatchDaemon {
     this.metrics.lastReconcile.set({}, this.ports.clock.now() / 1000);
     if (staged) {
       const applyOutcome: ApplyMetricOutcome =
-        outcome === 'applied' ? 'applied' : failedStep === 'validate-staged' || failedStep === 'validate-live' ? 'nginx_rejected' : failedStep === 'reload' ? 'reload_not_confirmed' : 'failed';
+        outcome === 'applied'
+          ? 'applied'
+          : failedStep === 'validate-staged' || failedStep === 'validate-live'
+            ? 'nginx_rejected'
+            : failedStep === 'reload'
+              ? 'reload_not_confirmed'
+              : 'failed';
       this.metrics.apply.inc({ outcome: applyOutcome });
     }
     this.lastReconcile = {
@@ -325,7 +358,13 @@ export class WatchDaemon {
       else this.log.warn('reconcile.done', details);
     } else {
       this.lastErrorSignature = null;
-      if (outcome === 'no_changes' && !triggers.includes('manifest-change') && !triggers.includes('startup') && !triggers.includes('sighup')) this.log.debug('reconcile.done', fields);
+      if (
+        outcome === 'no_changes' &&
+        !triggers.includes('manifest-change') &&
+        !triggers.includes('startup') &&
+        !triggers.includes('sighup')
+      )
+        this.log.debug('reconcile.done', fields);
       else this.log.info('reconcile.done', fields);
     }
     if (r.driftCorrected.length > 0) this.log.warn('drift.corrected', { files: r.driftCorrected, policy: 'correct' });
@@ -349,11 +388,18 @@ export class WatchDaemon {
       this.metrics.bucketSync.inc({ outcome: 'ok' });
       this.metrics.lastBucketSync.set({}, this.ports.clock.now() / 1000);
       const failing = report.pools.filter((p) => p.status !== 'ok');
-      this.log.info('buckets.synced', { ...byStatus, pools: report.pools.length, poolsNotListed: failing.map((p) => `${p.pool}: ${p.status}`) });
+      this.log.info('buckets.synced', {
+        ...byStatus,
+        pools: report.pools.length,
+        poolsNotListed: failing.map((p) => `${p.pool}: ${p.status}`),
+      });
       if (byStatus['missing']! > 0 && this.policy.mode === 'apply') this.scheduler.trigger('bucket-missing');
     } catch (e) {
       if (abort.signal.aborted) {
-        this.log.info('buckets.sync-aborted', { reason: abort.signal.reason instanceof Error ? abort.signal.reason.message : 'aborted', detail: 'its requests were cut; nothing of it was recorded' });
+        this.log.info('buckets.sync-aborted', {
+          reason: abort.signal.reason instanceof Error ? abort.signal.reason.message : 'aborted',
+          detail: 'its requests were cut; nothing of it was recorded',
+        });
         return {};
       }
       const info = errorInfo(e);
@@ -470,7 +516,10 @@ export class WatchDaemon {
         },
         (err) => {
           this.recordError('watcher', { code: 'watch.error', message: err.message, hint: null, diagnostics: [] });
-          this.log.warn('manifests.watch-error', { error: err.message, hint: `The drift interval (${this.settings.driftIntervalSeconds}s) still reconciles what a missed event changed.` });
+          this.log.warn('manifests.watch-error', {
+            error: err.message,
+            hint: `The drift interval (${this.settings.driftIntervalSeconds}s) still reconciles what a missed event changed.`,
+          });
         },
       );
     } catch (e) {

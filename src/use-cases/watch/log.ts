@@ -59,7 +59,8 @@ export function createLogger(opts: LoggerOptions): Logger {
     if (value instanceof Error) return redact(value.message);
     if (Array.isArray(value)) return value.map((v) => clean(v, depth + 1));
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = SECRET_FIELD.test(k) && v !== null && v !== undefined && typeof v !== 'boolean' ? REDACTED : clean(v, depth + 1);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>))
+      out[k] = SECRET_FIELD.test(k) && v !== null && v !== undefined && typeof v !== 'boolean' ? REDACTED : clean(v, depth + 1);
     return out;
   };
 
@@ -97,7 +98,8 @@ export function createLogger(opts: LoggerOptions): Logger {
 /** `2026-05-01T10:00:00.000Z info  reconcile.done outcome=applied generation=4 message="..."` */
 function readable(time: string, level: LogLevel, event: string, fields: Record<string, unknown>, color: boolean): string {
   const paint = (code: string, s: string) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
-  const lvl = level === 'error' ? paint('31', 'ERROR') : level === 'warn' ? paint('33', 'WARN ') : level === 'debug' ? paint('2', 'debug') : 'info ';
+  const lvl =
+    level === 'error' ? paint('31', 'ERROR') : level === 'warn' ? paint('33', 'WARN ') : level === 'debug' ? paint('2', 'debug') : 'info ';
   const parts = Object.entries(fields)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${formatValue(v)}`);

@@ -19,7 +19,8 @@ abstract class Family {
     readonly labelNames: readonly string[],
   ) {
     if (!NAME.test(name)) throw new Error(`invalid metric name ${name}`);
-    for (const l of labelNames) if (!LABEL.test(l) || l.startsWith('__') || l === 'le') throw new Error(`invalid label name ${l} on ${name}`);
+    for (const l of labelNames)
+      if (!LABEL.test(l) || l.startsWith('__') || l === 'le') throw new Error(`invalid label name ${l} on ${name}`);
   }
   abstract readonly type: 'counter' | 'gauge' | 'histogram';
 

@@ -125,7 +125,8 @@ class EngineSupervisor implements MigrationSupervisor {
     const done = driveMigration(this.ports, name, {
       signal: controller.signal,
       command: 'watch',
-      log: (level, message) => this.log[level === 'info' ? 'info' : level === 'warn' ? 'warn' : 'error']('migration.event', { migration: name, message }),
+      log: (level, message) =>
+        this.log[level === 'info' ? 'info' : level === 'warn' ? 'warn' : 'error']('migration.event', { migration: name, message }),
       onUpdate: (record) => this.live.set(record.name, statusOf(record)),
     })
       .then((r) => {

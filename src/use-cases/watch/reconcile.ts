@@ -90,7 +90,15 @@ export const WATCH_LOCK_WAIT_SECONDS = 5;
  */
 export async function reconcileOnce(ports: ReconcilePorts, policy: WatchPolicy, emit: EmitApplyEvent): Promise<ReconcileResult> {
   const { settings } = ports;
-  const base: ReconcileResult = { outcome: 'no_changes', generation: null, changes: null, error: null, driftCorrected: [], driftKept: [], secrets: [] };
+  const base: ReconcileResult = {
+    outcome: 'no_changes',
+    generation: null,
+    changes: null,
+    error: null,
+    driftCorrected: [],
+    driftKept: [],
+    secrets: [],
+  };
   if (policy.mode === 'plan') {
     try {
       const pr = await planReadOnly(ports);

@@ -16,9 +16,15 @@ export const route = (spec: string, name = 'r'): string => header('Route', name)
 export const migration = (spec: string, name = 'm'): string => header('Migration', name) + indent(spec);
 
 /** A valid nanio pool `main` (members 10.0.0.1:9000, credentials from env). */
-export const MAIN_POOL = pool('type: nanio\nmembers:\n  - address: 10.0.0.1:9000\ncredentials:\n  accessKeyId: { env: AK }\n  secretAccessKey: { env: SK }', 'main');
+export const MAIN_POOL = pool(
+  'type: nanio\nmembers:\n  - address: 10.0.0.1:9000\ncredentials:\n  accessKeyId: { env: AK }\n  secretAccessKey: { env: SK }',
+  'main',
+);
 /** A second valid nanio pool `other`. */
-export const OTHER_POOL = pool('type: nanio\nmembers:\n  - address: 10.0.0.2:9000\ncredentials:\n  accessKeyId: { env: AK }\n  secretAccessKey: { env: SK }', 'other');
+export const OTHER_POOL = pool(
+  'type: nanio\nmembers:\n  - address: 10.0.0.2:9000\ncredentials:\n  accessKeyId: { env: AK }\n  secretAccessKey: { env: SK }',
+  'other',
+);
 /** A valid http pool `files`. */
 export const HTTP_POOL = pool('type: http\nmembers:\n  - address: 10.0.9.1:8080', 'files');
 /** A valid virtual host `gw` on port 80 whose default pool is `main`. */
