@@ -4,11 +4,10 @@
 // oclif and every command (src/cli.ts), each command's modules initialized on first use.
 //
 // Kept outside the bundle, loaded from node_modules when used: better-sqlite3 (a native addon), the
-// AWS SDK (loaded on demand for multipart uploads and bucket management), typescript (oclif asks
-// for it only when run from TypeScript sources), and the libraries loaded on first use by lazyModule
-// (yaml, diff: `require` of a computed name). Paths the code finds from its own file
-// (`new URL('../../schemas', import.meta.url)`) resolve the same from dist/bundle/ as from
-// dist/use-cases/plan/: both are two levels below the package root.
+// AWS SDK (loaded on demand for multipart uploads and bucket management), and typescript (oclif asks
+// for it only when run from TypeScript sources). orch finds its own files (schemas/, examples/,
+// bin/) by walking up to its package.json (src/config/package-root.ts), the same from the bundle,
+// from dist/ and from the sources.
 //
 // Beside it, dist/bundle/build-id: a SHA-256 of the bundle, which identifies the build for the
 // validation cache (src/adapters/manifests/build-identity.ts).
