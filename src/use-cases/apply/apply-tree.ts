@@ -54,15 +54,8 @@ export interface ApplyRequest {
   beforePromote?: () => Promise<string | null>;
 }
 
-export interface ApplyOutcome {
-  generation: number | null;
-  dryRun: boolean;
-  filesWritten: number;
-  filesDeleted: number;
-  nginxTests: number;
-  reloads: number;
-  timings: { stagedTestMs: number; liveTestMs: number; reloadMs: number; confirmMs: number };
-}
+/** What an apply did: the counts of the sequence when it ended (a copy, detached from the engine's state). */
+export type ApplyOutcome = ApplyCounts;
 
 export class NginxRejectedError extends ValidationError {
   constructor(diagnostics: Diagnostic[], where: 'staged' | 'live', output: string) {
