@@ -4,7 +4,7 @@ import { planHasChanges, type Plan, type PlanSummary } from '../../domain/plan/p
 import type { EmitApplyEvent } from '../../domain/apply/apply-events.js';
 import { applyGateway } from '../apply/apply-gateway.js';
 import type { ApplyPorts } from '../apply/apply-ports.js';
-import { refusalError } from '../../domain/apply/apply-guards.js';
+import type { ApplyRefusal } from '../../domain/apply/apply-guards.js';
 import { computePlan, type PlanResult } from '../plan/compute-plan.js';
 import { stateViewOf } from '../state/open-state.js';
 import type { PoolAccessPorts } from '../buckets/pool-access.js';
@@ -126,7 +126,7 @@ export async function reconcileOnce(ports: ReconcilePorts, policy: WatchPolicy, 
       },
     );
     // A guard's refusal is a blocked reconcile (or, for drift under the warn policy, a report).
-    if (result.refusal) throw refusalError(result.refusal);
+    if (result.refusal) return await refused(ports, policy, base, result.refusal);
     const plan = result.planResult.plan;
     const changes = countChanges(plan);
     const secrets = secretsOf(ports, result.planResult);
@@ -142,25 +142,32 @@ export async function reconcileOnce(ports: ReconcilePorts, policy: WatchPolicy, 
     };
   } catch (e) {
     if (isLockHeld(e)) return { ...base, outcome: 'deferred' };
-    const classified = classify(e);
-    if (isOrchError(e) && e.code === 'apply.drift' && policy.drift === 'warn') {
-      // Refused because hand-edited files would be overwritten. When restoring them is ALL the
-      // plan would do, that is the warn policy at work, not a failure: report the drift only.
-      try {
-        const pr = await planReadOnly(ports);
-        const kept = pr.plan.drift.filter((d) => d.kind === 'modified').map((d) => d.path);
-        const keptSet = new Set(kept);
-        const others = pr.plan.changes.flatMap((c) => c.files).filter((f) => !keptSet.has(f.path));
-        const s = pr.plan.summary;
-        if (others.length === 0 && s.migrationsToStart === 0 && s.bucketsToCreate === 0) {
-          return { ...base, outcome: 'no_changes', changes: countChanges(pr.plan), driftKept: kept, secrets: secretsOf(ports, pr) };
-        }
-        return { ...base, ...classified, changes: countChanges(pr.plan), driftKept: kept, secrets: secretsOf(ports, pr) };
-      } catch (e2) {
-        return { ...base, ...classify(e2) };
-      }
-    }
-    return { ...base, ...classified };
+    return { ...base, ...classify(e) };
+  }
+}
+
+/**
+ * A reconcile an apply guard refused (drift, max-delete, empty tree): blocked. Drift under the warn
+ * policy is not a failure when restoring the hand-edited files is ALL the plan would do: the drift
+ * is reported and kept.
+ */
+async function refused(ports: ReconcilePorts, policy: WatchPolicy, base: ReconcileResult, refusal: ApplyRefusal): Promise<ReconcileResult> {
+  const blocked = {
+    outcome: 'blocked' as const,
+    error: { code: refusal.code, message: refusal.message, hint: refusal.hint, diagnostics: [] },
+  };
+  if (refusal.guard !== 'drift' || policy.drift !== 'warn') return { ...base, ...blocked };
+  try {
+    const pr = await planReadOnly(ports);
+    const kept = pr.plan.drift.filter((d) => d.kind === 'modified').map((d) => d.path);
+    const keptSet = new Set(kept);
+    const others = pr.plan.changes.flatMap((c) => c.files).filter((f) => !keptSet.has(f.path));
+    const s = pr.plan.summary;
+    const report = { changes: countChanges(pr.plan), driftKept: kept, secrets: secretsOf(ports, pr) };
+    if (others.length === 0 && s.migrationsToStart === 0 && s.bucketsToCreate === 0) return { ...base, outcome: 'no_changes', ...report };
+    return { ...base, ...blocked, ...report };
+  } catch (e) {
+    return { ...base, ...classify(e) };
   }
 }
 
