@@ -5,10 +5,10 @@
 // variable does nothing (test/integration/apply-faults.test.ts proves it).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-import { loadCli } from '../../bin/load-cli.js';
+import { createRequire } from 'node:module';
 
 const wanted = process.env.ORCH_FAULT_INJECT;
-const cli = loadCli();
+const cli = createRequire(import.meta.url)('../../dist/bundle/cli.cjs');
 if (wanted) {
   cli.installFaultHook((point) => {
     if (point === wanted) process.kill(process.pid, 'SIGKILL');
