@@ -1,9 +1,15 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fsyncDir } from './atomic-write.js';
-import type { FileContentStore } from './content-store.js';
 
 const CHUNK = 128;
+
+/** Where a content store keeps its files (FileContentStore). */
+export interface ContentFiles {
+  readonly dir: string;
+  has(sha256: string): boolean;
+  pathOf(sha256: string): string;
+}
 
 /**
  * Stores many contents at once (e.g. a whole rebuilt tree), as durably as FileContentStore.put but
@@ -11,7 +17,7 @@ const CHUNK = 128;
  * fewer journal transactions), renamed into place, and the directory is fsynced once at the end.
  * Contents already present are skipped. Returns how many were written.
  */
-export function storeContents(store: FileContentStore, contents: ReadonlyMap<string, string>): number {
+export function storeContents(store: ContentFiles, contents: ReadonlyMap<string, string>): number {
   const missing = [...contents].filter(([sha]) => !store.has(sha));
   if (missing.length === 0) return 0;
   mkdirSync(store.dir, { recursive: true });
