@@ -7,8 +7,6 @@ import {
   applyRetryDelayMs,
   decide,
   initialMemory,
-  lateWrites,
-  verifyDeadline,
   type Decision,
   type DriverMemory,
   type Effect,
@@ -16,6 +14,8 @@ import {
   type Observation,
   type PassSummary,
 } from '../../src/domain/migrations/phase-machine.js';
+import { verifyDeadline } from '../../src/domain/migrations/freeze-rules.js';
+import { lateWrites } from '../../src/domain/migrations/object-diff.js';
 import { origin } from '../helpers/desired-builders.js';
 
 /**

@@ -138,3 +138,56 @@ export interface TransferFailure {
   key: string;
   message: string;
 }
+
+/**
+ * Writes that reached the source after the snapshot (a freeze that ended before the cutover was
+ * served, or a slow request on an old worker) are copied to the destination — unless the
+ * destination's object changed since orch wrote it (a newer client write wins). Without a snapshot
+ * (database rebuilt) the source as listed now stands in for it.
+ */
+export function lateWrites(input: {
+  snapshot: readonly ListedObject[] | null;
+  source: readonly ListedObject[];
+  destination: readonly ListedObject[];
+  records: ReadonlyMap<string, CopyRecord>;
+}): {
+  late: ListedObject[];
+  lateDeletes: string[];
+  copy: ListedObject[];
+  delete: string[];
+} {
+  const before = new Map((input.snapshot ?? input.source).map((o) => [o.key, o]));
+  const destByKey = new Map(input.destination.map((o) => [o.key, o]));
+  const late = input.source.filter((o) => {
+    const b = before.get(o.key);
+    return !b || b.etag !== o.etag || b.size !== o.size;
+  });
+  const nowKeys = new Set(input.source.map((o) => o.key));
+  const lateDeletes = [...before.keys()].filter((k) => !nowKeys.has(k));
+  const untouched = (key: string) => {
+    const d = destByKey.get(key);
+    const r = input.records.get(key);
+    const s = before.get(key);
+    // The destination still holds what orch put there (its copy record, or the snapshot's own version).
+    return d === undefined
+      ? true
+      : (r !== undefined && r.dstEtag === d.etag) || (s !== undefined && s.etag === d.etag && s.size === d.size);
+  };
+  return {
+    late,
+    lateDeletes,
+    copy: late.filter((o) => untouched(o.key)),
+    delete: lateDeletes.filter((k) => destByKey.has(k) && untouched(k)),
+  };
+}
+
+/** The copy-mode baseline: destination objects the source does not have (a key on both is the source's: a client's delete of it must reach the destination). */
+export function baselineOf(
+  mode: 'copy' | 'sync',
+  destination: readonly ListedObject[],
+  sourceKeys: readonly string[],
+): Map<string, string> {
+  if (mode !== 'copy') return new Map();
+  const source = new Set(sourceKeys);
+  return new Map(destination.filter((o) => !source.has(o.key)).map((o) => [o.key, o.etag]));
+}

@@ -1,7 +1,8 @@
 import { isRetryableFailure, messageOf } from './migration-errors.js';
-import type { FreezeRecord, MigrationPhase, MigrationProgress, MigrationRecord } from './migration-record.js';
+import type { FreezeRecord, MigrationPhase, MigrationRecord } from './migration-record.js';
 import type { CopyRecord, ListedObject, TransferFailure } from './object-diff.js';
-import { CUTOVER_MARGIN_SECONDS } from './route-overlay.js';
+import { FREEZE_MAX_DELTA_OBJECTS, freezeFits, verifyDeadline } from './freeze-rules.js';
+import { baselineOf, lateWrites } from './object-diff.js';
 import type { MigrationRouting } from './routing.js';
 
 /**
@@ -26,14 +27,6 @@ import type { MigrationRouting } from './routing.js';
  * copying goes on. A crash at any point resumes from the record (the `resume` observation).
  */
 
-/** A migration is small enough to freeze for when the last pass had at most this many objects to fix... */
-export const FREEZE_MAX_DELTA_OBJECTS = 1000;
-/** ...and its bytes would take at most this share of the freeze budget at the measured rate. */
-export const FREEZE_DELTA_BUDGET_SHARE = 0.25;
-/** Without a measured rate, a delta of at most this many bytes is small. */
-export const FREEZE_UNMEASURED_MAX_BYTES = 8 * 1024 * 1024;
-/** Time kept back at the end of a freeze for the two routing generations. */
-export const SWITCH_RESERVE_FLOOR_MS = 1500;
 /** Final-delta rounds (pass, then a check listing) inside one freeze. */
 export const VERIFY_ROUNDS = 5;
 /** Wait before retrying a phase after a failure worth retrying. */
@@ -205,153 +198,6 @@ export function isoOf(epochMs: number): string {
 
 function isoOfSeconds(epochSeconds: number | null): string {
   return epochSeconds === null ? 'never' : isoOf(epochSeconds * 1000);
-}
-
-/** When the final delta must be verified by: the freeze end, less the time for the cutover. */
-export function verifyDeadline(record: Pick<MigrationRecord, 'freezeUntil'>, memory: Pick<DriverMemory, 'applyMs'>): number {
-  const end = (record.freezeUntil ?? 0) * 1000;
-  return end - CUTOVER_MARGIN_SECONDS * 1000 - Math.max(SWITCH_RESERVE_FLOOR_MS, memory.applyMs);
-}
-
-/**
- * Whether to freeze after this pass: the final delta repeats this pass's work (list both sides,
- * copy, delete) plus one more listing to verify, and must fit in the freeze budget after the
- * freeze generation and with the cutover's reserve. The pass's own measured time is the estimate,
- * so a slow machine or a busy bucket waits for a quieter pass instead of freezing in vain.
- */
-export function freezeFits(
-  record: MigrationRecord,
-  memory: Pick<DriverMemory, 'applyMs'>,
-  pass: PassSummary,
-): { fits: boolean; estimateMs: number; availableMs: number } {
-  const applyMs = Math.max(1000, memory.applyMs);
-  const availableMs =
-    record.freezeBudgetSeconds * 1000 - applyMs - CUTOVER_MARGIN_SECONDS * 1000 - Math.max(SWITCH_RESERVE_FLOOR_MS, memory.applyMs);
-  const estimateMs = pass.ms + pass.listMs;
-  if (pass.delta > FREEZE_MAX_DELTA_OBJECTS) return { fits: false, estimateMs, availableMs };
-  const rate = record.progress.rateBytesPerSecond;
-  const bytesOk =
-    pass.deltaBytes === 0 ||
-    (rate
-      ? pass.deltaBytes / rate <= record.freezeBudgetSeconds * FREEZE_DELTA_BUDGET_SHARE
-      : pass.deltaBytes <= FREEZE_UNMEASURED_MAX_BYTES);
-  return { fits: estimateMs <= availableMs && bytesOk, estimateMs, availableMs };
-}
-
-/**
- * Writes that reached the source after the snapshot (a freeze that ended before the cutover was
- * served, or a slow request on an old worker) are copied to the destination — unless the
- * destination's object changed since orch wrote it (a newer client write wins). Without a snapshot
- * (database rebuilt) the source as listed now stands in for it.
- */
-export function lateWrites(input: {
-  snapshot: readonly ListedObject[] | null;
-  source: readonly ListedObject[];
-  destination: readonly ListedObject[];
-  records: ReadonlyMap<string, CopyRecord>;
-}): {
-  late: ListedObject[];
-  lateDeletes: string[];
-  copy: ListedObject[];
-  delete: string[];
-} {
-  const before = new Map((input.snapshot ?? input.source).map((o) => [o.key, o]));
-  const destByKey = new Map(input.destination.map((o) => [o.key, o]));
-  const late = input.source.filter((o) => {
-    const b = before.get(o.key);
-    return !b || b.etag !== o.etag || b.size !== o.size;
-  });
-  const nowKeys = new Set(input.source.map((o) => o.key));
-  const lateDeletes = [...before.keys()].filter((k) => !nowKeys.has(k));
-  const untouched = (key: string) => {
-    const d = destByKey.get(key);
-    const r = input.records.get(key);
-    const s = before.get(key);
-    // The destination still holds what orch put there (its copy record, or the snapshot's own version).
-    return d === undefined
-      ? true
-      : (r !== undefined && r.dstEtag === d.etag) || (s !== undefined && s.etag === d.etag && s.size === d.size);
-  };
-  return {
-    late,
-    lateDeletes,
-    copy: late.filter((o) => untouched(o.key)),
-    delete: lateDeletes.filter((k) => destByKey.has(k) && untouched(k)),
-  };
-}
-
-/** Progress at the start of a pass's copies, from its diff. */
-export function progressAtPassStart(
-  progress: MigrationProgress,
-  diff: { sourceObjects: number; sourceBytes: number; inSyncObjects: number; inSyncBytes: number },
-): MigrationProgress {
-  return {
-    ...progress,
-    pass: progress.pass + 1,
-    objectsTotal: diff.sourceObjects,
-    bytesTotal: diff.sourceBytes,
-    objectsInSync: diff.inSyncObjects,
-    bytesInSync: diff.inSyncBytes,
-  };
-}
-
-/** Where a pass's copies started: what was copied before it, when, and how many bytes it has to copy. */
-export interface PassStart {
-  at: number;
-  bytes: number;
-  objects: number;
-  toCopyBytes: number;
-}
-
-/** Progress while a pass copies: `copied` so far in this pass, at `now`. */
-export function progressWhileCopying(
-  progress: MigrationProgress,
-  start: PassStart,
-  copied: { objects: number; bytes: number },
-  now: number,
-): MigrationProgress {
-  const next = { ...progress };
-  const elapsed = (now - start.at) / 1000;
-  if (elapsed > 0.5) next.rateBytesPerSecond = Math.round(copied.bytes / elapsed);
-  const rate = next.rateBytesPerSecond;
-  next.etaSeconds = rate && rate > 0 ? Math.max(0, Math.round((start.toCopyBytes - copied.bytes) / rate)) : null;
-  next.objectsCopied = start.objects + copied.objects;
-  next.bytesCopied = start.bytes + copied.bytes;
-  return next;
-}
-
-/** Progress after a pass's copies and deletions. */
-export function progressAfterPass(
-  progress: MigrationProgress,
-  start: PassStart,
-  r: {
-    copied: { objects: number; bytes: number };
-    inSyncObjects: number;
-    toCopy: number;
-    copyFailures: number;
-    toDelete: number;
-    deleteFailures: number;
-  },
-): MigrationProgress {
-  return {
-    ...progress,
-    objectsCopied: start.objects + r.copied.objects,
-    bytesCopied: start.bytes + r.copied.bytes,
-    objectsDeleted: progress.objectsDeleted + r.toDelete - r.deleteFailures,
-    objectsInSync: r.inSyncObjects + (r.toCopy - r.copyFailures),
-    etaSeconds: null,
-  };
-}
-
-/** The copy-mode baseline: destination objects the source does not have (a key on both is the source's: a client's delete of it must reach the destination). */
-export function baselineOf(
-  mode: 'copy' | 'sync',
-  destination: readonly ListedObject[],
-  sourceKeys: readonly string[],
-): Map<string, string> {
-  if (mode !== 'copy') return new Map();
-  const source = new Set(sourceKeys);
-  return new Map(destination.filter((o) => !source.has(o.key)).map((o) => [o.key, o.etag]));
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -13,16 +13,18 @@ import {
   decide,
   initialMemory,
   isoOf,
-  progressAfterPass,
-  progressAtPassStart,
-  progressWhileCopying,
   type Action,
   type EngineState,
   type Effect,
   type Observation,
-  type PassStart,
   type DriveOutcome,
 } from '../../domain/migrations/phase-machine.js';
+import {
+  progressAfterPass,
+  progressAtPassStart,
+  progressWhileCopying,
+  type PassStart,
+} from '../../domain/migrations/migration-progress.js';
 import type { MigrationRouting } from '../../domain/migrations/routing.js';
 import type { HeldLock } from '../../ports/writer-lock.js';
 import type { StateStore } from '../../ports/state-store.js';
