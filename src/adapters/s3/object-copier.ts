@@ -1,9 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import { compareKeys, isPlainMd5, type CopyRecord, type ListedObject, type ObjectDiff } from '../../domain/migrations/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
+import { ByteBudget } from './byte-budget.js';
+import { CopyRun } from './copy-run.js';
 import type { PoolStorage } from '../../ports/pool-storage.js';
 import type { ObjectTransfer } from '../../ports/object-transfer.js';
 import { PoolS3Client, stripQuotes, type SourceStream } from './pool-s3-client.js';
@@ -125,55 +126,6 @@ export const ABORT_GRACE_MS = 2000;
 /** What a stream reserves from the memory budget (its real footprint is socket and stream buffers). */
 const STREAM_RESERVATION = 1 * MiB;
 
-/** A FIFO semaphore over bytes. Every request is at most the capacity. */
-class ByteBudget {
-  private available: number;
-  private readonly queue: Array<{ n: number; grant: () => void }> = [];
-
-  constructor(readonly capacity: number) {
-    this.available = capacity;
-  }
-
-  acquire(n: number, signal: AbortSignal): Promise<void> {
-    n = Math.min(n, this.capacity);
-    signal.throwIfAborted();
-    if (this.queue.length === 0 && n <= this.available) {
-      this.available -= n;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve, reject) => {
-      const entry = {
-        n,
-        grant: () => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        },
-      };
-      const onAbort = () => {
-        const i = this.queue.indexOf(entry);
-        if (i >= 0) this.queue.splice(i, 1);
-        this.drain();
-        reject(signal.reason);
-      };
-      this.queue.push(entry);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-
-  release(n: number): void {
-    this.available += Math.min(n, this.capacity);
-    this.drain();
-  }
-
-  private drain(): void {
-    while (this.queue.length > 0 && this.queue[0]!.n <= this.available) {
-      const e = this.queue.shift()!;
-      this.available -= e.n;
-      e.grant();
-    }
-  }
-}
-
 interface SdkError {
   name?: string;
   code?: string;
@@ -196,14 +148,6 @@ class Changed extends Error {
 }
 /** An error of the copier's own, with a message safe to print. */
 class CopierError extends Error {}
-
-function abortErrorOf(signal: AbortSignal): Error {
-  const r: unknown = signal.reason;
-  if (r instanceof Error && r.name === 'AbortError') return r;
-  const e = new DOMException('The copy was aborted', 'AbortError');
-  if (r !== undefined) Object.defineProperty(e, 'cause', { value: r });
-  return e;
-}
 
 /** Words safe to print for an error: PoolAccessError messages are built to be; others by code only. */
 function describe(e: unknown, what: string): string {
@@ -318,7 +262,7 @@ interface Upload {
 type Task = { kind: 'object'; object: ListedObject; restarts: number } | { kind: 'part'; upload: Upload; index: number };
 
 interface CopyContext {
-  run: Run;
+  run: CopyRun;
   urgent: Task[];
   failures: CopyFailure[];
   /** Calls the caller's onCopied; if it throws, the whole call stops and rejects with its error. */
@@ -361,7 +305,7 @@ export class ObjectCopier {
     const failures: CopyFailure[] = [];
     const urgent: Task[] = [];
     let next = 0;
-    const run = new Run(this.opts.signal);
+    const run = new CopyRun(this.opts.signal);
     const take = (): Task | undefined => {
       if (run.stopped) {
         // Parts already queued still run (skipped at once) so that the last one aborts its upload.
@@ -407,7 +351,7 @@ export class ObjectCopier {
     const equal: CopyRecord[] = [];
     const different: ListedObject[] = [];
     const failures: CopyFailure[] = [];
-    const run = new Run(this.opts.signal);
+    const run = new CopyRun(this.opts.signal);
     let next = 0;
     await run.workers(this.concurrency, async () => {
       while (!run.stopped && next < pairs.length) {
@@ -450,7 +394,7 @@ export class ObjectCopier {
     const failures: CopyFailure[] = [];
     const batches: string[][] = [];
     for (let i = 0; i < keys.length; i += 1000) batches.push(keys.slice(i, i + 1000));
-    const run = new Run(this.opts.signal);
+    const run = new CopyRun(this.opts.signal);
     let next = 0;
     await run.workers(Math.min(this.concurrency, 4), async () => {
       while (!run.stopped && next < batches.length) {
@@ -916,63 +860,6 @@ async function consume(body: IncomingMessage, hash: Hash, signal: AbortSignal): 
     signal.removeEventListener('abort', onAbort);
   }
   return n;
-}
-
-/**
- * One call's workers and its stop conditions: the caller's abort signal, a fatal error (onCopied
- * threw), or a pool-wide error (no more work started, what was started finishes).
- */
-class Run {
-  private readonly controller = new AbortController();
-  readonly signal = this.controller.signal;
-  poolError: PoolAccessError | null = null;
-  private fatal: { error: unknown } | null = null;
-  private readonly onAbort = () => this.controller.abort(this.outer!.reason);
-
-  constructor(private readonly outer: AbortSignal | undefined) {
-    // Every transfer in flight listens to this signal (its request, the body being read).
-    setMaxListeners(0, this.signal);
-    if (outer?.aborted) this.controller.abort(outer.reason);
-    else outer?.addEventListener('abort', this.onAbort, { once: true });
-  }
-
-  get aborted(): boolean {
-    return this.signal.aborted;
-  }
-
-  get stopped(): boolean {
-    return this.signal.aborted || this.poolError !== null;
-  }
-
-  stopOnPoolError(e: PoolAccessError): void {
-    this.poolError ??= e;
-  }
-
-  /** Stops everything; the call rejects with this error once its workers are done. */
-  fail(e: unknown): void {
-    if (this.fatal || this.signal.aborted) return;
-    this.fatal = { error: e };
-    this.controller.abort(e);
-  }
-
-  async workers(n: number, work: () => Promise<void>): Promise<void> {
-    await Promise.all(
-      Array.from({ length: n }, async () => {
-        try {
-          await work();
-        } catch (e) {
-          this.fail(e); // a bug: stop, reject with it
-        }
-      }),
-    );
-  }
-
-  /** After the workers: rejects with the fatal error, or an AbortError when aborted. */
-  finish(): void {
-    this.outer?.removeEventListener('abort', this.onAbort);
-    if (this.fatal) throw this.fatal.error;
-    if (this.outer?.aborted) throw abortErrorOf(this.outer);
-  }
 }
 
 /** Flat ListObjectsV2 of a whole bucket with size and ETag (quotes stripped), sorted by key (code-unit order). */
