@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { composeOrch } from '../composition-root.js';
 import { OrchCommand } from '../cli/orch-command.js';
+import { generationHistory } from '../use-cases/status/generation-history.js';
 
 export default class History extends OrchCommand {
   static override summary = 'List applied generations (newest first) and which can be restored with rollback.';
@@ -13,15 +14,7 @@ export default class History extends OrchCommand {
   protected async execute() {
     const { flags } = await this.parse(History);
     const settings = this.settingsFrom(flags);
-    const store = composeOrch(settings).state.openIfExists();
-    const rows = store
-      ? store.generations(flags.limit).map((g) => ({
-          ...g,
-          restorable: Object.keys(store.generationFiles(g.number)).length > 0,
-          summary: JSON.parse(g.summary) as Record<string, unknown>,
-        }))
-      : [];
-    store?.close();
+    const rows = generationHistory(composeOrch(settings), flags.limit);
     if (flags.json) {
       this.out(JSON.stringify({ generations: rows }, null, 2));
       return;
