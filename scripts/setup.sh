@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time set-up of a machine for orch development, tests and the sandbox:
-# installs nginx (Debian/Ubuntu package nginx-light), openssl, rclone and a C toolchain (make, g++,
-# python3: for orch's splice relay) when missing, then the npm dependencies from the lockfile. Safe to run again.
+# installs nginx (Debian/Ubuntu package nginx-light), openssl, rclone, a C toolchain (make, g++,
+# python3: for orch's splice relay) and nanio's Python packages when missing, then the npm dependencies from the lockfile. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,13 @@ command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# nanio, the real S3 pool server the tests run (../shared/nanio/serve.sh), runs on Debian's Python
+# packages (Python >= 3.11).
+if [ -d ../shared/nanio ] || [ -n "${ORCH_NANIO_DIR:-}" ]; then
+  py=/usr/bin/python3; [ -x "$py" ] || py=python3
+  "$py" -c 'import starlette, uvicorn, defusedxml' >/dev/null 2>&1 ||
+    need+=(python3 python3-starlette python3-uvicorn python3-defusedxml python3-aiofiles python3-anyio)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
