@@ -18,7 +18,9 @@ import { localTextFiles } from './adapters/fs/text-files.js';
 import { sandboxNginx } from './adapters/nginx/sandbox-nginx.js';
 import { environmentSecrets, fileSecretKeys } from './adapters/secrets/environment-secrets.js';
 import { buildIdentity } from './adapters/manifests/build-identity.js';
-import { fileManifestLoader, validateSources } from './adapters/manifests/file-manifest-loader.js';
+import { fileManifestLoader, validateParsed } from './adapters/manifests/file-manifest-loader.js';
+import { cachedParsing } from './adapters/manifests/parse-cache.js';
+import { parseManifestSources } from './domain/manifests/parse-manifests.js';
 import { cachedValidation } from './adapters/manifests/validation-cache.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
 import { localHost } from './adapters/system/local-host.js';
@@ -166,12 +168,15 @@ export function composeInstall(): { host: HostSystem } {
 }
 
 /**
- * The manifest loader, with the validation cache in `<stateDir>/cache` (on unless
- * ORCH_MANIFEST_CACHE=0), the one speed-up of the manifest path that pays for itself (`npm run bench`, docs/plan.md).
+ * The manifest loader, with the manifest caches in `<stateDir>/cache` (on unless
+ * ORCH_MANIFEST_CACHE=0), the speed-ups of the manifest path that pay for themselves (`npm run bench`,
+ * docs/plan.md): the validation cache (the whole tree unchanged: no parse, no checks) and, under it,
+ * the parse cache (one file changed: only that file is parsed again).
  */
 export function manifestLoader(settings: Settings, env: NodeJS.ProcessEnv = process.env): ManifestLoader {
   if (env.ORCH_MANIFEST_CACHE === '0') return fileManifestLoader();
+  const cache = { dir: join(settings.stateDir, 'cache'), build: buildIdentity };
   return fileManifestLoader({
-    validate: cachedValidation(validateSources, { dir: join(settings.stateDir, 'cache'), build: buildIdentity }),
+    validate: cachedValidation(validateParsed(cachedParsing(parseManifestSources, cache)), cache),
   });
 }

@@ -1,12 +1,19 @@
 import { parseManifestSources, type SourceText } from '../../domain/manifests/parse-manifests.js';
 import { validateManifests, type ValidationResult } from '../../domain/manifests/validate-manifests.js';
 import type { ManifestLoader } from '../../ports/manifest-loader.js';
+import type { ParseSources } from './parse-cache.js';
 import { originNamesFor, readManifestSources } from '../fs/read-manifest-sources.js';
 
 /** The pure step of a load: parse and validate texts already read. */
 export type ValidateSources = (sources: readonly SourceText[]) => ValidationResult;
 
-export const validateSources: ValidateSources = (sources) => validateManifests(parseManifestSources(sources));
+/** Validation of the texts as `parse` parses them (the composition root may put the parse cache there). */
+export const validateParsed =
+  (parse: ParseSources): ValidateSources =>
+  (sources) =>
+    validateManifests(parse(sources));
+
+export const validateSources: ValidateSources = validateParsed(parseManifestSources);
 
 export interface FileManifestLoaderOptions {
   /** The directory relative paths are read from (and shown relative to); default: the process's. */

@@ -8,6 +8,7 @@ import { documentsFromValues, type ParsedDocument, type SourceText } from '../..
 import type { ValidationResult } from '../../domain/manifests/validate-manifests.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 import type { ValidateSources } from './file-manifest-loader.js';
+import { jsonExact } from './json-exact.js';
 
 /**
  * The validation cache: the last validation results (a few), kept in the state directory
@@ -64,30 +65,6 @@ export function cacheKey(build: string | null, sources: readonly SourceText[]): 
 
 /** Entries kept: a few, so that switching between two branches (or two builds) does not thrash. */
 const KEEP = 3;
-
-/**
- * The stored form: JSON when it gives back exactly the same values (it reads ~40% faster than a
- * V8 deserialization), else V8's serialization. JSON is exact for plain objects and arrays
- * without shared or undefined members, strings, booleans, null and finite numbers other than -0
- * (own `__proto__` keys and key order come back as they were).
- */
-function jsonExact(value: unknown, seen: Set<object>): boolean {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
-  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
-  if (typeof value !== 'object') return false;
-  if (seen.has(value)) return false;
-  seen.add(value);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!(i in value) || !jsonExact(value[i], seen)) return false;
-    return true;
-  }
-  if (Object.getPrototypeOf(value) !== Object.prototype || Object.getOwnPropertySymbols(value).length > 0) return false;
-  for (const key of Object.getOwnPropertyNames(value)) {
-    const d = Object.getOwnPropertyDescriptor(value, key)!;
-    if (!d.enumerable || !('value' in d) || key === 'toJSON' || !jsonExact(d.value, seen)) return false;
-  }
-  return true;
-}
 
 interface CachedResult {
   diagnostics: Diagnostic[];
