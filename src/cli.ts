@@ -24,6 +24,9 @@ export function installFaultHook(hook: (point: string) => void): void {
   (require('./composition-root.js') as typeof import('./composition-root.js')).installFaultHook(hook);
 }
 
+/** oclif's command_not_found hook (package.json `oclif.hooks`): exit 1 and "did you mean". */
+export { commandNotFound } from './cli/command-not-found.js';
+
 type CommandModule = { default: Command.Class };
 const command = (load: () => CommandModule) => ({ enumerable: true, get: () => load().default });
 
@@ -34,6 +37,7 @@ export const COMMANDS: Record<string, Command.Class> = Object.defineProperties({
   'buckets:orphans': command(() => require('./commands/buckets/orphans.js') as CommandModule),
   'buckets:purge-orphans': command(() => require('./commands/buckets/purge-orphans.js') as CommandModule),
   'drift': command(() => require('./commands/drift.js') as CommandModule),
+  'help': command(() => require('./commands/help.js') as CommandModule),
   'history': command(() => require('./commands/history.js') as CommandModule),
   'import': command(() => require('./commands/import.js') as CommandModule),
   'install': command(() => require('./commands/install.js') as CommandModule),
@@ -50,5 +54,6 @@ export const COMMANDS: Record<string, Command.Class> = Object.defineProperties({
   'secret-key:generate': command(() => require('./commands/secret-key/generate.js') as CommandModule),
   'status': command(() => require('./commands/status.js') as CommandModule),
   'validate': command(() => require('./commands/validate.js') as CommandModule),
+  'version': command(() => require('./commands/version.js') as CommandModule),
   'watch': command(() => require('./commands/watch.js') as CommandModule),
 });

@@ -4,7 +4,7 @@ import { Command, Flags } from '@oclif/core';
 import { resolveSettings, type Settings } from '../config/settings.js';
 import type { ExitCodeValue } from '../domain/errors.js';
 import { reportError } from './report-error.js';
-import { styleFor, type Style } from './style.js';
+import { colorFlag, styleFor, type Style } from './style.js';
 
 export const EXIT_CODES_HELP = `EXIT CODES
   0  success (plan: no changes, unless --detailed-exitcode is not set)
@@ -39,6 +39,12 @@ export abstract class OrchCommand extends Command {
       helpGroup: 'GLOBAL',
     }),
     'nginx': Flags.string({ description: 'nginx binary. Env: ORCH_NGINX. Default: nginx', helpGroup: 'GLOBAL' }),
+    'color': Flags.boolean({
+      allowNo: true,
+      description:
+        'colour the output (NO_COLOR set: off; FORCE_COLOR=1: on, FORCE_COLOR=0: off). Env: NO_COLOR, FORCE_COLOR. Default: on a terminal',
+      helpGroup: 'GLOBAL',
+    }),
   };
 
   protected style: Style = styleFor(process.stdout);
@@ -50,6 +56,9 @@ export abstract class OrchCommand extends Command {
 
   async run(): Promise<void> {
     this.jsonOutput = this.argv.includes('--json');
+    const color = colorFlag(this.argv);
+    this.style = styleFor(process.stdout, process.env, color);
+    this.errStyle = styleFor(process.stderr, process.env, color);
     let code: ExitCodeValue = 0;
     try {
       code = (await this.execute()) ?? 0;

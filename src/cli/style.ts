@@ -1,4 +1,4 @@
-/** Minimal ANSI styling, off unless the stream is a terminal and NO_COLOR is unset. */
+/** Minimal ANSI styling; colorEnabled says when it is on. */
 export interface Style {
   enabled: boolean;
   red(s: string): string;
@@ -22,7 +22,31 @@ export function makeStyle(enabled: boolean): Style {
   };
 }
 
-export function styleFor(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv = process.env): Style {
-  const enabled = Boolean(stream.isTTY) && env['NO_COLOR'] === undefined && env['TERM'] !== 'dumb';
-  return makeStyle(enabled || env['FORCE_COLOR'] === '1');
+/**
+ * Whether output to `stream` is coloured, in this order: `--color` / `--no-color` (`flag`);
+ * FORCE_COLOR (`0` or `false` turns colour off, any other value on); NO_COLOR set to anything but
+ * the empty string (no-color.org) turns it off; else colour only on a terminal whose TERM is not
+ * `dumb`.
+ */
+export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv, flag?: boolean): boolean {
+  if (flag !== undefined) return flag;
+  const force = env['FORCE_COLOR'];
+  if (force !== undefined) return force !== '0' && force !== 'false';
+  if (env['NO_COLOR'] !== undefined && env['NO_COLOR'] !== '') return false;
+  return Boolean(stream.isTTY) && env['TERM'] !== 'dumb';
+}
+
+export function styleFor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env, flag?: boolean): Style {
+  return makeStyle(colorEnabled(stream, env, flag));
+}
+
+/** `--color` / `--no-color` as given on a command line (the last one wins), else undefined. */
+export function colorFlag(argv: readonly string[]): boolean | undefined {
+  let flag: boolean | undefined;
+  for (const a of argv) {
+    if (a === '--') break;
+    if (a === '--color') flag = true;
+    else if (a === '--no-color') flag = false;
+  }
+  return flag;
 }

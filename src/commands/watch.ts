@@ -5,6 +5,7 @@ import { runWatch } from '../cli/run-watch.js';
 import { createMigrationSupervisor } from '../use-cases/watch/migration-supervisor.js';
 import { composeOrch, composeWatchAdapters, migrationPorts } from '../composition-root.js';
 import { ExitCode, UserError } from '../domain/errors.js';
+import { colorEnabled, colorFlag } from '../cli/style.js';
 import { OrchCommand } from '../cli/orch-command.js';
 
 export default class Watch extends OrchCommand {
@@ -102,7 +103,7 @@ See docs/watch.md.`;
       write: (line) => process.stdout.write(`${line}\n`),
       json,
       level: flags['log-level'] as LogLevel,
-      color: !json && Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'],
+      color: !json && colorEnabled(process.stdout, process.env, colorFlag(this.argv)),
     });
     await runWatch({
       settings,

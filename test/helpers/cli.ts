@@ -13,7 +13,7 @@ export interface CliResult {
 /** Runs the BUILT CLI (`npm test` builds first) as a user would, with a clean orch environment. */
 export function runCli(args: string[], opts: { env?: Record<string, string>; cwd?: string; input?: string } = {}): Promise<CliResult> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-  for (const k of Object.keys(env)) if (k.startsWith('ORCH_')) delete env[k];
+  for (const k of Object.keys(env)) if (k.startsWith('ORCH_') || k === 'FORCE_COLOR') delete env[k];
   Object.assign(env, opts.env ?? {});
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -285,7 +285,7 @@ http {
   /** The environment the CLI runs with: only these ORCH_* variables (the parent's are dropped). */
   env(cwd = this.work, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
-    for (const k of Object.keys(env)) if (k.startsWith('ORCH_')) delete env[k];
+    for (const k of Object.keys(env)) if (k.startsWith('ORCH_') || k === 'FORCE_COLOR') delete env[k];
     Object.assign(env, {
       ORCH_CONFIG: join(cwd, 'orch.yaml'),
       ORCH_MANIFESTS: join(cwd, 'manifests'),
