@@ -18,7 +18,7 @@
 //
 // Environment: BENCH_RUNS (default 5), BENCH_FLEETS (e.g. "100" or "100,1000"; default both),
 // BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary). BENCH_ONLY=fleet runs only this part.
-// On the 1,000-vhost fleet, the speed-ups on and off (benchSpeedups): `orch validate` and a no-op `orch plan` with each
+// On the 1,000-vhost fleet, the speed-ups on and off (benchSpeedups): `orch validate`, a no-op `orch plan` and a plan after one file edited, with each
 // speed-up switched off in turn, interleaved in one run (BENCH_SPEEDUPS=0 skips it; BENCH_ONLY=speedups runs only the
 // fleet's set-up and this part; BENCH_BASELINE=<a built checkout> runs that build in the same rounds).
 // Then the write freeze of a bucket migrated under a steady write load (migration.mjs; BENCH_MIGRATION_RUNS, default 2). BENCH_ONLY=migration runs only that part.
@@ -405,7 +405,7 @@ async function benchFleet(fleet, tls, ports, env0) {
     if (noop.code !== 0)
       log(`[${fleet.key}] WARNING: plan after apply is not a no-op (exit ${noop.code}):\n${(noop.stdout + noop.stderr).slice(-2000)}`);
 
-    if (fleet.key === '1000' && process.env.BENCH_SPEEDUPS !== '0') result.speedups = await benchSpeedups({ fleet, env, cwd: base });
+    if (fleet.key === '1000' && process.env.BENCH_SPEEDUPS !== '0') result.speedups = await benchSpeedups({ fleet, gen, env, cwd: base });
     if (process.env.BENCH_ONLY === 'speedups') return result;
 
     // Side by side, interleaved so that drift of the machine affects all alike.
@@ -506,11 +506,15 @@ async function benchFleet(fleet, tls, ports, env0) {
  * reader with js-yaml, for one YAML parser.
  */
 const SPEEDUP_VARIANTS = [
-  { key: 'shipped', label: 'as shipped (validation cache on)', env: {} },
-  { key: 'noCache', label: 'validation cache off', env: { ORCH_MANIFEST_CACHE: '0' } },
+  { key: 'shipped', label: 'as shipped (both manifest caches on)', env: {} },
+  { key: 'noParseCache', label: 'parse cache off (ORCH_PARSE_CACHE=0)', env: { ORCH_PARSE_CACHE: '0' } },
+  { key: 'noCache', label: 'both caches off (ORCH_MANIFEST_CACHE=0)', env: { ORCH_MANIFEST_CACHE: '0' } },
 ];
 /** Each speed-up: the variant with it on, the variant with it off. */
-const SPEEDUP_COMPARISONS = [{ label: 'validation cache', on: 'shipped', off: 'noCache' }];
+const SPEEDUP_COMPARISONS = [
+  { label: 'manifest caches (validation + parse)', on: 'shipped', off: 'noCache' },
+  { label: 'parse cache', on: 'shipped', off: 'noParseCache' },
+];
 // BENCH_BASELINE: another build of orch (a checkout with `npm run build` done), run in the same
 // rounds for a before/after comparison ("saving" is then how much less time this build takes).
 const BASELINE = process.env.BENCH_BASELINE ? join(process.env.BENCH_BASELINE, 'bin', 'run.js') : null;
@@ -532,12 +536,23 @@ if (BASELINE) {
   }
 }
 
-async function benchSpeedups({ fleet, env, cwd }) {
+async function benchSpeedups({ fleet, gen, env, cwd }) {
+  // `edited`: a plan after ONE manifest file changed (a comment appended, a new one before each
+  // run): the validation cache misses, the parse cache parses that one file again.
+  const edited = join(gen.dir, gen.hosts[0].routes[0].file);
+  const original = readFileSync(edited, 'utf8');
+  let edits = 0;
   const commands = [
     { key: 'validate', args: ['validate'], codes: [0] },
     { key: 'plan', args: ['plan', '--detailed-exitcode', '--no-diff'], codes: [0] },
+    {
+      key: 'edited',
+      args: ['plan', '--detailed-exitcode', '--no-diff'],
+      codes: [0],
+      before: () => writeFileSync(edited, `${original}# bench edit ${++edits}\n`),
+    },
   ];
-  const runs = Object.fromEntries(SPEEDUP_VARIANTS.map((v) => [v.key, { validate: [], plan: [] }]));
+  const runs = Object.fromEntries(SPEEDUP_VARIANTS.map((v) => [v.key, { validate: [], plan: [], edited: [] }]));
   // One round first, not timed: the caches each variant uses are in place (as after an apply).
   for (let round = -1; round < RUNS; round++) {
     log(`[${fleet.key}] speed-ups ${round < 0 ? 'warm-up round' : `run ${round + 1}/${RUNS}`}`);
@@ -545,6 +560,7 @@ async function benchSpeedups({ fleet, env, cwd }) {
     const order = SPEEDUP_VARIANTS.map((_, i) => SPEEDUP_VARIANTS[(i + Math.max(0, round) * 3) % SPEEDUP_VARIANTS.length]);
     for (const v of order) {
       for (const c of commands) {
+        c.before?.();
         const r = await runTimed(process.execPath, [v.bin ?? ORCH, ...c.args], { env: { ...env, ...v.env }, cwd });
         mustSucceed(r, `orch ${c.args.join(' ')} (${v.label})`, c.codes);
         if (round >= 0) runs[v.key][c.key].push(r.wallMs);
@@ -557,26 +573,34 @@ async function benchSpeedups({ fleet, env, cwd }) {
     env: v.env,
     validateMs: stats(runs[v.key].validate),
     planMs: stats(runs[v.key].plan),
+    editedPlanMs: stats(runs[v.key].edited),
   }));
+  writeFileSync(edited, original);
   const byKey = new Map(variants.map((v) => [v.key, v]));
   // Saving: the share of the command's time without the speed-up that the speed-up saves, (off - on) / off.
   const saving = (on, off) => ({ median: (off.median - on.median) / off.median, min: (off.min - on.min) / off.min });
   const comparisons = SPEEDUP_COMPARISONS.map((c) => {
     const [on, off] = [byKey.get(c.on), byKey.get(c.off)];
-    return { ...c, validate: saving(on.validateMs, off.validateMs), plan: saving(on.planMs, off.planMs) };
+    return {
+      ...c,
+      validate: saving(on.validateMs, off.validateMs),
+      plan: saving(on.planMs, off.planMs),
+      editedPlan: saving(on.editedPlanMs, off.editedPlanMs),
+    };
   });
   return { variants, comparisons };
 }
 
 function printSpeedups({ variants, comparisons }) {
   const out = ['', `== Speed-ups on and off, 1,000-vhost fleet (${RUNS} interleaved runs)`];
-  out.push(`   ${'variant'.padEnd(42)} ${'orch validate'.padEnd(30)} orch plan (no-op)`);
-  for (const v of variants) out.push(`   ${v.label.padEnd(42)} ${st(v.validateMs).padEnd(30)} ${st(v.planMs)}`);
+  out.push(`   ${'variant'.padEnd(42)} ${'orch validate'.padEnd(30)} ${'orch plan (no-op)'.padEnd(30)} orch plan (one file edited)`);
+  for (const v of variants)
+    out.push(`   ${v.label.padEnd(42)} ${st(v.validateMs).padEnd(30)} ${st(v.planMs).padEnd(30)} ${st(v.editedPlanMs)}`);
   const pct = (x) => `${(x * 100).toFixed(0)}%`;
   out.push('   saving = (off - on) / off, of the medians [of the minimums]; kept when >= 20%');
   for (const c of comparisons) {
     out.push(
-      `   ${c.label.padEnd(42)} validate ${pct(c.validate.median)} [${pct(c.validate.min)}], plan ${pct(c.plan.median)} [${pct(c.plan.min)}]`,
+      `   ${c.label.padEnd(42)} validate ${pct(c.validate.median)} [${pct(c.validate.min)}], plan ${pct(c.plan.median)} [${pct(c.plan.min)}], plan after one edit ${pct(c.editedPlan.median)} [${pct(c.editedPlan.min)}]`,
     );
   }
   return out.join('\n');
