@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
+import { cpSync, existsSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { applyGateway } from '../../use-cases/apply/apply-gateway.js';
 import { loadManifests } from '../../use-cases/plan/load-manifests.js';
 import { SANDBOX_EXAMPLE, startSandboxNginx } from '../../use-cases/install/sandbox.js';
@@ -12,15 +12,26 @@ export default class SandboxUp extends OrchCommand {
   static override summary = 'Bring up a local gateway: a private nginx on loopback ports, with the manifests applied.';
   static override description = `Starts a private nginx under ./.orch/sandbox (no root needed), with small demo backends standing in for every pool member on 127.0.0.1, then applies the manifests to ./.orch/nginx through the normal apply path and sends a request through each virtual host.
 
-Without --manifests (and no ./manifests directory), the example in examples/sandbox is used.`;
+Without --manifests (and no ./manifests directory), the example in examples/sandbox is copied to ./manifests first: edit the copy, then plan and apply it.`;
   static override examples = ['<%= config.bin %> sandbox up', '<%= config.bin %> sandbox up -m examples/sandbox'];
 
   protected async execute() {
     const { flags } = await this.parse(SandboxUp);
     const settings = this.settingsFrom(flags);
-    if (!flags.manifests && !process.env['ORCH_MANIFESTS'] && !existsSync(settings.manifests))
-      settings.manifests = shownPath(SANDBOX_EXAMPLE);
+    let copied = false;
+    if (
+      !flags.manifests &&
+      !process.env['ORCH_MANIFESTS'] &&
+      resolve(settings.manifests) === resolve('manifests') &&
+      !existsSync(settings.manifests)
+    ) {
+      // A copy the operator may edit (never the example shipped with orch, which may be read-only).
+      cpSync(SANDBOX_EXAMPLE, settings.manifests, { recursive: true, errorOnExist: true, force: false });
+      copied = true;
+    }
     const orch = composeOrch(settings);
+    if (copied)
+      this.out(`Copied the example manifests (${shownPath(SANDBOX_EXAMPLE)}) to ${shownPath(settings.manifests)}: edit them there.`);
     const { validation } = loadManifests(orch.manifests, settings.manifests);
     const { pid, started } = await startSandboxNginx(orch, validation.desired);
     this.out(this.style.green(`Sandbox nginx ${started ? 'started' : 'running'} (pid ${pid}, prefix ${settings.nginxPrefix}).`));
@@ -51,10 +62,17 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
         this.out(`  $ ${cmd}\n    ${r ? `${r.status} ${r.body}` : this.style.red('no answer')}`);
       }
     }
+    const bin = this.config.bin;
+    const m = flags.manifests ? ` -m ${shellWord(flags.manifests)}` : '';
     this.out(
-      `\nNext: edit a manifest under ${settings.manifests}, then\n  ./bin/run.js plan -m ${settings.manifests}\n  ./bin/run.js apply -m ${settings.manifests}\nStop with: ./bin/run.js sandbox down`,
+      `\nNext: edit a manifest under ${shownPath(settings.manifests)}, then\n  ${bin} plan${m}\n  ${bin} apply${m}\nStop with: ${bin} sandbox down`,
     );
   }
+}
+
+/** A word as a POSIX shell reads it back. */
+function shellWord(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 /** A path as messages show it: relative to the working directory when below it. */
