@@ -13,13 +13,16 @@
 // validation cache (src/adapters/manifests/build-identity.ts).
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const outdir = `${root}dist/bundle`;
-rmSync(outdir, { recursive: true, force: true });
+// Built in memory, then each file written beside its final name and renamed over it: a CLI run
+// while a build runs (npm test rebuilds) finds the previous bundle or the new one, never none.
 const result = await build({
+  write: false,
   absWorkingDir: root,
   bundle: true,
   platform: 'node',
@@ -39,14 +42,21 @@ const result = await build({
   define: { 'import.meta.url': '__orchImportMetaUrl' },
   banner: { js: "'use strict';\nvar __orchImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+mkdirSync(outdir, { recursive: true });
+const put = (file, content) => {
+  const tmp = join(outdir, `.${basename(file)}.${process.pid}.tmp`);
+  writeFileSync(tmp, content);
+  renameSync(tmp, file);
+};
+const cli = result.outputFiles.find((f) => f.path === join(outdir, 'cli.cjs'));
+if (!cli) throw new Error('esbuild wrote no dist/bundle/cli.cjs');
+for (const f of result.outputFiles) put(f.path, f.contents);
+// Files of earlier builds that this one did not write.
+const written = new Set([...result.outputFiles.map((f) => basename(f.path)), 'build-id']);
+for (const name of readdirSync(outdir)) if (!written.has(name)) rmSync(join(outdir, name), { recursive: true, force: true });
+put(join(outdir, 'build-id'), `${createHash('sha256').update(cli.contents).digest('hex')}\n`);
 const outputs = Object.entries(result.metafile.outputs);
 const bytes = outputs.reduce((n, [, o]) => n + o.bytes, 0);
-writeFileSync(
-  `${outdir}/build-id`,
-  `${createHash('sha256')
-    .update(readFileSync(`${outdir}/cli.cjs`))
-    .digest('hex')}\n`,
-);
 console.log(
   `bundled dist/bundle/: ${outputs.map(([f]) => f.replace(/^dist\/bundle\//, '')).join(', ')} (${(bytes / 1024).toFixed(0)} KiB), build-id`,
 );

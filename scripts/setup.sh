@@ -36,4 +36,13 @@ fi
 # private nginx on loopback ports and never touch it.
 export PATH="$PATH:/usr/sbin"
 nginx -v
-if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# npm ci deletes and reinstalls node_modules: skipped when the last successful one was of this
+# very lockfile, Node version and machine (a stamp in node_modules), so a second run does nothing.
+stamp=node_modules/.orch-setup-stamp
+want="$( { cat package-lock.json package.json 2>/dev/null; node -p 'process.version + process.arch + process.platform'; } | sha256sum | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && { [ "$(uname)" != Linux ] || [ -f src/adapters/s3/native/build/Release/orch_splice.node ]; }; then
+  echo "npm dependencies: up to date (node_modules matches package-lock.json)"
+else
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  echo "$want" > "$stamp"
+fi
