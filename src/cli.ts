@@ -52,6 +52,7 @@ export const COMMANDS: Record<string, Command.Class> = Object.defineProperties({
   'sandbox:down': command(() => require('./commands/sandbox/down.js') as CommandModule),
   'sandbox:up': command(() => require('./commands/sandbox/up.js') as CommandModule),
   'secret-key:generate': command(() => require('./commands/secret-key/generate.js') as CommandModule),
+  'show': command(() => require('./commands/show.js') as CommandModule),
   'status': command(() => require('./commands/status.js') as CommandModule),
   'validate': command(() => require('./commands/validate.js') as CommandModule),
   'version': command(() => require('./commands/version.js') as CommandModule),

@@ -8,6 +8,7 @@ import { planHasChanges } from '../domain/plan/plan-types.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { jsonMeta, planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
+import { planJsonToMarkdown } from '../cli/views/plan-markdown.js';
 
 export default class Plan extends OrchCommand {
   static override summary = 'Show what apply would change: nginx files (with diffs), buckets to create, drift, migrations.';
@@ -18,12 +19,18 @@ By default the plan refreshes from S3: it lists the buckets of the nanio pools t
 ${EXIT_CODES_HELP}`;
   static override examples = [
     '<%= config.bin %> plan -m examples/gateway',
+    '<%= config.bin %> plan --format markdown > plan-comment.md   # a pull-request comment',
     '<%= config.bin %> plan --json --detailed-exitcode > plan.json',
     '<%= config.bin %> plan --no-refresh --detailed-exitcode   # offline (CI without pool access)',
     '<%= config.bin %> plan --out gateway.plan && <%= config.bin %> apply gateway.plan',
   ];
   static override flags = {
-    'json': Flags.boolean({ description: 'print the plan as JSON (format documented in docs/plan.md)' }),
+    'json': Flags.boolean({ description: 'print the plan as JSON (format documented in docs/plan.md); same as --format json' }),
+    'format': Flags.string({
+      description: 'output format: text, json, or markdown (a pull-request comment: summary table, collapsible diffs)',
+      options: ['text', 'json', 'markdown'],
+      default: 'text',
+    }),
     'detailed-exitcode': Flags.boolean({ description: 'exit 0 when there are no changes, 2 when there are, 1 on error' }),
     'out': Flags.string({ description: 'save the plan (with a fingerprint of its inputs) for `orch apply FILE`' }),
     'diff': Flags.boolean({ description: 'show unified diffs of changed files', default: true, allowNo: true }),
@@ -37,7 +44,8 @@ ${EXIT_CODES_HELP}`;
     const state = openStateView(orch.state, settings);
     const result = await computePlan(orch, state, { refresh: flags.refresh });
     // Hashing the inputs costs time at fleet size: only for JSON output and saved plans.
-    const identity = flags.json || flags.out ? planIdentity(result) : null;
+    const format = flags.json ? 'json' : flags.format;
+    const identity = format !== 'text' || flags.out ? planIdentity(result) : null;
     const json = identity ? planToJson(result.plan, jsonMeta(identity), { diffs: flags.diff }) : null;
     if (flags.out && identity) {
       writeSavedPlan(orch.files, flags.out, {
@@ -50,7 +58,8 @@ ${EXIT_CODES_HELP}`;
         plan: json,
       });
     }
-    if (flags.json) this.out(JSON.stringify(json, null, 2));
+    if (format === 'json') this.out(JSON.stringify(json, null, 2));
+    else if (format === 'markdown') this.out(planJsonToMarkdown(json!));
     else {
       this.out(formatPlanText(result.plan, this.style, { diffs: flags.diff }));
       if (flags.out) this.out(this.style.dim(`Saved this plan to ${flags.out}. Apply exactly it with: orch apply ${flags.out}`));
