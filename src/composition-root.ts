@@ -20,6 +20,10 @@ import { environmentSecrets, fileSecretKeys } from './adapters/secrets/environme
 import { buildIdentity } from './adapters/manifests/build-identity.js';
 import { fileManifestLoader, validateParsed } from './adapters/manifests/file-manifest-loader.js';
 import { cachedParsing } from './adapters/manifests/parse-cache.js';
+import { fileWatchSuspension } from './adapters/fs/watch-suspension-file.js';
+import type { WatchSuspensionStore } from './ports/watch-suspension.js';
+import { httpDaemonStatus } from './adapters/http/daemon-status.js';
+import type { DaemonStatusReader } from './ports/daemon-status.js';
 import { parseManifestSources } from './domain/manifests/parse-manifests.js';
 import { cachedValidation } from './adapters/manifests/validation-cache.js';
 import { sqliteStateDatabase } from './adapters/sqlite/state-store.js';
@@ -81,6 +85,10 @@ export interface Orch {
   importSources: ImportSources;
   /** The manifests, read and validated (through the validation cache of settings.stateDir unless ORCH_MANIFEST_CACHE=0). */
   manifests: ManifestLoader;
+  /** Whether the watch daemon of settings.stateDir is suspended (orch suspend / resume). */
+  suspension: WatchSuspensionStore;
+  /** What a running orch watch answers on its listener (GET /status). */
+  daemonStatus: DaemonStatusReader;
 }
 
 export function composeOrch(settings: Settings): Orch {
@@ -108,6 +116,8 @@ export function composeOrch(settings: Settings): Orch {
     sandbox: sandboxNginx(settings.nginxBin),
     importSources: localImportSources,
     manifests: manifestLoader(settings),
+    suspension: fileWatchSuspension(settings.stateDir),
+    daemonStatus: httpDaemonStatus,
   };
 }
 

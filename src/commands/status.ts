@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { gatewayStatus } from '../use-cases/status/gateway-status.js';
+import { daemonReport } from '../use-cases/status/daemon-report.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { composeOrch } from '../composition-root.js';
 
@@ -11,9 +12,11 @@ export default class Status extends OrchCommand {
   protected async execute() {
     const { flags } = await this.parse(Status);
     const settings = this.settingsFrom(flags);
-    const s = await gatewayStatus(composeOrch(settings));
+    const orch = composeOrch(settings);
+    const s = await gatewayStatus(orch);
+    const daemon = await daemonReport(orch, { watchListen: settings.watchListen, stateDir: settings.stateDir });
     if (flags.json) {
-      this.out(JSON.stringify(s, null, 2));
+      this.out(JSON.stringify({ ...s, daemon }, null, 2));
       return;
     }
     const st = this.style;
@@ -30,6 +33,28 @@ export default class Status extends OrchCommand {
     );
     this.out(`DB backup:     ${s.backupAgeSeconds === null ? st.yellow('none') : `${Math.round(s.backupAgeSeconds)}s old`}`);
     this.out(`nginx:         ${s.nginxVersion ?? st.red('not found')}`);
+    const d = daemon.running;
+    this.out(
+      `orch watch:    ${
+        d
+          ? `pid ${d.pid}, mode ${d.mode}, ${d.ready ? st.green('ready') : st.yellow(`not ready (${d.readyReason ?? 'no detail'})`)}` +
+            (d.lastReconcile ? `, last reconcile ${d.lastReconcile.outcome} at ${d.lastReconcile.finishedAt}` : ', no reconcile yet')
+          : daemon.otherStateDir
+            ? st.dim(`not running for this state directory (${settings.watchListen} answers for ${daemon.otherStateDir})`)
+            : st.dim(
+                settings.watchListen === 'off'
+                  ? 'not checked (watchListen off)'
+                  : `not running (nothing answers on ${settings.watchListen})`,
+              )
+      }`,
+    );
+    if (d?.lastError) this.out(`               last error (${d.lastError.source}, ${d.lastError.at}): ${d.lastError.message}`);
+    if (daemon.suspended)
+      this.out(
+        st.yellow(
+          `               suspended since ${daemon.suspended.since} by ${daemon.suspended.by}${daemon.suspended.reason ? ` (${daemon.suspended.reason})` : ''}: nothing is reconciled until: orch resume`,
+        ),
+      );
     if (s.interruptedApply)
       this.out(
         st.yellow(

@@ -345,7 +345,7 @@ describe.sequential('orch watch against a real nginx', () => {
     const status = await w.status();
     checkStatus(status);
     expect(status).toMatchObject({
-      formatVersion: '1.0',
+      formatVersion: '1.1',
       mode: 'apply',
       driftPolicy: 'warn',
       generation: state.generation,

@@ -60,7 +60,7 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
     const s = d.status();
     expect(validate(s), JSON.stringify(validate.errors)).toBe(true);
     expect(s).toMatchObject({
-      formatVersion: '1.0',
+      formatVersion: '1.1',
       mode: 'plan',
       driftPolicy: 'correct',
       ready: false,

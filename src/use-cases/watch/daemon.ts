@@ -1,4 +1,5 @@
 import type { HealthServer, HealthServers } from '../../ports/health-server.js';
+import type { WatchSuspension, WatchSuspensionStore } from '../../ports/watch-suspension.js';
 import type { ManifestWatcher, ManifestWatchers } from '../../ports/manifest-watcher.js';
 import { isLockHeld } from '../../domain/errors.js';
 import { afterCommitHousekeeping } from '../apply/apply-tree.js';
@@ -34,7 +35,7 @@ import {
 import { bucketStatusesZero, createWatchMetrics, type ApplyMetricOutcome, type WatchMetrics } from './watch-metrics.js';
 
 /** What the daemon's jobs need for one set of settings (the composition root's Orch). */
-export type WatchPorts = ReconcilePorts & BucketSyncPorts;
+export type WatchPorts = ReconcilePorts & BucketSyncPorts & { suspension: WatchSuspensionStore };
 
 export interface WatchDaemonOptions {
   settings: Settings;
@@ -91,6 +92,8 @@ export class WatchDaemon {
   private drift: WatchStatus['drift'] = { files: [], checkedAt: null };
   private buckets: BucketSummary | null = null;
   private lastErrorSignature: string | null = null;
+  /** The suspension seen by the last job (orch suspend), to log each change once. */
+  private suspended: WatchSuspension | null = null;
 
   constructor(private readonly opts: WatchDaemonOptions) {
     this.settings = opts.settings;
@@ -226,12 +229,14 @@ export class WatchDaemon {
       formatVersion: STATUS_FORMAT_VERSION,
       orchVersion: orchVersion(),
       pid: this.opts.pid,
+      stateDir: this.settings.stateDir,
       startedAt: this.startedAt,
       mode: this.policy.mode,
       driftPolicy: this.policy.drift,
       manifests: this.settings.manifests,
       ready: r.ready,
       readyReason: r.reason,
+      suspended: this.ports.suspension.read(),
       running: this.scheduler.runningJob,
       reconciles: this.reconciles,
       lastReconcile: this.lastReconcile,
@@ -252,6 +257,7 @@ export class WatchDaemon {
   renderMetrics(): string {
     const m = this.metrics;
     m.ready.set({}, readiness(this.lastReconcile).ready ? 1 : 0);
+    m.suspended.set({}, this.ports.suspension.read() ? 1 : 0);
     m.consecutiveFailures.set({}, this.scheduler.consecutiveFailures);
     m.migrationPhase.clear();
     for (const s of this.supervisor.snapshot()) {
@@ -265,9 +271,24 @@ export class WatchDaemon {
   // ------------------------------------------------------------------------------------ jobs
 
   private async runJob(job: Job, triggers: Trigger[]): Promise<JobResult> {
+    if ((job === 'reconcile' || job === 'bucket-sync') && this.isSuspended(job)) return {};
     if (job === 'reconcile') return this.reconcile(triggers);
     if (job === 'bucket-sync') return this.bucketSync();
     return this.backup();
+  }
+
+  /**
+   * Whether `orch suspend` is in force: then reconciles and bucket syncs are skipped (the
+   * listener keeps answering, and says so). Each change is logged once.
+   */
+  private isSuspended(job: Job): boolean {
+    const now = this.ports.suspension.read();
+    const was = this.suspended;
+    this.suspended = now;
+    if (now && !was) this.log.warn('watch.suspended', { since: now.since, by: now.by, reason: now.reason, skipped: job });
+    else if (!now && was) this.log.info('watch.resumed', { suspendedSince: was.since });
+    else if (now) this.log.debug('watch.suspended', { skipped: job });
+    return now !== null;
   }
 
   private async reconcile(triggers: Trigger[]): Promise<JobResult> {

@@ -1,9 +1,10 @@
+import type { WatchSuspension } from '../../ports/watch-suspension.js';
 import type { MigrationStatus } from './migration-supervisor.js';
 import type { ChangeCounts, DriftPolicy, ErrorInfo, ReconcileOutcome, WatchMode } from './reconcile.js';
 import type { Job, Trigger } from './scheduler.js';
 
 /** The version of the /status JSON shape (schemas/watch-status.schema.json). */
-export const STATUS_FORMAT_VERSION = '1.0';
+export const STATUS_FORMAT_VERSION = '1.1';
 
 export interface LastReconcile {
   /** What scheduled it (every trigger folded into this run). */
@@ -37,6 +38,8 @@ export interface WatchStatus {
   formatVersion: string;
   orchVersion: string;
   pid: number;
+  /** Since 1.1: the state directory the daemon works on (orch status reads only its own daemon's). */
+  stateDir: string;
   startedAt: string;
   mode: WatchMode;
   driftPolicy: DriftPolicy;
@@ -44,6 +47,8 @@ export interface WatchStatus {
   ready: boolean;
   /** Why not ready, or null. */
   readyReason: string | null;
+  /** Since 1.1: orch suspend in force (nothing is reconciled), or null. */
+  suspended: WatchSuspension | null;
   /** The job running now, or null. */
   running: Job | null;
   reconciles: number;

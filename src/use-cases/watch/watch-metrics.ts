@@ -22,6 +22,7 @@ export function createWatchMetrics() {
       'drift_policy',
     ]),
     ready: r.gauge('orch_ready', '1 when /readyz answers 200: a reconcile finished and the last one succeeded.'),
+    suspended: r.gauge('orch_suspended', '1 while orch suspend is in force: nothing is reconciled until orch resume.'),
     reconcile: r.counter('orch_reconcile_total', 'Reconciles by outcome: applied, no_changes, planned, invalid, blocked, failed.', [
       'outcome',
     ]),
