@@ -36,6 +36,7 @@ export const COMMANDS: Record<string, Command.Class> = Object.defineProperties({
   'buckets': command(() => require('./commands/buckets/index.js') as CommandModule),
   'buckets:orphans': command(() => require('./commands/buckets/orphans.js') as CommandModule),
   'buckets:purge-orphans': command(() => require('./commands/buckets/purge-orphans.js') as CommandModule),
+  'completion': command(() => require('./commands/completion.js') as CommandModule),
   'drift': command(() => require('./commands/drift.js') as CommandModule),
   'help': command(() => require('./commands/help.js') as CommandModule),
   'history': command(() => require('./commands/history.js') as CommandModule),
