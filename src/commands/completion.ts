@@ -1,7 +1,8 @@
-import { Args, Command } from '@oclif/core';
+import { Args } from '@oclif/core';
+import { PlainCommand } from '../cli/plain-command.js';
 import { bashCompletion, fishCompletion, zshCompletion, type CompletionCommand } from '../cli/completion-script.js';
 
-export default class Completion extends Command {
+export default class Completion extends PlainCommand {
   static override summary = 'Print a shell completion script (bash, zsh or fish) for every orch command and flag.';
   static override description = `Load it once in your shell's start-up file, or install it where your shell looks:
   bash: orch completion bash > /etc/bash_completion.d/orch     (or add: source <(orch completion bash) to ~/.bashrc)

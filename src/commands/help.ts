@@ -1,7 +1,8 @@
-import { Args, Command, loadHelpClass } from '@oclif/core';
+import { Args, loadHelpClass } from '@oclif/core';
+import { PlainCommand } from '../cli/plain-command.js';
 import { printable } from '../cli/command-not-found.js';
 
-export default class HelpCommand extends Command {
+export default class HelpCommand extends PlainCommand {
   static override summary = 'Show help for orch or for one command.';
   static override description = 'The same text as `orch COMMAND --help`. Without a command: the list of commands and topics.';
   static override examples = ['<%= config.bin %> help', '<%= config.bin %> help plan', '<%= config.bin %> help buckets orphans'];

@@ -1,6 +1,7 @@
-import { Command, Flags } from '@oclif/core';
+import { Flags } from '@oclif/core';
+import { PlainCommand } from '../cli/plain-command.js';
 
-export default class VersionCommand extends Command {
+export default class VersionCommand extends PlainCommand {
   static override summary = "Show orch's version, and the Node.js and platform it runs on.";
   static override examples = ['<%= config.bin %> version', '<%= config.bin %> version --json'];
   static override flags = {
