@@ -1,4 +1,5 @@
 import type { Hook } from '@oclif/core';
+import { shellQuote } from './shell-words.js';
 
 /**
  * oclif's `command_not_found` hook (package.json `oclif.hooks`): an unknown command is a usage
@@ -49,9 +50,4 @@ function distance(a: string, b: string): number {
 export function printable(s: string): string {
   const shown = JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s).slice(1, -1);
   return shown.replace(/'/g, "\\'");
-}
-
-/** An argument as a POSIX shell reads it back. */
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
