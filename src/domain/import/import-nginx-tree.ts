@@ -117,7 +117,11 @@ function basename(path: string): string {
  * at `pools/<name>.conf` or one server at `vhosts/<name>.conf` keeps its name, so orch's first
  * apply replaces it in place (adopts it); any other file must leave nginx's include path first.
  */
-export function importNginxTree(files: readonly SourceFile[], resolver: IncludeResolver | null): ImportResult {
+export function importNginxTree(
+  files: readonly SourceFile[],
+  resolver: IncludeResolver | null,
+  importOpts: { confDir?: string } = {},
+): ImportResult {
   const warnings = new ImportWarnings();
   const tree = parseTree(files, resolver, warnings);
   const pools = new TreePools(warnings, splitOrigin);
@@ -189,6 +193,7 @@ export function importNginxTree(files: readonly SourceFile[], resolver: IncludeR
       warnings,
       routeNames,
       routeOrigin: (r) => splitOrigin('Route', r),
+      ...(importOpts.confDir === undefined ? {} : { confDir: importOpts.confDir }),
     };
     virtualHosts.push(virtualHostFromServer(d, opts));
     vhostOf.set(d, name);
@@ -214,6 +219,11 @@ export function importNginxTree(files: readonly SourceFile[], resolver: IncludeR
     warnings: warnings.list,
     secrets: [],
     filesToMove: moved,
+    refusals: [],
+    routing: {
+      servers: servers.map((x) => x.d),
+      poolOf: new Map([...pools.byUpstream].map(([upstream, p]) => [upstream, p.name])),
+    },
   };
 }
 

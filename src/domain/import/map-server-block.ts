@@ -54,6 +54,23 @@ export interface ServerImportOptions {
   routeOf?: (location: NginxDirective) => RouteForm | null;
   /** Where a route's manifest goes: origins of routes, keyed by route name. */
   routeOrigin: (routeName: string) => Origin;
+  /**
+   * The directory nginx resolves relative file paths against (its conf prefix: the directory of
+   * the main nginx.conf). Relative certificate paths are imported as nginx reads them.
+   */
+  confDir?: string;
+}
+
+/** A path as nginx resolves it: absolute as is, relative against the conf prefix (`a/./b/../c` normalised). */
+export function nginxFullPath(confDir: string, path: string): string {
+  const joined = path.startsWith('/') ? path : `${confDir.replace(/\/+$/, '')}/${path}`;
+  const parts: string[] = [];
+  for (const part of joined.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join('/')}`;
 }
 
 /** orch's fixed proxy settings (templates.ts) and the value it renders for each. */
@@ -179,15 +196,31 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
   if (ssl) {
     const cert = certs[0];
     const key = keys[0];
-    if (cert && key && checkFilePath(cert.args[0]!) === null && checkFilePath(key.args[0]!) === null) {
+    const full = (d: NginxDirective | undefined): string | null => {
+      if (!d) return null;
+      const raw = d.args[0]!;
+      if (raw.startsWith('/')) return raw;
+      if (o.confDir === undefined || raw.includes('$')) return null;
+      const resolved = nginxFullPath(o.confDir, raw);
+      w.warn(
+        'import.relative-path',
+        `${describe(d)}: nginx reads this relative path from the directory of its main configuration (${o.confDir}); imported as ${resolved}.`,
+        at(d),
+        `If nginx runs with another main configuration, import again with ORCH_NGINX_CONF set to it (ORCH_NGINX_CONF=/etc/nginx/nginx.conf orch import ...).`,
+      );
+      return resolved;
+    };
+    const certPath = full(cert);
+    const keyPath = full(key);
+    if (cert && key && certPath !== null && keyPath !== null && checkFilePath(certPath) === null && checkFilePath(keyPath) === null) {
       handled.add(cert);
       handled.add(key);
-      tls = { certificate: cert.args[0]!, key: key.args[0]!, http2 };
+      tls = { certificate: certPath, key: keyPath, http2 };
     } else {
       ssl = false;
       w.warn(
         'import.dropped',
-        `${describe(main!)}: TLS needs an ssl_certificate and ssl_certificate_key with absolute paths in this server block; imported without TLS.`,
+        `${describe(main!)}: TLS needs an ssl_certificate and ssl_certificate_key in this server block, with paths orch can render; imported without TLS.`,
         at(main!),
         'Add spec.tls to the virtual host.',
       );
