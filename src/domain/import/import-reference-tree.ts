@@ -105,7 +105,6 @@ function readMeta<T>(files: ReadonlyMap<string, string>, path: string, warnings:
   return null;
 }
 
-
 function signature(d: NginxDirective): string {
   return `${d.name}\u0000${d.args.join('\u0000')}${d.block ? `{${d.block.map(signature).join(';')}}` : ''}`;
 }
@@ -301,7 +300,13 @@ export function importReferenceTree(
     secrets,
     filesToMove: moved,
     refusals,
-    routing: { servers: [...blocksOf.values()].flat().filter((b) => b.kind === 'server').map((b) => b.d), poolOf },
+    routing: {
+      servers: [...blocksOf.values()]
+        .flat()
+        .filter((b) => b.kind === 'server')
+        .map((b) => b.d),
+      poolOf,
+    },
   };
 }
 

@@ -60,7 +60,10 @@ function wildcardMatch(name: string, host: string): number {
 function regexOf(pattern: string, caseless: boolean): RegExp | null {
   try {
     // PCRE and JavaScript agree on the constructs nginx configurations use (classes, groups, anchors).
-    return new RegExp(pattern.replace(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g, '(?<$1>').replace(/\(\?P<([A-Za-z_]\w*)>/g, '(?<$1>'), caseless ? 'i' : '');
+    return new RegExp(
+      pattern.replace(/\(\?<([A-Za-z_][A-Za-z0-9_]*)>/g, '(?<$1>').replace(/\(\?P<([A-Za-z_]\w*)>/g, '(?<$1>'),
+      caseless ? 'i' : '',
+    );
   } catch {
     return null;
   }
@@ -70,7 +73,10 @@ function regexOf(pattern: string, caseless: boolean): RegExp | null {
 export function chooseServer(servers: readonly ServerView[], port: number, host: string): ServerView | null {
   const on = servers.filter((s) => s.ports.includes(port));
   if (on.length === 0) return null;
-  const h = host.toLowerCase().replace(/:[0-9]+$/, '').replace(/\.$/, '');
+  const h = host
+    .toLowerCase()
+    .replace(/:[0-9]+$/, '')
+    .replace(/\.$/, '');
   const exact = on.find((s) => s.names.includes(h));
   if (exact) return exact;
   let best: ServerView | null = null;
@@ -89,8 +95,7 @@ export function chooseServer(servers: readonly ServerView[], port: number, host:
       if (l > bestLen) [best, bestLen] = [s, l];
     }
   if (best) return best;
-  for (const s of on)
-    for (const n of s.names) if (n.startsWith('~') && regexOf(n.slice(1), true)?.test(h)) return s;
+  for (const s of on) for (const n of s.names) if (n.startsWith('~') && regexOf(n.slice(1), true)?.test(h)) return s;
   return on.find((s) => s.defaultOn.includes(port)) ?? on[0]!;
 }
 
@@ -172,7 +177,8 @@ const REDIRECT_CODES = new Set(['301', '302', '303', '307', '308']);
 function returnOutcome(d: NginxDirective, st: State): string {
   const [code, text] = d.args;
   if (code !== undefined && /^https?:\/\//.test(code)) return `redirect 302 ${expand(code, st) ?? code}`;
-  if (code !== undefined && REDIRECT_CODES.has(code)) return `redirect ${code} ${text === undefined ? '' : (expand(text, st) ?? text)}`.trim();
+  if (code !== undefined && REDIRECT_CODES.has(code))
+    return `redirect ${code} ${text === undefined ? '' : (expand(text, st) ?? text)}`.trim();
   return `status ${code ?? '?'}`;
 }
 
@@ -299,7 +305,12 @@ function errorPageTarget(code: string, blocks: ReadonlyArray<readonly NginxDirec
   return null;
 }
 
-function proxyOutcome(body: readonly NginxDirective[], loc: Location | null, st: State, poolOf: (upstream: string) => string): string | null {
+function proxyOutcome(
+  body: readonly NginxDirective[],
+  loc: Location | null,
+  st: State,
+  poolOf: (upstream: string) => string,
+): string | null {
   const pass = body.find((d) => d.name === 'proxy_pass' && d.args.length === 1);
   if (!pass) return null;
   const raw = pass.args[0]!;
@@ -336,8 +347,11 @@ function content(
     }
     return proxied;
   }
+  // nginx's static and index handlers serve GET, HEAD and POST only: anything else is 405.
+  if (!['GET', 'HEAD', 'POST'].includes(st.req.method)) return 'status 405';
   const root = body.find((d) => d.name === 'root' || d.name === 'alias') ?? server.find((d) => d.name === 'root');
-  return `static files (${root ? `${root.name} ${root.args.join(' ')}` : 'root html'})`;
+  const where = root ? `${root.name} ${root.args.join(' ')}` : 'root html';
+  return st.uri.endsWith('/') ? `static directory index (${where})` : `static files (${where})`;
 }
 
 /** Where nginx sends the request, as a canonical text (`pool <name> <uri>`, `status <code>`, ...). */
@@ -381,7 +395,9 @@ export function routeRequest(servers: readonly ServerView[], req: RoutingRequest
     const rules = accessRulesOf(body);
     if (accessDenied(rules.length > 0 ? rules : accessRulesOf(server.body), req.client)) return finish('status 403', [body, server.body]);
     // An `if` whose condition held and that holds a proxy_pass is the location's content then.
-    const active = body.find((d) => d.name === 'if' && d.block && condition(d, st) === true && d.block.some((x) => x.name === 'proxy_pass'));
+    const active = body.find(
+      (d) => d.name === 'if' && d.block && condition(d, st) === true && d.block.some((x) => x.name === 'proxy_pass'),
+    );
     return content(active?.block ?? body, loc, server.body, named, st, poolOf);
   }
   return 'status 500 (rewrite cycle)';

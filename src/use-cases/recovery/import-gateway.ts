@@ -105,7 +105,8 @@ export async function importGateway(ports: ImportPorts, opts: ImportOptions): Pr
     result = importReferenceTree(files, importSources.includeResolver(dir), {
       key: opts.referenceKey,
       confDir,
-      migrationFiles: opts.referenceData === null ? null : readMigrationFiles(textFiles, resolve(cwd, opts.referenceData), opts.referenceData),
+      migrationFiles:
+        opts.referenceData === null ? null : readMigrationFiles(textFiles, resolve(cwd, opts.referenceData), opts.referenceData),
     });
   else result = importNginxTree(files, importSources.includeResolver(dir), { confDir });
 
