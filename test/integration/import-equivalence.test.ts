@@ -53,14 +53,15 @@ function ok(r: CliResult): CliResult {
   return r;
 }
 
-function serversOf(dir: string): NginxDirective[] {
+/** The top-level blocks named `name` (server, map) of every `.conf` below `dir`. */
+function blocksOf(dir: string, name = 'server'): NginxDirective[] {
   const out: NginxDirective[] = [];
   const walk = (d: string) => {
     for (const n of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, n.name);
       if (n.isDirectory()) walk(p);
       else if (n.name.endsWith('.conf'))
-        out.push(...parseNginxConfig(readFileSync(p, 'utf8'), { file: p }).directives.filter((x) => x.name === 'server' && x.block));
+        out.push(...parseNginxConfig(readFileSync(p, 'utf8'), { file: p }).directives.filter((x) => x.name === name && x.block));
     }
   };
   walk(dir);
@@ -166,13 +167,14 @@ function expectCheckAgreesWithNginx(opts: {
   report: Report;
   checkClient: (p: Probe) => string;
 }): { differing: string[] } {
-  const b = serverViews(serversOf(opts.beforeTree));
-  const a = serverViews(serversOf(opts.afterTree));
+  const b = serverViews(blocksOf(opts.beforeTree));
+  const a = serverViews(blocksOf(opts.afterTree));
+  const maps = blocksOf(opts.beforeTree, 'map');
   const differing: string[] = [];
   opts.probes.forEach((p, i) => {
     const req = { port: p.port, host: p.host, uri: p.path, method: p.method ?? 'GET', client: p.from ?? '127.0.0.1' };
     const what = describeProbe(p);
-    expect(asOutcome(opts.before[i]!), `before: ${what}`).toBe(predicted(routeRequest(b, req, (x) => x)));
+    expect(asOutcome(opts.before[i]!), `before: ${what}`).toBe(predicted(routeRequest(b, req, (x) => x, maps)));
     expect(asOutcome(opts.after[i]!), `after: ${what}`).toBe(predicted(routeRequest(a, req, (x) => x)));
     const realDiffers = asOutcome(opts.before[i]!) !== asOutcome(opts.after[i]!);
     if (realDiffers) differing.push(what);
@@ -343,5 +345,57 @@ describe("adopting the reference tool's tree: import, apply into a fresh directo
     const listed = (host: string, uri: string, client: string) =>
       report.routing!.differences.find((d) => d.host === host && d.uri === uri && d.client === client && d.method === 'GET');
     expect(listed('cdn.xpto.test', '/orch-probe/key.bin', '127.0.0.2')).toMatchObject({ before: 'status 403', after: 'status 404' });
+  });
+});
+
+describe('adopting a hand-written tree whose "location /" reads an http-level map', () => {
+  let g: Gateway | undefined;
+  let ports: Record<string, number>;
+  let source: string;
+
+  beforeAll(async () => {
+    const s = await startGateway({ PORT_A: 'backend-a', PORT_B: 'backend-b' }, ['PORT_APP']);
+    g = s.g;
+    ports = s.ports;
+    source = join(g.root, 'hand');
+    copyTemplateTree(
+      join(REPO_ROOT, 'test/fixtures/import/hand-written-map'),
+      source,
+      Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+    );
+  });
+  afterAll(() => stopGateway(g));
+
+  it('carries the map and the catch-all into what orch renders: apply passes, every request is routed as before, and the import says so', async () => {
+    const app = (host: string, path: string, method = 'GET'): Probe => ({ port: ports['PORT_APP']!, host, path, method });
+    const probes: Probe[] = [];
+    for (const host of ['app.test', 'tenant-b.test', 'beta.app.test', 'other.test'])
+      for (const method of ['GET', 'PUT'])
+        for (const path of ['/x', '/', '/photos', '/photos/orch-probe/key.bin', '/orch-probe/key.bin', '/photos?list-type=2'])
+          probes.push(app(host, path, method));
+    const before = await servedAnswers(g!, source, probes);
+    expect([before[0], before[12], before[24]].map(asOutcome)).toEqual(['pool backend-a /x', 'pool backend-b /x', 'pool backend-b /x']);
+
+    const report = await adoptIntoFreshDirectory(g!, source, ['--from', 'nginx']);
+    const after = await answers(probes);
+    await g!.served!.stop();
+    g!.served = null;
+
+    const codes = report.warnings.map((w) => w.code);
+    expect(codes).toContain('import.map-inlined');
+    expect(codes).toContain('import.catch-all');
+    expect(codes).not.toContain('import.dropped');
+    const { differing } = expectCheckAgreesWithNginx({
+      probes,
+      before,
+      after,
+      beforeTree: source,
+      afterTree: g!.env.ORCH_NGINX_DIR,
+      report,
+      checkClient: () => OUTSIDE_CLIENT,
+    });
+    expect(differing).toEqual([]);
+    expect(after).toEqual(before);
+    expect(report.routing).toMatchObject({ unchanged: true, differences: [] });
   });
 });

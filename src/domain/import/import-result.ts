@@ -47,6 +47,8 @@ export interface ImportResult {
 
 export interface SourceRouting {
   servers: NginxDirective[];
+  /** http-level `map` blocks the servers may read (evaluated by the check as nginx would). */
+  maps?: NginxDirective[];
   /** Upstream name (as `proxy_pass` names it) -> imported pool name. */
   poolOf: ReadonlyMap<string, string>;
 }

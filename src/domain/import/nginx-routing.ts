@@ -105,6 +105,21 @@ interface State {
   vars: Map<string, string>;
   req: RoutingRequest;
   uriChanged: boolean;
+  /** http-level maps by the variable they define. */
+  maps: ReadonlyMap<string, NginxDirective>;
+}
+
+/** A map's value for this request, as nginx computes it: exact key (case-insensitive), first matching regex, default. */
+function mapValue(map: NginxDirective, st: State): string | null {
+  const source = expand(map.args[0]!, st);
+  if (source === null) return null;
+  const entries = (map.block ?? []).filter((e) => e.args.length === 1 && e.name !== 'default');
+  const exact = entries.find((e) => !e.name.startsWith('~') && e.name.replace(/^\\/, '').toLowerCase() === source.toLowerCase());
+  const chosen =
+    exact ??
+    entries.find((e) => e.name.startsWith('~') && regexOf(e.name.replace(/^~\*?/, ''), e.name.startsWith('~*'))?.test(source)) ??
+    (map.block ?? []).find((e) => e.name === 'default' && e.args.length === 1);
+  return chosen ? expand(chosen.args[0]!, st) : '';
 }
 
 type Step = { done: string } | { next: 'continue' | 'break' | 'last' };
@@ -134,6 +149,8 @@ function variable(name: string, st: State): string | null {
   }
   if (v.startsWith('http_') || v.startsWith('cookie_') || v.startsWith('arg_')) return ''; // the probes send no other header
   if (/^[0-9]$/.test(v)) return st.vars.get(v) ?? '';
+  const map = st.maps.get(v);
+  if (map) return mapValue(map, st);
   return null;
 }
 
@@ -148,8 +165,19 @@ function expand(text: string, st: State): string | null {
   return unknown ? null : out;
 }
 
+/** An `if`'s arguments without the parentheses (attached to the first and last argument, or on their own). */
+function conditionArgs(d: NginxDirective): string[] {
+  const a = [...d.args];
+  if (a[0] === '(') a.shift();
+  else if (a[0]?.startsWith('(')) a[0] = a[0].slice(1);
+  const last = a.length - 1;
+  if (a[last] === ')' && d.quotes[d.args.length - 1] === '') a.pop();
+  else if (last >= 0 && a[last]!.endsWith(')') && d.quotes[d.args.length - 1] === '') a[last] = a[last]!.slice(0, -1);
+  return a;
+}
+
 function condition(d: NginxDirective, st: State): boolean | null {
-  const a = d.args;
+  const a = conditionArgs(d);
   if (a.length === 1) {
     const v = a[0]!.startsWith('$') ? expand(a[0]!, st) : null;
     return v === null ? null : v !== '' && v !== '0';
@@ -355,7 +383,12 @@ function content(
 }
 
 /** Where nginx sends the request, as a canonical text (`pool <name> <uri>`, `status <code>`, ...). */
-export function routeRequest(servers: readonly ServerView[], req: RoutingRequest, poolOf: (upstream: string) => string): string {
+export function routeRequest(
+  servers: readonly ServerView[],
+  req: RoutingRequest,
+  poolOf: (upstream: string) => string,
+  maps: readonly NginxDirective[] = [],
+): string {
   const server = chooseServer(servers, req.port, req.host);
   if (!server) return 'no server';
   const q = req.uri.indexOf('?');
@@ -365,6 +398,7 @@ export function routeRequest(servers: readonly ServerView[], req: RoutingRequest
     vars: new Map(),
     req,
     uriChanged: false,
+    maps: new Map(maps.filter((m) => m.args.length === 2).map((m) => [m.args[1]!.replace(/^\$\{?|\}$/g, '').toLowerCase(), m])),
   };
   const locs = locationsOf(server.body);
   const named = new Map(locs.filter((l) => l.kind === '@').map((l) => [l.name, l]));
@@ -374,7 +408,14 @@ export function routeRequest(servers: readonly ServerView[], req: RoutingRequest
     const target = errorPageTarget(m[1]!, blocks);
     if (!target?.startsWith('@')) return outcome;
     const n = named.get(target);
-    return n ? content(n.d.block ?? [], null, server.body, named, st, poolOf) : outcome;
+    if (!n) return outcome;
+    // A named location runs the location rewrite, access and content phases.
+    const namedBody = n.d.block ?? [];
+    const step = runRewrites(namedBody, st);
+    if ('done' in step) return step.done;
+    const rules = accessRulesOf(namedBody);
+    if (accessDenied(rules.length > 0 ? rules : accessRulesOf(server.body), req.client)) return 'status 403';
+    return content(namedBody, null, server.body, named, st, poolOf);
   };
   const serverStep = runRewrites(server.body, st);
   if ('done' in serverStep) return finish(serverStep.done, [server.body]);

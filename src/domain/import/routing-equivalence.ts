@@ -81,7 +81,7 @@ function hostsOf(s: ServerView): string[] {
 }
 
 export function checkRouting(
-  before: { servers: readonly NginxDirective[]; poolOf: ReadonlyMap<string, string> },
+  before: { servers: readonly NginxDirective[]; poolOf: ReadonlyMap<string, string>; maps?: readonly NginxDirective[] },
   after: { servers: readonly NginxDirective[] },
 ): RoutingCheck {
   const b = serverViews(before.servers);
@@ -114,7 +114,7 @@ export function checkRouting(
   const differences: RoutingDifference[] = [];
   for (const p of probes.values()) {
     const req: RoutingRequest = { port: p.port, host: p.host, uri: p.uri, method: p.method, client: p.client };
-    const was = routeRequest(b, req, poolOf);
+    const was = routeRequest(b, req, poolOf, before.maps ?? []);
     const now = routeRequest(a, req, same);
     if (was !== now) differences.push({ ...p, before: was, after: now });
   }
