@@ -260,8 +260,21 @@ describe('a hand-written tree', () => {
     [
       'location / doing more than proxy_pass',
       'server { listen 8080; server_name a.test; location / { proxy_pass http://u; add_header X 1; } }',
+      'import.catch-all',
+      /carried as the named location @orch_import_root/,
+    ],
+    [
+      'location / holding a location',
+      'server { listen 8080; server_name a.test; location / { location /in/ { return 200; } proxy_pass http://u; } }',
       'import.dropped',
-      /location \/ does more than/,
+      /location \/ does more than send requests to one pool and holds what a named location cannot/,
+    ],
+    ['a map no server reads', 'map $x $y { default 1; }', 'import.dropped', /no imported server reads \$y/],
+    [
+      'a map with hostnames',
+      'map $host $y { hostnames; default 1; *.a.test 2; } server { listen 8080; server_name a.test; location / { return 200 $y; } }',
+      'import.dropped',
+      /map orch cannot carry .* \(it uses hostnames\)/,
     ],
     [
       'a unix-socket member',
@@ -269,7 +282,7 @@ describe('a hand-written tree', () => {
       'import.dropped',
       /unix sockets/,
     ],
-    ['an http-level directive', 'map $x $y { default 1; }', 'import.dropped', /http-level directive/],
+    ['an http-level directive', 'proxy_cache_path /tmp/c keys_zone=c:1m;', 'import.dropped', /http-level directive/],
     [
       'listen default_server',
       'server { listen 8080 default_server; server_name a.test; }',
