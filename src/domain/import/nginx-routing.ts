@@ -69,15 +69,39 @@ function regexOf(pattern: string, caseless: boolean): RegExp | null {
   }
 }
 
+interface ServerIndex {
+  byPort: Map<number, ServerView[]>;
+  /** `port name` -> the first server with that exact name on that port. */
+  exact: Map<string, ServerView>;
+}
+const indexes = new WeakMap<readonly ServerView[], ServerIndex>();
+
+/** Servers by port and exact name, computed once per list (a fleet has thousands). */
+function indexOf(servers: readonly ServerView[]): ServerIndex {
+  let index = indexes.get(servers);
+  if (index) return index;
+  index = { byPort: new Map(), exact: new Map() };
+  for (const s of servers)
+    for (const port of new Set(s.ports)) {
+      const list = index.byPort.get(port) ?? [];
+      list.push(s);
+      index.byPort.set(port, list);
+      for (const n of s.names) if (!index.exact.has(`${port} ${n}`)) index.exact.set(`${port} ${n}`, s);
+    }
+  indexes.set(servers, index);
+  return index;
+}
+
 /** nginx's choice of server: exact name, longest leading wildcard, trailing wildcard, first regex, else the port's default. */
 export function chooseServer(servers: readonly ServerView[], port: number, host: string): ServerView | null {
-  const on = servers.filter((s) => s.ports.includes(port));
+  const index = indexOf(servers);
+  const on = index.byPort.get(port) ?? [];
   if (on.length === 0) return null;
   const h = host
     .toLowerCase()
     .replace(/:[0-9]+$/, '')
     .replace(/\.$/, '');
-  const exact = on.find((s) => s.names.includes(h));
+  const exact = index.exact.get(`${port} ${h}`);
   if (exact) return exact;
   let best: ServerView | null = null;
   let bestLen = 0;

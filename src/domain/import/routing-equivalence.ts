@@ -91,12 +91,22 @@ export function checkRouting(
   const add = (p: RoutingProbe) => probes.set(`${p.port} ${p.host} ${p.method} ${p.uri} ${p.client}`, p);
   const views = [...b, ...a];
   for (const s of b) pathsOf(s.body, notProbed, hostsOf(s)[0]!);
+  // Every location either configuration has for a host on a port, and the rules either applies.
+  const bodiesAt = new Map<string, NginxDirective[][]>();
+  for (const s of views)
+    for (const port of new Set(s.ports))
+      for (const host of hostsOf(s)) {
+        const list = bodiesAt.get(`${port} ${host}`) ?? [];
+        list.push(s.body);
+        bodiesAt.set(`${port} ${host}`, list);
+      }
+  const done = new Set<string>();
   for (const s of views) {
     for (const port of s.ports) {
       for (const host of hostsOf(s)) {
-        // Every location either configuration has for this host, and the rules either applies.
-        const both = [b, a].map((list) => list.filter((x) => x.ports.includes(port) && hostsOf(x).includes(host)));
-        const bodies = both.flat().map((x) => x.body);
+        if (done.has(`${port} ${host}`)) continue;
+        done.add(`${port} ${host}`);
+        const bodies = bodiesAt.get(`${port} ${host}`) ?? [];
         const paths = new Set<string>(['/', '/orch-probe/key.bin']);
         for (const body of bodies) for (const p of pathsOf(body, [], host)) paths.add(p);
         const clients = new Set<string>([OUTSIDE_CLIENT]);
