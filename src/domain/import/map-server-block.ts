@@ -211,7 +211,7 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
         'import.relative-path',
         `${describe(d)}: nginx reads this relative path from the directory of its main configuration (${o.confDir}); imported as ${resolved}.`,
         at(d),
-        `If nginx runs with another main configuration, import again with ORCH_NGINX_CONF set to it (ORCH_NGINX_CONF=/etc/nginx/nginx.conf orch import ...).`,
+        'If nginx runs with another main configuration, set ORCH_NGINX_CONF to that file and import again.',
       );
       return resolved;
     };
