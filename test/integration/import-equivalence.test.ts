@@ -1,4 +1,4 @@
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,7 +134,7 @@ async function servedAnswers(g: Gateway, tree: string, probes: Probe[]): Promise
   }
 }
 
-/** Import -> validate -> plan -> apply into the fresh managed directory, served by nginx; plan again: no change. */
+/** Import -> validate -> apply (which plans) into the fresh managed directory, served by nginx; plan again: no change. */
 async function adoptIntoFreshDirectory(g: Gateway, source: string, importArgs: string[], extraEnv: Record<string, string> = {}) {
   const env = { ...g.env, ...extraEnv };
   const report = JSON.parse(
@@ -143,7 +143,6 @@ async function adoptIntoFreshDirectory(g: Gateway, source: string, importArgs: s
   ok(await runCli(['validate'], { env }));
   mkdirSync(env.ORCH_NGINX_DIR, { recursive: true });
   g.served = await ServedTree.start(env.ORCH_NGINX_DIR, g.prefix);
-  ok(await runCli(['plan'], { env }));
   ok(await runCli(['apply', '--auto-approve'], { env }));
   const again = await runCli(['plan', '--detailed-exitcode'], { env });
   expect(again.code, again.stdout + again.stderr).toBe(0);
@@ -345,6 +344,24 @@ describe("adopting the reference tool's tree: import, apply into a fresh directo
     const listed = (host: string, uri: string, client: string) =>
       report.routing!.differences.find((d) => d.host === host && d.uri === uri && d.client === client && d.method === 'GET');
     expect(listed('cdn.xpto.test', '/orch-probe/key.bin', '127.0.0.2')).toMatchObject({ before: 'status 403', after: 'status 404' });
+  });
+
+  it('refuses, writing nothing, while a migration sends writes to its destination and reads to its source', async () => {
+    const data = join(g!.root, 'data-split');
+    cpSync(join(source, 'data'), data, { recursive: true });
+    const state = join(data, 'migrations/migration-7.state.json');
+    writeFileSync(state, readFileSync(state, 'utf8').replace('"copying"', '"write_routing"'));
+    const out = join(g!.root, 'refused');
+    const r = await runCli(['import', join(source, 'nginx'), '--out', out, '--json', '--reference-data', data], { env: g!.env });
+    expect(r.code).toBe(1);
+    const error = (
+      JSON.parse(r.stdout || r.stderr) as { error: { code: string; diagnostics: Array<{ code: string; hint: string; file: string }> } }
+    ).error;
+    expect(error.code).toBe('import.refused');
+    const split = error.diagnostics.filter((d) => d.code === 'import.migration-split');
+    expect(split.map((d) => d.file)).toEqual([state]);
+    expect(split[0]!.hint).toContain('POST /api/migrations/7/cancel');
+    expect(existsSync(out)).toBe(false);
   });
 });
 
