@@ -263,7 +263,7 @@ export function importReferenceTree(
       if (metaDefault !== null && vhost.defaultPool === null) {
         warnings.warn(
           'import.default-pool',
-          `VirtualHost ${name}: the sidecar names default pool ${metaDefault} (the reference tool used it for bucket sync only: its .conf has no "location /"); imported without a default pool, so requests that match no route keep getting 404 and are not sent to ${metaDefault}.`,
+          `VirtualHost ${name}: the sidecar names default pool ${metaDefault} (the reference tool used it for bucket sync only: its .conf has no "location /"); imported without a default pool, so requests that match no route are not sent to ${metaDefault}: they get orch's 404 where nginx answered with its static files (the routing check lists them).`,
           at(b.d),
           `To send them to the pool, set spec.defaultPool: ${metaDefault} in vhosts/${name}.yaml (a routing change: review the plan).`,
         );
