@@ -40,7 +40,9 @@ export function formatImportText(r: ImportReport, style: Style): string {
     for (const f of r.filesToMove) out.push(`       ${f}`);
   }
   if (r.source === 'nanio-orchestrator')
-    out.push(`  ${step++}. Stop the reference tool, so that it no longer rewrites these files or copies objects: systemctl stop nanio-orchestrator`);
+    out.push(
+      `  ${step++}. Stop the reference tool, so that it no longer rewrites these files or copies objects: systemctl stop nanio-orchestrator`,
+    );
   if (r.envFile) out.push(`  ${step++}. Provide the credentials to orch's environment (for example: set -a; . ${r.envFile}; set +a).`);
   out.push(`  ${step++}. Review: orch plan -m ${r.out}   (files orch takes over show as "adopt"; the diff is the exact change)`);
   out.push(`  ${step}. Take ownership: orch apply -m ${r.out}`);
