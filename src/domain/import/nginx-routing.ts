@@ -298,7 +298,7 @@ function proxies(l: Location): boolean {
 }
 
 /** nginx's location choice; `redirect` for the automatic 301 of a `/b/` proxy location asked for `/b`. */
-function findLocation(locs: readonly Location[], uri: string): { loc: Location } | { redirect: string } | null {
+function findLocation(locs: readonly Location[], uri: string): { loc: Location } | { redirect: string } | { undetermined: string } | null {
   const exact = locs.find((l) => l.kind === '=' && l.name === uri);
   if (exact) return { loc: exact };
   let best: Location | null = null;
@@ -312,7 +312,9 @@ function findLocation(locs: readonly Location[], uri: string): { loc: Location }
   if (best?.kind === '^~') return { loc: best };
   for (const l of locs) {
     if (l.kind !== '~' && l.kind !== '~*') continue;
-    if (regexOf(l.name, l.kind === '~*')?.test(uri)) return { loc: l };
+    const re = regexOf(l.name, l.kind === '~*');
+    if (re === null) return { undetermined: `undetermined: location ${l.kind} ${l.name}` };
+    if (re.test(uri)) return { loc: l };
   }
   return best ? { loc: best } : null;
 }
@@ -449,6 +451,7 @@ export function routeRequest(
       if (accessDenied(accessRulesOf(server.body), req.client)) return 'status 403';
       return content([], null, server.body, named, st, poolOf);
     }
+    if ('undetermined' in found) return found.undetermined;
     if ('redirect' in found) return `redirect 301 ${found.redirect}${st.args ? `?${st.args}` : ''}`;
     const loc = found.loc;
     const body = loc.d.block ?? [];
