@@ -14,18 +14,26 @@ export default class Import extends OrchCommand {
 Sources (--from, detected when omitted):
   orch                orch's managed directory: from the sidecars (manifests go back to their original files)
   nanio-orchestrator  the reference tool's pools/ and vhosts/ with their .meta.json sidecars;
-                      encrypted credentials are recovered with --reference-key into <out>/credentials.env (0600)
+                      encrypted credentials are recovered with --reference-key into <out>/credentials.env (0600);
+                      its running migrations (--reference-data) become Migration documents
   nginx               hand-written upstream and server blocks; what does not map to the model is carried
                       verbatim into extraBlocks, with one warning per construct
 
-Every manifest written passes validation; nothing is written otherwise.
+Every manifest written passes validation; nothing is written otherwise. Relative paths (certificates) are
+resolved as nginx resolves them: against the directory of its main configuration (ORCH_NGINX_CONF,
+default /etc/nginx/nginx.conf).
+
+Routing check: every server name and location of DIR (and of what orch renders from the manifests) is
+exercised with the requests that reach it (GET and PUT, from clients each IP rule covers and from one
+none covers), through both configurations. Every request answered differently is listed; "routing
+unchanged" is printed only when there is none.
 
 EXIT CODES
   0  manifests written (warnings may be printed)
   1  error: nothing was written`;
   static override examples = [
     '<%= config.bin %> import /etc/nginx/orch --out manifests',
-    '<%= config.bin %> import /etc/nginx/nanio --out manifests --reference-key-file /etc/nanio-orchestrator/secret',
+    '<%= config.bin %> import /etc/nginx/nanio --out manifests --reference-key-file /etc/nanio-orchestrator/secret --reference-data /opt/nanio-orchestrator/data',
     '<%= config.bin %> import /etc/nginx/conf.d --out manifests --from nginx',
   ];
   static override args = { dir: Args.string({ description: 'directory of the nginx files to import', required: true }) };
@@ -35,6 +43,9 @@ EXIT CODES
     'force': Flags.boolean({ description: 'write into a non-empty --out directory' }),
     'reference-key': Flags.string({ description: "the reference tool's Fernet key (its SECRET setting). Env: ORCH_REFERENCE_KEY" }),
     'reference-key-file': Flags.string({ description: "a file holding the reference tool's Fernet key" }),
+    'reference-data': Flags.string({
+      description: "the reference tool's data directory (holding migrations/*.state.json and *.done.json)",
+    }),
     'json': Flags.boolean({ description: 'print the result as JSON' }),
   };
 
@@ -56,6 +67,8 @@ EXIT CODES
       force: flags.force,
       referenceKey: key === '' ? null : key,
       nginxBin: settings.nginxBin,
+      nginxConf: settings.nginxConf ?? '/etc/nginx/nginx.conf',
+      referenceData: flags['reference-data'] ?? null,
       cwd: process.cwd(),
     });
     if (flags.json) this.out(JSON.stringify(importToJson(report), null, 2));

@@ -142,6 +142,8 @@ export interface Probe {
   method?: string;
   https?: boolean;
   headers?: Record<string, string>;
+  /** The client address to send from (any 127.x.y.z works on loopback); default 127.0.0.1. */
+  from?: string;
 }
 
 /** What answered a request: the status, the upstream label (null: nginx answered itself), the URI it got, a redirect target. */
@@ -162,6 +164,7 @@ export function send(p: Probe): Promise<Answer> {
       agent: false as const,
       timeout: 5000,
       headers: { host: p.host, ...(p.headers ?? {}) },
+      ...(p.from ? { localAddress: p.from } : {}),
       ...(p.https ? { servername: p.host, rejectUnauthorized: false } : {}),
     };
     const req = (p.https ? httpsRequest : httpRequest)(options, (res) => {

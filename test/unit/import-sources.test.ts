@@ -75,9 +75,27 @@ describe('source detection', () => {
   });
 });
 
+/** The reference tree's nginx directory and its migration state files (paths as the use case names them). */
+function reference(): { files: SourceFile[]; migrations: SourceFile[] } {
+  const all = fixture('reference-tool');
+  return {
+    files: all.filter((f) => f.path.startsWith('nginx/')).map((f) => ({ ...f, path: f.path.slice('nginx/'.length) })),
+    migrations: all.filter((f) => f.path.startsWith('data/migrations/')).map((f) => ({ ...f, path: `/data/${f.path.slice(5)}` })),
+  };
+}
+
+function importReference(opts: { key?: string | null; edit?: (f: SourceFile) => SourceFile; migrations?: SourceFile[] | null } = {}) {
+  const { files, migrations } = reference();
+  return importReferenceTree(opts.edit ? files.map(opts.edit) : files, null, {
+    key: opts.key ?? null,
+    confDir: '/etc/nginx',
+    migrationFiles: opts.migrations === undefined ? migrations : opts.migrations,
+  });
+}
+
 describe("the reference tool's tree", () => {
   it('with its key: credential values are recovered, only into secrets', () => {
-    const r = importReferenceTree(fixture('reference-tool'), null, { key: KEY });
+    const r = importReference({ key: KEY });
     expect(r.secrets.map((s) => [s.env, s.value])).toEqual([
       ['POOL_2025_ACCESS_KEY', PLAINTEXTS[0]],
       ['POOL_2025_SECRET_KEY', PLAINTEXTS[1]],
@@ -92,10 +110,10 @@ describe("the reference tool's tree", () => {
   });
 
   it('without a key: references only, one warning; with a wrong key: no value, nothing leaked', () => {
-    const none = importReferenceTree(fixture('reference-tool'), null, { key: null });
+    const none = importReference();
     expect(none.secrets).toEqual([]);
     expect(codes(none).filter((c) => c.startsWith('import.credentials'))).toEqual(['import.credentials-encrypted']);
-    const wrong = importReferenceTree(fixture('reference-tool'), null, { key: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=' });
+    const wrong = importReference({ key: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=' });
     expect(wrong.secrets).toEqual([]);
     expect(codes(wrong).filter((c) => c.startsWith('import.credentials'))).toEqual([
       'import.credentials-unreadable',
@@ -104,8 +122,8 @@ describe("the reference tool's tree", () => {
     expect(wrong.warnings.find((w) => w.code === 'import.credentials-unreadable')!.message).toContain('wrong key or damaged token');
   });
 
-  it('maps pools (types, roles, lb, keepalive), TLS, IP rules, extra blocks of every zone, key prefixes, default pools', () => {
-    const r = importReferenceTree(fixture('reference-tool'), null, { key: null });
+  it('maps pools, TLS with relative paths as nginx reads them and HTTP/2, IP rules, extra blocks by zone (extra_blocks_json), key prefixes', () => {
+    const r = importReference();
     const p = Object.fromEntries(r.desired.pools.map((x) => [x.name, x]));
     expect([p['pool-2025']!.type, p['pool-2025']!.loadBalancing, p['pool-2025']!.keepalive, p['pool-2025']!.description]).toEqual([
       'nanio',
@@ -116,51 +134,97 @@ describe("the reference tool's tree", () => {
     expect(p['cdn-files']!.type).toBe('http');
     expect(p['cdn-files']!.members.map((m) => m.role)).toEqual(['primary', 'replica']);
     const s3 = r.desired.virtualHosts.find((v) => v.name === 's3.xpto.test')!;
-    expect(s3.tls).toEqual({ certificate: '/etc/ssl/gw.crt', key: '/etc/ssl/gw.key', http2: true });
+    expect(s3.tls).toEqual({ certificate: '/etc/nginx/ssl/gw.crt', key: '/etc/nginx/ssl/gw.key', http2: true });
     expect(s3.ipRules).toEqual({ mode: 'allow', addresses: ['127.0.0.0/8', '::1'] });
-    expect(s3.defaultPool).toBe('pool-2025');
-    expect(s3.extraBlocks.map((b) => b.zone)).toEqual(['top', 'ssl', 'proxy', 'end']);
+    expect(s3.defaultPool).toBeNull(); // its template has no "location /": the sidecar's default pool routes nothing
+    expect(s3.extraBlocks.map((b) => b.zone)).toEqual(['top', 'ssl', 'proxy', 'end', 'end']);
+    expect(s3.extraBlocks[4]!.content).toContain('rewrite ^/legacy/(.*)$ /archive-2019/$1 break;');
     expect(s3.routes.map((x) => [x.path, x.pool, x.keyPrefix])).toEqual([
-      ['/archive/', 'pool-2025', 'y2019/'],
       ['/logs/', 'pool-2026', null],
+      ['/media/', 'pool-2025', '2024/'],
       ['/photos/', 'pool-2025', null],
       ['/videos/', 'pool-2025', null],
     ]);
     const cdn = r.desired.virtualHosts.find((v) => v.name === 'cdn.xpto.test')!;
-    expect(cdn.ipRules).toEqual({ mode: 'deny', addresses: ['10.66.0.0/16'] });
-    // Everything the tree holds is accounted for: nothing carried blindly, nothing dropped.
-    expect(codes(r).filter((c) => c === 'import.carried' || c === 'import.dropped')).toEqual([]);
+    expect(cdn.ipRules).toEqual({ mode: 'deny', addresses: ['127.0.0.2'] });
+    expect(cdn.extraBlocks.map((b) => b.zone)).toEqual(['top', 'end']);
+    // Nothing dropped; the one location carried verbatim says why.
+    expect(codes(r)).not.toContain('import.dropped');
+    expect(r.warnings.filter((w) => w.code === 'import.carried').map((w) => w.message)).toEqual([
+      expect.stringContaining('location /legacy/'),
+    ]);
+    expect(codes(r)).toContain('import.key-prefix-other-bucket');
     expect(r.filesToMove).toEqual([]);
+    expect(r.refusals).toEqual([]);
+    validates(r);
   });
 
-  it('a live migration is imported as a route to its source with one warning; its named location makes no route', () => {
-    const r = importReferenceTree(fixture('reference-tool'), null, { key: null });
-    const w = r.warnings.filter((x) => x.code === 'import.migration-in-flight');
-    expect(w).toHaveLength(1);
-    expect(w[0]!.source).toMatchObject({ file: 'vhosts/s3.xpto.test.conf', line: 42 });
-    const s3 = r.desired.virtualHosts.find((v) => v.name === 's3.xpto.test')!;
-    expect(s3.routes.some((x) => x.path.includes('nanio_mig'))).toBe(false);
-    expect(s3.extraBlocks.some((b) => b.content.includes('@nanio_mig'))).toBe(false);
-  });
-
-  it('an extra block the .conf no longer holds is not imported; a key prefix that drops the bucket is carried verbatim', () => {
-    const files = fixture('reference-tool').map((f) => {
-      if (f.path === 'vhosts/s3.xpto.test.conf') {
-        return {
-          ...f,
-          content: f.content
-            .replace('    proxy_read_timeout 300s;\n', '')
-            .replace('rewrite ^/archive/(.*)$ /archive/y2019/$1 break;', 'rewrite ^/archive/(.*)$ /cold/$1 break;'),
-        };
-      }
-      return f;
+  it('its migrations: copying -> a Migration document; done, error -> one line each; no state files read -> one line', () => {
+    const r = importReference();
+    expect(r.desired.migrations.map((m) => [m.name, m.virtualHost, m.bucket, m.from, m.to, m.mode])).toEqual([
+      ['videos-to-pool-2026', 's3.xpto.test', 'videos', 'pool-2025', 'pool-2026', 'copy'],
+    ]);
+    expect(r.warnings.filter((w) => w.code.startsWith('import.migration')).map((w) => [w.code, w.source?.file])).toEqual([
+      ['import.migration-done', '/data/migrations/migration-4.done.json'],
+      ['import.migration-carried', '/data/migrations/migration-7.state.json'],
+      ['import.migration-ended', '/data/migrations/migration-8.state.json'],
+    ]);
+    // pool-2026 had no credentials of its own (the reference tool's global ones): references, one line.
+    expect(r.desired.pools.find((p) => p.name === 'pool-2026')!.credentials).toEqual({
+      accessKeyId: { env: 'POOL_2026_ACCESS_KEY' },
+      secretAccessKey: { env: 'POOL_2026_SECRET_KEY' },
     });
-    const r = importReferenceTree(files, null, { key: null });
+    validates(r);
+    const unread = importReference({ migrations: null });
+    expect(unread.desired.migrations).toEqual([]);
+    expect(codes(unread)).toContain('import.migrations-not-read');
+  });
+
+  it('refuses a migration whose writes already go to the destination: in a state file, or in the .conf', () => {
+    const { migrations } = reference();
+    const split = migrations.map((f) =>
+      f.path.endsWith('migration-7.state.json') ? { ...f, content: f.content.replace('"copying"', '"write_routing"') } : f,
+    );
+    const r = importReference({ migrations: split });
+    expect(r.refusals.map((d) => [d.code, d.source?.file])).toEqual([
+      ['import.migration-split', '/data/migrations/migration-7.state.json'],
+    ]);
+    expect(r.refusals[0]!.hint).toContain('POST /api/migrations/7/cancel');
+    // The same migration as the reference template renders it in the .conf, without its state file.
+    const conf = (f: SourceFile) =>
+      f.path === 'vhosts/s3.xpto.test.conf'
+        ? {
+            ...f,
+            content: f.content
+              .replace(
+                '    location /videos/ {\n',
+                '    location /videos/ {\n        error_page 418 = @nanio_mig_5;\n        if ($request_method !~ ^(GET|HEAD|OPTIONS)$) { return 418; }\n        proxy_intercept_errors on;\n        error_page 404 = @nanio_mig_5;\n',
+              )
+              .replace(/\n}\n$/, '\n    location @nanio_mig_5 {\n        proxy_pass         http://pool-2026;\n    }\n}\n'),
+          }
+        : f;
+    const fromConf = importReference({ edit: conf, migrations: null });
+    expect(fromConf.refusals.map((d) => [d.code, d.source?.file, d.source?.line])).toEqual([
+      ['import.migration-split', 'vhosts/s3.xpto.test.conf', 48],
+    ]);
+  });
+
+  it("reports what orch does not model: source_nanio_pool_id, the credentials' region and endpoint", () => {
+    const r = importReference();
+    expect(r.warnings.filter((w) => w.code === 'import.not-modelled').map((w) => [w.source?.file, w.message])).toEqual([
+      ['pools/cdn-files.meta.json', expect.stringContaining('nanio pool pool-2025 (source_nanio_pool_id)')],
+      ['pools/pool-2025.meta.json', expect.stringContaining('region eu-west-1')],
+      ['pools/pool-2025.meta.json', expect.stringContaining('endpoint http://10.20.0.5:9000')],
+    ]);
+  });
+
+  it('an extra block the .conf no longer holds is not imported', () => {
+    const r = importReference({
+      edit: (f) => (f.path === 'vhosts/s3.xpto.test.conf' ? { ...f, content: f.content.replace('    proxy_read_timeout 300s;\n', '') } : f),
+    });
     expect(codes(r)).toContain('import.extra-block-missing');
     const s3 = r.desired.virtualHosts.find((v) => v.name === 's3.xpto.test')!;
     expect(s3.extraBlocks.map((b) => b.zone)).toEqual(['top', 'ssl', 'end', 'end']);
-    expect(s3.routes.map((x) => x.path)).not.toContain('/archive/');
-    expect(s3.extraBlocks[3]!.content).toContain('rewrite ^/archive/(.*)$ /cold/$1 break;');
     validates(r);
   });
 });
@@ -196,8 +260,21 @@ describe('a hand-written tree', () => {
     [
       'location / doing more than proxy_pass',
       'server { listen 8080; server_name a.test; location / { proxy_pass http://u; add_header X 1; } }',
+      'import.catch-all',
+      /carried as the named location @orch_import_root/,
+    ],
+    [
+      'location / holding a location',
+      'server { listen 8080; server_name a.test; location / { location /in/ { return 200; } proxy_pass http://u; } }',
       'import.dropped',
-      /location \/ does more than/,
+      /location \/ does more than send requests to one pool and holds what a named location cannot/,
+    ],
+    ['a map no server reads', 'map $x $y { default 1; }', 'import.dropped', /no imported server reads \$y/],
+    [
+      'a map with hostnames',
+      'map $host $y { hostnames; default 1; *.a.test 2; } server { listen 8080; server_name a.test; location / { return 200 $y; } }',
+      'import.dropped',
+      /map orch cannot carry .* \(it uses hostnames\)/,
     ],
     [
       'a unix-socket member',
@@ -205,7 +282,7 @@ describe('a hand-written tree', () => {
       'import.dropped',
       /unix sockets/,
     ],
-    ['an http-level directive', 'map $x $y { default 1; }', 'import.dropped', /http-level directive/],
+    ['an http-level directive', 'proxy_cache_path /tmp/c keys_zone=c:1m;', 'import.dropped', /http-level directive/],
     [
       'listen default_server',
       'server { listen 8080 default_server; server_name a.test; }',

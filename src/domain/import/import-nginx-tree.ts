@@ -7,6 +7,7 @@ import { ImportWarnings, type ImportResult, type SourceFile } from './import-res
 import { poolFromUpstream } from './map-upstream.js';
 import { virtualHostFromServer, type PoolResolver, type ServerImportOptions } from './map-server-block.js';
 import { at, describe, resourceNameFrom } from './nginx-source.js';
+import { inlineMap, mapsFor, type InlineMap } from './inline-maps.js';
 
 /**
  * A directory of nginx files, parsed: each `*.conf` with its includes followed through the resolver
@@ -117,11 +118,16 @@ function basename(path: string): string {
  * at `pools/<name>.conf` or one server at `vhosts/<name>.conf` keeps its name, so orch's first
  * apply replaces it in place (adopts it); any other file must leave nginx's include path first.
  */
-export function importNginxTree(files: readonly SourceFile[], resolver: IncludeResolver | null): ImportResult {
+export function importNginxTree(
+  files: readonly SourceFile[],
+  resolver: IncludeResolver | null,
+  importOpts: { confDir?: string } = {},
+): ImportResult {
   const warnings = new ImportWarnings();
   const tree = parseTree(files, resolver, warnings);
   const pools = new TreePools(warnings, splitOrigin);
   const servers: Array<{ d: NginxDirective; file: SourceFile; single: boolean }> = [];
+  const maps: InlineMap[] = [];
   const blocksOf = new Map<string, Array<{ kind: 'upstream' | 'server'; d: NginxDirective }>>();
 
   for (const { file, config } of tree.configs) {
@@ -136,6 +142,16 @@ export function importNginxTree(files: readonly SourceFile[], resolver: IncludeR
           at(d),
           'Import the directory its include directives read (the one holding the upstream and server files).',
         );
+      } else if (d.name === 'map' && d.block) {
+        const m = inlineMap(d);
+        if ('problem' in m)
+          warnings.warn(
+            'import.dropped',
+            `${describe(d)} is an http-level map orch cannot carry into the virtual hosts that use it (${m.problem}); not carried.`,
+            at(d),
+            `Keep it in nginx's main configuration (outside the managed directory), or rewrite it with plain keys and regular expressions and import again.`,
+          );
+        else maps.push(m);
       } else {
         warnings.warn(
           'import.dropped',
@@ -175,13 +191,24 @@ export function importNginxTree(files: readonly SourceFile[], resolver: IncludeR
   const routeNames = new Set<string>();
   const virtualHosts: DesiredVirtualHost[] = [];
   const vhostOf = new Map<NginxDirective, string>();
+  const usedMaps = new Set<InlineMap>();
   servers.forEach(({ d, file, single }, i) => {
     const firstName = d.block!.find((x) => x.name === 'server_name')?.args.find((a) => !a.startsWith('~') && a !== '' && a !== '_');
     const wanted = single ? basename(file.path) : (firstName ?? `server-${i + 1}`);
     const name =
       checkResourceName(wanted) === null && !vhostNames.has(wanted) ? wanted : resourceNameFrom(wanted, vhostNames, `server-${i + 1}`);
     vhostNames.add(name);
+    const needed = mapsFor(d, maps);
+    for (const m of needed) {
+      usedMaps.add(m);
+      warnings.warn(
+        'import.map-inlined',
+        `${describe(m.d)}: VirtualHost ${name} reads $${m.variable}; the map is carried into its extraBlocks (zone top) as set/if directives, evaluated the same way for every request.`,
+        at(m.d),
+      );
+    }
     const opts: ServerImportOptions = {
+      serverContext: needed.map((m) => ({ zone: 'top' as const, content: m.text })),
       name,
       origin: splitOrigin('VirtualHost', name),
       texts: tree.texts,
@@ -189,11 +216,14 @@ export function importNginxTree(files: readonly SourceFile[], resolver: IncludeR
       warnings,
       routeNames,
       routeOrigin: (r) => splitOrigin('Route', r),
+      ...(importOpts.confDir === undefined ? {} : { confDir: importOpts.confDir }),
     };
     virtualHosts.push(virtualHostFromServer(d, opts));
     vhostOf.set(d, name);
   });
 
+  for (const m of maps.filter((x) => !usedMaps.has(x)))
+    warnings.warn('import.dropped', `${describe(m.d)}: no imported server reads $${m.variable}; not carried.`, at(m.d));
   const allPools = pools.all();
   const firstUpstream = [...blocksOf.values()].flat().find((b) => b.kind === 'upstream');
   if (allPools.length > 0) {
@@ -214,6 +244,12 @@ export function importNginxTree(files: readonly SourceFile[], resolver: IncludeR
     warnings: warnings.list,
     secrets: [],
     filesToMove: moved,
+    refusals: [],
+    routing: {
+      servers: servers.map((x) => x.d),
+      maps: maps.map((m) => m.d),
+      poolOf: new Map([...pools.byUpstream].map(([upstream, p]) => [upstream, p.name])),
+    },
   };
 }
 

@@ -31,5 +31,7 @@ export function importOrchTree(files: readonly SourceFile[], features: NginxFeat
     warnings,
     secrets: [],
     filesToMove: [],
+    refusals: [],
+    routing: null,
   };
 }

@@ -1,4 +1,5 @@
-import type { DesiredVirtualHost } from '../model/desired-state.js';
+import type { Diagnostic } from '../diagnostics.js';
+import type { DesiredMigration, DesiredVirtualHost } from '../model/desired-state.js';
 import type { ExtraBlock, ExtraBlockZone, PoolType } from '../model/manifest-types.js';
 import { checkKeyPrefix, checkResourceName } from '../manifests/value-types.js';
 import type { IncludeResolver, NginxDirective } from '../nginx-config/nginx-ast.js';
@@ -10,6 +11,10 @@ import { filesToMove, parseTree, splitOrigin, TreePools } from './import-nginx-t
 import { poolFromUpstream } from './map-upstream.js';
 import { genericRoute, virtualHostFromServer, type RouteForm } from './map-server-block.js';
 import { at, describe, resourceNameFrom } from './nginx-source.js';
+import { credentialEnvNames } from './reference-credentials.js';
+import { referenceMigrations, refusal } from './reference-migrations.js';
+
+export { credentialEnvNames } from './reference-credentials.js';
 
 /**
  * Imports a tree written by the reference tool (nanio-orchestrator), as its documentation describes
@@ -30,7 +35,14 @@ import { at, describe, resourceNameFrom } from './nginx-source.js';
  *   404 fallback to the same named location) and `location @nanio_mig_<id>` to the destination,
  *   then zone end.
  * - `vhosts/<server_name>.meta.json`: `{vhost_id, server_name, default_pool_id, default_pool_name,
- *   ip_rule_mode, ip_rule_ips, extra_blocks: [{zone, content}], updated_at}`.
+ *   ip_rule_mode, ip_rule_ips_json, extra_blocks_json, updated_at}` (sidecar.py: the two `_json`
+ *   fields are JSON *strings*; an `extra_blocks` array is read too).
+ * - its data directory's `migrations/*.state.json` and `*.done.json` (reference-migrations.ts).
+ *
+ * Its vhost template has no `location /`: the default pool is only in the sidecar (bucket sync).
+ * A TLS server is `listen <port> ssl;` + `http2  on;` (nginx >= 1.25.1 only); orch renders HTTP/2
+ * the way the nginx at hand accepts it. Relative certificate paths are resolved as nginx resolves
+ * them, against the directory of its main configuration.
  *
  * The `.conf` is what nginx serves, so it is the truth for routing; sidecars add what nginx syntax
  * cannot hold (pool type, description, credentials, where extra blocks came from).
@@ -38,16 +50,40 @@ import { at, describe, resourceNameFrom } from './nginx-source.js';
 export interface ReferenceImportOptions {
   /** The reference tool's Fernet key (its SECRET setting), to recover credential values. */
   key: string | null;
+  /** The directory nginx resolves relative paths against (the directory of its main nginx.conf). */
+  confDir?: string;
+  /** The files of its data directory's `migrations/` (paths relative to it); null when not given. */
+  migrationFiles?: SourceFile[] | null;
 }
 
 interface PoolMeta {
+  pool_id?: unknown;
+  name?: unknown;
   type?: unknown;
   description?: unknown;
-  credentials?: { access_key_enc?: unknown; secret_key_enc?: unknown } | null;
+  source_nanio_pool_id?: unknown;
+  credentials?: { access_key_enc?: unknown; secret_key_enc?: unknown; endpoint_url?: unknown; region?: unknown } | null;
 }
 interface VhostMeta {
+  vhost_id?: unknown;
   default_pool_name?: unknown;
   extra_blocks?: unknown;
+  extra_blocks_json?: unknown;
+}
+
+/** The sidecar's extra blocks: an `extra_blocks` array, or the JSON string `extra_blocks_json` its code writes. */
+function extraBlocksOf(meta: VhostMeta | null): unknown[] {
+  if (!meta) return [];
+  if (Array.isArray(meta.extra_blocks)) return meta.extra_blocks as unknown[];
+  if (typeof meta.extra_blocks_json === 'string') {
+    try {
+      const v = JSON.parse(meta.extra_blocks_json) as unknown;
+      if (Array.isArray(v)) return v as unknown[];
+    } catch {
+      /* not JSON: nothing recovered from it; the .conf is still imported */
+    }
+  }
+  return [];
 }
 
 const ZONES: readonly ExtraBlockZone[] = ['top', 'ssl', 'proxy', 'end'];
@@ -69,13 +105,6 @@ function readMeta<T>(files: ReadonlyMap<string, string>, path: string, warnings:
   return null;
 }
 
-/** Environment variable names for a pool's credentials: `POOL_<NAME>_ACCESS_KEY` / `_SECRET_KEY`. */
-export function credentialEnvNames(pool: string): { accessKeyId: string; secretAccessKey: string } {
-  const upper = pool.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
-  const base = upper.startsWith('POOL_') ? upper : `POOL_${upper}`;
-  return { accessKeyId: `${base}_ACCESS_KEY`, secretAccessKey: `${base}_SECRET_KEY` };
-}
-
 function signature(d: NginxDirective): string {
   return `${d.name}\u0000${d.args.join('\u0000')}${d.block ? `{${d.block.map(signature).join(';')}}` : ''}`;
 }
@@ -94,6 +123,19 @@ export function importReferenceTree(
   );
   const pools = new TreePools(warnings, splitOrigin);
   const secrets: ImportSecret[] = [];
+  const refusals: Diagnostic[] = [];
+  const confDir = opts.confDir;
+  // The reference tool's pool ids, from the sidecars: source_nanio_pool_id names a pool by id.
+  const poolNameById = new Map<number, string>();
+  for (const f of files) {
+    if (!/^pools\/[^/]+\.meta\.json$/.test(f.path)) continue;
+    try {
+      const m = JSON.parse(f.content) as PoolMeta;
+      if (typeof m.pool_id === 'number' && typeof m.name === 'string') poolNameById.set(m.pool_id, m.name);
+    } catch {
+      /* reported when the pool is imported */
+    }
+  }
   const blocksOf = new Map<string, Array<{ kind: 'upstream' | 'server'; d: NginxDirective }>>();
 
   for (const { file, config } of tree.configs) {
@@ -130,6 +172,16 @@ export function importReferenceTree(
       type = pool.type;
       if (typeof meta?.description === 'string' && meta.description !== '')
         pool.description = meta.description.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+      if (meta?.source_nanio_pool_id !== undefined && meta.source_nanio_pool_id !== null) {
+        const id = meta.source_nanio_pool_id;
+        const src = typeof id === 'number' ? poolNameById.get(id) : undefined;
+        warnings.warn(
+          'import.not-modelled',
+          `pool ${name}: the reference tool records it as serving the files of nanio pool ${src ?? `id ${String(id)}`} (source_nanio_pool_id); orch has no such field, so it is not carried. Routing does not depend on it (the reference tool used it to re-point http virtual hosts after a migration).`,
+          { file: path.replace(/\.conf$/, '.meta.json') },
+          `After a migration off ${src ?? 'that pool'}, change the routes of this pool's virtual hosts yourself.`,
+        );
+      }
       const creds = meta?.credentials;
       if (creds && typeof creds === 'object') {
         if (type !== 'nanio') {
@@ -142,6 +194,21 @@ export function importReferenceTree(
           const env = credentialEnvNames(name);
           pool.credentials = { accessKeyId: { env: env.accessKeyId }, secretAccessKey: { env: env.secretAccessKey } };
           recoverSecrets(name, creds, env, opts.key, secrets, warnings, path);
+          const metaPath = path.replace(/\.conf$/, '.meta.json');
+          if (typeof creds.region === 'string' && creds.region !== '' && creds.region !== 'us-east-1')
+            warnings.warn(
+              'import.not-modelled',
+              `pool ${name}: its credentials name region ${creds.region}; orch signs its requests to the pool's members for us-east-1 (nanio accepts any region), so the region is not carried.`,
+              { file: metaPath },
+              `If the members check the region, make them accept us-east-1 (orch node-config ${name} --region us-east-1 writes such a member configuration).`,
+            );
+          if (typeof creds.endpoint_url === 'string' && creds.endpoint_url !== '')
+            warnings.warn(
+              'import.not-modelled',
+              `pool ${name}: its credentials name the endpoint ${creds.endpoint_url}; orch talks to the pool's members directly (the upstream's servers), so the endpoint is not carried.`,
+              { file: metaPath },
+              'Make sure orch can reach the members at the addresses of the upstream block.',
+            );
         }
       }
       pools.add(upstream, pool);
@@ -152,6 +219,7 @@ export function importReferenceTree(
   const vhostNames = new Set<string>();
   const vhostOf = new Map<NginxDirective, string>();
   const virtualHosts: DesiredVirtualHost[] = [];
+  const vhostById = new Map<number, DesiredVirtualHost>();
   for (const [path, blocks] of blocksOf) {
     for (const b of blocks.filter((x) => x.kind === 'server')) {
       const base = path.slice(path.lastIndexOf('/') + 1).replace(/\.conf$/, '');
@@ -174,25 +242,30 @@ export function importReferenceTree(
         routeOf: (loc) => {
           const mig = migrations.get(loc);
           if (mig) {
-            warnings.warn(
-              'import.migration-in-flight',
-              `location ${loc.args[0]} is the split routing of a live migration (${mig.named}) of bucket ${loc.args[0]!.replace(/\//g, '')} from pool ${mig.source} to pool ${mig.destination}: imported as a route to ${mig.source}, where its reads are served. After the first apply, writes go to ${mig.source} too, not to ${mig.destination}.`,
-              at(loc),
-              `Finish or cancel that migration in the reference tool before adopting this tree; to move the bucket with orch, declare a Migration from ${mig.source} to ${mig.destination}.`,
+            const id = mig.named.replace(/^@nanio_mig_/, '');
+            refusal(
+              refusals,
+              'import.migration-split',
+              `location ${loc.args[0]} is the split routing of a live migration (${mig.named}): writes go to pool ${mig.destination}, reads to pool ${mig.source} with a fallback to ${mig.destination}. orch cannot route a bucket this way, and taking the migration over would send writes back to ${mig.source}, where the ones written since are missing.`,
+              loc.file,
+              `Let migration ${id} finish in the reference tool (or cancel it there: POST /api/migrations/${id}/cancel), then run orch import again.`,
+              loc.line,
             );
             return { pool: mig.source, keyPrefix: null };
           }
           return referenceKeyPrefixRoute(loc, pools, warnings);
         },
         routeOrigin: (r) => splitOrigin('Route', r),
+        ...(confDir === undefined ? {} : { confDir }),
       });
+      if (typeof meta?.vhost_id === 'number') vhostById.set(meta.vhost_id, vhost);
       const metaDefault = typeof meta?.default_pool_name === 'string' ? meta.default_pool_name : null;
       if (metaDefault !== null && vhost.defaultPool === null) {
         warnings.warn(
           'import.default-pool',
-          `VirtualHost ${name}: the sidecar names default pool ${metaDefault}, but the .conf sends no "location /" to it; imported without a default pool (requests that match no route answer 404).`,
+          `VirtualHost ${name}: the sidecar names default pool ${metaDefault} (the reference tool used it for bucket sync only: its .conf has no "location /"); imported without a default pool, so requests that match no route are not sent to ${metaDefault}: they get orch's 404 where nginx answered with its static files (the routing check lists them).`,
           at(b.d),
-          `Set spec.defaultPool: ${metaDefault} to route them.`,
+          `To send them to the pool, set spec.defaultPool: ${metaDefault} in vhosts/${name}.yaml (a routing change: review the plan).`,
         );
       }
       virtualHosts.push(vhost);
@@ -202,17 +275,38 @@ export function importReferenceTree(
   const moved = filesToMove(blocksOf, (b) =>
     b.kind === 'upstream' ? `pools/${pools.byUpstream.get(b.d.args[0]!)?.name}.conf` : `vhosts/${vhostOf.get(b.d)}.conf`,
   );
+  const allPools = pools.all().sort((a, b) => (a.name < b.name ? -1 : 1));
+  let migrations: DesiredMigration[] = [];
+  if (opts.migrationFiles === undefined || opts.migrationFiles === null) {
+    warnings.warn(
+      'import.migrations-not-read',
+      "the reference tool's migration state files were not read: a migration it is running is neither carried on nor checked.",
+      { file: '.' },
+      'Import again with --reference-data /opt/nanio-orchestrator/data (its data directory, holding migrations/).',
+    );
+  } else {
+    migrations = referenceMigrations(opts.migrationFiles, { vhostById, pools: allPools, migrationNames: new Set(), warnings, refusals });
+  }
+  const poolOf = new Map<string, string>([...pools.byUpstream].map(([upstream, p]) => [upstream, p.name]));
   return {
     source: 'nanio-orchestrator',
     desired: {
-      pools: pools.all().sort((a, b) => (a.name < b.name ? -1 : 1)),
+      pools: allPools,
       virtualHosts: virtualHosts.sort((a, b) => (a.name < b.name ? -1 : 1)),
-      migrations: [],
+      migrations: migrations.sort((a, b) => (a.name < b.name ? -1 : 1)),
     },
     layout: 'split',
     warnings: warnings.list,
     secrets,
     filesToMove: moved,
+    refusals,
+    routing: {
+      servers: [...blocksOf.values()]
+        .flat()
+        .filter((b) => b.kind === 'server')
+        .map((b) => b.d),
+      poolOf,
+    },
   };
 }
 
@@ -269,9 +363,8 @@ function sidecarExtraBlocks(
   path: string,
 ): ExtraBlock[] {
   const out: ExtraBlock[] = [];
-  if (!meta || !Array.isArray(meta.extra_blocks)) return out;
   const body = server.block ?? [];
-  for (const raw of meta.extra_blocks as unknown[]) {
+  for (const raw of extraBlocksOf(meta)) {
     const b = raw as { zone?: unknown; content?: unknown };
     if (typeof b?.content !== 'string' || !ZONES.includes(b.zone as ExtraBlockZone)) continue;
     let directives: NginxDirective[];
@@ -354,7 +447,15 @@ function referenceKeyPrefixRoute(loc: NginxDirective, pools: TreePools, warnings
   const escaped = path.replace(/[.*+?^$()[\]|\\]/g, '\\$&');
   if (flag !== 'break' || (pattern !== `^${path}(.*)$` && pattern !== `^${escaped}(.*)$`) || !replacement?.endsWith('$1')) return null;
   const refPrefix = replacement.slice(0, -2);
-  if (!refPrefix.startsWith(path)) return null;
+  if (!refPrefix.startsWith(path)) {
+    warnings.warn(
+      'import.key-prefix-other-bucket',
+      `location ${path}: its key prefix ${refPrefix.slice(1)} replaces the bucket (${path} -> ${refPrefix}), which an orch keyPrefix cannot do (it stays inside the bucket); the location is carried verbatim into extraBlocks (zone end), so it routes as before.`,
+      at(rewrite),
+      `To make it a Route, move the objects to bucket ${path.replace(/\//g, '')} under a prefix (or route ${refPrefix} itself).`,
+    );
+    return null;
+  }
   const keyPrefix = refPrefix.slice(path.length);
   if (keyPrefix === '' || checkKeyPrefix(keyPrefix) !== null) return null;
   const others = (loc.block ?? []).filter((d) => d !== rewrite);

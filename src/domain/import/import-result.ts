@@ -1,5 +1,6 @@
 import type { Diagnostic, SourcePosition } from '../diagnostics.js';
 import type { DesiredState } from '../model/desired-state.js';
+import type { NginxDirective } from '../nginx-config/nginx-ast.js';
 import type { ManifestLayout } from './write-manifests.js';
 
 export const IMPORT_SOURCES = ['orch', 'nanio-orchestrator', 'nginx'] as const;
@@ -32,6 +33,24 @@ export interface ImportResult {
    * every upstream and server twice.
    */
   filesToMove: string[];
+  /**
+   * Why these manifests must not be used (a migration orch cannot take over, ...): errors, each
+   * positioned and with what to do. Import writes nothing when there is one.
+   */
+  refusals: Diagnostic[];
+  /**
+   * The server blocks nginx serves today and the pool each upstream name became: what the routing
+   * equivalence check compares orch's rendering with. Null when the import has no such view (orch's own tree).
+   */
+  routing: SourceRouting | null;
+}
+
+export interface SourceRouting {
+  servers: NginxDirective[];
+  /** http-level `map` blocks the servers may read (evaluated by the check as nginx would). */
+  maps?: NginxDirective[];
+  /** Upstream name (as `proxy_pass` names it) -> imported pool name. */
+  poolOf: ReadonlyMap<string, string>;
 }
 
 /** Collects import warnings, each positioned at the construct in the imported directory. */

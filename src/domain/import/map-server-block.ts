@@ -50,10 +50,29 @@ export interface ServerImportOptions {
   consumed?: ReadonlySet<NginxDirective>;
   /** Extra blocks the caller recovered; they come first in their zones. */
   extraBlocks?: ExtraBlock[];
+  /** http-level context this server's directives need (maps turned into `set`), first in zone top. */
+  serverContext?: ExtraBlock[];
   /** A tool-specific route form, tried before the generic one. */
   routeOf?: (location: NginxDirective) => RouteForm | null;
   /** Where a route's manifest goes: origins of routes, keyed by route name. */
   routeOrigin: (routeName: string) => Origin;
+  /**
+   * The directory nginx resolves relative file paths against (its conf prefix: the directory of
+   * the main nginx.conf). Relative certificate paths are imported as nginx reads them.
+   */
+  confDir?: string;
+}
+
+/** A path as nginx resolves it: absolute as is, relative against the conf prefix (`a/./b/../c` normalised). */
+export function nginxFullPath(confDir: string, path: string): string {
+  const joined = path.startsWith('/') ? path : `${confDir.replace(/\/+$/, '')}/${path}`;
+  const parts: string[] = [];
+  for (const part of joined.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join('/')}`;
 }
 
 /** orch's fixed proxy settings (templates.ts) and the value it renders for each. */
@@ -84,6 +103,9 @@ function orchValueOf(setting: string): string {
   if (setting.startsWith('proxy_set_header ')) return FIXED_HEADERS[setting.slice('proxy_set_header '.length).toLowerCase()]!;
   return FIXED[setting]!;
 }
+
+/** The named location a hand-written `location /` is carried into (see virtualHostFromServer). */
+export const CATCH_ALL = '@orch_import_root';
 
 const LISTEN_TARGET = /^(?:\[([0-9A-Fa-f:.]+)\]:|(\*|[0-9.]+):)?([0-9]{1,5})$/;
 const LISTEN_KEPT = new Set(['ssl', 'http2']);
@@ -179,15 +201,31 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
   if (ssl) {
     const cert = certs[0];
     const key = keys[0];
-    if (cert && key && checkFilePath(cert.args[0]!) === null && checkFilePath(key.args[0]!) === null) {
+    const full = (d: NginxDirective | undefined): string | null => {
+      if (!d) return null;
+      const raw = d.args[0]!;
+      if (raw.startsWith('/')) return raw;
+      if (o.confDir === undefined || raw.includes('$')) return null;
+      const resolved = nginxFullPath(o.confDir, raw);
+      w.warn(
+        'import.relative-path',
+        `${describe(d)}: nginx reads this relative path from the directory of its main configuration (${o.confDir}); imported as ${resolved}.`,
+        at(d),
+        'If nginx runs with another main configuration, set ORCH_NGINX_CONF to that file and import again.',
+      );
+      return resolved;
+    };
+    const certPath = full(cert);
+    const keyPath = full(key);
+    if (cert && key && certPath !== null && keyPath !== null && checkFilePath(certPath) === null && checkFilePath(keyPath) === null) {
       handled.add(cert);
       handled.add(key);
-      tls = { certificate: cert.args[0]!, key: key.args[0]!, http2 };
+      tls = { certificate: certPath, key: keyPath, http2 };
     } else {
       ssl = false;
       w.warn(
         'import.dropped',
-        `${describe(main!)}: TLS needs an ssl_certificate and ssl_certificate_key with absolute paths in this server block; imported without TLS.`,
+        `${describe(main!)}: TLS needs an ssl_certificate and ssl_certificate_key in this server block, with paths orch can render; imported without TLS.`,
         at(main!),
         'Add spec.tls to the virtual host.',
       );
@@ -203,6 +241,7 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
 
   // Locations.
   let defaultPool: string | null = null;
+  let catchAll: { loc: NginxDirective; content: string } | null = null;
   const routes: DesiredRoute[] = [];
   const locations = body.filter((d) => d.name === 'location' && d.block);
   const exact = new Map<string, NginxDirective>();
@@ -217,12 +256,23 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
       if (form && form.keyPrefix === null) {
         defaultPool = form.pool;
         for (const [k, v] of seen) settings.set(k, v);
-      } else {
+      } else if ((loc.block ?? []).some((d) => d.name === 'location' || isForbiddenDirective(d.name.toLowerCase()))) {
         w.warn(
           'import.dropped',
-          `location / does more than send requests to one pool; orch renders its own "location /" (the default pool, or 404), so it is not carried.`,
+          `location / does more than send requests to one pool and holds what a named location cannot; orch renders its own "location /" (the default pool, or 404), so it is not carried.`,
           at(loc),
           'Review the plan; requests that match no route now answer 404.',
+        );
+      } else {
+        // orch renders its own `location / { return 404; }`: its 404 hands the request, with its URI,
+        // to a named location holding this one's directives, which answers as "location /" did.
+        const inner = (loc.block ?? []).map((d) => verbatimOf(d, o.texts).replace(/^/gm, '    ')).join('\n');
+        catchAll = { loc, content: `location ${CATCH_ALL} {\n${inner}\n}` };
+        w.warn(
+          'import.catch-all',
+          `location / does more than send requests to one pool: carried as the named location ${CATCH_ALL}, which orch's own "location /" hands every request that matches no route to (error_page 404 in zone top, the location in zone end).`,
+          at(loc),
+          'Routing is unchanged; a 404 that nginx itself answers in another location of this server without an error_page of its own goes there too (the routing check lists it).',
         );
       }
       continue;
@@ -288,7 +338,8 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
 
   // One extra block per run of consecutive constructs carried for the same reason into the same
   // zone (one warning each): the manifest reads like the original.
-  const extraBlocks: ExtraBlock[] = [...(o.extraBlocks ?? [])];
+  const extraBlocks: ExtraBlock[] = [...(o.serverContext ?? []), ...(o.extraBlocks ?? [])];
+  if (catchAll) extraBlocks.push({ zone: 'top', content: `error_page 404 = ${CATCH_ALL};\n` });
   let previous: { zone: ExtraBlockZone; why: string; block: ExtraBlock } | null = null;
   for (const { zone, d, why, text } of carried) {
     const content = `${text ?? verbatimOf(d, o.texts)}\n`;
@@ -300,6 +351,7 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
     }
     w.warn('import.carried', `${describe(d)}: ${why}; carried verbatim into extraBlocks (zone ${zone}) of VirtualHost ${o.name}.`, at(d));
   }
+  if (catchAll) extraBlocks.push({ zone: 'end', content: `${catchAll.content}\n` });
   const changed = [...settings].filter(([k, v]) => orchValueOf(k) !== v);
   if (changed.length > 0) {
     w.warn(

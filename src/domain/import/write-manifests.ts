@@ -1,6 +1,8 @@
 import { stringify } from 'yaml';
 import {
   MEMBER_DEFAULTS,
+  MIGRATION_DEFAULTS,
+  type DesiredMigration,
   type DesiredPool,
   type DesiredRoute,
   type DesiredState,
@@ -95,6 +97,15 @@ export function routeDocument(r: DesiredRoute): Record<string, unknown> {
   return { apiVersion: API_VERSION, kind: 'Route', metadata: { name: r.name }, spec };
 }
 
+export function migrationDocument(m: DesiredMigration): Record<string, unknown> {
+  const spec: Record<string, unknown> = { virtualHost: m.virtualHost, bucket: m.bucket, from: m.from, to: m.to };
+  if (m.mode !== MIGRATION_DEFAULTS.mode) spec['mode'] = m.mode;
+  if (m.concurrency !== MIGRATION_DEFAULTS.concurrency) spec['concurrency'] = m.concurrency;
+  if (m.bandwidthLimit !== null) spec['bandwidthLimit'] = String(m.bandwidthLimit);
+  if (m.freezeBudgetSeconds !== MIGRATION_DEFAULTS.freezeBudgetSeconds) spec['freezeBudget'] = `${m.freezeBudgetSeconds}s`;
+  return { apiVersion: API_VERSION, kind: 'Migration', metadata: { name: m.name }, spec };
+}
+
 function documentsOf(desired: DesiredState): Doc[] {
   const docs: Doc[] = [];
   for (const p of desired.pools) docs.push({ kind: 'Pool', name: p.name, origin: p.origin, body: poolDocument(p) });
@@ -102,12 +113,14 @@ function documentsOf(desired: DesiredState): Doc[] {
     docs.push({ kind: 'VirtualHost', name: v.name, origin: v.origin, body: virtualHostDocument(v) });
     for (const r of v.routes) docs.push({ kind: 'Route', name: r.name, virtualHost: v.name, origin: r.origin, body: routeDocument(r) });
   }
+  for (const m of desired.migrations) docs.push({ kind: 'Migration', name: m.name, origin: m.origin, body: migrationDocument(m) });
   return docs;
 }
 
 function splitPath(doc: Doc): string {
   if (doc.kind === 'Pool') return `pools/${doc.name}.yaml`;
   if (doc.kind === 'VirtualHost') return `vhosts/${doc.name}.yaml`;
+  if (doc.kind === 'Migration') return `migrations/${doc.name}.yaml`;
   return `routes/${doc.virtualHost}/${doc.name}.yaml`;
 }
 

@@ -3,7 +3,10 @@ import { displayPath } from '../../domain/manifests/origin-names.js';
 import { hasErrors, type Diagnostic } from '../../domain/diagnostics.js';
 import { UserError, ValidationError } from '../../domain/errors.js';
 import { detectSource } from '../../domain/import/detect-source.js';
-import type { ImportResult, ImportSource } from '../../domain/import/import-result.js';
+import type { ImportResult, ImportSource, SourceFile } from '../../domain/import/import-result.js';
+import { checkRouting, type RoutingCheck } from '../../domain/import/routing-equivalence.js';
+import { parseNginxConfig } from '../../domain/nginx-config/parse-nginx-config.js';
+import { renderTree } from '../../domain/render/render-tree.js';
 import { importNginxTree } from '../../domain/import/import-nginx-tree.js';
 import { importOrchTree } from '../../domain/import/import-orch-tree.js';
 import { importReferenceTree } from '../../domain/import/import-reference-tree.js';
@@ -25,6 +28,10 @@ export interface ImportOptions {
   /** The reference tool's Fernet key, to recover credential values. */
   referenceKey: string | null;
   nginxBin: string;
+  /** The main nginx configuration nginx runs with: relative paths in DIR are resolved against its directory. */
+  nginxConf: string;
+  /** The reference tool's data directory (holding migrations/), or null when not given. */
+  referenceData: string | null;
   /** The working directory DIR and --out are relative to. */
   cwd: string;
 }
@@ -55,6 +62,10 @@ export interface ImportReport {
   /** Names of the variables written to it (never their values). */
   secretNames: string[];
   filesToMove: string[];
+  /** Migration documents written (the reference tool's running migrations). */
+  migrations: string[];
+  /** The routing equivalence check: every request whose answer differs; null for orch's own tree. */
+  routing: RoutingCheck | null;
 }
 
 export const CREDENTIALS_ENV_FILE = 'credentials.env';
@@ -86,11 +97,29 @@ export async function importGateway(ports: ImportPorts, opts: ImportOptions): Pr
     });
   }
 
+  const features = nginxFeaturesFor(await importSources.nginxVersion(opts.nginxBin));
+  const confDir = dirname(resolve(cwd, opts.nginxConf));
   let result: ImportResult;
-  if (source === 'orch') result = importOrchTree(files, nginxFeaturesFor(await importSources.nginxVersion(opts.nginxBin)));
+  if (source === 'orch') result = importOrchTree(files, features);
   else if (source === 'nanio-orchestrator')
-    result = importReferenceTree(files, importSources.includeResolver(dir), { key: opts.referenceKey });
-  else result = importNginxTree(files, importSources.includeResolver(dir));
+    result = importReferenceTree(files, importSources.includeResolver(dir), {
+      key: opts.referenceKey,
+      confDir,
+      migrationFiles:
+        opts.referenceData === null ? null : readMigrationFiles(textFiles, resolve(cwd, opts.referenceData), opts.referenceData),
+    });
+  else result = importNginxTree(files, importSources.includeResolver(dir), { confDir });
+
+  // Import warnings are positioned in DIR: name the files the way the operator named DIR.
+  const inDir = (w: Diagnostic): Diagnostic =>
+    w.source && !w.source.file.startsWith('/') ? { ...w, source: { ...w.source, file: join(opts.dir, w.source.file) } } : w;
+  if (result.refusals.length > 0) {
+    throw new ValidationError(
+      [...result.warnings.map(inDir), ...result.refusals.map(inDir)],
+      `${opts.dir} cannot be imported as it is (the errors above say what to do first); nothing was written.`,
+      { code: 'import.refused' },
+    );
+  }
 
   const written = writeManifests(result.desired, {
     layout: result.layout,
@@ -130,9 +159,14 @@ export async function importGateway(ports: ImportPorts, opts: ImportOptions): Pr
       textFiles.write(gitignore, `${ignored}${ignored === '' || ignored.endsWith('\n') ? '' : '\n'}${CREDENTIALS_ENV_FILE}\n`);
   }
 
-  // Import warnings are positioned in DIR: name the files the way the operator named DIR.
-  const inDir = (w: Diagnostic): Diagnostic =>
-    w.source && !w.source.file.startsWith('/') ? { ...w, source: { ...w.source, file: join(opts.dir, w.source.file) } } : w;
+  // The routing equivalence check: nginx's answers on the source tree and on what orch renders.
+  let routing: RoutingCheck | null = null;
+  if (result.routing !== null) {
+    const rendered = renderTree(validation.desired, features)
+      .files.filter((f) => f.role === 'config' && f.path.startsWith('vhosts/'))
+      .flatMap((f) => parseNginxConfig(f.content, { file: f.path }).directives.filter((x) => x.name === 'server' && x.block));
+    routing = checkRouting(result.routing, { servers: rendered });
+  }
   const d = result.desired;
   return {
     source,
@@ -148,7 +182,28 @@ export async function importGateway(ports: ImportPorts, opts: ImportOptions): Pr
     envFile,
     secretNames: result.secrets.map((s) => s.env),
     filesToMove: result.filesToMove,
+    migrations: d.migrations.map((m) => m.name),
+    routing,
   };
+}
+
+/**
+ * The reference tool's migration state files: `<data>/migrations/*.state.json` and `*.done.json`
+ * (or the files of `<data>` itself when it is the migrations directory), named by absolute path.
+ */
+function readMigrationFiles(textFiles: TextFiles, data: string, given: string): SourceFile[] {
+  const nested = join(data, 'migrations');
+  const dir = textFiles.entries(nested) !== null ? nested : data;
+  const names = textFiles.entries(dir);
+  if (names === null) {
+    throw new UserError('import.reference-data-not-found', `${given} does not exist.`, {
+      hint: "Give the reference tool's data directory (its DB_PATH's directory, by default /opt/nanio-orchestrator/data), which holds migrations/.",
+    });
+  }
+  return names
+    .filter((n) => n.endsWith('.state.json') || n.endsWith('.done.json'))
+    .sort()
+    .map((n) => ({ path: join(dir, n), content: textFiles.read(join(dir, n)) ?? '' }));
 }
 
 /** Single-quoted for sh (a `'` inside is closed, escaped and reopened). */
