@@ -7,6 +7,13 @@ import type { Severity } from '../diagnostics.js';
  */
 export const MANIFEST_DIAGNOSTIC_CODES = {
   'yaml.syntax': { severity: 'error', summary: 'The file is not valid YAML.' },
+  'yaml.tag': { severity: 'error', summary: 'A YAML tag other than the core ones (!include, !!binary...).' },
+  'yaml.limit': { severity: 'error', summary: 'Aliases that expand too much, nesting deeper than 64, or too many documents in a file.' },
+  'manifest.encoding': { severity: 'error', summary: 'A manifest file is not valid UTF-8 (points at the first bad byte).' },
+  'manifest.control-char': { severity: 'error', summary: 'A manifest file holds a control character (a binary file?).' },
+  'manifest.too-large': { severity: 'error', summary: 'A manifest file, or the tree of them, is larger than orch reads.' },
+  'manifest.unreadable': { severity: 'error', summary: 'A manifest file cannot be read (permission, a FIFO or device, a dangling link).' },
+  'manifest.symlink-loop': { severity: 'error', summary: 'A symbolic link in the manifest tree points back at a directory above it.' },
   'manifest.not-a-mapping': { severity: 'error', summary: 'A YAML document is a list or a scalar, not a manifest mapping.' },
   'manifest.missing-api-version': { severity: 'error', summary: 'No apiVersion.' },
   'manifest.unknown-api-version': { severity: 'error', summary: 'apiVersion is not orch/v1.' },
@@ -82,6 +89,10 @@ export const MANIFEST_DIAGNOSTIC_CODES = {
   'extra.unterminated-directive': { severity: 'error', summary: 'An extra block directive is not ended with ";".' },
   'extra.forbidden-directive': { severity: 'error', summary: 'include, load_module, or a Lua/Perl/njs directive in an extra block.' },
   'extra.forbidden-block': { severity: 'error', summary: 'A server/http/upstream/events/stream/mail block in an extra block.' },
+  'extra.claimed-directive': {
+    severity: 'error',
+    summary: 'An extra block sets what orch renders from a field (listen, server_name, ssl_certificate, its proxy settings, location /).',
+  },
   'extra.ssl-zone-without-tls': { severity: 'error', summary: 'An extra block for the ssl zone on a virtual host without TLS.' },
   'extra.syntax': {
     severity: 'error',
