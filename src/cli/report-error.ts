@@ -1,6 +1,7 @@
 import { ExitCode, isOrchError, ValidationError, type ExitCodeValue } from '../domain/errors.js';
 import type { Style } from './style.js';
 import { diagnosticToJson, formatDiagnostics } from './views/diagnostics-text.js';
+import { safeLines } from './views/safe-text.js';
 
 export interface ErrorSink {
   stdout: (s: string) => void;
@@ -15,7 +16,7 @@ export interface ErrorSink {
  */
 export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
   if (isOclifParseError(err)) {
-    const message = (err as Error).message;
+    const message = safeLines((err as Error).message);
     if (sink.json) sink.stdout(JSON.stringify({ error: { code: 'usage', message, hint: 'See --help.' } }, null, 2));
     else sink.stderr(`${sink.style.red('Error:')} ${message}\n${sink.style.cyan('hint:')} see --help for usage.`);
     return ExitCode.error;
@@ -32,8 +33,8 @@ export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
         parts.push(`${sink.style.red('Internal error (a bug in orch):')} ${err.message}`, err.stack ?? '');
         parts.push('Please report it with the command you ran and the output above.');
       } else {
-        parts.push(`${sink.style.red('Error:')} ${err.message}`);
-        if (err.hint) parts.push(`${sink.style.cyan('hint:')} ${err.hint}`);
+        parts.push(`${sink.style.red('Error:')} ${safeLines(err.message)}`);
+        if (err.hint) parts.push(`${sink.style.cyan('hint:')} ${safeLines(err.hint)}`);
       }
       sink.stderr(parts.join('\n'));
     }

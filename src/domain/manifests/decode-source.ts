@@ -144,7 +144,6 @@ function positionOfByte(bytes: Uint8Array, offset: number): { line: number; colu
 }
 
 function firstControlChar(text: string): { ch: string; line: number; column: number } | null {
-  // eslint-disable-next-line no-control-regex
   const m = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.exec(text);
   if (!m) return null;
   const before = text.slice(0, m.index);

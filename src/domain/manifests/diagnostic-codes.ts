@@ -54,6 +54,7 @@ export const MANIFEST_DIAGNOSTIC_CODES = {
   'ref.unknown-virtual-host': { severity: 'error', summary: 'A route or migration names a VirtualHost that does not exist.' },
   'ref.migration-without-route': { severity: 'error', summary: 'A migrated bucket has no Route /<bucket>/ on its virtual host.' },
 
+  'collision.pool-name-case': { severity: 'error', summary: 'Two pools whose names differ only in case (one nginx upstream).' },
   'collision.duplicate-name': { severity: 'error', summary: 'Two documents of one kind have the same name (reported on the second).' },
   'collision.server-name': { severity: 'error', summary: 'Two virtual hosts claim one server name on the same address and port.' },
   'collision.listen-tls-mismatch': { severity: 'error', summary: 'Virtual hosts sharing an address and port disagree on TLS.' },
