@@ -2,12 +2,15 @@ import { ExitCode, isOrchError, ValidationError, type ExitCodeValue } from '../d
 import type { Style } from './style.js';
 import { diagnosticToJson, formatDiagnostics } from './views/diagnostics-text.js';
 import { safeLines } from './views/safe-text.js';
+import { completeHintCommands } from './hint-commands.js';
 
 export interface ErrorSink {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   style: Style;
   json: boolean;
+  /** Settings flags of the command line, added to the orch commands hints name (completeHintCommands). */
+  settingsArgs?: readonly string[];
 }
 
 /**
@@ -22,8 +25,9 @@ export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
     return ExitCode.error;
   }
   if (isOrchError(err)) {
+    const hint = err.hint === undefined ? undefined : completeHintCommands(err.hint, sink.settingsArgs ?? []);
     if (sink.json) {
-      const body: Record<string, unknown> = { code: err.code, message: err.message, hint: err.hint ?? null };
+      const body: Record<string, unknown> = { code: err.code, message: err.message, hint: hint ?? null };
       if (err instanceof ValidationError) body['diagnostics'] = err.diagnostics.map(diagnosticToJson);
       sink.stdout(JSON.stringify({ error: body }, null, 2));
     } else {
@@ -34,7 +38,7 @@ export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
         parts.push('Please report it with the command you ran and the output above.');
       } else {
         parts.push(`${sink.style.red('Error:')} ${safeLines(err.message)}`);
-        if (err.hint) parts.push(`${sink.style.cyan('hint:')} ${safeLines(err.hint)}`);
+        if (hint) parts.push(`${sink.style.cyan('hint:')} ${safeLines(hint)}`);
       }
       sink.stderr(parts.join('\n'));
     }
