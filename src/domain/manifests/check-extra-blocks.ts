@@ -131,12 +131,17 @@ function checkStatements(events: NginxEvent[], report: Report, complete: boolean
     const name = (ev.words[0]?.text ?? '').toLowerCase();
     const claim = claimedBy(ev, open.length);
     if (claim) {
+      const fixed = claim.field.startsWith("orch's");
       report(
         'extra.claimed-directive',
         ev.line,
         ev.column,
-        `${show(claim.what)} is managed by orch (${claim.field})`,
-        `Remove it from the extra block; set ${claim.field} instead, so the collision and socket checks see it.`,
+        fixed
+          ? `${show(claim.what)} is already set by ${claim.field} in this server block`
+          : `${show(claim.what)} is set by orch from ${claim.field}`,
+        fixed
+          ? 'Remove it: nginx refuses a second one at the same level, and S3 traffic needs the value orch sets. Inside a location of the extra block it is allowed.'
+          : `Remove it from the extra block and set ${claim.field} instead, so the collision and listen checks see it.`,
       );
       if (ev.opensBlock) return 'stop';
       continue;
