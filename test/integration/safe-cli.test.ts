@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
@@ -188,5 +189,31 @@ describe.sequential('a safe CLI at a terminal', () => {
     const r = await withInput(args, '', env, gw.work);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(r.stdout).toContain('Nothing was written (--dry-run).');
+  });
+
+  it('an unreadable manifest (EACCES) is a user error with its position', async () => {
+    const dir = join(gw.root, 'unreadable');
+    gw.workspace(dir);
+    writeFileSync(join(dir, 'manifests', 'pools.yaml'), docs(poolYaml('hot', gw.membersOf('hot'), 'http')));
+    writeFileSync(join(dir, 'manifests', 'secret.yaml'), 'kind: Pool\n');
+    chmodSync(join(dir, 'manifests', 'secret.yaml'), 0o000);
+    chmodSync(gw.root, 0o755);
+    // root reads any file: the CLI then runs as nobody, for whom the file is unreadable.
+    const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      execFile(
+        asNobody[0] ?? process.execPath,
+        [...asNobody.slice(1), ...(asNobody.length > 0 ? [process.execPath] : []), CLI, 'validate', '-m', 'manifests'],
+        { cwd: dir, env: { ...gw.env(dir), HOME: dir } },
+        (err, _stdout, stderr) => {
+          if (err && typeof err.code !== 'number') return reject(err);
+          resolve({ code: err ? (err.code as number) : 0, stderr });
+        },
+      );
+    });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('manifests/secret.yaml:1:1: error: cannot be read: permission denied [manifest.unreadable]');
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(r.stderr).not.toContain('Internal error');
   });
 });
