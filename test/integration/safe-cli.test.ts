@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -215,5 +215,21 @@ describe.sequential('a safe CLI at a terminal', () => {
     expect(r.stderr).toContain('manifests/secret.yaml:1:1: error: cannot be read: permission denied [manifest.unreadable]');
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(r.stderr).not.toContain('Internal error');
+  });
+
+  it('a pool credential that is a FIFO or /dev/zero is refused at once: plan neither blocks nor grows', async () => {
+    const dir = join(gw.root, 'secrets');
+    gw.workspace(dir);
+    const fifo = join(dir, 'key.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const nanio = (name: string, file: string): string =>
+      `apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: ${name}\nspec:\n  type: nanio\n  members:\n    - address: 127.0.0.1:9\n  credentials:\n    accessKeyId: { file: ${file} }\n    secretAccessKey: { file: ${file} }\n`;
+    writeFileSync(join(dir, 'manifests', 'pools.yaml'), docs(nanio('fifo', fifo), nanio('zero', '/dev/zero')));
+    const started = performance.now();
+    const r = await withInput(['plan', '--no-refresh'], '', gw.env(dir), dir);
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toContain(`file ${fifo} is a FIFO (named pipe), not a regular file`);
+    expect(r.stdout + r.stderr).toContain('file /dev/zero is a device, not a regular file');
   });
 });
