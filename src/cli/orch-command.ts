@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Command, Flags } from '@oclif/core';
 import { resolveSettings, type Settings } from '../config/settings.js';
 import type { ExitCodeValue } from '../domain/errors.js';
+import { shellWord } from './hint-commands.js';
 import { reportError } from './report-error.js';
 import { colorFlag, styleFor, type Style } from './style.js';
 
@@ -50,6 +51,8 @@ export abstract class OrchCommand extends Command {
   protected style: Style = styleFor(process.stdout);
   protected errStyle: Style = styleFor(process.stderr);
   protected jsonOutput = false;
+  /** The settings flags of this command line, as shell words: hints repeat them (completeHintCommands). */
+  protected settingsArgs: string[] = [];
 
   /** The command's work; returns its exit code. Only the error boundary below sets process.exitCode. */
   protected abstract execute(): Promise<ExitCodeValue | void>;
@@ -68,6 +71,7 @@ export abstract class OrchCommand extends Command {
         stderr: (s) => process.stderr.write(`${s}\n`),
         style: this.errStyle,
         json: this.jsonOutput,
+        settingsArgs: this.settingsArgs,
       });
     }
     process.exitCode = code;
@@ -80,6 +84,11 @@ export abstract class OrchCommand extends Command {
     'state-dir'?: string | undefined;
     'nginx'?: string | undefined;
   }): Settings {
+    this.settingsArgs = [];
+    for (const name of ['config', 'manifests', 'nginx-dir', 'state-dir', 'nginx'] as const) {
+      const value = flags[name];
+      if (value !== undefined) this.settingsArgs.push(`--${name}`, shellWord(value));
+    }
     const settings = resolveSettings({
       flags: {
         manifests: flags.manifests,

@@ -1,12 +1,16 @@
 import { ExitCode, isOrchError, ValidationError, type ExitCodeValue } from '../domain/errors.js';
 import type { Style } from './style.js';
 import { diagnosticToJson, formatDiagnostics } from './views/diagnostics-text.js';
+import { safeLines } from './views/safe-text.js';
+import { completeHintCommands } from './hint-commands.js';
 
 export interface ErrorSink {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   style: Style;
   json: boolean;
+  /** Settings flags of the command line, added to the orch commands hints name (completeHintCommands). */
+  settingsArgs?: readonly string[];
 }
 
 /**
@@ -15,14 +19,15 @@ export interface ErrorSink {
  */
 export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
   if (isOclifParseError(err)) {
-    const message = (err as Error).message;
+    const message = safeLines((err as Error).message);
     if (sink.json) sink.stdout(JSON.stringify({ error: { code: 'usage', message, hint: 'See --help.' } }, null, 2));
     else sink.stderr(`${sink.style.red('Error:')} ${message}\n${sink.style.cyan('hint:')} see --help for usage.`);
     return ExitCode.error;
   }
   if (isOrchError(err)) {
+    const hint = err.hint === undefined ? undefined : completeHintCommands(err.hint, sink.settingsArgs ?? []);
     if (sink.json) {
-      const body: Record<string, unknown> = { code: err.code, message: err.message, hint: err.hint ?? null };
+      const body: Record<string, unknown> = { code: err.code, message: err.message, hint: hint ?? null };
       if (err instanceof ValidationError) body['diagnostics'] = err.diagnostics.map(diagnosticToJson);
       sink.stdout(JSON.stringify({ error: body }, null, 2));
     } else {
@@ -32,8 +37,8 @@ export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
         parts.push(`${sink.style.red('Internal error (a bug in orch):')} ${err.message}`, err.stack ?? '');
         parts.push('Please report it with the command you ran and the output above.');
       } else {
-        parts.push(`${sink.style.red('Error:')} ${err.message}`);
-        if (err.hint) parts.push(`${sink.style.cyan('hint:')} ${err.hint}`);
+        parts.push(`${sink.style.red('Error:')} ${safeLines(err.message)}`);
+        if (hint) parts.push(`${sink.style.cyan('hint:')} ${safeLines(hint)}`);
       }
       sink.stderr(parts.join('\n'));
     }

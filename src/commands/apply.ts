@@ -24,7 +24,7 @@ ${EXIT_CODES_HELP}`;
     '<%= config.bin %> apply --dry-run',
   ];
   static override args = {
-    planfile: Args.string({ description: 'saved plan from `orch plan --out FILE`', required: false }),
+    planfile: Args.string({ ignoreStdin: true, description: 'saved plan from `orch plan --out FILE`', required: false }),
   };
   static override flags = {
     'auto-approve': Flags.boolean({ description: 'do not ask for confirmation' }),

@@ -36,7 +36,7 @@ EXIT CODES
     '<%= config.bin %> import /etc/nginx/nanio --out manifests --reference-key-file /etc/nanio-orchestrator/secret --reference-data /opt/nanio-orchestrator/data',
     '<%= config.bin %> import /etc/nginx/conf.d --out manifests --from nginx',
   ];
-  static override args = { dir: Args.string({ description: 'directory of the nginx files to import', required: true }) };
+  static override args = { dir: Args.string({ ignoreStdin: true, description: 'directory of the nginx files to import', required: true }) };
   static override flags = {
     'out': Flags.string({ description: 'directory to write the manifests to (must be empty unless --force)', required: true }),
     'from': Flags.string({ description: 'what wrote DIR (default: detected)', options: [...IMPORT_SOURCES] }),

@@ -23,8 +23,12 @@ EXIT CODES
     '<%= config.bin %> node-config pool-2026 2 --json',
   ];
   static override args = {
-    pool: Args.string({ description: 'pool name (metadata.name of a Pool manifest)', required: true }),
-    member: Args.string({ description: 'member address as in the manifest, or its index from 0; omitted: a new member', required: false }),
+    pool: Args.string({ ignoreStdin: true, description: 'pool name (metadata.name of a Pool manifest)', required: true }),
+    member: Args.string({
+      ignoreStdin: true,
+      description: 'member address as in the manifest, or its index from 0; omitted: a new member',
+      required: false,
+    }),
   };
   static override flags = {
     'out': Flags.string({ description: 'write the files into this directory instead of printing them' }),

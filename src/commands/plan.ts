@@ -5,6 +5,7 @@ import { openStateView } from '../use-cases/state/state-view.js';
 import { composeOrch } from '../composition-root.js';
 import { ExitCode } from '../domain/errors.js';
 import { planHasChanges } from '../domain/plan/plan-types.js';
+import { shellWord } from '../cli/hint-commands.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { jsonMeta, planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
@@ -62,7 +63,12 @@ ${EXIT_CODES_HELP}`;
     else if (format === 'markdown') this.out(planJsonToMarkdown(json!));
     else {
       this.out(formatPlanText(result.plan, this.style, { diffs: flags.diff }));
-      if (flags.out) this.out(this.style.dim(`Saved this plan to ${flags.out}. Apply exactly it with: orch apply ${flags.out}`));
+      if (flags.out)
+        this.out(
+          this.style.dim(
+            `Saved this plan to ${flags.out}. Apply exactly it with: ${['orch apply', ...this.settingsArgs, shellWord(flags.out)].join(' ')}`,
+          ),
+        );
     }
     if (flags['detailed-exitcode'] && planHasChanges(result.plan)) return ExitCode.changesPresent;
     return ExitCode.ok;

@@ -13,7 +13,7 @@ export default class Rollback extends OrchCommand {
 
 ${EXIT_CODES_HELP}`;
   static override examples = ['<%= config.bin %> rollback', '<%= config.bin %> rollback 4 --auto-approve'];
-  static override args = { generation: Args.integer({ description: 'generation to restore', required: false }) };
+  static override args = { generation: Args.integer({ ignoreStdin: true, description: 'generation to restore', required: false }) };
   static override flags = {
     'auto-approve': Flags.boolean({ description: 'do not ask for confirmation' }),
     'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer' }),

@@ -1,5 +1,8 @@
 import { Flags } from '@oclif/core';
+import { ValidationError } from '../domain/errors.js';
+import { statusListenerClaims } from '../domain/plan/status-listener.js';
 import { loadManifests } from '../use-cases/plan/load-manifests.js';
+import { positionResolver } from '../use-cases/plan/manifest-positions.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { diagnosticToJson, formatDiagnostics } from '../cli/views/diagnostics-text.js';
 import { composeOrch } from '../composition-root.js';
@@ -21,6 +24,9 @@ EXIT CODES
     const settings = this.settingsFrom(flags);
     const { sources, validation } = loadManifests(composeOrch(settings).manifests, settings.manifests);
     const d = validation.desired;
+    // The status listener is a setting, not a manifest: checked here as plan and apply check it.
+    const claims = statusListenerClaims(d, settings.statusListen, positionResolver(validation.documents));
+    if (claims.length > 0) throw new ValidationError([...validation.diagnostics, ...claims]);
     const routes = d.virtualHosts.reduce((n, v) => n + v.routes.length, 0);
     const counts = {
       files: sources.length,

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MANIFEST_DIAGNOSTIC_CODES } from '../../src/domain/manifests/diagnostic-codes.js';
+import { BAD_CASES } from '../helpers/hostile-cases.js';
 import { RULE_CASES } from './helpers/rule-cases.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -33,6 +34,8 @@ describe('diagnostic codes', () => {
 
   it('every reachable code has a rule test or a corpus case', () => {
     const tested = new Set(RULE_CASES.map((c) => c.code));
+    // The hostile-input corpus (test/integration/hostile-corpus.test.ts) covers the file-level codes.
+    for (const c of BAD_CASES) if (typeof c.code === 'string') tested.add(c.code);
     for (const dir of readdirSync(CORPUS)) {
       tested.add((JSON.parse(readFileSync(join(CORPUS, dir, 'expect.json'), 'utf8')) as { code: string }).code);
     }

@@ -46,9 +46,9 @@ describe('extra blocks point at the manifest line of the offending text', () => 
   });
 
   it('in a quoted scalar: the column after the quote', () => {
-    const r = validateTexts({ 'v.yaml': doc(`    - zone: proxy\n      content: "proxy_buffering off; load_module x.so;"\n`) });
+    const r = validateTexts({ 'v.yaml': doc(`    - zone: proxy\n      content: "proxy_next_upstream off; load_module x.so;"\n`) });
     expect(summarize(r.diagnostics)).toEqual([
-      'error extra.forbidden-directive v.yaml:12:38 spec.extraBlocks[0].content: extra block: directive "load_module" is not allowed',
+      'error extra.forbidden-directive v.yaml:12:42 spec.extraBlocks[0].content: extra block: directive "load_module" is not allowed',
     ]);
   });
 
@@ -69,7 +69,7 @@ describe('extra blocks point at the manifest line of the offending text', () => 
     - zone: ssl
       content: ssl_protocols TLSv1.2 TLSv1.3;
     - zone: proxy
-      content: 'proxy_set_header X-Real-IP $remote_addr;'
+      content: 'proxy_set_header X-Tenant-Ip $remote_addr;'
     - zone: end
       content: |
         location = /robots.txt {

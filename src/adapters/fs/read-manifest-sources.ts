@@ -1,22 +1,62 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { constants } from 'node:fs';
 import { dirname, join, normalize, isAbsolute, sep } from 'node:path';
-import { UserError } from '../../domain/errors.js';
+import type { Diagnostic } from '../../domain/diagnostics.js';
+import { UserError, ValidationError } from '../../domain/errors.js';
+import { decodeManifestBytes, MANIFEST_LIMITS, unreadableManifest } from '../../domain/manifests/decode-source.js';
 import type { SourceText } from '../../domain/manifests/parse-manifests.js';
 import { displayPath, stableOriginFile } from '../../domain/manifests/origin-names.js';
 
 const MANIFEST_EXT = /\.ya?ml$/;
 
-/**
- * Reads one manifest file, or every `*.yaml`/`*.yml` below a directory (recursively, in a stable
- * order; hidden entries skipped). Paths are shown relative to `cwd` when below it.
- */
-export function readManifestSources(target: string, cwd: string = process.cwd()): SourceText[] {
-  return readManifestFiles(listManifestTarget(target, cwd).files, cwd);
+/** The manifest files of a target as read: their texts, and the files that could not be read. */
+export interface ManifestTree {
+  sources: SourceText[];
+  /** One positioned diagnostic per file (or directory) refused: unreadable, too large, not UTF-8... */
+  problems: Diagnostic[];
 }
 
-/** The files of a listing, read in order (a failure is thrown for the first file that fails). */
-export function readManifestFiles(files: readonly string[], cwd: string): SourceText[] {
-  return files.map((file) => readManifestFile(file, cwd));
+/**
+ * Reads one manifest file, or every `*.yaml`/`*.yml` below a directory (recursively, in a stable
+ * order; hidden entries skipped; symbolic links followed, a link back to a directory above it
+ * refused). Paths are shown relative to `cwd` when below it. Every file is bounded
+ * (MANIFEST_LIMITS), must be a regular file, strict UTF-8 and free of control characters; a file
+ * that is not is a problem of the result, never skipped in silence.
+ */
+export function readManifestTree(target: string, cwd: string = process.cwd()): ManifestTree {
+  const listing = listManifestTarget(target, cwd);
+  const problems = [...listing.problems];
+  const sources: SourceText[] = [];
+  let total = 0;
+  for (const file of listing.files) {
+    const read = readManifestBytes(file, cwd);
+    if ('problem' in read) {
+      problems.push(read.problem);
+      continue;
+    }
+    total += read.bytes.length;
+    if (total > MANIFEST_LIMITS.treeBytes) {
+      problems.push(
+        unreadableManifest(
+          displayPath(file, cwd),
+          'tree-too-large',
+          `the manifest files read up to this one hold more than ${MANIFEST_LIMITS.treeBytes} bytes`,
+        ),
+      );
+      break;
+    }
+    const decoded = decodeManifestBytes(displayPath(file, cwd), read.bytes);
+    if (decoded.ok) sources.push(decoded.source);
+    else problems.push(decoded.diagnostic);
+  }
+  return { sources, problems };
+}
+
+/** readManifestTree's texts; a file that cannot be read is thrown as a ValidationError. */
+export function readManifestSources(target: string, cwd: string = process.cwd()): SourceText[] {
+  const tree = readManifestTree(target, cwd);
+  if (tree.problems.length > 0) throw new ValidationError(tree.problems);
+  return tree.sources;
 }
 
 export interface ManifestListing {
@@ -24,6 +64,8 @@ export interface ManifestListing {
   target: string;
   /** Absolute paths of the manifest files, in reading order. */
   files: string[];
+  /** Directories that could not be listed, links that loop or dangle. */
+  problems: Diagnostic[];
 }
 
 /** The files readManifestSources reads, in its order; a UserError when the target does not exist. */
@@ -37,7 +79,10 @@ export function listManifestTarget(target: string, cwd: string): ManifestListing
       hint: 'Point --manifests (or ORCH_MANIFESTS, or `manifests:` in the config file) at a directory of *.yaml files or at one file.',
     });
   }
-  return { target: abs, files: st.isDirectory() ? listManifestFiles(abs) : [abs] };
+  if (!st.isDirectory()) return { target: abs, files: [abs], problems: [] };
+  const problems: Diagnostic[] = [];
+  const files = listManifestFiles(abs, (file, why, detail) => problems.push(unreadableManifest(displayPath(file, cwd), why, detail)));
+  return { target: abs, files, problems };
 }
 
 export function manifestTargetPath(target: string, cwd: string): string {
@@ -57,24 +102,144 @@ export function manifestBaseDir(target: string, cwd: string): string | null {
   }
 }
 
-/** One manifest file as readManifestSources reads it. */
+/** One manifest file as readManifestSources reads it (a ValidationError when it cannot be read). */
 export function readManifestFile(file: string, cwd: string): SourceText {
-  return { path: displayPath(file, cwd), text: readFileSync(file, 'utf8') };
+  const read = readManifestBytes(file, cwd);
+  if ('problem' in read) throw new ValidationError([read.problem]);
+  const decoded = decodeManifestBytes(displayPath(file, cwd), read.bytes);
+  if (!decoded.ok) throw new ValidationError([decoded.diagnostic]);
+  return decoded.source;
 }
 
-function listManifestFiles(dir: string): string[] {
+/**
+ * The bytes of one manifest file: a regular file (a FIFO or a device is refused before it is
+ * opened, and the open does not block), at most MANIFEST_LIMITS.fileBytes, read whole.
+ */
+function readManifestBytes(file: string, cwd: string): { bytes: Buffer } | { problem: Diagnostic } {
+  const shown = displayPath(file, cwd);
+  let fd: number;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) return { problem: unreadableManifest(shown, 'not-a-file', `${kindOf(st)} is not a regular file`) };
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (e) {
+    return { problem: openProblem(shown, e) };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { problem: unreadableManifest(shown, 'not-a-file', `${kindOf(st)} is not a regular file`) };
+    if (st.size > MANIFEST_LIMITS.fileBytes)
+      return {
+        problem: unreadableManifest(
+          shown,
+          'too-large',
+          `the file holds ${st.size} bytes; a manifest file may hold ${MANIFEST_LIMITS.fileBytes}`,
+        ),
+      };
+    // Read up to one byte past the limit: a file that grows while it is read is still bounded.
+    const buffer = Buffer.allocUnsafe(Math.min(st.size, MANIFEST_LIMITS.fileBytes) + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length === buffer.length) break;
+    }
+    if (length > MANIFEST_LIMITS.fileBytes)
+      return { problem: unreadableManifest(shown, 'too-large', `the file grew past ${MANIFEST_LIMITS.fileBytes} bytes while it was read`) };
+    return { bytes: buffer.subarray(0, length) };
+  } catch (e) {
+    return { problem: openProblem(shown, e) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function openProblem(shown: string, e: unknown): Diagnostic {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') return unreadableManifest(shown, 'permission', 'cannot be read: permission denied');
+  if (code === 'ENOENT') return unreadableManifest(shown, 'unreadable', 'does not exist (a dangling symbolic link?)');
+  if (code === 'ELOOP') return unreadableManifest(shown, 'symlink-loop', 'is a symbolic link that points back at itself');
+  if (code === 'EISDIR') return unreadableManifest(shown, 'not-a-file', 'is a directory');
+  return unreadableManifest(shown, 'unreadable', `cannot be read (${code ?? 'error'})`);
+}
+
+function kindOf(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isDirectory()) return 'a directory';
+  return 'it';
+}
+
+type ListingProblem = (
+  file: string,
+  why: 'permission' | 'symlink-loop' | 'unreadable' | 'not-a-file' | 'too-many-files',
+  detail: string,
+) => void;
+
+/**
+ * The manifest files below `dir`. Symbolic links are followed: a link to a file is read as that
+ * file, a link to a directory is walked, unless it points at a directory of the walk's own path
+ * (a loop), which is a problem. A `*.yaml` entry that is a dangling link, a FIFO, a socket or a
+ * device is listed anyway, so that reading it reports why it cannot be read.
+ */
+function listManifestFiles(dir: string, problem: ListingProblem): string[] {
   const out: string[] = [];
-  const walk = (d: string) => {
-    const entries = readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+  const onPath: string[] = [];
+  const walk = (d: string): boolean => {
+    let real: string;
+    let entries;
+    try {
+      real = realpathSync(d);
+      entries = readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      problem(d, code === 'EACCES' || code === 'EPERM' ? 'permission' : 'unreadable', `directory cannot be listed (${code ?? 'error'})`);
+      return true;
+    }
+    onPath.push(real);
     // `d` is normalized and an entry name has no separator: join(d, name) is d + sep + name,
     // without join's normalization pass for each of thousands of files.
     const prefix = d.endsWith(sep) ? d : d + sep;
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const p = prefix + e.name;
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && MANIFEST_EXT.test(e.name)) out.push(p);
+      let isDir = e.isDirectory();
+      if (e.isSymbolicLink()) {
+        let target: Stats | null = null;
+        try {
+          target = statSync(p);
+        } catch {
+          target = null; // dangling or looping on itself: listed below when it looks like a manifest
+        }
+        isDir = target?.isDirectory() ?? false;
+        if (isDir) {
+          let targetReal = '';
+          try {
+            targetReal = realpathSync(p);
+          } catch {
+            targetReal = '';
+          }
+          if (onPath.includes(targetReal)) {
+            problem(p, 'symlink-loop', `is a symbolic link to ${targetReal}, a directory that contains it`);
+            continue;
+          }
+        }
+      }
+      if (isDir) {
+        if (!walk(p)) return false;
+      } else if (MANIFEST_EXT.test(e.name)) {
+        out.push(p);
+        if (out.length > MANIFEST_LIMITS.files) {
+          problem(p, 'too-many-files', `more than ${MANIFEST_LIMITS.files} manifest files below ${dir}`);
+          out.length = MANIFEST_LIMITS.files;
+          return false;
+        }
+      }
     }
+    onPath.pop();
+    return true;
   };
   walk(normalize(dir));
   return out;

@@ -1,8 +1,9 @@
+import { sortDiagnostics } from '../../domain/diagnostics.js';
 import { parseManifestSources, type SourceText } from '../../domain/manifests/parse-manifests.js';
 import { validateManifests, type ValidationResult } from '../../domain/manifests/validate-manifests.js';
 import type { ManifestLoader } from '../../ports/manifest-loader.js';
 import type { ParseSources } from './parse-cache.js';
-import { originNamesFor, readManifestSources } from '../fs/read-manifest-sources.js';
+import { originNamesFor, readManifestTree } from '../fs/read-manifest-sources.js';
 
 /** The pure step of a load: parse and validate texts already read. */
 export type ValidateSources = (sources: readonly SourceText[]) => ValidationResult;
@@ -27,7 +28,10 @@ export function fileManifestLoader(options: FileManifestLoaderOptions = {}): Man
   const validate = options.validate ?? validateSources;
   return {
     load(target) {
-      const sources = readManifestSources(target, options.cwd ?? process.cwd());
+      const { sources, problems } = readManifestTree(target, options.cwd ?? process.cwd());
+      // A file that could not be read (too large, not UTF-8, a FIFO, no permission) is reported
+      // alone: validating the others without it would report its absence as other errors.
+      if (problems.length > 0) return { sources, validation: { ...validateSources([]), diagnostics: sortDiagnostics(problems) } };
       return { sources, validation: validate(sources) };
     },
     originNames: (target) => originNamesFor(target, options.cwd ?? process.cwd()),

@@ -17,8 +17,8 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
     '<%= config.bin %> buckets purge-orphans s3-main photos --yes --max-objects 50000',
   ];
   static override args = {
-    vhost: Args.string({ description: 'virtual host', required: true }),
-    bucket: Args.string({ description: 'bucket', required: true }),
+    vhost: Args.string({ ignoreStdin: true, description: 'virtual host', required: true }),
+    bucket: Args.string({ ignoreStdin: true, description: 'bucket', required: true }),
   };
   static override flags = {
     'yes': Flags.boolean({ description: 'do not ask for confirmation' }),

@@ -7,7 +7,7 @@ export default class MigrateCancel extends OrchCommand {
   static override summary = 'Cancel a migration: the route goes back to the source pool.';
   static override description = `Writes and reads go back to the source pool, where every acknowledged write is (before the cutover nothing reaches the destination through the gateway). What was copied stays on the destination. Once the cutover has started (phase switching) a cancel is too late: the migration finishes instead. When another process (orch watch, orch migrate run) drives the migration, it is asked to cancel and this waits for it.`;
   static override examples = ['<%= config.bin %> migrate cancel photos-to-2026'];
-  static override args = { name: Args.string({ description: 'the migration', required: true }) };
+  static override args = { name: Args.string({ ignoreStdin: true, description: 'the migration', required: true }) };
   static override flags = {
     wait: Flags.integer({ description: 'seconds to wait for the process driving the migration', default: 60 }),
   };

@@ -16,7 +16,9 @@ EXIT CODES
   1  error: the migration is in phase error (see 'orch migrations'), or bad input
   3  another process drives this migration`;
   static override examples = ['<%= config.bin %> migrate run photos-to-2026'];
-  static override args = { name: Args.string({ description: 'the migration (its Migration manifest name)', required: true }) };
+  static override args = {
+    name: Args.string({ ignoreStdin: true, description: 'the migration (its Migration manifest name)', required: true }),
+  };
 
   protected async execute() {
     const { args, flags } = await this.parse(MigrateRun);

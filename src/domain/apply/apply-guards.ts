@@ -38,7 +38,12 @@ export function applyRefusal(plan: Plan, policy: ApplyGuardPolicy): ApplyRefusal
       guard: 'drift',
       code: 'apply.drift',
       message: `${stops.length} managed file${stops.length === 1 ? ' was' : 's were'} edited outside orch and would be overwritten: ${stops.map((d) => d.path).join(', ')}.`,
-      hint: "See the edits with 'orch drift'. Either carry them into the manifests, or discard them with --overwrite-drift (all files) or --overwrite-drift=PATH (one file).",
+      hint: `See the edits with 'orch drift'. Either carry them into the manifests, or discard them with 'orch apply ${stops
+        .slice(0, 5)
+        .map((d) => `--overwrite-drift-path ${d.path}`)
+        .join(
+          ' ',
+        )}'${stops.length > 5 ? " (one --overwrite-drift-path per file), or all of them with 'orch apply --overwrite-drift'" : ''}.`,
       subjects: stops.map((d) => d.path),
     };
   }

@@ -18,14 +18,31 @@ export function checkCollisions(catalog: Catalog, sink: DiagnosticSink): void {
 }
 
 function checkDuplicateNames(catalog: Catalog, sink: DiagnosticSink): void {
+  // nginx compares upstream names without regard to case: pools Hot2 and hot2 are one upstream.
+  const poolsByLowerName = new Map<string, ManifestDoc>();
   for (const md of catalog.all) {
     const first = catalog.declared[md.kind].get(md.name);
-    if (!first || first === md) continue;
+    if (first && first !== md) {
+      sink.error(md, {
+        code: 'collision.duplicate-name',
+        path: ['metadata', 'name'],
+        message: `a second ${md.kind} is named ${show(md.name)}; the first is at ${whereIs(first, ['metadata', 'name'])}`,
+        hint: `${md.kind} names are unique. Rename one of them, or delete the duplicate.`,
+      });
+      continue;
+    }
+    if (md.kind !== 'Pool') continue;
+    const lower = md.name.toLowerCase();
+    const sameUpstream = poolsByLowerName.get(lower);
+    if (!sameUpstream) {
+      poolsByLowerName.set(lower, md);
+      continue;
+    }
     sink.error(md, {
-      code: 'collision.duplicate-name',
+      code: 'collision.pool-name-case',
       path: ['metadata', 'name'],
-      message: `a second ${md.kind} is named ${show(md.name)}; the first is at ${whereIs(first, ['metadata', 'name'])}`,
-      hint: `${md.kind} names are unique. Rename one of them, or delete the duplicate.`,
+      message: `Pool ${show(md.name)} and Pool ${show(sameUpstream.name)} (${whereIs(sameUpstream, ['metadata', 'name'])}) differ only in case; nginx compares upstream names without regard to case`,
+      hint: 'Rename one of the two pools so the names differ in more than case.',
     });
   }
 }

@@ -16,6 +16,40 @@ const FORBIDDEN_EXACT = new Set(['include', 'load_module']);
 const FORBIDDEN_PREFIXES = ['lua', 'perl', 'js_', 'njs'];
 const FORBIDDEN_BLOCKS = new Set(['server', 'http', 'upstream', 'events', 'stream', 'mail']);
 
+/**
+ * Directives that define a server's identity, sockets or certificates: orch renders them from
+ * modelled fields, and an extra block that adds one would claim another virtual host's name or
+ * open a socket the listen checks never saw. Refused at any depth, naming the field to use.
+ */
+const CLAIMED_ANYWHERE: ReadonlyMap<string, string> = new Map([
+  ['listen', 'spec.port and spec.address'],
+  ['server_name', 'spec.serverNames'],
+  ['ssl_certificate', 'spec.tls.certificate'],
+  ['ssl_certificate_key', 'spec.tls.key'],
+  ['ssl', 'spec.tls'],
+  ['http2', 'spec.tls.http2'],
+  ['http3', 'spec.tls'],
+  ['quic', 'spec.tls'],
+]);
+
+/**
+ * Directives orch already writes once at the server level (its fixed S3 proxy settings and the
+ * IP rules): a second one at that level is a duplicate nginx refuses, or silently changes what the
+ * modelled field says. Inside a nested block (a location of an extra block) they are the
+ * operator's own.
+ */
+const CLAIMED_AT_SERVER_LEVEL: ReadonlyMap<string, string> = new Map([
+  ['client_max_body_size', "orch's fixed S3 proxy settings (no body size limit)"],
+  ['proxy_request_buffering', "orch's fixed S3 proxy settings (no request buffering)"],
+  ['proxy_buffering', "orch's fixed S3 proxy settings (no response buffering)"],
+  ['proxy_http_version', "orch's fixed S3 proxy settings (HTTP/1.1 for upstream keepalive)"],
+  ['allow', 'spec.ipRules'],
+  ['deny', 'spec.ipRules'],
+]);
+
+/** Request headers orch sets for every proxied request (proxy_set_header NAME at server level). */
+const ORCH_HEADERS = new Set(['host', 'connection', 'x-forwarded-for', 'x-forwarded-proto', 'x-real-ip']);
+
 const PROBLEM_CODES: Record<TokenProblemKind, string> = {
   'unbalanced-quote': 'extra.unbalanced-quote',
   'unterminated-directive': 'extra.unterminated-directive',
@@ -95,6 +129,23 @@ function checkStatements(events: NginxEvent[], report: Report, complete: boolean
       return 'stop';
     }
     const name = (ev.words[0]?.text ?? '').toLowerCase();
+    const claim = claimedBy(ev, open.length);
+    if (claim) {
+      const fixed = claim.field.startsWith("orch's");
+      report(
+        'extra.claimed-directive',
+        ev.line,
+        ev.column,
+        fixed
+          ? `${show(claim.what)} is already set by ${claim.field} in this server block`
+          : `${show(claim.what)} is set by orch from ${claim.field}`,
+        fixed
+          ? 'Remove it: nginx refuses a second one at the same level, and S3 traffic needs the value orch sets. Inside a location of the extra block it is allowed.'
+          : `Remove it from the extra block and set ${claim.field} instead, so the collision and listen checks see it.`,
+      );
+      if (ev.opensBlock) return 'stop';
+      continue;
+    }
     if (isForbiddenDirective(name)) {
       report(
         'extra.forbidden-directive',
@@ -129,6 +180,23 @@ function checkStatements(events: NginxEvent[], report: Report, complete: boolean
     );
   }
   return 'continue';
+}
+
+/** The modelled field a statement of an extra block would take over, or null. */
+function claimedBy(ev: Extract<NginxEvent, { type: 'statement' }>, depth: number): { what: string; field: string } | null {
+  const name = (ev.words[0]?.text ?? '').toLowerCase();
+  const anywhere = CLAIMED_ANYWHERE.get(name);
+  if (anywhere !== undefined) return { what: name, field: anywhere };
+  if (depth > 0) return null;
+  const serverLevel = CLAIMED_AT_SERVER_LEVEL.get(name);
+  if (serverLevel !== undefined) return { what: name, field: serverLevel };
+  const header = (ev.words[1]?.text ?? '').toLowerCase();
+  if (name === 'proxy_set_header' && ORCH_HEADERS.has(header))
+    return { what: `proxy_set_header ${ev.words[1]?.text ?? ''}`, field: "orch's fixed S3 proxy headers" };
+  // orch always renders the catch-all `location /` (to the default pool, or a 404).
+  if (name === 'location' && ev.opensBlock && ev.words.length === 2 && ev.words[1]?.text === '/')
+    return { what: 'location /', field: 'spec.defaultPool' };
+  return null;
 }
 
 export function isForbiddenDirective(name: string): boolean {

@@ -7,6 +7,13 @@ import type { Severity } from '../diagnostics.js';
  */
 export const MANIFEST_DIAGNOSTIC_CODES = {
   'yaml.syntax': { severity: 'error', summary: 'The file is not valid YAML.' },
+  'yaml.tag': { severity: 'error', summary: 'A YAML tag other than the core ones (!include, !!binary...).' },
+  'yaml.limit': { severity: 'error', summary: 'Aliases that expand too much, nesting deeper than 64, or too many documents in a file.' },
+  'manifest.encoding': { severity: 'error', summary: 'A manifest file is not valid UTF-8 (points at the first bad byte).' },
+  'manifest.control-char': { severity: 'error', summary: 'A manifest file holds a control character (a binary file?).' },
+  'manifest.too-large': { severity: 'error', summary: 'A manifest file, or the tree of them, is larger than orch reads.' },
+  'manifest.unreadable': { severity: 'error', summary: 'A manifest file cannot be read (permission, a FIFO or device, a dangling link).' },
+  'manifest.symlink-loop': { severity: 'error', summary: 'A symbolic link in the manifest tree points back at a directory above it.' },
   'manifest.not-a-mapping': { severity: 'error', summary: 'A YAML document is a list or a scalar, not a manifest mapping.' },
   'manifest.missing-api-version': { severity: 'error', summary: 'No apiVersion.' },
   'manifest.unknown-api-version': { severity: 'error', summary: 'apiVersion is not orch/v1.' },
@@ -47,6 +54,7 @@ export const MANIFEST_DIAGNOSTIC_CODES = {
   'ref.unknown-virtual-host': { severity: 'error', summary: 'A route or migration names a VirtualHost that does not exist.' },
   'ref.migration-without-route': { severity: 'error', summary: 'A migrated bucket has no Route /<bucket>/ on its virtual host.' },
 
+  'collision.pool-name-case': { severity: 'error', summary: 'Two pools whose names differ only in case (one nginx upstream).' },
   'collision.duplicate-name': { severity: 'error', summary: 'Two documents of one kind have the same name (reported on the second).' },
   'collision.server-name': { severity: 'error', summary: 'Two virtual hosts claim one server name on the same address and port.' },
   'collision.listen-tls-mismatch': { severity: 'error', summary: 'Virtual hosts sharing an address and port disagree on TLS.' },
@@ -82,6 +90,10 @@ export const MANIFEST_DIAGNOSTIC_CODES = {
   'extra.unterminated-directive': { severity: 'error', summary: 'An extra block directive is not ended with ";".' },
   'extra.forbidden-directive': { severity: 'error', summary: 'include, load_module, or a Lua/Perl/njs directive in an extra block.' },
   'extra.forbidden-block': { severity: 'error', summary: 'A server/http/upstream/events/stream/mail block in an extra block.' },
+  'extra.claimed-directive': {
+    severity: 'error',
+    summary: 'An extra block sets what orch renders from a field (listen, server_name, ssl_certificate, its proxy settings, location /).',
+  },
   'extra.ssl-zone-without-tls': { severity: 'error', summary: 'An extra block for the ssl zone on a virtual host without TLS.' },
   'extra.syntax': {
     severity: 'error',

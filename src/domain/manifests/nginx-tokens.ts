@@ -6,7 +6,8 @@
  * - whitespace (space, tab, CR, LF), `;` and `{` end a word; `}` does NOT end a word (`foo}` is
  *   one word), it only closes a block at the start of a token;
  * - `"` and `'` open a quoted string only at the start of a token, and a quoted string must be
- *   followed by whitespace, `;` or `{`;
+ *   followed by whitespace, `;`, `{` or `)` (the `)` then starts the next word, as in
+ *   `if ($request_method = "OPTIONS") {`);
  * - `\` escapes the next character anywhere outside comments;
  * - `#` starts a comment only at the start of a token, up to the end of the line;
  * - `${` does not open a block (variable syntax).
@@ -118,7 +119,7 @@ export function tokenizeNginx(text: string): TokenizeResult {
       if (quote !== '' && ch === quote) {
         advance();
         const next = text[i];
-        if (next !== undefined && !SPACE.has(next) && next !== ';' && next !== '{') {
+        if (next !== undefined && !SPACE.has(next) && next !== ';' && next !== '{' && next !== ')') {
           return { kind: 'syntax', message: `unexpected "${next}" right after a quoted string`, line, column };
         }
         return unescape(raw);

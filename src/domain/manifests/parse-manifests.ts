@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar, type Document, type Node } from 'yaml';
 import type { Diagnostic, SourcePosition } from '../diagnostics.js';
 
 /** One manifest file's text, as read by the filesystem adapter. */
@@ -38,9 +38,28 @@ export interface ParseResult {
 }
 
 /**
+ * Hard limits of the YAML parse, enforced on what the `yaml` parser built (never by scanning the
+ * text): an alias bomb, a deep nesting or a flood of documents is refused with a position instead
+ * of eating memory and time.
+ */
+export const YAML_LIMITS = {
+  /** Alias expansions per document (the parser's own maxAliasCount). */
+  aliases: 50,
+  /** Nesting of mappings and sequences. */
+  depth: 64,
+  /** Documents in one file. */
+  documents: 50_000,
+  /** YAML errors reported per file: the rest are counted, not listed. */
+  errorsPerFile: 10,
+} as const;
+
+/** The options of every parse of a manifest text (the lazy position parse uses the same). */
+const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true, version: '1.2', schema: 'core', merge: false, strict: true } as const;
+
+/**
  * Parses every YAML document of every source with the `yaml` document API, which keeps source
- * positions; YAML syntax errors become positioned diagnostics. Duplicate keys are errors; aliases
- * may be used at most 50 times per document (a guard against alias bombs).
+ * positions; YAML syntax errors become positioned diagnostics. Duplicate keys are errors; tags
+ * other than the core schema's (`!include`, `!!binary`...) are refused; aliases, nesting and documents are bounded (YAML_LIMITS).
  */
 export function parseManifestSources(sources: readonly SourceText[]): ParseResult {
   const documents: ParsedDocument[] = [];
@@ -72,7 +91,7 @@ function lazyLookups(source: SourceText): (index: number) => PositionLookup {
     if (!lookup) {
       if (!docs) {
         lineCounter = new LineCounter();
-        docs = parseAllDocuments(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true }) as unknown as Document[];
+        docs = parseAllDocuments(source.text, { ...PARSE_OPTIONS, lineCounter }) as unknown as Document[];
         if (!Array.isArray(docs)) docs = [];
       }
       const lc = lineCounter!;
@@ -91,44 +110,119 @@ function lazyLookups(source: SourceText): (index: number) => PositionLookup {
 
 function parseSource(source: SourceText, documents: ParsedDocument[], diagnostics: Diagnostic[]): void {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (!Array.isArray(docs)) return; // an EmptyStream: a file with no documents at all
-  let index = 0;
-  for (const doc of docs) {
-    const docIndex = index++;
-    const toPos = (offset: number): SourcePosition => {
-      const lp = lineCounter.linePos(offset);
-      return { file: source.path, line: lp.line, column: lp.col };
-    };
-    if (doc.errors.length > 0) {
-      for (const err of doc.errors) {
-        diagnostics.push({
-          severity: 'error',
-          code: 'yaml.syntax',
-          message: `YAML syntax error: ${firstLine(err.message)}`,
-          hint: 'Fix the YAML syntax at this position (indentation, quoting, a missing colon).',
-          source: toPos(err.pos[0]),
-        });
+  const toPos = (offset: number): SourcePosition => {
+    const lp = lineCounter.linePos(offset);
+    return { file: source.path, line: lp.line, column: lp.col };
+  };
+  const fileDiagnostics: Diagnostic[] = [];
+  const limit = (message: string, hint: string, offset: number, code = 'yaml.limit'): void => {
+    fileDiagnostics.push({ severity: 'error', code, message, hint, source: toPos(offset) });
+  };
+  try {
+    const docs = parseAllDocuments(source.text, { ...PARSE_OPTIONS, lineCounter });
+    if (!Array.isArray(docs)) return; // an EmptyStream: a file with no documents at all
+    if (docs.length > YAML_LIMITS.documents) {
+      const extra = docs[YAML_LIMITS.documents];
+      limit(
+        `the file holds ${docs.length} YAML documents; at most ${YAML_LIMITS.documents} are read from one file`,
+        'Split the manifests into several files.',
+        extra?.range[0] ?? 0,
+      );
+      diagnostics.push(...fileDiagnostics);
+      return;
+    }
+    let index = 0;
+    for (const doc of docs) {
+      const docIndex = index++;
+      if (doc.errors.length > 0) {
+        for (const err of doc.errors) {
+          fileDiagnostics.push({
+            severity: 'error',
+            code: 'yaml.syntax',
+            message: `YAML syntax error: ${firstLine(err.message)}`,
+            hint: 'Fix the YAML syntax at this position (indentation, quoting, a missing colon).',
+            source: toPos(err.pos[0]),
+          });
+        }
+        continue;
       }
-      continue;
+      if (doc.contents === null) continue;
+      const shape = checkShape(doc);
+      if (shape) {
+        if (shape.kind === 'tag')
+          limit(
+            `the tag ${shape.tag} is not allowed in a manifest`,
+            'Manifests are plain YAML: remove the tag and write the value itself (orch reads no other file through a tag such as !include).',
+            shape.offset,
+            'yaml.tag',
+          );
+        else
+          limit(
+            `mappings and lists are nested more than ${YAML_LIMITS.depth} levels deep`,
+            'No manifest field nests that deep; check the indentation or the brackets here.',
+            shape.offset,
+          );
+        continue;
+      }
+      let value: unknown;
+      try {
+        value = doc.toJS({ maxAliasCount: YAML_LIMITS.aliases }) as unknown;
+      } catch (e) {
+        limit(
+          `YAML aliases expand too much: ${firstLine((e as Error).message)}`,
+          `Aliases (*name) may expand to at most ${YAML_LIMITS.aliases} copies per document; write the values out.`,
+          doc.range[0],
+        );
+        continue;
+      }
+      if (value === null || value === undefined) continue; // a document holding only comments
+      documents.push({ file: source.path, index: docIndex, value, at: makeLookup(doc, toPos, source.text) });
     }
-    if (doc.contents === null) continue;
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 50 }) as unknown;
-    } catch (e) {
-      diagnostics.push({
-        severity: 'error',
-        code: 'yaml.syntax',
-        message: `YAML error: ${firstLine((e as Error).message)}`,
-        hint: 'Aliases (*name) may be used at most 50 times per document; write the values out.',
-        source: toPos(0),
-      });
-      continue;
-    }
-    if (value === null || value === undefined) continue; // a document holding only comments
-    documents.push({ file: source.path, index: docIndex, value, at: makeLookup(doc, toPos, source.text) });
+  } catch (e) {
+    // The parser itself gave up (a RangeError on a pathological text): still the file's fault.
+    limit(
+      `the YAML parser could not read this file (${firstLine((e as Error).message)})`,
+      'Check that the file is a YAML manifest; simplify the nesting or split the file.',
+      0,
+    );
   }
+  const errors = fileDiagnostics.length;
+  if (errors > YAML_LIMITS.errorsPerFile) {
+    const shown = fileDiagnostics.slice(0, YAML_LIMITS.errorsPerFile);
+    const last = shown[shown.length - 1];
+    if (last) last.message += ` (and ${errors - YAML_LIMITS.errorsPerFile} more YAML errors in this file, not listed)`;
+    diagnostics.push(...shown);
+  } else diagnostics.push(...fileDiagnostics);
+}
+
+/** The YAML 1.2 core schema's own tags (`!!str 123` is plain YAML); every other tag is refused. */
+const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
+
+type ShapeProblem = { kind: 'tag'; tag: string; offset: number } | { kind: 'depth'; offset: number };
+
+/** The first explicit tag or too-deep collection of a document, walked without recursion. */
+function checkShape(doc: Document): ShapeProblem | null {
+  const stack: Array<{ node: unknown; depth: number }> = [{ node: doc.contents, depth: 1 }];
+  while (stack.length > 0) {
+    const { node, depth } = stack.pop()!;
+    if (node === null || node === undefined || isAlias(node)) continue;
+    if (isPair(node)) {
+      stack.push({ node: node.key, depth }, { node: node.value, depth });
+      continue;
+    }
+    const n = node as Node;
+    if (typeof n.tag === 'string' && n.tag !== '' && !CORE_TAGS.has(n.tag))
+      return { kind: 'tag', tag: shortTag(n.tag), offset: n.range?.[0] ?? 0 };
+    if (isMap(n) || isSeq(n)) {
+      if (depth > YAML_LIMITS.depth) return { kind: 'depth', offset: n.range?.[0] ?? 0 };
+      for (const item of n.items as unknown[]) stack.push({ node: item, depth: depth + 1 });
+    }
+  }
+  return null;
+}
+
+function shortTag(tag: string): string {
+  return tag.startsWith('tag:yaml.org,2002:') ? `!!${tag.slice('tag:yaml.org,2002:'.length)}` : tag;
 }
 
 function firstLine(s: string): string {

@@ -222,7 +222,9 @@ function outOfRange(path: FieldPath, data: unknown, parent: AnySchemaObject | un
   const last = path[path.length - 1];
   // keepalive 0 is a common way to say "none"; nginx rejects `keepalive 0`.
   const hint =
-    last === 'keepalive' ? 'nginx refuses "keepalive 0": remove keepalive to keep no idle connections.' : `Use a value ${range}.`;
+    last === 'keepalive' && typeof data === 'number' && data < 1
+      ? 'nginx refuses "keepalive 0": remove keepalive to keep no idle connections.'
+      : `Use a value ${range}.`;
   return { code: 'schema.out-of-range', path, message: `${fieldName(path)} is ${show(data)}; it must be ${range}`, hint };
 }
 

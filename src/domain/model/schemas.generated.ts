@@ -173,12 +173,13 @@ export const poolSchema = {
           "default": "round_robin"
         },
         "keepalive": {
-          "description": "Idle keepalive connections to the upstream kept open per nginx worker. Omit for none.",
+          "description": "Idle keepalive connections to the upstream kept open per nginx worker, 1-4096 (nginx allocates them up front: larger values cost memory and time at every reload). Omit for none.",
           "examples": [
             32
           ],
           "type": "integer",
-          "minimum": 1
+          "minimum": 1,
+          "maximum": 4096
         },
         "members": {
           "description": "The servers of the pool (nginx `server` lines of the upstream).",
@@ -697,7 +698,7 @@ export const virtualHostSchema = {
           }
         },
         "extraBlocks": {
-          "description": "nginx text inserted verbatim into a zone of the server block, for what orch does not model. Braces and quotes must balance; `include`, `load_module`, Lua/Perl/njs directives and `server`/`http`/`upstream`/`events`/`stream`/`mail` blocks are refused.",
+          "description": "nginx text inserted verbatim into a zone of the server block, for what orch does not model. Braces and quotes must balance; `include`, `load_module`, Lua/Perl/njs directives and `server`/`http`/`upstream`/`events`/`stream`/`mail` blocks are refused, and so is what orch renders from a field: `listen`, `server_name`, `ssl_certificate`, `ssl_certificate_key`, `ssl`, `http2`, and at the server level `client_max_body_size`, `proxy_request_buffering`, `proxy_buffering`, `proxy_http_version`, `proxy_set_header` of Host/Connection/X-Forwarded-For/X-Forwarded-Proto/X-Real-IP, `allow`/`deny` (use `ipRules`) and `location /` (use `defaultPool`).",
           "examples": [
             [
               {
@@ -741,7 +742,7 @@ export const virtualHostSchema = {
               "content": {
                 "description": "nginx directives, each ended by `;` or a balanced `{ }` block. Use a YAML block scalar (`|`) so errors point at the right line.",
                 "examples": [
-                  "client_max_body_size 0;\nproxy_read_timeout 300s;\n"
+                  "proxy_next_upstream error timeout;\nadd_header X-Gateway s3 always;\n"
                 ],
                 "type": "string",
                 "minLength": 1,

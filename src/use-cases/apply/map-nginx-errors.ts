@@ -20,7 +20,8 @@ export function mapNginxOutput(
   const docs = new Map(documents.map((d) => [`${d.file}#${d.index}`, d]));
   const diagnostics: Diagnostic[] = [];
   for (const line of output.split('\n')) {
-    const m = /^nginx: \[(emerg|alert|crit|error|warn)\] (.*?)(?: in (\S+):(\d+))?$/.exec(line.trim());
+    // `s`: a message may hold a character JavaScript counts as a line end (U+2028 from a manifest).
+    const m = /^nginx: \[(emerg|alert|crit|error|warn)\] (.*?)(?: in (\S+):(\d+))?$/s.exec(line.trim());
     if (!m) continue;
     const [, level, message, file, lineNo] = m;
     const severity = level === 'warn' ? 'warning' : 'error';
@@ -31,6 +32,17 @@ export function mapNginxOutput(
       hint: 'Fix the manifest field that produced this line, then plan again.',
     };
     if (!file || !lineNo) {
+      // Errors found after parsing (a certificate that cannot be loaded) name no line, only the
+      // value: the manifest field holding that value is the one to fix.
+      const byValue = fieldHoldingQuotedValue(message ?? '', documents);
+      if (byValue) {
+        diagnostics.push({
+          ...base,
+          ...byValue,
+          hint: 'Fix the file this field names (it must exist and be readable by nginx), or the field.',
+        });
+        continue;
+      }
       diagnostics.push({ ...base, hint: "nginx names no file orch wrote: check nginx's main configuration and the files it includes." });
       continue;
     }
@@ -67,6 +79,35 @@ export function mapNginxOutput(
     });
   }
   return diagnostics;
+}
+
+/** The TLS file fields nginx loads after parsing, and names by value when it cannot. */
+const FILE_FIELDS: ReadonlyArray<ReadonlyArray<string>> = [
+  ['spec', 'tls', 'certificate'],
+  ['spec', 'tls', 'key'],
+];
+
+/** The document field whose value is a string quoted in an nginx message (`cannot load certificate "/x.crt"`). */
+function fieldHoldingQuotedValue(
+  message: string,
+  documents: readonly ParsedDocument[],
+): Pick<Diagnostic, 'source' | 'document' | 'field'> | null {
+  const quoted = [...message.matchAll(/"([^"]+)"/g)].map((q) => q[1]);
+  if (quoted.length === 0) return null;
+  for (const doc of documents) {
+    for (const field of FILE_FIELDS) {
+      let v: unknown = doc.value;
+      for (const p of field) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
+      if (typeof v !== 'string' || !quoted.includes(v)) continue;
+      const meta = (doc.value as { kind?: unknown; metadata?: { name?: unknown } }) ?? {};
+      return {
+        source: doc.at(field, 'value'),
+        document: { kind: String(meta.kind ?? ''), name: String(meta.metadata?.name ?? '') },
+        field: formatFieldPath(field),
+      };
+    }
+  }
+  return null;
 }
 
 /** A `|` or `>` block scalar starts its content on the line after the indicator. */

@@ -1,5 +1,6 @@
 import { migrationFacts, type PoolListing } from '../../domain/buckets/bucket-facts.js';
 import { hasErrors } from '../../domain/diagnostics.js';
+import { statusListenerClaims } from '../../domain/plan/status-listener.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { DesiredState, DesiredVirtualHost, Origin } from '../../domain/model/desired-state.js';
 import { makePlan, sha256, type Inventory, type ObservedTree } from '../../domain/plan/make-plan.js';
@@ -140,6 +141,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
     ...placePoolDiagnostics(credentials.diagnostics, desired.pools, documents),
     ...(buckets?.diagnostics ?? []),
     ...preflight.diagnostics,
+    ...statusListenerClaims(desired, settings.statusListen, positionResolver(documents)),
   ];
   // A route change that would strand a bucket's objects is refused like a manifest error.
   if (hasErrors(diagnostics)) {

@@ -82,7 +82,8 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
     }
     const { before, recordedDir } = inspectDatabase(ports.state);
     if (before === 'corrupt' || before === 'populated' || (recordedDir !== null && recordedDir !== settings.nginxDir)) {
-      if (!opts.force) throw refusal(dbPath, before, recordedDir, settings.nginxDir);
+      // A dry run writes nothing: it previews even over a database it would refuse to replace.
+      if (!opts.force && !opts.dryRun) throw refusal(dbPath, before, recordedDir, settings.nginxDir);
     }
 
     const version = await ports.nginx.version();

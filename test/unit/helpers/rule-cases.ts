@@ -127,7 +127,7 @@ export const RULE_CASES: RuleCase[] = [
     files: { 'x.yaml': pool('type: http\nkeepalive: 0\nmembers: [{ address: "10.0.0.1:80" }]') },
     code: 'schema.out-of-range',
     at: 'x.yaml:7',
-    message: /spec\.keepalive is 0; it must be at least 1/,
+    message: /spec\.keepalive is 0; it must be between 1 and 4096/,
   },
   {
     name: 'too few items',
@@ -512,7 +512,7 @@ export const RULE_CASES: RuleCase[] = [
   },
   {
     name: 'extra closing brace',
-    files: { 'x.yaml': vhost(`serverNames: [a.example.com]\n${block('proxy', ['proxy_buffering off;', '}'])}`) },
+    files: { 'x.yaml': vhost(`serverNames: [a.example.com]\n${block('proxy', ['gzip on;', '}'])}`) },
     code: 'extra.closes-enclosing-block',
     at: 'x.yaml:11',
     message: /extra block: this "}" has no matching "{" and would close the block orch renders around it/,

@@ -1,0 +1,18 @@
+/**
+ * Hints name orch commands in quotes ('orch drift', `orch plan --out FILE`). Pasted as printed,
+ * such a command must act on the same manifests, nginx directory and state as the command that
+ * printed it: the settings flags given on its command line (--config, -m, --nginx-dir,
+ * --state-dir, --nginx) are added to every quoted `orch ...` command of a hint. Settings from the
+ * environment or the config file carry over by themselves.
+ */
+export function completeHintCommands(hint: string, settingsArgs: readonly string[]): string {
+  if (settingsArgs.length === 0) return hint;
+  const extra = settingsArgs.join(' ');
+  return hint.replace(/(['`])(orch [^'`]*?)\1/g, (_, q: string, cmd: string) => `${q}${cmd} ${extra}${q}`);
+}
+
+/** A value as one shell word: left as is when it holds no shell syntax, else single-quoted. */
+export function shellWord(value: string): string {
+  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,235 @@
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
+import { docs, Gateway, poolYaml, vhostYaml } from '../helpers/gateway.js';
+
+/**
+ * The CLI as an operator at a terminal meets it, against a real nginx: Ctrl-C and Ctrl-D at the
+ * confirmation prompts of apply and rollback (on a pseudo-terminal, test/helpers/pty-run.py),
+ * piped standard input to every command with an optional argument, and hints run exactly as
+ * printed.
+ */
+
+const CLI = join(REPO_ROOT, 'bin', 'run.js');
+const PTY = join(REPO_ROOT, 'test', 'helpers', 'pty-run.py');
+const PROMPT = "Only 'yes' will be accepted";
+
+interface PtyResult {
+  code: number | null;
+  signal: number | null;
+  output: string;
+  sent: boolean;
+  timeout: boolean;
+}
+
+function onTerminal(args: string[], waitFor: string, send: string, env: NodeJS.ProcessEnv, cwd: string): Promise<PtyResult> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'python3',
+      [PTY, waitFor, send, '60', '--', process.execPath, CLI, ...args],
+      { env, cwd, maxBuffer: 16 << 20 },
+      (err, stdout) => {
+        if (err) return reject(err);
+        resolve(JSON.parse(stdout) as PtyResult);
+      },
+    );
+  });
+}
+
+function withInput(
+  args: string[],
+  input: string,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+/** A hint's command as printed ('orch ...' or `orch ...`), split into words (orch's hints quote no word with spaces). */
+function hintCommand(text: string, pattern: RegExp): string[] {
+  const m = pattern.exec(text);
+  if (!m?.[1]) throw new Error(`no hint matching ${String(pattern)} in:\n${text}`);
+  const words = m[1].trim().split(/\s+/);
+  expect(words[0]).toBe('orch');
+  return words.slice(1);
+}
+
+describe.sequential('a safe CLI at a terminal', () => {
+  let gw: Gateway;
+  let port: number;
+  const manifests = (header: string): Record<string, string> => ({
+    'pools.yaml': docs(poolYaml('hot', gw.membersOf('hot'), 'http')),
+    'vhosts/s3.yaml': vhostYaml('s3', {
+      serverNames: ['s3.test'],
+      port,
+      defaultPool: 'hot',
+      extra: `  extraBlocks:\n    - zone: top\n      content: |\n        add_header X-Test ${header} always;\n`,
+    }),
+  });
+  const generations = (): number => gw.readState().generations.length;
+
+  beforeAll(async () => {
+    gw = await Gateway.start({ pools: { hot: 1 }, vhostPorts: 1 });
+    port = gw.ports[0]!;
+    gw.setManifests(manifests('one'));
+  }, 60_000);
+
+  afterAll(async () => {
+    await gw?.stop();
+  });
+
+  for (const [key, send] of [
+    ['Ctrl-C', '\\x03'],
+    ['Ctrl-D', '\\x04'],
+  ] as const) {
+    it(`${key} at the apply prompt: exit 130, cancelled, nothing changed`, async () => {
+      const before = gw.snapshot();
+      const r = await onTerminal(['apply'], PROMPT, send, gw.env(), gw.work);
+      expect(r.sent, r.output).toBe(true);
+      expect(r.code, r.output).toBe(130);
+      expect(r.output).toContain('Cancelled; nothing was changed.');
+      expect(r.output).not.toMatch(STACK_LINE);
+      expect(r.output).not.toContain('Internal error');
+      expect(gw.snapshot()).toEqual(before);
+    });
+  }
+
+  it('typing yes at the apply prompt applies', async () => {
+    const r = await onTerminal(['apply'], PROMPT, 'yes\\r', gw.env(), gw.work);
+    expect(r.code, r.output).toBe(0);
+    expect(generations()).toBe(1);
+    gw.setManifests(manifests('two'));
+    const second = await gw.orch(['apply', '--auto-approve']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(generations()).toBe(2);
+  });
+
+  for (const [key, send] of [
+    ['Ctrl-C', '\\x03'],
+    ['Ctrl-D', '\\x04'],
+  ] as const) {
+    it(`${key} at the rollback prompt: exit 130, cancelled, nothing changed`, async () => {
+      const before = gw.snapshot();
+      const r = await onTerminal(['rollback'], PROMPT, send, gw.env(), gw.work);
+      expect(r.sent, r.output).toBe(true);
+      expect(r.code, r.output).toBe(130);
+      expect(r.output).toContain('Cancelled; nothing was changed.');
+      expect(r.output).not.toMatch(STACK_LINE);
+      expect(gw.snapshot()).toEqual(before);
+      expect(generations()).toBe(2);
+    });
+  }
+
+  it('piped standard input never becomes an argument: apply', async () => {
+    const r = await withInput(['apply'], 'yes\n', gw.env(), gw.work);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Refusing to apply without confirmation');
+    expect(r.stderr).not.toContain('yes');
+  });
+
+  it('piped standard input never becomes an argument: node-config', async () => {
+    const plain = await withInput(['node-config', 'hot'], '', gw.env(), gw.work);
+    const piped = await withInput(['node-config', 'hot'], '0\n', gw.env(), gw.work);
+    expect(piped.code).toBe(plain.code);
+    expect(piped.stdout).toBe(plain.stdout);
+    expect(piped.stderr).toBe(plain.stderr);
+  });
+
+  it('piped standard input never becomes an argument: rollback', async () => {
+    const r = await withInput(['rollback', '--auto-approve'], '12\n', gw.env(), gw.work);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('Restored generation 1 as generation 3');
+  });
+
+  it("plan --out's hint, run as printed with the command line's settings flags, applies the plan", async () => {
+    // Settings only on the command line: a hint that dropped them would act on other directories.
+    const env = gw.env();
+    for (const k of ['ORCH_MANIFESTS', 'ORCH_NGINX_DIR', 'ORCH_STATE_DIR']) delete env[k];
+    const flags = ['-m', gw.manifestsDir, '--nginx-dir', gw.nginxDir, '--state-dir', gw.stateDir];
+    gw.setManifests(manifests('three'));
+    const out = join(gw.root, 'p.plan');
+    const plan = await withInput(['plan', '--no-refresh', '--out', out, ...flags], '', env, gw.work);
+    expect(plan.code, plan.stderr).toBe(0);
+    const args = hintCommand(plan.stdout, /Apply exactly it with: (orch .*)$/m);
+    const r = await withInput(args, '', env, gw.work);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(gw.readManaged('vhosts/s3.conf')).toContain('X-Test three');
+  });
+
+  it('the drift refusal hint, run as printed at a terminal, applies over the edit', async () => {
+    gw.writeManaged('vhosts/s3.conf', `${gw.readManaged('vhosts/s3.conf')}# hand edit\n`);
+    gw.setManifests(manifests('four'));
+    const refused = await gw.orch(['apply', '--auto-approve']);
+    expect(refused.code).toBe(1);
+    const args = hintCommand(refused.stderr, /'(orch apply --overwrite-drift-path [^']*)'/);
+    const r = await onTerminal(args, PROMPT, 'yes\\r', gw.env(), gw.work);
+    expect(r.code, r.output).toBe(0);
+    expect(gw.readManaged('vhosts/s3.conf')).toContain('X-Test four');
+  });
+
+  it("rebuild-db's own hint (--dry-run) works when pasted", async () => {
+    const env = gw.env();
+    delete env['ORCH_STATE_DIR'];
+    const flags = ['--state-dir', gw.stateDir];
+    const refused = await withInput(['rebuild-db', ...flags], '', env, gw.work);
+    expect(refused.code).toBe(1);
+    const args = hintCommand(refused.stderr, /'(orch rebuild-db --dry-run[^']*)'/);
+    expect(args).toContain('--state-dir');
+    const r = await withInput(args, '', env, gw.work);
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toContain('Nothing was written (--dry-run).');
+  });
+
+  it('an unreadable manifest (EACCES) is a user error with its position', async () => {
+    const dir = join(gw.root, 'unreadable');
+    gw.workspace(dir);
+    writeFileSync(join(dir, 'manifests', 'pools.yaml'), docs(poolYaml('hot', gw.membersOf('hot'), 'http')));
+    writeFileSync(join(dir, 'manifests', 'secret.yaml'), 'kind: Pool\n');
+    chmodSync(join(dir, 'manifests', 'secret.yaml'), 0o000);
+    chmodSync(gw.root, 0o755);
+    // root reads any file: the CLI then runs as nobody, for whom the file is unreadable.
+    const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      execFile(
+        asNobody[0] ?? process.execPath,
+        [...asNobody.slice(1), ...(asNobody.length > 0 ? [process.execPath] : []), CLI, 'validate', '-m', 'manifests'],
+        { cwd: dir, env: { ...gw.env(dir), HOME: dir } },
+        (err, _stdout, stderr) => {
+          if (err && typeof err.code !== 'number') return reject(err);
+          resolve({ code: err ? (err.code as number) : 0, stderr });
+        },
+      );
+    });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain('manifests/secret.yaml:1:1: error: cannot be read: permission denied [manifest.unreadable]');
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(r.stderr).not.toContain('Internal error');
+  });
+
+  it('a pool credential that is a FIFO or /dev/zero is refused at once: plan neither blocks nor grows', async () => {
+    const dir = join(gw.root, 'secrets');
+    gw.workspace(dir);
+    const fifo = join(dir, 'key.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const nanio = (name: string, file: string): string =>
+      `apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: ${name}\nspec:\n  type: nanio\n  members:\n    - address: 127.0.0.1:9\n  credentials:\n    accessKeyId: { file: ${file} }\n    secretAccessKey: { file: ${file} }\n`;
+    writeFileSync(join(dir, 'manifests', 'pools.yaml'), docs(nanio('fifo', fifo), nanio('zero', '/dev/zero')));
+    const started = performance.now();
+    const r = await withInput(['plan', '--no-refresh'], '', gw.env(dir), dir);
+    expect(performance.now() - started).toBeLessThan(30_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toContain(`file ${fifo} is a FIFO (named pipe), not a regular file`);
+    expect(r.stdout + r.stderr).toContain('file /dev/zero is a device, not a regular file');
+  });
+});
