@@ -1,5 +1,5 @@
 import type { Hook } from '@oclif/core';
-import { shellQuote } from './shell-words.js';
+import { shellWord } from './hint-commands.js';
 
 /**
  * oclif's `command_not_found` hook (package.json `oclif.hooks`): an unknown command is a usage
@@ -10,7 +10,7 @@ export const commandNotFound: Hook<'command_not_found'> = async function (option
   const typed = options.id.split(':').join(' ');
   const ids = options.config.commandIDs.map((id) => id.split(':').join(' '));
   const suggestions = closest(typed, ids);
-  const rest = (options.argv ?? []).map(shellQuote).join(' ');
+  const rest = (options.argv ?? []).map(shellWord).join(' ');
   const lines = [`Error: '${printable(typed)}' is not an orch command.`];
   if (suggestions.length > 0) {
     lines.push('Did you mean:');

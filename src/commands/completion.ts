@@ -13,7 +13,7 @@ export default class Completion extends PlainCommand {
     'source <(<%= config.bin %> completion zsh)',
   ];
   static override args = {
-    shell: Args.string({ description: 'the shell', options: ['bash', 'zsh', 'fish'], required: true }),
+    shell: Args.string({ description: 'the shell', options: ['bash', 'zsh', 'fish'], required: true, ignoreStdin: true }),
   };
 
   async run(): Promise<void> {

@@ -8,7 +8,7 @@ export default class HelpCommand extends PlainCommand {
   static override examples = ['<%= config.bin %> help', '<%= config.bin %> help plan', '<%= config.bin %> help buckets orphans'];
   static override strict = false;
   static override args = {
-    command: Args.string({ description: 'the command (words separated by spaces, as you run it)', required: false }),
+    command: Args.string({ description: 'the command (words separated by spaces, as you run it)', required: false, ignoreStdin: true }),
   };
 
   async run(): Promise<void> {

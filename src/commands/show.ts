@@ -3,6 +3,7 @@ import { readSavedPlan } from '../use-cases/plan/saved-plan.js';
 import { composeOrch } from '../composition-root.js';
 import { UserError } from '../domain/errors.js';
 import { OrchCommand } from '../cli/orch-command.js';
+import { shellWord } from '../cli/hint-commands.js';
 import type { PlanJson } from '../cli/views/plan-json.js';
 import { planJsonToText } from '../cli/views/plan-json-text.js';
 import { planJsonToMarkdown } from '../cli/views/plan-markdown.js';
@@ -18,7 +19,7 @@ export default class Show extends OrchCommand {
     '<%= config.bin %> show gateway.plan --json',
   ];
   static override args = {
-    file: Args.string({ description: 'a plan saved with orch plan --out FILE', required: true }),
+    file: Args.string({ description: 'a plan saved with orch plan --out FILE', required: true, ignoreStdin: true }),
   };
   static override flags = {
     format: Flags.string({ description: 'output format', options: ['text', 'json', 'markdown'], default: 'text' }),
@@ -40,7 +41,7 @@ export default class Show extends OrchCommand {
     else {
       this.out(this.style.dim(`Saved plan ${args.file}: created ${saved.created_at} by orch ${saved.orch_version}, ${saved.fingerprint}`));
       this.out(planJsonToText(plan, this.style));
-      this.out(this.style.dim(`Apply exactly it with: orch apply ${args.file}`));
+      this.out(this.style.dim(`Apply exactly it with: ${['orch apply', ...this.settingsArgs, shellWord(args.file)].join(' ')}`));
     }
   }
 }

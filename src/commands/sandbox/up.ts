@@ -5,7 +5,7 @@ import { loadManifests } from '../../use-cases/plan/load-manifests.js';
 import { SANDBOX_EXAMPLE, startSandboxNginx } from '../../use-cases/install/sandbox.js';
 import { lineReporter } from '../../cli/apply-reporter.js';
 import { OrchCommand } from '../../cli/orch-command.js';
-import { shellQuote } from '../../cli/shell-words.js';
+import { shellWord } from '../../cli/hint-commands.js';
 import { refusalError } from '../../domain/apply/apply-guards.js';
 import { composeOrch } from '../../composition-root.js';
 
@@ -64,7 +64,7 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
       }
     }
     const bin = this.config.bin;
-    const m = flags.manifests ? ` -m ${shellQuote(flags.manifests)}` : '';
+    const m = flags.manifests ? ` -m ${shellWord(flags.manifests)}` : '';
     this.out(
       `\nNext: edit a manifest under ${shownPath(settings.manifests)}, then\n  ${bin} plan${m}\n  ${bin} apply${m}\nStop with: ${bin} sandbox down`,
     );
