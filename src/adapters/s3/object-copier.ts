@@ -805,8 +805,10 @@ export class ObjectCopier {
     let total = ranged ? listedSize : Infinity;
     let size = 0;
     for (let start = 0; start < total;) {
-      const end = start + this.partSize - 1;
-      await this.bandwidth?.take(Math.min(this.partSize, (Number.isFinite(total) ? total : listedSize) - start), signal);
+      // Every range within the object (as listed, then as the first answer says): a range past the
+      // end is refused by some servers (nanio: 400 InvalidArgument) rather than clamped.
+      const end = Math.min(start + this.partSize, Number.isFinite(total) ? total : listedSize) - 1;
+      await this.bandwidth?.take(end - start + 1, signal);
       let got: Got;
       try {
         got = await this.get(

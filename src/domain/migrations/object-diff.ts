@@ -191,3 +191,14 @@ export function baselineOf(
   const source = new Set(sourceKeys);
   return new Map(destination.filter((o) => !source.has(o.key)).map((o) => [o.key, o.etag]));
 }
+
+/**
+ * The copy-mode baseline of an attempt that comes after earlier ones to the same pool and bucket
+ * (cancelled, failed, or under another name): only objects the first attempt found there, still
+ * with the ETag they had then. Anything else on the destination may be a copy an earlier attempt
+ * made of an object since deleted at the source: keeping it would undo that delete.
+ */
+export function baselineAfterEarlier(earlier: ReadonlyMap<string, string> | null, now: ReadonlyMap<string, string>): Map<string, string> {
+  if (earlier === null) return new Map(now);
+  return new Map([...now].filter(([key, etag]) => earlier.get(key) === etag));
+}

@@ -163,6 +163,21 @@ class Driver {
         this.store.replaceSnapshot(this.name, effect.objects);
         this.store.markSnapshot(this.name, effect.at);
         return;
+      case 'write-destination-baseline':
+        this.ports.files.writeDestinationBaseline(effect.pool, effect.bucket, {
+          migration: this.name,
+          at: isoOf(this.now()),
+          objects: effect.objects,
+        });
+        return;
+      case 'hand-over-destination':
+        this.ports.files.removeDestinationBaseline(effect.to, effect.bucket);
+        this.ports.files.writeDestinationBaseline(effect.from, effect.bucket, {
+          migration: this.name,
+          at: isoOf(this.now()),
+          objects: new Map(),
+        });
+        return;
       case 'forget-snapshot':
         this.store.markSnapshot(this.name, null);
         return;
@@ -263,6 +278,7 @@ class Driver {
           sourceKeys: [],
           sourceHasObjects: null,
           baselineWritten: true,
+          earlier: null,
         };
       }
       const created = (await destination.createBucket(r.bucket)) === 'created';
@@ -270,6 +286,7 @@ class Driver {
       const sourceKeys = (await this.ports.transfer.list(source, r.bucket)).map((o) => o.key);
       const sourceHasObjects = r.mode === 'sync' ? await source.hasObjects(r.bucket) : null;
       const baselineWritten = this.ports.files.readBaseline(this.name) !== null;
+      const earlier = baselineWritten ? null : this.ports.files.readDestinationBaseline(r.to, r.bucket);
       return {
         kind: 'prepared',
         copyEngine,
@@ -279,6 +296,7 @@ class Driver {
         sourceKeys,
         sourceHasObjects,
         baselineWritten,
+        earlier,
       };
     } catch (e) {
       if (this.hooks.signal.aborted) throw e;
