@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listAll, ObjectCopier } from '../../src/adapters/s3/object-copier.js';
 import { PoolS3Client } from '../../src/adapters/s3/pool-s3-client.js';
-import type { CopyRecord } from '../../src/domain/migrations/object-diff.js';
+import { diffObjects, type CopyRecord } from '../../src/domain/migrations/object-diff.js';
 import { NanioMember, skipWithoutNanio, type NanioUser } from '../helpers/nanio.js';
 import { s3Client } from '../helpers/s3-servers.js';
 import { makeBody } from '../helpers/s3-workload.js';
@@ -28,7 +28,7 @@ const META = {
   ContentEncoding: 'identity',
   ContentDisposition: 'attachment; filename="a b.bin"',
   CacheControl: 'max-age=60',
-  Metadata: { owner: 'ops', 'write-id': 'w-1' },
+  Metadata: { 'owner': 'ops', 'write-id': 'w-1' },
 };
 
 describe.skipIf(skipWithoutNanio())('object copier on nanio', () => {
@@ -69,7 +69,12 @@ describe.skipIf(skipWithoutNanio())('object copier on nanio', () => {
   }
 
   const copier = (b: string, signal?: AbortSignal) =>
-    new ObjectCopier(source, destination, b, { concurrency: 4, bandwidthLimit: null, multipartThreshold: 48 * MiB, ...(signal ? { signal } : {}) });
+    new ObjectCopier(source, destination, b, {
+      concurrency: 4,
+      bandwidthLimit: null,
+      multipartThreshold: 48 * MiB,
+      ...(signal ? { signal } : {}),
+    });
 
   it('carries Content-Type/-Encoding/-Disposition, Cache-Control and every x-amz-meta-* on the buffered, streamed and multipart paths', async () => {
     const b = await bucket();
@@ -83,7 +88,14 @@ describe.skipIf(skipWithoutNanio())('object copier on nanio', () => {
     expect(records.map((r) => r.key).sort()).toEqual(['multipart', 'small', 'streamed']);
     for (const key of Object.keys(sizes)) {
       const h = await dst.send(new HeadObjectCommand({ Bucket: b, Key: key }));
-      expect({ key, type: h.ContentType, enc: h.ContentEncoding, disp: h.ContentDisposition, cache: h.CacheControl, meta: h.Metadata }).toEqual({
+      expect({
+        key,
+        type: h.ContentType,
+        enc: h.ContentEncoding,
+        disp: h.ContentDisposition,
+        cache: h.CacheControl,
+        meta: h.Metadata,
+      }).toEqual({
         key,
         type: META.ContentType,
         enc: META.ContentEncoding,
@@ -93,6 +105,42 @@ describe.skipIf(skipWithoutNanio())('object copier on nanio', () => {
       });
     }
   }, 120_000);
+
+  it('a metadata-only overwrite (same bytes: same ETag, new Last-Modified) is found by the next diff and copied: the destination returns the new metadata', async () => {
+    const b = await bucket();
+    const body = makeBody('meta', 4000);
+    await src.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: body, ...META }));
+    const records = new Map<string, CopyRecord>();
+    const first = await copier(b).copy(await listAll(source, b), (r) => records.set(r.key, r));
+    expect(first.failures).toEqual([]);
+    const before = (await listAll(source, b))[0]!;
+    // The client writes the same bytes with new metadata, in the same second or later.
+    await src.send(
+      new PutObjectCommand({ Bucket: b, Key: 'k', Body: body, ...META, ContentType: 'text/x-new', Metadata: { owner: 'dev' } }),
+    );
+    const after = (await listAll(source, b))[0]!;
+    expect(after.etag).toBe(before.etag); // nanio: the ETag is the content's MD5, unchanged
+    const diff = diffObjects({ source: [after], destination: await listAll(destination, b), records, baseline: new Map(), mode: 'sync' });
+    expect(diff.copy).toEqual([]);
+    expect(diff.compare).toEqual([expect.objectContaining({ hash: false, destinationMeta: records.get('k')!.meta })]);
+    const checked = await copier(b).compare(diff.compare);
+    expect(checked.different.map((o) => o.key)).toEqual(['k']);
+    const again = await copier(b).copy(checked.different, (r) => records.set(r.key, r));
+    expect(again.failures).toEqual([]);
+    const h = await dst.send(new HeadObjectCommand({ Bucket: b, Key: 'k' }));
+    expect({ type: h.ContentType, meta: h.Metadata }).toEqual({ type: 'text/x-new', meta: { owner: 'dev' } });
+    // Nothing left once both sides agree (a HEAD may still confirm a copy read in the write's second).
+    const last = diffObjects({
+      source: await listAll(source, b),
+      destination: await listAll(destination, b),
+      records,
+      baseline: new Map(),
+      mode: 'sync',
+    });
+    expect(last.copy).toEqual([]);
+    const confirm = await copier(b).compare(last.compare);
+    expect(confirm.different).toEqual([]);
+  }, 60_000);
 
   it('hashes objects over one part with ranges inside the object (nanio refuses a range past the end), and leaks no abort listener', async () => {
     const b = await bucket();
@@ -105,7 +153,7 @@ describe.skipIf(skipWithoutNanio())('object copier on nanio', () => {
     }
     const s = await listAll(source, b);
     const d = await listAll(destination, b);
-    for (let i = 0; i < s.length; i++) pairs.push({ source: s[i]!, destination: d[i]! });
+    for (let i = 0; i < s.length; i++) pairs.push({ source: s[i]!, destination: d[i]!, hash: true, destinationMeta: null });
     expect(s.every((o) => o.etag.includes('-'))).toBe(true); // multipart: not comparable with a single PUT's
 
     const outer = new AbortController();
@@ -120,7 +168,7 @@ describe.skipIf(skipWithoutNanio())('object copier on nanio', () => {
 
     // A listing that no longer tells the size (the object was rewritten since): the ranges follow
     // the size the first answer gives, never past it.
-    const stale = pairs.map((p) => ({ source: { ...p.source, size: p.source.size + 20 * MiB }, destination: p.destination }));
+    const stale = pairs.map((p) => ({ ...p, source: { ...p.source, size: p.source.size + 20 * MiB } }));
     const out = await copier(b, outer.signal).compare(stale);
     expect(out.failures).toEqual([]);
     expect(out.equal.map((r) => r.key)).toEqual(['large/0', 'large/1']);

@@ -404,7 +404,19 @@ class Driver {
       () => cut.abort(new FreezeBudgetSpent()),
       () => undefined,
     );
-    return { signal: AbortSignal.any([this.hooks.signal, cut.signal]), done: () => timer.abort() };
+    // Joined by hand, not AbortSignal.any: the listener on the driver's signal (which lives as
+    // long as the migration) is removed when the pass is over, not whenever the GC gets to it.
+    const outer = this.hooks.signal;
+    const onAbort = () => cut.abort(outer.reason);
+    if (outer.aborted) onAbort();
+    else outer.addEventListener('abort', onAbort, { once: true });
+    return {
+      signal: cut.signal,
+      done: () => {
+        timer.abort();
+        outer.removeEventListener('abort', onAbort);
+      },
+    };
   }
 
   /** One pass: list both sides, compare, copy, delete. `deadline` (epoch ms) bounds a final pass. */
@@ -425,13 +437,17 @@ class Driver {
       });
       const transfer = await this.transfer(signal);
       const failures: TransferFailure[] = [];
-      const onCopied = (c: CopyRecord) => this.store.putCopyRecords(this.name, [c]);
+      // In the freeze (writes refused, nginx's old workers gone) the source cannot change: what is
+      // read now is final, whatever second its Last-Modified says (see CopyRecord.settled).
+      const frozen = r.phase === 'verifying';
+      const settle = (c: CopyRecord): CopyRecord => (frozen ? { ...c, settled: true } : c);
+      const onCopied = (c: CopyRecord) => this.store.putCopyRecords(this.name, [settle(c)]);
 
-      // Same size, ETags not comparable: hash both sides; equal ones are recorded, others copied.
+      // Same size, ETags not comparable: hash both sides; same bytes, metadata unknown: HEAD. Equal ones are recorded, others copied.
       let toCopy = diff.copy;
       if (diff.compare.length > 0) {
         const compared = await transfer.compare(diff.compare);
-        this.store.putCopyRecords(this.name, compared.equal);
+        this.store.putCopyRecords(this.name, compared.equal.map(settle));
         failures.push(...compared.failures);
         toCopy = [...toCopy, ...compared.different].sort((a, b) => (a.key < b.key ? -1 : 1));
       }
