@@ -153,7 +153,9 @@ const rows: Row[] = [
     observation: { kind: 'resume', deployed: 'freeze' },
     phase: 'copying',
     next: abandoned('the previous driver stopped during the freeze'),
-    logs: ['warn resuming in phase write_routing (nginx serves routing freeze): the freeze is abandoned and copying goes on'],
+    logs: [
+      'warn resuming in phase write_routing (the deployed configuration routes it as freeze): the freeze is abandoned and copying goes on',
+    ],
     record: { routing: 'source', freezeUntil: null },
   },
   {
@@ -170,7 +172,7 @@ const rows: Row[] = [
     phase: 'switching',
     next: { kind: 'observe' },
     record: { routingLive: 'cutover' },
-    logs: ['info resuming in phase switching: nginx serves routing cutover'],
+    logs: ['info resuming in phase switching: the deployed configuration routes it as cutover'],
   },
   {
     name: 'resume in switching, the cutover never served: back to copying',
@@ -178,7 +180,9 @@ const rows: Row[] = [
     observation: { kind: 'resume', deployed: 'freeze' },
     phase: 'copying',
     next: abandoned('the cutover never went live'),
-    logs: ['warn resuming in phase switching, but the cutover never went live (nginx serves freeze): back to copying'],
+    logs: [
+      'warn resuming in phase switching, but the cutover never went live (the deployed configuration routes it as freeze): back to copying',
+    ],
   },
   {
     name: 'resume in copying with a routing left behind: the source is served again (a failure is not retried)',
@@ -515,7 +519,14 @@ const rows: Row[] = [
       sourceKeys: ['src'],
       sourceHasObjects: null,
       baselineWritten: false,
-      earlier: { migration: 'first-try', at: iso(T0 - 3_600_000), objects: new Map([['pre', 'e-pre'], ['changed', 'e-old']]) },
+      earlier: {
+        migration: 'first-try',
+        at: iso(T0 - 3_600_000),
+        objects: new Map([
+          ['pre', 'e-pre'],
+          ['changed', 'e-old'],
+        ]),
+      },
     },
     phase: 'copying',
     next: { kind: 'observe' },
@@ -737,7 +748,9 @@ const rows: Row[] = [
     observation: { kind: 'passed', pass: pass({ delta: 10, ms: 5000, listMs: 2000 }) },
     phase: 'copying',
     next: { kind: 'observe' },
-    logs: ['info the final delta would take about 7.0 s (this pass plus a verifying listing), more than the 5.5 s a 10 s freeze leaves'],
+    logs: [
+      'info not freezing yet: the final delta would take about 7.0 s (this pass plus a verifying listing), more than the 5.5 s a 10 s freeze leaves; copying on',
+    ],
     memory: { tooSlowNoted: 1 },
   },
   {
@@ -755,6 +768,10 @@ const rows: Row[] = [
     observation: { kind: 'passed', pass: pass({ delta: 1, deltaBytes: 3000 }) },
     phase: 'copying',
     next: { kind: 'observe' },
+    // The reason logged is the real one (the bytes), not the time estimate, which fits.
+    logs: [
+      'info not freezing yet: its 3000 bytes would take about 3.0 s at the measured 1000 bytes/s, more than a quarter of a 10 s freeze',
+    ],
   },
 
   // ------------------------------------------------------------------ write_routing -> verifying -> switching

@@ -573,17 +573,23 @@ function resume(s: Step, deployed: MigrationRouting): Decision {
   }
   const phase = r.phase;
   if (phase === 'write_routing' || phase === 'verifying') {
-    s.log('warn', `resuming in phase ${phase} (nginx serves routing ${deployed}): the freeze is abandoned and copying goes on`);
+    s.log(
+      'warn',
+      `resuming in phase ${phase} (the deployed configuration routes it as ${deployed}): the freeze is abandoned and copying goes on`,
+    );
     return s.abortFreeze('the previous driver stopped during the freeze');
   }
   if (phase === 'switching') {
     if (deployed === 'cutover' || deployed === 'destination') {
       r.routingLive = deployed;
       s.persist();
-      s.log('info', `resuming in phase switching: nginx serves routing ${deployed}`);
+      s.log('info', `resuming in phase switching: the deployed configuration routes it as ${deployed}`);
       return s.to(OBSERVE);
     }
-    s.log('warn', `resuming in phase switching, but the cutover never went live (nginx serves ${deployed}): back to copying`);
+    s.log(
+      'warn',
+      `resuming in phase switching, but the cutover never went live (the deployed configuration routes it as ${deployed}): back to copying`,
+    );
     return s.abortFreeze('the cutover never went live');
   }
   // A routing left behind by a stopped freeze: serve the source again.
@@ -646,7 +652,7 @@ function copyPassed(s: Step, pass: PassSummary): Decision {
     if (pass.delta <= FREEZE_MAX_DELTA_OBJECTS && s.memory.tooSlowNoted++ % 10 === 0) {
       s.log(
         'info',
-        `the final delta would take about ${(fit.estimateMs / 1000).toFixed(1)} s (this pass plus a verifying listing), more than the ${(fit.availableMs / 1000).toFixed(1)} s a ${r.freezeBudgetSeconds} s freeze leaves: copying on (a larger freezeBudget freezes sooner)`,
+        `not freezing yet: ${fit.reason ?? 'the delta does not fit the freeze'}; copying on (a larger freezeBudget freezes sooner)`,
       );
     }
     return s.to(OBSERVE);
