@@ -114,7 +114,7 @@ export function printMigration(r) {
   );
   if (s) {
     out.push(
-      `   ${s.seedObjects.toLocaleString('en-US')} x ${s.seedSize / 1024} KiB seeded on the source pool (s3rver); ${s.clients} clients x ${s.opsPerSecondPerClient} ops/s through nginx, default mix, multipart ${s.multipart ? 'on' : 'off'}; freezeBudget ${s.freezeBudget}; workload stopped ${s.workloadAfterRunMs / 1000} s after \`orch migrate run\` returned`,
+      `   ${s.seedObjects.toLocaleString('en-US')} x ${s.seedSize / 1024} KiB seeded on the source pool (${s.server ?? 's3rver'}); ${s.clients} clients x ${s.opsPerSecondPerClient} ops/s through nginx, default mix, multipart ${s.multipart ? 'on' : 'off'}; freezeBudget ${s.freezeBudget}; workload stopped ${s.workloadAfterRunMs / 1000} s after \`orch migrate run\` returned`,
     );
   }
   const col = (label, f) => `   ${label.padEnd(44)} ${r.runs.map((x) => String(f(x)).padEnd(22)).join(' ')}`;
