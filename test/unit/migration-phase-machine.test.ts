@@ -424,6 +424,30 @@ const rows: Row[] = [
     logs: ['info copying -> copying: freeze abandoned (the driver was stopped); writes go to old again'],
   },
   {
+    name: 'a freeze abandoned after its deadline (the driver was killed, resumed later): its window ends where nginx ended it',
+    state: state(frozen('verifying', { phase: 'copying', routing: 'source', freezeUntil: null })),
+    observation: {
+      kind: 'applied',
+      routing: 'source',
+      deployed: 'source',
+      generation: 4,
+      ms: 100,
+      attempt: 1,
+      then: { kind: 'freeze-abandoned', reason: 'the previous driver stopped during the freeze', waitMs: 0, freezeUntil: T0 / 1000 + 10 },
+    },
+    now: T0 + 18_437,
+    phase: 'copying',
+    next: { kind: 'observe' },
+    check: (d) =>
+      expect(d.state.record.freezes[0]).toEqual({
+        startedAt: iso(T0),
+        endedAt: iso(T0 + 10_000),
+        windowMs: 10_000,
+        outcome: 'aborted',
+        reason: 'the previous driver stopped during the freeze',
+      }),
+  },
+  {
     name: 'stopped, and the source cannot be applied: said, nginx ends the freeze by itself',
     state: state({ phase: 'copying' }, { stopping: true }),
     observation: {

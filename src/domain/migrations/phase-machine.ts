@@ -279,11 +279,19 @@ class Step {
     return this.to({ kind: 'apply', routing, retry: opts.retry, attempt: opts.attempt ?? 1, afterMs: opts.afterMs ?? 0, then: opts.then });
   }
 
-  /** Closes the open freeze record, if any. */
-  endFreeze(outcome: 'switched' | 'aborted', reason: string | null): FreezeRecord | undefined {
+  /**
+   * Closes the open freeze record, if any. Its end is when nginx accepted writes again: now, or the
+   * freeze's deadline when that came first (nginx ends a freeze by itself, e.g. while no driver ran).
+   */
+  endFreeze(
+    outcome: 'switched' | 'aborted',
+    reason: string | null,
+    freezeUntil: number | null = this.record.freezeUntil,
+  ): FreezeRecord | undefined {
     const record = this.record.freezes.at(-1);
     if (record && record.endedAt === null) {
-      record.endedAt = this.at;
+      const end = freezeUntil === null ? this.now : Math.max(Date.parse(record.startedAt), Math.min(this.now, freezeUntil * 1000));
+      record.endedAt = isoOf(end);
       record.windowMs = Date.parse(record.endedAt) - Date.parse(record.startedAt);
       record.outcome = outcome;
       if (outcome === 'aborted') record.reason = reason;
@@ -321,7 +329,7 @@ class Step {
       case 'cancelled':
         return this.finishCancelled();
       case 'freeze-abandoned': {
-        this.endFreeze('aborted', then.reason);
+        this.endFreeze('aborted', then.reason, then.freezeUntil);
         this.effects.push({ kind: 'forget-snapshot' });
         this.memory.nextFreezeNotBefore = this.now + Math.max(this.record.freezeBudgetSeconds * 1000, MIN_UNFROZEN_MS);
         this.setPhase('copying', `freeze abandoned (${then.reason}); writes go to ${this.record.from} again`);
