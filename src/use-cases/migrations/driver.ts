@@ -102,6 +102,9 @@ class Driver {
   private lastSave = 0;
   private passStart: PassStart = { at: 0, bytes: 0, objects: 0, toCopyBytes: 0 };
   private copiedInPass = { objects: 0, bytes: 0 };
+  /** The current transfer's counts from comparing (not copies), and whether it is comparing now. */
+  private progressOffset = { objects: 0, bytes: 0 };
+  private comparing = false;
 
   constructor(
     private readonly ports: MigrationPorts,
@@ -363,6 +366,7 @@ class Driver {
 
   private async transfer(signal: AbortSignal): Promise<BucketTransfer> {
     const { source, destination } = await this.pools();
+    this.progressOffset = { objects: 0, bytes: 0 };
     return this.ports.transfer.between(source, destination, this.record.bucket, {
       concurrency: this.record.concurrency,
       bandwidthLimit: this.record.bandwidthLimit,
@@ -371,7 +375,13 @@ class Driver {
     });
   }
 
-  private onCopyProgress(p: { objects: number; bytes: number }): void {
+  private onCopyProgress(progress: { objects: number; bytes: number }): void {
+    // A transfer counts what it compared too: that is not copied (and comes before passStart is set).
+    if (this.comparing) {
+      this.progressOffset = progress;
+      return;
+    }
+    const p = { objects: progress.objects - this.progressOffset.objects, bytes: progress.bytes - this.progressOffset.bytes };
     this.copiedInPass = p;
     this.record.progress = progressWhileCopying(this.record.progress, this.passStart, p, this.now());
     if (this.now() - this.lastSave >= PROGRESS_SAVE_MS) this.save();
@@ -446,7 +456,8 @@ class Driver {
       // Same size, ETags not comparable: hash both sides; same bytes, metadata unknown: HEAD. Equal ones are recorded, others copied.
       let toCopy = diff.copy;
       if (diff.compare.length > 0) {
-        const compared = await transfer.compare(diff.compare);
+        this.comparing = true;
+        const compared = await transfer.compare(diff.compare).finally(() => (this.comparing = false));
         this.store.putCopyRecords(this.name, compared.equal.map(settle));
         failures.push(...compared.failures);
         toCopy = [...toCopy, ...compared.different].sort((a, b) => (a.key < b.key ? -1 : 1));
