@@ -14,9 +14,9 @@ import { skipWithoutNanio } from '../helpers/nanio.js';
 describe.skipIf(skipWithoutNanio()).sequential('live bucket migration under a client workload (nanio)', () => {
   it('copy mode: every point of the contract holds', async () => {
     await runWithWorkload({ mode: 'copy' });
-  }, 240_000);
+  }, 360_000);
 
   it('sync mode: every point of the contract holds', async () => {
     await runWithWorkload({ mode: 'sync' });
-  }, 240_000);
+  }, 360_000);
 });

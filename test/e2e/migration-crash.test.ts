@@ -21,6 +21,6 @@ describe.skipIf(skipWithoutNanio()).sequential('live bucket migration killed wit
         expect(outcomes.at(-1)).toBe('switched');
         expect(migration.freezes[0]!.reason).toMatch(/previous driver stopped during the freeze/);
       }
-    }, 240_000);
+    }, 360_000);
   }
 });
