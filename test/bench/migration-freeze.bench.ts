@@ -30,8 +30,7 @@ const OUT = process.env.BENCH_MIGRATION_OUT ?? join(tmpdir(), 'orch-bench', 'mig
 // Real nanio pools when nanio is here (BENCH_MIGRATION_SERVER=s3rver for the old setup); 8 clients
 // x 10 ops/s of a mix with about 65% writes: about 50 writes/s offered.
 const SERVER: 's3rver' | 'nanio' = (process.env.BENCH_MIGRATION_SERVER ?? (nanioUnavailable() === null ? 'nanio' : 's3rver')) as
-  | 's3rver'
-  | 'nanio';
+  's3rver' | 'nanio';
 const SETUP = {
   server: SERVER,
   seedObjects: 2000,
