@@ -430,6 +430,10 @@ async function oneRun(run: number): Promise<void> {
 
 describe.sequential(`migration freeze under a steady write load (${RUNS} runs, fresh environment each)`, () => {
   for (let run = 1; run <= RUNS; run++) {
-    it(`run ${run}: 2,000 x 4 KiB on ${SETUP.server}, ${SETUP.clients} clients x ${SETUP.opsPerSecondPerClient} ops/s, freezeBudget 10s`, () => oneRun(run), 600_000);
+    it(
+      `run ${run}: 2,000 x 4 KiB on ${SETUP.server}, ${SETUP.clients} clients x ${SETUP.opsPerSecondPerClient} ops/s, freezeBudget 10s`,
+      () => oneRun(run),
+      600_000,
+    );
   }
 });

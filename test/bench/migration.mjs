@@ -55,7 +55,8 @@ async function runMigrationBench({ tmpRoot, log, runs = Math.max(1, Number(proce
   const out = join(tmpRoot, 'migration.json');
   const env = { NO_COLOR: '1', FORCE_COLOR: '0', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   // orch settings of the caller do not leak into the gateway's CLI runs; ORCH_NGINX (the binary) does.
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ORCH_') || k === 'ORCH_NGINX' || k === 'ORCH_NANIO_DIR') env[k] ??= v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('ORCH_') || k === 'ORCH_NGINX' || k === 'ORCH_NANIO_DIR') env[k] ??= v;
   Object.assign(env, { BENCH_MIGRATION_OUT: out, BENCH_MIGRATION_RUNS: String(runs) });
   log(`[migration] npx vitest run --config ${CONFIG} (${runs} runs; figures to ${out})`);
   const started = performance.now();
