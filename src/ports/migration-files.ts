@@ -3,6 +3,15 @@
 // leaves for the process driving it. Implemented by src/adapters/fs/migration-files.ts.
 import type { MigrationRecord } from '../domain/migrations/migration-record.js';
 
+/** What `readDestinationBaseline` gives: who recorded it, when, and the objects. */
+export interface DestinationBaseline {
+  /** The migration that recorded it. */
+  migration: string;
+  /** ISO time. */
+  at: string;
+  objects: ReadonlyMap<string, string>;
+}
+
 export interface MigrationFiles {
   /**
    * Writes the record's state file atomically; a finished migration gets its `.done.json` first,
@@ -14,6 +23,14 @@ export interface MigrationFiles {
   /** copy mode: the destination's objects from before the migration (key -> ETag); null before it is written. */
   readBaseline(name: string): Map<string, string> | null;
   writeBaseline(name: string, baseline: ReadonlyMap<string, string>): void;
+  /**
+   * The objects a bucket held on a pool before the first migration to that pool started (key ->
+   * ETag), kept across migrations (whatever their names) until one to that pool is done: what any
+   * later attempt may count as pre-existing. Null when no migration to that pool and bucket left one.
+   */
+  readDestinationBaseline(pool: string, bucket: string): DestinationBaseline | null;
+  writeDestinationBaseline(pool: string, bucket: string, baseline: DestinationBaseline): void;
+  removeDestinationBaseline(pool: string, bucket: string): void;
   cancelRequested(name: string): boolean;
   /** Leaves the cancel flag, saying when (`at`, ISO time) and which process asked. */
   requestCancel(name: string, at: string): void;

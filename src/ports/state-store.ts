@@ -1,6 +1,7 @@
 // The state database as the use cases see it: the inventory of managed files, generations,
 // migrations, bucket sync results, the audit log. Implemented by the SQLite adapter
 // (src/adapters/sqlite/state-store.ts); opened through a StateDatabase built in the composition root.
+import type { CopyRecord as DomainCopyRecord } from '../domain/migrations/object-diff.js';
 
 export interface InventoryRow {
   path: string;
@@ -122,18 +123,14 @@ export interface StateStore {
 }
 
 /** What the copy engine recorded of one copied object. */
-export interface CopyRecord {
-  key: string;
-  srcEtag: string;
-  srcSize: number;
-  dstEtag: string;
-}
+export type CopyRecord = DomainCopyRecord;
 
-/** One object of a migration's source snapshot. */
+/** One object of a migration's source snapshot (with its Last-Modified, ISO, when listed). */
 export interface SnapshotObject {
   key: string;
   etag: string;
   size: number;
+  lastModified?: string;
 }
 
 /** The state database of one state directory. */

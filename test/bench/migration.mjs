@@ -55,7 +55,8 @@ async function runMigrationBench({ tmpRoot, log, runs = Math.max(1, Number(proce
   const out = join(tmpRoot, 'migration.json');
   const env = { NO_COLOR: '1', FORCE_COLOR: '0', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   // orch settings of the caller do not leak into the gateway's CLI runs; ORCH_NGINX (the binary) does.
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ORCH_') || k === 'ORCH_NGINX') env[k] ??= v;
+  for (const [k, v] of Object.entries(process.env))
+    if (!k.startsWith('ORCH_') || k === 'ORCH_NGINX' || k === 'ORCH_NANIO_DIR') env[k] ??= v;
   Object.assign(env, { BENCH_MIGRATION_OUT: out, BENCH_MIGRATION_RUNS: String(runs) });
   log(`[migration] npx vitest run --config ${CONFIG} (${runs} runs; figures to ${out})`);
   const started = performance.now();
@@ -114,7 +115,7 @@ export function printMigration(r) {
   );
   if (s) {
     out.push(
-      `   ${s.seedObjects.toLocaleString('en-US')} x ${s.seedSize / 1024} KiB seeded on the source pool (s3rver); ${s.clients} clients x ${s.opsPerSecondPerClient} ops/s through nginx, default mix, multipart ${s.multipart ? 'on' : 'off'}; freezeBudget ${s.freezeBudget}; workload stopped ${s.workloadAfterRunMs / 1000} s after \`orch migrate run\` returned`,
+      `   ${s.seedObjects.toLocaleString('en-US')} x ${s.seedSize / 1024} KiB seeded on the source pool (${s.server ?? 's3rver'}); ${s.clients} clients x ${s.opsPerSecondPerClient} ops/s through nginx, default mix, multipart ${s.multipart ? 'on' : 'off'}; freezeBudget ${s.freezeBudget}; workload stopped ${s.workloadAfterRunMs / 1000} s after \`orch migrate run\` returned`,
     );
   }
   const col = (label, f) => `   ${label.padEnd(44)} ${r.runs.map((x) => String(f(x)).padEnd(22)).join(' ')}`;

@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { docs, Gateway, type CliResult, type RunOptions } from './gateway.js';
-import { s3Client, S3RVER_ACCESS_KEY, startMembers, type S3Member } from './s3-servers.js';
+import { NanioMember, type NanioUser } from './nanio.js';
+import { s3Client, S3RVER_ACCESS_KEY, startMembers } from './s3-servers.js';
 import { makeBody, type SeedObject } from './s3-workload.js';
 
 /**
@@ -22,6 +23,23 @@ import { makeBody, type SeedObject } from './s3-workload.js';
  */
 
 export type PoolName = 'old' | 'new';
+
+/** A pool as the tests see it: its members' addresses on one data directory. */
+export interface EnvPool {
+  /** The first member's address. */
+  address: string;
+  /** Every member's address (nanio's `new` pool has two on one data directory). */
+  addresses: string[];
+  /** The pool's data directory. */
+  dir: string;
+  kill(): Promise<void>;
+}
+
+/**
+ * The user every gateway client signs with: accepted by both pools (clients keep their credentials
+ * across a migration), unlike orch's own credentials, which differ per pool.
+ */
+export const CLIENT_USER: NanioUser = { accessKeyId: 'AKIACLIENTUSER000001', secretAccessKey: 'client-secret-for-both-pools' };
 
 export interface SeedSpec {
   /** Objects to seed on `old` (keys `seed/00000`, ... ; write ids `s.00000`, ...). */
@@ -47,6 +65,12 @@ export interface MigrationEnvOptions {
   env?: Record<string, string>;
   /** Apply the manifests with `orch apply --auto-approve` in start(). Default true. */
   apply?: boolean;
+  /**
+   * The pool server: `s3rver` (default; never verifies signatures) or real `nanio` (SigV4
+   * verified, orch's credentials differ per pool, `new` has two members on one data directory;
+   * use with `describe.skipIf(skipWithoutNanio())`).
+   */
+  server?: 's3rver' | 'nanio';
 }
 
 export interface MigrationYamlOptions {
@@ -87,12 +111,14 @@ export class MigrationEnv {
 
   private constructor(
     readonly gw: Gateway,
-    readonly members: Record<PoolName, S3Member>,
+    readonly members: Record<PoolName, EnvPool>,
     readonly bucket: string,
     readonly vhost: string,
     readonly serverName: string,
     readonly port: number,
     private readonly extraEnv: Record<string, string>,
+    readonly server: 's3rver' | 'nanio',
+    private readonly orchUsers: Record<PoolName, NanioUser>,
   ) {}
 
   /** The gateway's S3 endpoint (`http://127.0.0.1:PORT`). */
@@ -115,17 +141,30 @@ export class MigrationEnv {
   static async start(opts: MigrationEnvOptions = {}): Promise<MigrationEnv> {
     const gw = await Gateway.start({ pools: {}, vhostPorts: 1 });
     let env: MigrationEnv | null = null;
-    let members: Record<string, S3Member[]> | null = null;
+    let pools: Record<PoolName, EnvPool> | null = null;
+    const server = opts.server ?? 's3rver';
+    const orchUsers: Record<PoolName, NanioUser> =
+      server === 'nanio'
+        ? {
+            old: { accessKeyId: 'AKIAORCHOLDPOOL00001', secretAccessKey: `old-${randomBytes(12).toString('hex')}` },
+            new: { accessKeyId: 'AKIAORCHNEWPOOL00001', secretAccessKey: `new-${randomBytes(12).toString('hex')}` },
+          }
+        : {
+            old: { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: `old-secret-${randomBytes(8).toString('hex')}` },
+            new: { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: `new-secret-${randomBytes(8).toString('hex')}` },
+          };
     try {
-      members = await startMembers(join(gw.root, 's3'), { old: 1, new: 1 });
+      pools = server === 'nanio' ? await startNanio(join(gw.root, 'nanio'), orchUsers) : await startS3rver(join(gw.root, 's3'));
       env = new MigrationEnv(
         gw,
-        { old: members['old']![0]!, new: members['new']![0]! },
+        pools,
         opts.bucket ?? 'photos',
         opts.vhost ?? 's3',
         opts.serverName ?? 's3.test',
         gw.ports[0]!,
         opts.env ?? {},
+        server,
+        orchUsers,
       );
       env.writeSecrets();
       env.writeManifest(MigrationEnv.files.pools, docs(env.poolYaml('old'), env.poolYaml('new')));
@@ -139,11 +178,7 @@ export class MigrationEnv {
     } catch (e) {
       if (env) await env.close();
       else {
-        await Promise.all(
-          Object.values(members ?? {})
-            .flat()
-            .map((m) => m.kill()),
-        );
+        await Promise.all(Object.values(pools ?? {}).map((m) => m.kill()));
         await gw.stop();
       }
       throw e;
@@ -161,8 +196,7 @@ metadata:
 spec:
   type: nanio
   members:
-    - address: ${this.members[pool].address}
-  credentials:
+${this.members[pool].addresses.map((a) => `    - address: ${a}\n`).join('')}  credentials:
     accessKeyId: { env: ${P}_ACCESS_KEY }
     secretAccessKey: { env: ${P}_SECRET_KEY }
 `;
@@ -307,7 +341,7 @@ ${opt('mode', o.mode)}${opt('concurrency', o.concurrency)}${opt('bandwidthLimit'
       endpoint: this.endpoint,
       forcePathStyle: true,
       region: 'us-east-1',
-      credentials: { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: 'S3RVER' },
+      credentials: this.server === 'nanio' ? CLIENT_USER : { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: 'S3RVER' },
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       ...overrides,
@@ -316,11 +350,11 @@ ${opt('mode', o.mode)}${opt('concurrency', o.concurrency)}${opt('bandwidthLimit'
     return c;
   }
 
-  /** A client talking to a pool's s3rver directly (no retries), cached. */
+  /** A client talking to a pool's (first) member directly with orch's credentials for that pool, cached. */
   poolClient(pool: PoolName): S3Client {
     let c = this.poolClients.get(pool);
     if (!c) {
-      c = s3Client(`http://${this.members[pool].address}`);
+      c = s3Client(`http://${this.members[pool].address}`, this.server === 'nanio' ? this.orchUsers[pool] : undefined);
       this.poolClients.set(pool, c);
     }
     return c;
@@ -364,10 +398,10 @@ ${opt('mode', o.mode)}${opt('concurrency', o.concurrency)}${opt('bandwidthLimit'
     const keyFile = join(dir, 'orch.key');
     writeFileSync(keyFile, `${createHash('sha256').update(key).digest('hex').slice(0, 8)}:${key.toString('base64')}\n`, { mode: 0o600 });
     this.secretEnv = {
-      OLD_ACCESS_KEY: S3RVER_ACCESS_KEY,
-      OLD_SECRET_KEY: `old-secret-${randomBytes(8).toString('hex')}`,
-      NEW_ACCESS_KEY: S3RVER_ACCESS_KEY,
-      NEW_SECRET_KEY: `new-secret-${randomBytes(8).toString('hex')}`,
+      OLD_ACCESS_KEY: this.orchUsers.old.accessKeyId,
+      OLD_SECRET_KEY: this.orchUsers.old.secretAccessKey,
+      NEW_ACCESS_KEY: this.orchUsers.new.accessKeyId,
+      NEW_SECRET_KEY: this.orchUsers.new.secretAccessKey,
       ORCH_SECRET_KEY_FILE: keyFile,
     };
   }
@@ -392,5 +426,45 @@ ${opt('mode', o.mode)}${opt('concurrency', o.concurrency)}${opt('bandwidthLimit'
       }),
     );
     this.seeded.push(...objs);
+  }
+}
+
+async function startS3rver(root: string): Promise<Record<PoolName, EnvPool>> {
+  const m = await startMembers(root, { old: 1, new: 1 });
+  const pool = (name: PoolName): EnvPool => {
+    const member = m[name]![0]!;
+    return { address: member.address, addresses: [member.address], dir: member.dir, kill: () => member.kill() };
+  };
+  return { old: pool('old'), new: pool('new') };
+}
+
+/**
+ * Real nanio: `old` one member, `new` two members on one data directory; each pool accepts orch's
+ * own user for it and the clients' user (CLIENT_USER).
+ */
+async function startNanio(root: string, orch: Record<PoolName, NanioUser>): Promise<Record<PoolName, EnvPool>> {
+  const started: NanioMember[] = [];
+  const pool = async (name: PoolName, n: number): Promise<EnvPool> => {
+    const dir = join(root, name);
+    const members: NanioMember[] = [];
+    for (let i = 0; i < n; i++) {
+      const m = new NanioMember(dir, { users: [orch[name], CLIENT_USER] });
+      started.push(m);
+      members.push(await m.start());
+    }
+    return {
+      address: members[0]!.address,
+      addresses: members.map((m) => m.address),
+      dir,
+      kill: async () => {
+        await Promise.all(members.map((m) => m.kill()));
+      },
+    };
+  };
+  try {
+    return { old: await pool('old', 1), new: await pool('new', 2) };
+  } catch (e) {
+    await Promise.all(started.map((m) => m.kill()));
+    throw e;
   }
 }

@@ -31,13 +31,14 @@ async function reloadTimes(env: MigrationEnv, timeOrigin: number): Promise<numbe
 
 /**
  * One migration under a client workload, end to end: a fresh environment (real nginx applied by
- * orch, two s3rver pools, 120 seeded objects), the workload through the gateway, the Migration
+ * orch, two real nanio pools by default, each with orch's own credentials, the destination of two
+ * members on one data directory; 120 seeded objects), the workload through the gateway, the Migration
  * applied, `orch migrate run` (first killed with SIGKILL at fault point `kill` when given, then run
  * again to the end), the workload stopped, every point of the contract checked. Closes the
  * environment whatever happens.
  */
-export async function runWithWorkload(opts: { mode: 'copy' | 'sync'; kill?: string }) {
-  const e = await MigrationEnv.start({ seed: { count: 120, sizes: [100, 4096, 70_000] } });
+export async function runWithWorkload(opts: { mode: 'copy' | 'sync'; kill?: string; server?: 's3rver' | 'nanio' }) {
+  const e = await MigrationEnv.start({ seed: { count: 120, sizes: [100, 4096, 70_000] }, server: opts.server ?? 'nanio' });
   try {
     return await migrateUnderWorkload(e, opts);
   } finally {
@@ -54,6 +55,8 @@ async function migrateUnderWorkload(e: MigrationEnv, opts: { mode: 'copy' | 'syn
     opsPerSecond: 10,
     seed: e.seeded,
     multipart: { clients: 1, partDelayMs: 250, pauseMs: 100 },
+    // Metadata-only overwrites (same bytes, new x-amz-meta-w): their reads check the metadata too.
+    mix: { overwriteMeta: 3 },
     rngSeed: 42,
   });
   await new Promise((r) => setTimeout(r, 1500));

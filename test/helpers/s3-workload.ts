@@ -176,6 +176,8 @@ export interface WorkloadMix {
   overwriteSame: number;
   /** Overwrite an own existing key with a different size. */
   overwriteResize: number;
+  /** Overwrite an own existing key with the same bytes and new metadata (x-amz-meta-w): only the metadata changes. */
+  overwriteMeta: number;
   delete: number;
   /** Read one of the own keys. */
   readOwn: number;
@@ -235,7 +237,16 @@ export interface WorkloadOptions {
   runId?: string;
 }
 
-const DEFAULT_MIX: WorkloadMix = { put: 3, overwriteSame: 2, overwriteResize: 2, delete: 1, readOwn: 2, readOther: 3, list: 0.5 };
+const DEFAULT_MIX: WorkloadMix = {
+  put: 3,
+  overwriteSame: 2,
+  overwriteResize: 2,
+  overwriteMeta: 0,
+  delete: 1,
+  readOwn: 2,
+  readOther: 3,
+  list: 0.5,
+};
 const MiB = 1024 * 1024;
 
 interface OwnKey {
@@ -244,6 +255,8 @@ interface OwnKey {
   size: number;
   /** Is there (probably) an object: last write a put that was acked or has an unknown outcome. */
   exists: boolean;
+  /** The write whose bytes the last put sent (a metadata-only overwrite sends them again). */
+  bodyId?: string;
 }
 
 interface Current {
@@ -316,6 +329,11 @@ export async function readKey(client: S3Client, bucket: string, key: string): Pr
     const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     const bytes = await bodyBytes(r.Body);
     const p = parseBody(bytes);
+    // A workload PUT names its write in x-amz-meta-w and the write whose bytes it sent in
+    // x-amz-meta-b (another one for a metadata-only overwrite): the read is that write's only if
+    // the bytes and the metadata both are (stale metadata on new bytes, or the reverse, is not).
+    const w = r.Metadata?.['w'];
+    if (w !== undefined) return { writeId: w, intact: p.intact && p.writeId === r.Metadata?.['b'], size: bytes.length };
     return { writeId: p.writeId, intact: p.intact, size: bytes.length };
   } catch (e) {
     if (isNotFound(e)) return { writeId: null, intact: true, size: 0 };
@@ -444,7 +462,7 @@ export class Workload {
         end: 0,
         outcome: 'acked',
       });
-      this.owned[i % this.opts.clients]!.push({ key: s.key, size: s.size, exists: true });
+      this.owned[i % this.opts.clients]!.push({ key: s.key, size: s.size, exists: true, bodyId: s.writeId });
       this.remember(s.key);
     }
     if (options.durationMs !== undefined) this.durationMs = options.durationMs;
@@ -643,14 +661,17 @@ export class Workload {
     if (--u.readers === 0) for (const r of u.drained.splice(0)) r();
   }
 
-  private async put(client: number, key: string, size: number): Promise<OpRecord> {
+  /** A PUT of write `writeId`: its own bytes, or (`bodyId`) the bytes of an earlier write again with new metadata. */
+  private async put(client: number, key: string, size: number, bodyId?: string): Promise<OpRecord> {
     const writeId = this.nextWriteId(client);
-    const body = makeBody(writeId, size);
+    const body = makeBody(bodyId ?? writeId, size);
     this.remember(key);
     await this.beginWrite(key);
     const rec = this.begin(client, 'put', key, { writeId, size: body.length });
     try {
-      await this.clients[client]!.send(new PutObjectCommand({ Bucket: this.opts.bucket, Key: key, Body: body }));
+      await this.clients[client]!.send(
+        new PutObjectCommand({ Bucket: this.opts.bucket, Key: key, Body: body, Metadata: { w: writeId, b: bodyId ?? writeId } }),
+      );
       return this.finish(rec);
     } catch (e) {
       return this.finish(rec, e);
@@ -777,22 +798,28 @@ export class Workload {
       const op = this.chooseOp();
       const existing = own.filter((k) => k.exists);
       const target = this.pick(existing);
-      if (op === 'put' || ((op === 'overwriteSame' || op === 'overwriteResize' || op === 'delete' || op === 'readOwn') && !target)) {
+      const needsTarget = ['overwriteSame', 'overwriteResize', 'overwriteMeta', 'delete', 'readOwn'].includes(op);
+      if (op === 'put' || (needsTarget && !target)) {
         const key = `${this.keyBase}c${client}/k${String(n++).padStart(5, '0')}`;
         const size = this.pick(this.opts.sizes)!;
         const r = await this.put(client, key, size);
-        own.push({ key, size: r.size!, exists: true });
+        own.push({ key, size: r.size!, exists: true, bodyId: r.writeId! });
         await this.afterWrite(client, key);
-      } else if (op === 'overwriteSame' || op === 'overwriteResize') {
+      } else if (op === 'overwriteMeta' && target!.bodyId !== undefined) {
+        await this.put(client, target!.key, target!.size, target!.bodyId);
+        target!.exists = true;
+        await this.afterWrite(client, target!.key);
+      } else if (op === 'overwriteSame' || op === 'overwriteResize' || op === 'overwriteMeta') {
         let size = target!.size;
         if (op === 'overwriteResize') {
           const others = this.opts.sizes.filter((s) => s !== target!.size);
           size = others.length ? this.pick(others)! : target!.size + 7;
         }
         // Same size means the same byte count: the header differs with the write id, the length does not.
-        const r = await this.put(client, target!.key, op === 'overwriteSame' ? target!.size : size);
+        const r = await this.put(client, target!.key, op === 'overwriteResize' ? size : target!.size);
         target!.size = r.size!;
         target!.exists = true;
+        target!.bodyId = r.writeId!;
         await this.afterWrite(client, target!.key);
       } else if (op === 'delete') {
         const r = await this.del(client, target!.key);

@@ -253,7 +253,7 @@ describe.sequential('client workload and contract checker against a real gateway
     expect(r.signal).toBe('SIGKILL');
 
     const nginxPid = env.gw.masterPid()!;
-    const members = [env.members.old.port, env.members.new.port];
+    const members = [...env.members.old.addresses, ...env.members.new.addresses].map((a) => Number(a.split(':')[1]));
     expect(isAlive(nginxPid)).toBe(true);
     await env.close();
     expect(isAlive(nginxPid)).toBe(false);

@@ -64,7 +64,7 @@ class FakePool implements PoolStorage {
     onPage([...(this.buckets.get(bucket)?.values() ?? [])]);
   }
   async listObjectsDetailed(bucket: string, onPage: (page: ListedEntry[]) => void) {
-    onPage([...(this.buckets.get(bucket)?.values() ?? [])]);
+    onPage([...(this.buckets.get(bucket)?.values() ?? [])].map((o) => ({ key: o.key, size: o.size, etag: o.etag })));
   }
   async deleteObjects(bucket: string, keys: readonly string[]) {
     for (const k of keys) this.buckets.get(bucket)?.delete(k);

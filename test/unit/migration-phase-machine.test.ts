@@ -153,7 +153,9 @@ const rows: Row[] = [
     observation: { kind: 'resume', deployed: 'freeze' },
     phase: 'copying',
     next: abandoned('the previous driver stopped during the freeze'),
-    logs: ['warn resuming in phase write_routing (nginx serves routing freeze): the freeze is abandoned and copying goes on'],
+    logs: [
+      'warn resuming in phase write_routing (the deployed configuration routes it as freeze): the freeze is abandoned and copying goes on',
+    ],
     record: { routing: 'source', freezeUntil: null },
   },
   {
@@ -170,7 +172,7 @@ const rows: Row[] = [
     phase: 'switching',
     next: { kind: 'observe' },
     record: { routingLive: 'cutover' },
-    logs: ['info resuming in phase switching: nginx serves routing cutover'],
+    logs: ['info resuming in phase switching: the deployed configuration routes it as cutover'],
   },
   {
     name: 'resume in switching, the cutover never served: back to copying',
@@ -178,7 +180,9 @@ const rows: Row[] = [
     observation: { kind: 'resume', deployed: 'freeze' },
     phase: 'copying',
     next: abandoned('the cutover never went live'),
-    logs: ['warn resuming in phase switching, but the cutover never went live (nginx serves freeze): back to copying'],
+    logs: [
+      'warn resuming in phase switching, but the cutover never went live (the deployed configuration routes it as freeze): back to copying',
+    ],
   },
   {
     name: 'resume in copying with a routing left behind: the source is served again (a failure is not retried)',
@@ -420,6 +424,30 @@ const rows: Row[] = [
     logs: ['info copying -> copying: freeze abandoned (the driver was stopped); writes go to old again'],
   },
   {
+    name: 'a freeze abandoned after its deadline (the driver was killed, resumed later): its window ends where nginx ended it',
+    state: state(frozen('verifying', { phase: 'copying', routing: 'source', freezeUntil: null })),
+    observation: {
+      kind: 'applied',
+      routing: 'source',
+      deployed: 'source',
+      generation: 4,
+      ms: 100,
+      attempt: 1,
+      then: { kind: 'freeze-abandoned', reason: 'the previous driver stopped during the freeze', waitMs: 0, freezeUntil: T0 / 1000 + 10 },
+    },
+    now: T0 + 18_437,
+    phase: 'copying',
+    next: { kind: 'observe' },
+    check: (d) =>
+      expect(d.state.record.freezes[0]).toEqual({
+        startedAt: iso(T0),
+        endedAt: iso(T0 + 10_000),
+        windowMs: 10_000,
+        outcome: 'aborted',
+        reason: 'the previous driver stopped during the freeze',
+      }),
+  },
+  {
     name: 'stopped, and the source cannot be applied: said, nginx ends the freeze by itself',
     state: state({ phase: 'copying' }, { stopping: true }),
     observation: {
@@ -457,6 +485,7 @@ const rows: Row[] = [
       sourceKeys: [],
       sourceHasObjects: null,
       baselineWritten: true,
+      earlier: null,
     },
     now: T0 + 7,
     phase: 'error',
@@ -476,20 +505,64 @@ const rows: Row[] = [
       sourceKeys: ['both', 'src'],
       sourceHasObjects: null,
       baselineWritten: false,
+      earlier: null,
     },
     phase: 'copying',
     next: { kind: 'observe' },
-    effects: ['log', 'log', 'write-baseline', 'log', 'persist', 'audit', 'log'],
+    effects: ['log', 'log', 'write-destination-baseline', 'write-baseline', 'log', 'persist', 'audit', 'log'],
     logs: [
       'info created bucket photos on new',
       'info 1 objects were already on new: copy mode keeps those the source does not have',
       'info pending -> copying: copying photos from old to new (copy mode)',
     ],
-    check: (d) =>
+    check: (d) => {
       expect(d.effects.find((e) => e.kind === 'write-baseline')).toEqual({
         kind: 'write-baseline',
         baseline: new Map([['only-dst', 'e-only-dst']]),
-      }),
+      });
+      // The first attempt to this pool: what it found is kept for any later attempt.
+      expect(d.effects.find((e) => e.kind === 'write-destination-baseline')).toEqual({
+        kind: 'write-destination-baseline',
+        pool: 'new',
+        bucket: 'photos',
+        objects: new Map([['only-dst', 'e-only-dst']]),
+      });
+    },
+  },
+  {
+    name: 'prepared after an earlier attempt to this pool: only what that first attempt found (same ETag) is kept, never its copies',
+    state: state(),
+    observation: {
+      kind: 'prepared',
+      copyEngine: 'x',
+      sourceHasBucket: true,
+      created: false,
+      // copied-then-deleted: an earlier attempt's copy of an object since deleted at the source;
+      // changed: was there before, but an earlier attempt overwrote it (the source had it then).
+      destination: [obj('pre'), obj('copied-then-deleted'), obj('changed', 'e-new')],
+      sourceKeys: ['src'],
+      sourceHasObjects: null,
+      baselineWritten: false,
+      earlier: {
+        migration: 'first-try',
+        at: iso(T0 - 3_600_000),
+        objects: new Map([
+          ['pre', 'e-pre'],
+          ['changed', 'e-old'],
+        ]),
+      },
+    },
+    phase: 'copying',
+    next: { kind: 'observe' },
+    logs: [
+      'info 2 objects on new the source does not have were not there when migration first-try started (2026-01-01T11:00:00.000Z): an earlier attempt may have copied them, so they are deleted, never kept',
+      'info 1 objects were already on new: copy mode keeps those the source does not have',
+    ],
+    check: (d) => {
+      expect(d.effects.find((e) => e.kind === 'write-baseline')).toEqual({ kind: 'write-baseline', baseline: new Map([['pre', 'e-pre']]) });
+      // The first attempt's record stays as it is.
+      expect(d.effects.some((e) => e.kind === 'write-destination-baseline')).toBe(false);
+    },
   },
   {
     name: 'prepared, a baseline already written: kept (a restarted pending migration keeps the first)',
@@ -503,6 +576,7 @@ const rows: Row[] = [
       sourceKeys: [],
       sourceHasObjects: null,
       baselineWritten: true,
+      earlier: null,
     },
     phase: 'copying',
     next: { kind: 'observe' },
@@ -520,6 +594,7 @@ const rows: Row[] = [
       sourceKeys: [],
       sourceHasObjects: false,
       baselineWritten: false,
+      earlier: null,
     },
     phase: 'error',
     next: { kind: 'observe' },
@@ -537,6 +612,7 @@ const rows: Row[] = [
       sourceKeys: ['a'],
       sourceHasObjects: true,
       baselineWritten: false,
+      earlier: null,
     },
     phase: 'error',
     next: { kind: 'observe' },
@@ -554,6 +630,7 @@ const rows: Row[] = [
       sourceKeys: ['a'],
       sourceHasObjects: true,
       baselineWritten: false,
+      earlier: null,
     },
     phase: 'copying',
     next: { kind: 'observe' },
@@ -632,6 +709,37 @@ const rows: Row[] = [
     check: (d) => expect(faults(d)).toEqual(['copy:pass']),
   },
   {
+    name: 'an object failing a 4th pass in a row: counted, copying again',
+    state: state({ phase: 'copying', progress: { ...record().progress, pass: 9 } }, { failingPasses: { k: 3, gone: 2 } }),
+    observation: { kind: 'passed', pass: pass({ delta: 1, failures: [{ key: 'k', message: 'compare: HTTP 400 InvalidArgument' }] }) },
+    phase: 'copying',
+    next: { kind: 'wait', ms: 1000 },
+    memory: { failingPasses: { k: 4 } },
+  },
+  {
+    name: 'an object failing its 5th pass in a row: phase error naming it, why, and what to do (no endless loop)',
+    state: state({ phase: 'copying', progress: { ...record().progress, pass: 9 } }, { failingPasses: { k: 4 } }),
+    observation: { kind: 'passed', pass: pass({ delta: 1, failures: [{ key: 'k', message: 'compare: HTTP 400 InvalidArgument' }] }) },
+    phase: 'error',
+    next: { kind: 'observe' },
+    effects: ['persist', 'audit', 'log'],
+    check: (d) => {
+      expect(d.state.record.lastError).toBe(
+        "object k failed 5 copy passes in a row (compare: HTTP 400 InvalidArgument); writes stay on old. Fix the cause (the migration's log has each pass), then run 'orch migrate run m' to go on, or 'orch migrate cancel m'",
+      );
+      expect(d.state.record.errorAt).toBe(iso(T0));
+      expect(d.state.record.routing).toBe('source');
+    },
+  },
+  {
+    name: "a whole pool's failures ('not copied: ...') never make an object stuck",
+    state: state({ phase: 'copying' }, { failingPasses: { k: 4 } }),
+    observation: { kind: 'passed', pass: pass({ delta: 1, failures: [{ key: 'k', message: 'not copied: pool new is unreachable' }] }) },
+    phase: 'copying',
+    next: { kind: 'wait', ms: 1000 },
+    memory: { failingPasses: {} },
+  },
+  {
     name: 'a pass with a large delta: copying on',
     state: state({ phase: 'copying' }),
     observation: { kind: 'passed', pass: pass({ delta: 1001 }) },
@@ -664,7 +772,9 @@ const rows: Row[] = [
     observation: { kind: 'passed', pass: pass({ delta: 10, ms: 5000, listMs: 2000 }) },
     phase: 'copying',
     next: { kind: 'observe' },
-    logs: ['info the final delta would take about 7.0 s (this pass plus a verifying listing), more than the 5.5 s a 10 s freeze leaves'],
+    logs: [
+      'info not freezing yet: the final delta would take about 7.0 s (this pass plus a verifying listing), more than the 5.5 s a 10 s freeze leaves; copying on',
+    ],
     memory: { tooSlowNoted: 1 },
   },
   {
@@ -682,6 +792,10 @@ const rows: Row[] = [
     observation: { kind: 'passed', pass: pass({ delta: 1, deltaBytes: 3000 }) },
     phase: 'copying',
     next: { kind: 'observe' },
+    // The reason logged is the real one (the bytes), not the time estimate, which fits.
+    logs: [
+      'info not freezing yet: its 3000 bytes would take about 3.0 s at the measured 1000 bytes/s, more than a quarter of a 10 s freeze',
+    ],
   },
 
   // ------------------------------------------------------------------ write_routing -> verifying -> switching

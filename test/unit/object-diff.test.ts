@@ -7,6 +7,8 @@ import {
   type CopyRecord,
   type DiffInput,
   type ListedObject,
+  lateWrites,
+  SETTLE_SECONDS,
 } from '../../src/domain/migrations/object-diff.js';
 
 const md5 = (content: string) => createHash('md5').update(content).digest('hex');
@@ -74,9 +76,9 @@ describe('diffObjects', () => {
     const d = diff({ source: [s3, s1, s2], destination: [d2, d1, d3] });
     // Even identical multipart ETags are not trusted across servers (formats differ).
     expect(d.compare).toEqual([
-      { source: s1, destination: d1 },
-      { source: s2, destination: d2 },
-      { source: s3, destination: d3 },
+      { source: s1, destination: d1, hash: true, destinationMeta: null },
+      { source: s2, destination: d2, hash: true, destinationMeta: null },
+      { source: s3, destination: d3, hash: true, destinationMeta: null },
     ]);
     expect(d.copy).toEqual([]);
     expect(d.inSync.objects).toBe(0);
@@ -111,7 +113,7 @@ describe('diffObjects', () => {
     const s = obj('b', 'CCCC', multipart('CCCC'));
     const dst = obj('b', 'DDDD', multipart('DDDD'));
     const d2 = diff({ source: [s], destination: [dst], records: new Map([['b', rec('b', s, multipart('EEEE'))]]) });
-    expect(d2.compare).toEqual([{ source: s, destination: dst }]);
+    expect(d2.compare).toEqual([{ source: s, destination: dst, hash: true, destinationMeta: null }]);
     expect(d2.copy).toEqual([]);
   });
 
@@ -244,5 +246,80 @@ describe('diffObjects', () => {
     expect(isPlainMd5('')).toBe(false);
     expect(isPlainMd5(`"${md5('x')}"`)).toBe(false);
     expect(['b', 'B', '\u{1f600}', '\uff5e', 'a'].sort(compareKeys)).toEqual(['B', 'a', 'b', '\u{1f600}', '\uff5e']);
+  });
+});
+
+describe('diffObjects: metadata (what a client reads back besides the bytes)', () => {
+  // Listings with Last-Modified (whole seconds, as nanio lists them).
+  const T = Date.UTC(2026, 11, 7, 0, 0, 0) / 1000;
+  const at = (sec: number) => new Date(sec * 1000).toISOString();
+  const listed = (key: string, content: string, modified: number, etag = md5(content)): ListedObject => ({
+    ...obj(key, content, etag),
+    lastModified: at(modified),
+  });
+  const copied = (src: ListedObject, over: Partial<CopyRecord> = {}): CopyRecord => ({
+    key: src.key,
+    srcEtag: src.etag,
+    srcSize: src.size,
+    dstEtag: src.etag,
+    srcModified: Math.floor(Date.parse(src.lastModified!) / 1000),
+    meta: 'M1',
+    settled: true,
+    ...over,
+  });
+
+  it('a settled record of the version listed vouches for bytes and metadata: in sync, no request', () => {
+    const s = listed('k', 'bytes', T);
+    const d = listed('k', 'bytes', T + 5);
+    const out = diff({ source: [s], destination: [d], records: new Map([['k', copied(s)]]) });
+    expect(out.inSync.objects).toBe(1);
+    expect(out.compare).toEqual([]);
+  });
+
+  it('a metadata-only overwrite (same ETag and size, new Last-Modified) sends the pair to a metadata compare against what orch wrote', () => {
+    const before = listed('k', 'bytes', T);
+    const now = listed('k', 'bytes', T + 30);
+    const d = listed('k', 'bytes', T + 5);
+    const out = diff({ source: [now], destination: [d], records: new Map([['k', copied(before)]]) });
+    expect(out.inSync.objects).toBe(0);
+    expect(out.copy).toEqual([]);
+    expect(out.compare).toEqual([{ source: now, destination: d, hash: false, destinationMeta: 'M1' }]);
+  });
+
+  it('a record read within SETTLE_SECONDS of the write is checked again (a second write in the same second keeps Last-Modified)', () => {
+    const s = listed('k', 'bytes', T);
+    const d = listed('k', 'bytes', T + 1);
+    const out = diff({ source: [s], destination: [d], records: new Map([['k', copied(s, { settled: false })]]) });
+    expect(out.compare).toEqual([{ source: s, destination: d, hash: false, destinationMeta: 'M1' }]);
+    expect(SETTLE_SECONDS).toBeGreaterThanOrEqual(2);
+  });
+
+  it('records without metadata (made before orch compared it) and equal MD5s without a record: the metadata is compared by HEAD', () => {
+    const s1 = listed('a', 'alpha', T);
+    const s2 = listed('b', 'bravo', T);
+    const d1 = listed('a', 'alpha', T + 3);
+    const d2 = listed('b', 'bravo', T + 3);
+    const old: CopyRecord = { key: 'a', srcEtag: s1.etag, srcSize: s1.size, dstEtag: d1.etag };
+    const out = diff({ source: [s1, s2], destination: [d1, d2], records: new Map([['a', old]]) });
+    expect(out.compare).toEqual([
+      { source: s1, destination: d1, hash: false, destinationMeta: null },
+      { source: s2, destination: d2, hash: false, destinationMeta: null },
+    ]);
+  });
+
+  it('different bytes are still copied outright, whatever the metadata', () => {
+    const s = listed('k', 'new!!', T + 9);
+    const d = listed('k', 'old!!', T + 1);
+    const out = diff({ source: [s], destination: [d], records: new Map([['k', copied(listed('k', 'old!!', T))]]) });
+    expect(keys(out.copy)).toEqual(['k']);
+  });
+
+  it('late writes: a metadata-only write to the source after the snapshot is a late write', () => {
+    const snap = listed('k', 'bytes', T);
+    const now = listed('k', 'bytes', T + 4);
+    const d = listed('k', 'bytes', T + 2);
+    const out = lateWrites({ snapshot: [snap], source: [now], destination: [d], records: new Map([['k', copied(snap)]]) });
+    expect(out.late.map((o) => o.key)).toEqual(['k']);
+    expect(out.copy.map((o) => o.key)).toEqual(['k']);
   });
 });

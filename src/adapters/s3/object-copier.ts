@@ -1,7 +1,15 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
-import { compareKeys, isPlainMd5, type CopyRecord, type ListedObject, type ObjectDiff } from '../../domain/migrations/object-diff.js';
+import {
+  compareKeys,
+  isPlainMd5,
+  secondsOf,
+  SETTLE_SECONDS,
+  type ComparePair,
+  type CopyRecord,
+  type ListedObject,
+} from '../../domain/migrations/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
 import { ByteBudget } from './byte-budget.js';
 import { CopyRun } from './copy-run.js';
@@ -185,7 +193,38 @@ interface Got {
   /** The whole object's size (Content-Range's total for a ranged GET). */
   total: number;
   headers: Record<string, string>;
+  /** The version read: its metadata (digest), Last-Modified and the server's Date. */
+  read: VersionRead;
   body: IncomingMessage;
+}
+
+/** What a read tells of the source version besides its bytes (recorded with the copy). */
+interface VersionRead {
+  meta: string;
+  modified: number | null;
+  /** The server's clock when it answered (Date header), epoch seconds. */
+  date: number | null;
+}
+
+/**
+ * A digest of what a client reads back besides the bytes: the carried headers (Content-Type,
+ * -Encoding, -Disposition, -Language, Cache-Control, Expires, every x-amz-meta-*), names
+ * lowercased, sorted. Equal digests: equal metadata.
+ */
+export function metadataDigest(carried: Record<string, string>): string {
+  const entries = Object.entries(carried)
+    .map(([k, v]) => [k.toLowerCase(), v.trim()] as const)
+    .sort(([a], [b]) => compareKeys(a, b));
+  return createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 32);
+}
+
+function versionRead(h: IncomingMessage['headers']): VersionRead {
+  const one = (v: string | string[] | undefined) => (typeof v === 'string' ? v : undefined);
+  return { meta: metadataDigest(carriedHeaders(h)), modified: secondsOf(one(h['last-modified'])), date: secondsOf(one(h.date)) };
+}
+
+function settledRead(read: VersionRead): boolean {
+  return read.modified !== null && read.date !== null && read.date >= read.modified + SETTLE_SECONDS;
 }
 
 function carriedHeaders(h: IncomingMessage['headers']): Record<string, string> {
@@ -251,12 +290,26 @@ interface Upload {
   uploadId: string;
   /** The source ETag as the server sent it (quoted), for IfMatch. */
   etag: string;
+  /** The first part's read: the metadata the upload was created with. */
+  read: VersionRead;
   total: number;
   partSize: number;
   parts: Array<{ PartNumber: number; ETag: string } | undefined>;
   /** Parts not finished yet (done, failed or skipped). */
   pending: number;
   failure: unknown;
+}
+
+/** What compare saw of one pair. */
+interface Seen {
+  equal: boolean;
+  srcEtag: string;
+  srcSize: number;
+  dstEtag: string;
+  /** The source version read. */
+  read: VersionRead;
+  /** Bytes read (hashing). */
+  bytes: number;
 }
 
 type Task = { kind: 'object'; object: ListedObject; restarts: number } | { kind: 'part'; upload: Upload; index: number };
@@ -344,10 +397,12 @@ export class ObjectCopier {
   }
 
   /**
-   * Hashes both sides (sha256, streaming) of each pair: equal ones come back as records (to store),
-   * different ones as objects to copy (the source version that was read).
+   * Looks at each pair: `hash` ones by hashing both sides (sha256, streaming) and comparing their
+   * metadata; the others (same bytes known) by the metadata only, HEAD of the source (and of the
+   * destination when the pair does not know its metadata). Equal ones come back as records (to
+   * store), different ones as objects to copy (the source version that was read).
    */
-  async compare(pairs: ObjectDiff['compare']): Promise<{ equal: CopyRecord[]; different: ListedObject[]; failures: CopyFailure[] }> {
+  async compare(pairs: readonly ComparePair[]): Promise<{ equal: CopyRecord[]; different: ListedObject[]; failures: CopyFailure[] }> {
     const equal: CopyRecord[] = [];
     const different: ListedObject[] = [];
     const failures: CopyFailure[] = [];
@@ -358,17 +413,22 @@ export class ObjectCopier {
         const pair = pairs[next++]!;
         const key = pair.source.key;
         try {
-          const [src, dst] = await Promise.all([
-            this.hash(this.source, key, pair.source.size, run.signal),
-            this.hash(this.destination, key, pair.destination.size, run.signal),
-          ]);
-          if (src === null) continue; // gone at the source: the next diff deletes it
-          if (dst !== null && dst.sha256 === src.sha256 && dst.size === src.size) {
-            equal.push({ key, srcEtag: src.etag, srcSize: src.size, dstEtag: dst.etag });
+          const seen = pair.hash ? await this.hashPair(key, pair, run.signal) : await this.headPair(key, pair, run.signal);
+          if (seen === 'gone') continue; // gone at the source: the next diff deletes it
+          if (seen.equal) {
+            equal.push({
+              key,
+              srcEtag: seen.srcEtag,
+              srcSize: seen.srcSize,
+              dstEtag: seen.dstEtag,
+              srcModified: seen.read.modified,
+              meta: seen.read.meta,
+              settled: settledRead(seen.read),
+            });
           } else {
-            different.push({ key, size: src.size, etag: src.etag });
+            different.push({ ...pair.source, size: seen.srcSize, etag: seen.srcEtag });
           }
-          this.advance(1, src.size + (dst?.size ?? 0));
+          this.advance(1, seen.bytes);
         } catch (e) {
           if (run.aborted) break;
           if (e instanceof Changed) {
@@ -387,6 +447,54 @@ export class ObjectCopier {
     run.finish();
     const order = (a: { key: string }, b: { key: string }) => compareKeys(a.key, b.key);
     return { equal: equal.sort(order), different: different.sort(order), failures: failures.sort(order) };
+  }
+
+  private async hashPair(key: string, pair: ComparePair, signal: AbortSignal): Promise<Seen | 'gone'> {
+    const [src, dst] = await Promise.all([
+      this.hash(this.source, key, pair.source.size, signal),
+      this.hash(this.destination, key, pair.destination.size, signal),
+    ]);
+    if (src === null) return 'gone';
+    const equal = dst !== null && dst.sha256 === src.sha256 && dst.size === src.size && dst.read.meta === src.read.meta;
+    return { equal, srcEtag: src.etag, srcSize: src.size, dstEtag: dst?.etag ?? '', read: src.read, bytes: src.size + (dst?.size ?? 0) };
+  }
+
+  /** Same bytes known: the metadata of the source (HEAD) against the destination's (known, or HEAD). */
+  private async headPair(key: string, pair: ComparePair, signal: AbortSignal): Promise<Seen | 'gone'> {
+    const [src, dst] = await Promise.all([
+      this.head(this.source, key, signal),
+      pair.destinationMeta === null ? this.head(this.destination, key, signal) : Promise.resolve(null),
+    ]);
+    if (src === null) return 'gone';
+    const dstMeta = pair.destinationMeta ?? dst?.read.meta ?? null;
+    const dstEtag = dst?.etag ?? pair.destination.etag;
+    // Still the bytes the pair was about (else a write came since: copying the source is right).
+    const sameBytes = src.etag === pair.source.etag && src.size === pair.source.size && dstEtag === pair.destination.etag;
+    const equal = sameBytes && (pair.destinationMeta !== null || dst !== null) && dstMeta === src.read.meta;
+    return { equal, srcEtag: src.etag, srcSize: src.size, dstEtag, read: src.read, bytes: 0 };
+  }
+
+  /** HEAD of one object: ETag (no quotes), size and what it tells of the version; null when not there. */
+  private async head(
+    pool: PoolS3Client,
+    key: string,
+    signal: AbortSignal,
+  ): Promise<{ etag: string; size: number; read: VersionRead } | null> {
+    let res;
+    try {
+      res = await pool.dataRequest({ method: 'HEAD', bucket: this.bucket, key }, `HeadObject ${this.bucket}`, {
+        signal,
+        passThrough: [404],
+      });
+    } catch (e) {
+      if (mapGetError(e) instanceof Gone) return null;
+      throw e;
+    }
+    res.body.resume();
+    const size = Number(res.headers['content-length']);
+    if (!Number.isSafeInteger(size) || size < 0) throw new CopierError('HeadObject answered without a valid Content-Length');
+    const etag = typeof res.headers.etag === 'string' ? stripQuotes(res.headers.etag) : '';
+    return { etag, size, read: versionRead(res.headers) };
   }
 
   /** Deletes keys at the destination (DeleteObjects, batches of 1000). */
@@ -446,14 +554,21 @@ export class ObjectCopier {
   }
 
   /** The record of a finished copy, after the integrity check on comparable ETags. */
-  private finished(key: string, srcEtagQuoted: string, srcSize: number, dstEtagQuoted: string | undefined, ctx: CopyContext): void {
+  private finished(
+    key: string,
+    srcEtagQuoted: string,
+    srcSize: number,
+    dstEtagQuoted: string | undefined,
+    read: VersionRead,
+    ctx: CopyContext,
+  ): void {
     const srcEtag = stripQuotes(srcEtagQuoted);
     const dstEtag = stripQuotes(dstEtagQuoted);
     if (isPlainMd5(srcEtag) && isPlainMd5(dstEtag) && srcEtag.toLowerCase() !== dstEtag.toLowerCase()) {
       throw new CopierError("the destination's MD5 of the copy differs from the source's: bytes changed on the way (not recorded)");
     }
     this.advance(1, 0);
-    ctx.copied({ key, srcEtag, srcSize, dstEtag });
+    ctx.copied({ key, srcEtag, srcSize, dstEtag, srcModified: read.modified, meta: read.meta, settled: settledRead(read) });
   }
 
   private async copyBuffered(object: ListedObject, ctx: CopyContext): Promise<void> {
@@ -466,7 +581,7 @@ export class ObjectCopier {
       // Not abortable from here: a PUT's body goes whole or the object is not written.
       const put = await this.put(object.key, got.headers, body, {});
       this.advance(0, body.length);
-      this.finished(object.key, got.etag, body.length, put, ctx);
+      this.finished(object.key, got.etag, body.length, put, got.read, ctx);
     } finally {
       this.budget.release(object.size);
     }
@@ -495,7 +610,7 @@ export class ObjectCopier {
         got.body.destroy();
       }
       this.advance(0, got.length);
-      this.finished(object.key, got.etag, got.length, put, ctx);
+      this.finished(object.key, got.etag, got.length, put, got.read, ctx);
     } finally {
       this.budget.release(reserved);
     }
@@ -544,7 +659,14 @@ export class ObjectCopier {
           ),
       );
       this.advance(0, stream.length);
-      this.finished(object.key, typeof stream.headers.etag === 'string' ? stream.headers.etag : '', stream.length, put, ctx);
+      this.finished(
+        object.key,
+        typeof stream.headers.etag === 'string' ? stream.headers.etag : '',
+        stream.length,
+        put,
+        versionRead(stream.headers),
+        ctx,
+      );
       return true;
     } finally {
       stream.close();
@@ -596,7 +718,7 @@ export class ObjectCopier {
         // The object shrank to one part since the listing: this read holds all of it.
         const put = await this.put(object.key, got.headers, first, {});
         this.advance(0, first.length);
-        this.finished(object.key, got.etag, first.length, put, ctx);
+        this.finished(object.key, got.etag, first.length, put, got.read, ctx);
         return;
       }
       const parts = Math.ceil(got.total / partSize);
@@ -612,6 +734,7 @@ export class ObjectCopier {
         restarts,
         uploadId: created.UploadId,
         etag: got.etag,
+        read: got.read,
         total: got.total,
         partSize,
         parts: new Array(parts),
@@ -690,7 +813,7 @@ export class ObjectCopier {
             }),
           `CompleteMultipartUpload ${this.bucket}`,
         );
-        this.finished(key, upload.etag, upload.total, out.ETag, ctx);
+        this.finished(key, upload.etag, upload.total, out.ETag, upload.read, ctx);
         return;
       } catch (e) {
         if (e instanceof CopierError) {
@@ -744,7 +867,7 @@ export class ObjectCopier {
     }
     const total = o.range && res.status === 206 ? (totalOf(res.headers['content-range']) ?? length) : length;
     const etag = typeof res.headers.etag === 'string' ? res.headers.etag : '';
-    return { etag, length, total, headers: carriedHeaders(res.headers), body: res.body };
+    return { etag, length, total, headers: carriedHeaders(res.headers), read: versionRead(res.headers), body: res.body };
   }
 
   /** A part buffer: a free one, or a new one (there are never more than the budget holds). */
@@ -798,15 +921,18 @@ export class ObjectCopier {
     key: string,
     listedSize: number,
     signal: AbortSignal,
-  ): Promise<{ sha256: string; size: number; etag: string } | null> {
+  ): Promise<{ sha256: string; size: number; etag: string; read: VersionRead } | null> {
     const hash = createHash('sha256');
+    let read: VersionRead | null = null;
     const ranged = listedSize > this.partSize;
     let etag: string | null = null;
     let total = ranged ? listedSize : Infinity;
     let size = 0;
     for (let start = 0; start < total;) {
-      const end = start + this.partSize - 1;
-      await this.bandwidth?.take(Math.min(this.partSize, (Number.isFinite(total) ? total : listedSize) - start), signal);
+      // Every range within the object (as listed, then as the first answer says): a range past the
+      // end is refused by some servers (nanio: 400 InvalidArgument) rather than clamped.
+      const end = Math.min(start + this.partSize, Number.isFinite(total) ? total : listedSize) - 1;
+      await this.bandwidth?.take(end - start + 1, signal);
       let got: Got;
       try {
         got = await this.get(
@@ -822,6 +948,7 @@ export class ObjectCopier {
       if (etag === null) {
         etag = got.etag;
         total = got.total;
+        read = got.read;
       } else if (got.etag !== etag || got.total !== total) {
         got.body.destroy();
         throw new Changed(got.total);
@@ -833,7 +960,7 @@ export class ObjectCopier {
       if (n === 0 || !ranged) break;
     }
     if (size !== total) throw new Changed(total);
-    return { sha256: hash.digest('hex'), size, etag: stripQuotes(etag ?? '') };
+    return { sha256: hash.digest('hex'), size, etag: stripQuotes(etag ?? ''), read: read ?? { meta: '', modified: null, date: null } };
   }
 
   private advance(objects: number, bytes: number): void {
@@ -866,7 +993,8 @@ async function consume(body: IncomingMessage, hash: Hash, signal: AbortSignal): 
 export async function listAll(pool: PoolStorage, bucket: string): Promise<ListedObject[]> {
   const out: ListedObject[] = [];
   await pool.listObjectsDetailed(bucket, (page) => {
-    for (const o of page) out.push({ key: o.key, size: o.size, etag: o.etag });
+    for (const o of page)
+      out.push({ key: o.key, size: o.size, etag: o.etag, ...(o.lastModified ? { lastModified: o.lastModified.toISOString() } : {}) });
   });
   return out.sort((a, b) => compareKeys(a.key, b.key));
 }

@@ -124,4 +124,15 @@ export const SCHEMA_STEPS: ReadonlyArray<(db: DB) => void> = [
       CREATE INDEX migration_log_name ON migration_log(migration, id);
     `);
   },
+  // Metadata in the migration engine's working data: which source version (Last-Modified) a copy
+  // read, a digest of the metadata it wrote, whether that read is settled; the snapshot's
+  // Last-Modified (a metadata-only write after it changes only that).
+  (db) => {
+    db.exec(`
+      ALTER TABLE migration_copies ADD COLUMN src_modified INTEGER;
+      ALTER TABLE migration_copies ADD COLUMN meta TEXT;
+      ALTER TABLE migration_copies ADD COLUMN settled INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE migration_snapshot ADD COLUMN last_modified TEXT;
+    `);
+  },
 ];

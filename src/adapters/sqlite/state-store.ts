@@ -211,37 +211,52 @@ export class SqliteStateStore implements StateStore {
   putCopyRecords(migration: string, records: ReadonlyArray<CopyRecord>): void {
     if (records.length === 0) return;
     const upsert = this.db.prepare(
-      `INSERT INTO migration_copies (migration, key, src_etag, src_size, dst_etag) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT(migration, key) DO UPDATE SET src_etag = excluded.src_etag, src_size = excluded.src_size, dst_etag = excluded.dst_etag`,
+      `INSERT INTO migration_copies (migration, key, src_etag, src_size, dst_etag, src_modified, meta, settled) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(migration, key) DO UPDATE SET src_etag = excluded.src_etag, src_size = excluded.src_size, dst_etag = excluded.dst_etag,
+         src_modified = excluded.src_modified, meta = excluded.meta, settled = excluded.settled`,
     );
     this.db.transaction(() => {
-      for (const r of records) upsert.run(migration, r.key, r.srcEtag, r.srcSize, r.dstEtag);
+      for (const r of records)
+        upsert.run(migration, r.key, r.srcEtag, r.srcSize, r.dstEtag, r.srcModified ?? null, r.meta ?? null, r.settled ? 1 : 0);
     })();
   }
 
   copyRecords(migration: string): Map<string, CopyRecord> {
     const rows = this.db
-      .prepare('SELECT key, src_etag AS srcEtag, src_size AS srcSize, dst_etag AS dstEtag FROM migration_copies WHERE migration = ?')
-      .all(migration) as Array<{ key: string; srcEtag: string; srcSize: number; dstEtag: string }>;
-    return new Map(rows.map((r) => [r.key, r]));
+      .prepare(
+        `SELECT key, src_etag AS srcEtag, src_size AS srcSize, dst_etag AS dstEtag, src_modified AS srcModified, meta, settled
+         FROM migration_copies WHERE migration = ?`,
+      )
+      .all(migration) as Array<{
+      key: string;
+      srcEtag: string;
+      srcSize: number;
+      dstEtag: string;
+      srcModified: number | null;
+      meta: string | null;
+      settled: number;
+    }>;
+    return new Map(rows.map((r) => [r.key, { ...r, settled: r.settled === 1 }]));
   }
 
   /** Replaces the verified snapshot of the source (the freeze's final listing). */
   replaceSnapshot(migration: string, objects: ReadonlyArray<SnapshotObject>): void {
-    const insert = this.db.prepare('INSERT INTO migration_snapshot (migration, key, etag, size) VALUES (?, ?, ?, ?)');
+    const insert = this.db.prepare('INSERT INTO migration_snapshot (migration, key, etag, size, last_modified) VALUES (?, ?, ?, ?, ?)');
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM migration_snapshot WHERE migration = ?').run(migration);
-      for (const o of objects) insert.run(migration, o.key, o.etag, o.size);
+      for (const o of objects) insert.run(migration, o.key, o.etag, o.size, o.lastModified ?? null);
     })();
   }
 
   /** The verified snapshot, or null when none was recorded (or the database was rebuilt since). */
   snapshot(migration: string): SnapshotObject[] | null {
     const rows = this.db
-      .prepare('SELECT key, etag, size FROM migration_snapshot WHERE migration = ? ORDER BY key')
-      .all(migration) as Array<{ key: string; etag: string; size: number }>;
+      .prepare('SELECT key, etag, size, last_modified AS lastModified FROM migration_snapshot WHERE migration = ? ORDER BY key')
+      .all(migration) as Array<{ key: string; etag: string; size: number; lastModified: string | null }>;
     const marker = this.getMeta(`migration_snapshot:${migration}`);
-    return marker === null ? null : rows;
+    return marker === null
+      ? null
+      : rows.map((r) => ({ key: r.key, etag: r.etag, size: r.size, ...(r.lastModified !== null ? { lastModified: r.lastModified } : {}) }));
   }
 
   /** Marks the snapshot of a migration as recorded (an empty bucket has an empty, but present, snapshot). */

@@ -38,17 +38,22 @@ export function freezeFits(
   record: MigrationRecord,
   memory: { applyMs: number },
   pass: PassEstimate,
-): { fits: boolean; estimateMs: number; availableMs: number } {
+): { fits: boolean; estimateMs: number; availableMs: number; reason: string | null } {
   const applyMs = Math.max(1000, memory.applyMs);
   const availableMs =
     record.freezeBudgetSeconds * 1000 - applyMs - CUTOVER_MARGIN_SECONDS * 1000 - Math.max(SWITCH_RESERVE_FLOOR_MS, memory.applyMs);
   const estimateMs = pass.ms + pass.listMs;
-  if (pass.delta > FREEZE_MAX_DELTA_OBJECTS) return { fits: false, estimateMs, availableMs };
+  const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const budget = `a ${record.freezeBudgetSeconds} s freeze`;
+  if (pass.delta > FREEZE_MAX_DELTA_OBJECTS)
+    return { fits: false, estimateMs, availableMs, reason: `${pass.delta} objects to fix, more than ${FREEZE_MAX_DELTA_OBJECTS}` };
   const rate = record.progress.rateBytesPerSecond;
-  const bytesOk =
-    pass.deltaBytes === 0 ||
-    (rate
-      ? pass.deltaBytes / rate <= record.freezeBudgetSeconds * FREEZE_DELTA_BUDGET_SHARE
-      : pass.deltaBytes <= FREEZE_UNMEASURED_MAX_BYTES);
-  return { fits: estimateMs <= availableMs && bytesOk, estimateMs, availableMs };
+  let reason: string | null = null;
+  if (estimateMs > availableMs)
+    reason = `the final delta would take about ${secs(estimateMs)} (this pass plus a verifying listing), more than the ${secs(availableMs)} ${budget} leaves`;
+  else if (pass.deltaBytes > 0 && rate && pass.deltaBytes / rate > record.freezeBudgetSeconds * FREEZE_DELTA_BUDGET_SHARE)
+    reason = `its ${pass.deltaBytes} bytes would take about ${secs((1000 * pass.deltaBytes) / rate)} at the measured ${Math.round(rate)} bytes/s, more than a quarter of ${budget}`;
+  else if (pass.deltaBytes > 0 && !rate && pass.deltaBytes > FREEZE_UNMEASURED_MAX_BYTES)
+    reason = `its ${pass.deltaBytes} bytes are more than ${FREEZE_UNMEASURED_MAX_BYTES} with no copy rate measured yet`;
+  return { fits: reason === null, estimateMs, availableMs, reason };
 }

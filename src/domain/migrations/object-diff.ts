@@ -8,17 +8,27 @@
  *
  * 1. No D: **copy**.
  * 2. Sizes differ: **copy** (they cannot hold the same bytes).
- * 3. R vouches for the pair (`R.srcEtag === S.etag && R.srcSize === S.size && R.dstEtag === D.etag`):
- *    **in sync**. orch wrote D from exactly this version of S, and neither side changed since.
+ * 3. R vouches for the bytes (`R.srcEtag === S.etag && R.srcSize === S.size && R.dstEtag === D.etag`):
+ *    orch wrote D from this content of S, and neither side's content changed since. The metadata
+ *    (Content-Type, Content-Encoding, Content-Disposition, Content-Language, Cache-Control,
+ *    Expires, x-amz-meta-*) is vouched for too when R saw the version S lists (`R.srcModified` is
+ *    S's Last-Modified, to the second) and R is settled (read at least SETTLE_SECONDS after that
+ *    Last-Modified, or while the source was frozen: no later write can carry the same one): **in
+ *    sync**. Otherwise (a write since, possibly of the same bytes with new metadata, or one that
+ *    may have come in the same second as orch's read): **compare metadata** (a HEAD of the source
+ *    against R's record of what the destination got).
  *    (Checked before rule 4: a server whose 32-hex ETag is not the content's MD5, as some write
  *    for multipart or encrypted objects, must not make orch copy the same object on every pass.)
  * 4. S and D both carry plain MD5 ETags (32 hex digits, no `-N` multipart suffix): comparable.
- *    Equal: **in sync** (same content, whatever R says); different: **copy**.
+ *    Different: **copy**. Equal: same bytes; **compare metadata** (HEADs of both sides).
  * 5. R exists, D is still what orch wrote (`R.dstEtag === D.etag`) but S is not the version orch
  *    read (`R.srcEtag !== S.etag` or `R.srcSize !== S.size`): the source changed since the copy
  *    (an overwrite with the same size, typically): **copy**, no need to hash.
  * 6. Otherwise (same size, ETags not comparable, no record that vouches, D not known to be orch's):
- *    **compare**: orch must hash both sides to decide.
+ *    **compare** bytes and metadata: orch must hash both sides to decide.
+ *
+ * A listing without Last-Modified (never the case on S3 servers) leaves metadata as vouched for by
+ * a record or equal MD5s (the rules before metadata was compared).
  *
  * For each key at the destination that is not at the source (deleted at the source, or never there):
  *
@@ -35,6 +45,8 @@ export interface ListedObject {
   size: number;
   /** Without quotes. */
   etag: string;
+  /** Last-Modified as listed (ISO); a metadata-only overwrite changes it, not the ETag. */
+  lastModified?: string;
 }
 
 /** What orch copied: the source version it read and the destination version it wrote. */
@@ -43,6 +55,29 @@ export interface CopyRecord {
   srcEtag: string;
   srcSize: number;
   dstEtag: string;
+  /** The source version's Last-Modified (epoch seconds) as read; null/absent: unknown. */
+  srcModified?: number | null;
+  /** What the destination holds besides the bytes (an opaque digest of the metadata as read); null/absent: unknown. */
+  meta?: string | null;
+  /**
+   * Read at least SETTLE_SECONDS after the source's Last-Modified (by the server's clock), or while
+   * the source was frozen: a later write cannot carry the same Last-Modified.
+   */
+  settled?: boolean;
+}
+
+/**
+ * Last-Modified has a resolution of one second (HTTP dates; nanio lists whole seconds): a read
+ * this long after it cannot miss a later write with the same Last-Modified, clock differences
+ * between a pool's members (NTP-synchronised) included.
+ */
+export const SETTLE_SECONDS = 2;
+
+/** Whole epoch seconds of an ISO or HTTP date; null when absent or unreadable. */
+export function secondsOf(date: string | undefined | null): number | null {
+  if (!date) return null;
+  const ms = Date.parse(date);
+  return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
 }
 
 export interface DiffInput {
@@ -55,11 +90,22 @@ export interface DiffInput {
   mode: 'copy' | 'sync';
 }
 
+export interface ComparePair {
+  source: ListedObject;
+  destination: ListedObject;
+  hash: boolean;
+  destinationMeta: string | null;
+}
+
 export interface ObjectDiff {
   /** Missing at the destination, or known to differ (size differs, or both ETags are plain MD5s and differ, or the record says the source changed). */
   copy: ListedObject[];
-  /** Same size, ETags not comparable (either is a multipart ETag `...-N`) and no record vouches for them: orch must hash both. */
-  compare: Array<{ source: ListedObject; destination: ListedObject }>;
+  /**
+   * Pairs orch must look at: `hash` (ETags not comparable, no record vouches: hash both sides and
+   * compare their metadata), or not (same bytes known: compare the metadata only, by HEAD; the
+   * destination's from `destinationMeta` when a record knows it).
+   */
+  compare: ComparePair[];
   /** Destination keys to delete: not at the source, and (sync mode) any such key, or (copy mode) not in the baseline with the same ETag. */
   delete: string[];
   inSync: { objects: number; bytes: number };
@@ -89,10 +135,14 @@ export function diffObjects(input: DiffInput): ObjectDiff {
   const source = byKey(input.source);
   const destination = byKey(input.destination);
   const copy: ListedObject[] = [];
-  const compare: Array<{ source: ListedObject; destination: ListedObject }> = [];
+  const compare: ComparePair[] = [];
   const del: string[] = [];
   const inSync = { objects: 0, bytes: 0 };
   const totals = { objects: 0, bytes: 0 };
+  const synced = (s: ListedObject) => {
+    inSync.objects++;
+    inSync.bytes += s.size;
+  };
 
   for (const s of source.values()) {
     totals.objects++;
@@ -103,21 +153,21 @@ export function diffObjects(input: DiffInput): ObjectDiff {
       continue;
     }
     const r = input.records.get(s.key);
+    const listedSeconds = s.lastModified === undefined ? undefined : secondsOf(s.lastModified);
     if (r !== undefined && r.srcEtag === s.etag && r.srcSize === s.size && r.dstEtag === d.etag) {
-      inSync.objects++;
-      inSync.bytes += s.size;
+      const sameVersion = listedSeconds === undefined || (r.srcModified != null && r.srcModified === listedSeconds);
+      const metaKnown = listedSeconds === undefined || (r.meta != null && r.settled === true);
+      if (sameVersion && metaKnown) synced(s);
+      else compare.push({ source: s, destination: d, hash: false, destinationMeta: r.meta ?? null });
     } else if (isPlainMd5(s.etag) && isPlainMd5(d.etag)) {
-      if (s.etag.toLowerCase() === d.etag.toLowerCase()) {
-        inSync.objects++;
-        inSync.bytes += s.size;
-      } else {
-        copy.push(s);
-      }
+      if (s.etag.toLowerCase() !== d.etag.toLowerCase()) copy.push(s);
+      else if (listedSeconds === undefined) synced(s);
+      else compare.push({ source: s, destination: d, hash: false, destinationMeta: null });
     } else if (r !== undefined && r.dstEtag === d.etag) {
       // The destination is what orch wrote, from a source version that is no longer there.
       copy.push(s);
     } else {
-      compare.push({ source: s, destination: d });
+      compare.push({ source: s, destination: d, hash: true, destinationMeta: null });
     }
   }
 
@@ -160,7 +210,9 @@ export function lateWrites(input: {
   const destByKey = new Map(input.destination.map((o) => [o.key, o]));
   const late = input.source.filter((o) => {
     const b = before.get(o.key);
-    return !b || b.etag !== o.etag || b.size !== o.size;
+    // A metadata-only write keeps the ETag and size: its Last-Modified tells it (when both listings have one).
+    const rewritten = b?.lastModified !== undefined && o.lastModified !== undefined && b.lastModified !== o.lastModified;
+    return !b || b.etag !== o.etag || b.size !== o.size || rewritten;
   });
   const nowKeys = new Set(input.source.map((o) => o.key));
   const lateDeletes = [...before.keys()].filter((k) => !nowKeys.has(k));
@@ -190,4 +242,15 @@ export function baselineOf(
   if (mode !== 'copy') return new Map();
   const source = new Set(sourceKeys);
   return new Map(destination.filter((o) => !source.has(o.key)).map((o) => [o.key, o.etag]));
+}
+
+/**
+ * The copy-mode baseline of an attempt that comes after earlier ones to the same pool and bucket
+ * (cancelled, failed, or under another name): only objects the first attempt found there, still
+ * with the ETag they had then. Anything else on the destination may be a copy an earlier attempt
+ * made of an object since deleted at the source: keeping it would undo that delete.
+ */
+export function baselineAfterEarlier(earlier: ReadonlyMap<string, string> | null, now: ReadonlyMap<string, string>): Map<string, string> {
+  if (earlier === null) return new Map(now);
+  return new Map([...now].filter(([key, etag]) => earlier.get(key) === etag));
 }

@@ -2,7 +2,7 @@ import { isRetryableFailure, messageOf } from './migration-errors.js';
 import type { FreezeRecord, MigrationPhase, MigrationRecord } from './migration-record.js';
 import type { CopyRecord, ListedObject, TransferFailure } from './object-diff.js';
 import { FREEZE_MAX_DELTA_OBJECTS, freezeFits, verifyDeadline } from './freeze-rules.js';
-import { baselineOf, lateWrites } from './object-diff.js';
+import { baselineAfterEarlier, baselineOf, lateWrites } from './object-diff.js';
 import type { MigrationRouting } from './routing.js';
 
 /**
@@ -37,6 +37,8 @@ export const FAILED_PASS_WAIT_MS = 1000;
 export const FREEZE_FAILED_WAIT_MS = 2000;
 /** After an abandoned freeze, clients get at least this long of accepted writes (or the freeze budget, if longer). */
 export const MIN_UNFROZEN_MS = 5000;
+/** An object that fails this many copy passes in a row stops the migration (phase error) instead of looping. */
+export const STUCK_OBJECT_PASSES = 5;
 
 /** Backoff of a routing generation that must be applied (writes back to the source, the destination). */
 export function applyRetryDelayMs(attempt: number): number {
@@ -57,6 +59,8 @@ export interface DriverMemory {
   endAfterSwitch: boolean;
   /** The driver was stopped (its signal): only putting writes back on the source remains. */
   stopping: boolean;
+  /** Objects that failed in the last copy passes: key -> passes in a row (object failures, not a whole pool's). */
+  failingPasses: Readonly<Record<string, number>>;
 }
 
 export interface EngineState {
@@ -65,7 +69,15 @@ export interface EngineState {
 }
 
 export function initialMemory(): DriverMemory {
-  return { applyMs: 0, nextFreezeNotBefore: 0, tooSlowNoted: 0, verifyRound: 0, endAfterSwitch: false, stopping: false };
+  return {
+    applyMs: 0,
+    nextFreezeNotBefore: 0,
+    tooSlowNoted: 0,
+    verifyRound: 0,
+    endAfterSwitch: false,
+    stopping: false,
+    failingPasses: {},
+  };
 }
 
 /** What a copy pass did (performed by the driver: list both sides, diff, compare, copy, delete). */
@@ -140,6 +152,11 @@ export type Observation =
       /** sync mode only (null otherwise). */
       sourceHasObjects: boolean | null;
       baselineWritten: boolean;
+      /**
+       * What the first migration to this pool and bucket found there (the destination baseline
+       * file), when an earlier one left it: cancelled, failed, or under another name. Null: none.
+       */
+      earlier: { migration: string; at: string; objects: ReadonlyMap<string, string> } | null;
     }
   /** The action threw; `copyEngine` when pools were opened before it did. */
   | { kind: 'failed'; action: Action['kind']; error: unknown; copyEngine?: string }
@@ -175,6 +192,13 @@ export type Effect =
   /** A fault-injection point for the crash tests (the test hook decides what happens). */
   | { kind: 'fault'; point: string }
   | { kind: 'write-baseline'; baseline: ReadonlyMap<string, string> }
+  /** What this pool held before the first migration to it: kept for later attempts (any name) until one is done. */
+  | { kind: 'write-destination-baseline'; pool: string; bucket: string; objects: ReadonlyMap<string, string> }
+  /**
+   * Done: the bucket lives on `to` now (its destination baseline is forgotten), and everything left
+   * on `from` is orphaned source data, never pre-existing for a later migration back to it.
+   */
+  | { kind: 'hand-over-destination'; from: string; to: string; bucket: string }
   /** The verified source listing, kept as the snapshot late writes are told apart by. */
   | { kind: 'keep-snapshot'; objects: ListedObject[]; at: string }
   | { kind: 'forget-snapshot' }
@@ -255,11 +279,19 @@ class Step {
     return this.to({ kind: 'apply', routing, retry: opts.retry, attempt: opts.attempt ?? 1, afterMs: opts.afterMs ?? 0, then: opts.then });
   }
 
-  /** Closes the open freeze record, if any. */
-  endFreeze(outcome: 'switched' | 'aborted', reason: string | null): FreezeRecord | undefined {
+  /**
+   * Closes the open freeze record, if any. Its end is when nginx accepted writes again: now, or the
+   * freeze's deadline when that came first (nginx ends a freeze by itself, e.g. while no driver ran).
+   */
+  endFreeze(
+    outcome: 'switched' | 'aborted',
+    reason: string | null,
+    freezeUntil: number | null = this.record.freezeUntil,
+  ): FreezeRecord | undefined {
     const record = this.record.freezes.at(-1);
     if (record && record.endedAt === null) {
-      record.endedAt = this.at;
+      const end = freezeUntil === null ? this.now : Math.max(Date.parse(record.startedAt), Math.min(this.now, freezeUntil * 1000));
+      record.endedAt = isoOf(end);
       record.windowMs = Date.parse(record.endedAt) - Date.parse(record.startedAt);
       record.outcome = outcome;
       if (outcome === 'aborted') record.reason = reason;
@@ -297,7 +329,7 @@ class Step {
       case 'cancelled':
         return this.finishCancelled();
       case 'freeze-abandoned': {
-        this.endFreeze('aborted', then.reason);
+        this.endFreeze('aborted', then.reason, then.freezeUntil);
         this.effects.push({ kind: 'forget-snapshot' });
         this.memory.nextFreezeNotBefore = this.now + Math.max(this.record.freezeBudgetSeconds * 1000, MIN_UNFROZEN_MS);
         this.setPhase('copying', `freeze abandoned (${then.reason}); writes go to ${this.record.from} again`);
@@ -325,7 +357,11 @@ class Step {
       'done',
       `bucket ${r.bucket} is served by ${r.to}${window}; the source data stays on ${r.from} (orphaned, for the operator to delete)`,
     );
-    this.effects.push({ kind: 'drop-work' }, { kind: 'clear-cancel' });
+    this.effects.push(
+      { kind: 'drop-work' },
+      { kind: 'clear-cancel' },
+      { kind: 'hand-over-destination', from: r.from, to: r.to, bucket: r.bucket },
+    );
     return this.to(OBSERVE);
   }
 
@@ -442,8 +478,15 @@ export function decide(state: EngineState, observation: Observation, now: number
       }
       // A baseline is written once: a restarted pending migration keeps the first one.
       if (!o.baselineWritten) {
-        const baseline = baselineOf(r.mode, o.destination, o.sourceKeys);
+        const found = baselineOf(r.mode, o.destination, o.sourceKeys);
+        const baseline = baselineAfterEarlier(o.earlier?.objects ?? null, found);
+        if (o.earlier === null) s.effects.push({ kind: 'write-destination-baseline', pool: r.to, bucket: r.bucket, objects: baseline });
         s.effects.push({ kind: 'write-baseline', baseline });
+        if (o.earlier !== null && found.size > baseline.size)
+          s.log(
+            'info',
+            `${found.size - baseline.size} objects on ${r.to} the source does not have were not there when migration ${o.earlier.migration} started (${o.earlier.at}): an earlier attempt may have copied them, so they are deleted, never kept`,
+          );
         if (baseline.size > 0)
           s.log('info', `${baseline.size} objects were already on ${r.to}: copy mode keeps those the source does not have`);
       }
@@ -538,17 +581,23 @@ function resume(s: Step, deployed: MigrationRouting): Decision {
   }
   const phase = r.phase;
   if (phase === 'write_routing' || phase === 'verifying') {
-    s.log('warn', `resuming in phase ${phase} (nginx serves routing ${deployed}): the freeze is abandoned and copying goes on`);
+    s.log(
+      'warn',
+      `resuming in phase ${phase} (the deployed configuration routes it as ${deployed}): the freeze is abandoned and copying goes on`,
+    );
     return s.abortFreeze('the previous driver stopped during the freeze');
   }
   if (phase === 'switching') {
     if (deployed === 'cutover' || deployed === 'destination') {
       r.routingLive = deployed;
       s.persist();
-      s.log('info', `resuming in phase switching: nginx serves routing ${deployed}`);
+      s.log('info', `resuming in phase switching: the deployed configuration routes it as ${deployed}`);
       return s.to(OBSERVE);
     }
-    s.log('warn', `resuming in phase switching, but the cutover never went live (nginx serves ${deployed}): back to copying`);
+    s.log(
+      'warn',
+      `resuming in phase switching, but the cutover never went live (the deployed configuration routes it as ${deployed}): back to copying`,
+    );
     return s.abortFreeze('the cutover never went live');
   }
   // A routing left behind by a stopped freeze: serve the source again.
@@ -587,6 +636,15 @@ function copyPassed(s: Step, pass: PassSummary): Decision {
     'info',
     `pass ${p.pass}: ${pass.copied} copied, ${pass.compared} compared, ${pass.deleted} deleted, ${pass.inSyncObjects} already in sync, ${pass.failures.length} failed (${(pass.ms / 1000).toFixed(1)} s)`,
   );
+  s.memory.failingPasses = failureStreaks(s.memory.failingPasses, pass.failures);
+  const stuck = pass.failures.find((f) => (s.memory.failingPasses[f.key] ?? 0) >= STUCK_OBJECT_PASSES);
+  if (stuck) {
+    s.memory.failingPasses = {};
+    return s.fail(
+      `object ${stuck.key} failed ${STUCK_OBJECT_PASSES} copy passes in a row (${stuck.message}); writes stay on ${r.from}. ` +
+        `Fix the cause (the migration's log has each pass), then run 'orch migrate run ${r.name}' to go on, or 'orch migrate cancel ${r.name}'`,
+    );
+  }
   if (pass.failures.length > 0) {
     s.log(
       'warn',
@@ -602,7 +660,7 @@ function copyPassed(s: Step, pass: PassSummary): Decision {
     if (pass.delta <= FREEZE_MAX_DELTA_OBJECTS && s.memory.tooSlowNoted++ % 10 === 0) {
       s.log(
         'info',
-        `the final delta would take about ${(fit.estimateMs / 1000).toFixed(1)} s (this pass plus a verifying listing), more than the ${(fit.availableMs / 1000).toFixed(1)} s a ${r.freezeBudgetSeconds} s freeze leaves: copying on (a larger freezeBudget freezes sooner)`,
+        `not freezing yet: ${fit.reason ?? 'the delta does not fit the freeze'}; copying on (a larger freezeBudget freezes sooner)`,
       );
     }
     return s.to(OBSERVE);
@@ -613,6 +671,20 @@ function copyPassed(s: Step, pass: PassSummary): Decision {
   r.routing = 'freeze';
   s.setPhase('write_routing', `freezing writes until ${isoOfSeconds(r.freezeUntil)} (budget ${r.freezeBudgetSeconds} s)`);
   return s.to(OBSERVE);
+}
+
+/**
+ * Passes in a row each key failed, after this pass: keys that failed again count one more, keys
+ * that did not are forgotten. Failures that only say a whole pool could not be reached ("not
+ * copied: ...") are not the object's: a pool outage is retried however long it lasts.
+ */
+export function failureStreaks(before: Readonly<Record<string, number>>, failures: readonly TransferFailure[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of failures) {
+    if (/^not (copied|compared|deleted): /.test(f.message)) continue;
+    out[f.key] = (before[f.key] ?? 0) + 1;
+  }
+  return out;
 }
 
 /** verifying: a final-delta pass done inside the freeze. */

@@ -102,6 +102,9 @@ class Driver {
   private lastSave = 0;
   private passStart: PassStart = { at: 0, bytes: 0, objects: 0, toCopyBytes: 0 };
   private copiedInPass = { objects: 0, bytes: 0 };
+  /** The current transfer's counts from comparing (not copies), and whether it is comparing now. */
+  private progressOffset = { objects: 0, bytes: 0 };
+  private comparing = false;
 
   constructor(
     private readonly ports: MigrationPorts,
@@ -162,6 +165,21 @@ class Driver {
       case 'keep-snapshot':
         this.store.replaceSnapshot(this.name, effect.objects);
         this.store.markSnapshot(this.name, effect.at);
+        return;
+      case 'write-destination-baseline':
+        this.ports.files.writeDestinationBaseline(effect.pool, effect.bucket, {
+          migration: this.name,
+          at: isoOf(this.now()),
+          objects: effect.objects,
+        });
+        return;
+      case 'hand-over-destination':
+        this.ports.files.removeDestinationBaseline(effect.to, effect.bucket);
+        this.ports.files.writeDestinationBaseline(effect.from, effect.bucket, {
+          migration: this.name,
+          at: isoOf(this.now()),
+          objects: new Map(),
+        });
         return;
       case 'forget-snapshot':
         this.store.markSnapshot(this.name, null);
@@ -263,6 +281,7 @@ class Driver {
           sourceKeys: [],
           sourceHasObjects: null,
           baselineWritten: true,
+          earlier: null,
         };
       }
       const created = (await destination.createBucket(r.bucket)) === 'created';
@@ -270,6 +289,7 @@ class Driver {
       const sourceKeys = (await this.ports.transfer.list(source, r.bucket)).map((o) => o.key);
       const sourceHasObjects = r.mode === 'sync' ? await source.hasObjects(r.bucket) : null;
       const baselineWritten = this.ports.files.readBaseline(this.name) !== null;
+      const earlier = baselineWritten ? null : this.ports.files.readDestinationBaseline(r.to, r.bucket);
       return {
         kind: 'prepared',
         copyEngine,
@@ -279,6 +299,7 @@ class Driver {
         sourceKeys,
         sourceHasObjects,
         baselineWritten,
+        earlier,
       };
     } catch (e) {
       if (this.hooks.signal.aborted) throw e;
@@ -345,6 +366,7 @@ class Driver {
 
   private async transfer(signal: AbortSignal): Promise<BucketTransfer> {
     const { source, destination } = await this.pools();
+    this.progressOffset = { objects: 0, bytes: 0 };
     return this.ports.transfer.between(source, destination, this.record.bucket, {
       concurrency: this.record.concurrency,
       bandwidthLimit: this.record.bandwidthLimit,
@@ -353,7 +375,13 @@ class Driver {
     });
   }
 
-  private onCopyProgress(p: { objects: number; bytes: number }): void {
+  private onCopyProgress(progress: { objects: number; bytes: number }): void {
+    // A transfer counts what it compared too: that is not copied (and comes before passStart is set).
+    if (this.comparing) {
+      this.progressOffset = progress;
+      return;
+    }
+    const p = { objects: progress.objects - this.progressOffset.objects, bytes: progress.bytes - this.progressOffset.bytes };
     this.copiedInPass = p;
     this.record.progress = progressWhileCopying(this.record.progress, this.passStart, p, this.now());
     if (this.now() - this.lastSave >= PROGRESS_SAVE_MS) this.save();
@@ -386,7 +414,19 @@ class Driver {
       () => cut.abort(new FreezeBudgetSpent()),
       () => undefined,
     );
-    return { signal: AbortSignal.any([this.hooks.signal, cut.signal]), done: () => timer.abort() };
+    // Joined by hand, not AbortSignal.any: the listener on the driver's signal (which lives as
+    // long as the migration) is removed when the pass is over, not whenever the GC gets to it.
+    const outer = this.hooks.signal;
+    const onAbort = () => cut.abort(outer.reason);
+    if (outer.aborted) onAbort();
+    else outer.addEventListener('abort', onAbort, { once: true });
+    return {
+      signal: cut.signal,
+      done: () => {
+        timer.abort();
+        outer.removeEventListener('abort', onAbort);
+      },
+    };
   }
 
   /** One pass: list both sides, compare, copy, delete. `deadline` (epoch ms) bounds a final pass. */
@@ -407,13 +447,18 @@ class Driver {
       });
       const transfer = await this.transfer(signal);
       const failures: TransferFailure[] = [];
-      const onCopied = (c: CopyRecord) => this.store.putCopyRecords(this.name, [c]);
+      // In the freeze (writes refused, nginx's old workers gone) the source cannot change: what is
+      // read now is final, whatever second its Last-Modified says (see CopyRecord.settled).
+      const frozen = r.phase === 'verifying';
+      const settle = (c: CopyRecord): CopyRecord => (frozen ? { ...c, settled: true } : c);
+      const onCopied = (c: CopyRecord) => this.store.putCopyRecords(this.name, [settle(c)]);
 
-      // Same size, ETags not comparable: hash both sides; equal ones are recorded, others copied.
+      // Same size, ETags not comparable: hash both sides; same bytes, metadata unknown: HEAD. Equal ones are recorded, others copied.
       let toCopy = diff.copy;
       if (diff.compare.length > 0) {
-        const compared = await transfer.compare(diff.compare);
-        this.store.putCopyRecords(this.name, compared.equal);
+        this.comparing = true;
+        const compared = await transfer.compare(diff.compare).finally(() => (this.comparing = false));
+        this.store.putCopyRecords(this.name, compared.equal.map(settle));
         failures.push(...compared.failures);
         toCopy = [...toCopy, ...compared.different].sort((a, b) => (a.key < b.key ? -1 : 1));
       }

@@ -150,7 +150,9 @@ async function checkPools(access: PoolAccess, migrations: readonly DesiredMigrat
             severity: 'warning',
             code: 'migration.destination-not-empty',
             message: `migration ${m.name}: bucket ${m.bucket} already has objects on ${m.to}; copy mode keeps those the source does not have, and overwrites those it has`,
-            hint: 'Fine after an earlier attempt; otherwise check spec.to.',
+            hint:
+              `Check spec.to. After an earlier migration to ${m.to} (cancelled, failed, or under another name), only objects that were ` +
+              'there before the first one started are kept: what an earlier attempt copied and the source no longer has is deleted.',
             ...at(m.origin, ['spec', 'to']),
           });
         }
