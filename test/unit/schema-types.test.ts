@@ -52,6 +52,9 @@ const vhostSpecKeys = {
   ipRules: true,
   extraBlocks: true,
   ignoreBuckets: true,
+  allowOrphan: true,
+  proxyReadTimeout: true,
+  proxySendTimeout: true,
 } satisfies KeyList<VirtualHostSpec>;
 const tlsKeys = { certificate: true, key: true, http2: true } satisfies KeyList<Tls>;
 const ipRulesKeys = { mode: true, addresses: true } satisfies KeyList<IpRules>;

@@ -102,6 +102,7 @@ function desiredVirtualHost(md: ManifestDoc, m: VirtualHostManifest, routes: Des
     ipRules: spec.ipRules ? { mode: spec.ipRules.mode, addresses: [...spec.ipRules.addresses] } : null,
     extraBlocks: (spec.extraBlocks ?? []).map((b) => ({ zone: b.zone, content: b.content })),
     ignoreBuckets: [...(spec.ignoreBuckets ?? [])],
+    ...(spec.allowOrphan && spec.allowOrphan.length > 0 ? { allowOrphan: [...spec.allowOrphan] } : {}),
     routes: routes.sort((a, b) => compareText(a.path, b.path)),
     origin: originOf(md),
   };

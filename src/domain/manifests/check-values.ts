@@ -84,6 +84,7 @@ function checkVirtualHostValues(md: ManifestDoc, sink: DiagnosticSink, check: Ch
     if (warning) sink.warning(md, { code: 'value.ip-rule-host-bits', path, ...warning });
   }
   for (const i of indexes(md, ['spec', 'ignoreBuckets'])) check(['spec', 'ignoreBuckets', i], checkBucketName, 'value.bucket-name');
+  for (const i of indexes(md, ['spec', 'allowOrphan'])) check(['spec', 'allowOrphan', i], checkBucketName, 'value.bucket-name');
 }
 
 function checkRouteValues(md: ManifestDoc, sink: DiagnosticSink, check: Check): void {

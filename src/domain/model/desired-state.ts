@@ -63,6 +63,8 @@ export interface DesiredVirtualHost {
   ipRules: IpRules | null;
   extraBlocks: ExtraBlock[];
   ignoreBuckets: string[];
+  /** Buckets whose objects may stay behind on the pool that serves them today (spec.allowOrphan). */
+  allowOrphan?: string[];
   /** Sorted by path. Disabled routes are kept here (and in the sidecar) but not rendered. */
   routes: DesiredRoute[];
   origin: Origin;

@@ -78,6 +78,15 @@ export interface VirtualHostSpec {
   extraBlocks?: ExtraBlock[];
   /** Buckets that bucket sync should not report. */
   ignoreBuckets?: string[];
+  /**
+   * Buckets whose objects may stay behind on the pool serving them today when a route is removed
+   * or the default pool changes (acknowledged stranding; `orch buckets orphans` lists them).
+   */
+  allowOrphan?: string[];
+  /** nginx `proxy_read_timeout`, nginx time; default `600s`. */
+  proxyReadTimeout?: string;
+  /** nginx `proxy_send_timeout`, nginx time; default `600s`. */
+  proxySendTimeout?: string;
 }
 
 export interface RouteSpec {

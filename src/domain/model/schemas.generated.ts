@@ -767,6 +767,39 @@ export const virtualHostSchema = {
               "scratch"
             ]
           }
+        },
+        "allowOrphan": {
+          "description": "Buckets whose objects may stay behind on the pool that serves them today when this change stops serving them from it: their route removed or disabled, or the default pool changed. Without it (or a Migration for the bucket), such a change is refused while that pool holds objects of the bucket. `orch buckets orphans` lists what stays behind. For a route moved to another pool, `allowOrphan: true` on the Route does the same.",
+          "examples": [
+            [
+              "old-logs"
+            ]
+          ],
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/bucketName",
+            "description": "One bucket name.",
+            "examples": [
+              "old-logs"
+            ]
+          }
+        },
+        "proxyReadTimeout": {
+          "description": "nginx `proxy_read_timeout` of the virtual host: the longest wait between two reads from a pool member, nginx time syntax. Default `600s`: an S3 CompleteMultipartUpload answers only once the server has assembled every part (nanio recommends 600 s).",
+          "examples": [
+            "600s",
+            "15m"
+          ],
+          "$ref": "#/$defs/duration"
+        },
+        "proxySendTimeout": {
+          "description": "nginx `proxy_send_timeout` of the virtual host: the longest wait between two writes to a pool member, nginx time syntax. Default `600s` (slow clients uploading large parts).",
+          "examples": [
+            "600s",
+            "15m"
+          ],
+          "$ref": "#/$defs/duration"
         }
       }
     }
@@ -790,6 +823,17 @@ export const virtualHostSchema = {
       "type": "string",
       "maxLength": 4096,
       "pattern": "^/[^\\s;{}#$'\"\\\\\\u0000-\\u001f\\u007f]*$"
+    },
+    "duration": {
+      "description": "nginx time: a number with units `d`, `h`, `m`, `s`, `ms` in that order (`10s`, `1m30s`, `500ms`); a bare number means seconds.",
+      "examples": [
+        "600s",
+        "10m",
+        "30"
+      ],
+      "type": "string",
+      "maxLength": 32,
+      "pattern": "^([0-9]+|(?=[0-9])([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$"
     },
     "bucketName": {
       "description": "An S3 bucket name: 3-63 characters, lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit, no `..`, not an IP address.",

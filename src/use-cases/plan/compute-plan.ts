@@ -5,7 +5,8 @@ import type { DesiredState, DesiredVirtualHost, Origin } from '../../domain/mode
 import { makePlan, sha256, type Inventory, type ObservedTree } from '../../domain/plan/make-plan.js';
 import {
   bucketRoutePools,
-  guardedMoves,
+  bucketsToCount,
+  guardPlan,
   planBuckets,
   poolsToList,
   type BucketPlanInput,
@@ -207,8 +208,8 @@ export function planIdentity(result: PlanResult): PlanIdentity {
 }
 
 /**
- * The refresh: lists the buckets of the pools the bucket routes point to and of the pools guarded
- * moves leave (one small listing per moved bucket tells whether objects would stay behind).
+ * The refresh: lists the buckets of the pools the bucket routes point to, of the pools guarded
+ * moves leave and of old default pools; counts the objects of the buckets that would leave a pool.
  */
 async function refreshBuckets(
   desired: DesiredState,
@@ -231,12 +232,13 @@ async function refreshBuckets(
     migrations: migrationFacts(desired.migrations, []),
     ...(positionOf ? { positionOf } : {}),
   };
-  const moves = guardedMoves(base);
-  const listings: Map<string, PoolListing> = await listPools(access, poolsToList(base, moves), (pool) => ({
-    count: [],
-    probe: moves.filter((m) => m.from === pool).map((m) => m.bucket),
+  const guard = guardPlan(base);
+  // The buckets moves take away from a pool are counted (the refusal says how many objects).
+  const listings: Map<string, PoolListing> = await listPools(access, poolsToList(base, guard), (pool, names) => ({
+    count: bucketsToCount(base, guard, pool, names),
+    probe: [],
   }));
-  const result = planBuckets({ ...base, listings }, new Map(), moves);
+  const result = planBuckets({ ...base, listings }, new Map(), guard);
   const refresh: RefreshReport = {
     performed: true,
     pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })),
@@ -273,7 +275,9 @@ function deployedSidecars(observed: ObservedTree, want: (name: string, content: 
 
 /** The virtual hosts as deployed (their sidecars on disk), for those the desired state has. */
 function deployedVirtualHosts(observed: ObservedTree, desired: DesiredState): Map<string, DeployedVirtualHost> {
-  const wanted = new Set(desired.virtualHosts.filter((v) => v.routes.some((r) => r.bucket !== null)).map((v) => v.name));
+  // Every virtual host of the manifests: a deployed route may be gone from them (a removed route
+  // moves its bucket too), and a default pool may have changed.
+  const wanted = new Set(desired.virtualHosts.map((v) => v.name));
   return new Map(
     deployedSidecars(observed, (name) => wanted.has(name)).map((v) => [v.name, { defaultPool: v.defaultPool, routes: v.routes }]),
   );
