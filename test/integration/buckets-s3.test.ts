@@ -317,10 +317,10 @@ ${extra}`;
   it('lists orphans with counts and purges only them, after a dry run, a guard and a confirmation', async () => {
     const orphans = json(await run(['buckets', 'orphans', '--json']));
     expect(orphans.orphans).toEqual([
-      { virtual_host: 's3', bucket: 'photos', default_pool: 'hot', route_pool: 'cold', objects: 3, bytes: 33 },
+      { virtual_host: 's3', bucket: 'photos', pool: 'hot', default_pool: 'hot', route_pool: 'cold', objects: 3, bytes: 33 },
     ]);
     const text = await run(['buckets', 'orphans']);
-    expect(text.stdout).toMatch(/s3\s+photos\s+hot\s+cold\s+3\s+33 B/);
+    expect(text.stdout).toMatch(/s3\s+photos\s+hot \(default\)\s+cold\s+3\s+33 B/);
 
     const before = await inventory();
     const dry = await run(['buckets', 'purge-orphans', 's3', 'photos', '--dry-run']);

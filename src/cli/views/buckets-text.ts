@@ -1,6 +1,6 @@
 import type { BucketReport } from '../../use-cases/buckets/bucket-sync.js';
 import type { PurgeListing, PurgeResult } from '../../use-cases/buckets/purge-orphans.js';
-import type { BucketRow } from '../../domain/buckets/derive-bucket-status.js';
+import { orphanCopies, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
 import type { Style } from '../style.js';
 
 export const BUCKETS_JSON_FORMAT_VERSION = '1.0';
@@ -94,23 +94,26 @@ export function bucketReportToJson(report: BucketReport) {
 
 export function formatOrphans(report: BucketReport, orphans: readonly BucketRow[], style: Style): string {
   const out: string[] = [];
-  if (orphans.length === 0) out.push(style.green('No orphans: no routed bucket has objects left on its default pool.'));
+  if (orphans.length === 0) out.push(style.green('No orphans: no bucket has objects left on a pool that does not serve it.'));
   else {
-    const onDefault = (r: BucketRow) => r.pools.find((p) => p.pool === r.defaultPool);
     out.push(
       ...table(
-        ['VIRTUAL HOST', 'BUCKET', 'DEFAULT POOL (ORPHANS)', 'ROUTE POOL', 'OBJECTS', 'SIZE'],
-        orphans.map((r) => [
-          r.virtualHost,
-          r.bucket,
-          r.defaultPool,
-          r.route!.pool,
-          String(onDefault(r)?.objects ?? '-'),
-          formatBytes(onDefault(r)?.bytes ?? null),
-        ]),
+        ['VIRTUAL HOST', 'BUCKET', 'OBJECTS ON POOL', 'SERVED BY', 'OBJECTS', 'SIZE'],
+        orphans.flatMap((r) =>
+          orphanCopies(r).map((c) => [
+            r.virtualHost,
+            r.bucket,
+            c.pool === r.defaultPool ? `${c.pool} (default)` : c.pool,
+            r.route ? r.route.pool : `${r.defaultPool} (default)`,
+            String(c.objects ?? '-'),
+            formatBytes(c.bytes),
+          ]),
+        ),
       ),
       '',
-      style.dim('Delete them with: orch buckets purge-orphans VHOST BUCKET (lists first, asks, deletes only on the default pool).'),
+      style.dim(
+        'Delete default pool copies with: orch buckets purge-orphans VHOST BUCKET (lists first, asks, deletes only on the default pool). Copies on other pools: move them with a Migration, or delete them on that pool yourself.',
+      ),
     );
   }
   out.push(...poolProblems(report, style));

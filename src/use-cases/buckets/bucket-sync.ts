@@ -1,6 +1,6 @@
 import type { BucketSyncObservation } from '../../ports/state-store.js';
 import type { PoolListing } from '../../domain/buckets/bucket-facts.js';
-import { deriveBucketStatuses, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
+import { deriveBucketStatuses, servedFrom, strandedBuckets, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
 import { UserError } from '../../domain/errors.js';
 import type { DesiredVirtualHost } from '../../domain/model/desired-state.js';
 import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
@@ -99,13 +99,23 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
         if (m.progress === 'completed') probe(m.from, m.bucket);
       }
     }
-    const poolNames = [...new Set([...interest.values()].flatMap((m) => [...m.keys()]))];
+    // Every nanio pool of the gateway is listed too: a bucket whose route was removed or moved away,
+    // or whose virtual host changed its default pool, left its objects on a pool nothing points at.
+    const allHosts = deployed.desired.virtualHosts;
+    const poolNames = [
+      ...new Set([
+        ...[...interest.values()].flatMap((m) => [...m.keys()]),
+        ...[...pools.values()].filter((p) => p.type === 'nanio').map((p) => p.name),
+      ]),
+    ];
+    const strays = (pool: string, buckets: readonly string[]) => buckets.filter((b) => !servedFrom(allHosts, migrations, pool, b));
     const access = preparePoolCredentials(ports, settings, deployed.desired.pools, deployed.poolSidecars).access;
     const listings = await listPools(
       access,
       poolNames,
       (pool, buckets) => {
         const probed = [...(probes.get(pool) ?? [])];
+        const stray = strays(pool, buckets);
         if (opts.counts) {
           const wanted = new Set<string>();
           for (const byPool of interest.values()) {
@@ -113,9 +123,12 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
             if (w === 'all') buckets.forEach((b) => wanted.add(b));
             else w?.forEach((b) => wanted.add(b));
           }
+          stray.forEach((b) => wanted.add(b));
           return { count: [...wanted], probe: probed };
         }
-        return opts.countOrphans ? { count: probed, probe: [] } : { count: [], probe: probed };
+        return opts.countOrphans
+          ? { count: [...new Set([...probed, ...stray])], probe: [] }
+          : { count: [], probe: [...new Set([...probed, ...stray])] };
       },
       opts.signal,
     );
@@ -135,7 +148,8 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
     }
     store.recordBucketSync(observations, syncedAt);
 
-    const rows = deriveBucketStatuses({ virtualHosts: vhosts as DesiredVirtualHost[], listings, migrations });
+    const stranded = strandedBuckets(allHosts, migrations, listings);
+    const rows = deriveBucketStatuses({ virtualHosts: vhosts as DesiredVirtualHost[], listings, migrations, stranded });
     return {
       syncedAt,
       virtualHosts: vhosts.map((v) => v.name),
