@@ -22,7 +22,7 @@ export interface BucketRow {
   detail: string;
   route: { name: string; path: string; pool: string } | null;
   defaultPool: string;
-  /** Pools (among the default, route and migration pools) where the bucket was seen. */
+  /** Pools (among the default, route and migration pools, and pools it was left on) where the bucket was seen. */
   pools: Array<{ pool: string; objects: number | null; bytes: number | null }>;
   migration: string | null;
   /** False when a pool this status depends on could not be listed: the status is a best guess. */
@@ -123,6 +123,8 @@ export function deriveBucketStatuses(input: StatusInput): BucketRow[] {
       });
       const onDefault = factsOf(defListing, bucket);
       const stranded = strandedHere(bucket).map((c) => ({ ...c }));
+      for (const c of stranded) if (!pools.some((p) => p.pool === c.pool)) pools.push({ ...c });
+      pools.sort((a, b) => (a.pool < b.pool ? -1 : a.pool > b.pool ? 1 : 0));
       const row = (status: BucketRow['status'], detail: string, checked = true, migration: string | null = null): BucketRow => ({
         virtualHost: vhost.name,
         bucket,

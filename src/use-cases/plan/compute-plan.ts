@@ -125,7 +125,9 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
   const stable = withStableOrigins(desired, stableFile);
   const tree = stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed));
 
-  const buckets = opts.refresh ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents)) : null;
+  const buckets = opts.refresh
+    ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents), credentials.resealed)
+    : null;
   const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
   const preflight = await preflightMigrations({
     desired: manifests.validation.desired,
@@ -216,6 +218,7 @@ async function refreshBuckets(
   observed: ObservedTree,
   access: PoolAccess,
   positionOf: BucketPlanInput['positionOf'],
+  resealed: ReadonlyMap<string, string>,
 ) {
   // Nothing can be listed without credentials: no bucket is checked (a fleet of thousands plans
   // as fast as offline), and the plan says which pools were not checked.
@@ -234,11 +237,28 @@ async function refreshBuckets(
   };
   const guard = guardPlan(base);
   // The buckets moves take away from a pool are counted (the refusal says how many objects).
-  const listings: Map<string, PoolListing> = await listPools(access, poolsToList(base, guard), (pool, names) => ({
+  // Pools about to get newly sealed credentials are listed too: a refused credential is never sealed.
+  const toList = [...new Set([...poolsToList(base, guard), ...resealed.keys()])].sort();
+  const listings: Map<string, PoolListing> = await listPools(access, toList, (pool, names) => ({
     count: bucketsToCount(base, guard, pool, names),
     probe: [],
   }));
   const result = planBuckets({ ...base, listings }, new Map(), guard);
+  for (const [pool, refs] of resealed) {
+    const l = listings.get(pool);
+    if (l?.status !== 'access-denied') continue;
+    const origin = desired.pools.find((p) => p.name === pool)!.origin;
+    const source = positionOf?.(origin, ['spec', 'credentials']);
+    result.diagnostics.push({
+      severity: 'error',
+      code: 'credentials.refused',
+      message: `${l.message ?? `pool ${pool} refused orch's credentials`}: the credentials read from ${refs} are not sealed into the sidecar of pool ${pool}, which keeps its previous copy`,
+      hint: `Fix the values of ${refs} (the access key must exist on every member of pool ${pool} and the secret must match it), then run the command again.`,
+      ...(source ? { source } : {}),
+      document: { kind: 'Pool', name: pool },
+      field: 'spec.credentials',
+    });
+  }
   const refresh: RefreshReport = {
     performed: true,
     pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })),

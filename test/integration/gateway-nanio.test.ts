@@ -1,0 +1,230 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STACK_LINE } from '../helpers/cli.js';
+import { Gateway, type CliResult, type RunOptions } from '../helpers/gateway.js';
+import { NanioMember, skipWithoutNanio, type NanioUser } from '../helpers/nanio.js';
+import { s3Client } from '../helpers/s3-servers.js';
+
+/**
+ * The gateway's bucket model on real nanio pools (SigV4 verified), applied by the built orch into
+ * a real nginx: every change that would strand a bucket's objects is refused with the count (a
+ * route removed, a route moved to the default pool, the default pool changed), allowOrphan lets
+ * each through and `orch buckets orphans` then lists the objects left behind; credentials a pool
+ * refuses are never sealed.
+ */
+describe.skipIf(skipWithoutNanio())('gateway on real nanio pools: no stranding, no refused credential sealed', () => {
+  let gw: Gateway;
+  let port: number;
+  let hot: NanioMember;
+  let cold: NanioMember;
+  let direct: Record<'hot' | 'cold', S3Client>;
+  const hotUser: NanioUser = { accessKeyId: 'AKIAHOTORCH0001', secretAccessKey: `hot-${randomBytes(12).toString('hex')}` };
+  const coldUser: NanioUser = { accessKeyId: 'AKIACOLDORCH001', secretAccessKey: `cold-${randomBytes(12).toString('hex')}` };
+  const secretKey = randomBytes(32).toString('base64');
+  const env = () => ({
+    HOT_ACCESS_KEY: hotUser.accessKeyId,
+    HOT_SECRET_KEY: hotUser.secretAccessKey,
+    COLD_ACCESS_KEY: coldUser.accessKeyId,
+    COLD_SECRET_KEY: coldUser.secretAccessKey,
+    ORCH_SECRET_KEY: secretKey,
+  });
+  const outputs: string[] = [];
+
+  const run = async (args: string[], opts: RunOptions = {}): Promise<CliResult> => {
+    const r = await gw.orch(args, { ...opts, env: { ...env(), ...(opts.env ?? {}) } });
+    outputs.push(r.stdout, r.stderr);
+    return r;
+  };
+
+  const pools = () =>
+    ['hot', 'cold']
+      .map(
+        (name) => `apiVersion: orch/v1
+kind: Pool
+metadata:
+  name: ${name}
+spec:
+  type: nanio
+  members:
+    - address: ${(name === 'hot' ? hot : cold).address}
+  credentials:
+    accessKeyId: { env: ${name.toUpperCase()}_ACCESS_KEY }
+    secretAccessKey: { env: ${name.toUpperCase()}_SECRET_KEY }
+`,
+      )
+      .join('---\n');
+  const vhost = (defaultPool: string, allowOrphan: string[] = []) => `apiVersion: orch/v1
+kind: VirtualHost
+metadata:
+  name: s3
+spec:
+  serverNames: [s3.test]
+  address: 127.0.0.1
+  port: ${port}
+  defaultPool: ${defaultPool}
+${allowOrphan.length > 0 ? `  allowOrphan: [${allowOrphan.join(', ')}]\n` : ''}`;
+  const route = (bucket: string, pool: string, extra = '') => `apiVersion: orch/v1
+kind: Route
+metadata:
+  name: s3-${bucket}
+spec:
+  virtualHost: s3
+  path: /${bucket}/
+  pool: ${pool}
+${extra}`;
+
+  async function seed(c: S3Client, bucket: string, n: number) {
+    await c.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
+    for (let i = 0; i < n; i++) await c.send(new PutObjectCommand({ Bucket: bucket, Key: `k${i}`, Body: `body-${i}` }));
+  }
+
+  const errorsOf = (r: CliResult) => r.stderr.split('\n').filter((l) => l.includes(': error: '));
+
+  beforeAll(async () => {
+    gw = await Gateway.start({ pools: {}, vhostPorts: 1 });
+    port = gw.ports[0]!;
+    hot = await new NanioMember(join(gw.root, 'nanio-hot'), { users: [hotUser] }).start();
+    cold = await new NanioMember(join(gw.root, 'nanio-cold'), { users: [coldUser] }).start();
+    direct = { hot: s3Client(hot.endpoint, hotUser), cold: s3Client(cold.endpoint, coldUser) };
+    gw.setManifests({ 'pools.yaml': pools(), 'vhost.yaml': vhost('hot'), 'routes/photos.yaml': route('photos', 'cold') });
+    const first = await run(['apply', '--auto-approve']);
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    await seed(direct.cold, 'photos', 3);
+    await seed(direct.hot, 'docs', 2);
+  }, 120_000);
+
+  afterAll(async () => {
+    direct?.hot.destroy();
+    direct?.cold.destroy();
+    await hot?.kill();
+    await cold?.kill();
+    await gw?.stop();
+  });
+
+  it('refuses a removed route, a route moved to the default pool and a default pool change, with the object counts', async () => {
+    const before = gw.snapshot();
+
+    gw.removeManifest('routes/photos.yaml');
+    const removed = await run(['plan']);
+    expect(removed.code, removed.stdout + removed.stderr).toBe(1);
+    expect(errorsOf(removed), removed.stderr).toHaveLength(1);
+    expect(removed.stderr).toContain('route s3-photos of bucket photos (virtual host s3) is removed or disabled');
+    expect(removed.stderr).toContain('pool cold holds its 3 objects');
+    expect(removed.stderr).toContain('[bucket.would-orphan]');
+    expect(removed.stderr).toContain('photos in spec.allowOrphan of virtual host s3');
+    expect(removed.stderr).not.toMatch(STACK_LINE);
+    const removedApply = await run(['apply', '--auto-approve']);
+    expect(removedApply.code).toBe(1);
+    expect(removedApply.stderr).toContain('pool cold holds its 3 objects');
+
+    gw.writeManifest('routes/photos.yaml', route('photos', 'hot'));
+    const toDefault = await run(['plan']);
+    expect(toDefault.code).toBe(1);
+    expect(toDefault.stderr).toMatch(
+      /routes\/photos\.yaml:\d+:\d+: error: Route\/s3-photos spec\.pool: route s3-photos moves bucket photos from pool cold to pool hot \(the default pool\) without a Migration: pool cold holds its 3 objects/,
+    );
+    expect((await run(['apply', '--auto-approve'])).code).toBe(1);
+
+    gw.writeManifest('routes/photos.yaml', route('photos', 'cold'));
+    gw.writeManifest('vhost.yaml', vhost('cold'));
+    const defaultChanged = await run(['plan']);
+    expect(defaultChanged.code).toBe(1);
+    expect(errorsOf(defaultChanged)).toHaveLength(1);
+    expect(defaultChanged.stderr).toMatch(
+      /vhost\.yaml:\d+:\d+: error: VirtualHost\/s3 spec\.defaultPool: virtual host s3 changes its default pool from hot to cold: bucket docs \(no route\) would be served by pool cold instead of pool hot, without a Migration: pool hot holds its 2 objects/,
+    );
+    expect((await run(['apply', '--auto-approve'])).code).toBe(1);
+    expect(gw.snapshot()).toEqual(before);
+  });
+
+  it('allowOrphan lets each through, and orch buckets orphans then lists the objects left behind', async () => {
+    // The route removed, acknowledged in the virtual host: photos is served by hot, its 3 objects stay on cold.
+    gw.removeManifest('routes/photos.yaml');
+    gw.writeManifest('vhost.yaml', vhost('hot', ['photos']));
+    const a = await run(['apply', '--auto-approve']);
+    expect(a.code, a.stdout + a.stderr).toBe(0);
+    let orphans = JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout) as { orphans: unknown[] };
+    expect(orphans.orphans).toEqual([
+      { virtual_host: 's3', bucket: 'photos', pool: 'cold', default_pool: 'hot', route_pool: null, objects: 3, bytes: 3 * 6 },
+    ]);
+    const text = await run(['buckets']);
+    expect(text.stdout).toMatch(/s3\s+photos\s+orphaned\s+\(default hot\)\s+cold\s+objects left on pool cold, which no longer serves it/);
+    const counted = await run(['buckets', '--counts']);
+    expect(counted.stdout).toMatch(
+      /s3\s+photos\s+orphaned\s+.*3 objects left on pool cold, which no longer serves it; served by the default pool hot/,
+    );
+
+    // A route back to the pool holding the objects: nothing is left behind any more.
+    gw.writeManifest('routes/photos.yaml', route('photos', 'cold'));
+    expect((await run(['apply', '--auto-approve'])).code).toBe(0);
+    expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).orphans).toEqual([]);
+
+    // Moved to the default pool with allowOrphan on the route.
+    gw.writeManifest('routes/photos.yaml', route('photos', 'hot', '  allowOrphan: true\n'));
+    const b = await run(['apply', '--auto-approve']);
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    orphans = JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout) as { orphans: unknown[] };
+    expect(orphans.orphans).toEqual([
+      { virtual_host: 's3', bucket: 'photos', pool: 'cold', default_pool: 'hot', route_pool: 'hot', objects: 3, bytes: 18 },
+    ]);
+
+    // The default pool changed, docs acknowledged: its 2 objects stay on hot; photos is served by
+    // cold again (the default pool), where its objects are.
+    gw.removeManifest('routes/photos.yaml');
+    gw.writeManifest('vhost.yaml', vhost('cold', ['docs']));
+    const c = await run(['apply', '--auto-approve']);
+    expect(c.code, c.stdout + c.stderr).toBe(0);
+    orphans = JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout) as { orphans: unknown[] };
+    expect(orphans.orphans).toEqual([
+      { virtual_host: 's3', bucket: 'docs', pool: 'hot', default_pool: 'cold', route_pool: null, objects: 2, bytes: 12 },
+    ]);
+    // Through the gateway, photos' objects are served again (by cold, the new default pool).
+    const viaGateway = s3Client(`http://127.0.0.1:${port}`, coldUser);
+    try {
+      const got = await viaGateway.send(new GetObjectCommand({ Bucket: 'photos', Key: 'k1' }));
+      expect(await got.Body!.transformToString()).toBe('body-1');
+    } finally {
+      viaGateway.destroy();
+    }
+  });
+
+  it('never seals credentials a pool refuses: apply fails naming the pool and the member, the sealed copy stays', async () => {
+    const sidecar = join(gw.nginxDir, 'pools', 'hot.meta.json');
+    const sealedBefore = readFileSync(sidecar, 'utf8');
+    expect(sealedBefore).toContain('"encrypted"');
+    const wrong = { HOT_ACCESS_KEY: 'AKIAWRONGWRONG01', HOT_SECRET_KEY: 'not-the-secret-at-all' };
+    const plan = await run(['plan'], { env: wrong });
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toContain(
+      `pool hot refused orch's credentials (ListBuckets: HTTP 403 InvalidAccessKeyId from member ${hot.address})`,
+    );
+    expect(plan.stderr).toContain(
+      'the credentials read from environment variable HOT_ACCESS_KEY and environment variable HOT_SECRET_KEY are not sealed',
+    );
+    expect(plan.stderr).toContain('[credentials.refused]');
+    const apply = await run(['apply', '--auto-approve'], { env: wrong });
+    expect(apply.code).toBe(1);
+    expect(apply.stderr).toContain('[credentials.refused]');
+    expect(readFileSync(sidecar, 'utf8')).toBe(sealedBefore);
+    // A right access key with a wrong secret: refused the same way.
+    const badSecret = await run(['apply', '--auto-approve'], { env: { HOT_SECRET_KEY: 'wrong-secret' } });
+    expect(badSecret.code).toBe(1);
+    expect(badSecret.stderr).toContain('SignatureDoesNotMatch');
+    expect(readFileSync(sidecar, 'utf8')).toBe(sealedBefore);
+    // The sealed copy still works: without the variables, orch decrypts it and reaches the pool.
+    const buckets = await run(['buckets', '--json'], { env: { HOT_ACCESS_KEY: '', HOT_SECRET_KEY: '' } });
+    expect(buckets.code, buckets.stderr).toBe(0);
+    expect(JSON.parse(buckets.stdout).pools).toContainEqual({ pool: 'hot', status: 'ok', message: null });
+  });
+
+  it('no secret value in anything orch printed or wrote', () => {
+    const written = Object.values(gw.snapshot()).join('\n');
+    for (const secret of [hotUser.secretAccessKey, coldUser.secretAccessKey, 'not-the-secret-at-all', 'wrong-secret']) {
+      expect(outputs.join('\n')).not.toContain(secret);
+      expect(written).not.toContain(secret);
+    }
+  });
+});
