@@ -47,9 +47,9 @@ export interface PreparedCredentials {
   /**
    * Pools whose sidecar would get a newly sealed copy (values read from the references, different
    * from the copy on disk): apply must see the pool accept them before sealing (see computePlan).
-   * Pool -> the references, described (never a value).
+   * Pool -> the references, described (never a value), and whether the sidecar has a copy now.
    */
-  resealed: Map<string, string>;
+  resealed: Map<string, { refs: string; hadCopy: boolean }>;
 }
 
 export function s3OptionsOf(settings: Settings) {
@@ -74,7 +74,7 @@ export function preparePoolCredentials(
   const diagnostics: Diagnostic[] = [];
   const fingerprint: Record<string, string> = {};
   const members = new Map<string, string[]>();
-  const resealed = new Map<string, string>();
+  const resealed = new Map<string, { refs: string; hadCopy: boolean }>();
   for (const pool of pools) {
     if (pool.type !== 'nanio') continue;
     members.set(
@@ -103,7 +103,10 @@ export function preparePoolCredentials(
     });
     if (result.sealed) sealed.set(pool.name, result.sealed);
     if (result.sealed && result.verified && JSON.stringify(result.sealed) !== JSON.stringify(onDisk)) {
-      resealed.set(pool.name, [pool.credentials.accessKeyId, pool.credentials.secretAccessKey].map(describeRef).join(' and '));
+      resealed.set(pool.name, {
+        refs: [pool.credentials.accessKeyId, pool.credentials.secretAccessKey].map(describeRef).join(' and '),
+        hadCopy: onDisk !== null,
+      });
     }
     if (result.values) values.set(pool.name, result.values);
     else problems.set(pool.name, result.valuesProblem ?? `the credentials of pool ${pool.name} are not available`);

@@ -218,7 +218,7 @@ async function refreshBuckets(
   observed: ObservedTree,
   access: PoolAccess,
   positionOf: BucketPlanInput['positionOf'],
-  resealed: ReadonlyMap<string, string>,
+  resealed: ReadonlyMap<string, { refs: string; hadCopy: boolean }>,
 ) {
   // Nothing can be listed without credentials: no bucket is checked (a fleet of thousands plans
   // as fast as offline), and the plan says which pools were not checked.
@@ -244,7 +244,7 @@ async function refreshBuckets(
     probe: [],
   }));
   const result = planBuckets({ ...base, listings }, new Map(), guard);
-  for (const [pool, refs] of resealed) {
+  for (const [pool, { refs, hadCopy }] of resealed) {
     const l = listings.get(pool);
     if (l?.status !== 'access-denied') continue;
     const origin = desired.pools.find((p) => p.name === pool)!.origin;
@@ -252,7 +252,7 @@ async function refreshBuckets(
     result.diagnostics.push({
       severity: 'error',
       code: 'credentials.refused',
-      message: `${l.message ?? `pool ${pool} refused orch's credentials`}: the credentials read from ${refs} are not sealed into the sidecar of pool ${pool}, which keeps its previous copy`,
+      message: `${l.message ?? `pool ${pool} refused orch's credentials`}: the credentials read from ${refs} are not sealed into the sidecar of pool ${pool}${hadCopy ? ', which keeps its previous copy' : ''}`,
       hint: `Fix the values of ${refs} (the access key must exist on every member of pool ${pool} and the secret must match it), then run the command again.`,
       ...(source ? { source } : {}),
       document: { kind: 'Pool', name: pool },
