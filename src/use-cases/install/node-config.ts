@@ -4,12 +4,15 @@ import { UserError } from '../../domain/errors.js';
 import { checkPath, checkUser } from '../../domain/install/install-values.js';
 import {
   findPool,
+  nanioUsers,
   NODE_CONFIG_DEFAULTS,
   renderNodeConfig,
   selectMember,
   type NodeConfig,
   type NodeConfigOptions,
 } from '../../domain/node-config/render-node-config.js';
+import type { SecretRef } from '../../domain/model/manifest-types.js';
+import type { Secrets } from '../../ports/secrets.js';
 import { loadManifests } from '../plan/load-manifests.js';
 import type { Settings } from '../../config/settings.js';
 import { orchVersion } from '../../config/version.js';
@@ -36,11 +39,15 @@ export interface NodeConfigResult {
   written: string[];
 }
 
-/** What node-config needs: the settings (where the manifests are) and files to write with --out. */
+/**
+ * What node-config needs: the settings (where the manifests are), files to write with --out, and
+ * the secrets (with --out, the options file is written with the values the references name).
+ */
 export interface NodeConfigPorts {
   settings: Settings;
   files: TextFiles;
   manifests: ManifestLoader;
+  secrets: Pick<Secrets, 'resolvePoolCredentials'>;
 }
 
 /** Reads the manifests through the same settings as `orch plan` and renders the member's files. */
@@ -68,7 +75,12 @@ export function nodeConfig(ports: NodeConfigPorts, req: NodeConfigRequest): Node
   const config = renderNodeConfig(desired, pool, member, options);
   const written: string[] = [];
   if (req.out) {
-    const existing = config.files.filter((f) => {
+    // The files as written: the same, with each credential's value instead of its placeholder.
+    const toWrite =
+      pool.type === 'nanio'
+        ? renderNodeConfig(desired, pool, member, options, revealer(ports, pool.name, nanioUsers(pool))).files
+        : config.files;
+    const existing = toWrite.filter((f) => {
       const p = join(req.out!, f.name);
       const onDisk = files.read(p);
       return onDisk !== null && onDisk !== f.content;
@@ -82,11 +94,55 @@ export function nodeConfig(ports: NodeConfigPorts, req: NodeConfigRequest): Node
         },
       );
     }
-    for (const f of config.files) {
+    for (const f of toWrite) {
       const p = join(req.out, f.name);
       files.write(p, f.content, { mode: f.mode });
       written.push(p);
     }
   }
   return { config, written };
+}
+
+/**
+ * The values of every credential the options file names, read where orch runs (the gateway, or
+ * wherever the references resolve). A reference that cannot be read, or a pool without any, is a
+ * user error: nothing is written, and no placeholder is ever written where nanio would take it
+ * for a key.
+ */
+function revealer(ports: NodeConfigPorts, pool: string, users: ReturnType<typeof nanioUsers>): (ref: SecretRef) => string {
+  if (users.length === 0) {
+    throw new UserError(
+      'node-config.no-users',
+      `Pool "${pool}" has no credentials in its manifest: nanio needs at least one [[users]] entry; nothing was written.`,
+      {
+        hint: `Add spec.credentials (env or file references) to pool ${pool}, or run 'orch node-config ${pool}' without --out for a template with placeholders.`,
+      },
+    );
+  }
+  const values = new Map<string, string>();
+  const problems: string[] = [];
+  for (const u of users) {
+    const resolved = ports.secrets.resolvePoolCredentials({ accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey });
+    for (const [ref, r] of [
+      [u.accessKeyId, resolved.accessKeyId],
+      [u.secretAccessKey, resolved.secretAccessKey],
+    ] as const) {
+      if (r.ok) values.set(JSON.stringify(ref), r.value);
+      else problems.push(r.problem);
+    }
+  }
+  if (problems.length > 0) {
+    throw new UserError(
+      'node-config.unresolved',
+      `--out writes the credentials nanio must accept, and ${[...new Set(problems)].join('; ')}; nothing was written.`,
+      {
+        hint: `Run it where those references resolve (as orch does on the gateway), or without --out: 'orch node-config ${pool}' prints the files with placeholders to fill in.`,
+      },
+    );
+  }
+  return (ref) => {
+    const v = values.get(JSON.stringify(ref));
+    if (v === undefined) throw new Error('node-config: a credential reference was not resolved');
+    return v;
+  };
 }
