@@ -103,6 +103,8 @@ function desiredVirtualHost(md: ManifestDoc, m: VirtualHostManifest, routes: Des
     extraBlocks: (spec.extraBlocks ?? []).map((b) => ({ zone: b.zone, content: b.content })),
     ignoreBuckets: [...(spec.ignoreBuckets ?? [])],
     ...(spec.allowOrphan && spec.allowOrphan.length > 0 ? { allowOrphan: [...spec.allowOrphan] } : {}),
+    ...(spec.proxyReadTimeout !== undefined ? { proxyReadTimeout: spec.proxyReadTimeout } : {}),
+    ...(spec.proxySendTimeout !== undefined ? { proxySendTimeout: spec.proxySendTimeout } : {}),
     routes: routes.sort((a, b) => compareText(a.path, b.path)),
     origin: originOf(md),
   };

@@ -85,6 +85,8 @@ function checkVirtualHostValues(md: ManifestDoc, sink: DiagnosticSink, check: Ch
   }
   for (const i of indexes(md, ['spec', 'ignoreBuckets'])) check(['spec', 'ignoreBuckets', i], checkBucketName, 'value.bucket-name');
   for (const i of indexes(md, ['spec', 'allowOrphan'])) check(['spec', 'allowOrphan', i], checkBucketName, 'value.bucket-name');
+  check(['spec', 'proxyReadTimeout'], checkDuration, 'value.duration');
+  check(['spec', 'proxySendTimeout'], checkDuration, 'value.duration');
 }
 
 function checkRouteValues(md: ManifestDoc, sink: DiagnosticSink, check: Check): void {
