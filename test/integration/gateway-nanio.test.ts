@@ -1,7 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_LINE } from '../helpers/cli.js';
 import { Gateway, type CliResult, type RunOptions } from '../helpers/gateway.js';
@@ -219,6 +221,47 @@ ${extra}`;
     expect(buckets.code, buckets.stderr).toBe(0);
     expect(JSON.parse(buckets.stdout).pools).toContainEqual({ pool: 'hot', status: 'ok', message: null });
   });
+
+  it('a large multipart upload through the gateway to nanio completes with the default proxy timeouts', async () => {
+    // ORCH_TEST_MULTIPART_MIB sizes it (default 1024: 1 GiB in 64 MiB parts), streamed, never held in memory.
+    const mib = Number(process.env['ORCH_TEST_MULTIPART_MIB'] ?? 1024);
+    const conf = readFileSync(join(gw.nginxDir, 'vhosts', 's3.conf'), 'utf8');
+    expect(conf).toContain('    proxy_read_timeout 600s;\n');
+    expect(conf).toContain('    proxy_send_timeout 600s;\n');
+    const viaGateway = s3Client(`http://127.0.0.1:${port}`, coldUser);
+    const chunk = randomBytes(1024 * 1024);
+    const sent = createHash('sha256');
+    async function* body() {
+      for (let i = 0; i < mib; i++) {
+        const c = Buffer.from(chunk);
+        c.writeUInt32BE(i, 0);
+        sent.update(c);
+        yield c;
+      }
+    }
+    const started = Date.now();
+    try {
+      const upload = new Upload({
+        client: viaGateway,
+        params: { Bucket: 'photos', Key: 'large/multipart.bin', Body: Readable.from(body()) },
+        partSize: 64 * 1024 * 1024,
+        queueSize: 2,
+      });
+      await upload.done();
+      const uploadedMs = Date.now() - started;
+      const head = await viaGateway.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'large/multipart.bin' }));
+      expect(head.ContentLength).toBe(mib * 1024 * 1024);
+      const got = await viaGateway.send(new GetObjectCommand({ Bucket: 'photos', Key: 'large/multipart.bin' }));
+      const read = createHash('sha256');
+      for await (const c of got.Body as AsyncIterable<Buffer>) read.update(c);
+      expect(read.digest('hex')).toBe(sent.digest('hex'));
+      console.log(
+        `multipart upload of ${mib} MiB through the gateway to nanio: ${uploadedMs} ms; read back and hashed: ${Date.now() - started - uploadedMs} ms`,
+      );
+    } finally {
+      viaGateway.destroy();
+    }
+  }, 600_000);
 
   it('no secret value in anything orch printed or wrote', () => {
     const written = Object.values(gw.snapshot()).join('\n');
