@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -25,6 +25,7 @@ describe.skipIf(skipWithoutNanio())('gateway on real nanio pools: no stranding, 
   let direct: Record<'hot' | 'cold', S3Client>;
   const hotUser: NanioUser = { accessKeyId: 'AKIAHOTORCH0001', secretAccessKey: `hot-${randomBytes(12).toString('hex')}` };
   const coldUser: NanioUser = { accessKeyId: 'AKIACOLDORCH001', secretAccessKey: `cold-${randomBytes(12).toString('hex')}` };
+  const clientUser: NanioUser = { accessKeyId: 'AKIACLIENTID0001', secretAccessKey: `client-${randomBytes(12).toString('hex')}` };
   const secretKey = randomBytes(32).toString('base64');
   const env = () => ({
     HOT_ACCESS_KEY: hotUser.accessKeyId,
@@ -32,6 +33,8 @@ describe.skipIf(skipWithoutNanio())('gateway on real nanio pools: no stranding, 
     COLD_ACCESS_KEY: coldUser.accessKeyId,
     COLD_SECRET_KEY: coldUser.secretAccessKey,
     ORCH_SECRET_KEY: secretKey,
+    CLIENT_ACCESS_KEY: clientUser.accessKeyId,
+    CLIENT_SECRET_KEY: clientUser.secretAccessKey,
   });
   const outputs: string[] = [];
 
@@ -58,7 +61,7 @@ spec:
 `,
       )
       .join('---\n');
-  const vhost = (defaultPool: string, allowOrphan: string[] = []) => `apiVersion: orch/v1
+  const vhost = (defaultPool: string, allowOrphan: string[] = [], extra = '') => `apiVersion: orch/v1
 kind: VirtualHost
 metadata:
   name: s3
@@ -67,7 +70,20 @@ spec:
   address: 127.0.0.1
   port: ${port}
   defaultPool: ${defaultPool}
-${allowOrphan.length > 0 ? `  allowOrphan: [${allowOrphan.join(', ')}]\n` : ''}`;
+${allowOrphan.length > 0 ? `  allowOrphan: [${allowOrphan.join(', ')}]\n` : ''}${extra}`;
+  const identities = `  clientIdentities:
+    - accessKeyId: { env: CLIENT_ACCESS_KEY }
+      secretAccessKey: { env: CLIENT_SECRET_KEY }
+`;
+
+  /** Restarts a member on its port from an options file (as an operator installs node-config's output). */
+  async function restartFrom(member: NanioMember, optionsFile: string): Promise<NanioMember> {
+    const p = member.port;
+    await member.kill();
+    const next = new NanioMember(member.dataDir, { optionsFile });
+    next.port = p;
+    return next.start();
+  }
   const route = (bucket: string, pool: string, extra = '') => `apiVersion: orch/v1
 kind: Route
 metadata:
@@ -263,9 +279,81 @@ ${extra}`;
     }
   }, 600_000);
 
+  it('client identities: plan fails while a pool does not know one; node-config members accept it; clients keep their key', async () => {
+    // docs is routed to hot (where its objects are), the rest is served by cold (the default pool).
+    gw.writeManifest('vhost.yaml', vhost('cold', ['docs'], identities));
+    gw.writeManifest('routes/docs.yaml', route('docs', 'hot'));
+    const unknown = await run(['plan']);
+    expect(unknown.code, unknown.stdout + unknown.stderr).toBe(1);
+    for (const [pool, member] of [
+      ['cold', cold],
+      ['hot', hot],
+    ] as const) {
+      expect(unknown.stderr).toContain(
+        `pool ${pool} refuses client identity ${clientUser.accessKeyId} of virtual host s3 (ListBuckets: HTTP 403 InvalidAccessKeyId from member ${member.address})`,
+      );
+    }
+    expect(unknown.stderr).toMatch(/vhost\.yaml:\d+:\d+: error: VirtualHost\/s3 spec\.clientIdentities\.0\.accessKeyId: pool cold refuses/);
+    expect(unknown.stderr).toContain('[identity.refused]');
+    expect((await run(['apply', '--auto-approve'])).code).toBe(1);
+
+    // The members, restarted from what orch node-config writes, accept orch's keys and the client's.
+    for (const name of ['hot', 'cold'] as const) {
+      const out = join(gw.root, `node-config-${name}`);
+      const r = await run(['node-config', name, '0', '--out', out]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(clientUser.secretAccessKey);
+      const options = join(out, 'nanio-options.toml');
+      if (name === 'hot') hot = await restartFrom(hot, options);
+      else cold = await restartFrom(cold, options);
+    }
+    const known = await run(['apply', '--auto-approve']);
+    expect(known.code, known.stdout + known.stderr).toBe(0);
+
+    // A client with its own key reads and writes through the gateway, on both pools.
+    const client = s3Client(`http://127.0.0.1:${port}`, clientUser);
+    try {
+      const docs = await client.send(new GetObjectCommand({ Bucket: 'docs', Key: 'k0' }));
+      expect(await docs.Body!.transformToString()).toBe('body-0');
+      await client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'by-client', Body: 'client write' }));
+      const back = await client.send(new GetObjectCommand({ Bucket: 'photos', Key: 'by-client' }));
+      expect(await back.Body!.transformToString()).toBe('client write');
+    } finally {
+      client.destroy();
+    }
+
+    // A pool that forgets the identity (back to orch's key only): the plan names it; acknowledged, a warning.
+    const oldCold = join(gw.root, 'cold-orch-only.toml');
+    writeFileSync(
+      oldCold,
+      `[[users]]\naccess_key = ${JSON.stringify(coldUser.accessKeyId)}\nsecret_key = ${JSON.stringify(coldUser.secretAccessKey)}\n`,
+      { mode: 0o600 },
+    );
+    cold = await restartFrom(cold, oldCold);
+    const forgot = await run(['plan']);
+    expect(forgot.code).toBe(1);
+    expect(forgot.stderr).toContain(`pool cold refuses client identity ${clientUser.accessKeyId}`);
+    expect(forgot.stderr).not.toContain('pool hot refuses');
+    gw.writeManifest('vhost.yaml', vhost('cold', ['docs'], `${identities}  allowRefusingPools: [cold]\n`));
+    const acknowledged = await run(['plan', '--detailed-exitcode']);
+    // Nothing to render: the identities and their check live in the manifests, not in nginx files.
+    expect(acknowledged.code, acknowledged.stdout + acknowledged.stderr).toBe(0);
+    expect(acknowledged.stdout).toMatch(
+      /warning: .*pool cold refuses client identity AKIACLIENTID0001 .*acknowledged in spec\.allowRefusingPools/,
+    );
+    cold = await restartFrom(cold, join(gw.root, 'node-config-cold', 'nanio-options.toml'));
+    gw.writeManifest('vhost.yaml', vhost('cold', ['docs'], identities));
+  });
+
   it('no secret value in anything orch printed or wrote', () => {
     const written = Object.values(gw.snapshot()).join('\n');
-    for (const secret of [hotUser.secretAccessKey, coldUser.secretAccessKey, 'not-the-secret-at-all', 'wrong-secret']) {
+    for (const secret of [
+      hotUser.secretAccessKey,
+      coldUser.secretAccessKey,
+      clientUser.secretAccessKey,
+      'not-the-secret-at-all',
+      'wrong-secret',
+    ]) {
       expect(outputs.join('\n')).not.toContain(secret);
       expect(written).not.toContain(secret);
     }

@@ -1,5 +1,14 @@
 import type { RouteMigration } from '../migrations/routing.js';
-import type { ExtraBlock, IpRules, LoadBalancing, MemberRole, MigrationMode, PoolCredentials, PoolType } from './manifest-types.js';
+import type {
+  ClientIdentity,
+  ExtraBlock,
+  IpRules,
+  LoadBalancing,
+  MemberRole,
+  MigrationMode,
+  PoolCredentials,
+  PoolType,
+} from './manifest-types.js';
 
 /** Where a desired resource came from: a manifest file and the document's index in it. */
 export interface Origin {
@@ -65,6 +74,10 @@ export interface DesiredVirtualHost {
   ignoreBuckets: string[];
   /** Buckets whose objects may stay behind on the pool that serves them today (spec.allowOrphan). */
   allowOrphan?: string[];
+  /** Access keys clients sign with through this virtual host (references). */
+  clientIdentities?: ClientIdentity[];
+  /** Pools that may refuse the client identities. */
+  allowRefusingPools?: string[];
   /** nginx `proxy_read_timeout` / `proxy_send_timeout` as written in the manifest; absent: the defaults (600s). */
   proxyReadTimeout?: string;
   proxySendTimeout?: string;

@@ -21,6 +21,12 @@ export interface PoolCredentials {
   secretAccessKey: SecretRef;
 }
 
+/** An access key clients use through a virtual host: where orch reads it, never the value. */
+export interface ClientIdentity {
+  accessKeyId: SecretRef;
+  secretAccessKey: SecretRef;
+}
+
 export type LoadBalancing = 'round_robin' | 'least_conn' | 'ip_hash';
 export type PoolType = 'nanio' | 'http';
 export type MemberRole = 'primary' | 'replica';
@@ -83,6 +89,10 @@ export interface VirtualHostSpec {
    * or the default pool changes (acknowledged stranding; `orch buckets orphans` lists them).
    */
   allowOrphan?: string[];
+  /** Access keys clients sign with through this virtual host (references, never values). */
+  clientIdentities?: ClientIdentity[];
+  /** Pools that may refuse the client identities (the plan check warns instead of failing). */
+  allowRefusingPools?: string[];
   /** nginx `proxy_read_timeout`, nginx time; default `600s`. */
   proxyReadTimeout?: string;
   /** nginx `proxy_send_timeout`, nginx time; default `600s`. */

@@ -800,6 +800,126 @@ export const virtualHostSchema = {
             "15m"
           ],
           "$ref": "#/$defs/duration"
+        },
+        "clientIdentities": {
+          "description": "The access keys clients sign with through this virtual host, as references (never values): distinct from the credentials orch itself uses on each pool. `orch node-config` renders them into every nanio member's `[[users]]`; `orch plan` checks that every nanio pool the virtual host's buckets are routed or migrate to accepts each of them (one signed ListBuckets per identity and pool), and refuses the plan otherwise, naming the pool and the access key id.",
+          "examples": [
+            [
+              {
+                "accessKeyId": {
+                  "env": "S3_MAIN_CLIENT_KEY"
+                },
+                "secretAccessKey": {
+                  "file": "/etc/orch/secrets/s3-main-client.secret"
+                }
+              }
+            ]
+          ],
+          "type": "array",
+          "items": {
+            "description": "One client identity: where orch reads its access key id and secret.",
+            "examples": [
+              {
+                "accessKeyId": {
+                  "env": "S3_MAIN_CLIENT_KEY"
+                },
+                "secretAccessKey": {
+                  "file": "/etc/orch/secrets/s3-main-client.secret"
+                }
+              }
+            ],
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "accessKeyId",
+              "secretAccessKey"
+            ],
+            "properties": {
+              "accessKeyId": {
+                "description": "Where to read the S3 access key id: exactly one of `env` or `file`.",
+                "examples": [
+                  {
+                    "env": "NANIO_ACCESS_KEY"
+                  },
+                  {
+                    "file": "/etc/orch/secrets/nanio-secret"
+                  }
+                ],
+                "type": "object",
+                "additionalProperties": false,
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": {
+                  "env": {
+                    "description": "Name of an environment variable of the orch process that holds the secret.",
+                    "examples": [
+                      "NANIO_ACCESS_KEY"
+                    ],
+                    "type": "string",
+                    "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"
+                  },
+                  "file": {
+                    "description": "Absolute path of a file that holds the secret (trailing newline ignored).",
+                    "examples": [
+                      "/etc/orch/secrets/nanio-secret"
+                    ],
+                    "type": "string",
+                    "pattern": "^/[^\\s;{}#$'\"\\\\\\u0000-\\u001f\\u007f]*$"
+                  }
+                }
+              },
+              "secretAccessKey": {
+                "description": "Where to read the S3 secret access key: exactly one of `env` or `file`.",
+                "examples": [
+                  {
+                    "env": "NANIO_ACCESS_KEY"
+                  },
+                  {
+                    "file": "/etc/orch/secrets/nanio-secret"
+                  }
+                ],
+                "type": "object",
+                "additionalProperties": false,
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": {
+                  "env": {
+                    "description": "Name of an environment variable of the orch process that holds the secret.",
+                    "examples": [
+                      "NANIO_ACCESS_KEY"
+                    ],
+                    "type": "string",
+                    "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"
+                  },
+                  "file": {
+                    "description": "Absolute path of a file that holds the secret (trailing newline ignored).",
+                    "examples": [
+                      "/etc/orch/secrets/nanio-secret"
+                    ],
+                    "type": "string",
+                    "pattern": "^/[^\\s;{}#$'\"\\\\\\u0000-\\u001f\\u007f]*$"
+                  }
+                }
+              }
+            }
+          }
+        },
+        "allowRefusingPools": {
+          "description": "Pools that may refuse this virtual host's client identities (acknowledged: clients will get 403 InvalidAccessKeyId for the buckets there). The plan check then warns instead of failing.",
+          "examples": [
+            [
+              "legacy-pool"
+            ]
+          ],
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/resourceName",
+            "description": "A pool name.",
+            "examples": [
+              "legacy-pool"
+            ]
+          }
         }
       }
     }

@@ -141,10 +141,26 @@ export type RevealRef = (ref: SecretRef) => string;
 export const placeholderFor: RevealRef = (ref) =>
   'env' in ref ? `<value of ${ref.env}>` : `<contents of ${assertSafePath(ref.file, 'credential file')}>`;
 
-/** The users a nanio pool's members must accept: orch's credentials for the pool. */
-export function nanioUsers(pool: DesiredPool): NodeUser[] {
+/**
+ * The users a nanio pool's members must accept: orch's credentials for the pool, then the client
+ * identities of every virtual host (a bucket may be routed or migrated to any pool, and its
+ * clients keep signing with their keys), each reference pair once.
+ */
+export function nanioUsers(desired: DesiredState, pool: DesiredPool): NodeUser[] {
   const users: NodeUser[] = [];
-  if (pool.credentials) users.push({ ...pool.credentials, role: `orch's credentials for pool ${pool.name} (bucket sync, migrations)` });
+  const seen = new Set<string>();
+  const add = (u: NodeUser) => {
+    const key = JSON.stringify([u.accessKeyId, u.secretAccessKey]);
+    if (seen.has(key)) return;
+    seen.add(key);
+    users.push(u);
+  };
+  if (pool.credentials) add({ ...pool.credentials, role: `orch's credentials for pool ${pool.name} (bucket sync, migrations)` });
+  for (const v of desired.virtualHosts) {
+    (v.clientIdentities ?? []).forEach((c, i) =>
+      add({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, role: `client identity ${i} of virtual host ${v.name}` }),
+    );
+  }
   return users;
 }
 
@@ -159,6 +175,7 @@ export function renderNodeConfig(
   sel: SelectedMember,
   o: NodeConfigOptions,
   reveal: RevealRef = placeholderFor,
+  users: readonly NodeUser[] = nanioUsers(desired, pool),
 ): NodeConfig {
   const name = resourceName(pool.name, 'pool name');
   const listen = memberListen(pool, sel);
@@ -167,7 +184,7 @@ export function renderNodeConfig(
     `# Written by 'orch node-config' (orch ${o.orchVersion}) from ${commentText(pool.origin.file)}. Rendered only: orch never deploys it.`,
   ];
   const files =
-    pool.type === 'nanio' ? nanioFiles(pool, sel, listen, o, header, reveal) : [httpServerBlock(desired, pool, listen, o, header)];
+    pool.type === 'nanio' ? nanioFiles(pool, sel, listen, o, header, reveal, users) : [httpServerBlock(desired, pool, listen, o, header)];
   const nextSteps: string[] = [];
   if (pool.type === 'nanio') {
     const user = assertSafeUser(o.user, 'user');
@@ -200,6 +217,7 @@ function nanioFiles(
   o: NodeConfigOptions,
   header: (f: string) => string[],
   reveal: RevealRef,
+  users: readonly NodeUser[],
 ): NodeConfigFile[] {
   const dataDir = assertSafePath(o.dataDir, 'data directory');
   const configDir = assertSafePath(o.configDir, 'config directory');
@@ -209,7 +227,6 @@ function nanioFiles(
   if (!/^[0-9a-fA-F.:]+$/.test(listen.host)) throw new Error(`node-config: bind host ${JSON.stringify(listen.host)}`);
   const port = nginxInteger(listen.port, 'port');
   const optionsPath = `${configDir}/options.toml`;
-  const users = nanioUsers(pool);
 
   const userLines: string[] = [];
   if (users.length === 0) {

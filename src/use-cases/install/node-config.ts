@@ -6,6 +6,7 @@ import {
   findPool,
   nanioUsers,
   NODE_CONFIG_DEFAULTS,
+  type NodeUser,
   renderNodeConfig,
   selectMember,
   type NodeConfig,
@@ -78,7 +79,12 @@ export function nodeConfig(ports: NodeConfigPorts, req: NodeConfigRequest): Node
     // The files as written: the same, with each credential's value instead of its placeholder.
     const toWrite =
       pool.type === 'nanio'
-        ? renderNodeConfig(desired, pool, member, options, revealer(ports, pool.name, nanioUsers(pool))).files
+        ? withValues(
+            ports,
+            pool.name,
+            nanioUsers(desired, pool),
+            (reveal, users) => renderNodeConfig(desired, pool, member, options, reveal, users).files,
+          )
         : config.files;
     const existing = toWrite.filter((f) => {
       const p = join(req.out!, f.name);
@@ -104,12 +110,18 @@ export function nodeConfig(ports: NodeConfigPorts, req: NodeConfigRequest): Node
 }
 
 /**
- * The values of every credential the options file names, read where orch runs (the gateway, or
- * wherever the references resolve). A reference that cannot be read, or a pool without any, is a
- * user error: nothing is written, and no placeholder is ever written where nanio would take it
- * for a key.
+ * Renders with the values of every credential the options file names, read where orch runs (the
+ * gateway, or wherever the references resolve). A reference that cannot be read, a pool without
+ * any user, or one access key with two different secrets (nanio refuses duplicate access keys) is
+ * a user error: nothing is written, and no placeholder is ever written where nanio would take it
+ * for a key. Users whose values are the same pair are written once.
  */
-function revealer(ports: NodeConfigPorts, pool: string, users: ReturnType<typeof nanioUsers>): (ref: SecretRef) => string {
+function withValues<T>(
+  ports: NodeConfigPorts,
+  pool: string,
+  users: NodeUser[],
+  render: (reveal: (ref: SecretRef) => string, users: NodeUser[]) => T,
+): T {
   if (users.length === 0) {
     throw new UserError(
       'node-config.no-users',
@@ -121,6 +133,7 @@ function revealer(ports: NodeConfigPorts, pool: string, users: ReturnType<typeof
   }
   const values = new Map<string, string>();
   const problems: string[] = [];
+  const pairs: Array<{ user: NodeUser; access: string; secret: string }> = [];
   for (const u of users) {
     const resolved = ports.secrets.resolvePoolCredentials({ accessKeyId: u.accessKeyId, secretAccessKey: u.secretAccessKey });
     for (const [ref, r] of [
@@ -130,6 +143,8 @@ function revealer(ports: NodeConfigPorts, pool: string, users: ReturnType<typeof
       if (r.ok) values.set(JSON.stringify(ref), r.value);
       else problems.push(r.problem);
     }
+    if (resolved.accessKeyId.ok && resolved.secretAccessKey.ok)
+      pairs.push({ user: u, access: resolved.accessKeyId.value, secret: resolved.secretAccessKey.value });
   }
   if (problems.length > 0) {
     throw new UserError(
@@ -140,9 +155,24 @@ function revealer(ports: NodeConfigPorts, pool: string, users: ReturnType<typeof
       },
     );
   }
-  return (ref) => {
+  const kept: NodeUser[] = [];
+  const byKey = new Map<string, { secret: string; role: string }>();
+  for (const p of pairs) {
+    const before = byKey.get(p.access);
+    if (before === undefined) {
+      byKey.set(p.access, { secret: p.secret, role: p.user.role });
+      kept.push(p.user);
+    } else if (before.secret !== p.secret) {
+      throw new UserError(
+        'node-config.conflicting-users',
+        `Access key ${p.access} is both ${before.role} and ${p.user.role}, with different secrets; nanio accepts one secret per access key. Nothing was written.`,
+        { hint: 'Give the client identity its own access key, or make both references name the same secret.' },
+      );
+    }
+  }
+  return render((ref) => {
     const v = values.get(JSON.stringify(ref));
     if (v === undefined) throw new Error('node-config: a credential reference was not resolved');
     return v;
-  };
+  }, kept);
 }

@@ -19,6 +19,7 @@ import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { withSealedCredentials } from '../../domain/render/render-sidecars.js';
 import { renderTree } from '../../domain/render/render-tree.js';
 import { listPools } from '../buckets/list-pools.js';
+import { checkClientIdentities } from '../buckets/client-identities.js';
 import { loadManifests, type LoadedManifests } from './load-manifests.js';
 import { placePoolDiagnostics, positionResolver } from './manifest-positions.js';
 import { preparePoolCredentials, type PoolAccess, type PoolAccessPorts } from '../buckets/pool-access.js';
@@ -128,6 +129,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
   const buckets = opts.refresh
     ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents), credentials.resealed)
     : null;
+  const identities = opts.refresh ? await checkClientIdentities(ports, desired, positionResolver(documents)) : null;
   const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
   const preflight = await preflightMigrations({
     desired: manifests.validation.desired,
@@ -142,6 +144,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
     ...overlay.diagnostics,
     ...placePoolDiagnostics(credentials.diagnostics, desired.pools, documents),
     ...(buckets?.diagnostics ?? []),
+    ...(identities?.diagnostics ?? []),
     ...preflight.diagnostics,
   ];
   // A route change that would strand a bucket's objects is refused like a manifest error.
