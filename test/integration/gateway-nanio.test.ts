@@ -345,6 +345,39 @@ ${extra}`;
     gw.writeManifest('vhost.yaml', vhost('cold', ['docs'], identities));
   });
 
+  it('after a migration between two pools that both know the identity, clients keep reading and writing with their key', async () => {
+    gw.writeManifest(
+      'migrations/docs.yaml',
+      `apiVersion: orch/v1
+kind: Migration
+metadata:
+  name: docs-to-cold
+spec:
+  virtualHost: s3
+  bucket: docs
+  from: hot
+  to: cold
+`,
+    );
+    const applied = await run(['apply', '--auto-approve']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const migrated = await run(['migrate', 'run', 'docs-to-cold'], { timeoutMs: 300_000 });
+    expect(migrated.code, migrated.stdout + migrated.stderr).toBe(0);
+    const status = JSON.parse((await run(['migrations', '--json'])).stdout) as { migrations: Array<{ phase: string; routing: string }> };
+    expect(status.migrations[0]).toMatchObject({ phase: 'done', routing: 'destination' });
+    const client = s3Client(`http://127.0.0.1:${port}`, clientUser);
+    try {
+      const read = await client.send(new GetObjectCommand({ Bucket: 'docs', Key: 'k1' }));
+      expect(await read.Body!.transformToString()).toBe('body-1');
+      await client.send(new PutObjectCommand({ Bucket: 'docs', Key: 'after-move', Body: 'written after the migration' }));
+      // The write landed on cold, the pool the bucket moved to.
+      const onCold = await direct.cold.send(new GetObjectCommand({ Bucket: 'docs', Key: 'after-move' }));
+      expect(await onCold.Body!.transformToString()).toBe('written after the migration');
+    } finally {
+      client.destroy();
+    }
+  }, 300_000);
+
   it('no secret value in anything orch printed or wrote', () => {
     const written = Object.values(gw.snapshot()).join('\n');
     for (const secret of [
