@@ -309,6 +309,18 @@ ${extra}`;
     }
     const known = await run(['apply', '--auto-approve']);
     expect(known.code, known.stdout + known.stderr).toBe(0);
+    const report = JSON.parse((await run(['buckets', '--json'])).stdout) as { identities: Array<Record<string, unknown>> };
+    expect(report.identities).toEqual(
+      ['cold', 'hot'].map((pool) => ({
+        virtual_host: 's3',
+        index: 0,
+        access_key_id: clientUser.accessKeyId,
+        pool,
+        status: 'ok',
+        message: null,
+      })),
+    );
+    expect((await run(['buckets'])).stdout).toContain('client identities: 2 checks on 2 pools, all accepted');
 
     // A client with its own key reads and writes through the gateway, on both pools.
     const client = s3Client(`http://127.0.0.1:${port}`, clientUser);
@@ -334,6 +346,9 @@ ${extra}`;
     expect(forgot.code).toBe(1);
     expect(forgot.stderr).toContain(`pool cold refuses client identity ${clientUser.accessKeyId}`);
     expect(forgot.stderr).not.toContain('pool hot refuses');
+    expect((await run(['buckets'])).stdout).toContain(
+      `! client identity ${clientUser.accessKeyId} of s3 on pool cold: refused — ListBuckets: HTTP 403 InvalidAccessKeyId from member ${cold.address}`,
+    );
     gw.writeManifest('vhost.yaml', vhost('cold', ['docs'], `${identities}  allowRefusingPools: [cold]\n`));
     const acknowledged = await run(['plan', '--detailed-exitcode']);
     // Nothing to render: the identities and their check live in the manifests, not in nginx files.

@@ -62,6 +62,7 @@ export function formatBucketReport(report: BucketReport, style: Style, opts: { c
     );
   }
   out.push(...poolProblems(report, style));
+  out.push(...identityLines(report, style));
   if (report.rows.some((r) => !r.checked)) out.push(style.dim('A status ending in "?" depends on a pool that could not be listed.'));
   return out.join('\n');
 }
@@ -70,6 +71,30 @@ function poolProblems(report: BucketReport, style: Style): string[] {
   const bad = report.pools.filter((p) => p.status !== 'ok');
   if (bad.length === 0) return [];
   return ['', ...bad.map((p) => style.yellow(`! pool ${p.pool}: ${p.status}${p.message ? ` — ${p.message}` : ''}`))];
+}
+
+/** The client identity check: one line when every pool accepts every identity, else one per problem. */
+function identityLines(report: BucketReport, style: Style): string[] {
+  const checks = report.identities ?? [];
+  if (checks.length === 0) return [];
+  const bad = checks.filter((c) => c.status !== 'ok');
+  if (bad.length === 0) {
+    const pools = new Set(checks.map((c) => c.pool)).size;
+    return [
+      '',
+      style.green(
+        `client identities: ${checks.length} check${checks.length === 1 ? '' : 's'} on ${pools} pool${pools === 1 ? '' : 's'}, all accepted`,
+      ),
+    ];
+  }
+  return [
+    '',
+    ...bad.map((c) =>
+      style.yellow(
+        `! client identity ${c.accessKeyId ?? `#${c.index}`} of ${c.virtualHost} on pool ${c.pool}: ${c.status}${c.message ? ` — ${c.message}` : ''}`,
+      ),
+    ),
+  ];
 }
 
 export function bucketReportToJson(report: BucketReport) {
@@ -89,6 +114,18 @@ export function bucketReportToJson(report: BucketReport) {
       migration: r.migration,
     })),
     pools: report.pools,
+    ...(report.identities
+      ? {
+          identities: report.identities.map((c) => ({
+            virtual_host: c.virtualHost,
+            index: c.index,
+            access_key_id: c.accessKeyId,
+            pool: c.pool,
+            status: c.status,
+            message: c.message,
+          })),
+        }
+      : {}),
   };
 }
 

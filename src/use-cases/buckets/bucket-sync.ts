@@ -5,6 +5,7 @@ import { UserError } from '../../domain/errors.js';
 import type { DesiredVirtualHost } from '../../domain/model/desired-state.js';
 import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
 import { listPools } from './list-pools.js';
+import { checkClientIdentities, type IdentityCheck } from './client-identities.js';
 import { openWritableState } from '../state/open-state.js';
 import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
 import type { Clock } from '../../ports/clock.js';
@@ -22,6 +23,8 @@ export interface BucketSyncOptions {
   countOrphans?: boolean;
   /** Aborts the listings in flight: the call rejects with the signal's reason and records nothing. */
   signal?: AbortSignal;
+  /** Also check the client identities of the manifests' virtual hosts on their pools (`orch buckets`). */
+  checkIdentities?: boolean;
 }
 
 /** What a bucket sync needs: the settings, the pools (secrets, S3 clients), and the clock of `syncedAt`. */
@@ -42,6 +45,8 @@ export interface BucketReport {
   rows: BucketRow[];
   /** One entry per pool listed: ok, or why not (unreachable, access denied, no credentials). */
   pools: Array<{ pool: string; status: PoolListing['status']; message: string | null }>;
+  /** With checkIdentities: each client identity on each pool its virtual host uses (manifests). */
+  identities?: IdentityCheck[];
 }
 
 /**
@@ -55,7 +60,7 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
   const deployed = readDeployedGateway(ports.tree);
   const store = openWritableState(ports.state, settings);
   try {
-    const { facts: migrations } = knownMigrations(settings, store, ports.manifests);
+    const { facts: migrations, manifests } = knownMigrations(settings, store, ports.manifests);
     const pools = new Map(deployed.desired.pools.map((p) => [p.name, p]));
     const isNanio = (name: string | null) => name !== null && pools.get(name)?.type === 'nanio';
     if (opts.vhost !== undefined && !deployed.desired.virtualHosts.some((v) => v.name === opts.vhost)) {
@@ -148,6 +153,7 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
     }
     store.recordBucketSync(observations, syncedAt);
 
+    const identities = opts.checkIdentities && manifests ? (await checkClientIdentities(ports, manifests)).checks : undefined;
     const stranded = strandedBuckets(allHosts, migrations, listings);
     const rows = deriveBucketStatuses({ virtualHosts: vhosts as DesiredVirtualHost[], listings, migrations, stranded });
     return {
@@ -155,6 +161,7 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
       virtualHosts: vhosts.map((v) => v.name),
       rows,
       pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })),
+      ...(identities ? { identities: opts.vhost === undefined ? identities : identities.filter((c) => c.virtualHost === opts.vhost) } : {}),
     };
   } finally {
     store.close();
