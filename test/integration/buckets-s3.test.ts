@@ -271,7 +271,7 @@ ${extra}`;
     }
   });
 
-  it('refuses a route that would strand objects without a Migration or allowOrphan; routing to the default pool is allowed', async () => {
+  it('refuses a route that would strand objects without a Migration or allowOrphan; a route that stays on the default pool is not a move', async () => {
     gw.writeManifest('routes/photos.yaml', route('s3-photos', 'photos', 'cold'));
     gw.writeManifest('routes/plain.yaml', route('s3-plain', 'plain', 'hot'));
     const before = gw.snapshot();
