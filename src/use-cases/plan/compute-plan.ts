@@ -19,6 +19,7 @@ import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { withSealedCredentials } from '../../domain/render/render-sidecars.js';
 import { renderTree } from '../../domain/render/render-tree.js';
 import { listPools } from '../buckets/list-pools.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import { checkClientIdentities } from '../buckets/client-identities.js';
 import { loadManifests, type LoadedManifests } from './load-manifests.js';
 import { placePoolDiagnostics, positionResolver } from './manifest-positions.js';
@@ -240,16 +241,38 @@ async function refreshBuckets(
   };
   const guard = guardPlan(base);
   // The buckets moves take away from a pool are counted (the refusal says how many objects).
-  // Pools about to get newly sealed credentials are listed too: a refused credential is never sealed.
-  const toList = [...new Set([...poolsToList(base, guard), ...resealed.keys()])].sort();
-  const listings: Map<string, PoolListing> = await listPools(access, toList, (pool, names) => ({
+  const listings: Map<string, PoolListing> = await listPools(access, poolsToList(base, guard), (pool, names) => ({
     count: bucketsToCount(base, guard, pool, names),
     probe: [],
   }));
   const result = planBuckets({ ...base, listings }, new Map(), guard);
+  // Pools about to get newly sealed credentials, not listed above, are probed (one ListBuckets, a
+  // short timeout, no retry: a member that does not answer must not hold the plan): a refused
+  // credential is never sealed. Not answering is not a refusal.
+  const probed = await Promise.all(
+    [...resealed.keys()]
+      .filter((pool) => !listings.has(pool))
+      .map(async (pool) => {
+        let storage = null;
+        try {
+          storage = await access.open(pool, { timeoutMs: PROBE_TIMEOUT_MS, retries: 0 });
+          await storage.listBuckets();
+          return [pool, null] as const;
+        } catch (e) {
+          if (e instanceof PoolAccessError && e.problem === 'access-denied') return [pool, e.message.replace(/\.$/, '')] as const;
+          if (e instanceof PoolAccessError) return [pool, null] as const;
+          throw e;
+        } finally {
+          storage?.close();
+        }
+      }),
+  );
+  const refusals = new Map<string, string>(probed.flatMap(([pool, message]) => (message === null ? [] : [[pool, message]])));
+  for (const l of listings.values()) if (l.status === 'access-denied' && resealed.has(l.pool)) refusals.set(l.pool, l.message ?? '');
   for (const [pool, { refs, hadCopy }] of resealed) {
-    const l = listings.get(pool);
-    if (l?.status !== 'access-denied') continue;
+    const refused = refusals.get(pool);
+    if (refused === undefined) continue;
+    const l = { message: refused };
     const origin = desired.pools.find((p) => p.name === pool)!.origin;
     const source = positionOf?.(origin, ['spec', 'credentials']);
     result.diagnostics.push({
@@ -268,6 +291,9 @@ async function refreshBuckets(
   };
   return { ...result, refresh };
 }
+
+/** How long the probe of newly sealed credentials waits for a member (it never retries). */
+const PROBE_TIMEOUT_MS = 5000;
 
 /** The migration routing each route is served with now (`vhost/bucket` -> routing), from the deployed sidecars. */
 function deployedRoutings(observed: ObservedTree): Map<string, MigrationRouting> {
