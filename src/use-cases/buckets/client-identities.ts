@@ -48,7 +48,9 @@ export async function checkClientIdentities(
   const checks: IdentityCheck[] = [];
   const diagnostics: Diagnostic[] = [];
   const members = new Map(desired.pools.map((p) => [p.name, p.members.filter((m) => m.enabled).map((m) => m.address)]));
-  const options = { ...s3OptionsOf(ports.settings), retries: 0 };
+  // One request, no retry, at most 5 s per member: a member that does not answer must not hold the plan.
+  const base = s3OptionsOf(ports.settings);
+  const options = { ...base, timeoutMs: Math.min(base.timeoutMs, 5000), retries: 0 };
   // One request per (pool, access key, secret) however many virtual hosts share the identity.
   const answers = new Map<string, Promise<{ status: IdentityCheck['status']; message: string | null }>>();
   const jobs: Array<Promise<void>> = [];
