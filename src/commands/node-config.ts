@@ -5,17 +5,17 @@ import { composeOrch } from '../composition-root.js';
 
 export default class NodeConfig extends OrchCommand {
   static override summary =
-    'Print (or write) the configuration of a pool member: nanio options, credentials template and unit, or an nginx file server.';
+    'Print (or write) the configuration of a pool member: nanio options (with its users) and unit, or an nginx file server.';
   static override description = `Rendered from the pool's manifest, read through the same settings as 'orch plan'; never deployed: copy the files to the member yourself.
 
-nanio pools: nanio-options.toml (nanio serve --options: data_dir, host, port, region), nanio.env (NANIO_ACCESS_KEY and NANIO_SECRET_KEY as placeholders naming where the gateway reads the pool's credentials — never the values) and nanio.service (a hardened systemd unit).
+nanio pools: nanio-options.toml (nanio serve --options: data_dir, host, port, region, and the [[users]] nanio accepts: the pool's credentials as orch reads them) and nanio.service (a hardened systemd unit). Printed, every credential is a placeholder naming where the gateway reads it — never a value. With --out, the options file is written with the values (mode 0600), read from the references like orch does; a reference that does not resolve writes nothing.
 http pools: <pool>-file-server.conf, an nginx server block that serves files (root, listen on the member's port, sendfile, no directory listing, GET and HEAD only), with the file layout the gateway's routes imply.
 
 MEMBER is an address of the pool as written in the manifest, or its index in spec.members (from 0). Without it, the files are for a new member: the port the members share, listening on every interface, and a reminder to add the member to the manifest.
 
 EXIT CODES
   0  rendered (or written with --out)
-  1  error: invalid manifests, unknown pool or member, a file in --out would be replaced without --force`;
+  1  error: invalid manifests, unknown pool or member, a file in --out would be replaced without --force, a credential reference --out needs does not resolve`;
   static override examples = [
     '<%= config.bin %> node-config pool-2025 10.20.0.13:9000',
     '<%= config.bin %> node-config pool-2025 --out /tmp/new-member',
@@ -36,7 +36,7 @@ EXIT CODES
     'data-dir': Flags.string({ description: "nanio: data directory, the pool's shared storage", default: '/var/lib/nanio' }),
     'nanio-bin': Flags.string({ description: 'nanio: the nanio executable for ExecStart', default: '/usr/local/bin/nanio' }),
     'user': Flags.string({ description: 'nanio: system user of the service', default: 'nanio' }),
-    'config-dir': Flags.string({ description: 'nanio: directory of options.toml and nanio.env on the member', default: '/etc/nanio' }),
+    'config-dir': Flags.string({ description: 'nanio: directory of options.toml on the member', default: '/etc/nanio' }),
     'region': Flags.string({ description: 'nanio: S3 region nanio reports', default: 'us-east-1' }),
     'root': Flags.string({ description: 'http: directory the file server serves', default: '/srv/files' }),
     'json': Flags.boolean({ description: 'print the files and next steps as JSON' }),

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { CreateBucketCommand, ListBucketsCommand } from '@aws-sdk/client-s3';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli, STACK_LINE } from '../helpers/cli.js';
 import { nginxBinary, wrapperConf } from '../helpers/nginx.js';
 import { freePorts } from '../helpers/ports.js';
+import { NanioMember, skipWithoutNanio } from '../helpers/nanio.js';
+import { s3Client } from '../helpers/s3-servers.js';
 
 /**
  * `orch node-config` through the built CLI: the nanio files for the example gateway (the unit
@@ -32,6 +35,21 @@ function http(port: number, method: string, path: string): Promise<{ status: num
   });
 }
 
+/** A nanio pool whose credentials come from NC_ACCESS / NC_SECRET. */
+function nanioPoolYaml(name: string, members: string[]): string {
+  return `apiVersion: orch/v1
+kind: Pool
+metadata: {name: ${name}}
+spec:
+  type: nanio
+  members:
+${members.map((m) => `    - address: "${m}"`).join('\n')}
+  credentials:
+    accessKeyId: {env: NC_ACCESS}
+    secretAccessKey: {env: NC_SECRET}
+`;
+}
+
 describe('orch node-config (CLI)', () => {
   let work: string;
   beforeAll(() => {
@@ -43,11 +61,10 @@ describe('orch node-config (CLI)', () => {
     const r = await runCli(['node-config', 'pool-2025', '10.20.0.11:9000', '-m', GATEWAY]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('# ==> nanio-options.toml: install as /etc/nanio/options.toml (mode 0640) <==');
-    expect(r.stdout).toContain('# ==> nanio.env: install as /etc/nanio/nanio.env (mode 0600) <==');
+    expect(r.stdout).toContain('# ==> nanio-options.toml: install as /etc/nanio/options.toml (mode 0600) <==');
     expect(r.stdout).toContain('# ==> nanio.service: install as /etc/systemd/system/nanio.service (mode 0644) <==');
     expect(r.stdout).toContain('host = "10.20.0.11"');
-    expect(r.stdout).toContain('NANIO_SECRET_KEY=<contents of /etc/orch/secrets/pool-2025.secret>');
+    expect(r.stdout).toContain('secret_key = "<contents of /etc/orch/secrets/pool-2025.secret>"');
     expect(r.stdout).toContain('Next steps on the member:');
   });
 
@@ -57,16 +74,20 @@ describe('orch node-config (CLI)', () => {
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({ pool: 'pool-2026', type: 'nanio', member: null, listen: { host: '0.0.0.0', port: 9000 } });
     expect(j.files.map((f: { name: string; mode: string }) => [f.name, f.mode])).toEqual([
-      ['nanio-options.toml', '0640'],
-      ['nanio.env', '0600'],
+      ['nanio-options.toml', '0600'],
       ['nanio.service', '0644'],
     ]);
   });
 
   it('writes a nanio unit that systemd-analyze verify accepts', async () => {
     const out = join(work, 'nanio');
-    const r = await runCli(['node-config', 'pool-2025', '2', '-m', GATEWAY, '--out', out, '--nanio-bin', '/bin/sh']);
-    expect(r.code).toBe(0);
+    const manifests = join(work, 'unit-manifests');
+    mkdirSync(manifests, { recursive: true });
+    writeFileSync(join(manifests, 'pool.yaml'), nanioPoolYaml('pool-2025', ['10.20.0.11:9000', '10.20.0.12:9000', '10.20.0.13:9000']));
+    const r = await runCli(['node-config', 'pool-2025', '2', '-m', manifests, '--out', out, '--nanio-bin', '/bin/sh'], {
+      env: { NC_ACCESS: 'AKIAUNITTEST0001', NC_SECRET: 'unit-test-secret' },
+    });
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`${out}/nanio.service  (install as /etc/systemd/system/nanio.service, mode 0644)`);
     if (!existsSync(SYSTEMD_ANALYZE)) {
       console.warn(`SKIPPED ASSERTION: ${SYSTEMD_ANALYZE} is not installed on this machine; nanio.service was not verified by systemd.`);
@@ -134,6 +155,37 @@ spec:
       execFileSync(nginxBinary(), [...args, '-s', 'stop'], { stdio: 'pipe' });
     }
   });
+
+  it.skipIf(skipWithoutNanio())(
+    'a nanio member started from the written options file accepts the pool credentials, and only them',
+    async () => {
+      const out = join(work, 'nanio-real');
+      const manifests = join(work, 'nanio-manifests');
+      mkdirSync(manifests, { recursive: true });
+      writeFileSync(join(manifests, 'pool.yaml'), nanioPoolYaml('real', ['127.0.0.1:9000']));
+      const user = { accessKeyId: 'AKIANODECONFIG01', secretAccessKey: `nc-${Math.random().toString(36).slice(2)}/+=` };
+      const r = await runCli(['node-config', 'real', '0', '-m', manifests, '--out', out], {
+        env: { NC_ACCESS: user.accessKeyId, NC_SECRET: user.secretAccessKey },
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(user.secretAccessKey);
+      const options = join(out, 'nanio-options.toml');
+      expect(statSync(options).mode & 0o777).toBe(0o600);
+      const member = await new NanioMember(join(work, 'nanio-data'), { optionsFile: options }).start();
+      const ok = s3Client(member.endpoint, user);
+      const wrong = s3Client(member.endpoint, { accessKeyId: user.accessKeyId, secretAccessKey: 'not-it' });
+      try {
+        await ok.send(new CreateBucketCommand({ Bucket: 'from-node-config' }));
+        const listed = await ok.send(new ListBucketsCommand({}));
+        expect(listed.Buckets?.map((b) => b.Name)).toEqual(['from-node-config']);
+        await expect(wrong.send(new ListBucketsCommand({}))).rejects.toMatchObject({ name: 'SignatureDoesNotMatch' });
+      } finally {
+        ok.destroy();
+        wrong.destroy();
+        await member.kill();
+      }
+    },
+  );
 
   it('an unknown pool: exit 1, the manifests named and the pools listed, no stack trace', async () => {
     const r = await runCli(['node-config', 'pool-1999', '-m', GATEWAY]);

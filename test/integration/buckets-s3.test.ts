@@ -1,5 +1,5 @@
 import { randomBytes, createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import {
@@ -271,14 +271,14 @@ ${extra}`;
     }
   });
 
-  it('refuses a route that would strand objects without a Migration or allowOrphan; routing to the default pool is allowed', async () => {
+  it('refuses a route that would strand objects without a Migration or allowOrphan; a route that stays on the default pool is not a move', async () => {
     gw.writeManifest('routes/photos.yaml', route('s3-photos', 'photos', 'cold'));
     gw.writeManifest('routes/plain.yaml', route('s3-plain', 'plain', 'hot'));
     const before = gw.snapshot();
     const plan = await run(['plan']);
     expect(plan.code).toBe(1);
     expect(plan.stderr).toMatch(
-      /routes\/photos\.yaml:\d+:\d+: error: .*moves bucket photos from pool hot, which holds its objects, to pool cold without a Migration/,
+      /routes\/photos\.yaml:\d+:\d+: error: .*moves bucket photos from pool hot to pool cold without a Migration: pool hot holds its 3 objects/,
     );
     expect(plan.stderr).toContain('add a Migration');
     expect(plan.stderr).toContain('allowOrphan: true');
@@ -317,10 +317,10 @@ ${extra}`;
   it('lists orphans with counts and purges only them, after a dry run, a guard and a confirmation', async () => {
     const orphans = json(await run(['buckets', 'orphans', '--json']));
     expect(orphans.orphans).toEqual([
-      { virtual_host: 's3', bucket: 'photos', default_pool: 'hot', route_pool: 'cold', objects: 3, bytes: 33 },
+      { virtual_host: 's3', bucket: 'photos', pool: 'hot', default_pool: 'hot', route_pool: 'cold', objects: 3, bytes: 33 },
     ]);
     const text = await run(['buckets', 'orphans']);
-    expect(text.stdout).toMatch(/s3\s+photos\s+hot\s+cold\s+3\s+33 B/);
+    expect(text.stdout).toMatch(/s3\s+photos\s+hot \(default\)\s+cold\s+3\s+33 B/);
 
     const before = await inventory();
     const dry = await run(['buckets', 'purge-orphans', 's3', 'photos', '--dry-run']);
@@ -481,11 +481,11 @@ ${extra}`;
     await Promise.all([members.hot![0]!.start(), members.cold![0]!.start()]);
   });
 
-  it('credentials refused by a server: a clear error naming the pool', async () => {
+  it('credentials refused by a server: a clear error naming the pool; never sealed', async () => {
     gw.writeManifest(
       'pools.yaml',
       poolsYaml(
-        `---\n${pool('locked', [refusing.address], { accessKeyId: 'env: COLD_ACCESS_KEY', secretAccessKey: 'env: COLD_SECRET_KEY' })}`,
+        `---\n${pool('locked', [refusing.address], { accessKeyId: 'env: LOCKED_ACCESS_KEY', secretAccessKey: 'env: LOCKED_SECRET_KEY' })}`,
       ),
     );
     gw.writeManifest(
@@ -496,11 +496,22 @@ ${extra}`;
         .replace('PORT', String(lockedPort))
         .replace('defaultPool: hot', 'defaultPool: locked'),
     );
+    const lockedEnv = { LOCKED_ACCESS_KEY: S3RVER_ACCESS_KEY, LOCKED_SECRET_KEY: coldSecret };
+    // Credentials the pool refuses are not sealed: the apply is refused, naming the pool and the member.
+    const refused = await run(['apply', '--auto-approve'], { env: lockedEnv });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      `pool locked refused orch's credentials (ListBuckets: HTTP 403 InvalidAccessKeyId from member ${refusing.address})`,
+    );
+    expect(refused.stderr).toContain('[credentials.refused]');
+    expect(existsSync(join(gw.nginxDir, 'pools', 'locked.meta.json'))).toBe(false);
+    // Without the values, the pool is deployed with its references only (nothing to seal).
     const apply = await run(['apply', '--auto-approve']);
     expect(apply.code, apply.stderr + apply.stdout).toBe(0);
+    expect(readFileSync(join(gw.nginxDir, 'pools', 'locked.meta.json'), 'utf8')).not.toContain('"encrypted"');
     for (const code of ['InvalidAccessKeyId', 'SignatureDoesNotMatch'] as const) {
       refusing.setCode(code);
-      const r = await run(['buckets', '--vhost', 'locked', '--json']);
+      const r = await run(['buckets', '--vhost', 'locked', '--json'], { env: lockedEnv });
       expect(r.code, r.stderr).toBe(0);
       const locked = json(r).pools.find((p: { pool: string }) => p.pool === 'locked');
       expect(locked.status).toBe('access-denied');
@@ -508,12 +519,15 @@ ${extra}`;
         `pool locked refused orch's credentials (ListBuckets: HTTP 403 ${code} from member ${refusing.address})`,
       );
       if (code === 'InvalidAccessKeyId')
-        expect((await run(['buckets', '--vhost', 'locked'])).stdout).toContain(`! pool locked: access-denied`);
+        expect((await run(['buckets', '--vhost', 'locked'], { env: lockedEnv })).stdout).toContain(`! pool locked: access-denied`);
     }
     gw.writeManifest('routes/secure.yaml', route('locked-secure', 'secure', 'locked').replace('virtualHost: s3', 'virtualHost: locked'));
-    const plan = await run(['plan', '--json']);
-    const d = json(plan).diagnostics.find((x: { code: string }) => x.code === 'refresh.pool-unavailable');
-    expect(d.message).toContain('buckets on pool locked were not checked');
+    const plan = await run(['plan', '--json'], { env: lockedEnv });
+    // Refused: the credentials would be sealed for the first time; the listing failure is said too.
+    expect(plan.code).toBe(1);
+    const diagnostics = json(plan).error.diagnostics as Array<{ code: string; message: string }>;
+    expect(diagnostics.map((x) => x.code).sort()).toEqual(['credentials.refused', 'refresh.pool-unavailable']);
+    expect(diagnostics.find((x) => x.code === 'refresh.pool-unavailable')!.message).toContain('buckets on pool locked were not checked');
     gw.removeManifest('routes/secure.yaml');
   });
 

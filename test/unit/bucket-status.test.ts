@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { BucketFacts, MigrationFact, PoolListing } from '../../src/domain/buckets/bucket-facts.js';
-import { defaultPoolOrphans, deriveBucketStatuses, type BucketStatus } from '../../src/domain/buckets/derive-bucket-status.js';
+import {
+  defaultPoolOrphans,
+  deriveBucketStatuses,
+  orphanCopies,
+  orphanRows,
+  strandedBuckets,
+  type BucketStatus,
+} from '../../src/domain/buckets/derive-bucket-status.js';
 import { route, virtualHost } from '../helpers/desired-builders.js';
 
 /** `{ hot: { photos: 3 } }`: pool hot lists bucket photos with 3 objects (null: not counted). */
@@ -118,5 +125,40 @@ describe('deriveBucketStatuses', () => {
     expect(rows.filter((r) => r.status === 'orphaned').map((r) => r.bucket)).toEqual(['archive', 'photos']);
     // The completed migration's source (pool old) is not the default pool: not purged by purge-orphans.
     expect(defaultPoolOrphans(rows).map((r) => r.bucket)).toEqual(['photos']);
+  });
+
+  it('objects left on a pool that no longer serves the bucket are orphans: route removed, moved to the default pool, default pool changed', () => {
+    // Deployed now: s3 routes photos to hot (its default); archive's route was removed (it sits on
+    // old); videos moved from old to the default pool; a second host serves logs from old.
+    const now = virtualHost('s3', { defaultPool: 'hot', routes: [route('s3', '/photos/', 'cold')] });
+    const other = virtualHost('other', { defaultPool: 'hot', routes: [route('other', '/logs/', 'old')] });
+    const l = listings({ hot: { videos: 1, plain: 2 }, cold: { photos: 4 }, old: { archive: 7, videos: 3, logs: 5, empty: 0 } });
+    const stranded = strandedBuckets([now, other], [], l);
+    expect(Object.fromEntries([...stranded].map(([b, c]) => [b, c.map((x) => `${x.pool}:${x.objects}`)]))).toEqual({
+      archive: ['old:7'],
+      videos: ['old:3'],
+    });
+    const rows = deriveBucketStatuses({ virtualHosts: [now], listings: l, migrations: [], stranded });
+    const byBucket = Object.fromEntries(rows.map((r) => [r.bucket, r]));
+    expect(byBucket['archive']).toMatchObject({
+      status: 'orphaned',
+      detail: '7 objects left on pool old, which no longer serves it; served by the default pool hot',
+    });
+    expect(byBucket['videos']).toMatchObject({ status: 'orphaned', stranded: [{ pool: 'old', objects: 3, bytes: 30 }] });
+    expect(byBucket['plain']!.status).toBe('via-default');
+    expect(byBucket['logs']).toBeUndefined(); // served from old by the other host
+    expect(orphanRows(rows).map((r) => [r.bucket, orphanCopies(r).map((c) => c.pool)])).toEqual([
+      ['archive', ['old']],
+      ['videos', ['old']],
+    ]);
+    // Not purged by purge-orphans (not on the default pool).
+    expect(defaultPoolOrphans(rows).map((r) => r.bucket)).toEqual([]);
+    // A running migration owns its bucket on both pools: not a stray.
+    const migrating = strandedBuckets(
+      [now],
+      [{ name: 'm', virtualHost: 's3', bucket: 'archive', from: 'old', to: 'hot', progress: 'running' }],
+      l,
+    );
+    expect(migrating.has('archive')).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,19 +10,23 @@ import { BugError, UserError } from '../../src/domain/errors.js';
 import { findPool, NODE_CONFIG_DEFAULTS, renderNodeConfig, selectMember } from '../../src/domain/node-config/render-node-config.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { localTextFiles } from '../../src/adapters/fs/text-files.js';
+import { environmentSecrets } from '../../src/adapters/secrets/environment-secrets.js';
 
 const GATEWAY = join(REPO_ROOT, 'examples/gateway');
 const OPTIONS = { ...NODE_CONFIG_DEFAULTS, orchVersion: '0.1.0' };
 
-/** The TOML orch writes: comments, one [server] table, `key = "plain string"` or `key = integer`. */
-function readSimpleToml(text: string): Record<string, Record<string, string | number>> {
-  const out: Record<string, Record<string, string | number>> = {};
+/** The TOML orch writes: comments, one [server] table, [[users]] tables, `key = "plain string"` or `key = integer`. */
+function readSimpleToml(text: string): { server?: Record<string, string | number>; users?: Array<Record<string, string | number>> } {
+  const out: { server?: Record<string, string | number>; users?: Array<Record<string, string | number>> } = {};
   let table: Record<string, string | number> | null = null;
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
-    const t = /^\[([a-z]+)\]$/.exec(line);
-    if (t) {
-      table = out[t[1]!] = {};
+    if (line === '[server]') {
+      table = out.server = {};
+      continue;
+    }
+    if (line === '[[users]]') {
+      (out.users ??= []).push((table = {}));
       continue;
     }
     const kv = /^([a-z_]+) = (?:"([^"\\\u0000-\u001f]*)"|(\d+))$/.exec(line);
@@ -41,7 +45,12 @@ const request = (pool: string, member: string | null, extra: Partial<NodeConfigR
 });
 const settingsFor = (manifests: string) =>
   resolveSettings({ flags: { manifests }, env: {}, configPath: null, candidates: [], readFile: () => null });
-const portsFor = (manifests: string) => ({ settings: settingsFor(manifests), files: localTextFiles, manifests: fileManifestLoader() });
+const portsFor = (manifests: string) => ({
+  settings: settingsFor(manifests),
+  files: localTextFiles,
+  manifests: fileManifestLoader(),
+  secrets: environmentSecrets(process.env),
+});
 
 describe('orch node-config: nanio pools', () => {
   const { validation } = loadManifests(fileManifestLoader(), GATEWAY);
@@ -54,25 +63,26 @@ describe('orch node-config: nanio pools', () => {
     expect(selectMember(pool, null)).toEqual({ index: null, address: null, member: null });
   });
 
-  it('renders options bound to the member, credentials as placeholders, and a unit', () => {
+  it('renders options bound to the member with [[users]] (placeholders when printed), 0600, and a unit', () => {
     const c = renderNodeConfig(desired, pool, selectMember(pool, '10.20.0.13:9000'), OPTIONS);
     expect(c.files.map((f) => [f.name, f.installAs, f.mode])).toEqual([
-      ['nanio-options.toml', '/etc/nanio/options.toml', 0o640],
-      ['nanio.env', '/etc/nanio/nanio.env', 0o600],
+      ['nanio-options.toml', '/etc/nanio/options.toml', 0o600],
       ['nanio.service', '/etc/systemd/system/nanio.service', 0o644],
     ]);
-    const [options, env, unit] = c.files.map((f) => f.content) as [string, string, string];
+    const [options, unit] = c.files.map((f) => f.content) as [string, string];
+    // pool-2025: accessKeyId from env POOL_2025_ACCESS_KEY, secretAccessKey from a file.
     expect(readSimpleToml(options)).toEqual({
       server: { data_dir: '/var/lib/nanio', host: '10.20.0.13', port: 9000, region: 'us-east-1' },
+      users: [{ access_key: '<value of POOL_2025_ACCESS_KEY>', secret_key: '<contents of /etc/orch/secrets/pool-2025.secret>' }],
     });
-    // pool-2025: accessKeyId from env POOL_2025_ACCESS_KEY, secretAccessKey from a file.
-    expect(env).toContain('\nNANIO_ACCESS_KEY=<value of POOL_2025_ACCESS_KEY>\n');
-    expect(env).toContain('\nNANIO_SECRET_KEY=<contents of /etc/orch/secrets/pool-2025.secret>\n');
     expect(unit).toContain('\nExecStart=/usr/local/bin/nanio serve --options /etc/nanio/options.toml\n');
-    expect(unit).toContain('\nEnvironmentFile=/etc/nanio/nanio.env\n');
+    expect(unit).not.toContain('EnvironmentFile');
     expect(unit).toContain('\nReadWritePaths=/var/lib/nanio\n');
     expect(unit).toContain('\nCapabilityBoundingSet=\n');
     expect(unit).toContain('\nUser=nanio\n');
+    // With values (what --out writes), escaped as TOML strings.
+    const real = renderNodeConfig(desired, pool, selectMember(pool, '0'), OPTIONS, (ref) => ('env' in ref ? 'AKIA"\\x' : 's3cr\u007fet\n'));
+    expect(real.files[0]!.content).toContain('\naccess_key = "AKIA\\"\\\\x"\nsecret_key = "s3cr\\u007fet\\n"\n');
   });
 
   it('for a new member: every interface, the port the members share, and a reminder to add it', () => {
@@ -97,10 +107,10 @@ describe('orch node-config: nanio pools', () => {
       port: 9000,
       region: 'eu-west-1',
     });
-    expect(c.files[1]!.installAs).toBe('/etc/nanio-a/nanio.env');
-    expect(c.files[2]!.content).toContain('\nExecStart=/opt/nanio/bin/nanio serve --options /etc/nanio-a/options.toml\n');
-    expect(c.files[2]!.content).toContain('\nRequiresMountsFor=/mnt/shelf-a/nanio\n');
-    expect(c.files[2]!.content).toContain('\nUser=nanio-a\n');
+    expect(c.files[0]!.installAs).toBe('/etc/nanio-a/options.toml');
+    expect(c.files[1]!.content).toContain('\nExecStart=/opt/nanio/bin/nanio serve --options /etc/nanio-a/options.toml\n');
+    expect(c.files[1]!.content).toContain('\nRequiresMountsFor=/mnt/shelf-a/nanio\n');
+    expect(c.files[1]!.content).toContain('\nUser=nanio-a\n');
   });
 
   it('never lets an unchecked value into a file (the renderer refuses it)', () => {
@@ -193,22 +203,22 @@ spec:
     const all = config.files.map((f) => f.content).join('\n') + config.nextSteps.join('\n');
     expect(all).not.toContain(SECRET_ACCESS);
     expect(all).not.toContain(SECRET_KEY);
-    expect(all).toContain('NANIO_ACCESS_KEY=<value of NODE_CONFIG_TEST_ACCESS>');
+    expect(all).toContain('access_key = "<value of NODE_CONFIG_TEST_ACCESS>"');
   });
 
   it('binds an IPv6 member, a DNS member on every interface, and keeps privileged ports working', () => {
     const v6 = nodeConfig(portsFor(dir), request('v6-pool', '[FD00:0::11]:80')).config;
     expect(v6.member.index).toBe(0);
     expect(readSimpleToml(v6.files[0]!.content).server).toMatchObject({ host: 'fd00::11', port: 80 });
-    expect(v6.files[2]!.content).toContain('\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n');
+    expect(v6.files[1]!.content).toContain('\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n');
     const dns = nodeConfig(portsFor(dir), request('v6-pool', 'nanio-2.internal:80')).config;
     expect(readSimpleToml(dns.files[0]!.content).server).toMatchObject({ host: '0.0.0.0', port: 80 });
   });
 
   it("a pool without credentials gets neutral placeholders; members on different ports: nanio's default for a new one", () => {
     const c = nodeConfig(portsFor(dir), request('bare', null)).config;
-    expect(c.files[1]!.content).toContain('\nNANIO_ACCESS_KEY=<access key>\n');
-    expect(c.files[1]!.content).toContain('the pool has no credentials in its manifest');
+    expect(c.files[0]!.content).toContain('\naccess_key = "<access key>"\n');
+    expect(c.files[0]!.content).toContain('Pool "bare" has no credentials in its manifest');
     expect(readSimpleToml(c.files[0]!.content).server).toMatchObject({ host: '0.0.0.0', port: 9000 });
   });
 
@@ -233,16 +243,31 @@ spec:
     expect(() => nodeConfig(portsFor(dir), request('bare', '0', { user: 'Nanio' }))).toThrow(/--user must be a system user name/);
   });
 
-  it('--out writes the files with their modes, and will not replace different ones without --force', () => {
+  it('--out writes the options file with the values (0600) and the unit, and will not replace different ones without --force', () => {
     const out = join(dir, 'out');
-    const first = nodeConfig(portsFor(dir), request('bare', '0', { out }));
-    expect(first.written).toEqual(['nanio-options.toml', 'nanio.env', 'nanio.service'].map((n) => join(out, n)));
-    expect(first.written.map((p) => statSync(p).mode & 0o777)).toEqual([0o640, 0o600, 0o644]);
+    const first = nodeConfig(portsFor(dir), request('v6-pool', '0', { out }));
+    expect(first.written).toEqual(['nanio-options.toml', 'nanio.service'].map((n) => join(out, n)));
+    expect(first.written.map((p) => statSync(p).mode & 0o777)).toEqual([0o600, 0o644]);
+    expect(readSimpleToml(readFileSync(first.written[0]!, 'utf8')).users).toEqual([{ access_key: SECRET_ACCESS, secret_key: SECRET_KEY }]);
+    // What is returned for printing keeps the placeholders.
+    expect(first.config.files[0]!.content).not.toContain(SECRET_KEY);
     // Same content again: fine. Other content: refused, nothing written; --force replaces.
-    expect(nodeConfig(portsFor(dir), request('bare', '0', { out })).written).toHaveLength(3);
-    expect(() => nodeConfig(portsFor(dir), request('bare', '1', { out }))).toThrow(/already exist.*nothing was written/);
-    expect(readFileSync(join(out, 'nanio-options.toml'), 'utf8')).toContain('host = "10.0.0.1"');
-    nodeConfig(portsFor(dir), request('bare', '1', { out, force: true }));
-    expect(readFileSync(join(out, 'nanio-options.toml'), 'utf8')).toContain('host = "10.0.0.2"');
+    expect(nodeConfig(portsFor(dir), request('v6-pool', '0', { out })).written).toHaveLength(2);
+    expect(() => nodeConfig(portsFor(dir), request('v6-pool', '1', { out }))).toThrow(/already exist.*nothing was written/);
+    expect(readFileSync(join(out, 'nanio-options.toml'), 'utf8')).toContain('host = "fd00::11"');
+    nodeConfig(portsFor(dir), request('v6-pool', '1', { out, force: true }));
+    expect(readFileSync(join(out, 'nanio-options.toml'), 'utf8')).toContain('host = "0.0.0.0"');
+  });
+
+  it('--out refuses (writing nothing) when a reference does not resolve, or the pool has no credentials', () => {
+    const out = join(dir, 'out-refused');
+    delete process.env['NODE_CONFIG_TEST_ACCESS'];
+    try {
+      expect(() => nodeConfig(portsFor(dir), request('v6-pool', '0', { out }))).toThrow(/NODE_CONFIG_TEST_ACCESS.*nothing was written/);
+    } finally {
+      process.env['NODE_CONFIG_TEST_ACCESS'] = SECRET_ACCESS;
+    }
+    expect(() => nodeConfig(portsFor(dir), request('bare', '0', { out }))).toThrow(/Pool "bare" has no credentials.*nothing was written/);
+    expect(existsSync(out)).toBe(false);
   });
 });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { BucketFacts, MigrationFact, PoolListing } from '../../src/domain/buckets/bucket-facts.js';
 import type { DesiredRoute, DesiredState } from '../../src/domain/model/desired-state.js';
-import { guardedMoves, planBuckets, poolsToList, type DeployedVirtualHost } from '../../src/domain/plan/plan-buckets.js';
+import {
+  bucketsToCount,
+  guardedMoves,
+  guardPlan,
+  planBuckets,
+  poolsToList,
+  type DeployedVirtualHost,
+} from '../../src/domain/plan/plan-buckets.js';
 import { desiredState, pool, route, virtualHost } from '../helpers/desired-builders.js';
 
 function state(routes: DesiredRoute[], defaultPool = 'hot'): DesiredState {
@@ -26,6 +33,21 @@ function listings(spec: Record<string, Record<string, boolean | null> | PoolList
               Object.entries(b).map(([k, has]) => [k, { objects: null, bytes: null, hasObjects: has }]),
             ),
           },
+    ]),
+  );
+}
+
+/** pool -> bucket -> object count. */
+function counted(spec: Record<string, Record<string, number>>): Map<string, PoolListing> {
+  return new Map(
+    Object.entries(spec).map(([p, b]) => [
+      p,
+      {
+        pool: p,
+        status: 'ok' as const,
+        message: null,
+        buckets: new Map<string, BucketFacts>(Object.entries(b).map(([k, n]) => [k, { objects: n, bytes: n * 10, hasObjects: n > 0 }])),
+      },
     ]),
   );
 }
@@ -114,11 +136,59 @@ describe('planBuckets', () => {
       [],
     ],
     [
-      'routing to the default pool is always allowed',
+      'routing back to the default pool strands the objects on the route pool too',
       [route('s3', '/photos/', 'hot')],
       deployedWith([{ path: '/photos/', bucket: 'photos', pool: 'cold', enabled: true }]),
       { hot: { photos: null }, cold: { photos: true } },
       [],
+      ['error bucket.would-orphan'],
+    ],
+    [
+      'routing back to the default pool with allowOrphan on the route',
+      [route('s3', '/photos/', 'hot', { allowOrphan: true })],
+      deployedWith([{ path: '/photos/', bucket: 'photos', pool: 'cold', enabled: true }]),
+      { hot: { photos: null }, cold: { photos: true } },
+      [],
+      [],
+    ],
+    [
+      'a route removed: the default pool would serve the bucket, its objects stay on the route pool',
+      [],
+      deployedWith([{ path: '/photos/', bucket: 'photos', pool: 'cold', enabled: true }]),
+      { cold: { photos: true } },
+      [],
+      ['error bucket.would-orphan'],
+    ],
+    [
+      'a route disabled is a route removed',
+      [route('s3', '/photos/', 'cold', { enabled: false })],
+      deployedWith([{ path: '/photos/', bucket: 'photos', pool: 'cold', enabled: true }]),
+      { cold: { photos: true } },
+      [],
+      ['error bucket.would-orphan'],
+    ],
+    [
+      'a route disabled with allowOrphan: acknowledged',
+      [route('s3', '/photos/', 'cold', { enabled: false, allowOrphan: true })],
+      deployedWith([{ path: '/photos/', bucket: 'photos', pool: 'cold', enabled: true }]),
+      { cold: { photos: true } },
+      [],
+      [],
+    ],
+    [
+      'a route removed from an empty bucket strands nothing',
+      [],
+      deployedWith([{ path: '/photos/', bucket: 'photos', pool: 'cold', enabled: true }]),
+      { cold: { photos: false } },
+      [],
+      [],
+    ],
+    [
+      'a route removed with a Migration for the bucket',
+      [],
+      deployedWith([{ path: '/photos/', bucket: 'photos', pool: 'cold', enabled: true }]),
+      { cold: { photos: true } },
+      [migration('photos')],
       [],
     ],
     [
@@ -173,6 +243,55 @@ describe('planBuckets', () => {
     const r = planBuckets({ desired: state(routes), deployed, listings: listings(spec), migrations }, new Map());
     expect(codes(r)).toEqual(expected);
     expect(r.creates).toEqual([]);
+  });
+
+  it('a removed route is refused with the object count, at the virtual host, with the ways on', () => {
+    const desired = state([]);
+    const deployed = deployedWith([{ name: 's3-photos', path: '/photos/', bucket: 'photos', pool: 'cold', enabled: true }]);
+    const guard = guardPlan({ desired, deployed, migrations: [] });
+    expect(guard.moves.map((m) => `${m.cause} ${m.bucket} ${m.from}->${m.to}`)).toEqual(['route-removed photos cold->hot']);
+    expect(poolsToList({ desired, deployed, migrations: [] })).toEqual(['cold']);
+    expect(bucketsToCount({ desired, deployed, migrations: [] }, guard, 'cold', ['photos', 'other'])).toEqual(['photos']);
+    const r = planBuckets({ desired, deployed, listings: counted({ cold: { photos: 7 } }), migrations: [] }, new Map(), guard);
+    expect(r.diagnostics).toEqual([
+      expect.objectContaining({ severity: 'error', code: 'bucket.would-orphan', document: { kind: 'VirtualHost', name: 's3' } }),
+    ]);
+    expect(r.diagnostics[0]!.message).toContain('route s3-photos of bucket photos (virtual host s3) is removed or disabled');
+    expect(r.diagnostics[0]!.message).toContain('pool cold holds its 7 objects');
+    expect(r.diagnostics[0]!.hint).toContain('Migration (virtualHost: s3, bucket: photos, from: cold, to: hot)');
+    expect(r.diagnostics[0]!.hint).toContain('photos in spec.allowOrphan of virtual host s3');
+  });
+
+  it('a default pool change refuses every unrouted bucket with objects on the old default pool, with counts', () => {
+    const deployed = deployedWith([{ path: '/logs/', bucket: 'logs', pool: 'hot', enabled: true }], 'hot');
+    const desired = state([route('s3', '/logs/', 'hot')], 'cold');
+    const input = { desired, deployed, migrations: [] };
+    const guard = guardPlan(input);
+    expect(guard.moves).toEqual([]);
+    expect(guard.defaultPoolChanges).toEqual([{ virtualHost: 's3', from: 'hot', to: 'cold' }]);
+    expect(poolsToList(input, guard)).toEqual(['hot']);
+    // logs keeps its route to hot: not counted, not moved.
+    expect(bucketsToCount(input, guard, 'hot', ['logs', 'photos', 'empty'])).toEqual(['empty', 'photos']);
+    const r = planBuckets({ ...input, listings: counted({ hot: { logs: 5, photos: 3, empty: 0 } }) }, new Map(), guard);
+    expect(codes(r)).toEqual(['error bucket.would-orphan']);
+    expect(r.diagnostics[0]!.message).toContain('virtual host s3 changes its default pool from hot to cold: bucket photos');
+    expect(r.diagnostics[0]!.message).toContain('3 objects');
+    expect(r.diagnostics[0]!.field).toBe('spec.defaultPool');
+
+    // Acknowledged per bucket in the virtual host, or migrated: nothing refused, nothing counted.
+    const ack = state([route('s3', '/logs/', 'hot')], 'cold');
+    ack.virtualHosts[0]!.allowOrphan = ['photos'];
+    const ackInput = { desired: ack, deployed, migrations: [] };
+    expect(bucketsToCount(ackInput, guardPlan(ackInput), 'hot', ['logs', 'photos'])).toEqual([]);
+    expect(codes(planBuckets({ ...ackInput, listings: counted({ hot: { logs: 5, photos: 3 } }) }, new Map()))).toEqual([]);
+    expect(
+      codes(planBuckets({ ...input, migrations: [migration('photos')], listings: counted({ hot: { photos: 3 } }) }, new Map())),
+    ).toEqual([]);
+    // The old default pool unreachable: a warning at the virtual host.
+    expect(codes(planBuckets({ ...input, listings: listings({ hot: 'unreachable' }) }, new Map()))).toEqual([
+      'warning bucket.move-unchecked',
+      'warning refresh.pool-unavailable',
+    ]);
   });
 
   it('a virtual host not deployed yet: the default pool of the manifests is the current pool', () => {

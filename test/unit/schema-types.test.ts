@@ -6,6 +6,7 @@ import type {
   Metadata,
   MigrationSpec,
   PoolCredentials,
+  ClientIdentity,
   PoolMember,
   PoolSpec,
   RouteSpec,
@@ -43,6 +44,7 @@ const memberKeys = {
   role: true,
 } satisfies KeyList<PoolMember>;
 const credentialsKeys = { accessKeyId: true, secretAccessKey: true } satisfies KeyList<PoolCredentials>;
+const clientIdentityKeys = { accessKeyId: true, secretAccessKey: true } satisfies KeyList<ClientIdentity>;
 const vhostSpecKeys = {
   serverNames: true,
   port: true,
@@ -52,6 +54,11 @@ const vhostSpecKeys = {
   ipRules: true,
   extraBlocks: true,
   ignoreBuckets: true,
+  allowOrphan: true,
+  clientIdentities: true,
+  allowRefusingPools: true,
+  proxyReadTimeout: true,
+  proxySendTimeout: true,
 } satisfies KeyList<VirtualHostSpec>;
 const tlsKeys = { certificate: true, key: true, http2: true } satisfies KeyList<Tls>;
 const ipRulesKeys = { mode: true, addresses: true } satisfies KeyList<IpRules>;
@@ -93,6 +100,9 @@ const EXPECTED: Record<keyof typeof SCHEMAS_BY_KIND, Record<string, string[]>> =
     'spec.tls': k(tlsKeys),
     'spec.ipRules': k(ipRulesKeys),
     'spec.extraBlocks[]': k(extraBlockKeys),
+    'spec.clientIdentities[]': k(clientIdentityKeys),
+    'spec.clientIdentities[].accessKeyId': k(secretRefKeys),
+    'spec.clientIdentities[].secretAccessKey': k(secretRefKeys),
   },
   Route: { ...common, spec: k(routeSpecKeys) },
   Migration: { ...common, spec: k(migrationSpecKeys) },

@@ -1,6 +1,6 @@
 import type { BucketReport } from '../../use-cases/buckets/bucket-sync.js';
 import type { PurgeListing, PurgeResult } from '../../use-cases/buckets/purge-orphans.js';
-import type { BucketRow } from '../../domain/buckets/derive-bucket-status.js';
+import { orphanCopies, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
 import type { Style } from '../style.js';
 
 export const BUCKETS_JSON_FORMAT_VERSION = '1.0';
@@ -62,6 +62,7 @@ export function formatBucketReport(report: BucketReport, style: Style, opts: { c
     );
   }
   out.push(...poolProblems(report, style));
+  out.push(...identityLines(report, style));
   if (report.rows.some((r) => !r.checked)) out.push(style.dim('A status ending in "?" depends on a pool that could not be listed.'));
   return out.join('\n');
 }
@@ -70,6 +71,30 @@ function poolProblems(report: BucketReport, style: Style): string[] {
   const bad = report.pools.filter((p) => p.status !== 'ok');
   if (bad.length === 0) return [];
   return ['', ...bad.map((p) => style.yellow(`! pool ${p.pool}: ${p.status}${p.message ? ` — ${p.message}` : ''}`))];
+}
+
+/** The client identity check: one line when every pool accepts every identity, else one per problem. */
+function identityLines(report: BucketReport, style: Style): string[] {
+  const checks = report.identities ?? [];
+  if (checks.length === 0) return [];
+  const bad = checks.filter((c) => c.status !== 'ok');
+  if (bad.length === 0) {
+    const pools = new Set(checks.map((c) => c.pool)).size;
+    return [
+      '',
+      style.green(
+        `client identities: ${checks.length} check${checks.length === 1 ? '' : 's'} on ${pools} pool${pools === 1 ? '' : 's'}, all accepted`,
+      ),
+    ];
+  }
+  return [
+    '',
+    ...bad.map((c) =>
+      style.yellow(
+        `! client identity ${c.accessKeyId ?? `#${c.index}`} of ${c.virtualHost} on pool ${c.pool}: ${c.status}${c.message ? ` — ${c.message}` : ''}`,
+      ),
+    ),
+  ];
 }
 
 export function bucketReportToJson(report: BucketReport) {
@@ -89,28 +114,43 @@ export function bucketReportToJson(report: BucketReport) {
       migration: r.migration,
     })),
     pools: report.pools,
+    ...(report.identities
+      ? {
+          identities: report.identities.map((c) => ({
+            virtual_host: c.virtualHost,
+            index: c.index,
+            access_key_id: c.accessKeyId,
+            pool: c.pool,
+            status: c.status,
+            message: c.message,
+          })),
+        }
+      : {}),
   };
 }
 
 export function formatOrphans(report: BucketReport, orphans: readonly BucketRow[], style: Style): string {
   const out: string[] = [];
-  if (orphans.length === 0) out.push(style.green('No orphans: no routed bucket has objects left on its default pool.'));
+  if (orphans.length === 0) out.push(style.green('No orphans: no bucket has objects left on a pool that does not serve it.'));
   else {
-    const onDefault = (r: BucketRow) => r.pools.find((p) => p.pool === r.defaultPool);
     out.push(
       ...table(
-        ['VIRTUAL HOST', 'BUCKET', 'DEFAULT POOL (ORPHANS)', 'ROUTE POOL', 'OBJECTS', 'SIZE'],
-        orphans.map((r) => [
-          r.virtualHost,
-          r.bucket,
-          r.defaultPool,
-          r.route!.pool,
-          String(onDefault(r)?.objects ?? '-'),
-          formatBytes(onDefault(r)?.bytes ?? null),
-        ]),
+        ['VIRTUAL HOST', 'BUCKET', 'OBJECTS ON POOL', 'SERVED BY', 'OBJECTS', 'SIZE'],
+        orphans.flatMap((r) =>
+          orphanCopies(r).map((c) => [
+            r.virtualHost,
+            r.bucket,
+            c.pool === r.defaultPool ? `${c.pool} (default)` : c.pool,
+            r.route ? r.route.pool : `${r.defaultPool} (default)`,
+            String(c.objects ?? '-'),
+            formatBytes(c.bytes),
+          ]),
+        ),
       ),
       '',
-      style.dim('Delete them with: orch buckets purge-orphans VHOST BUCKET (lists first, asks, deletes only on the default pool).'),
+      style.dim(
+        'Delete default pool copies with: orch buckets purge-orphans VHOST BUCKET (lists first, asks, deletes only on the default pool). Copies on other pools: move them with a Migration, or delete them on that pool yourself.',
+      ),
     );
   }
   out.push(...poolProblems(report, style));

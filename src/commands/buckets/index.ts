@@ -30,7 +30,11 @@ A pool that cannot be listed is reported; the others still sync. See docs/bucket
   protected async execute() {
     const { flags } = await this.parse(Buckets);
     const settings = this.settingsFrom(flags);
-    const report = await syncBuckets(composeOrch(settings), { ...(flags.vhost ? { vhost: flags.vhost } : {}), counts: flags.counts });
+    const report = await syncBuckets(composeOrch(settings), {
+      ...(flags.vhost ? { vhost: flags.vhost } : {}),
+      counts: flags.counts,
+      checkIdentities: true,
+    });
     if (flags.json) this.out(JSON.stringify(bucketReportToJson(report), null, 2));
     else this.out(formatBucketReport(report, this.style, { counts: flags.counts }));
   }

@@ -1,13 +1,13 @@
 import { Flags } from '@oclif/core';
 import { syncBuckets } from '../../use-cases/buckets/bucket-sync.js';
-import { defaultPoolOrphans } from '../../domain/buckets/derive-bucket-status.js';
+import { orphanRows, orphanCopies } from '../../domain/buckets/derive-bucket-status.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { composeOrch } from '../../composition-root.js';
 import { bucketReportToJson, formatOrphans } from '../../cli/views/buckets-text.js';
 
 export default class BucketsOrphans extends OrchCommand {
-  static override summary = 'List objects routed buckets left on their default pool (count, bytes).';
-  static override description = `A bucket routed to another pool than its virtual host's default pool may still have objects on the default pool (routed with allowOrphan, or the source of a completed migration). They are unreachable through the gateway. This lists them, counted; 'orch buckets purge-orphans VHOST BUCKET' deletes them.`;
+  static override summary = 'List objects left on pools that do not serve their bucket (count, bytes).';
+  static override description = `Objects a bucket left behind on a pool that does not serve it, unreachable through the gateway: on the default pool of a bucket routed elsewhere (routed with allowOrphan), or on a pool that no longer serves the bucket at all (its route removed or moved away, or its virtual host's default pool changed, acknowledged with allowOrphan). This lists them, counted. 'orch buckets purge-orphans VHOST BUCKET' deletes the default pool copies; sources of completed migrations are listed by 'orch migrations orphaned'.`;
   static override examples = ['<%= config.bin %> buckets orphans', '<%= config.bin %> buckets orphans --vhost s3-main --json'];
   static override flags = {
     vhost: Flags.string({ description: 'only this virtual host' }),
@@ -22,7 +22,7 @@ export default class BucketsOrphans extends OrchCommand {
       counts: false,
       countOrphans: true,
     });
-    const orphans = defaultPoolOrphans(report.rows);
+    const orphans = orphanRows(report.rows);
     if (flags.json) {
       const json = bucketReportToJson({ ...report, rows: orphans });
       this.out(
@@ -30,17 +30,17 @@ export default class BucketsOrphans extends OrchCommand {
           {
             format_version: json.format_version,
             synced_at: json.synced_at,
-            orphans: orphans.map((r) => {
-              const onDefault = r.pools.find((p) => p.pool === r.defaultPool);
-              return {
+            orphans: orphans.flatMap((r) =>
+              orphanCopies(r).map((c) => ({
                 virtual_host: r.virtualHost,
                 bucket: r.bucket,
+                pool: c.pool,
                 default_pool: r.defaultPool,
-                route_pool: r.route!.pool,
-                objects: onDefault?.objects ?? null,
-                bytes: onDefault?.bytes ?? null,
-              };
-            }),
+                route_pool: r.route?.pool ?? null,
+                objects: c.objects,
+                bytes: c.bytes,
+              })),
+            ),
             pools: json.pools,
           },
           null,

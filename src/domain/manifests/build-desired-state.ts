@@ -102,6 +102,18 @@ function desiredVirtualHost(md: ManifestDoc, m: VirtualHostManifest, routes: Des
     ipRules: spec.ipRules ? { mode: spec.ipRules.mode, addresses: [...spec.ipRules.addresses] } : null,
     extraBlocks: (spec.extraBlocks ?? []).map((b) => ({ zone: b.zone, content: b.content })),
     ignoreBuckets: [...(spec.ignoreBuckets ?? [])],
+    ...(spec.allowOrphan && spec.allowOrphan.length > 0 ? { allowOrphan: [...spec.allowOrphan] } : {}),
+    ...(spec.clientIdentities && spec.clientIdentities.length > 0
+      ? {
+          clientIdentities: spec.clientIdentities.map((c) => ({
+            accessKeyId: { ...c.accessKeyId },
+            secretAccessKey: { ...c.secretAccessKey },
+          })),
+        }
+      : {}),
+    ...(spec.allowRefusingPools && spec.allowRefusingPools.length > 0 ? { allowRefusingPools: [...spec.allowRefusingPools] } : {}),
+    ...(spec.proxyReadTimeout !== undefined ? { proxyReadTimeout: spec.proxyReadTimeout } : {}),
+    ...(spec.proxySendTimeout !== undefined ? { proxySendTimeout: spec.proxySendTimeout } : {}),
     routes: routes.sort((a, b) => compareText(a.path, b.path)),
     origin: originOf(md),
   };

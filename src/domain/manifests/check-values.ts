@@ -84,6 +84,16 @@ function checkVirtualHostValues(md: ManifestDoc, sink: DiagnosticSink, check: Ch
     if (warning) sink.warning(md, { code: 'value.ip-rule-host-bits', path, ...warning });
   }
   for (const i of indexes(md, ['spec', 'ignoreBuckets'])) check(['spec', 'ignoreBuckets', i], checkBucketName, 'value.bucket-name');
+  for (const i of indexes(md, ['spec', 'allowOrphan'])) check(['spec', 'allowOrphan', i], checkBucketName, 'value.bucket-name');
+  for (const i of indexes(md, ['spec', 'clientIdentities'])) {
+    for (const secret of ['accessKeyId', 'secretAccessKey']) {
+      check(['spec', 'clientIdentities', i, secret, 'env'], checkEnvName, 'value.env-name');
+      check(['spec', 'clientIdentities', i, secret, 'file'], checkFilePath, 'value.file-path');
+    }
+  }
+  for (const i of indexes(md, ['spec', 'allowRefusingPools'])) check(['spec', 'allowRefusingPools', i], checkResourceName, 'value.name');
+  check(['spec', 'proxyReadTimeout'], checkDuration, 'value.duration');
+  check(['spec', 'proxySendTimeout'], checkDuration, 'value.duration');
 }
 
 function checkRouteValues(md: ManifestDoc, sink: DiagnosticSink, check: Check): void {

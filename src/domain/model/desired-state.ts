@@ -1,5 +1,14 @@
 import type { RouteMigration } from '../migrations/routing.js';
-import type { ExtraBlock, IpRules, LoadBalancing, MemberRole, MigrationMode, PoolCredentials, PoolType } from './manifest-types.js';
+import type {
+  ClientIdentity,
+  ExtraBlock,
+  IpRules,
+  LoadBalancing,
+  MemberRole,
+  MigrationMode,
+  PoolCredentials,
+  PoolType,
+} from './manifest-types.js';
 
 /** Where a desired resource came from: a manifest file and the document's index in it. */
 export interface Origin {
@@ -63,6 +72,15 @@ export interface DesiredVirtualHost {
   ipRules: IpRules | null;
   extraBlocks: ExtraBlock[];
   ignoreBuckets: string[];
+  /** Buckets whose objects may stay behind on the pool that serves them today (spec.allowOrphan). */
+  allowOrphan?: string[];
+  /** Access keys clients sign with through this virtual host (references). */
+  clientIdentities?: ClientIdentity[];
+  /** Pools that may refuse the client identities. */
+  allowRefusingPools?: string[];
+  /** nginx `proxy_read_timeout` / `proxy_send_timeout` as written in the manifest; absent: the defaults (600s). */
+  proxyReadTimeout?: string;
+  proxySendTimeout?: string;
   /** Sorted by path. Disabled routes are kept here (and in the sidecar) but not rendered. */
   routes: DesiredRoute[];
   origin: Origin;
@@ -91,4 +109,11 @@ export interface DesiredState {
 }
 
 export const MEMBER_DEFAULTS = { weight: 1, maxFails: 1, failTimeout: '10s', enabled: true } as const;
+/**
+ * Proxy timeouts of a virtual host when the manifest sets none: an S3 CompleteMultipartUpload
+ * answers only once the server has assembled every part (nanio recommends 600 s), and nginx's own
+ * default (60 s) cuts it off.
+ */
+export const PROXY_TIMEOUT_DEFAULT = '600s';
+
 export const MIGRATION_DEFAULTS = { mode: 'copy', concurrency: 16, freezeBudgetSeconds: 10 } as const;

@@ -21,6 +21,12 @@ export interface PoolCredentials {
   secretAccessKey: SecretRef;
 }
 
+/** An access key clients use through a virtual host: where orch reads it, never the value. */
+export interface ClientIdentity {
+  accessKeyId: SecretRef;
+  secretAccessKey: SecretRef;
+}
+
 export type LoadBalancing = 'round_robin' | 'least_conn' | 'ip_hash';
 export type PoolType = 'nanio' | 'http';
 export type MemberRole = 'primary' | 'replica';
@@ -78,6 +84,19 @@ export interface VirtualHostSpec {
   extraBlocks?: ExtraBlock[];
   /** Buckets that bucket sync should not report. */
   ignoreBuckets?: string[];
+  /**
+   * Buckets whose objects may stay behind on the pool serving them today when a route is removed
+   * or the default pool changes (acknowledged stranding; `orch buckets orphans` lists them).
+   */
+  allowOrphan?: string[];
+  /** Access keys clients sign with through this virtual host (references, never values). */
+  clientIdentities?: ClientIdentity[];
+  /** Pools that may refuse the client identities (the plan check warns instead of failing). */
+  allowRefusingPools?: string[];
+  /** nginx `proxy_read_timeout`, nginx time; default `600s`. */
+  proxyReadTimeout?: string;
+  /** nginx `proxy_send_timeout`, nginx time; default `600s`. */
+  proxySendTimeout?: string;
 }
 
 export interface RouteSpec {

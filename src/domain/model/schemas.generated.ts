@@ -768,6 +768,159 @@ export const virtualHostSchema = {
               "scratch"
             ]
           }
+        },
+        "allowOrphan": {
+          "description": "Buckets whose objects may stay behind on the pool that serves them today when this change stops serving them from it: their route removed or disabled, or the default pool changed. Without it (or a Migration for the bucket), such a change is refused while that pool holds objects of the bucket. `orch buckets orphans` lists what stays behind. For a route moved to another pool, `allowOrphan: true` on the Route does the same.",
+          "examples": [
+            [
+              "old-logs"
+            ]
+          ],
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/bucketName",
+            "description": "One bucket name.",
+            "examples": [
+              "old-logs"
+            ]
+          }
+        },
+        "proxyReadTimeout": {
+          "description": "nginx `proxy_read_timeout` of the virtual host: the longest wait between two reads from a pool member, nginx time syntax. Default `600s`: an S3 CompleteMultipartUpload answers only once the server has assembled every part (nanio recommends 600 s).",
+          "examples": [
+            "600s",
+            "15m"
+          ],
+          "$ref": "#/$defs/duration"
+        },
+        "proxySendTimeout": {
+          "description": "nginx `proxy_send_timeout` of the virtual host: the longest wait between two writes to a pool member, nginx time syntax. Default `600s` (slow clients uploading large parts).",
+          "examples": [
+            "600s",
+            "15m"
+          ],
+          "$ref": "#/$defs/duration"
+        },
+        "clientIdentities": {
+          "description": "The access keys clients sign with through this virtual host, as references (never values): distinct from the credentials orch itself uses on each pool. `orch node-config` renders them into every nanio member's `[[users]]`; `orch plan` checks that every nanio pool the virtual host's buckets are routed or migrate to accepts each of them (one signed ListBuckets per identity and pool), and refuses the plan otherwise, naming the pool and the access key id.",
+          "examples": [
+            [
+              {
+                "accessKeyId": {
+                  "env": "S3_MAIN_CLIENT_KEY"
+                },
+                "secretAccessKey": {
+                  "file": "/etc/orch/secrets/s3-main-client.secret"
+                }
+              }
+            ]
+          ],
+          "type": "array",
+          "items": {
+            "description": "One client identity: where orch reads its access key id and secret.",
+            "examples": [
+              {
+                "accessKeyId": {
+                  "env": "S3_MAIN_CLIENT_KEY"
+                },
+                "secretAccessKey": {
+                  "file": "/etc/orch/secrets/s3-main-client.secret"
+                }
+              }
+            ],
+            "type": "object",
+            "additionalProperties": false,
+            "required": [
+              "accessKeyId",
+              "secretAccessKey"
+            ],
+            "properties": {
+              "accessKeyId": {
+                "description": "Where to read the S3 access key id: exactly one of `env` or `file`.",
+                "examples": [
+                  {
+                    "env": "NANIO_ACCESS_KEY"
+                  },
+                  {
+                    "file": "/etc/orch/secrets/nanio-secret"
+                  }
+                ],
+                "type": "object",
+                "additionalProperties": false,
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": {
+                  "env": {
+                    "description": "Name of an environment variable of the orch process that holds the secret.",
+                    "examples": [
+                      "NANIO_ACCESS_KEY"
+                    ],
+                    "type": "string",
+                    "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"
+                  },
+                  "file": {
+                    "description": "Absolute path of a file that holds the secret (trailing newline ignored).",
+                    "examples": [
+                      "/etc/orch/secrets/nanio-secret"
+                    ],
+                    "type": "string",
+                    "pattern": "^/[^\\s;{}#$'\"\\\\\\u0000-\\u001f\\u007f]*$"
+                  }
+                }
+              },
+              "secretAccessKey": {
+                "description": "Where to read the S3 secret access key: exactly one of `env` or `file`.",
+                "examples": [
+                  {
+                    "env": "NANIO_ACCESS_KEY"
+                  },
+                  {
+                    "file": "/etc/orch/secrets/nanio-secret"
+                  }
+                ],
+                "type": "object",
+                "additionalProperties": false,
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": {
+                  "env": {
+                    "description": "Name of an environment variable of the orch process that holds the secret.",
+                    "examples": [
+                      "NANIO_ACCESS_KEY"
+                    ],
+                    "type": "string",
+                    "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"
+                  },
+                  "file": {
+                    "description": "Absolute path of a file that holds the secret (trailing newline ignored).",
+                    "examples": [
+                      "/etc/orch/secrets/nanio-secret"
+                    ],
+                    "type": "string",
+                    "pattern": "^/[^\\s;{}#$'\"\\\\\\u0000-\\u001f\\u007f]*$"
+                  }
+                }
+              }
+            }
+          }
+        },
+        "allowRefusingPools": {
+          "description": "Pools that may refuse this virtual host's client identities (acknowledged: clients will get 403 InvalidAccessKeyId for the buckets there). The plan check then warns instead of failing.",
+          "examples": [
+            [
+              "legacy-pool"
+            ]
+          ],
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/resourceName",
+            "description": "A pool name.",
+            "examples": [
+              "legacy-pool"
+            ]
+          }
         }
       }
     }
@@ -791,6 +944,17 @@ export const virtualHostSchema = {
       "type": "string",
       "maxLength": 4096,
       "pattern": "^/[^\\s;{}#$'\"\\\\\\u0000-\\u001f\\u007f]*$"
+    },
+    "duration": {
+      "description": "nginx time: a number with units `d`, `h`, `m`, `s`, `ms` in that order (`10s`, `1m30s`, `500ms`); a bare number means seconds.",
+      "examples": [
+        "600s",
+        "10m",
+        "30"
+      ],
+      "type": "string",
+      "maxLength": 32,
+      "pattern": "^([0-9]+|(?=[0-9])([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?)$"
     },
     "bucketName": {
       "description": "An S3 bucket name: 3-63 characters, lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit, no `..`, not an IP address.",

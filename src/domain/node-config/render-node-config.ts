@@ -7,9 +7,13 @@ import { commentText, nginxInteger, nginxToken, resourceName } from '../render/n
 
 /**
  * `orch node-config`: configuration for a pool member, rendered only (never deployed), from the
- * pool's manifest. nanio pools: a nanio options file (TOML, `nanio serve --options`), an
- * environment file for the credentials (placeholders naming where the gateway reads them, never
- * values) and a systemd unit. http pools: an nginx server block serving files.
+ * pool's manifest. nanio pools: a nanio options file (TOML, `nanio serve --options`) whose
+ * `[[users]]` are the credentials nanio accepts (with `--options`, nanio reads them from there
+ * only), and a systemd unit. http pools: an nginx server block serving files.
+ *
+ * Secret values never reach this module's printable output: each credential is written through a
+ * `reveal` function, which gives placeholders for printing; the use case renders a second time
+ * with the values only to write the file (`--out`, mode 0600).
  */
 
 export interface NodeConfigOptions {
@@ -114,8 +118,7 @@ function who(pool: DesiredPool, sel: SelectedMember): string {
   return `member ${sel.address} (spec.members[${sel.index}]${notes.length > 0 ? `, ${notes.join(', ')}` : ''}) of pool "${pool.name}"`;
 }
 
-function refText(ref: SecretRef | undefined): string | null {
-  if (!ref) return null;
+function refText(ref: SecretRef): string {
   if ('env' in ref) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(ref.env)) throw new Error('node-config: env reference was not validated');
     return `the value of the environment variable ${ref.env} of orch on the gateway`;
@@ -123,27 +126,72 @@ function refText(ref: SecretRef | undefined): string | null {
   return `the contents of ${assertSafePath(ref.file, 'credential file')} on the gateway`;
 }
 
-function refPlaceholder(ref: SecretRef | undefined, what: string): string {
-  if (!ref) return `<${what}>`;
-  return 'env' in ref ? `<value of ${ref.env}>` : `<contents of ${assertSafePath(ref.file, 'credential file')}>`;
+/** A user of the nanio options file: where its credentials come from (references), and for whom. */
+export interface NodeUser {
+  accessKeyId: SecretRef;
+  secretAccessKey: SecretRef;
+  /** Who uses it, for the comment above the entry. */
+  role: string;
 }
 
-export function renderNodeConfig(desired: DesiredState, pool: DesiredPool, sel: SelectedMember, o: NodeConfigOptions): NodeConfig {
+/** How a credential reference is written into the options file: a placeholder, or (--out) its value. */
+export type RevealRef = (ref: SecretRef) => string;
+
+/** Placeholders naming where the gateway reads each value: what is printed. */
+export const placeholderFor: RevealRef = (ref) =>
+  'env' in ref ? `<value of ${ref.env}>` : `<contents of ${assertSafePath(ref.file, 'credential file')}>`;
+
+/**
+ * The users a nanio pool's members must accept: orch's credentials for the pool, then the client
+ * identities of every virtual host (a bucket may be routed or migrated to any pool, and its
+ * clients keep signing with their keys), each reference pair once.
+ */
+export function nanioUsers(desired: DesiredState, pool: DesiredPool): NodeUser[] {
+  const users: NodeUser[] = [];
+  const seen = new Set<string>();
+  const add = (u: NodeUser) => {
+    const key = JSON.stringify([u.accessKeyId, u.secretAccessKey]);
+    if (seen.has(key)) return;
+    seen.add(key);
+    users.push(u);
+  };
+  if (pool.credentials) add({ ...pool.credentials, role: `orch's credentials for pool ${pool.name} (bucket sync, migrations)` });
+  for (const v of desired.virtualHosts) {
+    (v.clientIdentities ?? []).forEach((c, i) =>
+      add({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, role: `client identity ${i} of virtual host ${v.name}` }),
+    );
+  }
+  return users;
+}
+
+/** A TOML basic string: JSON's escapes are TOML's (\" \\ \n \uXXXX). */
+function tomlString(value: string): string {
+  return JSON.stringify(value).replace(/\u007f/g, '\\u007f');
+}
+
+export function renderNodeConfig(
+  desired: DesiredState,
+  pool: DesiredPool,
+  sel: SelectedMember,
+  o: NodeConfigOptions,
+  reveal: RevealRef = placeholderFor,
+  users: readonly NodeUser[] = nanioUsers(desired, pool),
+): NodeConfig {
   const name = resourceName(pool.name, 'pool name');
   const listen = memberListen(pool, sel);
   const header = (file: string) => [
     `# ${file} for ${commentText(who(pool, sel))}.`,
     `# Written by 'orch node-config' (orch ${o.orchVersion}) from ${commentText(pool.origin.file)}. Rendered only: orch never deploys it.`,
   ];
-  const files = pool.type === 'nanio' ? nanioFiles(pool, sel, listen, o, header) : [httpServerBlock(desired, pool, listen, o, header)];
+  const files =
+    pool.type === 'nanio' ? nanioFiles(pool, sel, listen, o, header, reveal, users) : [httpServerBlock(desired, pool, listen, o, header)];
   const nextSteps: string[] = [];
   if (pool.type === 'nanio') {
     const user = assertSafeUser(o.user, 'user');
     nextSteps.push(
       `useradd --system --no-create-home --shell /usr/sbin/nologin ${user}`,
       `mkdir -p ${o.dataDir} ${o.configDir} && chown ${user}:${user} ${o.dataDir}   # ${o.dataDir}: the pool's shared storage, mounted on every member`,
-      `install -m 0640 -g ${user} nanio-options.toml ${o.configDir}/options.toml`,
-      `install -m 0600 nanio.env ${o.configDir}/nanio.env   # then replace each <...> with the real value`,
+      `install -m 0600 -o ${user} -g ${user} nanio-options.toml ${o.configDir}/options.toml   # printed: replace each <...> with the value (or write it with --out)`,
       'install -m 0644 nanio.service /etc/systemd/system/nanio.service',
       'systemctl daemon-reload && systemctl enable --now nanio   # nanio needs NTP: SigV4 allows 15 minutes of clock skew',
     );
@@ -168,6 +216,8 @@ function nanioFiles(
   listen: { host: string; port: number },
   o: NodeConfigOptions,
   header: (f: string) => string[],
+  reveal: RevealRef,
+  users: readonly NodeUser[],
 ): NodeConfigFile[] {
   const dataDir = assertSafePath(o.dataDir, 'data directory');
   const configDir = assertSafePath(o.configDir, 'config directory');
@@ -177,15 +227,36 @@ function nanioFiles(
   if (!/^[0-9a-fA-F.:]+$/.test(listen.host)) throw new Error(`node-config: bind host ${JSON.stringify(listen.host)}`);
   const port = nginxInteger(listen.port, 'port');
   const optionsPath = `${configDir}/options.toml`;
-  const envPath = `${configDir}/nanio.env`;
-  const creds = pool.credentials;
-  const access = refText(creds?.accessKeyId);
-  const secret = refText(creds?.secretAccessKey);
+
+  const userLines: string[] = [];
+  if (users.length === 0) {
+    userLines.push(
+      `# Pool "${pool.name}" has no credentials in its manifest: add spec.credentials (env or file`,
+      '# references) to it, so that orch can reach the members, and render this file again.',
+      '# nanio refuses to start without at least one [[users]] entry.',
+      '[[users]]',
+      'access_key = "<access key>"',
+      'secret_key = "<secret key>"',
+      '',
+    );
+  }
+  for (const u of users) {
+    userLines.push(
+      `# ${commentText(u.role)}:`,
+      `#   access_key: ${refText(u.accessKeyId)}`,
+      `#   secret_key: ${refText(u.secretAccessKey)}`,
+      '[[users]]',
+      `access_key = ${tomlString(reveal(u.accessKeyId))}`,
+      `secret_key = ${tomlString(reveal(u.secretAccessKey))}`,
+      '',
+    );
+  }
 
   const options = [
     ...header('nanio options'),
-    `# Install as ${optionsPath} (root:${user}, 0640); nanio serve --options ${optionsPath}.`,
-    '# nanio merges: command-line flag > NANIO_* environment variable > this file > default.',
+    `# Install as ${optionsPath} (owner ${user}, mode 0600: it holds secrets); nanio serve --options ${optionsPath}.`,
+    '# nanio merges: command-line flag > NANIO_* environment variable > this file > default. With',
+    '# --options, nanio reads credentials from the [[users]] below only (NANIO_ACCESS_KEY is ignored).',
     '[server]',
     `# Shared storage: every member of a nanio pool serves the same buckets from the same files.`,
     `data_dir = "${dataDir}"`,
@@ -196,22 +267,8 @@ function nanioFiles(
     `port = ${port}`,
     `region = "${o.region}"`,
     '',
-    `# Credentials are not in this file: the unit reads NANIO_ACCESS_KEY and NANIO_SECRET_KEY from`,
-    `# ${envPath}. They must be the pool's credentials as orch knows them (orch lists buckets and`,
-    '# copies objects on the members directly with them). For several users, nanio also reads',
-    '# [[users]] entries (access_key, secret_key) here; keep this file 0640 root:nanio then.',
-    '',
-  ].join('\n');
-
-  const env = [
-    ...header('nanio credentials'),
-    `# Install as ${envPath} (root:root, 0600). Placeholders only: orch never prints a secret value.`,
-    `# Replace each <...> with the value orch uses for pool "${pool.name}":`,
-    `#   NANIO_ACCESS_KEY: ${access ?? 'the pool has no credentials in its manifest; choose a key and add credentials (env or file references) to it'}`,
-    `#   NANIO_SECRET_KEY: ${secret ?? 'likewise'}`,
-    `NANIO_ACCESS_KEY=${refPlaceholder(creds?.accessKeyId, 'access key')}`,
-    `NANIO_SECRET_KEY=${refPlaceholder(creds?.secretAccessKey, 'secret key')}`,
-    '',
+    '# Who may sign requests. Every member of the pool must accept the same users.',
+    ...userLines,
   ].join('\n');
 
   const privileged = listen.port < 1024;
@@ -230,7 +287,6 @@ function nanioFiles(
     'Type=simple',
     `User=${user}`,
     `Group=${user}`,
-    `EnvironmentFile=${envPath}`,
     `ExecStart=${nanioBin} serve --options ${optionsPath}`,
     'Restart=on-failure',
     'RestartSec=5',
@@ -263,8 +319,7 @@ function nanioFiles(
   ].join('\n');
 
   return [
-    { name: 'nanio-options.toml', installAs: optionsPath, mode: 0o640, content: options },
-    { name: 'nanio.env', installAs: envPath, mode: 0o600, content: env },
+    { name: 'nanio-options.toml', installAs: optionsPath, mode: 0o600, content: options },
     { name: 'nanio.service', installAs: '/etc/systemd/system/nanio.service', mode: 0o644, content: unit },
   ];
 }

@@ -1,12 +1,12 @@
 import type { Diagnostic, SourcePosition } from '../diagnostics.js';
 import { factsOf, type MigrationFact, type PoolListing } from '../buckets/bucket-facts.js';
-import type { DesiredRoute, DesiredState, Origin } from '../model/desired-state.js';
+import type { DesiredRoute, DesiredState, DesiredVirtualHost, Origin } from '../model/desired-state.js';
 import type { BucketChange } from './plan-types.js';
 
 /** A virtual host as deployed now (its sidecar on disk): which pool serves each bucket today. */
 export interface DeployedVirtualHost {
   defaultPool: string | null;
-  routes: ReadonlyArray<Pick<DesiredRoute, 'path' | 'bucket' | 'pool' | 'enabled'>>;
+  routes: ReadonlyArray<Pick<DesiredRoute, 'path' | 'bucket' | 'pool' | 'enabled'> & { name?: string }>;
 }
 
 export interface BucketPlanInput {
@@ -20,13 +20,31 @@ export interface BucketPlanInput {
   positionOf?: (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined;
 }
 
-/** A bucket route that moves its bucket to another pool than the one serving it today. */
+/** Why a bucket leaves the pool that serves it today. */
+export type MoveCause = 'route-moved' | 'route-removed' | 'default-pool-changed';
+
+/** A bucket whose serving pool changes: its objects stay on `from` unless a Migration moves them. */
 export interface BucketMove {
-  route: DesiredRoute;
+  virtualHost: string;
   bucket: string;
-  /** The pool serving the bucket today: the deployed route's, else the default pool. */
+  /** The pool serving the bucket today: the deployed route's, else the deployed default pool. */
   from: string;
-  to: string;
+  /** The pool that would serve it; null when no pool would (no route and no default pool). */
+  to: string | null;
+  cause: MoveCause;
+  /** The desired route for the bucket (route-moved), else null. */
+  route: DesiredRoute | null;
+  /** The deployed route's name when the route was removed or disabled. */
+  removedRoute: string | null;
+  /** `to` is the virtual host's default pool. */
+  toDefault: boolean;
+}
+
+/** A virtual host whose default pool changes: every bucket it served from the old one moves. */
+export interface DefaultPoolChange {
+  virtualHost: string;
+  from: string;
+  to: string | null;
 }
 
 function nanioPools(desired: DesiredState): Set<string> {
@@ -40,28 +58,116 @@ function bucketRoutes(desired: DesiredState, nanio = nanioPools(desired)): Array
   );
 }
 
+/** The pool a virtual host sends a bucket to: its enabled bucket route's, else its default pool. */
+function servingPool(v: DeployedVirtualHost, bucket: string): string | null {
+  return v.routes.find((r) => r.enabled && r.bucket === bucket)?.pool ?? v.defaultPool;
+}
+
 /**
- * Moves that need the orphan guard: the bucket leaves a nanio pool for another pool that is not
- * the virtual host's default pool (routing to the default pool is always allowed), with neither
- * `allowOrphan` nor a Migration for it. Whether the old pool holds objects is checked by the
- * caller (one small listing per move), then passed to planBuckets.
+ * Whether leaving `bucket` behind was acknowledged: `allowOrphan: true` on the bucket's route
+ * (enabled or not: a disabled route that keeps the flag acknowledges its removal), or the bucket
+ * listed in the virtual host's `spec.allowOrphan`.
  */
-export function guardedMoves(input: Omit<BucketPlanInput, 'listings'>): BucketMove[] {
+function acknowledged(vhost: DesiredVirtualHost, bucket: string): boolean {
+  if ((vhost.allowOrphan ?? []).includes(bucket)) return true;
+  return vhost.routes.some((r) => r.bucket === bucket && r.allowOrphan);
+}
+
+interface GuardPlan {
+  moves: BucketMove[];
+  defaultPoolChanges: DefaultPoolChange[];
+}
+
+/**
+ * Every change that takes a bucket away from the nanio pool serving it today, with neither
+ * `allowOrphan` nor a Migration for it:
+ *
+ * - a bucket route re-pointed to another pool (the virtual host's default pool included);
+ * - a deployed bucket route removed or disabled (the default pool, or nothing, would serve it);
+ * - a virtual host's default pool changed: every bucket without a route moves with it (which
+ *   buckets that is, only the old pool's listing tells: see DefaultPoolChange).
+ *
+ * Whether the old pool holds objects is checked by the caller (the old pool's objects of the
+ * bucket are counted), then passed to planBuckets.
+ */
+export function guardPlan(input: Omit<BucketPlanInput, 'listings'>): GuardPlan {
   const nanio = nanioPools(input.desired);
-  const vhosts = new Map(input.desired.virtualHosts.map((v) => [v.name, v]));
   const migrating = new Set(input.migrations.map((m) => `${m.virtualHost}\u0000${m.bucket}`));
   const moves: BucketMove[] = [];
-  for (const route of bucketRoutes(input.desired, nanio)) {
-    const vhost = vhosts.get(route.virtualHost)!;
-    const deployed = input.deployed.get(route.virtualHost);
-    const deployedRoute = deployed?.routes.find((r) => r.enabled && r.path === route.path) ?? null;
-    const from = deployedRoute?.pool ?? (deployed ? deployed.defaultPool : vhost.defaultPool);
-    if (from === null || from === route.pool || !nanio.has(from)) continue;
-    if (route.pool === vhost.defaultPool || route.allowOrphan) continue;
-    if (migrating.has(`${route.virtualHost}\u0000${route.bucket}`)) continue;
-    moves.push({ route, bucket: route.bucket, from, to: route.pool });
+  const defaultPoolChanges: DefaultPoolChange[] = [];
+  for (const vhost of input.desired.virtualHosts) {
+    // Not deployed yet: the buckets sit on the default pool the manifests name (an adopted pool).
+    const before: DeployedVirtualHost = input.deployed.get(vhost.name) ?? { defaultPool: vhost.defaultPool, routes: [] };
+    const after: DeployedVirtualHost = { defaultPool: vhost.defaultPool, routes: vhost.routes };
+    const exempt = (bucket: string) => migrating.has(`${vhost.name}\u0000${bucket}`) || acknowledged(vhost, bucket);
+    const buckets = new Set<string>();
+    for (const r of [...before.routes, ...vhost.routes]) if (r.enabled && r.bucket !== null) buckets.add(r.bucket);
+    for (const bucket of [...buckets].sort()) {
+      const from = servingPool(before, bucket);
+      const to = servingPool(after, bucket);
+      if (from === null || from === to || !nanio.has(from) || exempt(bucket)) continue;
+      const route = vhost.routes.find((r) => r.enabled && r.bucket === bucket) ?? null;
+      const removed = route === null ? (before.routes.find((r) => r.enabled && r.bucket === bucket) ?? null) : null;
+      const cause: MoveCause = route !== null ? 'route-moved' : removed !== null ? 'route-removed' : 'default-pool-changed';
+      moves.push({
+        virtualHost: vhost.name,
+        bucket,
+        from,
+        to,
+        cause,
+        route,
+        removedRoute: removed === null ? null : (removed.name ?? removed.path),
+        toDefault: to !== null && to === vhost.defaultPool,
+      });
+    }
+    if (
+      input.deployed.has(vhost.name) &&
+      before.defaultPool !== null &&
+      before.defaultPool !== vhost.defaultPool &&
+      nanio.has(before.defaultPool)
+    ) {
+      defaultPoolChanges.push({ virtualHost: vhost.name, from: before.defaultPool, to: vhost.defaultPool });
+    }
   }
-  return moves;
+  return { moves, defaultPoolChanges };
+}
+
+/** The route moves of guardPlan (kept for callers that only look at routes). */
+export function guardedMoves(input: Omit<BucketPlanInput, 'listings'>): BucketMove[] {
+  return guardPlan(input).moves;
+}
+
+/**
+ * The buckets a default pool change moves, once the old default pool was listed: every bucket
+ * there that the virtual host does not route explicitly (and whose leaving is not acknowledged
+ * or migrated).
+ */
+export function defaultPoolMoves(
+  input: Omit<BucketPlanInput, 'listings'>,
+  change: DefaultPoolChange,
+  bucketsOnOld: Iterable<string>,
+): BucketMove[] {
+  const vhost = input.desired.virtualHosts.find((v) => v.name === change.virtualHost);
+  if (!vhost) return [];
+  const migrating = new Set(input.migrations.filter((m) => m.virtualHost === vhost.name).map((m) => m.bucket));
+  const deployed = input.deployed.get(vhost.name);
+  const out: BucketMove[] = [];
+  for (const bucket of [...bucketsOnOld].sort()) {
+    if (vhost.routes.some((r) => r.enabled && r.bucket === bucket)) continue; // routed: a route move, if any
+    if (deployed?.routes.some((r) => r.enabled && r.bucket === bucket)) continue; // served by a route today, not by the old default
+    if (migrating.has(bucket) || acknowledged(vhost, bucket)) continue;
+    out.push({
+      virtualHost: vhost.name,
+      bucket,
+      from: change.from,
+      to: change.to,
+      cause: 'default-pool-changed',
+      route: null,
+      removedRoute: null,
+      toDefault: true,
+    });
+  }
+  return out;
 }
 
 export interface BucketPlan {
@@ -74,27 +180,29 @@ export interface BucketPlan {
  *
  * - a bucket route to a nanio pool where the bucket does not exist: "create bucket B on pool P"
  *   (apply creates it before the route goes live);
- * - a guarded move away from a pool that holds objects of the bucket: an error, with the two ways
- *   on (a Migration, or `allowOrphan: true`);
+ * - a guarded move (see guardPlan) away from a pool that holds objects of the bucket: an error
+ *   with the object count and the ways on (a Migration, or `allowOrphan`);
  * - a pool that could not be listed: a warning, and nothing is assumed about its buckets (no
  *   create, no refusal).
  *
  * `hasObjects`: `${pool}/${bucket}` -> the pool holds at least one object of the bucket, for the
- * guarded moves whose source pool lists the bucket.
+ * guarded moves whose source pool lists the bucket without a count.
  */
 export function planBuckets(
   input: BucketPlanInput,
   hasObjects: ReadonlyMap<string, boolean>,
-  moves: readonly BucketMove[] = guardedMoves(input),
+  guard: GuardPlan | BucketMove[] = guardPlan(input),
 ): BucketPlan {
   const diagnostics: Diagnostic[] = [];
   const creates: BucketChange[] = [];
   if (input.listings === null) return { creates, diagnostics };
   const listings = input.listings;
+  const { moves: routeMoves, defaultPoolChanges } = Array.isArray(guard) ? { moves: guard, defaultPoolChanges: [] } : guard;
   const at = (origin: Origin, field: Array<string | number>) => {
     const source = input.positionOf?.(origin, field);
     return { ...(source ? { source } : {}), document: { kind: origin.kind, name: origin.name }, field: field.join('.') };
   };
+  const vhostOrigin = (name: string) => input.desired.virtualHosts.find((v) => v.name === name)!.origin;
 
   const seen = new Set<string>();
   for (const route of bucketRoutes(input.desired)) {
@@ -113,41 +221,62 @@ export function planBuckets(
     });
   }
 
-  for (const move of moves) {
-    const listing = listings.get(move.from);
-    const { route } = move;
-    // Without credentials nothing was checked; the plan says so once (refresh), not per route.
+  const moves = [...routeMoves];
+  for (const change of defaultPoolChanges) {
+    const listing = listings.get(change.from);
     if (listing?.status === 'no-credentials') continue;
     if (!listing || listing.status !== 'ok') {
       diagnostics.push({
         severity: 'warning',
         code: 'bucket.move-unchecked',
-        message: `route ${route.name} moves bucket ${move.bucket} from pool ${move.from} to ${move.to}, and pool ${move.from} could not be listed: orch cannot tell whether objects stay behind`,
-        hint: `If ${move.from} holds objects of ${move.bucket}, add a Migration or set allowOrphan: true on the route.`,
-        ...at(route.origin, ['spec', 'pool']),
+        message: `virtual host ${change.virtualHost} changes its default pool from ${change.from} to ${change.to ?? 'none'}, and pool ${change.from} could not be listed: orch cannot tell which buckets' objects stay behind`,
+        hint: `If ${change.from} holds buckets of ${change.virtualHost}, add a Migration per bucket, or list them in spec.allowOrphan of virtual host ${change.virtualHost}.`,
+        ...at(vhostOrigin(change.virtualHost), ['spec', 'defaultPool']),
       });
+      continue;
+    }
+    moves.push(...defaultPoolMoves(input, change, listing.buckets.keys()));
+  }
+
+  for (const move of moves) {
+    const listing = listings.get(move.from);
+    const { route } = move;
+    const origin = route?.origin ?? vhostOrigin(move.virtualHost);
+    const field = route ? ['spec', 'pool'] : ['spec', 'defaultPool'];
+    const what = describeMove(move);
+    const unchecked = (why: string) =>
+      diagnostics.push({
+        severity: 'warning',
+        code: 'bucket.move-unchecked',
+        message: `${what}, and ${why}: orch cannot tell whether objects stay behind`,
+        hint: `If ${move.from} holds objects of ${move.bucket}, add a Migration, or acknowledge with allowOrphan (${acknowledgeHow(move)}).`,
+        ...at(origin, field),
+      });
+    // Without credentials nothing was checked; the plan says so once (refresh), not per route.
+    if (listing?.status === 'no-credentials') continue;
+    if (!listing || listing.status !== 'ok') {
+      unchecked(`pool ${move.from} could not be listed`);
       continue;
     }
     const facts = factsOf(listing, move.bucket);
     if (facts === null) continue;
-    const holds = facts.hasObjects ?? hasObjects.get(`${move.from}/${move.bucket}`) ?? (facts.objects === null ? null : facts.objects > 0);
+    const holds = facts.objects !== null ? facts.objects > 0 : (facts.hasObjects ?? hasObjects.get(`${move.from}/${move.bucket}`) ?? null);
     if (holds === false) continue;
     if (holds === null) {
-      diagnostics.push({
-        severity: 'warning',
-        code: 'bucket.move-unchecked',
-        message: `route ${route.name} moves bucket ${move.bucket} from pool ${move.from} to ${move.to}, and orch could not count its objects on ${move.from}: it cannot tell whether objects stay behind`,
-        hint: `If ${move.from} holds objects of ${move.bucket}, add a Migration or set allowOrphan: true on the route.`,
-        ...at(route.origin, ['spec', 'pool']),
-      });
+      unchecked(`orch could not count its objects on ${move.from}`);
       continue;
     }
+    const count =
+      facts.objects === null
+        ? 'its objects'
+        : `its ${facts.objects} object${facts.objects === 1 ? '' : 's'}${facts.bytes === null ? '' : ` (${facts.bytes} bytes)`}`;
+    const target = move.to ?? 'nothing';
     diagnostics.push({
       severity: 'error',
       code: 'bucket.would-orphan',
-      message: `route ${route.name} moves bucket ${move.bucket} from pool ${move.from}, which holds its objects, to pool ${move.to} without a Migration: the objects would stay behind on ${move.from}, unreachable through the gateway`,
-      hint: `Either add a Migration (virtualHost: ${route.virtualHost}, bucket: ${move.bucket}, from: ${move.from}, to: ${move.to}) to move the objects, or set allowOrphan: true on route ${route.name} to acknowledge that they stay on ${move.from} ('orch buckets orphans' lists them, 'orch buckets purge-orphans' deletes them).`,
-      ...at(route.origin, ['spec', 'pool']),
+      message: `${what}: pool ${move.from} holds ${count}, which would stay behind there, unreachable through the gateway`,
+      hint: `Either add a Migration (virtualHost: ${move.virtualHost}, bucket: ${move.bucket}, from: ${move.from}, to: ${move.to ?? '<pool>'}) to move the objects${move.to === null ? ' and a route to that pool' : ''}, or acknowledge that they stay on ${move.from} with ${acknowledgeHow(move)} ('orch buckets orphans' then lists them). Nothing moves to ${target} until then.`,
+      ...at(origin, field),
     });
   }
 
@@ -168,12 +297,52 @@ export function planBuckets(
   return { creates, diagnostics };
 }
 
-/** The nanio pools a plan refresh lists: the pools of bucket routes, and the pools guarded moves leave. */
-export function poolsToList(input: Omit<BucketPlanInput, 'listings'>, moves: readonly BucketMove[] = guardedMoves(input)): string[] {
+/** The nanio pools a plan refresh lists: the pools of bucket routes, the pools moves leave, old default pools. */
+export function poolsToList(input: Omit<BucketPlanInput, 'listings'>, guard: GuardPlan | BucketMove[] = guardPlan(input)): string[] {
   const nanio = nanioPools(input.desired);
+  const { moves, defaultPoolChanges } = Array.isArray(guard) ? { moves: guard, defaultPoolChanges: [] } : guard;
   const out = new Set<string>(bucketRoutePools(input.desired));
   for (const m of moves) out.add(m.from);
+  for (const c of defaultPoolChanges) out.add(c.from);
   return [...out].filter((p) => nanio.has(p)).sort();
+}
+
+/**
+ * Per pool, the buckets whose objects a plan counts (the buckets guarded moves take away from
+ * it), given the bucket names the pool listed. Default pool changes count every bucket of the old
+ * default pool the virtual host does not route.
+ */
+export function bucketsToCount(
+  input: Omit<BucketPlanInput, 'listings'>,
+  guard: GuardPlan,
+  pool: string,
+  names: readonly string[],
+): string[] {
+  const out = new Set(guard.moves.filter((m) => m.from === pool).map((m) => m.bucket));
+  for (const c of guard.defaultPoolChanges) if (c.from === pool) for (const m of defaultPoolMoves(input, c, names)) out.add(m.bucket);
+  return [...out].sort();
+}
+
+/** The move in words: what changes, for the operator. */
+function describeMove(m: BucketMove): string {
+  const to = m.to === null ? 'no pool (the virtual host has no default pool)' : `pool ${m.to}`;
+  switch (m.cause) {
+    case 'route-moved':
+      return `route ${m.route!.name} moves bucket ${m.bucket} from pool ${m.from} to ${to}${m.toDefault ? ' (the default pool)' : ''} without a Migration`;
+    case 'route-removed':
+      return `route ${m.removedRoute} of bucket ${m.bucket} (virtual host ${m.virtualHost}) is removed or disabled: ${m.to === null ? 'no pool would serve the bucket' : `the default pool ${m.to} would serve the bucket`} instead of pool ${m.from}, without a Migration`;
+    case 'default-pool-changed':
+      return `virtual host ${m.virtualHost} changes its default pool from ${m.from} to ${m.to ?? 'none'}: bucket ${m.bucket} (no route) would be served by ${to} instead of pool ${m.from}, without a Migration`;
+  }
+}
+
+/** How to acknowledge a move, in manifest terms. */
+function acknowledgeHow(m: BucketMove): string {
+  if (m.cause === 'route-moved')
+    return `allowOrphan: true on route ${m.route!.name}, or ${m.bucket} in spec.allowOrphan of virtual host ${m.virtualHost}`;
+  if (m.cause === 'route-removed')
+    return `${m.bucket} in spec.allowOrphan of virtual host ${m.virtualHost} (or keep route ${m.removedRoute} with enabled: false and allowOrphan: true)`;
+  return `${m.bucket} in spec.allowOrphan of virtual host ${m.virtualHost}`;
 }
 
 /** The nanio pools bucket routes point to. */

@@ -1,4 +1,4 @@
-import type { DesiredRoute, DesiredVirtualHost } from '../model/desired-state.js';
+import { PROXY_TIMEOUT_DEFAULT, type DesiredRoute, type DesiredVirtualHost } from '../model/desired-state.js';
 import type { ExtraBlockZone } from '../model/manifest-types.js';
 import { BugError } from '../errors.js';
 import { epochBeforeRegex, refusesWrites, SLOWDOWN_BODY, SLOWDOWN_LOCATION } from '../migrations/routing.js';
@@ -61,6 +61,8 @@ export function renderVirtualHostFiles(vhost: DesiredVirtualHost, features: Ngin
     extra: extraZones(vhost),
     routes: routes.filter((r) => r.enabled).map(routeView),
     defaultPool: vhost.defaultPool === null ? null : resourceName(vhost.defaultPool, 'default pool'),
+    readTimeout: proxyTimeout(vhost, 'proxy_read_timeout', vhost.proxyReadTimeout),
+    sendTimeout: proxyTimeout(vhost, 'proxy_send_timeout', vhost.proxySendTimeout),
     slowdown: routes.some((r) => r.enabled && r.migration && refusesWrites(r.migration))
       ? { location: SLOWDOWN_LOCATION, body: SLOWDOWN_BODY }
       : null,
@@ -125,4 +127,15 @@ function extraZones(vhost: DesiredVirtualHost): Record<ExtraBlockZone, ExtraLine
     for (const line of text.split('\n')) zone.push({ text: line === '' ? '' : INDENT + line, field });
   });
   return zones;
+}
+
+/**
+ * A proxy timeout line: the manifest's value, else the default; none when an extra block of the
+ * server sets the directive itself (nginx refuses it twice in one block; the extra block, written
+ * for what orch did not model, keeps working as it did).
+ */
+function proxyTimeout(vhost: DesiredVirtualHost, directive: string, value: string | undefined): { value: string; set: boolean } | null {
+  const own = new RegExp(`(^|[;{}\\n])\\s*${directive}\\s`);
+  if (value === undefined && vhost.extraBlocks.some((b) => own.test(b.content))) return null;
+  return { value: nginxToken(value ?? PROXY_TIMEOUT_DEFAULT, directive), set: value !== undefined };
 }

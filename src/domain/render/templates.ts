@@ -31,6 +31,8 @@ export const FIELDS = {
   keyPrefix: field('spec', 'keyPrefix'),
   pool: field('spec', 'pool'),
   defaultPool: field('spec', 'defaultPool'),
+  proxyReadTimeout: field('spec', 'proxyReadTimeout'),
+  proxySendTimeout: field('spec', 'proxySendTimeout'),
 } as const satisfies Record<string, FieldPath>;
 
 export interface PoolMemberView {
@@ -89,6 +91,12 @@ export interface VirtualHostView {
   extra: { top: ExtraLineView[]; ssl: ExtraLineView[]; proxy: ExtraLineView[]; end: ExtraLineView[] };
   routes: RouteView[];
   defaultPool: string | null;
+  /**
+   * `proxy_read_timeout` / `proxy_send_timeout`: the value, and whether the manifest set it (its
+   * line then maps to the field); null when an extra block sets the directive itself.
+   */
+  readTimeout: { value: string; set: boolean } | null;
+  sendTimeout: { value: string; set: boolean } | null;
   /** Some route refuses writes: the server block gets the `SlowDown` answer. */
   slowdown: { location: string; body: string } | null;
 }
@@ -154,6 +162,12 @@ server {<%= it.at(it.o) %>
     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
     proxy_set_header X-Forwarded-Proto $scheme;
     proxy_set_header X-Real-IP $remote_addr;
+<% if (it.readTimeout !== null) { -%>
+    proxy_read_timeout <%= it.readTimeout.value %>;<% if (it.readTimeout.set) { %><%= it.at(it.o, it.F.proxyReadTimeout) %><% } %>
+<% } -%>
+<% if (it.sendTimeout !== null) { -%>
+    proxy_send_timeout <%= it.sendTimeout.value %>;<% if (it.sendTimeout.set) { %><%= it.at(it.o, it.F.proxySendTimeout) %><% } %>
+<% } -%>
 <% for (const l of it.extra.proxy) { -%>
 <%= l.text %><%= it.at(it.o, l.field) %>
 <% } -%>

@@ -1,10 +1,11 @@
 import type { BucketSyncObservation } from '../../ports/state-store.js';
 import type { PoolListing } from '../../domain/buckets/bucket-facts.js';
-import { deriveBucketStatuses, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
+import { deriveBucketStatuses, servedFrom, strandedBuckets, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
 import { UserError } from '../../domain/errors.js';
 import type { DesiredVirtualHost } from '../../domain/model/desired-state.js';
 import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
 import { listPools } from './list-pools.js';
+import { checkClientIdentities, type IdentityCheck } from './client-identities.js';
 import { openWritableState } from '../state/open-state.js';
 import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
 import type { Clock } from '../../ports/clock.js';
@@ -22,6 +23,8 @@ export interface BucketSyncOptions {
   countOrphans?: boolean;
   /** Aborts the listings in flight: the call rejects with the signal's reason and records nothing. */
   signal?: AbortSignal;
+  /** Also check the client identities of the manifests' virtual hosts on their pools (`orch buckets`). */
+  checkIdentities?: boolean;
 }
 
 /** What a bucket sync needs: the settings, the pools (secrets, S3 clients), and the clock of `syncedAt`. */
@@ -42,6 +45,8 @@ export interface BucketReport {
   rows: BucketRow[];
   /** One entry per pool listed: ok, or why not (unreachable, access denied, no credentials). */
   pools: Array<{ pool: string; status: PoolListing['status']; message: string | null }>;
+  /** With checkIdentities: each client identity on each pool its virtual host uses (manifests). */
+  identities?: IdentityCheck[];
 }
 
 /**
@@ -55,7 +60,7 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
   const deployed = readDeployedGateway(ports.tree);
   const store = openWritableState(ports.state, settings);
   try {
-    const { facts: migrations } = knownMigrations(settings, store, ports.manifests);
+    const { facts: migrations, manifests } = knownMigrations(settings, store, ports.manifests);
     const pools = new Map(deployed.desired.pools.map((p) => [p.name, p]));
     const isNanio = (name: string | null) => name !== null && pools.get(name)?.type === 'nanio';
     if (opts.vhost !== undefined && !deployed.desired.virtualHosts.some((v) => v.name === opts.vhost)) {
@@ -99,13 +104,23 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
         if (m.progress === 'completed') probe(m.from, m.bucket);
       }
     }
-    const poolNames = [...new Set([...interest.values()].flatMap((m) => [...m.keys()]))];
+    // Every nanio pool of the gateway is listed too: a bucket whose route was removed or moved away,
+    // or whose virtual host changed its default pool, left its objects on a pool nothing points at.
+    const allHosts = deployed.desired.virtualHosts;
+    const poolNames = [
+      ...new Set([
+        ...[...interest.values()].flatMap((m) => [...m.keys()]),
+        ...[...pools.values()].filter((p) => p.type === 'nanio').map((p) => p.name),
+      ]),
+    ];
+    const strays = (pool: string, buckets: readonly string[]) => buckets.filter((b) => !servedFrom(allHosts, migrations, pool, b));
     const access = preparePoolCredentials(ports, settings, deployed.desired.pools, deployed.poolSidecars).access;
     const listings = await listPools(
       access,
       poolNames,
       (pool, buckets) => {
         const probed = [...(probes.get(pool) ?? [])];
+        const stray = strays(pool, buckets);
         if (opts.counts) {
           const wanted = new Set<string>();
           for (const byPool of interest.values()) {
@@ -113,9 +128,12 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
             if (w === 'all') buckets.forEach((b) => wanted.add(b));
             else w?.forEach((b) => wanted.add(b));
           }
+          stray.forEach((b) => wanted.add(b));
           return { count: [...wanted], probe: probed };
         }
-        return opts.countOrphans ? { count: probed, probe: [] } : { count: [], probe: probed };
+        return opts.countOrphans
+          ? { count: [...new Set([...probed, ...stray])], probe: [] }
+          : { count: [], probe: [...new Set([...probed, ...stray])] };
       },
       opts.signal,
     );
@@ -135,12 +153,15 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
     }
     store.recordBucketSync(observations, syncedAt);
 
-    const rows = deriveBucketStatuses({ virtualHosts: vhosts as DesiredVirtualHost[], listings, migrations });
+    const identities = opts.checkIdentities && manifests ? (await checkClientIdentities(ports, manifests)).checks : undefined;
+    const stranded = strandedBuckets(allHosts, migrations, listings);
+    const rows = deriveBucketStatuses({ virtualHosts: vhosts as DesiredVirtualHost[], listings, migrations, stranded });
     return {
       syncedAt,
       virtualHosts: vhosts.map((v) => v.name),
       rows,
       pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })),
+      ...(identities ? { identities: opts.vhost === undefined ? identities : identities.filter((c) => c.virtualHost === opts.vhost) } : {}),
     };
   } finally {
     store.close();

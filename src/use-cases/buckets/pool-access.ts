@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import type { DesiredPool } from '../../domain/model/desired-state.js';
+import type { SecretRef } from '../../domain/model/manifest-types.js';
 import { sealedCredentialsOf, type CredentialValues, type EncryptedCredentials } from '../../domain/secrets/credential-cipher.js';
 import { sealPoolCredentials } from '../../domain/secrets/seal-pool-credentials.js';
 import type { Keyring } from '../../domain/secrets/secret-key.js';
@@ -43,6 +44,12 @@ export interface PreparedCredentials {
   diagnostics: Diagnostic[];
   /** Per pool with credentials: sha256 of what its sidecar will carry (part of a plan's fingerprint). */
   fingerprint: Record<string, string>;
+  /**
+   * Pools whose sidecar would get a newly sealed copy (values read from the references, different
+   * from the copy on disk): apply must see the pool accept them before sealing (see computePlan).
+   * Pool -> the references, described (never a value), and whether the sidecar has a copy now.
+   */
+  resealed: Map<string, { refs: string; hadCopy: boolean }>;
 }
 
 export function s3OptionsOf(settings: Settings) {
@@ -67,6 +74,7 @@ export function preparePoolCredentials(
   const diagnostics: Diagnostic[] = [];
   const fingerprint: Record<string, string> = {};
   const members = new Map<string, string[]>();
+  const resealed = new Map<string, { refs: string; hadCopy: boolean }>();
   for (const pool of pools) {
     if (pool.type !== 'nanio') continue;
     members.set(
@@ -94,6 +102,12 @@ export function preparePoolCredentials(
       onDisk,
     });
     if (result.sealed) sealed.set(pool.name, result.sealed);
+    if (result.sealed && result.verified && JSON.stringify(result.sealed) !== JSON.stringify(onDisk)) {
+      resealed.set(pool.name, {
+        refs: [pool.credentials.accessKeyId, pool.credentials.secretAccessKey].map(describeRef).join(' and '),
+        hadCopy: onDisk !== null,
+      });
+    }
     if (result.values) values.set(pool.name, result.values);
     else problems.set(pool.name, result.valuesProblem ?? `the credentials of pool ${pool.name} are not available`);
     diagnostics.push(...result.diagnostics);
@@ -118,5 +132,9 @@ export function preparePoolCredentials(
       return ports.poolStorage.open({ pool, members: members.get(pool) ?? [], credentials: creds }, { ...options, ...overrides });
     },
   };
-  return { keyring, sealed, access, diagnostics, fingerprint };
+  return { keyring, sealed, access, diagnostics, fingerprint, resealed };
+}
+
+function describeRef(ref: SecretRef): string {
+  return 'env' in ref ? `environment variable ${ref.env}` : `file ${ref.file}`;
 }

@@ -6,7 +6,8 @@ import type { DesiredState, DesiredVirtualHost, Origin } from '../../domain/mode
 import { makePlan, sha256, type Inventory, type ObservedTree } from '../../domain/plan/make-plan.js';
 import {
   bucketRoutePools,
-  guardedMoves,
+  bucketsToCount,
+  guardPlan,
   planBuckets,
   poolsToList,
   type BucketPlanInput,
@@ -19,6 +20,8 @@ import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { withSealedCredentials } from '../../domain/render/render-sidecars.js';
 import { renderTree } from '../../domain/render/render-tree.js';
 import { listPools } from '../buckets/list-pools.js';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
+import { checkClientIdentities } from '../buckets/client-identities.js';
 import { loadManifests, type LoadedManifests } from './load-manifests.js';
 import { placePoolDiagnostics, positionResolver } from './manifest-positions.js';
 import { preparePoolCredentials, type PoolAccess, type PoolAccessPorts } from '../buckets/pool-access.js';
@@ -125,7 +128,10 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
   const stable = withStableOrigins(desired, stableFile);
   const tree = stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed));
 
-  const buckets = opts.refresh ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents)) : null;
+  const buckets = opts.refresh
+    ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents), credentials.resealed)
+    : null;
+  const identities = opts.refresh ? await checkClientIdentities(ports, desired, positionResolver(documents)) : null;
   const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
   const preflight = await preflightMigrations({
     desired: manifests.validation.desired,
@@ -140,6 +146,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
     ...overlay.diagnostics,
     ...placePoolDiagnostics(credentials.diagnostics, desired.pools, documents),
     ...(buckets?.diagnostics ?? []),
+    ...(identities?.diagnostics ?? []),
     ...preflight.diagnostics,
     ...statusListenerClaims(desired, settings.statusListen, positionResolver(documents)),
   ];
@@ -209,14 +216,15 @@ export function planIdentity(result: PlanResult): PlanIdentity {
 }
 
 /**
- * The refresh: lists the buckets of the pools the bucket routes point to and of the pools guarded
- * moves leave (one small listing per moved bucket tells whether objects would stay behind).
+ * The refresh: lists the buckets of the pools the bucket routes point to, of the pools guarded
+ * moves leave and of old default pools; counts the objects of the buckets that would leave a pool.
  */
 async function refreshBuckets(
   desired: DesiredState,
   observed: ObservedTree,
   access: PoolAccess,
   positionOf: BucketPlanInput['positionOf'],
+  resealed: ReadonlyMap<string, { refs: string; hadCopy: boolean }>,
 ) {
   // Nothing can be listed without credentials: no bucket is checked (a fleet of thousands plans
   // as fast as offline), and the plan says which pools were not checked.
@@ -233,18 +241,61 @@ async function refreshBuckets(
     migrations: migrationFacts(desired.migrations, []),
     ...(positionOf ? { positionOf } : {}),
   };
-  const moves = guardedMoves(base);
-  const listings: Map<string, PoolListing> = await listPools(access, poolsToList(base, moves), (pool) => ({
-    count: [],
-    probe: moves.filter((m) => m.from === pool).map((m) => m.bucket),
+  const guard = guardPlan(base);
+  // The buckets moves take away from a pool are counted (the refusal says how many objects).
+  const listings: Map<string, PoolListing> = await listPools(access, poolsToList(base, guard), (pool, names) => ({
+    count: bucketsToCount(base, guard, pool, names),
+    probe: [],
   }));
-  const result = planBuckets({ ...base, listings }, new Map(), moves);
+  const result = planBuckets({ ...base, listings }, new Map(), guard);
+  // Pools about to get newly sealed credentials, not listed above, are probed (one ListBuckets, a
+  // short timeout, no retry: a member that does not answer must not hold the plan): a refused
+  // credential is never sealed. Not answering is not a refusal.
+  const probed = await Promise.all(
+    [...resealed.keys()]
+      .filter((pool) => !listings.has(pool))
+      .map(async (pool) => {
+        let storage = null;
+        try {
+          storage = await access.open(pool, { timeoutMs: PROBE_TIMEOUT_MS, retries: 0 });
+          await storage.listBuckets();
+          return [pool, null] as const;
+        } catch (e) {
+          if (e instanceof PoolAccessError && e.problem === 'access-denied') return [pool, e.message.replace(/\.$/, '')] as const;
+          if (e instanceof PoolAccessError) return [pool, null] as const;
+          throw e;
+        } finally {
+          storage?.close();
+        }
+      }),
+  );
+  const refusals = new Map<string, string>(probed.flatMap(([pool, message]) => (message === null ? [] : [[pool, message]])));
+  for (const l of listings.values()) if (l.status === 'access-denied' && resealed.has(l.pool)) refusals.set(l.pool, l.message ?? '');
+  for (const [pool, { refs, hadCopy }] of resealed) {
+    const refused = refusals.get(pool);
+    if (refused === undefined) continue;
+    const l = { message: refused };
+    const origin = desired.pools.find((p) => p.name === pool)!.origin;
+    const source = positionOf?.(origin, ['spec', 'credentials']);
+    result.diagnostics.push({
+      severity: 'error',
+      code: 'credentials.refused',
+      message: `${l.message ?? `pool ${pool} refused orch's credentials`}: the credentials read from ${refs} are not sealed into the sidecar of pool ${pool}${hadCopy ? ', which keeps its previous copy' : ''}`,
+      hint: `Fix the values of ${refs} (the access key must exist on every member of pool ${pool} and the secret must match it), then run the command again.`,
+      ...(source ? { source } : {}),
+      document: { kind: 'Pool', name: pool },
+      field: 'spec.credentials',
+    });
+  }
   const refresh: RefreshReport = {
     performed: true,
     pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })),
   };
   return { ...result, refresh };
 }
+
+/** How long the probe of newly sealed credentials waits for a member (it never retries). */
+const PROBE_TIMEOUT_MS = 5000;
 
 /** The migration routing each route is served with now (`vhost/bucket` -> routing), from the deployed sidecars. */
 function deployedRoutings(observed: ObservedTree): Map<string, MigrationRouting> {
@@ -275,7 +326,9 @@ function deployedSidecars(observed: ObservedTree, want: (name: string, content: 
 
 /** The virtual hosts as deployed (their sidecars on disk), for those the desired state has. */
 function deployedVirtualHosts(observed: ObservedTree, desired: DesiredState): Map<string, DeployedVirtualHost> {
-  const wanted = new Set(desired.virtualHosts.filter((v) => v.routes.some((r) => r.bucket !== null)).map((v) => v.name));
+  // Every virtual host of the manifests: a deployed route may be gone from them (a removed route
+  // moves its bucket too), and a default pool may have changed.
+  const wanted = new Set(desired.virtualHosts.map((v) => v.name));
   return new Map(
     deployedSidecars(observed, (name) => wanted.has(name)).map((v) => [v.name, { defaultPool: v.defaultPool, routes: v.routes }]),
   );

@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
+import type { Diagnostic, SourcePosition } from '../../domain/diagnostics.js';
+import type { DesiredState, Origin } from '../../domain/model/desired-state.js';
+import type { Settings } from '../../config/settings.js';
+import { s3OptionsOf, type PoolAccessPorts } from './pool-access.js';
+
+/** One client identity checked on one pool. The access key id may be shown; the secret never is. */
+export interface IdentityCheck {
+  virtualHost: string;
+  /** Index in spec.clientIdentities. */
+  index: number;
+  /** The access key id (shown), or null when its reference could not be read. */
+  accessKeyId: string | null;
+  pool: string;
+  status: 'ok' | 'refused' | 'unreachable' | 'not-verified';
+  message: string | null;
+}
+
+export interface IdentityCheckPorts extends PoolAccessPorts {
+  settings: Settings;
+}
+
+/** The nanio pools a virtual host's buckets are served from or migrate to (default, routes, migrations). */
+export function identityPools(desired: DesiredState, vhost: string): string[] {
+  const nanio = new Set(desired.pools.filter((p) => p.type === 'nanio').map((p) => p.name));
+  const v = desired.virtualHosts.find((x) => x.name === vhost);
+  if (!v) return [];
+  const out = new Set<string>();
+  if (v.defaultPool !== null) out.add(v.defaultPool);
+  for (const r of v.routes) if (r.enabled) out.add(r.pool);
+  for (const m of desired.migrations) if (m.virtualHost === vhost) out.add(m.to);
+  return [...out].filter((p) => nanio.has(p)).sort();
+}
+
+/**
+ * Checks, on the pools, that every nanio pool a virtual host's buckets are routed or migrate to
+ * accepts each of its client identities: one signed ListBuckets per identity and pool, on the
+ * pool's members directly (no object is read). A pool that refuses one is an error naming the
+ * pool, the member and the access key id (a warning for the pools in spec.allowRefusingPools);
+ * an identity whose references do not resolve, or a pool that does not answer, is a warning.
+ */
+export async function checkClientIdentities(
+  ports: IdentityCheckPorts,
+  desired: DesiredState,
+  positionOf?: (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined,
+): Promise<{ checks: IdentityCheck[]; diagnostics: Diagnostic[] }> {
+  const checks: IdentityCheck[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const members = new Map(desired.pools.map((p) => [p.name, p.members.filter((m) => m.enabled).map((m) => m.address)]));
+  // One request, no retry, at most 5 s per member: a member that does not answer must not hold the plan.
+  const base = s3OptionsOf(ports.settings);
+  const options = { ...base, timeoutMs: Math.min(base.timeoutMs, 5000), retries: 0 };
+  // One request per (pool, access key, secret) however many virtual hosts share the identity.
+  const answers = new Map<string, Promise<{ status: IdentityCheck['status']; message: string | null }>>();
+  const jobs: Array<Promise<void>> = [];
+  for (const v of desired.virtualHosts) {
+    const identities = v.clientIdentities ?? [];
+    if (identities.length === 0) continue;
+    const pools = identityPools(desired, v.name);
+    identities.forEach((identity, index) => {
+      const at = (field: Array<string | number>) => {
+        const source = positionOf?.(v.origin, field);
+        return { ...(source ? { source } : {}), document: { kind: 'VirtualHost', name: v.name }, field: field.join('.') };
+      };
+      const resolved = ports.secrets.resolvePoolCredentials(identity);
+      if (!resolved.accessKeyId.ok || !resolved.secretAccessKey.ok) {
+        const why = [resolved.accessKeyId, resolved.secretAccessKey].flatMap((r) => (r.ok ? [] : [r.problem])).join('; ');
+        for (const pool of pools)
+          checks.push({ virtualHost: v.name, index, accessKeyId: null, pool, status: 'not-verified', message: why });
+        diagnostics.push({
+          severity: 'warning',
+          code: 'identity.not-verified',
+          message: `client identity ${index} of virtual host ${v.name} was not checked on its pools: ${why}`,
+          hint: 'Expected where the plan runs without secrets (CI); on the gateway, set the variables or files it references.',
+          ...at(['spec', 'clientIdentities', index]),
+        });
+        return;
+      }
+      const credentials = { accessKeyId: resolved.accessKeyId.value, secretAccessKey: resolved.secretAccessKey.value };
+      const ak = credentials.accessKeyId;
+      for (const pool of pools) {
+        const key = `${pool}\u0000${ak}\u0000${createHash('sha256').update(credentials.secretAccessKey).digest('hex')}`;
+        let answer = answers.get(key);
+        if (!answer) {
+          answer = (async () => {
+            let storage = null;
+            try {
+              storage = await ports.poolStorage.open({ pool, members: members.get(pool) ?? [], credentials }, options);
+              await storage.listBuckets();
+              return { status: 'ok' as const, message: null };
+            } catch (e) {
+              if (!(e instanceof PoolAccessError)) throw e;
+              const detail = /\(([^)]*)\)/.exec(e.message)?.[1] ?? e.message;
+              return { status: e.problem === 'access-denied' ? ('refused' as const) : ('unreachable' as const), message: detail };
+            } finally {
+              storage?.close();
+            }
+          })();
+          answers.set(key, answer);
+        }
+        jobs.push(
+          answer.then(({ status, message }) => {
+            checks.push({ virtualHost: v.name, index, accessKeyId: ak, pool, status, message });
+            if (status === 'ok') return;
+            const allowed = (v.allowRefusingPools ?? []).includes(pool);
+            if (status === 'refused') {
+              diagnostics.push({
+                severity: allowed ? 'warning' : 'error',
+                code: 'identity.refused',
+                message: `pool ${pool} refuses client identity ${ak} of virtual host ${v.name} (${message}): clients signing with it would get 403 for every bucket of ${v.name} served by or migrated to ${pool}${allowed ? ' (acknowledged in spec.allowRefusingPools)' : ''}`,
+                hint: `Add the identity to the [[users]] of every member of pool ${pool} ('orch node-config ${pool} MEMBER --out DIR' renders them) and restart them; or, to accept the refusal, list ${pool} in spec.allowRefusingPools of virtual host ${v.name}.`,
+                ...at(['spec', 'clientIdentities', index, 'accessKeyId']),
+              });
+            } else {
+              diagnostics.push({
+                severity: 'warning',
+                code: 'identity.unchecked',
+                message: `client identity ${ak} of virtual host ${v.name} was not checked on pool ${pool}: ${message}`,
+                hint: `Check that the members of pool ${pool} are up and reachable from this machine.`,
+                ...at(['spec', 'clientIdentities', index, 'accessKeyId']),
+              });
+            }
+          }),
+        );
+      }
+    });
+  }
+  await Promise.all(jobs);
+  const order = (c: IdentityCheck) => `${c.virtualHost}\u0000${String(c.index).padStart(6, '0')}\u0000${c.pool}`;
+  checks.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  diagnostics.sort((a, b) => (`${a.document?.name} ${a.message}` < `${b.document?.name} ${b.message}` ? -1 : 1));
+  return { checks, diagnostics };
+}

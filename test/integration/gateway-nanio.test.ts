@@ -1,0 +1,409 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { STACK_LINE } from '../helpers/cli.js';
+import { Gateway, type CliResult, type RunOptions } from '../helpers/gateway.js';
+import { NanioMember, skipWithoutNanio, type NanioUser } from '../helpers/nanio.js';
+import { s3Client } from '../helpers/s3-servers.js';
+
+/**
+ * The gateway's bucket model on real nanio pools (SigV4 verified), applied by the built orch into
+ * a real nginx: every change that would strand a bucket's objects is refused with the count (a
+ * route removed, a route moved to the default pool, the default pool changed), allowOrphan lets
+ * each through and `orch buckets orphans` then lists the objects left behind; credentials a pool
+ * refuses are never sealed.
+ */
+describe.skipIf(skipWithoutNanio())('gateway on real nanio pools: no stranding, no refused credential sealed', () => {
+  let gw: Gateway;
+  let port: number;
+  let hot: NanioMember;
+  let cold: NanioMember;
+  let direct: Record<'hot' | 'cold', S3Client>;
+  const hotUser: NanioUser = { accessKeyId: 'AKIAHOTORCH0001', secretAccessKey: `hot-${randomBytes(12).toString('hex')}` };
+  const coldUser: NanioUser = { accessKeyId: 'AKIACOLDORCH001', secretAccessKey: `cold-${randomBytes(12).toString('hex')}` };
+  const clientUser: NanioUser = { accessKeyId: 'AKIACLIENTID0001', secretAccessKey: `client-${randomBytes(12).toString('hex')}` };
+  const secretKey = randomBytes(32).toString('base64');
+  const env = () => ({
+    HOT_ACCESS_KEY: hotUser.accessKeyId,
+    HOT_SECRET_KEY: hotUser.secretAccessKey,
+    COLD_ACCESS_KEY: coldUser.accessKeyId,
+    COLD_SECRET_KEY: coldUser.secretAccessKey,
+    ORCH_SECRET_KEY: secretKey,
+    CLIENT_ACCESS_KEY: clientUser.accessKeyId,
+    CLIENT_SECRET_KEY: clientUser.secretAccessKey,
+  });
+  const outputs: string[] = [];
+
+  const run = async (args: string[], opts: RunOptions = {}): Promise<CliResult> => {
+    const r = await gw.orch(args, { ...opts, env: { ...env(), ...(opts.env ?? {}) } });
+    outputs.push(r.stdout, r.stderr);
+    return r;
+  };
+
+  const pools = () =>
+    ['hot', 'cold']
+      .map(
+        (name) => `apiVersion: orch/v1
+kind: Pool
+metadata:
+  name: ${name}
+spec:
+  type: nanio
+  members:
+    - address: ${(name === 'hot' ? hot : cold).address}
+  credentials:
+    accessKeyId: { env: ${name.toUpperCase()}_ACCESS_KEY }
+    secretAccessKey: { env: ${name.toUpperCase()}_SECRET_KEY }
+`,
+      )
+      .join('---\n');
+  const vhost = (defaultPool: string, allowOrphan: string[] = [], extra = '') => `apiVersion: orch/v1
+kind: VirtualHost
+metadata:
+  name: s3
+spec:
+  serverNames: [s3.test]
+  address: 127.0.0.1
+  port: ${port}
+  defaultPool: ${defaultPool}
+${allowOrphan.length > 0 ? `  allowOrphan: [${allowOrphan.join(', ')}]\n` : ''}${extra}`;
+  const identities = `  clientIdentities:
+    - accessKeyId: { env: CLIENT_ACCESS_KEY }
+      secretAccessKey: { env: CLIENT_SECRET_KEY }
+`;
+
+  /** Restarts a member on its port from an options file (as an operator installs node-config's output). */
+  async function restartFrom(member: NanioMember, optionsFile: string): Promise<NanioMember> {
+    const p = member.port;
+    await member.kill();
+    const next = new NanioMember(member.dataDir, { optionsFile });
+    next.port = p;
+    return next.start();
+  }
+  const route = (bucket: string, pool: string, extra = '') => `apiVersion: orch/v1
+kind: Route
+metadata:
+  name: s3-${bucket}
+spec:
+  virtualHost: s3
+  path: /${bucket}/
+  pool: ${pool}
+${extra}`;
+
+  async function seed(c: S3Client, bucket: string, n: number) {
+    await c.send(new CreateBucketCommand({ Bucket: bucket })).catch(() => undefined);
+    for (let i = 0; i < n; i++) await c.send(new PutObjectCommand({ Bucket: bucket, Key: `k${i}`, Body: `body-${i}` }));
+  }
+
+  const errorsOf = (r: CliResult) => r.stderr.split('\n').filter((l) => l.includes(': error: '));
+
+  beforeAll(async () => {
+    gw = await Gateway.start({ pools: {}, vhostPorts: 1 });
+    port = gw.ports[0]!;
+    hot = await new NanioMember(join(gw.root, 'nanio-hot'), { users: [hotUser] }).start();
+    cold = await new NanioMember(join(gw.root, 'nanio-cold'), { users: [coldUser] }).start();
+    direct = { hot: s3Client(hot.endpoint, hotUser), cold: s3Client(cold.endpoint, coldUser) };
+    gw.setManifests({ 'pools.yaml': pools(), 'vhost.yaml': vhost('hot'), 'routes/photos.yaml': route('photos', 'cold') });
+    const first = await run(['apply', '--auto-approve']);
+    expect(first.code, first.stderr + first.stdout).toBe(0);
+    await seed(direct.cold, 'photos', 3);
+    await seed(direct.hot, 'docs', 2);
+  }, 120_000);
+
+  afterAll(async () => {
+    direct?.hot.destroy();
+    direct?.cold.destroy();
+    await hot?.kill();
+    await cold?.kill();
+    await gw?.stop();
+  });
+
+  it('refuses a removed route, a route moved to the default pool and a default pool change, with the object counts', async () => {
+    const before = gw.snapshot();
+
+    gw.removeManifest('routes/photos.yaml');
+    const removed = await run(['plan']);
+    expect(removed.code, removed.stdout + removed.stderr).toBe(1);
+    expect(errorsOf(removed), removed.stderr).toHaveLength(1);
+    expect(removed.stderr).toContain('route s3-photos of bucket photos (virtual host s3) is removed or disabled');
+    expect(removed.stderr).toContain('pool cold holds its 3 objects');
+    expect(removed.stderr).toContain('[bucket.would-orphan]');
+    expect(removed.stderr).toContain('photos in spec.allowOrphan of virtual host s3');
+    expect(removed.stderr).not.toMatch(STACK_LINE);
+    const removedApply = await run(['apply', '--auto-approve']);
+    expect(removedApply.code).toBe(1);
+    expect(removedApply.stderr).toContain('pool cold holds its 3 objects');
+
+    gw.writeManifest('routes/photos.yaml', route('photos', 'hot'));
+    const toDefault = await run(['plan']);
+    expect(toDefault.code).toBe(1);
+    expect(toDefault.stderr).toMatch(
+      /routes\/photos\.yaml:\d+:\d+: error: Route\/s3-photos spec\.pool: route s3-photos moves bucket photos from pool cold to pool hot \(the default pool\) without a Migration: pool cold holds its 3 objects/,
+    );
+    expect((await run(['apply', '--auto-approve'])).code).toBe(1);
+
+    gw.writeManifest('routes/photos.yaml', route('photos', 'cold'));
+    gw.writeManifest('vhost.yaml', vhost('cold'));
+    const defaultChanged = await run(['plan']);
+    expect(defaultChanged.code).toBe(1);
+    expect(errorsOf(defaultChanged)).toHaveLength(1);
+    expect(defaultChanged.stderr).toMatch(
+      /vhost\.yaml:\d+:\d+: error: VirtualHost\/s3 spec\.defaultPool: virtual host s3 changes its default pool from hot to cold: bucket docs \(no route\) would be served by pool cold instead of pool hot, without a Migration: pool hot holds its 2 objects/,
+    );
+    expect((await run(['apply', '--auto-approve'])).code).toBe(1);
+    expect(gw.snapshot()).toEqual(before);
+  });
+
+  it('allowOrphan lets each through, and orch buckets orphans then lists the objects left behind', async () => {
+    // The route removed, acknowledged in the virtual host: photos is served by hot, its 3 objects stay on cold.
+    gw.removeManifest('routes/photos.yaml');
+    gw.writeManifest('vhost.yaml', vhost('hot', ['photos']));
+    const a = await run(['apply', '--auto-approve']);
+    expect(a.code, a.stdout + a.stderr).toBe(0);
+    let orphans = JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout) as { orphans: unknown[] };
+    expect(orphans.orphans).toEqual([
+      { virtual_host: 's3', bucket: 'photos', pool: 'cold', default_pool: 'hot', route_pool: null, objects: 3, bytes: 3 * 6 },
+    ]);
+    const text = await run(['buckets']);
+    expect(text.stdout).toMatch(/s3\s+photos\s+orphaned\s+\(default hot\)\s+cold\s+objects left on pool cold, which no longer serves it/);
+    const counted = await run(['buckets', '--counts']);
+    expect(counted.stdout).toMatch(
+      /s3\s+photos\s+orphaned\s+.*3 objects left on pool cold, which no longer serves it; served by the default pool hot/,
+    );
+
+    // A route back to the pool holding the objects: nothing is left behind any more.
+    gw.writeManifest('routes/photos.yaml', route('photos', 'cold'));
+    expect((await run(['apply', '--auto-approve'])).code).toBe(0);
+    expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).orphans).toEqual([]);
+
+    // Moved to the default pool with allowOrphan on the route.
+    gw.writeManifest('routes/photos.yaml', route('photos', 'hot', '  allowOrphan: true\n'));
+    const b = await run(['apply', '--auto-approve']);
+    expect(b.code, b.stdout + b.stderr).toBe(0);
+    orphans = JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout) as { orphans: unknown[] };
+    expect(orphans.orphans).toEqual([
+      { virtual_host: 's3', bucket: 'photos', pool: 'cold', default_pool: 'hot', route_pool: 'hot', objects: 3, bytes: 18 },
+    ]);
+
+    // The default pool changed, docs acknowledged: its 2 objects stay on hot; photos is served by
+    // cold again (the default pool), where its objects are.
+    gw.removeManifest('routes/photos.yaml');
+    gw.writeManifest('vhost.yaml', vhost('cold', ['docs']));
+    const c = await run(['apply', '--auto-approve']);
+    expect(c.code, c.stdout + c.stderr).toBe(0);
+    orphans = JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout) as { orphans: unknown[] };
+    expect(orphans.orphans).toEqual([
+      { virtual_host: 's3', bucket: 'docs', pool: 'hot', default_pool: 'cold', route_pool: null, objects: 2, bytes: 12 },
+    ]);
+    // Through the gateway, photos' objects are served again (by cold, the new default pool).
+    const viaGateway = s3Client(`http://127.0.0.1:${port}`, coldUser);
+    try {
+      const got = await viaGateway.send(new GetObjectCommand({ Bucket: 'photos', Key: 'k1' }));
+      expect(await got.Body!.transformToString()).toBe('body-1');
+    } finally {
+      viaGateway.destroy();
+    }
+  });
+
+  it('never seals credentials a pool refuses: apply fails naming the pool and the member, the sealed copy stays', async () => {
+    const sidecar = join(gw.nginxDir, 'pools', 'hot.meta.json');
+    const sealedBefore = readFileSync(sidecar, 'utf8');
+    expect(sealedBefore).toContain('"encrypted"');
+    const wrong = { HOT_ACCESS_KEY: 'AKIAWRONGWRONG01', HOT_SECRET_KEY: 'not-the-secret-at-all' };
+    const plan = await run(['plan'], { env: wrong });
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toContain(
+      `pool hot refused orch's credentials (ListBuckets: HTTP 403 InvalidAccessKeyId from member ${hot.address})`,
+    );
+    expect(plan.stderr).toContain(
+      'the credentials read from environment variable HOT_ACCESS_KEY and environment variable HOT_SECRET_KEY are not sealed',
+    );
+    expect(plan.stderr).toContain('[credentials.refused]');
+    const apply = await run(['apply', '--auto-approve'], { env: wrong });
+    expect(apply.code).toBe(1);
+    expect(apply.stderr).toContain('[credentials.refused]');
+    expect(readFileSync(sidecar, 'utf8')).toBe(sealedBefore);
+    // A right access key with a wrong secret: refused the same way.
+    const badSecret = await run(['apply', '--auto-approve'], { env: { HOT_SECRET_KEY: 'wrong-secret' } });
+    expect(badSecret.code).toBe(1);
+    expect(badSecret.stderr).toContain('SignatureDoesNotMatch');
+    expect(readFileSync(sidecar, 'utf8')).toBe(sealedBefore);
+    // The sealed copy still works: without the variables, orch decrypts it and reaches the pool.
+    const buckets = await run(['buckets', '--json'], { env: { HOT_ACCESS_KEY: '', HOT_SECRET_KEY: '' } });
+    expect(buckets.code, buckets.stderr).toBe(0);
+    expect(JSON.parse(buckets.stdout).pools).toContainEqual({ pool: 'hot', status: 'ok', message: null });
+  });
+
+  it('a large multipart upload through the gateway to nanio completes with the default proxy timeouts', async () => {
+    // ORCH_TEST_MULTIPART_MIB sizes it (default 1024: 1 GiB in 64 MiB parts), streamed, never held in memory.
+    const mib = Number(process.env['ORCH_TEST_MULTIPART_MIB'] ?? 1024);
+    const conf = readFileSync(join(gw.nginxDir, 'vhosts', 's3.conf'), 'utf8');
+    expect(conf).toContain('    proxy_read_timeout 600s;\n');
+    expect(conf).toContain('    proxy_send_timeout 600s;\n');
+    const viaGateway = s3Client(`http://127.0.0.1:${port}`, coldUser);
+    const chunk = randomBytes(1024 * 1024);
+    const sent = createHash('sha256');
+    async function* body() {
+      for (let i = 0; i < mib; i++) {
+        const c = Buffer.from(chunk);
+        c.writeUInt32BE(i, 0);
+        sent.update(c);
+        yield c;
+      }
+    }
+    const started = Date.now();
+    try {
+      const upload = new Upload({
+        client: viaGateway,
+        params: { Bucket: 'photos', Key: 'large/multipart.bin', Body: Readable.from(body()) },
+        partSize: 64 * 1024 * 1024,
+        queueSize: 2,
+      });
+      await upload.done();
+      const uploadedMs = Date.now() - started;
+      const head = await viaGateway.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'large/multipart.bin' }));
+      expect(head.ContentLength).toBe(mib * 1024 * 1024);
+      const got = await viaGateway.send(new GetObjectCommand({ Bucket: 'photos', Key: 'large/multipart.bin' }));
+      const read = createHash('sha256');
+      for await (const c of got.Body as AsyncIterable<Buffer>) read.update(c);
+      expect(read.digest('hex')).toBe(sent.digest('hex'));
+      console.log(
+        `multipart upload of ${mib} MiB through the gateway to nanio: ${uploadedMs} ms; read back and hashed: ${Date.now() - started - uploadedMs} ms`,
+      );
+    } finally {
+      viaGateway.destroy();
+    }
+  }, 600_000);
+
+  it('client identities: plan fails while a pool does not know one; node-config members accept it; clients keep their key', async () => {
+    // docs is routed to hot (where its objects are), the rest is served by cold (the default pool).
+    gw.writeManifest('vhost.yaml', vhost('cold', ['docs'], identities));
+    gw.writeManifest('routes/docs.yaml', route('docs', 'hot'));
+    const unknown = await run(['plan']);
+    expect(unknown.code, unknown.stdout + unknown.stderr).toBe(1);
+    for (const [pool, member] of [
+      ['cold', cold],
+      ['hot', hot],
+    ] as const) {
+      expect(unknown.stderr).toContain(
+        `pool ${pool} refuses client identity ${clientUser.accessKeyId} of virtual host s3 (ListBuckets: HTTP 403 InvalidAccessKeyId from member ${member.address})`,
+      );
+    }
+    expect(unknown.stderr).toMatch(/vhost\.yaml:\d+:\d+: error: VirtualHost\/s3 spec\.clientIdentities\.0\.accessKeyId: pool cold refuses/);
+    expect(unknown.stderr).toContain('[identity.refused]');
+    expect((await run(['apply', '--auto-approve'])).code).toBe(1);
+
+    // The members, restarted from what orch node-config writes, accept orch's keys and the client's.
+    for (const name of ['hot', 'cold'] as const) {
+      const out = join(gw.root, `node-config-${name}`);
+      const r = await run(['node-config', name, '0', '--out', out]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout + r.stderr).not.toContain(clientUser.secretAccessKey);
+      const options = join(out, 'nanio-options.toml');
+      if (name === 'hot') hot = await restartFrom(hot, options);
+      else cold = await restartFrom(cold, options);
+    }
+    const known = await run(['apply', '--auto-approve']);
+    expect(known.code, known.stdout + known.stderr).toBe(0);
+    const report = JSON.parse((await run(['buckets', '--json'])).stdout) as { identities: Array<Record<string, unknown>> };
+    expect(report.identities).toEqual(
+      ['cold', 'hot'].map((pool) => ({
+        virtual_host: 's3',
+        index: 0,
+        access_key_id: clientUser.accessKeyId,
+        pool,
+        status: 'ok',
+        message: null,
+      })),
+    );
+    expect((await run(['buckets'])).stdout).toContain('client identities: 2 checks on 2 pools, all accepted');
+
+    // A client with its own key reads and writes through the gateway, on both pools.
+    const client = s3Client(`http://127.0.0.1:${port}`, clientUser);
+    try {
+      const docs = await client.send(new GetObjectCommand({ Bucket: 'docs', Key: 'k0' }));
+      expect(await docs.Body!.transformToString()).toBe('body-0');
+      await client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'by-client', Body: 'client write' }));
+      const back = await client.send(new GetObjectCommand({ Bucket: 'photos', Key: 'by-client' }));
+      expect(await back.Body!.transformToString()).toBe('client write');
+    } finally {
+      client.destroy();
+    }
+
+    // A pool that forgets the identity (back to orch's key only): the plan names it; acknowledged, a warning.
+    const oldCold = join(gw.root, 'cold-orch-only.toml');
+    writeFileSync(
+      oldCold,
+      `[[users]]\naccess_key = ${JSON.stringify(coldUser.accessKeyId)}\nsecret_key = ${JSON.stringify(coldUser.secretAccessKey)}\n`,
+      { mode: 0o600 },
+    );
+    cold = await restartFrom(cold, oldCold);
+    const forgot = await run(['plan']);
+    expect(forgot.code).toBe(1);
+    expect(forgot.stderr).toContain(`pool cold refuses client identity ${clientUser.accessKeyId}`);
+    expect(forgot.stderr).not.toContain('pool hot refuses');
+    expect((await run(['buckets'])).stdout).toContain(
+      `! client identity ${clientUser.accessKeyId} of s3 on pool cold: refused — ListBuckets: HTTP 403 InvalidAccessKeyId from member ${cold.address}`,
+    );
+    gw.writeManifest('vhost.yaml', vhost('cold', ['docs'], `${identities}  allowRefusingPools: [cold]\n`));
+    const acknowledged = await run(['plan', '--detailed-exitcode']);
+    // Nothing to render: the identities and their check live in the manifests, not in nginx files.
+    expect(acknowledged.code, acknowledged.stdout + acknowledged.stderr).toBe(0);
+    expect(acknowledged.stdout).toMatch(
+      /warning: .*pool cold refuses client identity AKIACLIENTID0001 .*acknowledged in spec\.allowRefusingPools/,
+    );
+    cold = await restartFrom(cold, join(gw.root, 'node-config-cold', 'nanio-options.toml'));
+    gw.writeManifest('vhost.yaml', vhost('cold', ['docs'], identities));
+  });
+
+  it('after a migration between two pools that both know the identity, clients keep reading and writing with their key', async () => {
+    gw.writeManifest(
+      'migrations/docs.yaml',
+      `apiVersion: orch/v1
+kind: Migration
+metadata:
+  name: docs-to-cold
+spec:
+  virtualHost: s3
+  bucket: docs
+  from: hot
+  to: cold
+`,
+    );
+    const applied = await run(['apply', '--auto-approve']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const migrated = await run(['migrate', 'run', 'docs-to-cold'], { timeoutMs: 300_000 });
+    expect(migrated.code, migrated.stdout + migrated.stderr).toBe(0);
+    const status = JSON.parse((await run(['migrations', '--json'])).stdout) as { migrations: Array<{ phase: string; routing: string }> };
+    expect(status.migrations[0]).toMatchObject({ phase: 'done', routing: 'destination' });
+    const client = s3Client(`http://127.0.0.1:${port}`, clientUser);
+    try {
+      const read = await client.send(new GetObjectCommand({ Bucket: 'docs', Key: 'k1' }));
+      expect(await read.Body!.transformToString()).toBe('body-1');
+      await client.send(new PutObjectCommand({ Bucket: 'docs', Key: 'after-move', Body: 'written after the migration' }));
+      // The write landed on cold, the pool the bucket moved to.
+      const onCold = await direct.cold.send(new GetObjectCommand({ Bucket: 'docs', Key: 'after-move' }));
+      expect(await onCold.Body!.transformToString()).toBe('written after the migration');
+    } finally {
+      client.destroy();
+    }
+  }, 300_000);
+
+  it('no secret value in anything orch printed or wrote', () => {
+    const written = Object.values(gw.snapshot()).join('\n');
+    for (const secret of [
+      hotUser.secretAccessKey,
+      coldUser.secretAccessKey,
+      clientUser.secretAccessKey,
+      'not-the-secret-at-all',
+      'wrong-secret',
+    ]) {
+      expect(outputs.join('\n')).not.toContain(secret);
+      expect(written).not.toContain(secret);
+    }
+  });
+});
