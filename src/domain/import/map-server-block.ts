@@ -1,4 +1,5 @@
 import type { DesiredRoute, DesiredVirtualHost, Origin } from '../model/desired-state.js';
+import { claimedByOrch } from '../manifests/check-extra-blocks.js';
 import type { ExtraBlock, ExtraBlockZone, IpRules } from '../model/manifest-types.js';
 import { isForbiddenDirective } from '../manifests/check-extra-blocks.js';
 import {
@@ -117,8 +118,19 @@ export function virtualHostFromServer(server: NginxDirective, o: ServerImportOpt
   const carried: Array<{ zone: ExtraBlockZone; d: NginxDirective; why: string; text?: string }> = [];
   const settings = new Map<string, string>(); // orch setting -> the value this server had
   const carry = (zone: ExtraBlockZone, d: NginxDirective, why: string, text?: string) => {
-    carried.push({ zone, d, why, ...(text === undefined ? {} : { text }) });
     handled.add(d);
+    // What orch renders from a modelled field may not sit in an extra block (validation refuses
+    // it): dropped, said so; the routing check lists the requests it decided.
+    const claim = claimedByOrch(d.name, d.args, 0, Boolean(d.block));
+    if (claim) {
+      w.warn(
+        'import.dropped',
+        `${describe(d)}: orch sets ${claim.what} from ${claim.field} only, and an extra block may not; not carried (requests it decided may be answered differently: see the routing check).`,
+        at(d),
+      );
+      return;
+    }
+    carried.push({ zone, d, why, ...(text === undefined ? {} : { text }) });
   };
 
   // listen: the first TCP one is the virtual host's; others are carried as they are.

@@ -184,18 +184,36 @@ function checkStatements(events: NginxEvent[], report: Report, complete: boolean
 
 /** The modelled field a statement of an extra block would take over, or null. */
 function claimedBy(ev: Extract<NginxEvent, { type: 'statement' }>, depth: number): { what: string; field: string } | null {
-  const name = (ev.words[0]?.text ?? '').toLowerCase();
+  return claimedByOrch(
+    ev.words[0]?.text ?? '',
+    ev.words.slice(1).map((w) => w.text),
+    depth,
+    ev.opensBlock,
+  );
+}
+
+/**
+ * Whether a directive (its name and arguments, at this depth of an extra block: 0 is the server
+ * level) sets what orch renders itself, and from which field; null when an extra block may hold
+ * it. Also used by `orch import`, which must not carry such a directive into an extra block.
+ */
+export function claimedByOrch(
+  directive: string,
+  args: readonly string[],
+  depth: number,
+  opensBlock: boolean,
+): { what: string; field: string } | null {
+  const name = directive.toLowerCase();
   const anywhere = CLAIMED_ANYWHERE.get(name);
   if (anywhere !== undefined) return { what: name, field: anywhere };
   if (depth > 0) return null;
   const serverLevel = CLAIMED_AT_SERVER_LEVEL.get(name);
   if (serverLevel !== undefined) return { what: name, field: serverLevel };
-  const header = (ev.words[1]?.text ?? '').toLowerCase();
+  const header = (args[0] ?? '').toLowerCase();
   if (name === 'proxy_set_header' && ORCH_HEADERS.has(header))
-    return { what: `proxy_set_header ${ev.words[1]?.text ?? ''}`, field: "orch's fixed S3 proxy headers" };
+    return { what: `proxy_set_header ${args[0] ?? ''}`, field: "orch's fixed S3 proxy headers" };
   // orch always renders the catch-all `location /` (to the default pool, or a 404).
-  if (name === 'location' && ev.opensBlock && ev.words.length === 2 && ev.words[1]?.text === '/')
-    return { what: 'location /', field: 'spec.defaultPool' };
+  if (name === 'location' && opensBlock && args.length === 1 && args[0] === '/') return { what: 'location /', field: 'spec.defaultPool' };
   return null;
 }
 
