@@ -17,6 +17,8 @@ export default class Status extends OrchCommand {
       return;
     }
     const st = this.style;
+    // Said first: an interrupted apply or conversion.
+    for (const n of s.notices) this.out(st.yellow(`Note: ${n}`));
     const g = s.generation;
     this.out(`Generation:    ${g ? `${g.number} (${g.outcome} by ${g.command} at ${g.createdAt})` : st.dim('none applied yet')}`);
     this.out(
@@ -30,11 +32,8 @@ export default class Status extends OrchCommand {
     );
     this.out(`DB backup:     ${s.backupAgeSeconds === null ? st.yellow('none') : `${Math.round(s.backupAgeSeconds)}s old`}`);
     this.out(`nginx:         ${s.nginxVersion ?? st.red('not found')}`);
-    if (s.interruptedApply)
-      this.out(
-        st.yellow(
-          `Interrupted apply of generation ${s.interruptedApply.generation} (phase ${s.interruptedApply.phase}): the next writer finishes or undoes it.`,
-        ),
-      );
+    this.out(
+      `Layout:        ${s.layout.kind === 'generations' ? `generation directories (current: ${s.layout.current})` : s.layout.kind === 'legacy' ? 'pools/ and vhosts/ directories (converted to generation directories by the next apply)' : s.layout.kind}`,
+    );
   }
 }
