@@ -61,7 +61,7 @@ export interface Orch {
   /** The writer lock of settings.stateDir. */
   locks: WriterLocks;
   clock: Clock;
-  /** The managed nginx directory (settings.nginxDir), staged under settings.stateDir. */
+  /** The managed nginx directory (settings.nginxDir): generations, switched by one rename. */
   tree: ManagedTree;
   /** The promotion journal of settings.stateDir. */
   journal: ApplyJournal;
@@ -97,7 +97,7 @@ export function composeOrch(settings: Settings): Orch {
     state: sqliteStateDatabase(join(settings.stateDir, 'orch.db')),
     locks: fileWriterLocks(settings.stateDir),
     clock: systemClock,
-    tree: fileManagedTree(settings.nginxDir, settings.stateDir),
+    tree: fileManagedTree(settings.nginxDir),
     journal: fileApplyJournal(settings.stateDir),
     contents: new FileContentStore(settings.stateDir),
     nginx: nginxControl({
@@ -107,6 +107,8 @@ export function composeOrch(settings: Settings): Orch {
       reload: settings.reload,
       reloadCommand: settings.reloadCommand,
       statusListen: settings.statusListen,
+      nginxDir: settings.nginxDir,
+      stagingDir: join(settings.stateDir, 'staging'),
     }),
     fault: (point) => faultHook(point),
     migrationFiles: fsMigrationFiles(settings.stateDir),

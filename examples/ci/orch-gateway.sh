@@ -10,7 +10,7 @@
 #                                      exit 0: no changes, 2: changes saved for apply, 1: error
 #   orch-gateway apply MANIFESTS_DIR   apply exactly the saved plan; exit 4 if anything it was
 #                                      computed from changed since (plan again)
-#   orch-gateway tree                  the managed nginx directory as a tar stream on stdout
+#   orch-gateway tree                  the live pools/ and vhosts/ as a tar stream on stdout
 #                                      (baseline for pull request plans; no secrets in clear)
 #
 # orch runs as root with the daemon's config file and pool credential variables, like the
@@ -59,7 +59,8 @@ case "${1:-}" in
     exec orch apply -m "$name" "$plan"
     ;;
   tree)
-    exec tar -C "$NGINX_DIR" -cf - .
+    # pools/ and vhosts/ are symlinks into the live generation: -h stores what they lead to.
+    exec tar -C "$NGINX_DIR" -chf - pools vhosts
     ;;
   *)
     usage

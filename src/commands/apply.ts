@@ -12,7 +12,7 @@ import { formatPlanText } from '../cli/views/plan-text.js';
 
 export default class Apply extends OrchCommand {
   static override summary = 'Make nginx match the manifests: stage, validate, promote, reload, all or nothing.';
-  static override description = `Takes the writer lock, finishes or undoes any apply that was interrupted, computes the plan, and asks for confirmation (or --auto-approve). Then stages the complete new tree and validates it as a whole with nginx -t; promotes it file by file under a journal; validates the live configuration; reloads nginx and confirms that the new generation is served; and only then commits the state. Any failure restores the previous files.
+  static override description = `Takes the writer lock, finishes or undoes any apply that was interrupted, computes the plan, and asks for confirmation (or --auto-approve). Then builds the new generation beside the live one (unchanged files hard-linked) and validates it once with nginx -t and nginx's main configuration; switches the whole managed tree to it with one rename, under a journal; reloads nginx and confirms that the new generation is served; and only then commits the state. Any failure switches back the same way: the live tree is one whole generation at every instant.
 
 With PLANFILE (from \`orch plan --out\`), applies exactly that plan and refuses it if anything it was computed from has changed.
 
@@ -104,6 +104,7 @@ ${EXIT_CODES_HELP}`;
             nginx_tests: outcome?.nginxTests ?? 0,
             reloads: outcome?.reloads ?? 0,
             timings_ms: outcome?.timings ?? null,
+            warnings: outcome?.warnings ?? [],
             plan: planToJson(planResult.plan, jsonMeta(result.identity ?? planIdentity(planResult)), { diffs: false }),
             events: reporter.events,
           },
@@ -137,11 +138,12 @@ ${EXIT_CODES_HELP}`;
     if (outcome.dryRun) {
       this.out(
         this.style.green(
-          `Dry run: the new configuration passes nginx -t (${(outcome.timings.stagedTestMs / 1000).toFixed(2)}s). Nothing live was touched.`,
+          `Dry run: the new generation passes nginx -t with nginx's main configuration (${(outcome.timings.testMs / 1000).toFixed(2)}s). Nothing live was touched.`,
         ),
       );
       return ExitCode.ok;
     }
+    for (const w of outcome.warnings) this.err(this.style.yellow(`Warning: ${w}`));
     const s = planResult.plan.summary;
     this.out(
       this.style.green(

@@ -21,15 +21,21 @@ EXIT CODES
   protected async execute() {
     const { flags } = await this.parse(Drift);
     const settings = this.settingsFrom(flags);
-    const { items } = driftReport(composeOrch(settings));
-    if (flags.json) this.out(JSON.stringify({ drift: items }, null, 2));
-    else if (items.length === 0) this.out(this.style.green('No drift: every managed file is as orch last wrote it.'));
+    const { items, notices } = driftReport(composeOrch(settings));
+    if (flags.json) this.out(JSON.stringify({ drift: items, notices }, null, 2));
     else {
-      for (const d of items) {
-        this.out(this.style.yellow(`! ${d.path} ${d.kind === 'deleted' ? 'was deleted (apply recreates it)' : 'was edited outside orch'}`));
-        if (d.diff) this.out(d.diff.replace(/^/gm, '    '));
+      // Said first: an interrupted apply or conversion (whose files are never reported as hand edits).
+      for (const n of notices) this.out(this.style.yellow(`Note: ${n}`));
+      if (items.length === 0) this.out(this.style.green('No drift: every managed file is as orch last wrote it.'));
+      else {
+        for (const d of items) {
+          this.out(
+            this.style.yellow(`! ${d.path} ${d.kind === 'deleted' ? 'was deleted (apply recreates it)' : 'was edited outside orch'}`),
+          );
+          if (d.diff) this.out(d.diff.replace(/^/gm, '    '));
+        }
+        this.out(`${items.length} drifted file(s).`);
       }
-      this.out(`${items.length} drifted file(s).`);
     }
     return flags['detailed-exitcode'] && items.length > 0 ? ExitCode.changesPresent : ExitCode.ok;
   }

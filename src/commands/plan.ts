@@ -36,13 +36,21 @@ ${EXIT_CODES_HELP}`;
     'out': Flags.string({ description: 'save the plan (with a fingerprint of its inputs) for `orch apply FILE`' }),
     'diff': Flags.boolean({ description: 'show unified diffs of changed files', default: true, allowNo: true }),
     'refresh': Flags.boolean({ description: 'check buckets on the pools (S3); --no-refresh plans offline', default: true, allowNo: true }),
+    'state': Flags.boolean({
+      description:
+        "read the state database (default); --no-state previews against a copy of the managed tree without one (CI): without it, orch's files and no usable state stop the plan",
+      default: true,
+      allowNo: true,
+    }),
   };
 
   protected async execute() {
     const { flags } = await this.parse(Plan);
     const settings = this.settingsFrom(flags);
     const orch = composeOrch(settings);
-    const state = openStateView(orch.state, settings);
+    // Said first: an interrupted apply or conversion (never reported as hand edits).
+    const { view: state, notices } = openStateView(orch, { withoutState: !flags.state });
+    for (const n of notices) this.err(this.errStyle.yellow(`Note: ${n}`));
     const result = await computePlan(orch, state, { refresh: flags.refresh });
     // Hashing the inputs costs time at fleet size: only for JSON output and saved plans.
     const format = flags.json ? 'json' : flags.format;

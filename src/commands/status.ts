@@ -20,6 +20,8 @@ export default class Status extends OrchCommand {
       return;
     }
     const st = this.style;
+    // Said first: an interrupted apply or conversion.
+    for (const n of s.notices) this.out(st.yellow(`Note: ${n}`));
     const g = s.generation;
     this.out(`Generation:    ${g ? `${g.number} (${g.outcome} by ${g.command} at ${g.createdAt})` : st.dim('none applied yet')}`);
     this.out(
@@ -33,6 +35,9 @@ export default class Status extends OrchCommand {
     );
     this.out(`DB backup:     ${s.backupAgeSeconds === null ? st.yellow('none') : `${Math.round(s.backupAgeSeconds)}s old`}`);
     this.out(`nginx:         ${s.nginxVersion ?? st.red('not found')}`);
+    this.out(
+      `Layout:        ${s.layout.kind === 'generations' ? `generation directories (current: ${s.layout.current})` : s.layout.kind === 'legacy' ? 'pools/ and vhosts/ directories (converted to generation directories by the next apply)' : s.layout.kind}`,
+    );
     const d = daemon.running;
     this.out(
       `orch watch:    ${
@@ -53,12 +58,6 @@ export default class Status extends OrchCommand {
       this.out(
         st.yellow(
           `               suspended since ${daemon.suspended.since} by ${daemon.suspended.by}${daemon.suspended.reason ? ` (${daemon.suspended.reason})` : ''}: nothing is reconciled until: orch resume`,
-        ),
-      );
-    if (s.interruptedApply)
-      this.out(
-        st.yellow(
-          `Interrupted apply of generation ${s.interruptedApply.generation} (phase ${s.interruptedApply.phase}): the next writer finishes or undoes it.`,
         ),
       );
   }

@@ -11,6 +11,8 @@ export interface ContentStore {
   /** Stores many contents at once (a whole rebuilt tree); returns how many were written. */
   putMany(contents: ReadonlyMap<string, string>): number;
   get(sha256: string): string | null;
+  /** Removes one stored content (an apply that failed removes the contents only it stored). */
+  remove(sha256: string): void;
   /** Removes every stored content not in `keep`; returns how many were removed. */
   collectGarbage(keep: ReadonlySet<string>): number;
 }

@@ -1,12 +1,21 @@
-// The operator's nginx as the apply engine sees it: its version, `nginx -t` of a staged tree or of
-// the live configuration, the reload, and the generation its status location serves. Implemented by
-// running the nginx binary (src/adapters/nginx/nginx-control.ts).
-import type { StagedTree } from './managed-tree.js';
+// The operator's nginx as the apply engine sees it: its version, `nginx -t` of a new generation
+// with the main configuration, the reload, and the generation its status location serves.
+// Implemented by running the nginx binary (src/adapters/nginx/nginx-control.ts).
 
 export interface NginxTestResult {
   ok: boolean;
+  /** nginx's output, with the test's own paths named as the operator knows them. */
   output: string;
   durationMs: number;
+}
+
+export interface GenerationTestResult extends NginxTestResult {
+  /**
+   * `main`: nginx's main configuration with its includes of the managed directory pointed at the
+   * new generation; `wrapper`: the main configuration includes nothing of the managed directory, so
+   * the new generation was tested alone under a wrapper.
+   */
+  scope: 'main' | 'wrapper';
 }
 
 export interface ReloadResult {
@@ -20,10 +29,8 @@ export interface Nginx {
   version(): Promise<string | null>;
   /** Whether the main configuration nginx is run with exists (true when nginx's default is used). */
   mainConfigExists(): boolean;
-  /** `nginx -t` of a staged tree, as a whole. */
-  testStaged(staged: StagedTree): Promise<NginxTestResult>;
-  /** `nginx -t` of the live configuration. */
-  testLive(): Promise<NginxTestResult>;
+  /** One `nginx -t`: the main configuration as it will be once `generationDir` is live. Nothing live is touched. */
+  testGeneration(generationDir: string): Promise<GenerationTestResult>;
   /** Sends the configured reload. Success does NOT mean nginx loaded the config: confirm separately. */
   reload(): Promise<ReloadResult>;
   /** The generation token the status location answers on a fresh connection; null when nothing answers. */

@@ -133,14 +133,42 @@ export interface SnapshotObject {
   lastModified?: string;
 }
 
+/**
+ * What stands at the database path, found without writing anything: usable (orch's schema, and the
+ * generation it records), missing, or unusable and why (each reported as such, never as an
+ * internal error).
+ */
+export type DatabaseCondition =
+  | { kind: 'missing' }
+  | { kind: 'usable'; generation: number | null }
+  | { kind: 'zero-bytes' }
+  | { kind: 'truncated'; size: number; expected: number }
+  | { kind: 'not-sqlite' }
+  | { kind: 'foreign'; detail: string }
+  | { kind: 'corrupt'; detail: string }
+  | { kind: 'too-new'; schema: number; known: number }
+  | { kind: 'unreadable'; code: string };
+
+/** One of the rotated database backups (`orch.db.bak`, `.bak.2` ...), newest first. */
+export interface BackupInfo {
+  path: string;
+  /** When it was written (ms since the epoch). */
+  writtenAt: number;
+  condition: DatabaseCondition;
+}
+
 /** The state database of one state directory. */
 export interface StateDatabase {
   /** The database file. */
   readonly path: string;
   /** Opens for writing, creating and migrating the schema when needed (writers hold the lock). */
   open(): StateStore;
-  /** Opens read-only; null when there is no database yet. Never writes anything. */
+  /** Opens read-only; null when there is no database yet. Never writes anything (no -wal, -shm or journal file). */
   openIfExists(): StateStore | null;
+  /** What is at the path (reads only). */
+  condition(): DatabaseCondition;
+  /** The rotated backups, newest first (reads only). */
+  backups(): BackupInfo[];
   /** When the newest backup (`<path>.bak`) was written (ms since the epoch), or null when there is none. */
   backupWrittenAt(): number | null;
   /**

@@ -56,10 +56,10 @@ const [
   mod('adapters/manifests/file-manifest-loader.js'),
 ]);
 const stableMod = await mod('domain/manifests/origin-names.js');
-const sqliteMod = await mod('adapters/sqlite/state-store.js');
-const openStateView = (settings) => stateMod.openStateView(sqliteMod.sqliteStateDatabase(`${settings.stateDir}/orch.db`), settings);
 // The ports computePlan takes, built as the CLI builds them.
 const rootMod = await mod('composition-root.js');
+// What `orch plan` reads of the state: the state-loss checks, an interrupted apply's notice.
+const openStateView = (settings) => stateMod.openStateView(rootMod.composeOrch(settings)).view;
 const importMs = performance.now() - t0;
 
 const { resolve } = await import('node:path');

@@ -12,7 +12,8 @@
 //   - on the 1,000-vhost fleet, the apply benchmark: change ONE route's pool and run
 //     `orch apply --auto-approve --json` (BENCH_RUNS times, a different route each time), beside
 //     `nginx -t` of the live configuration and the reload confirmation time (from `nginx -s reload`
-//     until a changed response is served).
+//     until a changed response is served); then, each time, another route changed and `orch plan` run
+//     first (untimed), as when a plan is reviewed: the apply after it (the manifests' validation cached).
 // Prints a table, writes the figures as JSON to <os tmpdir>/orch-bench/latest.json (path printed),
 // stops nginx and removes the temp dirs whatever happens.
 //
@@ -59,7 +60,7 @@ const FLEETS = [
   { key: '1000', label: '1,000 vhosts x 10 routes, 200 pools', virtualHosts: 1000, pools: 200, apply: true },
 ].filter((f) => !process.env.BENCH_FLEETS || process.env.BENCH_FLEETS.split(',').includes(f.key));
 
-const TARGETS = { planMs: 1000, planRssMiB: 250, applyRatio: 3, nginxTests: 2, reloads: 1, resourceFilesWritten: 2, rebuildMs: 2000 };
+const TARGETS = { planMs: 1000, planRssMiB: 250, applyRatio: 1.5, nginxTests: 1, reloads: 1, resourceFilesWritten: 2, rebuildMs: 2000 };
 
 // ---------------------------------------------------------------- cleanup, whatever happens
 
@@ -231,6 +232,7 @@ function httpGet(port, path, host) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** The live tree: pools/ and vhosts/ as nginx reaches them (symlinks into the live generation). */
 function treeStats(dir) {
   let files = 0;
   let bytes = 0;
@@ -248,7 +250,7 @@ function treeStats(dir) {
       }
     }
   };
-  walk(dir);
+  for (const sub of ['pools', 'vhosts']) if (existsSync(join(dir, sub))) walk(join(dir, sub));
   return { files, bytes, confs, sidecars };
 }
 
@@ -629,6 +631,7 @@ async function benchRebuild({ fleet, orch, stateDir }) {
 async function benchApply({ fleet, gen, orch, liveInv, livePrefix, ports, nginxDir, nextToken }) {
   const s3Hosts = gen.hosts.filter((h) => !h.isFileHost);
   const runs = [];
+  const reviewed = [];
   const nginxTLive = [];
   const reloadConfirm = [];
   for (let i = 0; i < RUNS; i++) {
@@ -681,6 +684,18 @@ async function benchApply({ fleet, gen, orch, liveInv, livePrefix, ports, nginxD
       summary: j.plan?.summary,
       stepsMs: stepDurations(r.stderrLines, r.wallMs),
     });
+
+    // The same, as an operator does it: `orch plan` first (reviewed, untimed: it leaves the
+    // validation of these manifests in the cache), then the apply, which does not parse them again.
+    const route2 = host.routes[4];
+    const to2 = gen.nanioPools.find((p) => p !== route2.pool);
+    const file2 = join(gen.dir, route2.file);
+    const before2 = readFileSync(file2, 'utf8');
+    writeFileSync(file2, before2.replace(/^ {2}pool: .*$/m, `  pool: ${to2}`));
+    route2.pool = to2;
+    mustSucceed(await orch(['plan', '--no-diff', '--detailed-exitcode']), 'orch plan (reviewed)', [2]);
+    const rr = mustSucceed(await orch(['apply', '--auto-approve', '--json']), 'orch apply (one route, after plan)');
+    reviewed.push({ wallMs: rr.wallMs, stepsMs: stepDurations(rr.stderrLines, rr.wallMs), nginxTests: JSON.parse(rr.stdout).nginx_tests });
   }
   const nT = stats(nginxTLive.map((r) => r.wallMs));
   const rc = stats(reloadConfirm.map((r) => r.confirmMs));
@@ -695,6 +710,12 @@ async function benchApply({ fleet, gen, orch, liveInv, livePrefix, ports, nginxD
     timingsMs: Object.fromEntries(Object.keys(runs[0].timingsMs ?? {}).map((k) => [k, stats(runs.map((r) => r.timingsMs[k]))])),
     stepsMs: Object.fromEntries(Object.keys(runs[0].stepsMs).map((k) => [k, stats(runs.map((r) => r.stepsMs[k]))])),
     ratio: aw.median / (nT.median + rc.median),
+    reviewed: {
+      wallMs: stats(reviewed.map((r) => r.wallMs)),
+      stepsMs: Object.fromEntries(Object.keys(reviewed[0].stepsMs).map((k) => [k, stats(reviewed.map((r) => r.stepsMs[k]))])),
+      nginxTests: reviewed.map((r) => r.nginxTests),
+      ratio: stats(reviewed.map((r) => r.wallMs)).median / (nT.median + rc.median),
+    },
     tree: treeStats(nginxDir),
   };
 }
@@ -702,10 +723,9 @@ async function benchApply({ fleet, gen, orch, liveInv, livePrefix, ports, nginxD
 const STEP_LINES = [
   ['startup+lock+recover', /Recover an interrupted apply/],
   ['plan', /Compute the plan/],
-  ['stage', /Stage the complete new tree/],
-  ['validate-staged', /Validate the staged tree/],
-  ['promote', /Promote files/],
-  ['validate-live', /Validate the live configuration/],
+  ['build', /Build the new generation/],
+  ['validate', /Validate it with nginx's main configuration/],
+  ['switch', /Switch to the new generation/],
   ['reload+confirm', /Reload nginx/],
   ['commit', /Commit the state/],
   ['backup', /Back up the state database/],
@@ -806,6 +826,15 @@ function printApply(a) {
   out.push(
     `   ratio apply wall / (nginx -t + reload confirm): ${ms(a.wallMs.median)} / (${ms(a.nginxTLiveMs.median)} + ${ms(a.reloadConfirmMs.median)}) = ${a.ratio.toFixed(2)}`,
   );
+  if (a.reviewed) {
+    out.push('');
+    out.push('   the same after `orch plan` of the same manifests (their validation cached, as when a plan is reviewed first):');
+    out.push(`   ${'orch apply --auto-approve --json'.padEnd(40)} ${st(a.reviewed.wallMs)}   nginx -t ${a.reviewed.nginxTests.join(' ')}`);
+    for (const [k, v] of Object.entries(a.reviewed.stepsMs)) out.push(`   ${`  step ${k}`.padEnd(40)} ${st(v)}`);
+    out.push(
+      `   ratio apply wall / (nginx -t + reload confirm): ${ms(a.reviewed.wallMs.median)} / (${ms(a.nginxTLiveMs.median)} + ${ms(a.reloadConfirmMs.median)}) = ${a.reviewed.ratio.toFixed(2)}`,
+    );
+  }
   return out.join('\n');
 }
 
@@ -860,6 +889,12 @@ function targets(results) {
   if (big?.fleet.apply && !a) rows.push(['apply benchmark ran', 'failed', false]);
   if (a) {
     rows.push([`apply ratio <= ${TARGETS.applyRatio}`, a.ratio.toFixed(2), a.ratio <= TARGETS.applyRatio]);
+    if (a.reviewed)
+      rows.push([
+        `apply ratio <= ${TARGETS.applyRatio} after a plan of the same manifests`,
+        a.reviewed.ratio.toFixed(2),
+        a.reviewed.ratio <= TARGETS.applyRatio,
+      ]);
     const okFiles = a.runs.every(
       (r) =>
         r.resourceFilesChanged.length === TARGETS.resourceFilesWritten &&

@@ -43,6 +43,12 @@ describe("orch import of orch's own tree", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Imported orch's own tree (detected: pools/archive.conf carries orch's marker)");
     expect(r.stdout).toContain('manifests put back where they were');
+    // The state went with the manifests: plan stops and says so (never "no changes" over a lost
+    // state); rebuild-db brings the state back from the same tree.
+    const lost = await cli('plan');
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toContain('but orch has applied here before');
+    expect((await cli('rebuild-db')).code).toBe(0);
     const plan = await cli('plan', '--detailed-exitcode');
     expect(plan.stdout).toContain('No changes.');
     expect(plan.code).toBe(0);

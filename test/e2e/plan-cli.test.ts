@@ -62,6 +62,8 @@ describe('orch plan on examples/gateway', () => {
 
   it('shows no change with the rendered files in place, then exactly one vhost after a route edit', async () => {
     // Put the rendered tree on disk the way apply would (apply itself is tested with a live nginx).
+    // There is no state database: as in CI, the plan is a preview against the files (--no-state);
+    // without the flag, orch's files and no state stop the plan.
     const { validation } = loadManifests(fileManifestLoader(), manifests);
     const tree = renderTree(
       withStableOrigins(validation.desired, originNamesFor(manifests, process.cwd())).desired,
@@ -72,11 +74,15 @@ describe('orch plan on examples/gateway', () => {
       mkdirSync(dirname(p), { recursive: true });
       writeFileSync(p, f.content);
     }
+    const lost = await runCli(['plan'], { env });
+    expect(lost.code).toBe(1);
+    expect(lost.stderr).toContain('is missing, but orch has applied here before');
+    expect(lost.stderr).toContain('orch plan --no-state');
     // Plans render for the installed nginx version; the example has no version-dependent line
     // except http2, which is the same for every version below 1.25.1. The Migration would still
     // show as "to start" (nothing has started it): take it out for the no-change check.
     rmSync(join(manifests, 'migrations'), { recursive: true });
-    const same = await runCli(['plan', '--detailed-exitcode'], { env });
+    const same = await runCli(['plan', '--no-state', '--detailed-exitcode'], { env });
     expect(same.stdout).toContain('No changes.');
     expect(same.code).toBe(0);
     // Wherever orch runs (the daemon in `/`, an operator in a checkout, a relative manifests
@@ -90,14 +96,14 @@ describe('orch plan on examples/gateway', () => {
       [manifests, '.'],
       [join(manifests, 'routes'), '..'],
     ] as const) {
-      const elsewhere = await runCli(['plan', '--detailed-exitcode', '-m', m], { env, cwd });
+      const elsewhere = await runCli(['plan', '--no-state', '--detailed-exitcode', '-m', m], { env, cwd });
       expect(elsewhere.stdout, `from ${cwd} with -m ${m}`).toContain('No changes.');
       expect(elsewhere.code).toBe(0);
     }
 
     const route = join(manifests, 'routes/s3-main/backups.yaml');
     writeFileSync(route, readFileSync(route, 'utf8').replace('pool: pool-2025', 'pool: pool-2026'));
-    const edited = await runCli(['plan', '--detailed-exitcode', '--json'], { env });
+    const edited = await runCli(['plan', '--no-state', '--detailed-exitcode', '--json'], { env });
     expect(edited.code).toBe(2);
     const plan = JSON.parse(edited.stdout);
     expect(plan.summary).toEqual({ add: 0, change: 1, destroy: 0, migrations_to_start: 0, buckets_to_create: 0 });
@@ -110,7 +116,7 @@ describe('orch plan on examples/gateway', () => {
     // Only the backups locations changed: two proxy_pass lines.
     expect(diff.split('\n').filter((l) => l.startsWith('+') && !l.startsWith('+++'))).toHaveLength(2);
 
-    const text = await runCli(['plan', '--no-diff'], { env });
+    const text = await runCli(['plan', '--no-state', '--no-diff'], { env });
     expect(text.stdout).toContain('~ VirtualHost/s3-main will be updated');
     expect(text.stdout).toContain('5 resources unchanged.');
     expect(text.stdout).toContain('Plan: 0 to add, 1 to change, 0 to destroy.');
@@ -118,7 +124,7 @@ describe('orch plan on examples/gateway', () => {
 
   it('reports hand-written files as unmanaged and never deletes them', async () => {
     writeFileSync(join(work, 'nginx/vhosts/hand.conf'), 'server { listen 8081; }\n');
-    const r = await runCli(['plan', '--json'], { env });
+    const r = await runCli(['plan', '--no-state', '--json'], { env });
     const plan = JSON.parse(r.stdout);
     expect(plan.unmanaged).toEqual(['vhosts/hand.conf']);
     expect(plan.changes.some((c: { action: string }) => c.action === 'delete')).toBe(false);
@@ -126,7 +132,7 @@ describe('orch plan on examples/gateway', () => {
 
   it('saves a plan with a fingerprint', async () => {
     const out = join(work, 'saved.plan');
-    const r = await runCli(['plan', '--out', out], { env });
+    const r = await runCli(['plan', '--no-state', '--out', out], { env });
     expect(r.code).toBe(0);
     const saved = JSON.parse(readFileSync(out, 'utf8'));
     expect(saved.kind).toBe('orch-saved-plan');
@@ -135,7 +141,7 @@ describe('orch plan on examples/gateway', () => {
     // Named relative to the manifests directory: the same from any working directory.
     expect(Object.keys(saved.inputs.manifests)).toContain('vhosts/s3-main.yaml');
     const elsewhere = join(work, 'elsewhere.plan');
-    expect((await runCli(['plan', '--out', elsewhere], { env, cwd: '/' })).code).toBe(0);
+    expect((await runCli(['plan', '--no-state', '--out', elsewhere], { env, cwd: '/' })).code).toBe(0);
     expect(JSON.parse(readFileSync(elsewhere, 'utf8')).fingerprint).toBe(saved.fingerprint);
   });
 });
@@ -162,11 +168,11 @@ describe('orch plan with the validation cache (state directory present)', () => 
     }
     const entries = () => readdirSync(join(work, 'state', 'cache')).filter((n) => /^manifests-[0-9a-f]{64}\.bin$/.test(n));
 
-    const first = await runCli(['plan', '--detailed-exitcode'], { env });
+    const first = await runCli(['plan', '--no-state', '--detailed-exitcode'], { env });
     expect(first.stdout).toContain('No changes.');
     expect(first.code).toBe(0);
     expect(entries()).toHaveLength(1);
-    const second = await runCli(['plan', '--detailed-exitcode'], { env });
+    const second = await runCli(['plan', '--no-state', '--detailed-exitcode'], { env });
     expect(second).toEqual(first);
     // The bundle keys its entries on the build's identity (dist/bundle/build-id), as the compiled modules do.
     const dist = (p: string) => import(pathToFileURL(join(REPO_ROOT, 'dist', p)).href);
@@ -182,8 +188,8 @@ describe('orch plan with the validation cache (state directory present)', () => 
     writeFileSync(conf, readFileSync(conf, 'utf8').replace('proxy_pass http://pool-2025;', 'proxy_pass http://pool-2026;'));
     const sidecar = join(work, 'nginx', 'vhosts', 'cdn.meta.json');
     writeFileSync(sidecar, readFileSync(sidecar, 'utf8').replace(/.$/s, ' ')); // same length
-    const cached = await runCli(['plan', '--detailed-exitcode', '--json'], { env });
-    const uncached = await runCli(['plan', '--detailed-exitcode', '--json'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } });
+    const cached = await runCli(['plan', '--no-state', '--detailed-exitcode', '--json'], { env });
+    const uncached = await runCli(['plan', '--no-state', '--detailed-exitcode', '--json'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } });
     expect(cached).toEqual(uncached);
     expect(cached.code).toBe(2);
     const plan = JSON.parse(cached.stdout);
@@ -193,8 +199,8 @@ describe('orch plan with the validation cache (state directory present)', () => 
       'vhosts/s3-main.conf',
     ]);
     expect(plan.changes[1].files[0].diff).toContain('+        proxy_pass http://pool-2025;');
-    const text = await runCli(['plan'], { env });
-    expect(text).toEqual(await runCli(['plan'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } }));
+    const text = await runCli(['plan', '--no-state'], { env });
+    expect(text).toEqual(await runCli(['plan', '--no-state'], { env: { ...env, ORCH_MANIFEST_CACHE: '0' } }));
   });
 });
 

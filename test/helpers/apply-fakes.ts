@@ -4,9 +4,18 @@ import type { ObservedTree } from '../../src/domain/plan/make-plan.js';
 import { STATUS_FILE_PATH } from '../../src/domain/render/render-status.js';
 import type { ApplyJournal, Journal } from '../../src/ports/apply-journal.js';
 import type { ContentStore } from '../../src/ports/content-store.js';
-import type { ManagedTree, StagedFile, StagedTree } from '../../src/ports/managed-tree.js';
-import type { Nginx, NginxTestResult, ReloadResult } from '../../src/ports/nginx.js';
-import type { AuditEntry, GenerationCommit, GenerationRow, InventoryRow, StateDatabase, StateStore } from '../../src/ports/state-store.js';
+import type { BuiltGeneration, ManagedTree, TreeLayout } from '../../src/ports/managed-tree.js';
+import type { GenerationTestResult, Nginx, ReloadResult } from '../../src/ports/nginx.js';
+import type {
+  AuditEntry,
+  BackupInfo,
+  DatabaseCondition,
+  GenerationCommit,
+  GenerationRow,
+  InventoryRow,
+  StateDatabase,
+  StateStore,
+} from '../../src/ports/state-store.js';
 import { resolveSettings, type Settings } from '../../src/config/settings.js';
 import type { ApplyPorts } from '../../src/use-cases/apply/apply-ports.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -28,6 +37,9 @@ export class FakeContents implements ContentStore {
   }
   put(h: string, content: string): void {
     this.items.set(h, content);
+  }
+  remove(h: string): void {
+    this.items.delete(h);
   }
   putMany(contents: ReadonlyMap<string, string>): number {
     let n = 0;
@@ -52,17 +64,28 @@ export class FakeContents implements ContentStore {
   }
 }
 
+/**
+ * The managed directory as generations: `gens` holds each generation's files, `current` names the
+ * live one (null: the older layout, whose files are `legacy`). A switch is one assignment, as the
+ * rename(2) it stands for.
+ */
 export class FakeTree implements ManagedTree {
   readonly dir = '/fake/nginx';
-  readonly files = new Map<string, string>();
-  staged: Map<string, string> | null = null;
-  /** Every write and remove, in order. */
+  readonly gens = new Map<number, Map<string, string>>();
+  current: number | null = null;
+  /** The files of the older layout (real pools/ and vhosts/), before a conversion. */
+  legacy = new Map<string, string>();
+  /** Every build, switch and conversion, in order. */
   readonly touched: string[] = [];
+
+  /** The live files. */
+  get files(): Map<string, string> {
+    return this.current === null ? this.legacy : this.gens.get(this.current)!;
+  }
 
   exists(): boolean {
     return true;
   }
-
   read(): ObservedTree {
     return {
       files: [...this.files]
@@ -78,27 +101,51 @@ export class FakeTree implements ManagedTree {
   readLive(path: string): string | null {
     return this.files.get(path) ?? null;
   }
-  stage(files: readonly StagedFile[]): StagedTree {
-    this.staged = new Map(files.map((f) => [f.path, f.content]));
-    return {
-      treeDir: '/fake/staging/tree',
-      conf: '/fake/staging/nginx.conf',
-      prefix: '/fake/staging',
-      errorLog: '/fake/staging/logs/error.log',
-    };
+  layout(): TreeLayout {
+    if (this.current !== null) return { kind: 'generations', current: this.current };
+    return this.legacy.size > 0 ? { kind: 'legacy' } : { kind: 'empty' };
   }
-  unstage(): void {
-    this.staged = null;
+  generations(): number[] {
+    return [...this.gens.keys()].sort((a, b) => a - b);
   }
-  write(path: string, content: string): void {
-    this.files.set(path, content);
-    this.touched.push(`write ${path}`);
+  build(n: number, writes: ReadonlyMap<string, string>, deletes: ReadonlySet<string>): BuiltGeneration {
+    const files = new Map([...this.files].filter(([p]) => !deletes.has(p) && !writes.has(p)));
+    for (const [p, c] of writes) files.set(p, c);
+    this.gens.set(n, files);
+    this.touched.push(`build ${n}`);
+    return { n, dir: `/fake/nginx/generations/${n}`, written: writes.size, linked: files.size - writes.size };
   }
-  remove(path: string): void {
-    this.files.delete(path);
-    this.touched.push(`remove ${path}`);
+  discard(n: number): void {
+    if (this.current === n) return;
+    this.gens.delete(n);
+    this.touched.push(`discard ${n}`);
   }
-  sync(): void {}
+  convert(g0: number): { atomic: boolean } {
+    if (this.current === null) {
+      this.gens.set(g0, new Map(this.legacy));
+      this.current = g0;
+      this.legacy = new Map();
+      this.touched.push(`convert ${g0}`);
+    }
+    return { atomic: true };
+  }
+  prepareSwitch(): void {}
+  switchTo(n: number): void {
+    if (!this.gens.has(n)) throw new Error(`no generation ${n}`);
+    this.current = n;
+    this.touched.push(`switch ${n}`);
+  }
+  removeSwitchLinks(): void {}
+  prune(keep: ReadonlySet<number>): number[] {
+    const removed = [...this.gens.keys()].filter((n) => n !== this.current && !keep.has(n));
+    for (const n of removed) this.gens.delete(n);
+    return removed;
+  }
+  removeLeftovers(): string[] {
+    const removed = [...this.gens.keys()].filter((n) => this.current !== null && n > this.current);
+    for (const n of removed) this.gens.delete(n);
+    return removed.map((n) => `generations/${n}`);
+  }
   restorePrevious(ops: readonly JournalOp[], contents: ContentStore): void {
     for (const op of [...ops].reverse()) this.put(op.path, op.beforeSha256, contents);
   }
@@ -113,6 +160,11 @@ export class FakeTree implements ManagedTree {
   }
   snapshot(): Record<string, string> {
     return Object.fromEntries([...this.files].sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+  /** A generation's files (for nginx -t of a new generation). */
+  filesOf(dir: string): ReadonlyMap<string, string> {
+    const n = Number(/generations\/(\d+)$/.exec(dir)?.[1]);
+    return this.gens.get(n) ?? new Map();
   }
 }
 
@@ -134,8 +186,8 @@ export class FakeJournal implements ApplyJournal {
 
 /** nginx: `nginx -t` as told, a reload that makes the live status file's token served after `loadMs`. */
 export class FakeNginx implements Nginx {
-  stagedOk: (files: ReadonlyMap<string, string>) => boolean = () => true;
-  liveOk: (files: ReadonlyMap<string, string>) => boolean = () => true;
+  /** Whether `nginx -t` accepts a generation (its files). */
+  testOk: (files: ReadonlyMap<string, string>) => boolean = () => true;
   /** Exit status of the reload command. */
   reloadExitsOk = true;
   /** Whether nginx actually loads what is on disk on reload (false: a port in use, it keeps the old). */
@@ -157,19 +209,15 @@ export class FakeNginx implements Nginx {
   mainConfigExists(): boolean {
     return true;
   }
-  testStaged(): Promise<NginxTestResult> {
+  testGeneration(dir: string): Promise<GenerationTestResult> {
     this.tests++;
-    const ok = this.stagedOk(this.tree.staged ?? new Map());
+    const ok = this.testOk(this.tree.filesOf(dir));
     return Promise.resolve({
       ok,
-      output: ok ? 'syntax is ok' : 'nginx: [emerg] unknown directive "bogus" in /fake/staging/tree/vhosts/a.conf:3',
+      output: ok ? 'syntax is ok' : `nginx: [emerg] unknown directive "bogus" in ${dir}/vhosts/a.conf:3`,
       durationMs: 7,
+      scope: 'main',
     });
-  }
-  testLive(): Promise<NginxTestResult> {
-    this.tests++;
-    const ok = this.liveOk(this.tree.files);
-    return Promise.resolve({ ok, output: ok ? 'syntax is ok' : 'nginx: [emerg] host not found in upstream "x"', durationMs: 5 });
   }
   reload(): Promise<ReloadResult> {
     this.reloads++;
@@ -206,13 +254,20 @@ export class FakeState implements StateDatabase {
   readonly audits: AuditEntry[] = [];
   readonly meta = new Map<string, string>();
   failCommit = false;
-  backups = 0;
+  failBackup = false;
+  backupsWritten = 0;
 
   open(): StateStore {
     return this.store();
   }
   openIfExists(): StateStore | null {
     return this.store();
+  }
+  condition(): DatabaseCondition {
+    return { kind: 'usable', generation: this.rows[this.rows.length - 1]?.number ?? null };
+  }
+  backups(): BackupInfo[] {
+    return [];
   }
   backupWrittenAt(): number | null {
     return null;
@@ -234,7 +289,7 @@ export class FakeState implements StateDatabase {
       inventory: () => [...this.inventoryRows.values()],
       migrations: () => [],
       commitGeneration: (c: GenerationCommit) => {
-        if (this.failCommit) throw new Error('database is locked');
+        if (this.failCommit) throw Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'ENOSPC', path: this.path });
         this.rows.push({ createdAt: '2026-01-01T00:00:00.000Z', ...c.generation });
         for (const r of c.upsert) this.inventoryRows.set(r.path, r);
         for (const p of c.remove) this.inventoryRows.delete(p);
@@ -243,9 +298,12 @@ export class FakeState implements StateDatabase {
       },
       audit: (entries) => void this.audits.push(...entries),
       backup: async () => {
-        this.backups++;
+        if (this.failBackup)
+          throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC', path: `${this.path}.bak.tmp` });
+        this.backupsWritten++;
         return `${this.path}.bak`;
       },
+      isEmpty: () => this.rows.length === 0,
       pruneGenerationFiles: () => [],
       referencedContents: () => new Set([...this.files.values()].flatMap((f) => Object.values(f))),
     };
@@ -292,6 +350,8 @@ export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
   };
   const clock = new VirtualClock();
   const tree = new FakeTree();
+  tree.gens.set(0, new Map());
+  tree.current = 0;
   const ports: FakePorts = {
     settings,
     state: new FakeState(),

@@ -7,6 +7,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   unlinkSync,
@@ -330,18 +331,18 @@ http {
     unlinkSync(join(cwd, 'manifests', rel));
   }
 
-  /** sha256 of every file under the managed directory (hidden and temp files included). */
+  /**
+   * sha256 of every file nginx would read through the managed directory: pools/ and vhosts/ as a
+   * path resolves them (through the `current` symlink of the generation layout), hidden and temp
+   * files included. The generation directories themselves are orch's machinery: see leftovers().
+   */
   snapshot(): Record<string, string> {
-    const out: Record<string, string> = {};
-    const walk = (d: string) => {
-      for (const e of readdirSync(d, { withFileTypes: true })) {
-        const p = join(d, e.name);
-        if (e.isDirectory()) walk(p);
-        else out[relative(this.nginxDir, p)] = sha256(readFileSync(p));
-      }
-    };
-    walk(this.nginxDir);
-    return sortKeys(out);
+    return liveSnapshot(this.nginxDir);
+  }
+
+  /** What an apply left in the managed directory beyond the live generation and the kept ones (should be nothing). */
+  leftovers(): string[] {
+    return managedLeftovers(this.nginxDir);
   }
 
   readManaged(rel: string): string {
@@ -504,6 +505,9 @@ http {
     if (!status.includes(`return 200 "${token}";`))
       problems.push(`the status file does not carry generation ${state.generation}'s token "${token}"`);
     if (this.journalExists()) problems.push('a journal is left in the state directory');
+    const left = this.leftovers();
+    if (left.length > 0) problems.push(`left in the managed directory: ${left.join(', ')}`);
+    if (existsSync(join(this.stateDir, 'staging'))) problems.push('a staging directory is left in the state directory');
     const t = await this.nginxT();
     if (!t.ok) problems.push(`nginx -t fails on the live configuration:\n${t.output}`);
     // By default a single probe: when orch returns, nginx must already serve what it committed.
@@ -549,6 +553,30 @@ http {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Stops nginx (fast shutdown) and starts a fresh one on the same main configuration: what a
+   * restart by anyone (systemctl restart, a reboot) would load. Returns nginx's output when it
+   * does not start.
+   */
+  async restartNginx(): Promise<{ ok: boolean; output: string }> {
+    const pid = this.masterPid();
+    if (pid) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        /* gone */
+      }
+      for (let i = 0; i < 200 && (await this.alive(pid)); i++) await new Promise((r) => setTimeout(r, 25));
+      if (await this.alive(pid)) process.kill(pid, 'SIGKILL');
+      liveMasters.delete(pid);
+    }
+    rmSync(join(this.prefix, 'nginx.pid'), { force: true });
+    const r = await runProcess(nginxBinary(), this.nginxArgs(), { timeoutMs: 30_000 }).done;
+    if (r.code !== 0) return { ok: false, output: r.stderr + r.stdout };
+    liveMasters.add(await this.waitForMaster());
+    return { ok: true, output: '' };
   }
 
   /** Stops nginx (fast shutdown, then SIGKILL) and the upstreams, and removes the directory. */
@@ -613,6 +641,53 @@ function startUpstream(pool: string, member: string): Promise<Upstream> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve({ pool, member, port: (server.address() as { port: number }).port, server }));
   });
+}
+
+/** The live tree's files: pools/ and vhosts/ as a path resolves them now (through `current` in the generation layout). */
+export function liveSnapshot(nginxDir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[relative(nginxDir, p).replace(/^current\//, '')] = sha256(readFileSync(p));
+    }
+  };
+  for (const sub of ['pools', 'vhosts']) if (existsSync(join(nginxDir, sub))) walk(join(nginxDir, sub));
+  return sortKeys(out);
+}
+
+/**
+ * What is in the managed directory beyond the live tree and the kept generations: partial builds,
+ * generations newer than the live one, switch or conversion leftovers, temp files.
+ */
+export function managedLeftovers(nginxDir: string): string[] {
+  const out: string[] = [];
+  if (!existsSync(nginxDir)) return out;
+  let current: number | null = null;
+  try {
+    current = Number(/^generations\/(\d+)$/.exec(readlinkSync(join(nginxDir, 'current')))?.[1] ?? NaN);
+  } catch {
+    /* no current: the older layout */
+  }
+  for (const name of readdirSync(nginxDir)) {
+    if (['pools', 'vhosts', 'current', 'generations'].includes(name)) continue;
+    out.push(name);
+  }
+  if (existsSync(join(nginxDir, 'generations'))) {
+    for (const name of readdirSync(join(nginxDir, 'generations'))) {
+      if (!/^\d+$/.test(name) || (current !== null && Number(name) > current)) out.push(`generations/${name}`);
+    }
+  }
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.orch-tmp') || e.name.endsWith('.tmp')) out.push(relative(nginxDir, p));
+    }
+  };
+  for (const sub of ['pools', 'vhosts']) if (existsSync(join(nginxDir, sub))) walk(join(nginxDir, sub));
+  return out.sort();
 }
 
 function sortKeys(o: Record<string, string>): Record<string, string> {

@@ -17,8 +17,9 @@ import {
 /**
  * Crash safety of `orch apply`, proven with a real nginx. For every fault point in the executor
  * (test/helpers/faulty-cli.mjs, run when ORCH_FAULT_INJECT is set, SIGKILLs orch there; the shipped
- * bin/run.js ignores the variable) and for real SIGKILLs at random moments:
- * after the next orch writer ran, the managed files are exactly the old or exactly the new
+ * bin/run.js ignores the variable) and for real SIGKILLs at random moments: right after the crash
+ * the live tree is exactly one generation and passes nginx -t; after the next orch writer ran,
+ * the managed files are exactly the old or exactly the new
  * generation (sha256 of every file), `nginx -t` passes, the state database agrees with the disk,
  * nginx serves what is on disk, and the next plan is empty or exactly the change not yet made.
  *
@@ -45,17 +46,18 @@ function planComputed(child: ChildProcess): Promise<number> {
   });
 }
 
-/** Where each fault point is, and what the next writer must make of it. */
-const POINTS: Array<{ point: string; lands: 'old' | 'new'; before: 'old' | 'mix' | 'new'; journal: boolean; reloaded: boolean }> = [
+/**
+ * Where each fault point is, and what the next writer must make of it. `before`: what the live tree
+ * is right after the crash (never a mix: one rename switches it); `leftover`: a built generation
+ * not (yet) live that the next writer removes.
+ */
+const POINTS: Array<{ point: string; lands: 'old' | 'new'; before: 'old' | 'new'; journal: boolean; reloaded: boolean }> = [
   { point: 'after-lock', lands: 'old', before: 'old', journal: false, reloaded: false },
   { point: 'after-stage', lands: 'old', before: 'old', journal: false, reloaded: false },
-  { point: 'after-staged-validate', lands: 'old', before: 'old', journal: false, reloaded: false },
+  { point: 'after-validate', lands: 'old', before: 'old', journal: false, reloaded: false },
   { point: 'after-journal', lands: 'old', before: 'old', journal: true, reloaded: false },
-  { point: 'after-rename-1', lands: 'old', before: 'mix', journal: true, reloaded: false },
-  { point: 'after-rename-2', lands: 'old', before: 'mix', journal: true, reloaded: false },
-  { point: 'after-rename-3', lands: 'old', before: 'mix', journal: true, reloaded: false },
-  { point: 'after-renames', lands: 'old', before: 'new', journal: true, reloaded: false },
-  { point: 'after-live-validate', lands: 'old', before: 'new', journal: true, reloaded: false },
+  // Switched, not reloaded: nginx still serves the old generation, so the next run switches back.
+  { point: 'after-switch', lands: 'old', before: 'new', journal: true, reloaded: false },
   // The reload was sent and nginx loads the new files: the next run must follow nginx, not undo it.
   { point: 'after-reload', lands: 'new', before: 'new', journal: true, reloaded: true },
   { point: 'after-confirm', lands: 'new', before: 'new', journal: true, reloaded: true },
@@ -159,7 +161,7 @@ describe.sequential('apply: crash at any moment leaves files, state and nginx co
       tailMs = performance.now() - planned;
     }
     current = 'B';
-    // The change touches enough files for every after-rename-N point: 6 files plus the status file.
+    // The change: 6 files (a pool created, a virtual host rewritten, one deleted) plus the status file.
     expect(changedPaths(sets.A, sets.B)).toEqual([
       'pools/fresh.conf',
       'pools/fresh.meta.json',
@@ -186,22 +188,29 @@ describe.sequential('apply: crash at any moment leaves files, state and nginx co
       const crashed = await gw.orch(['apply', '--auto-approve'], { env: { ORCH_FAULT_INJECT: p.point } });
       expect(crashed.signal, `apply must die at ${p.point}\n${crashed.stderr}${crashed.stdout}`).toBe('SIGKILL');
 
-      // What the crash left, before any recovery.
+      // What the crash left, before any recovery: exactly one generation, and nginx -t passes on it.
       const onDisk = withoutStatus(gw.snapshot());
-      if (p.before === 'old') expect(gw.snapshot(), 'untouched before the first rename').toEqual(beforeSnap);
-      if (p.before === 'new') expect(sameFiles(onDisk, sets[to]), 'every rename done').toBe(true);
-      if (p.before === 'mix')
-        expect(sameFiles(onDisk, sets[from]) || sameFiles(onDisk, sets[to]), 'mid-promotion the disk is a mix').toBe(false);
+      if (p.before === 'old') expect(gw.snapshot(), 'untouched before the switch').toEqual(beforeSnap);
+      if (p.before === 'new') expect(sameFiles(onDisk, sets[to]), 'switched: exactly the new generation').toBe(true);
+      expect((await gw.nginxT()).ok, `nginx -t on the live tree after a crash at ${p.point}`).toBe(true);
       expect(gw.journalExists()).toBe(p.journal);
       expect(gw.readState().generation).toBe(p.point === 'after-commit' ? before.generation! + 1 : before.generation);
       // While orch is dead, nginx keeps serving the last configuration it loaded.
       if (!p.reloaded) expect(await gw.served()).toBe(oldToken);
       // After the reload was sent, nginx loads the new files (as it would whether orch lives or not).
       else expect(await gw.waitServed(gw.statusFileToken()!, 15_000), 'nginx loaded the new generation').toBe(gw.statusFileToken());
-      if (p.point === 'after-rename-2') {
+      if (p.point === 'after-switch') {
+        // Interrupted applies are said first; orch's own files are not hand edits.
         const status = await gw.orch(['status', '--json']);
         expect(status.code, status.stderr).toBe(0);
-        expect(JSON.parse(status.stdout)).toMatchObject({ interruptedApply: { generation: before.generation! + 1, phase: 'prepared' } });
+        expect(JSON.parse(status.stdout)).toMatchObject({
+          interruptedApply: { generation: before.generation! + 1, phase: 'prepared', switched: true },
+        });
+        const drift = await gw.orch(['drift', '--detailed-exitcode']);
+        expect(drift.code, drift.stdout).toBe(0);
+        expect(drift.stdout).toMatch(/^Note: An apply of generation \d+ .* was interrupted after switching to it/);
+        const plan = await gw.orch(['plan', '--no-refresh']);
+        expect(plan.stderr).toMatch(/^Note: An apply of generation \d+ .* was interrupted after switching to it/);
       }
 
       // The next writer recovers (a dry run: recovery, plan and staged validation only).
@@ -220,7 +229,7 @@ describe.sequential('apply: crash at any moment leaves files, state and nginx co
   }
 
   it('the shipped CLI (bin/run.js) honours no fault point: ORCH_FAULT_INJECT does nothing there', async () => {
-    for (const point of ['after-rename-1', 'after-reload']) {
+    for (const point of ['after-switch', 'after-reload']) {
       const from = current;
       const to = other(from);
       const before = gw.readState();

@@ -207,11 +207,11 @@ describe.sequential('apply: guards against a real nginx', () => {
     const blocker = await holdPort(busyPort);
     try {
       gw.writeManifest('vhosts/scratch.yaml', vhostYaml('scratch', { serverNames: ['scratch.test'], port: busyPort, defaultPool: 'cold' }));
-      // nginx -t does not bind ports: both validations pass, only the reload fails.
+      // nginx -t does not bind ports: the validation passes, only the reload fails.
       const r = await gw.orch(['apply', '--auto-approve'], { env: { ORCH_RELOAD_TIMEOUT: '3' } });
       expect(r.code, r.stderr + r.stdout).toBe(6);
       expect(r.stderr).toContain('nginx did not load the new configuration');
-      expect(r.stderr).toContain('Every file was rolled back');
+      expect(r.stderr).toMatch(/Nothing live changed: orch switched back to generation \d+ and nginx serves it again/);
       expect(r.stderr).toMatch(/Address already in use/);
       expect(r.stderr).not.toMatch(STACK_LINE);
       expect(withoutStatus(gw.snapshot())).toEqual(good);
@@ -249,20 +249,21 @@ describe.sequential('apply: guards against a real nginx', () => {
     await expectConsistent(withoutStatus(after));
   });
 
-  it('a live nginx -t failure (a clash with a file orch does not manage) rolls every file back: exit 5, no reload', async () => {
+  it("a clash with a file orch does not manage fails the one nginx -t (nginx's main configuration, before the switch): exit 5, no reload", async () => {
     const LOCAL = 'vhosts/zz-local.conf';
     gw.writeManaged(LOCAL, 'upstream extra {\n    server 127.0.0.1:9;\n}\n');
     unmanaged = [...unmanaged, LOCAL];
     expect((await gw.nginxT()).ok, 'valid on its own').toBe(true);
     const before = await observe();
-    // The staged tree (orch's files only) passes; the live configuration has two "extra" upstreams.
+    // orch's files alone would pass; with nginx's main configuration there are two "extra" upstreams.
     gw.writeManifest('pools/extra.yaml', poolYaml('extra', gw.membersOf('cold')));
     const r = await gw.orch(['apply', '--auto-approve']);
     expect(r.code, r.stderr + r.stdout).toBe(5);
-    expect(r.stderr).toContain('rejected the live configuration with the new files; every file was rolled back');
+    expect(r.stderr).toContain("rejected the new generation with nginx's main configuration; nothing live was touched");
     expect(r.stderr).toMatch(/duplicate upstream "extra"/);
     expect(r.stderr).not.toMatch(STACK_LINE);
-    await expectUntouched(before, 'live nginx -t failure');
+    await expectUntouched(before, 'nginx -t failure with the main configuration');
+    expect(gw.leftovers()).toEqual([]);
     expect(gw.journalExists()).toBe(false);
     expect((await gw.orch(['plan', '--detailed-exitcode'])).code, 'the change is still to be made').toBe(2);
     gw.removeManifest('pools/extra.yaml');
@@ -342,8 +343,8 @@ describe.sequential('apply: guards against a real nginx', () => {
     const newer = withoutStatus(gw.snapshot());
     expect(await gw.request(s3Port, 's3.test', '/photos/a')).toMatchObject({ pool: 'hot' });
 
-    // A rollback that dies mid-promotion is undone by the next writer, like an apply.
-    const crashed = await gw.orch(['rollback', '--auto-approve'], { env: { ORCH_FAULT_INJECT: 'after-rename-1' } });
+    // A rollback that dies right after its switch is undone by the next writer, like an apply.
+    const crashed = await gw.orch(['rollback', '--auto-approve'], { env: { ORCH_FAULT_INJECT: 'after-switch' } });
     expect(crashed.signal).toBe('SIGKILL');
     expect(gw.journalExists()).toBe(true);
 

@@ -568,7 +568,8 @@ ${extra}`;
       for (const e of readdirSync(dir, { withFileTypes: true })) {
         const p = join(dir, e.name);
         if (e.isDirectory()) walk(p);
-        else if (p !== keyFile) haystacks.push([p, readFileSync(p)]);
+        // Symlinks (pools/, vhosts/, current in the managed directory) lead into generations/, walked as it is.
+        else if (e.isFile() && p !== keyFile) haystacks.push([p, readFileSync(p)]);
       }
     };
     // Managed files (sidecars), the state directory (database, WAL, backups, journal, lock,

@@ -122,8 +122,9 @@ async function corruptAndRecover(ws: Workspace, commands: string[][] = [['plan']
   for (const args of commands) {
     const r = await ws.cli(...args);
     expect(r.code, args.join(' ')).toBe(1);
-    expect(r.stderr, args.join(' ')).toMatch(/state database .*orch\.db is corrupt or not an orch database/);
-    expect(r.stderr, args.join(' ')).toContain("run 'orch rebuild-db --force'");
+    // Reported as what it is (not a SQLite database), with what the disk shows and the commands that fix it.
+    expect(r.stderr, args.join(' ')).toMatch(/orch\.db is not a SQLite database .*, but orch has applied here before/);
+    expect(r.stderr, args.join(' ')).toContain('orch rebuild-db --force');
     expect(r.stderr, args.join(' ')).not.toMatch(STACK_LINE);
   }
   const refused = await ws.cli('rebuild-db');
@@ -229,6 +230,23 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
     expect([json.dry_run, json.files.length, json.database.before]).toEqual([true, 11, 'missing']);
     expect(ws.snapshot()).toEqual(before);
     ok(await ws.cli('rebuild-db'));
+    // With a database there (in WAL mode, closed): read without creating -wal, -shm or the lock.
+    expect(existsSync(`${ws.dbPath}-wal`)).toBe(false);
+    const withDb = ws.snapshot();
+    for (const args of [
+      ['rebuild-db', '--dry-run'],
+      ['rebuild-db', '--dry-run', '--force'],
+      ['plan'],
+      ['status'],
+      ['drift'],
+      ['history'],
+    ]) {
+      await ws.cli(...args);
+      expect(ws.snapshot(), `${args.join(' ')} wrote nothing`).toEqual(withDb);
+      for (const ext of ['-wal', '-shm', '-journal'])
+        expect(existsSync(`${ws.dbPath}${ext}`), `${args.join(' ')}: orch.db${ext}`).toBe(false);
+      expect(existsSync(join(ws.stateDir, 'orch.lock'))).toBe(false);
+    }
   });
 
   it('refuses a database that is not empty without --force, and keeps the old one with --force', async () => {
@@ -286,7 +304,7 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
     writeFileSync(join(ws.stateDir, 'journal.json'), JSON.stringify({ version: 1, generation: 9, phase: 'renamed', ops: [], commit: {} }));
     const r = await ws.cli('rebuild-db', '--force');
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('An apply of generation 9 was interrupted (phase renamed)');
+    expect(r.stderr).toContain('An apply of generation 9 by an older orch was interrupted (phase renamed)');
     expect(r.stderr).toContain("'orch apply --dry-run'");
     rmSync(join(ws.stateDir, 'journal.json'));
   });

@@ -328,8 +328,8 @@ describe.sequential('orch watch against a real nginx', () => {
     expect(sampleValue(m, 'orch_generation')).toBe(state.generation);
     const lastApplied = Date.parse((await w.status()).lastSuccessfulApply!.at) / 1000;
     expect(sampleValue(m, 'orch_last_successful_apply_timestamp_seconds')).toBeCloseTo(lastApplied, 3);
-    // One staged and one live nginx -t, one confirmed reload, with plausible durations.
-    expect(sampleValue(m, 'orch_nginx_test_duration_seconds_count', { stage: 'staged' })).toBe(1);
+    // One nginx -t (the main configuration with the new generation, before the switch), one confirmed reload, with plausible durations.
+    expect(sampleValue(m, 'orch_nginx_test_duration_seconds_count', { stage: 'staged' })).toBeUndefined();
     expect(sampleValue(m, 'orch_nginx_test_duration_seconds_count', { stage: 'live' })).toBe(1);
     expect(sampleValue(m, 'orch_reload_duration_seconds_count')).toBe(1);
     const reloadSum = sampleValue(m, 'orch_reload_duration_seconds_sum')!;
@@ -367,8 +367,8 @@ describe.sequential('orch watch against a real nginx', () => {
     const generation = gw.readState().generation!;
     const from = w.logs.length;
     gw.writeManifest('routes/photos.yaml', photos('archive'));
-    // The files are promoted; nginx -t of the live config passed; the reload command is running.
-    await w.waitLog((l) => l.event === 'apply.step' && l['step'] === 'validate-live', 30_000, from);
+    // The new generation passed nginx -t and is switched to; the reload command is running.
+    await w.waitLog((l) => l.event === 'apply.step' && l['step'] === 'switch', 30_000, from);
     w.signal('SIGTERM');
     const r = await w.done;
     expect(r.code, r.stderr).toBe(0);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ApplyEvent } from '../../src/domain/apply/apply-events.js';
 import { ExitCode, UserError } from '../../src/domain/errors.js';
+import { StorageError } from '../../src/domain/apply/storage-failure.js';
 import { sha256 } from '../../src/domain/plan/make-plan.js';
 import type { FileChange } from '../../src/domain/plan/plan-types.js';
 import { STATUS_FILE_PATH, statusToken } from '../../src/domain/render/render-status.js';
@@ -12,8 +13,9 @@ import { Crash, fakePorts, onVirtualTime, type FakePorts } from '../helpers/appl
 
 /**
  * The apply engine (the loop of src/use-cases/apply/apply-tree.ts over the pure sequence) on fake
- * ports and a virtual clock: every outcome leaves the live files exactly old or exactly new, the
- * state committed only for what nginx serves, and recovery finishing or undoing a crash.
+ * ports and a virtual clock: the live tree is one generation at every instant, every outcome leaves
+ * it exactly old or exactly new, the state committed only for what nginx serves, and recovery
+ * finishing or undoing a crash.
  */
 
 const file = (path: string, content: string): RenderedFile => ({
@@ -89,82 +91,79 @@ async function atGenerationA(over: Parameters<typeof fakePorts>[0] = {}): Promis
   expect(ports.state.rows.map((r) => r.number)).toEqual([1]);
   ports.faults.length = 0;
   ports.journal.phases.length = 0;
+  ports.tree.touched.length = 0;
   return ports;
 }
 
+const servedToken = async (ports: FakePorts) => ports.nginx.servedGeneration();
+const tokenOfRow = (ports: FakePorts) => {
+  const row = ports.state.rows.at(-1)!;
+  return statusToken(row.number, row.fingerprint!);
+};
+
 describe('apply engine on fakes and a virtual clock', () => {
-  it('success: the new files live, nginx confirmed serving them, then the state committed and backed up', async () => {
+  it('success: one build, ONE nginx -t, ONE switch, nginx confirmed serving it, then the state committed and backed up', async () => {
     const ports = await atGenerationA();
     const events: ApplyEvent[] = [];
     const started = ports.clock.now();
+    const tests = ports.nginx.tests;
     const outcome = await apply(ports, GEN_B, {}, events);
-    expect(outcome).toMatchObject({ generation: 2, filesWritten: 3, filesDeleted: 1, nginxTests: 2, reloads: 1 });
+    expect(outcome).toMatchObject({ generation: 2, filesWritten: 3, filesDeleted: 1, nginxTests: 1, reloads: 1, warnings: [] });
+    expect(ports.nginx.tests - tests).toBe(1);
     expect(managed(ports)).toEqual(asTree(GEN_B));
-    const row = ports.state.rows.at(-1)!;
-    expect(await ports.nginx.servedGeneration()).toBe(statusToken(2, row.fingerprint!));
+    expect(ports.tree.touched).toEqual(['build 2', 'switch 2']);
+    expect(ports.tree.current).toBe(2);
+    expect(await servedToken(ports)).toBe(tokenOfRow(ports));
     expect(ports.journal.text).toBe(null);
-    expect(ports.journal.phases).toEqual(['prepared', 'renamed', 'validated', 'reloading', 'reloaded']);
-    expect(ports.state.backups).toBe(2);
+    expect(ports.journal.phases).toEqual(['prepared', 'reloaded']);
+    expect(ports.state.backupsWritten).toBe(2);
     // Confirmation waited for nginx to load (40 ms) and the settle window (200 ms), on virtual time.
     expect(outcome.timings.confirmMs).toBeGreaterThanOrEqual(240);
     expect(ports.clock.now() - started).toBeLessThan(1000);
     expect(events.filter((e) => e.status !== 'start').map((e) => `${e.step}:${e.status}`)).toEqual([
       'stage:done',
-      'validate-staged:done',
+      'validate:done',
       'buckets:skip',
-      'promote:done',
-      'validate-live:done',
+      'switch:done',
       'reload:done',
       'commit:done',
       'backup:done',
     ]);
     expect(ports.state.inventoryRows.has('vhosts/old.conf')).toBe(false);
+    // The previous generation is kept for rollback; the generation numbers go on.
+    expect(ports.tree.generations()).toEqual([1, 2]);
   });
 
-  it('staged nginx -t fails: NginxRejectedError, nothing live touched, no journal, no state change', async () => {
+  it('nginx -t rejects the new generation: NginxRejectedError, nothing live touched, nothing left, no state change', async () => {
     const ports = await atGenerationA();
-    ports.nginx.stagedOk = (staged) => !staged.has('pools/fresh.conf');
+    ports.nginx.testOk = (files) => !files.has('pools/fresh.conf');
     const before = ports.tree.snapshot();
     const err = await apply(ports, GEN_B).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NginxRejectedError);
     expect((err as NginxRejectedError).exitCode).toBe(ExitCode.nginxValidationFailed);
-    expect((err as Error).message).toMatch(/^nginx -t rejected the new configuration; nothing live was touched\./);
+    expect((err as Error).message).toMatch(
+      /^nginx -t rejected the new generation with nginx's main configuration; nothing live was touched\./,
+    );
     expect(ports.tree.snapshot()).toEqual(before);
+    expect(ports.tree.current).toBe(1);
+    expect(ports.tree.generations()).toEqual([1]);
     expect(ports.journal.phases).toEqual([]);
     expect(ports.state.rows).toHaveLength(1);
-    expect(ports.tree.staged).toBe(null);
   });
 
-  it('dry run: staged and tested only', async () => {
+  it('dry run: built and tested only, then removed', async () => {
     const ports = await atGenerationA();
     const before = ports.tree.snapshot();
     const outcome = await apply(ports, GEN_B, { dryRun: true });
     expect(outcome).toMatchObject({ generation: null, dryRun: true, nginxTests: 1, reloads: 0 });
     expect(ports.tree.snapshot()).toEqual(before);
+    expect(ports.tree.generations()).toEqual([1]);
     expect(ports.state.rows).toHaveLength(1);
   });
 
-  it('live nginx -t fails: every file restored, journal removed, failure audited, no reload', async () => {
-    const ports = await atGenerationA();
-    ports.nginx.liveOk = (live) => !live.has('pools/fresh.conf');
-    const before = ports.tree.snapshot();
-    const reloads = ports.nginx.reloads;
-    const err = await apply(ports, GEN_B).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NginxRejectedError);
-    expect((err as Error).message).toMatch(/every file was rolled back/);
-    expect(ports.tree.snapshot()).toEqual(before);
-    expect(ports.journal.text).toBe(null);
-    expect(ports.nginx.reloads).toBe(reloads);
-    expect(ports.state.audits.at(-1)).toMatchObject({
-      action: 'apply-failed',
-      subject: 'generation 2',
-      details: 'live nginx -t failed; files rolled back',
-    });
-  });
-
-  it('reload not confirmed within the timeout: rolled back, nginx reloaded with the old files, exit code 6', async () => {
+  it('reload not confirmed within the timeout: switched back, nginx reloaded with the previous generation, exit code 6', async () => {
     const ports = await atGenerationA({ reloadTimeoutSeconds: 3 });
-    const oldToken = await ports.nginx.servedGeneration();
+    const oldToken = await servedToken(ports);
     ports.nginx.loadsOnReload = false; // e.g. a port the new files listen on is taken
     const before = ports.tree.snapshot();
     const started = ports.clock.now();
@@ -172,49 +171,95 @@ describe('apply engine on fakes and a virtual clock', () => {
     expect(err).toBeInstanceOf(UserError);
     expect(err).toMatchObject({ code: 'nginx.reload-not-confirmed', exitCode: ExitCode.reloadNotConfirmed });
     expect((err as Error).message).toContain(`nginx still serves generation "${oldToken}" after 3s`);
+    expect((err as Error).message).toContain('Nothing live changed: orch switched back to generation 1 and nginx serves it again');
     expect((err as Error).message).toContain('Address already in use');
     expect(ports.clock.now() - started).toBeGreaterThanOrEqual(3000);
     expect(ports.tree.snapshot()).toEqual(before);
-    expect(ports.nginx.reloads).toBe(3); // generation 1's, the new one, the one back to the old files
+    expect(ports.tree.touched).toEqual(['build 2', 'switch 2', 'switch 1', 'discard 2']);
+    expect(ports.nginx.reloads).toBe(3); // generation 1's, the new one, the one back to the previous generation
     expect(ports.journal.text).toBe(null);
     expect(ports.state.rows).toHaveLength(1);
+    expect(ports.state.audits.at(-1)).toMatchObject({ action: 'apply-failed', subject: 'generation 2' });
   });
 
-  it('commit fails: the error surfaces, the journal stays; recovery rolls forward and replays the commit', async () => {
+  it('the state directory is full at the commit: a user error naming it; switched back, nginx on the previous generation, nothing left', async () => {
     const ports = await atGenerationA();
     ports.state.failCommit = true;
-    await expect(apply(ports, GEN_B)).rejects.toThrow('database is locked');
-    expect(ports.journal.read()?.phase).toBe('reloaded');
-    expect(managed(ports)).toEqual(asTree(GEN_B));
-    ports.state.failCommit = false;
-    const report = await onVirtualTime(ports.clock, recoverJournal(ports, ports.state.open()));
-    expect(report).toMatchObject({ action: 'rolled-forward', journal: { generation: 2 } });
-    expect(ports.state.rows.map((r) => r.number)).toEqual([1, 2]);
+    const oldToken = await servedToken(ports);
+    const before = ports.tree.snapshot();
+    const err = await apply(ports, GEN_B).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err).toMatchObject({ code: 'storage.full', exitCode: ExitCode.error });
+    expect((err as Error).message).toContain('No space left on the file system holding /fake/state/orch.db (ENOSPC)');
+    expect((err as Error).message).toContain('recording generation 2 in the state database');
+    expect((err as Error).message).toContain('Nothing live changed: orch switched back to generation 1 and nginx serves it again');
+    expect((err as StorageError).hint).toContain('df -h /fake/state');
+    expect(ports.tree.snapshot()).toEqual(before);
+    expect(ports.tree.generations()).toEqual([1]);
     expect(ports.journal.text).toBe(null);
+    expect(await servedToken(ports)).toBe(oldToken);
+  });
+
+  it('the managed directory is full while building: nothing live changed, nothing left (contents stored by it removed too)', async () => {
+    const ports = await atGenerationA();
+    const objects = new Set(ports.contents.items.keys());
+    ports.tree.build = () => {
+      throw Object.assign(new Error("ENOSPC: no space left on device, write '/fake/nginx/generations/.2.partial/pools/fresh.conf'"), {
+        code: 'ENOSPC',
+        path: '/fake/nginx/generations/.2.partial/pools/fresh.conf',
+      });
+    };
+    const err = await apply(ports, GEN_B).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'storage.full' });
+    expect((err as Error).message).toContain(
+      'Nothing live changed: generation 1 is live, as before, and nothing of this apply was left behind.',
+    );
+    expect(ports.tree.current).toBe(1);
+    expect(new Set(ports.contents.items.keys())).toEqual(objects);
+    expect(ports.journal.text).toBe(null);
+  });
+
+  it('a backup that cannot be written after the commit: the apply is complete, with a warning', async () => {
+    const ports = await atGenerationA();
+    ports.state.failBackup = true;
+    const outcome = await apply(ports, GEN_B);
+    expect(outcome.generation).toBe(2);
+    expect(outcome.warnings).toEqual(['the database backup was not written: ENOSPC: no space left on device']);
+    expect(ports.journal.text).toBe(null);
+  });
+
+  it('an older layout (real pools/ and vhosts/) is converted as its own generation, then switched from', async () => {
+    const ports = fakePorts();
+    await apply(ports, GEN_A);
+    // As orch before generations left it: the same files in real directories, no generations.
+    ports.tree.legacy = new Map(ports.tree.files);
+    ports.tree.gens.clear();
+    ports.tree.current = null;
+    ports.tree.touched.length = 0;
+    await apply(ports, GEN_B);
+    expect(ports.tree.touched).toEqual(['build 2', 'convert 1', 'switch 2']);
+    expect(managed(ports)).toEqual(asTree(GEN_B));
+    expect(Object.fromEntries([...ports.tree.gens.get(1)!].filter(([p]) => p !== STATUS_FILE_PATH))).toEqual(asTree(GEN_A));
   });
 
   // Where each fault point is, and what recovery makes of it (as test/integration/apply-faults).
-  const POINTS: Array<{ point: string; lands: 'old' | 'new'; journal: boolean }> = [
-    { point: 'after-stage', lands: 'old', journal: false },
-    { point: 'after-staged-validate', lands: 'old', journal: false },
-    { point: 'after-journal', lands: 'old', journal: true },
-    { point: 'after-rename-1', lands: 'old', journal: true },
-    { point: 'after-rename-2', lands: 'old', journal: true },
-    { point: 'after-rename-3', lands: 'old', journal: true },
-    { point: 'after-rename-4', lands: 'old', journal: true },
-    { point: 'after-renames', lands: 'old', journal: true },
-    { point: 'after-live-validate', lands: 'old', journal: true },
-    { point: 'after-reload', lands: 'new', journal: true },
-    { point: 'after-confirm', lands: 'new', journal: true },
-    { point: 'before-commit', lands: 'new', journal: true },
-    { point: 'after-commit', lands: 'new', journal: true },
+  const POINTS: Array<{ point: string; lands: 'old' | 'new'; journal: boolean; switched: boolean }> = [
+    { point: 'after-stage', lands: 'old', journal: false, switched: false },
+    { point: 'after-validate', lands: 'old', journal: false, switched: false },
+    { point: 'after-journal', lands: 'old', journal: true, switched: false },
+    { point: 'after-switch', lands: 'old', journal: true, switched: true },
+    { point: 'after-reload', lands: 'new', journal: true, switched: true },
+    { point: 'after-confirm', lands: 'new', journal: true, switched: true },
+    { point: 'before-commit', lands: 'new', journal: true, switched: true },
+    { point: 'after-commit', lands: 'new', journal: true, switched: true },
   ];
   for (const p of POINTS) {
-    it(`crash at ${p.point}, then recovery ${p.lands === 'old' ? 'undoes' : 'finishes'} the apply`, async () => {
+    it(`crash at ${p.point}: the live tree is exactly one generation; recovery ${p.lands === 'old' ? 'undoes' : 'finishes'} the apply`, async () => {
       const ports = await atGenerationA();
       ports.crashAt = p.point;
       await expect(apply(ports, GEN_B)).rejects.toBeInstanceOf(Crash);
       expect(ports.journal.text !== null).toBe(p.journal);
+      expect(managed(ports)).toEqual(asTree(p.switched ? GEN_B : GEN_A));
       // A reload sent before the crash takes effect whether orch lives or not.
       await ports.clock.advance(100);
 
@@ -224,34 +269,62 @@ describe('apply engine on fakes and a virtual clock', () => {
       const generation = ports.state.rows.at(-1)!;
       expect(managed(ports)).toEqual(asTree(p.lands === 'old' ? GEN_A : GEN_B));
       expect(generation.number).toBe(p.lands === 'old' ? 1 : 2);
-      // nginx serves what is on disk and what the state says.
-      expect(await ports.nginx.servedGeneration()).toBe(statusToken(generation.number, generation.fingerprint!));
+      expect(ports.tree.current).toBe(generation.number);
+      // Nothing a dead writer built is left: no generation newer than the live one.
+      expect(ports.tree.generations().filter((n) => n > generation.number)).toEqual([]);
+      // nginx serves what is live and what the state says.
+      expect(await servedToken(ports)).toBe(statusToken(generation.number, generation.fingerprint!));
       expect(Object.keys(ports.state.files.get(generation.number)!).sort()).toEqual(
         [...Object.keys(asTree(p.lands === 'old' ? GEN_A : GEN_B)), STATUS_FILE_PATH].sort(),
       );
     });
   }
 
-  it('crash after the reload was sent but before it was recorded: nginx serves the new token, so recovery follows nginx', async () => {
+  it('crash after the switch, before the reload: recovery switches back and reloads nginx onto the previous generation (confirmed)', async () => {
     const ports = await atGenerationA();
-    ports.crashAt = 'after-reload';
-    await expect(apply(ports, GEN_B)).rejects.toBeInstanceOf(Crash);
-    expect(ports.journal.read()?.phase).toBe('reloading');
-    await ports.clock.advance(100);
-    const report = await onVirtualTime(ports.clock, recoverJournal(ports, ports.state.open()));
-    expect(report).toMatchObject({ action: 'rolled-forward', reloaded: false });
-  });
-
-  it('crash after the live test: recovery restores the old files and reloads nginx onto them (confirmed)', async () => {
-    const ports = await atGenerationA();
-    ports.crashAt = 'after-live-validate';
+    ports.crashAt = 'after-switch';
     await expect(apply(ports, GEN_B)).rejects.toBeInstanceOf(Crash);
     const report = await onVirtualTime(ports.clock, recoverJournal(ports, ports.state.open()));
     expect(report).toMatchObject({ action: 'rolled-back', reloaded: true });
     expect(ports.state.audits.at(-1)).toMatchObject({
       action: 'recovered',
-      details: 'rolled back an apply interrupted in phase validated',
+      details: 'switched back from an apply interrupted in phase prepared',
     });
+  });
+
+  it('a journal of an older orch (file by file) is still recovered in place', async () => {
+    const ports = fakePorts();
+    await apply(ports, GEN_A);
+    ports.tree.legacy = new Map(ports.tree.files);
+    ports.tree.gens.clear();
+    ports.tree.current = null;
+    // The old orch died after renaming vhosts/s3.conf to its new content.
+    const before = ports.tree.legacy.get('vhosts/s3.conf')!;
+    const after = 'server { b }\n';
+    ports.contents.put(sha256(before), before);
+    ports.contents.put(sha256(after), after);
+    ports.tree.legacy.set('vhosts/s3.conf', after);
+    ports.journal.text = JSON.stringify({
+      version: 1,
+      generation: 2,
+      pid: 1,
+      command: 'apply',
+      startedAt: '2026-01-01T00:00:00Z',
+      phase: 'prepared',
+      nginxDir: '/fake/nginx',
+      ops: [{ path: 'vhosts/s3.conf', action: 'write', beforeSha256: sha256(before), afterSha256: sha256(after) }],
+      commit: {
+        generation: { number: 2, command: 'apply', fingerprint: 'x', outcome: 'applied', summary: '{}', nginxOutput: null },
+        upsert: [],
+        remove: [],
+        files: {},
+        audit: [],
+      },
+    });
+    const report = await onVirtualTime(ports.clock, recoverJournal(ports, ports.state.open()));
+    expect(report).toMatchObject({ action: 'rolled-back' });
+    expect(ports.tree.legacy.get('vhosts/s3.conf')).toBe(before);
+    expect(ports.journal.text).toBe(null);
   });
 
   it('rollback to generation N: its kept files through the same path, as a new generation', async () => {
@@ -260,12 +333,13 @@ describe('apply engine on fakes and a virtual clock', () => {
     expect(managed(ports)).toEqual(asTree(GEN_B));
     const events: ApplyEvent[] = [];
     const result = await onVirtualTime(ports.clock, rollbackTo(ports, { target: 1, confirm: null, emit: (e) => events.push(e) }));
-    expect(result).toMatchObject({ target: 1, outcome: { generation: 3 } });
+    expect(result).toMatchObject({ target: 1, outcome: { generation: 3, nginxTests: 1 } });
     expect(managed(ports)).toEqual(asTree(GEN_A));
     const row = ports.state.rows.at(-1)!;
     expect(row).toMatchObject({ number: 3, command: 'rollback' });
     expect(JSON.parse(row.summary)).toMatchObject({ note: 'rollback to generation 1' });
-    expect(await ports.nginx.servedGeneration()).toBe(statusToken(3, row.fingerprint!));
+    expect(await servedToken(ports)).toBe(statusToken(3, row.fingerprint!));
+    expect(ports.tree.current).toBe(3);
     expect(events.at(-1)).toEqual({ step: 'backup', status: 'done' });
   });
 

@@ -9,34 +9,33 @@ import {
   type ApplyStepResult,
 } from '../../src/domain/apply/apply-sequence.js';
 import { nextConfirmStep, RELOAD_SETTLE_MS, startConfirm } from '../../src/domain/apply/confirm-reload.js';
-import { decideRecovery, recoveryNeedsProbe } from '../../src/domain/apply/recovery.js';
-import { PHASE_ORDER, type JournalOp } from '../../src/domain/apply/journal.js';
+import { decideLegacyRecovery, decideSwitchRecovery, legacyRecoveryNeedsProbe } from '../../src/domain/apply/recovery.js';
+import type { JournalOp } from '../../src/domain/apply/journal.js';
 import { applyRefusal } from '../../src/domain/apply/apply-guards.js';
 import type { Plan } from '../../src/domain/plan/plan-types.js';
 
 /** The apply sequence's decisions, walked with scripted observations: no I/O, no time. */
 
-const ops: JournalOp[] = [
-  { path: 'pools/a.conf', action: 'write', beforeSha256: null, afterSha256: 'a1' },
-  { path: 'vhosts/old.conf', action: 'delete', beforeSha256: 'o0', afterSha256: null },
-  { path: 'vhosts/_orch-status.conf', action: 'write', beforeSha256: 's0', afterSha256: 's1' },
-];
 const input = (over: Partial<ApplySequenceInput> = {}): ApplySequenceInput => ({
   generation: 5,
-  ops,
+  writes: 3,
+  deletes: 1,
   stagedFiles: 4,
   dryRun: false,
   beforePromote: false,
-  confirm: { listen: '127.0.0.1:9999', token: '5 abc', timeoutSeconds: 2 },
+  convert: false,
+  reloadConfigured: true,
+  confirm: { listen: '127.0.0.1:9999', token: '5 abc', previousToken: '4 old', timeoutSeconds: 2 },
   ...over,
 });
 
 type Script = Partial<Record<ApplyEffect['kind'], (effect: ApplyEffect) => ApplyObservation>>;
 const ok: Script = {
-  'test-staged': () => ({ kind: 'tested', ok: true, output: 'ok', durationMs: 10 }),
-  'test-live': () => ({ kind: 'tested', ok: true, output: 'ok', durationMs: 8 }),
+  'test': () => ({ kind: 'tested', ok: true, output: 'ok', durationMs: 10 }),
   'reload': () => ({ kind: 'reloaded', ok: true, output: '', durationMs: 3 }),
+  'reload-back': () => ({ kind: 'reloaded', ok: true, output: '', durationMs: 3 }),
   'confirm': () => ({ kind: 'confirmed', confirmed: true, lastSeen: '5 abc', waitedMs: 250 }),
+  'confirm-previous': () => ({ kind: 'confirmed', confirmed: true, lastSeen: '4 old', waitedMs: 240 }),
   'create-buckets': () => ({ kind: 'buckets', message: 'created photos on hot' }),
 };
 
@@ -50,6 +49,7 @@ function walk(inp: ApplySequenceInput, script: Script = {}): { last: ApplyStepRe
     for (const e of step.effects) {
       effects.push(e);
       observed = s[e.kind]?.(e) ?? { kind: 'done' };
+      if (observed.kind === 'failed') break;
     }
     if (isFinished(step.state)) return { last: step, effects };
     step = nextApplyStep(inp, step, observed);
@@ -58,30 +58,22 @@ function walk(inp: ApplySequenceInput, script: Script = {}): { last: ApplyStepRe
 }
 
 const kinds = (effects: ApplyEffect[]) =>
-  effects
-    .filter((e) => e.kind !== 'emit' && e.kind !== 'fault')
-    .map((e) => (e.kind === 'write-journal' ? `journal:${e.phase}` : e.kind === 'promote' ? `promote:${e.index}` : e.kind));
+  effects.filter((e) => e.kind !== 'emit' && e.kind !== 'fault').map((e) => (e.kind === 'write-journal' ? `journal:${e.phase}` : e.kind));
 const faults = (effects: ApplyEffect[]) => effects.flatMap((e) => (e.kind === 'fault' ? [e.point] : []));
 const events = (effects: ApplyEffect[]) => effects.flatMap((e) => (e.kind === 'emit' ? [`${e.event.step}:${e.event.status}`] : []));
+const fail =
+  (message: string): (() => ApplyObservation) =>
+  () => ({ kind: 'failed', error: new Error(message) });
 
 describe('apply sequence: pure decisions', () => {
-  it('success: stage, test, journal, promote each op, test live, reload, confirm, commit, backup', () => {
+  it('success: build, ONE nginx -t, journal, ONE switch, reload, confirm, commit, backup', () => {
     const { last, effects } = walk(input());
     expect(last.state).toEqual({ at: 'done' });
     expect(kinds(effects)).toEqual([
       'stage',
-      'test-staged',
-      'unstage',
-      'keep-previous',
+      'test',
       'journal:prepared',
-      'promote:0',
-      'promote:1',
-      'promote:2',
-      'sync',
-      'journal:renamed',
-      'test-live',
-      'journal:validated',
-      'journal:reloading',
+      'switch',
       'reload',
       'confirm',
       'journal:reloaded',
@@ -91,13 +83,9 @@ describe('apply sequence: pure decisions', () => {
     ]);
     expect(faults(effects)).toEqual([
       'after-stage',
-      'after-staged-validate',
+      'after-validate',
       'after-journal',
-      'after-rename-1',
-      'after-rename-2',
-      'after-rename-3',
-      'after-renames',
-      'after-live-validate',
+      'after-switch',
       'after-reload',
       'after-confirm',
       'before-commit',
@@ -106,13 +94,11 @@ describe('apply sequence: pure decisions', () => {
     expect(events(effects)).toEqual([
       'stage:start',
       'stage:done',
-      'validate-staged:start',
-      'validate-staged:done',
+      'validate:start',
+      'validate:done',
       'buckets:skip',
-      'promote:start',
-      'promote:done',
-      'validate-live:start',
-      'validate-live:done',
+      'switch:start',
+      'switch:done',
       'reload:start',
       'reload:done',
       'commit:start',
@@ -123,75 +109,74 @@ describe('apply sequence: pure decisions', () => {
     expect(last.counts).toEqual({
       generation: 5,
       dryRun: false,
-      filesWritten: 2,
+      filesWritten: 3,
       filesDeleted: 1,
-      nginxTests: 2,
+      nginxTests: 1,
       reloads: 1,
-      timings: { stagedTestMs: 10, liveTestMs: 8, reloadMs: 3, confirmMs: 250 },
+      timings: { testMs: 10, reloadMs: 3, confirmMs: 250 },
+      warnings: [],
     });
-    const promoteDone = effects.find((e) => e.kind === 'emit' && e.event.step === 'promote' && e.event.status === 'done');
-    expect(promoteDone).toMatchObject({ event: { message: '2 written, 1 deleted' } });
     const reloadDone = effects.find((e) => e.kind === 'emit' && e.event.step === 'reload' && e.event.status === 'done');
     expect(reloadDone).toMatchObject({ event: { durationMs: 253 } });
   });
 
-  it('the buckets step runs after the staged test and before the journal', () => {
-    const { last, effects } = walk(input({ beforePromote: true }));
-    expect(last.state.at).toBe('done');
-    expect(kinds(effects).slice(0, 5)).toEqual(['stage', 'test-staged', 'unstage', 'create-buckets', 'keep-previous']);
-    expect(faults(effects).slice(0, 4)).toEqual(['after-stage', 'after-staged-validate', 'after-buckets', 'after-journal']);
-    expect(events(effects)).toContain('buckets:done');
+  it('an old layout is converted after the validation and the buckets, before the journal', () => {
+    const { effects } = walk(input({ convert: true, beforePromote: true }));
+    expect(kinds(effects).slice(0, 6)).toEqual(['stage', 'test', 'create-buckets', 'convert', 'journal:prepared', 'switch']);
+    expect(faults(effects).slice(0, 5)).toEqual(['after-stage', 'after-validate', 'after-buckets', 'after-convert', 'after-journal']);
   });
 
-  it('a bucket that cannot be created stops the apply before anything live is touched', () => {
-    const { last, effects } = walk(input({ beforePromote: true }), {
-      'create-buckets': () => ({ kind: 'failed', error: new Error('AccessDenied') }),
-    });
-    expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'error' } });
-    expect(kinds(effects)).toEqual(['stage', 'test-staged', 'unstage', 'create-buckets']);
-    expect(effects.at(-1)).toEqual({ kind: 'emit', event: { step: 'buckets', status: 'fail', message: 'AccessDenied' } });
+  it('a bucket that cannot be created stops the apply before anything live is touched; what it built is discarded', () => {
+    const { last, effects } = walk(input({ beforePromote: true }), { 'create-buckets': fail('AccessDenied') });
+    expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'error', switched: false } });
+    expect(kinds(effects)).toEqual(['stage', 'test', 'create-buckets', 'discard']);
+    expect(events(effects)).toContain('buckets:fail');
   });
 
-  it('staged nginx -t fails: nothing live is touched, no journal', () => {
-    const { last, effects } = walk(input(), { 'test-staged': () => ({ kind: 'tested', ok: false, output: 'emerg', durationMs: 4 }) });
-    expect(last.state).toEqual({ at: 'failed', failure: { kind: 'staged-rejected', output: 'emerg' } });
-    expect(kinds(effects)).toEqual(['stage', 'test-staged', 'unstage']);
+  it('nginx -t rejects the new generation: discarded, nothing live touched, no journal', () => {
+    const { last, effects } = walk(input(), { test: () => ({ kind: 'tested', ok: false, output: 'emerg', durationMs: 4 }) });
+    expect(last.state).toEqual({ at: 'failed', failure: { kind: 'rejected', output: 'emerg' } });
+    expect(kinds(effects)).toEqual(['stage', 'test', 'discard']);
     expect(last.counts.nginxTests).toBe(1);
   });
 
-  it('dry run: stage and test only, every later step skipped', () => {
+  it.each(['stage', 'convert', 'write-journal', 'switch'] as const)('%s fails (ENOSPC): before the switch, discarded', (kind) => {
+    const { last, effects } = walk(input({ convert: true }), { [kind]: fail('ENOSPC') });
+    expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'error', switched: false, back: null } });
+    expect(kinds(effects).at(-1)).toBe('discard');
+    expect(kinds(effects)).not.toContain('switch-back');
+  });
+
+  it('dry run: build and test only, discarded, every later step skipped', () => {
     const { last, effects } = walk(input({ dryRun: true }));
     expect(last.state).toEqual({ at: 'done' });
-    expect(kinds(effects)).toEqual(['stage', 'test-staged', 'unstage']);
-    expect(events(effects).slice(4)).toEqual([
-      'buckets:skip',
-      'promote:skip',
-      'validate-live:skip',
-      'reload:skip',
-      'commit:skip',
-      'backup:skip',
-    ]);
+    expect(kinds(effects)).toEqual(['stage', 'test', 'discard']);
+    expect(events(effects).slice(4)).toEqual(['buckets:skip', 'switch:skip', 'reload:skip', 'commit:skip', 'backup:skip']);
     expect(last.counts).toMatchObject({ generation: null, dryRun: true, nginxTests: 1 });
   });
 
-  it('live nginx -t fails: every file restored, the journal removed, the failure audited; no reload', () => {
-    const { last, effects } = walk(input(), {
-      'test-live': () => ({ kind: 'tested', ok: false, output: 'host not found', durationMs: 4 }),
-    });
-    expect(last.state).toEqual({ at: 'failed', failure: { kind: 'live-rejected', output: 'host not found' } });
-    expect(kinds(effects).slice(-4)).toEqual(['test-live', 'restore', 'remove-journal', 'audit-failure']);
-    expect(kinds(effects)).not.toContain('reload');
-  });
-
-  it('reload not confirmed within the timeout: restore, reload the old files, report what nginx serves', () => {
+  it('reload not confirmed within the timeout: switch back, reload onto the previous generation, wait for it, clean up', () => {
     const { last, effects } = walk(input(), {
       confirm: () => ({ kind: 'confirmed', confirmed: false, lastSeen: '4 old', waitedMs: 2000 }),
     });
     expect(last.state).toEqual({
       at: 'failed',
-      failure: { kind: 'reload-not-confirmed', detail: 'nginx still serves generation "4 old" after 2s, not "5 abc"' },
+      failure: {
+        kind: 'reload-not-confirmed',
+        detail: 'nginx still serves generation "4 old" after 2s, not "5 abc"',
+        back: { kind: 'done' },
+      },
     });
-    expect(kinds(effects).slice(-6)).toEqual(['reload', 'confirm', 'restore', 'reload', 'remove-journal', 'audit-failure']);
+    expect(kinds(effects).slice(-8)).toEqual([
+      'reload',
+      'confirm',
+      'switch-back',
+      'reload-back',
+      'confirm-previous',
+      'remove-journal',
+      'discard',
+      'audit-failure',
+    ]);
     expect(kinds(effects)).not.toContain('commit');
     expect(last.counts.reloads).toBe(2);
   });
@@ -201,11 +186,18 @@ describe('apply sequence: pure decisions', () => {
     expect(last.state).toMatchObject({ failure: { detail: 'nothing answered on the status address 127.0.0.1:9999 within 2s' } });
   });
 
-  it('a reload command that fails is rolled back with its output', () => {
+  it('a reload command that fails is switched back with its output', () => {
     const { last, effects } = walk(input(), { reload: () => ({ kind: 'reloaded', ok: false, output: 'invalid PID', durationMs: 2 }) });
-    expect(last.state).toEqual({ at: 'failed', failure: { kind: 'reload-not-confirmed', detail: 'invalid PID' } });
+    expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'reload-not-confirmed', detail: 'invalid PID' } });
     expect(kinds(effects)).not.toContain('confirm');
-    expect(kinds(effects).slice(-4)).toEqual(['restore', 'reload', 'remove-journal', 'audit-failure']);
+    expect(kinds(effects).slice(-6)).toEqual([
+      'switch-back',
+      'reload-back',
+      'confirm-previous',
+      'remove-journal',
+      'discard',
+      'audit-failure',
+    ]);
   });
 
   it('without a status location (or reload: none) the reload is not confirmed by probing', () => {
@@ -214,31 +206,50 @@ describe('apply sequence: pure decisions', () => {
     expect(kinds(effects)).not.toContain('confirm');
   });
 
-  it('commit fails: the journal stays (phase reloaded) for the next writer to roll forward', () => {
-    const { last, effects } = walk(input(), { commit: () => ({ kind: 'failed', error: new Error('database is locked') }) });
-    expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'error' } });
-    expect(kinds(effects).slice(-2)).toEqual(['journal:reloaded', 'commit']);
+  it('commit fails (state directory full): switched back, nginx back on the previous generation, nothing left', () => {
+    const { last, effects } = walk(input(), { commit: fail('ENOSPC') });
+    expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'error', switched: true, back: { kind: 'done' } } });
+    expect(kinds(effects).slice(-7)).toEqual([
+      'commit',
+      'switch-back',
+      'reload-back',
+      'confirm-previous',
+      'remove-journal',
+      'discard',
+      'audit-failure',
+    ]);
+  });
+
+  it('after the switch, nginx cannot go back (it keeps the new generation): switched forward again, journal kept', () => {
+    const { last, effects } = walk(input(), {
+      'commit': fail('ENOSPC'),
+      'confirm-previous': () => ({ kind: 'confirmed', confirmed: false, lastSeen: '5 abc', waitedMs: 2000 }),
+    });
+    expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'error', switched: true, back: { kind: 'nginx-stuck' } } });
+    expect(kinds(effects).slice(-2)).toEqual(['confirm-previous', 'switch-forward']);
     expect(kinds(effects)).not.toContain('remove-journal');
   });
 
-  it('an effect that throws mid-promotion stops there; the journal stays for recovery', () => {
+  it('the switch back itself fails: the journal stays for the next writer', () => {
     const { last, effects } = walk(input(), {
-      promote: (e) => (e.kind === 'promote' && e.index === 1 ? { kind: 'failed', error: new Error('ENOSPC') } : { kind: 'done' }),
+      'confirm': () => ({ kind: 'confirmed', confirmed: false, lastSeen: null, waitedMs: 2000 }),
+      'switch-back': fail('EIO'),
     });
-    expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'error' } });
-    expect(kinds(effects).slice(-2)).toEqual(['promote:0', 'promote:1']);
-    expect(kinds(effects)).not.toContain('restore');
+    expect(last.state).toMatchObject({ at: 'failed', failure: { kind: 'reload-not-confirmed', back: { kind: 'failed' } } });
+    expect(kinds(effects).at(-1)).toBe('switch-back');
   });
 
-  it('the journal phase only moves forward', () => {
-    const phases = walk(input()).effects.flatMap((e) => (e.kind === 'write-journal' ? [PHASE_ORDER.indexOf(e.phase)] : []));
-    expect(phases).toEqual([...phases].sort((a, b) => a - b));
+  it('a backup that cannot be written after the commit is a warning: the apply is complete', () => {
+    const { last, effects } = walk(input(), { housekeeping: fail('ENOSPC: no space left on device') });
+    expect(last.state).toEqual({ at: 'done' });
+    expect(last.counts.generation).toBe(5);
+    expect(last.counts.warnings).toEqual(['the database backup was not written: ENOSPC: no space left on device']);
+    expect(events(effects).at(-1)).toBe('backup:fail');
   });
 
-  it('no ops (nothing to rename): straight from the journal to the live test', () => {
-    const { last, effects } = walk(input({ ops: [] }));
-    expect(last.state.at).toBe('done');
-    expect(kinds(effects).filter((k) => k.startsWith('promote'))).toEqual([]);
+  it('reload: none: no confirmation, no reload back on failure', () => {
+    const { effects } = walk(input({ reloadConfigured: false, confirm: null }), { commit: fail('ENOSPC') });
+    expect(kinds(effects).slice(-4)).toEqual(['switch-back', 'remove-journal', 'discard', 'audit-failure']);
   });
 });
 
@@ -280,6 +291,31 @@ describe('reload confirmation: pure decisions', () => {
 
 describe('journal recovery: pure decisions', () => {
   it.each([
+    // phase, switched, nginx answers the new token, -> action, switch back, reload
+    ['prepared', false, false, 'rolled-back', false, false],
+    ['prepared', false, null, 'rolled-back', false, false],
+    ['prepared', false, true, 'rolled-back', false, true],
+    ['prepared', true, false, 'rolled-back', true, true],
+    ['prepared', true, null, 'rolled-back', true, true],
+    ['prepared', true, true, 'rolled-forward', false, false],
+    ['reloaded', true, false, 'rolled-forward', false, false],
+    ['reloaded', true, null, 'rolled-forward', false, false],
+  ] as const)(
+    'phase %s, switched %s, nginx serves the new generation %s: %s (switch back %s, reload %s)',
+    (phase, switched, servesNew, action, switchBack, reload) => {
+      expect(decideSwitchRecovery({ phase, switched, servesNew, reloadConfigured: true })).toEqual({ action, switchBack, reload });
+    },
+  );
+
+  it('reload: none never reloads', () => {
+    expect(decideSwitchRecovery({ phase: 'prepared', switched: true, servesNew: null, reloadConfigured: false })).toEqual({
+      action: 'rolled-back',
+      switchBack: true,
+      reload: false,
+    });
+  });
+
+  it.each([
     ['prepared', false, 'rolled-back', false],
     ['renamed', false, 'rolled-back', true],
     ['validated', false, 'rolled-back', true],
@@ -288,16 +324,21 @@ describe('journal recovery: pure decisions', () => {
     ['renamed', true, 'rolled-forward', false],
     ['reloaded', false, 'rolled-forward', false],
     ['committed', false, 'rolled-forward', false],
-  ] as const)('phase %s, nginx serving the journal generation %s: %s (reload %s)', (phase, serves, action, reload) => {
-    expect(decideRecovery(phase, serves)).toEqual({ action, reload });
+  ] as const)('an older orch journal: phase %s, nginx serving its generation %s: %s (reload %s)', (phase, serves, action, reload) => {
+    expect(decideLegacyRecovery(phase, serves)).toEqual({ action, reload });
   });
 
-  it('asks nginx only when the phase does not settle it and the status file is the last op', () => {
+  it('an older orch journal: nginx is asked only when the phase does not settle it and the status file is the last op', () => {
+    const ops: JournalOp[] = [
+      { path: 'pools/a.conf', action: 'write', beforeSha256: null, afterSha256: 'a1' },
+      { path: 'vhosts/old.conf', action: 'delete', beforeSha256: 'o0', afterSha256: null },
+      { path: 'vhosts/_orch-status.conf', action: 'write', beforeSha256: 's0', afterSha256: 's1' },
+    ];
     const status = 'vhosts/_orch-status.conf';
-    expect(recoveryNeedsProbe('reloading', ops, status, true)).toBe(true);
-    expect(recoveryNeedsProbe('reloading', ops, status, false)).toBe(false);
-    expect(recoveryNeedsProbe('reloaded', ops, status, true)).toBe(false);
-    expect(recoveryNeedsProbe('renamed', ops.slice(0, 2), status, true)).toBe(false);
+    expect(legacyRecoveryNeedsProbe('reloading', ops, status, true)).toBe(true);
+    expect(legacyRecoveryNeedsProbe('reloading', ops, status, false)).toBe(false);
+    expect(legacyRecoveryNeedsProbe('reloaded', ops, status, true)).toBe(false);
+    expect(legacyRecoveryNeedsProbe('renamed', ops.slice(0, 2), status, true)).toBe(false);
   });
 });
 

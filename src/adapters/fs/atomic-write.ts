@@ -1,6 +1,21 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, unlinkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
+/**
+ * Runs `f`, and names `path` in any error it throws that names none (Node's write and fsync errors
+ * on a file descriptor say "ENOSPC: no space left on device, write" without the file): the user
+ * error that reports a full or read-only file system must say which one.
+ */
+export function withPath<T>(path: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e && typeof e === 'object' && typeof (e as NodeJS.ErrnoException).code === 'string' && !(e as NodeJS.ErrnoException).path)
+      (e as NodeJS.ErrnoException).path = path;
+    throw e;
+  }
+}
+
 /** fsyncs a directory so a rename or unlink inside it is durable. */
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
@@ -27,8 +42,10 @@ export function writeFileAtomic(path: string, content: string | Buffer, opts: { 
     try {
       const buf = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
       let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-      if (durable) fsyncSync(fd);
+      withPath(tmp, () => {
+        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+        if (durable) fsyncSync(fd);
+      });
     } finally {
       closeSync(fd);
     }
@@ -41,5 +58,5 @@ export function writeFileAtomic(path: string, content: string | Buffer, opts: { 
     }
     throw e;
   }
-  if (durable) fsyncDir(dir);
+  if (durable) withPath(dir, () => fsyncDir(dir));
 }

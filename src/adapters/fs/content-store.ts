@@ -41,6 +41,10 @@ export class FileContentStore implements ContentStore {
     }
   }
 
+  remove(sha256: string): void {
+    if (/^[0-9a-f]{64}$/.test(sha256)) rmSync(this.pathOf(sha256), { force: true });
+  }
+
   /** Removes every stored content not in `keep`. */
   collectGarbage(keep: ReadonlySet<string>): number {
     let removed = 0;

@@ -3,20 +3,23 @@ import { join } from 'node:path';
 import type { ObservedFile, ObservedTree } from '../../domain/plan/make-plan.js';
 import { CONF_MARKER, SIDECAR_MARKER } from '../../domain/render/rendered-tree.js';
 import { STATUS_FILE_PATH } from '../../domain/render/render-status.js';
+import { liveRoot, MANAGED_SUBDIRS } from './generations.js';
 
-export const MANAGED_SUBDIRS = ['pools', 'vhosts'] as const;
+export { MANAGED_SUBDIRS };
 
 /**
  * Reads pools/ and vhosts/ of the managed directory: every `*.conf` and `*.meta.json`, with
  * whether it carries orch's marker (the reload status file excepted). A missing directory is an empty tree. Other files (editor
- * backups, `.orig`) are not nginx's concern (nginx includes only `*.conf`) and are ignored.
+ * backups, `.orig`) are not nginx's concern (nginx includes only `*.conf`) and are ignored. With
+ * generations, the live one is resolved once: a read during a switch sees one generation.
  */
 export function readManagedTree(nginxDir: string): ObservedTree {
+  const root = liveRoot(nginxDir);
   const files: ObservedFile[] = [];
   for (const sub of MANAGED_SUBDIRS) {
     let names: string[];
     try {
-      names = readdirSync(join(nginxDir, sub));
+      names = readdirSync(join(root, sub));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw e;
@@ -28,7 +31,7 @@ export function readManagedTree(nginxDir: string): ObservedTree {
       if (path === STATUS_FILE_PATH) continue;
       let content: string;
       try {
-        content = readFileSync(join(nginxDir, sub, name), 'utf8');
+        content = readFileSync(join(root, sub, name), 'utf8');
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EISDIR') continue;
         throw e;

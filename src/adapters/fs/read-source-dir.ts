@@ -4,6 +4,7 @@ import { UserError } from '../../domain/errors.js';
 import type { IncludedText, IncludeResolver } from '../../domain/nginx-config/nginx-ast.js';
 import type { ImportSources } from '../../ports/import-sources.js';
 import { nginxVersion } from '../nginx/nginx-cli.js';
+import { CURRENT_LINK, GENERATIONS_DIR, liveRoot, treeLayout } from './generations.js';
 
 /** Reads every `*.conf` and `*.meta.json` below `dir` (hidden entries skipped), paths relative to it. */
 export function readSourceDir(dir: string): Array<{ path: string; content: string }> {
@@ -20,16 +21,24 @@ export function readSourceDir(dir: string): Array<{ path: string; content: strin
       hint: 'Give the directory holding the nginx files, not one file.',
     });
   const out: Array<{ path: string; content: string }> = [];
-  const walk = (d: string) => {
+  // orch's own managed directory in the generation layout: what nginx reads is pools/ and vhosts/
+  // of the live generation (through their symlinks); the generations themselves are history.
+  const layout = treeLayout(dir).kind;
+  const generations = layout === 'generations' || layout === 'converting';
+  const root = generations ? liveRoot(dir) : dir;
+  const walk = (d: string, rel: string) => {
     for (const e of readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       if (e.name.startsWith('.')) continue;
+      if (generations && rel === '' && (e.name === GENERATIONS_DIR || e.name === CURRENT_LINK)) continue;
       const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.isFile() && (e.name.endsWith('.conf') || e.name.endsWith('.meta.json')))
-        out.push({ path: relative(dir, p).split(sep).join('/'), content: readFileSync(p, 'utf8') });
+      const r = rel === '' ? e.name : `${rel}/${e.name}`;
+      if (e.isDirectory() || (generations && rel === '' && (e.name === 'pools' || e.name === 'vhosts'))) {
+        walk(rel === '' && generations && (e.name === 'pools' || e.name === 'vhosts') ? join(root, e.name) : p, r);
+      } else if (e.isFile() && (e.name.endsWith('.conf') || e.name.endsWith('.meta.json')))
+        out.push({ path: r, content: readFileSync(p, 'utf8') });
     }
   };
-  walk(dir);
+  walk(dir, '');
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { fsyncDir } from './atomic-write.js';
+import { fsyncDir, withPath } from './atomic-write.js';
 
 const CHUNK = 128;
 
@@ -30,9 +30,11 @@ export function storeContents(store: ContentFiles, contents: ReadonlyMap<string,
         const fd = openSync(tmp, 'w', 0o600);
         open.push({ fd, tmp, target });
         const buf = Buffer.from(content, 'utf8');
-        for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
+        withPath(tmp, () => {
+          for (let off = 0; off < buf.length;) off += writeSync(fd, buf, off, buf.length - off);
+        });
       }
-      for (const f of open) fsyncSync(f.fd);
+      for (const f of open) withPath(f.tmp, () => fsyncSync(f.fd));
     } catch (e) {
       for (const f of open) {
         try {
@@ -49,6 +51,6 @@ export function storeContents(store: ContentFiles, contents: ReadonlyMap<string,
       renameSync(f.tmp, f.target);
     }
   }
-  fsyncDir(store.dir);
+  withPath(store.dir, () => fsyncDir(store.dir));
   return missing.length;
 }

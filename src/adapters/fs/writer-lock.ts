@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, statSync, unli
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LockHeldError } from '../../domain/errors.js';
+import { withPath } from './atomic-write.js';
 
 import type { HeldLock, LockHolder, WriterLocks } from '../../ports/writer-lock.js';
 
@@ -81,11 +82,18 @@ function tryCreate(path: string, me: LockHolder): boolean {
     throw e;
   }
   try {
-    writeSync(fd, `${JSON.stringify(me)}\n`);
-    fsyncSync(fd);
-  } finally {
+    withPath(path, () => {
+      writeSync(fd, `${JSON.stringify(me)}\n`);
+      fsyncSync(fd);
+    });
+  } catch (e) {
+    // A full state directory: the file was created, its content could not be written. Leave no
+    // empty lock behind (every later writer would wait on it).
     closeSync(fd);
+    unlinkQuiet(path);
+    throw e;
   }
+  closeSync(fd);
   return true;
 }
 

@@ -1,9 +1,10 @@
 import { request } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Nginx, ReloadResult } from '../../ports/nginx.js';
-import type { StagedTree } from '../../ports/managed-tree.js';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { GenerationTestResult, Nginx, ReloadResult } from '../../ports/nginx.js';
+import { parseNginxBuildPaths } from '../../domain/install/nginx-dump.js';
 import { nginxArgs, nginxMissingError, nginxTest, nginxVersion, runCommand, type NginxInvocation } from './nginx-cli.js';
+import { prepareGenerationTest } from './test-config.js';
 
 /** How orch runs the operator's nginx (built from the settings in the composition root). */
 export interface NginxOptions {
@@ -18,6 +19,10 @@ export interface NginxOptions {
   reloadCommand: string | null;
   /** The loopback address of the status location, or 'off'. */
   statusListen: string;
+  /** The managed directory (its includes are pointed at a new generation for the test). */
+  nginxDir: string;
+  /** A private directory for the test's configuration (removed after each test). */
+  stagingDir: string;
 }
 
 /** How orch invokes the operator's nginx: the binary, -c and -p (and -e under a private prefix). */
@@ -34,13 +39,57 @@ export function nginxControl(options: NginxOptions): Nginx {
   return {
     version: () => nginxVersion(options.bin),
     mainConfigExists: () => options.conf === null || existsSync(options.conf),
-    testStaged: (staged: StagedTree) =>
-      nginxTest({ bin: options.bin, conf: staged.conf, prefix: staged.prefix, errorLog: staged.errorLog }),
-    testLive: () => nginxTest(liveInvocation(options)),
+    testGeneration: (generationDir) => testGeneration(options, generationDir),
     reload: () => reloadNginx(options),
     servedGeneration: () => (options.statusListen === 'off' ? Promise.resolve(null) : probeStatus(options.statusListen)),
     errorLogTail: (lines) => tailErrorLog(options.prefix, lines),
   };
+}
+
+/**
+ * One `nginx -t` of the operator's main configuration as it will be once `generationDir` is live
+ * (its managed includes pointed there), under the operator's prefix: what the switch will give
+ * nginx is validated before the switch, conflicts with files orch does not manage included.
+ */
+async function testGeneration(options: NginxOptions, generationDir: string): Promise<GenerationTestResult> {
+  const live = liveInvocation(options);
+  const mainConf = options.conf ?? (await defaultConfPath(options.bin, options.prefix));
+  try {
+    const prepared = prepareGenerationTest({
+      stagingDir: options.stagingDir,
+      mainConf,
+      prefix: live.prefix,
+      errorLog: live.errorLog ?? null,
+      nginxDir: options.nginxDir,
+      generationDir,
+    });
+    const r = await nginxTest({ bin: options.bin, conf: prepared.conf, prefix: prepared.prefix, errorLog: prepared.errorLog });
+    return { ...r, output: prepared.mapOutput(r.output), scope: prepared.scope };
+  } finally {
+    rmSync(options.stagingDir, { recursive: true, force: true });
+  }
+}
+
+const defaultConf = new Map<string, string>();
+
+/** nginx's compiled-in main configuration (`nginx -V`: --conf-path, relative to the prefix). */
+async function defaultConfPath(bin: string, prefix: string | null): Promise<string> {
+  const key = `${bin}\0${prefix ?? ''}`;
+  const known = defaultConf.get(key);
+  if (known) return known;
+  let out: string;
+  try {
+    const r = await runCommand(bin, ['-V'], { timeoutMs: 10_000 });
+    out = r.stderr + r.stdout;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw nginxMissingError(bin);
+    throw e;
+  }
+  const build = parseNginxBuildPaths(out);
+  const conf = build.confPath ?? 'conf/nginx.conf';
+  const path = isAbsolute(conf) ? conf : join(prefix ?? build.prefix ?? '/usr/share/nginx', conf);
+  defaultConf.set(key, path);
+  return path;
 }
 
 /** Sends the configured reload. Exit 0 does NOT mean nginx loaded the config: confirm separately. */

@@ -17,6 +17,7 @@ import type {
 } from '../../ports/state-store.js';
 
 import { SCHEMA_STEPS } from './schema-steps.js';
+import { inspectDatabase, listBackups, openReadOnlyDatabase, sqliteStorageError } from './inspect-database.js';
 
 type DB = Database.Database;
 
@@ -31,22 +32,33 @@ export class SqliteStateStore implements StateStore {
     readonly db: DB,
   ) {}
 
-  /** Opens (creating when missing) and migrates the database. */
+  /**
+   * Opens (creating when missing) and migrates the database. Read-only, it writes nothing (see
+   * inspect-database.ts). A file system that refuses the writes (full, read-only, no permission)
+   * is reported as such, with the path, never as a corrupt database.
+   */
   static open(path: string, opts: { readonly?: boolean } = {}): SqliteStateStore {
-    if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
     let db: DB;
     try {
-      db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
-      if (!opts.readonly) db.pragma('journal_mode = WAL');
+      if (opts.readonly) db = openReadOnlyDatabase(path);
+      else {
+        mkdirSync(dirname(path), { recursive: true });
+        db = new Database(path);
+        db.pragma('journal_mode = WAL');
+      }
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
       const check = db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new Error(`integrity check: ${String(check)}`);
     } catch (e) {
-      throw corruptDatabaseError(path, e);
+      throw storageOr(path, e, () => corruptDatabaseError(path, e));
     }
     const store = new SqliteStateStore(path, db);
-    if (!opts.readonly) store.migrate();
+    if (!opts.readonly) store.guard(() => store.migrate());
+    else if (!store.hasTable('generations')) {
+      store.close();
+      throw corruptDatabaseError(path, new Error('not an orch database: it has no generations table'));
+    }
     return store;
   }
 
@@ -54,6 +66,15 @@ export class SqliteStateStore implements StateStore {
   static openIfExists(path: string): SqliteStateStore | null {
     if (!existsSync(path)) return null;
     return SqliteStateStore.open(path, { readonly: true });
+  }
+
+  /** Runs a write; a file system refusing it is rethrown as a storage error naming the database. */
+  private guard<T>(work: () => T): T {
+    try {
+      return work();
+    } catch (e) {
+      throw storageOr(this.path, e, () => e);
+    }
   }
 
   close(): void {
@@ -89,7 +110,9 @@ export class SqliteStateStore implements StateStore {
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.guard(() =>
+      this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value),
+    );
   }
 
   isEmpty(): boolean {
@@ -156,16 +179,18 @@ export class SqliteStateStore implements StateStore {
     const remove = this.db.prepare('DELETE FROM inventory WHERE path = ?');
     const addFile = this.db.prepare('INSERT INTO generation_files (generation, path, sha256) VALUES (?, ?, ?)');
     const createdAt = c.generation.createdAt ?? new Date().toISOString();
-    this.db.transaction(() => {
-      insertGen.run({ ...c.generation, createdAt });
-      for (const row of c.upsert) upsert.run(row);
-      for (const path of c.remove) remove.run(path);
-      for (const [path, sha] of Object.entries(c.files)) addFile.run(c.generation.number, path, sha);
-      this.insertAudit(
-        c.audit.map((a) => ({ ...a, generation: a.generation ?? c.generation.number })),
-        createdAt,
-      );
-    })();
+    this.guard(() =>
+      this.db.transaction(() => {
+        insertGen.run({ ...c.generation, createdAt });
+        for (const row of c.upsert) upsert.run(row);
+        for (const path of c.remove) remove.run(path);
+        for (const [path, sha] of Object.entries(c.files)) addFile.run(c.generation.number, path, sha);
+        this.insertAudit(
+          c.audit.map((a) => ({ ...a, generation: a.generation ?? c.generation.number })),
+          createdAt,
+        );
+      })(),
+    );
   }
 
   /**
@@ -179,11 +204,13 @@ export class SqliteStateStore implements StateStore {
        VALUES (@name, @virtualHost, @bucket, @from, @to, @mode, @phase, @completed, @startedAt, @updatedAt,
          @finishedAt, @orphanedSource, @stateFile, @document)`,
     );
-    this.db.transaction(() => {
-      this.commitGeneration(c);
-      this.db.prepare('DELETE FROM migrations').run();
-      for (const m of migrations) insert.run({ ...m, completed: m.completed ? 1 : 0 });
-    })();
+    this.guard(() =>
+      this.db.transaction(() => {
+        this.commitGeneration(c);
+        this.db.prepare('DELETE FROM migrations').run();
+        for (const m of migrations) insert.run({ ...m, completed: m.completed ? 1 : 0 });
+      })(),
+    );
   }
 
   /** Inserts or replaces one migration's row (the engine, after writing its state file). */
@@ -355,7 +382,7 @@ export class SqliteStateStore implements StateStore {
     return (virtualHost === undefined ? stmt.all() : stmt.all(virtualHost)) as BucketSyncRow[];
   }
 
-  private hasTable(name: string): boolean {
+  hasTable(name: string): boolean {
     return this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
   }
 
@@ -381,7 +408,7 @@ export class SqliteStateStore implements StateStore {
   }
 
   audit(entries: AuditEntry[]): void {
-    this.db.transaction(() => this.insertAudit(entries, new Date().toISOString()))();
+    this.guard(() => this.db.transaction(() => this.insertAudit(entries, new Date().toISOString()))());
   }
 
   auditLog(limit = 100): Array<AuditEntry & { id: number; at: string }> {
@@ -409,8 +436,17 @@ export class SqliteStateStore implements StateStore {
   async backup(rotate: number): Promise<string> {
     const base = `${this.path}.bak`;
     const tmp = `${base}.tmp`;
-    rmSync(tmp, { force: true });
-    await this.db.backup(tmp);
+    const removeTmp = () => {
+      for (const ext of ['', '-journal', '-wal', '-shm']) rmSync(`${tmp}${ext}`, { force: true });
+    };
+    removeTmp();
+    try {
+      await this.db.backup(tmp);
+    } catch (e) {
+      // Nothing half-written is left, and the older backups are not rotated: they are still good.
+      removeTmp();
+      throw storageOr(tmp, e, () => e);
+    }
     if (rotate > 1) {
       for (let i = rotate; i >= 2; i--) {
         const from = i === 2 ? base : `${base}.${i - 1}`;
@@ -455,12 +491,19 @@ export function moveDatabaseAside(dbPath: string, suffix: string): string | null
   return aside;
 }
 
+/** A storage error (full, read-only, no permission) for `path`, or whatever `otherwise` makes of the error. */
+function storageOr(path: string, e: unknown, otherwise: () => unknown): unknown {
+  return sqliteStorageError(path, e) ?? otherwise();
+}
+
 /** The state database at `path` (`<stateDir>/orch.db`). */
 export function sqliteStateDatabase(path: string): StateDatabase {
   return {
     path,
     open: () => SqliteStateStore.open(path),
     openIfExists: () => SqliteStateStore.openIfExists(path),
+    condition: () => inspectDatabase(path),
+    backups: () => listBackups(path),
     backupWrittenAt() {
       try {
         return statSync(`${path}.bak`).mtimeMs;

@@ -1,34 +1,44 @@
 import type { ApplyEvent } from './apply-events.js';
-import type { JournalOp, JournalPhase } from './journal.js';
+import type { JournalPhase } from './journal.js';
 
 /**
- * The apply sequence as pure decisions: stage -> validate the staged tree as a whole -> (buckets)
- * -> journaled promote -> validate live -> reload -> confirm -> commit -> backup, and the rollback
- * when a live step fails. `startApply` and `nextApplyStep` take what the previous effects observed
- * and return the next state and the effects to perform; a thin loop (src/use-cases/apply/apply-tree.ts)
- * performs them through the ports. Fault points are effects too: the loop hands them to the fault
- * hook, which only a test build honours.
+ * The apply sequence as pure decisions: build the new generation directory -> validate it once with
+ * nginx's main configuration -> (buckets) -> (convert an old layout) -> journal -> switch (one
+ * rename) -> reload -> confirm -> commit -> backup, and switching back when a step after the switch
+ * fails. `startApply` and `nextApplyStep` take what the previous effects observed and return the
+ * next state and the effects to perform; a thin loop (src/use-cases/apply/apply-tree.ts) performs
+ * them through the ports. Fault points are effects too: the loop hands them to the fault hook,
+ * which only a test build honours.
  *
  * Invariants the decisions keep:
- * - nothing live is touched before the staged tree passed `nginx -t` (and the buckets step);
- * - the journal is written before the first rename, and its phase only moves forward;
- * - on a live failure every file is restored before the failure is reported, and nginx is reloaded
- *   onto the restored files when a reload was sent;
- * - the state is committed only after nginx is confirmed serving the new generation; a failed
- *   commit leaves the journal (phase `reloaded`), so the next writer rolls forward and replays it.
+ * - nothing live is touched before the new generation passed `nginx -t` (and the buckets step);
+ *   the live tree is one generation at every instant: the switch is one rename(2);
+ * - the journal is written before the switch;
+ * - a failure before the switch removes what the apply made (generation directory, journal,
+ *   staging) and reports that nothing live changed;
+ * - a failure after the switch switches back (the same single rename), reloads nginx onto the
+ *   previous generation and waits for it, then removes what the apply made; only when nginx cannot
+ *   go back (it keeps serving the new generation) does it switch forward again and leave the
+ *   journal, so the next writer records what nginx serves;
+ * - the state is committed only after nginx is confirmed serving the new generation.
  */
 
 export interface ApplySequenceInput {
   generation: number;
-  /** Every rename and delete, in promotion order (the status file last). */
-  ops: readonly JournalOp[];
-  /** How many files the staged tree holds. */
+  /** Files the new generation writes (its status file included) and deletes, for the counts. */
+  writes: number;
+  deletes: number;
+  /** How many files the new generation holds. */
   stagedFiles: number;
   dryRun: boolean;
-  /** A step between the staged test and the promotion (creating the buckets new routes need). */
+  /** A step between the validation and the switch (creating the buckets new routes need). */
   beforePromote: boolean;
+  /** The managed directory still has real pools/ and vhosts/ directories: convert before switching. */
+  convert: boolean;
+  /** A reload method is configured (not `reload: none`). */
+  reloadConfigured: boolean;
   /** Confirm the reload on the status location; null when it cannot be (reload: none, status off). */
-  confirm: { listen: string; token: string; timeoutSeconds: number } | null;
+  confirm: { listen: string; token: string; previousToken: string | null; timeoutSeconds: number } | null;
 }
 
 export interface ApplyCounts {
@@ -38,46 +48,63 @@ export interface ApplyCounts {
   filesDeleted: number;
   nginxTests: number;
   reloads: number;
-  timings: { stagedTestMs: number; liveTestMs: number; reloadMs: number; confirmMs: number };
+  timings: { testMs: number; reloadMs: number; confirmMs: number };
+  /** What went wrong after the apply was complete (a backup that could not be written). */
+  warnings: string[];
 }
 
 export type ApplyFailure =
-  | { kind: 'staged-rejected'; output: string }
-  | { kind: 'live-rejected'; output: string }
-  | { kind: 'reload-not-confirmed'; detail: string }
-  | { kind: 'error'; error: unknown };
+  | { kind: 'rejected'; output: string }
+  | { kind: 'reload-not-confirmed'; detail: string; back: RollbackResult }
+  | { kind: 'error'; error: unknown; switched: boolean; back: RollbackResult | null };
+
+/**
+ * How switching back went: `done` (nginx serves the previous generation again, or nothing to wait
+ * for), `nginx-stuck` (nginx kept the new generation: switched forward again, journal kept),
+ * `unconfirmed` (switched back, nginx did not answer the previous generation in time), `failed`
+ * (the switch back itself failed: journal kept for the next writer).
+ */
+export type RollbackResult = { kind: 'done' | 'unconfirmed' | 'nginx-stuck' } | { kind: 'failed'; error: unknown };
 
 export type ApplyState =
   | { at: 'staging' }
-  | { at: 'testing-staged' }
+  | { at: 'testing' }
   | { at: 'creating-buckets' }
-  | { at: 'promoting'; index: number }
-  | { at: 'testing-live' }
+  | { at: 'switching' }
   | { at: 'reloading' }
   | { at: 'confirming'; reloadMs: number }
   | { at: 'committing' }
   | { at: 'backing-up' }
+  | { at: 'switching-back'; cause: { kind: 'reload-not-confirmed'; detail: string } | { kind: 'error'; error: unknown } }
+  | { at: 'switching-forward'; cause: ApplyFailure }
   | { at: 'done' }
   | { at: 'failed'; failure: ApplyFailure };
 
 export type ApplyEffect =
   | { kind: 'emit'; event: ApplyEvent }
   | { kind: 'fault'; point: string }
-  /** Stage the complete new tree (and keep its contents in the content store). */
+  /** Build the new generation directory (not live) and keep its new contents in the content store. */
   | { kind: 'stage' }
-  | { kind: 'test-staged' }
-  | { kind: 'unstage' }
+  /** `nginx -t` of nginx's main configuration with the managed includes pointed at the new generation. */
+  | { kind: 'test' }
+  /** Remove what this apply made and nobody uses: the new generation, the journal, the staging. Never throws. */
+  | { kind: 'discard' }
   | { kind: 'create-buckets' }
-  /** Keep the previous content of every file the ops replace or delete (for restoring it). */
-  | { kind: 'keep-previous' }
+  /** Turn real pools/ and vhosts/ directories into the generation layout (same content, no change for nginx). */
+  | { kind: 'convert' }
   | { kind: 'write-journal'; phase: JournalPhase }
-  | { kind: 'promote'; index: number }
-  /** Make the renames durable (fsync of the directories). */
-  | { kind: 'sync' }
-  | { kind: 'test-live' }
+  /** One rename: `current` names the new generation. */
+  | { kind: 'switch' }
   | { kind: 'reload' }
   | { kind: 'confirm' }
-  | { kind: 'restore' }
+  /** One rename: `current` names the previous generation again. */
+  | { kind: 'switch-back' }
+  /** Reload onto the previous generation (best effort: never throws). */
+  | { kind: 'reload-back' }
+  /** Wait until nginx answers the previous generation's token (never throws). */
+  | { kind: 'confirm-previous' }
+  /** nginx could not go back: `current` names the new generation again (what nginx serves). */
+  | { kind: 'switch-forward' }
   | { kind: 'remove-journal' }
   | { kind: 'audit-failure'; details: string }
   | { kind: 'commit' }
@@ -101,6 +128,7 @@ export interface ApplyStepResult {
 
 const emit = (event: ApplyEvent): ApplyEffect => ({ kind: 'emit', event });
 const fault = (point: string): ApplyEffect => ({ kind: 'fault', point });
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 export function isFinished(state: ApplyState): state is { at: 'done' } | { at: 'failed'; failure: ApplyFailure } {
   return state.at === 'done' || state.at === 'failed';
@@ -114,7 +142,8 @@ export function startApply(input: ApplySequenceInput): ApplyStepResult {
     filesDeleted: 0,
     nginxTests: 0,
     reloads: 0,
-    timings: { stagedTestMs: 0, liveTestMs: 0, reloadMs: 0, confirmMs: 0 },
+    timings: { testMs: 0, reloadMs: 0, confirmMs: 0 },
+    warnings: [],
   };
   return { state: { at: 'staging' }, counts, effects: [emit({ step: 'stage', status: 'start' }), { kind: 'stage' }] };
 }
@@ -122,95 +151,88 @@ export function startApply(input: ApplySequenceInput): ApplyStepResult {
 /** The next state and effects, from the current state and what its effects observed. */
 export function nextApplyStep(input: ApplySequenceInput, current: ApplyStepResult, observed: ApplyObservation): ApplyStepResult {
   const { state } = current;
-  const counts: ApplyCounts = { ...current.counts, timings: { ...current.counts.timings } };
+  const counts: ApplyCounts = { ...current.counts, timings: { ...current.counts.timings }, warnings: [...current.counts.warnings] };
   const go = (next: ApplyState, effects: ApplyEffect[]): ApplyStepResult => ({ state: next, counts, effects });
   const fail = (failure: ApplyFailure, effects: ApplyEffect[] = []): ApplyStepResult => go({ at: 'failed', failure }, effects);
 
   if (isFinished(state)) return go(state, []);
+
   if (observed.kind === 'failed') {
-    // An effect threw. Nothing is undone here: when files were promoted, the journal stays and the
-    // next writer's recovery finishes or undoes the apply, exactly as after a crash.
-    const message = observed.error instanceof Error ? observed.error.message : String(observed.error);
-    return fail(
-      { kind: 'error', error: observed.error },
-      state.at === 'creating-buckets' ? [emit({ step: 'buckets', status: 'fail', message })] : [],
-    );
+    switch (state.at) {
+      case 'switching-back':
+        // The switch back itself failed: the journal stays, the next writer finishes or undoes it.
+        return fail(failureAfterSwitch(state.cause, { kind: 'failed', error: observed.error }));
+      case 'switching-forward':
+        return fail(state.cause);
+      case 'backing-up':
+        // The generation is live and committed: a backup that could not be written is a warning.
+        counts.warnings.push(`the database backup was not written: ${messageOf(observed.error)}`);
+        return go({ at: 'done' }, [emit({ step: 'backup', status: 'fail', message: messageOf(observed.error) })]);
+      case 'reloading':
+      case 'confirming':
+      case 'committing':
+        return switchBack(input, counts, { kind: 'error', error: observed.error }, [
+          emit({ step: stepOf(state.at), status: 'fail', message: messageOf(observed.error) }),
+        ]);
+      default: {
+        // Before the switch (a failed switch did not happen: rename is atomic): nothing live changed.
+        const step = stepOf(state.at);
+        return fail({ kind: 'error', error: observed.error, switched: false, back: null }, [
+          emit({ step, status: 'fail', message: messageOf(observed.error) }),
+          { kind: 'discard' },
+        ]);
+      }
+    }
   }
 
   switch (state.at) {
     case 'staging':
-      return go({ at: 'testing-staged' }, [
-        emit({ step: 'stage', status: 'done', message: `${input.stagedFiles} files` }),
+      return go({ at: 'testing' }, [
+        emit({ step: 'stage', status: 'done', message: `${input.stagedFiles} files, ${input.writes} written` }),
         fault('after-stage'),
-        emit({ step: 'validate-staged', status: 'start' }),
-        { kind: 'test-staged' },
+        emit({ step: 'validate', status: 'start' }),
+        { kind: 'test' },
       ]);
 
-    case 'testing-staged': {
+    case 'testing': {
       const test = expect(observed, 'tested');
       counts.nginxTests++;
-      counts.timings.stagedTestMs = test.durationMs;
+      counts.timings.testMs = test.durationMs;
       if (!test.ok) {
-        return fail({ kind: 'staged-rejected', output: test.output }, [
-          emit({ step: 'validate-staged', status: 'fail', message: test.output }),
-          { kind: 'unstage' },
+        return fail({ kind: 'rejected', output: test.output }, [
+          emit({ step: 'validate', status: 'fail', message: test.output }),
+          { kind: 'discard' },
         ]);
       }
-      const validated = [
-        emit({ step: 'validate-staged', status: 'done', durationMs: test.durationMs }),
-        { kind: 'unstage' } as const,
-        fault('after-staged-validate'),
-      ];
+      const validated = [emit({ step: 'validate', status: 'done', durationMs: test.durationMs }), fault('after-validate')];
       if (input.dryRun) {
-        const skipped = (['buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const).map((step) =>
+        const skipped = (['buckets', 'switch', 'reload', 'commit', 'backup'] as const).map((step) =>
           emit({ step, status: 'skip', message: 'dry run' }),
         );
-        return go({ at: 'done' }, [...validated, ...skipped]);
+        return go({ at: 'done' }, [...validated, { kind: 'discard' }, ...skipped]);
       }
       if (input.beforePromote)
         return go({ at: 'creating-buckets' }, [...validated, emit({ step: 'buckets', status: 'start' }), { kind: 'create-buckets' }]);
-      return startPromotion(input, counts, [...validated, emit({ step: 'buckets', status: 'skip', message: 'none to create' })]);
+      return startSwitch(input, counts, [...validated, emit({ step: 'buckets', status: 'skip', message: 'none to create' })]);
     }
 
     case 'creating-buckets': {
       const { message } = expect(observed, 'buckets');
-      return startPromotion(input, counts, [
+      return startSwitch(input, counts, [
         emit({ step: 'buckets', status: message === null ? 'skip' : 'done', message: message ?? 'none to create' }),
         fault('after-buckets'),
       ]);
     }
 
-    case 'promoting': {
-      const op = input.ops[state.index]!;
-      if (op.action === 'write') counts.filesWritten++;
-      else counts.filesDeleted++;
-      const renamed = fault(`after-rename-${state.index + 1}`);
-      if (state.index + 1 < input.ops.length)
-        return go({ at: 'promoting', index: state.index + 1 }, [renamed, { kind: 'promote', index: state.index + 1 }]);
-      return go({ at: 'testing-live' }, [renamed, ...afterPromotion(counts)]);
-    }
-
-    case 'testing-live': {
-      const test = expect(observed, 'tested');
-      counts.nginxTests++;
-      counts.timings.liveTestMs = test.durationMs;
-      if (!test.ok) {
-        return fail({ kind: 'live-rejected', output: test.output }, [
-          emit({ step: 'validate-live', status: 'fail', message: test.output }),
-          { kind: 'restore' },
-          { kind: 'remove-journal' },
-          { kind: 'audit-failure', details: 'live nginx -t failed; files rolled back' },
-        ]);
-      }
+    case 'switching':
+      counts.filesWritten = input.writes;
+      counts.filesDeleted = input.deletes;
       return go({ at: 'reloading' }, [
-        { kind: 'write-journal', phase: 'validated' },
-        emit({ step: 'validate-live', status: 'done', durationMs: test.durationMs }),
-        fault('after-live-validate'),
+        fault('after-switch'),
+        emit({ step: 'switch', status: 'done', message: `generation ${input.generation}` }),
         emit({ step: 'reload', status: 'start' }),
-        { kind: 'write-journal', phase: 'reloading' },
         { kind: 'reload' },
       ]);
-    }
 
     case 'reloading': {
       const reload = expect(observed, 'reloaded');
@@ -219,7 +241,10 @@ export function nextApplyStep(input: ApplySequenceInput, current: ApplyStepResul
       if (reload.ok && input.confirm)
         return go({ at: 'confirming', reloadMs: reload.durationMs }, [fault('after-reload'), { kind: 'confirm' }]);
       if (reload.ok) return reloadConfirmed(counts, reload.durationMs, [fault('after-reload')]);
-      return reloadFailed(counts, reload.output, [fault('after-reload')]);
+      return switchBack(input, counts, { kind: 'reload-not-confirmed', detail: reload.output }, [
+        fault('after-reload'),
+        emit({ step: 'reload', status: 'fail', message: reload.output }),
+      ]);
     }
 
     case 'confirming': {
@@ -230,7 +255,9 @@ export function nextApplyStep(input: ApplySequenceInput, current: ApplyStepResul
       const detail = c.lastSeen
         ? `nginx still serves generation "${c.lastSeen}" after ${timeoutSeconds}s, not "${token}"`
         : `nothing answered on the status address ${listen} within ${timeoutSeconds}s`;
-      return reloadFailed(counts, detail, []);
+      return switchBack(input, counts, { kind: 'reload-not-confirmed', detail }, [
+        emit({ step: 'reload', status: 'fail', message: detail }),
+      ]);
     }
 
     case 'committing':
@@ -245,29 +272,60 @@ export function nextApplyStep(input: ApplySequenceInput, current: ApplyStepResul
 
     case 'backing-up':
       return go({ at: 'done' }, [emit({ step: 'backup', status: 'done' })]);
+
+    case 'switching-back': {
+      const back = rollbackOf(input, observed);
+      const failure = failureAfterSwitch(state.cause, back);
+      if (back.kind === 'nginx-stuck') {
+        // nginx kept the new generation and cannot load the previous one: the files follow nginx,
+        // and the journal stays so that the next writer records the generation nginx serves.
+        return go({ at: 'switching-forward', cause: failure }, [{ kind: 'switch-forward' }]);
+      }
+      return fail(failure, [
+        { kind: 'remove-journal' },
+        { kind: 'discard' },
+        { kind: 'audit-failure', details: auditDetails(state.cause, back) },
+      ]);
+    }
+
+    case 'switching-forward':
+      return fail(state.cause);
   }
 }
 
-function startPromotion(input: ApplySequenceInput, counts: ApplyCounts, before: ApplyEffect[]): ApplyStepResult {
-  const journal: ApplyEffect[] = [
-    { kind: 'keep-previous' },
-    emit({ step: 'promote', status: 'start' }),
-    { kind: 'write-journal', phase: 'prepared' },
-    fault('after-journal'),
-  ];
-  if (input.ops.length === 0) return { state: { at: 'testing-live' }, counts, effects: [...before, ...journal, ...afterPromotion(counts)] };
-  return { state: { at: 'promoting', index: 0 }, counts, effects: [...before, ...journal, { kind: 'promote', index: 0 }] };
+function stepOf(at: ApplyState['at']): ApplyEvent['step'] {
+  switch (at) {
+    case 'staging':
+      return 'stage';
+    case 'testing':
+      return 'validate';
+    case 'creating-buckets':
+      return 'buckets';
+    case 'switching':
+      return 'switch';
+    case 'reloading':
+    case 'confirming':
+      return 'reload';
+    case 'committing':
+      return 'commit';
+    default:
+      return 'backup';
+  }
 }
 
-function afterPromotion(counts: ApplyCounts): ApplyEffect[] {
-  return [
-    { kind: 'sync' },
-    { kind: 'write-journal', phase: 'renamed' },
-    emit({ step: 'promote', status: 'done', message: `${counts.filesWritten} written, ${counts.filesDeleted} deleted` }),
-    fault('after-renames'),
-    emit({ step: 'validate-live', status: 'start' }),
-    { kind: 'test-live' },
-  ];
+function startSwitch(input: ApplySequenceInput, counts: ApplyCounts, before: ApplyEffect[]): ApplyStepResult {
+  return {
+    state: { at: 'switching' },
+    counts,
+    effects: [
+      ...before,
+      emit({ step: 'switch', status: 'start' }),
+      ...(input.convert ? [{ kind: 'convert' } as const, fault('after-convert')] : []),
+      { kind: 'write-journal', phase: 'prepared' },
+      fault('after-journal'),
+      { kind: 'switch' },
+    ],
+  };
 }
 
 function reloadConfirmed(counts: ApplyCounts, durationMs: number, before: ApplyEffect[]): ApplyStepResult {
@@ -286,21 +344,43 @@ function reloadConfirmed(counts: ApplyCounts, durationMs: number, before: ApplyE
   };
 }
 
-/** The reload was not confirmed: restore the previous files, reload nginx onto them, report. */
-function reloadFailed(counts: ApplyCounts, detail: string, before: ApplyEffect[]): ApplyStepResult {
-  counts.reloads++;
+/** A step after the switch failed: switch back, reload onto the previous generation, wait for it. */
+function switchBack(
+  input: ApplySequenceInput,
+  counts: ApplyCounts,
+  cause: Extract<ApplyState, { at: 'switching-back' }>['cause'],
+  before: ApplyEffect[],
+): ApplyStepResult {
+  if (input.reloadConfigured) counts.reloads++;
   return {
-    state: { at: 'failed', failure: { kind: 'reload-not-confirmed', detail } },
+    state: { at: 'switching-back', cause },
     counts,
     effects: [
       ...before,
-      emit({ step: 'reload', status: 'fail', message: detail }),
-      { kind: 'restore' },
-      { kind: 'reload' },
-      { kind: 'remove-journal' },
-      { kind: 'audit-failure', details: `reload not confirmed: ${detail}` },
+      { kind: 'switch-back' },
+      fault('after-switch-back'),
+      ...(input.reloadConfigured ? [{ kind: 'reload-back' } as const] : []),
+      ...(input.reloadConfigured && input.confirm?.previousToken ? [{ kind: 'confirm-previous' } as const] : []),
     ],
   };
+}
+
+function rollbackOf(input: ApplySequenceInput, observed: ApplyObservation): RollbackResult {
+  if (observed.kind !== 'confirmed') return { kind: 'done' };
+  if (observed.confirmed) return { kind: 'done' };
+  return observed.lastSeen !== null && observed.lastSeen === input.confirm?.token ? { kind: 'nginx-stuck' } : { kind: 'unconfirmed' };
+}
+
+function failureAfterSwitch(cause: Extract<ApplyState, { at: 'switching-back' }>['cause'], back: RollbackResult): ApplyFailure {
+  return cause.kind === 'reload-not-confirmed'
+    ? { kind: 'reload-not-confirmed', detail: cause.detail, back }
+    : { kind: 'error', error: cause.error, switched: true, back };
+}
+
+function auditDetails(cause: Extract<ApplyState, { at: 'switching-back' }>['cause'], back: RollbackResult): string {
+  const why =
+    cause.kind === 'reload-not-confirmed' ? `reload not confirmed: ${cause.detail}` : `failed after the switch: ${messageOf(cause.error)}`;
+  return `${why}; switched back to the previous generation${back.kind === 'unconfirmed' ? ' (nginx did not confirm it)' : ''}`;
 }
 
 function expect<K extends ApplyObservation['kind']>(observed: ApplyObservation, kind: K): Extract<ApplyObservation, { kind: K }> {

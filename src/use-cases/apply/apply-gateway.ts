@@ -1,4 +1,5 @@
 import { ExitCode, UserError } from '../../domain/errors.js';
+import { asStorageError } from '../../domain/apply/storage-failure.js';
 import { describeInputChanges } from '../../domain/plan/plan-inputs.js';
 import { planHasChanges, type Plan } from '../../domain/plan/plan-types.js';
 import { applyTree, type ApplyOutcome } from './apply-tree.js';
@@ -101,7 +102,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
       migrationsStarted.push(...startPlannedMigrations(ports, store, plan, opts.command));
     };
     if (!planHasChanges(plan) && plan.summary.migrationsToStart === 0) {
-      for (const s of ['stage', 'validate-staged', 'buckets', 'promote', 'validate-live', 'reload', 'commit', 'backup'] as const)
+      for (const s of ['stage', 'validate', 'buckets', 'switch', 'reload', 'commit', 'backup'] as const)
         opts.emit({ step: s, status: 'skip', message: 'no changes' });
       return { planResult, identity, outcome: null, recovered, nothingToDo: true, buckets, migrationsStarted, refusal: null };
     }
@@ -117,7 +118,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
     };
     // Only buckets to create (a route's bucket was deleted on its pool) or migrations to start: no new generation.
     if (plan.summary.add + plan.summary.change + plan.summary.destroy === 0) {
-      for (const s of ['stage', 'validate-staged'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
+      for (const s of ['stage', 'validate'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
       if (opts.dryRun) opts.emit({ step: 'buckets', status: 'skip', message: 'dry run' });
       else {
         opts.emit({ step: 'buckets', status: 'start' });
@@ -125,11 +126,10 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
           opts.emit({ step: 'buckets', status: 'done', message: (await createBuckets()) ?? 'none to create' });
         } catch (e) {
           opts.emit({ step: 'buckets', status: 'fail', message: e instanceof Error ? e.message : String(e) });
-          throw e;
+          throw asStorageError(e, { doing: 'recording the buckets created', outcome: 'No nginx file changed.' });
         }
       }
-      for (const s of ['promote', 'validate-live', 'reload', 'commit', 'backup'] as const)
-        opts.emit({ step: s, status: 'skip', message: 'no file changes' });
+      for (const s of ['switch', 'reload', 'commit', 'backup'] as const) opts.emit({ step: s, status: 'skip', message: 'no file changes' });
       startMigrations();
       return { planResult, identity, outcome: null, recovered, nothingToDo: false, buckets, migrationsStarted, refusal: null };
     }

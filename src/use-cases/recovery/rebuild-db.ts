@@ -74,7 +74,9 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
     if (journal) {
       throw new UserError(
         'rebuild.interrupted-apply',
-        `An apply of generation ${journal.generation} was interrupted (phase ${journal.phase}): the managed files may be a mix of two generations, which cannot be recorded as one.`,
+        journal.version === 1
+          ? `An apply of generation ${journal.generation} by an older orch was interrupted (phase ${journal.phase}): the managed files may be a mix of two generations, which cannot be recorded as one.`
+          : `An apply of generation ${journal.generation} was interrupted (phase ${journal.phase}): whether generation ${journal.generation} or ${journal.previous} stays live depends on what nginx serves, which a writer decides (and records).`,
         {
           hint: `Let a writer finish or undo it first: 'orch apply --dry-run' does that, then stops before applying anything new. If the database is corrupt, move it aside first (mv ${dbPath} ${dbPath}.broken).`,
         },
@@ -117,7 +119,9 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
             details: 'no orch file in the managed directory: nothing recorded',
           },
         ]);
-      await store.backup(settings.backupRotate);
+      // Backups of the lost state hold its history (generations, audit log): a rebuild never
+      // rotates them away. The next apply backs up the rebuilt state, rotating as usual.
+      if (ports.state.backups().length === 0) await store.backup(settings.backupRotate);
     } finally {
       store.close();
     }
@@ -128,6 +132,11 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
 }
 
 function inspectDatabase(state: StateDatabase): { before: DatabaseBefore; recordedDir: string | null } {
+  // Read without writing anything: a dry run leaves no -wal, -shm or journal file.
+  const condition = state.condition();
+  if (condition.kind === 'missing') return { before: 'missing', recordedDir: null };
+  if (condition.kind === 'zero-bytes') return { before: 'empty', recordedDir: null };
+  if (condition.kind !== 'usable') return { before: 'corrupt', recordedDir: null };
   let store: StateStore | null;
   try {
     store = state.openIfExists();

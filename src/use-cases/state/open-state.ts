@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { StateDatabase, StateStore } from '../../ports/state-store.js';
 import { UserError } from '../../domain/errors.js';
+import { StateLostError } from '../../domain/apply/state-loss.js';
 import type { StateView } from '../plan/compute-plan.js';
 import { loadMigrationRecords } from '../migrations/migration-records.js';
 import type { Settings } from '../../config/settings.js';
@@ -9,8 +10,16 @@ export function stateDbPath(settings: Settings): string {
   return join(settings.stateDir, 'orch.db');
 }
 
-/** Opens (creating and migrating) the state database for a writer holding the lock. */
+/**
+ * Opens (creating and migrating) the state database for a writer holding the lock. A file that is
+ * not orch's database (truncated, foreign, random bytes, too new, unreadable) is refused, never
+ * initialized over. Writers of generations check more first (src/use-cases/state/state-health.ts:
+ * a lost state is never restarted).
+ */
 export function openWritableState(state: StateDatabase, settings: Settings): StateStore {
+  const condition = state.condition();
+  if (condition.kind !== 'missing' && condition.kind !== 'zero-bytes' && condition.kind !== 'usable')
+    throw new StateLostError(condition, null, state.path);
   const store = state.open();
   try {
     checkManagedDir(store, settings);

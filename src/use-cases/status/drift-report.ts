@@ -1,8 +1,8 @@
 import { unifiedDiff } from '../../domain/plan/file-diff.js';
 import { sha256 } from '../../domain/plan/make-plan.js';
-import type { StateDatabase } from '../../ports/state-store.js';
 import type { ContentStore } from '../../ports/content-store.js';
-import type { ManagedTree } from '../../ports/managed-tree.js';
+import { openStateForReading } from '../state/state-health.js';
+import { conversionNotice, effectiveInventory, interruptedApplyOf, type StateViewPorts } from '../state/state-view.js';
 
 export interface DriftItem {
   path: string;
@@ -13,40 +13,50 @@ export interface DriftItem {
   diff: string | null;
 }
 
-/** What a drift report reads: the state database, the managed directory, and the stored contents. */
-export interface DriftPorts {
-  state: StateDatabase;
-  tree: Pick<ManagedTree, 'read'>;
+/** What a drift report reads: the state database, the managed directory, the journal, and the stored contents. */
+export interface DriftPorts extends StateViewPorts {
   contents: Pick<ContentStore, 'get'>;
 }
 
-/** Managed files whose content on disk differs from what orch last wrote. Reads only. */
-export function driftReport(ports: DriftPorts): { items: DriftItem[]; generation: number | null } {
-  const store = ports.state.openIfExists();
-  if (!store) return { items: [], generation: null };
+export interface DriftResult {
+  items: DriftItem[];
+  generation: number | null;
+  /** Said first: an interrupted apply (whose files are then not counted as hand edits), an interrupted conversion. */
+  notices: string[];
+}
+
+/**
+ * Managed files whose content on disk differs from what orch last wrote. Reads only. A lost or
+ * unusable state stops it (src/use-cases/state/state-health.ts) rather than report "no drift".
+ */
+export function driftReport(ports: DriftPorts): DriftResult {
+  const interrupted = interruptedApplyOf(ports);
+  const notices = [interrupted?.notice, conversionNotice(ports)].filter((n): n is string => !!n);
+  const store = openStateForReading(ports);
+  if (!store) return { items: [], generation: null, notices };
   try {
     const contents = ports.contents;
     const observed = new Map(ports.tree.read().files.map((f) => [f.path, f.content]));
     const items: DriftItem[] = [];
-    for (const row of store.inventory()) {
-      if (row.role === 'status') continue;
-      const disk = observed.get(row.path);
+    for (const [path, expected] of effectiveInventory(store.inventory(), interrupted)) {
+      const disk = observed.get(path);
       if (disk === undefined) {
-        items.push({ path: row.path, kind: 'deleted', expectedSha256: row.sha256, actualSha256: null, diff: null });
+        items.push({ path, kind: 'deleted', expectedSha256: expected, actualSha256: null, diff: null });
         continue;
       }
       const actual = sha256(disk);
-      if (actual === row.sha256) continue;
-      const applied = contents.get(row.sha256);
+      if (actual === expected) continue;
+      const applied = contents.get(expected);
       items.push({
-        path: row.path,
+        path,
         kind: 'modified',
-        expectedSha256: row.sha256,
+        expectedSha256: expected,
         actualSha256: actual,
-        diff: applied === null ? null : unifiedDiff({ path: row.path, before: applied, after: disk }),
+        diff: applied === null ? null : unifiedDiff({ path, before: applied, after: disk }),
       });
     }
-    return { items, generation: store.currentGeneration() };
+    items.sort((a, b) => (a.path < b.path ? -1 : 1));
+    return { items, generation: store.currentGeneration(), notices };
   } finally {
     store.close();
   }

@@ -1,4 +1,5 @@
-import type { GenerationRow, StateDatabase } from '../../ports/state-store.js';
+import type { GenerationRow } from '../../ports/state-store.js';
+import { openStateForReading, type StateHealthPorts } from '../state/state-health.js';
 
 /** One applied generation as `orch history` shows it. */
 export interface HistoryEntry extends Omit<GenerationRow, 'summary'> {
@@ -7,9 +8,12 @@ export interface HistoryEntry extends Omit<GenerationRow, 'summary'> {
   summary: Record<string, unknown>;
 }
 
-/** The last `limit` generations, newest first; none before the first apply (nothing is created). */
-export function generationHistory(ports: { state: StateDatabase }, limit: number): HistoryEntry[] {
-  const store = ports.state.openIfExists();
+/**
+ * The last `limit` generations, newest first; none before the first apply (nothing is created). A
+ * lost state stops it (it never answers "none applied yet" for a state that was lost).
+ */
+export function generationHistory(ports: StateHealthPorts, limit: number): HistoryEntry[] {
+  const store = openStateForReading(ports);
   if (!store) return [];
   try {
     return store.generations(limit).map((g) => ({

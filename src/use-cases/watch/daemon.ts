@@ -309,8 +309,8 @@ export class WatchDaemon {
       const ms = e.durationMs ?? (stepStarted.has(e.step) ? now - stepStarted.get(e.step)! : null);
       if (e.status === 'fail') failedStep = e.step;
       if (ms !== null && e.status !== 'skip') {
-        if (e.step === 'validate-staged' || e.step === 'validate-live')
-          this.metrics.nginxTest.observe({ stage: e.step === 'validate-staged' ? 'staged' : 'live' }, ms / 1000);
+        // One nginx -t per apply: the main configuration with the new generation, before the switch.
+        if (e.step === 'validate') this.metrics.nginxTest.observe({ stage: 'live' }, ms / 1000);
         if (e.step === 'reload') this.metrics.reload.observe({}, ms / 1000);
       }
       if (e.status === 'fail') this.log.warn('apply.step-failed', { step: e.step, message: firstLine(e.message ?? '') });
@@ -340,7 +340,7 @@ export class WatchDaemon {
       const applyOutcome: ApplyMetricOutcome =
         outcome === 'applied'
           ? 'applied'
-          : failedStep === 'validate-staged' || failedStep === 'validate-live'
+          : failedStep === 'validate'
             ? 'nginx_rejected'
             : failedStep === 'reload'
               ? 'reload_not_confirmed'

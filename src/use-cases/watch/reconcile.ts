@@ -6,7 +6,7 @@ import { applyGateway } from '../apply/apply-gateway.js';
 import type { ApplyPorts } from '../apply/apply-ports.js';
 import type { ApplyRefusal } from '../../domain/apply/apply-guards.js';
 import { computePlan, type PlanResult } from '../plan/compute-plan.js';
-import { stateViewOf } from '../state/open-state.js';
+import { openStateView } from '../state/state-view.js';
 import type { PoolAccessPorts } from '../buckets/pool-access.js';
 
 export type WatchMode = 'apply' | 'plan';
@@ -171,14 +171,12 @@ async function refused(ports: ReconcilePorts, policy: WatchPolicy, base: Reconci
   }
 }
 
-/** The plan with the state read without the lock (`orch plan`, refresh included). */
+/**
+ * The plan with the state read without the lock (`orch plan`, refresh included). A lost state
+ * stops it as it stops `orch plan` (src/use-cases/state/state-health.ts).
+ */
 async function planReadOnly(ports: ReconcilePorts): Promise<PlanResult> {
-  const store = ports.state.openIfExists();
-  try {
-    return await computePlan(ports, stateViewOf(store), { refresh: true });
-  } finally {
-    store?.close();
-  }
+  return computePlan(ports, openStateView(ports).view, { refresh: true });
 }
 
 const GUARDS: ReadonlySet<string> = new Set(['apply.drift', 'apply.max-delete', 'apply.empty']);
