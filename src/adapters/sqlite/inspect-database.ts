@@ -68,14 +68,22 @@ export function inspectDatabase(path: string, opts: { deep?: boolean } = {}): Da
   const sizeValid = head.readUInt32BE(24) === head.readUInt32BE(92);
   // With a -wal, a writer may be checkpointing (page 1 first, the file grown after): no verdict then.
   const quiet = !existsSync(`${path}-wal`);
-  if (quiet && pageSize >= 512 && (size % pageSize !== 0 || (sizeValid && pages > 0 && size < pages * pageSize)))
-    return { kind: 'truncated', size, expected: sizeValid ? pages * pageSize : Math.ceil(size / pageSize) * pageSize };
+  const short = pageSize >= 512 && (size % pageSize !== 0 || (sizeValid && pages > 0 && size < pages * pageSize));
+  const truncated: DatabaseCondition = {
+    kind: 'truncated',
+    size,
+    expected: sizeValid ? pages * pageSize : Math.ceil(size / pageSize) * pageSize,
+  };
+  if (quiet && short) return truncated;
 
   let db: Database.Database;
   try {
     db = openReadOnlyDatabase(path);
   } catch (e) {
-    return conditionOfError(e);
+    // A -wal beside it (left by a process that did not close the database) hid the size check:
+    // a file shorter than its header says that SQLite cannot open is truncated, not "corrupt".
+    const condition = conditionOfError(e);
+    return condition.kind === 'corrupt' && short ? truncated : condition;
   }
   try {
     if (opts.deep) {
@@ -100,7 +108,8 @@ export function inspectDatabase(path: string, opts: { deep?: boolean } = {}): Da
     const row = db.prepare('SELECT MAX(number) AS n FROM generations').get() as { n: number | null };
     return { kind: 'usable', generation: row.n };
   } catch (e) {
-    return conditionOfError(e);
+    const condition = conditionOfError(e);
+    return condition.kind === 'corrupt' && short ? truncated : condition;
   } finally {
     db.close();
   }
