@@ -78,7 +78,11 @@ describe.sequential('orch suspend / resume with a running orch watch', () => {
     expect(json.daemon.suspended).toMatchObject({ reason: 'rolling back by hand' });
 
     // Another state directory's status never reports this daemon as its own.
-    const other = await gw.orch(['status', '--state-dir', join(gw.work, 'other-state')], { env: { ORCH_WATCH_LISTEN: listen } });
+    // (A gateway of its own: with this one's managed directory and no state, status would stop on a lost state.)
+    const other = await gw.orch(['status', '--state-dir', join(gw.work, 'other-state'), '--nginx-dir', join(gw.work, 'other-nginx')], {
+      env: { ORCH_WATCH_LISTEN: listen },
+    });
+    expect(other.code, other.stdout + other.stderr).toBe(0);
     expect(other.stdout).toContain('not running for this state directory');
     expect(other.stdout).not.toMatch(/orch watch: {4}pid/);
 
