@@ -24,6 +24,12 @@ const applied: StateEvidence = {
     { path: `${DB}.bak.2`, writtenAt: Date.UTC(2026, 0, 1), generation: 11, usable: true },
   ],
 };
+/** The error of a verdict that stops. */
+function stopped(v: ReturnType<typeof judgeState>): StateLostError {
+  if (v.verdict !== 'stop') throw new Error(`expected a stop, got ${v.verdict}`);
+  return v.error as StateLostError;
+}
+
 const facts = (e: StateEvidence, journalPresent = false) => ({
   nginxDir: e.nginxDir,
   liveGeneration: () => e.liveGeneration,
@@ -42,7 +48,7 @@ describe('state loss: pure decisions', () => {
   it('a missing database with orch files and backups: stop, say what was found, give the exact restore', () => {
     const v = judgeState(DB, { kind: 'missing' }, null, facts(applied));
     expect(v.verdict).toBe('stop');
-    const e = (v as unknown as { error: StateLostError }).error;
+    const e = stopped(v);
     expect(e).toBeInstanceOf(StateLostError);
     expect(e.code).toBe('state.lost');
     expect(e.message).toBe(
@@ -56,7 +62,7 @@ describe('state loss: pure decisions', () => {
 
   it('a backup older than the live files is not offered first: rebuild, and why', () => {
     const v = judgeState(DB, { kind: 'missing' }, null, facts({ ...applied, backups: applied.backups.slice(1) }));
-    const e = (v as unknown as { error: StateLostError }).error;
+    const e = stopped(v);
     expect(e.hint).toMatch(
       /^Rebuild the state from the files: orch rebuild-db, then check with 'orch plan'\. The newest backup \(\S+\.bak\.2\) records generation 11, older than the live generation 12/,
     );
@@ -74,7 +80,7 @@ describe('state loss: pure decisions', () => {
     [{ kind: 'corrupt', detail: 'database disk image is malformed' }, 'state.corrupt', 'is corrupt (database disk image is malformed)'],
   ] as Array<[DatabaseProblem, string, string]>)('%o is reported as such', (problem, code, says) => {
     const v = judgeState(DB, problem, null, facts(applied));
-    const e = (v as unknown as { error: StateLostError }).error;
+    const e = stopped(v);
     expect(e.code).toBe(code);
     expect(e.message).toContain(says);
     expect(e.hint).toContain(`mv ${DB} ${DB}.damaged && cp -p ${DB}.bak ${DB}`);
@@ -84,7 +90,7 @@ describe('state loss: pure decisions', () => {
   it('an unusable file without any trace of orch is still reported (never initialized over)', () => {
     const v = judgeState(DB, { kind: 'not-sqlite' }, null, facts(nothing));
     expect(v.verdict).toBe('stop');
-    expect((v as unknown as { error: StateLostError }).error.message).toBe(
+    expect(stopped(v).message).toBe(
       "/var/lib/orch/orch.db is not a SQLite database (it does not start with SQLite's header: random or foreign bytes). Nothing was changed.",
     );
   });
@@ -92,7 +98,7 @@ describe('state loss: pure decisions', () => {
   it('a database older than the live generation (an old backup restored) stops writers and readers; not while a journal explains it', () => {
     const v = judgeState(DB, null, 10, facts(applied));
     expect(v.verdict).toBe('stop');
-    expect((v as { error: Error }).error.message).toMatch(/records generation 10, but generation 12 is live in \/etc\/nginx\/orch/);
+    expect(stopped(v).message).toMatch(/records generation 10, but generation 12 is live in \/etc\/nginx\/orch/);
     expect(judgeState(DB, null, 12, facts(applied))).toEqual({ verdict: 'ok' });
     expect(judgeState(DB, null, 11, facts(applied, true))).toEqual({ verdict: 'ok' });
   });

@@ -17,14 +17,25 @@ import { SCHEMA_STEPS } from './schema-steps.js';
 const IN_MEMORY_LIMIT = 512 * 1024 * 1024;
 const HEADER = Buffer.from('SQLite format 3\0', 'latin1');
 
+/**
+ * Whether the database file alone is the whole database: no -wal, or an empty one (a read-only
+ * connection of another program leaves an empty -wal behind; a writer's holds frames).
+ */
+export function walIsEmpty(path: string): boolean {
+  try {
+    return statSync(`${path}-wal`).size === 0;
+  } catch {
+    return true;
+  }
+}
+
 export function openReadOnlyDatabase(path: string): Database.Database {
-  const walPath = `${path}-wal`;
-  if (!existsSync(walPath)) {
+  if (walIsEmpty(path)) {
     const size = statSync(path).size;
     if (size <= IN_MEMORY_LIMIT) {
       const buf = readFileSync(path);
-      // A writer may have opened the database meanwhile (its -wal now exists): then read the files.
-      if (!existsSync(walPath)) {
+      // A writer may have written meanwhile (frames in its -wal): then read the files.
+      if (walIsEmpty(path)) {
         if (buf.length >= 20 && buf.subarray(0, 16).equals(HEADER)) {
           buf[18] = 1;
           buf[19] = 1;
@@ -66,8 +77,8 @@ export function inspectDatabase(path: string, opts: { deep?: boolean } = {}): Da
   const pageSize = rawPageSize === 1 ? 65536 : rawPageSize;
   const pages = head.readUInt32BE(28);
   const sizeValid = head.readUInt32BE(24) === head.readUInt32BE(92);
-  // With a -wal, a writer may be checkpointing (page 1 first, the file grown after): no verdict then.
-  const quiet = !existsSync(`${path}-wal`);
+  // With frames in a -wal, a writer may be checkpointing (page 1 first, the file grown after): no verdict then.
+  const quiet = walIsEmpty(path);
   const short = pageSize >= 512 && (size % pageSize !== 0 || (sizeValid && pages > 0 && size < pages * pageSize));
   const truncated: DatabaseCondition = {
     kind: 'truncated',
@@ -80,8 +91,8 @@ export function inspectDatabase(path: string, opts: { deep?: boolean } = {}): Da
   try {
     db = openReadOnlyDatabase(path);
   } catch (e) {
-    // A -wal beside it (left by a process that did not close the database) hid the size check:
-    // a file shorter than its header says that SQLite cannot open is truncated, not "corrupt".
+    // Frames in a -wal hid the size check: a file shorter than its header says that SQLite
+    // cannot read is truncated, not "corrupt".
     const condition = conditionOfError(e);
     return condition.kind === 'corrupt' && short ? truncated : condition;
   }
