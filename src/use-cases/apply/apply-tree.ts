@@ -1,5 +1,5 @@
 import type { SwitchJournal } from '../../ports/apply-journal.js';
-import type { GenerationCommit, InventoryRow, StateStore } from '../../ports/state-store.js';
+import type { GenerationCommit, GenerationProvenance, InventoryRow, StateStore } from '../../ports/state-store.js';
 import type { BuiltGeneration } from '../../ports/managed-tree.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import type { Origin } from '../../domain/model/desired-state.js';
@@ -138,7 +138,9 @@ export async function applyTree(deps: ApplyTreeDeps, req: ApplyRequest): Promise
         ? { listen: settings.statusListen, token, previousToken, timeoutSeconds: settings.reloadTimeoutSeconds }
         : null,
   };
-  const commit = buildCommit(deps, req, generation, writes, deletes, allFiles, shas);
+  // Who applies, from which revision of the manifests (`orch history`); git is asked only for a real generation.
+  const provenance = req.dryRun ? {} : await ports.provenance.current();
+  const commit = buildCommit(deps, req, generation, writes, deletes, allFiles, shas, provenance);
   let journal: Omit<SwitchJournal, 'pid'> | null = null;
   const writeJournal = (phase: JournalPhase): void => {
     journal ??= {
@@ -379,6 +381,7 @@ function buildCommit(
   deletes: ReadonlySet<string>,
   allFiles: ReadonlyArray<{ path: string; content: string }>,
   shas: ReadonlyMap<string, string>,
+  provenance: Partial<GenerationProvenance>,
 ): GenerationCommit {
   const byPath = new Map(req.files.map((f) => [f.path, f]));
   const upsert: InventoryRow[] = [];
@@ -447,6 +450,7 @@ function buildCommit(
       outcome: 'applied',
       summary: JSON.stringify({ ...req.summary, ...(req.note ? { note: req.note } : {}) }),
       nginxOutput: null,
+      ...provenance,
     },
     upsert,
     remove,
