@@ -209,6 +209,9 @@ export class FakeNginx implements Nginx {
   mainConfigExists(): boolean {
     return true;
   }
+  testTree(): Promise<GenerationTestResult & { treeRoot: string }> {
+    return Promise.reject(new Error('FakeNginx: testTree (orch validate --nginx) is not part of the apply engine'));
+  }
   testGeneration(dir: string): Promise<GenerationTestResult> {
     this.tests++;
     const ok = this.testOk(this.tree.filesOf(dir));

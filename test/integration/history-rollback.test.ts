@@ -150,4 +150,28 @@ describe.sequential('history, dry run, rollback messages and the daemon guard', 
       await gw.orch(['resume']);
     }
   });
+
+  it('with nginx stopped, an apply says nginx is not running (exit 6), never that nginx serves the previous generation', async () => {
+    const pid = gw.masterPid()!;
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 200; i++) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const live = gw.readState().generation;
+    gw.writeManifest('routes/photos.yaml', photos(gw.readManaged('vhosts/s3.conf').includes('archive') ? 'hot' : 'archive'));
+    const r = await gw.orch(['apply', '--auto-approve'], { env: { ORCH_RELOAD_TIMEOUT: '2' } });
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toContain('nginx is not running: the reload reached no nginx');
+    expect(r.stderr).toContain(`Start nginx (it loads generation ${live}, the live one)`);
+    expect(r.stderr).not.toContain('nginx serves it again');
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(gw.readState().generation).toBe(live);
+    expect((await gw.restartNginx()).ok).toBe(true);
+    await ok(['apply', '--auto-approve']);
+  });
 });

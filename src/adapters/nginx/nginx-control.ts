@@ -1,6 +1,7 @@
 import { request } from 'node:http';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { GenerationTestResult, Nginx, ReloadResult } from '../../ports/nginx.js';
 import { parseNginxBuildPaths, type NginxBuildPaths } from '../../domain/install/nginx-dump.js';
 import { signalMaster } from './signal-master.js';
@@ -46,6 +47,7 @@ export function nginxControl(options: NginxOptions): Nginx {
     version: () => nginxVersion(options.bin),
     mainConfigExists: () => options.conf === null || existsSync(options.conf),
     testGeneration: (generationDir) => testGeneration(options, generationDir),
+    testTree: (files) => testTree(options, files),
     reload: () => reloadNginx(options),
     servedGeneration: () => (options.statusListen === 'off' ? Promise.resolve(null) : probeStatus(options.statusListen)),
     errorLogTail: (lines) => tailErrorLog(options.prefix, lines),
@@ -73,6 +75,27 @@ async function testGeneration(options: NginxOptions, generationDir: string): Pro
     return { ...r, output: prepared.mapOutput(r.output), scope: prepared.scope };
   } finally {
     rmSync(options.stagingDir, { recursive: true, force: true });
+  }
+}
+
+/** `orch validate --nginx-test`: the files in a private temporary tree, tested like a new generation, then removed. */
+async function testTree(
+  options: NginxOptions,
+  files: ReadonlyArray<{ path: string; content: string }>,
+): Promise<GenerationTestResult & { treeRoot: string }> {
+  const root = mkdtempSync(join(tmpdir(), 'orch-validate-'));
+  try {
+    const tree = join(root, 'tree');
+    for (const sub of ['pools', 'vhosts']) mkdirSync(join(tree, sub), { recursive: true });
+    for (const f of files) {
+      if (isAbsolute(f.path) || f.path.split('/').includes('..')) throw new Error(`rendered path outside the tree: ${f.path}`);
+      mkdirSync(dirname(join(tree, f.path)), { recursive: true });
+      writeFileSync(join(tree, f.path), f.content);
+    }
+    const r = await testGeneration({ ...options, stagingDir: join(root, 'staging') }, tree);
+    return { ...r, treeRoot: tree };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 }
 

@@ -2,6 +2,7 @@ import type { BucketReport } from '../../use-cases/buckets/bucket-sync.js';
 import type { PurgeListing, PurgeResult } from '../../use-cases/buckets/purge-orphans.js';
 import { orphanCopies, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
 import type { Style } from '../style.js';
+import { plural } from './plural.js';
 
 export const BUCKETS_JSON_FORMAT_VERSION = '1.0';
 
@@ -131,7 +132,15 @@ export function bucketReportToJson(report: BucketReport) {
 
 export function formatOrphans(report: BucketReport, orphans: readonly BucketRow[], style: Style): string {
   const out: string[] = [];
-  if (orphans.length === 0) out.push(style.green('No orphans: no bucket has objects left on a pool that does not serve it.'));
+  const unlisted = report.pools.filter((p) => p.status !== 'ok');
+  const listed = report.pools.length - unlisted.length;
+  if (orphans.length === 0 && unlisted.length > 0 && listed === 0)
+    out.push(style.yellow(`Orphans unknown: no pool could be listed, so nothing can be said about the objects on them.`));
+  else if (orphans.length === 0 && unlisted.length > 0)
+    out.push(
+      style.yellow(`No orphans on the ${plural(listed, 'pool')} listed; ${plural(unlisted.length, 'pool')} could not be listed (below).`),
+    );
+  else if (orphans.length === 0) out.push(style.green('No orphans: no bucket has objects left on a pool that does not serve it.'));
   else {
     out.push(
       ...table(

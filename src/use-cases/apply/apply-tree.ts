@@ -308,7 +308,7 @@ function failureError(
       case 'done':
         return `Nothing live changed: orch switched back to generation ${previous}${settings.reload !== 'none' ? ' and nginx serves it again' : ''}, and nothing of this apply was left behind.`;
       case 'unconfirmed':
-        return `Nothing live changed on disk: orch switched back to generation ${previous} and reloaded nginx, which did not confirm it in time (see nginx's error log); nothing of this apply was left behind.`;
+        return `Nothing live changed on disk: orch switched back to generation ${previous} and asked nginx to reload it, but nginx did not confirm serving it (is nginx running? see its error log); nothing of this apply was left behind.`;
       case 'nginx-stuck':
         return `nginx kept generation ${generation} and could not go back to ${previous}, so generation ${generation} stays live (its files are what nginx serves); the next orch run records it.`;
       case 'failed':
@@ -327,16 +327,24 @@ function failureError(
       return new NginxRejectedError(ctx.req.mapNginxOutput(failure.output, ctx.built!.dir), failure.output);
     case 'reload-not-confirmed': {
       const log = nginx.errorLogTail();
+      const down = nginxNotRunning(failure.detail);
       return new UserError(
         'nginx.reload-not-confirmed',
-        `nginx did not load the new configuration: ${failure.detail}. ${backText(failure.back)}${log ? `\nnginx error log (last lines):\n${indent(log)}` : ''}`,
+        `${down ? 'nginx is not running: the reload reached no nginx' : 'nginx did not load the new configuration'}: ${failure.detail}. ${backText(failure.back)}${log ? `\nnginx error log (last lines):\n${indent(log)}` : ''}`,
         {
-          hint: `Check nginx's error log (a port already in use, a missing certificate), that nginx is running, and that its main configuration includes ${settings.nginxDir}/vhosts/*.conf.`,
+          hint: down
+            ? `Start nginx (it loads generation ${previous}, the live one), then run the apply again.`
+            : `Check nginx's error log (a port already in use, a missing certificate), that nginx is running, and that its main configuration includes ${settings.nginxDir}/vhosts/*.conf.`,
           exitCode: ExitCode.reloadNotConfirmed,
         },
       );
     }
   }
+}
+
+/** `nginx -s reload` without a running master: its pid file is missing, empty, or names no process. */
+function nginxNotRunning(output: string): boolean {
+  return /nginx\.pid" failed \(2:|invalid PID number|kill\(\d+, \d+\) failed \(3: No such process\)/.test(output);
 }
 
 function doingOf(effect: ApplyEffect['kind'] | null, generation: number, dir: string): string {
