@@ -1,5 +1,5 @@
 import { migrationFacts, type PoolListing } from '../../domain/buckets/bucket-facts.js';
-import { hasErrors } from '../../domain/diagnostics.js';
+import { hasErrors, type Diagnostic, type SourcePosition } from '../../domain/diagnostics.js';
 import { statusListenerClaims } from '../../domain/plan/status-listener.js';
 import { ValidationError } from '../../domain/errors.js';
 import type { DesiredState, DesiredVirtualHost, Origin } from '../../domain/model/desired-state.js';
@@ -17,11 +17,11 @@ import { fingerprintOf, type PlanInputs } from '../../domain/plan/plan-inputs.js
 import type { Plan, RefreshReport } from '../../domain/plan/plan-types.js';
 import { readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
-import { withSealedCredentials } from '../../domain/render/render-sidecars.js';
+import { withSealedCredentials, withSealedIdentities } from '../../domain/render/render-sidecars.js';
 import { renderTree } from '../../domain/render/render-tree.js';
 import { listPools } from '../buckets/list-pools.js';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
-import { checkClientIdentities } from '../buckets/client-identities.js';
+import { checkClientIdentities, prepareIdentityCredentials } from '../buckets/client-identities.js';
 import { loadManifests, type LoadedManifests } from './load-manifests.js';
 import { placePoolDiagnostics, positionResolver } from './manifest-positions.js';
 import { preparePoolCredentials, type PoolAccess, type PoolAccessPorts } from '../buckets/pool-access.js';
@@ -117,21 +117,29 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
   const desired = overlay.desired;
 
   const poolSidecars = new Map<string, string>();
+  const vhostSidecars = new Map<string, string>();
   for (const f of observed.files) {
-    const m = /^pools\/(.+)\.meta\.json$/.exec(f.path);
-    if (m && f.managed) poolSidecars.set(m[1]!, f.content);
+    const m = /^(pools|vhosts)\/(.+)\.meta\.json$/.exec(f.path);
+    if (m && f.managed) (m[1] === 'pools' ? poolSidecars : vhostSidecars).set(m[2]!, f.content);
   }
   const credentials = preparePoolCredentials(ports, settings, desired.pools, poolSidecars);
+  // Client identities are sealed like pool credentials, into their virtual host's sidecar.
+  const identitySeals = prepareIdentityCredentials(ports.secrets, credentials.keyring, desired.virtualHosts, vhostSidecars);
   // Rendered with origin paths relative to the manifests directory, not to the working directory.
   const stableFile = ports.manifests.originNames(settings.manifests);
   const features = nginxFeaturesFor(version);
   const stable = withStableOrigins(desired, stableFile);
-  const tree = stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed));
+  const tree = stable.restoreLineMaps(
+    withSealedIdentities(
+      withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed),
+      identitySeals.sealed,
+    ),
+  );
 
   const buckets = opts.refresh
     ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents), credentials.resealed)
     : null;
-  const identities = opts.refresh ? await checkClientIdentities(ports, desired, positionResolver(documents)) : null;
+  const identities = opts.refresh ? await checkClientIdentities(ports, desired, positionResolver(documents), identitySeals.resolve) : null;
   const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
   const preflight = await preflightMigrations({
     desired: manifests.validation.desired,
@@ -145,6 +153,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
     ...manifests.validation.diagnostics,
     ...overlay.diagnostics,
     ...placePoolDiagnostics(credentials.diagnostics, desired.pools, documents),
+    ...placeIdentityDiagnostics(identitySeals.diagnostics, desired, positionResolver(documents)),
     ...(buckets?.diagnostics ?? []),
     ...(identities?.diagnostics ?? []),
     ...preflight.diagnostics,
@@ -185,7 +194,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
       files: observed.files.map((f) => ({ path: f.path, content: f.content })),
       stateGeneration: state.generation,
       settings: fingerprintSettings(settings),
-      credentials: credentials.fingerprint,
+      credentials: { ...credentials.fingerprint, ...identitySeals.fingerprint },
     },
   };
 }
@@ -292,6 +301,25 @@ async function refreshBuckets(
     pools: [...listings.values()].map((l) => ({ pool: l.pool, status: l.status, message: l.message })),
   };
   return { ...result, refresh };
+}
+
+/** The sealing warnings of client identities, placed on their manifest field. */
+function placeIdentityDiagnostics(
+  diagnostics: readonly Diagnostic[],
+  desired: DesiredState,
+  positionOf: (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined,
+): Diagnostic[] {
+  return diagnostics.map((d) => {
+    const v = desired.virtualHosts.find((x) => x.name === d.document?.name);
+    const source =
+      v && d.field
+        ? positionOf(
+            v.origin,
+            d.field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+          )
+        : undefined;
+    return source ? { ...d, source } : d;
+  });
 }
 
 /** How long the probe of newly sealed credentials waits for a member (it never retries). */
