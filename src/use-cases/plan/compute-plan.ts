@@ -2,7 +2,7 @@ import { migrationFacts, type PoolListing } from '../../domain/buckets/bucket-fa
 import { hasErrors, type Diagnostic, type SourcePosition } from '../../domain/diagnostics.js';
 import { statusListenerClaims } from '../../domain/plan/status-listener.js';
 import { ValidationError } from '../../domain/errors.js';
-import type { DesiredState, DesiredVirtualHost, Origin } from '../../domain/model/desired-state.js';
+import type { DesiredPool, DesiredState, DesiredVirtualHost, Origin } from '../../domain/model/desired-state.js';
 import { makePlan, sha256, type Inventory, type ObservedTree } from '../../domain/plan/make-plan.js';
 import {
   bucketRoutePools,
@@ -15,7 +15,7 @@ import {
 } from '../../domain/plan/plan-buckets.js';
 import { fingerprintOf, type PlanInputs } from '../../domain/plan/plan-inputs.js';
 import type { Plan, RefreshReport } from '../../domain/plan/plan-types.js';
-import { readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
+import { readPoolSidecar, readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { withSealedCredentials, withSealedIdentities } from '../../domain/render/render-sidecars.js';
 import { renderTree } from '../../domain/render/render-tree.js';
@@ -137,7 +137,13 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
   );
 
   const buckets = opts.refresh
-    ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents), credentials.resealed)
+    ? await refreshBuckets(
+        desired,
+        observed,
+        withRemovedPools(credentials.access, removedPools(ports, settings, desired, poolSidecars)),
+        positionResolver(documents),
+        credentials.resealed,
+      )
     : null;
   const identities = opts.refresh ? await checkClientIdentities(ports, desired, positionResolver(documents), identitySeals.resolve) : null;
   const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
@@ -231,7 +237,7 @@ export function planIdentity(result: PlanResult): PlanIdentity {
 async function refreshBuckets(
   desired: DesiredState,
   observed: ObservedTree,
-  access: PoolAccess,
+  access: PoolAccess & { removed: ReadonlySet<string> },
   positionOf: BucketPlanInput['positionOf'],
   resealed: ReadonlyMap<string, { refs: string; hadCopy: boolean }>,
 ) {
@@ -247,6 +253,8 @@ async function refreshBuckets(
   const base = {
     desired,
     deployed: deployedVirtualHosts(observed, desired),
+    removedHosts: removedVirtualHosts(observed, desired),
+    removedPools: access.removed,
     migrations: migrationFacts(desired.migrations, []),
     ...(positionOf ? { positionOf } : {}),
   };
@@ -350,6 +358,52 @@ function deployedSidecars(observed: ObservedTree, want: (name: string, content: 
     if (read.ok) out.push(read.value);
   }
   return out;
+}
+
+/** The virtual hosts deployed (a sidecar on disk) that the manifests no longer have. */
+function removedVirtualHosts(observed: ObservedTree, desired: DesiredState): Map<string, DeployedVirtualHost> {
+  const wanted = new Set(desired.virtualHosts.map((v) => v.name));
+  return new Map(
+    deployedSidecars(observed, (name) => !wanted.has(name)).map((v) => [v.name, { defaultPool: v.defaultPool, routes: v.routes }]),
+  );
+}
+
+/**
+ * The nanio pools deployed (a sidecar on disk) that the manifests no longer have, as their
+ * sidecars describe them (members, credential references, sealed copy): the plan lists them to
+ * count what a removal leaves behind.
+ */
+function removedPools(ports: PoolAccessPorts, settings: Settings, desired: DesiredState, sidecars: ReadonlyMap<string, string>) {
+  const wanted = new Set(desired.pools.map((p) => p.name));
+  const pools: DesiredPool[] = [];
+  for (const [name, text] of sidecars) {
+    if (wanted.has(name)) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    const read = readPoolSidecar(json);
+    if (read.ok && read.value.type === 'nanio') pools.push(read.value);
+  }
+  return pools.length === 0
+    ? null
+    : { names: new Set(pools.map((p) => p.name)), access: preparePoolCredentials(ports, settings, pools, sidecars).access };
+}
+
+/** One PoolAccess over the manifests' pools and the removed ones. */
+function withRemovedPools(
+  access: PoolAccess,
+  removed: { names: ReadonlySet<string>; access: PoolAccess } | null,
+): PoolAccess & { removed: ReadonlySet<string> } {
+  if (removed === null) return { usable: access.usable, problems: access.problems, open: (p, o) => access.open(p, o), removed: new Set() };
+  return {
+    usable: new Set([...access.usable, ...removed.access.usable]),
+    problems: new Map([...access.problems, ...removed.access.problems]),
+    open: (pool, overrides) => (removed.names.has(pool) ? removed.access.open(pool, overrides) : access.open(pool, overrides)),
+    removed: removed.names,
+  };
 }
 
 /** The virtual hosts as deployed (their sidecars on disk), for those the desired state has. */
