@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { isOrchError } from '../../domain/errors.js';
+import type { ManagedTree } from '../../ports/managed-tree.js';
+import { readDeployedGateway } from './deployed-gateway.js';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import type { Diagnostic, SourcePosition } from '../../domain/diagnostics.js';
 import type { DesiredState, Origin } from '../../domain/model/desired-state.js';
@@ -230,4 +233,24 @@ function fromReferences(r: ReturnType<Secrets['resolvePoolCredentials']>): Ident
   if (r.accessKeyId.ok && r.secretAccessKey.ok)
     return { ok: true, values: { accessKeyId: r.accessKeyId.value, secretAccessKey: r.secretAccessKey.value } };
   return { ok: false, problem: [r.accessKeyId, r.secretAccessKey].flatMap((x) => (x.ok ? [] : [x.problem])).join('; ') };
+}
+
+/**
+ * The client identity check of the gateway as deployed (`orch status`): the identities and the
+ * routing read from the sidecars in the managed directory, checked with the values of their
+ * references, else with the copies sealed there. Nothing is requested when no deployed virtual
+ * host declares identities. A key file that cannot be read leaves the sealed copies unused (the
+ * check then says which identities were not verified).
+ */
+export async function deployedIdentityChecks(ports: IdentityCheckPorts & { tree: Pick<ManagedTree, 'read'> }): Promise<IdentityCheck[]> {
+  const deployed = readDeployedGateway(ports.tree);
+  if (!deployed.desired.virtualHosts.some((v) => (v.clientIdentities ?? []).length > 0)) return [];
+  let keyring: Keyring | null = null;
+  try {
+    keyring = ports.secrets.keyring(ports.settings.secretKeyFile);
+  } catch (e) {
+    if (!isOrchError(e)) throw e;
+  }
+  const prepared = prepareIdentityCredentials(ports.secrets, keyring, deployed.desired.virtualHosts, deployed.vhostSidecars);
+  return (await checkClientIdentities(ports, deployed.desired, undefined, prepared.resolve)).checks;
 }
