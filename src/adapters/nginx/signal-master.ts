@@ -1,9 +1,10 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { NginxBuildPaths } from '../../domain/install/nginx-dump.js';
 import { nginxWritablePaths } from '../../domain/install/nginx-dump.js';
 import { parseNginxConfig } from '../../domain/nginx-config/parse-nginx-config.js';
 import type { IncludedText } from '../../domain/nginx-config/nginx-ast.js';
+import { nginxGlob } from './test-config.js';
 
 /**
  * The reload as a signal: SIGHUP to the master process of the nginx orch manages, found through
@@ -82,9 +83,8 @@ export function pidFileOf(target: MasterTarget): string | null {
     for (const d of directives) {
       if (d.name !== 'include') continue;
       if (depth >= MAX_DEPTH || d.args.length !== 1) return false;
-      const matches = expand(posix.isAbsolute(d.args[0]!) ? d.args[0]! : posix.join(confDir, d.args[0]!));
-      if (matches === null) return false;
-      for (const m of matches) if (!add(m, depth + 1)) return false;
+      const pattern = posix.isAbsolute(d.args[0]!) ? d.args[0]! : posix.join(confDir, d.args[0]!);
+      for (const m of /[*?[]/.test(pattern) ? nginxGlob(pattern) : [pattern]) if (!add(m, depth + 1)) return false;
     }
     return true;
   };
@@ -93,29 +93,6 @@ export function pidFileOf(target: MasterTarget): string | null {
     return nginxWritablePaths({ files }, target.build, { prefix: target.prefix, errorLogFlag: null }).pidFile;
   } catch {
     return null;
-  }
-}
-
-/** An include pattern's files (a wildcard only in the last segment, as nginx sorts them); null when unsure. */
-function expand(pattern: string): string[] | null {
-  const dir = posix.dirname(pattern);
-  const base = posix.basename(pattern);
-  if (/[*?[]/.test(dir)) return null;
-  if (!/[*?[]/.test(base)) return [pattern];
-  if (base.includes('[')) return null;
-  const re = new RegExp(
-    `^${base
-      .replace(/[.+^${}()|\\]/g, '\\$&')
-      .replace(/\*/g, '[^/]*')
-      .replace(/\?/g, '[^/]')}$`,
-  );
-  try {
-    return readdirSync(dir)
-      .filter((n) => re.test(n))
-      .sort()
-      .map((n) => posix.join(dir, n));
-  } catch {
-    return [];
   }
 }
 
