@@ -192,7 +192,7 @@ describe.sequential('hostile input: orch apply against a real nginx', () => {
 
   /** The diagnostic line of a case in printed output (`file` as printed), or undefined. */
   function findDiagnostic(c: BadCase, printed: string, prefix: string): RegExpExecArray | undefined {
-    const [file, line] = [c.at.slice(0, c.at.lastIndexOf(':')), Number(c.at.slice(c.at.lastIndexOf(':') + 1))];
+    const [, file, line, column] = /^(.*?):(\d+)(?::(\d+))?$/.exec(c.at)!;
     return printed
       .split('\n')
       .map((l) => DIAGNOSTIC_LINE.exec(l))
@@ -200,7 +200,8 @@ describe.sequential('hostile input: orch apply against a real nginx', () => {
       .find(
         (m) =>
           m[1] === `${prefix}${file}` &&
-          Number(m[2]) === line &&
+          m[2] === line &&
+          (column === undefined || m[3] === column) &&
           m[4] === 'error' &&
           (typeof c.code === 'string' ? m[6] === c.code : c.code.test(m[6]!)) &&
           (c.field === undefined || m[5]!.includes(` ${c.field}: `) || m[5]!.startsWith(`${c.field}: `)),
