@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
 import { docs, Gateway, poolYaml, vhostYaml } from '../helpers/gateway.js';
+import { CTRL_KEYS, onTerminal } from '../helpers/pty.js';
 
 /**
  * The CLI as an operator at a terminal meets it, against a real nginx: Ctrl-C and Ctrl-D at the
@@ -13,30 +14,7 @@ import { docs, Gateway, poolYaml, vhostYaml } from '../helpers/gateway.js';
  */
 
 const CLI = join(REPO_ROOT, 'bin', 'run.js');
-const PTY = join(REPO_ROOT, 'test', 'helpers', 'pty-run.py');
 const PROMPT = "Only 'yes' will be accepted";
-
-interface PtyResult {
-  code: number | null;
-  signal: number | null;
-  output: string;
-  sent: boolean;
-  timeout: boolean;
-}
-
-function onTerminal(args: string[], waitFor: string, send: string, env: NodeJS.ProcessEnv, cwd: string): Promise<PtyResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'python3',
-      [PTY, waitFor, send, '60', '--', process.execPath, CLI, ...args],
-      { env, cwd, maxBuffer: 16 << 20 },
-      (err, stdout) => {
-        if (err) return reject(err);
-        resolve(JSON.parse(stdout) as PtyResult);
-      },
-    );
-  });
-}
 
 function withInput(
   args: string[],
@@ -89,10 +67,7 @@ describe.sequential('a safe CLI at a terminal', () => {
     await gw?.stop();
   });
 
-  for (const [key, send] of [
-    ['Ctrl-C', '\\x03'],
-    ['Ctrl-D', '\\x04'],
-  ] as const) {
+  for (const [key, send] of CTRL_KEYS) {
     it(`${key} at the apply prompt: exit 130, cancelled, nothing changed`, async () => {
       const before = gw.snapshot();
       const r = await onTerminal(['apply'], PROMPT, send, gw.env(), gw.work);
@@ -115,10 +90,7 @@ describe.sequential('a safe CLI at a terminal', () => {
     expect(generations()).toBe(2);
   });
 
-  for (const [key, send] of [
-    ['Ctrl-C', '\\x03'],
-    ['Ctrl-D', '\\x04'],
-  ] as const) {
+  for (const [key, send] of CTRL_KEYS) {
     it(`${key} at the rollback prompt: exit 130, cancelled, nothing changed`, async () => {
       const before = gw.snapshot();
       const r = await onTerminal(['rollback'], PROMPT, send, gw.env(), gw.work);
