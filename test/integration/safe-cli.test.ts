@@ -1,10 +1,12 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
 import { docs, Gateway, poolYaml, vhostYaml } from '../helpers/gateway.js';
 import { CTRL_KEYS, onTerminal } from '../helpers/pty.js';
+import { mountSlowFuse } from '../helpers/slow-fuse.js';
 
 /**
  * The CLI as an operator at a terminal meets it, against a real nginx: Ctrl-C and Ctrl-D at the
@@ -189,19 +191,54 @@ describe.sequential('a safe CLI at a terminal', () => {
     expect(r.stderr).not.toContain('Internal error');
   });
 
-  it('a pool credential that is a FIFO or /dev/zero is refused at once: plan neither blocks nor grows', async () => {
+  /** sha256 of the state directory's files (the validation cache left out), created by the first apply above. */
+  const stateHashes = (): Record<string, string> =>
+    Object.fromEntries(
+      readdirSync(gw.stateDir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && !join(e.parentPath, e.name).startsWith(join(gw.stateDir, 'cache')))
+        .map((e) => [
+          join(e.parentPath, e.name),
+          createHash('sha256')
+            .update(readFileSync(join(e.parentPath, e.name)))
+            .digest('hex'),
+        ]),
+    );
+
+  it('a pool credential that is a FIFO, /dev/zero or a file on a FUSE mount that never answers: refused with its file and field, nothing written', async () => {
     const dir = join(gw.root, 'secrets');
     gw.workspace(dir);
     const fifo = join(dir, 'key.fifo');
-    execFileSync('mkfifo', [fifo]);
-    const nanio = (name: string, file: string): string =>
-      `apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: ${name}\nspec:\n  type: nanio\n  members:\n    - address: 127.0.0.1:9\n  credentials:\n    accessKeyId: { file: ${file} }\n    secretAccessKey: { file: ${file} }\n`;
-    writeFileSync(join(dir, 'manifests', 'pools.yaml'), docs(nanio('fifo', fifo), nanio('zero', '/dev/zero')));
-    const started = performance.now();
-    const r = await withInput(['plan', '--no-refresh'], '', gw.env(dir), dir);
-    expect(performance.now() - started).toBeLessThan(30_000);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout + r.stderr).toContain(`file ${fifo} is a FIFO (named pipe), not a regular file`);
-    expect(r.stdout + r.stderr).toContain('file /dev/zero is a device, not a regular file');
-  });
+    execFileSync('mkfifo', [fifo]); // nobody ever writes to it
+    const fuse = await mountSlowFuse(join(dir, 'fuse'));
+    try {
+      const nanio = (name: string, access: string, secret: string): string =>
+        `apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: ${name}\nspec:\n  type: nanio\n  members:\n    - address: 127.0.0.1:9\n  credentials:\n    accessKeyId: { file: ${access} }\n    secretAccessKey: { file: ${secret} }\n`;
+      // Pool documents of 11 lines: accessKeyId on line 10 of each, secretAccessKey on line 11.
+      writeFileSync(join(dir, 'manifests', 'pools.yaml'), docs(nanio('fifo', fifo, '/dev/zero'), nanio('fuse', fuse.file, fuse.file)));
+      const tree = gw.snapshot();
+      const state = stateHashes();
+      const started = performance.now();
+      const r = await withInput(['apply', '--auto-approve'], '', gw.env(dir), dir);
+      const ms = performance.now() - started;
+      // The read of the FUSE file times out once (5 s); the second reference to it is not waited for again.
+      expect(ms, r.stderr).toBeLessThan(15_000);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(STACK_LINE);
+      expect(r.stderr).not.toContain('Internal error');
+      const lines = r.stderr.split('\n');
+      const expectLine = (at: string, field: string, text: string): void =>
+        expect(
+          lines.find((l) => l.startsWith(`manifests/pools.yaml:${at}: error: `)),
+          r.stderr,
+        ).toMatch(new RegExp(`spec\\.credentials\\.${field}: .*${text.replace(/[.()]/g, '\\$&')}.*\\[credentials\\.unreadable\\]$`));
+      expectLine('10:18', 'accessKeyId', `file ${fifo} is a FIFO (named pipe), not a regular file`);
+      expectLine('11:22', 'secretAccessKey', 'file /dev/zero is a device, not a regular file');
+      expectLine('22:18', 'accessKeyId', `file ${fuse.file} did not answer within 5 s`);
+      expectLine('23:22', 'secretAccessKey', `file ${fuse.file} did not answer within 5 s`);
+      expect(gw.snapshot()).toEqual(tree);
+      expect(stateHashes()).toEqual(state);
+    } finally {
+      await fuse.stop();
+    }
+  }, 60_000);
 });
