@@ -468,6 +468,20 @@ const COLLISION_CASES: BadCase[] = [
     'metadata.name',
   ),
   bad(
+    'secrets: a nanio pool credential read from /dev/zero',
+    sub('pool', '  type: http', '  type: nanio\n  credentials:\n    accessKeyId: { file: /dev/zero }\n    secretAccessKey: { env: SK }'),
+    'credentials.unreadable',
+    'pools.yaml:8',
+    'spec.credentials.accessKeyId',
+  ),
+  bad(
+    'secrets: a nanio pool credential read from a directory',
+    sub('pool', '  type: http', '  type: nanio\n  credentials:\n    accessKeyId: { env: AK }\n    secretAccessKey: { file: /etc }'),
+    'credentials.unreadable',
+    'pools.yaml:9',
+    'spec.credentials.secretAccessKey',
+  ),
+  bad(
     'secrets: credentials on an http pool',
     sub('pool', '  keepalive: 8', '  keepalive: 8\n  credentials:\n    accessKeyId: { file: /dev/zero }\n    secretAccessKey: { env: SK }'),
     'rule.credentials-on-http-pool',
