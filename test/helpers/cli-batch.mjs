@@ -3,11 +3,15 @@
 // of many cases needs without paying a node start-up per case. Each run gets its own argv,
 // working directory and ORCH_* environment; its stdout, stderr and exit code are captured.
 //
-// stdin: a JSON array of { args: string[], cwd?: string, env?: Record<string,string> }.
+// stdin: { runs: [{ args: string[], cwd?: string, env?: Record<string,string> }], watch?: string[] }.
 // stdout: one JSON line per run as it starts ({"start": i}) and as it ends
-//   ({"i", "code", "stdout", "stderr", "ms", "crash"}), so that a parent that kills this process
-//   (over a memory or time limit) knows which run was going on.
-import { readFileSync } from 'node:fs';
+//   ({"i", "code", "stdout", "stderr", "ms", "crash", "changed"}), so that a parent that kills this
+//   process (over a memory or time limit) knows which run was going on. `changed`: the files below
+//   the `watch` directories that the run created (+path), changed (~path) or removed (-path), a
+//   top-level `cache/` of a watched directory left out (the validation cache).
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -15,7 +19,25 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = createRequire(import.meta.url)(`${root}dist/bundle/cli.cjs`);
 const dir = pathToFileURL(`${root}bin/run.js`).href;
-const runs = JSON.parse(readFileSync(0, 'utf8'));
+const { runs, watch = [] } = JSON.parse(readFileSync(0, 'utf8'));
+
+/** sha256 of every file below the watched directories, by path. */
+function hashes() {
+  const out = {};
+  for (const top of watch) {
+    const walk = (d) => {
+      for (const e of readdirSync(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (d === top && e.name === 'cache') continue;
+        if (e.isDirectory()) walk(p);
+        else if (e.isFile()) out[join(top, relative(top, p))] = createHash('sha256').update(readFileSync(p)).digest('hex');
+      }
+    };
+    walk(top);
+  }
+  return out;
+}
+let before = hashes();
 const write = { stdout: process.stdout.write.bind(process.stdout), stderr: process.stderr.write.bind(process.stderr) };
 const baseEnv = { ...process.env };
 const baseCwd = process.cwd();
@@ -49,5 +71,11 @@ for (const [i, run] of runs.entries()) {
   process.stderr.write = write.stderr;
   const code = process.exitCode ?? 0;
   process.exitCode = undefined;
-  write.stdout(`${JSON.stringify({ i, code, stdout: out.text, stderr: err.text, ms, crash })}\n`);
+  const after = hashes();
+  const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+    .filter((k) => before[k] !== after[k])
+    .sort()
+    .map((k) => `${!(k in before) ? '+' : !(k in after) ? '-' : '~'}${k}`);
+  before = after;
+  write.stdout(`${JSON.stringify({ i, code, stdout: out.text, stderr: err.text, ms, crash, changed })}\n`);
 }

@@ -16,6 +16,8 @@ export interface BatchResult {
   ms: number;
   /** An exception that escaped oclif's execute (orch's error boundary should make this impossible). */
   crash: string | null;
+  /** Files below the watched directories the run created (`+path`), changed (`~path`) or removed (`-path`). */
+  changed: string[];
 }
 
 export interface Batch {
@@ -36,7 +38,12 @@ export interface Batch {
  * time: above `memoryLimitKb`, or after `timeLimitMs`, it is killed, and the run going on then is
  * reported. Every run of the batch is thereby bounded by the same limits.
  */
-export function runBatch(runs: BatchRun[], limits: { memoryLimitKb: number; timeLimitMs: number }): Promise<Batch> {
+export function runBatch(
+  runs: BatchRun[],
+  limits: { memoryLimitKb: number; timeLimitMs: number },
+  /** Directories whose files are hashed before and after each run (see BatchResult.changed). */
+  watchDirs: string[] = [],
+): Promise<Batch> {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
   for (const k of Object.keys(env)) if (k.startsWith('ORCH_') || k === 'FORCE_COLOR') delete env[k];
   const started = performance.now();
@@ -80,7 +87,7 @@ export function runBatch(runs: BatchRun[], limits: { memoryLimitKb: number; time
       child.kill('SIGKILL');
     }
   }, 20);
-  child.stdin.end(JSON.stringify(runs));
+  child.stdin.end(JSON.stringify({ runs, watch: watchDirs }));
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
