@@ -120,6 +120,15 @@ describe.sequential('a safe CLI at a terminal', () => {
     expect(piped.stderr).toBe(plain.stderr);
   });
 
+  it('piped standard input never becomes an argument: help', async () => {
+    const plain = await withInput(['help'], '', gw.env(), gw.work);
+    const piped = await withInput(['help'], 'apply\n', gw.env(), gw.work);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toBe(plain.stdout);
+    expect(piped.stdout).not.toContain('PLANFILE');
+  });
+
   it('piped standard input never becomes an argument: rollback', async () => {
     const r = await withInput(['rollback', '--auto-approve'], '12\n', gw.env(), gw.work);
     expect(r.code, r.stderr).toBe(0);
