@@ -3,6 +3,8 @@ import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { environmentSecrets } from '../../src/adapters/secrets/environment-secrets.js';
+import { loadKeyring } from '../../src/adapters/secrets/keyring-source.js';
 import { readSecretFileInChild } from '../../src/adapters/secrets/read-secret-file.js';
 import { resolveSecretRef, SECRET_FILE_MAX_BYTES } from '../../src/adapters/secrets/resolve-secret-ref.js';
 import { completeHintCommands, shellWord } from '../../src/cli/hint-commands.js';
@@ -156,6 +158,17 @@ describe('secret files are read bounded', () => {
       refused: true,
     });
     expect(resolveSecretRef({ file: good }, {})).toEqual({ ok: true, value: 'AKIDEXAMPLE' });
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses a secret key file that is a FIFO or a device at once, with a user error naming it', () => {
+    const fifo = join(dir, 'key-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const started = performance.now();
+    expect(() => loadKeyring(fifo, {})).toThrow(`The secret key file ${fifo} is a FIFO (named pipe), not a regular file`);
+    expect(() => loadKeyring('/dev/zero', {})).toThrow('The secret key file /dev/zero is a device, not a regular file');
+    expect(() => loadKeyring(join(dir, 'no-key'), {})).toThrow(`The secret key file ${join(dir, 'no-key')} does not exist.`);
+    expect(environmentSecrets({}).keyMaterial('/dev/zero')).toEqual([]);
     expect(performance.now() - started).toBeLessThan(1000);
   });
 
