@@ -4,8 +4,13 @@ import type { PoolCredentials, SecretRef } from '../model/manifest-types.js';
 import { decryptCredentials, encryptCredentials, type CredentialValues, type EncryptedCredentials } from './credential-cipher.js';
 import type { Keyring } from './secret-key.js';
 
-/** A reference resolved at run time: the value, or why it could not be read (never the value). */
-export type ResolvedSecret = { ok: true; value: string } | { ok: false; problem: string };
+/**
+ * A reference resolved at run time: the value, or why it could not be read (never the value).
+ * `refused`: the reference names something that cannot be a secret file (a FIFO, a device, a
+ * file too large, one that did not answer in time): an error, unlike a variable or file that is
+ * merely absent where the plan runs (CI).
+ */
+export type ResolvedSecret = { ok: true; value: string } | { ok: false; problem: string; refused?: true };
 
 export interface SealInput {
   pool: string;
@@ -100,6 +105,31 @@ export function sealPoolCredentials(input: SealInput): SealResult {
       'Set ORCH_SECRET_KEY or secretKeyFile (ORCH_SECRET_KEY_FILE); see docs/buckets.md.',
     );
     return { sealed: onDisk, values, valuesProblem: null, verified: false, diagnostics };
+  }
+
+  const refused = (['accessKeyId', 'secretAccessKey'] as const).flatMap((field) => {
+    const r = input.resolved[field];
+    return !r.ok && r.refused === true ? [{ field, problem: r.problem }] : [];
+  });
+  if (refused.length > 0) {
+    for (const { field, problem } of refused) {
+      diagnostics.push({
+        severity: 'error',
+        code: 'credentials.unreadable',
+        message: `credentials of pool ${pool}: ${problem}`,
+        hint: `Point spec.credentials.${field} at a regular file of at most 64 KiB on a local disk, or use {env: NAME}.`,
+        document: { kind: 'Pool', name: pool },
+        field: `spec.credentials.${field}`,
+      });
+    }
+    const why = refused.map((r) => r.problem).join('; ');
+    return {
+      sealed: onDisk,
+      values: null,
+      valuesProblem: `the credentials of pool ${pool} cannot be read: ${why}`,
+      verified: false,
+      diagnostics,
+    };
   }
 
   const missing = [accessKeyId, secretAccessKey].flatMap((r) => (r.ok ? [] : [r.problem]));
