@@ -2,6 +2,7 @@
 // migrations, bucket sync results, the audit log. Implemented by the SQLite adapter
 // (src/adapters/sqlite/state-store.ts); opened through a StateDatabase built in the composition root.
 import type { CopyRecord as DomainCopyRecord } from '../domain/migrations/object-diff.js';
+import type { UnusableDatabase } from '../domain/apply/state-loss.js';
 
 export interface InventoryRow {
   path: string;
@@ -149,16 +150,7 @@ export interface SnapshotObject {
  * generation it records), missing, or unusable and why (each reported as such, never as an
  * internal error).
  */
-export type DatabaseCondition =
-  | { kind: 'missing' }
-  | { kind: 'usable'; generation: number | null }
-  | { kind: 'zero-bytes' }
-  | { kind: 'truncated'; size: number; expected: number }
-  | { kind: 'not-sqlite' }
-  | { kind: 'foreign'; detail: string }
-  | { kind: 'corrupt'; detail: string }
-  | { kind: 'too-new'; schema: number; known: number }
-  | { kind: 'unreadable'; code: string };
+export type DatabaseCondition = { kind: 'missing' } | { kind: 'usable'; generation: number | null } | UnusableDatabase;
 
 /** One of the rotated database backups (`orch.db.bak`, `.bak.2` ...), newest first. */
 export interface BackupInfo {

@@ -26,9 +26,8 @@ export interface StateEvidence {
   migrationFiles: number;
 }
 
-export type DatabaseProblem =
-  | { kind: 'missing' }
-  | { kind: 'no-generation' }
+/** A database file orch cannot use, and why (each reported as such, never as an internal error). */
+export type UnusableDatabase =
   | { kind: 'zero-bytes' }
   | { kind: 'truncated'; size: number; expected: number }
   | { kind: 'not-sqlite' }
@@ -36,6 +35,8 @@ export type DatabaseProblem =
   | { kind: 'corrupt'; detail: string }
   | { kind: 'too-new'; schema: number; known: number }
   | { kind: 'unreadable'; code: string };
+
+export type DatabaseProblem = { kind: 'missing' } | { kind: 'no-generation' } | UnusableDatabase;
 
 export function hasEvidence(e: StateEvidence): boolean {
   return e.orchFiles > 0 || e.generationDirs > 0 || e.backups.length > 0 || e.journal || e.migrationFiles > 0;

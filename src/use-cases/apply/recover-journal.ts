@@ -1,5 +1,5 @@
 import type { Journal, LegacyJournal, SwitchJournal } from '../../ports/apply-journal.js';
-import type { StateStore } from '../../ports/state-store.js';
+import type { GenerationCommit, StateStore } from '../../ports/state-store.js';
 import { decideLegacyRecovery, decideSwitchRecovery, legacyRecoveryNeedsProbe, type RecoveryAction } from '../../domain/apply/recovery.js';
 import { asStorageError } from '../../domain/apply/storage-failure.js';
 import { STATUS_FILE_PATH, statusToken } from '../../domain/render/render-status.js';
@@ -60,15 +60,7 @@ async function recoverSwitch(ports: RecoveryPorts, store: StateStore, journal: S
   const decision = decideSwitchRecovery({ phase: journal.phase, switched, servesNew, reloadConfigured: settings.reload !== 'none' });
 
   if (decision.action === 'rolled-forward') {
-    if (store.generation(journal.generation) === null) store.commitGeneration(journal.commit);
-    store.audit([
-      {
-        command: 'recover',
-        action: 'recovered',
-        subject: `generation ${journal.generation}`,
-        details: `completed an apply interrupted in phase ${journal.phase}`,
-      },
-    ]);
+    commitInterrupted(store, journal);
     ports.journal.remove();
     tree.removeSwitchLinks();
     return { journal, action: 'rolled-forward', reloaded: false };
@@ -110,15 +102,7 @@ async function recoverLegacy(ports: RecoveryPorts, store: StateStore, journal: L
 
   if (decision.action === 'rolled-forward') {
     tree.completeOps(journal.ops, contents);
-    if (store.generation(journal.generation) === null) store.commitGeneration(journal.commit);
-    store.audit([
-      {
-        command: 'recover',
-        action: 'recovered',
-        subject: `generation ${journal.generation}`,
-        details: `completed an apply interrupted in phase ${journal.phase}`,
-      },
-    ]);
+    commitInterrupted(store, journal);
     ports.journal.remove();
     return { journal, action: 'rolled-forward', reloaded: false };
   }
@@ -145,4 +129,17 @@ async function recoverLegacy(ports: RecoveryPorts, store: StateStore, journal: L
   ]);
   ports.journal.remove();
   return { journal, action: 'rolled-back', reloaded };
+}
+
+/** Records the generation an interrupted apply had made live (unless it was recorded), and says so in the audit log. */
+function commitInterrupted(store: StateStore, journal: { generation: number; phase: string; commit: GenerationCommit }): void {
+  if (store.generation(journal.generation) === null) store.commitGeneration(journal.commit);
+  store.audit([
+    {
+      command: 'recover',
+      action: 'recovered',
+      subject: `generation ${journal.generation}`,
+      details: `completed an apply interrupted in phase ${journal.phase}`,
+    },
+  ]);
 }
