@@ -154,9 +154,9 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
       generations: Array<{ number: number; outcome: string; restorable: boolean }>;
     };
     expect(h.generations).toEqual([expect.objectContaining({ number: Number(served[1]), outcome: 'rebuilt', restorable: true })]);
-    const st = JSON.parse(ok(await ws.cli('status', '--json')).stdout) as { generation: { fingerprint: string }; driftCount: number };
+    const st = JSON.parse(ok(await ws.cli('status', '--json')).stdout) as { generation: { fingerprint: string }; drift: { count: number } };
     expect(st.generation.fingerprint).toBe(`sha256:${served[2]}`);
-    expect(st.driftCount).toBe(0);
+    expect(st.drift.count).toBe(0);
   });
 
   it('records every marked file with its sha256, resource, and manifest origin from the sidecars', () => {
