@@ -43,7 +43,9 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
     // The 1.1 (camelCase) shape is not 2.0; a condition with an unknown status is refused.
     expect(validate({ ...doc, formatVersion: '1.1' })).toBe(false);
     const resources = doc['resources'] as Array<{ conditions: Array<Record<string, unknown>> }>;
-    const bad = [{ ...resources[0]!, conditions: [{ ...resources[0]!.conditions[0]!, status: 'true' }, ...resources[0]!.conditions.slice(1)] }];
+    const bad = [
+      { ...resources[0]!, conditions: [{ ...resources[0]!.conditions[0]!, status: 'true' }, ...resources[0]!.conditions.slice(1)] },
+    ];
     expect(validate({ ...doc, resources: bad })).toBe(false);
   });
 

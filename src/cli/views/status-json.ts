@@ -79,9 +79,7 @@ export function statusToJson(
           }
         : null,
       other_state_dir: daemon.otherStateDir,
-      suspended: daemon.suspended
-        ? { since: daemon.suspended.since, by: daemon.suspended.by, reason: daemon.suspended.reason }
-        : null,
+      suspended: daemon.suspended ? { since: daemon.suspended.since, by: daemon.suspended.by, reason: daemon.suspended.reason } : null,
     },
     resources: s.resources.map((r) => ({ kind: r.kind, name: r.name, conditions: r.conditions.map(conditionToJson) })),
   };

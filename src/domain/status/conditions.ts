@@ -90,7 +90,8 @@ export function conditionsOf(v: Verdict): Condition[] {
 
 /** The verdict for a resource of the live generation, most urgent first. */
 function appliedVerdict(r: AppliedResource, g: GatewayFacts): Verdict {
-  if (g.writer) return { type: 'Reconciling', reason: 'Applying', message: `orch ${g.writer.command} is writing the gateway`, at: g.writer.since };
+  if (g.writer)
+    return { type: 'Reconciling', reason: 'Applying', message: `orch ${g.writer.command} is writing the gateway`, at: g.writer.since };
   if (g.interrupted) return { type: 'Reconciling', reason: 'ApplyInterrupted', message: g.interrupted.notice, at: null };
   if (g.reconcileFailure) return { type: 'Stalled', ...g.reconcileFailure };
   const files = new Set(r.files);
@@ -134,7 +135,12 @@ function migrationVerdict(m: MigrationFacts): Verdict {
     case 'cancelled':
       return { type: 'Stalled', reason: 'Cancelled', message: 'cancelled: the bucket stays on the source pool', at: m.finishedAt };
     case 'error':
-      return { type: 'Stalled', reason: 'MigrationFailed', message: m.lastError ?? 'failed (no detail recorded)', at: m.errorAt ?? m.updatedAt };
+      return {
+        type: 'Stalled',
+        reason: 'MigrationFailed',
+        message: m.lastError ?? 'failed (no detail recorded)',
+        at: m.errorAt ?? m.updatedAt,
+      };
     case 'pending':
     case 'copying':
     case 'write_routing':

@@ -42,9 +42,7 @@ export async function daemonReport(ports: DaemonReportPorts, opts: { watchListen
       mode: String(doc['mode']),
       ready: doc['ready'] === true,
       readyReason: typeof readyReason === 'string' ? readyReason : null,
-      lastReconcile: last
-        ? { finishedAt: String(last['finished_at'] ?? last['finishedAt']), outcome: String(last['outcome']) }
-        : null,
+      lastReconcile: last ? { finishedAt: String(last['finished_at'] ?? last['finishedAt']), outcome: String(last['outcome']) } : null,
       lastError: err ? { at: String(err.at), source: String(err.source), message: String(err.message).split('\n')[0]! } : null,
     },
     otherStateDir: null,

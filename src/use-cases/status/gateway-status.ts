@@ -71,7 +71,8 @@ export async function gatewayStatus(ports: GatewayStatusPorts, opts: { statusLis
 
   const problems: Array<{ reason: string; message: string }> = [];
   let serving: { state: 'current' | 'other' | 'none' | 'unchecked'; detail: string } = { state: 'unchecked', detail: '' };
-  if (!generation) problems.push({ reason: 'NoGeneration', message: 'no generation has been applied from this state directory (orch apply)' });
+  if (!generation)
+    problems.push({ reason: 'NoGeneration', message: 'no generation has been applied from this state directory (orch apply)' });
   else if (token === null)
     serving = {
       state: 'none',
