@@ -6,17 +6,23 @@ import { lineReporter, listrReporter } from '../cli/apply-reporter.js';
 import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
+import { rollbackToJson } from '../cli/views/result-json.js';
 
 export default class Rollback extends OrchCommand {
   static override summary = 'Restore the files of an earlier generation through stage, validate, promote and a confirmed reload.';
   static override description = `Restores generation N (default: the one before the current) as a new generation. The manifests are not changed, so the next 'orch plan' shows how to return to them: fix the manifests (or revert the commit) before the next apply.
 
 ${EXIT_CODES_HELP}`;
-  static override examples = ['<%= config.bin %> rollback', '<%= config.bin %> rollback 4 --auto-approve'];
+  static override examples = [
+    '<%= config.bin %> rollback',
+    '<%= config.bin %> rollback 4 --auto-approve',
+    '<%= config.bin %> rollback --auto-approve --json',
+  ];
   static override args = { generation: Args.integer({ ignoreStdin: true, description: 'generation to restore', required: false }) };
   static override flags = {
     'auto-approve': Flags.boolean({ description: 'do not ask for confirmation' }),
     'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer' }),
+    'json': Flags.boolean({ description: 'print the result as JSON (docs/json.md; needs --auto-approve; progress goes to stderr)' }),
   };
 
   protected async execute() {
@@ -24,12 +30,20 @@ ${EXIT_CODES_HELP}`;
     const settings = this.settingsFrom(flags);
     if (flags['lock-timeout'] !== undefined) settings.lockTimeoutSeconds = flags['lock-timeout'];
     const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    if (flags.json && !flags['auto-approve'])
+      throw new UserError(
+        'rollback.needs-approval',
+        'Refusing to roll back with --json without --auto-approve: the JSON result cannot hold a prompt.',
+        {
+          hint: 'Pass --auto-approve (see the plan first with: orch history).',
+        },
+      );
     if (!flags['auto-approve'] && !interactive) {
       throw new UserError('rollback.needs-approval', 'Refusing to roll back without confirmation: standard input is not a terminal.', {
         hint: 'Pass --auto-approve.',
       });
     }
-    const reporter = process.stderr.isTTY ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
+    const reporter = process.stderr.isTTY && !flags.json ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
     let result;
     try {
       result = await rollbackTo(composeOrch(settings), {
@@ -47,6 +61,10 @@ ${EXIT_CODES_HELP}`;
       throw e;
     }
     await reporter.finish();
+    if (flags.json) {
+      this.out(JSON.stringify(rollbackToJson(result, reporter.events), null, 2));
+      return;
+    }
     this.out(
       this.style.green(
         `Restored generation ${result.target} as generation ${result.outcome?.generation}. The manifests still describe the newer state: the next 'orch plan' shows the way back.`,

@@ -37,7 +37,9 @@ EXIT CODES
       migrations: d.migrations.length,
     };
     if (flags.json) {
-      this.out(JSON.stringify({ valid: true, counts, diagnostics: validation.diagnostics.map(diagnosticToJson) }, null, 2));
+      this.out(
+        JSON.stringify({ format_version: '1.0', valid: true, counts, diagnostics: validation.diagnostics.map(diagnosticToJson) }, null, 2),
+      );
       return;
     }
     if (validation.diagnostics.length > 0) this.err(formatDiagnostics(validation.diagnostics, this.errStyle));
