@@ -90,7 +90,7 @@ ${EXIT_CODES_HELP}`;
           {
             format_version: APPLY_JSON_FORMAT_VERSION,
             applied: outcome !== null && !outcome.dryRun,
-            dry_run: flags['dry-run'],
+            dry_run: flags['dry-run'] === true,
             generation: outcome?.generation ?? null,
             recovered: result.recovered ? { action: result.recovered.action, generation: result.recovered.journal.generation } : null,
             buckets_created: result.buckets.created.map((b) => ({
