@@ -43,7 +43,7 @@ export function expectContract<T = Record<string, unknown>>(name: string, stdout
   try {
     doc = JSON.parse(stdout);
   } catch (e) {
-    throw new Error(`${name}: standard output is not one JSON document (${(e as Error).message}):\n${stdout.slice(0, 2000)}`);
+    throw new Error(`${name}: standard output is not one JSON document (${(e as Error).message}):\n${stdout.slice(0, 2000)}`, { cause: e });
   }
   const validate = contractValidator(name);
   expect(validate(doc), `${name}: ${JSON.stringify(validate.errors, null, 2)}\n${stdout.slice(0, 3000)}`).toBe(true);

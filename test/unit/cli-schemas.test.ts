@@ -69,6 +69,7 @@ describe('schemas/cli: the JSON contracts (docs/json.md)', () => {
 
   it('docs/json.md has one section per output, naming its schema', () => {
     const md = readFileSync(join(REPO_ROOT, 'docs', 'json.md'), 'utf8');
-    for (const name of outputs) expect(md, `docs/json.md names schemas/cli/${name}.schema.json`).toContain(`schemas/cli/${name}.schema.json`);
+    for (const name of outputs)
+      expect(md, `docs/json.md names schemas/cli/${name}.schema.json`).toContain(`schemas/cli/${name}.schema.json`);
   });
 });
