@@ -89,11 +89,16 @@ describe.sequential('JSON contracts and orch status for scripts (real nginx)', (
     const a = expectContract<{ generation: number; timings: Record<string, number> }>('apply', apply.stdout);
     expect(Object.keys(a.timings)).toEqual(['nginx_test_ms', 'reload_ms', 'confirm_ms']);
 
-    const text = await gw.orch(['status', '--detailed-exitcode']);
+    // Independent reads, run side by side.
+    const [text, sjson, driftJson] = await Promise.all([
+      gw.orch(['status', '--detailed-exitcode']),
+      gw.orch(['status', '--json']),
+      gw.orch(['drift', '--json']),
+    ]);
     expect(text.code, text.stdout + text.stderr).toBe(0);
     expect(text.stdout).toContain(`nginx serves:  generation ${a.generation} (current)`);
     expect(text.stdout).toContain(`Health:        healthy (generation ${a.generation} served, no drift)`);
-    const s = expectContract<StatusJson>('status', (await gw.orch(['status', '--json'])).stdout);
+    const s = expectContract<StatusJson>('status', sjson.stdout);
     expect(s).toMatchObject({ healthy: true, problems: [], served: { checked: true, current: true } });
     expect(s.generation!.summary).toMatchObject({ add: 3 });
     expect(holding(s)).toEqual([
@@ -103,16 +108,18 @@ describe.sequential('JSON contracts and orch status for scripts (real nginx)', (
       'Route/s3-photos Ready:Current',
     ]);
 
-    const noDrift = expectContract<{ drift: unknown[] }>('drift', (await gw.orch(['drift', '--json'])).stdout);
+    const noDrift = expectContract<{ drift: unknown[] }>('drift', driftJson.stdout);
     expect(noDrift.drift).toEqual([]);
     const sus = await gw.orch(['suspend', '--json', '--reason', 'json test']);
     expect(expectContract('suspend', sus.stdout)).toMatchObject({ suspended: { reason: 'json test' }, already_suspended: false });
     expect(expectContract('resume', (await gw.orch(['resume', '--json'])).stdout)).toMatchObject({ resumed: true });
-    expect(expectContract('migrations', (await gw.orch(['migrations', '--json'])).stdout)).toMatchObject({ migrations: [] });
-    expect(expectContract('migrations-orphaned', (await gw.orch(['migrations', 'orphaned', '--json'])).stdout)).toMatchObject({
-      orphaned: [],
-    });
-    const install = await gw.orch(['install', '--prefix', join(scratch, 'root'), '--dry-run', '--skip-nginx-check', '--json']);
+    const [migrations, orphaned, install] = await Promise.all([
+      gw.orch(['migrations', '--json']),
+      gw.orch(['migrations', 'orphaned', '--json']),
+      gw.orch(['install', '--prefix', join(scratch, 'root'), '--dry-run', '--skip-nginx-check', '--json']),
+    ]);
+    expect(expectContract('migrations', migrations.stdout)).toMatchObject({ migrations: [] });
+    expect(expectContract('migrations-orphaned', orphaned.stdout)).toMatchObject({ orphaned: [] });
     expect(install.code, install.stderr).toBe(0);
     expect(expectContract('install', install.stdout)).toMatchObject({ dry_run: true, changed: true });
   });
@@ -121,17 +128,19 @@ describe.sequential('JSON contracts and orch status for scripts (real nginx)', (
     const before = gw.readManaged('vhosts/s3.conf');
     gw.writeManaged('vhosts/s3.conf', `${before}# edited by hand\n`);
     try {
-      const drift = expectContract<{ drift: Array<{ path: string; kind: string; diff: string }> }>(
-        'drift',
-        (await gw.orch(['drift', '--json'])).stdout,
-      );
+      const [driftJson, text, sjson] = await Promise.all([
+        gw.orch(['drift', '--json']),
+        gw.orch(['status', '--detailed-exitcode']),
+        gw.orch(['status', '--json', '--detailed-exitcode']),
+      ]);
+      const drift = expectContract<{ drift: Array<{ path: string; kind: string; diff: string }> }>('drift', driftJson.stdout);
       expect(drift.drift).toEqual([
         expect.objectContaining({ path: 'vhosts/s3.conf', kind: 'modified', diff: expect.stringContaining('+# edited by hand') }),
       ]);
-      const text = await gw.orch(['status', '--detailed-exitcode']);
       expect(text.code).toBe(2);
       expect(text.stdout).toContain('Health:        NOT healthy\n               - 1 managed file(s) changed outside orch (orch drift)');
-      const s = expectContract<StatusJson>('status', (await gw.orch(['status', '--json', '--detailed-exitcode'])).stdout);
+      expect(sjson.code).toBe(2);
+      const s = expectContract<StatusJson>('status', sjson.stdout);
       expect(s.problems.map((p) => p.reason)).toEqual(['Drifted']);
       expect(holding(s)).toEqual([
         'Pool/archive Ready:Current',
@@ -150,13 +159,13 @@ describe.sequential('JSON contracts and orch status for scripts (real nginx)', (
     process.kill(pid, 'SIGTERM');
     for (let i = 0; i < 200 && (await gw.served()) !== null; i++) await new Promise((r) => setTimeout(r, 25));
     try {
-      const text = await gw.orch(['status', '--detailed-exitcode']);
+      const [text, sjson] = await Promise.all([gw.orch(['status', '--detailed-exitcode']), gw.orch(['status', '--json'])]);
       expect(text.code, text.stdout).toBe(2);
       expect(text.stdout).toContain(`nginx serves:  no answer on the status address ${gw.statusListen}`);
       expect(text.stdout).toContain(
         `Health:        NOT healthy\n               - nothing answers on the status address ${gw.statusListen}: nginx is not running`,
       );
-      const s = expectContract<StatusJson>('status', (await gw.orch(['status', '--json'])).stdout);
+      const s = expectContract<StatusJson>('status', sjson.stdout);
       expect(s).toMatchObject({ healthy: false, served: { checked: true, token: null, current: false } });
       expect(new Set(holding(s).map((h) => h.split(' ')[1]))).toEqual(new Set(['Stalled:NginxNotAnswering']));
     } finally {
@@ -169,11 +178,14 @@ describe.sequential('JSON contracts and orch status for scripts (real nginx)', (
 
   it('another (empty) state directory never reads this gateway as its own', async () => {
     const other = ['--state-dir', join(scratch, 'other-state'), '--nginx-dir', join(scratch, 'other-nginx')];
-    const text = await gw.orch(['status', '--detailed-exitcode', ...other]);
+    const [text, sjson] = await Promise.all([
+      gw.orch(['status', '--detailed-exitcode', ...other]),
+      gw.orch(['status', '--json', ...other]),
+    ]);
     expect(text.code, text.stdout + text.stderr).toBe(2);
     expect(text.stdout).toContain('nginx serves:  not checked (no generation applied from this state directory)');
     expect(text.stdout).not.toContain('(current)');
-    const s = expectContract<StatusJson>('status', (await gw.orch(['status', '--json', ...other])).stdout);
+    const s = expectContract<StatusJson>('status', sjson.stdout);
     expect(s).toMatchObject({ generation: null, served: { checked: false, token: null }, resources: [] });
   });
 
