@@ -95,6 +95,7 @@ export class WatchDaemon {
   private drift: WatchStatusFacts['drift'] = { files: [], checkedAt: null };
   /** The live generation's resources and the recorded migrations, read with the other state facts. */
   private applied: AppliedResource[] = [];
+  private appliedGeneration: number | null | undefined = undefined;
   private migrationFacts: MigrationFacts[] = [];
   private buckets: BucketSummary | null = null;
   private lastErrorSignature: string | null = null;
@@ -525,7 +526,12 @@ export class WatchDaemon {
         const g = n === null ? null : (store?.generation(n) ?? null);
         this.generation = n;
         this.lastSuccessfulApply = g ? { generation: g.number, at: g.createdAt, command: g.command } : null;
-        this.applied = store ? appliedResources(store, this.ports.tree) : [];
+        // The live generation's resources change only with the generation (reading every sidecar
+        // again after each no-change reconcile would cost at fleet size).
+        if (n !== this.appliedGeneration) {
+          this.applied = store ? appliedResources(store, this.ports.tree) : [];
+          this.appliedGeneration = n;
+        }
         this.migrationFacts = store ? migrationFacts(store) : [];
       } finally {
         store?.close();
