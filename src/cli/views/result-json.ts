@@ -39,7 +39,7 @@ export function purgeToJson(r: PurgeResult) {
   const l = r.listing;
   return {
     format_version: '1.0',
-    dry_run: r.dryRun,
+    dry_run: r.dryRun === true,
     virtual_host: l.virtualHost,
     bucket: l.bucket,
     pool: l.pool,
@@ -76,7 +76,7 @@ export function migrateToJson(outcome: string, d: MigrationRecord) {
 export function installToJson(r: InstallReport) {
   return {
     format_version: '1.0',
-    dry_run: r.dryRun,
+    dry_run: r.dryRun === true,
     prefix: r.prefix,
     changed: r.changed,
     steps: r.steps.map((s) => ({ action: s.action, what: s.what, detail: s.detail ?? null })),
