@@ -6,6 +6,7 @@ import { composeOrch } from '../composition-root.js';
 import { statusToJson } from '../cli/views/status-json.js';
 import { orchVersion } from '../config/version.js';
 import { ExitCode } from '../domain/errors.js';
+import { safeLine } from '../cli/views/safe-text.js';
 
 export default class Status extends OrchCommand {
   static override summary = 'Last generation, drift, lock holder, backup age, nginx version, and whether nginx serves the last generation.';
@@ -45,7 +46,7 @@ EXIT CODES
     const g = s.generation;
     this.out(`Generation:    ${g ? `${g.number} (${g.outcome} by ${g.command} at ${g.createdAt})` : st.dim('none applied yet')}`);
     this.out(
-      `nginx serves:  ${!s.served.checked ? st.dim('not checked (no generation applied from this state directory)') : s.served.token === null ? st.yellow('no answer on the status address ' + settings.statusListen) : s.served.current ? st.green(`generation ${s.served.token.split(' ')[0]} (current)`) : st.red(`"${s.served.token}", expected "${s.served.expected}"`)}`,
+      `nginx serves:  ${!s.served.checked ? st.dim('not checked (no generation applied from this state directory)') : s.served.token === null ? st.red('no answer on the status address ' + settings.statusListen) : s.served.current ? st.green(`generation ${s.served.token.split(' ')[0]} (current)`) : st.red(`"${s.served.token}", expected "${s.served.expected}"`)}`,
     );
     this.out(
       `Drift:         ${s.driftCount === 0 ? st.green('none') : st.yellow(`${s.driftCount} file(s) changed outside orch (orch drift)`)}`,
@@ -84,7 +85,8 @@ EXIT CODES
     if (s.health.healthy) this.out(`Health:        ${st.green(`healthy (generation ${g!.number} served, no drift)`)}`);
     else {
       this.out(`Health:        ${st.red('NOT healthy')}`);
-      for (const p of s.health.problems) this.out(`               - ${p.message}`);
+      // The messages quote what answered on the status address: shown escaped, one line each.
+      for (const p of s.health.problems) this.out(`               - ${safeLine(p.message)}`);
     }
     return code;
   }
