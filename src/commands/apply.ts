@@ -9,6 +9,7 @@ import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { jsonMeta, planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
+import { guardAgainstDaemon } from '../cli/daemon-guard.js';
 
 /**
  * `orch apply --json` (docs/json.md, schemas/cli/apply.schema.json). 2.0: `timings` (`nginx_test_ms`,
@@ -45,6 +46,9 @@ ${EXIT_CODES_HELP}`;
     'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer (default: lockTimeoutSeconds setting, 30)' }),
     'json': Flags.boolean({ description: 'print the result as JSON (progress goes to stderr)' }),
     'diff': Flags.boolean({ description: 'show diffs in the plan shown before confirmation', default: true, allowNo: true }),
+    'suspend-watch': Flags.boolean({
+      description: 'suspend a running orch watch that applies other manifests (it would undo this apply); orch resume ends it',
+    }),
   };
 
   protected async execute() {
@@ -57,10 +61,21 @@ ${EXIT_CODES_HELP}`;
         hint: 'Review `orch plan` and pass --auto-approve, or apply a saved plan file (`orch plan --out FILE`, then `orch apply FILE`).',
       });
     }
+    const orch = composeOrch(settings);
+    if (!flags['dry-run'])
+      await guardAgainstDaemon(orch, settings, {
+        action: 'apply',
+        interactive: interactive && !flags['auto-approve'] && !args.planfile && !flags.json,
+        suspend: flags['suspend-watch'],
+        reason: `orch apply from ${settings.manifests}`,
+        out: (l) => this.out(l),
+        err: (l) => this.err(l),
+        style: this.style,
+      });
     const reporter: ApplyReporter = process.stderr.isTTY && !flags.json ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
     let result;
     try {
-      result = await applyGateway(composeOrch(settings), {
+      result = await applyGateway(orch, {
         planFile: args.planfile ?? null,
         dryRun: flags['dry-run'],
         overwriteDrift: flags['overwrite-drift'] ? 'all' : new Set(flags['overwrite-drift-path'] ?? []),
@@ -141,6 +156,7 @@ ${EXIT_CODES_HELP}`;
       this.out(this.style.green(`Created bucket${created.length === 1 ? '' : 's'} ${created.join(', ')}${when}.`));
     }
     if (outcome === null) {
+      if (flags['dry-run']) this.out(formatPlanText(planResult.plan, this.style, { diffs: flags.diff }));
       this.out(
         this.style.green(
           flags['dry-run'] ? 'Dry run: only buckets to create; nothing was created.' : 'Apply complete: no nginx file changed.',
@@ -149,6 +165,7 @@ ${EXIT_CODES_HELP}`;
       return ExitCode.ok;
     }
     if (outcome.dryRun) {
+      this.out(formatPlanText(planResult.plan, this.style, { diffs: flags.diff }));
       this.out(
         this.style.green(
           `Dry run: the new generation passes nginx -t with nginx's main configuration (${(outcome.timings.testMs / 1000).toFixed(2)}s). Nothing live was touched.`,

@@ -7,6 +7,8 @@ import { statusToJson } from '../cli/views/status-json.js';
 import { orchVersion } from '../config/version.js';
 import { ExitCode } from '../domain/errors.js';
 import { safeLine } from '../cli/views/safe-text.js';
+import { deployedIdentityChecks } from '../use-cases/buckets/client-identities.js';
+import { identityCheckLines, identityChecksToJson } from '../cli/views/identity-checks.js';
 
 export default class Status extends OrchCommand {
   static override summary = 'Last generation, drift, lock holder, backup age, nginx version, and whether nginx serves the last generation.';
@@ -34,10 +36,12 @@ EXIT CODES
     const orch = composeOrch(settings);
     const s = await gatewayStatus(orch, { statusListen: settings.statusListen });
     const daemon = await daemonReport(orch, { watchListen: settings.watchListen, stateDir: settings.stateDir });
+    // The client identity check of the deployed virtual hosts (issue 19): only when some declare identities.
+    const identities = await deployedIdentityChecks(orch);
     const code = flags['detailed-exitcode'] && !s.health.healthy ? ExitCode.changesPresent : ExitCode.ok;
     if (flags.json) {
       const meta = { orchVersion: orchVersion(), stateDir: settings.stateDir, statusListen: settings.statusListen };
-      this.out(JSON.stringify(statusToJson(s, daemon, meta), null, 2));
+      this.out(JSON.stringify({ ...statusToJson(s, daemon, meta), client_identities: identityChecksToJson(identities) }, null, 2));
       return code;
     }
     const st = this.style;
@@ -81,6 +85,7 @@ EXIT CODES
           `               suspended since ${daemon.suspended.since} by ${daemon.suspended.by}${daemon.suspended.reason ? ` (${daemon.suspended.reason})` : ''}: nothing is reconciled until: orch resume`,
         ),
       );
+    for (const line of identityCheckLines(identities, st)) this.out(line);
     // Said last, as a verdict: what --detailed-exitcode exits on.
     if (s.health.healthy) this.out(`Health:        ${st.green(`healthy (generation ${g!.number} served, no drift)`)}`);
     else {

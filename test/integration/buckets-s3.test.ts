@@ -490,7 +490,17 @@ ${extra}`;
     expect(offline.code).toBe(0);
     expect(offline.stdout).toContain('Buckets not checked: offline plan (--no-refresh).');
 
-    await Promise.all([members.hot![0]!.start(), members.cold![0]!.start()]);
+    // Orphans with a pool down: "no orphans" only for the pools listed; none listed: unknown, exit 1.
+    const some = await run(['buckets', 'orphans']);
+    expect(some.code, some.stderr).toBe(0);
+    expect(some.stdout).toContain('No orphans on the 1 pool listed; 1 pool could not be listed (below).');
+    await members.hot![1]!.kill();
+    const none = await run(['buckets', 'orphans']);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toContain('Orphans unknown: no pool could be listed');
+    expect(none.stdout).not.toContain('No orphans');
+
+    await Promise.all([members.hot![0]!.start(), members.hot![1]!.start(), members.cold![0]!.start()]);
   });
 
   it('credentials refused by a server: a clear error naming the pool; never sealed', async () => {

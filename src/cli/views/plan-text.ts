@@ -7,6 +7,8 @@ const SYMBOL: Record<FileAction, string> = { create: '+', update: '~', delete: '
 
 export interface PlanTextOptions {
   diffs: boolean;
+  /** Why buckets were not checked when the plan did not refresh (default: `orch plan --no-refresh`). */
+  offlineNote?: string;
 }
 
 /** The human form of a plan: what a reviewer reads in a pull request. */
@@ -46,7 +48,7 @@ export function formatPlanText(plan: Plan, style: Style, opts: PlanTextOptions =
   }
   const unlisted = plan.refresh.pools.filter((p) => p.status === 'no-credentials');
   if (!plan.refresh.performed) {
-    out.push('', style.dim('Buckets not checked: offline plan (--no-refresh).'));
+    out.push('', style.dim(opts.offlineNote ?? 'Buckets not checked: offline plan (--no-refresh).'));
   } else if (unlisted.length > 0) {
     const names =
       unlisted
@@ -89,7 +91,7 @@ function verb(a: FileAction): string {
   return a === 'create' ? 'created' : a === 'delete' ? 'destroyed' : 'updated';
 }
 
-function indent(text: string, n: number): string {
+export function indent(text: string, n: number): string {
   const pad = ' '.repeat(n);
   return text
     .replace(/\n$/, '')
@@ -98,7 +100,7 @@ function indent(text: string, n: number): string {
     .join('\n');
 }
 
-function colorDiff(diff: string, style: Style): string {
+export function colorDiff(diff: string, style: Style): string {
   if (!style.enabled) return diff;
   return diff
     .split('\n')
