@@ -20,16 +20,16 @@ export interface ErrorSink {
 export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
   if (isOclifParseError(err)) {
     const message = safeLines((err as Error).message);
-    if (sink.json) sink.stdout(JSON.stringify({ error: { code: 'usage', message, hint: 'See --help.' } }, null, 2));
+    if (sink.json) sink.stdout(errorJson({ code: 'usage', message, hint: 'See --help.' }));
     else sink.stderr(`${sink.style.red('Error:')} ${message}\n${sink.style.cyan('hint:')} see --help for usage.`);
     return ExitCode.error;
   }
   if (isOrchError(err)) {
     const hint = err.hint === undefined ? undefined : completeHintCommands(err.hint, sink.settingsArgs ?? []);
     if (sink.json) {
-      const body: Record<string, unknown> = { code: err.code, message: err.message, hint: hint ?? null };
-      if (err instanceof ValidationError) body['diagnostics'] = err.diagnostics.map(diagnosticToJson);
-      sink.stdout(JSON.stringify({ error: body }, null, 2));
+      const diagnostics = err instanceof ValidationError ? err.diagnostics.map(diagnosticToJson) : [];
+      const body: Record<string, unknown> = { code: err.code, message: err.message, hint: hint ?? null, diagnostics };
+      sink.stdout(errorJson(body));
     } else {
       const parts: string[] = [];
       if (err instanceof ValidationError) parts.push(formatDiagnostics(err.diagnostics, sink.style));
@@ -45,12 +45,16 @@ export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
     return err.exitCode;
   }
   const e = err instanceof Error ? err : new Error(String(err));
-  if (sink.json)
-    sink.stdout(JSON.stringify({ error: { code: 'bug', message: e.message, hint: 'This is a bug in orch; please report it.' } }, null, 2));
+  if (sink.json) sink.stdout(errorJson({ code: 'bug', message: e.message, hint: 'This is a bug in orch; please report it.' }));
   sink.stderr(
     `${sink.style.red('Internal error (a bug in orch):')} ${e.message}\n${e.stack ?? ''}\nPlease report it with the command you ran and the output above.`,
   );
   return ExitCode.error;
+}
+
+/** A failed command's JSON (docs/json.md, schemas/cli/error.schema.json). */
+function errorJson(error: Record<string, unknown>): string {
+  return JSON.stringify({ format_version: '1.0', error: { diagnostics: [], ...error } }, null, 2);
 }
 
 function isOclifParseError(err: unknown): boolean {

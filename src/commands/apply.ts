@@ -11,6 +11,12 @@ import { jsonMeta, planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
 import { guardAgainstDaemon } from '../cli/daemon-guard.js';
 
+/**
+ * `orch apply --json` (docs/json.md, schemas/cli/apply.schema.json). 2.0: `timings` (`nginx_test_ms`,
+ * `reload_ms`, `confirm_ms`; 1.0 had `timings_ms` with camelCase keys) and events in snake_case.
+ */
+export const APPLY_JSON_FORMAT_VERSION = '2.0';
+
 export default class Apply extends OrchCommand {
   static override summary = 'Make nginx match the manifests: stage, validate, promote, reload, all or nothing.';
   static override description = `Takes the writer lock, finishes or undoes any apply that was interrupted, computes the plan, and asks for confirmation (or --auto-approve). Then builds the new generation beside the live one (unchanged files hard-linked) and validates it once with nginx -t and nginx's main configuration; switches the whole managed tree to it with one rename, under a journal; reloads nginx and confirms that the new generation is served; and only then commits the state. Any failure switches back the same way: the live tree is one whole generation at every instant.
@@ -97,9 +103,9 @@ ${EXIT_CODES_HELP}`;
       this.out(
         JSON.stringify(
           {
-            format_version: '1.0',
+            format_version: APPLY_JSON_FORMAT_VERSION,
             applied: outcome !== null && !outcome.dryRun,
-            dry_run: flags['dry-run'],
+            dry_run: flags['dry-run'] === true,
             generation: outcome?.generation ?? null,
             recovered: result.recovered ? { action: result.recovered.action, generation: result.recovered.journal.generation } : null,
             buckets_created: result.buckets.created.map((b) => ({
@@ -118,10 +124,17 @@ ${EXIT_CODES_HELP}`;
             files_deleted: outcome?.filesDeleted ?? 0,
             nginx_tests: outcome?.nginxTests ?? 0,
             reloads: outcome?.reloads ?? 0,
-            timings_ms: outcome?.timings ?? null,
+            timings: outcome
+              ? { nginx_test_ms: outcome.timings.testMs, reload_ms: outcome.timings.reloadMs, confirm_ms: outcome.timings.confirmMs }
+              : null,
             warnings: outcome?.warnings ?? [],
             plan: planToJson(planResult.plan, jsonMeta(result.identity ?? planIdentity(planResult)), { diffs: false }),
-            events: reporter.events,
+            events: reporter.events.map((e) => ({
+              step: e.step,
+              status: e.status,
+              message: e.message ?? null,
+              duration_ms: e.durationMs ?? null,
+            })),
           },
           null,
           2,

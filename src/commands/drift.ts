@@ -14,15 +14,34 @@ EXIT CODES
   2  drift found (with --detailed-exitcode)`;
   static override examples = ['<%= config.bin %> drift', '<%= config.bin %> drift --json'];
   static override flags = {
-    'json': Flags.boolean({ description: 'print as JSON' }),
+    'json': Flags.boolean({ description: 'print as JSON (docs/json.md)' }),
     'detailed-exitcode': Flags.boolean({ description: 'exit 2 when drift is found' }),
   };
 
   protected async execute() {
     const { flags } = await this.parse(Drift);
     const settings = this.settingsFrom(flags);
-    const { items, notices } = driftReport(composeOrch(settings));
-    if (flags.json) this.out(JSON.stringify({ drift: items, notices }, null, 2));
+    const { items, notices, generation } = driftReport(composeOrch(settings));
+    if (flags.json)
+      this.out(
+        JSON.stringify(
+          {
+            // docs/json.md; 1.0: the first versioned format (before it: camelCase, no format_version).
+            format_version: '1.0',
+            generation,
+            drift: items.map((d) => ({
+              path: d.path,
+              kind: d.kind,
+              expected_sha256: d.expectedSha256,
+              actual_sha256: d.actualSha256,
+              diff: d.diff,
+            })),
+            notices,
+          },
+          null,
+          2,
+        ),
+      );
     else {
       // Said first: an interrupted apply or conversion (whose files are never reported as hand edits).
       for (const n of notices) this.out(this.style.yellow(`Note: ${n}`));

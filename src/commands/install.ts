@@ -1,4 +1,5 @@
 import { Flags } from '@oclif/core';
+import { installToJson } from '../cli/views/result-json.js';
 import { installOrch, type InstallReport, type StepAction } from '../use-cases/install/install.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { composeInstall } from '../composition-root.js';
@@ -45,6 +46,7 @@ EXIT CODES
     'force': Flags.boolean({ description: 'replace an existing config file (the old one is kept as .bak)' }),
     'dry-run': Flags.boolean({ description: 'print what would be done; write nothing' }),
     'skip-nginx-check': Flags.boolean({ description: 'install even when the main nginx configuration does not include the managed files' }),
+    'json': Flags.boolean({ description: 'print the result as JSON (docs/json.md)' }),
   };
 
   protected async execute() {
@@ -66,7 +68,8 @@ EXIT CODES
         nginxPrefix: flags['nginx-prefix'],
       },
     });
-    this.out(formatInstall(report, this.style));
+    if (flags.json) this.out(JSON.stringify(installToJson(report), null, 2));
+    else this.out(formatInstall(report, this.style));
   }
 }
 

@@ -61,6 +61,7 @@ EXIT CODES
       this.out(
         JSON.stringify(
           {
+            format_version: '1.0',
             pool: config.pool,
             type: config.type,
             member: config.member.index === null ? null : { index: config.member.index, address: config.member.address },

@@ -54,11 +54,13 @@ EXIT CODES
       this.out(
         JSON.stringify(
           {
+            format_version: '1.0',
             valid: true,
             counts,
+            // Every field present (docs/json.md): null when nginx -t was not asked for.
             nginx: nginx
               ? { checked: true, version: nginx.version, scope: nginx.scope, duration_ms: Math.round(nginx.durationMs) }
-              : { checked: false },
+              : { checked: false, version: null, scope: null, duration_ms: null },
             diagnostics: diagnostics.map(diagnosticToJson),
           },
           null,

@@ -245,7 +245,7 @@ export async function benchWatch({ orch, tmpRoot, log, tls, ports, nginx, runs, 
       `[watch] daemon ready in ${Math.round(result.startToReadyMs)} ms (first reconcile ${startLog?.outcome}, ${startLog?.durationMs} ms)`,
     );
 
-    const idle = (s) => s.running === null && s.pendingTriggers.length === 0;
+    const idle = (s) => s.running === null && s.pending_triggers.length === 0;
     // Plain-port S3 hosts (TLS hosts listen on the last port with https).
     const hosts = gen.hosts.filter((h) => !h.isFileHost && h.port !== ports.base + PLAIN_PORTS);
     const pickTarget = (route, i) => [1, 2].map((d) => gen.nanioPools[(i * 17 + d) % gen.nanioPools.length]).find((p) => p !== route.pool);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { closest } from '../../src/cli/command-not-found.js';
 import { colorEnabled, colorFlag } from '../../src/cli/style.js';
 import { runCli, STACK_LINE } from '../helpers/cli.js';
+import { expectContract } from '../helpers/json-contract.js';
 
 /** The conventions operators expect of a CLI: help, version, typos, colour. Run on the built CLI. */
 describe('orch CLI conventions', () => {
@@ -31,7 +32,10 @@ describe('orch CLI conventions', () => {
     expect(version.stdout).toBe(versionFlag.stdout);
     expect(version.stdout).toMatch(/^orch\/\d+\.\d+\.\d+ /);
     const json = await runCli(['version', '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ format_version: '1.0', version: expect.stringMatching(/^\d+\.\d+\.\d+/) as string });
+    expect(expectContract('version', json.stdout)).toMatchObject({
+      format_version: '1.0',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/) as string,
+    });
   });
 
   it('an unknown command exits 1 (not 2, "changes present") with suggestions that work when pasted', async () => {

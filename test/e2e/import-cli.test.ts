@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli, STACK_LINE } from '../helpers/cli.js';
+import { expectContract } from '../helpers/json-contract.js';
 import { wrapperConf } from '../helpers/nginx.js';
 
 /**
@@ -64,7 +65,7 @@ describe("orch import of orch's own tree", () => {
     expect(r.stderr).not.toMatch(STACK_LINE);
     const forced = await cli('import', 'nginx', '--out', 'manifests', '--force', '--json');
     expect(forced.code).toBe(0);
-    expect(JSON.parse(forced.stdout)).toMatchObject({
+    expect(expectContract('import', forced.stdout)).toMatchObject({
       source: 'orch',
       layout: 'origin',
       counts: { pools: 3, virtual_hosts: 2, routes: 3 },
@@ -74,7 +75,7 @@ describe("orch import of orch's own tree", () => {
   it('--from forces the reading; user errors are one message without a stack trace', async () => {
     const asNginx = await cli('import', 'nginx', '--out', 'as-nginx', '--from', 'nginx', '--json');
     expect(asNginx.code).toBe(0);
-    expect(JSON.parse(asNginx.stdout)).toMatchObject({ source: 'nginx', layout: 'split' });
+    expect(expectContract('import', asNginx.stdout)).toMatchObject({ source: 'nginx', layout: 'split' });
     for (const [args, message] of [
       [['import', 'nowhere', '--out', 'x'], 'nowhere does not exist.'],
       [['import', 'nginx', '--out', 'y', '--from', 'apache'], 'Expected --from=apache to be one of: orch, nanio-orchestrator, nginx'],

@@ -6,6 +6,7 @@ import { MigrationEnv } from '../helpers/migration-env.js';
 import type { MigrationJson } from '../helpers/migration-run.js';
 import { skipWithoutNanio } from '../helpers/nanio.js';
 import { listKeys } from '../helpers/s3-workload.js';
+import { expectContract } from '../helpers/json-contract.js';
 
 async function migrations(e: MigrationEnv): Promise<MigrationJson[]> {
   const r = await e.cli(['migrations', '--json', '--log', '100']);
@@ -34,8 +35,12 @@ describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migrat
       await e.apply();
       const killed = await e.cli(['migrate', 'run', 'photos-first'], { env: { ORCH_FAULT_INJECT: 'copy:pass' } });
       expect(killed.signal ?? killed.code, `${killed.stdout}\n${killed.stderr}`).toBe('SIGKILL');
-      const cancel = await e.cli(['migrate', 'cancel', 'photos-first']);
+      const cancel = await e.cli(['migrate', 'cancel', 'photos-first', '--json']);
       expect(cancel.code, `${cancel.stdout}\n${cancel.stderr}`).toBe(0);
+      expect(expectContract('migrate', cancel.stdout)).toMatchObject({
+        outcome: 'cancelled',
+        migration: { name: 'photos-first', phase: 'cancelled' },
+      });
       expect((await migrations(e)).find((m) => m.name === 'photos-first')).toMatchObject({ phase: 'cancelled', routing: 'source' });
       const copied = await e.listPool('new');
       const seeds = e.seeded.map((s) => s.key);

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { expectContract } from '../helpers/json-contract.js';
 import { MigrationEnv } from '../helpers/migration-env.js';
 import type { MigrationJson } from '../helpers/migration-run.js';
 
@@ -72,10 +73,14 @@ describe('live bucket migration of large objects', () => {
       expect(killed.signal).toBe('SIGKILL');
       console.log(`killed with ${partial!.bytes} of ${before.get(partial!.key)!.size} bytes of ${partial!.key} at the destination`);
 
-      const again = await e.cli(['migrate', 'run', 'photos-to-new']);
+      const again = await e.cli(['migrate', 'run', 'photos-to-new', '--json']);
       expect(again.code, `${again.stdout}\n${again.stderr}`).toBe(0);
+      expect(expectContract('migrate', again.stdout)).toMatchObject({
+        outcome: 'done',
+        migration: { name: 'photos-to-new', phase: 'done' },
+      });
       const r = await e.cli(['migrations', '--json']);
-      const [m] = (JSON.parse(r.stdout) as { migrations: MigrationJson[] }).migrations;
+      const [m] = expectContract<{ migrations: MigrationJson[] }>('migrations', r.stdout).migrations;
       expect(m).toMatchObject({ phase: 'done', routing: 'destination' });
       expect(await e.listPool('new')).toEqual(before);
     });

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runCli, STACK_LINE } from '../helpers/cli.js';
+import { expectContract } from '../helpers/json-contract.js';
 import { nginxBinary, wrapperConf } from '../helpers/nginx.js';
 import { freePorts } from '../helpers/ports.js';
 import { NanioMember, skipWithoutNanio } from '../helpers/nanio.js';
@@ -71,7 +72,7 @@ describe('orch node-config (CLI)', () => {
   it('reads the manifests through the settings, like plan (ORCH_MANIFESTS)', async () => {
     const r = await runCli(['node-config', 'pool-2026', '--json'], { env: { ORCH_MANIFESTS: GATEWAY } });
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout);
+    const j = expectContract<{ files: Array<{ name: string; mode: string }> }>('node-config', r.stdout);
     expect(j).toMatchObject({ pool: 'pool-2026', type: 'nanio', member: null, listen: { host: '0.0.0.0', port: 9000 } });
     expect(j.files.map((f: { name: string; mode: string }) => [f.name, f.mode])).toEqual([
       ['nanio-options.toml', '0600'],

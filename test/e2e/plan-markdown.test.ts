@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { PlanJson } from '../../src/cli/views/plan-json.js';
 import { planJsonToMarkdown } from '../../src/cli/views/plan-markdown.js';
 import { runCli, STACK_LINE } from '../helpers/cli.js';
+import { expectContract } from '../helpers/json-contract.js';
 
 /** Every token of a Markdown document, nested ones included. */
 function tokens(md: string): Token[] {
@@ -31,7 +32,7 @@ describe('plans for people and for CI: --format markdown, orch show', () => {
     expect(md).toMatch(/^### orch plan: \d+ to add, 0 to change, 0 to destroy/);
     const table = tokens(md).find((t): t is Tokens.Table => t.type === 'table');
     expect(table?.header.map((h) => h.text)).toEqual(['action', 'resource', 'files', 'manifest']);
-    const json = JSON.parse((await runCli(['plan', ...base, '--json'])).stdout) as PlanJson;
+    const json = expectContract<PlanJson>('plan', (await runCli(['plan', ...base, '--json'])).stdout);
     expect(table!.rows.length).toBe(json.changes.length);
     const blocks = diffBlocks(md);
     expect(blocks.length).toBe(json.changes.length);
@@ -53,7 +54,7 @@ describe('plans for people and for CI: --format markdown, orch show', () => {
     // The same plan; only the hint at the end names the command that shows it.
     expect(showMd.stdout.split('\n').slice(0, -3)).toEqual(planMd.stdout.split('\n').slice(0, -3));
     const showJson = await runCli(['show', file, '--json']);
-    expect(JSON.parse(showJson.stdout)).toEqual((JSON.parse(readFileSync(file, 'utf8')) as { plan: unknown }).plan);
+    expect(expectContract('plan', showJson.stdout)).toEqual((JSON.parse(readFileSync(file, 'utf8')) as { plan: unknown }).plan);
     const showText = await runCli(['show', file]);
     expect(showText.code).toBe(0);
     expect(showText.stdout).toContain(`Saved plan ${file}`);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, STACK_LINE } from '../helpers/cli.js';
+import { expectContract } from '../helpers/json-contract.js';
 
 /**
  * `orch validate --nginx-test` (issue 21): what only nginx catches fails validation at the manifest
@@ -62,9 +63,10 @@ describe('orch validate --nginx-test', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('Manifests are valid: 2 documents in 1 file (1 pool, 1 virtual host, 0 routes, 0 migrations).');
     expect(r.stdout).toMatch(/nginx \d+\.\d+\.\d+ accepts them: nginx -t passed on the rendered files alone/);
-    const json = JSON.parse((await runCli(['validate', '-m', m, '--nginx-test', '--json'], { env: env() })).stdout) as {
-      nginx: { checked: boolean; scope: string };
-    };
+    const json = expectContract<{ nginx: { checked: boolean; scope: string } }>(
+      'validate',
+      (await runCli(['validate', '-m', m, '--nginx-test', '--json'], { env: env() })).stdout,
+    );
     expect(json.nginx).toMatchObject({ checked: true, scope: 'wrapper' });
     expect(readdirSync(dir).sort()).toEqual(['manifests', 'nginx.conf']);
   });

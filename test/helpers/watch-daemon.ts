@@ -108,7 +108,7 @@ export class WatchProcess {
   /** Waits until the daemon is idle after at least `reconciles` reconciles: nothing running, nothing pending. */
   waitIdle(reconciles: number, timeoutMs = 20_000): Promise<WatchStatusDoc> {
     return this.waitStatus(
-      (s) => s.reconciles >= reconciles && s.running === null && s.pendingTriggers.length === 0,
+      (s) => s.reconciles >= reconciles && s.running === null && s.pending_triggers.length === 0,
       timeoutMs,
       `idle after ${reconciles} reconciles`,
     );
@@ -144,14 +144,14 @@ export class WatchProcess {
 
 /** The /status document (schemas/watch-status.schema.json), as far as tests read it. */
 export interface WatchStatusDoc {
-  formatVersion: string;
+  format_version: string;
   mode: string;
-  driftPolicy: string;
+  drift_policy: string;
   ready: boolean;
-  readyReason: string | null;
+  ready_reason: string | null;
   running: string | null;
   reconciles: number;
-  lastReconcile: null | {
+  last_reconcile: null | {
     triggers: string[];
     outcome: string;
     generation: number | null;
@@ -167,20 +167,26 @@ export interface WatchStatusDoc {
         file: string | null;
         line: number | null;
         column: number | null;
-        document: string | null;
+        kind: string | null;
+        name: string | null;
         field: string | null;
       }>;
     };
   };
   generation: number | null;
-  lastSuccessfulApply: null | { generation: number; at: string; command: string };
-  drift: { files: Array<{ path: string; kind: string }>; checkedAt: string | null };
+  last_successful_apply: null | { generation: number; at: string; command: string };
+  drift: { files: Array<{ path: string; kind: string }>; checked_at: string | null };
   buckets: unknown;
   migrations: unknown[];
-  lastError: null | { source: string; code: string; message: string; at: string; diagnostics: unknown[] };
-  pendingTriggers: string[];
-  consecutiveFailures: number;
-  nextRetryAt: string | null;
+  last_error: null | { source: string; code: string; message: string; at: string; diagnostics: unknown[] };
+  pending_triggers: string[];
+  consecutive_failures: number;
+  next_retry_at: string | null;
+  resources: Array<{
+    kind: string;
+    name: string;
+    conditions: Array<{ type: string; status: string; reason: string; message: string; last_transition_time: string | null }>;
+  }>;
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

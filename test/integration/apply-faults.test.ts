@@ -204,7 +204,7 @@ describe.sequential('apply: crash at any moment leaves files, state and nginx co
         const status = await gw.orch(['status', '--json']);
         expect(status.code, status.stderr).toBe(0);
         expect(JSON.parse(status.stdout)).toMatchObject({
-          interruptedApply: { generation: before.generation! + 1, phase: 'prepared', switched: true },
+          interrupted_apply: { generation: before.generation! + 1, phase: 'prepared', switched: true },
         });
         const drift = await gw.orch(['drift', '--detailed-exitcode']);
         expect(drift.code, drift.stdout).toBe(0);

@@ -191,7 +191,7 @@ describe.sequential('apply: guards against a real nginx', () => {
     expect(waiter.code, waiter.stderr + waiter.stdout).toBe(3);
     expect(waiter.stderr).toContain(`Another orch writer holds the lock: pid ${holder.child.pid} (apply)`);
     expect(waiter.stderr).not.toMatch(STACK_LINE);
-    expect(JSON.parse(status.stdout)).toMatchObject({ lockHolder: { pid: holder.child.pid, command: 'apply' } });
+    expect(JSON.parse(status.stdout)).toMatchObject({ lock_holder: { pid: holder.child.pid, command: 'apply' } });
     const h = await holder.done;
     expect(h.code, h.stderr).toBe(0);
     expect(changedPaths(before, gw.snapshot()).length).toBeGreaterThan(0);

@@ -17,6 +17,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_LINE } from '../helpers/cli.js';
+import { expectContract } from '../helpers/json-contract.js';
 import { docs, Gateway, type CliResult, type RunOptions } from '../helpers/gateway.js';
 import { CTRL_KEYS, onTerminal } from '../helpers/pty.js';
 import { refusingS3Server, s3Client, S3RVER_ACCESS_KEY, seedOnDisk, startMembers, type S3Member } from '../helpers/s3-servers.js';
@@ -242,6 +243,7 @@ ${extra}`;
     const r = await run(['buckets', '--counts', '--json']);
     gw.removeManifest('migrations/logs.yaml');
     expect(r.code, r.stderr).toBe(0);
+    expectContract('buckets', r.stdout);
     const report = json(r);
     const status = Object.fromEntries(report.buckets.map((b: { bucket: string; status: string }) => [b.bucket, b.status]));
     expect(status).toEqual({
@@ -316,7 +318,7 @@ ${extra}`;
   });
 
   it('lists orphans with counts and purges only them, after a dry run, a guard and a confirmation', async () => {
-    const orphans = json(await run(['buckets', 'orphans', '--json']));
+    const orphans = expectContract<{ orphans: unknown[] }>('buckets-orphans', (await run(['buckets', 'orphans', '--json'])).stdout);
     expect(orphans.orphans).toEqual([
       { virtual_host: 's3', bucket: 'photos', pool: 'hot', default_pool: 'hot', route_pool: 'cold', objects: 3, bytes: 33 },
     ]);
@@ -360,9 +362,19 @@ ${extra}`;
       expect(gw.snapshot()).toEqual(tree);
     }
 
-    const purge = await run(['buckets', 'purge-orphans', 's3', 'photos', '--yes']);
+    const purge = await run(['buckets', 'purge-orphans', 's3', 'photos', '--yes', '--json']);
     expect(purge.code, purge.stderr).toBe(0);
-    expect(purge.stdout).toContain('Deleted 3 objects of photos on hot; 0 left there.');
+    expect(expectContract('buckets-purge-orphans', purge.stdout)).toMatchObject({
+      dry_run: false,
+      virtual_host: 's3',
+      bucket: 'photos',
+      pool: 'hot',
+      route_pool: 'cold',
+      listed: { objects: 3, bytes: 33 },
+      deleted: 3,
+      failed: [],
+      remaining: { objects: 0 },
+    });
     const after = await inventory();
     expect(after.hot!.photos).toBe(0);
     // Nothing else was touched: every other bucket on every pool has the same objects.

@@ -6,6 +6,7 @@ import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectComm
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_LINE } from '../helpers/cli.js';
+import { expectContract } from '../helpers/json-contract.js';
 import { Gateway, type CliResult, type RunOptions } from '../helpers/gateway.js';
 import { NanioMember, skipWithoutNanio, type NanioUser } from '../helpers/nanio.js';
 import { s3Client } from '../helpers/s3-servers.js';
@@ -451,7 +452,7 @@ spec:
     // checked with: orch status reports the deployed gateway's check.
     const status = await run(['status', '--json'], { env: { CLIENT_ACCESS_KEY: '', CLIENT_SECRET_KEY: '' } });
     expect(status.code, status.stderr).toBe(0);
-    expect((JSON.parse(status.stdout) as { client_identities: unknown }).client_identities).toEqual(report.identities);
+    expect(expectContract<{ client_identities: unknown }>('status', status.stdout).client_identities).toEqual(report.identities);
 
     // A client with its own key reads and writes through the gateway, on both pools.
     const client = s3Client(`http://127.0.0.1:${port}`, clientUser);

@@ -13,6 +13,7 @@ import { renderStatusFile, statusToken, STATUS_FILE_PATH } from '../../src/domai
 import { renderTree } from '../../src/domain/render/render-tree.js';
 import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
 import { REPO_ROOT, runCli, STACK_LINE, type CliResult } from '../helpers/cli.js';
+import { expectContract } from '../helpers/json-contract.js';
 import { fleetManifests } from '../helpers/fleet-manifests.js';
 import { wrapperConf } from '../helpers/nginx.js';
 
@@ -154,9 +155,9 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
       generations: Array<{ number: number; outcome: string; restorable: boolean }>;
     };
     expect(h.generations).toEqual([expect.objectContaining({ number: Number(served[1]), outcome: 'rebuilt', restorable: true })]);
-    const st = JSON.parse(ok(await ws.cli('status', '--json')).stdout) as { generation: { fingerprint: string }; driftCount: number };
+    const st = JSON.parse(ok(await ws.cli('status', '--json')).stdout) as { generation: { fingerprint: string }; drift: { count: number } };
     expect(st.generation.fingerprint).toBe(`sha256:${served[2]}`);
-    expect(st.driftCount).toBe(0);
+    expect(st.drift.count).toBe(0);
   });
 
   it('records every marked file with its sha256, resource, and manifest origin from the sidecars', () => {
@@ -222,11 +223,11 @@ describe('orch rebuild-db on examples/sandbox (applied with the real nginx -t)',
     expect(r.stdout).toMatch(/VirtualHost\/s3-local: from its sidecar, manifest vhosts\/s3-local\.yaml#0/);
     expect(r.stdout).toContain('Nothing was written (--dry-run).');
     expect(ws.snapshot()).toEqual(before);
-    const json = JSON.parse(ok(await ws.cli('rebuild-db', '--dry-run', '--json')).stdout) as {
+    const json = expectContract<{
       dry_run: boolean;
       files: unknown[];
       database: { before: string };
-    };
+    }>('rebuild-db', ok(await ws.cli('rebuild-db', '--dry-run', '--json')).stdout);
     expect([json.dry_run, json.files.length, json.database.before]).toEqual([true, 11, 'missing']);
     expect(ws.snapshot()).toEqual(before);
     ok(await ws.cli('rebuild-db'));
@@ -453,10 +454,10 @@ describe('orch rebuild-db on a generated fleet with in-progress and completed mi
     });
     ws.dropDatabase();
     const r = ok(await ws.cli('rebuild-db', '--json'));
-    const json = JSON.parse(r.stdout) as {
+    const json = expectContract<{
       files: unknown[];
       migrations: Array<{ name: string; phase: string; completed: boolean; file: string }>;
-    };
+    }>('rebuild-db', r.stdout);
     expect(json.files).toHaveLength(6 * 2 + 40 * 2 + 1);
     // The done record wins over a state file the engine had not removed yet.
     expect(json.migrations.map((m) => [m.name, m.phase, m.completed, m.file])).toEqual([

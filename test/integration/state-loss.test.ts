@@ -137,9 +137,9 @@ describe.sequential('a lost state is never silent', () => {
       // orch watch reconciles on start: it stops too, and says why on /status.
       const w = await WatchProcess.start(gw);
       try {
-        const s = await w.waitStatus((st) => st.lastError !== null, 30_000, 'a reconcile error');
-        expect(s.lastError!.code).toMatch(/^state\./);
-        expect(s.lastError!.message).toMatch(c.says);
+        const s = await w.waitStatus((st) => st.last_error !== null, 30_000, 'a reconcile error');
+        expect(s.last_error!.code).toMatch(/^state\./);
+        expect(s.last_error!.message).toMatch(c.says);
       } finally {
         await w.stop();
       }

@@ -63,7 +63,7 @@ describe.sequential('orch watch against a real nginx', () => {
   it('applies on start, then serves a manifest edit through nginx within 2 s, and folds a burst of 50 edits into at most 2 reloads', async () => {
     w = await WatchProcess.start(gw);
     let s = await w.waitStatus((x) => x.ready, 30_000, 'ready after the first reconcile');
-    expect(s.lastReconcile).toMatchObject({ outcome: 'applied', generation: 1, triggers: ['startup'] });
+    expect(s.last_reconcile).toMatchObject({ outcome: 'applied', generation: 1, triggers: ['startup'] });
     expect((await w.get('/readyz'))?.status).toBe(200);
     expect(await served('/photos/a.jpg')).toBe('archive');
     expect(gw.readState().generations.map((g) => g.command)).toEqual(['watch']);
@@ -76,7 +76,7 @@ describe.sequential('orch watch against a real nginx', () => {
     const latencyMs = performance.now() - t0;
     expect(latencyMs).toBeLessThan(2000);
     s = await w.waitIdle(2);
-    expect(s.lastReconcile).toMatchObject({ outcome: 'applied', generation: 2, triggers: ['manifest-change'] });
+    expect(s.last_reconcile).toMatchObject({ outcome: 'applied', generation: 2, triggers: ['manifest-change'] });
 
     // An editor saving by rename: write a temp file, rename it over the manifest.
     const t1 = performance.now();
@@ -110,11 +110,11 @@ describe.sequential('orch watch against a real nginx', () => {
     await waitServedBy('/logs40/x', 'cold');
     // Idle, and still idle a moment later (file events of the burst that arrive late fold into one
     // more reconcile, which finds nothing to change).
-    const idle = (x: WatchStatusDoc) => x.running === null && x.pendingTriggers.length === 0;
+    const idle = (x: WatchStatusDoc) => x.running === null && x.pending_triggers.length === 0;
     await w.waitStatus(idle, 30_000, 'idle after the burst');
     await sleep(1500);
     s = await w.waitStatus(idle, 30_000, 'idle after the burst');
-    expect(['applied', 'no_changes']).toContain(s.lastReconcile?.outcome);
+    expect(['applied', 'no_changes']).toContain(s.last_reconcile?.outcome);
     expect(s.generation).toBe(gw.readState().generation);
     const after = gw.readState().generations.length;
     const metricsAfter = parsePrometheusText(await w.metrics());
@@ -143,21 +143,27 @@ describe.sequential('orch watch against a real nginx', () => {
 
   it('keeps the last good configuration on a broken manifest, with file:line in /status, then applies the fix', async () => {
     w = await WatchProcess.start(gw);
-    await w.waitStatus((s) => s.ready && s.running === null && s.pendingTriggers.length === 0, 30_000, 'ready and idle');
+    await w.waitStatus((s) => s.ready && s.running === null && s.pending_triggers.length === 0, 30_000, 'ready and idle');
     const snap = gw.snapshot();
     const generation = gw.readState().generation;
 
     // A route to a pool that does not exist: a reference error on line 8 (`pool:`).
     gw.writeManifest('routes/photos.yaml', photos('nowhere'));
-    let s = await w.waitStatus((x) => x.lastReconcile?.outcome === 'invalid', 30_000, 'an invalid reconcile');
-    const err = s.lastReconcile!.error!;
+    let s = await w.waitStatus((x) => x.last_reconcile?.outcome === 'invalid', 30_000, 'an invalid reconcile');
+    const err = s.last_reconcile!.error!;
     expect(err.code).toBe('validation.failed');
     const d = err.diagnostics.find((x) => x.severity === 'error')!;
     expect(d.file).toMatch(/routes\/photos\.yaml$/);
     expect(d.line).toBe(8);
-    expect(d.document).toBe('Route/s3-photos');
+    expect(d).toMatchObject({ kind: 'Route', name: 's3-photos', field: 'spec.pool' });
     expect(s.ready).toBe(false);
-    expect(s.lastError).toMatchObject({ source: 'reconcile', code: 'validation.failed' });
+    // Every resource is Stalled by the invalid manifests (the daemon cannot reconcile them).
+    expect(s.resources.find((r) => r.kind === 'Route' && r.name === 's3-photos')?.conditions).toEqual([
+      expect.objectContaining({ type: 'Ready', status: 'False', reason: 'ManifestsInvalid' }),
+      expect.objectContaining({ type: 'Reconciling', status: 'False' }),
+      expect.objectContaining({ type: 'Stalled', status: 'True', reason: 'ManifestsInvalid', last_transition_time: expect.any(String) }),
+    ]);
+    expect(s.last_error).toMatchObject({ source: 'reconcile', code: 'validation.failed' });
     checkStatus(s);
     const ready = await w.get('/readyz');
     expect(ready?.status).toBe(503);
@@ -176,8 +182,8 @@ describe.sequential('orch watch against a real nginx', () => {
 
     // YAML that does not even parse: still invalid, still the old configuration.
     gw.writeManifest('routes/photos.yaml', 'apiVersion: orch/v1\nkind: Route\nmetadata: {name: [unclosed\n');
-    s = await w.waitStatus((x) => x.reconciles > count && x.lastReconcile?.outcome === 'invalid', 30_000, 'invalid YAML');
-    expect(s.lastReconcile!.error!.diagnostics[0]).toMatchObject({
+    s = await w.waitStatus((x) => x.reconciles > count && x.last_reconcile?.outcome === 'invalid', 30_000, 'invalid YAML');
+    expect(s.last_reconcile!.error!.diagnostics[0]).toMatchObject({
       file: expect.stringMatching(/routes\/photos\.yaml$/),
       line: expect.any(Number),
     });
@@ -186,8 +192,8 @@ describe.sequential('orch watch against a real nginx', () => {
     // The fix is applied.
     gw.writeManifest('routes/photos.yaml', photos('cold'));
     await waitServedBy('/photos/a.jpg', 'cold');
-    s = await w.waitStatus((x) => x.ready && x.lastReconcile?.outcome === 'applied', 30_000, 'the fix applied');
-    expect(s.lastReconcile!.generation).toBe(generation! + 1);
+    s = await w.waitStatus((x) => x.ready && x.last_reconcile?.outcome === 'applied', 30_000, 'the fix applied');
+    expect(s.last_reconcile!.generation).toBe(generation! + 1);
     expect((await w.get('/readyz'))?.status).toBe(200);
     expect((await w.stop()).code).toBe(0);
   });
@@ -202,7 +208,7 @@ describe.sequential('orch watch against a real nginx', () => {
     const n0 = (await w.status()).reconciles;
     w.signal('SIGHUP');
     let s = await w.waitStatus((x) => x.reconciles > n0, 30_000, 'a reconcile after SIGHUP');
-    expect(s.lastReconcile).toMatchObject({ outcome: 'no_changes', triggers: ['sighup'] });
+    expect(s.last_reconcile).toMatchObject({ outcome: 'no_changes', triggers: ['sighup'] });
     expect(s.drift.files).toEqual([{ path: 'vhosts/s3.conf', kind: 'modified' }]);
     expect(s.ready).toBe(true);
     expect(gw.readManaged('vhosts/s3.conf')).toBe(edited);
@@ -214,9 +220,9 @@ describe.sequential('orch watch against a real nginx', () => {
     // A manifest change to that virtual host would overwrite the edit: blocked, reported, not retried hot.
     const generation = gw.readState().generation;
     gw.writeManifest('routes/photos.yaml', photos('hot'));
-    s = await w.waitStatus((x) => x.lastReconcile?.outcome === 'blocked', 30_000, 'a blocked reconcile');
-    expect(s.lastReconcile!.error).toMatchObject({ code: 'apply.drift' });
-    expect(s.lastReconcile!.error!.message).toContain('vhosts/s3.conf');
+    s = await w.waitStatus((x) => x.last_reconcile?.outcome === 'blocked', 30_000, 'a blocked reconcile');
+    expect(s.last_reconcile!.error).toMatchObject({ code: 'apply.drift' });
+    expect(s.last_reconcile!.error!.message).toContain('vhosts/s3.conf');
     expect((await w.get('/readyz'))?.status).toBe(503);
     expect(gw.readManaged('vhosts/s3.conf')).toBe(edited);
     expect(gw.readState().generation).toBe(generation);
@@ -224,16 +230,16 @@ describe.sequential('orch watch against a real nginx', () => {
     await sleep(2500);
     s = await w.status();
     expect(s.reconciles).toBe(count);
-    expect(s.consecutiveFailures).toBe(0);
+    expect(s.consecutive_failures).toBe(0);
     checkStatus(s);
     expect((await w.stop()).code).toBe(0);
 
     // --drift correct: the start-up reconcile overwrites the edit and applies the change.
     w = await WatchProcess.start(gw, ['--drift', 'correct']);
     s = await w.waitStatus((x) => x.ready, 30_000, 'ready under --drift correct');
-    expect(s.lastReconcile).toMatchObject({ outcome: 'applied', generation: generation! + 1 });
+    expect(s.last_reconcile).toMatchObject({ outcome: 'applied', generation: generation! + 1 });
     expect(s.drift.files).toEqual([]);
-    expect(s.driftPolicy).toBe('correct');
+    expect(s.drift_policy).toBe('correct');
     expect(gw.readManaged('vhosts/s3.conf')).not.toContain('# edited by hand');
     expect(sha256(gw.readManaged('vhosts/s3.conf'))).toBe(gw.readState().inventory['vhosts/s3.conf']);
     expect(await served('/photos/a.jpg')).toBe('hot');
@@ -253,12 +259,12 @@ describe.sequential('orch watch against a real nginx', () => {
       const failed = await w.waitLog((l) => l.event === 'settings.reload-failed', 30_000, from);
       expect(failed['error']).toMatch(/orch\.yaml/);
       let s = await w.status();
-      expect(s.lastError).toMatchObject({ source: 'settings', code: 'config.invalid' });
+      expect(s.last_error).toMatchObject({ source: 'settings', code: 'config.invalid' });
       // Still running, still reconciling with the old settings.
       gw.writeManifest('routes/photos.yaml', photos('archive'));
       await waitServedBy('/photos/a.jpg', 'archive');
       await w.waitStatus(
-        (x) => x.running === null && x.pendingTriggers.length === 0 && x.lastReconcile?.outcome === 'applied',
+        (x) => x.running === null && x.pending_triggers.length === 0 && x.last_reconcile?.outcome === 'applied',
         30_000,
         'the edit applied',
       );
@@ -278,7 +284,7 @@ describe.sequential('orch watch against a real nginx', () => {
       expect(gw.readState().generation).toBe(generation);
       expect(await served('/photos/a.jpg')).toBe('archive');
       s = await w.status();
-      expect(s.consecutiveFailures).toBe(0);
+      expect(s.consecutive_failures).toBe(0);
       // The other writer is done: the change goes through.
       (await import('node:fs')).unlinkSync(lock);
       await waitServedBy('/photos/a.jpg', 'cold', 30_000);
@@ -326,7 +332,7 @@ describe.sequential('orch watch against a real nginx', () => {
     expect(sampleValue(m, 'orch_apply_total', { outcome: 'applied' })).toBe(1);
     const state = gw.readState();
     expect(sampleValue(m, 'orch_generation')).toBe(state.generation);
-    const lastApplied = Date.parse((await w.status()).lastSuccessfulApply!.at) / 1000;
+    const lastApplied = Date.parse((await w.status()).last_successful_apply!.at) / 1000;
     expect(sampleValue(m, 'orch_last_successful_apply_timestamp_seconds')).toBeCloseTo(lastApplied, 3);
     // One nginx -t (the main configuration with the new generation, before the switch), one confirmed reload, with plausible durations.
     expect(sampleValue(m, 'orch_nginx_test_duration_seconds_count', { stage: 'staged' })).toBeUndefined();
@@ -345,12 +351,25 @@ describe.sequential('orch watch against a real nginx', () => {
     const status = await w.status();
     checkStatus(status);
     expect(status).toMatchObject({
-      formatVersion: '1.1',
+      format_version: '2.0',
       mode: 'apply',
-      driftPolicy: 'warn',
+      drift_policy: 'warn',
       generation: state.generation,
       migrations: [],
     });
+    // Each resource of the live generation, Ready (the daemon applied it; it does not probe nginx).
+    const ready = (kind: string, name: string) => ({
+      kind,
+      name,
+      conditions: [
+        expect.objectContaining({ type: 'Ready', status: 'True', reason: 'Current' }),
+        expect.objectContaining({ type: 'Reconciling', status: 'False' }),
+        expect.objectContaining({ type: 'Stalled', status: 'False' }),
+      ],
+    });
+    expect(status.resources).toEqual(
+      expect.arrayContaining([ready('Pool', 'hot'), ready('VirtualHost', 's3'), ready('Route', 's3-photos')]),
+    );
     // A HEAD and an unknown path.
     expect((await w.get('/status', 'HEAD'))?.status).toBe(200);
     expect((await w.get('/nope'))?.status).toBe(404);

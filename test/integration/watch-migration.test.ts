@@ -35,14 +35,20 @@ describe.sequential('orch watch drives a migration by itself', () => {
     });
 
     e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-to-new', mode: 'copy', freezeBudget: '10s' }));
-    type M = { name: string; phase: string; objectsCopied: number; objectsTotal: number | null };
+    type M = { name: string; phase: string; objects_copied: number; objects_total: number | null };
     const done = await watch.waitStatus(
       (s) => (s.migrations as M[]).some((m) => m.name === 'photos-to-new' && m.phase === 'done'),
       180_000,
       'the migration done',
     );
     const m = (done.migrations as M[]).find((x) => x.name === 'photos-to-new')!;
-    expect(m.objectsCopied).toBeGreaterThanOrEqual(before.size - 20);
+    expect(m.objects_copied).toBeGreaterThanOrEqual(before.size - 20);
+    // Its conditions in /status: Ready, reason Done.
+    expect(done.resources.find((r) => r.kind === 'Migration' && r.name === 'photos-to-new')?.conditions[0]).toMatchObject({
+      type: 'Ready',
+      status: 'True',
+      reason: 'Done',
+    });
     await sleep(7000);
     const history = await wl.stop();
 

@@ -90,8 +90,8 @@ describe.sequential('orch suspend / resume with a running orch watch', () => {
     expect(resume.code).toBe(0);
     expect(resume.stdout).toContain('orch watch is resumed');
     w.signal('SIGHUP');
-    const after = await w.waitStatus((x) => x.reconciles > n0 && x.lastReconcile?.outcome === 'applied', 30_000, 'an applied reconcile');
-    expect(after.lastReconcile!.generation).toBe(generation! + 1);
+    const after = await w.waitStatus((x) => x.reconciles > n0 && x.last_reconcile?.outcome === 'applied', 30_000, 'an applied reconcile');
+    expect(after.last_reconcile!.generation).toBe(generation! + 1);
     expect(gw.readManaged('vhosts/s3.conf')).not.toContain('# edited by hand');
     expect(await served('/photos/a')).toBe('hot');
     await w.waitLog((l) => l.event === 'watch.resumed');

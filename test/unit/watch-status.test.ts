@@ -36,10 +36,17 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
     expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
     // Unknown fields, unknown outcomes, a missing field: refused.
     expect(validate({ ...doc, extra: 1 })).toBe(false);
-    expect(validate({ ...doc, lastReconcile: { ...(doc['lastReconcile'] as object), outcome: 'done' } })).toBe(false);
-    const { pendingTriggers: _p, ...missing } = doc;
+    expect(validate({ ...doc, last_reconcile: { ...(doc['last_reconcile'] as object), outcome: 'done' } })).toBe(false);
+    const { pending_triggers: _p, ...missing } = doc;
     expect(validate(missing)).toBe(false);
-    expect(validate({ ...doc, lastError: { ...(doc['lastError'] as object), source: 'elsewhere' } })).toBe(false);
+    expect(validate({ ...doc, last_error: { ...(doc['last_error'] as object), source: 'elsewhere' } })).toBe(false);
+    // The 1.1 (camelCase) shape is not 2.0; a condition with an unknown status is refused.
+    expect(validate({ ...doc, formatVersion: '1.1' })).toBe(false);
+    const resources = doc['resources'] as Array<{ conditions: Array<Record<string, unknown>> }>;
+    const bad = [
+      { ...resources[0]!, conditions: [{ ...resources[0]!.conditions[0]!, status: 'true' }, ...resources[0]!.conditions.slice(1)] },
+    ];
+    expect(validate({ ...doc, resources: bad })).toBe(false);
   });
 
   it('what a daemon answers before its first reconcile is valid and not ready', () => {
@@ -60,13 +67,14 @@ describe('/status shape (schemas/watch-status.schema.json)', () => {
     const s = d.status();
     expect(validate(s), JSON.stringify(validate.errors)).toBe(true);
     expect(s).toMatchObject({
-      formatVersion: '1.1',
+      format_version: '2.0',
       mode: 'plan',
-      driftPolicy: 'correct',
+      drift_policy: 'correct',
       ready: false,
-      readyReason: 'no reconcile has finished yet',
-      lastReconcile: null,
+      ready_reason: 'no reconcile has finished yet',
+      last_reconcile: null,
       migrations: [],
+      resources: [],
     });
   });
 });

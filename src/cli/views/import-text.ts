@@ -93,6 +93,7 @@ function routingText(check: RoutingCheck, style: Style): string[] {
 
 export function importToJson(r: ImportReport): Record<string, unknown> {
   return {
+    format_version: '1.0',
     source: r.source,
     detected: r.detected,
     dir: r.dir,

@@ -56,7 +56,8 @@ export function formatRebuildText(r: RebuildResult, nginxDir: string, style: Sty
 export function rebuildToJson(r: RebuildResult): Record<string, unknown> {
   const p = r.plan;
   return {
-    dry_run: r.dryRun,
+    format_version: '1.0',
+    dry_run: r.dryRun === true,
     database: { path: r.dbPath, before: r.before, kept_as: r.keptAs },
     generation: { number: p.generation, source: p.generationSource, fingerprint: p.fingerprint },
     files: p.files.map((f) => ({

@@ -5,6 +5,7 @@ import { OrchCommand } from '../../cli/orch-command.js';
 import { composeOrch } from '../../composition-root.js';
 import { confirmTyped } from '../../cli/prompt.js';
 import { formatPurgeListing, formatPurgeResult } from '../../cli/views/buckets-text.js';
+import { purgeToJson } from '../../cli/views/result-json.js';
 
 export default class BucketsPurgeOrphans extends OrchCommand {
   static override summary = "Delete a routed bucket's objects left on its virtual host's default pool.";
@@ -15,6 +16,7 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
     '<%= config.bin %> buckets purge-orphans s3-main photos --dry-run',
     '<%= config.bin %> buckets purge-orphans s3-main photos',
     '<%= config.bin %> buckets purge-orphans s3-main photos --yes --max-objects 50000',
+    '<%= config.bin %> buckets purge-orphans s3-main photos --dry-run --json',
   ];
   static override args = {
     vhost: Args.string({ ignoreStdin: true, description: 'virtual host', required: true }),
@@ -25,6 +27,7 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
     'dry-run': Flags.boolean({ description: 'list what would be deleted; delete nothing' }),
     'max-objects': Flags.integer({ description: 'refuse to delete more objects than this', default: 10000 }),
     'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer (default: lockTimeoutSeconds setting, 30)' }),
+    'json': Flags.boolean({ description: 'print the result as JSON (docs/json.md; needs --yes or --dry-run)' }),
   };
 
   protected async execute() {
@@ -32,6 +35,14 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
     const settings = this.settingsFrom(flags);
     if (flags['lock-timeout'] !== undefined) settings.lockTimeoutSeconds = flags['lock-timeout'];
     const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    if (flags.json && !flags.yes && !flags['dry-run'])
+      throw new UserError(
+        'purge.needs-confirmation',
+        'Refusing to purge with --json without --yes: the JSON result cannot hold a prompt.',
+        {
+          hint: `Review the listing with: orch buckets purge-orphans ${args.vhost} ${args.bucket} --dry-run --json`,
+        },
+      );
     if (!flags.yes && !flags['dry-run'] && !interactive) {
       throw new UserError(
         'purge.needs-confirmation',
@@ -57,6 +68,10 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
             );
           },
     });
+    if (flags.json) {
+      this.out(JSON.stringify(purgeToJson(result), null, 2));
+      return;
+    }
     if (flags.yes || flags['dry-run']) this.out(formatPurgeListing(result.listing, this.style));
     this.out(formatPurgeResult(result, this.style));
   }

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { cancelMigration } from '../../use-cases/migrations/migration-commands.js';
 import { migrationPorts } from '../../composition-root.js';
 import { OrchCommand } from '../../cli/orch-command.js';
+import { migrateToJson } from '../../cli/views/result-json.js';
 
 export default class MigrateCancel extends OrchCommand {
   static override summary = 'Cancel a migration: the route goes back to the source pool.';
@@ -10,6 +11,7 @@ export default class MigrateCancel extends OrchCommand {
   static override args = { name: Args.string({ ignoreStdin: true, description: 'the migration', required: true }) };
   static override flags = {
     wait: Flags.integer({ description: 'seconds to wait for the process driving the migration', default: 60 }),
+    json: Flags.boolean({ description: 'print the result as JSON (docs/json.md)' }),
   };
 
   protected async execute() {
@@ -24,6 +26,10 @@ export default class MigrateCancel extends OrchCommand {
       },
     });
     const d = result.record;
+    if (flags.json) {
+      this.out(JSON.stringify(migrateToJson(result.how, d), null, 2));
+      return;
+    }
     if (result.how === 'cancelled')
       this.out(this.style.green(`Migration ${d.name} is cancelled: bucket ${d.bucket} is served by pool ${d.from} again.`));
     else if (result.how === 'completed')

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core';
+import { Args, Flags } from '@oclif/core';
 import { runMigration } from '../../use-cases/migrations/migration-commands.js';
 import { migrationPorts } from '../../composition-root.js';
 import type { MigrationRecord } from '../../domain/migrations/migration-record.js';
@@ -6,6 +6,7 @@ import { ExitCode } from '../../domain/errors.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { composeOrch } from '../../composition-root.js';
 import { formatDuration, progressText, rateText } from '../../cli/views/migrations-text.js';
+import { migrateToJson } from '../../cli/views/result-json.js';
 
 export default class MigrateRun extends OrchCommand {
   static override summary = 'Drive one migration in the foreground, with progress, until it is done.';
@@ -15,7 +16,10 @@ EXIT CODES
   0  done (or cancelled)
   1  error: the migration is in phase error (see 'orch migrations'), or bad input
   3  another process drives this migration`;
-  static override examples = ['<%= config.bin %> migrate run photos-to-2026'];
+  static override examples = ['<%= config.bin %> migrate run photos-to-2026', '<%= config.bin %> migrate run photos-to-2026 --json'];
+  static override flags = {
+    json: Flags.boolean({ description: 'print the result as JSON (docs/json.md; progress goes to stderr)' }),
+  };
   static override args = {
     name: Args.string({ ignoreStdin: true, description: 'the migration (its Migration manifest name)', required: true }),
   };
@@ -55,6 +59,10 @@ EXIT CODES
       });
       if (tty) process.stderr.write('\r\x1b[2K');
       const d = result.record;
+      if (flags.json) {
+        this.out(JSON.stringify(migrateToJson(result.outcome, d), null, 2));
+        return result.outcome === 'done' || result.outcome === 'cancelled' || result.outcome === 'stopped' ? ExitCode.ok : ExitCode.error;
+      }
       switch (result.outcome) {
         case 'done': {
           const f = d.freezes.filter((x) => x.outcome === 'switched').at(-1);

@@ -30,18 +30,22 @@ export async function daemonReport(ports: DaemonReportPorts, opts: { watchListen
   if (opts.watchListen === 'off') return { running: null, otherStateDir: null, suspended };
   const doc = await ports.daemonStatus.read(opts.watchListen);
   if (!doc) return { running: null, otherStateDir: null, suspended };
-  if (doc['stateDir'] !== opts.stateDir)
-    return { running: null, otherStateDir: typeof doc['stateDir'] === 'string' ? doc['stateDir'] : '(unknown: an older orch)', suspended };
-  const last = doc['lastReconcile'] as { finishedAt?: unknown; outcome?: unknown } | null;
-  const err = doc['lastError'] as { at?: unknown; source?: unknown; message?: unknown } | null;
+  // /status 2.x is snake_case; an orch watch of an older version (1.x) answers in camelCase.
+  const get = (snake: string, camel: string): unknown => (snake in doc ? doc[snake] : doc[camel]);
+  const stateDir = get('state_dir', 'stateDir');
+  if (stateDir !== opts.stateDir)
+    return { running: null, otherStateDir: typeof stateDir === 'string' ? stateDir : '(unknown: an older orch)', suspended };
+  const last = get('last_reconcile', 'lastReconcile') as Record<string, unknown> | null;
+  const err = get('last_error', 'lastError') as { at?: unknown; source?: unknown; message?: unknown } | null;
+  const readyReason = get('ready_reason', 'readyReason');
   return {
     running: {
       pid: Number(doc['pid']),
       mode: String(doc['mode']),
       manifests: typeof doc['manifests'] === 'string' ? doc['manifests'] : null,
       ready: doc['ready'] === true,
-      readyReason: typeof doc['readyReason'] === 'string' ? doc['readyReason'] : null,
-      lastReconcile: last ? { finishedAt: String(last.finishedAt), outcome: String(last.outcome) } : null,
+      readyReason: typeof readyReason === 'string' ? readyReason : null,
+      lastReconcile: last ? { finishedAt: String(last['finished_at'] ?? last['finishedAt']), outcome: String(last['outcome']) } : null,
       lastError: err ? { at: String(err.at), source: String(err.source), message: String(err.message).split('\n')[0]! } : null,
     },
     otherStateDir: null,

@@ -25,13 +25,16 @@ import { debounce, Scheduler, timersOf, type Job, type JobResult, type Timers, t
 import {
   firstLine,
   readiness,
-  STATUS_FORMAT_VERSION,
+  watchStatusJson,
   type BucketSummary,
   type ErrorSource,
   type LastError,
   type LastReconcile,
   type WatchStatus,
+  type WatchStatusFacts,
 } from './status.js';
+import { resourceConditions, type AppliedResource, type MigrationFacts } from '../../domain/status/conditions.js';
+import { appliedResources, migrationFacts } from '../status/applied-resources.js';
 import { bucketStatusesZero, createWatchMetrics, type ApplyMetricOutcome, type WatchMetrics } from './watch-metrics.js';
 
 /** What the daemon's jobs need for one set of settings (the composition root's Orch). */
@@ -88,8 +91,12 @@ export class WatchDaemon {
   private lastReconcile: LastReconcile | null = null;
   private lastError: LastError | null = null;
   private generation: number | null = null;
-  private lastSuccessfulApply: WatchStatus['lastSuccessfulApply'] = null;
-  private drift: WatchStatus['drift'] = { files: [], checkedAt: null };
+  private lastSuccessfulApply: WatchStatusFacts['lastSuccessfulApply'] = null;
+  private drift: WatchStatusFacts['drift'] = { files: [], checkedAt: null };
+  /** The live generation's resources and the recorded migrations, read with the other state facts. */
+  private applied: AppliedResource[] = [];
+  private appliedGeneration: number | null | undefined = undefined;
+  private migrationFacts: MigrationFacts[] = [];
   private buckets: BucketSummary | null = null;
   private lastErrorSignature: string | null = null;
   /** The suspension seen by the last job (orch suspend), to log each change once. */
@@ -225,8 +232,8 @@ export class WatchDaemon {
   status(): WatchStatus {
     const r = readiness(this.lastReconcile);
     const retry = this.scheduler.nextRetryAt;
-    const doc: WatchStatus = {
-      formatVersion: STATUS_FORMAT_VERSION,
+    const migrations = this.supervisor.snapshot();
+    const doc: WatchStatusFacts = {
       orchVersion: orchVersion(),
       pid: this.opts.pid,
       stateDir: this.settings.stateDir,
@@ -244,14 +251,47 @@ export class WatchDaemon {
       lastSuccessfulApply: this.lastSuccessfulApply,
       drift: this.drift,
       buckets: this.buckets,
-      migrations: this.supervisor.snapshot(),
+      migrations,
       lastError: this.lastError,
       pendingTriggers: [...new Set(this.scheduler.pendingTriggers().flatMap((p) => p.triggers))],
       consecutiveFailures: this.scheduler.consecutiveFailures,
       nextRetryAt: retry === null ? null : new Date(retry).toISOString(),
+      resources: this.resources(migrations),
     };
     // Error texts come from many places: the redaction guard covers them too.
-    return redactStrings(doc, (t) => this.log.redact(t));
+    return redactStrings(watchStatusJson(doc), (t) => this.log.redact(t));
+  }
+
+  /** Conditions of every resource, from what the daemon knows (it does not probe nginx on every /status). */
+  private resources(live: ReturnType<MigrationSupervisor['snapshot']>): WatchStatusFacts['resources'] {
+    const last = this.lastReconcile;
+    const failed = last && (last.outcome === 'invalid' || last.outcome === 'blocked' || last.outcome === 'failed');
+    const reasons = { invalid: 'ManifestsInvalid', blocked: 'ReconcileBlocked', failed: 'ReconcileFailed' } as const;
+    const holder = this.ports.locks.holder();
+    // The supervisor's view of a migration it drives is fresher than the database's.
+    const migrations = this.migrationFacts.map((m) => {
+      const l = live.find((x) => x.name === m.name);
+      return l ? { ...m, phase: l.phase, lastError: l.lastError, updatedAt: l.updatedAt ?? m.updatedAt } : m;
+    });
+    for (const l of live)
+      if (!migrations.some((m) => m.name === l.name))
+        migrations.push({ name: l.name, phase: l.phase, lastError: l.lastError, errorAt: null, updatedAt: l.updatedAt, finishedAt: null });
+    return resourceConditions(this.applied, migrations, {
+      generation: this.lastSuccessfulApply ? { number: this.lastSuccessfulApply.generation, createdAt: this.lastSuccessfulApply.at } : null,
+      serving: { state: 'unchecked', detail: '' },
+      writer: holder ? { command: holder.command, since: holder.since } : null,
+      interrupted: null,
+      drift: this.drift.files,
+      reconcileFailure:
+        failed && last
+          ? {
+              reason: reasons[last.outcome as keyof typeof reasons],
+              message: `the last reconcile was ${last.outcome}${last.error ? `: ${last.error.code}: ${firstLine(last.error.message)}` : ''}`,
+              at: last.finishedAt,
+            }
+          : null,
+      pools: this.buckets?.pools ?? [],
+    });
   }
 
   renderMetrics(): string {
@@ -486,6 +526,13 @@ export class WatchDaemon {
         const g = n === null ? null : (store?.generation(n) ?? null);
         this.generation = n;
         this.lastSuccessfulApply = g ? { generation: g.number, at: g.createdAt, command: g.command } : null;
+        // The live generation's resources change only with the generation (reading every sidecar
+        // again after each no-change reconcile would cost at fleet size).
+        if (n !== this.appliedGeneration) {
+          this.applied = store ? appliedResources(store, this.ports.tree) : [];
+          this.appliedGeneration = n;
+        }
+        this.migrationFacts = store ? migrationFacts(store) : [];
       } finally {
         store?.close();
       }
