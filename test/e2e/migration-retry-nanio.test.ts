@@ -31,12 +31,26 @@ describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migrat
 
       // First attempt: killed right after its first copy pass, then cancelled.
       e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-first', freezeBudget: '10s' }));
-      await e.apply();
+      // plan and apply name the migration that starts (issue 18, item 5).
+      const firstPlan = await e.cli(['plan', '--no-diff']);
+      expect(firstPlan.stdout).toContain(`+ start photos-first: bucket ${e.bucket} on `);
+      expect(firstPlan.stdout).toMatch(/1 migration to start\./);
+      const firstApply = await e.apply();
+      expect(firstApply.stdout).toContain(`Started migration photos-first: bucket ${e.bucket} of `);
+      expect(firstApply.stdout).toMatch(/\(copy mode\), phase pending\. 'orch watch' moves it on, or 'orch migrate run photos-first/);
+      expect(firstApply.stdout).toMatch(/1 migration started/);
+      // Started: the next plan does not start it again, and says where it is.
+      const startedPlan = await e.cli(['plan', '--no-diff', '--no-refresh']);
+      expect(startedPlan.code, startedPlan.stderr).toBe(0);
+      expect(startedPlan.stdout).toContain('= photos-first: already started, phase pending');
+      expect(startedPlan.stdout).not.toContain('+ start photos-first');
       const killed = await e.cli(['migrate', 'run', 'photos-first'], { env: { ORCH_FAULT_INJECT: 'copy:pass' } });
       expect(killed.signal ?? killed.code, `${killed.stdout}\n${killed.stderr}`).toBe('SIGKILL');
       const cancel = await e.cli(['migrate', 'cancel', 'photos-first']);
       expect(cancel.code, `${cancel.stdout}\n${cancel.stderr}`).toBe(0);
       expect((await migrations(e)).find((m) => m.name === 'photos-first')).toMatchObject({ phase: 'cancelled', routing: 'source' });
+      const cancelledPlan = await e.cli(['plan', '--no-diff', '--no-refresh']);
+      expect(cancelledPlan.stdout, cancelledPlan.stderr).toContain('= 1 already finished, not started again: photos-first (cancelled)');
       const copied = await e.listPool('new');
       const seeds = e.seeded.map((s) => s.key);
       for (const k of seeds) expect(copied.has(k), `${k} copied by the first attempt`).toBe(true);
@@ -56,14 +70,31 @@ describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migrat
       e.writeManifest('migrations/photos-again.yaml', e.migrationYaml({ name: 'photos-again', freezeBudget: '10s' }));
       const plan = await e.cli(['plan']);
       expect(plan.stdout + plan.stderr).toMatch(/only objects that were there before the first one started are kept/);
-      await e.apply();
+      expect(plan.stdout).toContain(`+ start photos-again: bucket ${e.bucket} on `);
+      const again = await e.apply();
+      expect(again.stdout).toContain(`Started migration photos-again: bucket ${e.bucket} of `);
       const run = await e.cli(['migrate', 'run', 'photos-again']);
       expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
-      const again = (await migrations(e)).find((m) => m.name === 'photos-again')!;
-      expect(again).toMatchObject({ phase: 'done', routing: 'destination' });
-      expect(again.log.map((l) => l.message).join('\n')).toMatch(
+      const second = (await migrations(e)).find((m) => m.name === 'photos-again')!;
+      expect(second).toMatchObject({ phase: 'done', routing: 'destination' });
+      expect(second.log.map((l) => l.message).join('\n')).toMatch(
         new RegExp(`${deleted.length} objects on new the source does not have were not there when migration photos-first started`),
       );
+
+      // Done: the plan names it as finished, in text, JSON and Markdown; it is not started again.
+      const views = await Promise.all([
+        e.cli(['plan', '--no-diff', '--no-refresh']),
+        e.cli(['plan', '--no-refresh', '--json']),
+        e.cli(['plan', '--no-refresh', '--format', 'markdown']),
+      ]);
+      expect(views[0].stdout, views[0].stderr).toContain('= 1 already finished, not started again: photos-again (done)');
+      const json = JSON.parse(views[1].stdout) as { migrations: unknown[]; known_migrations: unknown[] };
+      expect(json.migrations).toEqual([]);
+      expect(json.known_migrations).toEqual([
+        { name: 'photos-again', virtual_host: expect.any(String), bucket: e.bucket, from: 'old', to: 'new', phase: 'done' },
+      ]);
+      expect(views[2].stdout).toContain('**Migrations already started** (not started again)');
+      expect(views[2].stdout.replace(/\\/g, '')).toContain('- 1 already finished, not started again: photos-again (done)');
 
       // On the destination pool directly: no deleted key; the pre-existing object kept.
       const after = await e.listPool('new');
