@@ -27,21 +27,31 @@ import { keysOf, readFinalState, startWorkload, type OpRecord, type WorkloadHist
 
 const RUNS = Math.max(1, Number(process.env.BENCH_MIGRATION_RUNS ?? 2));
 const OUT = process.env.BENCH_MIGRATION_OUT ?? join(tmpdir(), 'orch-bench', 'migration.json');
-// Real nanio pools when nanio is here (BENCH_MIGRATION_SERVER=s3rver for the old setup); 8 clients
-// x 10 ops/s of a mix with about 65% writes: about 50 writes/s offered.
+// Real nanio pools when nanio is here (BENCH_MIGRATION_SERVER=s3rver for the old setup); 16 clients
+// x 5 ops/s of a mix with about 65% writes: about 52 writes/s offered. Each client is sequential
+// (an operation, then the next when its turn comes), so a client gets through at most 1/latency
+// operations a second: 8 clients x 10 ops/s reached only 18-24 writes/s because one nanio process
+// serves one request at a time while it writes (two fsyncs per PUT on its event loop: object and
+// metadata) and the source pool had one member. Three members per pool (one data directory each
+// pool, as in production) and twice the clients at half the rate each; the rate reached is
+// measured and printed (before the migration, while \`orch migrate run\` runs, whole run).
 const SERVER: 's3rver' | 'nanio' = (process.env.BENCH_MIGRATION_SERVER ?? (nanioUnavailable() === null ? 'nanio' : 's3rver')) as
   's3rver' | 'nanio';
 const SETUP = {
   server: SERVER,
   seedObjects: 2000,
   seedSize: 4096,
-  clients: 8,
-  opsPerSecondPerClient: 10,
+  poolMembers: { old: Number(process.env.BENCH_MIGRATION_MEMBERS ?? 3), new: Number(process.env.BENCH_MIGRATION_MEMBERS ?? 3) },
+  clients: Number(process.env.BENCH_MIGRATION_CLIENTS ?? 16),
+  opsPerSecondPerClient: Number(process.env.BENCH_MIGRATION_CLIENT_OPS ?? 5),
   mix: 'put 3, overwriteSame 2, overwriteResize 2, overwriteMeta 2, delete 1, readOwn 2, readOther 3, list 0.5',
+  /** Share of the mix's operations that write (10 of 15.5). */
+  writeShare: 10 / 15.5,
+  readAfterWrite: 0.3,
   multipart: false,
   freezeBudget: '10s',
   freezeBudgetMs: 10_000,
-  workloadBeforeApplyMs: 1500,
+  workloadBeforeApplyMs: 5000,
   workloadAfterRunMs: 7000,
 } as const;
 
@@ -143,6 +153,15 @@ export interface MigrationRunResult {
     }>;
   };
   workload: { durationMs: number; ops: number; opsPerSecond: number; byOp: Record<string, number> };
+  /**
+   * The write rate the clients got through (acknowledged writes per second, and PUT latency), in
+   * three windows on the workload clock: before the Migration was applied, while \`orch migrate
+   * run\` ran, and the whole workload. The rate offered is clients x ops/s x writeShare.
+   */
+  rates: {
+    offeredWritesPerSecond: number;
+    windows: Record<'beforeApply' | 'migrateRun' | 'whole', RateWindow>;
+  };
   counts: ContractReport['counts'] | null;
   summary: string | null;
   violations: Array<{ point: number; message: string }>;
@@ -166,6 +185,29 @@ export interface MigrationRunResult {
   /** The migration log from the freeze on (the last switched freeze), for reading. */
   logTail: string[];
   error: string | null;
+}
+
+export interface RateWindow {
+  seconds: number;
+  writesAckedPerSecond: number;
+  opsPerSecond: number;
+  putMs: { p50: number | null; p95: number | null };
+}
+
+function rateWindow(ops: OpRecord[], from: number, to: number): RateWindow {
+  const inside = ops.filter((o) => o.start >= from && o.start < to);
+  const seconds = Math.max(0.001, (to - from) / 1000);
+  const puts = inside
+    .filter((o) => o.op === 'put' && o.outcome === 'acked')
+    .map((o) => o.end - o.start)
+    .sort((a, b) => a - b);
+  const q = (f: number) => (puts.length ? Math.round(puts[Math.min(puts.length - 1, Math.floor(puts.length * f))]!) : null);
+  return {
+    seconds: +seconds.toFixed(1),
+    writesAckedPerSecond: +(inside.filter((o) => WRITES.has(o.op) && o.outcome === 'acked').length / seconds).toFixed(1),
+    opsPerSecond: +(inside.length / seconds).toFixed(1),
+    putMs: { p50: q(0.5), p95: q(0.95) },
+  };
 }
 
 const results: MigrationRunResult[] = [];
@@ -259,7 +301,11 @@ afterEach(async () => {
 async function oneRun(run: number): Promise<void> {
   const loadStart = loadavg().map((x) => +x.toFixed(2));
   const t0 = performance.now();
-  env = await MigrationEnv.start({ seed: { count: SETUP.seedObjects, sizes: [SETUP.seedSize] }, server: SETUP.server });
+  env = await MigrationEnv.start({
+    seed: { count: SETUP.seedObjects, sizes: [SETUP.seedSize] },
+    server: SETUP.server,
+    members: SETUP.poolMembers,
+  });
   const setupMs = performance.now() - t0;
   const e = env;
   const before = await e.listPool('old');
@@ -271,18 +317,23 @@ async function oneRun(run: number): Promise<void> {
     seed: e.seeded,
     multipart: false,
     mix: { overwriteMeta: 2 },
+    readAfterWrite: SETUP.readAfterWrite,
     rngSeed: 4200 + run,
   });
+  const marks = { applied: 0, runStart: 0, runEnd: 0 };
   let history: WorkloadHistory | null = null;
   let applyMs = 0;
   let migrate: { wallMs: number; exit: number | string | null; output: string } = { wallMs: 0, exit: null, output: '' };
   try {
     await sleep(SETUP.workloadBeforeApplyMs);
     e.writeManifest('migrations/bench.yaml', e.migrationYaml({ name: 'bench', freezeBudget: SETUP.freezeBudget }));
+    marks.applied = performance.now();
     applyMs = (await e.apply()).ms;
     const t1 = performance.now();
+    marks.runStart = t1;
     const r = await e.cli(['migrate', 'run', 'bench'], { timeoutMs: 480_000 });
-    migrate = { wallMs: performance.now() - t1, exit: r.signal ?? r.code, output: `${r.stdout}\n${r.stderr}` };
+    marks.runEnd = performance.now();
+    migrate = { wallMs: marks.runEnd - t1, exit: r.signal ?? r.code, output: `${r.stdout}\n${r.stderr}` };
     // Clients refused during the freeze wait Retry-After (5 s) before their retry: keep going past that.
     await sleep(SETUP.workloadAfterRunMs);
   } finally {
@@ -386,6 +437,14 @@ async function oneRun(run: number): Promise<void> {
     },
     writes: writeFigures(ops, history, freezeStart),
     workload: { durationMs, ops: ops.length, opsPerSecond: ops.length / (durationMs / 1000), byOp },
+    rates: {
+      offeredWritesPerSecond: +(SETUP.clients * SETUP.opsPerSecondPerClient * SETUP.writeShare).toFixed(1),
+      windows: {
+        beforeApply: rateWindow(ops, history.startedAt, marks.applied || history.stoppedAt),
+        migrateRun: rateWindow(ops, marks.runStart || history.startedAt, marks.runEnd || history.stoppedAt),
+        whole: rateWindow(ops, history.startedAt, history.stoppedAt),
+      },
+    },
     counts: report.counts,
     summary: summarize(report),
     violations: report.violations.map((v) => ({ point: v.point, message: v.message })),
