@@ -8,7 +8,9 @@
 // environment: 2,000 x 4 KiB seeded on the source pool (nanio pools of 3 members each where nanio
 // can run), 16 clients x 5 ops/s through the gateway (about 52 writes/s offered; the rate reached is
 // printed), freezeBudget 10s, `orch migrate run` timed. BENCH_MIGRATION_CLIENTS,
-// BENCH_MIGRATION_CLIENT_OPS and BENCH_MIGRATION_MEMBERS change the load and the pools.
+// BENCH_MIGRATION_CLIENT_OPS and BENCH_MIGRATION_MEMBERS change the load and the pools;
+// BENCH_MIGRATION_FREEZE_BUDGET (seconds, default 10) the Migration's freezeBudget;
+// BENCH_MIGRATION_RUN_LIMIT_S (default 480) how long one `orch migrate run` may take.
 //
 // Note: the helpers run the checkout's bin/run.js and dist/ (not the bench's snapshot of the build).
 // A contract violation, a failed migration or a failed child is printed in full, makes the
@@ -184,6 +186,7 @@ export function printMigration(r) {
       );
     }
     if (x.lateWrites) out.push(`     late writes: ${x.lateWrites}`);
+    if (x.notFreezingYet) out.push(`     last reason not to freeze: ${x.notFreezingYet}`);
     for (const w of x.writes.refusedDetail) {
       const at = w.fromFreezeStartMs === null ? '' : ` at ${w.fromFreezeStartMs >= 0 ? '+' : ''}${w.fromFreezeStartMs.toFixed(0)} ms`;
       out.push(
