@@ -87,6 +87,9 @@ async function migrateUnderWorkload(e: MigrationEnv, opts: { mode: 'copy' | 'syn
   expect(m).toMatchObject({ phase: 'done', routing: 'destination', orphaned_source: { pool: 'old', prefix: 'photos/' } });
   const switched = m!.freezes.filter((f) => f.outcome === 'switched');
   expect(switched).toHaveLength(1);
+  // Every freeze as orch recorded it (from its generation served until writes were accepted again,
+  // by orch or by nginx's own deadline) stayed within the budget, killed drivers included.
+  for (const f of m!.freezes) expect(f.window_ms ?? 0, `freeze ${f.started_at} (${f.outcome})`).toBeLessThanOrEqual(10_000);
   const flip = Date.parse(switched[0]!.ended_at!) - history.timeOrigin;
   const cutovers = m!.freezes.flatMap((f) => [
     Date.parse(f.started_at) - history.timeOrigin,
