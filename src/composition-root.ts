@@ -52,6 +52,8 @@ import type { Env } from './use-cases/buckets/pool-access.js';
 import { gatewayRoutingApplier } from './use-cases/migrations/apply-routing.js';
 import { deployedPoolAccess } from './use-cases/migrations/deployed-pools.js';
 import type { MigrationPorts } from './use-cases/migrations/migration-ports.js';
+import { provenanceSource } from './adapters/git/provenance.js';
+import type { ProvenanceSource } from './ports/provenance.js';
 
 /** Everything a use case may need from the outside world, for one command. */
 export interface Orch {
@@ -73,6 +75,7 @@ export interface Orch {
   fault: FaultHook;
   /** Migration state files, baselines and cancel flags in settings.stateDir/migrations. */
   migrationFiles: MigrationFiles;
+  provenance: ProvenanceSource;
   /** Clients on the nanio pools (S3). */
   poolStorage: PoolStorageFactory;
   /** The secret key and the credential references, read from this process's environment and files. */
@@ -109,9 +112,11 @@ export function composeOrch(settings: Settings): Orch {
       statusListen: settings.statusListen,
       nginxDir: settings.nginxDir,
       stagingDir: join(settings.stateDir, 'staging'),
+      signalReload: process.env['ORCH_RELOAD_SIGNAL'] !== '0',
     }),
     fault: (point) => faultHook(point),
     migrationFiles: fsMigrationFiles(settings.stateDir),
+    provenance: provenanceSource(settings.manifests, process.env),
     poolStorage: s3PoolStorage,
     secrets: environmentSecrets(process.env),
     files: localTextFiles,

@@ -1,6 +1,7 @@
 import { Listr } from 'listr2';
 import { APPLY_STEPS, STEP_TITLES, type ApplyEvent, type ApplyStep } from '../domain/apply/apply-events.js';
 import type { Style } from './style.js';
+import { safeLine } from './views/safe-text.js';
 
 /** Receives the engine's progress events and shows them; `finish` settles whatever is pending. */
 export interface ApplyReporter {
@@ -108,10 +109,11 @@ export function lineReporter(write: (line: string) => void, style: Style): Apply
 }
 
 function describe(e: ApplyEvent): string {
-  const parts = [e.message ?? '', e.durationMs !== undefined ? `${(e.durationMs / 1000).toFixed(2)}s` : ''].filter(Boolean);
+  const parts = [safeLine(e.message ?? ''), e.durationMs !== undefined ? `${(e.durationMs / 1000).toFixed(2)}s` : ''].filter(Boolean);
   return parts.join(', ');
 }
 
+/** The first line of a message, terminal-safe: nginx's messages quote manifest text (a name with U+2028, an ANSI escape). */
 function firstLine(s: string): string {
-  return s.split('\n')[0] ?? s;
+  return safeLine(s.split('\n')[0] ?? s);
 }

@@ -13,6 +13,7 @@ import { knownMigrationLines } from '../cli/views/plan-migrations.js';
 import { completeHintCommands, shellWord } from '../cli/hint-commands.js';
 import type { Plan } from '../domain/plan/plan-types.js';
 import type { DesiredMigration } from '../domain/model/desired-state.js';
+import { guardAgainstDaemon } from '../cli/daemon-guard.js';
 
 export default class Apply extends OrchCommand {
   static override summary = 'Make nginx match the manifests: stage, validate, promote, reload, all or nothing.';
@@ -43,6 +44,9 @@ ${EXIT_CODES_HELP}`;
     'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer (default: lockTimeoutSeconds setting, 30)' }),
     'json': Flags.boolean({ description: 'print the result as JSON (progress goes to stderr)' }),
     'diff': Flags.boolean({ description: 'show diffs in the plan shown before confirmation', default: true, allowNo: true }),
+    'suspend-watch': Flags.boolean({
+      description: 'suspend a running orch watch that applies other manifests (it would undo this apply); orch resume ends it',
+    }),
   };
 
   protected async execute() {
@@ -55,10 +59,21 @@ ${EXIT_CODES_HELP}`;
         hint: 'Review `orch plan` and pass --auto-approve, or apply a saved plan file (`orch plan --out FILE`, then `orch apply FILE`).',
       });
     }
+    const orch = composeOrch(settings);
+    if (!flags['dry-run'])
+      await guardAgainstDaemon(orch, settings, {
+        action: 'apply',
+        interactive: interactive && !flags['auto-approve'] && !args.planfile && !flags.json,
+        suspend: flags['suspend-watch'],
+        reason: `orch apply from ${settings.manifests}`,
+        out: (l) => this.out(l),
+        err: (l) => this.err(l),
+        style: this.style,
+      });
     const reporter: ApplyReporter = process.stderr.isTTY && !flags.json ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
     let result;
     try {
-      result = await applyGateway(composeOrch(settings), {
+      result = await applyGateway(orch, {
         planFile: args.planfile ?? null,
         dryRun: flags['dry-run'],
         overwriteDrift: flags['overwrite-drift'] ? 'all' : new Set(flags['overwrite-drift-path'] ?? []),
@@ -143,6 +158,7 @@ ${EXIT_CODES_HELP}`;
     this.reportMigrations(planResult.plan, result.migrationsStarted, flags['dry-run']);
     if (outcome === null) {
       const started = result.migrationsStarted.length;
+      if (flags['dry-run']) this.out(formatPlanText(planResult.plan, this.style, { diffs: flags.diff }));
       this.out(
         this.style.green(
           flags['dry-run']
@@ -153,6 +169,7 @@ ${EXIT_CODES_HELP}`;
       return ExitCode.ok;
     }
     if (outcome.dryRun) {
+      this.out(formatPlanText(planResult.plan, this.style, { diffs: flags.diff }));
       this.out(
         this.style.green(
           `Dry run: the new generation passes nginx -t with nginx's main configuration (${(outcome.timings.testMs / 1000).toFixed(2)}s). Nothing live was touched.`,
@@ -170,14 +187,12 @@ ${EXIT_CODES_HELP}`;
     return ExitCode.ok;
   }
 
-  /** One line per migration this apply started (or, in a dry run, would start); one line for those started before. */
+  /**
+   * One line per migration this apply started, one line for those started before. A dry run starts
+   * none: the plan it prints names those that would start.
+   */
   private reportMigrations(plan: Plan, started: readonly string[], dryRun: boolean): void {
-    if (dryRun) {
-      for (const { migration: m } of plan.migrations)
-        this.out(
-          `Dry run: migration ${m.name} would start (bucket ${m.bucket} of ${m.virtualHost}, ${m.from} -> ${m.to}, ${m.mode} mode).`,
-        );
-    }
+    if (dryRun) return;
     for (const m of startedMigrations(plan, started)) {
       const hint = completeHintCommands(
         `'orch watch' moves it on, or 'orch migrate run ${shellWord(m.name)}'; 'orch migrations' shows its progress`,

@@ -6,6 +6,7 @@ import { lineReporter, listrReporter } from '../cli/apply-reporter.js';
 import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
+import { guardAgainstDaemon } from '../cli/daemon-guard.js';
 
 export default class Rollback extends OrchCommand {
   static override summary = 'Restore the files of an earlier generation through stage, validate, promote and a confirmed reload.';
@@ -17,6 +18,9 @@ ${EXIT_CODES_HELP}`;
   static override flags = {
     'auto-approve': Flags.boolean({ description: 'do not ask for confirmation' }),
     'lock-timeout': Flags.integer({ description: 'seconds to wait for another writer' }),
+    'suspend-watch': Flags.boolean({
+      description: 'suspend a running orch watch first (it would apply the manifests again and undo the rollback); orch resume ends it',
+    }),
   };
 
   protected async execute() {
@@ -29,16 +33,31 @@ ${EXIT_CODES_HELP}`;
         hint: 'Pass --auto-approve.',
       });
     }
+    const orch = composeOrch(settings);
+    await guardAgainstDaemon(orch, settings, {
+      action: 'rollback',
+      interactive: interactive && !flags['auto-approve'],
+      suspend: flags['suspend-watch'],
+      reason: `orch rollback${args.generation === undefined ? '' : ` ${args.generation}`}`,
+      out: (l) => this.out(l),
+      err: (l) => this.err(l),
+      style: this.style,
+    });
     const reporter = process.stderr.isTTY ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
     let result;
     try {
-      result = await rollbackTo(composeOrch(settings), {
+      result = await rollbackTo(orch, {
         target: args.generation ?? null,
         emit: (e) => reporter.emit(e),
         confirm: flags['auto-approve']
           ? null
           : async (plan, target) => {
-              this.out(formatPlanText(plan, this.style));
+              this.out(
+                formatPlanText(plan, this.style, {
+                  diffs: true,
+                  offlineNote: 'Buckets not checked: a rollback restores nginx files only.',
+                }),
+              );
               return confirmTyped(`\nRestore generation ${target}? Only 'yes' will be accepted: `, 'yes');
             },
       });
@@ -47,10 +66,13 @@ ${EXIT_CODES_HELP}`;
       throw e;
     }
     await reporter.finish();
-    this.out(
-      this.style.green(
-        `Restored generation ${result.target} as generation ${result.outcome?.generation}. The manifests still describe the newer state: the next 'orch plan' shows the way back.`,
-      ),
-    );
+    const m = result.manifests;
+    const next =
+      m.match === true
+        ? 'The manifests describe the same files: the next apply changes nothing.'
+        : m.match === false
+          ? "The manifests still describe another state: 'orch plan' shows the way back; fix the manifests (or revert their commit) before the next apply."
+          : `Whether the manifests describe it could not be told (${m.why}): see 'orch plan'.`;
+    this.out(this.style.green(`Restored generation ${result.target} as generation ${result.outcome?.generation}. ${next}`));
   }
 }

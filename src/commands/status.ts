@@ -3,6 +3,8 @@ import { gatewayStatus } from '../use-cases/status/gateway-status.js';
 import { daemonReport } from '../use-cases/status/daemon-report.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { composeOrch } from '../composition-root.js';
+import { deployedIdentityChecks } from '../use-cases/buckets/client-identities.js';
+import { identityCheckLines, identityChecksToJson } from '../cli/views/identity-checks.js';
 
 export default class Status extends OrchCommand {
   static override summary = 'Last generation, drift, lock holder, backup age, nginx version, and whether nginx serves the last generation.';
@@ -15,8 +17,10 @@ export default class Status extends OrchCommand {
     const orch = composeOrch(settings);
     const s = await gatewayStatus(orch);
     const daemon = await daemonReport(orch, { watchListen: settings.watchListen, stateDir: settings.stateDir });
+    // The client identity check of the deployed virtual hosts (issue 19): only when some declare identities.
+    const identities = await deployedIdentityChecks(orch);
     if (flags.json) {
-      this.out(JSON.stringify({ ...s, daemon }, null, 2));
+      this.out(JSON.stringify({ ...s, daemon, client_identities: identityChecksToJson(identities) }, null, 2));
       return;
     }
     const st = this.style;
@@ -60,5 +64,6 @@ export default class Status extends OrchCommand {
           `               suspended since ${daemon.suspended.since} by ${daemon.suspended.by}${daemon.suspended.reason ? ` (${daemon.suspended.reason})` : ''}: nothing is reconciled until: orch resume`,
         ),
       );
+    for (const line of identityCheckLines(identities, st)) this.out(line);
   }
 }

@@ -1,4 +1,3 @@
-import { hostname, userInfo } from 'node:os';
 import { Flags } from '@oclif/core';
 import { suspendWatch } from '../use-cases/watch/suspension.js';
 import { OrchCommand } from '../cli/orch-command.js';
@@ -16,7 +15,8 @@ export default class Suspend extends OrchCommand {
   protected async execute() {
     const { flags } = await this.parse(Suspend);
     const settings = this.settingsFrom(flags);
-    const r = suspendWatch(composeOrch(settings), { by: whoAmI(), reason: flags.reason ?? null });
+    const orch = composeOrch(settings);
+    const r = suspendWatch(orch, { by: orch.provenance.actor(), reason: flags.reason ?? null });
     if (flags.json) {
       this.out(JSON.stringify({ format_version: '1.0', suspended: r.suspension, already_suspended: r.already }, null, 2));
       return;
@@ -27,15 +27,4 @@ export default class Suspend extends OrchCommand {
       ),
     );
   }
-}
-
-/** The operating-system user and host, for the record. */
-export function whoAmI(): string {
-  let user = 'unknown';
-  try {
-    user = userInfo().username;
-  } catch {
-    // no passwd entry (a container): keep 'unknown'
-  }
-  return `${user}@${hostname()}`;
 }

@@ -31,6 +31,12 @@ export interface Nginx {
   mainConfigExists(): boolean;
   /** One `nginx -t`: the main configuration as it will be once `generationDir` is live. Nothing live is touched. */
   testGeneration(generationDir: string): Promise<GenerationTestResult>;
+  /**
+   * `orch validate --nginx-test`: one `nginx -t` of `files` written to a private temporary directory
+   * (removed afterwards), with the main configuration when it includes the managed directory, else
+   * under a wrapper. Nothing of the managed directory or the state directory is touched.
+   */
+  testTree(files: ReadonlyArray<{ path: string; content: string }>): Promise<GenerationTestResult & { treeRoot: string }>;
   /** Sends the configured reload. Success does NOT mean nginx loaded the config: confirm separately. */
   reload(): Promise<ReloadResult>;
   /** The generation token the status location answers on a fresh connection; null when nothing answers. */

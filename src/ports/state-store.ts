@@ -23,7 +23,16 @@ export interface GenerationRow {
   outcome: 'applied' | 'rebuilt' | 'rolled-back';
   summary: string;
   nginxOutput: string | null;
+  /** Who applied it (`user@host`; `alice via sudo@host`), null before orch recorded it. */
+  actor: string | null;
+  /** The manifests' git commit when they were in a git work tree, null otherwise. */
+  gitCommit: string | null;
+  /** Whether that work tree had uncommitted changes under the manifests. */
+  gitDirty: boolean | null;
 }
+
+/** Who applied a generation and from which revision of the manifests. */
+export type GenerationProvenance = Pick<GenerationRow, 'actor' | 'gitCommit' | 'gitDirty'>;
 
 export interface AuditEntry {
   command: string;
@@ -75,7 +84,7 @@ export interface BucketSyncObservation {
 }
 
 export interface GenerationCommit {
-  generation: Omit<GenerationRow, 'createdAt'> & { createdAt?: string };
+  generation: Omit<GenerationRow, 'createdAt' | keyof GenerationProvenance> & { createdAt?: string } & Partial<GenerationProvenance>;
   /** Rows to upsert. */
   upsert: InventoryRow[];
   /** Paths to remove from the inventory. */
@@ -118,6 +127,8 @@ export interface StateStore {
   referencedContents(): Set<string>;
   audit(entries: AuditEntry[]): void;
   auditLog(limit?: number): Array<AuditEntry & { id: number; at: string }>;
+  /** The file changes (create, update, delete) recorded with generation `n`, in order. */
+  generationAudit(n: number): Array<AuditEntry & { id: number; at: string }>;
   /** Copies the database to `<path>.bak`, rotating `rotate` older copies; returns the backup's path. */
   backup(rotate: number): Promise<string>;
 }

@@ -326,8 +326,8 @@ async function migrationJson(env: MigrationEnv): Promise<MigrationJson | null> {
 async function reloadTimes(env: MigrationEnv, timeOrigin: number): Promise<number[]> {
   const r = await env.cli(['history', '--json']);
   if (r.code !== 0) throw new Error(`orch history --json exited ${r.code}: ${r.stderr}`);
-  const json = JSON.parse(r.stdout) as { generations: Array<{ created_at?: string; createdAt?: string }> };
-  return json.generations.map((g) => Date.parse((g.created_at ?? g.createdAt)!) - timeOrigin);
+  const json = JSON.parse(r.stdout) as { generations: Array<{ created_at: string }> };
+  return json.generations.map((g) => Date.parse(g.created_at) - timeOrigin);
 }
 
 function writeFigures(ops: OpRecord[], history: WorkloadHistory, freezeStart: number | null): MigrationRunResult['writes'] {

@@ -32,7 +32,7 @@ describe('orch plan on examples/gateway', () => {
   it('validates', async () => {
     const r = await runCli(['validate'], { env });
     expect(r.stderr).toBe('');
-    expect(r.stdout).toMatch(/Manifests are valid: 12 documents in 11 files \(3 pools, 3 virtual hosts, 5 routes, 1 migrations\)/);
+    expect(r.stdout).toMatch(/Manifests are valid: 12 documents in 11 files \(3 pools, 3 virtual hosts, 5 routes, 1 migration\)/);
     expect(r.code).toBe(0);
   });
 

@@ -209,6 +209,9 @@ export class FakeNginx implements Nginx {
   mainConfigExists(): boolean {
     return true;
   }
+  testTree(): Promise<GenerationTestResult & { treeRoot: string }> {
+    return Promise.reject(new Error('FakeNginx: testTree (orch validate --nginx) is not part of the apply engine'));
+  }
   testGeneration(dir: string): Promise<GenerationTestResult> {
     this.tests++;
     const ok = this.testOk(this.tree.filesOf(dir));
@@ -290,7 +293,13 @@ export class FakeState implements StateDatabase {
       migrations: () => [],
       commitGeneration: (c: GenerationCommit) => {
         if (this.failCommit) throw Object.assign(new Error('SQLITE_FULL: database or disk is full'), { code: 'ENOSPC', path: this.path });
-        this.rows.push({ createdAt: '2026-01-01T00:00:00.000Z', ...c.generation });
+        this.rows.push({
+          createdAt: '2026-01-01T00:00:00.000Z',
+          ...c.generation,
+          actor: c.generation.actor ?? null,
+          gitCommit: c.generation.gitCommit ?? null,
+          gitDirty: c.generation.gitDirty ?? null,
+        });
         for (const r of c.upsert) this.inventoryRows.set(r.path, r);
         for (const p of c.remove) this.inventoryRows.delete(p);
         this.files.set(c.generation.number, c.files);
@@ -354,6 +363,7 @@ export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
   tree.current = 0;
   const ports: FakePorts = {
     settings,
+    provenance: { actor: () => 'tester@test', current: async () => ({ actor: 'tester@test', gitCommit: null, gitDirty: null }) },
     state: new FakeState(),
     locks: {
       acquire: async (command) => ({ holder: { pid: 1, command, since: '', host: 'test', startTime: null }, release() {} }),

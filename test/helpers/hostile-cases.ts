@@ -17,7 +17,7 @@ export interface BadCase {
   files: Record<string, CaseFile | null>;
   /** The expected diagnostic code, or a pattern of codes for the generated injection cases. */
   code: string | RegExp;
-  /** `file:line` of the diagnostic (file relative to the manifests directory). */
+  /** `file:line` or `file:line:column` of the diagnostic (file relative to the manifests directory). */
   at: string;
   /** The field the diagnostic names, when it names one. */
   field?: string;
@@ -259,7 +259,7 @@ const EXTRA_CASES: BadCase[] = [
     `extra block: ${name as string}`,
     extra(lines as string[]),
     code as string,
-    `vhosts/s3.yaml:${15 + ((offset as number | undefined) ?? 0)}`,
+    `vhosts/s3.yaml:${15 + ((offset as number | undefined) ?? 0)}${name === 'unbalanced quote' ? ':22' : ''}`,
     EXTRA_FIELD,
   ),
 );
@@ -275,6 +275,18 @@ const EXTRA_SPECIAL: BadCase[] = [
     },
     'extra.control-char',
     'vhosts/s3.yaml:14',
+    EXTRA_FIELD,
+  ),
+  bad(
+    'extra block: unclosed quote after escapes in a double-quoted scalar',
+    {
+      'vhosts/s3.yaml': VHOST.replace(
+        '      content: |\n        add_header X-Gateway test always;\n',
+        '      content: "add_header X-A \\"b\\";\\n  add_header X-B \\"c d;\\n"\n',
+      ),
+    },
+    'extra.unbalanced-quote',
+    'vhosts/s3.yaml:14:57',
     EXTRA_FIELD,
   ),
   bad(
@@ -454,6 +466,20 @@ const COLLISION_CASES: BadCase[] = [
     /^(value|schema)\./,
     'routes/photos.yaml:4',
     'metadata.name',
+  ),
+  bad(
+    'secrets: a nanio pool credential read from /dev/zero',
+    sub('pool', '  type: http', '  type: nanio\n  credentials:\n    accessKeyId: { file: /dev/zero }\n    secretAccessKey: { env: SK }'),
+    'credentials.unreadable',
+    'pools.yaml:8',
+    'spec.credentials.accessKeyId',
+  ),
+  bad(
+    'secrets: a nanio pool credential read from a directory',
+    sub('pool', '  type: http', '  type: nanio\n  credentials:\n    accessKeyId: { env: AK }\n    secretAccessKey: { file: /etc }'),
+    'credentials.unreadable',
+    'pools.yaml:9',
+    'spec.credentials.secretAccessKey',
   ),
   bad(
     'secrets: credentials on an http pool',

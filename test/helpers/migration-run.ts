@@ -25,8 +25,8 @@ async function migrations(env: MigrationEnv): Promise<MigrationJson[]> {
 async function reloadTimes(env: MigrationEnv, timeOrigin: number): Promise<number[]> {
   const r = await env.cli(['history', '--json']);
   expect(r.code, r.stderr).toBe(0);
-  const json = JSON.parse(r.stdout) as { generations: Array<{ created_at?: string; createdAt?: string }> };
-  return json.generations.map((g) => Date.parse((g.created_at ?? g.createdAt)!) - timeOrigin);
+  const json = JSON.parse(r.stdout) as { generations: Array<{ created_at: string }> };
+  return json.generations.map((g) => Date.parse(g.created_at) - timeOrigin);
 }
 
 /**

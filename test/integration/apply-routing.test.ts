@@ -157,7 +157,19 @@ describe.sequential('apply: routing through a real nginx', () => {
     const edited = gw.snapshot();
     const refused2 = await gw.orch(['apply', fresh]);
     expect(refused2.code, refused2.stderr).toBe(4);
-    expect(refused2.stderr).toContain('vhosts/files.conf');
+    expect(refused2.stderr).toContain('file on disk vhosts/files.conf was edited outside orch');
     expect(gw.snapshot()).toEqual(edited);
+
+    // Stale because orch itself applied since: the files changed with that generation, not by hand.
+    expect((await gw.orch(['apply', '--auto-approve', '--overwrite-drift'])).code).toBe(0);
+    const mine = join(gw.root, 'mine.plan');
+    expect((await gw.orch(['plan', '--out', mine])).code).toBe(0);
+    gw.writeManifest('routes/logs.yaml', routeYaml('s3-logs', { virtualHost: 's3', path: '/logs/', pool: 'archive' }));
+    expect((await gw.orch(['apply', '--auto-approve'])).code).toBe(0);
+    const refused3 = await gw.orch(['apply', mine]);
+    expect(refused3.code, refused3.stderr).toBe(4);
+    expect(refused3.stderr).toMatch(/state generation moved \(\d+ -> \d+\)/);
+    expect(refused3.stderr).toMatch(/managed files? changed with generation \d+/);
+    expect(refused3.stderr).not.toContain('file on disk');
   });
 });

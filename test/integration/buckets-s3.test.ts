@@ -18,6 +18,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_LINE } from '../helpers/cli.js';
 import { docs, Gateway, type CliResult, type RunOptions } from '../helpers/gateway.js';
+import { CTRL_KEYS, onTerminal } from '../helpers/pty.js';
 import { refusingS3Server, s3Client, S3RVER_ACCESS_KEY, seedOnDisk, startMembers, type S3Member } from '../helpers/s3-servers.js';
 
 /**
@@ -338,6 +339,26 @@ ${extra}`;
     expect(live.code).toBe(1);
     expect(live.stderr).toContain('points at the default pool hot itself');
     expect(await inventory()).toEqual(before);
+    // Ctrl-C and Ctrl-D at the confirmation prompt (a terminal): cancelled, nothing deleted or recorded.
+    for (const [key, send] of CTRL_KEYS) {
+      const tree = gw.snapshot();
+      const r = await onTerminal(
+        ['buckets', 'purge-orphans', 's3', 'photos'],
+        'Type the bucket name (photos)',
+        send,
+        gw.env(gw.work, secretEnv),
+        gw.work,
+      );
+      outputs.push(r.output);
+      expect(r.sent, `${key}: ${r.output}`).toBe(true);
+      expect(r.code, `${key}: ${r.output}`).toBe(130);
+      expect(r.output).toContain('2024/cat.jpg');
+      expect(r.output).toContain('Cancelled; nothing was changed.');
+      expect(r.output).not.toMatch(STACK_LINE);
+      expect(r.output).not.toContain('Internal error');
+      expect(await inventory()).toEqual(before);
+      expect(gw.snapshot()).toEqual(tree);
+    }
 
     const purge = await run(['buckets', 'purge-orphans', 's3', 'photos', '--yes']);
     expect(purge.code, purge.stderr).toBe(0);
@@ -478,7 +499,17 @@ ${extra}`;
     expect(offline.code).toBe(0);
     expect(offline.stdout).toContain('Buckets not checked: offline plan (--no-refresh).');
 
-    await Promise.all([members.hot![0]!.start(), members.cold![0]!.start()]);
+    // Orphans with a pool down: "no orphans" only for the pools listed; none listed: unknown, exit 1.
+    const some = await run(['buckets', 'orphans']);
+    expect(some.code, some.stderr).toBe(0);
+    expect(some.stdout).toContain('No orphans on the 1 pool listed; 1 pool could not be listed (below).');
+    await members.hot![1]!.kill();
+    const none = await run(['buckets', 'orphans']);
+    expect(none.code).toBe(1);
+    expect(none.stdout).toContain('Orphans unknown: no pool could be listed');
+    expect(none.stdout).not.toContain('No orphans');
+
+    await Promise.all([members.hot![0]!.start(), members.hot![1]!.start(), members.cold![0]!.start()]);
   });
 
   it('credentials refused by a server: a clear error naming the pool; never sealed', async () => {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -44,10 +44,13 @@ describe.skipIf(skipWithoutNanio())('gateway on real nanio pools: no stranding, 
     return r;
   };
 
-  const pools = () =>
-    ['hot', 'cold']
-      .map(
-        (name) => `apiVersion: orch/v1
+  /** hot and cold; `spare`: a third pool on cold's member (with cold's keys); `hotAllowOrphan`: Pool spec.allowOrphan of hot. */
+  const pools = (opts: { spare?: boolean; hotAllowOrphan?: string[] } = {}) =>
+    (['hot', 'cold', ...(opts.spare ? ['spare'] : [])] as const)
+      .map((name) => {
+        const keys = name === 'spare' ? 'COLD' : name.toUpperCase();
+        const ack = name === 'hot' && opts.hotAllowOrphan ? `  allowOrphan: [${opts.hotAllowOrphan.join(', ')}]\n` : '';
+        return `apiVersion: orch/v1
 kind: Pool
 metadata:
   name: ${name}
@@ -56,10 +59,10 @@ spec:
   members:
     - address: ${(name === 'hot' ? hot : cold).address}
   credentials:
-    accessKeyId: { env: ${name.toUpperCase()}_ACCESS_KEY }
-    secretAccessKey: { env: ${name.toUpperCase()}_SECRET_KEY }
-`,
-      )
+    accessKeyId: { env: ${keys}_ACCESS_KEY }
+    secretAccessKey: { env: ${keys}_SECRET_KEY }
+${ack}`;
+      })
       .join('---\n');
   const vhost = (defaultPool: string, allowOrphan: string[] = [], extra = '') => `apiVersion: orch/v1
 kind: VirtualHost
@@ -99,7 +102,8 @@ ${extra}`;
     for (let i = 0; i < n; i++) await c.send(new PutObjectCommand({ Bucket: bucket, Key: `k${i}`, Body: `body-${i}` }));
   }
 
-  const errorsOf = (r: CliResult) => r.stderr.split('\n').filter((l) => l.includes(': error: '));
+  // `file:line:col: error: ...`, or `error: Kind/name: ...` for a document no longer in the manifests.
+  const errorsOf = (r: CliResult) => r.stderr.split('\n').filter((l) => /(^|: )error: /.test(l));
 
   beforeAll(async () => {
     gw = await Gateway.start({ pools: {}, vhostPorts: 1 });
@@ -209,6 +213,74 @@ ${extra}`;
     }
   });
 
+  it('a virtual host or a pool removed from the manifests: refused with the counts; acknowledged, orch buckets orphans lists what stayed', async () => {
+    // A second virtual host serves what hot holds (its default pool): docs (2 objects, left there
+    // by the test above) and legacy (2).
+    await seed(direct.hot, 'legacy', 2);
+    const oldHost = `apiVersion: orch/v1
+kind: VirtualHost
+metadata:
+  name: old
+spec:
+  serverNames: [old.test]
+  address: 127.0.0.1
+  port: ${port}
+  defaultPool: hot
+`;
+    gw.writeManifest('old.yaml', oldHost);
+    const served = await run(['apply', '--auto-approve']);
+    expect(served.code, served.stdout + served.stderr).toBe(0);
+
+    // Removed: nothing would serve docs or legacy from hot any more. Refused at plan (and, through
+    // the same plan, at apply: below for the pool).
+    const before = gw.snapshot();
+    gw.removeManifest('old.yaml');
+    const removed = await run(['plan']);
+    expect(removed.code, removed.stdout + removed.stderr).toBe(1);
+    expect(errorsOf(removed), removed.stderr).toHaveLength(2);
+    for (const bucket of ['docs', 'legacy']) {
+      expect(removed.stderr).toContain(
+        `error: VirtualHost/old: virtual host old is removed from the manifests: bucket ${bucket} (its default pool) would no longer be served from pool hot by any virtual host: pool hot holds its 2 objects (12 bytes)`,
+      );
+      expect(removed.stderr).toContain(`acknowledge that its objects stay on hot with ${bucket} in spec.allowOrphan of pool hot`);
+    }
+    expect(removed.stderr).not.toMatch(STACK_LINE);
+    expect(gw.snapshot()).toEqual(before);
+
+    // Acknowledged on the pool that keeps them: applied, and orch buckets orphans lists them.
+    gw.writeManifest('pools.yaml', pools({ hotAllowOrphan: ['docs', 'legacy'] }));
+    const acknowledged = await run(['apply', '--auto-approve']);
+    expect(acknowledged.code, acknowledged.stdout + acknowledged.stderr).toBe(0);
+    expect(gw.snapshot()['vhosts/old.conf']).toBeUndefined();
+
+    // A pool removed while its bucket goes to the default pool: spare (on cold's member) serves attic.
+    gw.writeManifest('pools.yaml', pools({ hotAllowOrphan: ['docs', 'legacy'], spare: true }));
+    gw.writeManifest('routes/attic.yaml', route('attic', 'spare'));
+    const spare = await run(['apply', '--auto-approve']);
+    expect(spare.code, spare.stdout + spare.stderr).toBe(0);
+    await seed(direct.cold, 'attic', 1);
+    gw.writeManifest('pools.yaml', pools({ hotAllowOrphan: ['docs', 'legacy'] }));
+    gw.removeManifest('routes/attic.yaml');
+    const poolGone = await run(['apply', '--auto-approve']);
+    expect(poolGone.code, poolGone.stdout + poolGone.stderr).toBe(1);
+    expect(errorsOf(poolGone)).toHaveLength(1);
+    expect(poolGone.stderr).toContain(
+      'route s3-attic of bucket attic (virtual host s3) is removed or disabled: the default pool cold would serve the bucket instead of pool spare, without a Migration: pool spare (removed from the manifests) holds its 1 object (6 bytes)',
+    );
+    expect(poolGone.stderr).toContain('keep pool spare in the manifests until a Migration');
+    expect(gw.snapshot()['pools/spare.conf']).toBeDefined();
+    gw.writeManifest('vhost.yaml', vhost('cold', ['docs', 'attic']));
+    const letGo = await run(['apply', '--auto-approve']);
+    expect(letGo.code, letGo.stdout + letGo.stderr).toBe(0);
+    expect(gw.snapshot()['pools/spare.conf']).toBeUndefined();
+
+    const orphans = JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout) as { orphans: unknown[] };
+    expect(orphans.orphans).toEqual([
+      { virtual_host: 's3', bucket: 'docs', pool: 'hot', default_pool: 'cold', route_pool: null, objects: 2, bytes: 12 },
+      { virtual_host: 's3', bucket: 'legacy', pool: 'hot', default_pool: 'cold', route_pool: null, objects: 2, bytes: 12 },
+    ]);
+  });
+
   it('never seals credentials a pool refuses: apply fails naming the pool and the member, the sealed copy stays', async () => {
     const sidecar = join(gw.nginxDir, 'pools', 'hot.meta.json');
     const sealedBefore = readFileSync(sidecar, 'utf8');
@@ -245,34 +317,74 @@ ${extra}`;
     expect(conf).toContain('    proxy_read_timeout 600s;\n');
     expect(conf).toContain('    proxy_send_timeout 600s;\n');
     const viaGateway = s3Client(`http://127.0.0.1:${port}`, coldUser);
-    const chunk = randomBytes(1024 * 1024);
-    const sent = createHash('sha256');
+    const MIB = 1024 * 1024;
+    const PART = 64 * MIB;
+    const chunk = randomBytes(MIB);
+    /** The i-th MiB sent: the random chunk with its index in the first 4 bytes. */
+    const mibAt = (i: number) => {
+      const c = Buffer.from(chunk);
+      c.writeUInt32BE(i, 0);
+      return c;
+    };
+    /** `length` bytes of the object from `offset`, as sent. */
+    const sentBytes = (offset: number, length: number) =>
+      Buffer.concat(
+        Array.from({ length: Math.ceil((offset + length) / MIB) - Math.floor(offset / MIB) }, (_, k) =>
+          mibAt(Math.floor(offset / MIB) + k),
+        ),
+      ).subarray(offset % MIB, (offset % MIB) + length);
+    // The MD5 of every part as sent: nanio hashes what it receives, so the multipart ETag it
+    // answers (md5 of the part md5s, "-N") proves every byte crossed the gateway unchanged,
+    // without reading the whole object back.
+    const partMd5s: Buffer[] = [];
+    let part = createHash('md5');
+    let inPart = 0;
     async function* body() {
       for (let i = 0; i < mib; i++) {
-        const c = Buffer.from(chunk);
-        c.writeUInt32BE(i, 0);
-        sent.update(c);
+        const c = mibAt(i);
+        part.update(c);
+        inPart += c.length;
+        if (inPart === PART) {
+          partMd5s.push(part.digest());
+          part = createHash('md5');
+          inPart = 0;
+        }
         yield c;
       }
+      if (inPart > 0) partMd5s.push(part.digest());
     }
     const started = Date.now();
     try {
       const upload = new Upload({
         client: viaGateway,
         params: { Bucket: 'photos', Key: 'large/multipart.bin', Body: Readable.from(body()) },
-        partSize: 64 * 1024 * 1024,
+        partSize: PART,
         queueSize: 2,
       });
       await upload.done();
       const uploadedMs = Date.now() - started;
       const head = await viaGateway.send(new HeadObjectCommand({ Bucket: 'photos', Key: 'large/multipart.bin' }));
-      expect(head.ContentLength).toBe(mib * 1024 * 1024);
-      const got = await viaGateway.send(new GetObjectCommand({ Bucket: 'photos', Key: 'large/multipart.bin' }));
-      const read = createHash('sha256');
-      for await (const c of got.Body as AsyncIterable<Buffer>) read.update(c);
-      expect(read.digest('hex')).toBe(sent.digest('hex'));
+      expect(head.ContentLength).toBe(mib * MIB);
+      const expectedEtag =
+        partMd5s.length === 1
+          ? `"${partMd5s[0]!.toString('hex')}"`
+          : `"${createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${partMd5s.length}"`;
+      expect(head.ETag).toBe(expectedEtag);
+      // Read back through the gateway where parts join, and the end of the object.
+      const size = mib * MIB;
+      for (const [offset, length] of [
+        [Math.min(PART, size) - 16, 32],
+        [size - 64, 64],
+      ] as const) {
+        const start = Math.max(0, offset);
+        const end = Math.min(size, offset + length);
+        const got = await viaGateway.send(
+          new GetObjectCommand({ Bucket: 'photos', Key: 'large/multipart.bin', Range: `bytes=${start}-${end - 1}` }),
+        );
+        expect(Buffer.from(await got.Body!.transformToByteArray()).equals(sentBytes(start, end - start))).toBe(true);
+      }
       console.log(
-        `multipart upload of ${mib} MiB through the gateway to nanio: ${uploadedMs} ms; read back and hashed: ${Date.now() - started - uploadedMs} ms`,
+        `multipart upload of ${mib} MiB (${partMd5s.length} parts) through the gateway to nanio: ${uploadedMs} ms; checked: ${Date.now() - started - uploadedMs} ms`,
       );
     } finally {
       viaGateway.destroy();
@@ -320,7 +432,26 @@ ${extra}`;
         message: null,
       })),
     );
-    expect((await run(['buckets'])).stdout).toContain('client identities: 2 checks on 2 pools, all accepted');
+    const bucketsText = (await run(['buckets'])).stdout;
+    expect(bucketsText).toContain('client identities: 2 checks on 2 pools, all accepted');
+    expect(bucketsText).toContain(`  ${clientUser.accessKeyId} (virtual host s3): accepted by cold, hot`);
+
+    // Sealed at rest like pool credentials: the virtual host's sidecar holds the references and
+    // the values encrypted (the access key id too), never a value in clear.
+    const vhostSidecar = readFileSync(join(gw.nginxDir, 'vhosts', 's3.meta.json'), 'utf8');
+    expect((JSON.parse(vhostSidecar) as { clientIdentities: unknown }).clientIdentities).toEqual([
+      {
+        accessKeyId: { env: 'CLIENT_ACCESS_KEY' },
+        secretAccessKey: { env: 'CLIENT_SECRET_KEY' },
+        encrypted: { keyId: expect.any(String), accessKeyId: expect.any(String), secretAccessKey: expect.any(String) },
+      },
+    ]);
+    expect(vhostSidecar).not.toContain(clientUser.accessKeyId);
+    // Without the variables (a daemon, another shell), the sealed copy is what the identity is
+    // checked with: orch status reports the deployed gateway's check.
+    const status = await run(['status', '--json'], { env: { CLIENT_ACCESS_KEY: '', CLIENT_SECRET_KEY: '' } });
+    expect(status.code, status.stderr).toBe(0);
+    expect((JSON.parse(status.stdout) as { client_identities: unknown }).client_identities).toEqual(report.identities);
 
     // A client with its own key reads and writes through the gateway, on both pools.
     const client = s3Client(`http://127.0.0.1:${port}`, clientUser);
@@ -346,9 +477,12 @@ ${extra}`;
     expect(forgot.code).toBe(1);
     expect(forgot.stderr).toContain(`pool cold refuses client identity ${clientUser.accessKeyId}`);
     expect(forgot.stderr).not.toContain('pool hot refuses');
-    expect((await run(['buckets'])).stdout).toContain(
-      `! client identity ${clientUser.accessKeyId} of s3 on pool cold: refused — ListBuckets: HTTP 403 InvalidAccessKeyId from member ${cold.address}`,
-    );
+    const refusal = `! client identity ${clientUser.accessKeyId} of s3 on pool cold: refused — ListBuckets: HTTP 403 InvalidAccessKeyId from member ${cold.address}`;
+    expect((await run(['buckets'])).stdout).toContain(refusal);
+    const statusText = (await run(['status'])).stdout;
+    expect(statusText).toContain('client identities: 2 checks on 2 pools, 1 not accepted');
+    expect(statusText).toContain(`  ${clientUser.accessKeyId} (virtual host s3): accepted by hot\n`);
+    expect(statusText).toContain(refusal);
     gw.writeManifest('vhost.yaml', vhost('cold', ['docs'], `${identities}  allowRefusingPools: [cold]\n`));
     const acknowledged = await run(['plan', '--detailed-exitcode']);
     // Nothing to render: the identities and their check live in the manifests, not in nginx files.
@@ -393,8 +527,14 @@ spec:
     }
   }, 300_000);
 
-  it('no secret value in anything orch printed or wrote', () => {
+  it('no secret value in anything orch printed or wrote (managed tree, state directory, nginx logs)', () => {
     const written = Object.values(gw.snapshot()).join('\n');
+    // Every file of the state directory (database, backups, contents, caches) and of nginx's prefix, as bytes.
+    const files = [gw.stateDir, gw.prefix, gw.nginxDir].flatMap((dir) =>
+      (readdirSync(dir, { recursive: true }) as string[]).map((f) => join(dir, f)).filter((f) => statSync(f).isFile()),
+    );
+    expect(files.some((f) => f.endsWith('orch.db'))).toBe(true);
+    const bytes = files.map((f) => readFileSync(f));
     for (const secret of [
       hotUser.secretAccessKey,
       coldUser.secretAccessKey,
@@ -404,6 +544,8 @@ spec:
     ]) {
       expect(outputs.join('\n')).not.toContain(secret);
       expect(written).not.toContain(secret);
+      const found = files.filter((_, i) => bytes[i]!.includes(secret));
+      expect(found, `${secret.slice(0, 6)}… found in ${found.join(', ')}`).toEqual([]);
     }
   });
 });

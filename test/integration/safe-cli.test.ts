@@ -1,9 +1,12 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
 import { docs, Gateway, poolYaml, vhostYaml } from '../helpers/gateway.js';
+import { CTRL_KEYS, onTerminal } from '../helpers/pty.js';
+import { mountSlowFuse } from '../helpers/slow-fuse.js';
 
 /**
  * The CLI as an operator at a terminal meets it, against a real nginx: Ctrl-C and Ctrl-D at the
@@ -13,30 +16,7 @@ import { docs, Gateway, poolYaml, vhostYaml } from '../helpers/gateway.js';
  */
 
 const CLI = join(REPO_ROOT, 'bin', 'run.js');
-const PTY = join(REPO_ROOT, 'test', 'helpers', 'pty-run.py');
 const PROMPT = "Only 'yes' will be accepted";
-
-interface PtyResult {
-  code: number | null;
-  signal: number | null;
-  output: string;
-  sent: boolean;
-  timeout: boolean;
-}
-
-function onTerminal(args: string[], waitFor: string, send: string, env: NodeJS.ProcessEnv, cwd: string): Promise<PtyResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      'python3',
-      [PTY, waitFor, send, '60', '--', process.execPath, CLI, ...args],
-      { env, cwd, maxBuffer: 16 << 20 },
-      (err, stdout) => {
-        if (err) return reject(err);
-        resolve(JSON.parse(stdout) as PtyResult);
-      },
-    );
-  });
-}
 
 function withInput(
   args: string[],
@@ -89,10 +69,7 @@ describe.sequential('a safe CLI at a terminal', () => {
     await gw?.stop();
   });
 
-  for (const [key, send] of [
-    ['Ctrl-C', '\\x03'],
-    ['Ctrl-D', '\\x04'],
-  ] as const) {
+  for (const [key, send] of CTRL_KEYS) {
     it(`${key} at the apply prompt: exit 130, cancelled, nothing changed`, async () => {
       const before = gw.snapshot();
       const r = await onTerminal(['apply'], PROMPT, send, gw.env(), gw.work);
@@ -115,10 +92,7 @@ describe.sequential('a safe CLI at a terminal', () => {
     expect(generations()).toBe(2);
   });
 
-  for (const [key, send] of [
-    ['Ctrl-C', '\\x03'],
-    ['Ctrl-D', '\\x04'],
-  ] as const) {
+  for (const [key, send] of CTRL_KEYS) {
     it(`${key} at the rollback prompt: exit 130, cancelled, nothing changed`, async () => {
       const before = gw.snapshot();
       const r = await onTerminal(['rollback'], PROMPT, send, gw.env(), gw.work);
@@ -144,6 +118,15 @@ describe.sequential('a safe CLI at a terminal', () => {
     expect(piped.code).toBe(plain.code);
     expect(piped.stdout).toBe(plain.stdout);
     expect(piped.stderr).toBe(plain.stderr);
+  });
+
+  it('piped standard input never becomes an argument: help', async () => {
+    const plain = await withInput(['help'], '', gw.env(), gw.work);
+    const piped = await withInput(['help'], 'apply\n', gw.env(), gw.work);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout).toBe(plain.stdout);
+    expect(piped.stdout).not.toContain('PLANFILE');
   });
 
   it('piped standard input never becomes an argument: rollback', async () => {
@@ -217,19 +200,54 @@ describe.sequential('a safe CLI at a terminal', () => {
     expect(r.stderr).not.toContain('Internal error');
   });
 
-  it('a pool credential that is a FIFO or /dev/zero is refused at once: plan neither blocks nor grows', async () => {
+  /** sha256 of the state directory's files (the validation cache left out), created by the first apply above. */
+  const stateHashes = (): Record<string, string> =>
+    Object.fromEntries(
+      readdirSync(gw.stateDir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile() && !join(e.parentPath, e.name).startsWith(join(gw.stateDir, 'cache')))
+        .map((e) => [
+          join(e.parentPath, e.name),
+          createHash('sha256')
+            .update(readFileSync(join(e.parentPath, e.name)))
+            .digest('hex'),
+        ]),
+    );
+
+  it('a pool credential that is a FIFO, /dev/zero or a file on a FUSE mount that never answers: refused with its file and field, nothing written', async () => {
     const dir = join(gw.root, 'secrets');
     gw.workspace(dir);
     const fifo = join(dir, 'key.fifo');
-    execFileSync('mkfifo', [fifo]);
-    const nanio = (name: string, file: string): string =>
-      `apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: ${name}\nspec:\n  type: nanio\n  members:\n    - address: 127.0.0.1:9\n  credentials:\n    accessKeyId: { file: ${file} }\n    secretAccessKey: { file: ${file} }\n`;
-    writeFileSync(join(dir, 'manifests', 'pools.yaml'), docs(nanio('fifo', fifo), nanio('zero', '/dev/zero')));
-    const started = performance.now();
-    const r = await withInput(['plan', '--no-refresh'], '', gw.env(dir), dir);
-    expect(performance.now() - started).toBeLessThan(30_000);
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout + r.stderr).toContain(`file ${fifo} is a FIFO (named pipe), not a regular file`);
-    expect(r.stdout + r.stderr).toContain('file /dev/zero is a device, not a regular file');
-  });
+    execFileSync('mkfifo', [fifo]); // nobody ever writes to it
+    const fuse = await mountSlowFuse(join(dir, 'fuse'));
+    try {
+      const nanio = (name: string, access: string, secret: string): string =>
+        `apiVersion: orch/v1\nkind: Pool\nmetadata:\n  name: ${name}\nspec:\n  type: nanio\n  members:\n    - address: 127.0.0.1:9\n  credentials:\n    accessKeyId: { file: ${access} }\n    secretAccessKey: { file: ${secret} }\n`;
+      // Pool documents of 11 lines: accessKeyId on line 10 of each, secretAccessKey on line 11.
+      writeFileSync(join(dir, 'manifests', 'pools.yaml'), docs(nanio('fifo', fifo, '/dev/zero'), nanio('fuse', fuse.file, fuse.file)));
+      const tree = gw.snapshot();
+      const state = stateHashes();
+      const started = performance.now();
+      const r = await withInput(['apply', '--auto-approve'], '', gw.env(dir), dir);
+      const ms = performance.now() - started;
+      // The read of the FUSE file times out once (5 s); the second reference to it is not waited for again.
+      expect(ms, r.stderr).toBeLessThan(15_000);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(STACK_LINE);
+      expect(r.stderr).not.toContain('Internal error');
+      const lines = r.stderr.split('\n');
+      const expectLine = (at: string, field: string, text: string): void =>
+        expect(
+          lines.find((l) => l.startsWith(`manifests/pools.yaml:${at}: error: `)),
+          r.stderr,
+        ).toMatch(new RegExp(`spec\\.credentials\\.${field}: .*${text.replace(/[.()]/g, '\\$&')}.*\\[credentials\\.unreadable\\]$`));
+      expectLine('10:18', 'accessKeyId', `file ${fifo} is a FIFO (named pipe), not a regular file`);
+      expectLine('11:22', 'secretAccessKey', 'file /dev/zero is a device, not a regular file');
+      expectLine('22:18', 'accessKeyId', `file ${fuse.file} did not answer within 5 s`);
+      expectLine('23:22', 'secretAccessKey', `file ${fuse.file} did not answer within 5 s`);
+      expect(gw.snapshot()).toEqual(tree);
+      expect(stateHashes()).toEqual(state);
+    } finally {
+      await fuse.stop();
+    }
+  }, 60_000);
 });

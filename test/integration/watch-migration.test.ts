@@ -54,7 +54,7 @@ describe.sequential('orch watch drives a migration by itself', () => {
     expect(mig.phase).toBe('done');
     const switched = mig.freezes.find((f) => f.outcome === 'switched')!;
     const flip = Date.parse(switched.ended_at) - history.timeOrigin;
-    const hist = JSON.parse((await e.cli(['history', '--json'])).stdout) as { generations: Array<{ createdAt: string; command: string }> };
+    const hist = JSON.parse((await e.cli(['history', '--json'])).stdout) as { generations: Array<{ created_at: string; command: string }> };
     expect(
       hist.generations
         .filter((g) => g.command.includes('migration photos-to-new'))
@@ -72,7 +72,7 @@ describe.sequential('orch watch drives a migration by itself', () => {
           Date.parse(f.started_at) - history.timeOrigin,
           Date.parse(f.ended_at) - history.timeOrigin,
         ]),
-        reloadTimes: hist.generations.map((g) => Date.parse(g.createdAt) - history.timeOrigin),
+        reloadTimes: hist.generations.map((g) => Date.parse(g.created_at) - history.timeOrigin),
       },
     });
     console.log(`watch-driven migration: ${summarize(report)}`);

@@ -11,8 +11,16 @@ import {
 import { sealPoolCredentials, type ResolvedSecret } from '../../src/domain/secrets/seal-pool-credentials.js';
 import { keyIdOf, keyLine, makeKeyring, parseKeyFile, parseKeyLine, type SecretKey } from '../../src/domain/secrets/secret-key.js';
 import { CREDENTIAL_WARNINGS_SHOWN, placePoolDiagnostics } from '../../src/use-cases/plan/manifest-positions.js';
-import { pool } from '../helpers/desired-builders.js';
-import { poolSidecar, sidecarJson, withSealedCredentials } from '../../src/domain/render/render-sidecars.js';
+import { pool, virtualHost } from '../helpers/desired-builders.js';
+import { prepareIdentityCredentials } from '../../src/use-cases/buckets/client-identities.js';
+import { readVirtualHostSidecar } from '../../src/domain/rebuild/read-sidecar.js';
+import {
+  poolSidecar,
+  sealedIdentitiesOf,
+  sidecarJson,
+  withSealedCredentials,
+  withSealedIdentities,
+} from '../../src/domain/render/render-sidecars.js';
 import { renderTree } from '../../src/domain/render/render-tree.js';
 import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
 
@@ -241,5 +249,87 @@ describe('credential warnings in a plan', () => {
     expect(placed).toHaveLength(1);
     expect(placed[0]).toMatchObject({ severity: 'warning', code: 'credentials.not-verified' });
     expect(placed[0]!.message).toMatch(/^credentials of 40 pools not verified .*: p0, p1, .*, p39$/);
+  });
+});
+
+describe('client identities sealed at rest, like pool credentials', () => {
+  const CLIENT = { accessKeyId: 'AKIACLIENT0001', secretAccessKey: 'client-secret/value+x=' };
+  const IDENTITY = { accessKeyId: { env: 'S3_CLIENT_KEY' }, secretAccessKey: { file: '/etc/orch/client.secret' } };
+  const OTHER = { accessKeyId: { env: 'S3_OTHER_KEY' }, secretAccessKey: { env: 'S3_OTHER_SECRET' } };
+  const secrets = (env: Record<string, { accessKeyId: string; secretAccessKey: string } | undefined>) => ({
+    resolvePoolCredentials: (refs: typeof IDENTITY | typeof OTHER) => {
+      const v = env['accessKeyId' in refs && 'env' in refs.accessKeyId ? refs.accessKeyId.env : ''];
+      return v
+        ? { accessKeyId: ok(v.accessKeyId), secretAccessKey: ok(v.secretAccessKey) }
+        : { accessKeyId: missing('environment variable S3_CLIENT_KEY is not set'), secretAccessKey: missing('file missing') };
+    },
+  });
+  const desired = () => ({
+    pools: [pool('a', { credentials: REFS })],
+    virtualHosts: [virtualHost('s3', { defaultPool: 'a', clientIdentities: [IDENTITY, OTHER] })],
+    migrations: [],
+  });
+  const sidecarOf = (tree: { files: Array<{ path: string; content: string }> }) =>
+    tree.files.find((f) => f.path === 'vhosts/s3.meta.json')!.content;
+
+  it('the virtual host sidecar carries the references and the sealed values, never a value; reading it back recovers the references', () => {
+    const key = newKey();
+    const keyring = makeKeyring([key], 'test');
+    const d = desired();
+    const prepared = prepareIdentityCredentials(
+      secrets({ S3_CLIENT_KEY: CLIENT, S3_OTHER_KEY: VALUES }),
+      keyring,
+      d.virtualHosts,
+      new Map(),
+    );
+    expect(prepared.diagnostics).toEqual([]);
+    const tree = renderTree(d, nginxFeaturesFor('1.22.1'));
+    expect(sidecarOf(tree)).not.toContain('encrypted');
+    const text = sidecarOf(withSealedIdentities(tree, prepared.sealed));
+    for (const v of [CLIENT.secretAccessKey, CLIENT.accessKeyId, VALUES.secretAccessKey]) expect(text).not.toContain(v);
+    const json = JSON.parse(text) as { clientIdentities: Array<Record<string, unknown>> };
+    expect(json.clientIdentities.map((c) => Object.keys(c))).toEqual([
+      ['accessKeyId', 'secretAccessKey', 'encrypted'],
+      ['accessKeyId', 'secretAccessKey', 'encrypted'],
+    ]);
+    const [first, second] = sealedIdentitiesOf(json);
+    expect(decryptCredentials(keyring, 'VirtualHost/s3/clientIdentities/0', first!.sealed!)).toEqual(CLIENT);
+    // A blob is bound to its virtual host and index: not readable as another identity or as a pool's.
+    expect(() => decryptCredentials(keyring, 'VirtualHost/s3/clientIdentities/1', first!.sealed!)).toThrow(UserError);
+    expect(() => decryptCredentials(keyring, 's3', first!.sealed!)).toThrow(UserError);
+    expect(decryptCredentials(keyring, 'VirtualHost/s3/clientIdentities/1', second!.sealed!)).toEqual(VALUES);
+    const read = readVirtualHostSidecar(json);
+    expect(read.ok && read.value.clientIdentities).toEqual([IDENTITY, OTHER]);
+    expect(prepared.fingerprint['VirtualHost/s3']).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('references missing (CI, a daemon without the variables): the sealed copy is kept and checked with; other references do not take it', () => {
+    const keyring = makeKeyring([newKey()], 'test');
+    const d = desired();
+    const sealedOnce = prepareIdentityCredentials(
+      secrets({ S3_CLIENT_KEY: CLIENT, S3_OTHER_KEY: VALUES }),
+      keyring,
+      d.virtualHosts,
+      new Map(),
+    );
+    const onDisk = sidecarOf(withSealedIdentities(renderTree(d, nginxFeaturesFor('1.22.1')), sealedOnce.sealed));
+    const without = prepareIdentityCredentials(secrets({}), keyring, d.virtualHosts, new Map([['s3', onDisk]]));
+    expect(without.sealed.get('s3')).toEqual(sealedOnce.sealed.get('s3'));
+    expect(without.resolve('s3', 0)).toEqual({ ok: true, values: CLIENT });
+    expect(without.fingerprint).toEqual(sealedOnce.fingerprint);
+    // The same slot with other references: the copy on disk belongs to another identity.
+    const swapped = [OTHER, IDENTITY];
+    const moved = prepareIdentityCredentials(secrets({}), keyring, [{ name: 's3', clientIdentities: swapped }], new Map([['s3', onDisk]]));
+    expect(moved.sealed.get('s3')).toEqual([null, null]);
+    expect(moved.resolve('s3', 0)).toEqual({ ok: false, problem: 'environment variable S3_CLIENT_KEY is not set; file missing' });
+    // No key at all: the references only, a warning naming the identity (never a value).
+    const noKey = prepareIdentityCredentials(secrets({ S3_CLIENT_KEY: CLIENT, S3_OTHER_KEY: VALUES }), null, d.virtualHosts, new Map());
+    expect(noKey.sealed.get('s3')).toEqual([null, null]);
+    expect(noKey.diagnostics.map((x) => [x.code, x.field, x.message])).toContainEqual([
+      'credentials.not-verified',
+      'spec.clientIdentities.0',
+      'credentials of client identity 0 of virtual host s3 are not encrypted into its sidecar (no secret key configured): it carries the references only',
+    ]);
+    expect(JSON.stringify(noKey.diagnostics)).not.toContain(CLIENT.secretAccessKey);
   });
 });

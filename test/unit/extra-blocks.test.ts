@@ -82,6 +82,47 @@ describe('extra blocks point at the manifest line of the offending text', () => 
   });
 });
 
+describe('an unclosed quote is reported at the opening quote, in every scalar style', () => {
+  // Lines 11 on of doc(): `    - zone: proxy` is line 11, the content key line 12.
+  const cases: Array<[string, string, string]> = [
+    ['literal block', `      content: |\n        add_header X-A b;\n        add_header X-B "c d;\n        add_header X-C e;\n`, '14:24'],
+    [
+      'literal block, keep chomping, indentation indicator',
+      `      content: |+2\n          add_header X-A b;\n          add_header X-B 'c d;\n`,
+      '14:26',
+    ],
+    ['folded block with a blank line', `      content: >\n        add_header X-A b;\n\n        add_header X-B "c d;\n`, '15:24'],
+    ['plain scalar', `      content: add_header X-A b; add_header X-B "c d;\n`, '12:49'],
+    ['plain scalar over two lines', `      content: add_header X-A b;\n        add_header X-B "c d;\n`, '13:24'],
+    ['double-quoted with escapes', `      content: "add_header X-A \\"b\\";\\n  add_header X-B \\"c d;\\n"\n`, '12:57'],
+    ['double-quoted with \\u escapes before it', `      content: "add_header X-A \\u0062;\\tadd_header X-B 'c d;"\n`, '12:56'],
+    ['double-quoted over two lines', `      content: "add_header X-A b;\n        add_header X-B 'c d;"\n`, '13:24'],
+    ['single-quoted with a doubled quote', `      content: 'add_header X-A b; add_header X-B "c'' d;'\n`, '12:50'],
+  ];
+  for (const [style, block, at] of cases) {
+    it(style, () => {
+      const r = validateTexts({ 'v.yaml': doc(`    - zone: proxy\n${block}`) });
+      const errors = r.diagnostics.filter((d) => d.severity === 'error');
+      expect(summarize(errors)).toEqual([expect.stringMatching(/^error extra\.unbalanced-quote /)]);
+      expect(`${errors[0]!.source!.line}:${errors[0]!.source!.column}`).toBe(at);
+      expect(errors[0]!.field).toBe('spec.extraBlocks[0].content');
+      // The position is the quote's: the file's character there opens the unclosed string (or
+      // starts the escape \" that writes it in a double-quoted scalar).
+      const line = doc(`    - zone: proxy\n${block}`).split('\n')[errors[0]!.source!.line - 1]!;
+      expect(line.slice(errors[0]!.source!.column - 1)).toMatch(/^(["']|\\")/);
+    });
+  }
+
+  it('other problems after escapes and folds point at their own character', () => {
+    const r = validateTexts({
+      'v.yaml': doc(`    - zone: proxy\n      content: "add_header X-A \\"b\\";\n        server_name evil.test;"\n`),
+    });
+    expect(summarize(r.diagnostics.filter((d) => d.severity === 'error'))).toEqual([
+      expect.stringMatching(/^error extra\.claimed-directive v\.yaml:13:9 spec\.extraBlocks\[0\]\.content: /),
+    ]);
+  });
+});
+
 describe('doc.at(path, "content")', () => {
   it('gives the first content line of a block scalar', () => {
     const parsed = parseManifestSources([{ path: 'a.yaml', text: 'a:\n  b: |-\n    x\n    y\n  c: "q"\n  d: plain\n' }]);

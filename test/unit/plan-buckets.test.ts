@@ -308,6 +308,77 @@ describe('planBuckets', () => {
     ]);
   });
 
+  it('a virtual host removed from the manifests: its routed buckets and its default pool buckets are refused with counts; pool allowOrphan or another host serving them lets it through', () => {
+    // s3 stays (default hot); old (default cold, route /photos/ -> hot, /docs/ -> cold) is gone.
+    const desired = state([]);
+    const removedHosts = new Map([
+      [
+        'old',
+        {
+          defaultPool: 'cold',
+          routes: [
+            { name: 'old-photos', path: '/photos/', bucket: 'photos', pool: 'new', enabled: true },
+            { name: 'old-logs', path: '/logs/', bucket: 'logs', pool: 'hot', enabled: true },
+          ],
+        },
+      ],
+    ]);
+    const input = { desired, deployed: deployedWith([], 'hot'), removedHosts, migrations: [] };
+    const guard = guardPlan(input);
+    // logs on hot is still served by s3 (its default pool hot): not a move.
+    expect(guard.moves.map((m) => `${m.cause} ${m.virtualHost} ${m.bucket} ${m.from}->${m.to}`)).toEqual([
+      'virtual-host-removed old photos new->null',
+    ]);
+    expect(guard.defaultPoolChanges).toEqual([{ virtualHost: 'old', from: 'cold', to: null, removed: true }]);
+    expect(poolsToList(input, guard)).toEqual(['cold', 'new']);
+    expect(bucketsToCount(input, guard, 'cold', ['archive', 'photos'])).toEqual(['archive']);
+    const r = planBuckets({ ...input, listings: counted({ new: { photos: 4 }, cold: { archive: 2, empty: 0 } }) }, new Map(), guard);
+    expect(codes(r)).toEqual(['error bucket.would-orphan', 'error bucket.would-orphan']);
+    const [photos, archive] = r.diagnostics;
+    expect(photos!.document).toEqual({ kind: 'VirtualHost', name: 'old' });
+    expect(photos!.source).toBeUndefined();
+    expect(photos!.message).toBe(
+      'virtual host old is removed from the manifests: bucket photos (route old-photos) would no longer be served from pool new by any virtual host: pool new holds its 4 objects (40 bytes), which would stay behind there, unreachable through the gateway',
+    );
+    expect(photos!.hint).toContain('keep virtual host old in the manifests until a Migration has moved bucket photos');
+    expect(photos!.hint).toContain('photos in spec.allowOrphan of pool new');
+    expect(archive!.message).toContain('bucket archive (its default pool) would no longer be served from pool cold');
+    expect(archive!.message).toContain('pool cold holds its 2 objects');
+
+    // Acknowledged on the pools that keep the objects: nothing refused, nothing counted.
+    const ack = state([]);
+    ack.pools.find((p) => p.name === 'new')!.allowOrphan = ['photos'];
+    ack.pools.find((p) => p.name === 'cold')!.allowOrphan = ['archive'];
+    const ackInput = { ...input, desired: ack };
+    expect(guardPlan(ackInput).moves).toEqual([]);
+    expect(bucketsToCount(ackInput, guardPlan(ackInput), 'cold', ['archive'])).toEqual([]);
+    expect(codes(planBuckets({ ...ackInput, listings: counted({ new: { photos: 4 }, cold: { archive: 2 } }) }, new Map()))).toEqual([]);
+    // Another virtual host serving the bucket from the same pool: nothing is stranded.
+    const alias = state([route('s3', '/photos/', 'new')]);
+    const aliasDeployed = deployedWith([{ name: 's3-photos', path: '/photos/', bucket: 'photos', pool: 'new', enabled: true }]);
+    expect(guardPlan({ ...input, desired: alias, deployed: aliasDeployed }).moves).toEqual([]);
+  });
+
+  it('a pool removed from the manifests: a bucket moved off it is refused with the count, the hint says to keep the pool until migrated', () => {
+    // photos was routed to 'gone' (deployed); the manifests drop the pool and route photos to cold.
+    const desired = state([route('s3', '/photos/', 'cold')]);
+    const deployed = deployedWith([{ name: 's3-photos', path: '/photos/', bucket: 'photos', pool: 'gone', enabled: true }]);
+    const input = { desired, deployed, removedPools: new Set(['gone']), migrations: [] };
+    const guard = guardPlan(input);
+    expect(guard.moves.map((m) => `${m.cause} ${m.bucket} ${m.from}->${m.to}`)).toEqual(['route-moved photos gone->cold']);
+    expect(poolsToList(input, guard)).toEqual(['cold', 'gone']);
+    const r = planBuckets({ ...input, listings: counted({ gone: { photos: 5 }, cold: { photos: 0 } }) }, new Map(), guard);
+    expect(codes(r)).toEqual(['error bucket.would-orphan']);
+    expect(r.diagnostics[0]!.message).toContain('pool gone (removed from the manifests) holds its 5 objects');
+    expect(r.diagnostics[0]!.hint).toContain('keep pool gone in the manifests until a Migration');
+    expect(r.diagnostics[0]!.hint).toContain("'orch buckets orphans' cannot show these objects");
+    // Without the removed pool known, nothing was guarded before (the pool was not a nanio pool of the manifests).
+    expect(guardPlan({ desired, deployed, migrations: [] }).moves).toEqual([]);
+    // Acknowledged on the route: let through.
+    const ack = state([route('s3', '/photos/', 'cold', { allowOrphan: true })]);
+    expect(guardPlan({ ...input, desired: ack }).moves).toEqual([]);
+  });
+
   it('http pools and paths that are not buckets are out of scope', () => {
     const desired = desiredState({
       pools: [pool('hot'), pool('files', { type: 'http' })],

@@ -1,8 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { environmentSecrets } from '../../src/adapters/secrets/environment-secrets.js';
+import { loadKeyring } from '../../src/adapters/secrets/keyring-source.js';
+import { readSecretFileInChild } from '../../src/adapters/secrets/read-secret-file.js';
 import { resolveSecretRef, SECRET_FILE_MAX_BYTES } from '../../src/adapters/secrets/resolve-secret-ref.js';
 import { completeHintCommands, shellWord } from '../../src/cli/hint-commands.js';
 import { DIAGNOSTICS_SHOWN, formatDiagnostics } from '../../src/cli/views/diagnostics-text.js';
@@ -137,17 +140,64 @@ describe('secret files are read bounded', () => {
     expect(resolveSecretRef({ file: '/dev/zero' }, {})).toEqual({
       ok: false,
       problem: 'file /dev/zero is a device, not a regular file; write the secret into a file',
+      refused: true,
     });
     expect(resolveSecretRef({ file: fifo }, {})).toEqual({
       ok: false,
       problem: `file ${fifo} is a FIFO (named pipe), not a regular file; write the secret into a file`,
+      refused: true,
     });
-    expect(resolveSecretRef({ file: dir }, {})).toMatchObject({ ok: false });
+    expect(resolveSecretRef({ file: dir }, {})).toMatchObject({ ok: false, refused: true });
+    expect(resolveSecretRef({ file: join(dir, 'missing') }, {})).toEqual({
+      ok: false,
+      problem: `file ${join(dir, 'missing')} does not exist`,
+    });
     expect(resolveSecretRef({ file: big }, {})).toEqual({
       ok: false,
       problem: `file ${big} holds ${SECRET_FILE_MAX_BYTES + 1} bytes; a secret file may hold at most ${SECRET_FILE_MAX_BYTES}`,
+      refused: true,
     });
     expect(resolveSecretRef({ file: good }, {})).toEqual({ ok: true, value: 'AKIDEXAMPLE' });
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses a secret key file that is a FIFO or a device at once, with a user error naming it', () => {
+    const fifo = join(dir, 'key-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const started = performance.now();
+    expect(() => loadKeyring(fifo, {})).toThrow(`The secret key file ${fifo} is a FIFO (named pipe), not a regular file`);
+    expect(() => loadKeyring('/dev/zero', {})).toThrow('The secret key file /dev/zero is a device, not a regular file');
+    expect(() => loadKeyring(join(dir, 'no-key'), {})).toThrow(`The secret key file ${join(dir, 'no-key')} does not exist.`);
+    expect(environmentSecrets({}).keyMaterial('/dev/zero')).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('gives the same answers through the child process that reads files on network and FUSE mounts', () => {
+    const fifo = join(dir, 'fifo2');
+    execFileSync('mkfifo', [fifo]);
+    const big = join(dir, 'big2');
+    writeFileSync(big, 'x'.repeat(SECRET_FILE_MAX_BYTES + 1));
+    const good = join(dir, 'good2');
+    writeFileSync(good, 'AKIDEXAMPLE\n');
+    const dangling = join(dir, 'dangling');
+    symlinkSync(join(dir, 'nowhere'), dangling);
+    const started = performance.now();
+    expect(readSecretFileInChild(good)).toEqual({ text: 'AKIDEXAMPLE\n' });
+    expect(readSecretFileInChild('/dev/zero')).toEqual({
+      problem: 'is a device, not a regular file; write the secret into a file',
+      refused: true,
+    });
+    expect(readSecretFileInChild(fifo)).toEqual({
+      problem: 'is a FIFO (named pipe), not a regular file; write the secret into a file',
+      refused: true,
+    });
+    expect(readSecretFileInChild(dir)).toMatchObject({
+      problem: 'is a directory, not a regular file; write the secret into a file',
+      refused: true,
+    });
+    expect(readSecretFileInChild(big)).toMatchObject({ refused: true });
+    expect(readSecretFileInChild(join(dir, 'missing'))).toEqual({ problem: 'does not exist', refused: false });
+    expect(readSecretFileInChild(dangling)).toEqual({ problem: 'is a symbolic link to nothing', refused: false });
+    expect(performance.now() - started).toBeLessThan(10_000);
   });
 });

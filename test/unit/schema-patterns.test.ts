@@ -21,6 +21,7 @@ for (const s of schemas) ajv.addSchema(s as AnySchemaObject);
 const PATTERNED: Record<string, keyof typeof TABLES> = {
   'pool#/$defs/resourceName': 'resourceName',
   'pool#/$defs/duration': 'duration',
+  'pool#/$defs/bucketName': 'bucketName',
   'pool#/properties/spec/properties/description': 'description',
   'pool#/properties/spec/properties/members/items/properties/address': 'memberAddress',
   'pool#/properties/spec/properties/credentials/properties/accessKeyId/properties/env': 'envName',

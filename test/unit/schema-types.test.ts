@@ -34,6 +34,7 @@ const poolSpecKeys = {
   keepalive: true,
   members: true,
   credentials: true,
+  allowOrphan: true,
 } satisfies KeyList<PoolSpec>;
 const memberKeys = {
   address: true,

@@ -1,8 +1,10 @@
 import { request } from 'node:http';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { GenerationTestResult, Nginx, ReloadResult } from '../../ports/nginx.js';
-import { parseNginxBuildPaths } from '../../domain/install/nginx-dump.js';
+import { parseNginxBuildPaths, type NginxBuildPaths } from '../../domain/install/nginx-dump.js';
+import { signalMaster } from './signal-master.js';
 import { nginxArgs, nginxMissingError, nginxTest, nginxVersion, runCommand, type NginxInvocation } from './nginx-cli.js';
 import { prepareGenerationTest } from './test-config.js';
 
@@ -23,6 +25,11 @@ export interface NginxOptions {
   nginxDir: string;
   /** A private directory for the test's configuration (removed after each test). */
   stagingDir: string;
+  /**
+   * `reload: nginx` signals the master directly when it is certain (signal-master.ts) instead of
+   * running `nginx -s reload`; false (ORCH_RELOAD_SIGNAL=0, for `npm run bench`) always runs the command.
+   */
+  signalReload?: boolean;
 }
 
 /** How orch invokes the operator's nginx: the binary, -c and -p (and -e under a private prefix). */
@@ -40,6 +47,7 @@ export function nginxControl(options: NginxOptions): Nginx {
     version: () => nginxVersion(options.bin),
     mainConfigExists: () => options.conf === null || existsSync(options.conf),
     testGeneration: (generationDir) => testGeneration(options, generationDir),
+    testTree: (files) => testTree(options, files),
     reload: () => reloadNginx(options),
     servedGeneration: () => (options.statusListen === 'off' ? Promise.resolve(null) : probeStatus(options.statusListen)),
     errorLogTail: (lines) => tailErrorLog(options.prefix, lines),
@@ -70,12 +78,32 @@ async function testGeneration(options: NginxOptions, generationDir: string): Pro
   }
 }
 
-const defaultConf = new Map<string, string>();
+/** `orch validate --nginx-test`: the files in a private temporary tree, tested like a new generation, then removed. */
+async function testTree(
+  options: NginxOptions,
+  files: ReadonlyArray<{ path: string; content: string }>,
+): Promise<GenerationTestResult & { treeRoot: string }> {
+  const root = mkdtempSync(join(tmpdir(), 'orch-validate-'));
+  try {
+    const tree = join(root, 'tree');
+    for (const sub of ['pools', 'vhosts']) mkdirSync(join(tree, sub), { recursive: true });
+    for (const f of files) {
+      if (isAbsolute(f.path) || f.path.split('/').includes('..')) throw new Error(`rendered path outside the tree: ${f.path}`);
+      mkdirSync(dirname(join(tree, f.path)), { recursive: true });
+      writeFileSync(join(tree, f.path), f.content);
+    }
+    const r = await testGeneration({ ...options, stagingDir: join(root, 'staging') }, tree);
+    return { ...r, treeRoot: tree };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
 
-/** nginx's compiled-in main configuration (`nginx -V`: --conf-path, relative to the prefix). */
-async function defaultConfPath(bin: string, prefix: string | null): Promise<string> {
-  const key = `${bin}\0${prefix ?? ''}`;
-  const known = defaultConf.get(key);
+const buildPaths = new Map<string, NginxBuildPaths>();
+
+/** nginx's compiled-in paths (`nginx -V`), once per binary. */
+async function nginxBuildPaths(bin: string): Promise<NginxBuildPaths> {
+  const known = buildPaths.get(bin);
   if (known) return known;
   let out: string;
   try {
@@ -86,10 +114,15 @@ async function defaultConfPath(bin: string, prefix: string | null): Promise<stri
     throw e;
   }
   const build = parseNginxBuildPaths(out);
+  buildPaths.set(bin, build);
+  return build;
+}
+
+/** nginx's compiled-in main configuration (`nginx -V`: --conf-path, relative to the prefix). */
+async function defaultConfPath(bin: string, prefix: string | null): Promise<string> {
+  const build = await nginxBuildPaths(bin);
   const conf = build.confPath ?? 'conf/nginx.conf';
-  const path = isAbsolute(conf) ? conf : join(prefix ?? build.prefix ?? '/usr/share/nginx', conf);
-  defaultConf.set(key, path);
-  return path;
+  return isAbsolute(conf) ? conf : join(prefix ?? build.prefix ?? '/usr/share/nginx', conf);
 }
 
 /** Sends the configured reload. Exit 0 does NOT mean nginx loaded the config: confirm separately. */
@@ -108,9 +141,14 @@ async function reloadNginx(options: NginxOptions): Promise<ReloadResult> {
       cmd = '/bin/sh';
       args = ['-c', options.reloadCommand ?? 'false'];
       break;
-    default:
+    default: {
+      // SIGHUP straight to the master when it is certain (see signal-master.ts): `nginx -s reload`
+      // would first parse the whole configuration again, as costly as the `nginx -t` just run.
+      const signalled = await signalKnownMaster(options);
+      if (signalled) return { ok: true, output: signalled, durationMs: performance.now() - started };
       cmd = options.bin;
       args = [...nginxArgs(liveInvocation(options)), '-s', 'reload'];
+    }
   }
   try {
     const r = await runCommand(cmd, args, { timeoutMs: 120_000 });
@@ -118,6 +156,18 @@ async function reloadNginx(options: NginxOptions): Promise<ReloadResult> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT' && options.reload === 'nginx') throw nginxMissingError(options.bin);
     throw e;
+  }
+}
+
+async function signalKnownMaster(options: NginxOptions): Promise<string | null> {
+  if (!options.signalReload) return null;
+  try {
+    const build = await nginxBuildPaths(options.bin);
+    const mainConf = options.conf ?? (await defaultConfPath(options.bin, options.prefix));
+    const r = signalMaster({ mainConf, prefix: options.prefix, build });
+    return r.ok ? r.output : null;
+  } catch {
+    return null;
   }
 }
 

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync,
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { buildTestConfig, mapTestPaths } from '../../domain/apply/test-config.js';
 import { UserError } from '../../domain/errors.js';
+import { globRegExp } from '../../domain/nginx-config/glob.js';
 
 /**
  * Writes the configuration one `nginx -t` validates a new generation with (the pure rewrite is
@@ -119,7 +120,7 @@ export function nginxGlob(pattern: string): string[] {
       paths = paths.map((p) => join(p, comp));
       continue;
     }
-    const re = componentRegExp(comp);
+    const re = globRegExp(comp, { component: true });
     paths = paths.flatMap((p) => {
       let names: string[];
       try {
@@ -131,28 +132,6 @@ export function nginxGlob(pattern: string): string[] {
     });
   }
   return paths.filter((p) => existsSync(p)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-}
-
-function componentRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '.*';
-    else if (c === '?') re += '.';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end === -1) re += '\\[';
-      else {
-        const body = glob
-          .slice(i + 1, end)
-          .replace(/^!/, '^')
-          .replace(/\\/g, '\\\\');
-        re += `[${body}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 's');
 }
 
 /** A wrapper nginx.conf testing one generation alone, everything nginx writes under a private prefix. */

@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { SecretKeyFiles, Secrets } from '../../ports/secrets.js';
 import { generateKey, loadKeyring, SECRET_KEY_ENV, writeKeyFile } from './keyring-source.js';
+import { readSecretFile } from './read-secret-file.js';
 import { resolvePoolCredentials } from './resolve-secret-ref.js';
 
 /** Secrets from an environment (the process's, given by the composition root) and files. */
@@ -13,16 +13,14 @@ export function environmentSecrets(env: Readonly<Record<string, string | undefin
       const fromEnv = env[SECRET_KEY_ENV];
       if (fromEnv) out.push(fromEnv);
       if (keyFile === null) return out;
-      try {
-        for (const line of readFileSync(keyFile, 'utf8').split('\n')) {
-          const t = line.trim();
-          if (t === '' || t.startsWith('#')) continue;
-          out.push(t);
-          const colon = t.indexOf(':');
-          if (colon > 0) out.push(t.slice(colon + 1));
-        }
-      } catch {
-        /* reported by planning, without the value */
+      const read = readSecretFile(keyFile);
+      if ('problem' in read) return out; // reported by planning, without the value
+      for (const line of read.text.split('\n')) {
+        const t = line.trim();
+        if (t === '' || t.startsWith('#')) continue;
+        out.push(t);
+        const colon = t.indexOf(':');
+        if (colon > 0) out.push(t.slice(colon + 1));
       }
       return out;
     },

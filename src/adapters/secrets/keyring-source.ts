@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../fs/atomic-write.js';
+import { readSecretFile } from './read-secret-file.js';
 import { UserError } from '../../domain/errors.js';
 import {
   KEY_BYTES,
@@ -30,20 +31,14 @@ export function loadKeyring(keyFile: string | null, env: Readonly<Record<string,
     sources.push(SECRET_KEY_ENV);
   }
   if (keyFile !== null) {
-    let text: string;
-    try {
-      text = readFileSync(keyFile, 'utf8');
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new UserError(
-        'secret-key.file-unreadable',
-        `The secret key file ${keyFile} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? 'error'})`}.`,
-        {
-          hint: `Create it with 'orch secret-key generate --out ${keyFile}', or unset secretKeyFile / ORCH_SECRET_KEY_FILE.`,
-        },
-      );
+    // Bounded like every secret file: a FIFO, a device or a mount that does not answer is refused.
+    const read = readSecretFile(keyFile);
+    if ('problem' in read) {
+      throw new UserError('secret-key.file-unreadable', `The secret key file ${keyFile} ${read.problem}.`, {
+        hint: `Create it with 'orch secret-key generate --out ${keyFile}', or unset secretKeyFile / ORCH_SECRET_KEY_FILE.`,
+      });
     }
-    keys.push(...parseKeyFile(text, keyFile));
+    keys.push(...parseKeyFile(read.text, keyFile));
     sources.push(`key file ${keyFile}`);
   }
   return keys.length === 0 ? null : makeKeyring(keys, sources.join(' and '));

@@ -135,4 +135,14 @@ export const SCHEMA_STEPS: ReadonlyArray<(db: DB) => void> = [
       ALTER TABLE migration_snapshot ADD COLUMN last_modified TEXT;
     `);
   },
+  // Who applied each generation and from which revision of the manifests (`orch history`), and
+  // the audit log by generation (`orch history show N` reads one generation's file changes).
+  (db) => {
+    db.exec(`
+      ALTER TABLE generations ADD COLUMN actor TEXT;
+      ALTER TABLE generations ADD COLUMN git_commit TEXT;
+      ALTER TABLE generations ADD COLUMN git_dirty INTEGER;
+      CREATE INDEX audit_log_generation ON audit_log(generation);
+    `);
+  },
 ];

@@ -128,21 +128,23 @@ export class SqliteStateStore implements StateStore {
   generations(limit = 50): GenerationRow[] {
     return this.db
       .prepare(
-        `SELECT number, created_at AS createdAt, command, fingerprint, outcome, summary, nginx_output AS nginxOutput
+        `SELECT number, created_at AS createdAt, command, fingerprint, outcome, summary, nginx_output AS nginxOutput,
+                  actor, git_commit AS gitCommit, git_dirty AS gitDirty
            FROM generations ORDER BY number DESC LIMIT ?`,
       )
-      .all(limit) as GenerationRow[];
+      .all(limit)
+      .map((r) => generationRow(r as RawGenerationRow));
   }
 
   generation(n: number): GenerationRow | null {
-    return (
-      (this.db
-        .prepare(
-          `SELECT number, created_at AS createdAt, command, fingerprint, outcome, summary, nginx_output AS nginxOutput
-           FROM generations WHERE number = ?`,
-        )
-        .get(n) as GenerationRow | undefined) ?? null
-    );
+    const row = this.db
+      .prepare(
+        `SELECT number, created_at AS createdAt, command, fingerprint, outcome, summary, nginx_output AS nginxOutput,
+                actor, git_commit AS gitCommit, git_dirty AS gitDirty
+         FROM generations WHERE number = ?`,
+      )
+      .get(n) as RawGenerationRow | undefined;
+    return row ? generationRow(row) : null;
   }
 
   generationFiles(n: number): Record<string, string> {
@@ -166,8 +168,8 @@ export class SqliteStateStore implements StateStore {
   /** Records a generation: its row, inventory changes, file list and audit entries, in one transaction. */
   commitGeneration(c: GenerationCommit): void {
     const insertGen = this.db.prepare(
-      `INSERT INTO generations (number, created_at, command, fingerprint, outcome, summary, nginx_output)
-       VALUES (@number, @createdAt, @command, @fingerprint, @outcome, @summary, @nginxOutput)`,
+      `INSERT INTO generations (number, created_at, command, fingerprint, outcome, summary, nginx_output, actor, git_commit, git_dirty)
+       VALUES (@number, @createdAt, @command, @fingerprint, @outcome, @summary, @nginxOutput, @actor, @gitCommit, @gitDirty)`,
     );
     const upsert = this.db.prepare(
       `INSERT INTO inventory (path, resource_kind, resource_name, role, sha256, size, generation, origin_file, origin_index)
@@ -181,7 +183,14 @@ export class SqliteStateStore implements StateStore {
     const createdAt = c.generation.createdAt ?? new Date().toISOString();
     this.guard(() =>
       this.db.transaction(() => {
-        insertGen.run({ ...c.generation, createdAt });
+        const g = c.generation;
+        insertGen.run({
+          ...g,
+          createdAt,
+          actor: g.actor ?? null,
+          gitCommit: g.gitCommit ?? null,
+          gitDirty: g.gitDirty == null ? null : g.gitDirty ? 1 : 0,
+        });
         for (const row of c.upsert) upsert.run(row);
         for (const path of c.remove) remove.run(path);
         for (const [path, sha] of Object.entries(c.files)) addFile.run(c.generation.number, path, sha);
@@ -411,6 +420,15 @@ export class SqliteStateStore implements StateStore {
     this.guard(() => this.db.transaction(() => this.insertAudit(entries, new Date().toISOString()))());
   }
 
+  generationAudit(n: number): Array<AuditEntry & { id: number; at: string }> {
+    return this.db
+      .prepare(
+        `SELECT id, at, command, action, subject, before_sha256 AS beforeSha256, after_sha256 AS afterSha256, generation, details
+         FROM audit_log WHERE generation = ? AND action IN ('create', 'update', 'delete') ORDER BY id`,
+      )
+      .all(n) as Array<AuditEntry & { id: number; at: string }>;
+  }
+
   auditLog(limit = 100): Array<AuditEntry & { id: number; at: string }> {
     return this.db
       .prepare(
@@ -517,4 +535,10 @@ export function sqliteStateDatabase(path: string): StateDatabase {
       return moveDatabaseAside(path, suffix);
     },
   };
+}
+
+type RawGenerationRow = Omit<GenerationRow, 'gitDirty'> & { gitDirty: number | null };
+
+function generationRow(r: RawGenerationRow): GenerationRow {
+  return { ...r, gitDirty: r.gitDirty === null ? null : r.gitDirty !== 0 };
 }

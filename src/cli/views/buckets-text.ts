@@ -1,7 +1,9 @@
 import type { BucketReport } from '../../use-cases/buckets/bucket-sync.js';
+import { identityCheckLines, identityChecksToJson } from './identity-checks.js';
 import type { PurgeListing, PurgeResult } from '../../use-cases/buckets/purge-orphans.js';
 import { orphanCopies, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
 import type { Style } from '../style.js';
+import { plural } from './plural.js';
 
 export const BUCKETS_JSON_FORMAT_VERSION = '1.0';
 
@@ -73,28 +75,10 @@ function poolProblems(report: BucketReport, style: Style): string[] {
   return ['', ...bad.map((p) => style.yellow(`! pool ${p.pool}: ${p.status}${p.message ? ` — ${p.message}` : ''}`))];
 }
 
-/** The client identity check: one line when every pool accepts every identity, else one per problem. */
+/** The client identity check (see identityCheckLines). */
 function identityLines(report: BucketReport, style: Style): string[] {
-  const checks = report.identities ?? [];
-  if (checks.length === 0) return [];
-  const bad = checks.filter((c) => c.status !== 'ok');
-  if (bad.length === 0) {
-    const pools = new Set(checks.map((c) => c.pool)).size;
-    return [
-      '',
-      style.green(
-        `client identities: ${checks.length} check${checks.length === 1 ? '' : 's'} on ${pools} pool${pools === 1 ? '' : 's'}, all accepted`,
-      ),
-    ];
-  }
-  return [
-    '',
-    ...bad.map((c) =>
-      style.yellow(
-        `! client identity ${c.accessKeyId ?? `#${c.index}`} of ${c.virtualHost} on pool ${c.pool}: ${c.status}${c.message ? ` — ${c.message}` : ''}`,
-      ),
-    ),
-  ];
+  const lines = identityCheckLines(report.identities ?? [], style);
+  return lines.length === 0 ? [] : ['', ...lines];
 }
 
 export function bucketReportToJson(report: BucketReport) {
@@ -116,14 +100,7 @@ export function bucketReportToJson(report: BucketReport) {
     pools: report.pools,
     ...(report.identities
       ? {
-          identities: report.identities.map((c) => ({
-            virtual_host: c.virtualHost,
-            index: c.index,
-            access_key_id: c.accessKeyId,
-            pool: c.pool,
-            status: c.status,
-            message: c.message,
-          })),
+          identities: identityChecksToJson(report.identities),
         }
       : {}),
   };
@@ -131,7 +108,15 @@ export function bucketReportToJson(report: BucketReport) {
 
 export function formatOrphans(report: BucketReport, orphans: readonly BucketRow[], style: Style): string {
   const out: string[] = [];
-  if (orphans.length === 0) out.push(style.green('No orphans: no bucket has objects left on a pool that does not serve it.'));
+  const unlisted = report.pools.filter((p) => p.status !== 'ok');
+  const listed = report.pools.length - unlisted.length;
+  if (orphans.length === 0 && unlisted.length > 0 && listed === 0)
+    out.push(style.yellow(`Orphans unknown: no pool could be listed, so nothing can be said about the objects on them.`));
+  else if (orphans.length === 0 && unlisted.length > 0)
+    out.push(
+      style.yellow(`No orphans on the ${plural(listed, 'pool')} listed; ${plural(unlisted.length, 'pool')} could not be listed (below).`),
+    );
+  else if (orphans.length === 0) out.push(style.green('No orphans: no bucket has objects left on a pool that does not serve it.'));
   else {
     out.push(
       ...table(

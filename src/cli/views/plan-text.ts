@@ -8,6 +8,8 @@ const SYMBOL: Record<FileAction, string> = { create: '+', update: '~', delete: '
 
 export interface PlanTextOptions {
   diffs: boolean;
+  /** Why buckets were not checked when the plan did not refresh (default: `orch plan --no-refresh`). */
+  offlineNote?: string;
 }
 
 /** The human form of a plan: what a reviewer reads in a pull request. */
@@ -48,7 +50,7 @@ export function formatPlanText(plan: Plan, style: Style, opts: PlanTextOptions =
   }
   const unlisted = plan.refresh.pools.filter((p) => p.status === 'no-credentials');
   if (!plan.refresh.performed) {
-    out.push('', style.dim('Buckets not checked: offline plan (--no-refresh).'));
+    out.push('', style.dim(opts.offlineNote ?? 'Buckets not checked: offline plan (--no-refresh).'));
   } else if (unlisted.length > 0) {
     const names =
       unlisted
@@ -91,7 +93,7 @@ function verb(a: FileAction): string {
   return a === 'create' ? 'created' : a === 'delete' ? 'destroyed' : 'updated';
 }
 
-function indent(text: string, n: number): string {
+export function indent(text: string, n: number): string {
   const pad = ' '.repeat(n);
   return text
     .replace(/\n$/, '')
@@ -100,7 +102,7 @@ function indent(text: string, n: number): string {
     .join('\n');
 }
 
-function colorDiff(diff: string, style: Style): string {
+export function colorDiff(diff: string, style: Style): string {
   if (!style.enabled) return diff;
   return diff
     .split('\n')

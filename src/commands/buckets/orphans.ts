@@ -1,3 +1,4 @@
+import { ExitCode } from '../../domain/errors.js';
 import { Flags } from '@oclif/core';
 import { syncBuckets } from '../../use-cases/buckets/bucket-sync.js';
 import { orphanRows, orphanCopies } from '../../domain/buckets/derive-bucket-status.js';
@@ -48,5 +49,8 @@ export default class BucketsOrphans extends OrchCommand {
         ),
       );
     } else this.out(formatOrphans(report, orphans, this.style));
+    // No pool could be listed: "no orphans" would be a guess. Exit 1 (the JSON says why per pool).
+    if (report.pools.length > 0 && report.pools.every((p) => p.status !== 'ok')) return ExitCode.error;
+    return ExitCode.ok;
   }
 }

@@ -366,6 +366,8 @@ function switchBack(
 }
 
 function rollbackOf(input: ApplySequenceInput, observed: ApplyObservation): RollbackResult {
+  // Nothing to confirm with (no status token before this apply): done only if the reload was accepted.
+  if (observed.kind === 'reloaded') return observed.ok ? { kind: 'done' } : { kind: 'unconfirmed' };
   if (observed.kind !== 'confirmed') return { kind: 'done' };
   if (observed.confirmed) return { kind: 'done' };
   return observed.lastSeen !== null && observed.lastSeen === input.confirm?.token ? { kind: 'nginx-stuck' } : { kind: 'unconfirmed' };

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import type { IncludedText, NginxDirective, NginxInclude } from '../nginx-config/nginx-ast.js';
 import { parseNginxConfig } from '../nginx-config/parse-nginx-config.js';
+import { globRegExp } from '../nginx-config/glob.js';
 import type { NginxWritablePaths } from './render-unit.js';
 
 /**
@@ -47,29 +48,6 @@ export function parseNginxBuildPaths(versionOutput: string): NginxBuildPaths {
   };
 }
 
-/** A shell-style glob (as nginx's include uses) as a regular expression over whole paths. */
-function globRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end === -1) re += '\\[';
-      else {
-        const body = glob
-          .slice(i + 1, end)
-          .replace(/^!/, '^')
-          .replace(/\\/g, '\\\\');
-        re += `[${body}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
-
 /** Where nginx's relative include paths are resolved: the directory of the main configuration. */
 function absoluteFrom(base: string, p: string): string {
   return posix.isAbsolute(p) ? posix.normalize(p) : posix.normalize(posix.join(base, p));
@@ -95,7 +73,7 @@ export function parseDump(dump: NginxDump, keep: readonly string[] = []): Parsed
     const abs = absoluteFrom(confDir, pattern);
     if (keep.includes(abs)) return null;
     if (!/[*?[]/.test(abs)) return dump.files.filter((f) => f.file === abs).slice(0, 1);
-    const re = globRegExp(abs);
+    const re = globRegExp(abs, { component: false });
     return dump.files.filter((f) => re.test(f.file)).sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
   };
   const parsed = parseNginxConfig(main.text, { file: main.file, includeResolver: resolver });

@@ -71,6 +71,7 @@ function desiredPool(md: ManifestDoc, m: PoolManifest): DesiredPool {
     credentials: spec.credentials
       ? { accessKeyId: { ...spec.credentials.accessKeyId }, secretAccessKey: { ...spec.credentials.secretAccessKey } }
       : null,
+    ...(spec.allowOrphan && spec.allowOrphan.length > 0 ? { allowOrphan: [...spec.allowOrphan] } : {}),
     origin: originOf(md),
   };
 }

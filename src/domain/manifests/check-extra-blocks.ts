@@ -79,14 +79,18 @@ function checkContent(md: ManifestDoc, sink: DiagnosticSink, index: number, cont
   const path = ['spec', 'extraBlocks', index, 'content'];
   // Looked up only when there is something to report: a position costs a full YAML parse of the
   // file (see parse-manifests.ts), which valid manifests never pay.
+  // The character's own line and column in the file, whatever the scalar's style (a quoted or
+  // folded scalar's line N is not the file's line N after the key).
   const report = (code: string, line: number, column: number, message: string, hint: string): void => {
-    const origin = md.doc.at(path, 'content');
+    let offset = 0;
+    for (let l = 0; l < line && offset >= 0; l++) offset = content.indexOf('\n', offset) + 1 || -1;
+    const source: SourcePosition = md.doc.at(path, 'content', offset < 0 ? content.length : offset + column);
     sink.push(md, {
       severity: 'error',
       code,
       message: `extra block: ${message}`,
       hint,
-      source: { file: origin.file, line: origin.line + line, column: origin.column + column } satisfies SourcePosition,
+      source,
       document: md.ref,
       field: formatFieldPath(path),
     });

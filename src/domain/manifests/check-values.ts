@@ -68,6 +68,7 @@ function checkPoolValues(md: ManifestDoc, check: Check): void {
     check(['spec', 'credentials', secret, 'env'], checkEnvName, 'value.env-name');
     check(['spec', 'credentials', secret, 'file'], checkFilePath, 'value.file-path');
   }
+  for (const i of indexes(md, ['spec', 'allowOrphan'])) check(['spec', 'allowOrphan', i], checkBucketName, 'value.bucket-name');
 }
 
 function checkVirtualHostValues(md: ManifestDoc, sink: DiagnosticSink, check: Check): void {

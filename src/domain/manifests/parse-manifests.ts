@@ -20,8 +20,13 @@ export type FieldPath = ReadonlyArray<string | number>;
  * scalar the character after the opening quote. For a literal block scalar (`|`), line N of the
  * value is then exactly `line + N` of the file, which lets errors inside verbatim text (extra
  * blocks) point at the right manifest line.
+ *
+ * With `contentOffset` (and `target: 'content'`), the position of that character of the string's
+ * value, whatever the scalar's style: quoted (escapes such as `\"` or `\n`, `''`), plain or folded
+ * (line folding) and literal scalars all map back to the file's line and column (see
+ * contentCharPosition).
  */
-export type PositionLookup = (path: FieldPath, target?: 'key' | 'value' | 'content') => SourcePosition;
+export type PositionLookup = (path: FieldPath, target?: 'key' | 'value' | 'content', contentOffset?: number) => SourcePosition;
 
 export interface ParsedDocument {
   file: string;
@@ -77,7 +82,7 @@ export function documentsFromValues(source: SourceText, values: ReadonlyArray<{ 
   const out: ParsedDocument[] = [];
   const lookupFor = lazyLookups(source);
   for (const { index, value } of values)
-    out.push({ file: source.path, index, value, at: (path, target) => lookupFor(index)(path, target) });
+    out.push({ file: source.path, index, value, at: (path, target, offset) => lookupFor(index)(path, target, offset) });
   return out;
 }
 
@@ -231,7 +236,7 @@ function firstLine(s: string): string {
 }
 
 function makeLookup(doc: Document, toPos: (offset: number) => SourcePosition, text: string): PositionLookup {
-  return (path, target = 'value') => {
+  return (path, target = 'value', contentOffset) => {
     let node: Node | null = doc.contents as Node | null;
     let best: Node | null = node;
     let keyNode: Node | null = null;
@@ -257,7 +262,13 @@ function makeLookup(doc: Document, toPos: (offset: number) => SourcePosition, te
       best = target === 'key' && i === path.length - 1 && keyNode ? keyNode : next;
     }
     const range = best?.range;
-    if (target === 'content' && best && isScalar(best) && range) return contentPosition(best, range[0], text, toPos);
+    if (target === 'content' && best && isScalar(best) && range) {
+      if (contentOffset !== undefined) {
+        const at = contentCharOffset(best, text, contentOffset);
+        if (at !== null) return toPos(at);
+      }
+      return contentPosition(best, range[0], text, toPos);
+    }
     return toPos(range ? range[0] : 0);
   };
 }
@@ -289,4 +300,92 @@ function leadingSpaces(s: string): number {
   let n = 0;
   while (n < s.length && s[n] === ' ') n++;
   return n;
+}
+
+const YAML_SPACE = new Set([' ', '\t', '\n', '\r']);
+
+/** The characters a double-quoted scalar's escapes stand for (YAML 1.2, 5.7); \x \u \U are decoded apart. */
+const DQ_ESCAPES: Record<string, string> = {
+  '0': '\0',
+  'a': '\x07',
+  'b': '\b',
+  't': '\t',
+  '\t': '\t',
+  'n': '\n',
+  'v': '\v',
+  'f': '\f',
+  'r': '\r',
+  'e': '\x1b',
+  ' ': ' ',
+  '"': '"',
+  '/': '/',
+  '\\': '\\',
+  'N': '\x85',
+  '_': '\xa0',
+  'L': '\u2028',
+  'P': '\u2029',
+};
+
+/**
+ * The source offset of character `offset` of a string scalar's value, or null when it cannot be
+ * told. YAML changes only whitespace between the source and the value (indentation, line
+ * folding, chomping) besides quoted scalars' escapes, so the value's non-whitespace characters are
+ * the source's (escapes decoded) in the same order: the Nth one of the value is the Nth one of
+ * the source. A whitespace character is placed just after the non-whitespace one before it.
+ */
+function contentCharOffset(node: Scalar, text: string, offset: number): number | null {
+  const value = node.value;
+  const range = node.range;
+  if (typeof value !== 'string' || !range || offset < 0 || offset > value.length) return null;
+  const [start, end] = [range[0], range[1]];
+  let i = start;
+  let stop = end;
+  const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
+  if (quoted) {
+    i = start + 1;
+    stop = end - 1;
+  } else if (node.type === Scalar.BLOCK_LITERAL || node.type === Scalar.BLOCK_FOLDED) {
+    const newline = text.indexOf('\n', start);
+    if (newline < 0 || newline >= end) return null;
+    i = newline + 1;
+  }
+  // The non-whitespace characters of the value before `offset`, and whether `offset` is one.
+  let wanted = 0;
+  for (let k = 0; k < offset; k++) if (!YAML_SPACE.has(value[k]!)) wanted++;
+  const onSpace = offset === value.length || YAML_SPACE.has(value[offset]!);
+  let seen = 0;
+  let last = i;
+  while (i < stop) {
+    let ch = text[i]!;
+    let width = 1;
+    if (node.type === Scalar.QUOTE_DOUBLE && ch === '\\') {
+      const e = text[i + 1] ?? '';
+      if (e === '\n' || e === '\r') {
+        i += 2; // an escaped line break stands for nothing
+        continue;
+      }
+      const hex = e === 'x' ? 2 : e === 'u' ? 4 : e === 'U' ? 8 : 0;
+      if (hex > 0) {
+        ch = String.fromCodePoint(parseInt(text.slice(i + 2, i + 2 + hex), 16) || 0);
+        width = 2 + hex;
+      } else {
+        ch = DQ_ESCAPES[e] ?? e;
+        width = 2;
+      }
+    } else if (node.type === Scalar.QUOTE_SINGLE && ch === "'" && text[i + 1] === "'") {
+      width = 2;
+    }
+    for (let u = 0; u < ch.length; u++) {
+      const c = ch[u]!;
+      if (YAML_SPACE.has(c)) continue;
+      if (seen === wanted) {
+        if (!onSpace) return value[offset] === c ? i : null;
+        return last;
+      }
+      seen++;
+      last = i + width;
+    }
+    i += width;
+  }
+  return onSpace && seen === wanted ? last : null;
 }

@@ -35,6 +35,8 @@ export interface DesiredPool {
   keepalive: number | null;
   members: DesiredMember[];
   credentials: PoolCredentials | null;
+  /** Buckets whose objects may stay on this pool when nothing serves them from it any more (spec.allowOrphan). */
+  allowOrphan?: string[];
   origin: Origin;
 }
 

@@ -52,6 +52,8 @@ export interface PoolSpec {
   members: PoolMember[];
   /** nanio pools only. */
   credentials?: PoolCredentials;
+  /** nanio pools only: buckets whose objects may stay on this pool when nothing serves them from it any more. */
+  allowOrphan?: string[];
 }
 
 export interface Tls {

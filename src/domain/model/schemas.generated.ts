@@ -280,6 +280,23 @@ export const poolSchema = {
             }
           }
         },
+        "allowOrphan": {
+          "description": "nanio pools only: buckets whose objects may stay on this pool when nothing serves them from it any more: the virtual host that served them removed from the manifests, their route removed or moved away, the default pool changed. Without it (or a Migration, or allowOrphan on the virtual host or route), such a change is refused while this pool holds objects of the bucket. `orch buckets orphans` lists what stays behind.",
+          "examples": [
+            [
+              "old-logs"
+            ]
+          ],
+          "type": "array",
+          "uniqueItems": true,
+          "items": {
+            "$ref": "#/$defs/bucketName",
+            "description": "One bucket name.",
+            "examples": [
+              "old-logs"
+            ]
+          }
+        },
         "credentials": {
           "description": "nanio pools only: where orch reads the S3 credentials of the pool (used for bucket sync and migrations). References only, never the values.",
           "examples": [
@@ -380,6 +397,16 @@ export const poolSchema = {
       "minLength": 1,
       "maxLength": 63,
       "pattern": "^(?!.*\\.\\.)[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+    },
+    "bucketName": {
+      "description": "An S3 bucket name: 3-63 characters, lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit, no `..`, not an IP address.",
+      "examples": [
+        "photos"
+      ],
+      "type": "string",
+      "minLength": 3,
+      "maxLength": 63,
+      "pattern": "^(?![0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$)(?!.*\\.\\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
     },
     "duration": {
       "description": "nginx time: a number with units `d`, `h`, `m`, `s`, `ms` in that order (`10s`, `1m30s`, `500ms`); a bare number means seconds.",

@@ -16,12 +16,19 @@ export interface BucketPlanInput {
   /** By pool; null for an offline plan (`--no-refresh`): no bucket is checked. */
   listings: ReadonlyMap<string, PoolListing> | null;
   migrations: readonly MigrationFact[];
+  /**
+   * Virtual hosts deployed (a sidecar on disk) that the manifests no longer have: every bucket
+   * they served stops being served by them.
+   */
+  removedHosts?: ReadonlyMap<string, DeployedVirtualHost>;
+  /** nanio pools deployed (a sidecar on disk) that the manifests no longer have. */
+  removedPools?: ReadonlySet<string>;
   /** Resolves a manifest field to its file:line:column, for diagnostics. */
   positionOf?: (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined;
 }
 
 /** Why a bucket leaves the pool that serves it today. */
-export type MoveCause = 'route-moved' | 'route-removed' | 'default-pool-changed';
+export type MoveCause = 'route-moved' | 'route-removed' | 'default-pool-changed' | 'virtual-host-removed';
 
 /** A bucket whose serving pool changes: its objects stay on `from` unless a Migration moves them. */
 export interface BucketMove {
@@ -45,10 +52,27 @@ export interface DefaultPoolChange {
   virtualHost: string;
   from: string;
   to: string | null;
+  /** The virtual host itself is removed from the manifests. */
+  removed?: boolean;
 }
 
 function nanioPools(desired: DesiredState): Set<string> {
   return new Set(desired.pools.filter((p) => p.type === 'nanio').map((p) => p.name));
+}
+
+/** The nanio pools a bucket can leave: those of the manifests and those removed from them. */
+function leavablePools(input: Omit<BucketPlanInput, 'listings'>): Set<string> {
+  return new Set([...nanioPools(input.desired), ...(input.removedPools ?? [])]);
+}
+
+/** Whether a virtual host of the manifests still serves `bucket` from `pool` (an alias host, a shared default pool). */
+function stillServed(desired: DesiredState, pool: string, bucket: string): boolean {
+  return desired.virtualHosts.some((v) => servingPool(v, bucket) === pool);
+}
+
+/** `bucket` listed in spec.allowOrphan of pool `pool` (a pool of the manifests). */
+function poolAcknowledged(desired: DesiredState, pool: string, bucket: string): boolean {
+  return desired.pools.some((p) => p.name === pool && (p.allowOrphan ?? []).includes(bucket));
 }
 
 /** Enabled bucket routes (`/photos/`) to nanio pools, in virtual host then path order. */
@@ -68,8 +92,9 @@ function servingPool(v: DeployedVirtualHost, bucket: string): string | null {
  * (enabled or not: a disabled route that keeps the flag acknowledges its removal), or the bucket
  * listed in the virtual host's `spec.allowOrphan`.
  */
-function acknowledged(vhost: DesiredVirtualHost, bucket: string): boolean {
+function acknowledged(vhost: DesiredVirtualHost, bucket: string, desired?: DesiredState, from?: string): boolean {
   if ((vhost.allowOrphan ?? []).includes(bucket)) return true;
+  if (desired && from !== undefined && poolAcknowledged(desired, from, bucket)) return true;
   return vhost.routes.some((r) => r.bucket === bucket && r.allowOrphan);
 }
 
@@ -91,7 +116,7 @@ interface GuardPlan {
  * bucket are counted), then passed to planBuckets.
  */
 export function guardPlan(input: Omit<BucketPlanInput, 'listings'>): GuardPlan {
-  const nanio = nanioPools(input.desired);
+  const nanio = leavablePools(input);
   const migrating = new Set(input.migrations.map((m) => `${m.virtualHost}\u0000${m.bucket}`));
   const moves: BucketMove[] = [];
   const defaultPoolChanges: DefaultPoolChange[] = [];
@@ -99,13 +124,14 @@ export function guardPlan(input: Omit<BucketPlanInput, 'listings'>): GuardPlan {
     // Not deployed yet: the buckets sit on the default pool the manifests name (an adopted pool).
     const before: DeployedVirtualHost = input.deployed.get(vhost.name) ?? { defaultPool: vhost.defaultPool, routes: [] };
     const after: DeployedVirtualHost = { defaultPool: vhost.defaultPool, routes: vhost.routes };
-    const exempt = (bucket: string) => migrating.has(`${vhost.name}\u0000${bucket}`) || acknowledged(vhost, bucket);
+    const exempt = (bucket: string, from: string) =>
+      migrating.has(`${vhost.name}\u0000${bucket}`) || acknowledged(vhost, bucket, input.desired, from);
     const buckets = new Set<string>();
     for (const r of [...before.routes, ...vhost.routes]) if (r.enabled && r.bucket !== null) buckets.add(r.bucket);
     for (const bucket of [...buckets].sort()) {
       const from = servingPool(before, bucket);
       const to = servingPool(after, bucket);
-      if (from === null || from === to || !nanio.has(from) || exempt(bucket)) continue;
+      if (from === null || from === to || !nanio.has(from) || exempt(bucket, from)) continue;
       const route = vhost.routes.find((r) => r.enabled && r.bucket === bucket) ?? null;
       const removed = route === null ? (before.routes.find((r) => r.enabled && r.bucket === bucket) ?? null) : null;
       const cause: MoveCause = route !== null ? 'route-moved' : removed !== null ? 'route-removed' : 'default-pool-changed';
@@ -129,6 +155,29 @@ export function guardPlan(input: Omit<BucketPlanInput, 'listings'>): GuardPlan {
       defaultPoolChanges.push({ virtualHost: vhost.name, from: before.defaultPool, to: vhost.defaultPool });
     }
   }
+  // A virtual host removed from the manifests: what it served from a nanio pool is served by
+  // nothing, unless another virtual host serves the same bucket from the same pool.
+  for (const [name, gone] of [...(input.removedHosts ?? new Map<string, DeployedVirtualHost>())].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const seen = new Set<string>();
+    for (const r of gone.routes) {
+      if (!r.enabled || r.bucket === null || seen.has(r.bucket) || !nanio.has(r.pool)) continue;
+      seen.add(r.bucket);
+      if (stillServed(input.desired, r.pool, r.bucket) || poolAcknowledged(input.desired, r.pool, r.bucket)) continue;
+      moves.push({
+        virtualHost: name,
+        bucket: r.bucket,
+        from: r.pool,
+        to: null,
+        cause: 'virtual-host-removed',
+        route: null,
+        removedRoute: r.name ?? r.path,
+        toDefault: false,
+      });
+    }
+    if (gone.defaultPool !== null && nanio.has(gone.defaultPool)) {
+      defaultPoolChanges.push({ virtualHost: name, from: gone.defaultPool, to: null, removed: true });
+    }
+  }
   return { moves, defaultPoolChanges };
 }
 
@@ -147,6 +196,26 @@ export function defaultPoolMoves(
   change: DefaultPoolChange,
   bucketsOnOld: Iterable<string>,
 ): BucketMove[] {
+  if (change.removed) {
+    // Every bucket of the old default pool the removed host did not route elsewhere.
+    const gone = input.removedHosts?.get(change.virtualHost);
+    return [...bucketsOnOld].sort().flatMap((bucket): BucketMove[] => {
+      if (gone?.routes.some((r) => r.enabled && r.bucket === bucket)) return [];
+      if (stillServed(input.desired, change.from, bucket) || poolAcknowledged(input.desired, change.from, bucket)) return [];
+      return [
+        {
+          virtualHost: change.virtualHost,
+          bucket,
+          from: change.from,
+          to: null,
+          cause: 'virtual-host-removed',
+          route: null,
+          removedRoute: null,
+          toDefault: false,
+        },
+      ];
+    });
+  }
   const vhost = input.desired.virtualHosts.find((v) => v.name === change.virtualHost);
   if (!vhost) return [];
   const migrating = new Set(input.migrations.filter((m) => m.virtualHost === vhost.name).map((m) => m.bucket));
@@ -155,7 +224,7 @@ export function defaultPoolMoves(
   for (const bucket of [...bucketsOnOld].sort()) {
     if (vhost.routes.some((r) => r.enabled && r.bucket === bucket)) continue; // routed: a route move, if any
     if (deployed?.routes.some((r) => r.enabled && r.bucket === bucket)) continue; // served by a route today, not by the old default
-    if (migrating.has(bucket) || acknowledged(vhost, bucket)) continue;
+    if (migrating.has(bucket) || acknowledged(vhost, bucket, input.desired, change.from)) continue;
     out.push({
       virtualHost: vhost.name,
       bucket,
@@ -198,11 +267,14 @@ export function planBuckets(
   if (input.listings === null) return { creates, diagnostics };
   const listings = input.listings;
   const { moves: routeMoves, defaultPoolChanges } = Array.isArray(guard) ? { moves: guard, defaultPoolChanges: [] } : guard;
-  const at = (origin: Origin, field: Array<string | number>) => {
+  const at = (origin: Origin | { kind: string; name: string; removed: true }, field: Array<string | number>) => {
+    // A document removed from the manifests has no position: the diagnostic names it.
+    if ('removed' in origin) return { document: { kind: origin.kind, name: origin.name } };
     const source = input.positionOf?.(origin, field);
     return { ...(source ? { source } : {}), document: { kind: origin.kind, name: origin.name }, field: field.join('.') };
   };
-  const vhostOrigin = (name: string) => input.desired.virtualHosts.find((v) => v.name === name)!.origin;
+  const vhostOrigin = (name: string) =>
+    input.desired.virtualHosts.find((v) => v.name === name)?.origin ?? { kind: 'VirtualHost', name, removed: true as const };
 
   const seen = new Set<string>();
   for (const route of bucketRoutes(input.desired)) {
@@ -229,8 +301,12 @@ export function planBuckets(
       diagnostics.push({
         severity: 'warning',
         code: 'bucket.move-unchecked',
-        message: `virtual host ${change.virtualHost} changes its default pool from ${change.from} to ${change.to ?? 'none'}, and pool ${change.from} could not be listed: orch cannot tell which buckets' objects stay behind`,
-        hint: `If ${change.from} holds buckets of ${change.virtualHost}, add a Migration per bucket, or list them in spec.allowOrphan of virtual host ${change.virtualHost}.`,
+        message: change.removed
+          ? `virtual host ${change.virtualHost} is removed from the manifests, and its default pool ${change.from} could not be listed: orch cannot tell which buckets' objects stay behind`
+          : `virtual host ${change.virtualHost} changes its default pool from ${change.from} to ${change.to ?? 'none'}, and pool ${change.from} could not be listed: orch cannot tell which buckets' objects stay behind`,
+        hint: change.removed
+          ? `If ${change.from} holds buckets of ${change.virtualHost}, list them in spec.allowOrphan of pool ${change.from}.`
+          : `If ${change.from} holds buckets of ${change.virtualHost}, add a Migration per bucket, or list them in spec.allowOrphan of virtual host ${change.virtualHost}.`,
         ...at(vhostOrigin(change.virtualHost), ['spec', 'defaultPool']),
       });
       continue;
@@ -271,11 +347,12 @@ export function planBuckets(
         ? 'its objects'
         : `its ${facts.objects} object${facts.objects === 1 ? '' : 's'}${facts.bytes === null ? '' : ` (${facts.bytes} bytes)`}`;
     const target = move.to ?? 'nothing';
+    const poolRemoved = input.removedPools?.has(move.from) === true;
     diagnostics.push({
       severity: 'error',
       code: 'bucket.would-orphan',
-      message: `${what}: pool ${move.from} holds ${count}, which would stay behind there, unreachable through the gateway`,
-      hint: `Either add a Migration (virtualHost: ${move.virtualHost}, bucket: ${move.bucket}, from: ${move.from}, to: ${move.to ?? '<pool>'}) to move the objects${move.to === null ? ' and a route to that pool' : ''}, or acknowledge that they stay on ${move.from} with ${acknowledgeHow(move)} ('orch buckets orphans' then lists them). Nothing moves to ${target} until then.`,
+      message: `${what}: pool ${move.from}${poolRemoved ? ' (removed from the manifests)' : ''} holds ${count}, which would stay behind there, unreachable through the gateway`,
+      hint: wayOut(move, poolRemoved, target),
       ...at(origin, field),
     });
   }
@@ -299,7 +376,7 @@ export function planBuckets(
 
 /** The nanio pools a plan refresh lists: the pools of bucket routes, the pools moves leave, old default pools. */
 export function poolsToList(input: Omit<BucketPlanInput, 'listings'>, guard: GuardPlan | BucketMove[] = guardPlan(input)): string[] {
-  const nanio = nanioPools(input.desired);
+  const nanio = leavablePools(input);
   const { moves, defaultPoolChanges } = Array.isArray(guard) ? { moves: guard, defaultPoolChanges: [] } : guard;
   const out = new Set<string>(bucketRoutePools(input.desired));
   for (const m of moves) out.add(m.from);
@@ -323,10 +400,23 @@ export function bucketsToCount(
   return [...out].sort();
 }
 
+/** The ways out of a refused move, as the hint says them. */
+function wayOut(move: BucketMove, poolRemoved: boolean, target: string): string {
+  if (move.cause === 'virtual-host-removed') {
+    return `Either keep virtual host ${move.virtualHost} in the manifests until a Migration has moved bucket ${move.bucket} to a pool another virtual host serves it from, or acknowledge that its objects stay on ${move.from} with ${acknowledgeHow(move)} ('orch buckets orphans' then lists them).`;
+  }
+  if (poolRemoved) {
+    return `Either keep pool ${move.from} in the manifests until a Migration (virtualHost: ${move.virtualHost}, bucket: ${move.bucket}, from: ${move.from}, to: ${move.to ?? '<pool>'}) has moved the objects, then remove it; or acknowledge that they stay on ${move.from} with ${acknowledgeHow(move)} (once pool ${move.from} is out of the manifests, orch no longer lists it: 'orch buckets orphans' cannot show these objects). Nothing moves to ${target} until then.`;
+  }
+  return `Either add a Migration (virtualHost: ${move.virtualHost}, bucket: ${move.bucket}, from: ${move.from}, to: ${move.to ?? '<pool>'}) to move the objects${move.to === null ? ' and a route to that pool' : ''}, or acknowledge that they stay on ${move.from} with ${acknowledgeHow(move)} ('orch buckets orphans' then lists them). Nothing moves to ${target} until then.`;
+}
+
 /** The move in words: what changes, for the operator. */
 function describeMove(m: BucketMove): string {
   const to = m.to === null ? 'no pool (the virtual host has no default pool)' : `pool ${m.to}`;
   switch (m.cause) {
+    case 'virtual-host-removed':
+      return `virtual host ${m.virtualHost} is removed from the manifests: bucket ${m.bucket} (${m.removedRoute !== null ? `route ${m.removedRoute}` : `its default pool`}) would no longer be served from pool ${m.from} by any virtual host`;
     case 'route-moved':
       return `route ${m.route!.name} moves bucket ${m.bucket} from pool ${m.from} to ${to}${m.toDefault ? ' (the default pool)' : ''} without a Migration`;
     case 'route-removed':
@@ -338,6 +428,7 @@ function describeMove(m: BucketMove): string {
 
 /** How to acknowledge a move, in manifest terms. */
 function acknowledgeHow(m: BucketMove): string {
+  if (m.cause === 'virtual-host-removed') return `${m.bucket} in spec.allowOrphan of pool ${m.from}`;
   if (m.cause === 'route-moved')
     return `allowOrphan: true on route ${m.route!.name}, or ${m.bucket} in spec.allowOrphan of virtual host ${m.virtualHost}`;
   if (m.cause === 'route-removed')

@@ -16,7 +16,8 @@ export interface PlanInputs {
   /** Settings that change what is rendered or where it goes. */
   settings: Record<string, string>;
   /**
-   * Pool -> sha256 of the encrypted credentials its sidecar will carry (`references-only` without).
+   * Pool -> sha256 of the encrypted credentials its sidecar will carry (`references-only` without);
+   * `VirtualHost/<name>` -> the same for the client identities sealed into a virtual host's sidecar.
    * Never a value: a hash of ciphertext. Absent when no pool has credentials.
    */
   credentials?: Record<string, string>;
@@ -53,18 +54,28 @@ export function describeInputChanges(saved: PlanInputs, now: PlanInputs): string
     reasons.push(`state generation moved (${saved.stateGeneration ?? 'none'} -> ${now.stateGeneration ?? 'none'})`);
   }
   diffMaps(saved.manifests, now.manifests, 'manifest', reasons);
-  diffMaps(saved.files, now.files, 'file on disk', reasons);
+  if (saved.stateGeneration !== now.stateGeneration) {
+    // Another apply (or rollback) since the plan: the files on disk changed with it, not by hand.
+    const moved: string[] = [];
+    diffMaps(saved.files, now.files, 'file', moved);
+    if (moved.length > 0)
+      reasons.push(`${moved.length} managed file${moved.length === 1 ? '' : 's'} changed with generation ${now.stateGeneration ?? 'none'}`);
+  } else diffMaps(saved.files, now.files, 'file on disk', reasons, 'was edited outside orch');
   diffMaps(saved.settings, now.settings, 'setting', reasons);
-  diffMaps(saved.credentials ?? {}, now.credentials ?? {}, 'credentials of pool', reasons);
+  const pools = (m: Record<string, string>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith('VirtualHost/')));
+  const hosts = (m: Record<string, string>) =>
+    Object.fromEntries(Object.entries(m).flatMap(([k, v]) => (k.startsWith('VirtualHost/') ? [[k.slice('VirtualHost/'.length), v]] : [])));
+  diffMaps(pools(saved.credentials ?? {}), pools(now.credentials ?? {}), 'credentials of pool', reasons);
+  diffMaps(hosts(saved.credentials ?? {}), hosts(now.credentials ?? {}), 'client identities of virtual host', reasons);
   diffMaps(saved.buckets ?? {}, now.buckets ?? {}, 'bucket creation', reasons);
   return reasons;
 }
 
-function diffMaps(a: Record<string, string>, b: Record<string, string>, what: string, out: string[]): void {
+function diffMaps(a: Record<string, string>, b: Record<string, string>, what: string, out: string[], edited = 'was edited'): void {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   for (const key of [...keys].sort()) {
     if (!(key in a)) out.push(`${what} ${key} was added`);
     else if (!(key in b)) out.push(`${what} ${key} was removed`);
-    else if (a[key] !== b[key]) out.push(`${what} ${key} was edited`);
+    else if (a[key] !== b[key]) out.push(`${what} ${key} ${edited}`);
   }
 }

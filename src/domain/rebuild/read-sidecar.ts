@@ -196,6 +196,18 @@ export function readVirtualHostSidecar(json: unknown): SidecarRead<DesiredVirtua
         };
       }),
       ignoreBuckets: strings('ignoreBuckets'),
+      ...(s['clientIdentities'] === undefined
+        ? {}
+        : {
+            clientIdentities: arr(s, 'clientIdentities').map((c, i) => {
+              const at = `clientIdentities[${i}]`;
+              if (!isObj(c)) fail(at, 'an object');
+              return {
+                accessKeyId: secretRef(obj(c, 'accessKeyId', `${at}.accessKeyId`), `${at}.accessKeyId`),
+                secretAccessKey: secretRef(obj(c, 'secretAccessKey', `${at}.secretAccessKey`), `${at}.secretAccessKey`),
+              };
+            }),
+          }),
       routes,
       origin: { ...origin(s, ''), kind: 'VirtualHost', name },
     } satisfies DesiredVirtualHost;

@@ -1,7 +1,7 @@
 import type { RouteMigration } from '../migrations/routing.js';
 import type { DesiredPool, DesiredRoute, DesiredState, DesiredVirtualHost, Origin } from '../model/desired-state.js';
 import type { SecretRef } from '../model/manifest-types.js';
-import type { EncryptedCredentials } from '../secrets/credential-cipher.js';
+import { sealedCredentialsOf, type EncryptedCredentials } from '../secrets/credential-cipher.js';
 import { SIDECAR_MARKER, type RenderedTree } from './rendered-tree.js';
 
 /**
@@ -68,6 +68,12 @@ export interface VirtualHostSidecar {
     /** Only while (or after) a migration owns the route; `pool` is then the pool served. */
     migration?: RouteMigration;
   }>;
+  /**
+   * The client identities (spec.clientIdentities), only when the virtual host declares some: the
+   * references, and the values sealed like a pool's credentials (`encrypted`) when a secret key is
+   * configured. Never a value in clear.
+   */
+  clientIdentities?: Array<{ accessKeyId: SecretRef; secretAccessKey: SecretRef; encrypted?: EncryptedCredentials }>;
   origin: SidecarOrigin;
 }
 
@@ -138,6 +144,14 @@ export function virtualHostSidecar(vhost: DesiredVirtualHost, routes: readonly D
       origin: origin(r.origin),
       ...(r.migration ? { migration: { ...r.migration } } : {}),
     })),
+    ...(vhost.clientIdentities && vhost.clientIdentities.length > 0
+      ? {
+          clientIdentities: vhost.clientIdentities.map((c) => ({
+            accessKeyId: secretRef(c.accessKeyId),
+            secretAccessKey: secretRef(c.secretAccessKey),
+          })),
+        }
+      : {}),
     origin: origin(vhost.origin),
   };
 }
@@ -163,4 +177,53 @@ export function withSealedCredentials(
     if (s && pool.credentials !== null) replaced.set(`pools/${pool.name}.meta.json`, sidecarJson(poolSidecar(pool, s)));
   }
   return { files: tree.files.map((f) => (replaced.has(f.path) ? { ...f, content: replaced.get(f.path)! } : f)) };
+}
+
+/**
+ * The tree with the virtual host sidecars carrying their client identities sealed: `sealed` maps
+ * a virtual host to one entry per identity (null: references only). Pure; the key order of the
+ * sidecar is kept (the encrypted block goes after the references, as in pool sidecars).
+ */
+export function withSealedIdentities(
+  tree: RenderedTree,
+  sealed: ReadonlyMap<string, ReadonlyArray<EncryptedCredentials | null>>,
+): RenderedTree {
+  if (sealed.size === 0) return tree;
+  return {
+    files: tree.files.map((f) => {
+      const m = /^vhosts\/(.+)\.meta\.json$/.exec(f.path);
+      const blobs = m ? sealed.get(m[1]!) : undefined;
+      if (!blobs || blobs.every((b) => b === null)) return f;
+      const sidecar = JSON.parse(f.content) as VirtualHostSidecar;
+      if (!sidecar.clientIdentities) return f;
+      sidecar.clientIdentities = sidecar.clientIdentities.map((c, i) => {
+        const b = blobs[i] ?? null;
+        return b === null
+          ? c
+          : {
+              accessKeyId: c.accessKeyId,
+              secretAccessKey: c.secretAccessKey,
+              encrypted: { keyId: b.keyId, accessKeyId: b.accessKeyId, secretAccessKey: b.secretAccessKey },
+            };
+      });
+      return { ...f, content: sidecarJson(sidecar) };
+    }),
+  };
+}
+
+/** The sealed copies in a virtual host sidecar's JSON, per identity with its references; [] when none or malformed. */
+export function sealedIdentitiesOf(sidecar: unknown): Array<{ refs: string; sealed: EncryptedCredentials | null }> {
+  if (typeof sidecar !== 'object' || sidecar === null) return [];
+  const list = (sidecar as Record<string, unknown>)['clientIdentities'];
+  if (!Array.isArray(list)) return [];
+  return list.map((c: unknown) => {
+    if (typeof c !== 'object' || c === null) return { refs: '', sealed: null };
+    const o = c as Record<string, unknown>;
+    return { refs: JSON.stringify([o['accessKeyId'], o['secretAccessKey']]), sealed: sealedCredentialsOf({ credentials: o }) };
+  });
+}
+
+/** The references of an identity as sealedIdentitiesOf names them (to match a sealed copy to its identity). */
+export function identityRefsKey(refs: { accessKeyId: SecretRef; secretAccessKey: SecretRef }): string {
+  return JSON.stringify([secretRef(refs.accessKeyId), secretRef(refs.secretAccessKey)]);
 }

@@ -92,11 +92,16 @@ export function encryptCredentials(key: SecretKey, pool: string, values: Credent
  * Decrypts a pool's sidecar credentials with the keyring. Errors name the pool and the key id,
  * never a value.
  */
-export function decryptCredentials(keyring: Keyring | null, pool: string, sealed: EncryptedCredentials): CredentialValues {
+export function decryptCredentials(
+  keyring: Keyring | null,
+  pool: string,
+  sealed: EncryptedCredentials,
+  what = `pool ${pool}`,
+): CredentialValues {
   if (keyring === null) {
     throw new UserError(
       'credentials.no-key',
-      `The credentials of pool ${pool} are encrypted with key ${sealed.keyId}, and no secret key is configured.`,
+      `The credentials of ${what} are encrypted with key ${sealed.keyId}, and no secret key is configured.`,
       {
         hint: 'Set ORCH_SECRET_KEY, or secretKeyFile (ORCH_SECRET_KEY_FILE) to the key file holding that key; or set the variables/files the pool manifest references.',
       },
@@ -106,7 +111,7 @@ export function decryptCredentials(keyring: Keyring | null, pool: string, sealed
   if (!key) {
     throw new UserError(
       'credentials.unknown-key',
-      `The credentials of pool ${pool} are encrypted with key ${sealed.keyId}, which is not among the configured keys (${[...keyring.keys.keys()].join(', ')} from ${keyring.source}).`,
+      `The credentials of ${what} are encrypted with key ${sealed.keyId}, which is not among the configured keys (${[...keyring.keys.keys()].join(', ')} from ${keyring.source}).`,
       {
         hint: `Add the key with id ${sealed.keyId} to the key file (older keys on the following lines stay readable), or set the variables/files the pool manifest references so orch encrypts them again.`,
       },
@@ -117,7 +122,7 @@ export function decryptCredentials(keyring: Keyring | null, pool: string, sealed
   if (accessKeyId === null || secretAccessKey === null) {
     throw new UserError(
       'credentials.undecryptable',
-      `The credentials of pool ${pool} do not decrypt with key ${sealed.keyId}: the sidecar was altered or copied from another pool.`,
+      `The credentials of ${what} do not decrypt with key ${sealed.keyId}: the sidecar was altered or copied from another ${what.split(' ')[0] === 'pool' ? 'pool' : 'place'}.`,
       {
         hint: "Set the variables/files the pool manifest references and run 'orch apply' to write the sidecar again.",
       },

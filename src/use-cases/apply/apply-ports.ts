@@ -8,6 +8,7 @@ import type { ManifestLoader } from '../../ports/manifest-loader.js';
 import type { TextFiles } from '../../ports/text-files.js';
 import type { MigrationFiles } from '../../ports/migration-files.js';
 import type { Nginx } from '../../ports/nginx.js';
+import type { ProvenanceSource } from '../../ports/provenance.js';
 import type { StateDatabase } from '../../ports/state-store.js';
 import type { WriterLocks } from '../../ports/writer-lock.js';
 import type { PoolAccessPorts } from '../buckets/pool-access.js';
@@ -33,6 +34,8 @@ export interface ApplyPorts extends PoolAccessPorts {
   manifests: ManifestLoader;
   /** Where apply records the migrations a plan starts (their state files). */
   migrationFiles: MigrationFiles;
+  /** Who applies, from which revision of the manifests: recorded with each generation. */
+  provenance: ProvenanceSource;
 }
 
 /** Builds the ports for settings (the daemon re-reads its settings on SIGHUP): composeOrch. */

@@ -1,5 +1,5 @@
 import type { SwitchJournal } from '../../ports/apply-journal.js';
-import type { GenerationCommit, InventoryRow, StateStore } from '../../ports/state-store.js';
+import type { GenerationCommit, GenerationProvenance, InventoryRow, StateStore } from '../../ports/state-store.js';
 import type { BuiltGeneration } from '../../ports/managed-tree.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import type { Origin } from '../../domain/model/desired-state.js';
@@ -138,7 +138,9 @@ export async function applyTree(deps: ApplyTreeDeps, req: ApplyRequest): Promise
         ? { listen: settings.statusListen, token, previousToken, timeoutSeconds: settings.reloadTimeoutSeconds }
         : null,
   };
-  const commit = buildCommit(deps, req, generation, writes, deletes, allFiles, shas);
+  // Who applies, from which revision of the manifests (`orch history`); git is asked only for a real generation.
+  const provenance = req.dryRun ? {} : await ports.provenance.current();
+  const commit = buildCommit(deps, req, generation, writes, deletes, allFiles, shas, provenance);
   let journal: Omit<SwitchJournal, 'pid'> | null = null;
   const writeJournal = (phase: JournalPhase): void => {
     journal ??= {
@@ -306,7 +308,7 @@ function failureError(
       case 'done':
         return `Nothing live changed: orch switched back to generation ${previous}${settings.reload !== 'none' ? ' and nginx serves it again' : ''}, and nothing of this apply was left behind.`;
       case 'unconfirmed':
-        return `Nothing live changed on disk: orch switched back to generation ${previous} and reloaded nginx, which did not confirm it in time (see nginx's error log); nothing of this apply was left behind.`;
+        return `Nothing live changed on disk: orch switched back to generation ${previous} and asked nginx to reload it, but nginx did not confirm serving it (is nginx running? see its error log); nothing of this apply was left behind.`;
       case 'nginx-stuck':
         return `nginx kept generation ${generation} and could not go back to ${previous}, so generation ${generation} stays live (its files are what nginx serves); the next orch run records it.`;
       case 'failed':
@@ -325,16 +327,24 @@ function failureError(
       return new NginxRejectedError(ctx.req.mapNginxOutput(failure.output, ctx.built!.dir), failure.output);
     case 'reload-not-confirmed': {
       const log = nginx.errorLogTail();
+      const down = nginxNotRunning(failure.detail);
       return new UserError(
         'nginx.reload-not-confirmed',
-        `nginx did not load the new configuration: ${failure.detail}. ${backText(failure.back)}${log ? `\nnginx error log (last lines):\n${indent(log)}` : ''}`,
+        `${down ? 'nginx is not running: the reload reached no nginx' : 'nginx did not load the new configuration'}: ${failure.detail}. ${backText(failure.back)}${log ? `\nnginx error log (last lines):\n${indent(log)}` : ''}`,
         {
-          hint: `Check nginx's error log (a port already in use, a missing certificate), that nginx is running, and that its main configuration includes ${settings.nginxDir}/vhosts/*.conf.`,
+          hint: down
+            ? `Start nginx (it loads generation ${previous}, the live one), then run the apply again.`
+            : `Check nginx's error log (a port already in use, a missing certificate), that nginx is running, and that its main configuration includes ${settings.nginxDir}/vhosts/*.conf.`,
           exitCode: ExitCode.reloadNotConfirmed,
         },
       );
     }
   }
+}
+
+/** `nginx -s reload` without a running master: its pid file is missing, empty, or names no process. */
+function nginxNotRunning(output: string): boolean {
+  return /nginx\.pid" failed \(2:|invalid PID number|kill\(\d+, \d+\) failed \(3: No such process\)/.test(output);
 }
 
 function doingOf(effect: ApplyEffect['kind'] | null, generation: number, dir: string): string {
@@ -379,6 +389,7 @@ function buildCommit(
   deletes: ReadonlySet<string>,
   allFiles: ReadonlyArray<{ path: string; content: string }>,
   shas: ReadonlyMap<string, string>,
+  provenance: Partial<GenerationProvenance>,
 ): GenerationCommit {
   const byPath = new Map(req.files.map((f) => [f.path, f]));
   const upsert: InventoryRow[] = [];
@@ -447,6 +458,7 @@ function buildCommit(
       outcome: 'applied',
       summary: JSON.stringify({ ...req.summary, ...(req.note ? { note: req.note } : {}) }),
       nginxOutput: null,
+      ...provenance,
     },
     upsert,
     remove,

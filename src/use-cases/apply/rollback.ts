@@ -1,6 +1,9 @@
 import { UserError } from '../../domain/errors.js';
 import { makePlan, resourceOfPath, sha256 } from '../../domain/plan/make-plan.js';
-import type { Plan } from '../../domain/plan/plan-types.js';
+import { planHasChanges, type Plan } from '../../domain/plan/plan-types.js';
+import { hasErrors } from '../../domain/diagnostics.js';
+import { computePlan } from '../plan/compute-plan.js';
+import type { StateStore } from '../../ports/state-store.js';
 import { STATUS_FILE_PATH } from '../../domain/render/render-status.js';
 import type { RenderedFile } from '../../domain/render/rendered-tree.js';
 import { applyTree, type ApplyOutcome } from './apply-tree.js';
@@ -10,6 +13,17 @@ import { checkNginxConf } from './apply-gateway.js';
 import { stateViewOf } from '../state/open-state.js';
 import { withWriterSession } from './writer-session.js';
 import type { ApplyPorts } from './apply-ports.js';
+
+export interface RollbackResult {
+  target: number;
+  plan: Plan;
+  outcome: ApplyOutcome | null;
+  /**
+   * Whether the manifests describe the restored files (then the next apply changes nothing), or
+   * why that could not be told (manifests that do not validate, a pool unreachable, ...).
+   */
+  manifests: { match: true } | { match: false } | { match: null; why: string };
+}
 
 export interface RollbackOptions {
   /** Generation to restore; default: the one before the current. */
@@ -22,10 +36,7 @@ export interface RollbackOptions {
  * Restores a kept generation's files through the same stage -> validate -> promote -> reload path,
  * recorded as a new generation. The manifests are not changed: the next plan shows the way back.
  */
-export async function rollbackTo(
-  ports: ApplyPorts,
-  opts: RollbackOptions,
-): Promise<{ target: number; plan: Plan; outcome: ApplyOutcome | null }> {
+export async function rollbackTo(ports: ApplyPorts, opts: RollbackOptions): Promise<RollbackResult> {
   const { settings, contents } = ports;
   checkNginxConf(ports);
   return withWriterSession(ports, 'rollback', async ({ store }) => {
@@ -78,11 +89,22 @@ export async function rollbackTo(
         mapNginxOutput: (output) => [{ severity: 'error', code: 'nginx.test', message: `nginx: ${output}` }],
       },
     );
-    return { target, plan, outcome };
+    return { target, plan, outcome, manifests: await manifestsAfter(ports, store) };
   });
 }
 
 function previousApplied(numbers: number[], current: number): number | null {
   const older = numbers.filter((n) => n < current).sort((a, b) => b - a);
   return older[0] ?? null;
+}
+
+/** Plans the manifests against the restored tree (offline: files only) to tell whether they still describe another state. */
+async function manifestsAfter(ports: ApplyPorts, store: StateStore): Promise<RollbackResult['manifests']> {
+  try {
+    const { plan } = await computePlan(ports, stateViewOf(store), { refresh: false });
+    if (hasErrors(plan.diagnostics)) return { match: null, why: 'the manifests do not validate' };
+    return { match: !planHasChanges(plan) };
+  } catch (e) {
+    return { match: null, why: (e instanceof Error ? e.message : String(e)).split('\n')[0]! };
+  }
 }

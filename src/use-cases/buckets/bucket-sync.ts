@@ -5,7 +5,7 @@ import { UserError } from '../../domain/errors.js';
 import type { DesiredVirtualHost } from '../../domain/model/desired-state.js';
 import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
 import { listPools } from './list-pools.js';
-import { checkClientIdentities, type IdentityCheck } from './client-identities.js';
+import { checkClientIdentities, prepareIdentityCredentials, type IdentityCheck } from './client-identities.js';
 import { openWritableState } from '../state/open-state.js';
 import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
 import type { Clock } from '../../ports/clock.js';
@@ -114,7 +114,8 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
       ]),
     ];
     const strays = (pool: string, buckets: readonly string[]) => buckets.filter((b) => !servedFrom(allHosts, migrations, pool, b));
-    const access = preparePoolCredentials(ports, settings, deployed.desired.pools, deployed.poolSidecars).access;
+    const prepared = preparePoolCredentials(ports, settings, deployed.desired.pools, deployed.poolSidecars);
+    const access = prepared.access;
     const listings = await listPools(
       access,
       poolNames,
@@ -153,7 +154,18 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
     }
     store.recordBucketSync(observations, syncedAt);
 
-    const identities = opts.checkIdentities && manifests ? (await checkClientIdentities(ports, manifests)).checks : undefined;
+    // Checked with the values of the references, else the copies sealed in the deployed sidecars.
+    const identities =
+      opts.checkIdentities && manifests
+        ? (
+            await checkClientIdentities(
+              ports,
+              manifests,
+              undefined,
+              prepareIdentityCredentials(ports.secrets, prepared.keyring, manifests.virtualHosts, deployed.vhostSidecars).resolve,
+            )
+          ).checks
+        : undefined;
     const stranded = strandedBuckets(allHosts, migrations, listings);
     const rows = deriveBucketStatuses({ virtualHosts: vhosts as DesiredVirtualHost[], listings, migrations, stranded });
     return {

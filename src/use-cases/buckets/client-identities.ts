@@ -1,9 +1,104 @@
 import { createHash } from 'node:crypto';
+import { isOrchError } from '../../domain/errors.js';
+import type { ManagedTree } from '../../ports/managed-tree.js';
+import { readDeployedGateway } from './deployed-gateway.js';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import type { Diagnostic, SourcePosition } from '../../domain/diagnostics.js';
 import type { DesiredState, Origin } from '../../domain/model/desired-state.js';
 import type { Settings } from '../../config/settings.js';
 import { s3OptionsOf, type PoolAccessPorts } from './pool-access.js';
+import type { CredentialValues, EncryptedCredentials } from '../../domain/secrets/credential-cipher.js';
+import { identitySubject, sealPoolCredentials } from '../../domain/secrets/seal-pool-credentials.js';
+import type { Keyring } from '../../domain/secrets/secret-key.js';
+import { identityRefsKey, sealedIdentitiesOf } from '../../domain/render/render-sidecars.js';
+import type { ClientIdentity } from '../../domain/model/manifest-types.js';
+import type { Secrets } from '../../ports/secrets.js';
+
+/** The values of one client identity, or why there are none (never a value). */
+export type IdentityValues = { ok: true; values: CredentialValues } | { ok: false; problem: string };
+
+/** What the sealing of the client identities decided. */
+export interface PreparedIdentities {
+  /** Virtual host -> per identity, what its sidecar carries encrypted (null: the references only). */
+  sealed: Map<string, Array<EncryptedCredentials | null>>;
+  /** The values each identity is checked with: read from its references, else decrypted from the sealed copy on disk. */
+  resolve(virtualHost: string, index: number): IdentityValues;
+  /** Warnings: identities not sealed (no key), sealed with a key no longer configured. */
+  diagnostics: Diagnostic[];
+  /** `VirtualHost/<name>` -> sha256 of what its sidecar carries sealed (part of a plan's fingerprint). */
+  fingerprint: Record<string, string>;
+}
+
+/**
+ * Seals the client identities like pool credentials (see sealPoolCredentials): each identity's
+ * values, read from its references, are encrypted with the current key into the virtual host's
+ * sidecar (scope `VirtualHost/<name>/clientIdentities/<index>`, so a blob copied elsewhere does not
+ * decrypt); where the references do not resolve (a CI plan, a daemon without the variables), the
+ * sealed copy on disk is kept and, with the key, is what the identity is checked with. A sealed
+ * copy is only matched to an identity with the same references at the same index.
+ * `sidecars`: virtual host name -> its sidecar's JSON text on disk.
+ */
+export function prepareIdentityCredentials(
+  secrets: Pick<Secrets, 'resolvePoolCredentials'>,
+  keyring: Keyring | null,
+  virtualHosts: ReadonlyArray<{ name: string; clientIdentities?: ClientIdentity[] }>,
+  sidecars: ReadonlyMap<string, string>,
+): PreparedIdentities {
+  const sealed = new Map<string, Array<EncryptedCredentials | null>>();
+  const values = new Map<string, IdentityValues>();
+  const diagnostics: Diagnostic[] = [];
+  const fingerprint: Record<string, string> = {};
+  for (const v of virtualHosts) {
+    const identities = v.clientIdentities ?? [];
+    if (identities.length === 0) continue;
+    let onDisk: ReturnType<typeof sealedIdentitiesOf> = [];
+    const text = sidecars.get(v.name);
+    if (text !== undefined) {
+      try {
+        onDisk = sealedIdentitiesOf(JSON.parse(text));
+      } catch {
+        onDisk = [];
+      }
+    }
+    const blobs = identities.map((identity, index) => {
+      const copy = onDisk[index];
+      const result = sealPoolCredentials({
+        pool: v.name,
+        refs: identity,
+        resolved: secrets.resolvePoolCredentials(identity),
+        keyring,
+        onDisk: copy && copy.refs === identityRefsKey(identity) ? copy.sealed : null,
+        subject: identitySubject(v.name, index),
+      });
+      values.set(
+        `${v.name}\u0000${index}`,
+        result.values
+          ? { ok: true, values: result.values }
+          : {
+              ok: false,
+              problem: (result.valuesProblem ?? 'not available').replace(
+                /^the credentials of client identity \d+ of virtual host \S+ cannot be read: /,
+                '',
+              ),
+            },
+      );
+      // Without values the identity check says it once (identity.not-verified).
+      if (result.values) diagnostics.push(...result.diagnostics);
+      return result.sealed;
+    });
+    sealed.set(v.name, blobs);
+    fingerprint[`VirtualHost/${v.name}`] = blobs.every((b) => b === null)
+      ? 'references-only'
+      : `sha256:${createHash('sha256').update(JSON.stringify(blobs)).digest('hex')}`;
+  }
+  return {
+    sealed,
+    resolve: (virtualHost, index) =>
+      values.get(`${virtualHost}\u0000${index}`) ?? { ok: false, problem: `virtual host ${virtualHost} has no client identity ${index}` },
+    diagnostics,
+    fingerprint,
+  };
+}
 
 /** One client identity checked on one pool. The access key id may be shown; the secret never is. */
 export interface IdentityCheck {
@@ -44,6 +139,7 @@ export async function checkClientIdentities(
   ports: IdentityCheckPorts,
   desired: DesiredState,
   positionOf?: (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined,
+  resolve?: PreparedIdentities['resolve'],
 ): Promise<{ checks: IdentityCheck[]; diagnostics: Diagnostic[] }> {
   const checks: IdentityCheck[] = [];
   const diagnostics: Diagnostic[] = [];
@@ -63,9 +159,9 @@ export async function checkClientIdentities(
         const source = positionOf?.(v.origin, field);
         return { ...(source ? { source } : {}), document: { kind: 'VirtualHost', name: v.name }, field: field.join('.') };
       };
-      const resolved = ports.secrets.resolvePoolCredentials(identity);
-      if (!resolved.accessKeyId.ok || !resolved.secretAccessKey.ok) {
-        const why = [resolved.accessKeyId, resolved.secretAccessKey].flatMap((r) => (r.ok ? [] : [r.problem])).join('; ');
+      const resolved: IdentityValues = resolve ? resolve(v.name, index) : fromReferences(ports.secrets.resolvePoolCredentials(identity));
+      if (!resolved.ok) {
+        const why = resolved.problem;
         for (const pool of pools)
           checks.push({ virtualHost: v.name, index, accessKeyId: null, pool, status: 'not-verified', message: why });
         diagnostics.push({
@@ -77,7 +173,7 @@ export async function checkClientIdentities(
         });
         return;
       }
-      const credentials = { accessKeyId: resolved.accessKeyId.value, secretAccessKey: resolved.secretAccessKey.value };
+      const credentials = resolved.values;
       const ak = credentials.accessKeyId;
       for (const pool of pools) {
         const key = `${pool}\u0000${ak}\u0000${createHash('sha256').update(credentials.secretAccessKey).digest('hex')}`;
@@ -131,4 +227,30 @@ export async function checkClientIdentities(
   checks.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
   diagnostics.sort((a, b) => (`${a.document?.name} ${a.message}` < `${b.document?.name} ${b.message}` ? -1 : 1));
   return { checks, diagnostics };
+}
+
+function fromReferences(r: ReturnType<Secrets['resolvePoolCredentials']>): IdentityValues {
+  if (r.accessKeyId.ok && r.secretAccessKey.ok)
+    return { ok: true, values: { accessKeyId: r.accessKeyId.value, secretAccessKey: r.secretAccessKey.value } };
+  return { ok: false, problem: [r.accessKeyId, r.secretAccessKey].flatMap((x) => (x.ok ? [] : [x.problem])).join('; ') };
+}
+
+/**
+ * The client identity check of the gateway as deployed (`orch status`): the identities and the
+ * routing read from the sidecars in the managed directory, checked with the values of their
+ * references, else with the copies sealed there. Nothing is requested when no deployed virtual
+ * host declares identities. A key file that cannot be read leaves the sealed copies unused (the
+ * check then says which identities were not verified).
+ */
+export async function deployedIdentityChecks(ports: IdentityCheckPorts & { tree: Pick<ManagedTree, 'read'> }): Promise<IdentityCheck[]> {
+  const deployed = readDeployedGateway(ports.tree);
+  if (!deployed.desired.virtualHosts.some((v) => (v.clientIdentities ?? []).length > 0)) return [];
+  let keyring: Keyring | null = null;
+  try {
+    keyring = ports.secrets.keyring(ports.settings.secretKeyFile);
+  } catch (e) {
+    if (!isOrchError(e)) throw e;
+  }
+  const prepared = prepareIdentityCredentials(ports.secrets, keyring, deployed.desired.virtualHosts, deployed.vhostSidecars);
+  return (await checkClientIdentities(ports, deployed.desired, undefined, prepared.resolve)).checks;
 }

@@ -18,6 +18,8 @@ export interface DeployedGateway {
   desired: DesiredState;
   /** Pool name -> its sidecar's JSON text (the encrypted credentials live there). */
   poolSidecars: Map<string, string>;
+  /** Virtual host name -> its sidecar's JSON text (the sealed client identities live there). */
+  vhostSidecars: Map<string, string>;
 }
 
 export function readDeployedGateway(managed: Pick<ManagedTree, 'read'>): DeployedGateway {
@@ -25,11 +27,12 @@ export function readDeployedGateway(managed: Pick<ManagedTree, 'read'>): Deploye
   // Features only matter to tell a hand-edited .conf apart, which bucket commands do not report.
   const recovered = recoverDesiredState(tree.files, nginxFeaturesFor(null));
   const poolSidecars = new Map<string, string>();
+  const vhostSidecars = new Map<string, string>();
   for (const f of tree.files) {
-    const m = /^pools\/(.+)\.meta\.json$/.exec(f.path);
-    if (m && f.managed) poolSidecars.set(m[1]!, f.content);
+    const m = /^(pools|vhosts)\/(.+)\.meta\.json$/.exec(f.path);
+    if (m && f.managed) (m[1] === 'pools' ? poolSidecars : vhostSidecars).set(m[2]!, f.content);
   }
-  return { desired: recovered.desired, poolSidecars };
+  return { desired: recovered.desired, poolSidecars, vhostSidecars };
 }
 
 /**

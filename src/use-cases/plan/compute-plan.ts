@@ -1,8 +1,8 @@
 import { migrationFacts, type PoolListing } from '../../domain/buckets/bucket-facts.js';
-import { hasErrors } from '../../domain/diagnostics.js';
+import { hasErrors, type Diagnostic, type SourcePosition } from '../../domain/diagnostics.js';
 import { statusListenerClaims } from '../../domain/plan/status-listener.js';
 import { ValidationError } from '../../domain/errors.js';
-import type { DesiredMigration, DesiredState, DesiredVirtualHost, Origin } from '../../domain/model/desired-state.js';
+import type { DesiredMigration, DesiredPool, DesiredState, DesiredVirtualHost, Origin } from '../../domain/model/desired-state.js';
 import { makePlan, sha256, type Inventory, type ObservedTree } from '../../domain/plan/make-plan.js';
 import {
   bucketRoutePools,
@@ -15,13 +15,13 @@ import {
 } from '../../domain/plan/plan-buckets.js';
 import { fingerprintOf, type PlanInputs } from '../../domain/plan/plan-inputs.js';
 import type { KnownMigration, Plan, RefreshReport } from '../../domain/plan/plan-types.js';
-import { readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
+import { readPoolSidecar, readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
-import { withSealedCredentials } from '../../domain/render/render-sidecars.js';
+import { withSealedCredentials, withSealedIdentities } from '../../domain/render/render-sidecars.js';
 import { renderTree } from '../../domain/render/render-tree.js';
 import { listPools } from '../buckets/list-pools.js';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
-import { checkClientIdentities } from '../buckets/client-identities.js';
+import { checkClientIdentities, prepareIdentityCredentials } from '../buckets/client-identities.js';
 import { loadManifests, type LoadedManifests } from './load-manifests.js';
 import { placePoolDiagnostics, positionResolver } from './manifest-positions.js';
 import { preparePoolCredentials, type PoolAccess, type PoolAccessPorts } from '../buckets/pool-access.js';
@@ -117,21 +117,35 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
   const desired = overlay.desired;
 
   const poolSidecars = new Map<string, string>();
+  const vhostSidecars = new Map<string, string>();
   for (const f of observed.files) {
-    const m = /^pools\/(.+)\.meta\.json$/.exec(f.path);
-    if (m && f.managed) poolSidecars.set(m[1]!, f.content);
+    const m = /^(pools|vhosts)\/(.+)\.meta\.json$/.exec(f.path);
+    if (m && f.managed) (m[1] === 'pools' ? poolSidecars : vhostSidecars).set(m[2]!, f.content);
   }
   const credentials = preparePoolCredentials(ports, settings, desired.pools, poolSidecars);
+  // Client identities are sealed like pool credentials, into their virtual host's sidecar.
+  const identitySeals = prepareIdentityCredentials(ports.secrets, credentials.keyring, desired.virtualHosts, vhostSidecars);
   // Rendered with origin paths relative to the manifests directory, not to the working directory.
   const stableFile = ports.manifests.originNames(settings.manifests);
   const features = nginxFeaturesFor(version);
   const stable = withStableOrigins(desired, stableFile);
-  const tree = stable.restoreLineMaps(withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed));
+  const tree = stable.restoreLineMaps(
+    withSealedIdentities(
+      withSealedCredentials(renderTree(stable.desired, features), stable.desired, credentials.sealed),
+      identitySeals.sealed,
+    ),
+  );
 
   const buckets = opts.refresh
-    ? await refreshBuckets(desired, observed, credentials.access, positionResolver(documents), credentials.resealed)
+    ? await refreshBuckets(
+        desired,
+        observed,
+        withRemovedPools(credentials.access, removedPools(ports, settings, desired, poolSidecars)),
+        positionResolver(documents),
+        credentials.resealed,
+      )
     : null;
-  const identities = opts.refresh ? await checkClientIdentities(ports, desired, positionResolver(documents)) : null;
+  const identities = opts.refresh ? await checkClientIdentities(ports, desired, positionResolver(documents), identitySeals.resolve) : null;
   const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
   const preflight = await preflightMigrations({
     desired: manifests.validation.desired,
@@ -145,6 +159,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
     ...manifests.validation.diagnostics,
     ...overlay.diagnostics,
     ...placePoolDiagnostics(credentials.diagnostics, desired.pools, documents),
+    ...placeIdentityDiagnostics(identitySeals.diagnostics, desired, positionResolver(documents)),
     ...(buckets?.diagnostics ?? []),
     ...(identities?.diagnostics ?? []),
     ...preflight.diagnostics,
@@ -186,7 +201,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
       files: observed.files.map((f) => ({ path: f.path, content: f.content })),
       stateGeneration: state.generation,
       settings: fingerprintSettings(settings),
-      credentials: credentials.fingerprint,
+      credentials: { ...credentials.fingerprint, ...identitySeals.fingerprint },
     },
   };
 }
@@ -223,7 +238,7 @@ export function planIdentity(result: PlanResult): PlanIdentity {
 async function refreshBuckets(
   desired: DesiredState,
   observed: ObservedTree,
-  access: PoolAccess,
+  access: PoolAccess & { removed: ReadonlySet<string> },
   positionOf: BucketPlanInput['positionOf'],
   resealed: ReadonlyMap<string, { refs: string; hadCopy: boolean }>,
 ) {
@@ -239,6 +254,8 @@ async function refreshBuckets(
   const base = {
     desired,
     deployed: deployedVirtualHosts(observed, desired),
+    removedHosts: removedVirtualHosts(observed, desired),
+    removedPools: access.removed,
     migrations: migrationFacts(desired.migrations, []),
     ...(positionOf ? { positionOf } : {}),
   };
@@ -295,6 +312,25 @@ async function refreshBuckets(
   return { ...result, refresh };
 }
 
+/** The sealing warnings of client identities, placed on their manifest field. */
+function placeIdentityDiagnostics(
+  diagnostics: readonly Diagnostic[],
+  desired: DesiredState,
+  positionOf: (origin: Origin, field: ReadonlyArray<string | number>) => SourcePosition | undefined,
+): Diagnostic[] {
+  return diagnostics.map((d) => {
+    const v = desired.virtualHosts.find((x) => x.name === d.document?.name);
+    const source =
+      v && d.field
+        ? positionOf(
+            v.origin,
+            d.field.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+          )
+        : undefined;
+    return source ? { ...d, source } : d;
+  });
+}
+
 /** How long the probe of newly sealed credentials waits for a member (it never retries). */
 const PROBE_TIMEOUT_MS = 5000;
 
@@ -334,6 +370,52 @@ function deployedSidecars(observed: ObservedTree, want: (name: string, content: 
     if (read.ok) out.push(read.value);
   }
   return out;
+}
+
+/** The virtual hosts deployed (a sidecar on disk) that the manifests no longer have. */
+function removedVirtualHosts(observed: ObservedTree, desired: DesiredState): Map<string, DeployedVirtualHost> {
+  const wanted = new Set(desired.virtualHosts.map((v) => v.name));
+  return new Map(
+    deployedSidecars(observed, (name) => !wanted.has(name)).map((v) => [v.name, { defaultPool: v.defaultPool, routes: v.routes }]),
+  );
+}
+
+/**
+ * The nanio pools deployed (a sidecar on disk) that the manifests no longer have, as their
+ * sidecars describe them (members, credential references, sealed copy): the plan lists them to
+ * count what a removal leaves behind.
+ */
+function removedPools(ports: PoolAccessPorts, settings: Settings, desired: DesiredState, sidecars: ReadonlyMap<string, string>) {
+  const wanted = new Set(desired.pools.map((p) => p.name));
+  const pools: DesiredPool[] = [];
+  for (const [name, text] of sidecars) {
+    if (wanted.has(name)) continue;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    const read = readPoolSidecar(json);
+    if (read.ok && read.value.type === 'nanio') pools.push(read.value);
+  }
+  return pools.length === 0
+    ? null
+    : { names: new Set(pools.map((p) => p.name)), access: preparePoolCredentials(ports, settings, pools, sidecars).access };
+}
+
+/** One PoolAccess over the manifests' pools and the removed ones. */
+function withRemovedPools(
+  access: PoolAccess,
+  removed: { names: ReadonlySet<string>; access: PoolAccess } | null,
+): PoolAccess & { removed: ReadonlySet<string> } {
+  if (removed === null) return { usable: access.usable, problems: access.problems, open: (p, o) => access.open(p, o), removed: new Set() };
+  return {
+    usable: new Set([...access.usable, ...removed.access.usable]),
+    problems: new Map([...access.problems, ...removed.access.problems]),
+    open: (pool, overrides) => (removed.names.has(pool) ? removed.access.open(pool, overrides) : access.open(pool, overrides)),
+    removed: removed.names,
+  };
 }
 
 /** The virtual hosts as deployed (their sidecars on disk), for those the desired state has. */

@@ -57,7 +57,8 @@ export function placePoolDiagnostics(
   return diagnostics.map((d) => {
     if (d.source || d.document?.kind !== 'Pool') return d;
     const origin = origins.get(d.document.name);
-    const source = origin ? at(origin, d.field === 'spec.credentials' ? ['spec', 'credentials'] : []) : undefined;
+    const field = d.field?.startsWith('spec.credentials') ? d.field.split('.') : [];
+    const source = origin ? at(origin, field) : undefined;
     return source ? { ...d, source } : d;
   });
 }

@@ -7,6 +7,8 @@ export interface DaemonReport {
   running: null | {
     pid: number;
     mode: string;
+    /** The manifests it reconciles (a path, as it was given to it). */
+    manifests: string | null;
     ready: boolean;
     readyReason: string | null;
     lastReconcile: { finishedAt: string; outcome: string } | null;
@@ -36,6 +38,7 @@ export async function daemonReport(ports: DaemonReportPorts, opts: { watchListen
     running: {
       pid: Number(doc['pid']),
       mode: String(doc['mode']),
+      manifests: typeof doc['manifests'] === 'string' ? doc['manifests'] : null,
       ready: doc['ready'] === true,
       readyReason: typeof doc['readyReason'] === 'string' ? doc['readyReason'] : null,
       lastReconcile: last ? { finishedAt: String(last.finishedAt), outcome: String(last.outcome) } : null,
