@@ -9,6 +9,10 @@ import { confirmTyped } from '../cli/prompt.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { jsonMeta, planToJson } from '../cli/views/plan-json.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
+import { knownMigrationLines } from '../cli/views/plan-migrations.js';
+import { completeHintCommands, shellWord } from '../cli/hint-commands.js';
+import type { Plan } from '../domain/plan/plan-types.js';
+import type { DesiredMigration } from '../domain/model/desired-state.js';
 import { guardAgainstDaemon } from '../cli/daemon-guard.js';
 
 /**
@@ -120,6 +124,15 @@ ${EXIT_CODES_HELP}`;
               virtual_host: b.virtualHost,
               route: b.route,
             })),
+            migrations_started: startedMigrations(planResult.plan, result.migrationsStarted).map((m) => ({
+              name: m.name,
+              virtual_host: m.virtualHost,
+              bucket: m.bucket,
+              from: m.from,
+              to: m.to,
+              mode: m.mode,
+              phase: 'pending',
+            })),
             files_written: outcome?.filesWritten ?? 0,
             files_deleted: outcome?.filesDeleted ?? 0,
             nginx_tests: outcome?.nginxTests ?? 0,
@@ -155,11 +168,15 @@ ${EXIT_CODES_HELP}`;
       const when = outcome === null ? '' : ` before the route${created.length === 1 ? '' : 's'} went live`;
       this.out(this.style.green(`Created bucket${created.length === 1 ? '' : 's'} ${created.join(', ')}${when}.`));
     }
+    this.reportMigrations(planResult.plan, result.migrationsStarted, flags['dry-run']);
     if (outcome === null) {
+      const started = result.migrationsStarted.length;
       if (flags['dry-run']) this.out(formatPlanText(planResult.plan, this.style, { diffs: flags.diff }));
       this.out(
         this.style.green(
-          flags['dry-run'] ? 'Dry run: only buckets to create; nothing was created.' : 'Apply complete: no nginx file changed.',
+          flags['dry-run']
+            ? 'Dry run: nothing was created or started.'
+            : `Apply complete: no nginx file changed${started > 0 ? `; ${started} migration${started === 1 ? '' : 's'} started` : ''}.`,
         ),
       );
       return ExitCode.ok;
@@ -177,9 +194,37 @@ ${EXIT_CODES_HELP}`;
     const s = planResult.plan.summary;
     this.out(
       this.style.green(
-        `Apply complete: generation ${outcome!.generation}. ${s.add} added, ${s.change} changed, ${s.destroy} destroyed; ${outcome!.filesWritten} files written, ${outcome!.filesDeleted} deleted; nginx -t ${outcome!.nginxTests}x, ${outcome!.reloads} reload confirmed in ${(outcome!.timings.confirmMs / 1000).toFixed(2)}s.`,
+        `Apply complete: generation ${outcome!.generation}. ${s.add} added, ${s.change} changed, ${s.destroy} destroyed; ${outcome!.filesWritten} files written, ${outcome!.filesDeleted} deleted; nginx -t ${outcome!.nginxTests}x, ${outcome!.reloads} reload confirmed in ${(outcome!.timings.confirmMs / 1000).toFixed(2)}s.${result.migrationsStarted.length > 0 ? ` ${result.migrationsStarted.length} migration${result.migrationsStarted.length === 1 ? '' : 's'} started.` : ''}`,
       ),
     );
     return ExitCode.ok;
   }
+
+  /**
+   * One line per migration this apply started, one line for those started before. A dry run starts
+   * none: the plan it prints names those that would start.
+   */
+  private reportMigrations(plan: Plan, started: readonly string[], dryRun: boolean): void {
+    if (dryRun) return;
+    for (const m of startedMigrations(plan, started)) {
+      const hint = completeHintCommands(
+        `'orch watch' moves it on, or 'orch migrate run ${shellWord(m.name)}'; 'orch migrations' shows its progress`,
+        this.settingsArgs,
+      );
+      this.out(
+        this.style.green(
+          `Started migration ${m.name}: bucket ${m.bucket} of ${m.virtualHost}, ${m.from} -> ${m.to} (${m.mode} mode), phase pending. `,
+        ) +
+          hint +
+          '.',
+      );
+    }
+    for (const line of knownMigrationLines(plan.knownMigrations, (x) => x)) this.out(this.style.dim(`Migration ${line}.`));
+  }
+}
+
+/** The plan's migrations that apply started, in the plan's order. */
+function startedMigrations(plan: Plan, started: readonly string[]): DesiredMigration[] {
+  const names = new Set(started);
+  return plan.migrations.map((c) => c.migration).filter((m) => names.has(m.name));
 }

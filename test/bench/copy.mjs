@@ -1,11 +1,15 @@
 // Copy engine benchmark (part of `npm run bench`; `BENCH_ONLY=copy node test/bench/run.mjs` runs it
 // alone): orch's migration copier against `rclone copy` between the same two S3 servers, in one run.
 //
-//   - two s3rver servers, each in its own child process (test/helpers/s3rver-child.cjs, with
-//     --openssl-legacy-provider for listings longer than one page), on directories under the
-//     bench's temp dir: the source pool and the destination pool;
-//   - the source seeded on disk (s3rver's filesystem layout, MD5 files written too, so no server
-//     hashes on first read): 2,000 objects of 4 KiB, 5 of 64 MiB, 2 of 256 MiB;
+//   - two S3 servers, each in its own child process, on directories under the bench's temp dir:
+//     the source pool and the destination pool. Real nanio (the pools' server: SigV4 verified,
+//     one Python process each, started by nanio's serve.sh; ORCH_NANIO_DIR or ../shared/nanio)
+//     when it can run here, else s3rver (test/helpers/s3rver-child.cjs, with
+//     --openssl-legacy-provider for listings longer than one page); BENCH_COPY_SERVER=nanio|s3rver
+//     chooses (nanio missing with BENCH_COPY_SERVER=nanio is an error);
+//   - the source seeded on disk in the server's own layout (nanio: the file and its metadata
+//     sidecar with the MD5 ETag; s3rver: the object, its MD5 file and metadata), so no server
+//     hashes on first read: 2,000 objects of 4 KiB, 5 of 64 MiB, 2 of 256 MiB;
 //   - per workload, pairs of runs (3 for 2,000 x 4 KiB, 7 for 5 x 64 MiB; BENCH_COPY_RUNS sets
 //     both), the order alternating each pair,
 //     each tool into a fresh empty destination bucket:
@@ -18,7 +22,8 @@
 //       rclone: `rclone copy src:B dst:B2 --transfers 32 --checkers 32` (temp config: type s3,
 //               provider Other, list_version 2, force_path_style);
 //     wall time of the whole process for both (start-up included), and every copied object
-//     checked against the source (count, sizes, MD5s as the destination server computed them);
+//     checked against the source (count, sizes, MD5s: on nanio of the bytes stored, on s3rver as
+//     the destination server computed them);
 //   - for 5 x 64 MiB, in every pair, the destination server's intake (see `ceiling`): the same
 //     objects PUT from memory by a minimal client, so each tool's wall time is also shown as the
 //     share it reaches of what the destination can take in;
@@ -29,8 +34,9 @@
 // runs, median over the pairs (the machine is shared: its load drifts between pairs). The CPU each
 // tool used (its own, and what it cost the two servers) is printed too: less skewed by other load.
 
-import { spawn } from 'node:child_process';
-import { connect } from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+import { request } from 'node:http';
+import { connect, createServer } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,7 +61,30 @@ const HUGE = { key: 'huge', label: '2 x 256 MiB', objects: 2, size: 256 * MiB };
 
 // ---------------------------------------------------------------- child mode: orch's copier, one pass
 
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+// nanio verifies signatures: a key pair of this run's own (given to both servers, the copier, rclone).
+const NANIO_CREDENTIALS = { accessKeyId: 'AKIABENCHCOPY0000001', secretAccessKey: `bench-${randomBytes(12).toString('hex')}` };
+const NANIO_DIR = process.env.ORCH_NANIO_DIR ?? fileURLToPath(new URL('../../../shared/nanio/', import.meta.url));
+const NANIO_PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+/** Why nanio cannot run here, or null (the same checks as test/helpers/nanio.ts). */
+function nanioUnavailable() {
+  if (!existsSync(join(NANIO_DIR, 'serve.sh'))) return `nanio not found: ${join(NANIO_DIR, 'serve.sh')} is missing (set ORCH_NANIO_DIR)`;
+  const probe = spawnSync(NANIO_PYTHON, [
+    '-c',
+    'import sys, starlette, uvicorn, defusedxml; sys.exit(0 if sys.version_info >= (3, 11) else 3)',
+  ]);
+  return probe.status === 0 ? null : 'nanio cannot start: needs Python >= 3.11 with python3-starlette, python3-uvicorn, python3-defusedxml';
+}
+
+/** The servers of this run: BENCH_COPY_SERVER, else nanio where it can run, else s3rver. */
+export function copyServer() {
+  const wanted = process.env.BENCH_COPY_SERVER;
+  if (wanted && wanted !== 'nanio' && wanted !== 's3rver') throw new Error(`BENCH_COPY_SERVER=${wanted}: use nanio or s3rver`);
+  const why = nanioUnavailable();
+  if (wanted === 'nanio' && why) throw new Error(`BENCH_COPY_SERVER=nanio: ${why}`);
+  return { server: wanted ?? (why ? 's3rver' : 'nanio'), whyNotNanio: why };
+}
 
 /**
  * What every copier run starts with, from the built code: clients on both servers, both buckets
@@ -71,8 +100,8 @@ async function listAndDiff(a, t) {
   ]);
   t.import = performance.now();
   const opts = { timeoutMs: 30_000, retries: 2, concurrency: a.concurrency };
-  const source = await PoolS3Client.open({ pool: 'source', members: [a.source], credentials: CREDENTIALS }, opts);
-  const destination = await PoolS3Client.open({ pool: 'destination', members: [a.destination], credentials: CREDENTIALS }, opts);
+  const source = await PoolS3Client.open({ pool: 'source', members: [a.source], credentials: a.credentials }, opts);
+  const destination = await PoolS3Client.open({ pool: 'destination', members: [a.destination], credentials: a.credentials }, opts);
   const [src, dst] = await Promise.all([copier.listAll(source, a.bucket), copier.listAll(destination, a.bucket)]);
   t.list = performance.now();
   const diff = diffObjects({ source: src, destination: dst, records: new Map(), baseline: new Map(), mode: 'sync' });
@@ -124,7 +153,7 @@ async function child(argsJson) {
 async function ceiling(argsJson) {
   const a = JSON.parse(argsJson);
   const { SigV4Signer, UNSIGNED_PAYLOAD } = await import(pathToFileURL(join(a.dist, 'adapters/s3/sigv4.js')).href);
-  const signer = new SigV4Signer(CREDENTIALS, 'us-east-1', 's3');
+  const signer = new SigV4Signer(a.credentials, 'us-east-1', 's3');
   const body = Buffer.alloc(a.size, 0x5a);
   const [host, port] = a.destination.split(':');
   const putOne = (key) =>
@@ -222,6 +251,46 @@ async function startS3rver(dir, children) {
   return { child: c, address: `127.0.0.1:${port}`, dir };
 }
 
+/** A free loopback port (the server binds it right after; a race with another process is unlikely). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** One nanio server (serve.sh, in the foreground: the child is the server) on `dir`; ready when GET / answers 403. */
+async function startNanio(dir, children) {
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const env = { ...process.env, NANIO_ACCESS_KEY: NANIO_CREDENTIALS.accessKeyId, NANIO_SECRET_KEY: NANIO_CREDENTIALS.secretAccessKey };
+  const c = spawn('bash', [join(NANIO_DIR, 'serve.sh'), dir, String(port)], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.add(c);
+  let err = '';
+  c.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (c.exitCode !== null) throw new Error(`nanio exited (${c.exitCode}): ${err.slice(-2000)}`);
+    const status = await new Promise((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/', timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', () => resolve(0));
+      req.on('timeout', () => req.destroy());
+      req.end();
+    });
+    if (status === 403) break;
+    if (Date.now() > deadline) throw new Error(`nanio on port ${port} not ready after 60 s: ${err.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child: c, address: `127.0.0.1:${port}`, dir };
+}
+
 async function stopChild(c) {
   if (c.exitCode !== null || c.signalCode !== null) return;
   const exited = new Promise((r) => c.once('exit', r));
@@ -231,8 +300,47 @@ async function stopChild(c) {
   clearTimeout(t);
 }
 
+/** An object in nanio's filesystem layout: the file, and its metadata sidecar with the MD5 ETag (as nanio writes on PUT). */
+function seedNanioObject(poolDir, bucket, key, body) {
+  const file = join(poolDir, bucket, key);
+  const meta = join(poolDir, bucket, '.nanio-meta', `${key}.json`);
+  mkdirSync(join(file, '..'), { recursive: true });
+  mkdirSync(join(meta, '..'), { recursive: true });
+  writeFileSync(file, body);
+  writeFileSync(
+    meta,
+    JSON.stringify({
+      etag: `"${createHash('md5').update(body).digest('hex')}"`,
+      size: body.length,
+      last_modified: new Date().toISOString(),
+      content_type: 'application/octet-stream',
+      user_metadata: {},
+      storage_class: 'STANDARD',
+      content_encoding: null,
+      content_disposition: null,
+      cache_control: null,
+    }),
+  );
+}
+
+/** key -> { size, md5 } of a nanio bucket on disk, the MD5 of the bytes stored (not the sidecar's ETag: multipart ETags are not MD5s). */
+function onDiskNanio(poolDir, bucket) {
+  const out = new Map();
+  const root = join(poolDir, bucket);
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        if (d !== root || e.name !== '.nanio-meta') walk(p);
+      } else out.set(p.slice(root.length + 1), { size: statSync(p).size, md5: createHash('md5').update(readFileSync(p)).digest('hex') });
+    }
+  };
+  if (existsSync(root)) walk(root);
+  return out;
+}
+
 /** An object in s3rver's filesystem layout, with its MD5 file (as s3rver writes on PUT). */
-function seedObject(poolDir, bucket, key, body) {
+function seedS3rverObject(poolDir, bucket, key, body) {
   const base = join(poolDir, bucket, key);
   mkdirSync(join(base, '..'), { recursive: true });
   writeFileSync(`${base}._S3rver_object`, body);
@@ -241,7 +349,7 @@ function seedObject(poolDir, bucket, key, body) {
 }
 
 /** key -> { size, md5 } of a bucket on disk (s3rver layout). */
-function onDisk(poolDir, bucket) {
+function onDiskS3rver(poolDir, bucket) {
   const out = new Map();
   const root = join(poolDir, bucket);
   const walk = (d) => {
@@ -268,13 +376,13 @@ function verifyCopy(src, dst, what) {
   }
 }
 
-function rcloneConf(file, source, destination) {
+function rcloneConf(file, source, destination, credentials) {
   const remote = (name, address) => `[${name}]
 type = s3
 provider = Other
 env_auth = false
-access_key_id = S3RVER
-secret_access_key = S3RVER
+access_key_id = ${credentials.accessKeyId}
+secret_access_key = ${credentials.secretAccessKey}
 endpoint = http://${address}
 region = us-east-1
 list_version = 2
@@ -330,12 +438,26 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
   const base = join(tmpRoot, 'copy');
   const children = new Set();
   const { spliceAvailability } = await import(pathToFileURL(join(dist, 'adapters/s3/splice-relay.js')).href);
-  const result = { rclone: rcloneVersion, concurrency: CONCURRENCY, engine: spliceAvailability(), bootTax: await bootTax(), workloads: {} };
+  const { server, whyNotNanio } = copyServer();
+  if (whyNotNanio && server === 's3rver' && !process.env.BENCH_COPY_SERVER) log(`[copy] on s3rver: ${whyNotNanio}`);
+  const nanio = server === 'nanio';
+  const credentials = nanio ? NANIO_CREDENTIALS : S3RVER_CREDENTIALS;
+  const start = nanio ? startNanio : startS3rver;
+  const seedObject = nanio ? seedNanioObject : seedS3rverObject;
+  const onDisk = nanio ? onDiskNanio : onDiskS3rver;
+  const result = {
+    rclone: rcloneVersion,
+    server,
+    concurrency: CONCURRENCY,
+    engine: spliceAvailability(),
+    bootTax: await bootTax(),
+    workloads: {},
+  };
   try {
-    const [src, dst] = await Promise.all([startS3rver(join(base, 'source'), children), startS3rver(join(base, 'destination'), children)]);
+    const [src, dst] = await Promise.all([start(join(base, 'source'), children), start(join(base, 'destination'), children)]);
     mkdirSync(join(base, 'rss'), { recursive: true });
     const conf = join(base, 'rclone.conf');
-    rcloneConf(conf, src.address, dst.address);
+    rcloneConf(conf, src.address, dst.address, credentials);
 
     for (const w of [...WORKLOADS, HUGE]) {
       const s0 = performance.now();
@@ -350,15 +472,23 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
     const servers = () => (cpuSeconds(src.child.pid) ?? NaN) + (cpuSeconds(dst.child.pid) ?? NaN);
 
     // Each run copies into the same bucket name (a migration keeps the name), emptied before: the
-    // bucket's directory on the destination server is removed and made again (s3rver keeps no cache).
+    // bucket's directory on the destination server is removed and made again (neither server
+    // keeps a cache; nanio's bucket holds its metadata folder from the start, as CreateBucket makes it).
     const freshBucket = (name) => {
       rmSync(join(dst.dir, name), { recursive: true, force: true });
-      mkdirSync(join(dst.dir, name), { recursive: true });
+      mkdirSync(join(dst.dir, name, ...(nanio ? ['.nanio-meta'] : [])), { recursive: true });
     };
     // `extraEnv`: ORCH_SPLICE=0 for orch through Node's HTTP client.
     const orchOnce = async (w, tag, extraEnv = {}) => {
       freshBucket(w.key);
-      const args = JSON.stringify({ dist, source: src.address, destination: dst.address, bucket: w.key, concurrency: CONCURRENCY });
+      const args = JSON.stringify({
+        dist,
+        source: src.address,
+        destination: dst.address,
+        bucket: w.key,
+        concurrency: CONCURRENCY,
+        credentials,
+      });
       const env = { ...NODE_ENV, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...extraEnv };
       const s0 = servers();
       const r = await spawnTimed(process.execPath, [SELF, 'child', args], { env, rssFile: join(base, 'rss', `orch-${tag}`) });
@@ -389,7 +519,7 @@ export async function benchCopy({ dist, tmpRoot, log = () => {}, runs = Number(p
 
     const ceilingOnce = async (w) => {
       freshBucket(w.key);
-      const args = JSON.stringify({ dist, destination: dst.address, bucket: w.key, objects: w.objects, size: w.size });
+      const args = JSON.stringify({ dist, destination: dst.address, bucket: w.key, objects: w.objects, size: w.size, credentials });
       const r = await spawnTimed(process.execPath, [SELF, 'ceiling', args], { env: NODE_ENV });
       if (r.code !== 0) throw new Error(`ceiling run of ${w.label} exited ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`);
       const stored = onDisk(dst.dir, w.key);
@@ -497,7 +627,9 @@ export function printCopy(r) {
   const out = [];
   out.push('');
   out.push(
-    `== Copy engine vs rclone ${r.rclone} (s3rver -> s3rver, concurrency/transfers ${r.concurrency}, ${Object.values(r.workloads)
+    `== Copy engine vs rclone ${r.rclone} (${r.server ?? 's3rver'} -> ${r.server ?? 's3rver'}, concurrency/transfers ${r.concurrency}, ${Object.values(
+      r.workloads,
+    )
       .map((w) => `${w.pairs} pairs of runs for ${w.label}`)
       .join(', ')}, order alternating; process wall times)`,
   );

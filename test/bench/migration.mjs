@@ -4,9 +4,13 @@
 // Runs `npx vitest run --config test/bench/vitest.bench.config.ts` (test/bench/migration-freeze.bench.ts,
 // which reuses the typed end-to-end helpers: MigrationEnv, startWorkload, checkContract) as a
 // child, relays its output line by line to the bench's log, and reads the figures it writes to the
-// JSON file named by BENCH_MIGRATION_OUT. BENCH_MIGRATION_RUNS runs (default 2), each in a fresh
-// environment: 2,000 x 4 KiB seeded on the source pool, 4 clients x 10 ops/s through the gateway,
-// freezeBudget 10s, `orch migrate run` timed.
+// JSON file named by BENCH_MIGRATION_OUT. BENCH_MIGRATION_RUNS runs (default 3), each in a fresh
+// environment: 2,000 x 4 KiB seeded on the source pool (nanio pools of 3 members each where nanio
+// can run), 16 clients x 5 ops/s through the gateway (about 52 writes/s offered; the rate reached is
+// printed), freezeBudget 10s, `orch migrate run` timed. BENCH_MIGRATION_CLIENTS,
+// BENCH_MIGRATION_CLIENT_OPS and BENCH_MIGRATION_MEMBERS change the load and the pools;
+// BENCH_MIGRATION_FREEZE_BUDGET (seconds, default 10) the Migration's freezeBudget;
+// BENCH_MIGRATION_RUN_LIMIT_S (default 480) how long one `orch migrate run` may take.
 //
 // Note: the helpers run the checkout's bin/run.js and dist/ (not the bench's snapshot of the build).
 // A contract violation, a failed migration or a failed child is printed in full, makes the
@@ -51,12 +55,13 @@ export async function benchMigration(opts) {
   }
 }
 
-async function runMigrationBench({ tmpRoot, log, runs = Math.max(1, Number(process.env.BENCH_MIGRATION_RUNS ?? 2)) }) {
+async function runMigrationBench({ tmpRoot, log, runs = Math.max(1, Number(process.env.BENCH_MIGRATION_RUNS ?? 3)) }) {
   const out = join(tmpRoot, 'migration.json');
   const env = { NO_COLOR: '1', FORCE_COLOR: '0', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
   // orch settings of the caller do not leak into the gateway's CLI runs; ORCH_NGINX (the binary) does.
   for (const [k, v] of Object.entries(process.env))
     if (!k.startsWith('ORCH_') || k === 'ORCH_NGINX' || k === 'ORCH_NANIO_DIR') env[k] ??= v;
+  // BENCH_MIGRATION_* (clients, rates, members, server) reach the vitest child with the rest.
   Object.assign(env, { BENCH_MIGRATION_OUT: out, BENCH_MIGRATION_RUNS: String(runs) });
   log(`[migration] npx vitest run --config ${CONFIG} (${runs} runs; figures to ${out})`);
   const started = performance.now();
@@ -102,6 +107,12 @@ const stat = (xs) => {
   return v.length ? `${ms(v[0])}${v.length > 1 ? ` - ${ms(v[v.length - 1])}` : ''}` : '-';
 };
 
+function median(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+}
+
 export function printMigration(r) {
   const out = [];
   out.push('');
@@ -115,7 +126,7 @@ export function printMigration(r) {
   );
   if (s) {
     out.push(
-      `   ${s.seedObjects.toLocaleString('en-US')} x ${s.seedSize / 1024} KiB seeded on the source pool (${s.server ?? 's3rver'}); ${s.clients} clients x ${s.opsPerSecondPerClient} ops/s through nginx, default mix, multipart ${s.multipart ? 'on' : 'off'}; freezeBudget ${s.freezeBudget}; workload stopped ${s.workloadAfterRunMs / 1000} s after \`orch migrate run\` returned`,
+      `   ${s.seedObjects.toLocaleString('en-US')} x ${s.seedSize / 1024} KiB seeded on the source pool (${s.server ?? 's3rver'}${s.poolMembers ? `, members per pool: old ${s.poolMembers.old}, new ${s.poolMembers.new}` : ''}); ${s.clients} clients x ${s.opsPerSecondPerClient} ops/s through nginx (${s.writeShare ? `about ${(s.clients * s.opsPerSecondPerClient * s.writeShare).toFixed(0)} writes/s offered` : 'default mix'}${s.readAfterWrite !== undefined ? `, read after ${Math.round(s.readAfterWrite * 100)}% of writes` : ''}), multipart ${s.multipart ? 'on' : 'off'}; freezeBudget ${s.freezeBudget}; workload started ${s.workloadBeforeApplyMs / 1000} s before the apply, stopped ${s.workloadAfterRunMs / 1000} s after \`orch migrate run\` returned`,
     );
   }
   const col = (label, f) => `   ${label.padEnd(44)} ${r.runs.map((x) => String(f(x)).padEnd(22)).join(' ')}`;
@@ -142,12 +153,16 @@ export function printMigration(r) {
   out.push(
     col('workload ops (ops/s) / writes acked', (x) => `${x.workload.ops} (${x.workload.opsPerSecond.toFixed(1)}) / ${x.writes.acked}`),
   );
+  const rate = (w) => (w ? `${w.writesAckedPerSecond.toFixed(1)} (${w.putMs.p50 ?? '-'}/${w.putMs.p95 ?? '-'} ms)` : '-');
+  out.push(col('writes acked/s (PUT p50/p95): before apply', (x) => rate(x.rates?.windows.beforeApply)));
+  out.push(col('  while orch migrate run ran', (x) => rate(x.rates?.windows.migrateRun)));
+  out.push(col('  whole workload', (x) => rate(x.rates?.windows.whole)));
   out.push(col('connection resets at reloads', (x) => x.counts?.reloadResets ?? '-'));
   out.push(col('contract violations', (x) => x.violations.length));
   out.push(col('setup (start + seed) / apply', (x) => `${ms(x.setupMs)} / ${ms(x.applyMs)}`));
   out.push(col('load average at start of the run', (x) => x.loadAvg.start.join(' ')));
   out.push(
-    `   spread over runs: migrate run ${stat(r.runs.map((x) => x.migrateRun.wallMs))}; freeze window ${stat(r.runs.map((x) => x.switchedWindowMs))}; first to last 503 of the switched freeze ${stat(r.runs.map((x) => x.switchedRefusalSpanMs))}`,
+    `   spread over runs: migrate run ${stat(r.runs.map((x) => x.migrateRun.wallMs))}; freeze window ${stat(r.runs.map((x) => x.switchedWindowMs))}, median ${ms(median(r.runs.map((x) => x.switchedWindowMs)))}; first to last 503 of the switched freeze ${stat(r.runs.map((x) => x.switchedRefusalSpanMs))}; writes acked/s while migrating ${r.runs.map((x) => x.rates?.windows.migrateRun.writesAckedPerSecond ?? '-').join(', ')}`,
   );
   for (const x of r.runs) {
     out.push(
@@ -171,6 +186,7 @@ export function printMigration(r) {
       );
     }
     if (x.lateWrites) out.push(`     late writes: ${x.lateWrites}`);
+    if (x.notFreezingYet) out.push(`     last reason not to freeze: ${x.notFreezingYet}`);
     for (const w of x.writes.refusedDetail) {
       const at = w.fromFreezeStartMs === null ? '' : ` at ${w.fromFreezeStartMs >= 0 ? '+' : ''}${w.fromFreezeStartMs.toFixed(0)} ms`;
       out.push(

@@ -397,7 +397,7 @@ async function benchFleet(fleet, tls, ports, env0) {
       filesWritten: firstJson.files_written,
       nginxTests: firstJson.nginx_tests,
       reloads: firstJson.reloads,
-      timingsMs: firstJson.timings_ms,
+      timingsMs: firstJson.timings,
       summary: firstJson.plan?.summary,
     };
     result.tree = treeStats(nginxDir);
@@ -683,7 +683,7 @@ async function benchApply({ fleet, gen, orch, liveInv, livePrefix, ports, nginxD
       resourceFilesChanged: planFiles,
       nginxTests: j.nginx_tests,
       reloads: j.reloads,
-      timingsMs: j.timings_ms,
+      timingsMs: j.timings,
       summary: j.plan?.summary,
       stepsMs: stepDurations(r.stderrLines, r.wallMs),
     });
@@ -834,7 +834,7 @@ function printApply(a) {
   out.push(`   ${'measure'.padEnd(40)} wall median  [min - max]`);
   out.push(`   ${'orch apply --auto-approve --json'.padEnd(40)} ${st(a.wallMs)}   peak RSS ${st(a.rssMiB, mib)}`);
   for (const [k, v] of Object.entries(a.stepsMs)) out.push(`   ${`  step ${k}`.padEnd(40)} ${st(v)}`);
-  for (const [k, v] of Object.entries(a.timingsMs)) out.push(`   ${`  orch timings_ms.${k}`.padEnd(40)} ${st(v)}`);
+  for (const [k, v] of Object.entries(a.timingsMs)) out.push(`   ${`  orch timings.${k}`.padEnd(40)} ${st(v)}`);
   out.push(`   ${'nginx -t (live conf)'.padEnd(40)} ${st(a.nginxTLiveMs)}`);
   out.push(`   ${'nginx -s reload (command)'.padEnd(40)} ${st(a.reloadCommandMs)}`);
   out.push(`   ${'reload -> changed response served'.padEnd(40)} ${st(a.reloadConfirmMs)}`);

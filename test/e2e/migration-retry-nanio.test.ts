@@ -1,5 +1,5 @@
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MigrationEnv } from '../helpers/migration-env.js';
@@ -16,13 +16,14 @@ async function migrations(e: MigrationEnv): Promise<MigrationJson[]> {
 
 /**
  * No resurrected deletes after a cancel: a first migration copies the bucket to the destination
- * and is cancelled (its copies stay there); clients then delete objects at the source; a second
+ * and is cancelled (its copies stay there); the state database is then lost and rebuilt from the
+ * files (`orch rebuild-db`); clients delete objects at the source; a second
  * Migration under another name moves the bucket. The deleted keys must not come back (checked on
  * the destination pool directly and through the gateway), while an object that was on the
  * destination before any migration (and that the source does not have) is kept, as copy mode says.
  */
 describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migration (nanio)', () => {
-  it('no deleted key comes back; what was on the destination before the first attempt is kept', async () => {
+  it('no deleted key comes back (the database lost and rebuilt between the attempts); what was on the destination before the first attempt is kept', async () => {
     const e = await MigrationEnv.start({ server: 'nanio', seed: { count: 60, sizes: [100, 5000] } });
     try {
       const client = e.gatewayClient();
@@ -32,7 +33,19 @@ describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migrat
 
       // First attempt: killed right after its first copy pass, then cancelled.
       e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-first', freezeBudget: '10s' }));
-      await e.apply();
+      // plan and apply name the migration that starts (issue 18, item 5).
+      const firstPlan = await e.cli(['plan', '--no-diff']);
+      expect(firstPlan.stdout).toContain(`+ start photos-first: bucket ${e.bucket} on `);
+      expect(firstPlan.stdout).toMatch(/1 migration to start\./);
+      const firstApply = await e.apply();
+      expect(firstApply.stdout).toContain(`Started migration photos-first: bucket ${e.bucket} of `);
+      expect(firstApply.stdout).toMatch(/\(copy mode\), phase pending\. 'orch watch' moves it on, or 'orch migrate run photos-first/);
+      expect(firstApply.stdout).toMatch(/1 migration started/);
+      // Started: the next plan does not start it again, and says where it is.
+      const startedPlan = await e.cli(['plan', '--no-diff', '--no-refresh']);
+      expect(startedPlan.code, startedPlan.stderr).toBe(0);
+      expect(startedPlan.stdout).toContain('= photos-first: already started, phase pending');
+      expect(startedPlan.stdout).not.toContain('+ start photos-first');
       const killed = await e.cli(['migrate', 'run', 'photos-first'], { env: { ORCH_FAULT_INJECT: 'copy:pass' } });
       expect(killed.signal ?? killed.code, `${killed.stdout}\n${killed.stderr}`).toBe('SIGKILL');
       const cancel = await e.cli(['migrate', 'cancel', 'photos-first', '--json']);
@@ -42,6 +55,8 @@ describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migrat
         migration: { name: 'photos-first', phase: 'cancelled' },
       });
       expect((await migrations(e)).find((m) => m.name === 'photos-first')).toMatchObject({ phase: 'cancelled', routing: 'source' });
+      const cancelledPlan = await e.cli(['plan', '--no-diff', '--no-refresh']);
+      expect(cancelledPlan.stdout, cancelledPlan.stderr).toContain('= 1 already finished, not started again: photos-first (cancelled)');
       const copied = await e.listPool('new');
       const seeds = e.seeded.map((s) => s.key);
       for (const k of seeds) expect(copied.has(k), `${k} copied by the first attempt`).toBe(true);
@@ -52,6 +67,14 @@ describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migrat
         objects: { 'pre/existing': expect.any(String) },
       });
 
+      // The database is lost after the cancel and rebuilt from the files (rebuild-db): the baseline
+      // of the destination lives in a file beside the state files, so the retry still knows it.
+      rmSync(join(e.stateDir, 'orch.db'), { force: true });
+      for (const x of ['-wal', '-shm']) rmSync(join(e.stateDir, `orch.db${x}`), { force: true });
+      const rebuilt = await e.cli(['rebuild-db']);
+      expect(rebuilt.code, `${rebuilt.stdout}\n${rebuilt.stderr}`).toBe(0);
+      expect((await migrations(e)).find((m) => m.name === 'photos-first')).toMatchObject({ phase: 'cancelled' });
+
       // Clients delete a third of the keys at the source (the bucket is served by the source again).
       const deleted = seeds.filter((_, i) => i % 3 === 0);
       for (const Key of deleted) await client.send(new DeleteObjectCommand({ Bucket: e.bucket, Key }));
@@ -61,14 +84,31 @@ describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migrat
       e.writeManifest('migrations/photos-again.yaml', e.migrationYaml({ name: 'photos-again', freezeBudget: '10s' }));
       const plan = await e.cli(['plan']);
       expect(plan.stdout + plan.stderr).toMatch(/only objects that were there before the first one started are kept/);
-      await e.apply();
+      expect(plan.stdout).toContain(`+ start photos-again: bucket ${e.bucket} on `);
+      const again = await e.apply();
+      expect(again.stdout).toContain(`Started migration photos-again: bucket ${e.bucket} of `);
       const run = await e.cli(['migrate', 'run', 'photos-again']);
       expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
-      const again = (await migrations(e)).find((m) => m.name === 'photos-again')!;
-      expect(again).toMatchObject({ phase: 'done', routing: 'destination' });
-      expect(again.log.map((l) => l.message).join('\n')).toMatch(
+      const second = (await migrations(e)).find((m) => m.name === 'photos-again')!;
+      expect(second).toMatchObject({ phase: 'done', routing: 'destination' });
+      expect(second.log.map((l) => l.message).join('\n')).toMatch(
         new RegExp(`${deleted.length} objects on new the source does not have were not there when migration photos-first started`),
       );
+
+      // Done: the plan names it as finished, in text, JSON and Markdown; it is not started again.
+      const views = await Promise.all([
+        e.cli(['plan', '--no-diff', '--no-refresh']),
+        e.cli(['plan', '--no-refresh', '--json']),
+        e.cli(['plan', '--no-refresh', '--format', 'markdown']),
+      ]);
+      expect(views[0].stdout, views[0].stderr).toContain('= 1 already finished, not started again: photos-again (done)');
+      const json = JSON.parse(views[1].stdout) as { migrations: unknown[]; known_migrations: unknown[] };
+      expect(json.migrations).toEqual([]);
+      expect(json.known_migrations).toEqual([
+        { name: 'photos-again', virtual_host: expect.any(String), bucket: e.bucket, from: 'old', to: 'new', phase: 'done' },
+      ]);
+      expect(views[2].stdout).toContain('**Migrations already started** (not started again)');
+      expect(views[2].stdout.replace(/\\/g, '')).toContain('- 1 already finished, not started again: photos-again (done)');
 
       // On the destination pool directly: no deleted key; the pre-existing object kept.
       const after = await e.listPool('new');

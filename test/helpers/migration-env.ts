@@ -71,6 +71,12 @@ export interface MigrationEnvOptions {
    * use with `describe.skipIf(skipWithoutNanio())`).
    */
   server?: 's3rver' | 'nanio';
+  /**
+   * nanio only: members per pool, all on the pool's one data directory (default old 1, new 2). One
+   * nanio process handles one request at a time while it writes (it fsyncs the object and its
+   * metadata on its event loop): a pool's write rate grows with its members, as in production.
+   */
+  members?: Partial<Record<PoolName, number>>;
 }
 
 export interface MigrationYamlOptions {
@@ -154,7 +160,10 @@ export class MigrationEnv {
             new: { accessKeyId: S3RVER_ACCESS_KEY, secretAccessKey: `new-secret-${randomBytes(8).toString('hex')}` },
           };
     try {
-      pools = server === 'nanio' ? await startNanio(join(gw.root, 'nanio'), orchUsers) : await startS3rver(join(gw.root, 's3'));
+      pools =
+        server === 'nanio'
+          ? await startNanio(join(gw.root, 'nanio'), orchUsers, { old: 1, new: 2, ...opts.members })
+          : await startS3rver(join(gw.root, 's3'));
       env = new MigrationEnv(
         gw,
         pools,
@@ -442,7 +451,11 @@ async function startS3rver(root: string): Promise<Record<PoolName, EnvPool>> {
  * Real nanio: `old` one member, `new` two members on one data directory; each pool accepts orch's
  * own user for it and the clients' user (CLIENT_USER).
  */
-async function startNanio(root: string, orch: Record<PoolName, NanioUser>): Promise<Record<PoolName, EnvPool>> {
+async function startNanio(
+  root: string,
+  orch: Record<PoolName, NanioUser>,
+  counts: Record<PoolName, number>,
+): Promise<Record<PoolName, EnvPool>> {
   const started: NanioMember[] = [];
   const pool = async (name: PoolName, n: number): Promise<EnvPool> => {
     const dir = join(root, name);
@@ -462,7 +475,7 @@ async function startNanio(root: string, orch: Record<PoolName, NanioUser>): Prom
     };
   };
   try {
-    return { old: await pool('old', 1), new: await pool('new', 2) };
+    return { old: await pool('old', counts.old), new: await pool('new', counts.new) };
   } catch (e) {
     await Promise.all(started.map((m) => m.kill()));
     throw e;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_LINE } from '../helpers/cli.js';
 import { docs, Gateway, poolYaml, routeYaml, vhostYaml } from '../helpers/gateway.js';
 import { WatchProcess } from '../helpers/watch-daemon.js';
+import { expectContract } from '../helpers/json-contract.js';
 
 /**
  * Issue 21, against a real nginx: each generation records who applied it and from which git commit
@@ -61,11 +62,11 @@ describe.sequential('history, dry run, rollback messages and the daemon guard', 
     expect(list.stdout).toMatch(new RegExp(`^\\s*${first}\\s.*applied\\s+apply\\s.*@.* git ${head.slice(0, 12)}(?!\\+)`, 'm'));
     expect(list.stdout).toContain(`orch history show ${second}`);
 
-    const json = JSON.parse((await ok(['history', '--json'])).stdout) as {
-      format_version: string;
-      generations: Array<Record<string, unknown>>;
-    };
-    expect(json.format_version).toBe('1');
+    const json = expectContract<{ format_version: string; generations: Array<Record<string, unknown>> }>(
+      'history',
+      (await ok(['history', '--json'])).stdout,
+    );
+    expect(json.format_version).toBe('1.0');
     expect(json.generations[0]).toMatchObject({
       number: second,
       command: 'apply',
@@ -86,9 +87,9 @@ describe.sequential('history, dry run, rollback messages and the daemon guard', 
     expect(show.stdout).toMatch(/^ {4}\+.*hot/m);
     expect(show.stdout).not.toContain('_orch-status');
 
-    const detail = JSON.parse((await ok(['history', 'show', String(second), '--json'])).stdout) as {
+    const detail = expectContract<{
       generation: { number: number; changes: Array<{ path: string; action: string; diff: string | null }> };
-    };
+    }>('history-show', (await ok(['history', 'show', String(second), '--json'])).stdout);
     expect(detail.generation.number).toBe(second);
     const conf = detail.generation.changes.find((c) => c.path === 'vhosts/s3.conf')!;
     expect(conf.action).toBe('update');

@@ -5,7 +5,7 @@ import { colorDiff, indent } from './plan-text.js';
 import { safeLine } from './safe-text.js';
 
 /** `orch history --json` and `orch history show N --json` (docs/json.md; schemas/cli/history*.schema.json). */
-export const HISTORY_JSON_FORMAT_VERSION = '1';
+export const HISTORY_JSON_FORMAT_VERSION = '1.0';
 
 function entryJson(g: HistoryEntry) {
   const { note, ...counts } = g.summary;

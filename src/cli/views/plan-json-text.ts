@@ -1,4 +1,5 @@
 import type { Style } from '../style.js';
+import { knownMigrationLines } from './plan-migrations.js';
 import type { PlanJson } from './plan-json.js';
 
 /**
@@ -21,12 +22,14 @@ export function planJsonToText(plan: PlanJson, style: Style): string {
           );
     }
   }
-  if (plan.migrations.length > 0) {
+  const known = plan.known_migrations ?? [];
+  if (plan.migrations.length > 0 || known.length > 0) {
     out.push('', 'Migrations:');
     for (const m of plan.migrations)
       out.push(
         `    + start ${printable(m.name)}: bucket ${printable(m.bucket)} on ${printable(m.virtual_host)}, ${printable(m.from)} -> ${printable(m.to)} (${m.mode})`,
       );
+    for (const line of knownMigrationLines(known, printable)) out.push(`    = ${line}`);
   }
   if (plan.buckets.length > 0) {
     out.push('', 'Buckets to create:');

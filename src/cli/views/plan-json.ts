@@ -40,6 +40,18 @@ export interface PlanJson {
     to: string;
     mode: string;
   }>;
+  /**
+   * Added in 1.1 (a new field, no version change): the manifests' Migration documents an earlier apply already started, with their
+   * phase now; apply does not start them again. Absent from plans saved by older versions.
+   */
+  known_migrations?: Array<{
+    name: string;
+    virtual_host: string;
+    bucket: string;
+    from: string;
+    to: string;
+    phase: string;
+  }>;
   /** Since 1.1. */
   buckets: Array<{
     action: 'create';
@@ -106,6 +118,14 @@ export function planToJson(plan: Plan, meta: PlanJsonMeta, opts: { diffs: boolea
       from: m.migration.from,
       to: m.migration.to,
       mode: m.migration.mode,
+    })),
+    known_migrations: plan.knownMigrations.map((m) => ({
+      name: m.name,
+      virtual_host: m.virtualHost,
+      bucket: m.bucket,
+      from: m.from,
+      to: m.to,
+      phase: m.phase,
     })),
     buckets: plan.buckets.map((b) => ({
       action: b.action,

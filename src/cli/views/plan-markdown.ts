@@ -1,3 +1,4 @@
+import { knownMigrationLines } from './plan-migrations.js';
 import type { PlanJson } from './plan-json.js';
 
 /**
@@ -45,6 +46,12 @@ export function planJsonToMarkdown(plan: PlanJson, opts: { maxChars?: number; co
     out.push('**Migrations to start**', '');
     for (const m of plan.migrations)
       out.push(`- ${cell(m.name)}: bucket ${cell(m.bucket)} on ${cell(m.virtual_host)}, ${cell(m.from)} → ${cell(m.to)} (${cell(m.mode)})`);
+    out.push('');
+  }
+  const known = knownMigrationLines(plan.known_migrations ?? [], cell, '→');
+  if (known.length > 0) {
+    out.push('**Migrations already started** (not started again)', '');
+    for (const line of known) out.push(`- ${line}`);
     out.push('');
   }
   if (plan.buckets.length > 0) {

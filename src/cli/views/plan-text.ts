@@ -2,6 +2,7 @@ import { unifiedDiff } from '../../domain/plan/file-diff.js';
 import type { FileAction, Plan } from '../../domain/plan/plan-types.js';
 import type { Style } from '../style.js';
 import { formatDiagnostics } from './diagnostics-text.js';
+import { knownMigrationLines } from './plan-migrations.js';
 
 const SYMBOL: Record<FileAction, string> = { create: '+', update: '~', delete: '-' };
 
@@ -31,11 +32,12 @@ export function formatPlanText(plan: Plan, style: Style, opts: PlanTextOptions =
     }
   }
 
-  if (plan.migrations.length > 0) {
+  if (plan.migrations.length > 0 || plan.knownMigrations.length > 0) {
     out.push('', style.bold('Migrations:'));
     for (const { migration: m } of plan.migrations) {
       out.push(style.green(`    + start ${m.name}: bucket ${m.bucket} on ${m.virtualHost}, ${m.from} -> ${m.to} (${m.mode})`));
     }
+    for (const line of knownMigrationLines(plan.knownMigrations, (x) => x)) out.push(style.dim(`    = ${line}`));
   }
   if (plan.buckets.length > 0) {
     out.push('', style.bold('Buckets:'));

@@ -6,6 +6,7 @@ import type {
   BucketChange,
   DriftEntry,
   FileChange,
+  KnownMigration,
   MigrationChange,
   Plan,
   ResourceAction,
@@ -35,6 +36,8 @@ export interface PlanInput {
   migrations: DesiredMigration[];
   /** Names of migrations already known to the state (not started again). */
   knownMigrations?: ReadonlySet<string>;
+  /** The state's record of those the manifests name, for display (see Plan.knownMigrations). */
+  knownMigrationRecords?: readonly KnownMigration[];
   diagnostics?: Diagnostic[];
   /** Origins of desired resources, for display. */
   origins?: ReadonlyMap<string, Origin>;
@@ -158,6 +161,7 @@ export function makePlan(input: PlanInput): Plan {
     notInInventory: notInInventory.sort(),
     drift,
     migrations,
+    knownMigrations: [...(input.knownMigrationRecords ?? [])].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     buckets: input.buckets ?? [],
     refresh: input.refresh ?? { performed: false, pools: [] },
     diagnostics: input.diagnostics ?? [],

@@ -42,6 +42,17 @@ export interface MigrationChange {
   migration: DesiredMigration;
 }
 
+/** A Migration document the state already knows (an earlier apply started it): apply does not start it again. */
+export interface KnownMigration {
+  name: string;
+  virtualHost: string;
+  bucket: string;
+  from: string;
+  to: string;
+  /** Its phase now (pending, copying, ..., done, error, cancelled). */
+  phase: string;
+}
+
 /** A bucket apply creates on a pool before the route that needs it goes live. */
 export interface BucketChange {
   action: 'create';
@@ -83,6 +94,8 @@ export interface Plan {
   notInInventory: string[];
   drift: DriftEntry[];
   migrations: MigrationChange[];
+  /** The manifests' Migration documents already started by an earlier apply, with their phase (shown, not acted on). */
+  knownMigrations: KnownMigration[];
   /** Buckets to create on pools (from a refresh; empty offline). */
   buckets: BucketChange[];
   refresh: RefreshReport;

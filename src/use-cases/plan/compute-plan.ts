@@ -2,7 +2,7 @@ import { migrationFacts, type PoolListing } from '../../domain/buckets/bucket-fa
 import { hasErrors, type Diagnostic, type SourcePosition } from '../../domain/diagnostics.js';
 import { statusListenerClaims } from '../../domain/plan/status-listener.js';
 import { ValidationError } from '../../domain/errors.js';
-import type { DesiredPool, DesiredState, DesiredVirtualHost, Origin } from '../../domain/model/desired-state.js';
+import type { DesiredMigration, DesiredPool, DesiredState, DesiredVirtualHost, Origin } from '../../domain/model/desired-state.js';
 import { makePlan, sha256, type Inventory, type ObservedTree } from '../../domain/plan/make-plan.js';
 import {
   bucketRoutePools,
@@ -14,7 +14,7 @@ import {
   type DeployedVirtualHost,
 } from '../../domain/plan/plan-buckets.js';
 import { fingerprintOf, type PlanInputs } from '../../domain/plan/plan-inputs.js';
-import type { Plan, RefreshReport } from '../../domain/plan/plan-types.js';
+import type { KnownMigration, Plan, RefreshReport } from '../../domain/plan/plan-types.js';
 import { readPoolSidecar, readVirtualHostSidecar } from '../../domain/rebuild/read-sidecar.js';
 import { nginxFeaturesFor } from '../../domain/render/rendered-tree.js';
 import { withSealedCredentials, withSealedIdentities } from '../../domain/render/render-sidecars.js';
@@ -181,6 +181,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
     inventory: state.inventory,
     migrations: preflight.start,
     knownMigrations: state.knownMigrations,
+    knownMigrationRecords: knownMigrationRecords(desired.migrations, state.migrations ?? []),
     diagnostics,
     origins,
     buckets: buckets?.creates ?? [],
@@ -332,6 +333,17 @@ function placeIdentityDiagnostics(
 
 /** How long the probe of newly sealed credentials waits for a member (it never retries). */
 const PROBE_TIMEOUT_MS = 5000;
+
+/** The state's records of the Migration documents the manifests name (started by an earlier apply). */
+function knownMigrationRecords(desired: readonly DesiredMigration[], records: readonly MigrationRecord[]): KnownMigration[] {
+  const byName = new Map(records.map((r) => [r.name, r]));
+  const out: KnownMigration[] = [];
+  for (const m of desired) {
+    const r = byName.get(m.name);
+    if (r) out.push({ name: r.name, virtualHost: r.virtualHost, bucket: r.bucket, from: r.from, to: r.to, phase: r.phase });
+  }
+  return out;
+}
 
 /** The migration routing each route is served with now (`vhost/bucket` -> routing), from the deployed sidecars. */
 function deployedRoutings(observed: ObservedTree): Map<string, MigrationRouting> {
