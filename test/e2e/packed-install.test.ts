@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
+import { expectContract } from '../helpers/json-contract.js';
 
 interface Run {
   code: number | null;
@@ -104,18 +105,27 @@ describe('the packed tarball, installed into a scratch prefix', () => {
     expect(version.code, version.stderr).toBe(0);
     expect(version.stdout).toMatch(/^orch\/\d+\.\d+\.\d+ /);
 
-    const up = await run('orch', ['sandbox', 'up'], { cwd: work, env, timeoutMs: 180_000 });
+    const up = await run('orch', ['sandbox', 'up', '--json'], { cwd: work, env, timeoutMs: 180_000 });
     expect(up.stderr).not.toMatch(STACK_LINE);
     expect(up.code, up.stdout + up.stderr).toBe(0);
-    expect(up.stdout).toContain('Copied the example');
+    expect(up.stderr).toContain('Copied the example');
+    const result = expectContract<{ copied_example: boolean; generation: number | null; probes: Array<{ status: number | null }> }>(
+      'sandbox-up',
+      up.stdout,
+    );
+    expect(result.copied_example).toBe(true);
+    expect(result.generation).toBe(1);
+    expect(result.probes.length).toBeGreaterThan(0);
+    expect(result.probes.every((p) => p.status !== null)).toBe(true);
     expect(existsSync(join(work, 'manifests', 'pools.yaml'))).toBe(true);
 
     const plan = await run('orch', ['plan', '--detailed-exitcode'], { cwd: work, env, timeoutMs: 120_000 });
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
     expect(plan.stdout).toContain('No changes');
 
-    const down = await run('orch', ['sandbox', 'down'], { cwd: work, env, timeoutMs: 60_000 });
+    const down = await run('orch', ['sandbox', 'down', '--json'], { cwd: work, env, timeoutMs: 60_000 });
     expect(down.code, down.stdout + down.stderr).toBe(0);
+    expect(expectContract('sandbox-down', down.stdout)).toMatchObject({ stopped: true });
     for (const port of [18080, 19101]) expect(await free(port), `port ${port} still in use after sandbox down`).toBe(true);
   });
 });

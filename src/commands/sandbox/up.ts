@@ -1,3 +1,4 @@
+import { Flags } from '@oclif/core';
 import { cpSync, existsSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { applyGateway } from '../../use-cases/apply/apply-gateway.js';
@@ -14,7 +15,14 @@ export default class SandboxUp extends OrchCommand {
   static override description = `Starts a private nginx under ./.orch/sandbox (no root needed), with small demo backends standing in for every pool member on 127.0.0.1, then applies the manifests to ./.orch/nginx through the normal apply path and sends a request through each virtual host.
 
 Without --manifests (and no ./manifests directory), the example in examples/sandbox is copied to ./manifests first: edit the copy, then plan and apply it.`;
-  static override examples = ['<%= config.bin %> sandbox up', '<%= config.bin %> sandbox up -m examples/sandbox'];
+  static override examples = [
+    '<%= config.bin %> sandbox up',
+    '<%= config.bin %> sandbox up -m examples/sandbox',
+    '<%= config.bin %> sandbox up --json',
+  ];
+  static override flags = {
+    json: Flags.boolean({ description: 'print the result as JSON (progress goes to stderr)' }),
+  };
 
   protected async execute() {
     const { flags } = await this.parse(SandboxUp);
@@ -31,13 +39,14 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
       copied = true;
     }
     const orch = composeOrch(settings);
-    if (copied)
-      this.out(`Copied the example manifests (${shownPath(SANDBOX_EXAMPLE)}) to ${shownPath(settings.manifests)}: edit them there.`);
+    // With --json, stdout holds only the result: everything for people goes to stderr.
+    const say = (line: string): void => (flags.json ? this.err(line) : this.out(line));
+    if (copied) say(`Copied the example manifests (${shownPath(SANDBOX_EXAMPLE)}) to ${shownPath(settings.manifests)}: edit them there.`);
     const { validation } = loadManifests(orch.manifests, settings.manifests);
     const { pid, started } = await startSandboxNginx(orch, validation.desired);
-    this.out(this.style.green(`Sandbox nginx ${started ? 'started' : 'running'} (pid ${pid}, prefix ${settings.nginxPrefix}).`));
+    say(this.style.green(`Sandbox nginx ${started ? 'started' : 'running'} (pid ${pid}, prefix ${settings.nginxPrefix}).`));
 
-    const reporter = lineReporter((l) => this.out(l), this.style);
+    const reporter = lineReporter(say, this.style);
     const result = await applyGateway(orch, {
       planFile: null,
       dryRun: false,
@@ -50,9 +59,10 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
     });
     if (result.refusal) throw refusalError(result.refusal);
     const gen = result.outcome?.generation;
-    this.out(this.style.green(gen ? `Applied ${settings.manifests} as generation ${gen}.` : 'Already up to date.'));
+    say(this.style.green(gen ? `Applied ${settings.manifests} as generation ${gen}.` : 'Already up to date.'));
 
-    this.out('\nThrough the gateway:');
+    say('\nThrough the gateway:');
+    const probes: Array<{ virtual_host: string; command: string; status: number | null; body: string | null }> = [];
     for (const vhost of validation.desired.virtualHosts) {
       const host = vhost.address ?? '127.0.0.1';
       const name = vhost.serverNames[0] ?? 'localhost';
@@ -60,11 +70,29 @@ Without --manifests (and no ./manifests directory), the example in examples/sand
       for (const path of paths.slice(0, 4)) {
         const r = await orch.sandbox.probe(host, vhost.port, name, path);
         const cmd = `curl -s -H 'Host: ${name}' http://${host.includes(':') ? `[${host}]` : host}:${vhost.port}${path}`;
-        this.out(`  $ ${cmd}\n    ${r ? `${r.status} ${r.body}` : this.style.red('no answer')}`);
+        probes.push({ virtual_host: vhost.name, command: cmd, status: r?.status ?? null, body: r?.body ?? null });
+        say(`  $ ${cmd}\n    ${r ? `${r.status} ${r.body}` : this.style.red('no answer')}`);
       }
     }
     const bin = this.config.bin;
     const m = flags.manifests ? ` -m ${shellWord(flags.manifests)}` : '';
+    if (flags.json) {
+      this.out(
+        JSON.stringify(
+          {
+            format_version: '1.0',
+            copied_example: copied,
+            manifests: settings.manifests,
+            nginx: { pid, started, prefix: settings.nginxPrefix },
+            generation: gen ?? null,
+            probes,
+          },
+          null,
+          2,
+        ),
+      );
+      return;
+    }
     this.out(
       `\nNext: edit a manifest under ${shownPath(settings.manifests)}, then\n  ${bin} plan${m}\n  ${bin} apply${m}\nStop with: ${bin} sandbox down`,
     );
