@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { CorruptStateError, UserError } from '../../domain/errors.js';
@@ -17,6 +17,15 @@ import type {
 } from '../../ports/state-store.js';
 
 import { SCHEMA_STEPS } from './schema-steps.js';
+import {
+  appendMigrationLog,
+  copyRecords,
+  dropMigrationWork,
+  migrationLog,
+  putCopyRecords,
+  replaceSnapshot,
+  snapshot,
+} from './migration-work.js';
 import { inspectDatabase, listBackups, openReadOnlyDatabase, sqliteStorageError } from './inspect-database.js';
 
 type DB = Database.Database;
@@ -245,54 +254,21 @@ export class SqliteStateStore implements StateStore {
 
   /** Records copies the engine made (upsert by key). */
   putCopyRecords(migration: string, records: ReadonlyArray<CopyRecord>): void {
-    if (records.length === 0) return;
-    const upsert = this.db.prepare(
-      `INSERT INTO migration_copies (migration, key, src_etag, src_size, dst_etag, src_modified, meta, settled) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT(migration, key) DO UPDATE SET src_etag = excluded.src_etag, src_size = excluded.src_size, dst_etag = excluded.dst_etag,
-         src_modified = excluded.src_modified, meta = excluded.meta, settled = excluded.settled`,
-    );
-    this.db.transaction(() => {
-      for (const r of records)
-        upsert.run(migration, r.key, r.srcEtag, r.srcSize, r.dstEtag, r.srcModified ?? null, r.meta ?? null, r.settled ? 1 : 0);
-    })();
+    putCopyRecords(this.db, migration, records);
   }
 
   copyRecords(migration: string): Map<string, CopyRecord> {
-    const rows = this.db
-      .prepare(
-        `SELECT key, src_etag AS srcEtag, src_size AS srcSize, dst_etag AS dstEtag, src_modified AS srcModified, meta, settled
-         FROM migration_copies WHERE migration = ?`,
-      )
-      .all(migration) as Array<{
-      key: string;
-      srcEtag: string;
-      srcSize: number;
-      dstEtag: string;
-      srcModified: number | null;
-      meta: string | null;
-      settled: number;
-    }>;
-    return new Map(rows.map((r) => [r.key, { ...r, settled: r.settled === 1 }]));
+    return copyRecords(this.db, migration);
   }
 
   /** Replaces the verified snapshot of the source (the freeze's final listing). */
   replaceSnapshot(migration: string, objects: ReadonlyArray<SnapshotObject>): void {
-    const insert = this.db.prepare('INSERT INTO migration_snapshot (migration, key, etag, size, last_modified) VALUES (?, ?, ?, ?, ?)');
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM migration_snapshot WHERE migration = ?').run(migration);
-      for (const o of objects) insert.run(migration, o.key, o.etag, o.size, o.lastModified ?? null);
-    })();
+    replaceSnapshot(this.db, migration, objects);
   }
 
   /** The verified snapshot, or null when none was recorded (or the database was rebuilt since). */
   snapshot(migration: string): SnapshotObject[] | null {
-    const rows = this.db
-      .prepare('SELECT key, etag, size, last_modified AS lastModified FROM migration_snapshot WHERE migration = ? ORDER BY key')
-      .all(migration) as Array<{ key: string; etag: string; size: number; lastModified: string | null }>;
-    const marker = this.getMeta(`migration_snapshot:${migration}`);
-    return marker === null
-      ? null
-      : rows.map((r) => ({ key: r.key, etag: r.etag, size: r.size, ...(r.lastModified !== null ? { lastModified: r.lastModified } : {}) }));
+    return snapshot(this.db, migration, this.getMeta(`migration_snapshot:${migration}`) !== null);
   }
 
   /** Marks the snapshot of a migration as recorded (an empty bucket has an empty, but present, snapshot). */
@@ -303,23 +279,15 @@ export class SqliteStateStore implements StateStore {
 
   /** Drops a finished migration's working data (records and snapshot); its row and log stay. */
   dropMigrationWork(migration: string): void {
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM migration_copies WHERE migration = ?').run(migration);
-      this.db.prepare('DELETE FROM migration_snapshot WHERE migration = ?').run(migration);
-      this.db.prepare('DELETE FROM meta WHERE key = ?').run(`migration_snapshot:${migration}`);
-    })();
+    dropMigrationWork(this.db, migration);
   }
 
   appendMigrationLog(migration: string, level: 'info' | 'warn' | 'error', message: string, at = new Date().toISOString()): void {
-    this.db.prepare('INSERT INTO migration_log (migration, at, level, message) VALUES (?, ?, ?, ?)').run(migration, at, level, message);
+    appendMigrationLog(this.db, migration, level, message, at);
   }
 
   migrationLog(migration: string, limit = 200): Array<{ at: string; level: string; message: string }> {
-    if (!this.hasTable('migration_log')) return [];
-    const rows = this.db
-      .prepare('SELECT at, level, message FROM migration_log WHERE migration = ? ORDER BY id DESC LIMIT ?')
-      .all(migration, limit) as Array<{ at: string; level: string; message: string }>;
-    return rows.reverse();
+    return this.hasTable('migration_log') ? migrationLog(this.db, migration, limit) : [];
   }
 
   /** Every migration row, by name; empty for a database whose schema predates the table. */
@@ -474,24 +442,6 @@ export class SqliteStateStore implements StateStore {
     renameSync(tmp, base);
     return base;
   }
-}
-
-/** Age in seconds of the newest backup, or null when there is none. */
-export function newestBackupAgeSeconds(dbPath: string): number | null {
-  try {
-    return (Date.now() - statSync(`${dbPath}.bak`).mtimeMs) / 1000;
-  } catch {
-    return null;
-  }
-}
-
-/** Moves a damaged database aside (keeping it) so a new one can be created. */
-export function setAsideDatabase(dbPath: string, suffix: string): string | null {
-  if (!existsSync(dbPath)) return null;
-  const aside = `${dbPath}.${suffix}`;
-  copyFileSync(dbPath, aside);
-  for (const ext of ['', '-wal', '-shm']) rmSync(`${dbPath}${ext}`, { force: true });
-  return aside;
 }
 
 /**
