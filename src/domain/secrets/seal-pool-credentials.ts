@@ -116,17 +116,17 @@ export function sealPoolCredentials(input: SealInput): SealResult {
       diagnostics.push({
         severity: 'error',
         code: 'credentials.unreadable',
-        message: `credentials of pool ${pool}: ${problem}`,
-        hint: `Point spec.credentials.${field} at a regular file of at most 64 KiB on a local disk, or use {env: NAME}.`,
-        document: { kind: 'Pool', name: pool },
-        field: `spec.credentials.${field}`,
+        message: `credentials of ${pool}: ${problem}`,
+        hint: `Point ${subject.field}.${field} at a regular file of at most 64 KiB on a local disk, or use {env: NAME}.`,
+        document: subject.document,
+        field: `${subject.field}.${field}`,
       });
     }
     const why = refused.map((r) => r.problem).join('; ');
     return {
       sealed: onDisk,
       values: null,
-      valuesProblem: `the credentials of pool ${pool} cannot be read: ${why}`,
+      valuesProblem: `the credentials of ${pool} cannot be read: ${why}`,
       verified: false,
       diagnostics,
     };
