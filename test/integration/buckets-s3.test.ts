@@ -1,7 +1,7 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   CreateBucketCommand,
   DeleteBucketCommand,
@@ -193,6 +193,14 @@ ${extra}`;
     const again = await run(['secret-key', 'generate', '--out', keyFile]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('already exists');
+    // --json: the key id and the file, never the key when it went to a file.
+    const other = join(dirname(keyFile), 'other.key');
+    const j = expectContract<{ key_id: string; key: string | null; file: string }>(
+      'secret-key-generate',
+      (await run(['secret-key', 'generate', '--out', other, '--json'])).stdout,
+    );
+    expect(j).toMatchObject({ key: null, file: other });
+    expect(readFileSync(other, 'utf8').startsWith(`${j.key_id}:`)).toBe(true);
   });
 
   it('plans the bucket a new route needs, and encrypts credentials deterministically', async () => {
