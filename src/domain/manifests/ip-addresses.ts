@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { Problem } from './value-types.js';
+import type { Problem } from './problem.js';
 import { show } from './text.js';
 
 /**

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { canonicalIp, parseCidr } from './ip-addresses.js';
+import type { Problem } from './problem.js';
 import { describeChar, show } from './text.js';
 
 export { canonicalIp, cidrHostBitsWarning, parseCidr } from './ip-addresses.js';
@@ -12,10 +13,7 @@ export { canonicalIp, cidrHostBitsWarning, parseCidr } from './ip-addresses.js';
  * the operator's words. The JSON Schemas carry equivalent `pattern`s for editors; these checks are
  * the authoritative ones.
  */
-export interface Problem {
-  message: string;
-  hint: string;
-}
+export type { Problem };
 
 export type ValueCheck = (value: string) => Problem | null;
 
