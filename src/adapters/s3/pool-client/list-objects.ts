@@ -3,8 +3,10 @@ import type { ListedEntry } from '../../../ports/pool-storage.js';
 import { OwnTimeout } from './failover.js';
 import type { PoolMembers, WireRequest } from './members.js';
 
-// Listings without the SDK: one ListObjectsV2 request to one member (listPageOnce), its XML answer
-// read by hand (parseListObjectsV2). Paging and failover are PoolS3Client's (listPages, attempt).
+/**
+ * Listings without the SDK: one ListObjectsV2 request to one member (listPageOnce), its XML answer
+ * read by hand (parseListObjectsV2). Paging and failover are PoolS3Client's (listPages, attempt).
+ */
 
 /** One page of a ListObjectsV2 answer. */
 export interface ListObjectsV2Page {

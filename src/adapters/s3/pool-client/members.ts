@@ -5,6 +5,12 @@ import { abortReason } from '../raw-connection.js';
 import { SigV4Signer, uriEscape } from '../sigv4.js';
 import { OwnTimeout } from './failover.js';
 
+/**
+ * One request to one member of a pool: how it is addressed, signed and sent over Node's HTTP
+ * client (PoolMembers), what it is on the wire (WireRequest, objectPath) and what comes back
+ * (DataResponse, s3AnswerError). Shared by every transport of the pool client.
+ */
+
 /** A 2xx answer of the data path: its body is the caller's to consume or destroy. */
 export interface DataResponse {
   status: number;

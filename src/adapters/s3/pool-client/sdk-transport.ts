@@ -1,6 +1,8 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type PoolMembers, REGION } from './members.js';
 
+/** The pool client's AWS SDK transport: the SDK loaded on first use, one client per member. */
+
 type Sdk = typeof import('@aws-sdk/client-s3');
 /** The SDK module, for callers of `transfer` that build their own commands. */
 export type S3Sdk = Sdk;

@@ -12,6 +12,11 @@ import { SpliceError, startRelay, type RunningRelay } from '../splice-relay.js';
 import { ERROR_BODY_CHARS, PoolMembers, s3AnswerError, type WireRequest } from './members.js';
 
 /**
+ * The pool client's splice path: a GET whose body stays in its socket (SourceStream), and a PUT
+ * fed from that socket by the splice relay (SpliceTransport), each over a connection of its own.
+ */
+
+/**
  * The 2xx answer of a GET on a connection of its own (`openStream`), its body still in the socket
  * (what a read brought past the head in `rest`): for `splicePut` to relay, or to close.
  */
