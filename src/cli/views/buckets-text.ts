@@ -4,6 +4,7 @@ import type { PurgeListing, PurgeResult } from '../../use-cases/buckets/purge-or
 import { orphanCopies, type BucketRow } from '../../domain/buckets/derive-bucket-status.js';
 import type { Style } from '../style.js';
 import { plural } from './plural.js';
+import { table } from './table.js';
 
 export const BUCKETS_JSON_FORMAT_VERSION = '1.0';
 
@@ -18,16 +19,6 @@ export function formatBytes(n: number | null): string {
     i++;
   }
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)];
 }
 
 function poolsCell(row: BucketRow, counts: boolean): string {

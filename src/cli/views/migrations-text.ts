@@ -2,18 +2,9 @@ import type { MigrationRecord } from '../../domain/migrations/migration-record.j
 import type { MigrationView } from '../../use-cases/migrations/migration-commands.js';
 import type { Style } from '../style.js';
 import { formatBytes } from './buckets-text.js';
+import { table } from './table.js';
 
 export const MIGRATIONS_FORMAT_VERSION = '1.0';
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)];
-}
 
 export function formatDuration(seconds: number | null): string {
   if (seconds === null) return '-';
@@ -81,8 +72,8 @@ export function formatMigrations(views: readonly MigrationView[], style: Style):
   return out.join('\n');
 }
 
-export function migrationToJson(v: MigrationView) {
-  const d = v.record;
+/** The fields every JSON form of a migration starts with: what it moves where, and where it stands. */
+export function migrationFieldsToJson(d: MigrationRecord) {
   return {
     name: d.name,
     virtual_host: d.virtualHost,
@@ -92,6 +83,13 @@ export function migrationToJson(v: MigrationView) {
     mode: d.mode,
     phase: d.phase,
     routing: d.routing,
+  };
+}
+
+export function migrationToJson(v: MigrationView) {
+  const d = v.record;
+  return {
+    ...migrationFieldsToJson(d),
     started_at: d.startedAt,
     updated_at: d.updatedAt,
     finished_at: d.finishedAt,

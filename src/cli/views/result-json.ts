@@ -2,6 +2,7 @@ import type { MigrationRecord } from '../../domain/migrations/migration-record.j
 import type { ApplyOutcome } from '../../use-cases/apply/apply-tree.js';
 import type { PurgeResult } from '../../use-cases/buckets/purge-orphans.js';
 import type { InstallReport } from '../../use-cases/install/install.js';
+import { migrationFieldsToJson } from './migrations-text.js';
 
 // The JSON results of the commands that change something besides apply (docs/json.md; one schema
 // each in schemas/cli/). Each starts at format_version 1.0.
@@ -58,14 +59,7 @@ export function migrateToJson(outcome: string, d: MigrationRecord) {
     format_version: '1.0',
     outcome,
     migration: {
-      name: d.name,
-      virtual_host: d.virtualHost,
-      bucket: d.bucket,
-      from: d.from,
-      to: d.to,
-      mode: d.mode,
-      phase: d.phase,
-      routing: d.routing,
+      ...migrationFieldsToJson(d),
       last_error: d.lastError,
       cutover_window_ms: cutover?.windowMs ?? null,
     },

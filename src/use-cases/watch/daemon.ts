@@ -5,37 +5,17 @@ import { isLockHeld } from '../../domain/errors.js';
 import { afterCommitHousekeeping } from '../apply/apply-tree.js';
 import type { ApplyEvent, ApplyStep } from '../../domain/apply/apply-events.js';
 import { syncBuckets, type BucketSyncPorts } from '../buckets/bucket-sync.js';
-import { driftReport } from '../status/drift-report.js';
 import type { Logger } from './log.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import type { Settings } from '../../config/settings.js';
 import { orchVersion } from '../../config/version.js';
 import { withWriterSession } from '../apply/writer-session.js';
 import { NoMigrations, type MigrationSupervisor } from './migration-supervisor.js';
-import {
-  errorInfo,
-  formatDiagnostic,
-  reconcileOnce,
-  WATCH_LOCK_WAIT_SECONDS,
-  type ErrorInfo,
-  type ReconcilePorts,
-  type WatchPolicy,
-} from './reconcile.js';
+import { errorInfo, formatDiagnostic, reconcileOnce, WATCH_LOCK_WAIT_SECONDS, type ReconcilePorts, type WatchPolicy } from './reconcile.js';
 import { debounce, Scheduler, timersOf, type Job, type JobResult, type Timers, type Trigger } from './scheduler.js';
-import {
-  firstLine,
-  readiness,
-  watchStatusJson,
-  type BucketSummary,
-  type ErrorSource,
-  type LastError,
-  type LastReconcile,
-  type WatchStatus,
-  type WatchStatusFacts,
-} from './status.js';
-import { resourceConditions, type AppliedResource, type MigrationFacts } from '../../domain/status/conditions.js';
-import { appliedResources, migrationFacts } from '../status/applied-resources.js';
+import { firstLine, readiness, type WatchStatus } from './status.js';
 import { bucketStatusesZero, createWatchMetrics, type ApplyMetricOutcome, type WatchMetrics } from './watch-metrics.js';
+import { DaemonReport } from './daemon-report.js';
 
 /** What the daemon's jobs need for one set of settings (the composition root's Orch). */
 export type WatchPorts = ReconcilePorts & BucketSyncPorts & { suspension: WatchSuspensionStore };
@@ -66,7 +46,7 @@ const LOCK_BUSY_RETRY_MS = 1000;
 
 /**
  * `orch watch`: triggers (manifest changes, intervals, SIGHUP) schedule jobs on one worker
- * (reconcile, bucket sync, backup); the health listener reports what happened.
+ * (reconcile, bucket sync, backup); the health listener reports what happened (daemon-report.ts).
  */
 export class WatchDaemon {
   private settings: Settings;
@@ -82,31 +62,19 @@ export class WatchDaemon {
   private watcher: ManifestWatcher | null = null;
   private intervals: Array<{ cancel(): void }> = [];
   private debouncer: { call(): void; cancel(): void };
-  private readonly startedAt: string;
   private stopping: Promise<void> | null = null;
   /** Aborts the bucket sync in flight (at shutdown). */
   private syncAbort: AbortController | null = null;
-
-  private reconciles = 0;
-  private lastReconcile: LastReconcile | null = null;
-  private lastError: LastError | null = null;
-  private generation: number | null = null;
-  private lastSuccessfulApply: WatchStatusFacts['lastSuccessfulApply'] = null;
-  private drift: WatchStatusFacts['drift'] = { files: [], checkedAt: null };
-  /** The live generation's resources and the recorded migrations, read with the other state facts. */
-  private applied: AppliedResource[] = [];
-  private appliedGeneration: number | null | undefined = undefined;
-  private migrationFacts: MigrationFacts[] = [];
-  private buckets: BucketSummary | null = null;
   private lastErrorSignature: string | null = null;
   /** The suspension seen by the last job (orch suspend), to log each change once. */
   private suspended: WatchSuspension | null = null;
+  /** What /status and /metrics report (daemon-report.ts). */
+  private readonly statusReport: DaemonReport;
 
   constructor(private readonly opts: WatchDaemonOptions) {
     this.settings = opts.settings;
     this.ports = opts.compose(opts.settings);
     this.timers = timersOf(this.ports.clock);
-    this.startedAt = this.nowIso();
     this.log = opts.log;
     this.policy = opts.policy;
     this.metrics = createWatchMetrics();
@@ -118,6 +86,16 @@ export class WatchDaemon {
       onCrash: (job, e) => this.log.error('job.crashed', { job, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }),
       onRetryScheduled: (delayMs, failures) => this.log.info('reconcile.retry-scheduled', { inMs: delayMs, consecutiveFailures: failures }),
       timers: this.timers,
+    });
+    this.statusReport = new DaemonReport({
+      pid: opts.pid,
+      policy: this.policy,
+      log: this.log,
+      metrics: this.metrics,
+      scheduler: this.scheduler,
+      supervisor: this.supervisor,
+      settings: () => this.settings,
+      ports: () => this.ports,
     });
     this.debouncer = this.makeDebouncer();
   }
@@ -131,12 +109,12 @@ export class WatchDaemon {
     this.registerKeySecrets(this.settings);
     if (this.settings.watchListen !== 'off') {
       this.server = await this.opts.healthServers.start(this.settings.watchListen, {
-        ready: () => readiness(this.lastReconcile),
+        ready: () => readiness(this.statusReport.lastReconcile),
         status: () => this.status(),
-        metrics: () => ({ contentType: METRICS_CONTENT_TYPE, body: this.renderMetrics() }),
+        metrics: () => ({ contentType: METRICS_CONTENT_TYPE, body: this.statusReport.renderMetrics() }),
       });
     }
-    this.refreshStateFacts();
+    this.statusReport.refreshStateFacts();
     this.startWatcher();
     await this.watcher?.ready;
     this.startIntervals();
@@ -163,7 +141,7 @@ export class WatchDaemon {
       next = this.opts.loadSettings();
     } catch (e) {
       const info = errorInfo(e);
-      this.recordError('settings', info);
+      this.statusReport.recordError('settings', info);
       this.log.error('settings.reload-failed', { error: info.message, hint: info.hint, kept: this.settings.configFile ?? 'defaults' });
       return;
     }
@@ -230,82 +208,7 @@ export class WatchDaemon {
   }
 
   status(): WatchStatus {
-    const r = readiness(this.lastReconcile);
-    const retry = this.scheduler.nextRetryAt;
-    const migrations = this.supervisor.snapshot();
-    const doc: WatchStatusFacts = {
-      orchVersion: orchVersion(),
-      pid: this.opts.pid,
-      stateDir: this.settings.stateDir,
-      startedAt: this.startedAt,
-      mode: this.policy.mode,
-      driftPolicy: this.policy.drift,
-      manifests: this.settings.manifests,
-      ready: r.ready,
-      readyReason: r.reason,
-      suspended: this.ports.suspension.read(),
-      running: this.scheduler.runningJob,
-      reconciles: this.reconciles,
-      lastReconcile: this.lastReconcile,
-      generation: this.generation,
-      lastSuccessfulApply: this.lastSuccessfulApply,
-      drift: this.drift,
-      buckets: this.buckets,
-      migrations,
-      lastError: this.lastError,
-      pendingTriggers: [...new Set(this.scheduler.pendingTriggers().flatMap((p) => p.triggers))],
-      consecutiveFailures: this.scheduler.consecutiveFailures,
-      nextRetryAt: retry === null ? null : new Date(retry).toISOString(),
-      resources: this.resources(migrations),
-    };
-    // Error texts come from many places: the redaction guard covers them too.
-    return redactStrings(watchStatusJson(doc), (t) => this.log.redact(t));
-  }
-
-  /** Conditions of every resource, from what the daemon knows (it does not probe nginx on every /status). */
-  private resources(live: ReturnType<MigrationSupervisor['snapshot']>): WatchStatusFacts['resources'] {
-    const last = this.lastReconcile;
-    const failed = last && (last.outcome === 'invalid' || last.outcome === 'blocked' || last.outcome === 'failed');
-    const reasons = { invalid: 'ManifestsInvalid', blocked: 'ReconcileBlocked', failed: 'ReconcileFailed' } as const;
-    const holder = this.ports.locks.holder();
-    // The supervisor's view of a migration it drives is fresher than the database's.
-    const migrations = this.migrationFacts.map((m) => {
-      const l = live.find((x) => x.name === m.name);
-      return l ? { ...m, phase: l.phase, lastError: l.lastError, updatedAt: l.updatedAt ?? m.updatedAt } : m;
-    });
-    for (const l of live)
-      if (!migrations.some((m) => m.name === l.name))
-        migrations.push({ name: l.name, phase: l.phase, lastError: l.lastError, errorAt: null, updatedAt: l.updatedAt, finishedAt: null });
-    return resourceConditions(this.applied, migrations, {
-      generation: this.lastSuccessfulApply ? { number: this.lastSuccessfulApply.generation, createdAt: this.lastSuccessfulApply.at } : null,
-      serving: { state: 'unchecked', detail: '' },
-      writer: holder ? { command: holder.command, since: holder.since } : null,
-      interrupted: null,
-      drift: this.drift.files,
-      reconcileFailure:
-        failed && last
-          ? {
-              reason: reasons[last.outcome as keyof typeof reasons],
-              message: `the last reconcile was ${last.outcome}${last.error ? `: ${last.error.code}: ${firstLine(last.error.message)}` : ''}`,
-              at: last.finishedAt,
-            }
-          : null,
-      pools: this.buckets?.pools ?? [],
-    });
-  }
-
-  renderMetrics(): string {
-    const m = this.metrics;
-    m.ready.set({}, readiness(this.lastReconcile).ready ? 1 : 0);
-    m.suspended.set({}, this.ports.suspension.read() ? 1 : 0);
-    m.consecutiveFailures.set({}, this.scheduler.consecutiveFailures);
-    m.migrationPhase.clear();
-    for (const s of this.supervisor.snapshot()) {
-      m.migrationPhase.set({ migration: s.name, phase: s.phase }, 1);
-      m.migrationObjects.setTotal({ migration: s.name }, s.objectsCopied);
-      m.migrationBytes.setTotal({ migration: s.name }, s.bytesCopied);
-    }
-    return m.registry.render();
+    return this.statusReport.status();
   }
 
   // ------------------------------------------------------------------------------------ jobs
@@ -372,7 +275,7 @@ export class WatchDaemon {
     }
     const outcome = r.outcome;
     const durationMs = ports.clock.now() - t0;
-    this.reconciles++;
+    this.statusReport.reconciles++;
     this.metrics.reconcile.inc({ outcome });
     this.metrics.reconcileDuration.observe({}, durationMs / 1000);
     this.metrics.lastReconcile.set({}, this.ports.clock.now() / 1000);
@@ -387,7 +290,7 @@ export class WatchDaemon {
               : 'failed';
       this.metrics.apply.inc({ outcome: applyOutcome });
     }
-    this.lastReconcile = {
+    this.statusReport.lastReconcile = {
       triggers,
       startedAt: started,
       finishedAt: this.nowIso(),
@@ -397,8 +300,8 @@ export class WatchDaemon {
       changes: r.changes,
       error: r.error,
     };
-    if (r.error) this.recordError('reconcile', r.error);
-    this.refreshStateFacts();
+    if (r.error) this.statusReport.recordError('reconcile', r.error);
+    this.statusReport.refreshStateFacts();
 
     // Logs: an error repeated reconcile after reconcile (an invalid manifest, drift interval after
     // drift interval) is logged in full once, then at debug level until it changes.
@@ -443,7 +346,7 @@ export class WatchDaemon {
       const report = await syncBuckets(this.ports, { counts: false, signal: abort.signal });
       const byStatus = bucketStatusesZero();
       for (const row of report.rows) byStatus[row.status] = (byStatus[row.status] ?? 0) + 1;
-      this.buckets = { syncedAt: report.syncedAt, byStatus, pools: report.pools, error: null };
+      this.statusReport.buckets = { syncedAt: report.syncedAt, byStatus, pools: report.pools, error: null };
       this.metrics.buckets.clear();
       for (const [status, n] of Object.entries(byStatus)) this.metrics.buckets.set({ status }, n);
       this.metrics.bucketSync.inc({ outcome: 'ok' });
@@ -464,9 +367,12 @@ export class WatchDaemon {
         return {};
       }
       const info = errorInfo(e);
-      this.buckets = { ...(this.buckets ?? { syncedAt: null, byStatus: bucketStatusesZero(), pools: [] }), error: info.message };
+      this.statusReport.buckets = {
+        ...(this.statusReport.buckets ?? { syncedAt: null, byStatus: bucketStatusesZero(), pools: [] }),
+        error: info.message,
+      };
       this.metrics.bucketSync.inc({ outcome: 'failed' });
-      this.recordError('bucket-sync', info);
+      this.statusReport.recordError('bucket-sync', info);
       this.log.warn('buckets.sync-failed', { code: info.code, error: info.message, hint: info.hint });
     } finally {
       if (this.syncAbort === abort) this.syncAbort = null;
@@ -490,7 +396,7 @@ export class WatchDaemon {
       if (isLockHeld(e)) return { againAfterMs: LOCK_BUSY_RETRY_MS * 5 };
       const info = errorInfo(e);
       this.metrics.backup.inc({ outcome: 'failed' });
-      this.recordError('backup', info);
+      this.statusReport.recordError('backup', info);
       this.log.warn('backup.failed', { code: info.code, error: info.message });
     }
     return {};
@@ -513,57 +419,6 @@ export class WatchDaemon {
     }
   }
 
-  private recordError(source: ErrorSource, info: ErrorInfo): void {
-    this.lastError = { ...info, at: this.nowIso(), source };
-  }
-
-  /** Generation, last apply and drift as the state database and the disk say now. */
-  private refreshStateFacts(): void {
-    try {
-      const store = this.ports.state.openIfExists();
-      try {
-        const n = store?.currentGeneration() ?? null;
-        const g = n === null ? null : (store?.generation(n) ?? null);
-        this.generation = n;
-        this.lastSuccessfulApply = g ? { generation: g.number, at: g.createdAt, command: g.command } : null;
-        // The live generation's resources change only with the generation (reading every sidecar
-        // again after each no-change reconcile would cost at fleet size).
-        if (n !== this.appliedGeneration) {
-          this.applied = store ? appliedResources(store, this.ports.tree) : [];
-          this.appliedGeneration = n;
-        }
-        this.migrationFacts = store ? migrationFacts(store) : [];
-      } finally {
-        store?.close();
-      }
-      this.metrics.generation.set({}, this.generation ?? 0);
-      if (this.lastSuccessfulApply) {
-        const t = Date.parse(this.lastSuccessfulApply.at);
-        if (Number.isFinite(t)) this.metrics.lastApply.set({}, t / 1000);
-      }
-      const before = new Set(this.drift.files.map((f) => f.path));
-      const items = driftReport(this.ports).items;
-      this.drift = { files: items.map((d) => ({ path: d.path, kind: d.kind })), checkedAt: this.nowIso() };
-      this.metrics.drifted.set({}, items.length);
-      const fresh = items.filter((d) => !before.has(d.path));
-      if (fresh.length > 0) {
-        this.log.warn('drift.detected', {
-          files: fresh.map((d) => `${d.path} (${d.kind})`),
-          policy: this.policy.drift,
-          hint:
-            this.policy.drift === 'warn'
-              ? "Left as they are (--drift warn): see them with 'orch drift'; carry the edits into the manifests, or discard them with 'orch apply --overwrite-drift' (or run orch watch --drift correct)."
-              : 'The next apply overwrites them (--drift correct).',
-        });
-      } else if (items.length === 0 && before.size > 0) {
-        this.log.info('drift.cleared', {});
-      }
-    } catch (e) {
-      const info = errorInfo(e);
-      this.log.warn('state.read-failed', { code: info.code, error: info.message });
-    }
-  }
-
   private registerKeySecrets(settings: Settings): void {
     for (const value of this.ports.secrets.keyMaterial(settings.secretKeyFile)) this.log.registerSecret(value);
   }
@@ -583,7 +438,7 @@ export class WatchDaemon {
           this.debouncer.call();
         },
         (err) => {
-          this.recordError('watcher', { code: 'watch.error', message: err.message, hint: null, diagnostics: [] });
+          this.statusReport.recordError('watcher', { code: 'watch.error', message: err.message, hint: null, diagnostics: [] });
           this.log.warn('manifests.watch-error', {
             error: err.message,
             hint: `The drift interval (${this.settings.driftIntervalSeconds}s) still reconciles what a missed event changed.`,
@@ -593,7 +448,7 @@ export class WatchDaemon {
     } catch (e) {
       this.watcher = null;
       const info = errorInfo(e);
-      this.recordError('watcher', info);
+      this.statusReport.recordError('watcher', info);
       this.log.error('manifests.watch-failed', { error: info.message });
     }
   }
@@ -640,14 +495,4 @@ export class WatchDaemon {
       debounceMs: s.debounceMs,
     };
   }
-}
-
-/** A copy of `value` with `redact` applied to every string in it. */
-function redactStrings<T>(value: T, redact: (s: string) => string): T {
-  if (typeof value === 'string') return redact(value) as T;
-  if (Array.isArray(value)) return value.map((v) => redactStrings(v, redact)) as T;
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, redactStrings(v, redact)])) as T;
-  }
-  return value;
 }
