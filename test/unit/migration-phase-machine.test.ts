@@ -77,6 +77,7 @@ function pass(over: Partial<PassSummary> = {}): PassSummary {
     deltaBytes: 0,
     ms: 200,
     listMs: 50,
+    startedAt: T0 - 200,
     ...over,
   };
 }
@@ -702,7 +703,7 @@ const rows: Row[] = [
     phase: 'copying',
     next: { kind: 'wait', ms: 1000 },
     logs: [
-      'info pass 2: 3 copied, 0 compared, 0 deleted, 5 already in sync, 1 failed (0.2 s)',
+      'info pass 2: 3 copied, 0 compared, 0 deleted, 5 already in sync, 1 failed (0.2 s, listing 0.1 s)',
       'warn pass 2: 1 objects failed, e.g. k: PUT 500',
     ],
     record: { progress: { ...record().progress, pass: 2, lastPassDelta: 3 } },
@@ -773,9 +774,41 @@ const rows: Row[] = [
     phase: 'copying',
     next: { kind: 'observe' },
     logs: [
-      'info not freezing yet: the final delta would take about 7.0 s (this pass plus a verifying listing), more than the 5.5 s a 10 s freeze leaves; copying on',
+      'info not freezing yet: the final delta would take about 7.0 s (this whole pass plus a verifying listing: no write rate measured yet), more than the 5.5 s a 10 s freeze leaves; copying on (a larger freezeBudget freezes sooner)',
     ],
     memory: { tooSlowNoted: 1 },
+  },
+  {
+    // The bench's case (issue 18): a 20 s pass under load fixed 400 objects written since the
+    // previous pass listed 22 s before; frozen now, the final delta has the ~20 objects a second
+    // written since this pass listed (21 s and the 1 s generation: 400 * 21 / 22 = 382)... too many.
+    name: 'a busy bucket: the projected final delta (writes since this pass listed) does not fit, the real reason logged',
+    state: state({ phase: 'copying' }, { lastPassStartedAt: T0 - 42_000 }),
+    observation: { kind: 'passed', pass: pass({ delta: 400, deltaBytes: 400 * 4096, ms: 20_000, listMs: 1000, startedAt: T0 - 20_000 }) },
+    now: T0,
+    phase: 'copying',
+    next: { kind: 'observe' },
+    logs: [
+      'info not freezing yet: the final delta would take about 20.1 s (two listings of 1.0 s, about 382 objects written since this pass listed (18.2 a second measured) at 48 ms each), more than the 5.5 s a 10 s freeze leaves; copying on (a larger freezeBudget freezes sooner)',
+    ],
+    memory: { lastPassStartedAt: T0 - 20_000, tooSlowNoted: 1 },
+  },
+  {
+    // The same bucket a few passes later: the passes shortened (each fixes what the previous one
+    // left), this one took 3 s for 60 objects; the final delta has ~80 objects at 33 ms: 2.7 s +
+    // two listings. The whole pass plus a listing (the old estimate, 4 s) would have fitted too,
+    // but its basis is not logged; the projection is.
+    name: 'a busy bucket whose passes shortened: the projected final delta fits, frozen, the projection logged',
+    state: state({ phase: 'copying' }, { lastPassStartedAt: T0 - 6000 }),
+    observation: { kind: 'passed', pass: pass({ delta: 60, deltaBytes: 60 * 4096, ms: 3000, listMs: 1000, startedAt: T0 - 3000 }) },
+    now: T0,
+    phase: 'write_routing',
+    next: { kind: 'observe' },
+    record: { freezeUntil: T0 / 1000 + 10, routing: 'freeze' },
+    logs: [
+      'the final delta should take about 4.7 s (two listings of 1.0 s, about 80 objects written since this pass listed (20.0 a second measured) at 33 ms each) of the 5.5 s it leaves',
+    ],
+    memory: { lastPassStartedAt: T0 - 3000 },
   },
   {
     name: 'a small delta too slow, not the tenth pass: not noted again',
@@ -1031,8 +1064,8 @@ const rows: Row[] = [
       expect(d.state.record.freezes[0]).toMatchObject({ endedAt: iso(T0 + 3200), windowMs: 3200, outcome: 'switched', reason: null }),
   },
   {
-    name: 'writes back on the source after an abandoned freeze: copying, no new freeze for the budget',
-    state: state(frozen('verifying', { phase: 'copying', routing: 'source', freezeUntil: null })),
+    name: 'writes back on the source after an abandoned freeze: copying, no new freeze for the budget, no write rate from before it',
+    state: state(frozen('verifying', { phase: 'copying', routing: 'source', freezeUntil: null }), { lastPassStartedAt: T0 - 30_000 }),
     observation: {
       kind: 'applied',
       routing: 'source',
@@ -1046,7 +1079,7 @@ const rows: Row[] = [
     phase: 'copying',
     next: { kind: 'observe' },
     effects: ['persist', 'log', 'forget-snapshot', 'persist', 'audit', 'log'],
-    memory: { nextFreezeNotBefore: T0 + 1000 + 10_000 },
+    memory: { nextFreezeNotBefore: T0 + 1000 + 10_000, lastPassStartedAt: null },
     check: (d) =>
       expect(d.state.record.freezes[0]).toMatchObject({ endedAt: iso(T0 + 1000), windowMs: 1000, outcome: 'aborted', reason: 'r' }),
   },
