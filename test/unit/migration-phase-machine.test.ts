@@ -794,21 +794,21 @@ const rows: Row[] = [
     memory: { lastPassStartedAt: T0 - 20_000, tooSlowNoted: 1 },
   },
   {
-    // The same bucket a few passes later: the passes shortened (each fixes what the previous one
-    // left), this one took 3 s for 60 objects; the final delta has ~80 objects at 33 ms: 2.7 s +
-    // two listings. The whole pass plus a listing (the old estimate, 4 s) would have fitted too,
-    // but its basis is not logged; the projection is.
-    name: 'a busy bucket whose passes shortened: the projected final delta fits, frozen, the projection logged',
-    state: state({ phase: 'copying' }, { lastPassStartedAt: T0 - 6000 }),
-    observation: { kind: 'passed', pass: pass({ delta: 60, deltaBytes: 60 * 4096, ms: 3000, listMs: 1000, startedAt: T0 - 3000 }) },
+    // A bucket whose passes shorten: this 6 s pass (0.5 s listing) fixed 30 objects written over the
+    // 20 s since the previous pass listed (1.5 a second); frozen now, the final delta has those
+    // written in the 6 s since this pass listed and the 1 s generation: 11 objects at 183 ms, 2.0 s,
+    // and two listings. The whole pass again plus a listing (6.5 s) would not fit the 5.5 s.
+    name: 'passes shortening: the projected final delta fits although the whole pass would not, frozen, the projection logged',
+    state: state({ phase: 'copying' }, { lastPassStartedAt: T0 - 26_000 }),
+    observation: { kind: 'passed', pass: pass({ delta: 30, deltaBytes: 30 * 4096, ms: 6000, listMs: 500, startedAt: T0 - 6000 }) },
     now: T0,
     phase: 'write_routing',
     next: { kind: 'observe' },
     record: { freezeUntil: T0 / 1000 + 10, routing: 'freeze' },
     logs: [
-      'the final delta should take about 4.7 s (two listings of 1.0 s, about 80 objects written since this pass listed (20.0 a second measured) at 33 ms each) of the 5.5 s it leaves',
+      'the final delta should take about 3.0 s (two listings of 0.5 s, about 11 objects written since this pass listed (1.5 a second measured) at 183 ms each) of the 5.5 s it leaves',
     ],
-    memory: { lastPassStartedAt: T0 - 3000 },
+    memory: { lastPassStartedAt: T0 - 6000 },
   },
   {
     name: 'a small delta too slow, not the tenth pass: not noted again',
