@@ -305,17 +305,37 @@ spec:
     const sealedOnly = await run(['buckets', 'orphans', '--json'], { env: { FRESH_ACCESS_KEY: '', FRESH_SECRET_KEY: '' } });
     expect((JSON.parse(sealedOnly.stdout) as { orphans: unknown[] }).orphans).toEqual(stillHeld);
 
-    // Forgotten on request: listed no more, the objects untouched on the member.
+    // Purged there with --pool (a dry run first); never a pool that serves the bucket.
+    const live = await run(['buckets', 'purge-orphans', 's3', 'photos', '--pool', 'cold', '--yes']);
+    expect(live.code).toBe(1);
+    expect(live.stderr).toContain('the default pool cold serves it, so its objects there are live');
+    const dry = await run(['buckets', 'purge-orphans', 's3', 'attic', '--pool', 'spare', '--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(expectContract<Record<string, unknown>>('buckets-purge-orphans', dry.stdout)).toMatchObject({
+      dry_run: true,
+      pool: 'spare',
+      route_pool: 'cold',
+      listed: { objects: 1, bytes: 6, sample: ['k0'] },
+      deleted: 0,
+    });
+    const purged = await run(['buckets', 'purge-orphans', 's3', 'attic', '--pool', 'spare', '--yes']);
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(purged.stdout).toContain('1 object (6 B) of bucket attic on pool spare, which no longer serves it; s3 serves attic from cold');
+    expect(purged.stdout).toContain('Deleted 1 object of attic on spare; 0 left there.');
+    await expect(direct.fresh.send(new GetObjectCommand({ Bucket: 'attic', Key: 'k0' }))).rejects.toThrow();
+    expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).orphans).toEqual(stillHeld.slice(1));
+
+    // Forgotten on request: orch no longer lists the removed pool.
     const forgot = await run(['buckets', 'forget-pool', 'spare']);
     expect(forgot.code, forgot.stderr).toBe(0);
     expect(forgot.stdout).toContain('Forgot removed pool spare');
-    expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).orphans).toEqual(stillHeld.slice(1));
+    expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).pools.map((p: { pool: string }) => p.pool)).not.toContain(
+      'spare',
+    );
     const again = await run(['buckets', 'forget-pool', 'spare']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('No removed pool spare is recorded in the state database.');
     expect(again.stderr).not.toMatch(STACK_LINE);
-    const attic = await direct.fresh.send(new GetObjectCommand({ Bucket: 'attic', Key: 'k0' }));
-    expect(await attic.Body!.transformToString()).toBe('body-0');
   });
 
   it('never seals credentials a pool refuses: apply fails naming the pool and the member, the sealed copy stays', async () => {
