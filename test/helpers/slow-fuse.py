@@ -1,11 +1,13 @@
-"""A FUSE file system whose one file never answers a read: a hung network or FUSE mount, for real.
+"""A FUSE file system whose files never answer a read: a hung network or FUSE mount, for real.
 
-usage: slow-fuse.py MOUNTPOINT
+usage: slow-fuse.py MOUNTPOINT [NAME[=CONTENT_FILE] ...]
 
 Mounts (needs root and /dev/fuse; speaks the kernel's FUSE protocol itself, no libfuse) a
-directory holding one regular file, `secret`, of 16 bytes: lookup, stat and open answer at once,
-a read is never answered. Prints "ready" once mounted. Stops when its standard input closes or
-on SIGTERM: the connection is closed (a read still waiting then fails) and the mount detached.
+directory holding regular files (default: one, `secret`): lookup, stat, open and listing answer
+at once; a read of a file NAME is never answered (it claims 16 bytes), a read of a file
+NAME=CONTENT_FILE is answered with CONTENT_FILE's bytes (read when mounting). Prints "ready" once
+mounted. Stops when its standard input closes or on SIGTERM: the connection is closed (a read
+still waiting then fails) and the mount detached.
 """
 import ctypes
 import errno
@@ -22,14 +24,41 @@ FOPEN_DIRECT_IO = 1
 SIZE = 16
 
 
+# name -> (inode, content or None when reads are never answered)
+FILES: dict = {}
+
+
+def content_of(ino: int):
+    return next((c for (i, c) in FILES.values() if i == ino), None)
+
+
 def attr(ino: int) -> bytes:
-    mode, size, nlink = (0o40755, 0, 2) if ino == 1 else (0o100644, SIZE, 1)
+    content = content_of(ino)
+    mode, size, nlink = (0o40755, 0, 2) if ino == 1 else (0o100644, SIZE if content is None else len(content), 1)
     # ino size blocks atime mtime ctime atimensec mtimensec ctimensec mode nlink uid gid rdev blksize flags
     return struct.pack("<QQQQQQIIIIIIIIII", ino, size, 1, 0, 0, 0, 0, 0, 0, mode, nlink, 0, 0, 0, 4096, 0)
 
 
+def dirents(offset: int) -> bytes:
+    entries = [(1, b".", 4), (1, b"..", 4)] + [(i, n.encode(), 8) for n, (i, _) in FILES.items()]
+    out = b""
+    for index, (ino, name, kind) in enumerate(entries):
+        if index < offset:
+            continue
+        entry = struct.pack("<QQII", ino, index + 1, len(name), kind) + name
+        out += entry + b"\0" * (-len(entry) % 8)
+    return out
+
+
 def main() -> None:
     mountpoint = sys.argv[1]
+    for index, spec in enumerate(sys.argv[2:] or ["secret"]):
+        name, _, path = spec.partition("=")
+        content = None
+        if path:
+            with open(path, "rb") as f:
+                content = f.read()
+        FILES[name] = (index + 2, content)
     fd = os.open("/dev/fuse", os.O_RDWR)
     libc = ctypes.CDLL(None, use_errno=True)
     opts = f"fd={fd},rootmode=40000,user_id=0,group_id=0,allow_other".encode()
@@ -71,8 +100,9 @@ def main() -> None:
                 announced = True
         elif opcode == FUSE_LOOKUP:
             name = body.split(b"\0", 1)[0]
-            if nodeid == 1 and name == b"secret":
-                reply(unique, body=struct.pack("<QQQQII", 2, 0, 1, 1, 0, 0) + attr(2))
+            found = FILES.get(name.decode(errors="replace")) if nodeid == 1 else None
+            if found:
+                reply(unique, body=struct.pack("<QQQQII", found[0], 0, 1, 1, 0, 0) + attr(found[0]))
             else:
                 reply(unique, errno.ENOENT)
         elif opcode == FUSE_GETATTR:
@@ -80,9 +110,14 @@ def main() -> None:
         elif opcode in (FUSE_OPEN, FUSE_OPENDIR):
             reply(unique, body=struct.pack("<QII", 1, FOPEN_DIRECT_IO if opcode == FUSE_OPEN else 0, 0))
         elif opcode == FUSE_READ:
-            pass  # never answered: the reader waits until it is killed or the connection closes
+            content = content_of(nodeid)
+            if content is not None:
+                _fh, offset, size = struct.unpack_from("<QQI", body)
+                reply(unique, body=content[offset : offset + size])
+            # else never answered: the reader waits until it is killed or the connection closes
         elif opcode == FUSE_READDIR:
-            reply(unique)
+            _fh, offset, _size = struct.unpack_from("<QQI", body)
+            reply(unique, body=dirents(offset))  # a few short entries: always within `size`
         elif opcode in (FUSE_RELEASE, FUSE_RELEASEDIR, FUSE_FLUSH):
             reply(unique)
         elif opcode in (FUSE_FORGET, FUSE_BATCH_FORGET, FUSE_INTERRUPT):

@@ -5,13 +5,18 @@ import { REPO_ROOT } from './cli.js';
 
 /**
  * Mounts test/helpers/slow-fuse.py at `dir`: a real FUSE file system (root and /dev/fuse needed,
- * as on this project's machines) with one regular file, `secret`, whose reads are never answered,
- * the way a hung network or FUSE mount behaves. `stop()` closes the connection (a read still
- * waiting then fails) and detaches the mount.
+ * as on this project's machines and in CI) with one regular file, `secret`, whose reads are never
+ * answered, the way a hung network or FUSE mount behaves; or, with `files`, one file per entry:
+ * `name: null` never answers a read, `name: PATH` answers with the bytes of the local file PATH.
+ * `stop()` closes the connection (a read still waiting then fails) and detaches the mount.
  */
-export async function mountSlowFuse(dir: string): Promise<{ file: string; stop: () => Promise<void> }> {
+export async function mountSlowFuse(
+  dir: string,
+  files: Record<string, string | null> = { secret: null },
+): Promise<{ file: string; stop: () => Promise<void> }> {
   mkdirSync(dir, { recursive: true });
-  const child = spawn('python3', [join(REPO_ROOT, 'test', 'helpers', 'slow-fuse.py'), dir], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const specs = Object.entries(files).map(([name, content]) => (content === null ? name : `${name}=${content}`));
+  const child = spawn('python3', [join(REPO_ROOT, 'test', 'helpers', 'slow-fuse.py'), dir, ...specs], { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   await new Promise<void>((resolve, reject) => {
@@ -31,7 +36,7 @@ export async function mountSlowFuse(dir: string): Promise<{ file: string; stop: 
     });
   });
   return {
-    file: join(dir, 'secret'),
+    file: join(dir, Object.keys(files)[0] ?? 'secret'),
     stop: async () => {
       child.stdin.end();
       await closed;

@@ -1,6 +1,6 @@
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
@@ -249,6 +249,40 @@ describe.sequential('a safe CLI at a terminal', () => {
       expectLine('11:22', 'secretAccessKey', 'file /dev/zero is a device, not a regular file');
       expectLine('22:18', 'accessKeyId', `file ${fuse.file} did not answer within 5 s`);
       expectLine('23:22', 'secretAccessKey', `file ${fuse.file} did not answer within 5 s`);
+      expect(gw.snapshot()).toEqual(tree);
+      expect(stateHashes()).toEqual(state);
+    } finally {
+      await fuse.stop();
+    }
+  }, 60_000);
+
+  it('a manifest tree on a FUSE mount: read by the bounded child; one that does not answer is refused within the 10 s deadline, naming the file, nothing written', async () => {
+    const dir = gw.workspace(join(gw.root, 'remote-manifests'));
+    const served = join(gw.root, 'served-pools.yaml');
+    writeFileSync(served, docs(poolYaml('hot', gw.membersOf('hot'), 'http')));
+    // pools.yaml answers with the served file's bytes; zz-hang.yaml (read after it) never answers.
+    const fuse = await mountSlowFuse(join(dir, 'fuse'), { 'pools.yaml': served, 'zz-hang.yaml': null });
+    try {
+      const one = await withInput(['validate', '-m', 'fuse/pools.yaml'], '', gw.env(dir), dir);
+      expect(one.code, one.stderr).toBe(0);
+      expect(one.stdout).toContain('Manifests are valid: 1 document in 1 file (1 pool,');
+
+      // A local tree whose symbolic link leads onto the mount: the whole tree goes to the child.
+      writeFileSync(join(dir, 'manifests', 'pools.yaml'), docs(poolYaml('hot', gw.membersOf('hot'), 'http')));
+      symlinkSync(join(dir, 'fuse'), join(dir, 'manifests', 'remote'));
+      const tree = gw.snapshot();
+      const state = stateHashes();
+      const started = performance.now();
+      const r = await withInput(['apply', '--auto-approve'], '', gw.env(dir), dir);
+      const ms = performance.now() - started;
+      expect(ms, r.stderr).toBeGreaterThanOrEqual(10_000);
+      expect(ms, r.stderr).toBeLessThan(16_000);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toContain(
+        'Error: Manifest path manifests did not answer within 10 s (reading manifests/remote/zz-hang.yaml); is it on a network or FUSE file system that does not respond?',
+      );
+      expect(r.stderr).not.toMatch(STACK_LINE);
+      expect(r.stderr).not.toContain('Internal error');
       expect(gw.snapshot()).toEqual(tree);
       expect(stateHashes()).toEqual(state);
     } finally {

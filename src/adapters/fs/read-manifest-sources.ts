@@ -1,13 +1,19 @@
 import { closeSync, fstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { constants } from 'node:fs';
 import { dirname, join, normalize, isAbsolute, sep } from 'node:path';
+import { packagePath } from '../../config/package-root.js';
 import type { Diagnostic } from '../../domain/diagnostics.js';
 import { UserError, ValidationError } from '../../domain/errors.js';
 import { decodeManifestBytes, MANIFEST_LIMITS, unreadableManifest } from '../../domain/manifests/decode-source.js';
 import type { SourceText } from '../../domain/manifests/parse-manifests.js';
 import { displayPath, stableOriginFile } from '../../domain/manifests/origin-names.js';
+import { runBoundedChild } from './bounded-child.js';
+import { isLocalRealPath, isOnLocalFileSystem } from './local-file-system.js';
 
 const MANIFEST_EXT = /\.ya?ml$/;
+
+/** How long a whole manifest tree on a network or FUSE file system may take to be read. */
+export const MANIFEST_TREE_TIMEOUT_MS = 10_000;
 
 /** The manifest files of a target as read: their texts, and the files that could not be read. */
 export interface ManifestTree {
@@ -22,13 +28,41 @@ export interface ManifestTree {
  * refused). Paths are shown relative to `cwd` when below it. Every file is bounded
  * (MANIFEST_LIMITS), must be a regular file, strict UTF-8 and free of control characters; a file
  * that is not is a problem of the result, never skipped in silence.
+ *
+ * A tree on local file systems is read in process. When the target, or any directory, file or
+ * symbolic link met on the way, lies on a network or FUSE file system (where a stat or a read can
+ * wait forever), the whole tree is read again by the same code in a child process bounded by one
+ * deadline (MANIFEST_TREE_TIMEOUT_MS, see bounded-child.ts, shared with secret files): a tree that
+ * does not answer in time is a UserError naming the path being read.
  */
 export function readManifestTree(target: string, cwd: string = process.cwd()): ManifestTree {
-  const listing = listManifestTarget(target, cwd);
+  if (isOnLocalFileSystem(manifestTargetPath(target, cwd))) {
+    try {
+      return readManifestTreeHere(target, cwd, { localOnly: true });
+    } catch (e) {
+      if (!(e instanceof RemoteEntry)) throw e;
+    }
+  }
+  return readManifestTreeInChild(target, cwd, MANIFEST_TREE_TIMEOUT_MS);
+}
+
+/** How readManifestTreeHere walks: `localOnly` stops at the first remote entry (RemoteEntry); `onEnter` hears each path before it is touched. */
+export interface ReadHereOptions {
+  localOnly: boolean;
+  onEnter?: (shown: string) => void;
+}
+
+/** Thrown by a localOnly walk at an entry on a network or FUSE file system. */
+class RemoteEntry extends Error {}
+
+/** readManifestTree's work, in this process, whatever the file systems (the child's entry runs it). */
+export function readManifestTreeHere(target: string, cwd: string, options: ReadHereOptions): ManifestTree {
+  const listing = listManifestTarget(target, cwd, options);
   const problems = [...listing.problems];
   const sources: SourceText[] = [];
   let total = 0;
   for (const file of listing.files) {
+    options.onEnter?.(displayPath(file, cwd));
     const read = readManifestBytes(file, cwd);
     if ('problem' in read) {
       problems.push(read.problem);
@@ -52,6 +86,44 @@ export function readManifestTree(target: string, cwd: string = process.cwd()): M
   return { sources, problems };
 }
 
+/** What the child (manifest-tree-child.ts) prints on its standard output, as JSON. */
+export type ChildTreeAnswer = { tree: ManifestTree } | { userError: { code: string; message: string; hint?: string } };
+
+/**
+ * The tree read by `node manifest-tree-child.js TARGET CWD`, which prints each path on its
+ * standard error before it touches it (so a read that does not answer is named) and the tree as
+ * JSON on its standard output.
+ */
+function readManifestTreeInChild(target: string, cwd: string, timeoutMs: number): ManifestTree {
+  // The compiled module, also from the bundle (one file) and from the sources (tests).
+  const script = packagePath('dist', 'adapters', 'fs', 'manifest-tree-child.js');
+  // JSON escapes at most double the text (quotes, backslashes, line breaks); the rest is small.
+  const maxBytes = 2 * MANIFEST_LIMITS.treeBytes + 1024 * 1024;
+  const answer = runBoundedChild(process.execPath, [script, target, cwd], timeoutMs, maxBytes);
+  const noAnswer = (detail: string): UserError =>
+    new UserError('manifests.unreadable', `Manifest path ${displayPath(manifestTargetPath(target, cwd), cwd)} ${detail}`, {
+      hint: 'Copy the manifests to a local directory and point --manifests (or ORCH_MANIFESTS, or `manifests:` in the config file) at it.',
+    });
+  if (answer.status === 'timeout') {
+    const last = answer.stderr.trimEnd().split('\n').pop();
+    throw noAnswer(
+      `did not answer within ${timeoutMs / 1000} s${last ? ` (reading ${last})` : ''}; is it on a network or FUSE file system that does not respond?`,
+    );
+  }
+  if (answer.status === 'spawn') throw noAnswer(`cannot be read: the reader could not be started (${answer.detail}).`);
+  if (answer.stdout.length > maxBytes) throw noAnswer(`holds more than ${MANIFEST_LIMITS.treeBytes} bytes of manifests.`);
+  let parsed: ChildTreeAnswer;
+  try {
+    parsed = JSON.parse(answer.stdout.toString('utf8')) as ChildTreeAnswer;
+  } catch {
+    throw noAnswer(
+      `cannot be read: the reader ended with code ${answer.code ?? 'none'} (${answer.stderr.trim().split('\n').pop() ?? ''}).`,
+    );
+  }
+  if ('userError' in parsed) throw new UserError(parsed.userError.code, parsed.userError.message, { hint: parsed.userError.hint });
+  return parsed.tree;
+}
+
 /** readManifestTree's texts; a file that cannot be read is thrown as a ValidationError. */
 export function readManifestSources(target: string, cwd: string = process.cwd()): SourceText[] {
   const tree = readManifestTree(target, cwd);
@@ -69,8 +141,9 @@ export interface ManifestListing {
 }
 
 /** The files readManifestSources reads, in its order; a UserError when the target does not exist. */
-export function listManifestTarget(target: string, cwd: string): ManifestListing {
+export function listManifestTarget(target: string, cwd: string, options: ReadHereOptions = { localOnly: false }): ManifestListing {
   const abs = manifestTargetPath(target, cwd);
+  options.onEnter?.(displayPath(abs, cwd));
   let st;
   try {
     st = statSync(abs);
@@ -81,7 +154,12 @@ export function listManifestTarget(target: string, cwd: string): ManifestListing
   }
   if (!st.isDirectory()) return { target: abs, files: [abs], problems: [] };
   const problems: Diagnostic[] = [];
-  const files = listManifestFiles(abs, (file, why, detail) => problems.push(unreadableManifest(displayPath(file, cwd), why, detail)));
+  const files = listManifestFiles(
+    abs,
+    (file, why, detail) => problems.push(unreadableManifest(displayPath(file, cwd), why, detail)),
+    options,
+    cwd,
+  );
   return { target: abs, files, problems };
 }
 
@@ -91,10 +169,13 @@ export function manifestTargetPath(target: string, cwd: string): string {
 
 /**
  * The directory manifest paths are named relative to in generated files: the manifests directory,
- * or the directory of the one manifest file; null when the target cannot be read.
+ * or the directory of the one manifest file; null when the target cannot be read. A target on a
+ * network or FUSE file system is not touched (a stat may not answer): it is the one manifest file
+ * when its name ends in .yaml or .yml.
  */
 export function manifestBaseDir(target: string, cwd: string): string | null {
   const abs = manifestTargetPath(target, cwd);
+  if (!isOnLocalFileSystem(abs)) return MANIFEST_EXT.test(abs) ? dirname(abs) : abs;
   try {
     return statSync(abs).isDirectory() ? abs : dirname(abs);
   } catch {
@@ -182,14 +263,17 @@ type ListingProblem = (
  * The manifest files below `dir`. Symbolic links are followed: a link to a file is read as that
  * file, a link to a directory is walked, unless it points at a directory of the walk's own path
  * (a loop), which is a problem. A `*.yaml` entry that is a dangling link, a FIFO, a socket or a
- * device is listed anyway, so that reading it reports why it cannot be read.
+ * device is listed anyway, so that reading it reports why it cannot be read. With
+ * `options.localOnly`, an entry on a network or FUSE file system stops the walk (RemoteEntry)
+ * before it is touched.
  */
-function listManifestFiles(dir: string, problem: ListingProblem): string[] {
+function listManifestFiles(dir: string, problem: ListingProblem, options: ReadHereOptions, cwd: string): string[] {
   const out: string[] = [];
   const onPath: string[] = [];
   const walk = (d: string): boolean => {
     let real: string;
     let entries;
+    options.onEnter?.(displayPath(d, cwd));
     try {
       real = realpathSync(d);
       entries = readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -206,7 +290,13 @@ function listManifestFiles(dir: string, problem: ListingProblem): string[] {
       if (e.name.startsWith('.')) continue;
       const p = prefix + e.name;
       let isDir = e.isDirectory();
+      if (
+        options.localOnly &&
+        (e.isSymbolicLink() ? !isOnLocalFileSystem(p) : (isDir || MANIFEST_EXT.test(e.name)) && !isLocalRealPath(`${real}/${e.name}`))
+      )
+        throw new RemoteEntry(p);
       if (e.isSymbolicLink()) {
+        options.onEnter?.(displayPath(p, cwd));
         let target: Stats | null = null;
         try {
           target = statSync(p);

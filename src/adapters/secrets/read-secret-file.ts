@@ -1,6 +1,6 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, type Stats } from 'node:fs';
-import { resolve } from 'node:path';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { runBoundedChild } from '../fs/bounded-child.js';
+import { isOnLocalFileSystem } from '../fs/local-file-system.js';
 
 /** Bytes a secret file may hold: a key id or a secret key is a few dozen. */
 export const SECRET_FILE_MAX_BYTES = 64 * 1024;
@@ -26,10 +26,8 @@ export type SecretFileRead = { text: string } | { problem: string; refused: bool
  *   byte is read: a FIFO, a socket or a device such as `/dev/zero` is refused at once, a file
  *   larger than SECRET_FILE_MAX_BYTES is never read;
  * - anywhere else (NFS, SMB, FUSE, sshfs...), where even a stat can wait forever, the same checks
- *   and the read run in a child process (`sh` and `head`), driven from a helper thread: past
- *   `timeoutMs` the read is abandoned and reported. A read stuck in the kernel cannot be killed
- *   (a FUSE request already sent is waited for), so the child is left behind, never waited for:
- *   orch exits on time.
+ *   and the read run in a child process (`sh` and `head`) bounded in time (fs/bounded-child.ts,
+ *   shared with the manifest reader): past `timeoutMs` the read is abandoned and reported.
  */
 export function readSecretFile(file: string, timeoutMs = SECRET_FILE_TIMEOUT_MS): SecretFileRead {
   if (isOnLocalFileSystem(file)) return readLocal(file);
@@ -102,94 +100,7 @@ function kindOf(st: Stats): string {
   return 'not a regular file';
 }
 
-// ------------------------------------------------------------------ which file system
-
-/** File systems whose operations answer from this machine's memory or disks. */
-const LOCAL_TYPES = new Set([
-  'ext2',
-  'ext3',
-  'ext4',
-  'xfs',
-  'btrfs',
-  'tmpfs',
-  'ramfs',
-  'overlay',
-  'zfs',
-  'f2fs',
-  'jfs',
-  'reiserfs',
-  'vfat',
-  'exfat',
-  'devtmpfs',
-  'proc',
-  'sysfs',
-  'squashfs',
-  'iso9660',
-]);
-
-let mounts: Array<{ at: string; type: string }> | null = null;
-
-/** The mount table (mount point, type), longest mount point first; empty when it cannot be read. */
-function mountTable(): Array<{ at: string; type: string }> {
-  if (mounts) return mounts;
-  const out: Array<{ at: string; type: string }> = [];
-  try {
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const fields = line.split(' ');
-      const dash = fields.indexOf('-');
-      if (dash < 0 || fields[4] === undefined) continue;
-      const at = fields[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-      out.push({ at, type: fields[dash + 1] ?? '' });
-    }
-  } catch {
-    // No /proc: every file is read through the child (bounded, only slower).
-  }
-  // Later mounts on the same point hide earlier ones: keep the last, longest first.
-  mounts = out.reverse().sort((a, b) => b.at.length - a.at.length);
-  return mounts;
-}
-
-function mountTypeOf(path: string): string | null {
-  for (const m of mountTable()) if (path === m.at || path.startsWith(m.at === '/' ? '/' : `${m.at}/`)) return m.type;
-  return null;
-}
-
-/**
- * Whether the file, with every symbolic link on its path resolved, lies on a local file system.
- * The links are read one by one, each only once its own directory is known to be local, so no
- * network or FUSE file system is ever touched here.
- */
-function isOnLocalFileSystem(file: string): boolean {
-  const pending = resolve(file).split('/').filter(Boolean);
-  let current = '';
-  let links = 0;
-  while (pending.length > 0) {
-    const part = pending.shift()!;
-    if (part === '.') continue;
-    if (part === '..') {
-      current = current.slice(0, current.lastIndexOf('/'));
-      continue;
-    }
-    const next = `${current}/${part}`;
-    const type = mountTypeOf(next);
-    if (type === null || !LOCAL_TYPES.has(type)) return false;
-    let st: Stats;
-    try {
-      st = lstatSync(next);
-    } catch {
-      return true; // does not exist (or cannot be seen) on a local file system: the local read says why
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > 40) return true; // the local open reports the loop
-      const target = readlinkSync(next);
-      pending.unshift(...target.split('/').filter(Boolean));
-      if (target.startsWith('/')) current = '';
-    } else current = next;
-  }
-  return true;
-}
-
-// ------------------------------------------------------------------ the child, driven from a thread
+// ------------------------------------------------------------------ the child
 
 /**
  * The child: the checks of readLocal done by `sh` (test -p, -c...), then `head` reads at most one
@@ -204,89 +115,18 @@ if [ -d "$f" ]; then exit 14; fi
 if [ ! -f "$f" ]; then exit 15; fi
 exec head -c ${SECRET_FILE_MAX_BYTES + 1} -- "$f"`;
 
-/**
- * The helper thread: spawns the child for each request and answers with what it printed, or
- * "timeout" (then the child is killed and left behind). The thread itself never waits in the
- * kernel, so it ends with the process.
- */
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { spawn } = require('node:child_process');
-const { port, flag } = workerData;
-const done = (id, answer) => { port.postMessage({ id, ...answer }); Atomics.store(flag, 0, id); Atomics.notify(flag, 0); };
-port.on('message', ({ id, file, timeoutMs, script, max }) => {
-  let child;
-  try {
-    child = spawn('/bin/sh', ['-c', script, 'orch-secret', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (e) {
-    return done(id, { status: 'spawn', detail: String(e && e.message) });
-  }
-  const chunks = []; let length = 0; let stderr = ''; let settled = false;
-  const timer = setTimeout(() => {
-    if (settled) return; settled = true;
-    try { child.kill('SIGKILL'); } catch {}
-    child.stdout.destroy(); child.stderr.destroy(); child.unref();
-    done(id, { status: 'timeout' });
-  }, timeoutMs);
-  child.stdout.on('data', (d) => { if (length <= max) { chunks.push(d); length += d.length; } });
-  child.stderr.setEncoding('utf8').on('data', (d) => { if (stderr.length < 1000) stderr += d; });
-  child.on('error', (e) => { if (settled) return; settled = true; clearTimeout(timer); done(id, { status: 'spawn', detail: String(e && e.message) }); });
-  child.on('close', (code) => {
-    if (settled) return; settled = true; clearTimeout(timer);
-    const bytes = Buffer.concat(chunks);
-    done(id, { status: 'exit', code, bytes, stderr });
-    bytes.fill(0);
-  });
-});
-`;
-
-let helper: { port: MessagePort; flag: Int32Array; next: number } | null = null;
-
-function startHelper(): { port: MessagePort; flag: Int32Array; next: number } {
-  if (helper) return helper;
-  const { port1, port2 } = new MessageChannel();
-  const flag = new Int32Array(new SharedArrayBuffer(4));
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { port: port2, flag }, transferList: [port2] });
-  worker.unref();
-  port1.unref();
-  helper = { port: port1, flag, next: 1 };
-  return helper;
-}
-
-type ChildAnswer =
-  | { id: number; status: 'timeout' }
-  | { id: number; status: 'spawn'; detail: string }
-  | { id: number; status: 'exit'; code: number | null; bytes: Uint8Array; stderr: string };
-
 /** Files that did not answer in time, in this process: asked again, they are not waited for again. */
 const unanswered = new Set<string>();
 
 function readThroughChild(file: string, timeoutMs: number): SecretFileRead {
   if (unanswered.has(file)) return noAnswer(timeoutMs);
-  const h = startHelper();
-  const id = h.next++;
-  h.port.postMessage({ id, file, timeoutMs, script: CHILD_SCRIPT, max: SECRET_FILE_MAX_BYTES });
-  // The thread answers within timeoutMs of receiving the request; its own start may take a while
-  // on a loaded machine, hence the margin.
-  const deadline = Date.now() + timeoutMs + 10_000;
-  let answer: ChildAnswer | null = null;
-  while (answer === null) {
-    const seen = Atomics.load(h.flag, 0);
-    const received = receiveMessageOnPort(h.port)?.message as ChildAnswer | undefined;
-    if (received?.id === id) {
-      answer = received;
-      break;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) return noAnswer(timeoutMs);
-    Atomics.wait(h.flag, 0, seen, Math.min(left, 50));
-  }
+  const answer = runBoundedChild('/bin/sh', ['-c', CHILD_SCRIPT, 'orch-secret', file], timeoutMs, SECRET_FILE_MAX_BYTES);
   if (answer.status === 'timeout') {
     unanswered.add(file);
     return noAnswer(timeoutMs);
   }
   if (answer.status === 'spawn') return { problem: `cannot be read (${answer.detail})`, refused: false };
-  const bytes = Buffer.from(answer.bytes);
+  const bytes = answer.stdout;
   try {
     switch (answer.code) {
       case 0:
