@@ -337,6 +337,9 @@ spec:
     expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).pools.map((p: { pool: string }) => p.pool)).not.toContain(
       'spare',
     );
+    const unknown = await run(['buckets', 'purge-orphans', 's3', 'attic', '--pool', 'spare', '--dry-run']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`Refusing to purge attic on s3: no pool spare is deployed in ${gw.nginxDir} or recorded as removed.`);
     const again = await run(['buckets', 'forget-pool', 'spare']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('No removed pool spare is recorded in the state database.');
