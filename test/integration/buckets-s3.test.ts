@@ -332,6 +332,7 @@ ${extra}`;
     ]);
     const text = await run(['buckets', 'orphans']);
     expect(text.stdout).toMatch(/s3\s+photos\s+hot \(default\)\s+cold\s+3\s+33 B/);
+    expect(text.stdout).toContain('  orch buckets purge-orphans s3 photos --dry-run\n');
 
     const before = await inventory();
     const dry = await run(['buckets', 'purge-orphans', 's3', 'photos', '--dry-run']);

@@ -172,7 +172,7 @@ ${extra}`;
     );
     expect((await run(['apply', '--auto-approve'])).code).toBe(1);
     expect(gw.snapshot()).toEqual(before);
-  });
+  }, 180_000);
 
   it('allowOrphan lets each through, and orch buckets orphans then lists the objects left behind', async () => {
     // The route removed, acknowledged in the virtual host: photos is served by hot, its 3 objects stay on cold.
@@ -223,7 +223,7 @@ ${extra}`;
     } finally {
       viaGateway.destroy();
     }
-  });
+  }, 180_000);
 
   it('a virtual host or a pool removed from the manifests: refused with the counts; acknowledged, orch buckets orphans lists what stayed', async () => {
     // A second virtual host serves what hot holds (its default pool): docs (2 objects, left there
@@ -305,6 +305,11 @@ spec:
     const sealedOnly = await run(['buckets', 'orphans', '--json'], { env: { FRESH_ACCESS_KEY: '', FRESH_SECRET_KEY: '' } });
     expect((JSON.parse(sealedOnly.stdout) as { orphans: unknown[] }).orphans).toEqual(stillHeld);
 
+    // The text names the command that deletes each copy, pasted as printed.
+    const text = (await run(['buckets', 'orphans'])).stdout;
+    expect(text).toContain('  orch buckets purge-orphans s3 attic --pool spare --dry-run\n');
+    expect(text).toContain('  orch buckets purge-orphans s3 docs --pool hot --dry-run\n');
+
     // Purged there with --pool (a dry run first); never a pool that serves the bucket.
     const live = await run(['buckets', 'purge-orphans', 's3', 'photos', '--pool', 'cold', '--yes']);
     expect(live.code).toBe(1);
@@ -332,11 +337,14 @@ spec:
     expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).pools.map((p: { pool: string }) => p.pool)).not.toContain(
       'spare',
     );
+    const unknown = await run(['buckets', 'purge-orphans', 's3', 'attic', '--pool', 'spare', '--dry-run']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain(`Refusing to purge attic on s3: no pool spare is deployed in ${gw.nginxDir} or recorded as removed.`);
     const again = await run(['buckets', 'forget-pool', 'spare']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('No removed pool spare is recorded in the state database.');
     expect(again.stderr).not.toMatch(STACK_LINE);
-  });
+  }, 180_000);
 
   it('never seals credentials a pool refuses: apply fails naming the pool and the member, the sealed copy stays', async () => {
     const sidecar = join(gw.nginxDir, 'pools', 'hot.meta.json');
@@ -365,7 +373,7 @@ spec:
     const buckets = await run(['buckets', '--json'], { env: { HOT_ACCESS_KEY: '', HOT_SECRET_KEY: '' } });
     expect(buckets.code, buckets.stderr).toBe(0);
     expect(JSON.parse(buckets.stdout).pools).toContainEqual({ pool: 'hot', status: 'ok', message: null });
-  });
+  }, 180_000);
 
   it('a large multipart upload through the gateway to nanio completes with the default proxy timeouts', async () => {
     // ORCH_TEST_MULTIPART_MIB sizes it (default 1024: 1 GiB in 64 MiB parts), streamed, never held in memory.
@@ -549,7 +557,7 @@ spec:
     );
     cold = await restartFrom(cold, join(gw.root, 'node-config-cold', 'nanio-options.toml'));
     gw.writeManifest('vhost.yaml', vhost('cold', ['docs'], identities));
-  });
+  }, 180_000);
 
   it('after a migration between two pools that both know the identity, clients keep reading and writing with their key', async () => {
     gw.writeManifest(

@@ -24,7 +24,7 @@ describe('pools removed from the manifests while they hold objects', () => {
   const old = pool('old', { members: [member('10.0.9.1:9000')] });
   const removed = [{ pool: old, sidecar: '{"sealed":"..."}' }];
 
-  it('are kept when the plan saw objects there, or could not list them; not when empty or when they share a member', () => {
+  it('are kept when the plan saw objects there, or their members did not answer; not when empty, refused or sharing a member', () => {
     const full = removedPoolsToKeep(removed, [pool('cold')], new Map([['old', listing('old', { attic: 2, empty: 0 })]]), AT);
     expect(full.kept).toEqual([
       { pool: 'old', removedAt: AT, sidecar: removed[0]!.sidecar, buckets: [{ bucket: 'attic', objects: 2, bytes: 20 }] },
@@ -42,6 +42,15 @@ describe('pools removed from the manifests while they hold objects', () => {
     );
     expect(unlisted.kept.map((k) => [k.pool, k.buckets])).toEqual([['old', null]]);
     expect(unlisted.diagnostics[0]!.message).toContain('could not be listed (pool old: no member answered)');
+    // Refused credentials: a record could not list it either; not kept, the plan says it was not checked.
+    const refused = removedPoolsToKeep(
+      removed,
+      [pool('cold')],
+      new Map([['old', { pool: 'old', status: 'access-denied', message: "pool old refused orch's credentials", buckets: new Map() }]]),
+      AT,
+    );
+    expect(refused.kept).toEqual([]);
+    expect(refused.diagnostics.map((d) => `${d.severity} ${d.code}`)).toEqual(['warning pool.removed-unchecked']);
     // Offline (no listing): kept, nothing assumed.
     expect(removedPoolsToKeep(removed, [pool('cold')], null, AT).kept).toHaveLength(1);
     // Its member is a member of a pool of the manifests: that pool lists the same storage.

@@ -97,7 +97,16 @@ export function bucketReportToJson(report: BucketReport) {
   };
 }
 
-export function formatOrphans(report: BucketReport, orphans: readonly BucketRow[], style: Style): string {
+/**
+ * `orch buckets orphans` as text: the orphan copies, then the command that deletes each (a dry run
+ * first), with the command line's settings flags (`settingsArgs`) so each works when pasted.
+ */
+export function formatOrphans(
+  report: BucketReport,
+  orphans: readonly BucketRow[],
+  style: Style,
+  settingsArgs: readonly string[] = [],
+): string {
   const out: string[] = [];
   const unlisted = report.pools.filter((p) => p.status !== 'ok');
   const listed = report.pools.length - unlisted.length;
@@ -124,8 +133,13 @@ export function formatOrphans(report: BucketReport, orphans: readonly BucketRow[
         ),
       ),
       '',
-      style.dim(
-        'Delete default pool copies with: orch buckets purge-orphans VHOST BUCKET (lists first, asks, deletes only on the default pool). Copies on other pools: move them with a Migration, or delete them on that pool yourself.',
+      style.dim('To delete them (each lists first; without --dry-run it asks, then deletes only what it listed on that pool):'),
+      ...orphans.flatMap((r) =>
+        orphanCopies(r).map((c) =>
+          style.dim(
+            `  ${['orch buckets purge-orphans', r.virtualHost, r.bucket, ...(c.pool === r.defaultPool ? [] : ['--pool', c.pool]), '--dry-run', ...settingsArgs].join(' ')}`,
+          ),
+        ),
       ),
     );
   }

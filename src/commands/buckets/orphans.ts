@@ -48,7 +48,7 @@ export default class BucketsOrphans extends OrchCommand {
           2,
         ),
       );
-    } else this.out(formatOrphans(report, orphans, this.style));
+    } else this.out(formatOrphans(report, orphans, this.style, this.settingsArgs));
     // No pool could be listed: "no orphans" would be a guess. Exit 1 (the JSON says why per pool).
     if (report.pools.length > 0 && report.pools.every((p) => p.status !== 'ok')) return ExitCode.error;
     return ExitCode.ok;

@@ -84,7 +84,9 @@ export function removedPoolOf(record: RemovedPoolRecord): DesiredPool | null {
 
 /**
  * Which of the nanio pools a plan removes are kept in the state database, and the warning that
- * says so: those that hold objects, or that could not be listed (nothing is assumed about them).
+ * says so: those that hold objects, or that did not answer (nothing is assumed about them). A pool
+ * orch has no working credentials for is not kept (its record could not be listed either): the
+ * plan warns that it was not checked.
  * A removed pool sharing a member with a pool of the manifests is not kept: its storage is that
  * pool's, listed (and its strays shown) through it.
  */
@@ -100,6 +102,17 @@ export function removedPoolsToKeep(
   for (const { pool, sidecar } of removed) {
     if (pool.members.some((m) => liveMembers.has(m.address))) continue;
     const listing = listings?.get(pool.name);
+    if (listing?.status === 'no-credentials' || listing?.status === 'access-denied') {
+      // A record could not list it later either (the same credentials): nothing is kept, the plan says so.
+      diagnostics.push({
+        severity: 'warning',
+        code: 'pool.removed-unchecked',
+        message: `pool ${pool.name} is removed from the manifests and could not be listed (${listing.message ?? listing.status}): orch cannot tell whether objects stay behind on its members, and keeps no record of it`,
+        hint: `If its members hold objects still wanted, keep pool ${pool.name} in the manifests with working credentials and move its buckets with Migrations first.`,
+        document: { kind: 'Pool', name: pool.name },
+      });
+      continue;
+    }
     let buckets: RemovedPoolRecord['buckets'] = null;
     if (listing?.status === 'ok') {
       buckets = [...listing.buckets]
