@@ -10,7 +10,9 @@ import { onTerminal } from '../helpers/pty.js';
  * Every hint orch prints is a command that works when pasted as is: each case provokes a hint,
  * takes the command out of the printed text, and runs it through `sh -c` exactly as printed (with
  * an `orch` on PATH that is this build's bin/run.js), then checks that it did what the hint says.
- * The only words replaced are placeholders written as such (FILE). One nginx, one workspace.
+ * The only words replaced are placeholders written as such (FILE). The settings are given on the
+ * command line only (--config, --manifests, --nginx-dir, --state-dir; the environment has none of
+ * them): a hint that dropped them would act on other directories. One nginx, one workspace.
  */
 
 interface Run {
@@ -36,9 +38,26 @@ describe.sequential('every hint, run as printed', () => {
     }),
   });
 
-  /** `orch ARGS`, the CLI run directly (to provoke a hint). */
-  const orch = (args: string[], env: NodeJS.ProcessEnv = gw.env()): Promise<Run> =>
-    run(process.execPath, [join(REPO_ROOT, 'bin', 'run.js'), ...args], env);
+  /** The environment without the settings that have flags: those are given on the command line. */
+  const bareEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
+    const env = gw.env(gw.work, extra);
+    for (const k of ['ORCH_CONFIG', 'ORCH_MANIFESTS', 'ORCH_NGINX_DIR', 'ORCH_STATE_DIR']) delete env[k];
+    return env;
+  };
+  const settings = (): string[] => [
+    '--config',
+    join(gw.work, 'orch.yaml'),
+    '--manifests',
+    gw.manifestsDir,
+    '--nginx-dir',
+    gw.nginxDir,
+    '--state-dir',
+    gw.stateDir,
+  ];
+
+  /** `orch ARGS SETTINGS`, the CLI run directly (to provoke a hint); help takes no settings. */
+  const orch = (args: string[], env: NodeJS.ProcessEnv = bareEnv()): Promise<Run> =>
+    run(process.execPath, [join(REPO_ROOT, 'bin', 'run.js'), ...args, ...(args[0] === 'help' ? [] : settings())], env);
 
   function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
     return new Promise((resolve, reject) => {
@@ -56,12 +75,14 @@ describe.sequential('every hint, run as printed', () => {
   async function runHint(
     text: string,
     pattern: RegExp,
-    env: NodeJS.ProcessEnv = gw.env(),
+    env: NodeJS.ProcessEnv = bareEnv(),
     placeholders: Record<string, string> = {},
   ): Promise<Run & { command: string }> {
     const m = pattern.exec(text);
     if (!m?.[1]) throw new Error(`no hint matching ${String(pattern)} in:\n${text}`);
     let command = m[1];
+    // A hint to another orch command carries the settings given on the command line.
+    if (command.startsWith('orch ') && command !== 'orch help') expect(command).toContain(`--state-dir ${gw.stateDir}`);
     for (const [word, value] of Object.entries(placeholders)) command = command.replace(new RegExp(`\\b${word}\\b`, 'g'), value);
     const r = await run('/bin/sh', ['-c', command], { ...env, PATH: `${binDir}:${env['PATH'] ?? ''}` });
     expect(r.stderr, `${command}\n${r.stderr}`).not.toMatch(USAGE_ERROR);
@@ -97,7 +118,7 @@ describe.sequential('every hint, run as printed', () => {
   it("rollback with nothing applied: 'orch history' shows the (empty) history", async () => {
     const r = await orch(['rollback', '--auto-approve']);
     expect(r.code).toBe(1);
-    const h = await runHint(r.stderr, /See '(orch history)'/);
+    const h = await runHint(r.stderr, /See '(orch history[^']*)'/);
     expect(h.code, h.stderr).toBe(0);
   });
 
@@ -105,9 +126,9 @@ describe.sequential('every hint, run as printed', () => {
     const r = await orch(['apply']);
     expect(r.code).toBe(1);
     const file = join(gw.root, 'first.plan');
-    const plan = await runHint(r.stderr, /\(`(orch plan --out FILE)`/, gw.env(), { FILE: file });
+    const plan = await runHint(r.stderr, /\(`(orch plan --out FILE[^`]*)`/, bareEnv(), { FILE: file });
     expect(plan.code, plan.stderr).toBe(0);
-    const apply = await runHint(r.stderr, /then `(orch apply FILE)`/, gw.env(), { FILE: file });
+    const apply = await runHint(r.stderr, /then `(orch apply FILE[^`]*)`/, bareEnv(), { FILE: file });
     expect(apply.code, apply.stderr).toBe(0);
     expect(generations()).toBe(1);
   });
@@ -115,7 +136,7 @@ describe.sequential('every hint, run as printed', () => {
   it("a generation that does not exist: 'orch history' lists the generations", async () => {
     const r = await orch(['history', 'show', '99']);
     expect(r.code).toBe(1);
-    const h = await runHint(r.stderr, /'(orch history)'/);
+    const h = await runHint(r.stderr, /'(orch history[^']*)'/);
     expect(h.code, h.stderr).toBe(0);
     expect(h.stdout).toMatch(/\b1\b/);
   });
@@ -136,13 +157,13 @@ describe.sequential('every hint, run as printed', () => {
     gw.setManifests(manifests('three'));
     const r = await orch(['apply', '--auto-approve']);
     expect(r.code).toBe(1);
-    const see = await runHint(r.stderr, /See the edits with '(orch drift)'/);
+    const see = await runHint(r.stderr, /See the edits with '(orch drift[^']*)'/);
     expect(see.stdout + see.stderr).toContain('vhosts/s3.conf');
     expect(see.stdout + see.stderr).toContain('# hand edit');
     // The apply it shows asks for confirmation, as any apply does: run at a terminal, answered yes.
     const m = /'(orch apply --overwrite-drift-path [^']*)'/.exec(r.stderr);
     expect(m, r.stderr).not.toBeNull();
-    const t = await onTerminal(m![1]!.split(' ').slice(1), "Only 'yes' will be accepted", 'yes\\r', gw.env(), gw.work);
+    const t = await onTerminal(m![1]!.split(' ').slice(1), "Only 'yes' will be accepted", 'yes\\r', bareEnv(), gw.work);
     expect(t.code, t.output).toBe(0);
     expect(gw.readManaged('vhosts/s3.conf')).toContain('X-Test three');
   });
@@ -150,7 +171,7 @@ describe.sequential('every hint, run as printed', () => {
   it('a suspension reason too long: the example suspends, `orch resume` ends it', async () => {
     const r = await orch(['suspend', '--reason', 'x'.repeat(2000)]);
     expect(r.code).toBe(1);
-    const s = await runHint(r.stderr, /e\.g\. (orch suspend --reason '[^']*')/);
+    const s = await runHint(r.stderr, /e\.g\. `(orch suspend --reason [^`]*)`/);
     expect(s.code, s.stderr).toBe(0);
     const status = await orch(['status', '--json']);
     expect(status.stdout).toContain('maintenance of pool-b');
@@ -161,14 +182,14 @@ describe.sequential('every hint, run as printed', () => {
   it("a migration that does not exist: 'orch migrations' lists them", async () => {
     const r = await orch(['migrate', 'run', 'nosuch']);
     expect(r.code).toBe(1);
-    const h = await runHint(r.stderr, /'(orch migrations)' lists them/);
+    const h = await runHint(r.stderr, /'(orch migrations[^']*)' lists them/);
     expect(h.code, h.stderr).toBe(0);
   });
 
   it("rebuild-db without --force: 'orch rebuild-db --dry-run' previews", async () => {
     const r = await orch(['rebuild-db']);
     expect(r.code).toBe(1);
-    const h = await runHint(r.stderr, /'(orch rebuild-db --dry-run)'/);
+    const h = await runHint(r.stderr, /'(orch rebuild-db --dry-run[^']*)'/);
     expect(h.code, h.stderr).toBe(0);
     expect(h.stdout).toContain('Nothing was written (--dry-run).');
   });
@@ -183,16 +204,16 @@ describe.sequential('every hint, run as printed', () => {
     const restore = await runHint(await damage(), /the one live: (mv .*?) {2}\(with orch stopped/);
     expect(restore.code, restore.stderr).toBe(0);
     const damaged = await damage();
-    const rebuilt = await runHint(damaged, /from the files: (orch rebuild-db --force) \(/);
+    const rebuilt = await runHint(damaged, /from the files: '(orch rebuild-db --force[^']*)'/);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
-    const check = await runHint(damaged, /then check with '(orch plan)'/);
+    const check = await runHint(damaged, /then check with '(orch plan[^']*)'/);
     expect(check.code, check.stderr).toBe(0);
   });
 
   it("a key file that does not exist: 'orch secret-key generate --out FILE' creates it", async () => {
     const keyFile = join(gw.root, 'keys', 'orch.key');
     mkdirSync(join(gw.root, 'keys'), { recursive: true });
-    const env = gw.env(gw.work, { ORCH_SECRET_KEY_FILE: keyFile });
+    const env = bareEnv({ ORCH_SECRET_KEY_FILE: keyFile });
     const r = await orch(['apply', '--auto-approve'], env);
     expect(r.code).not.toBe(0);
     const h = await runHint(r.stderr, /'(orch secret-key generate --out [^']*)'/, env);

@@ -77,6 +77,9 @@ describe('hints that name orch commands', () => {
       'Create one with `orch plan --out FILE --nginx-dir /x`.',
     );
     expect(completeHintCommands("See 'orch history'.", [])).toBe("See 'orch history'.");
+    expect(completeHintCommands("Shorten it, e.g. `orch suspend --reason 'maintenance of pool-b'`", ['--state-dir', '/s'])).toBe(
+      "Shorten it, e.g. `orch suspend --reason 'maintenance of pool-b' --state-dir /s`",
+    );
   });
 
   it('quote a value for the shell only when it needs it', () => {
