@@ -179,6 +179,13 @@ describe.sequential('every hint, run as printed', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
   });
 
+  it("buckets of a virtual host not deployed: 'orch buckets' lists the deployed ones", async () => {
+    const r = await orch(['buckets', '--vhost', 'nosuch']);
+    expect(r.code).toBe(1);
+    const h = await runHint(r.stderr, /with '(orch buckets[^']*)' \(without --vhost\)/);
+    expect(h.code, h.stderr).toBe(0);
+  });
+
   it("a migration that does not exist: 'orch migrations' lists them", async () => {
     const r = await orch(['migrate', 'run', 'nosuch']);
     expect(r.code).toBe(1);
