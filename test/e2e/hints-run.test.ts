@@ -10,7 +10,7 @@ import { onTerminal } from '../helpers/pty.js';
  * Every hint orch prints is a command that works when pasted as is: each case provokes a hint,
  * takes the command out of the printed text, and runs it through `sh -c` exactly as printed (with
  * an `orch` on PATH that is this build's bin/run.js), then checks that it did what the hint says.
- * The only words replaced are placeholders written as such (FILE). The settings are given on the
+ * No word is replaced: hints print real values. The settings are given on the
  * command line only (--config, --manifests, --nginx-dir, --state-dir; the environment has none of
  * them): a hint that dropped them would act on other directories. One nginx, one workspace.
  */
@@ -72,18 +72,12 @@ describe.sequential('every hint, run as printed', () => {
   }
 
   /** The command a hint prints (the first group of `pattern` in `text`), run by sh exactly as printed. */
-  async function runHint(
-    text: string,
-    pattern: RegExp,
-    env: NodeJS.ProcessEnv = bareEnv(),
-    placeholders: Record<string, string> = {},
-  ): Promise<Run & { command: string }> {
+  async function runHint(text: string, pattern: RegExp, env: NodeJS.ProcessEnv = bareEnv()): Promise<Run & { command: string }> {
     const m = pattern.exec(text);
     if (!m?.[1]) throw new Error(`no hint matching ${String(pattern)} in:\n${text}`);
-    let command = m[1];
+    const command = m[1];
     // A hint to another orch command carries the settings given on the command line.
     if (command.startsWith('orch ') && command !== 'orch help') expect(command).toContain(`--state-dir ${gw.stateDir}`);
-    for (const [word, value] of Object.entries(placeholders)) command = command.replace(new RegExp(`\\b${word}\\b`, 'g'), value);
     const r = await run('/bin/sh', ['-c', command], { ...env, PATH: `${binDir}:${env['PATH'] ?? ''}` });
     expect(r.stderr, `${command}\n${r.stderr}`).not.toMatch(USAGE_ERROR);
     expect(r.stderr).not.toMatch(STACK_LINE);
@@ -122,15 +116,38 @@ describe.sequential('every hint, run as printed', () => {
     expect(h.code, h.stderr).toBe(0);
   });
 
-  it('apply without confirmation: `orch plan --out FILE`, then `orch apply FILE` applies', async () => {
+  it('apply without confirmation: `orch plan --out gateway.plan`, then `orch apply gateway.plan` applies', async () => {
     const r = await orch(['apply']);
     expect(r.code).toBe(1);
-    const file = join(gw.root, 'first.plan');
-    const plan = await runHint(r.stderr, /\(`(orch plan --out FILE[^`]*)`/, bareEnv(), { FILE: file });
+    const plan = await runHint(r.stderr, /\(`(orch plan --out gateway\.plan[^`]*)`/);
     expect(plan.code, plan.stderr).toBe(0);
-    const apply = await runHint(r.stderr, /then `(orch apply FILE[^`]*)`/, bareEnv(), { FILE: file });
+    expect(existsSync(join(gw.work, 'gateway.plan'))).toBe(true);
+    const apply = await runHint(r.stderr, /then `(orch apply gateway\.plan[^`]*)`/);
     expect(apply.code, apply.stderr).toBe(0);
     expect(generations()).toBe(1);
+  });
+
+  it('a stale saved plan: saved again and applied as the hint says', async () => {
+    gw.setManifests(manifests('stale'));
+    const file = join(gw.root, 'stale.plan');
+    expect((await orch(['plan', '--no-refresh', '--out', file])).code).toBe(0);
+    gw.setManifests(manifests('newer'));
+    const r = await orch(['apply', file]);
+    expect(r.code, r.stderr).toBe(4);
+    const save = await runHint(r.stderr, /Save it again with `(orch plan --out [^`]*)`/);
+    expect(save.code, save.stderr).toBe(0);
+    const apply = await runHint(r.stderr, /apply it with `(orch apply [^`]*)`/);
+    expect(apply.code, apply.stderr + apply.stdout).toBe(0);
+    expect(gw.readManaged('vhosts/s3.conf')).toContain('X-Test newer');
+  });
+
+  it('a saved plan that does not exist: `orch plan --out PATH` creates it', async () => {
+    const file = join(gw.root, 'missing.plan');
+    const r = await orch(['apply', file]);
+    expect(r.code).toBe(1);
+    const h = await runHint(r.stderr, /Create it with `(orch plan --out [^`]*)`/);
+    expect(h.code, h.stderr).toBe(0);
+    expect(existsSync(file)).toBe(true);
   });
 
   it("a generation that does not exist: 'orch history' lists the generations", async () => {
