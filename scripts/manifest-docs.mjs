@@ -102,6 +102,11 @@ export function renderManifestDocs(schemas) {
   out.push('  dangling link, a FIFO, a socket, a device or unreadable (`manifest.unreadable`). No file is');
   out.push('  skipped in silence.');
   out.push('- A file is at most 16 MiB and a tree at most 256 MiB and 100,000 files (`manifest.too-large`).');
+  out.push('- A tree (or a file) on a network or FUSE mount (NFS, SMB, sshfs...), or reached through a');
+  out.push('  symbolic link that leads onto one, is read whole by a child process that must finish within');
+  out.push('  10 s: one that does not answer stops the command with nothing written, naming the file being');
+  out.push('  read (`Manifest path manifests did not answer within 10 s (reading manifests/remote/x.yaml)`).');
+  out.push('  Copy such manifests to a local directory. Trees on local file systems are read in process.');
   out.push('- Text is strict UTF-8 (`manifest.encoding` points at the first bad byte; a byte order mark is');
   out.push('  fine, so are CRLF line ends) without control characters other than tab and line ends');
   out.push('  (`manifest.control-char`: a NUL is a binary file).');

@@ -34,6 +34,7 @@ const command = (load: () => CommandModule) => ({ enumerable: true, get: () => l
 export const COMMANDS: Record<string, Command.Class> = Object.defineProperties({} as Record<string, Command.Class>, {
   'apply': command(() => require('./commands/apply.js') as CommandModule),
   'buckets': command(() => require('./commands/buckets/index.js') as CommandModule),
+  'buckets:forget-pool': command(() => require('./commands/buckets/forget-pool.js') as CommandModule),
   'buckets:orphans': command(() => require('./commands/buckets/orphans.js') as CommandModule),
   'buckets:purge-orphans': command(() => require('./commands/buckets/purge-orphans.js') as CommandModule),
   'completion': command(() => require('./commands/completion.js') as CommandModule),

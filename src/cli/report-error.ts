@@ -25,14 +25,20 @@ export function reportError(err: unknown, sink: ErrorSink): ExitCodeValue {
     return ExitCode.error;
   }
   if (isOrchError(err)) {
-    const hint = err.hint === undefined ? undefined : completeHintCommands(err.hint, sink.settingsArgs ?? []);
+    const settingsArgs = sink.settingsArgs ?? [];
+    const hint = err.hint === undefined ? undefined : completeHintCommands(err.hint, settingsArgs);
+    // The diagnostics' hints name orch commands too (orch node-config for a refusing pool's members).
+    const placed =
+      err instanceof ValidationError
+        ? err.diagnostics.map((d) => (d.hint === undefined ? d : { ...d, hint: completeHintCommands(d.hint, settingsArgs) }))
+        : [];
     if (sink.json) {
-      const diagnostics = err instanceof ValidationError ? err.diagnostics.map(diagnosticToJson) : [];
+      const diagnostics = placed.map(diagnosticToJson);
       const body: Record<string, unknown> = { code: err.code, message: err.message, hint: hint ?? null, diagnostics };
       sink.stdout(errorJson(body));
     } else {
       const parts: string[] = [];
-      if (err instanceof ValidationError) parts.push(formatDiagnostics(err.diagnostics, sink.style));
+      if (err instanceof ValidationError) parts.push(formatDiagnostics(placed, sink.style));
       if (err.code === 'bug') {
         parts.push(`${sink.style.red('Internal error (a bug in orch):')} ${err.message}`, err.stack ?? '');
         parts.push('Please report it with the command you ran and the output above.');

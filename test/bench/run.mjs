@@ -19,7 +19,8 @@
 // stops nginx and removes the temp dirs whatever happens.
 //
 // Environment: BENCH_RUNS (default 5), BENCH_FLEETS (e.g. "100" or "100,1000"; default both),
-// BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary). BENCH_ONLY=fleet runs only this part.
+// BENCH_KEEP=1 keeps the temp dir (printed) for inspection, ORCH_NGINX (nginx binary). BENCH_ONLY=fleet runs only this part;
+// BENCH_ONLY takes a comma-separated list too (BENCH_ONLY=copy,migration: those two parts, in one run).
 // On the 1,000-vhost fleet, the speed-ups on and off (benchSpeedups): `orch validate`, a no-op `orch plan` and a plan after one file edited, with each
 // speed-up switched off in turn, interleaved in one run (BENCH_SPEEDUPS=0 skips it; BENCH_ONLY=speedups runs only the
 // fleet's set-up and this part; BENCH_BASELINE=<a built checkout> runs that build in the same rounds).
@@ -56,6 +57,12 @@ const NGINX = process.env.ORCH_NGINX || 'nginx';
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const WARM_RUNS = Math.max(0, Number(process.env.BENCH_WARM_RUNS ?? 1));
 const TIME_BIN = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+// BENCH_ONLY: one part or a comma-separated list of parts (fleet, speedups, copy, watch, migration); unset: all.
+const ONLY = (process.env.BENCH_ONLY ?? '')
+  .split(',')
+  .map((x) => x.trim())
+  .filter(Boolean);
+const only = (part) => ONLY.length === 0 || ONLY.includes(part);
 const FLEETS = [
   { key: '100', label: '100 vhosts x 10 routes, 50 pools', virtualHosts: 100, pools: 50, apply: false },
   { key: '1000', label: '1,000 vhosts x 10 routes, 200 pools', virtualHosts: 1000, pools: 200, apply: true },
@@ -409,7 +416,7 @@ async function benchFleet(fleet, tls, ports, env0) {
       log(`[${fleet.key}] WARNING: plan after apply is not a no-op (exit ${noop.code}):\n${(noop.stdout + noop.stderr).slice(-2000)}`);
 
     if (fleet.key === '1000' && process.env.BENCH_SPEEDUPS !== '0') result.speedups = await benchSpeedups({ fleet, gen, env, cwd: base });
-    if (process.env.BENCH_ONLY === 'speedups') return result;
+    if (only('speedups') && !only('fleet')) return result;
 
     // Side by side, interleaved so that drift of the machine affects all alike.
     // The CLI's fixed cost: `orch plan` of a 4-document fleet (start-up, module loading, tiny core).
@@ -977,21 +984,18 @@ async function main() {
   log(`ports: vhosts ${ports.base}-${ports.base + PORTS_USED - 1}, orch status ${ports.status}, probe ${ports.probe}`);
 
   const results = [];
-  const only = process.env.BENCH_ONLY;
-  if (!only || only === 'fleet' || only === 'speedups') for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
-  const copy =
-    !only || only === 'copy'
-      ? await benchCopy({ dist: join(SNAP, 'dist'), tmpRoot, log }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) }))
-      : null;
+  if (only('fleet') || only('speedups')) for (const fleet of FLEETS) results.push(await benchFleet(fleet, tls, ports, {}));
+  const copy = only('copy')
+    ? await benchCopy({ dist: join(SNAP, 'dist'), tmpRoot, log }).catch((e) => ({ error: e instanceof Error ? e.message : String(e) }))
+    : null;
 
-  const watchBench =
-    !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'watch'
-      ? await benchWatch({ orch: ORCH, tmpRoot, log, tls, ports, nginx: NGINX, runs: RUNS, children: nginxChildren }).catch((e) => ({
-          error: e instanceof Error ? e.message : String(e),
-        }))
-      : null;
+  const watchBench = only('watch')
+    ? await benchWatch({ orch: ORCH, tmpRoot, log, tls, ports, nginx: NGINX, runs: RUNS, children: nginxChildren }).catch((e) => ({
+        error: e instanceof Error ? e.message : String(e),
+      }))
+    : null;
 
-  const migration = !process.env.BENCH_ONLY || process.env.BENCH_ONLY === 'migration' ? await benchMigration({ tmpRoot, log }) : null;
+  const migration = only('migration') ? await benchMigration({ tmpRoot, log }) : null;
   const lines = [];
   lines.push(
     `orch bench - node ${env.node}, nginx ${env.nginx}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memGiB} GiB; git ${env.git}${env.srcFilesUncommitted ? ` + ${env.srcFilesUncommitted} uncommitted src/ files` : ''}`,

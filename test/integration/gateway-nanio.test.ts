@@ -23,9 +23,12 @@ describe.skipIf(skipWithoutNanio())('gateway on real nanio pools: no stranding, 
   let port: number;
   let hot: NanioMember;
   let cold: NanioMember;
-  let direct: Record<'hot' | 'cold', S3Client>;
+  /** A third member: pool spare (removed while it holds objects), then pool fresh (a Migration's target). */
+  let fresh: NanioMember;
+  let direct: Record<'hot' | 'cold' | 'fresh', S3Client>;
   const hotUser: NanioUser = { accessKeyId: 'AKIAHOTORCH0001', secretAccessKey: `hot-${randomBytes(12).toString('hex')}` };
   const coldUser: NanioUser = { accessKeyId: 'AKIACOLDORCH001', secretAccessKey: `cold-${randomBytes(12).toString('hex')}` };
+  const freshUser: NanioUser = { accessKeyId: 'AKIAFRESHORCH01', secretAccessKey: `fresh-${randomBytes(12).toString('hex')}` };
   const clientUser: NanioUser = { accessKeyId: 'AKIACLIENTID0001', secretAccessKey: `client-${randomBytes(12).toString('hex')}` };
   const secretKey = randomBytes(32).toString('base64');
   const env = () => ({
@@ -33,6 +36,8 @@ describe.skipIf(skipWithoutNanio())('gateway on real nanio pools: no stranding, 
     HOT_SECRET_KEY: hotUser.secretAccessKey,
     COLD_ACCESS_KEY: coldUser.accessKeyId,
     COLD_SECRET_KEY: coldUser.secretAccessKey,
+    FRESH_ACCESS_KEY: freshUser.accessKeyId,
+    FRESH_SECRET_KEY: freshUser.secretAccessKey,
     ORCH_SECRET_KEY: secretKey,
     CLIENT_ACCESS_KEY: clientUser.accessKeyId,
     CLIENT_SECRET_KEY: clientUser.secretAccessKey,
@@ -45,11 +50,14 @@ describe.skipIf(skipWithoutNanio())('gateway on real nanio pools: no stranding, 
     return r;
   };
 
-  /** hot and cold; `spare`: a third pool on cold's member (with cold's keys); `hotAllowOrphan`: Pool spec.allowOrphan of hot. */
-  const pools = (opts: { spare?: boolean; hotAllowOrphan?: string[] } = {}) =>
-    (['hot', 'cold', ...(opts.spare ? ['spare'] : [])] as const)
+  /**
+   * hot and cold; `spare` and `fresh`: pools on the third member (with its own keys);
+   * `hotAllowOrphan`: Pool spec.allowOrphan of hot.
+   */
+  const pools = (opts: { spare?: boolean; fresh?: boolean; hotAllowOrphan?: string[] } = {}) =>
+    (['hot', 'cold', ...(opts.spare ? ['spare'] : []), ...(opts.fresh ? ['fresh'] : [])] as const)
       .map((name) => {
-        const keys = name === 'spare' ? 'COLD' : name.toUpperCase();
+        const keys = name === 'spare' || name === 'fresh' ? 'FRESH' : name.toUpperCase();
         const ack = name === 'hot' && opts.hotAllowOrphan ? `  allowOrphan: [${opts.hotAllowOrphan.join(', ')}]\n` : '';
         return `apiVersion: orch/v1
 kind: Pool
@@ -58,7 +66,7 @@ metadata:
 spec:
   type: nanio
   members:
-    - address: ${(name === 'hot' ? hot : cold).address}
+    - address: ${(name === 'hot' ? hot : name === 'cold' ? cold : fresh).address}
   credentials:
     accessKeyId: { env: ${keys}_ACCESS_KEY }
     secretAccessKey: { env: ${keys}_SECRET_KEY }
@@ -111,7 +119,8 @@ ${extra}`;
     port = gw.ports[0]!;
     hot = await new NanioMember(join(gw.root, 'nanio-hot'), { users: [hotUser] }).start();
     cold = await new NanioMember(join(gw.root, 'nanio-cold'), { users: [coldUser] }).start();
-    direct = { hot: s3Client(hot.endpoint, hotUser), cold: s3Client(cold.endpoint, coldUser) };
+    fresh = await new NanioMember(join(gw.root, 'nanio-fresh'), { users: [freshUser] }).start();
+    direct = { hot: s3Client(hot.endpoint, hotUser), cold: s3Client(cold.endpoint, coldUser), fresh: s3Client(fresh.endpoint, freshUser) };
     gw.setManifests({ 'pools.yaml': pools(), 'vhost.yaml': vhost('hot'), 'routes/photos.yaml': route('photos', 'cold') });
     const first = await run(['apply', '--auto-approve']);
     expect(first.code, first.stderr + first.stdout).toBe(0);
@@ -122,6 +131,8 @@ ${extra}`;
   afterAll(async () => {
     direct?.hot.destroy();
     direct?.cold.destroy();
+    direct?.fresh.destroy();
+    await fresh?.kill();
     await hot?.kill();
     await cold?.kill();
     await gw?.stop();
@@ -254,12 +265,12 @@ spec:
     expect(acknowledged.code, acknowledged.stdout + acknowledged.stderr).toBe(0);
     expect(gw.snapshot()['vhosts/old.conf']).toBeUndefined();
 
-    // A pool removed while its bucket goes to the default pool: spare (on cold's member) serves attic.
+    // A pool removed while its bucket goes to the default pool: spare (its own member) serves attic.
     gw.writeManifest('pools.yaml', pools({ hotAllowOrphan: ['docs', 'legacy'], spare: true }));
     gw.writeManifest('routes/attic.yaml', route('attic', 'spare'));
     const spare = await run(['apply', '--auto-approve']);
     expect(spare.code, spare.stdout + spare.stderr).toBe(0);
-    await seed(direct.cold, 'attic', 1);
+    await seed(direct.fresh, 'attic', 1);
     gw.writeManifest('pools.yaml', pools({ hotAllowOrphan: ['docs', 'legacy'] }));
     gw.removeManifest('routes/attic.yaml');
     const poolGone = await run(['apply', '--auto-approve']);
@@ -271,15 +282,60 @@ spec:
     expect(poolGone.stderr).toContain('keep pool spare in the manifests until a Migration');
     expect(gw.snapshot()['pools/spare.conf']).toBeDefined();
     gw.writeManifest('vhost.yaml', vhost('cold', ['docs', 'attic']));
+    // The plan says that orch keeps the removed pool's record, and why.
+    const keeps = await run(['plan']);
+    expect(keeps.code, keeps.stdout + keeps.stderr).toBe(0);
+    expect(keeps.stdout).toContain(
+      'pool spare is removed from the manifests and still holds 1 object of bucket attic: orch keeps its members and sealed credentials in the state database',
+    );
     const letGo = await run(['apply', '--auto-approve']);
     expect(letGo.code, letGo.stdout + letGo.stderr).toBe(0);
     expect(gw.snapshot()['pools/spare.conf']).toBeUndefined();
 
-    const orphans = JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout) as { orphans: unknown[] };
-    expect(orphans.orphans).toEqual([
+    // Its sidecar is gone from the managed directory; the state database keeps it (sealed), so
+    // orch buckets orphans still lists what the removed pool holds.
+    const stillHeld = [
+      { virtual_host: 's3', bucket: 'attic', pool: 'spare', default_pool: 'cold', route_pool: null, objects: 1, bytes: 6 },
       { virtual_host: 's3', bucket: 'docs', pool: 'hot', default_pool: 'cold', route_pool: null, objects: 2, bytes: 12 },
       { virtual_host: 's3', bucket: 'legacy', pool: 'hot', default_pool: 'cold', route_pool: null, objects: 2, bytes: 12 },
-    ]);
+    ];
+    const orphans = JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout) as { orphans: unknown[] };
+    expect(orphans.orphans).toEqual(stillHeld);
+    // Without the variables, from the sealed copy (a daemon, another shell).
+    const sealedOnly = await run(['buckets', 'orphans', '--json'], { env: { FRESH_ACCESS_KEY: '', FRESH_SECRET_KEY: '' } });
+    expect((JSON.parse(sealedOnly.stdout) as { orphans: unknown[] }).orphans).toEqual(stillHeld);
+
+    // Purged there with --pool (a dry run first); never a pool that serves the bucket.
+    const live = await run(['buckets', 'purge-orphans', 's3', 'photos', '--pool', 'cold', '--yes']);
+    expect(live.code).toBe(1);
+    expect(live.stderr).toContain('the default pool cold serves it, so its objects there are live');
+    const dry = await run(['buckets', 'purge-orphans', 's3', 'attic', '--pool', 'spare', '--dry-run', '--json']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(expectContract<Record<string, unknown>>('buckets-purge-orphans', dry.stdout)).toMatchObject({
+      dry_run: true,
+      pool: 'spare',
+      route_pool: 'cold',
+      listed: { objects: 1, bytes: 6, sample: ['k0'] },
+      deleted: 0,
+    });
+    const purged = await run(['buckets', 'purge-orphans', 's3', 'attic', '--pool', 'spare', '--yes']);
+    expect(purged.code, purged.stderr).toBe(0);
+    expect(purged.stdout).toContain('1 object (6 B) of bucket attic on pool spare, which no longer serves it; s3 serves attic from cold');
+    expect(purged.stdout).toContain('Deleted 1 object of attic on spare; 0 left there.');
+    await expect(direct.fresh.send(new GetObjectCommand({ Bucket: 'attic', Key: 'k0' }))).rejects.toThrow();
+    expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).orphans).toEqual(stillHeld.slice(1));
+
+    // Forgotten on request: orch no longer lists the removed pool.
+    const forgot = await run(['buckets', 'forget-pool', 'spare']);
+    expect(forgot.code, forgot.stderr).toBe(0);
+    expect(forgot.stdout).toContain('Forgot removed pool spare');
+    expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).pools.map((p: { pool: string }) => p.pool)).not.toContain(
+      'spare',
+    );
+    const again = await run(['buckets', 'forget-pool', 'spare']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('No removed pool spare is recorded in the state database.');
+    expect(again.stderr).not.toMatch(STACK_LINE);
   });
 
   it('never seals credentials a pool refuses: apply fails naming the pool and the member, the sealed copy stays', async () => {
@@ -528,6 +584,70 @@ spec:
     }
   }, 300_000);
 
+  it('a Migration to a pool that does not know the identity: plan and apply refused, nothing written; the printed node-config command and a restart let it through', async () => {
+    // notes (2 objects) is routed to cold; pool fresh (the third member) knows only orch's key.
+    await seed(direct.cold, 'notes', 2);
+    gw.writeManifest('pools.yaml', pools({ hotAllowOrphan: ['docs', 'legacy'], fresh: true }));
+    gw.writeManifest('routes/notes.yaml', route('notes', 'cold'));
+    const added = await run(['apply', '--auto-approve']);
+    expect(added.code, added.stdout + added.stderr).toBe(0);
+
+    const before = gw.snapshot();
+    gw.writeManifest(
+      'migrations/notes.yaml',
+      `apiVersion: orch/v1
+kind: Migration
+metadata:
+  name: notes-to-fresh
+spec:
+  virtualHost: s3
+  bucket: notes
+  from: cold
+  to: fresh
+`,
+    );
+    const plan = await run(['plan']);
+    expect(plan.code, plan.stdout + plan.stderr).toBe(1);
+    expect(errorsOf(plan), plan.stderr).toHaveLength(1);
+    expect(plan.stderr).toContain(
+      `error: VirtualHost/s3 spec.clientIdentities.0.accessKeyId: pool fresh refuses client identity ${clientUser.accessKeyId} of virtual host s3 (ListBuckets: HTTP 403 InvalidAccessKeyId from member ${fresh.address})`,
+    );
+    const printed = `orch node-config fresh ${fresh.address} --out ./node-config/fresh/${fresh.address}`;
+    expect(plan.stderr).toContain(`'${printed}', then install ./node-config/fresh/${fresh.address}/nanio-options.toml`);
+    expect(plan.stderr).toContain(`restart nanio there ('systemctl restart nanio')`);
+    const apply = await run(['apply', '--auto-approve']);
+    expect(apply.code).toBe(1);
+    expect(apply.stderr).toContain(`pool fresh refuses client identity ${clientUser.accessKeyId}`);
+    expect(gw.snapshot()).toEqual(before);
+    const started = JSON.parse((await run(['migrations', '--json'])).stdout) as { migrations: Array<{ name: string }> };
+    expect(started.migrations.map((m) => m.name)).not.toContain('notes-to-fresh');
+
+    // The printed command, pasted as is (in the working directory), then the member restarted from its output.
+    const [, ...args] = printed.split(' ');
+    const written = await run(args);
+    expect(written.code, written.stderr).toBe(0);
+    fresh = await restartFrom(fresh, join(gw.work, 'node-config', 'fresh', fresh.address, 'nanio-options.toml'));
+    const accepted = await run(['plan']);
+    expect(accepted.code, accepted.stdout + accepted.stderr).toBe(0);
+    expect(accepted.stdout).toContain('notes-to-fresh');
+    const applied = await run(['apply', '--auto-approve']);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    const migrated = await run(['migrate', 'run', 'notes-to-fresh'], { timeoutMs: 300_000 });
+    expect(migrated.code, migrated.stdout + migrated.stderr).toBe(0);
+
+    // Clients keep their key: read what moved, write, and the write lands on fresh.
+    const client = s3Client(`http://127.0.0.1:${port}`, clientUser);
+    try {
+      const read = await client.send(new GetObjectCommand({ Bucket: 'notes', Key: 'k1' }));
+      expect(await read.Body!.transformToString()).toBe('body-1');
+      await client.send(new PutObjectCommand({ Bucket: 'notes', Key: 'after-move', Body: 'on fresh' }));
+      const onFresh = await direct.fresh.send(new GetObjectCommand({ Bucket: 'notes', Key: 'after-move' }));
+      expect(await onFresh.Body!.transformToString()).toBe('on fresh');
+    } finally {
+      client.destroy();
+    }
+  }, 300_000);
+
   it('no secret value in anything orch printed or wrote (managed tree, state directory, nginx logs)', () => {
     const written = Object.values(gw.snapshot()).join('\n');
     // Every file of the state directory (database, backups, contents, caches) and of nginx's prefix, as bytes.
@@ -539,6 +659,7 @@ spec:
     for (const secret of [
       hotUser.secretAccessKey,
       coldUser.secretAccessKey,
+      freshUser.secretAccessKey,
       clientUser.secretAccessKey,
       'not-the-secret-at-all',
       'wrong-secret',

@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -183,6 +183,11 @@ describe.sequential('a safe CLI at a terminal', () => {
     chmodSync(gw.root, 0o755);
     // root reads any file: the CLI then runs as nobody, for whom the file is unreadable.
     const asNobody = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+    if (asNobody.length > 0) {
+      // nobody must reach the built CLI: every directory above the checkout traversable (.ci/run sees to it).
+      const reach = spawnSync('setpriv', [...asNobody.slice(1), 'test', '-r', CLI]);
+      expect(reach.status, `nobody cannot read ${CLI}: make the directories above the checkout traversable (chmod o+x)`).toBe(0);
+    }
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
       execFile(
         asNobody[0] ?? process.execPath,

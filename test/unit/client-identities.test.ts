@@ -5,6 +5,7 @@ import type { PoolEndpoint, PoolStorage, PoolStorageFactory } from '../../src/po
 import { checkClientIdentities, identityPools } from '../../src/use-cases/buckets/client-identities.js';
 import { desiredState, pool, route, virtualHost } from '../helpers/desired-builders.js';
 import type { DesiredMigration } from '../../src/domain/model/desired-state.js';
+import { memberUpdateSteps } from '../../src/domain/node-config/member-update-steps.js';
 
 const CLIENT = { accessKeyId: 'AKIACLIENT0001', secretAccessKey: 'client-secret-value' };
 const IDENTITY = { accessKeyId: { env: 'CLIENT_KEY' }, secretAccessKey: { env: 'CLIENT_SECRET' } };
@@ -99,8 +100,29 @@ describe('client identity check on the pools', () => {
     // One request per pool and identity, never to the http pool.
     expect(requests.filter((x) => x.startsWith('files'))).toEqual([]);
 
+    // The hint is what to paste: per member of the refusing pool, the node-config command and the restart.
+    expect(d!.hint).toContain(
+      `'orch node-config b ${pool('b').members[0]!.address} --out ./node-config/b/${pool('b').members[0]!.address}', then install ./node-config/b/${pool('b').members[0]!.address}/nanio-options.toml as /etc/nanio/options.toml on member ${pool('b').members[0]!.address} and restart nanio there`,
+    );
+    expect(d!.hint).not.toMatch(/MEMBER|DIR/);
+
     // Acknowledged: a warning.
     const ack = await checkClientIdentities(ports(known, []), gateway({ migrations: [migration('b')], allowRefusingPools: ['b'] }));
     expect(ack.diagnostics.map((x) => `${x.severity} ${x.code}`)).toEqual(['warning identity.refused']);
+  });
+});
+
+describe("the steps that give a pool's members their users", () => {
+  it('name each member by its address when it is one shell word, else by its index', () => {
+    const steps = memberUpdateSteps({
+      name: 'cold',
+      members: [
+        { ...pool('cold').members[0]!, address: '10.0.0.7:9000' },
+        { ...pool('cold').members[0]!, address: '[fd00::7]:9000' },
+      ],
+    });
+    expect(steps).toContain("'orch node-config cold 10.0.0.7:9000 --out ./node-config/cold/10.0.0.7:9000'");
+    expect(steps).toContain("'orch node-config cold 1 --out ./node-config/cold/1', then install ./node-config/cold/1/nanio-options.toml");
+    expect(steps).toContain("on member [fd00::7]:9000 and restart nanio there ('systemctl restart nanio')");
   });
 });

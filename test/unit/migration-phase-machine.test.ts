@@ -77,6 +77,7 @@ function pass(over: Partial<PassSummary> = {}): PassSummary {
     deltaBytes: 0,
     ms: 200,
     listMs: 50,
+    startedAt: T0 - 200,
     ...over,
   };
 }
@@ -702,7 +703,7 @@ const rows: Row[] = [
     phase: 'copying',
     next: { kind: 'wait', ms: 1000 },
     logs: [
-      'info pass 2: 3 copied, 0 compared, 0 deleted, 5 already in sync, 1 failed (0.2 s)',
+      'info pass 2: 3 copied, 0 compared, 0 deleted, 5 already in sync, 1 failed (0.2 s, listing 0.1 s)',
       'warn pass 2: 1 objects failed, e.g. k: PUT 500',
     ],
     record: { progress: { ...record().progress, pass: 2, lastPassDelta: 3 } },
@@ -773,9 +774,41 @@ const rows: Row[] = [
     phase: 'copying',
     next: { kind: 'observe' },
     logs: [
-      'info not freezing yet: the final delta would take about 7.0 s (this pass plus a verifying listing), more than the 5.5 s a 10 s freeze leaves; copying on',
+      'info not freezing yet: the final delta would take about 7.0 s (this whole pass plus a verifying listing: no write rate measured yet), more than the 5.5 s a 10 s freeze leaves; copying on (a larger freezeBudget freezes sooner)',
     ],
     memory: { tooSlowNoted: 1 },
+  },
+  {
+    // The bench's case (issue 18): a 20 s pass under load fixed 400 objects written since the
+    // previous pass listed 22 s before; frozen now, the final delta has the ~20 objects a second
+    // written since this pass listed (21 s and the 1 s generation: 400 * 21 / 22 = 382)... too many.
+    name: 'a busy bucket: the projected final delta (writes since this pass listed) does not fit, the real reason logged',
+    state: state({ phase: 'copying' }, { lastPassStartedAt: T0 - 42_000 }),
+    observation: { kind: 'passed', pass: pass({ delta: 400, deltaBytes: 400 * 4096, ms: 20_000, listMs: 1000, startedAt: T0 - 20_000 }) },
+    now: T0,
+    phase: 'copying',
+    next: { kind: 'observe' },
+    logs: [
+      'info not freezing yet: the final delta would take about 20.1 s (two listings of 1.0 s, about 382 objects written since this pass listed (18.2 a second measured) at 48 ms each), more than the 5.5 s a 10 s freeze leaves; copying on (a larger freezeBudget freezes sooner)',
+    ],
+    memory: { lastPassStartedAt: T0 - 20_000, tooSlowNoted: 1 },
+  },
+  {
+    // A bucket whose passes shorten: this 6 s pass (0.5 s listing) fixed 30 objects written over the
+    // 20 s since the previous pass listed (1.5 a second); frozen now, the final delta has those
+    // written in the 6 s since this pass listed and the 1 s generation: 11 objects at 183 ms, 2.0 s,
+    // and two listings. The whole pass again plus a listing (6.5 s) would not fit the 5.5 s.
+    name: 'passes shortening: the projected final delta fits although the whole pass would not, frozen, the projection logged',
+    state: state({ phase: 'copying' }, { lastPassStartedAt: T0 - 26_000 }),
+    observation: { kind: 'passed', pass: pass({ delta: 30, deltaBytes: 30 * 4096, ms: 6000, listMs: 500, startedAt: T0 - 6000 }) },
+    now: T0,
+    phase: 'write_routing',
+    next: { kind: 'observe' },
+    record: { freezeUntil: T0 / 1000 + 10, routing: 'freeze' },
+    logs: [
+      'the final delta should take about 3.0 s (two listings of 0.5 s, about 11 objects written since this pass listed (1.5 a second measured) at 183 ms each) of the 5.5 s it leaves',
+    ],
+    memory: { lastPassStartedAt: T0 - 6000 },
   },
   {
     name: 'a small delta too slow, not the tenth pass: not noted again',
@@ -1031,8 +1064,8 @@ const rows: Row[] = [
       expect(d.state.record.freezes[0]).toMatchObject({ endedAt: iso(T0 + 3200), windowMs: 3200, outcome: 'switched', reason: null }),
   },
   {
-    name: 'writes back on the source after an abandoned freeze: copying, no new freeze for the budget',
-    state: state(frozen('verifying', { phase: 'copying', routing: 'source', freezeUntil: null })),
+    name: 'writes back on the source after an abandoned freeze: copying, no new freeze for the budget, no write rate from before it',
+    state: state(frozen('verifying', { phase: 'copying', routing: 'source', freezeUntil: null }), { lastPassStartedAt: T0 - 30_000 }),
     observation: {
       kind: 'applied',
       routing: 'source',
@@ -1046,7 +1079,7 @@ const rows: Row[] = [
     phase: 'copying',
     next: { kind: 'observe' },
     effects: ['persist', 'log', 'forget-snapshot', 'persist', 'audit', 'log'],
-    memory: { nextFreezeNotBefore: T0 + 1000 + 10_000 },
+    memory: { nextFreezeNotBefore: T0 + 1000 + 10_000, lastPassStartedAt: null },
     check: (d) =>
       expect(d.state.record.freezes[0]).toMatchObject({ endedAt: iso(T0 + 1000), windowMs: 1000, outcome: 'aborted', reason: 'r' }),
   },

@@ -371,7 +371,7 @@ describe('planBuckets', () => {
     expect(codes(r)).toEqual(['error bucket.would-orphan']);
     expect(r.diagnostics[0]!.message).toContain('pool gone (removed from the manifests) holds its 5 objects');
     expect(r.diagnostics[0]!.hint).toContain('keep pool gone in the manifests until a Migration');
-    expect(r.diagnostics[0]!.hint).toContain("'orch buckets orphans' cannot show these objects");
+    expect(r.diagnostics[0]!.hint).toContain("'orch buckets orphans' lists them until 'orch buckets forget-pool gone'");
     // Without the removed pool known, nothing was guarded before (the pool was not a nanio pool of the manifests).
     expect(guardPlan({ desired, deployed, migrations: [] }).moves).toEqual([]);
     // Acknowledged on the route: let through.

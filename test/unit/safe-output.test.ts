@@ -12,6 +12,8 @@ import { DIAGNOSTICS_SHOWN, formatDiagnostics } from '../../src/cli/views/diagno
 import { safeLine, safeLines } from '../../src/cli/views/safe-text.js';
 import { makeStyle } from '../../src/cli/style.js';
 import type { Diagnostic } from '../../src/domain/diagnostics.js';
+import { ValidationError } from '../../src/domain/errors.js';
+import { reportError } from '../../src/cli/report-error.js';
 import { tokenizeNginx } from '../../src/domain/manifests/nginx-tokens.js';
 
 const plain = makeStyle(false);
@@ -80,6 +82,33 @@ describe('hints that name orch commands', () => {
     expect(completeHintCommands("Shorten it, e.g. `orch suspend --reason 'maintenance of pool-b'`", ['--state-dir', '/s'])).toBe(
       "Shorten it, e.g. `orch suspend --reason 'maintenance of pool-b' --state-dir /s`",
     );
+  });
+
+  it("complete the diagnostics' hints of a refused plan too, in text and JSON", () => {
+    const diagnostics: Diagnostic[] = [
+      {
+        severity: 'error',
+        code: 'identity.refused',
+        message: 'pool cold refuses client identity AKIA1',
+        hint: "run 'orch node-config cold 10.0.0.1:9000 --out ./node-config/cold/10.0.0.1:9000'",
+      },
+    ];
+    const err = new ValidationError(diagnostics, '1 error: the plan is refused; nothing was written.');
+    const printed: string[] = [];
+    const sink = {
+      stdout: (s: string) => printed.push(s),
+      stderr: (s: string) => printed.push(s),
+      style: plain,
+      settingsArgs: ['-m', 'm'],
+    };
+    expect(reportError(err, { ...sink, json: false })).toBe(1);
+    expect(printed.join('\n')).toContain("hint: run 'orch node-config cold 10.0.0.1:9000 --out ./node-config/cold/10.0.0.1:9000 -m m'");
+    printed.length = 0;
+    reportError(err, { ...sink, json: true });
+    const json = JSON.parse(printed.join('')) as { error: { diagnostics: Array<{ hint: string }> } };
+    expect(json.error.diagnostics[0]!.hint).toBe("run 'orch node-config cold 10.0.0.1:9000 --out ./node-config/cold/10.0.0.1:9000 -m m'");
+    // The error itself is untouched (a caller may print it again).
+    expect(err.diagnostics[0]!.hint).not.toContain('-m m');
   });
 
   it('quote a value for the shell only when it needs it', () => {

@@ -135,7 +135,9 @@ export function formatOrphans(report: BucketReport, orphans: readonly BucketRow[
 
 export function formatPurgeListing(l: PurgeListing, style: Style): string {
   const lines = [
-    `${style.bold(`${l.objects} object${l.objects === 1 ? '' : 's'} (${formatBytes(l.bytes)})`)} of bucket ${l.bucket} on the default pool ${l.pool} of ${l.virtualHost}; the route sends ${l.bucket} to ${l.routePool}, which is not touched.`,
+    l.kind === 'stranded'
+      ? `${style.bold(`${l.objects} object${l.objects === 1 ? '' : 's'} (${formatBytes(l.bytes)})`)} of bucket ${l.bucket} on pool ${l.pool}, which no longer serves it; ${l.virtualHost} serves ${l.bucket} from ${l.routePool}, which is not touched.`
+      : `${style.bold(`${l.objects} object${l.objects === 1 ? '' : 's'} (${formatBytes(l.bytes)})`)} of bucket ${l.bucket} on the default pool ${l.pool} of ${l.virtualHost}; the route sends ${l.bucket} to ${l.routePool}, which is not touched.`,
   ];
   for (const k of l.sample) lines.push(`    ${k}`);
   if (l.objects > l.sample.length) lines.push(style.dim(`    ... and ${l.objects - l.sample.length} more`));

@@ -8,7 +8,7 @@ import { bucketReportToJson, formatOrphans } from '../../cli/views/buckets-text.
 
 export default class BucketsOrphans extends OrchCommand {
   static override summary = 'List objects left on pools that do not serve their bucket (count, bytes).';
-  static override description = `Objects a bucket left behind on a pool that does not serve it, unreachable through the gateway: on the default pool of a bucket routed elsewhere (routed with allowOrphan), or on a pool that no longer serves the bucket at all (its route removed or moved away, or its virtual host's default pool changed, acknowledged with allowOrphan). This lists them, counted. 'orch buckets purge-orphans VHOST BUCKET' deletes the default pool copies; sources of completed migrations are listed by 'orch migrations orphaned'.`;
+  static override description = `Objects a bucket left behind on a pool that does not serve it, unreachable through the gateway: on the default pool of a bucket routed elsewhere (routed with allowOrphan), or on a pool that no longer serves the bucket at all (its route removed or moved away, or its virtual host's default pool changed, acknowledged with allowOrphan), including a pool removed from the manifests while it held objects (orch keeps its record until 'orch buckets forget-pool POOL'). This lists them, counted. 'orch buckets purge-orphans VHOST BUCKET' deletes the default pool copies, and with --pool POOL the copies on a pool that no longer serves the bucket; sources of completed migrations are listed by 'orch migrations orphaned'.`;
   static override examples = ['<%= config.bin %> buckets orphans', '<%= config.bin %> buckets orphans --vhost s3-main --json'];
   static override flags = {
     vhost: Flags.string({ description: 'only this virtual host' }),

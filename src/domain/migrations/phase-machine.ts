@@ -61,6 +61,11 @@ export interface DriverMemory {
   stopping: boolean;
   /** Objects that failed in the last copy passes: key -> passes in a row (object failures, not a whole pool's). */
   failingPasses: Readonly<Record<string, number>>;
+  /**
+   * When the previous copy pass began listing (epoch ms), for the write rate of the freeze
+   * decision (freeze-rules.ts); null before the first pass and after an abandoned freeze.
+   */
+  lastPassStartedAt: number | null;
 }
 
 export interface EngineState {
@@ -77,6 +82,7 @@ export function initialMemory(): DriverMemory {
     endAfterSwitch: false,
     stopping: false,
     failingPasses: {},
+    lastPassStartedAt: null,
   };
 }
 
@@ -95,6 +101,8 @@ export interface PassSummary {
   ms: number;
   /** Of which listing both sides. */
   listMs: number;
+  /** When the pass began listing the source (epoch ms). */
+  startedAt: number;
 }
 
 export interface DrainSummary {
@@ -332,6 +340,8 @@ class Step {
         this.endFreeze('aborted', then.reason, then.freezeUntil);
         this.effects.push({ kind: 'forget-snapshot' });
         this.memory.nextFreezeNotBefore = this.now + Math.max(this.record.freezeBudgetSeconds * 1000, MIN_UNFROZEN_MS);
+        // The next pass's fixes include the frozen time's (none): no write rate from it.
+        this.memory.lastPassStartedAt = null;
         this.setPhase('copying', `freeze abandoned (${then.reason}); writes go to ${this.record.from} again`);
         if (this.memory.stopping) return this.to({ kind: 'end', outcome: 'stopped' });
         return this.to(then.waitMs > 0 ? { kind: 'wait', ms: then.waitMs } : OBSERVE);
@@ -634,8 +644,10 @@ function copyPassed(s: Step, pass: PassSummary): Decision {
   const p = r.progress;
   s.log(
     'info',
-    `pass ${p.pass}: ${pass.copied} copied, ${pass.compared} compared, ${pass.deleted} deleted, ${pass.inSyncObjects} already in sync, ${pass.failures.length} failed (${(pass.ms / 1000).toFixed(1)} s)`,
+    `pass ${p.pass}: ${pass.copied} copied, ${pass.compared} compared, ${pass.deleted} deleted, ${pass.inSyncObjects} already in sync, ${pass.failures.length} failed (${(pass.ms / 1000).toFixed(1)} s, listing ${(pass.listMs / 1000).toFixed(1)} s)`,
   );
+  const previousPassStartedAt = s.memory.lastPassStartedAt;
+  s.memory.lastPassStartedAt = pass.startedAt;
   s.memory.failingPasses = failureStreaks(s.memory.failingPasses, pass.failures);
   const stuck = pass.failures.find((f) => (s.memory.failingPasses[f.key] ?? 0) >= STUCK_OBJECT_PASSES);
   if (stuck) {
@@ -655,13 +667,10 @@ function copyPassed(s: Step, pass: PassSummary): Decision {
     );
     return s.to({ kind: 'wait', ms: FAILED_PASS_WAIT_MS });
   }
-  const fit = freezeFits(r, s.memory, pass);
+  const fit = freezeFits(r, s.memory, pass, previousPassStartedAt, s.now);
   if (!fit.fits) {
     if (pass.delta <= FREEZE_MAX_DELTA_OBJECTS && s.memory.tooSlowNoted++ % 10 === 0) {
-      s.log(
-        'info',
-        `not freezing yet: ${fit.reason ?? 'the delta does not fit the freeze'}; copying on (a larger freezeBudget freezes sooner)`,
-      );
+      s.log('info', `not freezing yet: ${fit.reason}; copying on${fit.budgetBound ? ' (a larger freezeBudget freezes sooner)' : ''}`);
     }
     return s.to(OBSERVE);
   }
@@ -669,7 +678,10 @@ function copyPassed(s: Step, pass: PassSummary): Decision {
   // copying -> write_routing: the freeze generation.
   r.freezeUntil = Math.floor(s.now / 1000) + r.freezeBudgetSeconds;
   r.routing = 'freeze';
-  s.setPhase('write_routing', `freezing writes until ${isoOfSeconds(r.freezeUntil)} (budget ${r.freezeBudgetSeconds} s)`);
+  s.setPhase(
+    'write_routing',
+    `freezing writes until ${isoOfSeconds(r.freezeUntil)} (budget ${r.freezeBudgetSeconds} s): the final delta should take about ${(fit.estimateMs / 1000).toFixed(1)} s (${fit.projection.basis}) of the ${(fit.availableMs / 1000).toFixed(1)} s it leaves`,
+  );
   return s.to(OBSERVE);
 }
 

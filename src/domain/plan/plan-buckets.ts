@@ -406,7 +406,7 @@ function wayOut(move: BucketMove, poolRemoved: boolean, target: string): string 
     return `Either keep virtual host ${move.virtualHost} in the manifests until a Migration has moved bucket ${move.bucket} to a pool another virtual host serves it from, or acknowledge that its objects stay on ${move.from} with ${acknowledgeHow(move)} ('orch buckets orphans' then lists them).`;
   }
   if (poolRemoved) {
-    return `Either keep pool ${move.from} in the manifests until a Migration (virtualHost: ${move.virtualHost}, bucket: ${move.bucket}, from: ${move.from}, to: ${move.to ?? '<pool>'}) has moved the objects, then remove it; or acknowledge that they stay on ${move.from} with ${acknowledgeHow(move)} (once pool ${move.from} is out of the manifests, orch no longer lists it: 'orch buckets orphans' cannot show these objects). Nothing moves to ${target} until then.`;
+    return `Either keep pool ${move.from} in the manifests until a Migration (virtualHost: ${move.virtualHost}, bucket: ${move.bucket}, from: ${move.from}, to: ${move.to ?? '<pool>'}) has moved the objects, then remove it; or acknowledge that they stay on ${move.from} with ${acknowledgeHow(move)} (orch then keeps pool ${move.from}'s members and sealed credentials in its state database: 'orch buckets orphans' lists them until 'orch buckets forget-pool ${move.from}'). Nothing moves to ${target} until then.`;
   }
   return `Either add a Migration (virtualHost: ${move.virtualHost}, bucket: ${move.bucket}, from: ${move.from}, to: ${move.to ?? '<pool>'}) to move the objects${move.to === null ? ' and a route to that pool' : ''}, or acknowledge that they stay on ${move.from} with ${acknowledgeHow(move)} ('orch buckets orphans' then lists them). Nothing moves to ${target} until then.`;
 }

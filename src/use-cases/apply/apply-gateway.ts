@@ -15,6 +15,7 @@ import { applyRefusal, type ApplyRefusal } from '../../domain/apply/apply-guards
 import type { ApplyPorts } from './apply-ports.js';
 import { startPlannedMigrations } from '../migrations/start-migrations.js';
 import { shellWord } from '../../domain/shell-word.js';
+import { recordRemovedPools } from '../buckets/removed-pools.js';
 
 export interface ApplyOptions {
   /** A saved plan (`orch plan --out`): refused when any of its inputs changed. */
@@ -149,7 +150,12 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
         dryRun: opts.dryRun,
         origins,
         mapNginxOutput: (output, root) => mapNginxOutput(output, root, plan.desired.files, planResult.manifests.validation.documents),
-        beforePromote: createBuckets,
+        beforePromote: async () => {
+          // Before the switch: a crash after it must not lose the record of a removed pool's objects
+          // (a record written for an apply that then fails is dropped or replaced by the next apply).
+          recordRemovedPools(store, planResult.removedPools, new Set(planResult.manifests.validation.desired.pools.map((p) => p.name)));
+          return createBuckets();
+        },
       },
     );
     if (!outcome.dryRun) startMigrations();

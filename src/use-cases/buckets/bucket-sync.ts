@@ -7,6 +7,7 @@ import { readDeployedGateway, knownMigrations } from './deployed-gateway.js';
 import { listPools } from './list-pools.js';
 import { checkClientIdentities, prepareIdentityCredentials, type IdentityCheck } from './client-identities.js';
 import { openWritableState } from '../state/open-state.js';
+import { readRemovedPools, removedPoolOf } from './removed-pools.js';
 import { preparePoolCredentials, type PoolAccessPorts } from './pool-access.js';
 import type { Clock } from '../../ports/clock.js';
 import type { StateDatabase } from '../../ports/state-store.js';
@@ -113,8 +114,20 @@ export async function syncBuckets(ports: BucketSyncPorts, opts: BucketSyncOption
         ...[...pools.values()].filter((p) => p.type === 'nanio').map((p) => p.name),
       ]),
     ];
+    // Pools removed from the manifests while they held objects: kept in the state database (their
+    // sidecars, credentials sealed), listed like the others; all they hold is left behind.
+    const removed = readRemovedPools(store).flatMap((r) => {
+      const pool = pools.has(r.pool) ? null : removedPoolOf(r);
+      return pool ? [{ pool, sidecar: r.sidecar }] : [];
+    });
+    poolNames.push(...removed.map((r) => r.pool.name));
     const strays = (pool: string, buckets: readonly string[]) => buckets.filter((b) => !servedFrom(allHosts, migrations, pool, b));
-    const prepared = preparePoolCredentials(ports, settings, deployed.desired.pools, deployed.poolSidecars);
+    const prepared = preparePoolCredentials(
+      ports,
+      settings,
+      [...deployed.desired.pools, ...removed.map((r) => r.pool)],
+      new Map([...deployed.poolSidecars, ...removed.map((r) => [r.pool.name, r.sidecar] as const)]),
+    );
     const access = prepared.access;
     const listings = await listPools(
       access,

@@ -13,6 +13,7 @@ import type { Keyring } from '../../domain/secrets/secret-key.js';
 import { identityRefsKey, sealedIdentitiesOf } from '../../domain/render/render-sidecars.js';
 import type { ClientIdentity } from '../../domain/model/manifest-types.js';
 import type { Secrets } from '../../ports/secrets.js';
+import { memberUpdateSteps } from '../../domain/node-config/member-update-steps.js';
 
 /** The values of one client identity, or why there are none (never a value). */
 export type IdentityValues = { ok: true; values: CredentialValues } | { ok: false; problem: string };
@@ -144,6 +145,7 @@ export async function checkClientIdentities(
   const checks: IdentityCheck[] = [];
   const diagnostics: Diagnostic[] = [];
   const members = new Map(desired.pools.map((p) => [p.name, p.members.filter((m) => m.enabled).map((m) => m.address)]));
+  const byName = new Map(desired.pools.map((p) => [p.name, p]));
   // One request, no retry, at most 5 s per member: a member that does not answer must not hold the plan.
   const base = s3OptionsOf(ports.settings);
   const options = { ...base, timeoutMs: Math.min(base.timeoutMs, 5000), retries: 0 };
@@ -205,7 +207,7 @@ export async function checkClientIdentities(
                 severity: allowed ? 'warning' : 'error',
                 code: 'identity.refused',
                 message: `pool ${pool} refuses client identity ${ak} of virtual host ${v.name} (${message}): clients signing with it would get 403 for every bucket of ${v.name} served by or migrated to ${pool}${allowed ? ' (acknowledged in spec.allowRefusingPools)' : ''}`,
-                hint: `Add the identity to the [[users]] of every member of pool ${pool} ('orch node-config ${pool} MEMBER --out DIR' renders them) and restart them; or, to accept the refusal, list ${pool} in spec.allowRefusingPools of virtual host ${v.name}.`,
+                hint: `Give the members of pool ${pool} the identity (orch node-config writes it into their [[users]]): ${memberUpdateSteps(byName.get(pool)!)}; then run the command again. Or, to accept the refusal, list ${pool} in spec.allowRefusingPools of virtual host ${v.name}.`,
                 ...at(['spec', 'clientIdentities', index, 'accessKeyId']),
               });
             } else {

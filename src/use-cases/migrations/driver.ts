@@ -491,6 +491,7 @@ class Driver {
         deltaBytes,
         ms: this.now() - started,
         listMs,
+        startedAt: started,
       };
     } finally {
       bounded?.done();

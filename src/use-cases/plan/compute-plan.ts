@@ -22,6 +22,7 @@ import { renderTree } from '../../domain/render/render-tree.js';
 import { listPools } from '../buckets/list-pools.js';
 import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import { checkClientIdentities, prepareIdentityCredentials } from '../buckets/client-identities.js';
+import { removedPoolsToKeep, type RemovedPoolRecord } from '../buckets/removed-pools.js';
 import { loadManifests, type LoadedManifests } from './load-manifests.js';
 import { placePoolDiagnostics, positionResolver } from './manifest-positions.js';
 import { preparePoolCredentials, type PoolAccess, type PoolAccessPorts } from '../buckets/pool-access.js';
@@ -58,6 +59,11 @@ export interface PlanResult {
   nginxVersion: string | null;
   /** How to reach the nanio pools (apply creates the plan's buckets through it). */
   poolAccess: PoolAccess;
+  /**
+   * The nanio pools this plan removes from the gateway while they hold objects (or could not be
+   * listed): apply keeps their records in the state database (see removed-pools.ts).
+   */
+  removedPools: RemovedPoolRecord[];
   /** The texts the plan was computed from, as read: planIdentity() hashes them. */
   sources: PlanSources;
 }
@@ -136,15 +142,22 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
     ),
   );
 
+  const removed = removedPools(ports, settings, desired, poolSidecars);
   const buckets = opts.refresh
     ? await refreshBuckets(
         desired,
         observed,
-        withRemovedPools(credentials.access, removedPools(ports, settings, desired, poolSidecars)),
+        withRemovedPools(credentials.access, removed),
         positionResolver(documents),
         credentials.resealed,
       )
     : null;
+  // What the removed pools still hold: every bucket counted (a pool is removed rarely).
+  const removedListings =
+    opts.refresh && removed !== null
+      ? await listPools(removed.access, [...removed.names], (_pool, names) => ({ count: names, probe: [] }))
+      : null;
+  const keep = removedPoolsToKeep(removed?.pools ?? [], desired.pools, removedListings, new Date(ports.clock.now()).toISOString());
   const identities = opts.refresh ? await checkClientIdentities(ports, desired, positionResolver(documents), identitySeals.resolve) : null;
   const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
   const preflight = await preflightMigrations({
@@ -162,6 +175,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
     ...placeIdentityDiagnostics(identitySeals.diagnostics, desired, positionResolver(documents)),
     ...(buckets?.diagnostics ?? []),
     ...(identities?.diagnostics ?? []),
+    ...keep.diagnostics,
     ...preflight.diagnostics,
     ...statusListenerClaims(desired, settings.statusListen, positionResolver(documents)),
   ];
@@ -193,6 +207,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
     manifests,
     nginxVersion: version,
     poolAccess: credentials.access,
+    removedPools: keep.kept,
     sources: {
       orchVersion: orchVersion(),
       // Named relative to the manifests directory, as in the generated files: a plan saved in CI
@@ -387,7 +402,7 @@ function removedVirtualHosts(observed: ObservedTree, desired: DesiredState): Map
  */
 function removedPools(ports: PoolAccessPorts, settings: Settings, desired: DesiredState, sidecars: ReadonlyMap<string, string>) {
   const wanted = new Set(desired.pools.map((p) => p.name));
-  const pools: DesiredPool[] = [];
+  const pools: Array<{ pool: DesiredPool; sidecar: string }> = [];
   for (const [name, text] of sidecars) {
     if (wanted.has(name)) continue;
     let json: unknown;
@@ -397,11 +412,20 @@ function removedPools(ports: PoolAccessPorts, settings: Settings, desired: Desir
       continue;
     }
     const read = readPoolSidecar(json);
-    if (read.ok && read.value.type === 'nanio') pools.push(read.value);
+    if (read.ok && read.value.type === 'nanio') pools.push({ pool: read.value, sidecar: text });
   }
   return pools.length === 0
     ? null
-    : { names: new Set(pools.map((p) => p.name)), access: preparePoolCredentials(ports, settings, pools, sidecars).access };
+    : {
+        names: new Set(pools.map((p) => p.pool.name)),
+        pools,
+        access: preparePoolCredentials(
+          ports,
+          settings,
+          pools.map((p) => p.pool),
+          sidecars,
+        ).access,
+      };
 }
 
 /** One PoolAccess over the manifests' pools and the removed ones. */
