@@ -8,11 +8,10 @@
 export function completeHintCommands(hint: string, settingsArgs: readonly string[]): string {
   if (settingsArgs.length === 0) return hint;
   const extra = settingsArgs.join(' ');
-  return hint.replace(/(['`])(orch [^'`]*?)\1/g, (_, q: string, cmd: string) => `${q}${cmd} ${extra}${q}`);
+  // In backquotes a command may hold single-quoted words (`orch suspend --reason 'a b'`).
+  return hint.replace(/`(orch [^`]*?)`|'(orch [^'`]*?)'/g, (whole: string, inBackquotes?: string, inQuotes?: string) =>
+    inBackquotes !== undefined ? `\`${inBackquotes} ${extra}\`` : inQuotes !== undefined ? `'${inQuotes} ${extra}'` : whole,
+  );
 }
 
-/** A value as one shell word: left as is when it holds no shell syntax, else single-quoted. */
-export function shellWord(value: string): string {
-  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+export { shellWord } from '../domain/shell-word.js';

@@ -62,7 +62,7 @@ ${EXIT_CODES_HELP}`;
     const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
     if (!args.planfile && !flags['auto-approve'] && !flags['dry-run'] && !interactive) {
       throw new UserError('apply.needs-approval', 'Refusing to apply without confirmation: standard input is not a terminal.', {
-        hint: 'Review `orch plan` and pass --auto-approve, or apply a saved plan file (`orch plan --out FILE`, then `orch apply FILE`).',
+        hint: 'Review `orch plan` and pass --auto-approve, or apply a saved plan file (`orch plan --out gateway.plan`, then `orch apply gateway.plan`).',
       });
     }
     const orch = composeOrch(settings);

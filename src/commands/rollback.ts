@@ -39,7 +39,7 @@ ${EXIT_CODES_HELP}`;
         'rollback.needs-approval',
         'Refusing to roll back with --json without --auto-approve: the JSON result cannot hold a prompt.',
         {
-          hint: 'Pass --auto-approve, or run it in a terminal without --json to review the changes and confirm: orch rollback',
+          hint: 'Pass --auto-approve, or run it in a terminal without --json to review the changes and confirm: `orch rollback`',
         },
       );
     if (!flags['auto-approve'] && !interactive) {

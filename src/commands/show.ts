@@ -33,7 +33,7 @@ export default class Show extends OrchCommand {
     const plan = saved.plan as PlanJson | null;
     if (!plan || !Array.isArray(plan.changes) || typeof plan.summary !== 'object')
       throw new UserError('plan.invalid', `${args.file} holds no plan to show (saved by an orch without one).`, {
-        hint: 'Save it again with `orch plan --out FILE`.',
+        hint: `Save it again with \`orch plan --out ${shellWord(args.file)}\`.`,
       });
     const format = flags.json ? 'json' : flags.format;
     if (format === 'json') this.out(JSON.stringify(plan, null, 2));

@@ -10,7 +10,9 @@ import { onTerminal } from '../helpers/pty.js';
  * Every hint orch prints is a command that works when pasted as is: each case provokes a hint,
  * takes the command out of the printed text, and runs it through `sh -c` exactly as printed (with
  * an `orch` on PATH that is this build's bin/run.js), then checks that it did what the hint says.
- * The only words replaced are placeholders written as such (FILE). One nginx, one workspace.
+ * No word is replaced: hints print real values. The settings are given on the
+ * command line only (--config, --manifests, --nginx-dir, --state-dir; the environment has none of
+ * them): a hint that dropped them would act on other directories. One nginx, one workspace.
  */
 
 interface Run {
@@ -36,9 +38,26 @@ describe.sequential('every hint, run as printed', () => {
     }),
   });
 
-  /** `orch ARGS`, the CLI run directly (to provoke a hint). */
-  const orch = (args: string[], env: NodeJS.ProcessEnv = gw.env()): Promise<Run> =>
-    run(process.execPath, [join(REPO_ROOT, 'bin', 'run.js'), ...args], env);
+  /** The environment without the settings that have flags: those are given on the command line. */
+  const bareEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {
+    const env = gw.env(gw.work, extra);
+    for (const k of ['ORCH_CONFIG', 'ORCH_MANIFESTS', 'ORCH_NGINX_DIR', 'ORCH_STATE_DIR']) delete env[k];
+    return env;
+  };
+  const settings = (): string[] => [
+    '--config',
+    join(gw.work, 'orch.yaml'),
+    '--manifests',
+    gw.manifestsDir,
+    '--nginx-dir',
+    gw.nginxDir,
+    '--state-dir',
+    gw.stateDir,
+  ];
+
+  /** `orch ARGS SETTINGS`, the CLI run directly (to provoke a hint); help takes no settings. */
+  const orch = (args: string[], env: NodeJS.ProcessEnv = bareEnv()): Promise<Run> =>
+    run(process.execPath, [join(REPO_ROOT, 'bin', 'run.js'), ...args, ...(args[0] === 'help' ? [] : settings())], env);
 
   function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
     return new Promise((resolve, reject) => {
@@ -53,16 +72,12 @@ describe.sequential('every hint, run as printed', () => {
   }
 
   /** The command a hint prints (the first group of `pattern` in `text`), run by sh exactly as printed. */
-  async function runHint(
-    text: string,
-    pattern: RegExp,
-    env: NodeJS.ProcessEnv = gw.env(),
-    placeholders: Record<string, string> = {},
-  ): Promise<Run & { command: string }> {
+  async function runHint(text: string, pattern: RegExp, env: NodeJS.ProcessEnv = bareEnv()): Promise<Run & { command: string }> {
     const m = pattern.exec(text);
     if (!m?.[1]) throw new Error(`no hint matching ${String(pattern)} in:\n${text}`);
-    let command = m[1];
-    for (const [word, value] of Object.entries(placeholders)) command = command.replace(new RegExp(`\\b${word}\\b`, 'g'), value);
+    const command = m[1];
+    // A hint to another orch command carries the settings given on the command line.
+    if (command.startsWith('orch ') && command !== 'orch help') expect(command).toContain(`--state-dir ${gw.stateDir}`);
     const r = await run('/bin/sh', ['-c', command], { ...env, PATH: `${binDir}:${env['PATH'] ?? ''}` });
     expect(r.stderr, `${command}\n${r.stderr}`).not.toMatch(USAGE_ERROR);
     expect(r.stderr).not.toMatch(STACK_LINE);
@@ -97,25 +112,48 @@ describe.sequential('every hint, run as printed', () => {
   it("rollback with nothing applied: 'orch history' shows the (empty) history", async () => {
     const r = await orch(['rollback', '--auto-approve']);
     expect(r.code).toBe(1);
-    const h = await runHint(r.stderr, /See '(orch history)'/);
+    const h = await runHint(r.stderr, /See '(orch history[^']*)'/);
     expect(h.code, h.stderr).toBe(0);
   });
 
-  it('apply without confirmation: `orch plan --out FILE`, then `orch apply FILE` applies', async () => {
+  it('apply without confirmation: `orch plan --out gateway.plan`, then `orch apply gateway.plan` applies', async () => {
     const r = await orch(['apply']);
     expect(r.code).toBe(1);
-    const file = join(gw.root, 'first.plan');
-    const plan = await runHint(r.stderr, /\(`(orch plan --out FILE)`/, gw.env(), { FILE: file });
+    const plan = await runHint(r.stderr, /\(`(orch plan --out gateway\.plan[^`]*)`/);
     expect(plan.code, plan.stderr).toBe(0);
-    const apply = await runHint(r.stderr, /then `(orch apply FILE)`/, gw.env(), { FILE: file });
+    expect(existsSync(join(gw.work, 'gateway.plan'))).toBe(true);
+    const apply = await runHint(r.stderr, /then `(orch apply gateway\.plan[^`]*)`/);
     expect(apply.code, apply.stderr).toBe(0);
     expect(generations()).toBe(1);
+  });
+
+  it('a stale saved plan: saved again and applied as the hint says', async () => {
+    gw.setManifests(manifests('stale'));
+    const file = join(gw.root, 'stale.plan');
+    expect((await orch(['plan', '--no-refresh', '--out', file])).code).toBe(0);
+    gw.setManifests(manifests('newer'));
+    const r = await orch(['apply', file]);
+    expect(r.code, r.stderr).toBe(4);
+    const save = await runHint(r.stderr, /Save it again with `(orch plan --out [^`]*)`/);
+    expect(save.code, save.stderr).toBe(0);
+    const apply = await runHint(r.stderr, /apply it with `(orch apply [^`]*)`/);
+    expect(apply.code, apply.stderr + apply.stdout).toBe(0);
+    expect(gw.readManaged('vhosts/s3.conf')).toContain('X-Test newer');
+  });
+
+  it('a saved plan that does not exist: `orch plan --out PATH` creates it', async () => {
+    const file = join(gw.root, 'missing.plan');
+    const r = await orch(['apply', file]);
+    expect(r.code).toBe(1);
+    const h = await runHint(r.stderr, /Create it with `(orch plan --out [^`]*)`/);
+    expect(h.code, h.stderr).toBe(0);
+    expect(existsSync(file)).toBe(true);
   });
 
   it("a generation that does not exist: 'orch history' lists the generations", async () => {
     const r = await orch(['history', 'show', '99']);
     expect(r.code).toBe(1);
-    const h = await runHint(r.stderr, /'(orch history)'/);
+    const h = await runHint(r.stderr, /'(orch history[^']*)'/);
     expect(h.code, h.stderr).toBe(0);
     expect(h.stdout).toMatch(/\b1\b/);
   });
@@ -136,13 +174,13 @@ describe.sequential('every hint, run as printed', () => {
     gw.setManifests(manifests('three'));
     const r = await orch(['apply', '--auto-approve']);
     expect(r.code).toBe(1);
-    const see = await runHint(r.stderr, /See the edits with '(orch drift)'/);
+    const see = await runHint(r.stderr, /See the edits with '(orch drift[^']*)'/);
     expect(see.stdout + see.stderr).toContain('vhosts/s3.conf');
     expect(see.stdout + see.stderr).toContain('# hand edit');
     // The apply it shows asks for confirmation, as any apply does: run at a terminal, answered yes.
     const m = /'(orch apply --overwrite-drift-path [^']*)'/.exec(r.stderr);
     expect(m, r.stderr).not.toBeNull();
-    const t = await onTerminal(m![1]!.split(' ').slice(1), "Only 'yes' will be accepted", 'yes\\r', gw.env(), gw.work);
+    const t = await onTerminal(m![1]!.split(' ').slice(1), "Only 'yes' will be accepted", 'yes\\r', bareEnv(), gw.work);
     expect(t.code, t.output).toBe(0);
     expect(gw.readManaged('vhosts/s3.conf')).toContain('X-Test three');
   });
@@ -150,7 +188,7 @@ describe.sequential('every hint, run as printed', () => {
   it('a suspension reason too long: the example suspends, `orch resume` ends it', async () => {
     const r = await orch(['suspend', '--reason', 'x'.repeat(2000)]);
     expect(r.code).toBe(1);
-    const s = await runHint(r.stderr, /e\.g\. (orch suspend --reason '[^']*')/);
+    const s = await runHint(r.stderr, /e\.g\. `(orch suspend --reason [^`]*)`/);
     expect(s.code, s.stderr).toBe(0);
     const status = await orch(['status', '--json']);
     expect(status.stdout).toContain('maintenance of pool-b');
@@ -158,17 +196,24 @@ describe.sequential('every hint, run as printed', () => {
     expect(resumed.code, resumed.stderr).toBe(0);
   });
 
+  it("buckets of a virtual host not deployed: 'orch buckets' lists the deployed ones", async () => {
+    const r = await orch(['buckets', '--vhost', 'nosuch']);
+    expect(r.code).toBe(1);
+    const h = await runHint(r.stderr, /with '(orch buckets[^']*)' \(without --vhost\)/);
+    expect(h.code, h.stderr).toBe(0);
+  });
+
   it("a migration that does not exist: 'orch migrations' lists them", async () => {
     const r = await orch(['migrate', 'run', 'nosuch']);
     expect(r.code).toBe(1);
-    const h = await runHint(r.stderr, /'(orch migrations)' lists them/);
+    const h = await runHint(r.stderr, /'(orch migrations[^']*)' lists them/);
     expect(h.code, h.stderr).toBe(0);
   });
 
   it("rebuild-db without --force: 'orch rebuild-db --dry-run' previews", async () => {
     const r = await orch(['rebuild-db']);
     expect(r.code).toBe(1);
-    const h = await runHint(r.stderr, /'(orch rebuild-db --dry-run)'/);
+    const h = await runHint(r.stderr, /'(orch rebuild-db --dry-run[^']*)'/);
     expect(h.code, h.stderr).toBe(0);
     expect(h.stdout).toContain('Nothing was written (--dry-run).');
   });
@@ -183,16 +228,16 @@ describe.sequential('every hint, run as printed', () => {
     const restore = await runHint(await damage(), /the one live: (mv .*?) {2}\(with orch stopped/);
     expect(restore.code, restore.stderr).toBe(0);
     const damaged = await damage();
-    const rebuilt = await runHint(damaged, /from the files: (orch rebuild-db --force) \(/);
+    const rebuilt = await runHint(damaged, /from the files: '(orch rebuild-db --force[^']*)'/);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
-    const check = await runHint(damaged, /then check with '(orch plan)'/);
+    const check = await runHint(damaged, /then check with '(orch plan[^']*)'/);
     expect(check.code, check.stderr).toBe(0);
   });
 
   it("a key file that does not exist: 'orch secret-key generate --out FILE' creates it", async () => {
     const keyFile = join(gw.root, 'keys', 'orch.key');
     mkdirSync(join(gw.root, 'keys'), { recursive: true });
-    const env = gw.env(gw.work, { ORCH_SECRET_KEY_FILE: keyFile });
+    const env = bareEnv({ ORCH_SECRET_KEY_FILE: keyFile });
     const r = await orch(['apply', '--auto-approve'], env);
     expect(r.code).not.toBe(0);
     const h = await runHint(r.stderr, /'(orch secret-key generate --out [^']*)'/, env);

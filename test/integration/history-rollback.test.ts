@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_LINE } from '../helpers/cli.js';
 import { docs, Gateway, poolYaml, routeYaml, vhostYaml } from '../helpers/gateway.js';
+import { CTRL_KEYS, onTerminal } from '../helpers/pty.js';
 import { WatchProcess } from '../helpers/watch-daemon.js';
 import { expectContract } from '../helpers/json-contract.js';
 
@@ -12,7 +13,7 @@ import { expectContract } from '../helpers/json-contract.js';
  * of the manifests; `orch history show N` prints its file changes with diffs; `apply --dry-run`
  * shows the plan it validated; a rollback says whether the manifests still describe another state;
  * a running `orch watch` in apply mode is named before a rollback it would undo, and
- * `--suspend-watch` suspends it.
+ * `--suspend-watch` suspends it; Ctrl-C or Ctrl-D at the guard's prompt cancel.
  */
 describe.sequential('history, dry run, rollback messages and the daemon guard', () => {
   let gw: Gateway;
@@ -137,6 +138,21 @@ describe.sequential('history, dry run, rollback messages and the daemon guard', 
       expect(warned.stderr).toContain(`Warning: orch watch (pid ${w.child.pid}) runs in apply mode for this state directory`);
       expect(warned.stderr).toContain("run 'orch suspend' first, or pass --suspend-watch");
       expect(existsSync(join(gw.stateDir, 'watch-suspended.json'))).toBe(false);
+
+      // At a terminal the guard asks first: Ctrl-C or Ctrl-D there cancels the rollback, nothing suspended.
+      for (const [key, send] of CTRL_KEYS) {
+        const before = gw.snapshot();
+        const generation = gw.readState().generation;
+        const r = await onTerminal(['rollback'], 'Suspend it first (orch suspend)?', send, gw.env(gw.work, env), gw.work);
+        expect(r.sent, `${key}: ${r.output}`).toBe(true);
+        expect(r.code, `${key}: ${r.output}`).toBe(130);
+        expect(r.output).toContain('Cancelled; nothing was changed.');
+        expect(r.output).not.toMatch(STACK_LINE);
+        expect(r.output).not.toContain('Internal error');
+        expect(gw.snapshot()).toEqual(before);
+        expect(gw.readState().generation).toBe(generation);
+        expect(existsSync(join(gw.stateDir, 'watch-suspended.json'))).toBe(false);
+      }
 
       const suspended = await ok(['rollback', '--auto-approve', '--suspend-watch'], env);
       expect(suspended.stderr).toContain('Suspended orch watch for');

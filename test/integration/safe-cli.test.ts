@@ -201,6 +201,7 @@ describe.sequential('a safe CLI at a terminal', () => {
     });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain('manifests/secret.yaml:1:1: error: cannot be read: permission denied [manifest.unreadable]');
+    expect(r.stderr).toContain('hint: Give the user running orch read access (chmod a+r manifests/secret.yaml, or run orch as the owner).');
     expect(r.stderr).not.toMatch(STACK_LINE);
     expect(r.stderr).not.toContain('Internal error');
   });

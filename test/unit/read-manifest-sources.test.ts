@@ -1,8 +1,14 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listManifestTarget, readManifestSources } from '../../src/adapters/fs/read-manifest-sources.js';
+import {
+  listManifestTarget,
+  readManifestSources,
+  readManifestTree,
+  readManifestTreeInChild,
+} from '../../src/adapters/fs/read-manifest-sources.js';
+import { REPO_ROOT } from '../helpers/cli.js';
 import { displayPath } from '../../src/domain/manifests/origin-names.js';
 
 /** displayPath and the listing as they were written first (path.relative / path.join for every file). */
@@ -67,6 +73,34 @@ describe('manifest listing and display paths', () => {
       expect(listing.files, target).toEqual(referenceList(isAbsolute(target) ? target : join(root, target)));
       expect(listing.files.length).toBe(5);
       expect(readManifestSources(target, root).map((s) => s.path)).toEqual(listing.files.map((f) => referenceDisplayPath(f, root)));
+    }
+  });
+});
+
+describe('the bounded child that reads trees on network and FUSE mounts', () => {
+  it('gives the same trees, problems and errors as the in-process read (dist/ built)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'orch-read-child-'));
+    try {
+      mkdirSync(join(root, 'm', 'sub'), { recursive: true });
+      writeFileSync(join(root, 'm', 'a.yaml'), 'kind: Pool\r\n');
+      writeFileSync(join(root, 'm', 'sub', 'b.yml'), '\ufeffkind: Route\n');
+      writeFileSync(join(root, 'm', 'latin1.yaml'), Buffer.from([0x6b, 0x3a, 0x20, 0xe9, 0x0a]));
+      symlinkSync('..', join(root, 'm', 'sub', 'loop'));
+      symlinkSync('gone.yaml', join(root, 'm', 'dangling.yaml'));
+      const started = performance.now();
+      for (const [target, cwd] of [
+        ['m', root],
+        [join(root, 'm', 'a.yaml'), '/'],
+        [join(REPO_ROOT, 'examples', 'gateway'), REPO_ROOT],
+        ['test/fixtures/bad', REPO_ROOT],
+      ] as const) {
+        expect(readManifestTreeInChild(target, cwd), target).toEqual(readManifestTree(target, cwd));
+      }
+      expect(readManifestTree('m', root).problems.length).toBe(3);
+      expect(() => readManifestTreeInChild('nowhere', root)).toThrow('Manifest path nowhere does not exist.');
+      expect(performance.now() - started).toBeLessThan(10_000);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });

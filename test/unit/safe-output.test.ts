@@ -79,6 +79,9 @@ describe('hints that name orch commands', () => {
       'Create one with `orch plan --out FILE --nginx-dir /x`.',
     );
     expect(completeHintCommands("See 'orch history'.", [])).toBe("See 'orch history'.");
+    expect(completeHintCommands("Shorten it, e.g. `orch suspend --reason 'maintenance of pool-b'`", ['--state-dir', '/s'])).toBe(
+      "Shorten it, e.g. `orch suspend --reason 'maintenance of pool-b' --state-dir /s`",
+    );
   });
 
   it("complete the diagnostics' hints of a refused plan too, in text and JSON", () => {

@@ -57,14 +57,14 @@ describe('state loss: pure decisions', () => {
     expect(e.hint).toContain(
       'Restore the newest backup, which records generation 12, the one live: cp -p /var/lib/orch/orch.db.bak /var/lib/orch/orch.db.',
     );
-    expect(e.hint).toContain('orch rebuild-db, then check');
+    expect(e.hint).toContain("'orch rebuild-db', then check");
   });
 
   it('a backup older than the live files is not offered first: rebuild, and why', () => {
     const v = judgeState(DB, { kind: 'missing' }, null, facts({ ...applied, backups: applied.backups.slice(1) }));
     const e = stopped(v);
     expect(e.hint).toMatch(
-      /^Rebuild the state from the files: orch rebuild-db, then check with 'orch plan'\. The newest backup \(\S+\.bak\.2\) records generation 11, older than the live generation 12/,
+      /^Rebuild the state from the files: 'orch rebuild-db', then check with 'orch plan'\. The newest backup \(\S+\.bak\.2\) records generation 11, older than the live generation 12/,
     );
   });
 

@@ -92,9 +92,9 @@ export type ChildTreeAnswer = { tree: ManifestTree } | { userError: { code: stri
 /**
  * The tree read by `node manifest-tree-child.js TARGET CWD`, which prints each path on its
  * standard error before it touches it (so a read that does not answer is named) and the tree as
- * JSON on its standard output.
+ * JSON on its standard output. Exported for the tests: the same answers as in process.
  */
-function readManifestTreeInChild(target: string, cwd: string, timeoutMs: number): ManifestTree {
+export function readManifestTreeInChild(target: string, cwd: string, timeoutMs: number = MANIFEST_TREE_TIMEOUT_MS): ManifestTree {
   // The compiled module, also from the bundle (one file) and from the sources (tests).
   const script = packagePath('dist', 'adapters', 'fs', 'manifest-tree-child.js');
   // JSON escapes at most double the text (quotes, backslashes, line breaks); the rest is small.

@@ -59,7 +59,7 @@ export async function acquireWriterLock(
           : `Another orch writer holds the lock ${path}.`,
         h,
         {
-          hint: `Wait for it to finish, or raise --lock-timeout (waited ${timeoutSeconds}s). If that process is gone, orch takes the lock over by itself.`,
+          hint: `Wait for it to finish, or wait longer (waited ${timeoutSeconds}s): --lock-timeout SECONDS on apply, rollback, rebuild-db and buckets purge-orphans, or ORCH_LOCK_TIMEOUT=SECONDS for any command. If that process is gone, orch takes the lock over by itself.`,
         },
       );
     }

@@ -96,12 +96,12 @@ function describeEvidence(e: StateEvidence): string[] {
 
 /** The command that brings the state back, best first. */
 function recoveryHint(dbPath: string, p: DatabaseProblem, e: StateEvidence): string {
-  return `${restoreHint(dbPath, p, e)} (A plan against a copy of the managed tree without its state, as in CI: orch plan --no-state.)`;
+  return `${restoreHint(dbPath, p, e)} (A plan against a copy of the managed tree without its state, as in CI: 'orch plan --no-state'.)`;
 }
 
 function restoreHint(dbPath: string, p: DatabaseProblem, e: StateEvidence): string {
   const rebuild = emptyish(p) && p.kind !== 'zero-bytes' ? 'orch rebuild-db' : 'orch rebuild-db --force';
-  const rebuildLine = `rebuild it from the files: ${rebuild}${rebuild.endsWith('--force') ? ' (the damaged file is kept beside it)' : ''}, then check with 'orch plan'.`;
+  const rebuildLine = `rebuild it from the files: '${rebuild}'${rebuild.endsWith('--force') ? ' (the damaged file is kept beside it)' : ''}, then check with 'orch plan'.`;
   const newest = e.backups.find((b) => b.usable && b.generation !== null);
   const restore =
     p.kind === 'missing'
@@ -111,9 +111,9 @@ function restoreHint(dbPath: string, p: DatabaseProblem, e: StateEvidence): stri
     return `Restore the newest backup${e.liveGeneration !== null ? `, which records generation ${newest.generation}, the one live` : ''}: ${restore}. Or ${rebuildLine}`;
   }
   if (newest) {
-    return `Rebuild the state from the files: ${rebuild}, then check with 'orch plan'. The newest backup (${newest.path}) records generation ${newest.generation}, older than the live generation ${e.liveGeneration}: restored, it would report the later generations' files as hand edits.`;
+    return `Rebuild the state from the files: '${rebuild}', then check with 'orch plan'. The newest backup (${newest.path}) records generation ${newest.generation}, older than the live generation ${e.liveGeneration}: restored, it would report the later generations' files as hand edits.`;
   }
-  return `Rebuild the state from the files: ${rebuild}, then check with 'orch plan'.`;
+  return `Rebuild the state from the files: '${rebuild}', then check with 'orch plan'.`;
 }
 
 /** Why a command stops: the state database is missing, empty or unusable. */
@@ -146,7 +146,7 @@ export class StateBehindError extends UserError {
       'state.behind',
       `The state database ${dbPath} records generation ${recorded}, but generation ${live} is live in ${nginxDir}: the database is older than the files (restored from an old backup?). Nothing was changed: with it, orch would report the files of generations ${recorded + 1}-${live} as hand edits and number the next generation ${recorded + 1} again.`,
       {
-        hint: `Restore a newer backup if there is one, or rebuild the state from the files: orch rebuild-db --force (the current database is kept beside it), then check with 'orch plan'.`,
+        hint: `Restore a newer backup if there is one, or rebuild the state from the files: 'orch rebuild-db --force' (the current database is kept beside it), then check with 'orch plan'.`,
       },
     );
   }

@@ -1,5 +1,6 @@
 import type { Diagnostic } from '../diagnostics.js';
 import type { SourceText } from './parse-manifests.js';
+import { shellWord } from '../shell-word.js';
 import { describeChar } from './text.js';
 
 /**
@@ -79,7 +80,7 @@ export function unreadableManifest(
     },
     'permission': {
       code: 'manifest.unreadable',
-      hint: 'Give the user running orch read access (chmod a+r FILE, or run orch as the owner).',
+      hint: `Give the user running orch read access (chmod a+r ${shellWord(path)}, or run orch as the owner).`,
     },
     'symlink-loop': {
       code: 'manifest.symlink-loop',

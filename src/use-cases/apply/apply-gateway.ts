@@ -14,6 +14,7 @@ import { readSavedPlan } from '../plan/saved-plan.js';
 import { applyRefusal, type ApplyRefusal } from '../../domain/apply/apply-guards.js';
 import type { ApplyPorts } from './apply-ports.js';
 import { startPlannedMigrations } from '../migrations/start-migrations.js';
+import { shellWord } from '../../domain/shell-word.js';
 import { recordRemovedPools } from '../buckets/removed-pools.js';
 
 export interface ApplyOptions {
@@ -86,7 +87,7 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
           'plan.stale',
           `The saved plan ${opts.planFile} is stale: ${reasons.length > 0 ? reasons.join('; ') : 'its inputs changed'}.`,
           {
-            hint: 'Run `orch plan --out FILE` again, review it, and apply the new file.',
+            hint: `Save it again with \`orch plan --out ${shellWord(opts.planFile)}\`, review it, and apply it with \`orch apply ${shellWord(opts.planFile)}\`.`,
             exitCode: ExitCode.stalePlan,
           },
         );

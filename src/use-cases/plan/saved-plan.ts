@@ -1,6 +1,7 @@
 import { UserError } from '../../domain/errors.js';
 import type { PlanInputs } from '../../domain/plan/plan-inputs.js';
 import type { TextFiles } from '../../ports/text-files.js';
+import { shellWord } from '../../domain/shell-word.js';
 
 /** On-disk form of `orch plan --out FILE`. The plan itself is recomputed at apply and must match. */
 export interface SavedPlan {
@@ -27,7 +28,7 @@ export function readSavedPlan(files: TextFiles, path: string): SavedPlan {
   }
   if (text === null) {
     throw new UserError('plan.not-found', `Saved plan ${path} does not exist or cannot be read.`, {
-      hint: 'Create one with `orch plan --out FILE`.',
+      hint: `Create it with \`orch plan --out ${shellWord(path)}\`.`,
     });
   }
   let data: SavedPlan;

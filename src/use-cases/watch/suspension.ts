@@ -22,7 +22,7 @@ export function suspendWatch(
   const reason = opts.reason?.trim() || null;
   if (reason !== null && (reason.length > MAX_REASON || /[\u0000-\u001f\u007f]/.test(reason)))
     throw new UserError('suspend.reason', `The reason must be one line of at most ${MAX_REASON} characters.`, {
-      hint: "Shorten it, e.g. orch suspend --reason 'maintenance of pool-b'",
+      hint: "Shorten it, e.g. `orch suspend --reason 'maintenance of pool-b'`",
     });
   const already = ports.suspension.read() !== null;
   const suspension = { since: new Date(ports.clock.now()).toISOString(), by: opts.by, reason };
