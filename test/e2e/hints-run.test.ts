@@ -203,6 +203,22 @@ describe.sequential('every hint, run as printed', () => {
     expect(h.code, h.stderr).toBe(0);
   });
 
+  it('purge-orphans --json without --yes: the listing command, shell-quoted, runs as printed', async () => {
+    const r = await orch(['buckets', 'purge-orphans', 's3', 'a b$(touch pwned)', '--json']);
+    expect(r.code).toBe(1);
+    // With --json the error, its hint included, is the JSON document on standard output.
+    const hint = (JSON.parse(r.stdout) as { error: { hint: string } }).error.hint;
+    const h = await runHint(hint, /Review the listing with: `(orch buckets purge-orphans [^`]*)`/);
+    expect(h.command).toContain("'a b$(touch pwned)'");
+    expect(existsSync(join(gw.work, 'pwned'))).toBe(false);
+    // The listing ran with the bucket name exactly as typed (this gateway's pool is not nanio, so
+    // it ends with that refusal, not with a usage error), and the shell ran nothing of it.
+    expect(h.code).toBe(1);
+    const answer = JSON.parse(h.stdout) as { error: { code: string; message: string } };
+    expect(answer.error.code).toBe('purge.not-nanio');
+    expect(answer.error.message).toContain('Refusing to purge a b$(touch pwned) on s3');
+  });
+
   it("a migration that does not exist: 'orch migrations' lists them", async () => {
     const r = await orch(['migrate', 'run', 'nosuch']);
     expect(r.code).toBe(1);

@@ -6,6 +6,7 @@ import { composeOrch } from '../../composition-root.js';
 import { confirmTyped } from '../../cli/prompt.js';
 import { formatPurgeListing, formatPurgeResult } from '../../cli/views/buckets-text.js';
 import { purgeToJson } from '../../cli/views/result-json.js';
+import { shellWord } from '../../cli/hint-commands.js';
 
 export default class BucketsPurgeOrphans extends OrchCommand {
   static override summary = 'Delete the objects a bucket left on a pool that does not serve it (its default pool, or --pool).';
@@ -46,7 +47,7 @@ Lists the objects first (--dry-run stops there), refuses more than --max-objects
         'purge.needs-confirmation',
         'Refusing to purge with --json without --yes: the JSON result cannot hold a prompt.',
         {
-          hint: `Review the listing with: orch buckets purge-orphans ${args.vhost} ${args.bucket}${flags.pool !== undefined ? ` --pool ${flags.pool}` : ''} --dry-run --json`,
+          hint: `Review the listing with: \`orch buckets purge-orphans ${shellWord(args.vhost)} ${shellWord(args.bucket)}${flags.pool !== undefined ? ` --pool ${shellWord(flags.pool)}` : ''} --dry-run --json\``,
         },
       );
     if (!flags.yes && !flags['dry-run'] && !interactive) {
