@@ -8,9 +8,12 @@
 export function completeHintCommands(hint: string, settingsArgs: readonly string[]): string {
   if (settingsArgs.length === 0) return hint;
   const extra = settingsArgs.join(' ');
+  // A settings value with shell quotes (`--state-dir '/a b'`) cannot sit inside a single-quoted
+  // command: such a command is then set in backquotes, as a command holding quoted words is.
+  const quote = extra.includes("'") ? '`' : "'";
   // In backquotes a command may hold single-quoted words (`orch suspend --reason 'a b'`).
   return hint.replace(/`(orch [^`]*?)`|'(orch [^'`]*?)'/g, (whole: string, inBackquotes?: string, inQuotes?: string) =>
-    inBackquotes !== undefined ? `\`${inBackquotes} ${extra}\`` : inQuotes !== undefined ? `'${inQuotes} ${extra}'` : whole,
+    inBackquotes !== undefined ? `\`${inBackquotes} ${extra}\`` : inQuotes !== undefined ? `${quote}${inQuotes} ${extra}${quote}` : whole,
   );
 }
 

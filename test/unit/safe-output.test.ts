@@ -73,7 +73,10 @@ describe('hints that name orch commands', () => {
   it("repeat the command line's settings flags in every quoted orch command", () => {
     const hint = "See the edits with 'orch drift'. Either ..., or 'orch apply --overwrite-drift-path vhosts/a.conf'.";
     expect(completeHintCommands(hint, ['-m', 'my/manifests', '--state-dir', "'/a b'"])).toBe(
-      "See the edits with 'orch drift -m my/manifests --state-dir '/a b''. Either ..., or 'orch apply --overwrite-drift-path vhosts/a.conf -m my/manifests --state-dir '/a b''.",
+      "See the edits with `orch drift -m my/manifests --state-dir '/a b'`. Either ..., or `orch apply --overwrite-drift-path vhosts/a.conf -m my/manifests --state-dir '/a b'`.",
+    );
+    expect(completeHintCommands(hint, ['-m', 'my/manifests'])).toBe(
+      "See the edits with 'orch drift -m my/manifests'. Either ..., or 'orch apply --overwrite-drift-path vhosts/a.conf -m my/manifests'.",
     );
     expect(completeHintCommands('Create one with `orch plan --out FILE`.', ['--nginx-dir', '/x'])).toBe(
       'Create one with `orch plan --out FILE --nginx-dir /x`.',
