@@ -281,7 +281,7 @@ async function strandedTarget(
   if (migration)
     throw refuse(
       'migrating',
-      `migration ${migration.name} (${migration.progress}, ${migration.from} -> ${migration.to}) ${migration.progress === 'completed' ? 'moved' : 'is moving'} it.`,
+      `migration ${migration.name} (${migration.progress}, ${migration.from} -> ${migration.to}) ${migration.progress === 'completed' ? 'moved' : 'is moving'} it${migration.from === poolName || migration.to === poolName ? '' : `, so its copy on ${poolName} stays until the migration completed`}.`,
       migration.progress === 'completed'
         ? "A completed migration's source is listed by 'orch migrations orphaned'; delete it on that pool yourself."
         : 'Wait until the migration completed.',
