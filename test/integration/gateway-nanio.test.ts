@@ -2,7 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_LINE } from '../helpers/cli.js';
@@ -283,11 +290,21 @@ spec:
     expect(gw.snapshot()['pools/spare.conf']).toBeDefined();
     gw.writeManifest('vhost.yaml', vhost('cold', ['docs', 'attic']));
     // The plan says that orch keeps the removed pool's record, and why.
-    const keeps = await run(['plan']);
+    const planFile = join(gw.root, 'spare-removed.plan');
+    const keeps = await run(['plan', '--out', planFile]);
     expect(keeps.code, keeps.stdout + keeps.stderr).toBe(0);
     expect(keeps.stdout).toContain(
       'pool spare is removed from the manifests and still holds 1 object of bucket attic: orch keeps its members and sealed credentials in the state database',
     );
+    // What the saved plan keeps is part of its fingerprint: an object written on spare since makes it stale.
+    await seed(direct.fresh, 'attic', 2);
+    const stale = await run(['apply', planFile]);
+    expect(stale.code, stale.stdout + stale.stderr).toBe(4);
+    expect(stale.stderr).toContain(
+      'is stale: removed pool spare: the plan kept its record (attic: 1 object, 6 bytes), apply now keeps its record (attic: 2 objects, 12 bytes).',
+    );
+    expect(gw.snapshot()['pools/spare.conf']).toBeDefined();
+    await direct.fresh.send(new DeleteObjectCommand({ Bucket: 'attic', Key: 'k1' }));
     const letGo = await run(['apply', '--auto-approve']);
     expect(letGo.code, letGo.stdout + letGo.stderr).toBe(0);
     expect(gw.snapshot()['pools/spare.conf']).toBeUndefined();

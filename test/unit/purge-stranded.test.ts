@@ -175,7 +175,12 @@ describe('orch buckets purge-orphans --pool refuses, deleting nothing', () => {
       (f) => f.path === 'pools/old.meta.json',
     )!.content;
     const store = h.ports.state.open();
-    recordRemovedPools(store, [{ pool: 'old', removedAt: '2026-12-07T12:00:00.000Z', sidecar, buckets: null }], new Set());
+    recordRemovedPools(
+      store,
+      h.ports.removedPoolsFile,
+      [{ pool: 'old', removedAt: '2026-12-07T12:00:00.000Z', sidecar, buckets: null }],
+      new Set(),
+    );
     const removed = await refusal(h, 'old');
     expect(removed.code).toBe('purge.shared-members');
     expect(removed.message).toContain('pool old shares member 10.0.2.1:9000 (pool cold) with a pool serving attic');

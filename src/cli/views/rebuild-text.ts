@@ -40,6 +40,9 @@ export function formatRebuildText(r: RebuildResult, nginxDir: string, style: Sty
       `  migration ${m.name}: ${m.bucket} ${m.from} -> ${m.to}, ${completed ? `completed${m.orphanedSource ? ` (source data kept on ${m.orphanedSource.pool} ${m.orphanedSource.prefix})` : ''}` : `phase ${m.phase}, resumes`} (migrations/${file})`,
     );
   }
+  for (const pool of r.removedPools) {
+    out.push(`  removed pool ${pool}: its record (members, sealed credentials) from removed-pools.json beside the database`);
+  }
   if (p.unmanaged.length > 0) out.push(style.dim(`  not orch's (no marker), left alone: ${p.unmanaged.join(', ')}`));
   for (const d of p.diagnostics) {
     out.push(`${d.severity === 'error' ? style.red('error') : style.yellow('warning')}: ${d.message} ${style.dim(`[${d.code}]`)}`);
