@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CreateBucketCommand,
@@ -308,6 +308,16 @@ spec:
     const letGo = await run(['apply', '--auto-approve']);
     expect(letGo.code, letGo.stdout + letGo.stderr).toBe(0);
     expect(gw.snapshot()['pools/spare.conf']).toBeUndefined();
+    // A copy of the record beside the database (owner-only, credentials sealed) survives its loss:
+    // rebuild-db recovers it (the dry run says so, writing nothing).
+    const copy = join(gw.stateDir, 'removed-pools.json');
+    expect(statSync(copy).mode & 0o777).toBe(0o600);
+    const copyText = readFileSync(copy, 'utf8');
+    expect(copyText).toContain('"pool":"spare"');
+    for (const u of [hotUser, coldUser, freshUser]) expect(copyText).not.toContain(u.secretAccessKey);
+    const preview = await run(['rebuild-db', '--dry-run']);
+    expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+    expect(preview.stdout).toContain('removed pool spare: its record (members, sealed credentials) from removed-pools.json');
 
     // Its sidecar is gone from the managed directory; the state database keeps it (sealed), so
     // orch buckets orphans still lists what the removed pool holds.
@@ -351,6 +361,7 @@ spec:
     const forgot = await run(['buckets', 'forget-pool', 'spare']);
     expect(forgot.code, forgot.stderr).toBe(0);
     expect(forgot.stdout).toContain('Forgot removed pool spare');
+    expect(existsSync(copy)).toBe(false);
     expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).pools.map((p: { pool: string }) => p.pool)).not.toContain(
       'spare',
     );

@@ -59,7 +59,7 @@ export function formatRebuildText(r: RebuildResult, nginxDir: string, style: Sty
 export function rebuildToJson(r: RebuildResult): Record<string, unknown> {
   const p = r.plan;
   return {
-    format_version: '1.0',
+    format_version: '1.1',
     dry_run: r.dryRun === true,
     database: { path: r.dbPath, before: r.before, kept_as: r.keptAs },
     generation: { number: p.generation, source: p.generationSource, fingerprint: p.fingerprint },
@@ -84,6 +84,7 @@ export function rebuildToJson(r: RebuildResult): Record<string, unknown> {
       completed,
       file,
     })),
+    removed_pools: r.removedPools,
     diagnostics: p.diagnostics.map(diagnosticToJson),
   };
 }
