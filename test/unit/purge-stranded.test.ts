@@ -131,7 +131,7 @@ describe('orch buckets purge-orphans --pool refuses, deleting nothing', () => {
     const declared = await refusal(harness(desiredState({ ...deployed, migrations: [migration('attic-back', 'spare', 'cold')] })), 'spare');
     expect(declared.code).toBe('purge.migrating');
     expect(declared.message).toBe('Refusing to purge attic on s3: migration attic-back (declared, spare -> cold) is moving it.');
-    expect(declared.hint).toBe('Wait until the migration completed.');
+    expect(declared.hint).toBe("Wait until the migration completed: 'orch migrations' shows its progress.");
 
     const row = (name: string, from: string, to: string, completed: boolean): MigrationRow =>
       ({ name, virtualHost: 's3', bucket: 'attic', from, to, completed }) as MigrationRow;
