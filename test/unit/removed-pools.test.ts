@@ -148,5 +148,13 @@ describe('pools removed from the manifests while they hold objects', () => {
     ports.removedPoolsFile.text = null;
     expect((await rebuildDatabase(ports, { dryRun: false, force: false, command: 'rebuild-db' })).removedPools).toEqual([]);
     expect(ports.state.meta.has('removed_pools')).toBe(false);
+    // A damaged copy is not silently ignored: the rebuild warns that those records are not restored.
+    ports.state = new FakeState();
+    ports.removedPoolsFile.text = '[{"pool": "old", "sidecar"';
+    const damaged = await rebuildDatabase(ports, { dryRun: false, force: false, command: 'rebuild-db' });
+    expect(damaged.removedPools).toEqual([]);
+    expect(damaged.plan.diagnostics.map((d) => `${d.severity} ${d.code}`)).toEqual(['warning rebuild.removed-pools-unreadable']);
+    expect(damaged.plan.diagnostics[0]!.message).toContain('/fake/state/removed-pools.json holds no readable record of a removed pool');
+    expect(ports.state.meta.has('removed_pools')).toBe(false);
   });
 });

@@ -58,12 +58,28 @@ function writeRemovedPools(
 
 /**
  * `orch rebuild-db`: the records of the copy beside the database, written into the new database.
- * Returns the pools recovered (none when there is no copy, or it does not read as records).
+ * Returns the pools recovered, and a warning when the copy exists but holds no readable record
+ * (it is removed when no record is left, so an empty or damaged one lost records).
  */
-export function recoverRemovedPools(store: Pick<StateStore, 'setMeta'>, file: Pick<RemovedPoolsFile, 'read'>): string[] {
-  const records = parseRemovedPools(file.read());
+export function recoverRemovedPools(
+  store: Pick<StateStore, 'setMeta'>,
+  file: Pick<RemovedPoolsFile, 'read' | 'path'>,
+): { pools: string[]; diagnostics: Diagnostic[] } {
+  const text = file.read();
+  const records = parseRemovedPools(text);
   if (records.length > 0) store.setMeta(META_KEY, JSON.stringify(records));
-  return records.map((r) => r.pool);
+  const diagnostics: Diagnostic[] =
+    text !== null && records.length === 0
+      ? [
+          {
+            severity: 'warning',
+            code: 'rebuild.removed-pools-unreadable',
+            message: `${file.path} holds no readable record of a removed pool: the pools it recorded (removed from the manifests while they held objects) are not restored, and 'orch buckets orphans' will not list what they hold.`,
+            hint: `Restore the file from a copy and run 'orch rebuild-db --force' again, or remove it; the objects on those pools' members are never deleted by orch.`,
+          },
+        ]
+      : [];
+  return { pools: records.map((r) => r.pool), diagnostics };
 }
 
 /**

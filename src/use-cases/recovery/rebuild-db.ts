@@ -37,7 +37,7 @@ export interface RebuildPorts {
   nginx: Pick<Nginx, 'version'>;
   contents: Pick<ContentStore, 'putMany'>;
   /** The removed-pool records' copy beside the database. */
-  removedPoolsFile: Pick<RemovedPoolsFile, 'read'>;
+  removedPoolsFile: Pick<RemovedPoolsFile, 'read' | 'path'>;
 }
 
 /** What the database looked like before the rebuild. */
@@ -102,10 +102,11 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
       features: nginxFeaturesFor(version),
     });
     const result: RebuildResult = { dryRun: opts.dryRun, dbPath, before, keptAs: null, plan, nginxVersion: version, removedPools: [] };
-    if (opts.dryRun) {
-      result.removedPools = recoverRemovedPools({ setMeta: () => {} }, ports.removedPoolsFile);
-      return result;
-    }
+    // Read before anything is written: a dry run reports it the same way.
+    const removed = recoverRemovedPools({ setMeta: () => {} }, ports.removedPoolsFile);
+    result.removedPools = removed.pools;
+    plan.diagnostics.push(...removed.diagnostics);
+    if (opts.dryRun) return result;
 
     if (before !== 'missing' && (before !== 'empty' || opts.force)) {
       result.keptAs = ports.state.moveAside(`before-rebuild-${timestamp(new Date(ports.clock.now()))}`);
@@ -114,7 +115,7 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
     const store = ports.state.open();
     try {
       store.setMeta('nginx_dir', settings.nginxDir);
-      result.removedPools = recoverRemovedPools(store, ports.removedPoolsFile);
+      recoverRemovedPools(store, ports.removedPoolsFile);
       if (plan.files.length > 0 || plan.migrations.length > 0)
         store.commitRebuild(
           commitOf(plan, opts.command),
