@@ -10,6 +10,8 @@ import { fileWriterLocks } from './adapters/fs/writer-lock.js';
 import { nginxControl } from './adapters/nginx/nginx-control.js';
 import { fsDeployedSidecars } from './adapters/fs/deployed-sidecars.js';
 import { fileMigrationLocks, fsMigrationFiles } from './adapters/fs/migration-files.js';
+import { fsRemovedPoolsFile } from './adapters/fs/removed-pools-file.js';
+import type { RemovedPoolsFile } from './ports/removed-pools-file.js';
 import { procWorkerDrain } from './adapters/nginx/worker-drain.js';
 import { s3ObjectTransfer } from './adapters/s3/object-copier.js';
 import { s3PoolStorage } from './adapters/s3/pool-s3-client.js';
@@ -75,6 +77,8 @@ export interface Orch {
   fault: FaultHook;
   /** Migration state files, baselines and cancel flags in settings.stateDir/migrations. */
   migrationFiles: MigrationFiles;
+  /** The removed-pool records' copy in settings.stateDir/removed-pools.json (rebuild-db recovers them from it). */
+  removedPoolsFile: RemovedPoolsFile;
   provenance: ProvenanceSource;
   /** Clients on the nanio pools (S3). */
   poolStorage: PoolStorageFactory;
@@ -116,6 +120,7 @@ export function composeOrch(settings: Settings): Orch {
     }),
     fault: (point) => faultHook(point),
     migrationFiles: fsMigrationFiles(settings.stateDir),
+    removedPoolsFile: fsRemovedPoolsFile(settings.stateDir),
     provenance: provenanceSource(settings.manifests, process.env),
     poolStorage: s3PoolStorage,
     secrets: environmentSecrets(process.env),

@@ -6,6 +6,7 @@ import type { ApplyJournal, Journal } from '../../src/ports/apply-journal.js';
 import type { ContentStore } from '../../src/ports/content-store.js';
 import type { BuiltGeneration, ManagedTree, TreeLayout } from '../../src/ports/managed-tree.js';
 import type { GenerationTestResult, Nginx, ReloadResult } from '../../src/ports/nginx.js';
+import type { RemovedPoolsFile } from '../../src/ports/removed-pools-file.js';
 import type {
   AuditEntry,
   BackupInfo,
@@ -331,7 +332,19 @@ export class Crash extends Error {
   }
 }
 
+/** The removed-pool records' copy beside the database, in memory (`text`: as last written). */
+export function memoryRemovedPoolsFile(): RemovedPoolsFile & { text: string | null } {
+  const file = {
+    path: '/fake/state/removed-pools.json',
+    text: null as string | null,
+    read: () => file.text,
+    write: (text: string | null) => void (file.text = text),
+  };
+  return file;
+}
+
 export interface FakePorts extends ApplyPorts {
+  removedPoolsFile: RemovedPoolsFile & { text: string | null };
   tree: FakeTree;
   journal: FakeJournal;
   contents: FakeContents;
@@ -375,6 +388,7 @@ export function fakePorts(overrides: Partial<Settings> = {}): FakePorts {
     nginx: new FakeNginx(tree, clock),
     clock,
     migrationFiles: memoryFiles(),
+    removedPoolsFile: memoryRemovedPoolsFile(),
     // No saved plan in these tests: reading one finds nothing, writing one is a bug of the test.
     files: {
       read: () => null,

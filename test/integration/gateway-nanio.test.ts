@@ -1,8 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_LINE } from '../helpers/cli.js';
@@ -283,14 +290,34 @@ spec:
     expect(gw.snapshot()['pools/spare.conf']).toBeDefined();
     gw.writeManifest('vhost.yaml', vhost('cold', ['docs', 'attic']));
     // The plan says that orch keeps the removed pool's record, and why.
-    const keeps = await run(['plan']);
+    const planFile = join(gw.root, 'spare-removed.plan');
+    const keeps = await run(['plan', '--out', planFile]);
     expect(keeps.code, keeps.stdout + keeps.stderr).toBe(0);
     expect(keeps.stdout).toContain(
       'pool spare is removed from the manifests and still holds 1 object of bucket attic: orch keeps its members and sealed credentials in the state database',
     );
+    // What the saved plan keeps is part of its fingerprint: an object written on spare since makes it stale.
+    await seed(direct.fresh, 'attic', 2);
+    const stale = await run(['apply', planFile]);
+    expect(stale.code, stale.stdout + stale.stderr).toBe(4);
+    expect(stale.stderr).toContain(
+      'is stale: removed pool spare: the plan kept its record (attic: 1 object, 6 bytes), apply now keeps its record (attic: 2 objects, 12 bytes).',
+    );
+    expect(gw.snapshot()['pools/spare.conf']).toBeDefined();
+    await direct.fresh.send(new DeleteObjectCommand({ Bucket: 'attic', Key: 'k1' }));
     const letGo = await run(['apply', '--auto-approve']);
     expect(letGo.code, letGo.stdout + letGo.stderr).toBe(0);
     expect(gw.snapshot()['pools/spare.conf']).toBeUndefined();
+    // A copy of the record beside the database (owner-only, credentials sealed) survives its loss:
+    // rebuild-db recovers it (the dry run says so, writing nothing).
+    const copy = join(gw.stateDir, 'removed-pools.json');
+    expect(statSync(copy).mode & 0o777).toBe(0o600);
+    const copyText = readFileSync(copy, 'utf8');
+    expect(copyText).toContain('"pool":"spare"');
+    for (const u of [hotUser, coldUser, freshUser]) expect(copyText).not.toContain(u.secretAccessKey);
+    const preview = await run(['rebuild-db', '--dry-run']);
+    expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+    expect(preview.stdout).toContain('removed pool spare: its record (members, sealed credentials) from removed-pools.json');
 
     // Its sidecar is gone from the managed directory; the state database keeps it (sealed), so
     // orch buckets orphans still lists what the removed pool holds.
@@ -334,6 +361,7 @@ spec:
     const forgot = await run(['buckets', 'forget-pool', 'spare']);
     expect(forgot.code, forgot.stderr).toBe(0);
     expect(forgot.stdout).toContain('Forgot removed pool spare');
+    expect(existsSync(copy)).toBe(false);
     expect(JSON.parse((await run(['buckets', 'orphans', '--json'])).stdout).pools.map((p: { pool: string }) => p.pool)).not.toContain(
       'spare',
     );

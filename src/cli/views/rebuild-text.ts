@@ -40,6 +40,9 @@ export function formatRebuildText(r: RebuildResult, nginxDir: string, style: Sty
       `  migration ${m.name}: ${m.bucket} ${m.from} -> ${m.to}, ${completed ? `completed${m.orphanedSource ? ` (source data kept on ${m.orphanedSource.pool} ${m.orphanedSource.prefix})` : ''}` : `phase ${m.phase}, resumes`} (migrations/${file})`,
     );
   }
+  for (const pool of r.removedPools) {
+    out.push(`  removed pool ${pool}: its record (members, sealed credentials) from removed-pools.json beside the database`);
+  }
   if (p.unmanaged.length > 0) out.push(style.dim(`  not orch's (no marker), left alone: ${p.unmanaged.join(', ')}`));
   for (const d of p.diagnostics) {
     out.push(`${d.severity === 'error' ? style.red('error') : style.yellow('warning')}: ${d.message} ${style.dim(`[${d.code}]`)}`);
@@ -56,7 +59,7 @@ export function formatRebuildText(r: RebuildResult, nginxDir: string, style: Sty
 export function rebuildToJson(r: RebuildResult): Record<string, unknown> {
   const p = r.plan;
   return {
-    format_version: '1.0',
+    format_version: '1.1',
     dry_run: r.dryRun === true,
     database: { path: r.dbPath, before: r.before, kept_as: r.keptAs },
     generation: { number: p.generation, source: p.generationSource, fingerprint: p.fingerprint },
@@ -81,6 +84,7 @@ export function rebuildToJson(r: RebuildResult): Record<string, unknown> {
       completed,
       file,
     })),
+    removed_pools: r.removedPools,
     diagnostics: p.diagnostics.map(diagnosticToJson),
   };
 }

@@ -23,6 +23,13 @@ export interface PlanInputs {
   credentials?: Record<string, string>;
   /** `pool/bucket` -> `create`: the buckets the plan creates. Absent when none. */
   buckets?: Record<string, string>;
+  /**
+   * Pool -> what the plan keeps of a pool it removes from the manifests (see removed-pools.ts):
+   * the record, with the objects it saw there (`attic: 1 object, 6 bytes`, or `not listed`). The
+   * decision depends on a listing, not on any file: apply must keep exactly what the plan showed.
+   * Absent when the plan keeps none.
+   */
+  removedPools?: Record<string, string>;
 }
 
 export function fingerprintOf(inputs: PlanInputs): string {
@@ -37,6 +44,7 @@ export function fingerprintOf(inputs: PlanInputs): string {
     ['setting', inputs.settings],
     ['credentials', inputs.credentials ?? {}],
     ['bucket', inputs.buckets ?? {}],
+    ['removed-pool', inputs.removedPools ?? {}],
   ] as const) {
     for (const key of Object.keys(map).sort()) put(`${group} ${key} ${map[key]}`);
   }
@@ -68,6 +76,12 @@ export function describeInputChanges(saved: PlanInputs, now: PlanInputs): string
   diffMaps(pools(saved.credentials ?? {}), pools(now.credentials ?? {}), 'credentials of pool', reasons);
   diffMaps(hosts(saved.credentials ?? {}), hosts(now.credentials ?? {}), 'client identities of virtual host', reasons);
   diffMaps(saved.buckets ?? {}, now.buckets ?? {}, 'bucket creation', reasons);
+  const kept = (m: Record<string, string>, pool: string) => (pool in m ? `kept its record (${m[pool]})` : 'kept no record');
+  const removed = { ...saved.removedPools, ...now.removedPools };
+  for (const pool of Object.keys(removed).sort()) {
+    const [before, after] = [kept(saved.removedPools ?? {}, pool), kept(now.removedPools ?? {}, pool)];
+    if (before !== after) reasons.push(`removed pool ${pool}: the plan ${before}, apply now ${after.replace('kept', 'keeps')}`);
+  }
   return reasons;
 }
 

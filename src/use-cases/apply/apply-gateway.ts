@@ -153,7 +153,12 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
         beforePromote: async () => {
           // Before the switch: a crash after it must not lose the record of a removed pool's objects
           // (a record written for an apply that then fails is dropped or replaced by the next apply).
-          recordRemovedPools(store, planResult.removedPools, new Set(planResult.manifests.validation.desired.pools.map((p) => p.name)));
+          recordRemovedPools(
+            store,
+            ports.removedPoolsFile,
+            planResult.removedPools,
+            new Set(planResult.manifests.validation.desired.pools.map((p) => p.name)),
+          );
           return createBuckets();
         },
       },

@@ -9,6 +9,7 @@ import type { TextFiles } from '../../ports/text-files.js';
 import type { MigrationFiles } from '../../ports/migration-files.js';
 import type { Nginx } from '../../ports/nginx.js';
 import type { ProvenanceSource } from '../../ports/provenance.js';
+import type { RemovedPoolsFile } from '../../ports/removed-pools-file.js';
 import type { StateDatabase } from '../../ports/state-store.js';
 import type { WriterLocks } from '../../ports/writer-lock.js';
 import type { PoolAccessPorts } from '../buckets/pool-access.js';
@@ -34,6 +35,8 @@ export interface ApplyPorts extends PoolAccessPorts {
   manifests: ManifestLoader;
   /** Where apply records the migrations a plan starts (their state files). */
   migrationFiles: MigrationFiles;
+  /** The copy of the removed-pool records beside the database (what rebuild-db recovers them from). */
+  removedPoolsFile: RemovedPoolsFile;
   /** Who applies, from which revision of the manifests: recorded with each generation. */
   provenance: ProvenanceSource;
 }

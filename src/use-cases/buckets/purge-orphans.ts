@@ -139,7 +139,11 @@ export async function purgeOrphans(ports: PurgePorts, opts: PurgeOptions): Promi
     const { facts, manifests } = knownMigrations(settings, store, ports.manifests);
     const migration = facts.find((m) => m.virtualHost === vhostName && m.bucket === bucket && m.progress !== 'completed');
     if (migration)
-      throw refuse('migrating', `migration ${migration.name} (${migration.progress}) is moving it.`, 'Wait until the migration completed.');
+      throw refuse(
+        'migrating',
+        `migration ${migration.name} (${migration.progress}) is moving it.`,
+        "Wait until the migration completed: 'orch migrations' shows its progress.",
+      );
     const pending = manifests?.virtualHosts.find((v) => v.name === vhostName);
     if (manifests && pending) {
       const desiredRoute = bucketRouteOf(pending, bucket);
@@ -281,10 +285,10 @@ async function strandedTarget(
   if (migration)
     throw refuse(
       'migrating',
-      `migration ${migration.name} (${migration.progress}, ${migration.from} -> ${migration.to}) ${migration.progress === 'completed' ? 'moved' : 'is moving'} it.`,
+      `migration ${migration.name} (${migration.progress}, ${migration.from} -> ${migration.to}) ${migration.progress === 'completed' ? 'moved' : 'is moving'} it${migration.from === poolName || migration.to === poolName ? '' : `, so its copy on ${poolName} stays until the migration completed`}.`,
       migration.progress === 'completed'
         ? "A completed migration's source is listed by 'orch migrations orphaned'; delete it on that pool yourself."
-        : 'Wait until the migration completed.',
+        : "Wait until the migration completed: 'orch migrations' shows its progress.",
     );
   if (manifests?.virtualHosts.some((v) => servingPoolOf(v, bucket) === poolName))
     throw refuse(

@@ -2,6 +2,7 @@ import type { Diagnostic } from '../../domain/diagnostics.js';
 import type { PoolListing } from '../../domain/buckets/bucket-facts.js';
 import type { DesiredPool } from '../../domain/model/desired-state.js';
 import { readPoolSidecar } from '../../domain/rebuild/read-sidecar.js';
+import type { RemovedPoolsFile } from '../../ports/removed-pools-file.js';
 import type { StateDatabase, StateStore } from '../../ports/state-store.js';
 import type { WriterLocks } from '../../ports/writer-lock.js';
 import type { Settings } from '../../config/settings.js';
@@ -12,7 +13,8 @@ import { openWritableState } from '../state/open-state.js';
  * A nanio pool removed from the manifests while it still held objects. Its sidecar leaves the
  * managed directory with it, so the state database keeps the sidecar's text (members, credential
  * references and the credentials sealed at rest, never a value in clear): `orch buckets orphans`
- * lists what the pool still holds, and `orch buckets forget-pool` drops the record.
+ * lists what the pool still holds, and `orch buckets forget-pool` drops the record. A copy is kept
+ * beside the database (RemovedPoolsFile), from which `orch rebuild-db` recovers the records.
  */
 export interface RemovedPoolRecord {
   pool: string;
@@ -28,7 +30,10 @@ const META_KEY = 'removed_pools';
 
 /** The removed pools the state database keeps, by name. An unreadable record reads as none. */
 export function readRemovedPools(store: Pick<StateStore, 'getMeta'>): RemovedPoolRecord[] {
-  const text = store.getMeta(META_KEY);
+  return parseRemovedPools(store.getMeta(META_KEY));
+}
+
+function parseRemovedPools(text: string | null): RemovedPoolRecord[] {
   if (text === null) return [];
   try {
     const json = JSON.parse(text) as unknown;
@@ -40,8 +45,41 @@ export function readRemovedPools(store: Pick<StateStore, 'getMeta'>): RemovedPoo
   }
 }
 
-function writeRemovedPools(store: Pick<StateStore, 'setMeta'>, records: readonly RemovedPoolRecord[]): void {
-  store.setMeta(META_KEY, JSON.stringify([...records].sort((a, b) => (a.pool < b.pool ? -1 : 1))));
+/** The database first (it is what orch reads), then the copy beside it (what rebuild-db reads). */
+function writeRemovedPools(
+  store: Pick<StateStore, 'setMeta'>,
+  file: Pick<RemovedPoolsFile, 'write'>,
+  records: readonly RemovedPoolRecord[],
+): void {
+  const text = JSON.stringify([...records].sort((a, b) => (a.pool < b.pool ? -1 : 1)));
+  store.setMeta(META_KEY, text);
+  file.write(records.length > 0 ? text : null);
+}
+
+/**
+ * `orch rebuild-db`: the records of the copy beside the database, written into the new database.
+ * Returns the pools recovered, and a warning when the copy exists but holds no readable record
+ * (it is removed when no record is left, so an empty or damaged one lost records).
+ */
+export function recoverRemovedPools(
+  store: Pick<StateStore, 'setMeta'>,
+  file: Pick<RemovedPoolsFile, 'read' | 'path'>,
+): { pools: string[]; diagnostics: Diagnostic[] } {
+  const text = file.read();
+  const records = parseRemovedPools(text);
+  if (records.length > 0) store.setMeta(META_KEY, JSON.stringify(records));
+  const diagnostics: Diagnostic[] =
+    text !== null && records.length === 0
+      ? [
+          {
+            severity: 'warning',
+            code: 'rebuild.removed-pools-unreadable',
+            message: `${file.path} holds no readable record of a removed pool: the pools it recorded (removed from the manifests while they held objects) are not restored, and 'orch buckets orphans' will not list what they hold.`,
+            hint: `Restore the file from a copy and run 'orch rebuild-db --force' again, or remove it; the objects on those pools' members are never deleted by orch.`,
+          },
+        ]
+      : [];
+  return { pools: records.map((r) => r.pool), diagnostics };
 }
 
 /**
@@ -51,6 +89,7 @@ function writeRemovedPools(store: Pick<StateStore, 'setMeta'>, records: readonly
  */
 export function recordRemovedPools(
   store: Pick<StateStore, 'getMeta' | 'setMeta'>,
+  file: Pick<RemovedPoolsFile, 'write'>,
   kept: readonly RemovedPoolRecord[],
   drop: ReadonlySet<string>,
 ): void {
@@ -58,15 +97,20 @@ export function recordRemovedPools(
   const keptNames = new Set(kept.map((k) => k.pool));
   const after = [...before.filter((r) => !drop.has(r.pool) && !keptNames.has(r.pool)), ...kept];
   if (before.length === 0 && after.length === 0) return;
-  writeRemovedPools(store, after);
+  writeRemovedPools(store, file, after);
 }
 
 /** Drops the record of a removed pool; false when there was none. */
-export function forgetRemovedPool(store: Pick<StateStore, 'getMeta' | 'setMeta'>, pool: string): boolean {
+export function forgetRemovedPool(
+  store: Pick<StateStore, 'getMeta' | 'setMeta'>,
+  file: Pick<RemovedPoolsFile, 'write'>,
+  pool: string,
+): boolean {
   const before = readRemovedPools(store);
   if (!before.some((r) => r.pool === pool)) return false;
   writeRemovedPools(
     store,
+    file,
     before.filter((r) => r.pool !== pool),
   );
   return true;
@@ -137,11 +181,12 @@ export function removedPoolsToKeep(
   return { kept, diagnostics };
 }
 
-/** What forgetting a removed pool needs: the writer lock and the state database. */
+/** What forgetting a removed pool needs: the writer lock, the state database and the copy beside it. */
 export interface ForgetPoolPorts {
   settings: Settings;
   locks: WriterLocks;
   state: StateDatabase;
+  removedPoolsFile: Pick<RemovedPoolsFile, 'write'>;
 }
 
 /**
@@ -163,7 +208,7 @@ export async function forgetPool(ports: ForgetPoolPorts, pool: string, command: 
               : 'orch records a pool only when an apply removes it from the manifests while it holds objects.',
         });
       }
-      forgetRemovedPool(store, pool);
+      forgetRemovedPool(store, ports.removedPoolsFile, pool);
       const held =
         record.buckets === null ? 'not listed when removed' : record.buckets.map((b) => `${b.bucket}: ${b.objects} objects`).join(', ');
       store.audit([{ command, action: 'forget-pool', subject: `Pool/${pool}`, details: `removed ${record.removedAt}; held ${held}` }]);

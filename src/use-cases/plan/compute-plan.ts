@@ -243,7 +243,14 @@ export function planIdentity(result: PlanResult): PlanIdentity {
   };
   if (Object.keys(sources.credentials).length > 0) inputs.credentials = sources.credentials;
   if (plan.buckets.length > 0) inputs.buckets = Object.fromEntries(plan.buckets.map((b) => [`${b.pool}/${b.bucket}`, b.action]));
+  if (result.removedPools.length > 0) inputs.removedPools = Object.fromEntries(result.removedPools.map((r) => [r.pool, describeKept(r)]));
   return { inputs, fingerprint: fingerprintOf(inputs) };
+}
+
+/** What a plan keeps of a removed pool, in a saved plan's inputs: the objects it saw there. */
+function describeKept(record: RemovedPoolRecord): string {
+  if (record.buckets === null) return 'not listed';
+  return record.buckets.map((b) => `${b.bucket}: ${b.objects} object${b.objects === 1 ? '' : 's'}, ${b.bytes} bytes`).join('; ');
 }
 
 /**

@@ -11,6 +11,8 @@ import type { ContentStore } from '../../ports/content-store.js';
 import type { ManagedTree } from '../../ports/managed-tree.js';
 import type { MigrationFiles } from '../../ports/migration-files.js';
 import type { Nginx } from '../../ports/nginx.js';
+import type { RemovedPoolsFile } from '../../ports/removed-pools-file.js';
+import { recoverRemovedPools } from '../buckets/removed-pools.js';
 import type { Settings } from '../../config/settings.js';
 
 export interface RebuildOptions {
@@ -34,6 +36,8 @@ export interface RebuildPorts {
   journal: Pick<ApplyJournal, 'read'>;
   nginx: Pick<Nginx, 'version'>;
   contents: Pick<ContentStore, 'putMany'>;
+  /** The removed-pool records' copy beside the database. */
+  removedPoolsFile: Pick<RemovedPoolsFile, 'read' | 'path'>;
 }
 
 /** What the database looked like before the rebuild. */
@@ -47,6 +51,8 @@ export interface RebuildResult {
   keptAs: string | null;
   plan: RebuildPlan;
   nginxVersion: string | null;
+  /** The removed pools whose records were recovered from the copy beside the database (with --dry-run: would be). */
+  removedPools: string[];
 }
 
 /**
@@ -95,7 +101,11 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
       migrationFiles: ports.migrationFiles.readAll(),
       features: nginxFeaturesFor(version),
     });
-    const result: RebuildResult = { dryRun: opts.dryRun, dbPath, before, keptAs: null, plan, nginxVersion: version };
+    const result: RebuildResult = { dryRun: opts.dryRun, dbPath, before, keptAs: null, plan, nginxVersion: version, removedPools: [] };
+    // Read before anything is written: a dry run reports it the same way.
+    const removed = recoverRemovedPools({ setMeta: () => {} }, ports.removedPoolsFile);
+    result.removedPools = removed.pools;
+    plan.diagnostics.push(...removed.diagnostics);
     if (opts.dryRun) return result;
 
     if (before !== 'missing' && (before !== 'empty' || opts.force)) {
@@ -105,6 +115,7 @@ export async function rebuildDatabase(ports: RebuildPorts, opts: RebuildOptions)
     const store = ports.state.open();
     try {
       store.setMeta('nginx_dir', settings.nginxDir);
+      recoverRemovedPools(store, ports.removedPoolsFile);
       if (plan.files.length > 0 || plan.migrations.length > 0)
         store.commitRebuild(
           commitOf(plan, opts.command),
