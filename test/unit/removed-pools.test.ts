@@ -156,5 +156,14 @@ describe('pools removed from the manifests while they hold objects', () => {
     expect(damaged.plan.diagnostics.map((d) => `${d.severity} ${d.code}`)).toEqual(['warning rebuild.removed-pools-unreadable']);
     expect(damaged.plan.diagnostics[0]!.message).toContain('/fake/state/removed-pools.json holds no readable record of a removed pool');
     expect(ports.state.meta.has('removed_pools')).toBe(false);
+    // ...nor is one that cannot be read at all (permissions, a directory): a warning, not an internal error.
+    ports.state = new FakeState();
+    ports.removedPoolsFile.read = () => {
+      throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+    };
+    const unreadable = await rebuildDatabase(ports, { dryRun: false, force: false, command: 'rebuild-db' });
+    expect(unreadable.removedPools).toEqual([]);
+    expect(unreadable.plan.diagnostics.map((d) => `${d.severity} ${d.code}`)).toEqual(['warning rebuild.removed-pools-unreadable']);
+    expect(unreadable.plan.diagnostics[0]!.message).toContain('/fake/state/removed-pools.json cannot be read (EACCES)');
   });
 });

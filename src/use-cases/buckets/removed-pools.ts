@@ -65,7 +65,15 @@ export function recoverRemovedPools(
   store: Pick<StateStore, 'setMeta'>,
   file: Pick<RemovedPoolsFile, 'read' | 'path'>,
 ): { pools: string[]; diagnostics: Diagnostic[] } {
-  const text = file.read();
+  let text: string | null;
+  let unreadable: string | null = null;
+  try {
+    text = file.read();
+  } catch (e) {
+    // A copy that is there but cannot be read (permissions, a directory, an I/O error) lost its records as surely.
+    text = '';
+    unreadable = (e as NodeJS.ErrnoException).code ?? 'an I/O error';
+  }
   const records = parseRemovedPools(text);
   if (records.length > 0) store.setMeta(META_KEY, JSON.stringify(records));
   const diagnostics: Diagnostic[] =
@@ -74,7 +82,7 @@ export function recoverRemovedPools(
           {
             severity: 'warning',
             code: 'rebuild.removed-pools-unreadable',
-            message: `${file.path} holds no readable record of a removed pool: the pools it recorded (removed from the manifests while they held objects) are not restored, and 'orch buckets orphans' will not list what they hold.`,
+            message: `${file.path} ${unreadable ? `cannot be read (${unreadable})` : 'holds no readable record of a removed pool'}: the pools it recorded (removed from the manifests while they held objects) are not restored, and 'orch buckets orphans' will not list what they hold.`,
             hint: `Restore the file from a copy and run 'orch rebuild-db --force' again, or remove it; the objects on those pools' members are never deleted by orch.`,
           },
         ]
