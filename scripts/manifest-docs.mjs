@@ -106,6 +106,11 @@ export function renderManifestDocs(schemas) {
   out.push('  symbolic link that leads onto one, is read whole by a child process that must finish within');
   out.push('  10 s: one that does not answer stops the command with nothing written, naming the file being');
   out.push('  read (`Manifest path manifests did not answer within 10 s (reading manifests/remote/x.yaml)`).');
+  out.push('  A read stuck on such a mount cannot be killed: while it hangs, the same tree is refused at once');
+  out.push('  (`... is not read again: an earlier read of it did not answer within 10 s and is still');
+  out.push('  hanging ...`) rather than waited for again, which matters for `orch watch` (each such');
+  out.push('  reconcile is `failed` and retried with backoff, [watch.md](watch.md)); once the read has ended');
+  out.push('  (the mount answered or was detached), the tree is read again.');
   out.push('  Copy such manifests to a local directory. Trees on local file systems are read in process.');
   out.push('- Text is strict UTF-8 (`manifest.encoding` points at the first bad byte; a byte order mark is');
   out.push('  fine, so are CRLF line ends) without control characters other than tab and line ends');

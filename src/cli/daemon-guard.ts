@@ -3,6 +3,7 @@ import type { Settings } from '../config/settings.js';
 import type { Orch } from '../composition-root.js';
 import { daemonReport } from '../use-cases/status/daemon-report.js';
 import { suspendWatch } from '../use-cases/watch/suspension.js';
+import { completeHintCommands } from './hint-commands.js';
 import { confirmTyped } from './prompt.js';
 import type { Style } from './style.js';
 
@@ -15,6 +16,8 @@ export interface DaemonGuardOptions {
   suspend: boolean;
   /** Recorded as the suspension's reason. */
   reason: string;
+  /** The settings flags of the command line, added to the orch commands printed (completeHintCommands). */
+  settingsArgs: readonly string[];
   out: (line: string) => void;
   err: (line: string) => void;
   style: Style;
@@ -43,10 +46,24 @@ export async function guardAgainstDaemon(orch: Orch, settings: Settings, opts: D
     opts.out(opts.style.yellow(`Warning: ${why}`));
     suspend = await confirmTyped(`Suspend it first (orch suspend)? Type 'yes' to suspend it, anything else to go on without: `, 'yes');
   } else if (!suspend) {
-    opts.err(opts.style.yellow(`Warning: ${why} To keep this ${opts.action}, run 'orch suspend' first, or pass --suspend-watch.`));
+    opts.err(
+      opts.style.yellow(
+        completeHintCommands(
+          `Warning: ${why} To keep this ${opts.action}, run 'orch suspend' first, or pass --suspend-watch.`,
+          opts.settingsArgs,
+        ),
+      ),
+    );
   }
   if (suspend) {
     suspendWatch(orch, { by: orch.provenance.actor(), reason: opts.reason });
-    opts.err(opts.style.yellow(`Suspended orch watch for ${settings.stateDir}: it reconciles nothing until you run: orch resume`));
+    opts.err(
+      opts.style.yellow(
+        completeHintCommands(
+          `Suspended orch watch for ${settings.stateDir}: it reconciles nothing until you run 'orch resume'.`,
+          opts.settingsArgs,
+        ),
+      ),
+    );
   }
 }

@@ -75,6 +75,7 @@ ${EXIT_CODES_HELP}`;
         out: (l) => this.out(l),
         err: (l) => this.err(l),
         style: this.style,
+        settingsArgs: this.settingsArgs,
       });
     const reporter: ApplyReporter = process.stderr.isTTY && !flags.json ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
     let result;

@@ -4,6 +4,7 @@ import { UserError } from '../domain/errors.js';
 import { composeOrch } from '../composition-root.js';
 import { lineReporter, listrReporter } from '../cli/apply-reporter.js';
 import { confirmTyped } from '../cli/prompt.js';
+import { completeHintCommands } from '../cli/hint-commands.js';
 import { EXIT_CODES_HELP, OrchCommand } from '../cli/orch-command.js';
 import { formatPlanText } from '../cli/views/plan-text.js';
 import { rollbackToJson } from '../cli/views/result-json.js';
@@ -57,6 +58,7 @@ ${EXIT_CODES_HELP}`;
       out: (l) => (flags.json ? this.err(l) : this.out(l)),
       err: (l) => this.err(l),
       style: this.style,
+      settingsArgs: this.settingsArgs,
     });
     const reporter = process.stderr.isTTY && !flags.json ? listrReporter() : lineReporter((l) => this.err(l), this.errStyle);
     let result;
@@ -92,6 +94,13 @@ ${EXIT_CODES_HELP}`;
         : m.match === false
           ? "The manifests still describe another state: 'orch plan' shows the way back; fix the manifests (or revert their commit) before the next apply."
           : `Whether the manifests describe it could not be told (${m.why}): see 'orch plan'.`;
-    this.out(this.style.green(`Restored generation ${result.target} as generation ${result.outcome?.generation}. ${next}`));
+    this.out(
+      this.style.green(
+        completeHintCommands(
+          `Restored generation ${result.target} as generation ${result.outcome?.generation}. ${next}`,
+          this.settingsArgs,
+        ),
+      ),
+    );
   }
 }

@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { suspendWatch } from '../use-cases/watch/suspension.js';
+import { completeHintCommands } from '../cli/hint-commands.js';
 import { OrchCommand } from '../cli/orch-command.js';
 import { composeOrch } from '../composition-root.js';
 
@@ -23,7 +24,10 @@ export default class Suspend extends OrchCommand {
     }
     this.out(
       this.style.yellow(
-        `orch watch is suspended for ${settings.stateDir}${r.already ? ' (it already was; the record is replaced)' : ''}: it reconciles nothing until you run: orch resume`,
+        completeHintCommands(
+          `orch watch is suspended for ${settings.stateDir}${r.already ? ' (it already was; the record is replaced)' : ''}: it reconciles nothing until you run 'orch resume'.`,
+          this.settingsArgs,
+        ),
       ),
     );
   }

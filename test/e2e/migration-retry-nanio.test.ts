@@ -2,11 +2,11 @@ import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, PutObjectCo
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { printedCommand } from '../helpers/gateway.js';
 import { MigrationEnv } from '../helpers/migration-env.js';
 import type { MigrationJson } from '../helpers/migration-run.js';
 import { skipWithoutNanio } from '../helpers/nanio.js';
 import { listKeys } from '../helpers/s3-workload.js';
-import { expectContract } from '../helpers/json-contract.js';
 
 async function migrations(e: MigrationEnv): Promise<MigrationJson[]> {
   const r = await e.cli(['migrations', '--json', '--log', '100']);
@@ -46,14 +46,24 @@ describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migrat
       expect(startedPlan.code, startedPlan.stderr).toBe(0);
       expect(startedPlan.stdout).toContain('= photos-first: already started, phase pending');
       expect(startedPlan.stdout).not.toContain('+ start photos-first');
-      const killed = await e.cli(['migrate', 'run', 'photos-first'], { env: { ORCH_FAULT_INJECT: 'copy:pass' } });
-      expect(killed.signal ?? killed.code, `${killed.stdout}\n${killed.stderr}`).toBe('SIGKILL');
-      const cancel = await e.cli(['migrate', 'cancel', 'photos-first', '--json']);
+      // apply's hint, run exactly as printed (killed after its first copy pass).
+      const runFirst = printedCommand(firstApply.stdout, /or '(orch migrate run photos-first[^']*)'/);
+      const killed = await e.gw.orchAsPrinted(runFirst, { env: e.cliEnv({ ORCH_FAULT_INJECT: 'copy:pass' }) });
+      // sh reports its child killed by SIGKILL as exit status 137 (128 + 9).
+      expect(killed.signal ?? killed.code, `${killed.stdout}\n${killed.stderr}`).toBe(128 + 9);
+      // A second Migration of the bucket meanwhile is refused, with the cancel of the first as its
+      // hint. The manifests are put back, and that command, run exactly as printed, cancels it.
+      e.removeManifest('migrations/photos.yaml');
+      e.writeManifest('migrations/photos-again.yaml', e.migrationYaml({ name: 'photos-again', freezeBudget: '10s' }));
+      const busy = await e.cli(['plan', '--no-diff', '--no-refresh']);
+      expect(busy.code, `${busy.stdout}\n${busy.stderr}`).toBe(1);
+      expect(busy.stdout + busy.stderr).toContain('migration.bucket-busy');
+      const cancelHint = printedCommand(busy.stdout + busy.stderr, /cancel it with '(orch migrate cancel photos-first[^']*)'/);
+      e.removeManifest('migrations/photos-again.yaml');
+      e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-first', freezeBudget: '10s' }));
+      const cancel = await e.gw.orchAsPrinted(cancelHint, { env: e.cliEnv(), timeoutMs: 60_000 });
       expect(cancel.code, `${cancel.stdout}\n${cancel.stderr}`).toBe(0);
-      expect(expectContract('migrate', cancel.stdout)).toMatchObject({
-        outcome: 'cancelled',
-        migration: { name: 'photos-first', phase: 'cancelled' },
-      });
+      expect(cancel.stdout).toContain(`Migration photos-first is cancelled: bucket ${e.bucket} is served by pool old again.`);
       expect((await migrations(e)).find((m) => m.name === 'photos-first')).toMatchObject({ phase: 'cancelled', routing: 'source' });
       const cancelledPlan = await e.cli(['plan', '--no-diff', '--no-refresh']);
       expect(cancelledPlan.stdout, cancelledPlan.stderr).toContain('= 1 already finished, not started again: photos-first (cancelled)');
@@ -87,8 +97,10 @@ describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migrat
       expect(plan.stdout).toContain(`+ start photos-again: bucket ${e.bucket} on `);
       const again = await e.apply();
       expect(again.stdout).toContain(`Started migration photos-again: bucket ${e.bucket} of `);
-      const run = await e.cli(['migrate', 'run', 'photos-again']);
+      // apply's hint, run exactly as printed, moves it on to the end.
+      const run = await e.gw.orchAsPrinted(printedCommand(again.stdout, /or '(orch migrate run photos-again[^']*)'/), { env: e.cliEnv() });
       expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+      expect(run.stdout).toContain(`Migration photos-again is done: bucket ${e.bucket} is served by pool new.`);
       const second = (await migrations(e)).find((m) => m.name === 'photos-again')!;
       expect(second).toMatchObject({ phase: 'done', routing: 'destination' });
       expect(second.log.map((l) => l.message).join('\n')).toMatch(

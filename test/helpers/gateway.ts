@@ -36,6 +36,16 @@ const CLI = join(REPO_ROOT, 'bin', 'run.js');
 const FAULTY_CLI = join(REPO_ROOT, 'test', 'helpers', 'faulty-cli.mjs');
 export const STATUS_FILE = 'vhosts/_orch-status.conf';
 
+/**
+ * The orch command a hint prints: the first group of `pattern` in `text` (which must start with
+ * `orch `), to be run exactly as printed (Gateway.orchAsPrinted).
+ */
+export function printedCommand(text: string, pattern: RegExp): string {
+  const m = pattern.exec(text);
+  if (!m?.[1]?.startsWith('orch ')) throw new Error(`no orch command matching ${String(pattern)} in:\n${text}`);
+  return m[1];
+}
+
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -304,6 +314,31 @@ http {
   /** Runs the built CLI (`node bin/run.js ARGS`) against this gateway. */
   orch(args: string[], opts: RunOptions = {}): Promise<CliResult> {
     return this.spawnOrch(args, opts).done;
+  }
+
+  /**
+   * A command a hint printed (see printedCommand), run by `sh -c` exactly as printed, with an
+   * `orch` on PATH that is this build's CLI (the faulty entry when ORCH_FAULT_INJECT is set, as
+   * spawnOrch picks it) and this gateway's environment.
+   */
+  orchAsPrinted(command: string, opts: RunOptions = {}): Promise<CliResult> {
+    const cwd = opts.cwd ?? this.work;
+    const env = this.env(cwd, opts.env);
+    const bin = join(this.root, 'printed-bin');
+    if (!existsSync(join(bin, 'orch'))) {
+      mkdirSync(bin, { recursive: true });
+      const node = `'${process.execPath}'`;
+      writeFileSync(
+        join(bin, 'orch'),
+        `#!/bin/sh\nif [ -n "$ORCH_FAULT_INJECT" ]; then exec ${node} '${FAULTY_CLI}' "$@"; fi\nexec ${node} '${CLI}' "$@"\n`,
+      );
+      chmodSync(join(bin, 'orch'), 0o755);
+    }
+    return runProcess('/bin/sh', ['-c', command], {
+      cwd,
+      env: { ...env, PATH: `${bin}:${env['PATH'] ?? ''}` },
+      timeoutMs: opts.timeoutMs ?? 90_000,
+    }).done;
   }
 
   spawnOrch(args: string[], opts: RunOptions = {}): { child: ChildProcess; done: Promise<CliResult> } {

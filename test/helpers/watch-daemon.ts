@@ -150,6 +150,8 @@ export interface WatchStatusDoc {
   ready: boolean;
   ready_reason: string | null;
   running: string | null;
+  /** orch suspend in force (since 1.1), or null. */
+  suspended: null | { since: string; by: string; reason: string | null };
   reconciles: number;
   last_reconcile: null | {
     triggers: string[];

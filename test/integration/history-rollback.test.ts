@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STACK_LINE } from '../helpers/cli.js';
-import { docs, Gateway, poolYaml, routeYaml, vhostYaml } from '../helpers/gateway.js';
+import { docs, Gateway, poolYaml, printedCommand, routeYaml, vhostYaml } from '../helpers/gateway.js';
 import { CTRL_KEYS, onTerminal } from '../helpers/pty.js';
 import { WatchProcess } from '../helpers/watch-daemon.js';
 import { expectContract } from '../helpers/json-contract.js';
@@ -137,6 +137,16 @@ describe.sequential('history, dry run, rollback messages and the daemon guard', 
       const warned = await ok(['rollback', '--auto-approve'], env);
       expect(warned.stderr).toContain(`Warning: orch watch (pid ${w.child.pid}) runs in apply mode for this state directory`);
       expect(warned.stderr).toContain("run 'orch suspend' first, or pass --suspend-watch");
+      expect(existsSync(join(gw.stateDir, 'watch-suspended.json'))).toBe(false);
+      // The warning's command, run exactly as printed, suspends this daemon (its /status says so);
+      // the command it then names, run as printed, resumes it.
+      const suspend = await gw.orchAsPrinted(printedCommand(warned.stderr, /run '(orch suspend[^']*)' first/), { env });
+      expect(suspend.code, suspend.stderr).toBe(0);
+      expect(existsSync(join(gw.stateDir, 'watch-suspended.json'))).toBe(true);
+      expect((await w.waitStatus((s) => s.suspended !== null, 10_000, 'suspended')).suspended).not.toBeNull();
+      const resume = await gw.orchAsPrinted(printedCommand(suspend.stdout, /until you run '(orch resume[^']*)'/), { env });
+      expect(resume.code, resume.stderr).toBe(0);
+      expect(resume.stdout).toContain('orch watch is resumed for');
       expect(existsSync(join(gw.stateDir, 'watch-suspended.json'))).toBe(false);
 
       // At a terminal the guard asks first: Ctrl-C or Ctrl-D there cancels the rollback, nothing suspended.

@@ -7,6 +7,8 @@ import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
 import { docs, Gateway, poolYaml, vhostYaml } from '../helpers/gateway.js';
 import { CTRL_KEYS, onTerminal } from '../helpers/pty.js';
 import { mountSlowFuse } from '../helpers/slow-fuse.js';
+import { readManifestTreeInChild } from '../../src/adapters/fs/read-manifest-sources.js';
+import { UserError } from '../../src/domain/errors.js';
 
 /**
  * The CLI as an operator at a terminal meets it, against a real nginx: Ctrl-C and Ctrl-D at the
@@ -235,7 +237,8 @@ describe.sequential('a safe CLI at a terminal', () => {
       const started = performance.now();
       const r = await withInput(['apply', '--auto-approve'], '', gw.env(dir), dir);
       const ms = performance.now() - started;
-      // The read of the FUSE file times out once (5 s); the second reference to it is not waited for again.
+      // The read of the FUSE file times out once (5 s); the second reference to it is refused at
+      // once, its reader still stuck (not a second child stuck beside it).
       expect(ms, r.stderr).toBeLessThan(15_000);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).not.toMatch(STACK_LINE);
@@ -249,7 +252,11 @@ describe.sequential('a safe CLI at a terminal', () => {
       expectLine('10:18', 'accessKeyId', `file ${fifo} is a FIFO (named pipe), not a regular file`);
       expectLine('11:22', 'secretAccessKey', 'file /dev/zero is a device, not a regular file');
       expectLine('22:18', 'accessKeyId', `file ${fuse.file} did not answer within 5 s`);
-      expectLine('23:22', 'secretAccessKey', `file ${fuse.file} did not answer within 5 s`);
+      expectLine(
+        '23:22',
+        'secretAccessKey',
+        `file ${fuse.file} is not read again: an earlier read of it did not answer within 5 s and is still hanging`,
+      );
       expect(gw.snapshot()).toEqual(tree);
       expect(stateHashes()).toEqual(state);
     } finally {
@@ -286,8 +293,65 @@ describe.sequential('a safe CLI at a terminal', () => {
       expect(r.stderr).not.toContain('Internal error');
       expect(gw.snapshot()).toEqual(tree);
       expect(stateHashes()).toEqual(state);
+
+      // A long-running reader (orch watch reconciles again and again), here this process with a
+      // 3 s deadline (node's start under load must fit in it, for the child to reach the read): the tree is not read again while its abandoned child is stuck in the FUSE
+      // read (which no signal ends), and is read again once that child has ended.
+      const hangMessage = (f: () => unknown): string => {
+        try {
+          f();
+        } catch (e) {
+          return e instanceof UserError ? e.message : `not a UserError: ${String(e)}`;
+        }
+        return 'no error';
+      };
+      const readers = (): number => childrenRunning('manifest-tree-child.js');
+      const DEADLINE = 3000;
+      const first = performance.now();
+      expect(hangMessage(() => readManifestTreeInChild('manifests', dir, DEADLINE))).toBe(
+        'Manifest path manifests did not answer within 3 s (reading manifests/remote/zz-hang.yaml); is it on a network or FUSE file system that does not respond?',
+      );
+      expect(performance.now() - first).toBeGreaterThanOrEqual(DEADLINE);
+      expect(readers()).toBe(1);
+      const again = performance.now();
+      for (let i = 0; i < 3; i++)
+        expect(hangMessage(() => readManifestTreeInChild('manifests', dir, DEADLINE))).toBe(
+          'Manifest path manifests is not read again: an earlier read of it did not answer within 3 s and is still hanging (reading manifests/remote/zz-hang.yaml); is it on a network or FUSE file system that does not respond?',
+        );
+      expect(performance.now() - again).toBeLessThan(500); // 3 refusals, no deadline waited
+      expect(readers()).toBe(1);
+      await fuse.stop(); // the connection closes: the stuck read fails, its child ends
+      const retried = performance.now();
+      let tree2: unknown = null;
+      while (tree2 === null && performance.now() - retried < 10_000) {
+        try {
+          tree2 = readManifestTreeInChild('manifests', dir, DEADLINE);
+        } catch (e) {
+          expect(String(e)).toContain('is still hanging');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      // Read again: the link now leads to the empty mount point, pools.yaml alone is read.
+      expect(tree2).toMatchObject({ sources: [{ path: 'manifests/pools.yaml' }], problems: [] });
+      expect(readers()).toBe(0);
     } finally {
       await fuse.stop();
     }
   }, 60_000);
 });
+
+/** Processes started by this one whose command line contains `text` (zombies excluded). */
+function childrenRunning(text: string): number {
+  let n = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === process.pid && state !== 'Z' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(text)) n++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
+}

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../helpers/cli.js';
-import { docs, Gateway, poolYaml, routeYaml, sha256, vhostYaml } from '../helpers/gateway.js';
+import { docs, Gateway, poolYaml, printedCommand, routeYaml, sha256, vhostYaml } from '../helpers/gateway.js';
+import { onTerminal } from '../helpers/pty.js';
 import { hangingMember } from '../helpers/s3-servers.js';
 import { parsePrometheusText, sampleValue } from '../helpers/watch-prom-parser.js';
 import { sleep, WatchProcess, type WatchStatusDoc } from '../helpers/watch-daemon.js';
@@ -232,17 +233,29 @@ describe.sequential('orch watch against a real nginx', () => {
     expect(s.reconciles).toBe(count);
     expect(s.consecutive_failures).toBe(0);
     checkStatus(s);
+
+    // The drift report's hint, run as printed at a terminal (it asks before applying): the edit is
+    // discarded and the blocked change applied.
+    const hint = printedCommand(String(warned['hint']), /discard them with '(orch apply --overwrite-drift[^']*)'/);
+    expect(hint).not.toMatch(/['"`\\$]/); // plain words: split as the shell splits them
+    const t = await onTerminal(hint.split(' ').slice(1), "Only 'yes' will be accepted", 'yes\\r', gw.env(), gw.work);
+    expect(t.code, t.output).toBe(0);
+    expect(gw.readManaged('vhosts/s3.conf')).not.toContain('# edited by hand');
+    expect(gw.readState().generation).toBe(generation! + 1);
+    expect(await served('/photos/a.jpg')).toBe('hot');
     expect((await w.stop()).code).toBe(0);
 
-    // --drift correct: the start-up reconcile overwrites the edit and applies the change.
+    // --drift correct: the start-up reconcile overwrites an edit and applies a change.
+    gw.writeManaged('vhosts/s3.conf', `${gw.readManaged('vhosts/s3.conf')}# edited by hand\n`);
+    gw.writeManifest('routes/photos.yaml', photos('cold'));
     w = await WatchProcess.start(gw, ['--drift', 'correct']);
     s = await w.waitStatus((x) => x.ready, 30_000, 'ready under --drift correct');
-    expect(s.last_reconcile).toMatchObject({ outcome: 'applied', generation: generation! + 1 });
+    expect(s.last_reconcile).toMatchObject({ outcome: 'applied', generation: generation! + 2 });
     expect(s.drift.files).toEqual([]);
     expect(s.drift_policy).toBe('correct');
     expect(gw.readManaged('vhosts/s3.conf')).not.toContain('# edited by hand');
     expect(sha256(gw.readManaged('vhosts/s3.conf'))).toBe(gw.readState().inventory['vhosts/s3.conf']);
-    expect(await served('/photos/a.jpg')).toBe('hot');
+    expect(await served('/photos/a.jpg')).toBe('cold');
     await w.waitLog((l) => l.event === 'drift.corrected' && JSON.stringify(l['files']) === '["vhosts/s3.conf"]');
     expect((await w.stop()).code).toBe(0);
   });

@@ -45,7 +45,7 @@ describe.sequential('orch suspend / resume with a running orch watch', () => {
 
     const suspend = await gw.orch(['suspend', '--reason', 'rolling back by hand']);
     expect(suspend.code, suspend.stderr).toBe(0);
-    expect(suspend.stdout).toContain('it reconciles nothing until you run: orch resume');
+    expect(suspend.stdout).toContain("it reconciles nothing until you run 'orch resume'.");
 
     // A hand edit and a manifest change while suspended: a trigger (SIGHUP) reconciles nothing.
     const edited = `${gw.readManaged('vhosts/s3.conf')}# edited by hand\n`;

@@ -138,7 +138,9 @@ describe('reconcile outcomes', () => {
     expect(classify(new UserError('nginx.test-failed', 'x')).outcome).toBe('invalid');
     for (const code of ['apply.drift', 'apply.max-delete', 'apply.empty'])
       expect(classify(new UserError(code, 'x')).outcome).toBe('blocked');
-    for (const code of ['nginx.reload-not-confirmed', 'nginx.conf-missing', 'state.corrupt'])
+    // manifests.unreadable: also a tree on a network or FUSE mount that did not answer (or whose
+    // earlier read still hangs): retried with backoff, read again once that read has ended.
+    for (const code of ['nginx.reload-not-confirmed', 'nginx.conf-missing', 'state.corrupt', 'manifests.unreadable'])
       expect(classify(new UserError(code, 'x')).outcome).toBe('failed');
     const e = Object.assign(new Error('disk full'), { code: 'ENOSPC' });
     expect(classify(e)).toEqual({

@@ -7,7 +7,7 @@ import { UserError, ValidationError } from '../../domain/errors.js';
 import { decodeManifestBytes, MANIFEST_LIMITS, unreadableManifest } from '../../domain/manifests/decode-source.js';
 import type { SourceText } from '../../domain/manifests/parse-manifests.js';
 import { displayPath, stableOriginFile } from '../../domain/manifests/origin-names.js';
-import { runBoundedChild } from './bounded-child.js';
+import { runBoundedRead } from './bounded-child.js';
 import { isLocalRealPath, isOnLocalFileSystem } from './local-file-system.js';
 
 const MANIFEST_EXT = /\.ya?ml$/;
@@ -33,7 +33,9 @@ export interface ManifestTree {
  * symbolic link met on the way, lies on a network or FUSE file system (where a stat or a read can
  * wait forever), the whole tree is read again by the same code in a child process bounded by one
  * deadline (MANIFEST_TREE_TIMEOUT_MS, see bounded-child.ts, shared with secret files): a tree that
- * does not answer in time is a UserError naming the path being read.
+ * does not answer in time is a UserError naming the path being read. While that child is stuck (a
+ * FUSE read cannot be killed), the same target is refused at once with the same UserError, not
+ * read again (`orch watch` asks on every reconcile); once it has ended, it is read again.
  */
 export function readManifestTree(target: string, cwd: string = process.cwd()): ManifestTree {
   if (isOnLocalFileSystem(manifestTargetPath(target, cwd))) {
@@ -99,15 +101,20 @@ export function readManifestTreeInChild(target: string, cwd: string, timeoutMs: 
   const script = packagePath('dist', 'adapters', 'fs', 'manifest-tree-child.js');
   // JSON escapes at most double the text (quotes, backslashes, line breaks); the rest is small.
   const maxBytes = 2 * MANIFEST_LIMITS.treeBytes + 1024 * 1024;
-  const answer = runBoundedChild(process.execPath, [script, target, cwd], timeoutMs, maxBytes);
+  const abs = manifestTargetPath(target, cwd);
+  const answer = runBoundedRead(`manifest-tree:${abs}`, process.execPath, [script, target, cwd], timeoutMs, maxBytes);
   const noAnswer = (detail: string): UserError =>
-    new UserError('manifests.unreadable', `Manifest path ${displayPath(manifestTargetPath(target, cwd), cwd)} ${detail}`, {
+    new UserError('manifests.unreadable', `Manifest path ${displayPath(abs, cwd)} ${detail}`, {
       hint: 'Copy the manifests to a local directory and point --manifests (or ORCH_MANIFESTS, or `manifests:` in the config file) at it.',
     });
-  if (answer.status === 'timeout') {
+  if (answer.status === 'timeout' || answer.status === 'hanging') {
     const last = answer.stderr.trimEnd().split('\n').pop();
+    const reading = last ? ` (reading ${last})` : '';
+    const question = 'is it on a network or FUSE file system that does not respond?';
     throw noAnswer(
-      `did not answer within ${timeoutMs / 1000} s${last ? ` (reading ${last})` : ''}; is it on a network or FUSE file system that does not respond?`,
+      answer.status === 'timeout'
+        ? `did not answer within ${timeoutMs / 1000} s${reading}; ${question}`
+        : `is not read again: an earlier read of it did not answer within ${timeoutMs / 1000} s and is still hanging${reading}; ${question}`,
     );
   }
   if (answer.status === 'spawn') throw noAnswer(`cannot be read: the reader could not be started (${answer.detail}).`);

@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { runBoundedChild } from '../fs/bounded-child.js';
+import { resolve } from 'node:path';
+import { runBoundedRead } from '../fs/bounded-child.js';
 import { isOnLocalFileSystem } from '../fs/local-file-system.js';
 
 /** Bytes a secret file may hold: a key id or a secret key is a few dozen. */
@@ -27,7 +28,8 @@ export type SecretFileRead = { text: string } | { problem: string; refused: bool
  *   larger than SECRET_FILE_MAX_BYTES is never read;
  * - anywhere else (NFS, SMB, FUSE, sshfs...), where even a stat can wait forever, the same checks
  *   and the read run in a child process (`sh` and `head`) bounded in time (fs/bounded-child.ts,
- *   shared with the manifest reader): past `timeoutMs` the read is abandoned and reported.
+ *   shared with the manifest reader): past `timeoutMs` the read is abandoned and reported; while
+ *   that child is stuck (a FUSE read cannot be killed), the file is refused at once, not read again.
  */
 export function readSecretFile(file: string, timeoutMs = SECRET_FILE_TIMEOUT_MS): SecretFileRead {
   if (isOnLocalFileSystem(file)) return readLocal(file);
@@ -40,6 +42,10 @@ export const readSecretFileInChild = (file: string, timeoutMs = SECRET_FILE_TIME
 
 const noAnswer = (timeoutMs: number): SecretFileRead => ({
   problem: `did not answer within ${timeoutMs / 1000} s (a network or FUSE file system that does not respond?); copy the secret to a local file`,
+  refused: true,
+});
+const stillHanging = (timeoutMs: number): SecretFileRead => ({
+  problem: `is not read again: an earlier read of it did not answer within ${timeoutMs / 1000} s and is still hanging (a network or FUSE file system that does not respond?); copy the secret to a local file`,
   refused: true,
 });
 
@@ -115,16 +121,11 @@ if [ -d "$f" ]; then exit 14; fi
 if [ ! -f "$f" ]; then exit 15; fi
 exec head -c ${SECRET_FILE_MAX_BYTES + 1} -- "$f"`;
 
-/** Files that did not answer in time, in this process: asked again, they are not waited for again. */
-const unanswered = new Set<string>();
-
 function readThroughChild(file: string, timeoutMs: number): SecretFileRead {
-  if (unanswered.has(file)) return noAnswer(timeoutMs);
-  const answer = runBoundedChild('/bin/sh', ['-c', CHILD_SCRIPT, 'orch-secret', file], timeoutMs, SECRET_FILE_MAX_BYTES);
-  if (answer.status === 'timeout') {
-    unanswered.add(file);
-    return noAnswer(timeoutMs);
-  }
+  const key = `secret-file:${resolve(file)}`;
+  const answer = runBoundedRead(key, '/bin/sh', ['-c', CHILD_SCRIPT, 'orch-secret', file], timeoutMs, SECRET_FILE_MAX_BYTES);
+  if (answer.status === 'hanging') return stillHanging(timeoutMs);
+  if (answer.status === 'timeout') return noAnswer(timeoutMs);
   if (answer.status === 'spawn') return { problem: `cannot be read (${answer.detail})`, refused: false };
   const bytes = answer.stdout;
   try {

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { cancelMigration } from '../../use-cases/migrations/migration-commands.js';
 import { migrationPorts } from '../../composition-root.js';
+import { completeHintCommands } from '../../cli/hint-commands.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { migrateToJson } from '../../cli/views/result-json.js';
 
@@ -37,7 +38,10 @@ export default class MigrateCancel extends OrchCommand {
     else
       this.out(
         this.style.yellow(
-          `Migration ${d.name} is driven by another process, which was asked to cancel; it is still in phase ${d.phase}. Check with 'orch migrations'.`,
+          completeHintCommands(
+            `Migration ${d.name} is driven by another process, which was asked to cancel; it is still in phase ${d.phase}. Check with 'orch migrations'.`,
+            this.settingsArgs,
+          ),
         ),
       );
   }

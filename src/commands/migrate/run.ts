@@ -3,6 +3,7 @@ import { runMigration } from '../../use-cases/migrations/migration-commands.js';
 import { migrationPorts } from '../../composition-root.js';
 import type { MigrationRecord } from '../../domain/migrations/migration-record.js';
 import { ExitCode } from '../../domain/errors.js';
+import { completeHintCommands, shellWord } from '../../cli/hint-commands.js';
 import { OrchCommand } from '../../cli/orch-command.js';
 import { composeOrch } from '../../composition-root.js';
 import { formatDuration, progressText, rateText } from '../../cli/views/migrations-text.js';
@@ -69,7 +70,10 @@ EXIT CODES
           this.out(this.style.green(`Migration ${d.name} is done: bucket ${d.bucket} is served by pool ${d.to}.`));
           if (f?.windowMs != null) this.out(`Writes were refused (503 SlowDown) for ${(f.windowMs / 1000).toFixed(2)} s at the cutover.`);
           this.out(
-            `The source data stays on pool ${d.from}: see 'orch migrations orphaned'. Change the Route's pool to ${d.to} in the manifests; the Migration document can then be removed.`,
+            completeHintCommands(
+              `The source data stays on pool ${d.from}: see 'orch migrations orphaned'. Change the Route's pool to ${d.to} in the manifests; the Migration document can then be removed.`,
+              this.settingsArgs,
+            ),
           );
           return ExitCode.ok;
         }
@@ -84,7 +88,10 @@ EXIT CODES
         default:
           this.out(this.style.red(`Migration ${d.name} is in phase ${d.phase}: ${d.lastError ?? 'see orch migrations'}`));
           this.out(
-            `Its route stays on ${d.routing === 'destination' ? d.to : d.from}. Fix the cause and run 'orch migrate run ${d.name}' again, or cancel it with 'orch migrate cancel ${d.name}'.`,
+            completeHintCommands(
+              `Its route stays on ${d.routing === 'destination' ? d.to : d.from}. Fix the cause and run 'orch migrate run ${shellWord(d.name)}' again, or cancel it with 'orch migrate cancel ${shellWord(d.name)}'.`,
+              this.settingsArgs,
+            ),
           );
           return ExitCode.error;
       }
