@@ -52,18 +52,19 @@ describe.skipIf(skipWithoutNanio())('cancel, deletes at the source, a new migrat
       // sh reports its child killed by SIGKILL as exit status 137 (128 + 9).
       expect(killed.signal ?? killed.code, `${killed.stdout}\n${killed.stderr}`).toBe(128 + 9);
       // A second Migration of the bucket meanwhile is refused, with the cancel of the first as its
-      // hint. The manifests are put back, and that command, run exactly as printed, cancels it.
+      // hint. That command, run exactly as printed with the manifests as they are (the new Migration
+      // declared, the first one's document gone), cancels it: its routing generation starts nothing.
       e.removeManifest('migrations/photos.yaml');
       e.writeManifest('migrations/photos-again.yaml', e.migrationYaml({ name: 'photos-again', freezeBudget: '10s' }));
       const busy = await e.cli(['plan', '--no-diff', '--no-refresh']);
       expect(busy.code, `${busy.stdout}\n${busy.stderr}`).toBe(1);
       expect(busy.stdout + busy.stderr).toContain('migration.bucket-busy');
       const cancelHint = printedCommand(busy.stdout + busy.stderr, /cancel it with '(orch migrate cancel photos-first[^']*)'/);
-      e.removeManifest('migrations/photos-again.yaml');
-      e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-first', freezeBudget: '10s' }));
       const cancel = await e.gw.orchAsPrinted(cancelHint, { env: e.cliEnv(), timeoutMs: 60_000 });
       expect(cancel.code, `${cancel.stdout}\n${cancel.stderr}`).toBe(0);
       expect(cancel.stdout).toContain(`Migration photos-first is cancelled: bucket ${e.bucket} is served by pool old again.`);
+      e.removeManifest('migrations/photos-again.yaml');
+      e.writeManifest('migrations/photos.yaml', e.migrationYaml({ name: 'photos-first', freezeBudget: '10s' }));
       expect((await migrations(e)).find((m) => m.name === 'photos-first')).toMatchObject({ phase: 'cancelled', routing: 'source' });
       const cancelledPlan = await e.cli(['plan', '--no-diff', '--no-refresh']);
       expect(cancelledPlan.stdout, cancelledPlan.stderr).toContain('= 1 already finished, not started again: photos-first (cancelled)');

@@ -72,7 +72,8 @@ export async function applyGateway(ports: ApplyPorts, opts: ApplyOptions): Promi
 
     opts.emit({ step: 'plan', status: 'start' });
     // Refresh from S3: the buckets new routes need, and the guard against stranding objects.
-    const planResult = await computePlan(ports, stateViewOf(store), { refresh: opts.refresh ?? true });
+    // A migration's routing generation (onlyPaths) starts no migration: new Migration documents wait for 'orch apply'.
+    const planResult = await computePlan(ports, stateViewOf(store), { refresh: opts.refresh ?? true, startsMigrations: !opts.onlyPaths });
     opts.emit({ step: 'plan', status: 'done' });
     const plan = planResult.plan;
     // Hashed only when needed: a no-op apply (each quiet `watch` tick) does not pay for it.

@@ -98,6 +98,12 @@ export interface PlanOptions {
    * (`orch plan --no-refresh` plans offline); off by default for every other caller.
    */
   refresh?: boolean;
+  /**
+   * false for a migration's routing generation: it starts no migration, so Migration documents the
+   * state does not know yet are not checked (a new Migration of the bucket being cancelled would
+   * otherwise refuse the very cancel its `migration.bucket-busy` hint asks for). Default true.
+   */
+  startsMigrations?: boolean;
 }
 
 /** Settings that change what is rendered or where it lands: part of a plan's fingerprint. */
@@ -159,7 +165,7 @@ export async function computePlan(ports: PlanPorts, state: StateView, opts: Plan
       : null;
   const keep = removedPoolsToKeep(removed?.pools ?? [], desired.pools, removedListings, new Date(ports.clock.now()).toISOString());
   const identities = opts.refresh ? await checkClientIdentities(ports, desired, positionResolver(documents), identitySeals.resolve) : null;
-  const toStart = desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
+  const toStart = opts.startsMigrations === false ? [] : desired.migrations.filter((m) => !state.knownMigrations.has(m.name));
   const preflight = await preflightMigrations({
     desired: manifests.validation.desired,
     toStart,
