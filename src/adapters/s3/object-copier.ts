@@ -1,6 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 import {
   compareKeys,
   isPlainMd5,
@@ -11,6 +10,7 @@ import {
   type ListedObject,
 } from '../../domain/migrations/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
+import { Changed, CopierError, describe, Gone, isPoolWide, mapGetError, worthRestart } from './copy-errors.js';
 import { ByteBudget } from './byte-budget.js';
 import { CopyRun } from './copy-run.js';
 import type { PoolStorage } from '../../ports/pool-storage.js';
@@ -134,54 +134,6 @@ export const ABORT_GRACE_MS = 2000;
 /** What a stream reserves from the memory budget (its real footprint is socket and stream buffers). */
 const STREAM_RESERVATION = 1 * MiB;
 
-interface SdkError {
-  name?: string;
-  code?: string;
-  Code?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-const statusOf = (e: unknown) => (e as SdkError)?.$metadata?.httpStatusCode;
-const codeOf = (e: unknown) => {
-  const err = e as SdkError;
-  return err?.Code ?? err?.code ?? err?.name ?? 'Error';
-};
-
-/** The source object disappeared (404): skipped silently. */
-class Gone extends Error {}
-/** The object is not the version being copied any more (412, ETag or size changed): start again. */
-class Changed extends Error {
-  constructor(readonly size: number | null) {
-    super('changed');
-  }
-}
-/** An error of the copier's own, with a message safe to print. */
-class CopierError extends Error {}
-
-/** Words safe to print for an error: PoolAccessError messages are built to be; others by code only. */
-function describe(e: unknown, what: string): string {
-  if (e instanceof PoolAccessError) return e.message;
-  if (e instanceof CopierError) return `${what}: ${e.message}`;
-  const status = statusOf(e);
-  if (status !== undefined) return `${what}: HTTP ${status} ${codeOf(e)}`;
-  const err = e as SdkError;
-  if (err?.name === 'TimeoutError') return `${what}: timed out`;
-  if (err?.code) return `${what}: ${err.code}`;
-  return `${what}: ${err?.name ?? 'error'}`;
-}
-
-/** Worth starting the object again: changed, or a broken transfer (network, timeout, 5xx of a stream). */
-function worthRestart(e: unknown): boolean {
-  if (e instanceof Changed) return true;
-  if (e instanceof PoolAccessError || e instanceof CopierError || e instanceof Gone) return false;
-  const status = statusOf(e);
-  return status === undefined || status >= 500 || status === 408 || status === 429;
-}
-
-/** A whole pool refuses or cannot be reached: no point starting more objects. */
-function isPoolWide(e: unknown): e is PoolAccessError {
-  return e instanceof PoolAccessError && (e.problem === 'unreachable' || e.problem === 'access-denied');
-}
-
 /** Response headers carried over to the copy (what clients get back from the gateway). */
 const CARRIED = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'];
 
@@ -248,15 +200,6 @@ function sdkHeaders(h: Record<string, string>): Record<string, unknown> {
   const meta = Object.entries(h).filter(([k]) => k.startsWith('x-amz-meta-'));
   if (meta.length > 0) out.Metadata = Object.fromEntries(meta.map(([k, v]) => [k.slice('x-amz-meta-'.length), v]));
   return out;
-}
-
-/** A GET's failure as the copier sees it: gone (404), changed (412 of IfMatch, 416 of a range), or as it is. */
-function mapGetError(e: unknown): unknown {
-  const status = statusOf(e);
-  if (status === 404 || codeOf(e) === 'NoSuchKey') return new Gone();
-  if (status === 412) return new Changed(null);
-  if (status === 416) return new Changed(0);
-  return e;
 }
 
 /**
