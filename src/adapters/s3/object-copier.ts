@@ -1,9 +1,9 @@
-import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { compareKeys, isPlainMd5, type ComparePair, type CopyRecord, type ListedObject } from '../../domain/migrations/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
 import { carriedHeaders, sdkHeaders, settledRead, versionRead, type VersionRead } from './object-metadata.js';
 import { Changed, CopierError, describe, Gone, isPoolWide, mapGetError, worthRestart } from './copy-errors.js';
+import { getObject, hashObject, headObject, readAll } from './object-reads.js';
 import { ByteBudget } from './byte-budget.js';
 import { CopyRun } from './copy-run.js';
 import type { PoolStorage } from '../../ports/pool-storage.js';
@@ -127,19 +127,6 @@ export const ABORT_GRACE_MS = 2000;
 /** What a stream reserves from the memory budget (its real footprint is socket and stream buffers). */
 const STREAM_RESERVATION = 1 * MiB;
 
-/** One GET's answer, its body not read yet. */
-interface Got {
-  /** The ETag as the server sent it (quoted), for IfMatch. */
-  etag: string;
-  length: number;
-  /** The whole object's size (Content-Range's total for a ranged GET). */
-  total: number;
-  headers: Record<string, string>;
-  /** The version read: its metadata (digest), Last-Modified and the server's Date. */
-  read: VersionRead;
-  body: IncomingMessage;
-}
-
 /**
  * Runs a streamed PUT that an abort does not stop at once: it may finish for ABORT_GRACE_MS, then
  * `cut` stops its body (see the header comment).
@@ -157,12 +144,6 @@ async function withAbortGrace<T>(signal: AbortSignal, cut: (e: Error) => void, p
     signal.removeEventListener('abort', onAbort);
     clearTimeout(timer);
   }
-}
-
-/** `bytes 0-99/1234` -> 1234. */
-function totalOf(contentRange: string | undefined): number | null {
-  const m = /\/(\d+)\s*$/.exec(contentRange ?? '');
-  return m ? Number(m[1]) : null;
 }
 
 interface Upload {
@@ -332,8 +313,8 @@ export class ObjectCopier {
 
   private async hashPair(key: string, pair: ComparePair, signal: AbortSignal): Promise<Seen | 'gone'> {
     const [src, dst] = await Promise.all([
-      this.hash(this.source, key, pair.source.size, signal),
-      this.hash(this.destination, key, pair.destination.size, signal),
+      hashObject(this.source, this.bucket, key, pair.source.size, { partSize: this.partSize, bandwidth: this.bandwidth }, signal),
+      hashObject(this.destination, this.bucket, key, pair.destination.size, { partSize: this.partSize, bandwidth: this.bandwidth }, signal),
     ]);
     if (src === null) return 'gone';
     const equal = dst !== null && dst.sha256 === src.sha256 && dst.size === src.size && dst.read.meta === src.read.meta;
@@ -343,8 +324,8 @@ export class ObjectCopier {
   /** Same bytes known: the metadata of the source (HEAD) against the destination's (known, or HEAD). */
   private async headPair(key: string, pair: ComparePair, signal: AbortSignal): Promise<Seen | 'gone'> {
     const [src, dst] = await Promise.all([
-      this.head(this.source, key, signal),
-      pair.destinationMeta === null ? this.head(this.destination, key, signal) : Promise.resolve(null),
+      headObject(this.source, this.bucket, key, signal),
+      pair.destinationMeta === null ? headObject(this.destination, this.bucket, key, signal) : Promise.resolve(null),
     ]);
     if (src === null) return 'gone';
     const dstMeta = pair.destinationMeta ?? dst?.read.meta ?? null;
@@ -353,29 +334,6 @@ export class ObjectCopier {
     const sameBytes = src.etag === pair.source.etag && src.size === pair.source.size && dstEtag === pair.destination.etag;
     const equal = sameBytes && (pair.destinationMeta !== null || dst !== null) && dstMeta === src.read.meta;
     return { equal, srcEtag: src.etag, srcSize: src.size, dstEtag, read: src.read, bytes: 0 };
-  }
-
-  /** HEAD of one object: ETag (no quotes), size and what it tells of the version; null when not there. */
-  private async head(
-    pool: PoolS3Client,
-    key: string,
-    signal: AbortSignal,
-  ): Promise<{ etag: string; size: number; read: VersionRead } | null> {
-    let res;
-    try {
-      res = await pool.dataRequest({ method: 'HEAD', bucket: this.bucket, key }, `HeadObject ${this.bucket}`, {
-        signal,
-        passThrough: [404],
-      });
-    } catch (e) {
-      if (mapGetError(e) instanceof Gone) return null;
-      throw e;
-    }
-    res.body.resume();
-    const size = Number(res.headers['content-length']);
-    if (!Number.isSafeInteger(size) || size < 0) throw new CopierError('HeadObject answered without a valid Content-Length');
-    const etag = typeof res.headers.etag === 'string' ? stripQuotes(res.headers.etag) : '';
-    return { etag, size, read: versionRead(res.headers) };
   }
 
   /** Deletes keys at the destination (DeleteObjects, batches of 1000). */
@@ -457,8 +415,8 @@ export class ObjectCopier {
     await this.bandwidth?.take(object.size, signal);
     await this.budget.acquire(object.size, signal);
     try {
-      const got = await this.get(this.source, object.key, {}, signal);
-      const body = await this.readAll(got, object.size, signal);
+      const got = await getObject(this.source, this.bucket, object.key, {}, signal);
+      const body = await readAll(got, object.size, signal);
       // Not abortable from here: a PUT's body goes whole or the object is not written.
       const put = await this.put(object.key, got.headers, body, {});
       this.advance(0, body.length);
@@ -475,7 +433,7 @@ export class ObjectCopier {
     await this.budget.acquire(reserved, signal);
     try {
       if (this.splice && (await this.copySplicedOrRefused(object, ctx))) return;
-      const got = await this.get(this.source, object.key, {}, signal);
+      const got = await getObject(this.source, this.bucket, object.key, {}, signal);
       if (got.length >= this.threshold) {
         got.body.destroy();
         throw new Changed(got.length); // grew past the threshold: start again, multipart
@@ -593,8 +551,8 @@ export class ObjectCopier {
     const slab = this.takeSlab(partSize);
     let upload: Upload | null = null;
     try {
-      const got = await this.get(this.source, object.key, { range: [0, partSize - 1] }, signal);
-      const first = await this.readAll(got, partSize, signal, slab);
+      const got = await getObject(this.source, this.bucket, object.key, { range: [0, partSize - 1] }, signal);
+      const first = await readAll(got, partSize, signal, slab);
       if (got.total <= partSize) {
         // The object shrank to one part since the listing: this read holds all of it.
         const put = await this.put(object.key, got.headers, first, {});
@@ -648,12 +606,12 @@ export class ObjectCopier {
         await this.budget.acquire(upload.partSize, signal);
         slab = this.takeSlab(upload.partSize);
         if (upload.failure === null) {
-          const got = await this.get(this.source, upload.source.key, { range: [start, end], ifMatch: upload.etag }, signal);
+          const got = await getObject(this.source, this.bucket, upload.source.key, { range: [start, end], ifMatch: upload.etag }, signal);
           if (got.etag !== upload.etag || got.total !== upload.total || got.length !== length) {
             got.body.destroy();
             throw new Changed(got.total);
           }
-          const part = await this.readAll(got, length, signal, slab);
+          const part = await readAll(got, length, signal, slab);
           await this.uploadPart(upload, index, part, signal);
         }
       } catch (e) {
@@ -721,36 +679,6 @@ export class ObjectCopier {
     }
   }
 
-  // ------------------------------------------------------------------ reads
-
-  /**
-   * One GET (ranged when `range`, with `IfMatch` when given), its body not read yet. Gone when the
-   * object is not there (404), Changed when it is not the version asked for (412) or the range is
-   * past its end (416).
-   */
-  private async get(pool: PoolS3Client, key: string, o: { range?: [number, number]; ifMatch?: string }, signal: AbortSignal): Promise<Got> {
-    const headers: Record<string, string> = {};
-    if (o.range) headers.range = `bytes=${o.range[0]}-${o.range[1]}`;
-    if (o.ifMatch) headers['if-match'] = o.ifMatch;
-    let res;
-    try {
-      res = await pool.dataRequest({ method: 'GET', bucket: this.bucket, key, headers }, `GetObject ${this.bucket}`, {
-        signal,
-        passThrough: [404, 412, 416],
-      });
-    } catch (e) {
-      throw mapGetError(e);
-    }
-    const length = Number(res.headers['content-length']);
-    if (!Number.isSafeInteger(length) || length < 0) {
-      res.body.destroy();
-      throw new CopierError('GetObject answered without a valid Content-Length');
-    }
-    const total = o.range && res.status === 206 ? (totalOf(res.headers['content-range']) ?? length) : length;
-    const etag = typeof res.headers.etag === 'string' ? res.headers.etag : '';
-    return { etag, length, total, headers: carriedHeaders(res.headers), read: versionRead(res.headers), body: res.body };
-  }
-
   /** A part buffer: a free one, or a new one (there are never more than the budget holds). */
   private takeSlab(size: number): Buffer {
     if (size !== this.partSize) return Buffer.allocUnsafeSlow(size);
@@ -761,113 +689,11 @@ export class ObjectCopier {
     if (slab.length === this.partSize) this.slabs.push(slab);
   }
 
-  /**
-   * Reads a GET's body into one buffer (`into`, when given, of at least maxLength bytes); Changed
-   * when it is larger than `maxLength` (the object grew).
-   */
-  private async readAll(got: Got, maxLength: number, signal: AbortSignal, into?: Buffer): Promise<Buffer> {
-    const { body, length } = got;
-    if (length > maxLength) {
-      body.destroy();
-      throw new Changed(got.total);
-    }
-    const buf = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
-    let offset = 0;
-    const onAbort = () => body.destroy();
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (offset + chunk.length > length) throw new CopierError('GetObject sent more bytes than its Content-Length');
-        chunk.copy(buf, offset);
-        offset += chunk.length;
-      }
-    } catch (e) {
-      body.destroy();
-      signal.throwIfAborted();
-      throw e;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-    if (offset !== length) throw Object.assign(new Error('short read'), { code: 'ESHORTREAD' });
-    return buf;
-  }
-
-  /**
-   * sha256 of one object, streamed: one GET when the listed size fits in one part, else ranged reads
-   * of one part each, every range after the first with IfMatch on the first one's ETag (and that
-   * ETag checked). Each read is paid for before its GET. Null when the object is not there.
-   */
-  private async hash(
-    pool: PoolS3Client,
-    key: string,
-    listedSize: number,
-    signal: AbortSignal,
-  ): Promise<{ sha256: string; size: number; etag: string; read: VersionRead } | null> {
-    const hash = createHash('sha256');
-    let read: VersionRead | null = null;
-    const ranged = listedSize > this.partSize;
-    let etag: string | null = null;
-    let total = ranged ? listedSize : Infinity;
-    let size = 0;
-    for (let start = 0; start < total;) {
-      // Every range within the object (as listed, then as the first answer says): a range past the
-      // end is refused by some servers (nanio: 400 InvalidArgument) rather than clamped.
-      const end = Math.min(start + this.partSize, Number.isFinite(total) ? total : listedSize) - 1;
-      await this.bandwidth?.take(end - start + 1, signal);
-      let got: Got;
-      try {
-        got = await this.get(
-          pool,
-          key,
-          { ...(ranged ? { range: [start, end] as [number, number] } : {}), ...(etag ? { ifMatch: etag } : {}) },
-          signal,
-        );
-      } catch (e) {
-        if (e instanceof Gone) return null;
-        throw e;
-      }
-      if (etag === null) {
-        etag = got.etag;
-        total = got.total;
-        read = got.read;
-      } else if (got.etag !== etag || got.total !== total) {
-        got.body.destroy();
-        throw new Changed(got.total);
-      }
-      const n = await consume(got.body, hash, signal);
-      if (n !== got.length) throw Object.assign(new Error('short read'), { code: 'ESHORTREAD' });
-      size += n;
-      start += n;
-      if (n === 0 || !ranged) break;
-    }
-    if (size !== total) throw new Changed(total);
-    return { sha256: hash.digest('hex'), size, etag: stripQuotes(etag ?? ''), read: read ?? { meta: '', modified: null, date: null } };
-  }
-
   private advance(objects: number, bytes: number): void {
     this.progress.objects += objects;
     this.progress.bytes += bytes;
     this.opts.onProgress?.({ ...this.progress });
   }
-}
-
-async function consume(body: IncomingMessage, hash: Hash, signal: AbortSignal): Promise<number> {
-  let n = 0;
-  const onAbort = () => body.destroy();
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      n += chunk.length;
-    }
-  } catch (e) {
-    body.destroy();
-    signal.throwIfAborted();
-    throw e;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-  return n;
 }
 
 /** Flat ListObjectsV2 of a whole bucket with size and ETag (quotes stripped), sorted by key (code-unit order). */
