@@ -3,8 +3,14 @@ import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
 /**
  * What a failed request or transfer means to the object copier: the object is gone (skip it), it
  * changed (start again), the copier's own errors, whether to restart, whether the whole pool is
- * out; and the words safe to print for it (codes only, never a server's message).
+ * out; and the words safe to print for it (CopyFailure: codes only, never a server's message).
  */
+
+/** A message safe to print (no credential, no server message echo). */
+export interface CopyFailure {
+  key: string;
+  message: string;
+}
 
 interface SdkError {
   name?: string;

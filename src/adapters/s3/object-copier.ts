@@ -2,8 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { compareKeys, isPlainMd5, type ComparePair, type CopyRecord, type ListedObject } from '../../domain/migrations/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
 import { carriedHeaders, sdkHeaders, settledRead, versionRead, type VersionRead } from './object-metadata.js';
-import { Changed, CopierError, describe, Gone, isPoolWide, mapGetError, worthRestart } from './copy-errors.js';
-import { getObject, hashObject, headObject, readAll } from './object-reads.js';
+import { Changed, CopierError, describe, Gone, isPoolWide, mapGetError, worthRestart, type CopyFailure } from './copy-errors.js';
+import { getObject, readAll } from './object-reads.js';
+import { compareObjects } from './object-compare.js';
 import { ByteBudget } from './byte-budget.js';
 import { CopyRun } from './copy-run.js';
 import type { PoolStorage } from '../../ports/pool-storage.js';
@@ -72,6 +73,8 @@ import { describeCopyEngine, disableSplice, SpliceError, spliceAvailability } fr
  *   are failures too.
  */
 
+export type { CopyFailure };
+
 export interface CopyProgress {
   /** Objects copied (or, by compare, found equal or different). */
   objects: number;
@@ -98,12 +101,6 @@ export interface CopierOptions {
    * is available. False: through Node's HTTP client (the same requests and bytes, more CPU).
    */
   splice?: boolean;
-}
-
-/** A message safe to print (no credential, no server message echo). */
-export interface CopyFailure {
-  key: string;
-  message: string;
 }
 
 const MiB = 1024 * 1024;
@@ -160,18 +157,6 @@ interface Upload {
   /** Parts not finished yet (done, failed or skipped). */
   pending: number;
   failure: unknown;
-}
-
-/** What compare saw of one pair. */
-interface Seen {
-  equal: boolean;
-  srcEtag: string;
-  srcSize: number;
-  dstEtag: string;
-  /** The source version read. */
-  read: VersionRead;
-  /** Bytes read (hashing). */
-  bytes: number;
 }
 
 type Task = { kind: 'object'; object: ListedObject; restarts: number } | { kind: 'part'; upload: Upload; index: number };
@@ -259,81 +244,13 @@ export class ObjectCopier {
   }
 
   /**
-   * Looks at each pair: `hash` ones by hashing both sides (sha256, streaming) and comparing their
-   * metadata; the others (same bytes known) by the metadata only, HEAD of the source (and of the
-   * destination when the pair does not know its metadata). Equal ones come back as records (to
-   * store), different ones as objects to copy (the source version that was read).
+   * Looks at each pair (object-compare.ts): equal ones come back as records (to store), different
+   * ones as objects to copy.
    */
-  async compare(pairs: readonly ComparePair[]): Promise<{ equal: CopyRecord[]; different: ListedObject[]; failures: CopyFailure[] }> {
-    const equal: CopyRecord[] = [];
-    const different: ListedObject[] = [];
-    const failures: CopyFailure[] = [];
-    const run = new CopyRun(this.opts.signal);
-    let next = 0;
-    await run.workers(this.concurrency, async () => {
-      while (!run.stopped && next < pairs.length) {
-        const pair = pairs[next++]!;
-        const key = pair.source.key;
-        try {
-          const seen = pair.hash ? await this.hashPair(key, pair, run.signal) : await this.headPair(key, pair, run.signal);
-          if (seen === 'gone') continue; // gone at the source: the next diff deletes it
-          if (seen.equal) {
-            equal.push({
-              key,
-              srcEtag: seen.srcEtag,
-              srcSize: seen.srcSize,
-              dstEtag: seen.dstEtag,
-              srcModified: seen.read.modified,
-              meta: seen.read.meta,
-              settled: settledRead(seen.read),
-            });
-          } else {
-            different.push({ ...pair.source, size: seen.srcSize, etag: seen.srcEtag });
-          }
-          this.advance(1, seen.bytes);
-        } catch (e) {
-          if (run.aborted) break;
-          if (e instanceof Changed) {
-            // One side changed while it was read: copying the source is right either way.
-            different.push(pair.source);
-            continue;
-          }
-          failures.push({ key, message: describe(e, 'compare') });
-          if (isPoolWide(e)) run.stopOnPoolError(e);
-        }
-      }
-    });
-    if (run.poolError && !run.aborted)
-      for (; next < pairs.length; next++)
-        failures.push({ key: pairs[next]!.source.key, message: `not compared: ${run.poolError.message}` });
-    run.finish();
-    const order = (a: { key: string }, b: { key: string }) => compareKeys(a.key, b.key);
-    return { equal: equal.sort(order), different: different.sort(order), failures: failures.sort(order) };
-  }
-
-  private async hashPair(key: string, pair: ComparePair, signal: AbortSignal): Promise<Seen | 'gone'> {
-    const [src, dst] = await Promise.all([
-      hashObject(this.source, this.bucket, key, pair.source.size, { partSize: this.partSize, bandwidth: this.bandwidth }, signal),
-      hashObject(this.destination, this.bucket, key, pair.destination.size, { partSize: this.partSize, bandwidth: this.bandwidth }, signal),
-    ]);
-    if (src === null) return 'gone';
-    const equal = dst !== null && dst.sha256 === src.sha256 && dst.size === src.size && dst.read.meta === src.read.meta;
-    return { equal, srcEtag: src.etag, srcSize: src.size, dstEtag: dst?.etag ?? '', read: src.read, bytes: src.size + (dst?.size ?? 0) };
-  }
-
-  /** Same bytes known: the metadata of the source (HEAD) against the destination's (known, or HEAD). */
-  private async headPair(key: string, pair: ComparePair, signal: AbortSignal): Promise<Seen | 'gone'> {
-    const [src, dst] = await Promise.all([
-      headObject(this.source, this.bucket, key, signal),
-      pair.destinationMeta === null ? headObject(this.destination, this.bucket, key, signal) : Promise.resolve(null),
-    ]);
-    if (src === null) return 'gone';
-    const dstMeta = pair.destinationMeta ?? dst?.read.meta ?? null;
-    const dstEtag = dst?.etag ?? pair.destination.etag;
-    // Still the bytes the pair was about (else a write came since: copying the source is right).
-    const sameBytes = src.etag === pair.source.etag && src.size === pair.source.size && dstEtag === pair.destination.etag;
-    const equal = sameBytes && (pair.destinationMeta !== null || dst !== null) && dstMeta === src.read.meta;
-    return { equal, srcEtag: src.etag, srcSize: src.size, dstEtag, read: src.read, bytes: 0 };
+  compare(pairs: readonly ComparePair[]): Promise<{ equal: CopyRecord[]; different: ListedObject[]; failures: CopyFailure[] }> {
+    const { source, destination, bucket, concurrency, partSize, bandwidth } = this;
+    const advance = (objects: number, bytes: number) => this.advance(objects, bytes);
+    return compareObjects({ source, destination, bucket, concurrency, partSize, bandwidth, signal: this.opts.signal, advance }, pairs);
   }
 
   /** Deletes keys at the destination (DeleteObjects, batches of 1000). */
