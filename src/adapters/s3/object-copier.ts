@@ -71,6 +71,11 @@ import { describeCopyEngine, disableSplice, SpliceError, spliceAvailability } fr
  *   whose message names codes only (never a server's message, which may echo a credential). When a
  *   whole pool is unreachable or refuses the credentials, no further object is started: the rest
  *   are failures too.
+ *
+ * The queue of one copy call and the three ways of copying are here; the rest is beside it:
+ * object-reads.ts (GET, read whole, HEAD, streamed sha256), object-compare.ts (compare),
+ * object-metadata.ts (the metadata carried and compared), copy-errors.ts (what a failure means, in
+ * words safe to print).
  */
 
 export type { CopyFailure };
