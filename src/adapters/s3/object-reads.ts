@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TokenBucket } from './bandwidth.js';
 import { Changed, CopierError, Gone, mapGetError } from './copy-errors.js';
@@ -75,21 +75,11 @@ export async function readAll(got: Got, maxLength: number, signal: AbortSignal, 
   }
   const buf = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
   let offset = 0;
-  const onAbort = () => body.destroy();
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (offset + chunk.length > length) throw new CopierError('GetObject sent more bytes than its Content-Length');
-      chunk.copy(buf, offset);
-      offset += chunk.length;
-    }
-  } catch (e) {
-    body.destroy();
-    signal.throwIfAborted();
-    throw e;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
+  await eachChunk(body, signal, (chunk) => {
+    if (offset + chunk.length > length) throw new CopierError('GetObject sent more bytes than its Content-Length');
+    chunk.copy(buf, offset);
+    offset += chunk.length;
+  });
   if (offset !== length) throw Object.assign(new Error('short read'), { code: 'ESHORTREAD' });
   return buf;
 }
@@ -163,7 +153,11 @@ export async function hashObject(
       got.body.destroy();
       throw new Changed(got.total);
     }
-    const n = await consume(got.body, hash, signal);
+    let n = 0;
+    await eachChunk(got.body, signal, (chunk) => {
+      hash.update(chunk);
+      n += chunk.length;
+    });
     if (n !== got.length) throw Object.assign(new Error('short read'), { code: 'ESHORTREAD' });
     size += n;
     start += n;
@@ -173,15 +167,15 @@ export async function hashObject(
   return { sha256: hash.digest('hex'), size, etag: stripQuotes(etag ?? ''), read: read ?? { meta: '', modified: null, date: null } };
 }
 
-async function consume(body: IncomingMessage, hash: Hash, signal: AbortSignal): Promise<number> {
-  let n = 0;
+/**
+ * Hands each chunk of a body to `onChunk`. An abort destroys the body; on any failure (or a throw
+ * of onChunk) the body is destroyed and the call rejects, with the abort's reason when aborted.
+ */
+async function eachChunk(body: IncomingMessage, signal: AbortSignal, onChunk: (chunk: Buffer) => void): Promise<void> {
   const onAbort = () => body.destroy();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      n += chunk.length;
-    }
+    for await (const chunk of body as AsyncIterable<Buffer>) onChunk(chunk);
   } catch (e) {
     body.destroy();
     signal.throwIfAborted();
@@ -189,5 +183,4 @@ async function consume(body: IncomingMessage, hash: Hash, signal: AbortSignal): 
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
-  return n;
 }
