@@ -68,7 +68,7 @@ const OBJECTS = [
 
 beforeAll(async () => {
   // The child runs the build: it must be the build of these sources.
-  for (const f of ['sigv4', 'pool-s3-client', 'object-copier']) {
+  for (const f of ['sigv4', 'pool-s3-client', 'object-copier', 'object-reads', 'object-compare', 'object-metadata', 'copy-errors']) {
     const built = join(DIST, 'adapters/s3', `${f}.js`);
     if (!existsSync(built) || statSync(built).mtimeMs < statSync(join(REPO_ROOT, 'src/adapters/s3', `${f}.ts`)).mtimeMs) {
       throw new Error(`dist/adapters/s3/${f}.js is missing or older than its source: run npm run build first`);

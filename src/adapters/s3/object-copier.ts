@@ -1,16 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { PoolAccessError } from '../../domain/buckets/pool-access-error.js';
-import {
-  compareKeys,
-  isPlainMd5,
-  secondsOf,
-  SETTLE_SECONDS,
-  type ComparePair,
-  type CopyRecord,
-  type ListedObject,
-} from '../../domain/migrations/object-diff.js';
+import { compareKeys, isPlainMd5, type ComparePair, type CopyRecord, type ListedObject } from '../../domain/migrations/object-diff.js';
 import { TokenBucket } from './bandwidth.js';
+import { carriedHeaders, sdkHeaders, settledRead, versionRead, type VersionRead } from './object-metadata.js';
+import { Changed, CopierError, describe, Gone, isPoolWide, mapGetError, worthRestart, type CopyFailure } from './copy-errors.js';
+import { getObject, readAll } from './object-reads.js';
+import { compareObjects } from './object-compare.js';
 import { ByteBudget } from './byte-budget.js';
 import { CopyRun } from './copy-run.js';
 import type { PoolStorage } from '../../ports/pool-storage.js';
@@ -77,7 +71,14 @@ import { describeCopyEngine, disableSplice, SpliceError, spliceAvailability } fr
  *   whose message names codes only (never a server's message, which may echo a credential). When a
  *   whole pool is unreachable or refuses the credentials, no further object is started: the rest
  *   are failures too.
+ *
+ * The queue of one copy call and the three ways of copying are here; the rest is beside it:
+ * object-reads.ts (GET, read whole, HEAD, streamed sha256), object-compare.ts (compare),
+ * object-metadata.ts (the metadata carried and compared), copy-errors.ts (what a failure means, in
+ * words safe to print).
  */
+
+export type { CopyFailure };
 
 export interface CopyProgress {
   /** Objects copied (or, by compare, found equal or different). */
@@ -107,12 +108,6 @@ export interface CopierOptions {
   splice?: boolean;
 }
 
-/** A message safe to print (no credential, no server message echo). */
-export interface CopyFailure {
-  key: string;
-  message: string;
-}
-
 const MiB = 1024 * 1024;
 /** S3's smallest part (but the last) and largest part count. */
 const MIN_PART_SIZE = 5 * MiB;
@@ -134,131 +129,6 @@ export const ABORT_GRACE_MS = 2000;
 /** What a stream reserves from the memory budget (its real footprint is socket and stream buffers). */
 const STREAM_RESERVATION = 1 * MiB;
 
-interface SdkError {
-  name?: string;
-  code?: string;
-  Code?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-const statusOf = (e: unknown) => (e as SdkError)?.$metadata?.httpStatusCode;
-const codeOf = (e: unknown) => {
-  const err = e as SdkError;
-  return err?.Code ?? err?.code ?? err?.name ?? 'Error';
-};
-
-/** The source object disappeared (404): skipped silently. */
-class Gone extends Error {}
-/** The object is not the version being copied any more (412, ETag or size changed): start again. */
-class Changed extends Error {
-  constructor(readonly size: number | null) {
-    super('changed');
-  }
-}
-/** An error of the copier's own, with a message safe to print. */
-class CopierError extends Error {}
-
-/** Words safe to print for an error: PoolAccessError messages are built to be; others by code only. */
-function describe(e: unknown, what: string): string {
-  if (e instanceof PoolAccessError) return e.message;
-  if (e instanceof CopierError) return `${what}: ${e.message}`;
-  const status = statusOf(e);
-  if (status !== undefined) return `${what}: HTTP ${status} ${codeOf(e)}`;
-  const err = e as SdkError;
-  if (err?.name === 'TimeoutError') return `${what}: timed out`;
-  if (err?.code) return `${what}: ${err.code}`;
-  return `${what}: ${err?.name ?? 'error'}`;
-}
-
-/** Worth starting the object again: changed, or a broken transfer (network, timeout, 5xx of a stream). */
-function worthRestart(e: unknown): boolean {
-  if (e instanceof Changed) return true;
-  if (e instanceof PoolAccessError || e instanceof CopierError || e instanceof Gone) return false;
-  const status = statusOf(e);
-  return status === undefined || status >= 500 || status === 408 || status === 429;
-}
-
-/** A whole pool refuses or cannot be reached: no point starting more objects. */
-function isPoolWide(e: unknown): e is PoolAccessError {
-  return e instanceof PoolAccessError && (e.problem === 'unreachable' || e.problem === 'access-denied');
-}
-
-/** Response headers carried over to the copy (what clients get back from the gateway). */
-const CARRIED = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'];
-
-/** One GET's answer, its body not read yet. */
-interface Got {
-  /** The ETag as the server sent it (quoted), for IfMatch. */
-  etag: string;
-  length: number;
-  /** The whole object's size (Content-Range's total for a ranged GET). */
-  total: number;
-  headers: Record<string, string>;
-  /** The version read: its metadata (digest), Last-Modified and the server's Date. */
-  read: VersionRead;
-  body: IncomingMessage;
-}
-
-/** What a read tells of the source version besides its bytes (recorded with the copy). */
-interface VersionRead {
-  meta: string;
-  modified: number | null;
-  /** The server's clock when it answered (Date header), epoch seconds. */
-  date: number | null;
-}
-
-/**
- * A digest of what a client reads back besides the bytes: the carried headers (Content-Type,
- * -Encoding, -Disposition, -Language, Cache-Control, Expires, every x-amz-meta-*), names
- * lowercased, sorted. Equal digests: equal metadata.
- */
-export function metadataDigest(carried: Record<string, string>): string {
-  const entries = Object.entries(carried)
-    .map(([k, v]) => [k.toLowerCase(), v.trim()] as const)
-    .sort(([a], [b]) => compareKeys(a, b));
-  return createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 32);
-}
-
-function versionRead(h: IncomingMessage['headers']): VersionRead {
-  const one = (v: string | string[] | undefined) => (typeof v === 'string' ? v : undefined);
-  return { meta: metadataDigest(carriedHeaders(h)), modified: secondsOf(one(h['last-modified'])), date: secondsOf(one(h.date)) };
-}
-
-function settledRead(read: VersionRead): boolean {
-  return read.modified !== null && read.date !== null && read.date >= read.modified + SETTLE_SECONDS;
-}
-
-function carriedHeaders(h: IncomingMessage['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) {
-    if (typeof v !== 'string') continue;
-    if (CARRIED.includes(k) || k.startsWith('x-amz-meta-')) out[k] = v;
-  }
-  return out;
-}
-
-/** The carried headers as SDK input fields (for CreateMultipartUpload). */
-function sdkHeaders(h: Record<string, string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  if (h['content-type']) out.ContentType = h['content-type'];
-  if (h['content-encoding']) out.ContentEncoding = h['content-encoding'];
-  if (h['content-disposition']) out.ContentDisposition = h['content-disposition'];
-  if (h['content-language']) out.ContentLanguage = h['content-language'];
-  if (h['cache-control']) out.CacheControl = h['cache-control'];
-  if (h.expires && !Number.isNaN(Date.parse(h.expires))) out.Expires = new Date(h.expires);
-  const meta = Object.entries(h).filter(([k]) => k.startsWith('x-amz-meta-'));
-  if (meta.length > 0) out.Metadata = Object.fromEntries(meta.map(([k, v]) => [k.slice('x-amz-meta-'.length), v]));
-  return out;
-}
-
-/** A GET's failure as the copier sees it: gone (404), changed (412 of IfMatch, 416 of a range), or as it is. */
-function mapGetError(e: unknown): unknown {
-  const status = statusOf(e);
-  if (status === 404 || codeOf(e) === 'NoSuchKey') return new Gone();
-  if (status === 412) return new Changed(null);
-  if (status === 416) return new Changed(0);
-  return e;
-}
-
 /**
  * Runs a streamed PUT that an abort does not stop at once: it may finish for ABORT_GRACE_MS, then
  * `cut` stops its body (see the header comment).
@@ -278,12 +148,6 @@ async function withAbortGrace<T>(signal: AbortSignal, cut: (e: Error) => void, p
   }
 }
 
-/** `bytes 0-99/1234` -> 1234. */
-function totalOf(contentRange: string | undefined): number | null {
-  const m = /\/(\d+)\s*$/.exec(contentRange ?? '');
-  return m ? Number(m[1]) : null;
-}
-
 interface Upload {
   source: ListedObject;
   restarts: number;
@@ -298,18 +162,6 @@ interface Upload {
   /** Parts not finished yet (done, failed or skipped). */
   pending: number;
   failure: unknown;
-}
-
-/** What compare saw of one pair. */
-interface Seen {
-  equal: boolean;
-  srcEtag: string;
-  srcSize: number;
-  dstEtag: string;
-  /** The source version read. */
-  read: VersionRead;
-  /** Bytes read (hashing). */
-  bytes: number;
 }
 
 type Task = { kind: 'object'; object: ListedObject; restarts: number } | { kind: 'part'; upload: Upload; index: number };
@@ -397,104 +249,13 @@ export class ObjectCopier {
   }
 
   /**
-   * Looks at each pair: `hash` ones by hashing both sides (sha256, streaming) and comparing their
-   * metadata; the others (same bytes known) by the metadata only, HEAD of the source (and of the
-   * destination when the pair does not know its metadata). Equal ones come back as records (to
-   * store), different ones as objects to copy (the source version that was read).
+   * Looks at each pair (object-compare.ts): equal ones come back as records (to store), different
+   * ones as objects to copy.
    */
-  async compare(pairs: readonly ComparePair[]): Promise<{ equal: CopyRecord[]; different: ListedObject[]; failures: CopyFailure[] }> {
-    const equal: CopyRecord[] = [];
-    const different: ListedObject[] = [];
-    const failures: CopyFailure[] = [];
-    const run = new CopyRun(this.opts.signal);
-    let next = 0;
-    await run.workers(this.concurrency, async () => {
-      while (!run.stopped && next < pairs.length) {
-        const pair = pairs[next++]!;
-        const key = pair.source.key;
-        try {
-          const seen = pair.hash ? await this.hashPair(key, pair, run.signal) : await this.headPair(key, pair, run.signal);
-          if (seen === 'gone') continue; // gone at the source: the next diff deletes it
-          if (seen.equal) {
-            equal.push({
-              key,
-              srcEtag: seen.srcEtag,
-              srcSize: seen.srcSize,
-              dstEtag: seen.dstEtag,
-              srcModified: seen.read.modified,
-              meta: seen.read.meta,
-              settled: settledRead(seen.read),
-            });
-          } else {
-            different.push({ ...pair.source, size: seen.srcSize, etag: seen.srcEtag });
-          }
-          this.advance(1, seen.bytes);
-        } catch (e) {
-          if (run.aborted) break;
-          if (e instanceof Changed) {
-            // One side changed while it was read: copying the source is right either way.
-            different.push(pair.source);
-            continue;
-          }
-          failures.push({ key, message: describe(e, 'compare') });
-          if (isPoolWide(e)) run.stopOnPoolError(e);
-        }
-      }
-    });
-    if (run.poolError && !run.aborted)
-      for (; next < pairs.length; next++)
-        failures.push({ key: pairs[next]!.source.key, message: `not compared: ${run.poolError.message}` });
-    run.finish();
-    const order = (a: { key: string }, b: { key: string }) => compareKeys(a.key, b.key);
-    return { equal: equal.sort(order), different: different.sort(order), failures: failures.sort(order) };
-  }
-
-  private async hashPair(key: string, pair: ComparePair, signal: AbortSignal): Promise<Seen | 'gone'> {
-    const [src, dst] = await Promise.all([
-      this.hash(this.source, key, pair.source.size, signal),
-      this.hash(this.destination, key, pair.destination.size, signal),
-    ]);
-    if (src === null) return 'gone';
-    const equal = dst !== null && dst.sha256 === src.sha256 && dst.size === src.size && dst.read.meta === src.read.meta;
-    return { equal, srcEtag: src.etag, srcSize: src.size, dstEtag: dst?.etag ?? '', read: src.read, bytes: src.size + (dst?.size ?? 0) };
-  }
-
-  /** Same bytes known: the metadata of the source (HEAD) against the destination's (known, or HEAD). */
-  private async headPair(key: string, pair: ComparePair, signal: AbortSignal): Promise<Seen | 'gone'> {
-    const [src, dst] = await Promise.all([
-      this.head(this.source, key, signal),
-      pair.destinationMeta === null ? this.head(this.destination, key, signal) : Promise.resolve(null),
-    ]);
-    if (src === null) return 'gone';
-    const dstMeta = pair.destinationMeta ?? dst?.read.meta ?? null;
-    const dstEtag = dst?.etag ?? pair.destination.etag;
-    // Still the bytes the pair was about (else a write came since: copying the source is right).
-    const sameBytes = src.etag === pair.source.etag && src.size === pair.source.size && dstEtag === pair.destination.etag;
-    const equal = sameBytes && (pair.destinationMeta !== null || dst !== null) && dstMeta === src.read.meta;
-    return { equal, srcEtag: src.etag, srcSize: src.size, dstEtag, read: src.read, bytes: 0 };
-  }
-
-  /** HEAD of one object: ETag (no quotes), size and what it tells of the version; null when not there. */
-  private async head(
-    pool: PoolS3Client,
-    key: string,
-    signal: AbortSignal,
-  ): Promise<{ etag: string; size: number; read: VersionRead } | null> {
-    let res;
-    try {
-      res = await pool.dataRequest({ method: 'HEAD', bucket: this.bucket, key }, `HeadObject ${this.bucket}`, {
-        signal,
-        passThrough: [404],
-      });
-    } catch (e) {
-      if (mapGetError(e) instanceof Gone) return null;
-      throw e;
-    }
-    res.body.resume();
-    const size = Number(res.headers['content-length']);
-    if (!Number.isSafeInteger(size) || size < 0) throw new CopierError('HeadObject answered without a valid Content-Length');
-    const etag = typeof res.headers.etag === 'string' ? stripQuotes(res.headers.etag) : '';
-    return { etag, size, read: versionRead(res.headers) };
+  compare(pairs: readonly ComparePair[]): Promise<{ equal: CopyRecord[]; different: ListedObject[]; failures: CopyFailure[] }> {
+    const { source, destination, bucket, concurrency, partSize, bandwidth } = this;
+    const advance = (objects: number, bytes: number) => this.advance(objects, bytes);
+    return compareObjects({ source, destination, bucket, concurrency, partSize, bandwidth, signal: this.opts.signal, advance }, pairs);
   }
 
   /** Deletes keys at the destination (DeleteObjects, batches of 1000). */
@@ -576,8 +337,8 @@ export class ObjectCopier {
     await this.bandwidth?.take(object.size, signal);
     await this.budget.acquire(object.size, signal);
     try {
-      const got = await this.get(this.source, object.key, {}, signal);
-      const body = await this.readAll(got, object.size, signal);
+      const got = await getObject(this.source, this.bucket, object.key, {}, signal);
+      const body = await readAll(got, object.size, signal);
       // Not abortable from here: a PUT's body goes whole or the object is not written.
       const put = await this.put(object.key, got.headers, body, {});
       this.advance(0, body.length);
@@ -594,7 +355,7 @@ export class ObjectCopier {
     await this.budget.acquire(reserved, signal);
     try {
       if (this.splice && (await this.copySplicedOrRefused(object, ctx))) return;
-      const got = await this.get(this.source, object.key, {}, signal);
+      const got = await getObject(this.source, this.bucket, object.key, {}, signal);
       if (got.length >= this.threshold) {
         got.body.destroy();
         throw new Changed(got.length); // grew past the threshold: start again, multipart
@@ -712,8 +473,8 @@ export class ObjectCopier {
     const slab = this.takeSlab(partSize);
     let upload: Upload | null = null;
     try {
-      const got = await this.get(this.source, object.key, { range: [0, partSize - 1] }, signal);
-      const first = await this.readAll(got, partSize, signal, slab);
+      const got = await getObject(this.source, this.bucket, object.key, { range: [0, partSize - 1] }, signal);
+      const first = await readAll(got, partSize, signal, slab);
       if (got.total <= partSize) {
         // The object shrank to one part since the listing: this read holds all of it.
         const put = await this.put(object.key, got.headers, first, {});
@@ -767,12 +528,12 @@ export class ObjectCopier {
         await this.budget.acquire(upload.partSize, signal);
         slab = this.takeSlab(upload.partSize);
         if (upload.failure === null) {
-          const got = await this.get(this.source, upload.source.key, { range: [start, end], ifMatch: upload.etag }, signal);
+          const got = await getObject(this.source, this.bucket, upload.source.key, { range: [start, end], ifMatch: upload.etag }, signal);
           if (got.etag !== upload.etag || got.total !== upload.total || got.length !== length) {
             got.body.destroy();
             throw new Changed(got.total);
           }
-          const part = await this.readAll(got, length, signal, slab);
+          const part = await readAll(got, length, signal, slab);
           await this.uploadPart(upload, index, part, signal);
         }
       } catch (e) {
@@ -840,36 +601,6 @@ export class ObjectCopier {
     }
   }
 
-  // ------------------------------------------------------------------ reads
-
-  /**
-   * One GET (ranged when `range`, with `IfMatch` when given), its body not read yet. Gone when the
-   * object is not there (404), Changed when it is not the version asked for (412) or the range is
-   * past its end (416).
-   */
-  private async get(pool: PoolS3Client, key: string, o: { range?: [number, number]; ifMatch?: string }, signal: AbortSignal): Promise<Got> {
-    const headers: Record<string, string> = {};
-    if (o.range) headers.range = `bytes=${o.range[0]}-${o.range[1]}`;
-    if (o.ifMatch) headers['if-match'] = o.ifMatch;
-    let res;
-    try {
-      res = await pool.dataRequest({ method: 'GET', bucket: this.bucket, key, headers }, `GetObject ${this.bucket}`, {
-        signal,
-        passThrough: [404, 412, 416],
-      });
-    } catch (e) {
-      throw mapGetError(e);
-    }
-    const length = Number(res.headers['content-length']);
-    if (!Number.isSafeInteger(length) || length < 0) {
-      res.body.destroy();
-      throw new CopierError('GetObject answered without a valid Content-Length');
-    }
-    const total = o.range && res.status === 206 ? (totalOf(res.headers['content-range']) ?? length) : length;
-    const etag = typeof res.headers.etag === 'string' ? res.headers.etag : '';
-    return { etag, length, total, headers: carriedHeaders(res.headers), read: versionRead(res.headers), body: res.body };
-  }
-
   /** A part buffer: a free one, or a new one (there are never more than the budget holds). */
   private takeSlab(size: number): Buffer {
     if (size !== this.partSize) return Buffer.allocUnsafeSlow(size);
@@ -880,113 +611,11 @@ export class ObjectCopier {
     if (slab.length === this.partSize) this.slabs.push(slab);
   }
 
-  /**
-   * Reads a GET's body into one buffer (`into`, when given, of at least maxLength bytes); Changed
-   * when it is larger than `maxLength` (the object grew).
-   */
-  private async readAll(got: Got, maxLength: number, signal: AbortSignal, into?: Buffer): Promise<Buffer> {
-    const { body, length } = got;
-    if (length > maxLength) {
-      body.destroy();
-      throw new Changed(got.total);
-    }
-    const buf = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
-    let offset = 0;
-    const onAbort = () => body.destroy();
-    signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (offset + chunk.length > length) throw new CopierError('GetObject sent more bytes than its Content-Length');
-        chunk.copy(buf, offset);
-        offset += chunk.length;
-      }
-    } catch (e) {
-      body.destroy();
-      signal.throwIfAborted();
-      throw e;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-    if (offset !== length) throw Object.assign(new Error('short read'), { code: 'ESHORTREAD' });
-    return buf;
-  }
-
-  /**
-   * sha256 of one object, streamed: one GET when the listed size fits in one part, else ranged reads
-   * of one part each, every range after the first with IfMatch on the first one's ETag (and that
-   * ETag checked). Each read is paid for before its GET. Null when the object is not there.
-   */
-  private async hash(
-    pool: PoolS3Client,
-    key: string,
-    listedSize: number,
-    signal: AbortSignal,
-  ): Promise<{ sha256: string; size: number; etag: string; read: VersionRead } | null> {
-    const hash = createHash('sha256');
-    let read: VersionRead | null = null;
-    const ranged = listedSize > this.partSize;
-    let etag: string | null = null;
-    let total = ranged ? listedSize : Infinity;
-    let size = 0;
-    for (let start = 0; start < total;) {
-      // Every range within the object (as listed, then as the first answer says): a range past the
-      // end is refused by some servers (nanio: 400 InvalidArgument) rather than clamped.
-      const end = Math.min(start + this.partSize, Number.isFinite(total) ? total : listedSize) - 1;
-      await this.bandwidth?.take(end - start + 1, signal);
-      let got: Got;
-      try {
-        got = await this.get(
-          pool,
-          key,
-          { ...(ranged ? { range: [start, end] as [number, number] } : {}), ...(etag ? { ifMatch: etag } : {}) },
-          signal,
-        );
-      } catch (e) {
-        if (e instanceof Gone) return null;
-        throw e;
-      }
-      if (etag === null) {
-        etag = got.etag;
-        total = got.total;
-        read = got.read;
-      } else if (got.etag !== etag || got.total !== total) {
-        got.body.destroy();
-        throw new Changed(got.total);
-      }
-      const n = await consume(got.body, hash, signal);
-      if (n !== got.length) throw Object.assign(new Error('short read'), { code: 'ESHORTREAD' });
-      size += n;
-      start += n;
-      if (n === 0 || !ranged) break;
-    }
-    if (size !== total) throw new Changed(total);
-    return { sha256: hash.digest('hex'), size, etag: stripQuotes(etag ?? ''), read: read ?? { meta: '', modified: null, date: null } };
-  }
-
   private advance(objects: number, bytes: number): void {
     this.progress.objects += objects;
     this.progress.bytes += bytes;
     this.opts.onProgress?.({ ...this.progress });
   }
-}
-
-async function consume(body: IncomingMessage, hash: Hash, signal: AbortSignal): Promise<number> {
-  let n = 0;
-  const onAbort = () => body.destroy();
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      hash.update(chunk);
-      n += chunk.length;
-    }
-  } catch (e) {
-    body.destroy();
-    signal.throwIfAborted();
-    throw e;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-  return n;
 }
 
 /** Flat ListObjectsV2 of a whole bucket with size and ETag (quotes stripped), sorted by key (code-unit order). */
