@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
-import { docs, Gateway, poolYaml, vhostYaml } from '../helpers/gateway.js';
+import { Gateway, oneHostManifests } from '../helpers/gateway.js';
 import { onTerminal } from '../helpers/pty.js';
 
 /**
@@ -28,15 +28,7 @@ describe.sequential('every hint, run as printed', () => {
   let gw: Gateway;
   let port: number;
   let binDir: string;
-  const manifests = (header: string): Record<string, string> => ({
-    'pools.yaml': docs(poolYaml('hot', gw.membersOf('hot'), 'http')),
-    'vhosts/s3.yaml': vhostYaml('s3', {
-      serverNames: ['s3.test'],
-      port,
-      defaultPool: 'hot',
-      extra: `  extraBlocks:\n    - zone: top\n      content: |\n        add_header X-Test ${header} always;\n`,
-    }),
-  });
+  const manifests = (header: string): Record<string, string> => oneHostManifests(gw, port, header);
 
   /** The environment without the settings that have flags: those are given on the command line. */
   const bareEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => {

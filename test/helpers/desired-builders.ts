@@ -1,6 +1,7 @@
 import {
   MEMBER_DEFAULTS,
   type DesiredMember,
+  type DesiredMigration,
   type DesiredPool,
   type DesiredRoute,
   type DesiredState,
@@ -71,4 +72,21 @@ export function virtualHost(name: string, overrides: Partial<DesiredVirtualHost>
 
 export function desiredState(overrides: Partial<DesiredState> = {}): DesiredState {
   return { pools: [], virtualHosts: [], migrations: [], ...overrides };
+}
+
+/** Migration m of bucket photos of virtual host vh, from pool old to new (copy mode, 10 s freeze budget). */
+export function desiredMigration(overrides: Partial<DesiredMigration> = {}): DesiredMigration {
+  return {
+    name: 'm',
+    virtualHost: 'vh',
+    bucket: 'photos',
+    from: 'old',
+    to: 'new',
+    mode: 'copy',
+    concurrency: 4,
+    bandwidthLimit: null,
+    freezeBudgetSeconds: 10,
+    origin: origin('Migration', 'm', 'migrations/m.yaml'),
+    ...overrides,
+  };
 }

@@ -795,6 +795,22 @@ spec:
 `;
 }
 
+/**
+ * The smallest gateway whose every apply changes one file: an http pool hot and virtual host s3 on
+ * `port`, whose extra block adds the header X-Test: `header` (a new header, a new generation).
+ */
+export function oneHostManifests(gw: Gateway, port: number, header: string): Record<string, string> {
+  return {
+    'pools.yaml': docs(poolYaml('hot', gw.membersOf('hot'), 'http')),
+    'vhosts/s3.yaml': vhostYaml('s3', {
+      serverNames: ['s3.test'],
+      port,
+      defaultPool: 'hot',
+      extra: `  extraBlocks:\n    - zone: top\n      content: |\n        add_header X-Test ${header} always;\n`,
+    }),
+  };
+}
+
 /** Joins several YAML documents into one file. */
 export function docs(...texts: string[]): string {
   return texts.join('---\n');

@@ -4,7 +4,7 @@ import { chmodSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
-import { docs, Gateway, poolYaml, vhostYaml } from '../helpers/gateway.js';
+import { docs, Gateway, oneHostManifests, poolYaml } from '../helpers/gateway.js';
 import { CTRL_KEYS, onTerminal } from '../helpers/pty.js';
 import { mountSlowFuse } from '../helpers/slow-fuse.js';
 import { readManifestTreeInChild } from '../../src/adapters/fs/read-manifest-sources.js';
@@ -50,15 +50,7 @@ function hintCommand(text: string, pattern: RegExp): string[] {
 describe.sequential('a safe CLI at a terminal', () => {
   let gw: Gateway;
   let port: number;
-  const manifests = (header: string): Record<string, string> => ({
-    'pools.yaml': docs(poolYaml('hot', gw.membersOf('hot'), 'http')),
-    'vhosts/s3.yaml': vhostYaml('s3', {
-      serverNames: ['s3.test'],
-      port,
-      defaultPool: 'hot',
-      extra: `  extraBlocks:\n    - zone: top\n      content: |\n        add_header X-Test ${header} always;\n`,
-    }),
-  });
+  const manifests = (header: string): Record<string, string> => oneHostManifests(gw, port, header);
   const generations = (): number => gw.readState().generations.length;
 
   beforeAll(async () => {

@@ -18,7 +18,7 @@ import { driveMigration, type DriverHooks } from '../../src/use-cases/migrations
 import { cancelMigration, listMigrations } from '../../src/use-cases/migrations/migration-commands.js';
 import type { MigrationPorts } from '../../src/use-cases/migrations/migration-ports.js';
 import { loadMigrationRecord, saveMigrationRecord } from '../../src/use-cases/migrations/migration-records.js';
-import { origin } from '../helpers/desired-builders.js';
+import { desiredMigration, origin } from '../helpers/desired-builders.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
 /**
@@ -183,21 +183,7 @@ function world(opts: { objects?: number; record?: Partial<MigrationRecord> } = {
   };
   const store = w.ports.state.open();
   try {
-    const r = newMigrationRecord(
-      {
-        name: 'm',
-        virtualHost: 'vh',
-        bucket: 'photos',
-        from: 'old',
-        to: 'new',
-        mode: 'copy',
-        concurrency: 4,
-        bandwidthLimit: null,
-        freezeBudgetSeconds: 10,
-        origin: origin('Migration', 'm', 'm.yaml'),
-      },
-      new Date(clock.now()),
-    );
+    const r = newMigrationRecord(desiredMigration({ origin: origin('Migration', 'm', 'm.yaml') }), new Date(clock.now()));
     saveMigrationRecord(store, files, { ...r, ...opts.record }, new Date(clock.now()).toISOString());
   } finally {
     store.close();
@@ -398,18 +384,7 @@ describe('the migration driver on fakes of its ports', () => {
     const store = w.ports.state.open();
     try {
       const other = newMigrationRecord(
-        {
-          name: 'other',
-          virtualHost: 'vh',
-          bucket: 'b',
-          from: 'old',
-          to: 'new',
-          mode: 'copy',
-          concurrency: 4,
-          bandwidthLimit: null,
-          freezeBudgetSeconds: 10,
-          origin: origin('Migration', 'other', 'o.yaml'),
-        },
+        desiredMigration({ name: 'other', bucket: 'b', origin: origin('Migration', 'other', 'o.yaml') }),
         new Date(w.clock.now()),
       );
       for (let i = 0; i < w.settings.maxParallelMigrations; i++)

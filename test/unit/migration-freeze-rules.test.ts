@@ -9,7 +9,7 @@ import {
   type PassEstimate,
 } from '../../src/domain/migrations/freeze-rules.js';
 import { newMigrationRecord, type MigrationRecord } from '../../src/domain/migrations/migration-record.js';
-import { origin } from '../helpers/desired-builders.js';
+import { desiredMigration } from '../helpers/desired-builders.js';
 
 /**
  * The freeze decision's rules (issue 18): the final delta is projected from what the last pass
@@ -21,21 +21,7 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const NO_APPLY = { applyMs: 0 };
 
 function record(over: Partial<MigrationRecord> = {}): MigrationRecord {
-  const r = newMigrationRecord(
-    {
-      name: 'm',
-      virtualHost: 'vh',
-      bucket: 'photos',
-      from: 'old',
-      to: 'new',
-      mode: 'copy',
-      concurrency: 16,
-      bandwidthLimit: null,
-      freezeBudgetSeconds: 10,
-      origin: origin('Migration', 'm', 'migrations/m.yaml'),
-    },
-    new Date(T0 - 60_000),
-  );
+  const r = newMigrationRecord(desiredMigration({ concurrency: 16 }), new Date(T0 - 60_000));
   return { ...r, ...over, progress: { ...r.progress, ...(over.progress ?? {}) } };
 }
 

@@ -16,7 +16,7 @@ import {
 } from '../../src/domain/migrations/phase-machine.js';
 import { verifyDeadline } from '../../src/domain/migrations/freeze-rules.js';
 import { lateWrites } from '../../src/domain/migrations/object-diff.js';
-import { origin } from '../helpers/desired-builders.js';
+import { desiredMigration } from '../helpers/desired-builders.js';
 
 /**
  * The migration phase machine, transition by transition: each row is (record, driver memory,
@@ -28,21 +28,7 @@ const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function record(over: Partial<MigrationRecord> = {}): MigrationRecord {
-  const r = newMigrationRecord(
-    {
-      name: 'm',
-      virtualHost: 'vh',
-      bucket: 'photos',
-      from: 'old',
-      to: 'new',
-      mode: 'copy',
-      concurrency: 4,
-      bandwidthLimit: null,
-      freezeBudgetSeconds: 10,
-      origin: origin('Migration', 'm', 'migrations/m.yaml'),
-    },
-    new Date(T0 - 60_000),
-  );
+  const r = newMigrationRecord(desiredMigration(), new Date(T0 - 60_000));
   return { ...r, ...over, progress: { ...r.progress, ...(over.progress ?? {}) } };
 }
 

@@ -3,7 +3,7 @@ import { newMigrationRecord, type MigrationRecord } from '../../src/domain/migra
 import { effectiveRouting, overlayMigrations } from '../../src/domain/migrations/route-overlay.js';
 import { epochBeforeRegex } from '../../src/domain/migrations/routing.js';
 import type { DesiredMigration, DesiredState } from '../../src/domain/model/desired-state.js';
-import { origin, route as routeOf, virtualHost } from '../helpers/desired-builders.js';
+import { desiredMigration, origin, route as routeOf, virtualHost } from '../helpers/desired-builders.js';
 
 describe('epochBeforeRegex: the freeze written into nginx', () => {
   it('matches a write ($orch_write = 1) exactly while the epoch second is before the end, for random ends and times', () => {
@@ -38,18 +38,11 @@ function desired(routePool: string): DesiredState {
     virtualHosts: [virtualHost('s3', { routes: [routeOf('s3', '/photos/', routePool, { name: 'photos' })] })],
   };
 }
-const migration: DesiredMigration = {
-  name: 'm',
+const migration: DesiredMigration = desiredMigration({
   virtualHost: 's3',
-  bucket: 'photos',
-  from: 'old',
-  to: 'new',
-  mode: 'copy',
   concurrency: 16,
-  bandwidthLimit: null,
-  freezeBudgetSeconds: 10,
   origin: origin('Migration', 'm', 'manifests/migrations.yaml'),
-};
+});
 function doc(patch: Partial<MigrationRecord>): MigrationRecord {
   return { ...newMigrationRecord(migration, new Date('2026-01-01T00:00:00Z')), ...patch };
 }
