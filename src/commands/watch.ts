@@ -1,3 +1,4 @@
+import { completeHintCommands } from '../cli/hint-commands.js';
 import { Flags } from '@oclif/core';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../use-cases/watch/log.js';
 import { isLoopbackHostPort, type Settings } from '../config/settings.js';
@@ -104,6 +105,7 @@ See docs/watch.md.`;
       json,
       level: flags['log-level'] as LogLevel,
       color: !json && colorEnabled(process.stdout, process.env, colorFlag(this.argv)),
+      hint: (text) => completeHintCommands(text, this.settingsArgs),
     });
     await runWatch({
       settings,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { completeHintCommands } from '../../src/cli/hint-commands.js';
 import { createLogger, REDACTED } from '../../src/use-cases/watch/log.js';
 
 const at = () => new Date('2026-05-01T10:00:00.123Z');
@@ -20,6 +21,23 @@ describe('watch logger (src/use-cases/watch/log.ts)', () => {
       changes: { add: 1 },
     });
     expect(JSON.parse(lines[1]!)).toMatchObject({ level: 'warn', event: 'drift.detected' });
+  });
+
+  it("gives a line's hint the command line's settings flags (the drift hint of orch watch --state-dir S)", () => {
+    const lines: string[] = [];
+    const log = createLogger({
+      write: (l) => lines.push(l),
+      json: true,
+      now: at,
+      hint: (text) => completeHintCommands(text, ['--state-dir', '/srv/orch/state']),
+    });
+    log.warn('drift.detected', { hint: "discard them with 'orch apply --overwrite-drift'", files: ['orch apply'] });
+    log.info('reconcile.done', { outcome: 'applied' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      hint: "discard them with 'orch apply --overwrite-drift --state-dir /srv/orch/state'",
+      files: ['orch apply'],
+    });
+    expect(JSON.parse(lines[1]!)).toEqual({ time: '2026-05-01T10:00:00.123Z', level: 'info', event: 'reconcile.done', outcome: 'applied' });
   });
 
   it('a field cannot overwrite time, level or event', () => {

@@ -34,6 +34,11 @@ export interface LoggerOptions {
   color?: boolean;
   /** The time of each line (the daemon's clock). */
   now: () => Date;
+  /**
+   * Applied to a line's `hint` field: the command adds its command line's settings flags to the
+   * orch commands a hint names, so that pasted they act on the daemon's directories.
+   */
+  hint?: (text: string) => string;
 }
 
 export const REDACTED = '[redacted]';
@@ -67,7 +72,8 @@ export function createLogger(opts: LoggerOptions): Logger {
   const emit = (level: LogLevel, event: string, fields: LogFields = {}) => {
     if (LEVELS[level] < threshold) return;
     const time = now().toISOString();
-    const body = clean(fields, 0) as Record<string, unknown>;
+    const hinted = opts.hint && typeof fields.hint === 'string' ? { ...fields, hint: opts.hint(fields.hint) } : fields;
+    const body = clean(hinted, 0) as Record<string, unknown>;
     let line: string;
     if (opts.json) {
       const { time: _t, level: _l, event: _e, ...rest } = body;
