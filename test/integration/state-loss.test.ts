@@ -96,7 +96,7 @@ describe.sequential('a lost state is never silent', () => {
       name: 'state directory deleted',
       lose: () => rmSync(gw.stateDir, { recursive: true }),
       says: /The state database \S+orch\.db is missing, but orch has applied here before: \d+ files carrying orch's marker in \S+ \(generation \d+ is live\); \d+ generation director/,
-      fix: /Rebuild the state from the files: (orch rebuild-db), then check with 'orch plan'\./,
+      fix: /Rebuild the state from the files: '(orch rebuild-db[^']*)', then check with 'orch plan[^']*'\./,
     },
     {
       name: 'database and backups deleted',
@@ -104,7 +104,7 @@ describe.sequential('a lost state is never silent', () => {
         for (const n of readdirSync(gw.stateDir)) if (n.startsWith('orch.db')) rmSync(join(gw.stateDir, n));
       },
       says: /The state database \S+orch\.db is missing, but orch has applied here before: \d+ files carrying orch's marker/,
-      fix: /Rebuild the state from the files: (orch rebuild-db), then check with 'orch plan'\./,
+      fix: /Rebuild the state from the files: '(orch rebuild-db[^']*)', then check with 'orch plan[^']*'\./,
     },
   ];
 
