@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { UserError } from '../../domain/errors.js';
@@ -17,9 +17,15 @@ export function sandboxNginx(bin: string): SandboxNginx {
     errorLog: join(o.prefix, 'logs', 'error.log'),
   });
   const running = (o: SandboxLocation): number | null => {
-    const pidFile = join(o.prefix, 'nginx.pid');
-    if (!existsSync(pidFile)) return null;
-    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    // Read, not checked then read: a quitting nginx removes its pid file at any moment (sandbox down).
+    let text: string;
+    try {
+      text = readFileSync(join(o.prefix, 'nginx.pid'), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    const pid = Number(text.trim());
     if (!Number.isInteger(pid) || pid <= 0) return null;
     try {
       process.kill(pid, 0);
