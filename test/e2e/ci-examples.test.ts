@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,7 +9,7 @@ import { withStableOrigins } from '../../src/domain/manifests/origin-names.js';
 import { originNamesFor } from '../../src/adapters/fs/read-manifest-sources.js';
 import { renderTree } from '../../src/domain/render/render-tree.js';
 import { nginxFeaturesFor } from '../../src/domain/render/rendered-tree.js';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { REPO_ROOT, runProcess } from '../helpers/cli.js';
 import { docs, Gateway, poolYaml, routeYaml, vhostYaml } from '../helpers/gateway.js';
 
 /**
@@ -36,15 +35,7 @@ interface Shell {
 }
 
 function sh(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }): Promise<Shell> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess(cmd, args, opts);
 }
 
 interface GithubStep {

@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
+import { REPO_ROOT, runProcess, STACK_LINE } from '../helpers/cli.js';
 import { Gateway, oneHostManifests } from '../helpers/gateway.js';
 import { onTerminal } from '../helpers/pty.js';
 
@@ -51,17 +50,7 @@ describe.sequential('every hint, run as printed', () => {
   const orch = (args: string[], env: NodeJS.ProcessEnv = bareEnv()): Promise<Run> =>
     run(process.execPath, [join(REPO_ROOT, 'bin', 'run.js'), ...args, ...(args[0] === 'help' ? [] : settings())], env);
 
-  function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(file, args, { env, cwd: gw.work, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const run = (file: string, args: string[], env: NodeJS.ProcessEnv): Promise<Run> => runProcess(file, args, { env, cwd: gw.work });
 
   /** The command a hint prints (the first group of `pattern` in `text`), run by sh exactly as printed. */
   async function runHint(text: string, pattern: RegExp, env: NodeJS.ProcessEnv = bareEnv()): Promise<Run & { command: string }> {

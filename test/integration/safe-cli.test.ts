@@ -1,9 +1,9 @@
-import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, STACK_LINE } from '../helpers/cli.js';
+import { REPO_ROOT, runProcess, STACK_LINE } from '../helpers/cli.js';
 import { docs, Gateway, oneHostManifests, poolYaml } from '../helpers/gateway.js';
 import { CTRL_KEYS, onTerminal } from '../helpers/pty.js';
 import { mountSlowFuse } from '../helpers/slow-fuse.js';
@@ -26,16 +26,7 @@ function withInput(
   env: NodeJS.ProcessEnv,
   cwd: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+  return runProcess(process.execPath, [CLI, ...args], { env, cwd, input });
 }
 
 /** A hint's command as printed ('orch ...' or `orch ...`), split into words (orch's hints quote no word with spaces). */
